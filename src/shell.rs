@@ -1,0 +1,146 @@
+//! The single quoting function through which every value reaches a remote shell, and small
+//! helpers that build command lines out of quoted words.
+
+/// Quotes one word for POSIX `sh`: the shell sees exactly these bytes as one argument.
+///
+/// Words made only of safe characters are left bare so command lines stay readable;
+/// everything else is wrapped in single quotes, with each `'` written as `'\''`.
+pub fn quote(word: &str) -> String {
+    let safe = !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"@%+=:,./_-".contains(&b))
+        && !word.starts_with('-');
+    if safe {
+        return word.to_string();
+    }
+    let mut out = String::with_capacity(word.len() + 2);
+    out.push('\'');
+    for ch in word.chars() {
+        if ch == '\'' {
+            out.push_str("'\\''");
+        } else {
+            out.push(ch);
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// Quotes each word and joins them with spaces: an argv as one command line.
+pub fn join<S: AsRef<str>>(words: &[S]) -> String {
+    words
+        .iter()
+        .map(|w| quote(w.as_ref()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Splits a command line into words the way Python's `shlex.split` does (as Ansible's
+/// `command` module does): quotes group, backslash escapes outside single quotes.
+pub fn split(line: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(ch) => cur.push(ch),
+                        None => return Err("no closing single quote".into()),
+                    }
+                }
+            }
+            '"' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(ch @ ('"' | '\\' | '$' | '`')) => cur.push(ch),
+                            Some('\n') => {}
+                            Some(ch) => {
+                                cur.push('\\');
+                                cur.push(ch);
+                            }
+                            None => return Err("no closing double quote".into()),
+                        },
+                        Some(ch) => cur.push(ch),
+                        None => return Err("no closing double quote".into()),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                match chars.next() {
+                    Some('\n') => {}
+                    Some(ch) => cur.push(ch),
+                    None => return Err("no escaped character".into()),
+                }
+            }
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            c => {
+                in_word = true;
+                cur.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(cur);
+    }
+    Ok(words)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quote_table() {
+        let table = [
+            ("abc", "abc"),
+            ("/etc/x.conf", "/etc/x.conf"),
+            ("", "''"),
+            ("a b", "'a b'"),
+            ("it's", "'it'\\''s'"),
+            ("$(rm -rf /)", "'$(rm -rf /)'"),
+            ("-n", "'-n'"),
+            ("a\nb", "'a\nb'"),
+            ("*", "'*'"),
+        ];
+        for (input, want) in table {
+            assert_eq!(quote(input), want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn split_like_shlex() {
+        assert_eq!(split("echo 'a b' \"c\\\"d\" e\\ f").unwrap(), ["echo", "a b", "c\"d", "e f"]);
+        assert_eq!(split("  ").unwrap(), Vec::<String>::new());
+        assert!(split("echo 'oops").is_err());
+    }
+
+    #[test]
+    fn quoted_words_survive_a_real_shell() {
+        let nasty = [
+            "a'b", "$(id)", "`id`", "; rm -rf /", "&& x", "a\nb", "*", "-n", "\\", "\"", " ", "",
+        ];
+        for w in nasty {
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("printf '%s' {}", quote(w)))
+                .output()
+                .unwrap();
+            assert_eq!(String::from_utf8_lossy(&out.stdout), w);
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! Builds `Node` trees from yaml-rust2's marked events: anchors and aliases, `<<` merge keys,
+//! duplicate-key rejection, and parse errors that name file:line:column with a hint.
+
+use super::coerce::resolve_plain;
+use super::{Node, NodeKind, Span};
+use anyhow::{anyhow, Context, Result};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+/// Reads and parses a YAML file into its documents.
+pub fn load_file(path: &Path) -> Result<Vec<Node>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading `{}`", path.display()))?;
+    load_str(&text, path)
+}
+
+/// Parses YAML text; `path` is used for spans and messages only.
+pub fn load_str(text: &str, path: &Path) -> Result<Vec<Node>> {
+    let file: Arc<Path> = Arc::from(path);
+    let mut builder = Builder {
+        file: file.clone(),
+        stack: Vec::new(),
+        docs: Vec::new(),
+        anchors: HashMap::new(),
+        error: None,
+    };
+    let mut parser = Parser::new_from_str(text);
+    if let Err(e) = parser.load(&mut builder, true) {
+        let m = e.marker();
+        let span = Span {
+            file,
+            line: m.line(),
+            col: m.col() + 1,
+        };
+        let info = e.to_string();
+        let info = info.split(" at byte ").next().unwrap_or(&info).to_string();
+        return Err(anyhow!("{span}: YAML syntax error: {info}{}", hint_for(text, m)));
+    }
+    if let Some(e) = builder.error {
+        return Err(e);
+    }
+    Ok(builder.docs)
+}
+
+fn hint_for(text: &str, m: &Marker) -> String {
+    let line = text.lines().nth(m.line().saturating_sub(1)).unwrap_or("");
+    if line.contains('\t') {
+        return "\nhint: YAML does not allow tabs for indentation; indent with spaces".into();
+    }
+    if line.contains("{{") && !line.contains("\"{{") && !line.contains("'{{") {
+        return "\nhint: a value that starts with `{{` must be quoted, e.g. `key: \"{{ var }}\"`"
+            .into();
+    }
+    "\nhint: check the indentation and quoting on this line and the one before it".into()
+}
+
+enum Frame {
+    Seq(Vec<Node>, Span, Option<String>, usize),
+    Map(Vec<(Node, Node)>, Option<Node>, Span, Option<String>, usize, Vec<usize>),
+}
+
+struct Builder {
+    file: Arc<Path>,
+    stack: Vec<Frame>,
+    docs: Vec<Node>,
+    anchors: HashMap<usize, Node>,
+    error: Option<anyhow::Error>,
+}
+
+fn local_tag(tag: Option<Tag>) -> Option<String> {
+    let tag = tag?;
+    if tag.handle == "!" {
+        Some(tag.suffix)
+    } else if tag.handle == "!!" || tag.handle.starts_with("tag:yaml.org") {
+        Some(format!("!{}", tag.suffix))
+    } else {
+        Some(format!("{}{}", tag.handle, tag.suffix))
+    }
+}
+
+impl Builder {
+    fn span(&self, mark: Marker) -> Span {
+        Span {
+            file: self.file.clone(),
+            line: mark.line(),
+            col: mark.col() + 1,
+        }
+    }
+
+    fn fail(&mut self, err: anyhow::Error) {
+        if self.error.is_none() {
+            self.error = Some(err);
+        }
+    }
+
+    fn push_node(&mut self, node: Node, anchor: usize) {
+        if anchor > 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+        match self.stack.last_mut() {
+            None => self.docs.push(node),
+            Some(Frame::Seq(items, ..)) => items.push(node),
+            Some(Frame::Map(entries, pending, _, _, _, merged)) => match pending.take() {
+                None => *pending = Some(node),
+                Some(key) => {
+                    let prev = entries.iter().position(|(k, _)| k.kind == key.kind);
+                    if key.as_str() == Some("<<") {
+                        merge_into(entries, merged, node);
+                    } else if let Some(prev) = prev.filter(|p| merged.contains(p)) {
+                        // An explicit key overrides one brought in by `<<`, wherever it stands.
+                        merged.retain(|m| *m != prev);
+                        entries[prev] = (key, node);
+                    } else if let Some(prev) = prev {
+                        let first = entries[prev].0.span.clone();
+                        let name = key.key_str().unwrap_or_default();
+                        let err = anyhow!(
+                            "{}: duplicate key `{name}` in a mapping (first defined at {first})\nhint: remove one of them; YAML keeps only one value per key",
+                            key.span
+                        );
+                        self.fail(err);
+                    } else {
+                        entries.push((key, node));
+                    }
+                }
+            },
+        }
+    }
+}
+
+/// Applies a `<<` merge: keys already present win over merged ones.
+fn merge_into(entries: &mut Vec<(Node, Node)>, merged_at: &mut Vec<usize>, merged: Node) {
+    let sources = match merged.kind {
+        NodeKind::Seq(items) => items,
+        _ => vec![merged],
+    };
+    for src in sources {
+        if let NodeKind::Map(m) = src.kind {
+            for (k, v) in m {
+                if !entries.iter().any(|(ek, _)| ek.kind == k.kind) {
+                    merged_at.push(entries.len());
+                    entries.push((k, v));
+                }
+            }
+        }
+    }
+}
+
+impl MarkedEventReceiver for Builder {
+    fn on_event(&mut self, ev: Event, mark: Marker) {
+        if self.error.is_some() {
+            return;
+        }
+        match ev {
+            Event::Scalar(value, style, anchor, tag) => {
+                let span = self.span(mark);
+                let tag = local_tag(tag);
+                let kind = match (style, tag.as_deref()) {
+                    (_, Some("!!str" | "unsafe" | "vault")) => NodeKind::Str(value),
+                    (TScalarStyle::Plain, _) => resolve_plain(&value),
+                    _ => NodeKind::Str(value),
+                };
+                self.push_node(Node { kind, span, tag }, anchor);
+            }
+            Event::SequenceStart(anchor, tag) => {
+                let span = self.span(mark);
+                self.stack
+                    .push(Frame::Seq(Vec::new(), span, local_tag(tag), anchor));
+            }
+            Event::MappingStart(anchor, tag) => {
+                let span = self.span(mark);
+                self.stack
+                    .push(Frame::Map(Vec::new(), None, span, local_tag(tag), anchor, Vec::new()));
+            }
+            Event::SequenceEnd => {
+                if let Some(Frame::Seq(items, span, tag, anchor)) = self.stack.pop() {
+                    let node = Node {
+                        kind: NodeKind::Seq(items),
+                        span,
+                        tag,
+                    };
+                    self.push_node(node, anchor);
+                }
+            }
+            Event::MappingEnd => {
+                if let Some(Frame::Map(entries, _, span, tag, anchor, _)) = self.stack.pop() {
+                    let node = Node {
+                        kind: NodeKind::Map(entries),
+                        span,
+                        tag,
+                    };
+                    self.push_node(node, anchor);
+                }
+            }
+            Event::Alias(id) => match self.anchors.get(&id).cloned() {
+                Some(node) => self.push_node(node, 0),
+                None => {
+                    let span = self.span(mark);
+                    self.fail(anyhow!("{span}: alias refers to an unknown anchor"));
+                }
+            },
+            Event::StreamStart
+            | Event::StreamEnd
+            | Event::DocumentStart
+            | Event::DocumentEnd
+            | Event::Nothing => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(text: &str) -> Node {
+        load_str(text, Path::new("t.yml")).unwrap().remove(0)
+    }
+
+    #[test]
+    fn spans_are_one_based() {
+        let n = one("a: 1\nb:\n  - x\n");
+        let b = n.get("b").unwrap();
+        assert_eq!((b.span.line, b.span.col), (3, 3));
+        let x = &b.as_seq().unwrap()[0];
+        assert_eq!((x.span.line, x.span.col), (3, 5));
+    }
+
+    #[test]
+    fn duplicate_keys_are_rejected_with_both_places() {
+        let err = load_str("a: 1\nb: 2\na: 3\n", Path::new("t.yml")).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with("t.yml:3:1: duplicate key `a`"), "{msg}");
+        assert!(msg.contains("first defined at t.yml:1:1"), "{msg}");
+    }
+
+    #[test]
+    fn syntax_error_names_position_and_hints_tabs() {
+        let err = load_str("a:\n\t- b\n", Path::new("t.yml")).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with("t.yml:2:"), "{msg}");
+        assert!(msg.contains("tabs"), "{msg}");
+    }
+
+    #[test]
+    fn anchors_aliases_and_merge_keys() {
+        let n = one("base: &b {x: 1, y: 2}\nother:\n  <<: *b\n  y: 3\n");
+        let o = n.get("other").unwrap();
+        assert_eq!(o.get("x").unwrap().kind, NodeKind::Int(1));
+        assert_eq!(o.get("y").unwrap().kind, NodeKind::Int(3));
+    }
+
+    #[test]
+    fn quoted_scalars_stay_strings_and_tags_are_kept() {
+        let n = one("a: 'yes'\nb: yes\nc: !unsafe '{{ x }}'\nd: 0644\ne: \"0644\"\n");
+        assert_eq!(n.get("a").unwrap().kind, NodeKind::Str("yes".into()));
+        assert_eq!(n.get("b").unwrap().kind, NodeKind::Bool(true));
+        assert_eq!(n.get("c").unwrap().tag.as_deref(), Some("unsafe"));
+        assert_eq!(n.get("d").unwrap().kind, NodeKind::Int(0o644));
+        assert_eq!(n.get("e").unwrap().kind, NodeKind::Str("0644".into()));
+    }
+}

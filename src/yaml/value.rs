@@ -1,0 +1,49 @@
+//! Converts YAML nodes into template values (`minijinja::Value`), the one runtime data type
+//! for variables, arguments and results.
+
+use super::{load_str, Node, NodeKind};
+use anyhow::Result;
+use indexmap::IndexMap;
+use minijinja::Value;
+use std::path::Path;
+
+/// Converts a node tree into a value; mappings keep their key order.
+pub fn node_to_value(node: &Node) -> Value {
+    match &node.kind {
+        NodeKind::Null => Value::from(()),
+        NodeKind::Bool(b) => Value::from(*b),
+        NodeKind::Int(i) => Value::from(*i),
+        NodeKind::Float(f) => Value::from(*f),
+        NodeKind::Str(s) => Value::from(s.as_str()),
+        NodeKind::Seq(items) => Value::from(items.iter().map(node_to_value).collect::<Vec<_>>()),
+        NodeKind::Map(entries) => {
+            let map: IndexMap<Value, Value> = entries
+                .iter()
+                .map(|(k, v)| (Value::from(k.key_str().unwrap_or_default()), node_to_value(v)))
+                .collect();
+            Value::from_object(map)
+        }
+    }
+}
+
+/// Parses YAML text (the first document) into a value; an empty text is `none`.
+pub fn value_from_yaml_str(text: &str) -> Result<Value> {
+    let docs = load_str(text, Path::new("<string>"))?;
+    Ok(docs.first().map(node_to_value).unwrap_or(Value::from(())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_order_and_types() {
+        let v = value_from_yaml_str("b: 1\na: [yes, '0644', 0644]\n").unwrap();
+        let keys: Vec<String> = v.try_iter().unwrap().map(|k| k.to_string()).collect();
+        assert_eq!(keys, ["b", "a"]);
+        let a = v.get_attr("a").unwrap();
+        assert_eq!(a.get_item(&Value::from(0)).unwrap(), Value::from(true));
+        assert_eq!(a.get_item(&Value::from(1)).unwrap(), Value::from("0644"));
+        assert_eq!(a.get_item(&Value::from(2)).unwrap(), Value::from(420));
+    }
+}
