@@ -124,7 +124,10 @@ mod tests {
 
     #[test]
     fn split_like_shlex() {
-        assert_eq!(split("echo 'a b' \"c\\\"d\" e\\ f").unwrap(), ["echo", "a b", "c\"d", "e f"]);
+        assert_eq!(
+            split("echo 'a b' \"c\\\"d\" e\\ f").unwrap(),
+            ["echo", "a b", "c\"d", "e f"]
+        );
         assert_eq!(split("  ").unwrap(), Vec::<String>::new());
         assert!(split("echo 'oops").is_err());
     }
@@ -132,7 +135,18 @@ mod tests {
     #[test]
     fn quoted_words_survive_a_real_shell() {
         let nasty = [
-            "a'b", "$(id)", "`id`", "; rm -rf /", "&& x", "a\nb", "*", "-n", "\\", "\"", " ", "",
+            "a'b",
+            "$(id)",
+            "`id`",
+            "; rm -rf /",
+            "&& x",
+            "a\nb",
+            "*",
+            "-n",
+            "\\",
+            "\"",
+            " ",
+            "",
         ];
         for w in nasty {
             let out = std::process::Command::new("sh")

@@ -26,7 +26,11 @@ fn emit(out: &mut String, v: &Value, level: usize, step: usize) {
                 let _ = write!(out, "{pad}{}:", scalar(&key));
                 if is_container(&item) {
                     out.push('\n');
-                    let next = if item.kind() == ValueKind::Seq { level } else { level + step };
+                    let next = if item.kind() == ValueKind::Seq {
+                        level
+                    } else {
+                        level + step
+                    };
                     emit(out, &item, next, step);
                 } else {
                     let _ = writeln!(out, " {}", scalar(&item));

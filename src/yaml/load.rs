@@ -12,8 +12,8 @@ use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 /// Reads and parses a YAML file into its documents.
 pub fn load_file(path: &Path) -> Result<Vec<Node>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading `{}`", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading `{}`", path.display()))?;
     load_str(&text, path)
 }
 
@@ -37,7 +37,10 @@ pub fn load_str(text: &str, path: &Path) -> Result<Vec<Node>> {
         };
         let info = e.to_string();
         let info = info.split(" at byte ").next().unwrap_or(&info).to_string();
-        return Err(anyhow!("{span}: YAML syntax error: {info}{}", hint_for(text, m)));
+        return Err(anyhow!(
+            "{span}: YAML syntax error: {info}{}",
+            hint_for(text, m)
+        ));
     }
     if let Some(e) = builder.error {
         return Err(e);
@@ -59,7 +62,14 @@ fn hint_for(text: &str, m: &Marker) -> String {
 
 enum Frame {
     Seq(Vec<Node>, Span, Option<String>, usize),
-    Map(Vec<(Node, Node)>, Option<Node>, Span, Option<String>, usize, Vec<usize>),
+    Map(
+        Vec<(Node, Node)>,
+        Option<Node>,
+        Span,
+        Option<String>,
+        usize,
+        Vec<usize>,
+    ),
 }
 
 struct Builder {
@@ -171,8 +181,14 @@ impl MarkedEventReceiver for Builder {
             }
             Event::MappingStart(anchor, tag) => {
                 let span = self.span(mark);
-                self.stack
-                    .push(Frame::Map(Vec::new(), None, span, local_tag(tag), anchor, Vec::new()));
+                self.stack.push(Frame::Map(
+                    Vec::new(),
+                    None,
+                    span,
+                    local_tag(tag),
+                    anchor,
+                    Vec::new(),
+                ));
             }
             Event::SequenceEnd => {
                 if let Some(Frame::Seq(items, span, tag, anchor)) = self.stack.pop() {

@@ -19,7 +19,12 @@ pub fn node_to_value(node: &Node) -> Value {
         NodeKind::Map(entries) => {
             let map: IndexMap<Value, Value> = entries
                 .iter()
-                .map(|(k, v)| (Value::from(k.key_str().unwrap_or_default()), node_to_value(v)))
+                .map(|(k, v)| {
+                    (
+                        Value::from(k.key_str().unwrap_or_default()),
+                        node_to_value(v),
+                    )
+                })
                 .collect();
             Value::from_object(map)
         }

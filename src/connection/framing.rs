@@ -1,0 +1,185 @@
+//! The long-lived remote shell protocol. One `sh` reads requests from its stdin; each request
+//! runs one command in a subshell and answers on stdout with the command's stdout, a marker,
+//! its stderr (kept in a per-session temp file), and a final marker carrying the exit code.
+//! Markers embed a per-session random nonce and a request counter, so no command output can
+//! forge one, and output of any size, binary or without a final newline comes back intact.
+
+use super::Output;
+use anyhow::{bail, Context, Result};
+use base64::Engine;
+use std::io::{Read, Write};
+
+/// Stdin larger than this is staged in a temp file first, so the request is never blocked
+/// on a command that writes a lot while we are still sending.
+const INLINE_STDIN_MAX: usize = 256 * 1024;
+
+/// Sets up the per-session temp dir; the shell removes it when its stdin closes.
+const PRELUDE: &str = "unset HISTFILE; D=$(mktemp -d \"${TMPDIR:-/tmp}/drover.XXXXXXXX\") || exit 97\ntrap 'rm -rf \"$D\"' EXIT\n";
+
+/// A remote `sh` speaking the framing protocol over any byte stream.
+pub struct ShellSession<S: Read + Write> {
+    stream: S,
+    nonce: String,
+    counter: u64,
+    buf: Vec<u8>,
+    /// Requests sent on this session, for diagnostics and tests.
+    pub requests: u64,
+}
+
+impl<S: Read + Write> ShellSession<S> {
+    /// Starts the protocol on a stream whose other end is a fresh `sh`; `preamble` is sent
+    /// first as raw bytes (e.g. a sudo password line).
+    pub fn start(mut stream: S, preamble: Option<&[u8]>) -> Result<Self> {
+        if let Some(p) = preamble {
+            stream.write_all(p).context("sending the shell preamble")?;
+        }
+        stream
+            .write_all(PRELUDE.as_bytes())
+            .context("starting the remote shell")?;
+        let mut s = ShellSession {
+            stream,
+            nonce: random_nonce(),
+            counter: 0,
+            buf: Vec::with_capacity(8192),
+            requests: 0,
+        };
+        let out = s
+            .run("echo drover-ready", None)
+            .context("waiting for the remote shell")?;
+        if out.rc != 0 || out.stdout != b"drover-ready\n" {
+            bail!(
+                "the remote shell did not start: rc={} {}",
+                out.rc,
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(s)
+    }
+
+    /// Runs a shell command line; `stdin` is fed to it (else it reads /dev/null).
+    pub fn run(&mut self, cmd: &str, stdin: Option<&[u8]>) -> Result<Output> {
+        self.counter += 1;
+        self.requests += 1;
+        let id = format!("{}:{}", self.nonce, self.counter);
+        let err_mark = format!("\n@@DRV:{id}:E\n");
+        let rc_mark = format!("\n@@DRV:{id}:R ");
+        let mut req = Vec::with_capacity(cmd.len() + 256);
+        let mut staged = false;
+        match stdin {
+            Some(data) if data.len() > INLINE_STDIN_MAX => {
+                req.extend_from_slice(b"base64 -d >\"$D/i\" <<'@@DRVIN'\n");
+                push_base64(&mut req, data);
+                req.extend_from_slice(b"@@DRVIN\n");
+                staged = true;
+            }
+            _ => {}
+        }
+        // The command is evaluated inside a subshell so that `exit`, `cd` or a syntax error in
+        // it can never end or alter the session shell.
+        let quoted = crate::shell::quote(cmd);
+        match stdin {
+            _ if staged => req
+                .extend_from_slice(format!("( eval {quoted} ) <\"$D/i\" 2>\"$D/e\"\n").as_bytes()),
+            Some(data) => {
+                req.extend_from_slice(b"base64 -d <<'@@DRVIN' | ( eval ");
+                req.extend_from_slice(quoted.as_bytes());
+                req.extend_from_slice(b" ) 2>\"$D/e\"\n");
+                push_base64(&mut req, data);
+                req.extend_from_slice(b"@@DRVIN\n");
+            }
+            None => req
+                .extend_from_slice(format!("( eval {quoted} ) </dev/null 2>\"$D/e\"\n").as_bytes()),
+        }
+        req.extend_from_slice(
+            format!(
+                "R=$?; printf '\\n@@DRV:%s:E\\n' '{id}'; [ -s \"$D/e\" ] && cat \"$D/e\"; printf '\\n@@DRV:%s:R %d\\n' '{id}' \"$R\"\n"
+            )
+            .as_bytes(),
+        );
+        self.stream
+            .write_all(&req)
+            .context("sending a command to the remote shell")?;
+        self.stream
+            .flush()
+            .context("sending a command to the remote shell")?;
+        self.read_reply(&err_mark, &rc_mark)
+    }
+
+    fn read_reply(&mut self, err_mark: &str, rc_mark: &str) -> Result<Output> {
+        let rc_b = rc_mark.as_bytes();
+        let mut scan_from = 0usize;
+        let mut chunk = [0u8; 64 * 1024];
+        loop {
+            if let Some(pos) = find(&self.buf[scan_from..], rc_b).map(|p| p + scan_from) {
+                let tail = &self.buf[pos + rc_b.len()..];
+                if let Some(nl) = tail.iter().position(|b| *b == b'\n') {
+                    let rc: i32 = std::str::from_utf8(&tail[..nl])
+                        .ok()
+                        .and_then(|s| s.trim().parse().ok())
+                        .unwrap_or(-1);
+                    let body = &self.buf[..pos];
+                    let (stdout, stderr) = match find(body, err_mark.as_bytes()) {
+                        Some(e) => (body[..e].to_vec(), body[e + err_mark.len()..].to_vec()),
+                        None => bail!("malformed reply from the remote shell"),
+                    };
+                    let consumed = pos + rc_b.len() + nl + 1;
+                    self.buf.drain(..consumed);
+                    return Ok(Output { rc, stdout, stderr });
+                }
+            }
+            scan_from = self.buf.len().saturating_sub(rc_b.len() + 16);
+            let n = self
+                .stream
+                .read(&mut chunk)
+                .context("reading from the remote shell")?;
+            if n == 0 {
+                let partial = String::from_utf8_lossy(&self.buf);
+                bail!(
+                    "the remote shell closed the connection{}",
+                    if partial.trim().is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", partial.trim())
+                    }
+                );
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// The underlying stream (to read diagnostics after a failure).
+    pub fn stream_mut(&mut self) -> &mut S {
+        &mut self.stream
+    }
+}
+
+fn push_base64(req: &mut Vec<u8>, data: &[u8]) {
+    let enc = base64::engine::general_purpose::STANDARD.encode(data);
+    for line in enc.as_bytes().chunks(76) {
+        req.extend_from_slice(line);
+        req.push(b'\n');
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() || hay.len() < needle.len() {
+        return None;
+    }
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// 128 bits from the OS, hex-encoded.
+fn random_nonce() -> String {
+    let mut bytes = [0u8; 16];
+    let ok = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .is_ok();
+    if !ok {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        bytes.copy_from_slice(&(t ^ u128::from(std::process::id())).to_le_bytes());
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

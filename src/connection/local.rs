@@ -1,0 +1,127 @@
+//! The `local` connection: the same shell protocol over a child `sh` process on this machine.
+
+use super::{become_command, Become, Connection, Output, ShellSession};
+use anyhow::{Context, Result};
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+
+/// A child process's stdin and stdout as one stream.
+pub struct ChildIo {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: ChildStdout,
+}
+
+impl Read for ChildIo {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.stdout.read(buf)
+    }
+}
+
+impl Write for ChildIo {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self.stdin.as_mut() {
+            Some(s) => s.write(buf),
+            None => Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe)),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.stdin.as_mut().map_or(Ok(()), |s| s.flush())
+    }
+}
+
+impl Drop for ChildIo {
+    fn drop(&mut self) {
+        // Closing stdin ends the shell, whose EXIT trap removes its temp dir.
+        drop(self.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs commands on the controller itself.
+pub struct LocalConnection {
+    user: String,
+    shells: HashMap<Option<Become>, ShellSession<ChildIo>>,
+    opened: u64,
+}
+
+impl LocalConnection {
+    pub fn new() -> Result<LocalConnection> {
+        let user = current_user();
+        Ok(LocalConnection {
+            user,
+            shells: HashMap::new(),
+            opened: 0,
+        })
+    }
+
+    fn shell(&mut self, as_user: Option<&Become>) -> Result<&mut ShellSession<ChildIo>> {
+        let key = as_user.filter(|b| b.user != self.user).cloned();
+        if !self.shells.contains_key(&key) {
+            let (cmd, preamble) = become_command(&self.user, key.as_ref());
+            let mut child = Command::new("/bin/sh")
+                .arg("-c")
+                .arg(format!("exec {cmd}"))
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .context("starting a local shell")?;
+            let stdin = child.stdin.take();
+            let stdout = child.stdout.take().context("local shell has no stdout")?;
+            let io = ChildIo {
+                child,
+                stdin,
+                stdout,
+            };
+            self.opened += 1;
+            let session = ShellSession::start(io, preamble.as_deref()).with_context(|| match &key {
+                Some(b) => format!(
+                    "becoming `{}` with sudo (is passwordless sudo allowed, or is a as_user password set?)",
+                    b.user
+                ),
+                None => "starting a local shell".to_string(),
+            })?;
+            self.shells.insert(key.clone(), session);
+        }
+        self.shells
+            .get_mut(&key)
+            .context("invariant: the shell was just inserted")
+    }
+}
+
+impl Connection for LocalConnection {
+    fn run(&mut self, cmd: &str, stdin: Option<&[u8]>, as_user: Option<&Become>) -> Result<Output> {
+        self.shell(as_user)?.run(cmd, stdin)
+    }
+
+    fn channels_opened(&self) -> u64 {
+        self.opened
+    }
+
+    fn login_user(&self) -> &str {
+        &self.user
+    }
+}
+
+/// The name of the user this process runs as.
+pub fn current_user() -> String {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::geteuid() };
+    if let Ok(passwd) = std::fs::read_to_string("/etc/passwd") {
+        for line in passwd.lines() {
+            let f: Vec<&str> = line.split(':').collect();
+            if f.len() > 2 && f[2].parse::<u32>().ok() == Some(uid) {
+                return f[0].to_string();
+            }
+        }
+    }
+    std::env::var("USER").unwrap_or_else(|_| {
+        if uid == 0 {
+            "root".into()
+        } else {
+            uid.to_string()
+        }
+    })
+}

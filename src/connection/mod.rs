@@ -1,0 +1,181 @@
+//! Connections to hosts. A `Connection` runs shell command lines (through one long-lived `sh`
+//! per as_user user, see `framing.rs`) and reports `{rc, stdout, stderr}`; a non-zero rc is
+//! data, an `Err` means the transport broke and the host is unreachable. Transports: `local`
+//! (std::process) and `ssh` (ssh2). File helpers built on `run` live in `files.rs`.
+
+mod files;
+mod framing;
+mod known_hosts;
+mod local;
+mod ssh;
+
+pub use files::{write_file_atomic, FileAttrs};
+pub use framing::ShellSession;
+pub use known_hosts::HostKeyPolicy;
+pub use local::LocalConnection;
+pub use ssh::SshConnection;
+
+use anyhow::Result;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// What a command produced. A non-zero `rc` is a result, not an error.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Output {
+    pub rc: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl Output {
+    pub fn stdout_str(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+    pub fn stderr_str(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+}
+
+/// Privilege escalation for a command: run it as `user` through sudo.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Become {
+    pub user: String,
+    pub password: Option<String>,
+}
+
+/// A live connection to one host. Owned by one worker at a time: `Send`, never shared.
+pub trait Connection: Send {
+    /// Runs a shell command line as the login user, or as `as_user` through sudo. The same
+    /// long-lived shell serves every call with the same `as_user`.
+    fn run(&mut self, cmd: &str, stdin: Option<&[u8]>, as_user: Option<&Become>) -> Result<Output>;
+
+    /// Transport channels opened so far (SSH channels, or local processes started as shells).
+    fn channels_opened(&self) -> u64;
+
+    /// The user commands run as without as_user.
+    fn login_user(&self) -> &str;
+}
+
+/// Everything needed to reach one host.
+#[derive(Clone, Debug)]
+pub struct ConnSpec {
+    /// The inventory name, for messages.
+    pub name: String,
+    /// `ansible_connection`: `ssh` or `local`.
+    pub transport: String,
+    pub address: String,
+    pub port: u16,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub private_keys: Vec<PathBuf>,
+    pub connect_timeout: Duration,
+    pub host_key_policy: HostKeyPolicy,
+    pub known_hosts: PathBuf,
+}
+
+/// Opens a connection of the spec's transport.
+pub fn connect(spec: &ConnSpec) -> Result<Box<dyn Connection>> {
+    match spec.transport.as_str() {
+        "local" => Ok(Box::new(LocalConnection::new()?)),
+        "ssh" | "paramiko" | "smart" => Ok(Box::new(SshConnection::connect(spec)?)),
+        other => anyhow::bail!(
+            "unsupported connection type `{other}` for host `{}`",
+            spec.name
+        ),
+    }
+}
+
+/// The command that starts a shell as `as_user` from a shell running as `login`, and the
+/// bytes to send first (sudo reads its password from the stream's first line).
+fn become_command(login: &str, as_user: Option<&Become>) -> (String, Option<Vec<u8>>) {
+    match as_user {
+        Some(b) if b.user != login => match &b.password {
+            Some(pw) => (
+                format!(
+                    "sudo -H -S -p '' -u {} -- /bin/sh",
+                    crate::shell::quote(&b.user)
+                ),
+                Some(format!("{pw}\n").into_bytes()),
+            ),
+            None => (
+                format!("sudo -H -n -u {} -- /bin/sh", crate::shell::quote(&b.user)),
+                None,
+            ),
+        },
+        _ => ("/bin/sh".to_string(), None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_shell_keeps_output_intact() {
+        let mut c = LocalConnection::new().unwrap();
+        let out = c
+            .run("printf 'a\\0b'; printf 'err' >&2; exit 3", None, None)
+            .unwrap();
+        assert_eq!(
+            (out.rc, out.stdout.as_slice(), out.stderr.as_slice()),
+            (3, &b"a\0b"[..], &b"err"[..])
+        );
+        // A syntax error or `exit` in one command does not end the session.
+        let out = c.run("if then", None, None).unwrap();
+        assert_ne!(out.rc, 0);
+        let out = c.run("cd /; exit 0", None, None).unwrap();
+        assert_eq!(out.rc, 0);
+        let before = c.run("pwd", None, None).unwrap();
+        assert_ne!(before.stdout_str(), "", "the session shell is still alive");
+        let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        let out = c.run("cat", Some(&big), None).unwrap();
+        assert_eq!(out.stdout.len(), big.len());
+        assert!(out.stdout == big);
+        let out = c.run("cat", Some(b"no newline"), None).unwrap();
+        assert_eq!(out.stdout, b"no newline");
+        assert_eq!(c.channels_opened(), 1);
+    }
+
+    #[test]
+    fn atomic_write_sets_mode_and_keeps_backup() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("f.txt");
+        let dest_s = dest.to_str().unwrap();
+        let mut c = LocalConnection::new().unwrap();
+        let attrs = FileAttrs {
+            mode: Some("0640".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            write_file_atomic(&mut c, None, dest_s, b"one\n", &attrs).unwrap(),
+            None
+        );
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&dest).unwrap().permissions().mode() & 0o7777,
+            0o640
+        );
+        let attrs = FileAttrs {
+            backup: true,
+            ..Default::default()
+        };
+        let backup = write_file_atomic(&mut c, None, dest_s, b"two\n", &attrs)
+            .unwrap()
+            .unwrap();
+        assert_eq!(std::fs::read_to_string(&backup).unwrap(), "one\n");
+        assert_eq!(std::fs::read_to_string(&dest).unwrap(), "two\n");
+        // Mode preserved from the existing file when not asked to change.
+        assert_eq!(
+            std::fs::metadata(&dest).unwrap().permissions().mode() & 0o7777,
+            0o640
+        );
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| {
+                let n = e.ok()?.file_name().into_string().ok()?;
+                n.contains("drover-tmp").then_some(n)
+            })
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+}

@@ -1,0 +1,219 @@
+//! The `ssh` connection on the ssh2 crate: one TCP connection and SSH session per host, host
+//! key checked before authentication, and one channel per long-lived shell (one for the login
+//! user, one per as_user user).
+
+use super::known_hosts::{self, HostKeyPolicy};
+use super::{become_command, Become, ConnSpec, Connection, Output, ShellSession};
+use anyhow::{anyhow, bail, Context, Result};
+use ssh2::{Channel, HostKeyType, MethodType, Session};
+use std::collections::HashMap;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
+
+/// A connection over SSH.
+pub struct SshConnection {
+    session: Session,
+    user: String,
+    shells: HashMap<Option<Become>, ShellSession<Channel>>,
+    opened: u64,
+    name: String,
+}
+
+fn key_type_name(t: HostKeyType) -> &'static str {
+    match t {
+        HostKeyType::Rsa => "ssh-rsa",
+        HostKeyType::Dss => "ssh-dss",
+        HostKeyType::Ecdsa256 => "ecdsa-sha2-nistp256",
+        HostKeyType::Ecdsa384 => "ecdsa-sha2-nistp384",
+        HostKeyType::Ecdsa521 => "ecdsa-sha2-nistp521",
+        HostKeyType::Ed25519 => "ssh-ed25519",
+        HostKeyType::Unknown => "unknown",
+    }
+}
+
+fn default_keys() -> Vec<PathBuf> {
+    let Some(home) = std::env::var_os("HOME") else {
+        return Vec::new();
+    };
+    ["id_ed25519", "id_ecdsa", "id_rsa"]
+        .iter()
+        .map(|k| PathBuf::from(&home).join(".ssh").join(k))
+        .filter(|p| p.exists())
+        .collect()
+}
+
+impl SshConnection {
+    /// Connects, verifies the host key, and authenticates.
+    pub fn connect(spec: &ConnSpec) -> Result<SshConnection> {
+        let target = format!("{}:{}", spec.address, spec.port);
+        let addrs: Vec<_> = target
+            .to_socket_addrs()
+            .with_context(|| format!("resolving `{target}`"))?
+            .collect();
+        let mut tcp = None;
+        let mut last_err = None;
+        for a in &addrs {
+            match TcpStream::connect_timeout(a, spec.connect_timeout) {
+                Ok(s) => {
+                    tcp = Some(s);
+                    break;
+                }
+                Err(e) => last_err = Some(e),
+            }
+        }
+        let tcp = match tcp {
+            Some(t) => t,
+            None => {
+                return Err(anyhow!(
+                    "cannot connect to `{target}`: {}",
+                    last_err
+                        .map(|e| e.to_string())
+                        .unwrap_or_else(|| "no address".into())
+                ))
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        let mut session = Session::new().context("creating an SSH session")?;
+        session.set_tcp_stream(tcp);
+        let timeout_ms = u32::try_from(spec.connect_timeout.as_millis()).unwrap_or(u32::MAX);
+        session.set_timeout(timeout_ms);
+        let known = known_hosts::known_key_types(&spec.known_hosts, &spec.address, spec.port);
+        if !known.is_empty() && spec.host_key_policy != HostKeyPolicy::Off {
+            // Prefer the key types we already know for this host, as OpenSSH does.
+            let mut prefs = known.clone();
+            for t in [
+                "ssh-ed25519",
+                "ecdsa-sha2-nistp256",
+                "ecdsa-sha2-nistp384",
+                "ecdsa-sha2-nistp521",
+                "rsa-sha2-512",
+                "rsa-sha2-256",
+                "ssh-rsa",
+            ] {
+                if !prefs.iter().any(|p| p == t) {
+                    prefs.push(t.to_string());
+                }
+            }
+            if prefs.iter().any(|p| p == "ssh-rsa") {
+                prefs.retain(|p| p != "rsa-sha2-512" && p != "rsa-sha2-256");
+                let pos = prefs.iter().position(|p| p == "ssh-rsa").unwrap_or(0);
+                prefs.insert(pos, "rsa-sha2-256".into());
+                prefs.insert(pos, "rsa-sha2-512".into());
+            }
+            let _ = session.method_pref(MethodType::HostKey, &prefs.join(","));
+        }
+        session
+            .handshake()
+            .with_context(|| format!("SSH handshake with `{target}`"))?;
+        let (key, ktype) = session.host_key().context("the server sent no host key")?;
+        known_hosts::verify(
+            spec.host_key_policy,
+            &spec.known_hosts,
+            &spec.name,
+            &spec.address,
+            spec.port,
+            key_type_name(ktype),
+            key,
+        )?;
+        let user = spec.user.clone().unwrap_or_else(super::local::current_user);
+        authenticate(&session, &user, spec)?;
+        session.set_keepalive(true, 30);
+        // Commands may run long; the transport's own health is watched by keepalives.
+        session.set_timeout(0);
+        Ok(SshConnection {
+            session,
+            user,
+            shells: HashMap::new(),
+            opened: 0,
+            name: spec.name.clone(),
+        })
+    }
+
+    fn shell(&mut self, as_user: Option<&Become>) -> Result<&mut ShellSession<Channel>> {
+        let key = as_user.filter(|b| b.user != self.user).cloned();
+        if !self.shells.contains_key(&key) {
+            let (cmd, preamble) = become_command(&self.user, key.as_ref());
+            let mut channel = self
+                .session
+                .channel_session()
+                .with_context(|| format!("opening an SSH channel to `{}`", self.name))?;
+            self.opened += 1;
+            channel
+                .handle_extended_data(ssh2::ExtendedData::Ignore)
+                .context("configuring the SSH channel")?;
+            channel
+                .exec(&format!("exec {cmd}"))
+                .with_context(|| format!("starting a shell on `{}`", self.name))?;
+            let session = ShellSession::start(channel, preamble.as_deref()).with_context(|| match &key {
+                Some(b) => format!(
+                    "becoming `{}` with sudo on `{}` (is passwordless sudo allowed, or is a as_user password set?)",
+                    b.user, self.name
+                ),
+                None => format!("starting the remote shell on `{}`", self.name),
+            })?;
+            self.shells.insert(key.clone(), session);
+        }
+        self.shells
+            .get_mut(&key)
+            .context("invariant: the shell was just inserted")
+    }
+}
+
+fn authenticate(session: &Session, user: &str, spec: &ConnSpec) -> Result<()> {
+    let mut tried = Vec::new();
+    for key in &spec.private_keys {
+        if !key.exists() {
+            bail!("private key file `{}` does not exist", key.display());
+        }
+        if session.userauth_pubkey_file(user, None, key, None).is_ok() {
+            return Ok(());
+        }
+        tried.push(format!("key {}", key.display()));
+    }
+    if let Some(pw) = &spec.password {
+        if session.userauth_password(user, pw).is_ok() {
+            return Ok(());
+        }
+        tried.push("password".into());
+    }
+    if std::env::var_os("SSH_AUTH_SOCK").is_some() && session.userauth_agent(user).is_ok() {
+        return Ok(());
+    }
+    if spec.private_keys.is_empty() {
+        for key in default_keys() {
+            if session.userauth_pubkey_file(user, None, &key, None).is_ok() {
+                return Ok(());
+            }
+            tried.push(format!("key {}", key.display()));
+        }
+    }
+    tried.push("ssh-agent".into());
+    bail!(
+        "authentication as `{user}` on `{}` failed (tried: {})\nhint: set `ansible_user` and `ansible_ssh_private_key_file` in the inventory, or pass `-u` and `--private-key`",
+        spec.name,
+        tried.join(", ")
+    )
+}
+
+impl Connection for SshConnection {
+    fn run(&mut self, cmd: &str, stdin: Option<&[u8]>, as_user: Option<&Become>) -> Result<Output> {
+        self.shell(as_user)?.run(cmd, stdin)
+    }
+
+    fn channels_opened(&self) -> u64 {
+        self.opened
+    }
+
+    fn login_user(&self) -> &str {
+        &self.user
+    }
+}
+
+impl Drop for SshConnection {
+    fn drop(&mut self) {
+        for (_, mut shell) in self.shells.drain() {
+            let _ = shell.stream_mut().send_eof();
+        }
+        let _ = self.session.disconnect(None, "drover done", None);
+    }
+}

@@ -1,0 +1,261 @@
+//! Module arguments: the accepted names of each module (`Spec`), and typed getters over the
+//! rendered argument map that apply Ansible's coercions (`yes`/`no` strings as booleans,
+//! `"0644"` and `0644` as modes, a comma-separated string as a list).
+
+use crate::vars::VarMap;
+use anyhow::{anyhow, bail, Result};
+use minijinja::value::ValueKind;
+use minijinja::Value;
+
+/// What a module accepts.
+pub struct Spec {
+    /// Argument names, canonical first.
+    pub args: &'static [&'static str],
+    /// `(alias, canonical)` pairs.
+    pub aliases: &'static [(&'static str, &'static str)],
+    /// Modules whose free-form text (`command: ls -l`) is an argument: the key it goes to.
+    pub free_form: Option<&'static str>,
+    /// Accept any argument (e.g. `set_fact`).
+    pub any_args: bool,
+}
+
+impl Spec {
+    /// The canonical name for an argument, or `None` if the module does not take it.
+    pub fn canonical(&self, name: &str) -> Option<&'static str> {
+        if let Some(a) = self.args.iter().find(|a| **a == name) {
+            return Some(a);
+        }
+        self.aliases
+            .iter()
+            .find(|(a, _)| *a == name)
+            .map(|(_, c)| *c)
+    }
+
+    /// Every name accepted, for hints.
+    pub fn all_names(&self) -> Vec<&'static str> {
+        let mut v: Vec<&'static str> = self.args.to_vec();
+        v.extend(self.aliases.iter().map(|(a, _)| *a));
+        v
+    }
+}
+
+/// Rendered arguments with aliases resolved to canonical names.
+#[derive(Clone, Debug, Default)]
+pub struct Args {
+    pub map: VarMap,
+}
+
+impl Args {
+    /// Builds from a rendered map, resolving aliases; unknown names are an error.
+    pub fn from_value(module: &str, spec: &Spec, v: &Value) -> Result<Args> {
+        let mut map = VarMap::new();
+        if v.kind() == ValueKind::Map {
+            for k in v.try_iter()? {
+                let key = k.to_string();
+                let item = v.get_item(&k)?;
+                let name = if spec.any_args {
+                    key
+                } else {
+                    match spec.canonical(&key) {
+                        Some(c) => c.to_string(),
+                        None => bail!("module `{module}` has no argument `{key}`"),
+                    }
+                };
+                map.insert(name, item);
+            }
+        } else if !v.is_none() && !v.is_undefined() {
+            bail!(
+                "the arguments of `{module}` must be a mapping, not {}",
+                v.kind()
+            );
+        }
+        Ok(Args { map })
+    }
+
+    pub fn has(&self, key: &str) -> bool {
+        self.map.get(key).is_some_and(|v| !v.is_none())
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.map.get(key).filter(|v| !v.is_none())
+    }
+
+    /// A string argument; numbers and booleans are turned into their text.
+    pub fn str(&self, key: &str) -> Option<String> {
+        let v = self.get(key)?;
+        Some(match v.as_str() {
+            Some(s) => s.to_string(),
+            None if v.kind() == ValueKind::Bool => {
+                if v.is_true() { "True" } else { "False" }.into()
+            }
+            None => v.to_string(),
+        })
+    }
+
+    /// A required string argument.
+    pub fn req_str(&self, key: &str) -> Result<String> {
+        self.str(key)
+            .ok_or_else(|| anyhow!("missing required argument `{key}`"))
+    }
+
+    /// A boolean with Ansible's readings of strings (`yes`, `on`, `1`, `true`…).
+    pub fn bool_or(&self, key: &str, default: bool) -> Result<bool> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) => to_bool(v).ok_or_else(|| {
+                anyhow!("argument `{key}` must be a boolean (yes/no, true/false), not `{v}`")
+            }),
+        }
+    }
+
+    /// An integer argument (numbers or numeric strings).
+    pub fn int(&self, key: &str) -> Result<Option<i64>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => {
+                if let Some(i) = v.as_i64() {
+                    return Ok(Some(i));
+                }
+                v.as_str()
+                    .and_then(|s| s.trim().parse().ok())
+                    .map(Some)
+                    .ok_or_else(|| anyhow!("argument `{key}` must be an integer, not `{v}`"))
+            }
+        }
+    }
+
+    /// A list of strings: a list, or a comma-separated string.
+    pub fn list(&self, key: &str) -> Vec<String> {
+        match self.get(key) {
+            None => Vec::new(),
+            Some(v) if v.kind() == ValueKind::Seq => v
+                .try_iter()
+                .map(|it| {
+                    it.map(|i| {
+                        i.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| i.to_string())
+                    })
+                    .collect()
+                })
+                .unwrap_or_default(),
+            Some(v) => v
+                .to_string()
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
+        }
+    }
+
+    /// A file mode as `chmod` takes it: integers are mode bits (YAML `0644` is 420),
+    /// strings are octal (`"0644"`, `"644"`) or symbolic (`u+rwx,g-w`), `preserve` is kept.
+    pub fn mode(&self, key: &str) -> Result<Option<String>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => {
+                if let Some(i) = v.as_i64() {
+                    if !(0..=0o7777).contains(&i) {
+                        bail!("argument `{key}`: mode {i} is out of range");
+                    }
+                    return Ok(Some(format!("{i:04o}")));
+                }
+                let s = v.to_string();
+                if let Some(m) = crate::yaml::parse_mode_str(&s) {
+                    return Ok(Some(format!("{m:04o}")));
+                }
+                if s == "preserve" || is_symbolic_mode(&s) {
+                    return Ok(Some(s));
+                }
+                bail!("argument `{key}`: `{s}` is not a valid mode (use octal like '0644' or symbolic like 'u=rw,g=r')")
+            }
+        }
+    }
+
+    /// One of a fixed set of choices.
+    pub fn choice(&self, key: &str, choices: &[&str], default: &str) -> Result<String> {
+        match self.str(key) {
+            None => Ok(default.to_string()),
+            Some(s) if choices.contains(&s.as_str()) => Ok(s),
+            Some(s) => bail!(
+                "argument `{key}` must be one of {}, not `{s}`",
+                choices.join(", ")
+            ),
+        }
+    }
+}
+
+/// Ansible's boolean conversion.
+pub fn to_bool(v: &Value) -> Option<bool> {
+    match v.kind() {
+        ValueKind::Bool => Some(v.is_true()),
+        ValueKind::Number => v.as_i64().map(|i| i != 0),
+        _ => match v.as_str()?.trim().to_ascii_lowercase().as_str() {
+            "yes" | "on" | "1" | "true" | "y" | "t" => Some(true),
+            "no" | "off" | "0" | "false" | "n" | "f" | "" => Some(false),
+            _ => None,
+        },
+    }
+}
+
+fn is_symbolic_mode(s: &str) -> bool {
+    !s.is_empty()
+        && s.split(',').all(|clause| {
+            let who_end = clause.find(['+', '-', '=']).unwrap_or(clause.len());
+            let (who, rest) = clause.split_at(who_end);
+            who.chars().all(|c| "ugoa".contains(c))
+                && !rest.is_empty()
+                && rest.chars().all(|c| "+-=rwxXstugo".contains(c))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(pairs: &[(&str, Value)]) -> Args {
+        Args {
+            map: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn bool_readings() {
+        let a = args(&[
+            ("a", Value::from("yes")),
+            ("b", Value::from("off")),
+            ("c", Value::from(1)),
+            ("d", Value::from("maybe")),
+        ]);
+        assert!(a.bool_or("a", false).unwrap());
+        assert!(!a.bool_or("b", true).unwrap());
+        assert!(a.bool_or("c", false).unwrap());
+        assert!(a.bool_or("d", false).is_err());
+        assert!(a.bool_or("missing", true).unwrap());
+    }
+
+    #[test]
+    fn mode_readings() {
+        let table = [
+            (Value::from(0o644), Some("0644")),
+            (Value::from("0644"), Some("0644")),
+            (Value::from("755"), Some("0755")),
+            (Value::from("u=rw,g=r,o="), Some("u=rw,g=r,o=")),
+            (Value::from("a+x"), Some("a+x")),
+        ];
+        for (v, want) in table {
+            let a = args(&[("mode", v.clone())]);
+            assert_eq!(a.mode("mode").unwrap().as_deref(), want, "{v}");
+        }
+        assert!(args(&[("mode", Value::from("rwx"))]).mode("mode").is_err());
+    }
+
+    #[test]
+    fn lists_from_strings() {
+        let a = args(&[("g", Value::from("a, b,c"))]);
+        assert_eq!(a.list("g"), ["a", "b", "c"]);
+    }
+}

@@ -1,0 +1,216 @@
+//! Modules and their registry. A module turns typed arguments into a `Plan` by probing the
+//! host read-only (`plan`), then makes the planned changes (`apply`). The executor calls
+//! `apply` only outside check mode and only when the plan has changes, so check mode can never
+//! change a host, and reports exactly what a real run would. Argument helpers live in
+//! `args.rs`; each module has its own file named after it.
+
+mod args;
+mod assert;
+mod command;
+mod debug;
+mod fail;
+mod ping;
+mod set_fact;
+mod setup;
+
+pub use args::{Args, Spec};
+
+use crate::connection::{Become, Connection, Output};
+use crate::vars::VarMap;
+use anyhow::{bail, Result};
+use minijinja::Value;
+use std::any::Any;
+use std::path::PathBuf;
+
+/// A before/after pair for `--diff`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Diff {
+    pub before_header: String,
+    pub after_header: String,
+    pub before: String,
+    pub after: String,
+}
+
+/// What a module decided after probing: the changes it would make and what it would return.
+#[derive(Default)]
+pub struct Plan {
+    /// Whether applying the plan changes the host.
+    pub changed: bool,
+    /// Return values (Ansible's keys), as predicted; `apply` may add to them.
+    pub values: VarMap,
+    pub diffs: Vec<Diff>,
+    pub msg: Option<String>,
+    /// The task cannot be predicted in check mode (e.g. `command` without `creates`): it is
+    /// reported as skipped there, as Ansible does.
+    pub skip_in_check: bool,
+    /// The module failed while probing (e.g. `assert`, `fail`, a missing source file).
+    pub failed: bool,
+    /// Module-specific work for `apply`.
+    pub work: Option<Box<dyn Any + Send>>,
+    /// Facts to set on the host (`set_fact`, `setup`).
+    pub facts: Option<VarMap>,
+    /// Whether `facts` are cacheable facts (`ansible_facts`) rather than host variables.
+    pub facts_are_ansible_facts: bool,
+}
+
+impl Plan {
+    /// A plan that changes nothing.
+    pub fn unchanged() -> Plan {
+        Plan::default()
+    }
+
+    /// A plan that changes the host by doing `work`.
+    pub fn change<W: Any + Send>(work: W) -> Plan {
+        Plan {
+            changed: true,
+            work: Some(Box::new(work)),
+            ..Plan::default()
+        }
+    }
+
+    /// A failed plan with a message.
+    pub fn fail(msg: impl Into<String>) -> Plan {
+        Plan {
+            failed: true,
+            msg: Some(msg.into()),
+            ..Plan::default()
+        }
+    }
+
+    pub fn with_value(mut self, key: &str, v: impl Into<Value>) -> Plan {
+        self.values.insert(key.to_string(), v.into());
+        self
+    }
+
+    pub fn with_diff(mut self, d: Diff) -> Plan {
+        self.diffs.push(d);
+        self
+    }
+
+    pub fn with_msg(mut self, msg: impl Into<String>) -> Plan {
+        self.msg = Some(msg.into());
+        self
+    }
+
+    /// Takes the module-specific work back out, for `apply`.
+    pub fn take_work<W: Any>(&mut self) -> Result<W> {
+        match self.work.take().map(|w| w.downcast::<W>()) {
+            Some(Ok(w)) => Ok(*w),
+            _ => bail!("invariant: a module's plan carries its own work type"),
+        }
+    }
+}
+
+/// Where a module finds the controller files a task names (`src:` of copy/template).
+#[derive(Clone, Debug, Default)]
+pub struct SearchPaths {
+    /// Directories searched in order for `files/` and `templates/` lookups: the role's dir
+    /// first, then the playbook's dir.
+    pub dirs: Vec<PathBuf>,
+}
+
+impl SearchPaths {
+    /// Finds a controller file: absolute paths as they are; relative ones in
+    /// `<dir>/<kind>/<path>` then `<dir>/<path>` for each search dir.
+    pub fn find(&self, kind: &str, path: &str) -> Option<PathBuf> {
+        let p = PathBuf::from(path);
+        if p.is_absolute() {
+            return p.exists().then_some(p);
+        }
+        for d in &self.dirs {
+            for cand in [d.join(kind).join(&p), d.join(&p)] {
+                if cand.exists() {
+                    return Some(cand);
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Everything a module may use on one host for one task.
+pub struct ModuleCtx<'a> {
+    pub host: &'a str,
+    /// The host connection; `None` for modules that run on the controller only.
+    pub conn: Option<&'a mut (dyn Connection + 'static)>,
+    pub as_user: Option<&'a Become>,
+    pub check: bool,
+    pub diff: bool,
+    /// The task's variables, for modules that render (template) or inspect them (debug).
+    pub vars: &'a Value,
+    pub paths: &'a SearchPaths,
+}
+
+impl ModuleCtx<'_> {
+    /// Runs a command line on the host as the task's user.
+    pub fn run(&mut self, cmd: &str) -> Result<Output> {
+        self.run_with_stdin(cmd, None)
+    }
+
+    /// Runs a command line with data on its stdin.
+    pub fn run_with_stdin(&mut self, cmd: &str, stdin: Option<&[u8]>) -> Result<Output> {
+        let as_user = self.as_user;
+        match self.conn.as_deref_mut() {
+            Some(c) => c.run(cmd, stdin, as_user),
+            None => bail!("invariant: module needs a connection but runs on the controller"),
+        }
+    }
+
+    /// The connection, for helpers such as `write_file_atomic`.
+    pub fn conn(&mut self) -> Result<&mut (dyn Connection + 'static)> {
+        match self.conn.as_deref_mut() {
+            Some(c) => Ok(c),
+            None => bail!("invariant: module needs a connection but runs on the controller"),
+        }
+    }
+}
+
+/// A module: probe and decide (`plan`), then change (`apply`).
+pub trait Module: Sync {
+    /// The name used in playbooks.
+    fn name(&self) -> &'static str;
+    /// Accepted arguments, aliases, and free-form handling; checked at load time.
+    fn spec(&self) -> &'static Spec;
+    /// Whether the module runs on the controller only (no connection needed).
+    fn controller_only(&self) -> bool {
+        false
+    }
+    /// Reads the host (never changes it) and decides what to do.
+    fn plan(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<Plan>;
+    /// Makes the planned changes. Never called in check mode or for an unchanged plan.
+    fn apply(&self, ctx: &mut ModuleCtx, args: &Args, plan: Plan) -> Result<Plan> {
+        let _ = (ctx, args);
+        Ok(plan)
+    }
+}
+
+/// Every module drover knows, by every name it answers to.
+pub fn lookup(name: &str) -> Option<&'static dyn Module> {
+    let short = name
+        .strip_prefix("ansible.builtin.")
+        .or_else(|| name.strip_prefix("ansible.legacy."))
+        .or_else(|| name.strip_prefix("ansible.posix."))
+        .unwrap_or(name);
+    registry().iter().copied().find(|m| m.name() == short)
+}
+
+/// All registered modules.
+pub fn registry() -> &'static [&'static dyn Module] {
+    REGISTRY
+}
+
+static REGISTRY: &[&dyn Module] = &[
+    &command::COMMAND,
+    &command::SHELL,
+    &debug::Debug,
+    &set_fact::SetFact,
+    &assert::Assert,
+    &fail::Fail,
+    &ping::Ping,
+    &setup::Setup,
+];
+
+/// All module names, for "did you mean" hints.
+pub fn names() -> Vec<&'static str> {
+    registry().iter().map(|m| m.name()).collect()
+}

@@ -1,0 +1,257 @@
+//! `setup`: gather facts with one shell script (a handful of processes: uname, id, cat, env,
+//! getconf) and map them to Ansible's fact names. Facts are set under `ansible_facts` and as
+//! `ansible_*` variables by the executor.
+
+use super::{Args, Module, ModuleCtx, Plan, Spec};
+use crate::vars::{map_value, VarMap};
+use anyhow::{bail, Result};
+use minijinja::Value;
+use std::collections::HashMap;
+
+pub struct Setup;
+
+static SPEC: Spec = Spec {
+    args: &["gather_subset", "filter", "gather_timeout", "fact_path"],
+    aliases: &[],
+    free_form: None,
+    any_args: false,
+};
+
+const SCRIPT: &str = r#"echo @uname; uname -snrm
+echo @id; id
+echo @os; cat /etc/os-release 2>/dev/null
+echo @debver; cat /etc/debian_version 2>/dev/null
+echo @pkg; for p in apt-get dnf yum apk zypper pacman; do if command -v "$p" >/dev/null 2>&1; then echo "$p"; break; fi; done
+echo @svc; if [ -d /run/systemd/system ]; then echo systemd; elif [ -x /sbin/openrc-run ] || [ -x /usr/sbin/openrc-run ]; then echo openrc; elif [ -d /etc/init.d ]; then echo sysvinit; else echo service; fi
+echo @home; echo "$HOME"
+echo @shell; echo "${SHELL:-/bin/sh}"
+echo @mem; while read -r k v u; do if [ "$k" = MemTotal: ]; then echo "$v"; fi; done </proc/meminfo 2>/dev/null
+echo @nproc; getconf _NPROCESSORS_ONLN 2>/dev/null
+echo @env; env
+"#;
+
+impl Module for Setup {
+    fn name(&self) -> &'static str {
+        "setup"
+    }
+    fn spec(&self) -> &'static Spec {
+        &SPEC
+    }
+    fn plan(&self, ctx: &mut ModuleCtx, _args: &Args) -> Result<Plan> {
+        let out = ctx.run(SCRIPT)?;
+        if out.rc != 0 && out.stdout.is_empty() {
+            bail!("gathering facts failed: {}", out.stderr_str().trim());
+        }
+        let facts = parse_facts(&out.stdout_str());
+        let mut plan = Plan::unchanged();
+        plan.values
+            .insert("ansible_facts".into(), map_value(facts.clone()));
+        plan.facts = Some(facts);
+        plan.facts_are_ansible_facts = true;
+        Ok(plan)
+    }
+}
+
+fn sections(text: &str) -> HashMap<&str, Vec<&str>> {
+    let mut map: HashMap<&str, Vec<&str>> = HashMap::new();
+    let mut cur = "";
+    for line in text.lines() {
+        if let Some(name) = line
+            .strip_prefix('@')
+            .filter(|n| !n.contains(' ') && !n.is_empty() && cur != "env")
+        {
+            cur = name;
+            map.entry(cur).or_default();
+        } else if line == "@env" {
+            cur = "env";
+        } else {
+            map.entry(cur).or_default().push(line);
+        }
+    }
+    map
+}
+
+fn os_release(lines: &[&str]) -> HashMap<String, String> {
+    lines
+        .iter()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                v.trim_matches('"').trim_matches('\'').to_string(),
+            )
+        })
+        .collect()
+}
+
+fn distribution_name(id: &str) -> String {
+    match id {
+        "debian" => "Debian".into(),
+        "ubuntu" => "Ubuntu".into(),
+        "rhel" => "RedHat".into(),
+        "centos" => "CentOS".into(),
+        "fedora" => "Fedora".into(),
+        "rocky" => "Rocky".into(),
+        "almalinux" => "AlmaLinux".into(),
+        "alpine" => "Alpine".into(),
+        "arch" => "Archlinux".into(),
+        "opensuse-leap" | "opensuse-tumbleweed" | "opensuse" => "openSUSE Leap".into(),
+        "sles" => "SLES".into(),
+        "amzn" => "Amazon".into(),
+        other => {
+            let mut c = other.chars();
+            c.next()
+                .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+                .unwrap_or_default()
+        }
+    }
+}
+
+fn os_family(id: &str, like: &str) -> String {
+    let all = format!("{id} {like}");
+    let has = |w: &str| all.split_whitespace().any(|x| x == w);
+    if has("debian") || has("ubuntu") {
+        "Debian"
+    } else if has("rhel") || has("fedora") || has("centos") || has("amzn") {
+        "RedHat"
+    } else if has("alpine") {
+        "Alpine"
+    } else if has("arch") {
+        "Archlinux"
+    } else if has("suse") || has("sles") || has("opensuse") {
+        "Suse"
+    } else {
+        return distribution_name(id);
+    }
+    .into()
+}
+
+/// Parses the probe's output into Ansible's fact names (without the `ansible_` prefix).
+pub fn parse_facts(text: &str) -> VarMap {
+    let s = sections(text);
+    let get = |k: &str| s.get(k).cloned().unwrap_or_default();
+    let first = |k: &str| get(k).first().map(|x| x.to_string()).unwrap_or_default();
+    let mut f = VarMap::new();
+    let uname: Vec<String> = first("uname")
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    let node = uname.get(1).cloned().unwrap_or_default();
+    let short = node.split('.').next().unwrap_or("").to_string();
+    let domain = node
+        .split_once('.')
+        .map(|(_, d)| d.to_string())
+        .unwrap_or_default();
+    f.insert(
+        "system".into(),
+        Value::from(uname.first().cloned().unwrap_or_default()),
+    );
+    f.insert("hostname".into(), Value::from(short));
+    f.insert("nodename".into(), Value::from(node.clone()));
+    f.insert("fqdn".into(), Value::from(node));
+    f.insert("domain".into(), Value::from(domain));
+    f.insert(
+        "kernel".into(),
+        Value::from(uname.get(2).cloned().unwrap_or_default()),
+    );
+    let arch = uname.get(3).cloned().unwrap_or_default();
+    f.insert("architecture".into(), Value::from(arch.clone()));
+    f.insert("machine".into(), Value::from(arch));
+
+    let os = os_release(&get("os"));
+    let id = os.get("ID").cloned().unwrap_or_else(|| "unknown".into());
+    let like = os.get("ID_LIKE").cloned().unwrap_or_default();
+    let mut version = os.get("VERSION_ID").cloned().unwrap_or_default();
+    let debver = first("debver");
+    if id == "debian" && debver.chars().next().is_some_and(|c| c.is_ascii_digit()) {
+        version = debver;
+    }
+    let major = version.split('.').next().unwrap_or("").to_string();
+    f.insert("distribution".into(), Value::from(distribution_name(&id)));
+    f.insert("distribution_version".into(), Value::from(version));
+    f.insert("distribution_major_version".into(), Value::from(major));
+    f.insert(
+        "distribution_release".into(),
+        Value::from(os.get("VERSION_CODENAME").cloned().unwrap_or_default()),
+    );
+    f.insert("os_family".into(), Value::from(os_family(&id, &like)));
+
+    let pkg = match first("pkg").as_str() {
+        "apt-get" => "apt".to_string(),
+        "" => "unknown".to_string(),
+        other => other.to_string(),
+    };
+    f.insert("pkg_mgr".into(), Value::from(pkg));
+    f.insert("service_mgr".into(), Value::from(first("svc")));
+
+    // `id` prints: uid=0(root) gid=0(root) groups=0(root)
+    let id_line = first("id");
+    let field = |name: &str| -> (String, String) {
+        id_line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(&format!("{name}=")))
+            .map(|v| {
+                let (num, rest) = v.split_once('(').unwrap_or((v, ""));
+                (
+                    num.to_string(),
+                    rest.split(')').next().unwrap_or("").to_string(),
+                )
+            })
+            .unwrap_or_default()
+    };
+    let (uid, uname_) = field("uid");
+    let (gid, _) = field("gid");
+    f.insert("user_id".into(), Value::from(uname_));
+    f.insert(
+        "user_uid".into(),
+        Value::from(uid.parse::<i64>().unwrap_or(-1)),
+    );
+    f.insert(
+        "user_gid".into(),
+        Value::from(gid.parse::<i64>().unwrap_or(-1)),
+    );
+    f.insert("user_dir".into(), Value::from(first("home")));
+    f.insert("user_shell".into(), Value::from(first("shell")));
+    let mem_kb: i64 = first("mem").trim().parse().unwrap_or(0);
+    f.insert("memtotal_mb".into(), Value::from(mem_kb / 1024));
+    let nproc: i64 = first("nproc").trim().parse().unwrap_or(1);
+    f.insert("processor_vcpus".into(), Value::from(nproc));
+    f.insert("processor_nproc".into(), Value::from(nproc));
+    let env: VarMap = get("env")
+        .iter()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), Value::from(v)))
+        .collect();
+    f.insert("env".into(), map_value(env));
+    f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_debian_probe() {
+        let text = "@uname\nLinux web1.example.com 6.1.0 x86_64\n@id\nuid=1000(deploy) gid=1000(deploy) groups=1000(deploy),27(sudo)\n@os\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n@debver\n12.5\n@pkg\napt-get\n@svc\nsystemd\n@home\n/home/deploy\n@shell\n/bin/bash\n@mem\n2048000\n@nproc\n2\n@env\nHOME=/home/deploy\nX=a=b\n";
+        let f = parse_facts(text);
+        let s = |k: &str| f.get(k).unwrap().to_string();
+        assert_eq!(s("hostname"), "web1");
+        assert_eq!(s("fqdn"), "web1.example.com");
+        assert_eq!(s("domain"), "example.com");
+        assert_eq!(s("os_family"), "Debian");
+        assert_eq!(s("distribution"), "Debian");
+        assert_eq!(s("distribution_version"), "12.5");
+        assert_eq!(s("distribution_major_version"), "12");
+        assert_eq!(s("distribution_release"), "bookworm");
+        assert_eq!(s("pkg_mgr"), "apt");
+        assert_eq!(s("service_mgr"), "systemd");
+        assert_eq!(s("user_id"), "deploy");
+        assert_eq!(f.get("user_uid").unwrap().as_i64(), Some(1000));
+        assert_eq!(s("architecture"), "x86_64");
+        assert_eq!(f.get("memtotal_mb").unwrap().as_i64(), Some(2000));
+        assert_eq!(
+            f.get("env").unwrap().get_attr("X").unwrap().as_str(),
+            Some("a=b")
+        );
+    }
+}

@@ -1,0 +1,223 @@
+//! The template engine: one process-wide minijinja environment with Ansible's filters and
+//! tests, strict undefined, Python-style methods, and a compile-once cache so each distinct
+//! template string is parsed a single time however many hosts render it. Variable lookup
+//! lives in `crate::vars`; filters in `filters.rs`; tests in `jinja_tests.rs`; argument trees
+//! in `tree.rs`.
+
+pub mod filters;
+pub mod jinja_tests;
+pub mod tree;
+
+use minijinja::{Environment, Error, ErrorKind, Expression, Template, UndefinedBehavior, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, RwLock};
+
+/// Builds an environment configured the way drover renders templates: strict undefined
+/// values, Python string/dict/list methods, Ansible's filters and tests, and Ansible's
+/// whitespace defaults (keep the final newline, trim the newline after a block tag).
+pub fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
+        .keep_trailing_newline(true)
+        .trim_blocks(true)
+        .build()
+    {
+        env.set_syntax(syntax);
+    }
+    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+    env.set_recursion_limit(200);
+    filters::register(&mut env);
+    jinja_tests::register(&mut env);
+    env
+}
+
+/// The shared environment, configured once.
+pub fn env() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(environment)
+}
+
+/// A compiled template string. A string that is exactly one `{{ expression }}` renders to the
+/// expression's native value (a list stays a list), as ansible-core's native templating does;
+/// anything else renders to a string.
+pub struct Tmpl {
+    source: &'static str,
+    kind: TmplKind,
+}
+
+enum TmplKind {
+    Expr(Expression<'static, 'static>),
+    Text(Template<'static, 'static>),
+}
+
+impl std::fmt::Debug for Tmpl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Tmpl({:?})", self.source)
+    }
+}
+
+/// True if the string contains template syntax and must be rendered.
+pub fn is_templated(s: &str) -> bool {
+    s.contains("{{") || s.contains("{%") || s.contains("{#")
+}
+
+fn cache() -> &'static RwLock<HashMap<String, Arc<Tmpl>>> {
+    static CACHE: OnceLock<RwLock<HashMap<String, Arc<Tmpl>>>> = OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+/// The inner expression if `s` is exactly one `{{ … }}` block.
+fn single_expression(s: &str) -> Option<&str> {
+    let t = s.trim();
+    let inner = t.strip_prefix("{{")?.strip_suffix("}}")?;
+    let inner = inner.strip_prefix('-').unwrap_or(inner);
+    let inner = inner.strip_suffix('-').unwrap_or(inner);
+    if inner.contains("{{") || inner.contains("}}") || inner.contains("{%") {
+        return None;
+    }
+    Some(inner)
+}
+
+/// Compiles a template string once; later calls with the same text share the result.
+pub fn compile(source: &str) -> Result<Arc<Tmpl>, Error> {
+    if let Ok(map) = cache().read() {
+        if let Some(t) = map.get(source) {
+            return Ok(t.clone());
+        }
+    }
+    // Leaked on purpose: compiled templates live for the whole run and borrow their source.
+    let leaked: &'static str = Box::leak(source.to_string().into_boxed_str());
+    let kind = match single_expression(leaked) {
+        Some(expr) => TmplKind::Expr(env().compile_expression(expr)?),
+        None => TmplKind::Text(env().template_from_str(leaked)?),
+    };
+    let t = Arc::new(Tmpl {
+        source: leaked,
+        kind,
+    });
+    if let Ok(mut map) = cache().write() {
+        map.insert(source.to_string(), t.clone());
+    }
+    Ok(t)
+}
+
+/// Compiles a bare expression such as a `when:` condition.
+pub fn compile_condition(expr: &str) -> Result<Arc<Tmpl>, Error> {
+    let trimmed = expr.trim();
+    // Ansible allows (and warns about) `when: "{{ x }}"`; treat it as the inner expression.
+    let inner = single_expression(trimmed).unwrap_or(trimmed);
+    compile(&format!("{{{{ {inner} }}}}"))
+}
+
+impl Tmpl {
+    /// The template text as written.
+    pub fn source(&self) -> &'static str {
+        self.source
+    }
+
+    /// Renders against a context object: native value for a single expression, else a string.
+    pub fn render(&self, ctx: &Value) -> Result<Value, Error> {
+        match &self.kind {
+            TmplKind::Expr(e) => {
+                let v = e.eval(ctx)?;
+                if v.is_undefined() {
+                    return Err(Error::new(ErrorKind::UndefinedError, "undefined value"));
+                }
+                Ok(v)
+            }
+            TmplKind::Text(t) => t.render(ctx).map(Value::from),
+        }
+    }
+
+    /// Top-level variable names this template reads that it does not define itself.
+    pub fn variables(&self) -> Vec<String> {
+        let mut names: Vec<String> = match &self.kind {
+            TmplKind::Expr(e) => e.undeclared_variables(false).into_iter().collect(),
+            TmplKind::Text(t) => t.undeclared_variables(false).into_iter().collect(),
+        };
+        names.sort();
+        names
+    }
+
+    /// Dotted variable paths (`user.name`) this template reads, for naming what is undefined.
+    pub fn variable_paths(&self) -> Vec<String> {
+        let mut names: Vec<String> = match &self.kind {
+            TmplKind::Expr(e) => e.undeclared_variables(true).into_iter().collect(),
+            TmplKind::Text(t) => t.undeclared_variables(true).into_iter().collect(),
+        };
+        names.sort();
+        names
+    }
+}
+
+/// Names the environment itself provides (functions, globals), which are never undefined.
+pub fn is_known_global(name: &str) -> bool {
+    env().globals().any(|(n, _)| n == name)
+}
+
+/// Evaluates a condition's truth the way Ansible does (a rendered string "False" is false).
+pub fn truthy(v: &Value) -> bool {
+    if let Some(s) = v.as_str() {
+        let s = s.trim();
+        return !(s.is_empty()
+            || s.eq_ignore_ascii_case("false")
+            || s.eq_ignore_ascii_case("no")
+            || s == "0"
+            || s.eq_ignore_ascii_case("none"));
+    }
+    v.is_true()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use minijinja::context;
+
+    #[test]
+    fn single_expressions_stay_native() {
+        let t = compile("{{ items }}").unwrap();
+        let v = t.render(&context! { items => vec![1, 2] }).unwrap();
+        assert_eq!(v.len(), Some(2));
+        let t = compile("n={{ n }}").unwrap();
+        assert_eq!(
+            t.render(&context! { n => 3 }).unwrap().as_str(),
+            Some("n=3")
+        );
+    }
+
+    #[test]
+    fn compile_is_cached() {
+        let a = compile("{{ cached_x }}").unwrap();
+        let b = compile("{{ cached_x }}").unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+    }
+
+    #[test]
+    fn strict_undefined_fails_and_names_are_reported() {
+        let t = compile("hello {{ nmae }}").unwrap();
+        assert!(t.render(&context! { name => "x" }).is_err());
+        assert_eq!(t.variables(), ["nmae"]);
+    }
+
+    #[test]
+    fn conditions_accept_bare_and_braced() {
+        let ctx = context! { a => 1 };
+        assert!(truthy(
+            &compile_condition("a == 1").unwrap().render(&ctx).unwrap()
+        ));
+        assert!(!truthy(
+            &compile_condition("{{ a == 2 }}")
+                .unwrap()
+                .render(&ctx)
+                .unwrap()
+        ));
+    }
+
+    #[test]
+    fn templates_keep_the_final_newline_and_trim_blocks() {
+        let t = compile("{% for i in xs %}\n{{ i }}\n{% endfor %}\n").unwrap();
+        let out = t.render(&context! { xs => vec![1, 2] }).unwrap();
+        assert_eq!(out.as_str(), Some("1\n2\n"));
+    }
+}

@@ -1,0 +1,155 @@
+//! Argument trees: a task's YAML arguments with every template string compiled at load time,
+//! rendered per host into plain values. Keys whose value renders to `omit` are dropped.
+
+use super::{compile, is_templated, Tmpl};
+use crate::yaml::{node_to_value, Node, NodeKind, Span};
+use anyhow::{anyhow, Result};
+use indexmap::IndexMap;
+use minijinja::Value;
+use std::sync::Arc;
+
+/// A value tree whose strings may be compiled templates.
+#[derive(Clone, Debug)]
+pub enum TTree {
+    Value(Value),
+    Tmpl(Arc<Tmpl>, Span),
+    Seq(Vec<TTree>),
+    Map(Vec<(String, TTree)>),
+}
+
+impl TTree {
+    /// Compiles a YAML node; a template syntax error names the node's file:line:column.
+    pub fn from_node(node: &Node) -> Result<TTree> {
+        Ok(match &node.kind {
+            NodeKind::Str(s) if is_templated(s) && node.tag.as_deref() != Some("unsafe") => {
+                let t = compile(s).map_err(|e| template_error(&node.span, s, &e))?;
+                TTree::Tmpl(t, node.span.clone())
+            }
+            NodeKind::Seq(items) => {
+                TTree::Seq(items.iter().map(TTree::from_node).collect::<Result<_>>()?)
+            }
+            NodeKind::Map(entries) => TTree::Map(
+                entries
+                    .iter()
+                    .map(|(k, v)| Ok((k.key_str().unwrap_or_default(), TTree::from_node(v)?)))
+                    .collect::<Result<_>>()?,
+            ),
+            _ => TTree::Value(node_to_value(node)),
+        })
+    }
+
+    /// A tree for a string that came from a `k=v` argument.
+    pub fn from_str_at(s: &str, span: &Span) -> Result<TTree> {
+        if is_templated(s) {
+            let t = compile(s).map_err(|e| template_error(span, s, &e))?;
+            Ok(TTree::Tmpl(t, span.clone()))
+        } else {
+            Ok(TTree::Value(Value::from(s)))
+        }
+    }
+
+    /// Renders against a context. `omit` is the run's omit placeholder.
+    pub fn render(&self, ctx: &Value, omit: &str) -> Result<Value> {
+        Ok(match self {
+            TTree::Value(v) => v.clone(),
+            TTree::Tmpl(t, span) => t.render(ctx).map_err(|e| render_error(span, t, ctx, &e))?,
+            TTree::Seq(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for i in items {
+                    let v = i.render(ctx, omit)?;
+                    if v.as_str() != Some(omit) {
+                        out.push(v);
+                    }
+                }
+                Value::from(out)
+            }
+            TTree::Map(entries) => {
+                let mut out = IndexMap::with_capacity(entries.len());
+                for (k, v) in entries {
+                    let v = v.render(ctx, omit)?;
+                    if v.as_str() != Some(omit) {
+                        out.insert(Value::from(k.as_str()), v);
+                    }
+                }
+                Value::from_object(out)
+            }
+        })
+    }
+
+    /// Every compiled template in the tree with where it was written.
+    pub fn templates(&self) -> Vec<(&Arc<Tmpl>, &Span)> {
+        let mut out = Vec::new();
+        self.collect(&mut out);
+        out
+    }
+
+    fn collect<'a>(&'a self, out: &mut Vec<(&'a Arc<Tmpl>, &'a Span)>) {
+        match self {
+            TTree::Value(_) => {}
+            TTree::Tmpl(t, s) => out.push((t, s)),
+            TTree::Seq(items) => items.iter().for_each(|i| i.collect(out)),
+            TTree::Map(entries) => entries.iter().for_each(|(_, v)| v.collect(out)),
+        }
+    }
+
+    /// Top-level keys of a map tree.
+    pub fn keys(&self) -> Vec<&str> {
+        match self {
+            TTree::Map(entries) => entries.iter().map(|(k, _)| k.as_str()).collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// A template syntax error at a place in a file.
+pub fn template_error(span: &Span, source: &str, e: &minijinja::Error) -> anyhow::Error {
+    let detail = e.detail().unwrap_or_default();
+    let kind = e.kind();
+    let detail = if detail.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind}: {detail}")
+    };
+    anyhow!(
+        "{span}: template error in `{}`: {detail}\nhint: check the `{{{{ }}}}` / `{{% %}}` pairs and filter names",
+        source.trim()
+    )
+}
+
+/// A rendering failure, naming the undefined variable when that is the cause.
+pub fn render_error(span: &Span, t: &Tmpl, ctx: &Value, e: &minijinja::Error) -> anyhow::Error {
+    if let Some(name) = undefined_path(t, ctx) {
+        return anyhow!(
+            "{span}: `{name}` is undefined (in `{}`)\nhint: define it in vars, inventory, role defaults or with `-e`, or use `{{{{ {name} | default(...) }}}}`",
+            t.source().trim()
+        );
+    }
+    let mut msg = e.to_string();
+    if let Some(d) = e.detail() {
+        if !msg.contains(d) {
+            msg = format!("{msg}: {d}");
+        }
+    }
+    anyhow!("{span}: error rendering `{}`: {msg}", t.source().trim())
+}
+
+/// The first dotted variable path of the template that does not resolve in `ctx`.
+pub fn undefined_path(t: &Tmpl, ctx: &Value) -> Option<String> {
+    for path in t.variable_paths() {
+        let mut cur = ctx.clone();
+        let mut ok = true;
+        for part in path.split('.') {
+            match cur.get_attr(part) {
+                Ok(v) if !v.is_undefined() => cur = v,
+                _ => {
+                    ok = false;
+                    break;
+                }
+            }
+        }
+        if !ok && !crate::template::is_known_global(path.split('.').next().unwrap_or("")) {
+            return Some(path);
+        }
+    }
+    None
+}
