@@ -1,1 +1,48 @@
-fn main() {}
+//! The `drover` binary: parse the command line, run, render errors, map exit codes.
+
+use clap::Parser;
+use drover::cli::{Cli, Command};
+use drover::commands::{run_adhoc, run_inventory, run_play, InputError};
+use drover::output::Human;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 5 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    drover::interrupt::install();
+    let mut reporter = Human::stdout();
+    let result = match &cli.command {
+        Command::Play(a) => run_play(a, &mut reporter),
+        Command::Inventory(a) => run_inventory(a),
+        Command::Run(a) => run_adhoc(a, &mut reporter),
+    };
+    match result {
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Err(e) => {
+            let input = e.downcast_ref::<InputError>().is_some();
+            eprintln!("{}", render_error(&e));
+            ExitCode::from(if input { 5 } else { 1 })
+        }
+    }
+}
+
+/// `error: …` then `Caused by:` lines; a `hint:` stays on its own line.
+fn render_error(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    let mut chain = e.chain().map(|c| c.to_string()).collect::<Vec<_>>();
+    chain.dedup();
+    for (i, msg) in chain.iter().enumerate() {
+        if i == 0 {
+            out.push_str(&format!("error: {msg}"));
+        } else if !chain[0].contains(msg.as_str()) {
+            out.push_str(&format!("\n  Caused by: {msg}"));
+        }
+    }
+    out
+}

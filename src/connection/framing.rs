@@ -4,8 +4,8 @@
 //! Markers embed a per-session random nonce and a request counter, so no command output can
 //! forge one, and output of any size, binary or without a final newline comes back intact.
 
-use super::Output;
-use anyhow::{bail, Context, Result};
+use super::{Output, TransportError};
+use anyhow::{bail, Result};
 use base64::Engine;
 use std::io::{Read, Write};
 
@@ -31,11 +31,13 @@ impl<S: Read + Write> ShellSession<S> {
     /// first as raw bytes (e.g. a sudo password line).
     pub fn start(mut stream: S, preamble: Option<&[u8]>) -> Result<Self> {
         if let Some(p) = preamble {
-            stream.write_all(p).context("sending the shell preamble")?;
+            stream
+                .write_all(p)
+                .map_err(|e| TransportError::new("sending the shell preamble", e))?;
         }
         stream
             .write_all(PRELUDE.as_bytes())
-            .context("starting the remote shell")?;
+            .map_err(|e| TransportError::new("starting the remote shell", e))?;
         let mut s = ShellSession {
             stream,
             nonce: random_nonce(),
@@ -43,9 +45,7 @@ impl<S: Read + Write> ShellSession<S> {
             buf: Vec::with_capacity(8192),
             requests: 0,
         };
-        let out = s
-            .run("echo drover-ready", None)
-            .context("waiting for the remote shell")?;
+        let out = s.run("echo drover-ready", None)?;
         if out.rc != 0 || out.stdout != b"drover-ready\n" {
             bail!(
                 "the remote shell did not start: rc={} {}",
@@ -98,10 +98,8 @@ impl<S: Read + Write> ShellSession<S> {
         );
         self.stream
             .write_all(&req)
-            .context("sending a command to the remote shell")?;
-        self.stream
-            .flush()
-            .context("sending a command to the remote shell")?;
+            .and_then(|_| self.stream.flush())
+            .map_err(|e| TransportError::new("sending a command to the remote shell", e))?;
         self.read_reply(&err_mark, &rc_mark)
     }
 
@@ -131,17 +129,18 @@ impl<S: Read + Write> ShellSession<S> {
             let n = self
                 .stream
                 .read(&mut chunk)
-                .context("reading from the remote shell")?;
+                .map_err(|e| TransportError::new("reading from the remote shell", e))?;
             if n == 0 {
                 let partial = String::from_utf8_lossy(&self.buf);
-                bail!(
-                    "the remote shell closed the connection{}",
-                    if partial.trim().is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {}", partial.trim())
-                    }
-                );
+                let detail = if partial.trim().is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", partial.trim())
+                };
+                return Err(TransportError::msg(format!(
+                    "the remote shell closed the connection{detail}"
+                ))
+                .into());
             }
             self.buf.extend_from_slice(&chunk[..n]);
         }

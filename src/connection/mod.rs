@@ -36,6 +36,32 @@ impl Output {
     }
 }
 
+/// The transport broke (as opposed to a command failing): the host is unreachable.
+#[derive(Debug)]
+pub struct TransportError(pub String);
+
+impl TransportError {
+    pub fn new(doing: &str, e: impl std::fmt::Display) -> TransportError {
+        TransportError(format!("{doing}: {e}"))
+    }
+    pub fn msg(m: String) -> TransportError {
+        TransportError(m)
+    }
+}
+
+impl std::fmt::Display for TransportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TransportError {}
+
+/// Whether an error (anywhere in its chain) is a broken transport.
+pub fn is_transport_error(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.is::<TransportError>())
+}
+
 /// Privilege escalation for a command: run it as `user` through sudo.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Become {

@@ -13,7 +13,7 @@ mod ping;
 mod set_fact;
 mod setup;
 
-pub use args::{Args, Spec};
+pub use args::{to_bool as args_to_bool, Args, Spec};
 
 use crate::connection::{Become, Connection, Output};
 use crate::vars::VarMap;

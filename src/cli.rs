@@ -1,0 +1,155 @@
+//! The command line, with ansible-playbook's flag names so habits carry over. Definitions only.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+const EXIT_CODES: &str = "\
+EXIT CODES:
+  0   every host ok
+  1   internal error
+  2   a task failed on at least one host
+  4   at least one host was unreachable (and none failed)
+  5   bad input: options, inventory, playbook, role, template or variable error,
+      reported before any host is touched
+  99  interrupted (Ctrl-C)";
+
+/// Agentless push automation: runs Ansible inventories, roles and playbooks over SSH.
+#[derive(Parser, Debug)]
+#[command(name = "drover", version, about, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run playbooks (like ansible-playbook).
+    #[command(after_help = EXIT_CODES)]
+    Play(PlayArgs),
+    /// Show the inventory (like ansible-inventory).
+    #[command(after_help = EXIT_CODES)]
+    Inventory(InventoryArgs),
+    /// Run one module on hosts (like `ansible PATTERN -m MODULE -a ARGS`).
+    #[command(after_help = EXIT_CODES)]
+    Run(RunArgs),
+}
+
+/// Options shared by every command that connects to hosts.
+#[derive(Args, Debug, Clone)]
+pub struct ConnectArgs {
+    /// Inventory file, directory, or comma-separated host list (repeatable).
+    #[arg(short = 'i', long = "inventory", value_name = "INVENTORY")]
+    pub inventory: Vec<String>,
+    /// Limit to hosts matching this pattern (or @file with one pattern per line).
+    #[arg(short = 'l', long = "limit", value_name = "PATTERN")]
+    pub limit: Option<String>,
+    /// Hosts worked on in parallel.
+    #[arg(short = 'f', long = "forks", value_name = "N", default_value_t = crate::settings::DEFAULT_FORKS)]
+    pub forks: usize,
+    /// Extra variables: k=v pairs, JSON/YAML, or @file (repeatable; highest precedence).
+    #[arg(short = 'e', long = "extra-vars", value_name = "VARS")]
+    pub extra_vars: Vec<String>,
+    /// Connect as this user.
+    #[arg(short = 'u', long = "user", value_name = "USER")]
+    pub user: Option<String>,
+    /// Run operations with become (sudo).
+    #[arg(short = 'b', long = "become")]
+    pub become_: bool,
+    /// The user to become.
+    #[arg(long = "become-user", value_name = "USER")]
+    pub become_user: Option<String>,
+    /// SSH private key file.
+    #[arg(long = "private-key", visible_alias = "key-file", value_name = "FILE")]
+    pub private_key: Option<PathBuf>,
+    /// Connection type: ssh or local.
+    #[arg(short = 'c', long = "connection", value_name = "TYPE")]
+    pub connection: Option<String>,
+    /// Connection timeout in seconds.
+    #[arg(
+        short = 'T',
+        long = "timeout",
+        value_name = "SECONDS",
+        default_value_t = 10
+    )]
+    pub timeout: u64,
+    /// Host key policy: strict (default), accept-new, or off.
+    #[arg(
+        long = "host-key-checking",
+        value_name = "POLICY",
+        env = "DROVER_HOST_KEY_CHECKING"
+    )]
+    pub host_key_checking: Option<String>,
+    /// known_hosts file (default ~/.ssh/known_hosts).
+    #[arg(long = "known-hosts", value_name = "FILE")]
+    pub known_hosts: Option<PathBuf>,
+    /// Don't change anything; predict what would change.
+    #[arg(short = 'C', long = "check")]
+    pub check: bool,
+    /// Show the differences in files and templates that change.
+    #[arg(short = 'D', long = "diff")]
+    pub diff: bool,
+    /// More output (-v shows results; repeatable).
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Args, Debug)]
+pub struct PlayArgs {
+    #[command(flatten)]
+    pub conn: ConnectArgs,
+    /// Playbook files to run in order.
+    #[arg(required = true, value_name = "PLAYBOOK")]
+    pub playbooks: Vec<PathBuf>,
+    /// Only run tasks with these tags (comma-separated, repeatable).
+    #[arg(short = 't', long = "tags")]
+    pub tags: Vec<String>,
+    /// Skip tasks with these tags.
+    #[arg(long = "skip-tags")]
+    pub skip_tags: Vec<String>,
+    /// Run handlers even on hosts that failed.
+    #[arg(long = "force-handlers")]
+    pub force_handlers: bool,
+    /// Extra role search directories (also ANSIBLE_ROLES_PATH).
+    #[arg(long = "roles-path", value_name = "DIR")]
+    pub roles_path: Vec<PathBuf>,
+    /// List the hosts each play would run on, then exit.
+    #[arg(long = "list-hosts")]
+    pub list_hosts: bool,
+    /// List the tasks each play would run, then exit.
+    #[arg(long = "list-tasks")]
+    pub list_tasks: bool,
+    /// Load and validate everything, then exit without touching a host.
+    #[arg(long = "syntax-check")]
+    pub syntax_check: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct InventoryArgs {
+    /// Inventory file, directory, or comma-separated host list (repeatable).
+    #[arg(short = 'i', long = "inventory", value_name = "INVENTORY")]
+    pub inventory: Vec<String>,
+    /// Print the whole inventory as JSON.
+    #[arg(long, conflicts_with_all = ["graph", "host"])]
+    pub list: bool,
+    /// Print the group tree (optionally from GROUP).
+    #[arg(long, value_name = "GROUP", num_args = 0..=1, default_missing_value = "all")]
+    pub graph: Option<String>,
+    /// Print one host's variables as JSON.
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub conn: ConnectArgs,
+    /// Host pattern.
+    #[arg(value_name = "PATTERN")]
+    pub pattern: String,
+    /// Module name.
+    #[arg(short = 'm', long = "module-name", default_value = "command")]
+    pub module: String,
+    /// Module arguments (k=v or free-form).
+    #[arg(short = 'a', long = "args", value_name = "ARGS")]
+    pub args: Option<String>,
+}

@@ -1,0 +1,37 @@
+//! `drover run PATTERN -m MODULE -a ARGS`: one module on matching hosts, as a one-task play.
+
+use super::common::{exit_code, input, load_inventory, settings_from};
+use crate::cli::RunArgs;
+use crate::executor::Runner;
+use crate::output::Reporter;
+use crate::playbook::{load_playbook_str, LoadOptions};
+use anyhow::Result;
+
+/// Runs an ad-hoc module; returns the exit code.
+pub fn run_adhoc(args: &RunArgs, reporter: &mut dyn Reporter) -> Result<i32> {
+    let settings = input(settings_from(&args.conn))?;
+    let inventory = input(load_inventory(&args.conn.inventory, &[]))?;
+    let task_args = args.args.clone().unwrap_or_default();
+    // The ad-hoc task is built as YAML so it goes through the same validation as playbooks.
+    let yaml = format!(
+        "- hosts: {}\n  gather_facts: false\n  tasks:\n    - name: {}\n      {}: {}\n",
+        serde_json::to_string(&args.pattern)?,
+        serde_json::to_string(&args.module)?,
+        args.module,
+        serde_json::to_string(&task_args)?
+    );
+    let pb = input(load_playbook_str(
+        &yaml,
+        "<command line>",
+        &LoadOptions::default(),
+    ))?;
+    input(crate::playbook::check_variables(
+        &pb,
+        &inventory,
+        &settings.extra_vars,
+    ))?;
+    let mut runner = Runner::new(&inventory, &settings)?;
+    let outcome = runner.run_playbook(&pb, reporter)?;
+    reporter.recap(&runner.recap());
+    Ok(exit_code(&outcome))
+}

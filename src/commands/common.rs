@@ -1,0 +1,161 @@
+//! What the subcommands share: resolving settings from options, loading the inventory, parsing
+//! `-e`, and mapping run outcomes to exit codes.
+
+use crate::cli::ConnectArgs;
+use crate::executor::Outcome;
+use crate::inventory::Inventory;
+use crate::settings::Settings;
+use crate::vars::{varmap_from_value, VarMap};
+use anyhow::{anyhow, Context, Result};
+use std::path::PathBuf;
+
+/// A user mistake found before any host was touched: exit code 5.
+#[derive(Debug)]
+pub struct InputError(pub anyhow::Error);
+
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#}", self.0)
+    }
+}
+
+impl std::error::Error for InputError {}
+
+/// Marks an error as bad input.
+pub fn input<T>(r: Result<T>) -> Result<T> {
+    r.map_err(|e| anyhow::Error::new(InputError(e)))
+}
+
+/// Exit code for a finished run (ansible-playbook's codes).
+pub fn exit_code(o: &Outcome) -> i32 {
+    if o.interrupted {
+        99
+    } else if o.any_failed {
+        2
+    } else if o.any_unreachable {
+        4
+    } else {
+        0
+    }
+}
+
+/// Parses one `-e` value: `@file` (YAML/JSON), inline JSON/YAML mapping, or `k=v` pairs.
+pub fn parse_extra_vars(raw: &str) -> Result<VarMap> {
+    let raw = raw.trim();
+    if let Some(path) = raw.strip_prefix('@') {
+        let docs = crate::yaml::load_file(std::path::Path::new(path))?;
+        return match docs.first() {
+            Some(d) if d.as_map().is_some() => {
+                Ok(varmap_from_value(&crate::yaml::node_to_value(d)))
+            }
+            Some(d) if d.is_null() => Ok(VarMap::new()),
+            Some(d) => Err(anyhow!("{}: an extra-vars file must be a mapping", d.span)),
+            None => Ok(VarMap::new()),
+        };
+    }
+    if raw.starts_with('{') {
+        let v = crate::yaml::value_from_yaml_str(raw)
+            .with_context(|| format!("reading extra vars `{raw}`"))?;
+        return Ok(varmap_from_value(&v));
+    }
+    let (pairs, _) = crate::playbook::parse_kv(raw, false, &|_| true).map_err(|e| {
+        anyhow!("cannot read extra vars `{raw}`: {e}\nhint: use k=v pairs, a JSON object, or @file")
+    })?;
+    Ok(pairs
+        .into_iter()
+        .map(|(k, v)| (k, minijinja::Value::from(v)))
+        .collect())
+}
+
+/// Settings from the connection options.
+pub fn settings_from(c: &ConnectArgs) -> Result<Settings> {
+    let mut s = Settings {
+        check: c.check,
+        diff: c.diff,
+        forks: c.forks.max(1),
+        limit: c.limit.clone(),
+        remote_user: c.user.clone(),
+        become_enabled: c.become_,
+        become_user: c.become_user.clone(),
+        private_key: c.private_key.clone(),
+        connection: c.connection.clone(),
+        connect_timeout: std::time::Duration::from_secs(c.timeout.max(1)),
+        verbosity: c.verbose,
+        ..Settings::default()
+    };
+    if let Some(p) = &c.host_key_checking {
+        s.host_key_policy = p.parse().map_err(|e: String| anyhow!("{e}"))?;
+    }
+    if let Some(k) = &c.known_hosts {
+        s.known_hosts = k.clone();
+    }
+    if let Some(conn) = &c.connection {
+        if !matches!(conn.as_str(), "ssh" | "local") {
+            return Err(anyhow!(
+                "unknown connection type `{conn}`\nhint: use `ssh` or `local`"
+            ));
+        }
+    }
+    for e in &c.extra_vars {
+        s.extra_vars.extend(parse_extra_vars(e)?);
+    }
+    Ok(s)
+}
+
+/// Loads the inventory sources; with none given, the implicit localhost.
+pub fn load_inventory(sources: &[String], playbook_dirs: &[PathBuf]) -> Result<Inventory> {
+    if sources.is_empty() {
+        if let Ok(env) = std::env::var("ANSIBLE_INVENTORY") {
+            let list: Vec<String> = env
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect();
+            return Inventory::load(&list, playbook_dirs);
+        }
+        return Ok(Inventory::implicit_localhost());
+    }
+    Inventory::load(sources, playbook_dirs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extra_vars_forms() {
+        let kv = parse_extra_vars("a=1 b='x y'").unwrap();
+        assert_eq!(kv.get("b").unwrap().as_str(), Some("x y"));
+        let json = parse_extra_vars(r#"{"n": 3, "l": [1, 2]}"#).unwrap();
+        assert_eq!(json.get("n").unwrap().as_i64(), Some(3));
+        assert_eq!(json.get("l").unwrap().len(), Some(2));
+        assert!(parse_extra_vars("oops").is_err());
+    }
+
+    #[test]
+    fn exit_codes() {
+        assert_eq!(exit_code(&Outcome::default()), 0);
+        assert_eq!(
+            exit_code(&Outcome {
+                any_failed: true,
+                any_unreachable: true,
+                interrupted: false
+            }),
+            2
+        );
+        assert_eq!(
+            exit_code(&Outcome {
+                any_unreachable: true,
+                ..Outcome::default()
+            }),
+            4
+        );
+        assert_eq!(
+            exit_code(&Outcome {
+                interrupted: true,
+                ..Outcome::default()
+            }),
+            99
+        );
+    }
+}

@@ -1,0 +1,12 @@
+//! One file per subcommand; each turns parsed arguments into a run and returns its exit code.
+//! `common.rs` holds what they share: settings from options, inventory loading, extra vars.
+
+mod adhoc;
+mod common;
+mod inventory;
+mod play;
+
+pub use adhoc::run_adhoc;
+pub use common::{exit_code, InputError};
+pub use inventory::run_inventory;
+pub use play::run_play;

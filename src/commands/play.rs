@@ -1,0 +1,92 @@
+//! `drover play`: load and validate every playbook, then run them.
+
+use super::common::{exit_code, input, load_inventory, settings_from};
+use crate::cli::PlayArgs;
+use crate::executor::Runner;
+use crate::output::Reporter;
+use crate::playbook::{check_variables, load_playbook, LoadOptions, TaskKind};
+use anyhow::Result;
+use std::io::Write;
+
+/// Runs `drover play`; returns the exit code.
+pub fn run_play(args: &PlayArgs, reporter: &mut dyn Reporter) -> Result<i32> {
+    let mut settings = input(settings_from(&args.conn))?;
+    settings.tags = args.tags.clone();
+    settings.skip_tags = args.skip_tags.clone();
+    settings.force_handlers = args.force_handlers;
+    let dirs: Vec<_> = args
+        .playbooks
+        .iter()
+        .map(|p| {
+            p.parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .map(|d| d.to_path_buf())
+                .unwrap_or_else(|| ".".into())
+        })
+        .collect();
+    let inventory = input(load_inventory(&args.conn.inventory, &dirs))?;
+    let opts = LoadOptions {
+        roles_path: args.roles_path.clone(),
+    };
+    let mut books = Vec::new();
+    for p in &args.playbooks {
+        let pb = input(load_playbook(p, &opts))?;
+        input(check_variables(&pb, &inventory, &settings.extra_vars))?;
+        for play in &pb.plays {
+            input(crate::executor::check_notify(play))?;
+        }
+        books.push(pb);
+    }
+    let mut runner = Runner::new(&inventory, &settings)?;
+    if args.syntax_check || args.list_hosts || args.list_tasks {
+        let mut out = std::io::stdout().lock();
+        for pb in &books {
+            if args.syntax_check {
+                writeln!(out, "\nplaybook: {}", pb.path.display())?;
+                continue;
+            }
+            writeln!(out, "\nplaybook: {}", pb.path.display())?;
+            for (n, play) in pb.plays.iter().enumerate() {
+                let hosts = input(runner.play_hosts(play))?;
+                writeln!(out, "\n  play #{} ({}): {}", n + 1, play.name, play.name)?;
+                if args.list_hosts {
+                    writeln!(
+                        out,
+                        "    pattern: {}\n    hosts ({}):",
+                        play.name,
+                        hosts.len()
+                    )?;
+                    for h in &hosts {
+                        writeln!(out, "      {h}")?;
+                    }
+                }
+                if args.list_tasks {
+                    writeln!(out, "    tasks:")?;
+                    let filter =
+                        crate::executor::TagFilter::new(&settings.tags, &settings.skip_tags);
+                    for t in play.sections.iter().flatten() {
+                        if !filter.selects(&t.tags) || !matches!(t.kind, TaskKind::Module(_)) {
+                            continue;
+                        }
+                        let name = crate::executor::task_title(t);
+                        writeln!(out, "      {name}\tTAGS: [{}]", t.tags.join(", "))?;
+                    }
+                }
+            }
+        }
+        return Ok(0);
+    }
+    let _ = &mut runner;
+    let mut outcome = crate::executor::Outcome::default();
+    for pb in &books {
+        let o = runner.run_playbook(pb, reporter)?;
+        outcome.any_failed |= o.any_failed;
+        outcome.any_unreachable |= o.any_unreachable;
+        outcome.interrupted |= o.interrupted;
+        if o.interrupted {
+            break;
+        }
+    }
+    reporter.recap(&runner.recap());
+    Ok(exit_code(&outcome))
+}

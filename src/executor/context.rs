@@ -1,0 +1,106 @@
+//! Variable precedence: which layers make up a host's scope for a task, in Ansible's order
+//! (lowest first): role defaults, inventory (group_vars/host_vars), facts, play vars and
+//! vars_files, role vars, task and block vars, `set_fact`/`register`, role parameters, loop
+//! variables, extra vars (`-e`), then the special variables drover sets.
+
+use super::host::HostState;
+use crate::playbook::{Play, Task};
+use crate::settings::Settings;
+use crate::vars::{HostVars, Layer, Scope, VarMap};
+use minijinja::Value;
+use std::sync::Arc;
+
+/// What every host in a play shares while a task runs.
+pub struct PlayCtx<'a> {
+    pub play: &'a Play,
+    pub settings: &'a Settings,
+    pub extra: Arc<VarMap>,
+    /// groups, play_hosts, playbook_dir, omit, ansible_check_mode…
+    pub play_magic: Arc<VarMap>,
+    /// Every host's variables as of the start of the current task.
+    pub hostvars: Value,
+    pub omit: String,
+    pub playbook_dir: std::path::PathBuf,
+}
+
+/// The layers of a host's scope, lowest first; `item` holds loop variables.
+pub fn layers(
+    pc: &PlayCtx,
+    host: &HostState,
+    task: Option<&Task>,
+    item: Option<Arc<VarMap>>,
+) -> Vec<Layer> {
+    let mut layers = Vec::with_capacity(12);
+    let role = task.and_then(|t| t.role.as_ref());
+    if let Some(r) = role {
+        layers.push(Layer::templated(r.defaults.clone()));
+    }
+    layers.push(Layer::templated(host.inv_vars.clone()));
+    layers.push(Layer::data(host.facts.clone()));
+    layers.push(Layer::templated(pc.play.vars.clone()));
+    if let Some(r) = role {
+        layers.push(Layer::templated(r.vars.clone()));
+    }
+    if let Some(t) = task {
+        if !t.vars.is_empty() {
+            layers.push(Layer::templated(t.vars.clone()));
+        }
+    }
+    layers.push(Layer::data(host.runtime.clone()));
+    if let Some(r) = role {
+        if !r.params.is_empty() {
+            layers.push(Layer::templated(r.params.clone()));
+        }
+    }
+    if let Some(item) = item {
+        layers.push(Layer::data(item));
+    }
+    layers.push(Layer::templated(pc.extra.clone()));
+    layers.push(Layer::data(pc.play_magic.clone()));
+    let mut magic = VarMap::with_capacity(6);
+    magic.insert("inventory_hostname".into(), Value::from(host.name.as_str()));
+    magic.insert(
+        "inventory_hostname_short".into(),
+        Value::from(host.name.split('.').next().unwrap_or(&host.name)),
+    );
+    magic.insert("group_names".into(), host.group_names.clone());
+    magic.insert("hostvars".into(), pc.hostvars.clone());
+    if let Some(r) = role {
+        magic.insert("role_name".into(), Value::from(r.name.as_str()));
+        magic.insert(
+            "role_path".into(),
+            Value::from(r.path.display().to_string()),
+        );
+    }
+    layers.push(Layer::data(Arc::new(magic)));
+    layers
+}
+
+/// The scope as a template context.
+pub fn scope(
+    pc: &PlayCtx,
+    host: &HostState,
+    task: Option<&Task>,
+    item: Option<Arc<VarMap>>,
+) -> Value {
+    Scope::new(layers(pc, host, task, item)).into_value()
+}
+
+/// Each host's variables (inventory, facts, run-time, extra vars) as `hostvars` sees them.
+pub fn hostvars_snapshot(hosts: &[HostState], extra: &Arc<VarMap>) -> Value {
+    let mut hv = HostVars::default();
+    for h in hosts {
+        let mut magic = VarMap::new();
+        magic.insert("inventory_hostname".into(), Value::from(h.name.as_str()));
+        magic.insert("group_names".into(), h.group_names.clone());
+        let scope = Scope::new(vec![
+            Layer::templated(h.inv_vars.clone()),
+            Layer::data(h.facts.clone()),
+            Layer::data(h.runtime.clone()),
+            Layer::templated(extra.clone()),
+            Layer::data(Arc::new(magic)),
+        ]);
+        hv.hosts.insert(h.name.clone(), Arc::new(scope));
+    }
+    Value::from_object(hv)
+}

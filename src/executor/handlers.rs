@@ -1,0 +1,95 @@
+//! Handlers: after each section (and on `meta: flush_handlers`), every handler that a host
+//! notified (by name or `listen` topic) runs once on that host, in definition order; a
+//! handler may notify later handlers.
+
+use super::context::{hostvars_snapshot, PlayCtx};
+use super::{run_task, Runner};
+use crate::output::Reporter;
+use crate::playbook::{Play, Task};
+use anyhow::Result;
+
+fn matches(handler: &Task, name: &str, pc: &PlayCtx) -> bool {
+    let own = run_task::display_name(pc, handler, None);
+    let bare = own
+        .split_once(" : ")
+        .map(|(_, n)| n.to_string())
+        .unwrap_or(own.clone());
+    own == name || bare == name || handler.listen.iter().any(|l| l == name)
+}
+
+/// Runs notified handlers on the batch's hosts.
+pub fn flush(
+    runner: &mut Runner,
+    play: &Play,
+    batch: &[usize],
+    pc: &mut PlayCtx,
+    reporter: &mut dyn Reporter,
+) -> Result<()> {
+    loop {
+        let mut ran_any = false;
+        for handler in &play.handlers {
+            let targets: Vec<usize> = batch
+                .iter()
+                .copied()
+                .filter(|i| {
+                    let h = &runner.hosts[*i];
+                    (h.active()
+                        || (play.force_handlers || runner.settings.force_handlers)
+                            && !h.unreachable)
+                        && h.notified.iter().any(|n| matches(handler, n, pc))
+                })
+                .collect();
+            if targets.is_empty() {
+                continue;
+            }
+            ran_any = true;
+            for i in &targets {
+                let notified: Vec<String> = runner.hosts[*i]
+                    .notified
+                    .iter()
+                    .filter(|n| matches(handler, n, pc))
+                    .cloned()
+                    .collect();
+                for n in notified {
+                    runner.hosts[*i].notified.shift_remove(&n);
+                }
+            }
+            pc.hostvars = hostvars_snapshot(&runner.hosts, &pc.extra);
+            reporter.task_start(&run_task::display_name(pc, handler, None), true);
+            let results = runner.on_hosts(&targets, |h| run_task::run_task(pc, handler, h), pc);
+            runner.record(&results, Some(handler), reporter, pc);
+        }
+        if !ran_any {
+            break;
+        }
+    }
+    for i in batch {
+        runner.hosts[*i].notified.clear();
+    }
+    Ok(())
+}
+
+/// Checks that every `notify` names a handler or a `listen` topic of the play.
+pub fn check_notify(play: &Play) -> Result<()> {
+    for t in play.sections.iter().flatten().chain(play.handlers.iter()) {
+        for n in &t.notify {
+            if crate::template::is_templated(n) {
+                continue;
+            }
+            let found = play.handlers.iter().any(|h| {
+                let name = match &h.name {
+                    Some(crate::template::tree::TTree::Value(v)) => v.to_string(),
+                    _ => String::new(),
+                };
+                let with_role = h.role.as_ref().map(|r| format!("{} : {name}", r.name));
+                name == *n
+                    || with_role.as_deref() == Some(n.as_str())
+                    || h.listen.iter().any(|l| l == n)
+            });
+            if !found {
+                anyhow::bail!("{}: `notify: {n}` names no handler or `listen` topic of this play\nhint: check the handler's `name:` spelling", t.span);
+            }
+        }
+    }
+    Ok(())
+}

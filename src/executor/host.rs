@@ -1,0 +1,91 @@
+//! Per-host run state, kept for the whole run (facts and registered variables outlive plays,
+//! as in Ansible): the connection, variables produced at run time, counters, notifications.
+
+use crate::connection::{ConnSpec, Connection};
+use crate::vars::VarMap;
+use indexmap::IndexSet;
+use minijinja::Value;
+use std::sync::Arc;
+
+/// Recap counters for one host.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Stats {
+    pub ok: u32,
+    pub changed: u32,
+    pub unreachable: u32,
+    pub failed: u32,
+    pub skipped: u32,
+    pub rescued: u32,
+    pub ignored: u32,
+}
+
+/// One host's state.
+pub struct HostState {
+    pub name: String,
+    /// Host-level inventory variables (group_vars, host_vars, inline) merged.
+    pub inv_vars: Arc<VarMap>,
+    /// `ansible_facts` and the `ansible_*` names; empty until gathered.
+    pub facts: Arc<VarMap>,
+    pub facts_gathered: bool,
+    /// `register` and `set_fact` results.
+    pub runtime: Arc<VarMap>,
+    pub conn: Option<Box<dyn Connection>>,
+    pub conn_spec: Option<ConnSpec>,
+    /// Failed in this play: no further tasks run on it (until the next play).
+    pub failed: bool,
+    /// Unreachable: no further tasks in this run.
+    pub unreachable: bool,
+    pub stats: Stats,
+    /// Handler names and `listen` topics notified and not yet run.
+    pub notified: IndexSet<String>,
+    pub group_names: Value,
+}
+
+impl HostState {
+    pub fn new(name: String, inv_vars: VarMap, groups: &[String]) -> HostState {
+        HostState {
+            name,
+            inv_vars: Arc::new(inv_vars),
+            facts: Arc::new(VarMap::new()),
+            facts_gathered: false,
+            runtime: Arc::new(VarMap::new()),
+            conn: None,
+            conn_spec: None,
+            failed: false,
+            unreachable: false,
+            stats: Stats::default(),
+            notified: IndexSet::new(),
+            group_names: Value::from(
+                groups
+                    .iter()
+                    .map(|g| Value::from(g.as_str()))
+                    .collect::<Vec<_>>(),
+            ),
+        }
+    }
+
+    /// Whether tasks still run on this host.
+    pub fn active(&self) -> bool {
+        !self.failed && !self.unreachable
+    }
+
+    /// Sets facts (unprefixed names) as `ansible_facts` and `ansible_<name>`.
+    pub fn set_facts(&mut self, facts: &VarMap) {
+        let map = Arc::make_mut(&mut self.facts);
+        let mut all = match map.get("ansible_facts") {
+            Some(v) => crate::vars::varmap_from_value(v),
+            None => VarMap::new(),
+        };
+        for (k, v) in facts {
+            all.insert(k.clone(), v.clone());
+            map.insert(format!("ansible_{k}"), v.clone());
+        }
+        map.insert("ansible_facts".into(), crate::vars::map_value(all));
+        self.facts_gathered = true;
+    }
+
+    /// Sets a run-time variable (`register`, `set_fact`).
+    pub fn set_var(&mut self, name: &str, v: Value) {
+        Arc::make_mut(&mut self.runtime).insert(name.to_string(), v);
+    }
+}

@@ -1,0 +1,499 @@
+//! Running plays: resolve each play's hosts, split them into `serial` batches, run each task
+//! on every live host of the batch in parallel (one worker per host, up to `--forks`), report
+//! results in inventory order, flush handlers after each section, and stop the play when a
+//! batch fails beyond `max_fail_percentage`. Per-host work lives in `run_task.rs`, variable
+//! layering in `context.rs`.
+
+mod context;
+mod handlers;
+mod host;
+mod result;
+mod run_task;
+mod tags;
+
+pub use handlers::check_notify;
+pub use host::{HostState, Stats};
+pub use result::{HostResult, ItemResult, Status};
+pub use tags::TagFilter;
+
+/// A task's title without rendering (for `--list-tasks`).
+pub fn task_title(t: &Task) -> String {
+    let role = t
+        .role
+        .as_ref()
+        .map(|r| format!("{} : ", r.name))
+        .unwrap_or_default();
+    let name = match &t.name {
+        Some(crate::template::tree::TTree::Value(v)) => v.to_string(),
+        Some(crate::template::tree::TTree::Tmpl(tm, _)) => tm.source().to_string(),
+        _ => t.module_name.clone(),
+    };
+    format!("{role}{name}")
+}
+
+use crate::inventory::Inventory;
+use crate::output::Reporter;
+use crate::playbook::{BatchSize, Play, Playbook, Task, TaskKind};
+use crate::settings::Settings;
+use crate::vars::VarMap;
+use anyhow::{anyhow, Result};
+use context::PlayCtx;
+use indexmap::IndexMap;
+use minijinja::Value;
+use rayon::prelude::*;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// Set by the SIGINT handler: stop scheduling new tasks.
+pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// How a run ended, for the exit code.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    pub any_failed: bool,
+    pub any_unreachable: bool,
+    pub interrupted: bool,
+}
+
+/// A whole run: host states that persist across plays and playbooks.
+pub struct Runner<'a> {
+    pub inventory: &'a Inventory,
+    pub settings: &'a Settings,
+    pub hosts: Vec<HostState>,
+    pool: rayon::ThreadPool,
+    omit: String,
+}
+
+impl<'a> Runner<'a> {
+    pub fn new(inventory: &'a Inventory, settings: &'a Settings) -> Result<Runner<'a>> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(settings.forks.max(1))
+            .thread_name(|i| format!("drover-worker-{i}"))
+            .build()
+            .map_err(|e| anyhow!("starting the worker pool: {e}"))?;
+        Ok(Runner {
+            inventory,
+            settings,
+            hosts: Vec::new(),
+            pool,
+            omit: format!(
+                "__omit_place_holder__{:016x}",
+                std::process::id() as u64 * 0x9e37_79b9
+            ),
+        })
+    }
+
+    fn host_index(&mut self, name: &str) -> usize {
+        if let Some(i) = self.hosts.iter().position(|h| h.name == name) {
+            return i;
+        }
+        let (vars, groups) = match self.inventory.get_host(name) {
+            Some(h) => (h.vars.clone(), h.groups.clone()),
+            None => (VarMap::new(), Vec::new()),
+        };
+        self.hosts
+            .push(HostState::new(name.to_string(), vars, &groups));
+        self.hosts.len() - 1
+    }
+
+    /// The play's hosts after `--limit`, in inventory order.
+    pub fn play_hosts(&self, play: &Play) -> Result<Vec<String>> {
+        let scope = crate::vars::Scope::new(vec![crate::vars::Layer::templated(Arc::new(
+            self.settings.extra_vars.clone(),
+        ))])
+        .into_value();
+        let pattern = play.hosts.render(&scope, &self.omit)?;
+        let pattern = match pattern.kind() {
+            minijinja::value::ValueKind::Seq => pattern
+                .try_iter()?
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+            _ => pattern.to_string(),
+        };
+        let hosts = self
+            .inventory
+            .resolve_pattern(&pattern)
+            .map_err(|e| anyhow!("{}: {e:#}", play.span))?;
+        match &self.settings.limit {
+            Some(limit) => self.inventory.apply_limit(hosts, limit),
+            None => Ok(hosts),
+        }
+    }
+
+    /// Runs every play of a playbook.
+    pub fn run_playbook(&mut self, pb: &Playbook, reporter: &mut dyn Reporter) -> Result<Outcome> {
+        let mut outcome = Outcome::default();
+        let tags = TagFilter::new(&self.settings.tags, &self.settings.skip_tags);
+        for play in &pb.plays {
+            if INTERRUPTED.load(Ordering::SeqCst) {
+                outcome.interrupted = true;
+                break;
+            }
+            let names = self.play_hosts(play)?;
+            reporter.play_start(&play.name);
+            if names.is_empty() {
+                reporter.warning("no hosts matched, skipping this play");
+                continue;
+            }
+            let idx: Vec<usize> = names.iter().map(|n| self.host_index(n)).collect();
+            for i in &idx {
+                self.hosts[*i].failed = false;
+            }
+            let batches = batches(&idx, &play.serial);
+            for batch in batches {
+                let stop = self.run_batch(play, pb, &idx, &batch, &tags, reporter)?;
+                if INTERRUPTED.load(Ordering::SeqCst) {
+                    outcome.interrupted = true;
+                    break;
+                }
+                if stop {
+                    break;
+                }
+            }
+        }
+        for h in &self.hosts {
+            outcome.any_failed |= h.stats.failed > 0;
+            outcome.any_unreachable |= h.stats.unreachable > 0;
+        }
+        Ok(outcome)
+    }
+
+    fn play_ctx<'p>(
+        &self,
+        play: &'p Play,
+        pb: &Playbook,
+        all: &[usize],
+        batch: &[usize],
+    ) -> PlayCtx<'p>
+    where
+        'a: 'p,
+    {
+        let names = |ix: &[usize]| {
+            Value::from(
+                ix.iter()
+                    .map(|i| Value::from(self.hosts[*i].name.as_str()))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let mut magic = VarMap::new();
+        let mut groups: IndexMap<String, Value> = IndexMap::new();
+        groups.insert(
+            "all".into(),
+            Value::from(
+                self.inventory
+                    .hosts
+                    .keys()
+                    .map(|h| Value::from(h.as_str()))
+                    .collect::<Vec<_>>(),
+            ),
+        );
+        for g in self.inventory.groups.keys() {
+            groups.insert(
+                g.clone(),
+                Value::from(
+                    self.inventory
+                        .group_hosts(g)
+                        .into_iter()
+                        .map(Value::from)
+                        .collect::<Vec<_>>(),
+                ),
+            );
+        }
+        magic.insert("groups".into(), crate::vars::map_value(groups));
+        magic.insert("play_hosts".into(), names(batch));
+        magic.insert("ansible_play_batch".into(), names(batch));
+        magic.insert("ansible_play_hosts".into(), names(all));
+        magic.insert("ansible_play_hosts_all".into(), names(all));
+        magic.insert("ansible_play_name".into(), Value::from(play.name.as_str()));
+        let dir = std::fs::canonicalize(&pb.dir).unwrap_or_else(|_| pb.dir.clone());
+        magic.insert(
+            "playbook_dir".into(),
+            Value::from(dir.display().to_string()),
+        );
+        magic.insert("omit".into(), Value::from(self.omit.as_str()));
+        magic.insert(
+            "ansible_check_mode".into(),
+            Value::from(play.check_mode.unwrap_or(self.settings.check)),
+        );
+        magic.insert(
+            "ansible_diff_mode".into(),
+            Value::from(play.diff.unwrap_or(self.settings.diff)),
+        );
+        magic.insert(
+            "ansible_run_tags".into(),
+            Value::from(if self.settings.tags.is_empty() {
+                vec!["all".to_string()]
+            } else {
+                self.settings.tags.clone()
+            }),
+        );
+        magic.insert(
+            "ansible_skip_tags".into(),
+            Value::from(self.settings.skip_tags.clone()),
+        );
+        magic.insert(
+            "ansible_version".into(),
+            crate::vars::map_value([
+                ("full".to_string(), Value::from(env!("CARGO_PKG_VERSION"))),
+                ("string".to_string(), Value::from(env!("CARGO_PKG_VERSION"))),
+            ]),
+        );
+        let extra = Arc::new(self.settings.extra_vars.clone());
+        PlayCtx {
+            play,
+            settings: self.settings,
+            hostvars: context::hostvars_snapshot(&self.hosts, &extra),
+            extra,
+            play_magic: Arc::new(magic),
+            omit: self.omit.clone(),
+            playbook_dir: pb.dir.clone(),
+        }
+    }
+
+    /// Runs one batch; returns true if the play must stop.
+    fn run_batch(
+        &mut self,
+        play: &Play,
+        pb: &Playbook,
+        all: &[usize],
+        batch: &[usize],
+        tags: &TagFilter,
+        reporter: &mut dyn Reporter,
+    ) -> Result<bool> {
+        let mut pc = self.play_ctx(play, pb, all, batch);
+        if play.gather_facts && tags.gathers_facts(&play.tags) {
+            reporter.task_start("Gathering Facts", false);
+            let results = self.on_hosts(
+                batch,
+                |h| {
+                    let started = std::time::Instant::now();
+                    let r = run_task::gather_facts(&pc, h, None);
+                    fact_result(h, r, started)
+                },
+                &pc,
+            );
+            self.record(&results, None, reporter, &pc);
+        }
+        for section in &play.sections {
+            for task in section {
+                if INTERRUPTED.load(Ordering::SeqCst) {
+                    return Ok(true);
+                }
+                if !tags.selects(&task.tags) {
+                    continue;
+                }
+                if matches!(task.kind, TaskKind::FlushHandlers) {
+                    handlers::flush(self, play, batch, &mut pc, reporter)?;
+                    continue;
+                }
+                if matches!(task.kind, TaskKind::Noop) {
+                    continue;
+                }
+                if !batch.iter().any(|i| self.hosts[*i].active()) {
+                    break;
+                }
+                pc.hostvars = context::hostvars_snapshot(&self.hosts, &pc.extra);
+                let first = batch
+                    .iter()
+                    .find(|i| self.hosts[**i].active())
+                    .map(|i| &self.hosts[*i]);
+                reporter.task_start(&run_task::display_name(&pc, task, first), false);
+                let results = self.run_on_batch(task, batch, &pc);
+                self.record(&results, Some(task), reporter, &pc);
+                if play.any_errors_fatal
+                    && results
+                        .iter()
+                        .any(|r| r.status == Status::Failed && !r.ignored)
+                {
+                    for i in batch {
+                        self.hosts[*i].failed = true;
+                    }
+                }
+            }
+            handlers::flush(self, play, batch, &mut pc, reporter)?;
+        }
+        let failed = batch.iter().filter(|i| !self.hosts[**i].active()).count();
+        let stop = match play.max_fail_percentage {
+            // Ansible: stop when the failed share of the batch exceeds the percentage.
+            Some(p) => (failed as f64) * 100.0 / (batch.len().max(1) as f64) > p,
+            None => failed == batch.len() || (play.any_errors_fatal && failed > 0),
+        };
+        Ok(stop)
+    }
+
+    fn run_on_batch(&mut self, task: &Task, batch: &[usize], pc: &PlayCtx) -> Vec<HostResult> {
+        if task.run_once {
+            let first = batch.iter().copied().find(|i| self.hosts[*i].active());
+            return match first {
+                Some(i) => self.on_hosts(&[i], |h| run_task::run_task(pc, task, h), pc),
+                None => Vec::new(),
+            };
+        }
+        self.on_hosts(batch, |h| run_task::run_task(pc, task, h), pc)
+    }
+
+    /// Runs `f` on each active host of `ix` in parallel; results in inventory order.
+    fn on_hosts<F>(&mut self, ix: &[usize], f: F, _pc: &PlayCtx) -> Vec<HostResult>
+    where
+        F: Fn(&mut HostState) -> HostResult + Sync,
+    {
+        let pool = &self.pool;
+        let mut targets: Vec<&mut HostState> = self
+            .hosts
+            .iter_mut()
+            .enumerate()
+            .filter(|(i, h)| ix.contains(i) && h.active())
+            .map(|(_, h)| h)
+            .collect();
+        pool.install(|| targets.par_iter_mut().map(|h| f(h)).collect())
+    }
+
+    /// Updates counters, notifications and failure state; reports each result.
+    fn record(
+        &mut self,
+        results: &[HostResult],
+        task: Option<&Task>,
+        reporter: &mut dyn Reporter,
+        pc: &PlayCtx,
+    ) {
+        for r in results {
+            let Some(h) = self.hosts.iter_mut().find(|h| h.name == r.host) else {
+                continue;
+            };
+            match r.status {
+                Status::Ok => h.stats.ok += 1,
+                Status::Changed => {
+                    h.stats.ok += 1;
+                    h.stats.changed += 1;
+                }
+                Status::Skipped => h.stats.skipped += 1,
+                Status::Failed if r.ignored => {
+                    h.stats.ok += 1;
+                    h.stats.ignored += 1;
+                }
+                Status::Failed => {
+                    h.stats.failed += 1;
+                    h.failed = true;
+                }
+                Status::Unreachable if r.ignored => h.stats.ignored += 1,
+                Status::Unreachable => {
+                    h.stats.unreachable += 1;
+                    h.unreachable = true;
+                }
+            }
+            if let Some(t) = task {
+                if r.status == Status::Changed {
+                    for n in &t.notify {
+                        let name = render_notify(n, pc, h, t);
+                        h.notified.insert(name);
+                    }
+                }
+            }
+            reporter.host_result(r, self.settings.verbosity);
+        }
+    }
+
+    /// Final counters per host that took part, in first-seen order.
+    pub fn recap(&self) -> Vec<(String, Stats)> {
+        self.hosts
+            .iter()
+            .map(|h| (h.name.clone(), h.stats.clone()))
+            .collect()
+    }
+}
+
+fn render_notify(n: &str, pc: &PlayCtx, h: &HostState, t: &Task) -> String {
+    if !crate::template::is_templated(n) {
+        return n.to_string();
+    }
+    let scope = context::scope(pc, h, Some(t), None);
+    crate::template::compile(n)
+        .and_then(|tm| tm.render(&scope))
+        .map(|v| v.to_string())
+        .unwrap_or_else(|_| n.to_string())
+}
+
+fn fact_result(h: &HostState, r: Result<()>, started: std::time::Instant) -> HostResult {
+    let (status, msg) = match r {
+        Ok(()) => (Status::Ok, None),
+        Err(e) => (Status::Unreachable, Some(format!("{e:#}"))),
+    };
+    HostResult {
+        host: h.name.clone(),
+        status,
+        ignored: false,
+        result: crate::vars::map_value([
+            ("changed".to_string(), Value::from(false)),
+            (
+                "msg".to_string(),
+                Value::from(msg.clone().unwrap_or_default()),
+            ),
+        ]),
+        items: Vec::new(),
+        diffs: Vec::new(),
+        msg,
+        no_log: false,
+        show: false,
+        duration: started.elapsed(),
+    }
+}
+
+/// Splits hosts into `serial` batches; the last size repeats (Ansible's rule).
+pub fn batches(hosts: &[usize], serial: &[BatchSize]) -> Vec<Vec<usize>> {
+    if serial.is_empty() {
+        return vec![hosts.to_vec()];
+    }
+    let total = hosts.len();
+    let mut out = Vec::new();
+    let mut i = 0;
+    let mut k = 0;
+    while i < total {
+        let spec = &serial[k.min(serial.len() - 1)];
+        let n = match spec {
+            BatchSize::Count(0) => total,
+            BatchSize::Count(c) => *c,
+            BatchSize::Percent(p) => ((total as f64) * p / 100.0).floor().max(1.0) as usize,
+        };
+        let end = (i + n).min(total);
+        out.push(hosts[i..end].to_vec());
+        i = end;
+        k += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serial_batches() {
+        let hosts: Vec<usize> = (0..10).collect();
+        let sizes = |b: Vec<Vec<usize>>| b.iter().map(|x| x.len()).collect::<Vec<_>>();
+        assert_eq!(sizes(batches(&hosts, &[])), [10]);
+        assert_eq!(sizes(batches(&hosts, &[BatchSize::Count(3)])), [3, 3, 3, 1]);
+        assert_eq!(
+            sizes(batches(
+                &hosts,
+                &[BatchSize::Count(1), BatchSize::Percent(50.0)]
+            )),
+            [1, 5, 4]
+        );
+        assert_eq!(
+            sizes(batches(&hosts, &[BatchSize::Percent(25.0)])),
+            [2, 2, 2, 2, 2]
+        );
+        assert_eq!(
+            sizes(batches(
+                &hosts,
+                &[
+                    BatchSize::Count(1),
+                    BatchSize::Percent(25.0),
+                    BatchSize::Percent(100.0)
+                ]
+            )),
+            [1, 2, 7]
+        );
+    }
+}

@@ -1,0 +1,42 @@
+//! What running one task on one host produced, as the reporter and `register` see it.
+
+use crate::modules::Diff;
+use minijinja::Value;
+
+/// The outcome of a task on a host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Changed,
+    Skipped,
+    Failed,
+    Unreachable,
+}
+
+/// One loop item's outcome.
+#[derive(Clone, Debug)]
+pub struct ItemResult {
+    pub label: String,
+    pub status: Status,
+    pub result: Value,
+    pub diffs: Vec<Diff>,
+}
+
+/// A task's outcome on one host.
+#[derive(Clone, Debug)]
+pub struct HostResult {
+    pub host: String,
+    pub status: Status,
+    /// Failed, but `ignore_errors` let the play go on.
+    pub ignored: bool,
+    /// The registered value (Ansible's keys).
+    pub result: Value,
+    pub items: Vec<ItemResult>,
+    pub diffs: Vec<Diff>,
+    pub msg: Option<String>,
+    pub no_log: bool,
+    /// Print the result's values on the host line (debug, assert), as Ansible does.
+    pub show: bool,
+    pub duration: std::time::Duration,
+}

@@ -1,0 +1,727 @@
+//! Running one task on one host: connect on first need, evaluate `when`, expand the loop,
+//! render arguments, `plan`, then `apply` unless in check mode; apply `changed_when`,
+//! `failed_when`, `until`, `register` and `notify`. Gathers facts lazily the first time a
+//! task reads one.
+
+use super::context::{layers, PlayCtx};
+use super::host::HostState;
+use super::result::{HostResult, ItemResult, Status};
+use crate::connection::{self, is_transport_error, Become, ConnSpec};
+use crate::modules::{Args, Diff, Module, ModuleCtx, Plan};
+use crate::playbook::{search_paths, Task};
+use crate::template::{truthy, Tmpl};
+use crate::vars::{map_value, Layer, Scope, VarMap};
+use anyhow::{anyhow, Result};
+use minijinja::value::ValueKind;
+use minijinja::Value;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Renders a connection variable (they may be templates) from the host's scope.
+fn var_str(scope: &Value, names: &[&str]) -> Option<String> {
+    names.iter().find_map(|n| {
+        let v = scope.get_attr(n).ok()?;
+        if v.is_undefined() || v.is_none() {
+            return None;
+        }
+        Some(
+            v.as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| v.to_string()),
+        )
+    })
+}
+
+/// How to reach a host, from its variables, the play and the command line.
+pub fn conn_spec(pc: &PlayCtx, host: &HostState, task: Option<&Task>) -> Result<ConnSpec> {
+    let scope = Scope::new(layers(pc, host, task, None)).into_value();
+    let s = pc.settings;
+    let transport = var_str(&scope, &["ansible_connection"])
+        .or_else(|| s.connection.clone())
+        .or_else(|| pc.play.connection.clone())
+        .unwrap_or_else(|| "ssh".into());
+    let port = match var_str(&scope, &["ansible_port", "ansible_ssh_port"]) {
+        Some(p) => p.parse().map_err(|_| {
+            anyhow!(
+                "`ansible_port` of `{}` is not a port number: `{p}`",
+                host.name
+            )
+        })?,
+        None => 22,
+    };
+    let policy = match var_str(
+        &scope,
+        &["ansible_host_key_checking", "ansible_ssh_host_key_checking"],
+    ) {
+        Some(p) => p.parse().map_err(|e: String| anyhow!("{e}"))?,
+        None => s.host_key_policy,
+    };
+    let mut keys: Vec<PathBuf> = Vec::new();
+    if let Some(k) = var_str(
+        &scope,
+        &["ansible_ssh_private_key_file", "ansible_private_key_file"],
+    ) {
+        keys.push(expand_home(&k));
+    } else if let Some(k) = &s.private_key {
+        keys.push(k.clone());
+    }
+    Ok(ConnSpec {
+        name: host.name.clone(),
+        transport,
+        address: var_str(&scope, &["ansible_host", "ansible_ssh_host"])
+            .unwrap_or_else(|| host.name.clone()),
+        port,
+        user: var_str(&scope, &["ansible_user", "ansible_ssh_user"])
+            .or_else(|| task.and_then(|t| t.remote_user.clone()))
+            .or_else(|| pc.play.remote_user.clone())
+            .or_else(|| s.remote_user.clone()),
+        password: var_str(&scope, &["ansible_password", "ansible_ssh_pass"]),
+        private_keys: keys,
+        connect_timeout: s.connect_timeout,
+        host_key_policy: policy,
+        known_hosts: s.known_hosts.clone(),
+    })
+}
+
+fn expand_home(p: &str) -> PathBuf {
+    match (p.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => PathBuf::from(p),
+    }
+}
+
+/// The user to become for this task, if any.
+fn become_for(pc: &PlayCtx, host: &HostState, task: &Task, scope: &Value) -> Option<Become> {
+    let opts = pc.play.become_opts.merged(&task.become_opts);
+    let var_enabled = var_str(scope, &["ansible_become"])
+        .and_then(|v| crate::modules::args_to_bool(&Value::from(v)));
+    let enabled = task
+        .become_opts
+        .enabled
+        .or(var_enabled)
+        .or(pc.play.become_opts.enabled)
+        .unwrap_or(pc.settings.become_enabled);
+    if !enabled {
+        return None;
+    }
+    let user = task
+        .become_opts
+        .user
+        .clone()
+        .or_else(|| var_str(scope, &["ansible_become_user"]))
+        .or(opts.user)
+        .or_else(|| pc.settings.become_user.clone())
+        .unwrap_or_else(|| "root".into());
+    let _ = host;
+    Some(Become {
+        user,
+        password: var_str(
+            scope,
+            &[
+                "ansible_become_password",
+                "ansible_become_pass",
+                "ansible_sudo_pass",
+            ],
+        ),
+    })
+}
+
+/// Opens the host's connection if it has none (or the wanted one differs).
+fn ensure_connection(pc: &PlayCtx, host: &mut HostState, task: Option<&Task>) -> Result<()> {
+    let spec = conn_spec(pc, host, task)?;
+    let same = host.conn_spec.as_ref().is_some_and(|s| {
+        s.transport == spec.transport
+            && s.address == spec.address
+            && s.port == spec.port
+            && s.user == spec.user
+    });
+    if host.conn.is_none() || !same {
+        host.conn = None;
+        host.conn = Some(connection::connect(&spec)?);
+        host.conn_spec = Some(spec);
+    }
+    Ok(())
+}
+
+/// Facts referenced by name in a task's templates (`ansible_*` other than drover's own).
+fn reads_facts(task: &Task) -> bool {
+    let own = [
+        "ansible_check_mode",
+        "ansible_diff_mode",
+        "ansible_loop",
+        "ansible_play_hosts",
+        "ansible_play_batch",
+        "ansible_play_hosts_all",
+        "ansible_run_tags",
+        "ansible_skip_tags",
+        "ansible_version",
+        "ansible_index_var",
+        "ansible_loop_var",
+    ];
+    let check = |t: &Tmpl| {
+        t.variables().iter().any(|v| {
+            v.starts_with("ansible_")
+                && !own.contains(&v.as_str())
+                && !v.starts_with("ansible_become")
+                && !v.starts_with("ansible_ssh")
+                && !matches!(
+                    v.as_str(),
+                    "ansible_host"
+                        | "ansible_port"
+                        | "ansible_user"
+                        | "ansible_connection"
+                        | "ansible_password"
+                )
+        })
+    };
+    task.args.templates().iter().any(|(t, _)| check(t))
+        || task.when.iter().any(|t| check(t))
+        || task
+            .loop_items
+            .as_ref()
+            .is_some_and(|l| l.templates().iter().any(|(t, _)| check(t)))
+        || task
+            .name
+            .as_ref()
+            .is_some_and(|l| l.templates().iter().any(|(t, _)| check(t)))
+}
+
+/// Gathers facts on a host with the `setup` module.
+pub fn gather_facts(pc: &PlayCtx, host: &mut HostState, task: Option<&Task>) -> Result<()> {
+    ensure_connection(pc, host, task)?;
+    let scope = Scope::new(layers(pc, host, task, None)).into_value();
+    let as_user = task
+        .and_then(|t| become_for(pc, host, t, &scope))
+        .or_else(|| {
+            let enabled = pc
+                .play
+                .become_opts
+                .enabled
+                .unwrap_or(pc.settings.become_enabled);
+            enabled.then(|| Become {
+                user: pc
+                    .play
+                    .become_opts
+                    .user
+                    .clone()
+                    .or_else(|| pc.settings.become_user.clone())
+                    .unwrap_or_else(|| "root".into()),
+                password: var_str(&scope, &["ansible_become_password", "ansible_become_pass"]),
+            })
+        });
+    let paths = crate::modules::SearchPaths::default();
+    let module =
+        crate::modules::lookup("setup").ok_or_else(|| anyhow!("invariant: setup is registered"))?;
+    let mut mctx = ModuleCtx {
+        host: &host.name,
+        conn: host.conn.as_deref_mut(),
+        as_user: as_user.as_ref(),
+        check: false,
+        diff: false,
+        vars: &scope,
+        paths: &paths,
+    };
+    let plan = module.plan(&mut mctx, &Args::default())?;
+    if let Some(f) = plan.facts {
+        host.set_facts(&f);
+    }
+    Ok(())
+}
+
+/// Runs a task on a host and updates the host's state (register, set_fact, notify, counters
+/// are left to the caller, which reports in inventory order).
+pub fn run_task(pc: &PlayCtx, task: &Task, host: &mut HostState) -> HostResult {
+    let started = Instant::now();
+    let mut res = match run_task_inner(pc, task, host) {
+        Ok(r) => r,
+        Err(e) => {
+            let unreachable = is_transport_error(&e) || e.to_string().starts_with("\u{0}connect:");
+            let msg = format!("{e:#}")
+                .trim_start_matches("\u{0}connect: ")
+                .to_string();
+            HostResult {
+                host: host.name.clone(),
+                status: if unreachable {
+                    Status::Unreachable
+                } else {
+                    Status::Failed
+                },
+                ignored: false,
+                result: map_value([
+                    ("failed".to_string(), Value::from(!unreachable)),
+                    ("unreachable".to_string(), Value::from(unreachable)),
+                    ("msg".to_string(), Value::from(msg.clone())),
+                    ("changed".to_string(), Value::from(false)),
+                ]),
+                items: Vec::new(),
+                diffs: Vec::new(),
+                msg: Some(msg),
+                no_log: task.no_log,
+                show: false,
+                duration: std::time::Duration::ZERO,
+            }
+        }
+    };
+    if res.status == Status::Unreachable {
+        host.conn = None;
+        if task.ignore_unreachable || pc.play.ignore_unreachable {
+            res.ignored = true;
+        }
+    }
+    if res.status == Status::Failed && task.ignore_errors {
+        res.ignored = true;
+    }
+    if let Some(r) = &task.register {
+        if res.status != Status::Unreachable || res.ignored {
+            host.set_var(r, res.result.clone());
+        }
+    }
+    res.duration = started.elapsed();
+    res
+}
+
+fn run_task_inner(pc: &PlayCtx, task: &Task, host: &mut HostState) -> Result<HostResult> {
+    if !host.facts_gathered && reads_facts(task) {
+        gather_facts(pc, host, Some(task)).map_err(|e| anyhow!("\u{0}connect: {e:#}"))?;
+    }
+    let base = Scope::new(layers(pc, host, Some(task), None)).into_value();
+    let items: Option<Vec<Value>> = match &task.loop_items {
+        None => None,
+        Some(tree) => {
+            let v = tree.render(&base, &pc.omit)?;
+            Some(loop_values(&v, task)?)
+        }
+    };
+    let Some(items) = items else {
+        let (status, result, diffs) = run_item(pc, task, host, None)?;
+        return Ok(finish(host, task, status, result, diffs, Vec::new()));
+    };
+    let mut outs = Vec::with_capacity(items.len());
+    let n = items.len();
+    for (i, item) in items.into_iter().enumerate() {
+        let mut iv = VarMap::new();
+        iv.insert(task.loop_var.clone(), item.clone());
+        if let Some(ix) = &task.index_var {
+            iv.insert(ix.clone(), Value::from(i));
+        }
+        iv.insert(
+            "ansible_loop".into(),
+            map_value([
+                ("index".to_string(), Value::from(i + 1)),
+                ("index0".to_string(), Value::from(i)),
+                ("first".to_string(), Value::from(i == 0)),
+                ("last".to_string(), Value::from(i + 1 == n)),
+                ("length".to_string(), Value::from(n)),
+            ]),
+        );
+        iv.insert(
+            "ansible_loop_var".into(),
+            Value::from(task.loop_var.as_str()),
+        );
+        let iv = Arc::new(iv);
+        let (status, mut result, diffs) = run_item(pc, task, host, Some(iv.clone()))?;
+        let label = match &task.loop_label {
+            Some(l) => l
+                .render(
+                    &Scope::new(layers(pc, host, Some(task), Some(iv))).into_value(),
+                    &pc.omit,
+                )
+                .map(|v| v.to_string())
+                .unwrap_or_else(|_| item.to_string()),
+            None => item.to_string(),
+        };
+        result = with_keys(
+            &result,
+            &[
+                (task.loop_var.as_str(), item.clone()),
+                ("ansible_loop_var", Value::from(task.loop_var.as_str())),
+            ],
+        );
+        outs.push(ItemResult {
+            label,
+            status,
+            result,
+            diffs,
+        });
+        if status == Status::Unreachable {
+            break;
+        }
+    }
+    Ok(aggregate(host, task, outs))
+}
+
+fn loop_values(v: &Value, task: &Task) -> Result<Vec<Value>> {
+    if task.loop_dict {
+        if v.kind() != ValueKind::Map {
+            return Err(anyhow!("`with_dict` needs a mapping, got {}", v.kind()));
+        }
+        return v
+            .try_iter()?
+            .map(|k| {
+                Ok(map_value([
+                    ("key".to_string(), k.clone()),
+                    ("value".to_string(), v.get_item(&k)?),
+                ]))
+            })
+            .collect();
+    }
+    let list: Vec<Value> = match v.kind() {
+        ValueKind::Seq | ValueKind::Iterable => v.try_iter()?.collect(),
+        ValueKind::String if task.loop_flatten => vec![v.clone()],
+        ValueKind::None | ValueKind::Undefined => Vec::new(),
+        other => return Err(anyhow!(
+            "`loop` needs a list, got {other}\nhint: for a mapping use `{{{{ x | dict2items }}}}`"
+        )),
+    };
+    if !task.loop_flatten {
+        return Ok(list);
+    }
+    let mut flat = Vec::new();
+    for i in list {
+        if i.kind() == ValueKind::Seq {
+            flat.extend(i.try_iter()?);
+        } else {
+            flat.push(i);
+        }
+    }
+    Ok(flat)
+}
+
+fn with_keys(result: &Value, extra: &[(&str, Value)]) -> Value {
+    let mut m = crate::vars::varmap_from_value(result);
+    for (k, v) in extra {
+        m.insert(k.to_string(), v.clone());
+    }
+    map_value(m)
+}
+
+fn eval_conditions(conds: &[Arc<Tmpl>], scope: &Value) -> Result<Option<String>> {
+    for c in conds {
+        let v = c.render(scope).map_err(|e| {
+            let src = c
+                .source()
+                .trim()
+                .trim_start_matches("{{")
+                .trim_end_matches("}}")
+                .trim();
+            match crate::template::tree::undefined_path(c, scope) {
+                Some(name) => anyhow!("the condition `{src}` failed: `{name}` is undefined"),
+                None => anyhow!("the condition `{src}` failed: {e}"),
+            }
+        })?;
+        if !truthy(&v) {
+            let src = c
+                .source()
+                .trim()
+                .trim_start_matches("{{")
+                .trim_end_matches("}}")
+                .trim();
+            return Ok(Some(src.to_string()));
+        }
+    }
+    Ok(None)
+}
+
+/// Runs the module once (one item); returns the status, the result map and diffs.
+fn run_item(
+    pc: &PlayCtx,
+    task: &Task,
+    host: &mut HostState,
+    item: Option<Arc<VarMap>>,
+) -> Result<(Status, Value, Vec<Diff>)> {
+    let scope_layers = layers(pc, host, Some(task), item.clone());
+    let scope = Scope::new(scope_layers.clone()).into_value();
+    if let Some(false_cond) = eval_conditions(&task.when, &scope)? {
+        let r = map_value([
+            ("changed".to_string(), Value::from(false)),
+            ("skipped".to_string(), Value::from(true)),
+            (
+                "skip_reason".to_string(),
+                Value::from("Conditional result was False"),
+            ),
+            ("false_condition".to_string(), Value::from(false_cond)),
+        ]);
+        return Ok((Status::Skipped, r, Vec::new()));
+    }
+    let Some(module) = task.module() else {
+        return Ok((
+            Status::Ok,
+            map_value([("changed".to_string(), Value::from(false))]),
+            Vec::new(),
+        ));
+    };
+    let check = task
+        .check_mode
+        .or(pc.play.check_mode)
+        .unwrap_or(pc.settings.check);
+    let diff = task.diff.or(pc.play.diff).unwrap_or(pc.settings.diff);
+    let rendered = task.args.render(&scope, &pc.omit)?;
+    let args = Args::from_value(module.name(), module.spec(), &rendered)?;
+    if !module.controller_only() {
+        ensure_connection(pc, host, Some(task)).map_err(|e| anyhow!("\u{0}connect: {e:#}"))?;
+    }
+    let as_user = become_for(pc, host, task, &scope);
+    let paths = search_paths(task, &pc.playbook_dir);
+    let env_prefix = match &task.environment {
+        Some(env) => Some(env.render(&scope, &pc.omit)?),
+        None => None,
+    };
+    let mut attempts = 0usize;
+    loop {
+        attempts += 1;
+        let plan = {
+            let mut mctx = ModuleCtx {
+                host: &host.name,
+                conn: host.conn.as_deref_mut(),
+                as_user: as_user.as_ref(),
+                check,
+                diff,
+                vars: &scope,
+                paths: &paths,
+            };
+            let _ = &env_prefix;
+            run_module(module, &mut mctx, &args, check)?
+        };
+        let (mut status, mut result, diffs, facts) = plan_to_result(plan, check, diff);
+        if let Some((facts, ansible)) = facts {
+            if ansible {
+                host.set_facts(&facts);
+            } else {
+                for (k, v) in facts {
+                    host.set_var(&k, v);
+                }
+            }
+        }
+        // changed_when / failed_when see the result under the register name.
+        if task.changed_when.is_some() || task.failed_when.is_some() || task.until.is_some() {
+            let mut l = scope_layers.clone();
+            let mut reg = VarMap::new();
+            if let Some(r) = &task.register {
+                reg.insert(r.clone(), result.clone());
+            }
+            for (k, v) in crate::vars::varmap_from_value(&result) {
+                reg.entry(k).or_insert(v);
+            }
+            l.push(Layer::data(Arc::new(reg)));
+            let rscope = Scope::new(l).into_value();
+            if let Some(cw) = &task.changed_when {
+                if status != Status::Skipped && status != Status::Failed || cw.is_empty() {
+                    let changed = eval_conditions(cw, &rscope)?.is_none();
+                    if status != Status::Failed && status != Status::Skipped {
+                        status = if changed { Status::Changed } else { Status::Ok };
+                    }
+                    result = with_keys(&result, &[("changed", Value::from(changed))]);
+                }
+            }
+            if let Some(fw) = &task.failed_when {
+                if status != Status::Skipped {
+                    let failed = eval_conditions(fw, &rscope)?.is_none();
+                    result = with_keys(
+                        &result,
+                        &[
+                            ("failed", Value::from(failed)),
+                            ("failed_when_result", Value::from(failed)),
+                        ],
+                    );
+                    if failed {
+                        status = Status::Failed;
+                    } else if status == Status::Failed {
+                        status = if result
+                            .get_attr("changed")
+                            .map(|v| v.is_true())
+                            .unwrap_or(false)
+                        {
+                            Status::Changed
+                        } else {
+                            Status::Ok
+                        };
+                    }
+                }
+            }
+            if let Some(until) = &task.until {
+                let done = eval_conditions(std::slice::from_ref(until), &rscope)
+                    .map(|r| r.is_none())
+                    .unwrap_or(false);
+                result = with_keys(&result, &[("attempts", Value::from(attempts))]);
+                if !done {
+                    if attempts <= task.retries && !check {
+                        std::thread::sleep(std::time::Duration::from_secs_f64(task.delay.max(0.0)));
+                        continue;
+                    }
+                    status = Status::Failed;
+                    result = with_keys(&result, &[("failed", Value::from(true))]);
+                }
+            }
+        }
+        return Ok((status, result, diffs));
+    }
+}
+
+/// `plan`, then `apply` when there is something to do and this is not check mode.
+fn run_module(module: &dyn Module, mctx: &mut ModuleCtx, args: &Args, check: bool) -> Result<Plan> {
+    let plan = module.plan(mctx, args)?;
+    if check || !plan.changed || plan.failed {
+        return Ok(plan);
+    }
+    module.apply(mctx, args, plan)
+}
+
+type Facts = Option<(VarMap, bool)>;
+
+fn plan_to_result(plan: Plan, check: bool, diff: bool) -> (Status, Value, Vec<Diff>, Facts) {
+    let mut m = plan.values;
+    let status = if plan.failed {
+        Status::Failed
+    } else if check && plan.skip_in_check && plan.changed {
+        Status::Skipped
+    } else if plan.changed {
+        Status::Changed
+    } else {
+        Status::Ok
+    };
+    m.insert("changed".into(), Value::from(status == Status::Changed));
+    if status == Status::Failed {
+        m.insert("failed".into(), Value::from(true));
+    } else {
+        m.entry("failed".into()).or_insert(Value::from(false));
+    }
+    if status == Status::Skipped {
+        m.insert("skipped".into(), Value::from(true));
+        m.insert("msg".into(), Value::from("skipped, running in check mode"));
+    } else if let Some(msg) = plan.msg {
+        m.insert("msg".into(), Value::from(msg));
+    }
+    if diff && !plan.diffs.is_empty() {
+        let d: Vec<Value> = plan
+            .diffs
+            .iter()
+            .map(|d| {
+                map_value([
+                    ("before".to_string(), Value::from(d.before.as_str())),
+                    ("after".to_string(), Value::from(d.after.as_str())),
+                    (
+                        "before_header".to_string(),
+                        Value::from(d.before_header.as_str()),
+                    ),
+                    (
+                        "after_header".to_string(),
+                        Value::from(d.after_header.as_str()),
+                    ),
+                ])
+            })
+            .collect();
+        m.insert("diff".into(), Value::from(d));
+    }
+    let facts = plan.facts.map(|f| (f, plan.facts_are_ansible_facts));
+    let diffs = if diff && status != Status::Skipped {
+        plan.diffs
+    } else {
+        Vec::new()
+    };
+    (status, map_value(m), diffs, facts)
+}
+
+fn finish(
+    host: &HostState,
+    task: &Task,
+    status: Status,
+    result: Value,
+    diffs: Vec<Diff>,
+    items: Vec<ItemResult>,
+) -> HostResult {
+    let msg = result
+        .get_attr("msg")
+        .ok()
+        .filter(|m| !m.is_undefined() && !m.is_none())
+        .map(|m| {
+            m.as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| m.to_string())
+        });
+    HostResult {
+        host: host.name.clone(),
+        status,
+        ignored: false,
+        result,
+        items,
+        diffs,
+        msg,
+        no_log: task.no_log,
+        show: matches!(
+            task.module_name.trim_start_matches("ansible.builtin."),
+            "debug" | "assert"
+        ),
+        duration: std::time::Duration::ZERO,
+    }
+}
+
+fn aggregate(host: &HostState, task: &Task, items: Vec<ItemResult>) -> HostResult {
+    let any = |s: Status| items.iter().any(|i| i.status == s);
+    let status = if any(Status::Unreachable) {
+        Status::Unreachable
+    } else if any(Status::Failed) {
+        Status::Failed
+    } else if any(Status::Changed) {
+        Status::Changed
+    } else if !items.is_empty() && items.iter().all(|i| i.status == Status::Skipped) {
+        Status::Skipped
+    } else {
+        Status::Ok
+    };
+    let results: Vec<Value> = items.iter().map(|i| i.result.clone()).collect();
+    let mut m = VarMap::new();
+    m.insert("changed".into(), Value::from(status == Status::Changed));
+    m.insert("failed".into(), Value::from(status == Status::Failed));
+    if status == Status::Skipped {
+        m.insert("skipped".into(), Value::from(true));
+    }
+    if status == Status::Failed {
+        m.insert("msg".into(), Value::from("One or more items failed"));
+    } else if items.is_empty() {
+        m.insert("msg".into(), Value::from("All items completed"));
+        m.insert("skipped".into(), Value::from(true));
+        m.insert("skipped_reason".into(), Value::from("No items in the list"));
+    } else {
+        m.insert("msg".into(), Value::from("All items completed"));
+    }
+    m.insert("results".into(), Value::from(results));
+    let result = map_value(m);
+    let status = if items.is_empty() {
+        Status::Skipped
+    } else {
+        status
+    };
+    let mut r = finish(host, task, status, result, Vec::new(), items);
+    r.diffs = r.items.iter().flat_map(|i| i.diffs.clone()).collect();
+    r
+}
+
+/// Renders a task's display name for this host set (first host's scope), falling back to the
+/// module name as Ansible does.
+pub fn display_name(pc: &PlayCtx, task: &Task, host: Option<&HostState>) -> String {
+    let role = task
+        .role
+        .as_ref()
+        .map(|r| format!("{} : ", r.name))
+        .unwrap_or_default();
+    let name = match (&task.name, host) {
+        (Some(tree), Some(h)) => {
+            let scope = Scope::new(layers(pc, h, Some(task), None)).into_value();
+            tree.render(&scope, &pc.omit)
+                .map(|v| v.to_string())
+                .unwrap_or_else(|_| raw_name(tree))
+        }
+        (Some(tree), None) => raw_name(tree),
+        (None, _) => task.module_name.clone(),
+    };
+    format!("{role}{name}")
+}
+
+fn raw_name(tree: &crate::template::tree::TTree) -> String {
+    match tree {
+        crate::template::tree::TTree::Value(v) => v.to_string(),
+        crate::template::tree::TTree::Tmpl(t, _) => t.source().to_string(),
+        _ => String::new(),
+    }
+}

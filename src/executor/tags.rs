@@ -1,0 +1,88 @@
+//! `--tags` / `--skip-tags` selection with Ansible's special tags: `always` runs unless
+//! skipped by name, `never` runs only when asked for by name, `all`, `tagged`, `untagged`.
+
+/// Which tasks a run selects.
+#[derive(Clone, Debug, Default)]
+pub struct TagFilter {
+    only: Vec<String>,
+    skip: Vec<String>,
+}
+
+impl TagFilter {
+    pub fn new(only: &[String], skip: &[String]) -> TagFilter {
+        let split = |v: &[String]| {
+            v.iter()
+                .flat_map(|s| s.split(','))
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        };
+        TagFilter {
+            only: split(only),
+            skip: split(skip),
+        }
+    }
+
+    /// Whether a task with these tags runs.
+    pub fn selects(&self, tags: &[String]) -> bool {
+        let has = |t: &str| tags.iter().any(|x| x == t);
+        let in_list = |list: &[String]| {
+            list.iter().any(|s| match s.as_str() {
+                "all" => !has("never"),
+                "tagged" => !tags.is_empty() && !has("never"),
+                "untagged" => tags.is_empty(),
+                other => has(other),
+            })
+        };
+        if !self.skip.is_empty() && in_list(&self.skip) {
+            return false;
+        }
+        if has("always") && !self.skip.iter().any(|s| s == "always") {
+            return true;
+        }
+        if self.only.is_empty() {
+            return !has("never");
+        }
+        in_list(&self.only)
+    }
+
+    /// Whether fact gathering (tagged `always` in Ansible) runs for a play with these tags.
+    pub fn gathers_facts(&self, _play_tags: &[String]) -> bool {
+        !self.skip.iter().any(|s| s == "always")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn selection_table() {
+        let cases: &[(&[&str], &[&str], &[&str], bool)] = &[
+            (&[], &[], &[], true),
+            (&[], &[], &["x"], true),
+            (&[], &[], &["never"], false),
+            (&["x"], &[], &["x"], true),
+            (&["x"], &[], &["y"], false),
+            (&["x"], &[], &["always"], true),
+            (&["x"], &["always"], &["always"], false),
+            (&[], &["x"], &["x"], false),
+            (&["never"], &[], &["never"], true),
+            (&["tagged"], &[], &[], false),
+            (&["untagged"], &[], &[], true),
+            (&["x,y"], &[], &["y"], true),
+            (&["all"], &[], &["never", "z"], false),
+        ];
+        for (only, skip, tags, want) in cases {
+            assert_eq!(
+                TagFilter::new(&t(only), &t(skip)).selects(&t(tags)),
+                *want,
+                "{only:?} {skip:?} {tags:?}"
+            );
+        }
+    }
+}

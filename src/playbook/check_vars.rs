@@ -1,0 +1,229 @@
+//! The load-time check that every variable a template reads can be defined by something:
+//! inventory, play/role/task vars, role defaults and parameters, `register`, `set_fact`, loop
+//! variables, facts, `-e`, or drover's special variables. A misspelled name fails here, before
+//! any host is contacted. Also checks that `src:` files of `template`/`copy` exist.
+
+use super::task::err_at;
+use super::{did_you_mean, Play, Playbook, Task};
+use crate::inventory::Inventory;
+use crate::modules::SearchPaths;
+use crate::template::tree::TTree;
+use crate::template::Tmpl;
+use crate::vars::VarMap;
+use crate::yaml::Span;
+use anyhow::Result;
+use minijinja::Value;
+use std::collections::HashSet;
+
+/// Variables drover itself provides on every host.
+pub const SPECIAL_VARS: &[&str] = &[
+    "inventory_hostname",
+    "inventory_hostname_short",
+    "hostvars",
+    "groups",
+    "group_names",
+    "play_hosts",
+    "playbook_dir",
+    "role_path",
+    "role_name",
+    "role_names",
+    "omit",
+    "inventory_dir",
+    "inventory_file",
+    "item",
+    "vars",
+    "environment",
+    "lookup",
+    "query",
+    "q",
+    "now",
+    "range",
+    "dict",
+    "namespace",
+    "joiner",
+    "cycler",
+    "undef",
+    "debug",
+];
+
+fn known_names(pb: &Playbook, inv: &Inventory, extra: &VarMap) -> HashSet<String> {
+    let mut known: HashSet<String> = SPECIAL_VARS.iter().map(|s| s.to_string()).collect();
+    known.extend(extra.keys().cloned());
+    for h in inv.hosts.values().chain(inv.implicit_hosts.values()) {
+        known.extend(h.vars.keys().cloned());
+    }
+    for g in inv.groups.values() {
+        known.extend(g.vars.keys().cloned());
+    }
+    for play in &pb.plays {
+        known.extend(play.vars.keys().cloned());
+        for t in play.sections.iter().flatten().chain(play.handlers.iter()) {
+            known.extend(t.vars.keys().cloned());
+            if let Some(r) = &t.register {
+                known.insert(r.clone());
+            }
+            known.insert(t.loop_var.clone());
+            if let Some(i) = &t.index_var {
+                known.insert(i.clone());
+            }
+            if let Some(role) = &t.role {
+                known.extend(role.defaults.keys().cloned());
+                known.extend(role.vars.keys().cloned());
+                known.extend(role.params.keys().cloned());
+            }
+            if t.module_name == "set_fact" || t.module_name.ends_with(".set_fact") {
+                known.extend(t.args.keys().into_iter().map(str::to_string));
+            }
+        }
+    }
+    known
+}
+
+fn check_template(t: &Tmpl, span: &Span, known: &HashSet<String>) -> Result<()> {
+    for name in t.variables() {
+        if known.contains(&name)
+            || name.starts_with("ansible_")
+            || crate::template::is_known_global(&name)
+        {
+            continue;
+        }
+        let candidates: Vec<&str> = known.iter().map(String::as_str).collect();
+        let hint = match did_you_mean(&name, &candidates) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => {
+                format!("define it in vars, the inventory, role defaults or with `-e {name}=...`")
+            }
+        };
+        return Err(err_at(
+            span,
+            format!(
+                "`{name}` is not defined anywhere: not in the inventory, play, role or task vars, role defaults, `register`, `set_fact`, loop variables, facts or `-e` (in `{}`)\nhint: {hint}",
+                t.source().trim()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_tree(tree: &TTree, known: &HashSet<String>) -> Result<()> {
+    for (t, span) in tree.templates() {
+        check_template(t, span, known)?;
+    }
+    Ok(())
+}
+
+fn check_value(v: &Value, span: &Span, known: &HashSet<String>) -> Result<()> {
+    if let Some(s) = v.as_str() {
+        if crate::template::is_templated(s) {
+            let t = crate::template::compile(s)
+                .map_err(|e| crate::template::tree::template_error(span, s, &e))?;
+            check_template(&t, span, known)?;
+        }
+        return Ok(());
+    }
+    if let Ok(items) = v.try_iter() {
+        for item in items {
+            let child = if v.kind() == minijinja::value::ValueKind::Map {
+                v.get_item(&item).unwrap_or_default()
+            } else {
+                item
+            };
+            check_value(&child, span, known)?;
+        }
+    }
+    Ok(())
+}
+
+fn check_task(t: &Task, known: &HashSet<String>, play_dir: &std::path::Path) -> Result<()> {
+    check_tree(&t.args, known)?;
+    for c in t
+        .when
+        .iter()
+        .chain(t.changed_when.iter().flatten())
+        .chain(t.failed_when.iter().flatten())
+        .chain(t.until.iter())
+    {
+        check_template(c, &t.span, known)?;
+    }
+    for tree in [&t.loop_items, &t.loop_label, &t.name, &t.environment]
+        .into_iter()
+        .flatten()
+    {
+        check_tree(tree, known)?;
+    }
+    for v in t.vars.values() {
+        check_value(v, &t.span, known)?;
+    }
+    if let Some(role) = &t.role {
+        for v in role
+            .defaults
+            .values()
+            .chain(role.vars.values())
+            .chain(role.params.values())
+        {
+            check_value(v, &t.span, known)?;
+        }
+    }
+    // A literal `src:` of template/copy must exist now, not fail halfway through a run.
+    let kind = match t.module_name.trim_start_matches("ansible.builtin.") {
+        "template" => Some("templates"),
+        "copy" => Some("files"),
+        _ => None,
+    };
+    if let (Some(kind), TTree::Map(entries)) = (kind, &t.args) {
+        let remote = entries.iter().any(|(k, v)| {
+            k == "remote_src"
+                && matches!(v, TTree::Value(b) if crate::modules::args_to_bool(b) == Some(true))
+        });
+        if let Some((_, TTree::Value(src))) = entries.iter().find(|(k, _)| k == "src") {
+            if let (Some(src), false) = (src.as_str(), remote) {
+                let paths = search_paths(t, play_dir);
+                if paths.find(kind, src).is_none() {
+                    let dirs: Vec<String> = paths
+                        .dirs
+                        .iter()
+                        .map(|d| d.join(kind).display().to_string())
+                        .collect();
+                    return Err(err_at(&t.span, format!("the {} source `{src}` was not found (searched {})\nhint: put it in the role's `{kind}/` directory or give a path relative to the playbook", t.module_name, dirs.join(", "))));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Where a task's controller-side files are looked up: the role, then the task file's dir,
+/// then the playbook's dir.
+pub fn search_paths(t: &Task, play_dir: &std::path::Path) -> SearchPaths {
+    let mut dirs = Vec::new();
+    if let Some(r) = &t.role {
+        dirs.push(r.path.clone());
+    }
+    if !dirs.contains(&t.file_dir) {
+        dirs.push(t.file_dir.clone());
+    }
+    if !dirs.iter().any(|d| d == play_dir) {
+        dirs.push(play_dir.to_path_buf());
+    }
+    SearchPaths { dirs }
+}
+
+fn check_play(play: &Play, known: &HashSet<String>, dir: &std::path::Path) -> Result<()> {
+    check_tree(&play.hosts, known)?;
+    for v in play.vars.values() {
+        check_value(v, &play.span, known)?;
+    }
+    for t in play.sections.iter().flatten().chain(play.handlers.iter()) {
+        check_task(t, known, dir)?;
+    }
+    Ok(())
+}
+
+/// Checks every template of the playbook against the names anything could define.
+pub fn check_variables(pb: &Playbook, inv: &Inventory, extra: &VarMap) -> Result<()> {
+    let known = known_names(pb, inv, extra);
+    for play in &pb.plays {
+        check_play(play, &known, &pb.dir)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,143 @@
+//! Playbooks as loaded and validated before any host is touched: plays, tasks (with every
+//! template compiled), handlers and roles already expanded. Loading plays lives in `play.rs`,
+//! tasks in `task.rs`, `k=v` parsing in `kv.rs`, roles in `role.rs`, and the check that
+//! every variable a template reads can be defined somewhere in `check_vars.rs`.
+
+mod check_vars;
+mod kv;
+mod play;
+mod role;
+mod task;
+
+pub use check_vars::{check_variables, search_paths};
+pub use kv::parse_kv;
+pub use play::{load_playbook, load_playbook_str};
+pub use task::{Task, TaskKind};
+
+use crate::template::tree::TTree;
+use crate::vars::VarMap;
+use crate::yaml::Span;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Options that shape loading: where roles are searched.
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    pub roles_path: Vec<PathBuf>,
+}
+
+/// A loaded playbook file.
+#[derive(Debug)]
+pub struct Playbook {
+    pub path: PathBuf,
+    pub dir: PathBuf,
+    pub plays: Vec<Play>,
+}
+
+/// Privilege escalation settings at some level (play, block, task); `None` inherits.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BecomeOpts {
+    pub enabled: Option<bool>,
+    pub user: Option<String>,
+    pub method: Option<String>,
+}
+
+impl BecomeOpts {
+    /// `self` overridden by anything `inner` sets.
+    pub fn merged(&self, inner: &BecomeOpts) -> BecomeOpts {
+        BecomeOpts {
+            enabled: inner.enabled.or(self.enabled),
+            user: inner.user.clone().or_else(|| self.user.clone()),
+            method: inner.method.clone().or_else(|| self.method.clone()),
+        }
+    }
+}
+
+/// A role as used by a play: its variables and where its files are.
+#[derive(Debug)]
+pub struct RoleInfo {
+    pub name: String,
+    pub path: PathBuf,
+    pub defaults: Arc<VarMap>,
+    pub vars: Arc<VarMap>,
+    /// Parameters given where the role is listed (`- { role: x, port: 80 }`).
+    pub params: Arc<VarMap>,
+}
+
+/// `serial:` one batch size.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BatchSize {
+    Count(usize),
+    Percent(f64),
+}
+
+/// One play.
+#[derive(Debug)]
+pub struct Play {
+    pub name: String,
+    pub hosts: TTree,
+    pub span: Span,
+    /// Play `vars`, then `vars_files` (which win).
+    pub vars: Arc<VarMap>,
+    pub gather_facts: bool,
+    pub become_opts: BecomeOpts,
+    pub remote_user: Option<String>,
+    pub connection: Option<String>,
+    pub serial: Vec<BatchSize>,
+    pub max_fail_percentage: Option<f64>,
+    pub any_errors_fatal: bool,
+    pub ignore_unreachable: bool,
+    pub force_handlers: bool,
+    pub check_mode: Option<bool>,
+    pub diff: Option<bool>,
+    pub tags: Vec<String>,
+    /// pre_tasks, roles then tasks, post_tasks: handlers are flushed after each.
+    pub sections: Vec<Vec<Task>>,
+    pub handlers: Vec<Task>,
+    pub environment: Option<TTree>,
+}
+
+/// Names close to `word` among `candidates`, for "did you mean" hints.
+pub fn did_you_mean(word: &str, candidates: &[&str]) -> Option<String> {
+    let mut best: Option<(usize, &str)> = None;
+    for c in candidates {
+        let d = edit_distance(word, c);
+        if d <= 2.max(word.len() / 4) && best.is_none_or(|(bd, _)| d < bd) {
+            best = Some((d, c));
+        }
+    }
+    best.map(|(_, c)| c.to_string())
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut cur = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(
+            did_you_mean("comand", &["command", "copy"]).as_deref(),
+            Some("command")
+        );
+        assert_eq!(did_you_mean("zzzzzz", &["command", "copy"]), None);
+        assert_eq!(
+            did_you_mean("whne", &["when", "with_items"]).as_deref(),
+            Some("when")
+        );
+    }
+}

@@ -1,0 +1,472 @@
+//! Loading a playbook file: plays, `import_playbook`, `vars_files`, and task lists with their
+//! blocks, `import_tasks`/`include_tasks` and `import_role`/`include_role` expanded in place.
+
+use super::role::{load_role, RoleRef};
+use super::task::{
+    err_at, inherit_from, parse_task, vars_map, want_bool, want_str, want_str_list, Inherited,
+    BLOCK_KEYWORDS,
+};
+use super::{did_you_mean, BatchSize, LoadOptions, Play, Playbook, Task};
+use crate::template::tree::TTree;
+use crate::vars::VarMap;
+use crate::yaml::{load_file, node_to_value, Node, NodeKind};
+use anyhow::{anyhow, Context, Result};
+use std::path::{Path, PathBuf};
+
+const PLAY_KEYWORDS: &[&str] = &[
+    "name",
+    "hosts",
+    "vars",
+    "vars_files",
+    "tasks",
+    "pre_tasks",
+    "post_tasks",
+    "handlers",
+    "roles",
+    "become",
+    "become_user",
+    "become_method",
+    "gather_facts",
+    "remote_user",
+    "connection",
+    "serial",
+    "max_fail_percentage",
+    "any_errors_fatal",
+    "ignore_unreachable",
+    "force_handlers",
+    "check_mode",
+    "diff",
+    "tags",
+    "environment",
+    "strategy",
+    "order",
+    "collections",
+    "ignore_errors",
+    "no_log",
+    "vars_prompt",
+    "throttle",
+    "timeout",
+    "gather_subset",
+    "run_once",
+    "module_defaults",
+    "fact_path",
+    "gather_timeout",
+    "import_playbook",
+];
+
+/// Shared state while loading one playbook: options and the include stack.
+pub(super) struct LoadCtx<'a> {
+    pub opts: &'a LoadOptions,
+    pub playbook_dir: PathBuf,
+    pub include_stack: Vec<PathBuf>,
+}
+
+/// Loads a playbook file and everything it imports.
+pub fn load_playbook(path: &Path, opts: &LoadOptions) -> Result<Playbook> {
+    let dir = path
+        .parent()
+        .map(|p| {
+            if p.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                p.to_path_buf()
+            }
+        })
+        .unwrap_or_else(|| PathBuf::from("."));
+    let mut ctx = LoadCtx {
+        opts,
+        playbook_dir: dir.clone(),
+        include_stack: vec![path.to_path_buf()],
+    };
+    let plays = load_plays(path, &mut ctx)?;
+    Ok(Playbook {
+        path: path.to_path_buf(),
+        dir,
+        plays,
+    })
+}
+
+/// Loads a playbook from text (ad-hoc runs); `name` appears in messages.
+pub fn load_playbook_str(text: &str, name: &str, opts: &LoadOptions) -> Result<Playbook> {
+    let dir = PathBuf::from(".");
+    let mut ctx = LoadCtx {
+        opts,
+        playbook_dir: dir.clone(),
+        include_stack: Vec::new(),
+    };
+    let docs = crate::yaml::load_str(text, Path::new(name))?;
+    let plays = plays_from_docs(docs, &dir, &mut ctx)?;
+    Ok(Playbook {
+        path: PathBuf::from(name),
+        dir,
+        plays,
+    })
+}
+
+fn load_plays(path: &Path, ctx: &mut LoadCtx) -> Result<Vec<Play>> {
+    if !path.exists() {
+        return Err(anyhow!("the playbook `{}` does not exist", path.display()));
+    }
+    let docs = load_file(path)?;
+    let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    plays_from_docs(docs, &base, ctx)
+}
+
+fn plays_from_docs(docs: Vec<Node>, base: &Path, ctx: &mut LoadCtx) -> Result<Vec<Play>> {
+    let Some(doc) = docs.into_iter().next() else {
+        return Ok(Vec::new());
+    };
+    let Some(items) = doc.as_seq() else {
+        return Err(err_at(&doc.span, format!("a playbook must be a list of plays, not {}\nhint: start each play with `- hosts: ...`", doc.type_name())));
+    };
+    let mut plays = Vec::new();
+    for item in items {
+        if let Some(imp) = item.get("import_playbook") {
+            let target = base.join(want_str(imp, "import_playbook")?);
+            if ctx.include_stack.contains(&target) {
+                return Err(err_at(
+                    &imp.span,
+                    format!(
+                        "`{}` imports itself (recursive import_playbook)",
+                        target.display()
+                    ),
+                ));
+            }
+            ctx.include_stack.push(target.clone());
+            plays.extend(
+                load_plays(&target, ctx).with_context(|| format!("imported at {}", imp.span))?,
+            );
+            ctx.include_stack.pop();
+            continue;
+        }
+        plays.push(load_play(item, base, ctx)?);
+    }
+    Ok(plays)
+}
+
+fn parse_serial(node: &Node) -> Result<Vec<BatchSize>> {
+    let one = |n: &Node| -> Result<BatchSize> {
+        match &n.kind {
+            NodeKind::Int(i) if *i >= 0 => Ok(BatchSize::Count(*i as usize)),
+            NodeKind::Str(s) if s.trim().ends_with('%') => s
+                .trim()
+                .trim_end_matches('%')
+                .trim()
+                .parse::<f64>()
+                .map(BatchSize::Percent)
+                .map_err(|_| err_at(&n.span, format!("`{s}` is not a percentage"))),
+            NodeKind::Str(s) => s
+                .trim()
+                .parse::<usize>()
+                .map(BatchSize::Count)
+                .map_err(|_| {
+                    err_at(
+                        &n.span,
+                        format!("`serial` must be a number or a percentage, not `{s}`"),
+                    )
+                }),
+            _ => Err(err_at(
+                &n.span,
+                "`serial` must be a number, a percentage, or a list of them",
+            )),
+        }
+    };
+    match &node.kind {
+        NodeKind::Seq(items) => items.iter().map(one).collect(),
+        _ => Ok(vec![one(node)?]),
+    }
+}
+
+fn load_play(node: &Node, base: &Path, ctx: &mut LoadCtx) -> Result<Play> {
+    let Some(entries) = node.as_map() else {
+        return Err(err_at(
+            &node.span,
+            format!("a play must be a mapping, not {}", node.type_name()),
+        ));
+    };
+    for (k, _) in entries {
+        let key = k.key_str().unwrap_or_default();
+        if !PLAY_KEYWORDS.contains(&key.as_str()) {
+            let hint = did_you_mean(&key, PLAY_KEYWORDS)
+                .map(|s| format!("\nhint: did you mean `{s}`?"))
+                .unwrap_or_else(|| "\nhint: tasks go under `tasks:`".into());
+            return Err(err_at(
+                &k.span,
+                format!("`{key}` is not a play keyword{hint}"),
+            ));
+        }
+        if matches!(key.as_str(), "vars_prompt" | "module_defaults") {
+            return Err(err_at(
+                &k.span,
+                format!("the play keyword `{key}` is not supported by drover yet"),
+            ));
+        }
+    }
+    let get = |k: &str| node.get(k);
+    let hosts = match get("hosts") {
+        Some(h) => match &h.kind {
+            NodeKind::Seq(items) => {
+                let parts: Result<Vec<String>> =
+                    items.iter().map(|i| want_str(i, "hosts")).collect();
+                TTree::from_str_at(&parts?.join(","), &h.span)?
+            }
+            _ => TTree::from_node(h)?,
+        },
+        None => {
+            return Err(err_at(
+                &node.span,
+                "this play has no `hosts`\nhint: add `hosts: all` or a group name",
+            ))
+        }
+    };
+    let name = match get("name") {
+        Some(n) => want_str(n, "name")?,
+        None => match &hosts {
+            TTree::Value(v) => v.to_string(),
+            _ => String::new(),
+        },
+    };
+    let mut vars = match get("vars") {
+        Some(v) => vars_map(v, "vars")?,
+        None => VarMap::new(),
+    };
+    if let Some(files) = get("vars_files") {
+        for f in want_str_list(files, "vars_files")? {
+            let p = base.join(&f);
+            let docs = load_file(&p)
+                .map_err(|e| err_at(&files.span, format!("cannot load vars file `{f}`: {e:#}")))?;
+            if let Some(d) = docs.first() {
+                if !matches!(d.kind, NodeKind::Map(_) | NodeKind::Null) {
+                    return Err(err_at(
+                        &d.span,
+                        "a vars file must be a mapping of variable names to values",
+                    ));
+                }
+                vars.extend(vars_map(d, "vars_files")?);
+            }
+        }
+    }
+    let mut inh = Inherited {
+        file_dir: base.to_path_buf(),
+        ..Inherited::default()
+    };
+    if let Some(t) = get("tags") {
+        inh.tags = want_str_list(t, "tags")?;
+    }
+    let opt_bool =
+        |k: &str| -> Result<Option<bool>> { get(k).map(|n| want_bool(n, k)).transpose() };
+    inh.ignore_errors = opt_bool("ignore_errors")?;
+    inh.no_log = opt_bool("no_log")?;
+    if let Some(e) = get("environment") {
+        inh.environment = Some(TTree::from_node(e)?);
+    }
+
+    let mut sections: Vec<Vec<Task>> = Vec::new();
+    let mut handlers: Vec<Task> = Vec::new();
+    if let Some(pre) = get("pre_tasks") {
+        sections.push(load_task_list(pre, &inh, ctx, false)?);
+    }
+    let mut main = Vec::new();
+    if let Some(roles) = get("roles") {
+        let Some(items) = roles.as_seq() else {
+            return Err(err_at(&roles.span, "`roles` must be a list"));
+        };
+        let mut seen = Vec::new();
+        for r in items {
+            let rref = RoleRef::parse(r)?;
+            let role_inh = inherit_from(&rref.keywords, &inh, &["role", "name"])?;
+            let loaded = load_role(&rref, &role_inh, ctx, &mut seen, "main")?;
+            main.extend(loaded.tasks);
+            handlers.extend(loaded.handlers);
+        }
+    }
+    if let Some(tasks) = get("tasks") {
+        main.extend(load_task_list(tasks, &inh, ctx, false)?);
+    }
+    sections.push(main);
+    if let Some(post) = get("post_tasks") {
+        sections.push(load_task_list(post, &inh, ctx, false)?);
+    }
+    if let Some(h) = get("handlers") {
+        handlers.extend(load_task_list(h, &inh, ctx, true)?);
+    }
+
+    let become_opts = super::BecomeOpts {
+        enabled: opt_bool("become")?,
+        user: get("become_user")
+            .map(|u| want_str(u, "become_user"))
+            .transpose()?,
+        method: None,
+    };
+    let pct = |k: &str| -> Result<Option<f64>> {
+        get(k)
+            .map(|n| match &n.kind {
+                NodeKind::Int(i) => Ok(*i as f64),
+                NodeKind::Float(f) => Ok(*f),
+                NodeKind::Str(s) => s
+                    .trim_end_matches('%')
+                    .parse()
+                    .map_err(|_| err_at(&n.span, format!("`{k}` must be a number"))),
+                _ => Err(err_at(&n.span, format!("`{k}` must be a number"))),
+            })
+            .transpose()
+    };
+    Ok(Play {
+        name,
+        hosts,
+        span: node.span.clone(),
+        vars: std::sync::Arc::new(vars),
+        gather_facts: opt_bool("gather_facts")?.unwrap_or(true),
+        become_opts,
+        remote_user: get("remote_user")
+            .map(|u| want_str(u, "remote_user"))
+            .transpose()?,
+        connection: get("connection")
+            .map(|c| want_str(c, "connection"))
+            .transpose()?,
+        serial: get("serial")
+            .map(parse_serial)
+            .transpose()?
+            .unwrap_or_default(),
+        max_fail_percentage: pct("max_fail_percentage")?,
+        any_errors_fatal: opt_bool("any_errors_fatal")?.unwrap_or(false),
+        ignore_unreachable: opt_bool("ignore_unreachable")?.unwrap_or(false),
+        force_handlers: opt_bool("force_handlers")?.unwrap_or(false),
+        check_mode: opt_bool("check_mode")?,
+        diff: opt_bool("diff")?,
+        tags: inh.tags.clone(),
+        sections,
+        handlers,
+        environment: inh.environment.clone(),
+    })
+}
+
+/// Loads a list of tasks (or handlers), expanding blocks, imports and includes.
+pub(super) fn load_task_list(
+    node: &Node,
+    inh: &Inherited,
+    ctx: &mut LoadCtx,
+    handlers: bool,
+) -> Result<Vec<Task>> {
+    let items =
+        match &node.kind {
+            NodeKind::Seq(items) => items.as_slice(),
+            NodeKind::Null => &[],
+            _ => return Err(err_at(
+                &node.span,
+                format!(
+                    "a task list must be a list, not {}\nhint: start each task with `- name: ...`",
+                    node.type_name()
+                ),
+            )),
+        };
+    let mut out = Vec::new();
+    for item in items {
+        if item.as_map().is_none() {
+            return Err(err_at(
+                &item.span,
+                format!("a task must be a mapping, not {}", item.type_name()),
+            ));
+        }
+        if let Some(block) = item.get("block") {
+            for kw in ["rescue", "always"] {
+                if let Some(r) = item.get(kw) {
+                    return Err(err_at(
+                        &r.span,
+                        format!("`{kw}` sections are not supported by drover yet"),
+                    ));
+                }
+            }
+            let binh = inherit_from(item, inh, BLOCK_KEYWORDS)?;
+            out.extend(load_task_list(block, &binh, ctx, handlers)?);
+            continue;
+        }
+        let include = ["import_tasks", "include_tasks", "include"]
+            .into_iter()
+            .find_map(|k| item.get(k).map(|v| (k, v)));
+        if let Some((kw, target)) = include {
+            if let Some(l) = item.get("loop").or_else(|| item.get("with_items")) {
+                return Err(err_at(
+                    &l.span,
+                    format!("a loop on `{kw}` is not supported by drover yet"),
+                ));
+            }
+            let file = want_str(target, kw)?;
+            if crate::template::is_templated(&file) {
+                return Err(err_at(
+                    &target.span,
+                    format!("a templated file name in `{kw}` is not supported by drover yet"),
+                ));
+            }
+            let path = inh.file_dir.join(&file);
+            if ctx.include_stack.contains(&path) {
+                return Err(err_at(
+                    &target.span,
+                    format!("`{}` includes itself (recursive {kw})", path.display()),
+                ));
+            }
+            let mut sub = inherit_from(item, inh, &[kw, "name", "apply"])?;
+            sub.file_dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+            let docs = load_file(&path)
+                .map_err(|e| err_at(&target.span, format!("cannot load `{file}`: {e:#}")))?;
+            ctx.include_stack.push(path.clone());
+            if let Some(doc) = docs.first() {
+                out.extend(load_task_list(doc, &sub, ctx, handlers)?);
+            }
+            ctx.include_stack.pop();
+            continue;
+        }
+        let role_inc = ["import_role", "include_role"]
+            .into_iter()
+            .find_map(|k| item.get(k).map(|v| (k, v)));
+        if let Some((kw, spec)) = role_inc {
+            let rref = RoleRef::from_include(spec)?;
+            let rinh = inherit_from(item, inh, &[kw, "name"])?;
+            let tasks_from = spec
+                .get("tasks_from")
+                .map(|t| want_str(t, "tasks_from"))
+                .transpose()?;
+            let mut seen = Vec::new();
+            let loaded = load_role(
+                &rref,
+                &rinh,
+                ctx,
+                &mut seen,
+                tasks_from.as_deref().unwrap_or("main"),
+            )?;
+            out.extend(loaded.tasks);
+            continue;
+        }
+        if let Some(iv) = item.get("include_vars") {
+            return Err(err_at(
+                &iv.span,
+                "`include_vars` is not supported by drover yet",
+            ));
+        }
+        out.push(parse_task(item, inh, handlers)?);
+    }
+    Ok(out)
+}
+
+/// Reads a YAML vars file (role defaults/vars) into a map.
+pub(super) fn load_vars_file(path: &Path) -> Result<VarMap> {
+    let docs = load_file(path)?;
+    match docs.first() {
+        None => Ok(VarMap::new()),
+        Some(d) if d.is_null() => Ok(VarMap::new()),
+        Some(d) => match &d.kind {
+            NodeKind::Map(entries) => {
+                let mut out = VarMap::new();
+                for (k, v) in entries {
+                    TTree::from_node(v)?;
+                    out.insert(k.key_str().unwrap_or_default(), node_to_value(v));
+                }
+                Ok(out)
+            }
+            _ => Err(err_at(
+                &d.span,
+                "a vars file must be a mapping of variable names to values",
+            )),
+        },
+    }
+}

@@ -1,0 +1,256 @@
+//! Roles: finding a role on the search path (`roles/` beside the playbook, `--roles-path`,
+//! `ANSIBLE_ROLES_PATH`, the playbook dir), loading its defaults, vars, tasks and handlers,
+//! and its `meta/main.yml` dependencies first (each role once per play unless its parameters
+//! differ).
+
+use super::play::{load_task_list, load_vars_file, LoadCtx};
+use super::task::{err_at, vars_map, want_str, Inherited};
+use super::{RoleInfo, Task};
+use crate::vars::VarMap;
+use crate::yaml::{load_file, Node, NodeKind, Span};
+use anyhow::Result;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A role as named in a play's `roles:` or an `import_role`.
+pub(super) struct RoleRef {
+    pub name: String,
+    pub span: Span,
+    pub params: VarMap,
+    /// The entry itself, for inherited keywords (`when`, `tags`, `become`…).
+    pub keywords: Node,
+}
+
+const ROLE_ENTRY_KEYWORDS: &[&str] = &[
+    "role",
+    "name",
+    "when",
+    "tags",
+    "become",
+    "become_user",
+    "vars",
+    "ignore_errors",
+    "check_mode",
+    "diff",
+    "no_log",
+    "environment",
+    "remote_user",
+    "become_method",
+];
+
+impl RoleRef {
+    pub fn parse(node: &Node) -> Result<RoleRef> {
+        match &node.kind {
+            NodeKind::Str(s) => Ok(RoleRef {
+                name: s.clone(),
+                span: node.span.clone(),
+                params: VarMap::new(),
+                keywords: Node {
+                    kind: NodeKind::Map(Vec::new()),
+                    span: node.span.clone(),
+                    tag: None,
+                },
+            }),
+            NodeKind::Map(entries) => {
+                let name_node = node
+                    .get("role")
+                    .or_else(|| node.get("name"))
+                    .ok_or_else(|| err_at(&node.span, "a role entry needs `role: NAME`"))?;
+                let name = want_str(name_node, "role")?;
+                let mut params = VarMap::new();
+                let mut keywords = Vec::new();
+                for (k, v) in entries {
+                    let key = k.key_str().unwrap_or_default();
+                    if key == "vars" {
+                        params.extend(vars_map(v, "vars")?);
+                    } else if ROLE_ENTRY_KEYWORDS.contains(&key.as_str()) {
+                        keywords.push((k.clone(), v.clone()));
+                    } else {
+                        crate::template::tree::TTree::from_node(v)?;
+                        params.insert(key, crate::yaml::node_to_value(v));
+                    }
+                }
+                let keywords = keywords
+                    .into_iter()
+                    .filter(|(k, _)| !matches!(k.as_str(), Some("role" | "name")))
+                    .collect();
+                Ok(RoleRef {
+                    name,
+                    span: name_node.span.clone(),
+                    params,
+                    keywords: Node {
+                        kind: NodeKind::Map(keywords),
+                        span: node.span.clone(),
+                        tag: None,
+                    },
+                })
+            }
+            _ => Err(err_at(
+                &node.span,
+                "a role entry must be a name or a mapping with `role:`",
+            )),
+        }
+    }
+
+    /// `import_role: {name: x, tasks_from: y, vars: {…}}`
+    pub fn from_include(node: &Node) -> Result<RoleRef> {
+        let name_node = node
+            .get("name")
+            .or_else(|| node.get("role"))
+            .ok_or_else(|| err_at(&node.span, "`import_role` / `include_role` needs `name:`"))?;
+        let mut params = VarMap::new();
+        if let Some(v) = node.get("vars") {
+            params.extend(vars_map(v, "vars")?);
+        }
+        for (k, _) in node.as_map().unwrap_or(&[]) {
+            let key = k.key_str().unwrap_or_default();
+            if !matches!(
+                key.as_str(),
+                "name"
+                    | "role"
+                    | "tasks_from"
+                    | "vars"
+                    | "handlers_from"
+                    | "defaults_from"
+                    | "vars_from"
+                    | "public"
+                    | "apply"
+                    | "allow_duplicates"
+                    | "rolespec_validate"
+            ) {
+                return Err(err_at(
+                    &k.span,
+                    format!("`{key}` is not an option of import_role/include_role"),
+                ));
+            }
+        }
+        Ok(RoleRef {
+            name: want_str(name_node, "name")?,
+            span: name_node.span.clone(),
+            params,
+            keywords: Node {
+                kind: NodeKind::Map(Vec::new()),
+                span: node.span.clone(),
+                tag: None,
+            },
+        })
+    }
+}
+
+pub(super) struct LoadedRole {
+    pub tasks: Vec<Task>,
+    pub handlers: Vec<Task>,
+}
+
+fn find_role(name: &str, ctx: &LoadCtx) -> Option<PathBuf> {
+    let mut dirs = vec![ctx.playbook_dir.join("roles")];
+    dirs.extend(ctx.opts.roles_path.iter().cloned());
+    if let Some(env) = std::env::var_os("ANSIBLE_ROLES_PATH") {
+        dirs.extend(std::env::split_paths(&env));
+    }
+    dirs.push(ctx.playbook_dir.clone());
+    let direct = Path::new(name);
+    if direct.is_absolute() && direct.is_dir() {
+        return Some(direct.to_path_buf());
+    }
+    dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_dir())
+}
+
+fn main_file(dir: &Path, stem: &str) -> Option<PathBuf> {
+    [
+        format!("{stem}.yml"),
+        format!("{stem}.yaml"),
+        stem.to_string(),
+    ]
+    .into_iter()
+    .map(|f| dir.join(f))
+    .find(|p| p.is_file())
+}
+
+/// Loads a role with its dependencies; `seen` holds (name, params) already loaded in this play.
+pub(super) fn load_role(
+    rref: &RoleRef,
+    inh: &Inherited,
+    ctx: &mut LoadCtx,
+    seen: &mut Vec<(String, String)>,
+    tasks_from: &str,
+) -> Result<LoadedRole> {
+    let Some(path) = find_role(&rref.name, ctx) else {
+        let mut searched = vec![ctx.playbook_dir.join("roles").display().to_string()];
+        searched.extend(ctx.opts.roles_path.iter().map(|p| p.display().to_string()));
+        searched.push(ctx.playbook_dir.display().to_string());
+        return Err(err_at(&rref.span, format!("role `{}` not found (searched {})\nhint: put it in `roles/` beside the playbook or pass `--roles-path`", rref.name, searched.join(", "))));
+    };
+    let key = (rref.name.clone(), format!("{:?}", rref.params));
+    let mut out = LoadedRole {
+        tasks: Vec::new(),
+        handlers: Vec::new(),
+    };
+    if seen.contains(&key) {
+        return Ok(out);
+    }
+    seen.push(key);
+    if ctx.include_stack.contains(&path) {
+        return Err(err_at(
+            &rref.span,
+            format!("role `{}` depends on itself", rref.name),
+        ));
+    }
+    ctx.include_stack.push(path.clone());
+
+    let defaults = match main_file(&path.join("defaults"), "main") {
+        Some(f) => load_vars_file(&f)?,
+        None => VarMap::new(),
+    };
+    let vars = match main_file(&path.join("vars"), "main") {
+        Some(f) => load_vars_file(&f)?,
+        None => VarMap::new(),
+    };
+    if let Some(meta) = main_file(&path.join("meta"), "main") {
+        let docs = load_file(&meta)?;
+        if let Some(deps) = docs.first().and_then(|d| d.get("dependencies")) {
+            for dep in deps.as_seq().unwrap_or(&[]) {
+                let dref = RoleRef::parse(dep)?;
+                let dinh = super::task::inherit_from(&dref.keywords, inh, &["role", "name"])?;
+                let loaded = load_role(&dref, &dinh, ctx, seen, "main")?;
+                out.tasks.extend(loaded.tasks);
+                out.handlers.extend(loaded.handlers);
+            }
+        }
+    }
+    let info = Arc::new(RoleInfo {
+        name: rref.name.clone(),
+        path: path.clone(),
+        defaults: Arc::new(defaults),
+        vars: Arc::new(vars),
+        params: Arc::new(rref.params.clone()),
+    });
+    let mut rinh = inh.clone();
+    rinh.role = Some(info);
+    rinh.file_dir = path.join("tasks");
+    match main_file(&path.join("tasks"), tasks_from) {
+        Some(f) => {
+            let docs = load_file(&f)?;
+            if let Some(doc) = docs.first() {
+                out.tasks.extend(load_task_list(doc, &rinh, ctx, false)?);
+            }
+        }
+        None if tasks_from != "main" => {
+            return Err(err_at(
+                &rref.span,
+                format!("role `{}` has no tasks file `{tasks_from}`", rref.name),
+            ));
+        }
+        None => {}
+    }
+    if let Some(f) = main_file(&path.join("handlers"), "main") {
+        let docs = load_file(&f)?;
+        let mut hinh = rinh.clone();
+        hinh.file_dir = path.join("handlers");
+        if let Some(doc) = docs.first() {
+            out.handlers.extend(load_task_list(doc, &hinh, ctx, true)?);
+        }
+    }
+    ctx.include_stack.pop();
+    Ok(out)
+}

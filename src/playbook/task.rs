@@ -1,0 +1,678 @@
+//! Tasks: one YAML task mapping becomes a `Task` with its module resolved, its arguments
+//! compiled, and the keywords inherited from blocks, includes and roles applied. Unknown
+//! keywords, modules and arguments are load errors naming file:line:column with a hint.
+
+use super::{did_you_mean, parse_kv, BecomeOpts, RoleInfo};
+use crate::modules::{self, Module};
+use crate::template::tree::TTree;
+use crate::template::{compile_condition, Tmpl};
+use crate::vars::VarMap;
+use crate::yaml::{node_to_value, Node, NodeKind, Span};
+use anyhow::{anyhow, bail, Result};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The task keywords drover understands (Ansible's names).
+pub const TASK_KEYWORDS: &[&str] = &[
+    "name",
+    "args",
+    "become",
+    "become_user",
+    "become_method",
+    "become_flags",
+    "changed_when",
+    "check_mode",
+    "diff",
+    "environment",
+    "failed_when",
+    "ignore_errors",
+    "ignore_unreachable",
+    "loop",
+    "loop_control",
+    "no_log",
+    "notify",
+    "register",
+    "remote_user",
+    "tags",
+    "vars",
+    "when",
+    "listen",
+    "until",
+    "retries",
+    "delay",
+    "run_once",
+    "collections",
+    "debugger",
+    "throttle",
+    "timeout",
+    "any_errors_fatal",
+    "with_items",
+    "with_list",
+    "with_dict",
+    "with_indexed_items",
+    "with_sequence",
+    "with_fileglob",
+    "with_nested",
+    "with_together",
+    "with_first_found",
+    "with_subelements",
+    "with_flattened",
+    "with_random_choice",
+    "action",
+    "local_action",
+    "delegate_to",
+    "delegate_facts",
+    "async",
+    "poll",
+    "connection",
+    "port",
+    "module_defaults",
+];
+
+/// Keywords Ansible has that drover does not run yet: refused at load time, never ignored.
+const NOT_YET: &[&str] = &[
+    "with_sequence",
+    "with_fileglob",
+    "with_nested",
+    "with_together",
+    "with_first_found",
+    "with_subelements",
+    "with_random_choice",
+    "delegate_to",
+    "delegate_facts",
+    "async",
+    "poll",
+    "module_defaults",
+    "local_action",
+    "debugger",
+    "with_indexed_items",
+];
+
+/// What a task does.
+#[derive(Clone, Copy)]
+pub enum TaskKind {
+    Module(&'static dyn Module),
+    /// `meta: flush_handlers`.
+    FlushHandlers,
+    /// `meta: noop` and other metas that do nothing here.
+    Noop,
+}
+
+impl std::fmt::Debug for TaskKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TaskKind::Module(m) => write!(f, "Module({})", m.name()),
+            TaskKind::FlushHandlers => write!(f, "FlushHandlers"),
+            TaskKind::Noop => write!(f, "Noop"),
+        }
+    }
+}
+
+/// One task, ready to run.
+#[derive(Debug, Clone)]
+pub struct Task {
+    pub name: Option<TTree>,
+    pub kind: TaskKind,
+    pub module_name: String,
+    pub args: TTree,
+    pub when: Vec<Arc<Tmpl>>,
+    pub loop_items: Option<TTree>,
+    /// `with_items` / `with_flattened` flatten one level; `loop` does not.
+    pub loop_flatten: bool,
+    /// `with_dict`: iterate a mapping as `{key, value}` items.
+    pub loop_dict: bool,
+    pub loop_var: String,
+    pub index_var: Option<String>,
+    pub loop_label: Option<TTree>,
+    pub register: Option<String>,
+    pub tags: Vec<String>,
+    pub notify: Vec<String>,
+    pub listen: Vec<String>,
+    pub changed_when: Option<Vec<Arc<Tmpl>>>,
+    pub failed_when: Option<Vec<Arc<Tmpl>>>,
+    pub ignore_errors: bool,
+    pub ignore_unreachable: bool,
+    pub become_opts: BecomeOpts,
+    pub remote_user: Option<String>,
+    pub check_mode: Option<bool>,
+    pub diff: Option<bool>,
+    pub no_log: bool,
+    pub vars: Arc<VarMap>,
+    pub role: Option<Arc<RoleInfo>>,
+    pub span: Span,
+    pub environment: Option<TTree>,
+    pub until: Option<Arc<Tmpl>>,
+    pub retries: usize,
+    pub delay: f64,
+    pub run_once: bool,
+    /// The directory of the file the task was written in (relative lookups).
+    pub file_dir: PathBuf,
+}
+
+impl Task {
+    /// The module, if this task runs one.
+    pub fn module(&self) -> Option<&'static dyn Module> {
+        match self.kind {
+            TaskKind::Module(m) => Some(m),
+            _ => None,
+        }
+    }
+}
+
+/// What enclosing blocks, includes and roles hand down to the tasks inside them.
+#[derive(Clone, Debug, Default)]
+pub struct Inherited {
+    pub when: Vec<Arc<Tmpl>>,
+    pub tags: Vec<String>,
+    pub become_opts: BecomeOpts,
+    pub vars: VarMap,
+    pub role: Option<Arc<RoleInfo>>,
+    pub ignore_errors: Option<bool>,
+    pub check_mode: Option<bool>,
+    pub diff: Option<bool>,
+    pub no_log: Option<bool>,
+    pub remote_user: Option<String>,
+    pub environment: Option<TTree>,
+    pub file_dir: PathBuf,
+}
+
+pub(super) fn err_at(span: &Span, msg: impl std::fmt::Display) -> anyhow::Error {
+    anyhow!("{span}: {msg}")
+}
+
+pub(super) fn want_bool(node: &Node, key: &str) -> Result<bool> {
+    match &node.kind {
+        NodeKind::Bool(b) => Ok(*b),
+        NodeKind::Str(s) => match crate::yaml::parse_bool_str(s) {
+            Some(b) => Ok(b),
+            None => Err(err_at(
+                &node.span,
+                format!("`{key}` must be a boolean (true/false), not `{s}`"),
+            )),
+        },
+        _ => Err(err_at(
+            &node.span,
+            format!("`{key}` must be a boolean, not {}", node.type_name()),
+        )),
+    }
+}
+
+pub(super) fn want_str(node: &Node, key: &str) -> Result<String> {
+    match &node.kind {
+        NodeKind::Str(s) => Ok(s.clone()),
+        NodeKind::Int(_) | NodeKind::Float(_) | NodeKind::Bool(_) => {
+            Ok(node.key_str().unwrap_or_default())
+        }
+        _ => Err(err_at(
+            &node.span,
+            format!("`{key}` must be a string, not {}", node.type_name()),
+        )),
+    }
+}
+
+/// A string or a list of strings (`tags`, `notify`).
+pub(super) fn want_str_list(node: &Node, key: &str) -> Result<Vec<String>> {
+    match &node.kind {
+        NodeKind::Seq(items) => items.iter().map(|i| want_str(i, key)).collect(),
+        NodeKind::Null => Ok(Vec::new()),
+        _ if key == "tags" => Ok(want_str(node, key)?
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()),
+        _ => Ok(vec![want_str(node, key)?]),
+    }
+}
+
+/// `when` / `changed_when` / `failed_when`: a condition or a list (all must hold).
+pub(super) fn conditions(node: &Node, key: &str) -> Result<Vec<Arc<Tmpl>>> {
+    let items: Vec<&Node> = match &node.kind {
+        NodeKind::Seq(items) => items.iter().collect(),
+        _ => vec![node],
+    };
+    items
+        .into_iter()
+        .map(|n| {
+            let text = match &n.kind {
+                NodeKind::Bool(b) => if *b { "True" } else { "False" }.to_string(),
+                _ => want_str(n, key)?,
+            };
+            compile_condition(&text)
+                .map_err(|e| crate::template::tree::template_error(&n.span, &text, &e))
+        })
+        .collect()
+}
+
+/// Variables from a `vars:` mapping.
+pub(super) fn vars_map(node: &Node, key: &str) -> Result<VarMap> {
+    match &node.kind {
+        NodeKind::Map(entries) => {
+            let mut out = VarMap::new();
+            for (k, v) in entries {
+                let name = k.key_str().unwrap_or_default();
+                // Compile now so a template error is a load error at its place.
+                TTree::from_node(v)?;
+                out.insert(name, node_to_value(v));
+            }
+            Ok(out)
+        }
+        NodeKind::Null => Ok(VarMap::new()),
+        _ => Err(err_at(
+            &node.span,
+            format!("`{key}` must be a mapping of variable names to values"),
+        )),
+    }
+}
+
+/// Finds the module key of a task mapping: the one key that is not a keyword.
+fn module_key<'a>(
+    entries: &'a [(Node, Node)],
+    span: &Span,
+) -> Result<(&'a Node, &'a Node, String)> {
+    let mut found: Option<(&Node, &Node, String)> = None;
+    for (k, v) in entries {
+        let name = k.key_str().unwrap_or_default();
+        if TASK_KEYWORDS.contains(&name.as_str()) && name != "action" {
+            continue;
+        }
+        let module_name = if name == "action" {
+            // `action: copy src=a dest=b`
+            let text = want_str(v, "action")?;
+            text.split_whitespace().next().unwrap_or("").to_string()
+        } else {
+            name.clone()
+        };
+        if modules::lookup(&module_name).is_none() && !is_meta_or_include(&module_name) {
+            let mut candidates: Vec<&str> = modules::names();
+            candidates.extend_from_slice(TASK_KEYWORDS);
+            let hint = did_you_mean(&module_name, &candidates)
+                .map(|s| format!("\nhint: did you mean `{s}`?"))
+                .unwrap_or_else(|| {
+                    "\nhint: check the spelling, or the module list in `drover play --help`".into()
+                });
+            return Err(err_at(
+                &k.span,
+                format!("unknown module or keyword `{module_name}`{hint}"),
+            ));
+        }
+        if let Some((prev, _, prev_name)) = &found {
+            return Err(err_at(
+                &k.span,
+                format!(
+                    "a task can run one module, but this one names `{prev_name}` (at {}) and `{module_name}`",
+                    prev.span
+                ),
+            ));
+        }
+        found = Some((k, v, module_name));
+    }
+    found.ok_or_else(|| {
+        err_at(
+            span,
+            "this task names no module\nhint: add a module such as `command:` or `debug:`",
+        )
+    })
+}
+
+fn is_meta_or_include(name: &str) -> bool {
+    matches!(
+        name,
+        "meta"
+            | "import_tasks"
+            | "include_tasks"
+            | "include"
+            | "import_role"
+            | "include_role"
+            | "block"
+            | "include_vars"
+    )
+}
+
+/// Builds module arguments from the module's value (mapping or free-form string) and `args:`.
+fn module_args(
+    module: &'static dyn Module,
+    module_name: &str,
+    value: &Node,
+    extra: Option<&Node>,
+    action_text: bool,
+) -> Result<TTree> {
+    let spec = module.spec();
+    let mut entries: Vec<(String, TTree, Span)> = Vec::new();
+    if let Some(extra) = extra {
+        let Some(m) = extra.as_map() else {
+            return Err(err_at(&extra.span, "`args` must be a mapping"));
+        };
+        for (k, v) in m {
+            entries.push((
+                k.key_str().unwrap_or_default(),
+                TTree::from_node(v)?,
+                k.span.clone(),
+            ));
+        }
+    }
+    match &value.kind {
+        NodeKind::Map(m) => {
+            for (k, v) in m {
+                let key = k.key_str().unwrap_or_default();
+                entries.retain(|(e, _, _)| *e != key);
+                entries.push((key, TTree::from_node(v)?, k.span.clone()));
+            }
+        }
+        NodeKind::Str(s) => {
+            let text = if action_text {
+                s.split_once(char::is_whitespace)
+                    .map(|(_, r)| r.trim().to_string())
+                    .unwrap_or_default()
+            } else {
+                s.clone()
+            };
+            let known = |k: &str| spec.canonical(k).is_some() && k != "_raw_params";
+            let (pairs, raw) = parse_kv(&text, spec.free_form.is_some(), &known)
+                .map_err(|e| err_at(&value.span, format!("cannot read the arguments of `{module_name}`: {e}\nhint: write them as a YAML mapping instead")))?;
+            for (k, v) in pairs {
+                entries.retain(|(e, _, _)| *e != k);
+                entries.push((k, TTree::from_str_at(&v, &value.span)?, value.span.clone()));
+            }
+            if let (Some(raw), Some(key)) = (raw, spec.free_form) {
+                entries.push((
+                    key.to_string(),
+                    TTree::from_str_at(&raw, &value.span)?,
+                    value.span.clone(),
+                ));
+            }
+        }
+        NodeKind::Null => {}
+        _ => {
+            return Err(err_at(
+                &value.span,
+                format!(
+                    "the arguments of `{module_name}` must be a mapping or a `k=v` string, not {}",
+                    value.type_name()
+                ),
+            ));
+        }
+    }
+    if !spec.any_args {
+        for (k, _, span) in &entries {
+            if spec.canonical(k).is_none() {
+                let names = spec.all_names();
+                let hint = did_you_mean(k, &names)
+                    .map(|s| format!("did you mean `{s}`?"))
+                    .unwrap_or_else(|| {
+                        format!(
+                            "`{module_name}` takes: {}",
+                            spec.args
+                                .iter()
+                                .filter(|a| !a.starts_with('_'))
+                                .copied()
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    });
+                return Err(err_at(
+                    span,
+                    format!("module `{module_name}` has no argument `{k}`\nhint: {hint}"),
+                ));
+            }
+        }
+    }
+    Ok(TTree::Map(
+        entries.into_iter().map(|(k, v, _)| (k, v)).collect(),
+    ))
+}
+
+/// Parses one task mapping (not a block or include) with what it inherits.
+pub(super) fn parse_task(node: &Node, inh: &Inherited, handler: bool) -> Result<Task> {
+    let Some(entries) = node.as_map() else {
+        return Err(err_at(
+            &node.span,
+            format!("a task must be a mapping, not {}", node.type_name()),
+        ));
+    };
+    for (k, _) in entries {
+        let key = k.key_str().unwrap_or_default();
+        if NOT_YET.contains(&key.as_str()) {
+            return Err(err_at(
+                &k.span,
+                format!("the task keyword `{key}` is not supported by drover yet"),
+            ));
+        }
+        if key == "listen" && !handler {
+            return Err(err_at(&k.span, "`listen` belongs on handlers, not tasks"));
+        }
+    }
+    let (mkey, mval, module_name) = module_key(entries, &node.span)?;
+    let get = |k: &str| node.get(k);
+    let kind;
+    let args;
+    if module_name == "meta" {
+        let what = want_str(mval, "meta")?;
+        kind = match what.as_str() {
+            "flush_handlers" => TaskKind::FlushHandlers,
+            "noop" | "refresh_inventory" | "clear_facts" => TaskKind::Noop,
+            other => {
+                return Err(err_at(
+                    &mval.span,
+                    format!("`meta: {other}` is not supported by drover yet"),
+                ));
+            }
+        };
+        args = TTree::Map(Vec::new());
+    } else {
+        let Some(module) = modules::lookup(&module_name) else {
+            return Err(err_at(
+                &mkey.span,
+                format!("`{module_name}` cannot be used here"),
+            ));
+        };
+        kind = TaskKind::Module(module);
+        let action_text = mkey.key_str().as_deref() == Some("action");
+        args = module_args(module, &module_name, mval, get("args"), action_text)?;
+    }
+
+    let mut when = inh.when.clone();
+    if let Some(w) = get("when") {
+        when.extend(conditions(w, "when")?);
+    }
+    let mut tags = inh.tags.clone();
+    if let Some(t) = get("tags") {
+        tags.extend(want_str_list(t, "tags")?);
+    }
+    let mut vars = inh.vars.clone();
+    if let Some(v) = get("vars") {
+        vars.extend(vars_map(v, "vars")?);
+    }
+    let mut loop_items = None;
+    let mut loop_flatten = false;
+    let mut loop_dict = false;
+    for key in [
+        "loop",
+        "with_items",
+        "with_list",
+        "with_flattened",
+        "with_dict",
+    ] {
+        if let Some(l) = get(key) {
+            if loop_items.is_some() {
+                return Err(err_at(&l.span, "a task can have only one loop"));
+            }
+            loop_items = Some(TTree::from_node(l)?);
+            loop_flatten = key == "with_items" || key == "with_flattened";
+            loop_dict = key == "with_dict";
+        }
+    }
+    let (mut loop_var, mut index_var, mut loop_label) = ("item".to_string(), None, None);
+    if let Some(lc) = get("loop_control") {
+        let Some(m) = lc.as_map() else {
+            return Err(err_at(&lc.span, "`loop_control` must be a mapping"));
+        };
+        for (k, v) in m {
+            match k.key_str().unwrap_or_default().as_str() {
+                "loop_var" => loop_var = want_str(v, "loop_var")?,
+                "index_var" => index_var = Some(want_str(v, "index_var")?),
+                "label" => loop_label = Some(TTree::from_node(v)?),
+                "pause" | "extended" | "extended_allitems" | "break_when" => {}
+                other => {
+                    return Err(err_at(&k.span, format!("unknown `loop_control` option `{other}`\nhint: use loop_var, index_var, label, pause or extended")));
+                }
+            }
+        }
+    }
+    let mut become_opts = BecomeOpts::default();
+    if let Some(b) = get("become") {
+        become_opts.enabled = Some(want_bool(b, "become")?);
+    }
+    if let Some(u) = get("become_user") {
+        become_opts.user = Some(want_str(u, "become_user")?);
+    }
+    if let Some(m) = get("become_method") {
+        let method = want_str(m, "become_method")?;
+        if method != "sudo" {
+            return Err(err_at(
+                &m.span,
+                format!("become method `{method}` is not supported (drover uses sudo)"),
+            ));
+        }
+        become_opts.method = Some(method);
+    }
+    let opt_bool =
+        |k: &str| -> Result<Option<bool>> { get(k).map(|n| want_bool(n, k)).transpose() };
+    let name = match get("name") {
+        Some(n) => Some(TTree::from_node(n)?),
+        None => None,
+    };
+    let retries = match get("retries") {
+        Some(r) => match &r.kind {
+            NodeKind::Int(i) if *i >= 0 => *i as usize,
+            _ => return Err(err_at(&r.span, "`retries` must be a whole number")),
+        },
+        None => 3,
+    };
+    let delay = match get("delay") {
+        Some(d) => match &d.kind {
+            NodeKind::Int(i) => *i as f64,
+            NodeKind::Float(f) => *f,
+            _ => return Err(err_at(&d.span, "`delay` must be a number of seconds")),
+        },
+        None => 5.0,
+    };
+    let until = match get("until") {
+        Some(u) => conditions(u, "until")?.into_iter().next(),
+        None => None,
+    };
+    let environment = match get("environment") {
+        Some(e) => Some(TTree::from_node(e)?),
+        None => inh.environment.clone(),
+    };
+    Ok(Task {
+        name,
+        kind,
+        module_name,
+        args,
+        when,
+        loop_items,
+        loop_flatten,
+        loop_dict,
+        loop_var,
+        index_var,
+        loop_label,
+        register: get("register")
+            .map(|r| want_str(r, "register"))
+            .transpose()?,
+        tags,
+        notify: get("notify")
+            .map(|n| want_str_list(n, "notify"))
+            .transpose()?
+            .unwrap_or_default(),
+        listen: get("listen")
+            .map(|n| want_str_list(n, "listen"))
+            .transpose()?
+            .unwrap_or_default(),
+        changed_when: get("changed_when")
+            .map(|c| conditions(c, "changed_when"))
+            .transpose()?,
+        failed_when: get("failed_when")
+            .map(|c| conditions(c, "failed_when"))
+            .transpose()?,
+        ignore_errors: opt_bool("ignore_errors")?
+            .or(inh.ignore_errors)
+            .unwrap_or(false),
+        ignore_unreachable: opt_bool("ignore_unreachable")?.unwrap_or(false),
+        become_opts: inh.become_opts.merged(&become_opts),
+        remote_user: get("remote_user")
+            .map(|u| want_str(u, "remote_user"))
+            .transpose()?
+            .or_else(|| inh.remote_user.clone()),
+        check_mode: opt_bool("check_mode")?.or(inh.check_mode),
+        diff: opt_bool("diff")?.or(inh.diff),
+        no_log: opt_bool("no_log")?.or(inh.no_log).unwrap_or(false),
+        vars: Arc::new(vars),
+        role: inh.role.clone(),
+        span: node.span.clone(),
+        environment,
+        until,
+        retries,
+        delay,
+        run_once: opt_bool("run_once")?.unwrap_or(false),
+        file_dir: inh.file_dir.clone(),
+    })
+}
+
+/// Block-level keywords (a block may carry these for its tasks).
+pub(super) const BLOCK_KEYWORDS: &[&str] = &[
+    "block",
+    "rescue",
+    "always",
+    "name",
+    "when",
+    "tags",
+    "become",
+    "become_user",
+    "become_method",
+    "vars",
+    "ignore_errors",
+    "check_mode",
+    "diff",
+    "no_log",
+    "environment",
+    "remote_user",
+    "any_errors_fatal",
+    "collections",
+    "ignore_unreachable",
+    "module_defaults",
+    "run_once",
+    "delegate_to",
+    "throttle",
+];
+
+/// Applies a block's (or include's) keywords to what its tasks inherit.
+pub(super) fn inherit_from(node: &Node, inh: &Inherited, allowed: &[&str]) -> Result<Inherited> {
+    let mut out = inh.clone();
+    let Some(entries) = node.as_map() else {
+        return Ok(out);
+    };
+    for (k, v) in entries {
+        let key = k.key_str().unwrap_or_default();
+        match key.as_str() {
+            "when" => out.when.extend(conditions(v, "when")?),
+            "tags" => out.tags.extend(want_str_list(v, "tags")?),
+            "become" => out.become_opts.enabled = Some(want_bool(v, "become")?),
+            "become_user" => out.become_opts.user = Some(want_str(v, "become_user")?),
+            "vars" => out.vars.extend(vars_map(v, "vars")?),
+            "ignore_errors" => out.ignore_errors = Some(want_bool(v, "ignore_errors")?),
+            "check_mode" => out.check_mode = Some(want_bool(v, "check_mode")?),
+            "diff" => out.diff = Some(want_bool(v, "diff")?),
+            "no_log" => out.no_log = Some(want_bool(v, "no_log")?),
+            "remote_user" => out.remote_user = Some(want_str(v, "remote_user")?),
+            "environment" => out.environment = Some(TTree::from_node(v)?),
+            _ if allowed.contains(&key.as_str()) => {}
+            _ => {
+                let hint = did_you_mean(&key, allowed)
+                    .map(|s| format!("\nhint: did you mean `{s}`?"))
+                    .unwrap_or_default();
+                bail!("{}: `{key}` is not valid here{hint}", k.span);
+            }
+        }
+    }
+    Ok(out)
+}

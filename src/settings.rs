@@ -1,0 +1,65 @@
+//! Resolved run settings: command line, environment and defaults combined into one struct the
+//! executor reads. Nothing here touches hosts.
+
+use crate::connection::HostKeyPolicy;
+use crate::vars::VarMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything a run needs to know besides the inventory and playbooks.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub check: bool,
+    pub diff: bool,
+    pub forks: usize,
+    pub extra_vars: VarMap,
+    pub limit: Option<String>,
+    pub tags: Vec<String>,
+    pub skip_tags: Vec<String>,
+    pub remote_user: Option<String>,
+    pub become_enabled: bool,
+    pub become_user: Option<String>,
+    pub private_key: Option<PathBuf>,
+    pub connection: Option<String>,
+    pub connect_timeout: Duration,
+    pub host_key_policy: HostKeyPolicy,
+    pub known_hosts: PathBuf,
+    pub verbosity: u8,
+    pub force_handlers: bool,
+}
+
+/// The number of hosts worked on at once unless `--forks` says otherwise: enough for 50 hosts.
+pub const DEFAULT_FORKS: usize = 50;
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            check: false,
+            diff: false,
+            forks: DEFAULT_FORKS,
+            extra_vars: VarMap::new(),
+            limit: None,
+            tags: Vec::new(),
+            skip_tags: Vec::new(),
+            remote_user: None,
+            become_enabled: false,
+            become_user: None,
+            private_key: None,
+            connection: None,
+            connect_timeout: Duration::from_secs(10),
+            host_key_policy: HostKeyPolicy::Strict,
+            known_hosts: default_known_hosts(),
+            verbosity: 0,
+            force_handlers: false,
+        }
+    }
+}
+
+/// `~/.ssh/known_hosts`.
+pub fn default_known_hosts() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/root"))
+        .join(".ssh")
+        .join("known_hosts")
+}
