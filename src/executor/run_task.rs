@@ -463,10 +463,6 @@ fn run_item(
     }
     let as_user = become_for(pc, host, task, &scope);
     let paths = search_paths(task, &pc.playbook_dir);
-    let env_prefix = match &task.environment {
-        Some(env) => Some(env.render(&scope, &pc.omit)?),
-        None => None,
-    };
     let mut attempts = 0usize;
     loop {
         attempts += 1;
@@ -480,7 +476,6 @@ fn run_item(
                 vars: &scope,
                 paths: &paths,
             };
-            let _ = &env_prefix;
             run_module(module, &mut mctx, &args, check)?
         };
         let (mut status, mut result, diffs, facts) = plan_to_result(plan, check, diff);

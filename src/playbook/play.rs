@@ -195,7 +195,7 @@ fn load_play(node: &Node, base: &Path, ctx: &mut LoadCtx) -> Result<Play> {
                 format!("`{key}` is not a play keyword{hint}"),
             ));
         }
-        if matches!(key.as_str(), "vars_prompt" | "module_defaults") {
+        if matches!(key.as_str(), "vars_prompt" | "module_defaults" | "environment" | "throttle" | "timeout") {
             return Err(err_at(
                 &k.span,
                 format!("the play keyword `{key}` is not supported by drover yet"),
@@ -203,6 +203,14 @@ fn load_play(node: &Node, base: &Path, ctx: &mut LoadCtx) -> Result<Play> {
         }
     }
     let get = |k: &str| node.get(k);
+    for (key, allowed) in [("strategy", "linear"), ("order", "inventory")] {
+        if let Some(v) = get(key) {
+            let val = want_str(v, key)?;
+            if val != allowed {
+                return Err(err_at(&v.span, format!("`{key}: {val}` is not supported by drover yet (only `{allowed}`)")));
+            }
+        }
+    }
     let hosts = match get("hosts") {
         Some(h) => match &h.kind {
             NodeKind::Seq(items) => {
