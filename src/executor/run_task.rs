@@ -370,9 +370,11 @@ fn loop_values(v: &Value, task: &Task) -> Result<Vec<Value>> {
         ValueKind::Seq | ValueKind::Iterable => v.try_iter()?.collect(),
         ValueKind::String if task.loop_flatten => vec![v.clone()],
         ValueKind::None | ValueKind::Undefined => Vec::new(),
-        other => return Err(anyhow!(
+        other => {
+            return Err(anyhow!(
             "`loop` needs a list, got {other}\nhint: for a mapping use `{{{{ x | dict2items }}}}`"
-        )),
+        ))
+        }
     };
     if !task.loop_flatten {
         return Ok(list);

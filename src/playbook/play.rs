@@ -195,7 +195,10 @@ fn load_play(node: &Node, base: &Path, ctx: &mut LoadCtx) -> Result<Play> {
                 format!("`{key}` is not a play keyword{hint}"),
             ));
         }
-        if matches!(key.as_str(), "vars_prompt" | "module_defaults" | "environment" | "throttle" | "timeout") {
+        if matches!(
+            key.as_str(),
+            "vars_prompt" | "module_defaults" | "environment" | "throttle" | "timeout"
+        ) {
             return Err(err_at(
                 &k.span,
                 format!("the play keyword `{key}` is not supported by drover yet"),
@@ -207,7 +210,10 @@ fn load_play(node: &Node, base: &Path, ctx: &mut LoadCtx) -> Result<Play> {
         if let Some(v) = get(key) {
             let val = want_str(v, key)?;
             if val != allowed {
-                return Err(err_at(&v.span, format!("`{key}: {val}` is not supported by drover yet (only `{allowed}`)")));
+                return Err(err_at(
+                    &v.span,
+                    format!("`{key}: {val}` is not supported by drover yet (only `{allowed}`)"),
+                ));
             }
         }
     }
@@ -356,18 +362,19 @@ pub(super) fn load_task_list(
     ctx: &mut LoadCtx,
     handlers: bool,
 ) -> Result<Vec<Task>> {
-    let items =
-        match &node.kind {
-            NodeKind::Seq(items) => items.as_slice(),
-            NodeKind::Null => &[],
-            _ => return Err(err_at(
+    let items = match &node.kind {
+        NodeKind::Seq(items) => items.as_slice(),
+        NodeKind::Null => &[],
+        _ => {
+            return Err(err_at(
                 &node.span,
                 format!(
                     "a task list must be a list, not {}\nhint: start each task with `- name: ...`",
                     node.type_name()
                 ),
-            )),
-        };
+            ))
+        }
+    };
     let mut out = Vec::new();
     for item in items {
         if item.as_map().is_none() {

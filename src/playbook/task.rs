@@ -664,7 +664,8 @@ pub(super) fn inherit_from(node: &Node, inh: &Inherited, allowed: &[&str]) -> Re
             "diff" => out.diff = Some(want_bool(v, "diff")?),
             "no_log" => out.no_log = Some(want_bool(v, "no_log")?),
             "remote_user" => out.remote_user = Some(want_str(v, "remote_user")?),
-            "environment" | "throttle" | "delegate_to" | "module_defaults" | "any_errors_fatal" | "rescue" | "always" => {
+            "environment" | "throttle" | "delegate_to" | "module_defaults" | "any_errors_fatal"
+            | "rescue" | "always" => {
                 bail!("{}: `{key}` is not supported by drover yet", k.span);
             }
             _ if allowed.contains(&key.as_str()) => {}

@@ -1,0 +1,114 @@
+//! Variable precedence, level by level: the same variable is set at every level, and each step
+//! removes the current winner to show the next one down wins, through the real binary.
+
+use std::path::Path;
+use std::process::Command;
+
+fn write(dir: &Path, rel: &str, text: &str) {
+    let p = dir.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+/// Levels from highest to lowest; each is (name, where it is set).
+const LEVELS: &[&str] = &[
+    "extra_vars",
+    "set_fact",
+    "task_vars",
+    "role_vars",
+    "play_vars_files",
+    "play_vars",
+    "host_vars",
+    "inventory_host",
+    "group_vars_child",
+    "group_vars_all",
+    "inventory_group",
+    "role_defaults",
+];
+
+fn build(dir: &Path, enabled: &[&str]) -> Vec<String> {
+    let on = |l: &str| enabled.contains(&l);
+    let host_inline = if on("inventory_host") {
+        " v=inventory_host"
+    } else {
+        ""
+    };
+    let group_vars = if on("inventory_group") {
+        "[web:vars]\nv=inventory_group\n"
+    } else {
+        ""
+    };
+    write(
+        dir,
+        "inv/hosts.ini",
+        &format!("[web]\nlocalhost ansible_connection=local{host_inline}\n{group_vars}"),
+    );
+    let gv = |l: &str| {
+        if on(l) {
+            format!("v: {l}\n")
+        } else {
+            "other: 1\n".into()
+        }
+    };
+    write(dir, "inv/group_vars/all.yml", &gv("group_vars_all"));
+    write(dir, "inv/group_vars/web.yml", &gv("group_vars_child"));
+    write(dir, "inv/host_vars/localhost.yml", &gv("host_vars"));
+    write(dir, "roles/r/defaults/main.yml", &gv("role_defaults"));
+    write(dir, "roles/r/vars/main.yml", &gv("role_vars"));
+    write(dir, "vars.yml", &gv("play_vars_files"));
+    let set_fact = if on("set_fact") {
+        "- set_fact: {v: set_fact}\n"
+    } else {
+        ""
+    };
+    let task_vars = if on("task_vars") {
+        "  vars: {v: task_vars}\n"
+    } else {
+        ""
+    };
+    write(
+        dir,
+        "roles/r/tasks/main.yml",
+        &format!("{set_fact}- debug: msg=\"V={{{{ v }}}}\"\n{task_vars}"),
+    );
+    let play_vars = if on("play_vars") {
+        "  vars: {v: play_vars}\n"
+    } else {
+        ""
+    };
+    write(dir, "site.yml", &format!("- hosts: web\n  gather_facts: false\n{play_vars}  vars_files: [vars.yml]\n  roles: [r]\n"));
+    let mut args = vec![
+        "play".to_string(),
+        "-i".into(),
+        dir.join("inv/hosts.ini").display().to_string(),
+        dir.join("site.yml").display().to_string(),
+    ];
+    if on("extra_vars") {
+        args.extend(["-e".into(), "v=extra_vars".into()]);
+    }
+    args
+}
+
+#[test]
+fn each_level_beats_the_ones_below() {
+    for (i, expected) in LEVELS.iter().enumerate() {
+        let dir = tempfile::tempdir().unwrap();
+        let args = build(dir.path(), &LEVELS[i..]);
+        let out = Command::new(env!("CARGO_BIN_EXE_drover"))
+            .args(&args)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "level {expected}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains(&format!("\"msg\":\"V={expected}\"")),
+            "expected {expected} to win:\n{stdout}"
+        );
+    }
+}
