@@ -7,11 +7,17 @@
 mod args;
 mod assert;
 mod command;
+mod copy;
 mod debug;
 mod fail;
+mod file;
+mod fileops;
+mod lineinfile;
 mod ping;
 mod set_fact;
 mod setup;
+mod stat;
+mod template;
 
 pub use args::{to_bool as args_to_bool, Args, Spec};
 
@@ -208,6 +214,11 @@ static REGISTRY: &[&dyn Module] = &[
     &fail::Fail,
     &ping::Ping,
     &setup::Setup,
+    &stat::Stat,
+    &lineinfile::LineInFile,
+    &file::File,
+    &copy::Copy,
+    &template::Template,
 ];
 
 /// All module names, for "did you mean" hints.

@@ -1,0 +1,244 @@
+//! `stat`: report a path's status under Ansible's keys (`stat.exists`, `stat.mode`, …) from a
+//! single probe command (`stat -c` plus the checksum tool). Never changes anything.
+
+use super::fileops::{self, Alg, FileState, ProbeItem, ProbeReq};
+use super::{Args, Module, ModuleCtx, Plan, Spec};
+use crate::vars::map_value;
+use anyhow::Result;
+use minijinja::Value;
+
+pub struct Stat;
+
+static SPEC: Spec = Spec {
+    args: &[
+        "path",
+        "follow",
+        "get_checksum",
+        "checksum_algorithm",
+        "get_mime",
+        "get_attributes",
+        "get_md5",
+    ],
+    aliases: &[
+        ("dest", "path"),
+        ("name", "path"),
+        ("checksum", "checksum_algorithm"),
+        ("checksum_algo", "checksum_algorithm"),
+        ("mime", "get_mime"),
+        ("mime_type", "get_mime"),
+        ("mime-type", "get_mime"),
+        ("attr", "get_attributes"),
+        ("attributes", "get_attributes"),
+    ],
+    free_form: None,
+    any_args: false,
+};
+
+impl Module for Stat {
+    fn name(&self) -> &'static str {
+        "stat"
+    }
+
+    fn spec(&self) -> &'static Spec {
+        &SPEC
+    }
+
+    fn plan(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
+        fileops::catch(plan(ctx, args))
+    }
+}
+
+fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
+    let path = fileops::expand_home(ctx, &args.req_str("path")?)?;
+    let follow = args.bool_or("follow", false)?;
+    let alg_name = args.choice(
+        "checksum_algorithm",
+        &["md5", "sha1", "sha224", "sha256", "sha384", "sha512"],
+        "sha1",
+    )?;
+    let mut item = ProbeItem::new(&path, follow);
+    if args.bool_or("get_checksum", true)? {
+        item = item.sum(Alg::parse(&alg_name).unwrap_or(Alg::Sha1));
+    }
+    let req = ProbeReq {
+        items: vec![item],
+        ..ProbeReq::default()
+    };
+    let probe = fileops::probe(ctx, &req)?;
+    let st = probe.states.first().cloned().unwrap_or_default();
+    Ok(Plan::unchanged().with_value("stat", stat_value(&path, &st)))
+}
+
+/// glibc's `makedev`.
+fn makedev(major: u32, minor: u32) -> u64 {
+    let (ma, mi) = (u64::from(major), u64::from(minor));
+    ((ma & 0xfff) << 8) | ((ma & !0xfff) << 32) | (mi & 0xff) | ((mi & !0xff) << 12)
+}
+
+/// Ansible's `stat` dictionary for one path.
+pub fn stat_value(path: &str, st: &FileState) -> Value {
+    let mut e: Vec<(String, Value)> = Vec::new();
+    let mut put = |k: &str, v: Value| e.push((k.to_string(), v));
+    if !st.exists {
+        put("exists", Value::from(false));
+        return map_value(e);
+    }
+    let m = st.st_mode;
+    let kind = st.kind();
+    put("exists", Value::from(true));
+    put("path", Value::from(path));
+    put("mode", Value::from(format!("{:04o}", st.perm())));
+    put("isdir", Value::from(kind == fileops::S_IFDIR));
+    put("ischr", Value::from(kind == fileops::S_IFCHR));
+    put("isblk", Value::from(kind == fileops::S_IFBLK));
+    put("isreg", Value::from(kind == fileops::S_IFREG));
+    put("isfifo", Value::from(kind == fileops::S_IFIFO));
+    put("islnk", Value::from(kind == fileops::S_IFLNK));
+    put("issock", Value::from(kind == fileops::S_IFSOCK));
+    put("uid", Value::from(st.uid));
+    put("gid", Value::from(st.gid));
+    put("size", Value::from(st.size));
+    put("inode", Value::from(st.inode));
+    put("dev", Value::from(st.dev));
+    put("nlink", Value::from(st.nlink));
+    put("atime", Value::from(st.atime));
+    put("mtime", Value::from(st.mtime));
+    put("ctime", Value::from(st.ctime));
+    let bits = [
+        ("wusr", 0o200),
+        ("rusr", 0o400),
+        ("xusr", 0o100),
+        ("wgrp", 0o020),
+        ("rgrp", 0o040),
+        ("xgrp", 0o010),
+        ("woth", 0o002),
+        ("roth", 0o004),
+        ("xoth", 0o001),
+        ("isuid", 0o4000),
+        ("isgid", 0o2000),
+    ];
+    for (k, b) in bits {
+        put(k, Value::from(m & b != 0));
+    }
+    put("blocks", Value::from(st.blocks));
+    put("block_size", Value::from(st.block_size));
+    put(
+        "device_type",
+        Value::from(makedev(st.rdev_major, st.rdev_minor)),
+    );
+    put("readable", Value::from(st.readable));
+    put("writeable", Value::from(st.writeable));
+    put("executable", Value::from(st.executable));
+    if kind == fileops::S_IFLNK {
+        if let Some(s) = &st.link_source {
+            put("lnk_source", Value::from(s.as_str()));
+        }
+        if let Some(t) = &st.link_target {
+            put("lnk_target", Value::from(t.as_str()));
+        }
+    }
+    if st.owner != "UNKNOWN" {
+        put("pw_name", Value::from(st.owner.as_str()));
+    }
+    if st.group != "UNKNOWN" {
+        put("gr_name", Value::from(st.group.as_str()));
+    }
+    if let Some(c) = &st.checksum {
+        put("checksum", Value::from(c.as_str()));
+    }
+    map_value(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fileops::testing::{args, snapshot, Harness};
+    use super::*;
+    use serde_json::json;
+
+    fn stat_of(h: &mut Harness, a: serde_json::Value) -> Value {
+        let plan = Stat.plan(&mut h.ctx(true), &args(a)).unwrap();
+        assert!(!plan.changed && !plan.failed, "{:?}", plan.msg);
+        plan.values["stat"].clone()
+    }
+
+    #[test]
+    fn reports_files_links_dirs_and_absence() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("f.txt");
+        std::fs::write(&f, b"abc").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let l = dir.path().join("l");
+        std::os::unix::fs::symlink("f.txt", &l).unwrap();
+        let before = snapshot(dir.path());
+        let mut h = Harness::new();
+
+        let s = stat_of(&mut h, json!({"path": f.to_str().unwrap()}));
+        let get = |s: &Value, k: &str| s.get_attr(k).unwrap();
+        assert!(get(&s, "exists").is_true());
+        assert_eq!(get(&s, "mode").as_str(), Some("0640"));
+        assert!(get(&s, "isreg").is_true());
+        assert!(!get(&s, "isdir").is_true());
+        assert_eq!(get(&s, "size").as_i64(), Some(3));
+        assert_eq!(
+            get(&s, "checksum").as_str(),
+            Some("a9993e364706816aba3e25717850c26c9cd0d89d")
+        );
+        assert!(get(&s, "rusr").is_true() && !get(&s, "roth").is_true());
+        assert!(get(&s, "pw_name").as_str().is_some());
+        assert!(
+            get(&s, "mtime").as_i64().is_some()
+                || get(&s, "mtime").kind() == minijinja::value::ValueKind::Number
+        );
+
+        let s = stat_of(
+            &mut h,
+            json!({"path": f.to_str().unwrap(), "checksum_algorithm": "sha256", "get_checksum": "yes"}),
+        );
+        assert_eq!(
+            get(&s, "checksum").as_str(),
+            Some("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        );
+
+        let s = stat_of(&mut h, json!({"path": l.to_str().unwrap()}));
+        assert!(get(&s, "islnk").is_true());
+        assert_eq!(get(&s, "lnk_target").as_str(), Some("f.txt"));
+        assert_eq!(get(&s, "lnk_source").as_str(), f.to_str());
+        assert!(get(&s, "checksum").is_undefined());
+
+        let s = stat_of(&mut h, json!({"path": l.to_str().unwrap(), "follow": true}));
+        assert!(get(&s, "isreg").is_true());
+        assert!(get(&s, "lnk_target").is_undefined());
+
+        let s = stat_of(
+            &mut h,
+            json!({"path": dir.path().to_str().unwrap(), "get_checksum": false}),
+        );
+        assert!(get(&s, "isdir").is_true());
+
+        let s = stat_of(
+            &mut h,
+            json!({"path": dir.path().join("nope").to_str().unwrap()}),
+        );
+        assert!(!get(&s, "exists").is_true());
+        assert_eq!(s.len(), Some(1));
+
+        assert_eq!(snapshot(dir.path()), before);
+    }
+
+    #[test]
+    fn bad_algorithm_is_an_error() {
+        let mut h = Harness::new();
+        let r = Stat.plan(
+            &mut h.ctx(false),
+            &args(json!({"path": "/", "checksum_algorithm": "crc"})),
+        );
+        assert!(r.is_err());
+    }
+
+    #[test]
+    fn makedev_matches_glibc() {
+        assert_eq!(makedev(8, 1), 2049);
+        assert_eq!(makedev(259, 3), 66307);
+    }
+}
