@@ -9,7 +9,9 @@ use anyhow::Result;
 
 /// Runs an ad-hoc module; returns the exit code.
 pub fn run_adhoc(args: &RunArgs, reporter: &mut dyn Reporter) -> Result<i32> {
-    let settings = input(settings_from(&args.conn))?;
+    let mut settings = input(settings_from(&args.conn))?;
+    // Ad-hoc runs exist to see results: show them as `ansible` does.
+    settings.verbosity = settings.verbosity.max(1);
     let inventory = input(load_inventory(&args.conn.inventory, &[]))?;
     let task_args = args.args.clone().unwrap_or_default();
     // The ad-hoc task is built as YAML so it goes through the same validation as playbooks.

@@ -38,6 +38,12 @@ pub fn run_play(args: &PlayArgs, reporter: &mut dyn Reporter) -> Result<i32> {
         books.push(pb);
     }
     let mut runner = Runner::new(&inventory, &settings)?;
+    // Host patterns and --limit are input too: a bad one is reported before any play runs.
+    for pb in &books {
+        for play in &pb.plays {
+            input(runner.play_hosts(play))?;
+        }
+    }
     if args.syntax_check || args.list_hosts || args.list_tasks {
         let mut out = std::io::stdout().lock();
         for pb in &books {
@@ -48,12 +54,19 @@ pub fn run_play(args: &PlayArgs, reporter: &mut dyn Reporter) -> Result<i32> {
             writeln!(out, "\nplaybook: {}", pb.path.display())?;
             for (n, play) in pb.plays.iter().enumerate() {
                 let hosts = input(runner.play_hosts(play))?;
-                writeln!(out, "\n  play #{} ({}): {}", n + 1, play.name, play.name)?;
+                let pattern = crate::executor::pattern_text(play);
+                writeln!(
+                    out,
+                    "\n  play #{} ({pattern}): {}\tTAGS: [{}]",
+                    n + 1,
+                    play.name,
+                    play.tags.join(", ")
+                )?;
                 if args.list_hosts {
                     writeln!(
                         out,
-                        "    pattern: {}\n    hosts ({}):",
-                        play.name,
+                        "    pattern: {:?}\n    hosts ({}):",
+                        [pattern.as_str()],
                         hosts.len()
                     )?;
                     for h in &hosts {

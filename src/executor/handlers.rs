@@ -87,7 +87,7 @@ pub fn check_notify(play: &Play) -> Result<()> {
                     || h.listen.iter().any(|l| l == n)
             });
             if !found {
-                anyhow::bail!("{}: `notify: {n}` names no handler or `listen` topic of this play\nhint: check the handler's `name:` spelling", t.span);
+                anyhow::bail!("{}: `notify: {n}` names no handler or `listen` topic of this play\nhint: check the handler's `name:` spelling", t.span_of("notify"));
             }
         }
     }

@@ -16,6 +16,15 @@ pub use host::{HostState, Stats};
 pub use result::{HostResult, ItemResult, Status};
 pub use tags::TagFilter;
 
+/// A play's `hosts:` as written.
+pub fn pattern_text(play: &Play) -> String {
+    match &play.hosts {
+        crate::template::tree::TTree::Value(v) => v.to_string(),
+        crate::template::tree::TTree::Tmpl(t, _) => t.source().to_string(),
+        _ => String::new(),
+    }
+}
+
 /// A task's title without rendering (for `--list-tasks`).
 pub fn task_title(t: &Task) -> String {
     let role = t
@@ -114,7 +123,7 @@ impl<'a> Runner<'a> {
         let hosts = self
             .inventory
             .resolve_pattern(&pattern)
-            .map_err(|e| anyhow!("{}: {e:#}", play.span))?;
+            .map_err(|e| anyhow!("{}: {e:#}", play.hosts_span))?;
         match &self.settings.limit {
             Some(limit) => self.inventory.apply_limit(hosts, limit),
             None => Ok(hosts),

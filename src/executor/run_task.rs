@@ -503,9 +503,10 @@ fn run_item(
             l.push(Layer::data(Arc::new(reg)));
             let rscope = Scope::new(l).into_value();
             if let Some(cw) = &task.changed_when {
-                if status != Status::Skipped && status != Status::Failed || cw.is_empty() {
+                // Ansible evaluates changed_when first, whatever the module returned.
+                if status != Status::Skipped {
                     let changed = eval_conditions(cw, &rscope)?.is_none();
-                    if status != Status::Failed && status != Status::Skipped {
+                    if status != Status::Failed {
                         status = if changed { Status::Changed } else { Status::Ok };
                     }
                     result = with_keys(&result, &[("changed", Value::from(changed))]);
@@ -577,7 +578,11 @@ fn plan_to_result(plan: Plan, check: bool, diff: bool) -> (Status, Value, Vec<Di
     } else {
         Status::Ok
     };
-    m.insert("changed".into(), Value::from(status == Status::Changed));
+    // A command that ran and failed still changed the host (Ansible reports `changed`), so
+    // `failed_when: false` turns it into a change, not an ok.
+    let changed = status == Status::Changed
+        || (status == Status::Failed && plan.changed && plan.work.is_none() && !check);
+    m.insert("changed".into(), Value::from(changed));
     if status == Status::Failed {
         m.insert("failed".into(), Value::from(true));
     } else {

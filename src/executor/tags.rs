@@ -62,7 +62,8 @@ mod tests {
 
     #[test]
     fn selection_table() {
-        let cases: &[(&[&str], &[&str], &[&str], bool)] = &[
+        type Case<'a> = (&'a [&'a str], &'a [&'a str], &'a [&'a str], bool);
+        let cases: &[Case] = &[
             (&[], &[], &[], true),
             (&[], &[], &["x"], true),
             (&[], &[], &["never"], false),

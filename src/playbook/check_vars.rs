@@ -136,14 +136,19 @@ fn check_value(v: &Value, span: &Span, known: &HashSet<String>) -> Result<()> {
 
 fn check_task(t: &Task, known: &HashSet<String>, play_dir: &std::path::Path) -> Result<()> {
     check_tree(&t.args, known)?;
-    for c in t
-        .when
-        .iter()
-        .chain(t.changed_when.iter().flatten())
-        .chain(t.failed_when.iter().flatten())
-        .chain(t.until.iter())
-    {
-        check_template(c, &t.span, known)?;
+    for c in &t.when {
+        check_template(c, t.span_of("when"), known)?;
+    }
+    for (key, conds) in [
+        ("changed_when", &t.changed_when),
+        ("failed_when", &t.failed_when),
+    ] {
+        for c in conds.iter().flatten() {
+            check_template(c, t.span_of(key), known)?;
+        }
+    }
+    if let Some(u) = &t.until {
+        check_template(u, t.span_of("until"), known)?;
     }
     for tree in [&t.loop_items, &t.loop_label, &t.name, &t.environment]
         .into_iter()
@@ -152,7 +157,7 @@ fn check_task(t: &Task, known: &HashSet<String>, play_dir: &std::path::Path) -> 
         check_tree(tree, known)?;
     }
     for v in t.vars.values() {
-        check_value(v, &t.span, known)?;
+        check_value(v, t.span_of("vars"), known)?;
     }
     if let Some(role) = &t.role {
         for v in role
@@ -184,7 +189,7 @@ fn check_task(t: &Task, known: &HashSet<String>, play_dir: &std::path::Path) -> 
                         .iter()
                         .map(|d| d.join(kind).display().to_string())
                         .collect();
-                    return Err(err_at(&t.span, format!("the {} source `{src}` was not found (searched {})\nhint: put it in the role's `{kind}/` directory or give a path relative to the playbook", t.module_name, dirs.join(", "))));
+                    return Err(err_at(t.span_of("arg:src"), format!("the {} source `{src}` was not found (searched {})\nhint: put it in the role's `{kind}/` directory or give a path relative to the playbook", t.module_name, dirs.join(", "))));
                 }
             }
         }

@@ -67,13 +67,12 @@ fn unquote(v: &str) -> String {
     v.to_string()
 }
 
+/// `k=v` pairs in order, and the free-form text that was not a pair.
+pub type KvArgs = (Vec<(String, String)>, Option<String>);
+
 /// Parses `k=v` words. With `free_form`, words that are not `known=` pairs stay in order as
 /// the raw text (`_raw_params`), as Ansible does for `command`/`shell`.
-pub fn parse_kv(
-    s: &str,
-    free_form: bool,
-    known: &dyn Fn(&str) -> bool,
-) -> Result<(Vec<(String, String)>, Option<String>), String> {
+pub fn parse_kv(s: &str, free_form: bool, known: &dyn Fn(&str) -> bool) -> Result<KvArgs, String> {
     let words = split_args(s)?;
     let mut pairs = Vec::new();
     let mut raw: Vec<String> = Vec::new();

@@ -76,6 +76,8 @@ pub enum BatchSize {
 pub struct Play {
     pub name: String,
     pub hosts: TTree,
+    /// Where `hosts:` was written.
+    pub hosts_span: Span,
     pub span: Span,
     /// Play `vars`, then `vars_files` (which win).
     pub vars: Arc<VarMap>,

@@ -328,6 +328,9 @@ fn load_play(node: &Node, base: &Path, ctx: &mut LoadCtx) -> Result<Play> {
     Ok(Play {
         name,
         hosts,
+        hosts_span: get("hosts")
+            .map(|h| h.span.clone())
+            .unwrap_or_else(|| node.span.clone()),
         span: node.span.clone(),
         vars: std::sync::Arc::new(vars),
         gather_facts: opt_bool("gather_facts")?.unwrap_or(true),

@@ -147,9 +147,20 @@ pub struct Task {
     pub run_once: bool,
     /// The directory of the file the task was written in (relative lookups).
     pub file_dir: PathBuf,
+    /// Where each keyword's value (`when`, `notify`…) and each argument (`arg:src`) was written.
+    pub spans: Vec<(String, Span)>,
 }
 
 impl Task {
+    /// Where a keyword's value (or `arg:NAME`) was written; the task's own place otherwise.
+    pub fn span_of(&self, key: &str) -> &Span {
+        self.spans
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, s)| s)
+            .unwrap_or(&self.span)
+    }
+
     /// The module, if this task runs one.
     pub fn module(&self) -> Option<&'static dyn Module> {
         match self.kind {
@@ -442,6 +453,21 @@ pub(super) fn parse_task(node: &Node, inh: &Inherited, handler: bool) -> Result<
         }
     }
     let (mkey, mval, module_name) = module_key(entries, &node.span)?;
+    let mut spans: Vec<(String, Span)> = entries
+        .iter()
+        .map(|(k, v)| (k.key_str().unwrap_or_default(), v.span.clone()))
+        .collect();
+    for args_node in [Some(mval), node.get("args")].into_iter().flatten() {
+        match args_node.as_map() {
+            Some(m) => spans.extend(m.iter().map(|(k, v)| {
+                (
+                    format!("arg:{}", k.key_str().unwrap_or_default()),
+                    v.span.clone(),
+                )
+            })),
+            None => spans.push(("arg:_raw_params".into(), args_node.span.clone())),
+        }
+    }
     let get = |k: &str| node.get(k);
     let kind;
     let args;
@@ -615,6 +641,7 @@ pub(super) fn parse_task(node: &Node, inh: &Inherited, handler: bool) -> Result<
         delay,
         run_once: opt_bool("run_once")?.unwrap_or(false),
         file_dir: inh.file_dir.clone(),
+        spans,
     })
 }
 

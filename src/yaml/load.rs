@@ -30,11 +30,19 @@ pub fn load_str(text: &str, path: &Path) -> Result<Vec<Node>> {
     let mut parser = Parser::new_from_str(text);
     if let Err(e) = parser.load(&mut builder, true) {
         let m = e.marker();
-        let span = Span {
+        let mut span = Span {
             file,
             line: m.line(),
             col: m.col() + 1,
         };
+        // A tab in indentation is often reported at the end of the line before it.
+        if let Some((line, col)) = tab_indent_near(text, m.line()) {
+            span.line = line;
+            span.col = col;
+            return Err(anyhow!(
+                "{span}: YAML syntax error: a tab is used for indentation\nhint: YAML does not allow tabs for indentation; indent with spaces"
+            ));
+        }
         let info = e.to_string();
         let info = info.split(" at byte ").next().unwrap_or(&info).to_string();
         return Err(anyhow!(
@@ -46,6 +54,22 @@ pub fn load_str(text: &str, path: &Path) -> Result<Vec<Node>> {
         return Err(e);
     }
     Ok(builder.docs)
+}
+
+/// The first line at or after `line` (1-based, within two lines) whose indentation has a tab.
+fn tab_indent_near(text: &str, line: usize) -> Option<(usize, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    for l in line.max(1)..=(line + 1).min(lines.len()) {
+        let content = lines[l - 1];
+        let indent: String = content
+            .chars()
+            .take_while(|c| *c == ' ' || *c == '\t')
+            .collect();
+        if let Some(pos) = indent.find('\t') {
+            return Some((l, pos + 1));
+        }
+    }
+    None
 }
 
 fn hint_for(text: &str, m: &Marker) -> String {
@@ -202,6 +226,14 @@ impl MarkedEventReceiver for Builder {
             }
             Event::MappingEnd => {
                 if let Some(Frame::Map(entries, _, span, tag, anchor, _)) = self.stack.pop() {
+                    // A block mapping's start event is marked after its first key; the first
+                    // key is where a reader sees the mapping begin.
+                    let span = match entries.first() {
+                        Some((k, _)) if (k.span.line, k.span.col) < (span.line, span.col) => {
+                            k.span.clone()
+                        }
+                        _ => span,
+                    };
                     let node = Node {
                         kind: NodeKind::Map(entries),
                         span,
@@ -237,6 +269,11 @@ mod tests {
     #[test]
     fn spans_are_one_based() {
         let n = one("a: 1\nb:\n  - x\n");
+        assert_eq!(
+            (n.span.line, n.span.col),
+            (1, 1),
+            "a mapping starts at its first key"
+        );
         let b = n.get("b").unwrap();
         assert_eq!((b.span.line, b.span.col), (3, 3));
         let x = &b.as_seq().unwrap()[0];
@@ -255,8 +292,10 @@ mod tests {
     fn syntax_error_names_position_and_hints_tabs() {
         let err = load_str("a:\n\t- b\n", Path::new("t.yml")).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.starts_with("t.yml:2:"), "{msg}");
+        assert!(msg.starts_with("t.yml:2:1: "), "{msg}");
         assert!(msg.contains("tabs"), "{msg}");
+        let err = load_str("a:\n  b: plain\n\t- c\n", Path::new("t.yml")).unwrap_err();
+        assert!(err.to_string().starts_with("t.yml:3:1: "), "{err}");
     }
 
     #[test]

@@ -1,0 +1,651 @@
+//! Playbooks, ad-hoc runs and the inventory command over the local connection, each in its
+//! own temp dir: outcomes are checked on disk, in the output and in the PLAY RECAP.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use support::{drover, recap, run, s, snapshot, write};
+
+/// An inventory with `localhost` on the local connection, in `dir`.
+fn local_inventory(dir: &Path) -> PathBuf {
+    write(
+        dir,
+        "hosts.ini",
+        "[local]\nlocalhost ansible_connection=local\n",
+    )
+}
+
+/// `drover play -i <local inventory> PLAYBOOK ARGS…`
+fn play(dir: &Path, playbook: &Path, args: &[&str]) -> (i32, String, String) {
+    let inv = local_inventory(dir);
+    let mut cmd = drover();
+    cmd.current_dir(dir)
+        .arg("play")
+        .arg("-i")
+        .arg(inv)
+        .arg(playbook)
+        .args(args);
+    run(&mut cmd)
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("reading {}: {e}", p.display()))
+}
+
+const FEATURES: &str = r#"- hosts: localhost
+  gather_facts: false
+  vars:
+    words: [alpha, beta, gamma]
+  tasks:
+    - name: make the work dir
+      command: mkdir {{ work }}
+      args:
+        creates: "{{ work }}"
+    - name: seed a file
+      shell: printf 'seed\n' > seed.txt
+      args:
+        chdir: "{{ work }}"
+        creates: "{{ work }}/seed.txt"
+    - name: remove the stale file
+      command: rm {{ stale }}
+      args:
+        removes: "{{ stale }}"
+    - name: where am I
+      command: pwd
+      args:
+        chdir: "{{ work }}"
+      register: where
+      changed_when: false
+    - name: feed stdin
+      shell: tr a-z A-Z
+      args:
+        stdin: hello stdin
+      register: upper
+      changed_when: false
+    - set_fact:
+        summary: "{{ where.stdout | basename }}:{{ upper.stdout }}"
+    - debug: var=summary
+    - assert:
+        that:
+          - where.stdout == work
+          - upper.stdout == 'HELLO STDIN'
+          - summary == 'work:HELLO STDIN'
+    - name: an ignored failure
+      fail:
+        msg: this failure is ignored
+      ignore_errors: true
+    - name: loop with when
+      shell: echo {{ item }} >> {{ work }}/loop.txt
+      loop: "{{ words }}"
+      when: item != 'beta'
+    - name: with_items flattens one level
+      shell: echo {{ item }} >> {{ work }}/items.txt
+      with_items:
+        - [one, two]
+        - three
+    - name: never runs
+      command: touch {{ work }}/never
+      when: words | length > 5
+    - name: grep finding nothing is not a failure
+      command: grep nomatch {{ work }}/seed.txt
+      register: g
+      failed_when: g.rc not in [0, 1]
+      changed_when: g.rc == 0
+    - assert:
+        that:
+          - g.rc == 1
+          - g is not failed
+"#;
+
+#[test]
+fn command_shell_and_core_modules() {
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path().join("work");
+    let stale = write(tmp.path(), "stale.txt", "old\n");
+    let pb = write(tmp.path(), "features.yml", FEATURES);
+    let ev = [
+        "-e",
+        &format!("work={}", s(&work)),
+        "-e",
+        &format!("stale={}", s(&stale)),
+    ];
+    let (code, out, err) = play(tmp.path(), &pb, &ev);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(
+        out.contains(r#"{"summary":"work:HELLO STDIN"}"#),
+        "debug var= shows the fact: {out}"
+    );
+    assert!(out.contains("...ignoring"), "{out}");
+    let r = recap(&out, "localhost");
+    assert_eq!(
+        (r.ok, r.changed, r.failed, r.skipped, r.ignored),
+        (13, 5, 0, 1, 1),
+        "{out}"
+    );
+    assert_eq!(read(&work.join("seed.txt")), "seed\n");
+    assert!(!stale.exists(), "removes: ran and removed the file");
+    assert_eq!(read(&work.join("loop.txt")), "alpha\ngamma\n");
+    assert_eq!(read(&work.join("items.txt")), "one\ntwo\nthree\n");
+    assert!(!work.join("never").exists());
+
+    // Second run: creates/removes guards hold, only the unguarded loops change again.
+    let (code, out, err) = play(tmp.path(), &pb, &ev);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    let r = recap(&out, "localhost");
+    assert_eq!(
+        (r.ok, r.changed, r.failed, r.skipped, r.ignored),
+        (13, 2, 0, 1, 1),
+        "{out}"
+    );
+    assert_eq!(read(&work.join("seed.txt")), "seed\n");
+    assert_eq!(read(&work.join("loop.txt")), "alpha\ngamma\nalpha\ngamma\n");
+    assert_eq!(read(&work.join("items.txt")).lines().count(), 6);
+}
+
+#[test]
+fn failing_task_exits_2_and_stops_the_host() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pb = write(
+        tmp.path(),
+        "pb.yml",
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - command: touch before\n    - name: this fails\n      command: ls /nonexistent-drover-test-path\n    - command: touch after\n",
+    );
+    let (code, out, err) = play(tmp.path(), &pb, &[]);
+    assert_eq!(code, 2, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(out.contains("FAILED!"), "{out}");
+    assert!(tmp.path().join("before").exists());
+    assert!(
+        !tmp.path().join("after").exists(),
+        "no task after a failure"
+    );
+    let r = recap(&out, "localhost");
+    assert_eq!((r.ok, r.changed, r.failed), (1, 1, 1), "{out}");
+
+    // `fail` without ignore_errors fails the run too; with it, the run succeeds.
+    let pb = write(
+        tmp.path(),
+        "fail.yml",
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - fail:\n        msg: stop here\n",
+    );
+    let (code, out, _) = play(tmp.path(), &pb, &[]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("stop here"), "{out}");
+}
+
+#[test]
+fn failed_when_false_keeps_changed() {
+    // Ansible: a command that ran is `changed` even when its rc is non-zero and
+    // `failed_when: false` says that is fine.
+    let tmp = tempfile::tempdir().unwrap();
+    let pb = write(
+        tmp.path(),
+        "pb.yml",
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - shell: exit 3\n      register: r\n      failed_when: false\n    - assert:\n        that:\n          - r.rc == 3\n          - r is not failed\n          - r is changed\n",
+    );
+    let (code, out, err) = play(tmp.path(), &pb, &[]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    let r = recap(&out, "localhost");
+    assert_eq!((r.ok, r.changed, r.failed), (2, 1, 0), "{out}");
+}
+
+#[test]
+fn handlers_run_only_on_change() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pb = write(
+        tmp.path(),
+        "pb.yml",
+        r#"- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: create config
+      command: touch {{ dir }}/config
+      args:
+        creates: "{{ dir }}/config"
+      notify: restart
+    - name: unchanged task notifies too
+      command: "true"
+      changed_when: false
+      notify: other
+  handlers:
+    - name: restart
+      shell: echo restarted >> {{ dir }}/handler.log
+    - name: other
+      shell: echo other >> {{ dir }}/other.log
+"#,
+    );
+    let dir = format!("dir={}", s(tmp.path()));
+    let (code, out, err) = play(tmp.path(), &pb, &["-e", &dir]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(out.contains("RUNNING HANDLER [restart]"), "{out}");
+    assert!(!out.contains("RUNNING HANDLER [other]"), "{out}");
+    assert_eq!(recap(&out, "localhost").changed, 2, "{out}");
+    let (code, out, err) = play(tmp.path(), &pb, &["-e", &dir]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(!out.contains("RUNNING HANDLER"), "{out}");
+    assert_eq!(recap(&out, "localhost").changed, 0, "{out}");
+    assert_eq!(read(&tmp.path().join("handler.log")), "restarted\n");
+    assert!(!tmp.path().join("other.log").exists());
+}
+
+#[test]
+fn extra_vars_override_play_vars() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pb = write(
+        tmp.path(),
+        "pb.yml",
+        r#"- hosts: localhost
+  gather_facts: false
+  vars:
+    a: play
+    b: play
+    c: play
+  tasks:
+    - debug:
+        msg: "first a={{ a }} b={{ b }} c={{ c }}"
+    - set_fact:
+        a: fact
+    - debug:
+        msg: "then a={{ a }}"
+      vars:
+        b: task
+"#,
+    );
+    write(tmp.path(), "ev.yml", "a: file\nb: file\n");
+    let (code, out, err) = play(tmp.path(), &pb, &[]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(out.contains("first a=play b=play c=play"), "{out}");
+    assert!(out.contains("then a=fact"), "{out}");
+
+    let (code, out, err) = play(tmp.path(), &pb, &["-e", "@ev.yml"]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(out.contains("first a=file b=file c=play"), "{out}");
+    assert!(out.contains("then a=file"), "-e beats set_fact: {out}");
+
+    // Later -e values win over earlier ones; JSON works too.
+    let (code, out, err) = play(
+        tmp.path(),
+        &pb,
+        &["-e", "@ev.yml", "-e", "b=kv", "-e", r#"{"c": "json"}"#],
+    );
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(out.contains("first a=file b=kv c=json"), "{out}");
+}
+
+#[test]
+fn tags_and_skip_tags_select_tasks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pb = write(
+        tmp.path(),
+        "pb.yml",
+        r#"- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: alpha task
+      command: touch alpha
+      tags: [alpha]
+    - name: beta task
+      command: touch beta
+      tags: beta
+    - name: both
+      command: touch both
+      tags: [alpha, beta]
+    - name: untagged
+      command: touch untagged
+    - name: always
+      command: touch always
+      tags: always
+    - name: never
+      command: touch never
+      tags: [never, debug]
+"#,
+    );
+    let cases: &[(&[&str], &[&str])] = &[
+        (&[], &["alpha", "always", "beta", "both", "untagged"]),
+        (&["--tags", "alpha"], &["alpha", "always", "both"]),
+        (
+            &["--tags", "beta,debug"],
+            &["always", "beta", "both", "never"],
+        ),
+        (&["--skip-tags", "alpha"], &["always", "beta", "untagged"]),
+        (
+            &["--tags", "beta", "--skip-tags", "alpha,always"],
+            &["beta"],
+        ),
+    ];
+    for (i, (args, expected)) in cases.iter().enumerate() {
+        let dir = tmp.path().join(format!("run{i}"));
+        std::fs::create_dir(&dir).unwrap();
+        let mut cmd = drover();
+        cmd.current_dir(&dir)
+            .args(["play", "-i"])
+            .arg(local_inventory(tmp.path()))
+            .arg(&pb)
+            .args(*args);
+        let (code, out, err) = run(&mut cmd);
+        assert_eq!(code, 0, "{args:?}: stdout:\n{out}\nstderr:\n{err}");
+        let mut made: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        made.sort();
+        assert_eq!(made, *expected, "{args:?}\n{out}");
+        assert_eq!(
+            recap(&out, "localhost").changed as usize,
+            expected.len(),
+            "{args:?}\n{out}"
+        );
+    }
+}
+
+const LISTED: &str = r#"- name: Configure web
+  hosts: web
+  gather_facts: false
+  tasks:
+    - name: first step
+      command: touch {{ marker }}
+      tags: [setup]
+    - name: second step
+      debug:
+        msg: hi
+- name: Configure db
+  hosts: db:!db2
+  tasks:
+    - name: db step
+      command: touch {{ marker }}
+      tags: db
+"#;
+
+fn listing_fixture(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let inv = write(
+        dir,
+        "list.ini",
+        "[web]\nweb1 ansible_connection=local\nweb2 ansible_connection=local\n[db]\ndb1 ansible_connection=local\ndb2 ansible_connection=local\n",
+    );
+    let pb = write(dir, "site.yml", LISTED);
+    (inv, pb, dir.join("marker"))
+}
+
+fn list_run(inv: &Path, pb: &Path, marker: &Path, args: &[&str]) -> String {
+    let mut cmd = drover();
+    cmd.args(["play", "-i"])
+        .arg(inv)
+        .arg(pb)
+        .args(["-e", &format!("marker={}", s(marker))])
+        .args(args);
+    let (code, out, err) = run(&mut cmd);
+    assert_eq!(code, 0, "{args:?}: stdout:\n{out}\nstderr:\n{err}");
+    assert!(!marker.exists(), "{args:?} must not run anything");
+    assert!(!out.contains("PLAY RECAP"), "{args:?} runs nothing: {out}");
+    out
+}
+
+#[test]
+fn list_hosts_tasks_and_syntax_check_run_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (inv, pb, marker) = listing_fixture(tmp.path());
+
+    let out = list_run(&inv, &pb, &marker, &["--list-hosts"]);
+    let lines: Vec<&str> = out.lines().map(str::trim).collect();
+    assert!(lines.contains(&"hosts (2):"), "{out}");
+    assert!(lines.contains(&"hosts (1):"), "db:!db2 is one host: {out}");
+    for h in ["web1", "web2", "db1"] {
+        assert!(lines.contains(&h), "{h} listed: {out}");
+    }
+    assert!(!lines.contains(&"db2"), "{out}");
+    assert!(
+        out.contains("Configure web") && out.contains("Configure db"),
+        "{out}"
+    );
+
+    let out = list_run(&inv, &pb, &marker, &["--list-hosts", "--limit", "web1,db1"]);
+    let lines: Vec<&str> = out.lines().map(str::trim).collect();
+    assert!(lines.contains(&"web1") && lines.contains(&"db1"), "{out}");
+    assert!(!lines.contains(&"web2"), "{out}");
+
+    let out = list_run(&inv, &pb, &marker, &["--list-tasks"]);
+    for t in ["first step", "second step", "db step"] {
+        assert!(out.contains(t), "{t}: {out}");
+    }
+    assert!(out.contains("TAGS: [setup]"), "{out}");
+    let out = list_run(&inv, &pb, &marker, &["--list-tasks", "--tags", "db"]);
+    assert!(out.contains("db step"), "{out}");
+    assert!(
+        !out.contains("first step") && !out.contains("second step"),
+        "{out}"
+    );
+
+    let out = list_run(&inv, &pb, &marker, &["--syntax-check"]);
+    assert!(
+        out.contains(&format!("playbook: {}", pb.display())),
+        "{out}"
+    );
+}
+
+#[test]
+fn list_hosts_shows_the_host_pattern() {
+    // ansible-playbook --list-hosts prints `play #1 (web): Configure web` and
+    // `pattern: ['web']`: the play's host pattern, not its name again.
+    let tmp = tempfile::tempdir().unwrap();
+    let (inv, pb, marker) = listing_fixture(tmp.path());
+    let out = list_run(&inv, &pb, &marker, &["--list-hosts"]);
+    let patterns: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("pattern:"))
+        .map(str::trim)
+        .collect();
+    assert_eq!(patterns.len(), 2, "{out}");
+    assert!(
+        patterns[0].contains("web") && !patterns[0].contains("Configure"),
+        "first play's pattern is `web`: {out}"
+    );
+    assert!(
+        patterns[1].contains("db:!db2"),
+        "second play's pattern is `db:!db2`: {out}"
+    );
+}
+
+#[test]
+fn check_mode_changes_nothing_and_predicts_changes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    write(&root, "stale.txt", "stale\n");
+    write(&root, "keep.txt", "keep\n");
+    let pb = write(
+        tmp.path(),
+        "pb.yml",
+        r#"- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: make a dir
+      command: mkdir {{ root }}/new
+      args:
+        creates: "{{ root }}/new"
+    - name: write a file
+      shell: echo data > {{ root }}/new/data.txt
+      args:
+        creates: "{{ root }}/new/data.txt"
+    - name: remove the stale file
+      command: rm {{ root }}/stale.txt
+      args:
+        removes: "{{ root }}/stale.txt"
+    - name: already there
+      command: touch {{ root }}/keep.txt
+      args:
+        creates: "{{ root }}/keep.txt"
+    - name: unguarded command (skipped in check mode)
+      shell: echo boom > {{ root }}/boom
+    - set_fact:
+        x: 1
+    - debug:
+        msg: "x={{ x }}"
+"#,
+    );
+    let ev = format!("root={}", s(&root));
+    let before = snapshot(&root);
+
+    let (code, out, err) = play(tmp.path(), &pb, &["-e", &ev, "--check"]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert_eq!(snapshot(&root), before, "--check changed the disk:\n{out}");
+    let checked = recap(&out, "localhost");
+    assert_eq!((checked.changed, checked.skipped), (3, 1), "{out}");
+
+    let (code, out, err) = play(tmp.path(), &pb, &["-e", &ev, "--check", "--diff"]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert_eq!(snapshot(&root), before, "--check --diff changed the disk");
+
+    let (code, out, err) = play(tmp.path(), &pb, &["-e", &ev]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    let real = recap(&out, "localhost");
+    assert_eq!(
+        real.changed,
+        checked.changed + 1,
+        "the check run predicted every guarded change (plus the unguarded one runs now)\n{out}"
+    );
+    assert_eq!(read(&root.join("new/data.txt")), "data\n");
+    assert_eq!(read(&root.join("boom")), "boom\n");
+    assert!(!root.join("stale.txt").exists());
+    assert_eq!(read(&root.join("keep.txt")), "keep\n");
+
+    // Converged: check mode predicts nothing for the guarded tasks and still changes nothing.
+    let after = snapshot(&root);
+    let (code, out, err) = play(tmp.path(), &pb, &["-e", &ev, "--check"]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert_eq!(snapshot(&root), after);
+    let r = recap(&out, "localhost");
+    assert_eq!((r.changed, r.skipped), (0, 1), "{out}");
+}
+
+#[test]
+fn adhoc_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The README's example: the implicit localhost, no inventory.
+    let (code, out, err) = run(drover().current_dir(tmp.path()).args([
+        "run",
+        "localhost",
+        "-m",
+        "command",
+        "-a",
+        "echo hi",
+    ]));
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert_eq!(recap(&out, "localhost").changed, 1, "{out}");
+    let (code, out, _) = run(drover().current_dir(tmp.path()).args([
+        "run",
+        "localhost",
+        "-v",
+        "-m",
+        "command",
+        "-a",
+        "echo hi",
+    ]));
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(r#""stdout":"hi""#), "{out}");
+
+    // Against an inventory, with a side effect to check on disk.
+    let inv = local_inventory(tmp.path());
+    let target = tmp.path().join("out.txt");
+    let (code, out, err) = run(drover()
+        .args(["run", "all", "-i", s(&inv), "-m", "shell", "-a"])
+        .arg(format!("echo from-adhoc > {}", s(&target))));
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert_eq!(read(&target), "from-adhoc\n");
+
+    let (code, out, _) = run(drover().args(["run", "all", "-i", s(&inv), "-a", "false"]));
+    assert_eq!(code, 2, "{out}");
+    assert_eq!(recap(&out, "localhost").failed, 1, "{out}");
+}
+
+const INVENTORY: &str = "\
+[web]
+web[01:03].example.com http_port=8080
+
+[db]
+db1 ansible_host=10.0.0.5 role=primary
+
+[prod:children]
+web
+db
+
+[prod:vars]
+env=production
+http_port=80
+
+[all:vars]
+ntp=pool.ntp.org
+";
+
+fn inventory_cmd(inv: &Path, args: &[&str]) -> (i32, String, String) {
+    run(drover().args(["inventory", "-i", s(inv)]).args(args))
+}
+
+#[test]
+fn inventory_list_graph_host() {
+    let tmp = tempfile::tempdir().unwrap();
+    let inv = write(tmp.path(), "inv.ini", INVENTORY);
+    let web = [
+        "web01.example.com",
+        "web02.example.com",
+        "web03.example.com",
+    ];
+
+    let (code, out, err) = inventory_cmd(&inv, &["--list"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("--list prints JSON");
+    assert_eq!(v["web"]["hosts"], serde_json::json!(web), "{out}");
+    assert_eq!(v["db"]["hosts"], serde_json::json!(["db1"]), "{out}");
+    assert_eq!(
+        v["prod"]["children"],
+        serde_json::json!(["web", "db"]),
+        "{out}"
+    );
+    let hv = &v["_meta"]["hostvars"];
+    assert_eq!(hv["web02.example.com"]["http_port"], 8080, "{out}");
+    assert_eq!(hv["web02.example.com"]["env"], "production", "{out}");
+    assert_eq!(hv["db1"]["http_port"], 80, "{out}");
+    assert_eq!(hv["db1"]["ntp"], "pool.ntp.org", "{out}");
+
+    let (code, out, err) = inventory_cmd(&inv, &["--host", "db1"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("--host prints JSON");
+    assert_eq!(
+        v,
+        serde_json::json!({
+            "ansible_host": "10.0.0.5",
+            "env": "production",
+            "http_port": 80,
+            "ntp": "pool.ntp.org",
+            "role": "primary"
+        }),
+        "{out}"
+    );
+
+    let (code, out, err) = inventory_cmd(&inv, &["--graph"]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.first(), Some(&"@all:"), "{out}");
+    let pos = |l: &str| {
+        lines
+            .iter()
+            .position(|x| *x == l)
+            .unwrap_or_else(|| panic!("no line `{l}` in:\n{out}"))
+    };
+    let prod = pos("  |--@prod:");
+    let webg = pos("  |  |--@web:");
+    let dbg = pos("  |  |--@db:");
+    assert!(prod < webg && prod < dbg, "{out}");
+    for h in web {
+        let p = pos(&format!("  |  |  |--{h}"));
+        assert!(p > webg, "{out}");
+    }
+    assert!(pos("  |  |  |--db1") > dbg, "{out}");
+
+    let (code, out, err) = inventory_cmd(&inv, &["--graph", "web"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("@web:"), "{out}");
+    assert!(out.contains("|--web03.example.com"), "{out}");
+    assert!(!out.contains("db1"), "{out}");
+
+    let (code, _, err) = inventory_cmd(&inv, &["--host", "nope"]);
+    assert_eq!(code, 5, "{err}");
+    assert!(err.starts_with("error: "), "{err}");
+}

@@ -1,0 +1,130 @@
+//! Helpers shared by the integration tests: running the built `drover` binary, writing
+//! fixtures, reading the PLAY RECAP, and (in `sshd.rs`) a throwaway sshd.
+//!
+//! Every test file includes this with `mod support;` and uses only part of it.
+#![allow(dead_code)]
+
+pub mod sshd;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A `Command` for the drover binary built for these tests, with colour off and no
+/// environment that could change which inventory or host key policy it uses.
+pub fn drover() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_drover"));
+    cmd.env("NO_COLOR", "1")
+        .env_remove("DROVER_HOST_KEY_CHECKING")
+        .env_remove("ANSIBLE_INVENTORY")
+        .env_remove("ANSIBLE_ROLES_PATH")
+        .env_remove("SSH_AUTH_SOCK");
+    cmd
+}
+
+/// Runs a command to completion: (exit code, stdout, stderr). A signal death is code -1.
+pub fn run(cmd: &mut Command) -> (i32, String, String) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Writes `content` to `dir/rel_path` (creating parent directories) and returns the path.
+pub fn write(dir: &Path, rel_path: &str, content: &str) -> PathBuf {
+    let p = dir.join(rel_path);
+    if let Some(parent) = p.parent() {
+        std::fs::create_dir_all(parent)
+            .unwrap_or_else(|e| panic!("creating {}: {e}", parent.display()));
+    }
+    std::fs::write(&p, content).unwrap_or_else(|e| panic!("writing {}: {e}", p.display()));
+    p
+}
+
+/// The path as a `&str` (test paths are always UTF-8).
+pub fn s(p: &Path) -> &str {
+    p.to_str().expect("test paths are UTF-8")
+}
+
+/// One host's numbers from the PLAY RECAP.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Recap {
+    pub ok: u32,
+    pub changed: u32,
+    pub unreachable: u32,
+    pub failed: u32,
+    pub skipped: u32,
+    pub rescued: u32,
+    pub ignored: u32,
+}
+
+/// Parses the PLAY RECAP line of `host` from drover's stdout; panics (showing the output) if
+/// there is none.
+pub fn recap(stdout: &str, host: &str) -> Recap {
+    let after = stdout
+        .rsplit_once("PLAY RECAP")
+        .unwrap_or_else(|| panic!("no PLAY RECAP in output:\n{stdout}"))
+        .1;
+    let line = after
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(host) && l.contains(" : "))
+        .unwrap_or_else(|| panic!("no recap line for `{host}` in output:\n{stdout}"));
+    let mut r = Recap::default();
+    for field in line.split_whitespace() {
+        let Some((k, v)) = field.split_once('=') else {
+            continue;
+        };
+        let v: u32 = v
+            .parse()
+            .unwrap_or_else(|_| panic!("bad recap field `{field}` in `{line}`"));
+        match k {
+            "ok" => r.ok = v,
+            "changed" => r.changed = v,
+            "unreachable" => r.unreachable = v,
+            "failed" => r.failed = v,
+            "skipped" => r.skipped = v,
+            "rescued" => r.rescued = v,
+            "ignored" => r.ignored = v,
+            _ => {}
+        }
+    }
+    r
+}
+
+/// Whether the tests run as root.
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Every file and directory under `root` with the file contents, sorted: a snapshot to
+/// compare before and after a run.
+pub fn snapshot(root: &Path) -> Vec<(String, Option<Vec<u8>>)> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Option<Vec<u8>>)>) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            let rel = p
+                .strip_prefix(root)
+                .unwrap_or(&p)
+                .to_string_lossy()
+                .into_owned();
+            let meta = std::fs::symlink_metadata(&p).expect("stat");
+            if meta.is_dir() {
+                out.push((format!("{rel}/"), None));
+                walk(root, &p, out);
+            } else {
+                out.push((rel, Some(std::fs::read(&p).unwrap_or_default())));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, root, &mut out);
+    out.sort();
+    out
+}
