@@ -4,6 +4,7 @@
 //! Every test file includes this with `mod support;` and uses only part of it.
 #![allow(dead_code)]
 
+pub mod hosts;
 pub mod sshd;
 
 use std::path::{Path, PathBuf};

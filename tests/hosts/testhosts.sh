@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Isolated Debian test hosts on one machine, for drover's end-to-end tests (and by hand).
+#
+#   testhosts.sh base                  build the cached base root (debootstrap, ~1 min, once)
+#   testhosts.sh up NAME PORT PUBKEY   start host NAME: sshd on 127.0.0.1:PORT, PUBKEY authorised
+#                                      for root and for `deploy` (passwordless sudo)
+#   testhosts.sh root NAME             print the host's root directory (to inspect its state)
+#   testhosts.sh down NAME             stop the host and delete its changes
+#
+# Each host is an overlayfs (lower: the cached base, upper: the host's own changes) entered
+# with its own mount, pid and uts namespaces and chroot, PID 1 `tini`, and its own sshd.
+# Needs root, debootstrap, unshare, and overlayfs. The Debian mirror is read from this
+# machine's apt configuration. Environment: DROVER_TESTHOSTS_CACHE, DROVER_TESTHOSTS_RUN.
+set -eu
+
+CACHE=${DROVER_TESTHOSTS_CACHE:-/var/cache/drover-testhosts}
+RUN=${DROVER_TESTHOSTS_RUN:-/tmp/drover-testhosts}
+SUITE=bookworm
+BASE="$CACHE/base-$SUITE"
+
+die() { echo "testhosts: $*" >&2; exit 1; }
+
+mirror() {
+  # First Debian archive URI in the machine's own apt sources (deb822 or one-line format).
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i !~ /security/) { print $i; exit } }' "$f"
+  done | head -n 1 | grep . && return 0
+  awk '$1 == "deb" && $0 !~ /security/ { for (i = 2; i <= NF; i++) if ($i ~ /^(https?|file):/) { print $i; exit } }' \
+    /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | head -n 1 | grep . && return 0
+  die "no Debian mirror found in /etc/apt/sources.list*"
+}
+
+build_base() {
+  [ -f "$BASE/.drover-base-ok" ] && return 0
+  [ "$(id -u)" = 0 ] || die "building the base needs root"
+  command -v debootstrap >/dev/null || die "debootstrap is not installed (apt-get install debootstrap)"
+  mkdir -p "$CACHE"
+  exec 9>"$CACHE/.lock"
+  flock 9
+  if [ -f "$BASE/.drover-base-ok" ]; then exec 9>&-; return 0; fi
+  tmp="$BASE.tmp.$$"
+  rm -rf "$tmp"
+  debootstrap --variant=minbase \
+    --include=openssh-server,sudo,tini,ca-certificates,sysvinit-core,procps \
+    "$SUITE" "$tmp" "$(mirror)" >"$CACHE/debootstrap.log" 2>&1 \
+    || { rm -rf "$tmp"; die "debootstrap failed; see $CACHE/debootstrap.log"; }
+  # Host keys are made per host at first start; the base has none.
+  rm -f "$tmp"/etc/ssh/ssh_host_*
+  chroot "$tmp" useradd -m -s /bin/bash deploy
+  # A locked account (`!` in shadow) is refused by sshd without PAM even for key logins.
+  chroot "$tmp" usermod -p '*' deploy
+  echo 'deploy ALL=(ALL) NOPASSWD: ALL' >"$tmp/etc/sudoers.d/deploy"
+  chmod 0440 "$tmp/etc/sudoers.d/deploy"
+  # Services must not start while packages install inside a test (no init to talk to yet).
+  mkdir -p "$tmp/root/.ssh" "$tmp/home/deploy/.ssh"
+  # The apt lists come from the tests' local repository, not the network.
+  rm -f "$tmp/etc/apt/sources.list" "$tmp"/etc/apt/sources.list.d/*
+  rm -rf "$tmp"/var/lib/apt/lists/*
+  touch "$tmp/.drover-base-ok"
+  rm -rf "$BASE"
+  mv "$tmp" "$BASE"
+  exec 9>&-
+}
+
+up() {
+  name=$1 port=$2 pubkey=$3
+  [ "$(id -u)" = 0 ] || die "test hosts need root"
+  [ -f "$BASE/.drover-base-ok" ] || build_base
+  dir="$RUN/$name"
+  [ -e "$dir/pid" ] && die "host $name is already up"
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then die "port $port is already in use"; fi
+  mkdir -p "$dir/upper" "$dir/work" "$dir/root"
+  mount -t overlay overlay -o "lowerdir=$BASE,upperdir=$dir/upper,workdir=$dir/work" "$dir/root"
+  r="$dir/root"
+  install -d -m 0700 "$r/root/.ssh"
+  install -m 0600 "$pubkey" "$r/root/.ssh/authorized_keys"
+  install -d -m 0700 -o 1000 -g 1000 "$r/home/deploy/.ssh"
+  install -m 0600 -o 1000 -g 1000 "$pubkey" "$r/home/deploy/.ssh/authorized_keys"
+  # One ed25519 host key per host (fast to make; RSA keys would take seconds each).
+  ssh-keygen -q -N '' -t ed25519 -C "root@$name" -f "$r/etc/ssh/ssh_host_ed25519_key" </dev/null >/dev/null
+  echo "$name" >"$r/etc/hostname"
+  printf '127.0.0.1 localhost\n127.0.1.1 %s\n' "$name" >"$r/etc/hosts"
+  # Entered in new mount/pid/uts namespaces: /proc, /dev, /run exist only in there.
+  unshare --mount --pid --uts --fork --propagation private sh -c '
+    r=$1; name=$2; port=$3
+    hostname "$name"
+    mount -t proc proc "$r/proc"
+    mount --rbind /dev "$r/dev"
+    mount -t tmpfs -o mode=0755 tmpfs "$r/run"
+    mkdir -p "$r/run/sshd" "$r/run/lock"
+    exec chroot "$r" /usr/bin/tini -s -- /usr/sbin/sshd -D -e -p "$port" -o ListenAddress=127.0.0.1 \
+      -o UsePAM=no -o HostKey=/etc/ssh/ssh_host_ed25519_key -o PermitRootLogin=prohibit-password -o MaxSessions=100 -o MaxStartups=200 \
+      -o LogLevel=DEBUG1
+  ' sh "$r" "$name" "$port" >"$dir/sshd.log" 2>&1 </dev/null 9>&- &
+  echo $! >"$dir/pid"
+  i=0
+  while ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+    i=$((i + 1))
+    if [ "$i" -gt 100 ]; then down "$name"; die "host $name: sshd did not start (see $dir/sshd.log)"; fi
+    sleep 0.05
+  done
+}
+
+down() {
+  name=$1
+  dir="$RUN/$name"
+  [ -d "$dir" ] || return 0
+  if [ -f "$dir/pid" ]; then
+    pid=$(cat "$dir/pid")
+    # Killing the namespace's init (unshare's forked child) ends every process inside.
+    pkill -KILL -P "$pid" 2>/dev/null || true
+    kill -KILL "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.02; done
+  fi
+  umount -l "$dir/root" 2>/dev/null || true
+  rm -rf "$dir"
+}
+
+case "${1:-}" in
+  base) build_base ;;
+  up) [ $# -eq 4 ] || die "usage: testhosts.sh up NAME PORT PUBKEY"; up "$2" "$3" "$4" ;;
+  down) [ $# -eq 2 ] || die "usage: testhosts.sh down NAME"; down "$2" ;;
+  root) [ $# -eq 2 ] || die "usage: testhosts.sh root NAME"; echo "$RUN/$2/root" ;;
+  *) sed -n '2,12p' "$0"; exit 2 ;;
+esac
