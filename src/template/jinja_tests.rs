@@ -528,7 +528,6 @@ fn falsy(state: &State, value: &Value, args: &[Value], kwargs: Kwargs) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
-    use minijinja::UndefinedBehavior;
 
     const CONTEXT: &str = r#"
 ok_result: {changed: false, failed: false, rc: 0}
@@ -543,60 +542,12 @@ none_value: null
 items: [1, 2, 3]
 "#;
 
-    fn env() -> Environment<'static> {
-        let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
-        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
-        super::super::filters::register(&mut env);
-        register(&mut env);
-        env
-    }
-
-    fn render(template: &str) -> Result<String, Error> {
-        let ctx = crate::yaml::value_from_yaml_str(CONTEXT).map_err(|e| op_err(e.to_string()))?;
-        env().render_str(template, ctx)
-    }
-
     fn check(cases: &[(&str, &str)]) {
-        let mut failures = Vec::new();
-        for (template, expected) in cases {
-            match render(template) {
-                Ok(out) if out == *expected => {}
-                Ok(out) => failures.push(format!(
-                    "{template}\n   want: {expected:?}\n    got: {out:?}"
-                )),
-                Err(e) => {
-                    failures.push(format!("{template}\n   want: {expected:?}\n  error: {e:#}"))
-                }
-            }
-        }
-        assert!(
-            failures.is_empty(),
-            "{} failing case(s):\n{}",
-            failures.len(),
-            failures.join("\n")
-        );
+        crate::template::test_cases::check(CONTEXT, cases)
     }
 
     fn check_errors(cases: &[(&str, &str)]) {
-        let mut failures = Vec::new();
-        for (template, needle) in cases {
-            match render(template) {
-                Ok(out) => failures.push(format!("{template}: expected an error, got {out:?}")),
-                Err(e) => {
-                    let msg = format!("{e:#}");
-                    if !msg.contains(needle) {
-                        failures.push(format!("{template}: error {msg:?} lacks {needle:?}"));
-                    }
-                }
-            }
-        }
-        assert!(
-            failures.is_empty(),
-            "{} failing case(s):\n{}",
-            failures.len(),
-            failures.join("\n")
-        );
+        crate::template::test_cases::check_errors(CONTEXT, cases)
     }
 
     #[test]

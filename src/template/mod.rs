@@ -8,6 +8,9 @@ pub mod filters;
 pub mod jinja_tests;
 pub mod tree;
 
+#[cfg(test)]
+mod test_cases;
+
 use minijinja::{Environment, Error, ErrorKind, Expression, Template, UndefinedBehavior, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
