@@ -14,7 +14,7 @@ use std::io::{Read, Write};
 const INLINE_STDIN_MAX: usize = 256 * 1024;
 
 /// Sets up the per-session temp dir; the shell removes it when its stdin closes.
-const PRELUDE: &str = "unset HISTFILE; D=$(mktemp -d \"${TMPDIR:-/tmp}/drover.XXXXXXXX\") || exit 97\ntrap 'rm -rf \"$D\"' EXIT\n";
+const PRELUDE: &str = "exec 2>/dev/null; unset HISTFILE; D=$(mktemp -d \"${TMPDIR:-/tmp}/drover.XXXXXXXX\") || exit 97\ntrap 'rm -rf \"$D\"' EXIT\n";
 
 /// A remote `sh` speaking the framing protocol over any byte stream.
 pub struct ShellSession<S: Read + Write> {
@@ -46,7 +46,8 @@ impl<S: Read + Write> ShellSession<S> {
             requests: 0,
         };
         let out = s.run("echo drover-ready", None)?;
-        if out.rc != 0 || out.stdout != b"drover-ready\n" {
+        // sudo may print a lecture before the shell starts; only the end must match.
+        if out.rc != 0 || !out.stdout.ends_with(b"drover-ready\n") {
             bail!(
                 "the remote shell did not start: rc={} {}",
                 out.rc,

@@ -76,13 +76,11 @@ impl LocalConnection {
                 stdout,
             };
             self.opened += 1;
-            let session = ShellSession::start(io, preamble.as_deref()).with_context(|| match &key {
-                Some(b) => format!(
-                    "becoming `{}` with sudo (is passwordless sudo allowed, or is a as_user password set?)",
-                    b.user
-                ),
-                None => "starting a local shell".to_string(),
-            })?;
+            let session = match (ShellSession::start(io, preamble.as_deref()), &key) {
+                (Ok(s), _) => s,
+                (Err(e), Some(b)) => return Err(super::become_error(e, &b.user, "localhost")),
+                (Err(e), None) => return Err(e.context("starting a local shell".to_string())),
+            };
             self.shells.insert(key.clone(), session);
         }
         self.shells

@@ -112,24 +112,51 @@ pub fn connect(spec: &ConnSpec) -> Result<Box<dyn Connection>> {
 }
 
 /// The command that starts a shell as `as_user` from a shell running as `login`, and the
-/// bytes to send first (sudo reads its password from the stream's first line).
+/// bytes to send first (sudo reads its password from the stream's first line). sudo's stderr
+/// is merged into the stream so its refusal reaches the error message; the shell silences its
+/// own stderr once it runs (see the framing prelude).
 fn become_command(login: &str, as_user: Option<&Become>) -> (String, Option<Vec<u8>>) {
     match as_user {
         Some(b) if b.user != login => match &b.password {
             Some(pw) => (
                 format!(
-                    "sudo -H -S -p '' -u {} -- /bin/sh",
+                    "sudo -H -S -p '' -u {} -- /bin/sh 2>&1",
                     crate::shell::quote(&b.user)
                 ),
                 Some(format!("{pw}\n").into_bytes()),
             ),
             None => (
-                format!("sudo -H -n -u {} -- /bin/sh", crate::shell::quote(&b.user)),
+                format!(
+                    "sudo -H -n -u {} -- /bin/sh 2>&1",
+                    crate::shell::quote(&b.user)
+                ),
                 None,
             ),
         },
         _ => ("/bin/sh".to_string(), None),
     }
+}
+
+/// Turns a failure to start a become shell into a task failure (not a broken transport),
+/// with sudo's own words and what to do about them.
+fn become_error(e: anyhow::Error, user: &str, host: &str) -> anyhow::Error {
+    let detail = format!("{e:#}");
+    let said = detail
+        .split("the remote shell closed the connection")
+        .nth(1)
+        .map(|s| s.trim_start_matches(':').trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or(detail.clone());
+    let what = if said.contains("password is required") {
+        "Missing sudo password"
+    } else if said.contains("incorrect password") || said.contains("Sorry, try again") {
+        "Incorrect sudo password"
+    } else {
+        "sudo refused"
+    };
+    anyhow::anyhow!(
+        "{what}: becoming `{user}` on `{host}` failed: {said}\nhint: allow passwordless sudo for this user, or set `ansible_become_password`"
+    )
 }
 
 #[cfg(test)]

@@ -144,13 +144,13 @@ impl SshConnection {
             channel
                 .exec(&format!("exec {cmd}"))
                 .with_context(|| format!("starting a shell on `{}`", self.name))?;
-            let session = ShellSession::start(channel, preamble.as_deref()).with_context(|| match &key {
-                Some(b) => format!(
-                    "becoming `{}` with sudo on `{}` (is passwordless sudo allowed, or is a as_user password set?)",
-                    b.user, self.name
-                ),
-                None => format!("starting the remote shell on `{}`", self.name),
-            })?;
+            let session = match (ShellSession::start(channel, preamble.as_deref()), &key) {
+                (Ok(s), _) => s,
+                (Err(e), Some(b)) => return Err(super::become_error(e, &b.user, &self.name)),
+                (Err(e), None) => {
+                    return Err(e.context(format!("starting the remote shell on `{}`", self.name)))
+                }
+            };
             self.shells.insert(key.clone(), session);
         }
         self.shells

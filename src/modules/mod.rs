@@ -4,20 +4,27 @@
 //! change a host, and reports exactly what a real run would. Argument helpers live in
 //! `args.rs`; each module has its own file named after it.
 
+mod apt;
 mod args;
 mod assert;
+mod authorized_key;
 mod command;
 mod copy;
 mod debug;
 mod fail;
 mod file;
 mod fileops;
+mod group;
 mod lineinfile;
+mod package;
 mod ping;
+mod service;
 mod set_fact;
 mod setup;
 mod stat;
+mod systemd;
 mod template;
+mod user;
 
 pub use args::{to_bool as args_to_bool, Args, Spec};
 
@@ -219,6 +226,14 @@ static REGISTRY: &[&dyn Module] = &[
     &file::File,
     &copy::Copy,
     &template::Template,
+    &apt::Apt,
+    &package::Package,
+    &service::Service,
+    &systemd::SYSTEMD,
+    &systemd::SYSTEMD_SERVICE,
+    &user::User,
+    &group::Group,
+    &authorized_key::AuthorizedKey,
 ];
 
 /// All module names, for "did you mean" hints.

@@ -117,10 +117,90 @@ down() {
   rm -rf "$dir"
 }
 
+# Systemd hosts (optional; used by tests that need a real service manager):
+#
+#   testhosts.sh base-systemd                  build the cached base with systemd as init
+#   testhosts.sh up-systemd NAME PORT PUBKEY   boot host NAME with `systemd-nspawn --boot`
+#                                              (host network; sshd on 127.0.0.1:PORT)
+#
+# `root` and `down` work for them too. Needs systemd-nspawn (Debian: systemd-container).
+SBASE="$CACHE/base-$SUITE-systemd"
+
+build_base_systemd() {
+  [ -f "$SBASE/.drover-base-ok" ] && return 0
+  [ "$(id -u)" = 0 ] || die "building the base needs root"
+  command -v debootstrap >/dev/null || die "debootstrap is not installed (apt-get install debootstrap)"
+  mkdir -p "$CACHE"
+  exec 9>"$CACHE/.lock-systemd"
+  flock 9
+  if [ -f "$SBASE/.drover-base-ok" ]; then exec 9>&-; return 0; fi
+  tmp="$SBASE.tmp.$$"
+  rm -rf "$tmp"
+  debootstrap --variant=minbase \
+    --include=openssh-server,sudo,ca-certificates,systemd,systemd-sysv,dbus,procps \
+    "$SUITE" "$tmp" "$(mirror)" >"$CACHE/debootstrap-systemd.log" 2>&1 \
+    || { rm -rf "$tmp"; die "debootstrap failed; see $CACHE/debootstrap-systemd.log"; }
+  rm -f "$tmp"/etc/ssh/ssh_host_*
+  chroot "$tmp" useradd -m -s /bin/bash deploy
+  chroot "$tmp" usermod -p '*' deploy
+  echo 'deploy ALL=(ALL) NOPASSWD: ALL' >"$tmp/etc/sudoers.d/deploy"
+  chmod 0440 "$tmp/etc/sudoers.d/deploy"
+  mkdir -p "$tmp/root/.ssh" "$tmp/home/deploy/.ssh" "$tmp/etc/systemd/system/multi-user.target.wants"
+  ln -sf /lib/systemd/system/ssh.service "$tmp/etc/systemd/system/multi-user.target.wants/ssh.service"
+  # Nothing a test needs, and slow or failing in a container.
+  for u in getty.target console-getty.service systemd-timesyncd.service apt-daily.timer apt-daily-upgrade.timer; do
+    ln -sf /dev/null "$tmp/etc/systemd/system/$u"
+  done
+  rm -f "$tmp/etc/apt/sources.list" "$tmp"/etc/apt/sources.list.d/*
+  rm -rf "$tmp"/var/lib/apt/lists/*
+  touch "$tmp/.drover-base-ok"
+  rm -rf "$SBASE"
+  mv "$tmp" "$SBASE"
+  exec 9>&-
+}
+
+up_systemd() {
+  name=$1 port=$2 pubkey=$3
+  [ "$(id -u)" = 0 ] || die "test hosts need root"
+  command -v systemd-nspawn >/dev/null || die "systemd-nspawn is not installed (apt-get install systemd-container)"
+  [ -f "$SBASE/.drover-base-ok" ] || build_base_systemd
+  dir="$RUN/$name"
+  [ -e "$dir/pid" ] && die "host $name is already up"
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then die "port $port is already in use"; fi
+  mkdir -p "$dir/upper" "$dir/work" "$dir/root"
+  mount -t overlay overlay -o "lowerdir=$SBASE,upperdir=$dir/upper,workdir=$dir/work" "$dir/root"
+  r="$dir/root"
+  install -d -m 0700 "$r/root/.ssh"
+  install -m 0600 "$pubkey" "$r/root/.ssh/authorized_keys"
+  install -d -m 0700 -o 1000 -g 1000 "$r/home/deploy/.ssh"
+  install -m 0600 -o 1000 -g 1000 "$pubkey" "$r/home/deploy/.ssh/authorized_keys"
+  ssh-keygen -q -N '' -t ed25519 -C "root@$name" -f "$r/etc/ssh/ssh_host_ed25519_key" </dev/null >/dev/null
+  echo "$name" >"$r/etc/hostname"
+  printf '127.0.0.1 localhost\n127.0.1.1 %s\n' "$name" >"$r/etc/hosts"
+  mkdir -p "$r/etc/ssh/sshd_config.d"
+  printf '%s\n' "Port $port" "ListenAddress 127.0.0.1" "UsePAM no" \
+    "HostKey /etc/ssh/ssh_host_ed25519_key" "PermitRootLogin prohibit-password" \
+    "MaxSessions 100" "MaxStartups 200" >"$r/etc/ssh/sshd_config.d/drover.conf"
+  systemd-nspawn -q -D "$r" --boot --register=no --keep-unit --machine="$name" --console=read-only \
+    >"$dir/boot.log" 2>&1 </dev/null 9>&- &
+  echo $! >"$dir/pid"
+  i=0
+  while ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+    i=$((i + 1))
+    if [ "$i" -gt 1200 ] || ! kill -0 "$(cat "$dir/pid")" 2>/dev/null; then
+      tail -n 30 "$dir/boot.log" >&2 || true
+      down "$name"; die "host $name: systemd or sshd did not start (see above)"
+    fi
+    sleep 0.05
+  done
+}
+
 case "${1:-}" in
   base) build_base ;;
   up) [ $# -eq 4 ] || die "usage: testhosts.sh up NAME PORT PUBKEY"; up "$2" "$3" "$4" ;;
   down) [ $# -eq 2 ] || die "usage: testhosts.sh down NAME"; down "$2" ;;
+  base-systemd) build_base_systemd ;;
+  up-systemd) [ $# -eq 4 ] || die "usage: testhosts.sh up-systemd NAME PORT PUBKEY"; up_systemd "$2" "$3" "$4" ;;
   root) [ $# -eq 2 ] || die "usage: testhosts.sh root NAME"; echo "$RUN/$2/root" ;;
   *) sed -n '2,12p' "$0"; exit 2 ;;
 esac

@@ -4,6 +4,7 @@
 //! Every test file includes this with `mod support;` and uses only part of it.
 #![allow(dead_code)]
 
+pub mod aptrepo;
 pub mod hosts;
 pub mod sshd;
 

@@ -1,0 +1,350 @@
+//! `group`: ensure a local group is present (with a gid) or absent. One `getent group` probes
+//! the host; `decide` (pure, table-tested) turns desired and observed state into the
+//! `groupadd`/`groupmod`/`groupdel` argv that `apply` runs.
+
+use super::fileops::{catch, catch_apply, fail};
+use super::{Args, Module, ModuleCtx, Plan, Spec};
+use crate::shell::{join, quote};
+use anyhow::Result;
+
+pub struct Group;
+
+static SPEC: Spec = Spec {
+    args: &[
+        "name",
+        "state",
+        "gid",
+        "system",
+        "non_unique",
+        "force",
+        "local",
+        "gid_min",
+        "gid_max",
+    ],
+    aliases: &[],
+    free_form: None,
+    any_args: false,
+};
+
+/// A group as `getent group` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupEntry {
+    pub name: String,
+    pub gid: u32,
+    pub members: Vec<String>,
+}
+
+/// Parses one `getent group` line (`name:x:gid:a,b`).
+pub fn parse_group(line: &str) -> Option<GroupEntry> {
+    let f: Vec<&str> = line.trim_end_matches('\n').split(':').collect();
+    if f.len() < 4 {
+        return None;
+    }
+    Some(GroupEntry {
+        name: f[0].to_string(),
+        gid: f[2].parse().ok()?,
+        members: f[3]
+            .split(',')
+            .filter(|m| !m.is_empty())
+            .map(str::to_string)
+            .collect(),
+    })
+}
+
+/// What the task asks for.
+#[derive(Clone, Debug, Default)]
+pub struct GroupWant {
+    pub name: String,
+    pub present: bool,
+    pub gid: Option<u32>,
+    pub system: bool,
+    pub non_unique: bool,
+    pub force: bool,
+    pub gid_min: Option<u32>,
+    pub gid_max: Option<u32>,
+}
+
+/// The command that brings `observed` to `want`, or `None` when nothing changes.
+pub fn decide(want: &GroupWant, observed: Option<&GroupEntry>) -> Option<Vec<String>> {
+    let mut argv: Vec<String> = Vec::new();
+    match (want.present, observed) {
+        (true, None) => {
+            argv.push("groupadd".into());
+            if let Some(g) = want.gid {
+                argv.extend(["-g".into(), g.to_string()]);
+                if want.non_unique {
+                    argv.push("-o".into());
+                }
+            }
+            if want.system {
+                argv.push("-r".into());
+            }
+            if let Some(m) = want.gid_min {
+                argv.extend(["-K".into(), format!("GID_MIN={m}")]);
+            }
+            if let Some(m) = want.gid_max {
+                argv.extend(["-K".into(), format!("GID_MAX={m}")]);
+            }
+        }
+        (true, Some(cur)) => {
+            let g = want.gid.filter(|g| *g != cur.gid)?;
+            argv.extend(["groupmod".into(), "-g".into(), g.to_string()]);
+            if want.non_unique {
+                argv.push("-o".into());
+            }
+        }
+        (false, Some(_)) => {
+            argv.push("groupdel".into());
+            if want.force {
+                argv.push("-f".into());
+            }
+        }
+        (false, None) => return None,
+    }
+    argv.push(want.name.clone());
+    Some(argv)
+}
+
+struct Work {
+    argv: Vec<String>,
+}
+
+fn uint(args: &Args, key: &str) -> Result<Option<u32>> {
+    match args.int(key)? {
+        None => Ok(None),
+        Some(i) => u32::try_from(i).map(Some).map_err(|_| {
+            fail(format!(
+                "argument `{key}` must be a non-negative id, not {i}"
+            ))
+        }),
+    }
+}
+
+fn want_from(args: &Args) -> Result<GroupWant> {
+    if args.bool_or("local", false)? {
+        return Err(fail(
+            "local: true (libuser's lgroupadd/lgroupmod) is not supported; drover manages groups with groupadd/groupmod",
+        ));
+    }
+    let name = args.req_str("name")?;
+    if name.is_empty() || name.contains(':') || name.contains('\n') {
+        return Err(fail(format!("invalid group name `{name}`")));
+    }
+    Ok(GroupWant {
+        name,
+        present: args.choice("state", &["present", "absent"], "present")? == "present",
+        gid: uint(args, "gid")?,
+        system: args.bool_or("system", false)?,
+        non_unique: args.bool_or("non_unique", false)?,
+        force: args.bool_or("force", false)?,
+        gid_min: uint(args, "gid_min")?,
+        gid_max: uint(args, "gid_max")?,
+    })
+}
+
+/// Reads a group's entry on the host (`None` when it does not exist).
+pub fn lookup(ctx: &mut ModuleCtx, name: &str) -> Result<Option<GroupEntry>> {
+    let out = ctx.run(&format!("getent group {}", quote(name)))?;
+    match out.rc {
+        // `getent group 1000` finds gid 1000: only an entry of that name is this group.
+        0 => Ok(out
+            .stdout_str()
+            .lines()
+            .next()
+            .and_then(parse_group)
+            .filter(|g| g.name == name)),
+        2 => Ok(None),
+        rc => Err(fail(format!(
+            "getent group {name} failed (rc={rc}): {}",
+            out.stderr_str().trim()
+        ))),
+    }
+}
+
+fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
+    let want = want_from(args)?;
+    if want.non_unique && want.gid.is_none() {
+        return Err(fail("non_unique requires gid"));
+    }
+    let cur = lookup(ctx, &want.name)?;
+    let mut plan = match decide(&want, cur.as_ref()) {
+        Some(argv) => Plan::change(Work { argv }),
+        None => Plan::unchanged(),
+    };
+    plan = plan
+        .with_value("name", want.name.as_str())
+        .with_value("state", if want.present { "present" } else { "absent" });
+    if want.present {
+        plan = plan.with_value("system", want.system);
+        if let Some(g) = want.gid.or(cur.as_ref().map(|c| c.gid)) {
+            plan = plan.with_value("gid", g);
+        }
+    }
+    Ok(plan)
+}
+
+impl Module for Group {
+    fn name(&self) -> &'static str {
+        "group"
+    }
+
+    fn spec(&self) -> &'static Spec {
+        &SPEC
+    }
+
+    fn plan(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
+        catch(plan(ctx, args))
+    }
+
+    fn apply(&self, ctx: &mut ModuleCtx, args: &Args, mut plan: Plan) -> Result<Plan> {
+        let work: Work = plan.take_work()?;
+        let res = (|| -> Result<Option<u32>> {
+            let out = ctx.run(&join(&work.argv))?;
+            if out.rc != 0 {
+                return Err(fail(format!(
+                    "{} failed (rc={}): {}",
+                    work.argv[0],
+                    out.rc,
+                    out.stderr_str().trim()
+                )));
+            }
+            let name = args.req_str("name")?;
+            Ok(lookup(ctx, &name)?.map(|g| g.gid))
+        })();
+        match res {
+            Ok(Some(gid)) => Ok(plan.with_value("gid", gid)),
+            Ok(None) => Ok(plan),
+            Err(e) => catch_apply(plan, Err(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An argv shown with shell quoting, except that flags stay bare for readability.
+    fn show(v: &[String]) -> String {
+        v.iter()
+            .map(|w| {
+                if w.starts_with('-') && !w.contains(' ') {
+                    w.clone()
+                } else {
+                    join(&[w])
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    fn entry(gid: u32) -> GroupEntry {
+        GroupEntry {
+            name: "web".into(),
+            gid,
+            members: vec![],
+        }
+    }
+
+    #[test]
+    fn parses_getent_lines() {
+        assert_eq!(
+            parse_group("web:x:1001:alice,bob\n"),
+            Some(GroupEntry {
+                name: "web".into(),
+                gid: 1001,
+                members: vec!["alice".into(), "bob".into()]
+            })
+        );
+        assert_eq!(parse_group("web:x:1001:").map(|g| g.members.len()), Some(0));
+        assert_eq!(parse_group("garbage"), None);
+    }
+
+    #[test]
+    fn decide_table() {
+        let base = GroupWant {
+            name: "web".into(),
+            present: true,
+            ..GroupWant::default()
+        };
+        let cases: Vec<(GroupWant, Option<GroupEntry>, Option<&str>)> = vec![
+            (base.clone(), None, Some("groupadd web")),
+            (
+                GroupWant {
+                    gid: Some(2000),
+                    system: true,
+                    ..base.clone()
+                },
+                None,
+                Some("groupadd -g 2000 -r web"),
+            ),
+            (
+                GroupWant {
+                    gid: Some(2000),
+                    non_unique: true,
+                    ..base.clone()
+                },
+                None,
+                Some("groupadd -g 2000 -o web"),
+            ),
+            (base.clone(), Some(entry(1001)), None),
+            (
+                GroupWant {
+                    gid: Some(1001),
+                    ..base.clone()
+                },
+                Some(entry(1001)),
+                None,
+            ),
+            (
+                GroupWant {
+                    gid: Some(2000),
+                    ..base.clone()
+                },
+                Some(entry(1001)),
+                Some("groupmod -g 2000 web"),
+            ),
+            (
+                GroupWant {
+                    present: false,
+                    ..base.clone()
+                },
+                Some(entry(1001)),
+                Some("groupdel web"),
+            ),
+            (
+                GroupWant {
+                    present: false,
+                    force: true,
+                    ..base.clone()
+                },
+                Some(entry(1001)),
+                Some("groupdel -f web"),
+            ),
+            (
+                GroupWant {
+                    present: false,
+                    ..base.clone()
+                },
+                None,
+                None,
+            ),
+        ];
+        for (want, obs, expect) in cases {
+            let got = decide(&want, obs.as_ref()).map(|a| show(&a));
+            assert_eq!(got.as_deref(), expect, "{want:?} {obs:?}");
+        }
+    }
+
+    #[test]
+    fn hostile_names_stay_one_word() {
+        let want = GroupWant {
+            name: "a b;rm".into(),
+            present: true,
+            ..GroupWant::default()
+        };
+        assert_eq!(
+            decide(&want, None).map(|a| join(&a)).as_deref(),
+            Some("groupadd 'a b;rm'")
+        );
+    }
+}

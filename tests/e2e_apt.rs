@@ -1,0 +1,328 @@
+//! End to end for `apt` and `package` on isolated Debian test hosts, against a local apt
+//! repository of tiny packages (`support/aptrepo.rs`): pinned installs, idempotence, exact
+//! check mode, `state: latest` after publishing a new version with `update_cache`,
+//! `cache_valid_time`, `absent` with purge and autoremove, `deb:`, recommends, `package:`
+//! dispatch, and apt's own message for a name it cannot find.
+
+mod support;
+
+use support::aptrepo::{self, deb_path, installed, status};
+use support::hosts::TestHosts;
+use support::{drover, recap, run, s};
+
+/// Runs playbook text on all test hosts as `user` (with `-b` for `deploy`).
+fn play(hosts: &TestHosts, user: &str, name: &str, pb: &str, extra: &[&str]) -> (i32, String) {
+    let inv = hosts.inventory(user, "");
+    let kh = hosts.known_hosts();
+    let path = hosts.dir.path().join(name);
+    std::fs::write(&path, pb).expect("write playbook");
+    let mut cmd = drover();
+    cmd.args(["play", "-i", s(&inv), s(&path), "--known-hosts", s(&kh)])
+        .args(["--host-key-checking", "accept-new"]);
+    if user != "root" {
+        cmd.arg("-b");
+    }
+    cmd.args(extra);
+    let (code, out, err) = run(&mut cmd);
+    (code, format!("{out}\n--- stderr ---\n{err}"))
+}
+
+fn tasks(body: &str) -> String {
+    format!("- hosts: test\n  gather_facts: false\n  tasks:\n{body}")
+}
+
+#[test]
+fn pinned_install_check_latest_and_purge_as_deploy_with_sudo() {
+    let Some(hosts) = TestHosts::up(1) else {
+        return;
+    };
+    aptrepo::install_into(&hosts, 0, &["1.0"]);
+    aptrepo::update(&hosts, 0);
+
+    let pin = tasks("    - apt:\n        name: drover-hello=1.0\n");
+    // Check mode predicts the install and changes nothing.
+    let (code, out) = play(&hosts, "deploy", "pin.yml", &pin, &["--check", "--diff"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap(&out, "h0").changed, 1, "{out}");
+    assert!(
+        out.contains("drover-hello 1.0"),
+        "the diff lists the package:\n{out}"
+    );
+    assert_eq!(installed(&hosts, 0, "drover-hello"), None);
+
+    let (code, out) = play(&hosts, "deploy", "pin.yml", &pin, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap(&out, "h0").changed, 1, "{out}");
+    assert_eq!(installed(&hosts, 0, "drover-hello").as_deref(), Some("1.0"));
+    let (_, script) = hosts.sh(0, "drover-hello");
+    assert_eq!(script, "drover-hello 1.0\n");
+
+    let (code, out) = play(&hosts, "deploy", "pin.yml", &pin, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        recap(&out, "h0").changed,
+        0,
+        "second run changes nothing:\n{out}"
+    );
+    let wild = tasks("    - apt:\n        name: [\"drover-hello=1.*\"]\n");
+    let (code, out) = play(&hosts, "deploy", "wild.yml", &wild, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap(&out, "h0").changed, 0, "1.0 matches 1.*:\n{out}");
+
+    // Publish 2.0: `latest` with update_cache upgrades and pulls the new dependency.
+    aptrepo::install_into(&hosts, 0, &["1.0", "2.0"]);
+    let latest = tasks(
+        "    - apt:\n        name: drover-hello\n        state: latest\n        update_cache: yes\n",
+    );
+    let (code, out) = play(&hosts, "deploy", "latest.yml", &latest, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap(&out, "h0").changed, 1, "{out}");
+    assert_eq!(installed(&hosts, 0, "drover-hello").as_deref(), Some("2.0"));
+    assert_eq!(installed(&hosts, 0, "drover-dep").as_deref(), Some("1.0"));
+    let (code, out) = play(&hosts, "deploy", "latest.yml", &latest, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        recap(&out, "h0").changed,
+        0,
+        "with packages, only package changes count:\n{out}"
+    );
+
+    // Remove without purge leaves the conffile; purge + autoremove takes everything.
+    let rm = tasks("    - apt:\n        name: drover-hello\n        state: absent\n");
+    let (code, out) = play(&hosts, "deploy", "rm.yml", &rm, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap(&out, "h0").changed, 1, "{out}");
+    assert_eq!(
+        status(&hosts, 0, "drover-hello").as_deref(),
+        Some("deinstall ok config-files")
+    );
+    let (code, out) = play(&hosts, "deploy", "rm.yml", &rm, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap(&out, "h0").changed, 0, "{out}");
+    let purge = tasks(
+        "    - apt:\n        name: drover-hello\n        state: absent\n        purge: yes\n        autoremove: yes\n",
+    );
+    let (code, out) = play(&hosts, "deploy", "purge.yml", &purge, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap(&out, "h0").changed, 1, "{out}");
+    assert_eq!(status(&hosts, 0, "drover-hello"), None, "purged");
+    assert!(!hosts.path(0, "/etc/drover-hello.conf").exists());
+    assert_eq!(
+        installed(&hosts, 0, "drover-dep"),
+        None,
+        "the dependency was autoremoved"
+    );
+    let (code, out) = play(&hosts, "deploy", "purge.yml", &purge, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap(&out, "h0").changed, 0, "{out}");
+}
+
+#[test]
+fn cache_valid_time_updates_only_a_stale_cache() {
+    let Some(hosts) = TestHosts::up(1) else {
+        return;
+    };
+    aptrepo::install_into(&hosts, 0, &["1.0"]);
+    aptrepo::backdate_lists(&hosts, 0);
+    let pb = tasks(
+        "    - apt:\n        update_cache: yes\n        cache_valid_time: 3600\n      register: r\n    - debug:\n        msg: \"updated={{ r.cache_updated }}\"\n",
+    );
+    let (code, out) = play(&hosts, "root", "cache.yml", &pb, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap(&out, "h0").changed, 1, "{out}");
+    assert!(
+        out.contains("updated=True") || out.contains("updated=true"),
+        "{out}"
+    );
+    let (_, policy) = hosts.sh(0, "apt-cache policy drover-hello");
+    assert!(
+        policy.contains("Candidate: 1.0"),
+        "the cache was updated: {policy}"
+    );
+
+    let (code, out) = play(&hosts, "root", "cache.yml", &pb, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        recap(&out, "h0").changed,
+        0,
+        "a fresh cache is not updated:\n{out}"
+    );
+    assert!(
+        out.contains("updated=False") || out.contains("updated=false"),
+        "{out}"
+    );
+
+    aptrepo::backdate_lists(&hosts, 0);
+    let (code, out) = play(&hosts, "root", "cache.yml", &pb, &["--check"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        recap(&out, "h0").changed,
+        1,
+        "check mode predicts the update:\n{out}"
+    );
+    let (code, out) = play(&hosts, "root", "cache.yml", &pb, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        recap(&out, "h0").changed,
+        1,
+        "a stale cache is updated:\n{out}"
+    );
+}
+
+#[test]
+fn deb_files_recommends_package_dispatch_and_apt_errors() {
+    let Some(hosts) = TestHosts::up(1) else {
+        return;
+    };
+    aptrepo::install_into(&hosts, 0, &["1.0"]);
+    aptrepo::update(&hosts, 0);
+
+    // `deb:` installs a package file copied to the host.
+    std::fs::copy(
+        deb_path("drover-hello", "1.0"),
+        hosts.path(0, "/tmp/drover-hello_1.0_all.deb"),
+    )
+    .expect("copy deb");
+    let deb = tasks("    - apt:\n        deb: /tmp/drover-hello_1.0_all.deb\n");
+    let (code, out) = play(&hosts, "root", "deb.yml", &deb, &["--check"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap(&out, "h0").changed, 1, "{out}");
+    assert_eq!(installed(&hosts, 0, "drover-hello"), None);
+    let (code, out) = play(&hosts, "root", "deb.yml", &deb, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap(&out, "h0").changed, 1, "{out}");
+    assert_eq!(installed(&hosts, 0, "drover-hello").as_deref(), Some("1.0"));
+    let (code, out) = play(&hosts, "root", "deb.yml", &deb, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap(&out, "h0").changed, 0, "{out}");
+
+    // A newer .deb upgrades, its dependency coming from the repository.
+    std::fs::copy(
+        deb_path("drover-hello", "2.0"),
+        hosts.path(0, "/tmp/drover-hello_2.0_all.deb"),
+    )
+    .expect("copy deb");
+    let deb2 = tasks("    - apt:\n        deb: /tmp/drover-hello_2.0_all.deb\n");
+    let (code, out) = play(&hosts, "root", "deb2.yml", &deb2, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap(&out, "h0").changed, 1, "{out}");
+    assert_eq!(installed(&hosts, 0, "drover-hello").as_deref(), Some("2.0"));
+    assert_eq!(installed(&hosts, 0, "drover-dep").as_deref(), Some("1.0"));
+    let cleanup = tasks(
+        "    - apt:\n        name: drover-hello\n        state: absent\n        autoremove: yes\n",
+    );
+    let (code, out) = play(&hosts, "root", "cleanup.yml", &cleanup, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(installed(&hosts, 0, "drover-dep"), None, "{out}");
+
+    // Recommends are skipped when asked.
+    let norec = tasks("    - apt:\n        name: drover-rec\n        install_recommends: no\n");
+    let (code, out) = play(&hosts, "root", "norec.yml", &norec, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(installed(&hosts, 0, "drover-rec").as_deref(), Some("1.0"));
+    assert_eq!(installed(&hosts, 0, "drover-recommended"), None);
+    let rec = tasks(
+        "    - apt:\n        name: drover-recommended\n        state: absent\n    - apt:\n        name: drover-rec\n        state: absent\n    - apt:\n        name: drover-rec\n        install_recommends: yes\n",
+    );
+    let (code, out) = play(&hosts, "root", "rec.yml", &rec, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        installed(&hosts, 0, "drover-recommended").as_deref(),
+        Some("1.0")
+    );
+
+    // `package:` dispatches to apt, from gathered facts or by probing.
+    let pkg = "- hosts: test\n  tasks:\n    - package:\n        name: drover-dep\n        state: present\n";
+    let (code, out) = play(&hosts, "root", "pkg.yml", pkg, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap(&out, "h0").changed, 1, "{out}");
+    assert_eq!(installed(&hosts, 0, "drover-dep").as_deref(), Some("1.0"));
+    let pkg_nofacts = tasks("    - package:\n        name: drover-dep\n        state: absent\n");
+    let (code, out) = play(&hosts, "root", "pkg2.yml", &pkg_nofacts, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap(&out, "h0").changed, 1, "{out}");
+    assert_eq!(installed(&hosts, 0, "drover-dep"), None);
+    let yum = tasks("    - package:\n        name: drover-dep\n        use: yum\n");
+    let (code, out) = play(&hosts, "root", "yum.yml", &yum, &[]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("package manager `yum` is not supported by drover yet (supported: apt)"),
+        "{out}"
+    );
+
+    // A name apt cannot find fails with apt's message, in check mode too.
+    let bad = tasks("    - apt:\n        name: drover-nosuch\n");
+    for extra in [&["--check"][..], &[][..]] {
+        let (code, out) = play(&hosts, "root", "bad.yml", &bad, extra);
+        assert_eq!(code, 2, "{out}");
+        assert!(
+            out.contains("Unable to locate package drover-nosuch"),
+            "{out}"
+        );
+        assert_eq!(recap(&out, "h0").failed, 1, "{out}");
+    }
+}
+
+#[test]
+fn lock_timeout_waits_for_dpkg_and_fails_clearly_when_exceeded() {
+    let Some(hosts) = TestHosts::up(1) else {
+        return;
+    };
+    aptrepo::install_into(&hosts, 0, &["1.0"]);
+    aptrepo::update(&hosts, 0);
+
+    aptrepo::hold_dpkg_lock(&hosts, 0);
+    let short = tasks("    - apt:\n        name: drover-dep\n        lock_timeout: 1\n");
+    let (code, out) = play(&hosts, "root", "short.yml", &short, &[]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("Failed to lock apt for exclusive operation"),
+        "{out}"
+    );
+    assert_eq!(installed(&hosts, 0, "drover-dep"), None);
+
+    // The lock is still held for a few seconds: the default timeout waits it out.
+    let long = tasks("    - apt:\n        name: drover-dep\n");
+    let (code, out) = play(&hosts, "root", "long.yml", &long, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap(&out, "h0").changed, 1, "{out}");
+    assert_eq!(installed(&hosts, 0, "drover-dep").as_deref(), Some("1.0"));
+    assert_eq!(installed(&hosts, 0, "drover-slow").as_deref(), Some("1.0"));
+}
+
+#[test]
+fn upgrade_and_update_cache_on_a_host_with_no_lists() {
+    let Some(hosts) = TestHosts::up(1) else {
+        return;
+    };
+    // The base has no apt lists at all: the package is unknown until the cache is updated.
+    aptrepo::install_into(&hosts, 0, &["1.0"]);
+    let pb = tasks("    - apt:\n        name: drover-hello\n        update_cache: yes\n");
+    let (code, out) = play(&hosts, "deploy", "fresh.yml", &pb, &["--check"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap(&out, "h0").changed, 1, "{out}");
+    assert_eq!(installed(&hosts, 0, "drover-hello"), None);
+    let (code, out) = play(&hosts, "deploy", "fresh.yml", &pb, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap(&out, "h0").changed, 1, "{out}");
+    assert_eq!(installed(&hosts, 0, "drover-hello").as_deref(), Some("1.0"));
+
+    aptrepo::install_into(&hosts, 0, &["1.0", "2.0"]);
+    let up = tasks("    - apt:\n        upgrade: dist\n        update_cache: yes\n");
+    let (code, out) = play(&hosts, "deploy", "up.yml", &up, &["--check"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap(&out, "h0").changed, 1, "{out}");
+    assert_eq!(installed(&hosts, 0, "drover-hello").as_deref(), Some("1.0"));
+    let (code, out) = play(&hosts, "deploy", "up.yml", &up, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap(&out, "h0").changed, 1, "{out}");
+    assert_eq!(installed(&hosts, 0, "drover-hello").as_deref(), Some("2.0"));
+    assert_eq!(installed(&hosts, 0, "drover-dep").as_deref(), Some("1.0"));
+    let (code, out) = play(&hosts, "deploy", "up.yml", &up, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        recap(&out, "h0").changed,
+        0,
+        "nothing left to upgrade:\n{out}"
+    );
+}

@@ -1,0 +1,414 @@
+//! End to end for `service` (and `systemd`) on isolated Debian test hosts: an LSB init script
+//! for a tiny daemon is installed from the test, then started/enabled, checked for
+//! idempotence, predicted in check mode, stopped, restarted, reloaded, disabled, and restarted
+//! by a handler only on the hosts whose config file changed.
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use support::hosts::TestHosts;
+use support::{drover, recap, run, s, write, Recap};
+
+/// A tiny daemon: a loop that writes the date every second. Every action is logged to
+/// `/var/log/drover-echo.log` (on the host's root, visible from outside, unlike `/run`).
+const INIT_SCRIPT: &str = r#"#!/bin/sh
+### BEGIN INIT INFO
+# Provides:          drover-echo
+# Required-Start:    $remote_fs
+# Required-Stop:     $remote_fs
+# Default-Start:     2 3 4 5
+# Default-Stop:      0 1 6
+# Short-Description: drover test daemon
+### END INIT INFO
+PID=/run/drover-echo.pid
+LOG=/var/log/drover-echo.log
+running() { [ -f "$PID" ] && kill -0 "$(cat "$PID")" 2>/dev/null; }
+do_start() {
+  running && return 0
+  setsid sh -c 'while :; do date > /run/drover-echo.beat; sleep 1; done' </dev/null >/dev/null 2>&1 &
+  echo $! > "$PID"
+}
+do_stop() {
+  if running; then kill -TERM -- "-$(cat "$PID")" 2>/dev/null || kill "$(cat "$PID")"; fi
+  rm -f "$PID"
+}
+case "$1" in
+  start) do_start; echo start >> "$LOG" ;;
+  stop) do_stop; echo stop >> "$LOG" ;;
+  restart|force-reload) do_stop; do_start; echo restart >> "$LOG"; touch /var/log/drover-echo.restarted ;;
+  reload) running || exit 7; echo reload >> "$LOG"; touch /var/log/drover-echo.reloaded ;;
+  status)
+    if running; then echo "drover-echo is running"; exit 0; fi
+    if [ -f "$PID" ]; then exit 1; fi
+    echo "drover-echo is not running"; exit 3 ;;
+  *) echo "Usage: $0 {start|stop|restart|reload|force-reload|status}" >&2; exit 2 ;;
+esac
+exit 0
+"#;
+
+fn install_script(hosts: &TestHosts, i: usize) {
+    let p = hosts.path(i, "/etc/init.d/drover-echo");
+    std::fs::write(&p, INIT_SCRIPT).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Runs a playbook on the test hosts as `deploy` with sudo.
+fn play(hosts: &TestHosts, name: &str, yaml: &str, extra: &[&str]) -> (i32, String, String) {
+    let pb = write(hosts.dir.path(), name, yaml);
+    let inv = hosts.inventory("deploy", "");
+    let kh = hosts.known_hosts();
+    let mut cmd = drover();
+    cmd.args(["play", "-i", s(&inv), s(&pb), "--known-hosts", s(&kh)])
+        .args(["--host-key-checking", "accept-new", "-b"])
+        .args(extra)
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    run(&mut cmd)
+}
+
+/// One task on every host, without facts; returns (exit code, output, each host's recap).
+fn task(hosts: &TestHosts, yaml_task: &str, extra: &[&str]) -> (i32, String, Vec<Recap>) {
+    let pb = format!("- hosts: test\n  gather_facts: false\n  tasks:\n    - {yaml_task}\n");
+    let (code, out, err) = play(hosts, "task.yml", &pb, extra);
+    let r = (0..hosts.hosts.len())
+        .map(|i| recap(&out, &format!("h{i}")))
+        .collect();
+    (code, format!("{out}{err}"), r)
+}
+
+/// Whether the daemon's loop runs on each host, asked over SSH (the host's processes are not
+/// visible from outside its pid namespace). Asks again for a few seconds while the answer
+/// differs from `expect`, since a daemon may take a moment to start or stop.
+fn daemon_alive(hosts: &TestHosts, expect: &[bool]) -> Vec<bool> {
+    let mut got = Vec::new();
+    for _ in 0..10 {
+        let (_, _, r) = task(
+            hosts,
+            "shell: \"pgrep -f 'drover-echo[.]beat' && test -s /run/drover-echo.pid && kill -0 $(cat /run/drover-echo.pid)\"\n      changed_when: false\n      ignore_errors: true",
+            &[],
+        );
+        got = r.iter().map(|x| x.failed == 0 && x.ignored == 0).collect();
+        if got == expect {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    got
+}
+
+fn rc_links(hosts: &TestHosts, i: usize, dir: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(hosts.path(i, dir))
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.len() > 3 && &n[3..] == "drover-echo")
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn log(hosts: &TestHosts, i: usize) -> String {
+    std::fs::read_to_string(hosts.path(i, "/var/log/drover-echo.log")).unwrap_or_default()
+}
+
+#[test]
+fn sysv_service_lifecycle_on_a_tini_host() {
+    let Some(hosts) = TestHosts::up(1) else {
+        return;
+    };
+    install_script(&hosts, 0);
+    let start = "service: name=drover-echo state=started enabled=yes";
+
+    // Check mode predicts the change and touches nothing.
+    let (code, out, r) = task(&hosts, start, &["--check"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(r[0].changed, 1, "{out}");
+    assert_eq!(log(&hosts, 0), "", "check mode ran the init script");
+    assert!(rc_links(&hosts, 0, "/etc/rc2.d").is_empty());
+    assert_eq!(daemon_alive(&hosts, &[false]), [false]);
+
+    // The first run starts and enables it (with gathered facts: service_mgr = sysvinit).
+    let pb = format!("- hosts: test\n  tasks:\n    - {start}\n      register: svc\n    - assert:\n        that:\n          - ansible_facts.service_mgr == 'sysvinit'\n          - svc.state == 'started'\n          - svc.enabled\n          - svc.name == 'drover-echo'\n");
+    let (code, out, err) = play(&hosts, "start.yml", &pb, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(recap(&out, "h0").changed, 1, "{out}");
+    assert_eq!(log(&hosts, 0), "start\n");
+    let links = rc_links(&hosts, 0, "/etc/rc2.d");
+    assert_eq!(links.len(), 1, "{links:?}");
+    assert!(links[0].starts_with('S'), "{links:?}");
+    assert_eq!(rc_links(&hosts, 0, "/etc/rc5.d").len(), 1);
+    assert_eq!(daemon_alive(&hosts, &[true]), [true]);
+
+    // The second run changes nothing; neither does check mode now.
+    let (code, out, r) = task(&hosts, start, &[]);
+    assert_eq!((code, r[0].changed), (0, 0), "{out}");
+    let (code, out, r) = task(&hosts, start, &["--check"]);
+    assert_eq!((code, r[0].changed), (0, 0), "{out}");
+
+    // Stopped: changes once, then not; check mode on a running service predicts, stops nothing.
+    let stop = "service: name=drover-echo state=stopped";
+    let (code, out, r) = task(&hosts, stop, &["--check"]);
+    assert_eq!((code, r[0].changed), (0, 1), "{out}");
+    assert_eq!(daemon_alive(&hosts, &[true]), [true]);
+    let (code, out, r) = task(&hosts, stop, &[]);
+    assert_eq!((code, r[0].changed), (0, 1), "{out}");
+    assert_eq!(daemon_alive(&hosts, &[false]), [false]);
+    let (code, out, r) = task(&hosts, stop, &[]);
+    assert_eq!((code, r[0].changed), (0, 0), "{out}");
+    assert_eq!(log(&hosts, 0), "start\nstop\n");
+
+    // Restarted always changes, running or not.
+    for _ in 0..2 {
+        let (code, out, r) = task(&hosts, "service: name=drover-echo state=restarted", &[]);
+        assert_eq!((code, r[0].changed), (0, 1), "{out}");
+        assert_eq!(daemon_alive(&hosts, &[true]), [true]);
+    }
+    assert_eq!(log(&hosts, 0), "start\nstop\nrestart\nrestart\n");
+
+    // Reloaded always changes: reload when running.
+    let (code, out, r) = task(&hosts, "service: name=drover-echo state=reloaded", &[]);
+    assert_eq!((code, r[0].changed), (0, 1), "{out}");
+    assert!(hosts.path(0, "/var/log/drover-echo.reloaded").exists());
+    assert_eq!(daemon_alive(&hosts, &[true]), [true]);
+
+    // With `pattern`, the process table decides whether it runs.
+    let (code, out, r) = task(
+        &hosts,
+        "service: name=drover-echo state=started pattern=drover-echo.beat",
+        &[],
+    );
+    assert_eq!((code, r[0].changed), (0, 0), "{out}");
+    let (code, out, r) = task(
+        &hosts,
+        "service: name=drover-echo state=stopped pattern=no-such-process-xyz",
+        &["--check"],
+    );
+    assert_eq!((code, r[0].changed), (0, 0), "{out}");
+
+    // Disabling removes the start links and keeps the stop links; then idempotent.
+    let (code, out, r) = task(&hosts, "service: name=drover-echo enabled=no", &[]);
+    assert_eq!((code, r[0].changed), (0, 1), "{out}");
+    let links = rc_links(&hosts, 0, "/etc/rc2.d");
+    assert!(links.iter().all(|l| l.starts_with('K')), "{links:?}");
+    let (code, out, r) = task(&hosts, "service: name=drover-echo enabled=no", &[]);
+    assert_eq!((code, r[0].changed), (0, 0), "{out}");
+    // Re-enabling puts the start link back.
+    let (code, out, r) = task(&hosts, "service: name=drover-echo enabled=true", &[]);
+    assert_eq!((code, r[0].changed), (0, 1), "{out}");
+    assert!(rc_links(&hosts, 0, "/etc/rc2.d")[0].starts_with('S'));
+
+    // A service without an init script fails with a clear message.
+    let (code, out, r) = task(&hosts, "service: name=no-such-svc state=started", &[]);
+    assert_ne!(code, 0, "{out}");
+    assert_eq!(r[0].failed, 1, "{out}");
+    assert!(out.contains("/etc/init.d/no-such-svc"), "{out}");
+}
+
+#[test]
+fn a_handler_restarts_the_service_only_where_the_file_changed() {
+    let Some(hosts) = TestHosts::up(2) else {
+        return;
+    };
+    for i in 0..2 {
+        install_script(&hosts, i);
+    }
+    // Host 0 already has the file as the play wants it; host 1 does not.
+    std::fs::write(hosts.path(0, "/etc/drover-echo.conf"), "port=7\n").unwrap();
+    let pb = "- hosts: test\n  gather_facts: false\n  tasks:\n    - service: name=drover-echo state=started\n    - copy:\n        content: \"port=7\\n\"\n        dest: /etc/drover-echo.conf\n      notify: restart echo\n  handlers:\n    - name: restart echo\n      service: name=drover-echo state=restarted\n";
+    let (code, out, err) = play(&hosts, "handler.yml", pb, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(recap(&out, "h0").changed, 1, "{out}");
+    assert_eq!(recap(&out, "h1").changed, 3, "{out}");
+    assert!(!hosts.path(0, "/var/log/drover-echo.restarted").exists());
+    assert!(hosts.path(1, "/var/log/drover-echo.restarted").exists());
+    assert_eq!(log(&hosts, 0), "start\n");
+    assert_eq!(log(&hosts, 1), "start\nrestart\n");
+    assert_eq!(daemon_alive(&hosts, &[true, true]), [true, true]);
+
+    // Converged: nothing changes, no handler runs.
+    let (code, out, _) = play(&hosts, "handler.yml", pb, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap(&out, "h0").changed, 0, "{out}");
+    assert_eq!(recap(&out, "h1").changed, 0, "{out}");
+    assert_eq!(log(&hosts, 1), "start\nrestart\n");
+}
+
+/// The same daemon as a systemd unit (systemd turns `$$` into `$`). `forking`: `systemctl
+/// start` returns once the pid file is written and the start is logged.
+const UNIT: &str = "[Unit]
+Description=drover test daemon
+
+[Service]
+Type=forking
+PIDFile=/run/drover-echo.pid
+ExecStartPre=/bin/sh -c 'echo start >> /var/log/drover-echo.log'
+ExecStart=/bin/sh -c 'while :; do date > /run/drover-echo.beat; sleep 1; done </dev/null >/dev/null 2>&1 & echo $$! > /run/drover-echo.pid'
+ExecReload=/bin/sh -c 'echo reload >> /var/log/drover-echo.log; touch /var/log/drover-echo.reloaded'
+
+[Install]
+WantedBy=multi-user.target
+";
+
+/// Brings up `n` hosts booted with systemd under `systemd-nspawn`, or prints why it cannot
+/// (SKIPPED) and returns `None`: nspawn is optional and may not work in every environment.
+fn systemd_hosts(n: usize) -> Option<TestHosts> {
+    use std::process::Command;
+    use support::hosts::TestHost;
+    if let Some(why) = support::hosts::unavailable() {
+        eprintln!("SKIPPED: {why}");
+        return None;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/hosts/testhosts.sh");
+    let has_nspawn = Command::new("sh")
+        .args(["-c", "command -v systemd-nspawn"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_nspawn {
+        eprintln!("SKIPPED: systemd-nspawn is not installed (Debian: systemd-container)");
+        return None;
+    }
+    let out = Command::new("bash")
+        .arg(&script)
+        .arg("base-systemd")
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        eprintln!(
+            "SKIPPED: building the systemd base failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("id_ed25519");
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-N", "", "-t", "ed25519", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let mut set = TestHosts {
+        hosts: Vec::new(),
+        dir,
+        key,
+    };
+    for k in 0..n {
+        let name = format!("sd{}x{k}", std::process::id());
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap();
+        let out = Command::new("bash")
+            .arg(&script)
+            .args(["up-systemd", &name, &port.to_string()])
+            .arg(set.key.with_extension("pub"))
+            .output()
+            .unwrap();
+        let root = Path::new(
+            String::from_utf8_lossy(
+                &Command::new("bash")
+                    .arg(&script)
+                    .args(["root", &name])
+                    .output()
+                    .unwrap()
+                    .stdout,
+            )
+            .trim(),
+        )
+        .to_path_buf();
+        // Pushed before checking, so a half-started host is taken down on drop.
+        set.hosts.push(TestHost { name, port, root });
+        if !out.status.success() {
+            eprintln!(
+                "SKIPPED: systemd-nspawn could not boot a host here: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            return None;
+        }
+    }
+    Some(set)
+}
+
+#[test]
+fn systemd_and_service_on_a_systemd_host() {
+    let Some(hosts) = systemd_hosts(1) else {
+        return;
+    };
+    let unit = hosts.path(0, "/usr/lib/systemd/system/drover-echo.service");
+    std::fs::write(&unit, UNIT).unwrap();
+    let wants = hosts.path(
+        0,
+        "/etc/systemd/system/multi-user.target.wants/drover-echo.service",
+    );
+    let start = "systemd: name=drover-echo state=started enabled=yes daemon_reload=yes";
+
+    let (code, out, r) = task(&hosts, start, &["--check"]);
+    assert_eq!((code, r[0].changed), (0, 1), "{out}");
+    assert_eq!(log(&hosts, 0), "");
+    assert!(!wants.exists());
+
+    let (code, out, r) = task(&hosts, start, &[]);
+    assert_eq!((code, r[0].changed), (0, 1), "{out}");
+    assert_eq!(log(&hosts, 0), "start\n");
+    assert!(std::fs::symlink_metadata(&wants).is_ok(), "not enabled");
+    assert_eq!(daemon_alive(&hosts, &[true]), [true]);
+
+    // Idempotent, and the result carries Ansible's keys.
+    let pb = format!("- hosts: test\n  tasks:\n    - {start}\n      register: u\n    - assert:\n        that:\n          - ansible_facts.service_mgr == 'systemd'\n          - u is not changed\n          - u.name == 'drover-echo'\n          - u.state == 'started'\n          - u.enabled\n          - u.status.ActiveState == 'active'\n          - u.status.UnitFileState == 'enabled'\n");
+    let (code, out, err) = play(&hosts, "again.yml", &pb, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(recap(&out, "h0").changed, 0, "{out}");
+
+    // `service` dispatches to systemd (facts gathered, or probed without them).
+    let pb = "- hosts: test\n  tasks:\n    - service: name=drover-echo state=restarted\n";
+    let (code, out, err) = play(&hosts, "restart.yml", pb, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(recap(&out, "h0").changed, 1, "{out}");
+    assert_eq!(log(&hosts, 0), "start\nstart\n");
+    let (code, out, r) = task(&hosts, "service: name=drover-echo state=reloaded", &[]);
+    assert_eq!((code, r[0].changed), (0, 1), "{out}");
+    assert!(hosts.path(0, "/var/log/drover-echo.reloaded").exists());
+    assert_eq!(daemon_alive(&hosts, &[true]), [true]);
+
+    let stop = "service: name=drover-echo state=stopped enabled=no";
+    let (code, out, r) = task(&hosts, stop, &[]);
+    assert_eq!((code, r[0].changed), (0, 1), "{out}");
+    assert_eq!(daemon_alive(&hosts, &[false]), [false]);
+    assert!(std::fs::symlink_metadata(&wants).is_err(), "still enabled");
+    let (code, out, r) = task(&hosts, stop, &[]);
+    assert_eq!((code, r[0].changed), (0, 0), "{out}");
+
+    // Masking and unmasking.
+    let masked = hosts.path(0, "/etc/systemd/system/drover-echo.service");
+    let (code, out, r) = task(&hosts, "systemd_service: name=drover-echo masked=yes", &[]);
+    assert_eq!((code, r[0].changed), (0, 1), "{out}");
+    assert_eq!(
+        std::fs::read_link(&masked).ok().as_deref(),
+        Some(Path::new("/dev/null"))
+    );
+    let (code, out, r) = task(
+        &hosts,
+        "ansible.builtin.systemd: name=drover-echo masked=yes",
+        &[],
+    );
+    assert_eq!((code, r[0].changed), (0, 0), "{out}");
+    let (code, out, r) = task(
+        &hosts,
+        "systemd: name=drover-echo masked=no state=started",
+        &[],
+    );
+    assert_eq!((code, r[0].changed), (0, 1), "{out}");
+    assert!(std::fs::symlink_metadata(&masked).is_err());
+    assert_eq!(daemon_alive(&hosts, &[true]), [true]);
+
+    // A unit that does not exist fails like Ansible.
+    let (code, out, r) = task(&hosts, "systemd: name=no-such-unit state=started", &[]);
+    assert_ne!(code, 0, "{out}");
+    assert_eq!(r[0].failed, 1, "{out}");
+    assert!(
+        out.contains("Could not find the requested service no-such-unit"),
+        "{out}"
+    );
+}

@@ -1,0 +1,387 @@
+//! End to end on isolated Debian test hosts: `group`, `user` and `authorized_key` converge as
+//! `deploy` with sudo (state checked inside the host with getent/id/stat), the second run
+//! changes nothing, check mode on a fresh host predicts the same count and changes nothing;
+//! `become_user` writes files as that user, and a sudo that needs a password fails fast.
+
+mod support;
+
+use std::time::{Duration, Instant};
+use support::hosts::TestHosts;
+use support::{drover, recap, run, s, write};
+
+const HASH: &str =
+    "$6$drsalt$RIGCU5Qm2Kpih.T1nl4EmweVJfBkJE9HT4BOABOd0GpviLCv8pF8dS53vgbfRWhRVYA422bop1MJHxWZp70jK/";
+const KEY_A: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHc8f0mXbq0zq1mRZ0hY5W0s1l0m1y8yq5b8Gm6l1Z2a alice@laptop";
+const KEY_B: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb bob@desk";
+
+fn play(
+    hosts: &TestHosts,
+    user: &str,
+    pb: &std::path::Path,
+    extra: &[&str],
+) -> (i32, String, String) {
+    let inv = hosts.inventory(user, "");
+    let kh = hosts.known_hosts();
+    let mut cmd = drover();
+    cmd.args(["play", "-i", s(&inv), s(pb), "--known-hosts", s(&kh)])
+        .args(["--host-key-checking", "accept-new"])
+        .args(extra);
+    run(&mut cmd)
+}
+
+fn users_playbook(dir: &std::path::Path) -> std::path::PathBuf {
+    write(
+        dir,
+        "users.yml",
+        &format!(
+            r#"- hosts: test
+  gather_facts: false
+  tasks:
+    - group: name=devs gid=2500
+      register: devs
+    - ansible.builtin.group:
+        name: ops
+        system: yes
+    - user:
+        name: alice
+        uid: 2501
+        group: devs
+        groups: [ops, adm]
+        shell: /bin/bash
+        comment: Alice Example
+        password: "{HASH}"
+        generate_ssh_key: yes
+        ssh_key_type: ed25519
+      register: alice
+    - user: name=bob groups=ops append=yes createhome=no
+    - authorized_key:
+        user: alice
+        key: "{KEY_A}"
+    - ansible.posix.authorized_key:
+        user: alice
+        key: "{KEY_B}"
+        key_options: no-pty
+    - user: name=ghost state=absent
+    - group: name=ghosts state=absent
+    - assert:
+        that:
+          - alice.name == 'alice'
+          - alice.state == 'present'
+          - alice.uid == 2501
+          - alice.group == 2500
+          - alice.home == '/home/alice'
+          - alice.shell == '/bin/bash'
+          - alice.comment == 'Alice Example'
+          - alice.groups == 'ops,adm'
+          - alice.password == 'NOT_LOGGING_PASSWORD'
+          - alice.ssh_key_file == '/home/alice/.ssh/id_ed25519'
+          - alice.ssh_fingerprint is search('SHA256:')
+          - devs.gid == 2500 and devs.name == 'devs'
+      when: not ansible_check_mode
+    - copy:
+        content: "{{{{ alice.ssh_public_key | default('none') }}}}\n"
+        dest: /root/alice.pub
+"#
+        ),
+    )
+}
+
+#[test]
+fn users_groups_and_keys_converge_and_check_mode_predicts() {
+    let Some(hosts) = TestHosts::up(1) else {
+        return;
+    };
+    let pb = users_playbook(hosts.dir.path());
+
+    // Check mode on the fresh host: predicts 7 changes, changes nothing.
+    let (code, out, err) = play(&hosts, "deploy", &pb, &["-b", "--check"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let predicted = recap(&out, "h0").changed;
+    assert_eq!(predicted, 7, "{out}");
+    for q in [
+        "getent passwd alice",
+        "getent passwd bob",
+        "getent group devs",
+        "getent group ops",
+    ] {
+        assert_ne!(hosts.sh(0, q).0, 0, "check mode changed the host: {q}");
+    }
+    assert!(!hosts.path(0, "/home/alice").exists());
+
+    // First run: the same count, and the host has it all.
+    let (code, out, err) = play(&hosts, "deploy", &pb, &["-b", "--diff"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(recap(&out, "h0").changed, predicted, "{out}");
+    assert!(out.contains("+no-pty ssh-ed25519"), "diff shown:\n{out}");
+    let (_, g) = hosts.sh(0, "getent group devs ops");
+    assert!(g.starts_with("devs:x:2500:\n"), "{g}");
+    let ops_gid: u32 = g
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(ops_gid < 1000, "ops is a system group: {g}");
+    let (_, p) = hosts.sh(0, "getent passwd alice bob");
+    assert!(
+        p.starts_with("alice:x:2501:2500:Alice Example:/home/alice:/bin/bash\n"),
+        "{p}"
+    );
+    assert!(p.contains("\nbob:x:"), "{p}");
+    let (_, sh) = hosts.sh(0, "getent shadow alice | cut -d: -f2");
+    assert_eq!(sh.trim(), HASH);
+    let (_, ids) = hosts.sh(0, "id -Gn alice; id -Gn bob");
+    assert_eq!(ids, "devs adm ops\nbob ops\n");
+    assert!(!hosts.path(0, "/home/bob").exists(), "createhome=no");
+    let (_, st) = hosts.sh(
+        0,
+        "stat -c '%U %a' /home/alice /home/alice/.ssh /home/alice/.ssh/authorized_keys /home/alice/.ssh/id_ed25519",
+    );
+    assert_eq!(st, "alice 755\nalice 700\nalice 600\nalice 600\n");
+    let ak = std::fs::read_to_string(hosts.path(0, "/home/alice/.ssh/authorized_keys")).unwrap();
+    assert_eq!(ak, format!("{KEY_A}\nno-pty {KEY_B}\n"));
+    let pubkey = std::fs::read_to_string(hosts.path(0, "/root/alice.pub")).unwrap();
+    let on_host =
+        std::fs::read_to_string(hosts.path(0, "/home/alice/.ssh/id_ed25519.pub")).unwrap();
+    assert!(
+        pubkey.starts_with("ssh-ed25519 "),
+        "registered ssh_public_key: {pubkey}"
+    );
+    assert_eq!(pubkey.trim(), on_host.trim());
+
+    // Second run: nothing changes.
+    let (code, out, err) = play(&hosts, "deploy", &pb, &["-b"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        recap(&out, "h0").changed,
+        0,
+        "second run must change nothing:\n{out}"
+    );
+
+    // Changes to an existing account: exact groups, options replaced in place, key removed.
+    let pb2 = write(
+        hosts.dir.path(),
+        "change.yml",
+        &format!(
+            r#"- hosts: test
+  gather_facts: false
+  tasks:
+    - user: name=alice groups=ops shell=/bin/sh
+    - authorized_key:
+        user: alice
+        key: "{KEY_A}"
+        key_options: 'from="10.0.0.1"'
+    - authorized_key:
+        user: alice
+        key: "{KEY_B}"
+        state: absent
+    - user: name=bob state=absent remove=yes
+    - group: name=ops gid=2600
+"#
+        ),
+    );
+    let (code, out, err) = play(&hosts, "deploy", &pb2, &["-b", "--check"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(recap(&out, "h0").changed, 5, "{out}");
+    assert_eq!(hosts.sh(0, "id -Gn alice").1, "devs adm ops\n");
+    let (code, out, err) = play(&hosts, "deploy", &pb2, &["-b"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(recap(&out, "h0").changed, 5, "{out}");
+    assert_eq!(hosts.sh(0, "id -Gn alice").1, "devs ops\n");
+    assert_eq!(
+        hosts.sh(0, "getent passwd alice | cut -d: -f7").1,
+        "/bin/sh\n"
+    );
+    assert_ne!(hosts.sh(0, "getent passwd bob").0, 0);
+    assert_eq!(hosts.sh(0, "getent group ops | cut -d: -f3").1, "2600\n");
+    let ak = std::fs::read_to_string(hosts.path(0, "/home/alice/.ssh/authorized_keys")).unwrap();
+    assert_eq!(ak, format!("from=\"10.0.0.1\" {KEY_A}\n"));
+    let (code, out, _) = play(&hosts, "deploy", &pb2, &["-b"]);
+    assert_eq!(code, 0);
+    assert_eq!(recap(&out, "h0").changed, 0, "{out}");
+}
+
+#[test]
+fn become_user_writes_files_owned_by_that_user() {
+    let Some(hosts) = TestHosts::up(1) else {
+        return;
+    };
+    // become_user: a file written as `carol` belongs to carol.
+    let pb = write(
+        hosts.dir.path(),
+        "carol.yml",
+        r#"- hosts: test
+  gather_facts: false
+  become: true
+  tasks:
+    - user: name=carol
+    - copy:
+        content: "hi\n"
+        dest: /home/carol/note.txt
+      become_user: carol
+    - command: whoami
+      become_user: carol
+      register: who
+    - assert:
+        that: who.stdout == "carol"
+"#,
+    );
+    let (code, out, err) = play(&hosts, "deploy", &pb, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        hosts.sh(0, "stat -c '%U %G' /home/carol/note.txt").1,
+        "carol carol\n"
+    );
+}
+
+/// A sudo that needs a password (none given): the task fails (exit 2, as Ansible's "Missing
+/// sudo password") with a message naming sudo and the password, and does not hang.
+#[test]
+fn a_sudo_that_needs_a_password_fails_fast_with_a_clear_message() {
+    let Some(hosts) = TestHosts::up(1) else {
+        return;
+    };
+    let (rc, _) = hosts.sh(
+        0,
+        &format!(
+            "useradd -m -s /bin/bash -p '{HASH}' pwuser && \
+             echo 'pwuser ALL=(ALL) ALL' >/etc/sudoers.d/pwuser && chmod 440 /etc/sudoers.d/pwuser && \
+             install -d -m 700 -o pwuser -g pwuser /home/pwuser/.ssh && \
+             install -m 600 -o pwuser -g pwuser /home/deploy/.ssh/authorized_keys /home/pwuser/.ssh/authorized_keys"
+        ),
+    );
+    assert_eq!(rc, 0);
+    let pb = write(
+        hosts.dir.path(),
+        "pw.yml",
+        "- hosts: test\n  gather_facts: false\n  tasks:\n    - command: id\n",
+    );
+    // Without become the login works (so the failure below is sudo's).
+    let (code, out, err) = play(&hosts, "pwuser", &pb, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    let start = Instant::now();
+    let (code, out, err) = play(&hosts, "pwuser", &pb, &["-b"]);
+    let took = start.elapsed();
+    assert_eq!(code, 2, "{out}{err}");
+    let all = format!("{out}{err}").to_lowercase();
+    assert!(
+        all.contains("sudo") && all.contains("password"),
+        "the message names sudo and the password:\n{out}{err}"
+    );
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+}
+
+/// As `root` without become: expiry, an encrypted RSA key at a custom path, keys in a custom
+/// `path` with `manage_dir: no`, then `exclusive`.
+#[test]
+fn keys_expiry_custom_paths_and_exclusive_as_root() {
+    let Some(hosts) = TestHosts::up(1) else {
+        return;
+    };
+    let pb = write(
+        hosts.dir.path(),
+        "dave.yml",
+        &format!(
+            r#"- hosts: test
+  gather_facts: false
+  tasks:
+    - group: name=team
+    - user:
+        name: dave
+        groups: team
+        expires: 1893456000
+        generate_ssh_key: yes
+        ssh_key_bits: 2048
+        ssh_key_comment: dave key
+        ssh_key_passphrase: hunter2
+        ssh_key_file: .ssh/custom_rsa
+      register: dave
+    - assert:
+        that:
+          - dave.ssh_fingerprint is search('^2048 SHA256:')
+          - dave.ssh_public_key is search('^ssh-rsa .* dave key$')
+      when: not ansible_check_mode
+    - file: path=/etc/ssh/keys state=directory mode=0755
+    - authorized_key:
+        user: dave
+        path: /etc/ssh/keys/dave
+        manage_dir: no
+        key: "{KEY_A}\n\n{KEY_B}\n"
+"#
+        ),
+    );
+    let (code, out, err) = play(&hosts, "root", &pb, &["--check"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(recap(&out, "h0").changed, 4, "{out}");
+    assert_ne!(hosts.sh(0, "getent passwd dave").0, 0);
+    assert!(!hosts.path(0, "/etc/ssh/keys").exists());
+
+    let (code, out, err) = play(&hosts, "root", &pb, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(recap(&out, "h0").changed, 4, "{out}");
+    assert_eq!(
+        hosts.sh(0, "getent shadow dave | cut -d: -f8").1,
+        "21915\n",
+        "expires 2030-01-01"
+    );
+    assert_eq!(hosts.sh(0, "id -Gn dave").1, "dave team\n");
+    let (rc, _) = hosts.sh(0, "ssh-keygen -y -P hunter2 -f /home/dave/.ssh/custom_rsa");
+    assert_eq!(rc, 0, "the key opens with its passphrase");
+    let (rc, _) = hosts.sh(0, "ssh-keygen -y -P '' -f /home/dave/.ssh/custom_rsa");
+    assert_ne!(rc, 0, "the key is encrypted");
+    assert_eq!(
+        hosts
+            .sh(
+                0,
+                "stat -c '%U %a' /home/dave/.ssh /home/dave/.ssh/custom_rsa /etc/ssh/keys /etc/ssh/keys/dave"
+            )
+            .1,
+        "dave 700\ndave 600\nroot 755\ndave 600\n"
+    );
+    let keys = std::fs::read_to_string(hosts.path(0, "/etc/ssh/keys/dave")).unwrap();
+    assert_eq!(keys, format!("{KEY_A}\n{KEY_B}\n"));
+
+    let (code, out, _) = play(&hosts, "root", &pb, &[]);
+    assert_eq!(code, 0);
+    assert_eq!(recap(&out, "h0").changed, 0, "{out}");
+
+    // exclusive: only B stays, with the comment given.
+    let ex = write(
+        hosts.dir.path(),
+        "exclusive.yml",
+        &format!(
+            r#"- hosts: test
+  gather_facts: false
+  tasks:
+    - authorized_key:
+        user: dave
+        path: /etc/ssh/keys/dave
+        manage_dir: no
+        exclusive: yes
+        key: "{KEY_B}"
+        comment: only-b
+"#
+        ),
+    );
+    let (code, out, err) = play(&hosts, "root", &ex, &["--check", "--diff"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(recap(&out, "h0").changed, 1, "{out}");
+    assert!(
+        out.contains("-ssh-ed25519"),
+        "diff shows the removed key:\n{out}"
+    );
+    let (code, out, err) = play(&hosts, "root", &ex, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(recap(&out, "h0").changed, 1, "{out}");
+    let keys = std::fs::read_to_string(hosts.path(0, "/etc/ssh/keys/dave")).unwrap();
+    let b_only = KEY_B.rsplit_once(' ').unwrap().0;
+    assert_eq!(keys, format!("{b_only} only-b\n"));
+    let (code, out, _) = play(&hosts, "root", &ex, &[]);
+    assert_eq!(code, 0);
+    assert_eq!(recap(&out, "h0").changed, 0, "{out}");
+}
