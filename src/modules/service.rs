@@ -168,7 +168,13 @@ impl Module for Service {
         let pattern = args.str("pattern");
         let out = ctx.run(&probe_cmd(&name, pattern.as_deref()))?;
         let st = parse_probe(&out.stdout_str());
-        let work = match decide_sysv(&name, &st, &want) {
+        // In check mode an earlier task of the same run may be what installs the init script
+        // (it did not, because nothing changes): predict for a stopped, disabled service.
+        let assumed = (!st.exists && ctx.check).then(|| SysvStatus {
+            exists: true,
+            ..SysvStatus::default()
+        });
+        let work = match decide_sysv(&name, assumed.as_ref().unwrap_or(&st), &want) {
             Ok(w) => w,
             Err(msg) => return Ok(Plan::fail(msg).with_value("name", name)),
         };
@@ -177,6 +183,9 @@ impl Module for Service {
         } else {
             Plan::change(work)
         };
+        if assumed.is_some() {
+            plan = plan.with_msg(format!("/etc/init.d/{name} does not exist yet; check mode assumes an earlier task installs it"));
+        }
         plan = plan.with_value("name", name);
         if let Some(s) = &want.state {
             let shown = if s == "stopped" { "stopped" } else { "started" };

@@ -211,7 +211,22 @@ pub(super) fn plan_unit(
             .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
             .collect::<VarMap>(),
     );
-    let mut plan = match decide(name, &st, want) {
+    // In check mode an earlier task of the same run may be what installs the unit (it did
+    // not, because nothing changes): predict for a loaded, inactive, disabled unit.
+    let assumed = (!st.found() && ctx.check).then(|| {
+        let mut a = UnitStatus::default();
+        for (k, v) in [
+            ("LoadState", "loaded"),
+            ("ActiveState", "inactive"),
+            ("UnitFileState", "disabled"),
+        ] {
+            a.props.insert(k.to_string(), v.to_string());
+        }
+        a.is_enabled = "disabled".into();
+        a.is_enabled_rc = 1;
+        a
+    });
+    let mut plan = match decide(name, assumed.as_ref().unwrap_or(&st), want) {
         Err(msg) => return Ok(Plan::fail(msg).with_value("name", name)),
         Ok(actions) if actions.is_empty() => Plan::unchanged(),
         Ok(actions) => Plan::change(UnitWork {
@@ -220,6 +235,11 @@ pub(super) fn plan_unit(
             flags,
         }),
     };
+    if assumed.is_some() {
+        plan = plan.with_msg(format!(
+            "the unit {name} does not exist yet; check mode assumes an earlier task installs it"
+        ));
+    }
     plan = plan.with_value("name", name).with_value("status", status);
     if let Some(s) = &want.state {
         let shown = if s == "stopped" { "stopped" } else { "started" };
