@@ -218,8 +218,13 @@ pub(super) fn load_role(
             }
         }
     }
+    // A role given by path (`roles: [/srv/roles/app]`) is named after its directory.
+    let name = Path::new(&rref.name)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| rref.name.clone());
     let info = Arc::new(RoleInfo {
-        name: rref.name.clone(),
+        name,
         path: path.clone(),
         defaults: Arc::new(defaults),
         vars: Arc::new(vars),
