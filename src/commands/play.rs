@@ -77,7 +77,11 @@ pub fn run_play(args: &PlayArgs, reporter: &mut dyn Reporter) -> Result<i32> {
                     writeln!(out, "    tasks:")?;
                     let filter =
                         crate::executor::TagFilter::new(&settings.tags, &settings.skip_tags);
+                    let mut listed = Vec::new();
                     for t in play.sections.iter().flatten() {
+                        t.flatten(&mut listed);
+                    }
+                    for t in listed {
                         if !filter.selects(&t.tags) || !matches!(t.kind, TaskKind::Module(_)) {
                             continue;
                         }

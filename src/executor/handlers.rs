@@ -71,7 +71,7 @@ pub fn flush(
 
 /// Checks that every `notify` names a handler or a `listen` topic of the play.
 pub fn check_notify(play: &Play) -> Result<()> {
-    for t in play.sections.iter().flatten().chain(play.handlers.iter()) {
+    for t in play.all_tasks() {
         for n in &t.notify {
             if crate::template::is_templated(n) {
                 continue;

@@ -39,6 +39,8 @@ pub struct HostState {
     /// Handler names and `listen` topics notified and not yet run.
     pub notified: IndexSet<String>,
     pub group_names: Value,
+    /// The last task that failed on this host and its result (`ansible_failed_task`/`_result`).
+    pub last_failure: Option<(String, Value)>,
 }
 
 impl HostState {
@@ -61,6 +63,7 @@ impl HostState {
                     .map(|g| Value::from(g.as_str()))
                     .collect::<Vec<_>>(),
             ),
+            last_failure: None,
         }
     }
 

@@ -285,40 +285,8 @@ impl<'a> Runner<'a> {
             self.record(&results, None, reporter, &pc);
         }
         for section in &play.sections {
-            for task in section {
-                if INTERRUPTED.load(Ordering::SeqCst) {
-                    return Ok(true);
-                }
-                if !tags.selects(&task.tags) {
-                    continue;
-                }
-                if matches!(task.kind, TaskKind::FlushHandlers) {
-                    handlers::flush(self, play, batch, &mut pc, reporter)?;
-                    continue;
-                }
-                if matches!(task.kind, TaskKind::Noop) {
-                    continue;
-                }
-                if !batch.iter().any(|i| self.hosts[*i].active()) {
-                    break;
-                }
-                pc.hostvars = context::hostvars_snapshot(&self.hosts, &pc.extra);
-                let first = batch
-                    .iter()
-                    .find(|i| self.hosts[**i].active())
-                    .map(|i| &self.hosts[*i]);
-                reporter.task_start(&run_task::display_name(&pc, task, first), false);
-                let results = self.run_on_batch(task, batch, &pc);
-                self.record(&results, Some(task), reporter, &pc);
-                if play.any_errors_fatal
-                    && results
-                        .iter()
-                        .any(|r| r.status == Status::Failed && !r.ignored)
-                {
-                    for i in batch {
-                        self.hosts[*i].failed = true;
-                    }
-                }
+            if self.run_list(play, section, batch, tags, reporter, &mut pc)? {
+                return Ok(true);
             }
             handlers::flush(self, play, batch, &mut pc, reporter)?;
         }
@@ -329,6 +297,134 @@ impl<'a> Runner<'a> {
             None => failed == batch.len() || (play.any_errors_fatal && failed > 0),
         };
         Ok(stop)
+    }
+
+    /// Runs a list of tasks on the batch's live hosts; returns true when interrupted.
+    fn run_list(
+        &mut self,
+        play: &Play,
+        tasks: &[Task],
+        batch: &[usize],
+        tags: &TagFilter,
+        reporter: &mut dyn Reporter,
+        pc: &mut PlayCtx,
+    ) -> Result<bool> {
+        for task in tasks {
+            if INTERRUPTED.load(Ordering::SeqCst) {
+                return Ok(true);
+            }
+            if !tags.selects(&task.tags) && !matches!(task.kind, TaskKind::Block(_)) {
+                continue;
+            }
+            match &task.kind {
+                TaskKind::FlushHandlers => {
+                    handlers::flush(self, play, batch, pc, reporter)?;
+                    continue;
+                }
+                TaskKind::Noop => continue,
+                TaskKind::Block(b) => {
+                    if self.run_block(play, b, batch, tags, reporter, pc)? {
+                        return Ok(true);
+                    }
+                    continue;
+                }
+                TaskKind::Module(_) => {}
+            }
+            if !batch.iter().any(|i| self.hosts[*i].active()) {
+                break;
+            }
+            pc.hostvars = context::hostvars_snapshot(&self.hosts, &pc.extra);
+            let first = batch
+                .iter()
+                .find(|i| self.hosts[**i].active())
+                .map(|i| &self.hosts[*i]);
+            reporter.task_start(&run_task::display_name(pc, task, first), false);
+            let results = self.run_on_batch(task, batch, pc);
+            self.record(&results, Some(task), reporter, pc);
+            if play.any_errors_fatal
+                && results
+                    .iter()
+                    .any(|r| r.status == Status::Failed && !r.ignored)
+            {
+                for i in batch {
+                    self.hosts[*i].failed = true;
+                }
+            }
+        }
+        Ok(false)
+    }
+
+    /// `block` / `rescue` / `always` (Ansible's semantics): hosts that fail in the block run
+    /// `rescue`, and count as rescued (not failed) if it succeeds; every host that entered the
+    /// block runs `always`, and a host whose failure was not rescued stays failed.
+    fn run_block(
+        &mut self,
+        play: &Play,
+        b: &crate::playbook::BlockTasks,
+        batch: &[usize],
+        tags: &TagFilter,
+        reporter: &mut dyn Reporter,
+        pc: &mut PlayCtx,
+    ) -> Result<bool> {
+        let entered: Vec<usize> = batch
+            .iter()
+            .copied()
+            .filter(|i| self.hosts[*i].active())
+            .collect();
+        if self.run_list(play, &b.block, &entered, tags, reporter, pc)? {
+            return Ok(true);
+        }
+        let failed: Vec<usize> = entered
+            .iter()
+            .copied()
+            .filter(|i| self.hosts[*i].failed && !self.hosts[*i].unreachable)
+            .collect();
+        if !b.rescue.is_empty() && !failed.is_empty() {
+            for i in &failed {
+                let h = &mut self.hosts[*i];
+                h.failed = false;
+                h.stats.failed = h.stats.failed.saturating_sub(1);
+                let (task, result) = h.last_failure.clone().unwrap_or_default();
+                h.set_var(
+                    "ansible_failed_task",
+                    crate::vars::map_value([("name".to_string(), Value::from(task))]),
+                );
+                h.set_var("ansible_failed_result", result);
+            }
+            if self.run_list(play, &b.rescue, &failed, tags, reporter, pc)? {
+                return Ok(true);
+            }
+            for i in &failed {
+                let h = &mut self.hosts[*i];
+                if h.active() {
+                    h.stats.rescued += 1;
+                }
+            }
+        }
+        if !b.always.is_empty() {
+            // `always` runs on hosts that failed too; their failure stands afterwards.
+            let still_failed: Vec<usize> = entered
+                .iter()
+                .copied()
+                .filter(|i| self.hosts[*i].failed && !self.hosts[*i].unreachable)
+                .collect();
+            for i in &still_failed {
+                self.hosts[*i].failed = false;
+            }
+            let targets: Vec<usize> = entered
+                .iter()
+                .copied()
+                .filter(|i| !self.hosts[*i].unreachable)
+                .collect();
+            let interrupted = self.run_list(play, &b.always, &targets, tags, reporter, pc)?;
+            for i in &still_failed {
+                self.hosts[*i].failed = true;
+            }
+            if interrupted {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     fn run_on_batch(&mut self, task: &Task, batch: &[usize], pc: &PlayCtx) -> Vec<HostResult> {
@@ -384,6 +480,8 @@ impl<'a> Runner<'a> {
                 Status::Failed => {
                     h.stats.failed += 1;
                     h.failed = true;
+                    let name = task.map(task_title).unwrap_or_default();
+                    h.last_failure = Some((name, r.result.clone()));
                 }
                 Status::Unreachable if r.ignored => h.stats.ignored += 1,
                 Status::Unreachable => {

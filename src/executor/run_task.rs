@@ -221,6 +221,7 @@ pub fn gather_facts(pc: &PlayCtx, host: &mut HostState, task: Option<&Task>) -> 
         diff: false,
         vars: &scope,
         paths: &paths,
+        env: &[],
     };
     let plan = module.plan(&mut mctx, &Args::default())?;
     if let Some(f) = plan.facts {
@@ -465,6 +466,13 @@ fn run_item(
     }
     let as_user = become_for(pc, host, task, &scope);
     let paths = search_paths(task, &pc.playbook_dir);
+    let mut env: Vec<(String, String)> = Vec::new();
+    for tree in &task.environment {
+        for (k, v) in environment_pairs(&tree.render(&scope, &pc.omit)?)? {
+            env.retain(|(e, _)| *e != k);
+            env.push((k, v));
+        }
+    }
     let mut attempts = 0usize;
     loop {
         attempts += 1;
@@ -477,6 +485,7 @@ fn run_item(
                 diff,
                 vars: &scope,
                 paths: &paths,
+                env: &env,
             };
             run_module(module, &mut mctx, &args, check)?
         };
@@ -554,6 +563,37 @@ fn run_item(
         }
         return Ok((status, result, diffs));
     }
+}
+
+/// `environment:` as name/value pairs; names must be shell variable names.
+fn environment_pairs(v: &Value) -> Result<Vec<(String, String)>> {
+    if v.is_none() || v.is_undefined() {
+        return Ok(Vec::new());
+    }
+    if v.kind() != ValueKind::Map {
+        return Err(anyhow!(
+            "`environment` must be a mapping of variable names to values"
+        ));
+    }
+    let mut out = Vec::new();
+    for k in v.try_iter()? {
+        let name = k.to_string();
+        let valid = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(anyhow!("`{name}` is not a valid environment variable name"));
+        }
+        let item = v.get_item(&k)?;
+        let text = item
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| item.to_string());
+        out.push((name, text));
+    }
+    Ok(out)
 }
 
 /// `plan`, then `apply` when there is something to do and this is not check mode.

@@ -1413,6 +1413,7 @@ pub mod testing {
                 diff: true,
                 vars: &self.vars,
                 paths: &self.paths,
+                env: &[],
             }
         }
     }

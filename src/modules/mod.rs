@@ -152,6 +152,8 @@ pub struct ModuleCtx<'a> {
     /// The task's variables, for modules that render (template) or inspect them (debug).
     pub vars: &'a Value,
     pub paths: &'a SearchPaths,
+    /// `environment:` variables exported for every command this task runs.
+    pub env: &'a [(String, String)],
 }
 
 impl ModuleCtx<'_> {
@@ -163,6 +165,19 @@ impl ModuleCtx<'_> {
     /// Runs a command line with data on its stdin.
     pub fn run_with_stdin(&mut self, cmd: &str, stdin: Option<&[u8]>) -> Result<Output> {
         let as_user = self.as_user;
+        let with_env;
+        let cmd = if self.env.is_empty() {
+            cmd
+        } else {
+            // Commands run in a subshell of the session shell, so the exports end with them.
+            let exports: Vec<String> = self
+                .env
+                .iter()
+                .map(|(k, v)| format!("export {k}={};", crate::shell::quote(v)))
+                .collect();
+            with_env = format!("{} {cmd}", exports.join(" "));
+            &with_env
+        };
         match self.conn.as_deref_mut() {
             Some(c) => c.run(cmd, stdin, as_user),
             None => bail!("invariant: module needs a connection but runs on the controller"),

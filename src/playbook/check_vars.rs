@@ -57,7 +57,7 @@ fn known_names(pb: &Playbook, inv: &Inventory, extra: &VarMap) -> HashSet<String
     }
     for play in &pb.plays {
         known.extend(play.vars.keys().cloned());
-        for t in play.sections.iter().flatten().chain(play.handlers.iter()) {
+        for t in play.all_tasks() {
             known.extend(t.vars.keys().cloned());
             if let Some(r) = &t.register {
                 known.insert(r.clone());
@@ -150,10 +150,13 @@ fn check_task(t: &Task, known: &HashSet<String>, play_dir: &std::path::Path) -> 
     if let Some(u) = &t.until {
         check_template(u, t.span_of("until"), known)?;
     }
-    for tree in [&t.loop_items, &t.loop_label, &t.name, &t.environment]
-        .into_iter()
-        .flatten()
-    {
+    let trees = t
+        .environment
+        .iter()
+        .chain(&t.loop_items)
+        .chain(&t.loop_label)
+        .chain(&t.name);
+    for tree in trees {
         check_tree(tree, known)?;
     }
     for v in t.vars.values() {
@@ -218,7 +221,7 @@ fn check_play(play: &Play, known: &HashSet<String>, dir: &std::path::Path) -> Re
     for v in play.vars.values() {
         check_value(v, &play.span, known)?;
     }
-    for t in play.sections.iter().flatten().chain(play.handlers.iter()) {
+    for t in play.all_tasks() {
         check_task(t, known, dir)?;
     }
     Ok(())

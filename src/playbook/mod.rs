@@ -12,7 +12,7 @@ mod task;
 pub use check_vars::{check_variables, search_paths};
 pub use kv::parse_kv;
 pub use play::{load_playbook, load_playbook_str};
-pub use task::{Task, TaskKind};
+pub use task::{BlockTasks, Task, TaskKind};
 
 use crate::template::tree::TTree;
 use crate::vars::VarMap;
@@ -96,7 +96,18 @@ pub struct Play {
     /// pre_tasks, roles then tasks, post_tasks: handlers are flushed after each.
     pub sections: Vec<Vec<Task>>,
     pub handlers: Vec<Task>,
-    pub environment: Option<TTree>,
+    pub environment: Vec<TTree>,
+}
+
+impl Play {
+    /// Every task of the play, blocks expanded, then the handlers.
+    pub fn all_tasks(&self) -> Vec<&Task> {
+        let mut out = Vec::new();
+        for t in self.sections.iter().flatten().chain(self.handlers.iter()) {
+            t.flatten(&mut out);
+        }
+        out
+    }
 }
 
 /// Names close to `word` among `candidates`, for "did you mean" hints.

@@ -6,6 +6,7 @@ use super::task::{
     err_at, inherit_from, parse_task, vars_map, want_bool, want_str, want_str_list, Inherited,
     BLOCK_KEYWORDS,
 };
+use super::task::{BlockTasks, TaskKind};
 use super::{did_you_mean, BatchSize, LoadOptions, Play, Playbook, Task};
 use crate::template::tree::TTree;
 use crate::vars::VarMap;
@@ -197,7 +198,7 @@ fn load_play(node: &Node, base: &Path, ctx: &mut LoadCtx) -> Result<Play> {
         }
         if matches!(
             key.as_str(),
-            "vars_prompt" | "module_defaults" | "environment" | "throttle" | "timeout"
+            "vars_prompt" | "module_defaults" | "throttle" | "timeout"
         ) {
             return Err(err_at(
                 &k.span,
@@ -272,7 +273,7 @@ fn load_play(node: &Node, base: &Path, ctx: &mut LoadCtx) -> Result<Play> {
     inh.ignore_errors = opt_bool("ignore_errors")?;
     inh.no_log = opt_bool("no_log")?;
     if let Some(e) = get("environment") {
-        inh.environment = Some(TTree::from_node(e)?);
+        inh.environment.push(TTree::from_node(e)?);
     }
 
     let mut sections: Vec<Vec<Task>> = Vec::new();
@@ -387,16 +388,27 @@ pub(super) fn load_task_list(
             ));
         }
         if let Some(block) = item.get("block") {
-            for kw in ["rescue", "always"] {
-                if let Some(r) = item.get(kw) {
-                    return Err(err_at(
-                        &r.span,
-                        format!("`{kw}` sections are not supported by drover yet"),
-                    ));
-                }
-            }
             let binh = inherit_from(item, inh, BLOCK_KEYWORDS)?;
-            out.extend(load_task_list(block, &binh, ctx, handlers)?);
+            let tasks = load_task_list(block, &binh, ctx, handlers)?;
+            let rescue = match item.get("rescue") {
+                Some(r) => load_task_list(r, &binh, ctx, handlers)?,
+                None => Vec::new(),
+            };
+            let always = match item.get("always") {
+                Some(a) => load_task_list(a, &binh, ctx, handlers)?,
+                None => Vec::new(),
+            };
+            if rescue.is_empty() && always.is_empty() {
+                out.extend(tasks);
+            } else {
+                let name = item.get("name").map(TTree::from_node).transpose()?;
+                let kind = TaskKind::Block(std::sync::Arc::new(BlockTasks {
+                    block: tasks,
+                    rescue,
+                    always,
+                }));
+                out.push(Task::structural(kind, name, item.span.clone(), &binh));
+            }
             continue;
         }
         let include = ["import_tasks", "include_tasks", "include"]

@@ -86,12 +86,27 @@ const NOT_YET: &[&str] = &[
     "local_action",
     "debugger",
     "with_indexed_items",
+    "throttle",
+    "timeout",
+    "connection",
+    "port",
+    "any_errors_fatal",
 ];
 
+/// A `block` with `rescue` and/or `always` sections.
+#[derive(Debug)]
+pub struct BlockTasks {
+    pub block: Vec<Task>,
+    pub rescue: Vec<Task>,
+    pub always: Vec<Task>,
+}
+
 /// What a task does.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub enum TaskKind {
     Module(&'static dyn Module),
+    /// A block with rescue/always: run by the executor section by section.
+    Block(Arc<BlockTasks>),
     /// `meta: flush_handlers`.
     FlushHandlers,
     /// `meta: noop` and other metas that do nothing here.
@@ -102,6 +117,7 @@ impl std::fmt::Debug for TaskKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             TaskKind::Module(m) => write!(f, "Module({})", m.name()),
+            TaskKind::Block(b) => write!(f, "Block({} tasks)", b.block.len()),
             TaskKind::FlushHandlers => write!(f, "FlushHandlers"),
             TaskKind::Noop => write!(f, "Noop"),
         }
@@ -140,7 +156,8 @@ pub struct Task {
     pub vars: Arc<VarMap>,
     pub role: Option<Arc<RoleInfo>>,
     pub span: Span,
-    pub environment: Option<TTree>,
+    /// `environment:` from the play, blocks and the task, outermost first (later wins).
+    pub environment: Vec<TTree>,
     pub until: Option<Arc<Tmpl>>,
     pub retries: usize,
     pub delay: f64,
@@ -152,6 +169,56 @@ pub struct Task {
 }
 
 impl Task {
+    /// A task that only carries structure (a block with rescue/always).
+    pub fn structural(kind: TaskKind, name: Option<TTree>, span: Span, inh: &Inherited) -> Task {
+        Task {
+            name,
+            kind,
+            module_name: "block".into(),
+            args: TTree::Map(Vec::new()),
+            when: Vec::new(),
+            loop_items: None,
+            loop_flatten: false,
+            loop_dict: false,
+            loop_var: "item".into(),
+            index_var: None,
+            loop_label: None,
+            register: None,
+            tags: inh.tags.clone(),
+            notify: Vec::new(),
+            listen: Vec::new(),
+            changed_when: None,
+            failed_when: None,
+            ignore_errors: false,
+            ignore_unreachable: false,
+            become_opts: inh.become_opts.clone(),
+            remote_user: None,
+            check_mode: None,
+            diff: None,
+            no_log: false,
+            vars: Arc::new(VarMap::new()),
+            role: inh.role.clone(),
+            span,
+            environment: inh.environment.clone(),
+            until: None,
+            retries: 0,
+            delay: 0.0,
+            run_once: false,
+            file_dir: inh.file_dir.clone(),
+            spans: Vec::new(),
+        }
+    }
+
+    /// This task and, for blocks, every task inside it, in order.
+    pub fn flatten<'a>(&'a self, out: &mut Vec<&'a Task>) {
+        out.push(self);
+        if let TaskKind::Block(b) = &self.kind {
+            for t in b.block.iter().chain(&b.rescue).chain(&b.always) {
+                t.flatten(out);
+            }
+        }
+    }
+
     /// Where a keyword's value (or `arg:NAME`) was written; the task's own place otherwise.
     pub fn span_of(&self, key: &str) -> &Span {
         self.spans
@@ -183,7 +250,8 @@ pub struct Inherited {
     pub diff: Option<bool>,
     pub no_log: Option<bool>,
     pub remote_user: Option<String>,
-    pub environment: Option<TTree>,
+    /// `environment:` from the play, blocks and the task, outermost first (later wins).
+    pub environment: Vec<TTree>,
     pub file_dir: PathBuf,
 }
 
@@ -586,10 +654,10 @@ pub(super) fn parse_task(node: &Node, inh: &Inherited, handler: bool) -> Result<
         Some(u) => conditions(u, "until")?.into_iter().next(),
         None => None,
     };
-    let environment = match get("environment") {
-        Some(e) => Some(TTree::from_node(e)?),
-        None => inh.environment.clone(),
-    };
+    let mut environment = inh.environment.clone();
+    if let Some(e) = get("environment") {
+        environment.push(TTree::from_node(e)?);
+    }
     Ok(Task {
         name,
         kind,
@@ -691,8 +759,8 @@ pub(super) fn inherit_from(node: &Node, inh: &Inherited, allowed: &[&str]) -> Re
             "diff" => out.diff = Some(want_bool(v, "diff")?),
             "no_log" => out.no_log = Some(want_bool(v, "no_log")?),
             "remote_user" => out.remote_user = Some(want_str(v, "remote_user")?),
-            "environment" | "throttle" | "delegate_to" | "module_defaults" | "any_errors_fatal"
-            | "rescue" | "always" => {
+            "environment" => out.environment.push(TTree::from_node(v)?),
+            "throttle" | "delegate_to" | "module_defaults" | "any_errors_fatal" => {
                 bail!("{}: `{key}` is not supported by drover yet", k.span);
             }
             _ if allowed.contains(&key.as_str()) => {}
