@@ -15,6 +15,7 @@ mod fail;
 mod file;
 mod fileops;
 mod group;
+mod include_vars;
 mod lineinfile;
 mod package;
 mod ping;
@@ -27,6 +28,7 @@ mod template;
 mod user;
 
 pub use args::{to_bool as args_to_bool, Args, Spec};
+pub use include_vars::{dir_files as vars_dir_files, read_vars_file};
 
 use crate::connection::{Become, Connection, Output};
 use crate::vars::VarMap;
@@ -247,6 +249,7 @@ static REGISTRY: &[&dyn Module] = &[
     &systemd::SYSTEMD,
     &systemd::SYSTEMD_SERVICE,
     &user::User,
+    &include_vars::IncludeVars,
     &group::Group,
     &authorized_key::AuthorizedKey,
 ];

@@ -71,12 +71,64 @@ fn known_names(pb: &Playbook, inv: &Inventory, extra: &VarMap) -> HashSet<String
                 known.extend(role.vars.keys().cloned());
                 known.extend(role.params.keys().cloned());
             }
+            if t.module_name.trim_start_matches("ansible.builtin.") == "include_vars" {
+                known.extend(include_vars_names(t, &pb.dir));
+            }
             if t.module_name == "set_fact" || t.module_name.ends_with(".set_fact") {
                 known.extend(t.args.keys().into_iter().map(str::to_string));
             }
         }
     }
     known
+}
+
+/// The names an `include_vars` task can define: the keys of its file when the path is
+/// literal, else of every vars file in the directory its path starts with; or its `name`.
+fn include_vars_names(t: &Task, play_dir: &std::path::Path) -> Vec<String> {
+    let arg = |k: &str| match &t.args {
+        TTree::Map(entries) => entries.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()),
+        _ => None,
+    };
+    if let Some(TTree::Value(name)) = arg("name") {
+        return vec![name.to_string()];
+    }
+    let text = |v: Option<TTree>| match v {
+        Some(TTree::Value(v)) => v.as_str().map(str::to_string),
+        Some(TTree::Tmpl(tm, _)) => Some(tm.source().to_string()),
+        _ => None,
+    };
+    let paths = search_paths(t, play_dir);
+    let mut files = Vec::new();
+    if let Some(dir) = text(arg("dir")) {
+        let dir = dir.split("{{").next().unwrap_or("").to_string();
+        for d in paths
+            .dirs
+            .iter()
+            .flat_map(|b| [b.join("vars").join(&dir), b.join(&dir)])
+        {
+            files.extend(crate::modules::vars_dir_files(&d, 0));
+        }
+    } else if let Some(file) = text(arg("file")).or_else(|| text(arg("_raw_params"))) {
+        if crate::template::is_templated(&file) {
+            // `vars/{{ ansible_os_family }}.yml`: any file of that directory may be the one.
+            let prefix = file.split("{{").next().unwrap_or("");
+            let dir = prefix.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+            for d in paths
+                .dirs
+                .iter()
+                .flat_map(|b| [b.join("vars").join(dir), b.join(dir)])
+            {
+                files.extend(crate::modules::vars_dir_files(&d, 1));
+            }
+        } else if let Some(p) = paths.find("vars", &file) {
+            files.push(p);
+        }
+    }
+    files
+        .iter()
+        .filter_map(|f| crate::modules::read_vars_file(f).ok())
+        .flat_map(|m| m.into_keys())
+        .collect()
 }
 
 fn check_template(t: &Tmpl, span: &Span, known: &HashSet<String>) -> Result<()> {

@@ -467,12 +467,6 @@ pub(super) fn load_task_list(
             out.extend(loaded.tasks);
             continue;
         }
-        if let Some(iv) = item.get("include_vars") {
-            return Err(err_at(
-                &iv.span,
-                "`include_vars` is not supported by drover yet",
-            ));
-        }
         out.push(parse_task(item, inh, handlers)?);
     }
     Ok(out)
