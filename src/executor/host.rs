@@ -39,6 +39,8 @@ pub struct HostState {
     /// Handler names and `listen` topics notified and not yet run.
     pub notified: IndexSet<String>,
     pub group_names: Value,
+    /// `meta: end_host` / `end_play` ended this play for the host (not a failure).
+    pub ended: bool,
     /// The last task that failed on this host and its result (`ansible_failed_task`/`_result`).
     pub last_failure: Option<(String, Value)>,
 }
@@ -64,12 +66,13 @@ impl HostState {
                     .collect::<Vec<_>>(),
             ),
             last_failure: None,
+            ended: false,
         }
     }
 
     /// Whether tasks still run on this host.
     pub fn active(&self) -> bool {
-        !self.failed && !self.unreachable
+        !self.failed && !self.unreachable && !self.ended
     }
 
     /// Sets facts (unprefixed names) as `ansible_facts` and `ansible_<name>`.

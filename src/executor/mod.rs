@@ -7,6 +7,7 @@
 mod context;
 mod handlers;
 mod host;
+mod loops;
 mod result;
 mod run_task;
 mod tags;
@@ -71,6 +72,8 @@ pub struct Runner<'a> {
     pub hosts: Vec<HostState>,
     pool: rayon::ThreadPool,
     omit: String,
+    /// `meta: end_play` ran: no further batches of the current play.
+    end_play: bool,
 }
 
 impl<'a> Runner<'a> {
@@ -85,6 +88,7 @@ impl<'a> Runner<'a> {
             settings,
             hosts: Vec::new(),
             pool,
+            end_play: false,
             omit: format!(
                 "__omit_place_holder__{:016x}",
                 std::process::id() as u64 * 0x9e37_79b9
@@ -148,7 +152,9 @@ impl<'a> Runner<'a> {
             let idx: Vec<usize> = names.iter().map(|n| self.host_index(n)).collect();
             for i in &idx {
                 self.hosts[*i].failed = false;
+                self.hosts[*i].ended = false;
             }
+            self.end_play = false;
             let batches = batches(&idx, &play.serial);
             for batch in batches {
                 let stop = self.run_batch(play, pb, &idx, &batch, &tags, reporter)?;
@@ -156,7 +162,7 @@ impl<'a> Runner<'a> {
                     outcome.interrupted = true;
                     break;
                 }
-                if stop {
+                if stop || self.end_play {
                     break;
                 }
             }
@@ -322,6 +328,36 @@ impl<'a> Runner<'a> {
                     continue;
                 }
                 TaskKind::Noop => continue,
+                TaskKind::ClearHostErrors => {
+                    for i in batch {
+                        let h = &mut self.hosts[*i];
+                        if !h.unreachable {
+                            h.failed = false;
+                        }
+                    }
+                    continue;
+                }
+                TaskKind::EndHost | TaskKind::EndPlay => {
+                    let hit: Vec<usize> = batch
+                        .iter()
+                        .copied()
+                        .filter(|i| {
+                            self.hosts[*i].active()
+                                && run_task::when_holds(pc, task, &self.hosts[*i])
+                        })
+                        .collect();
+                    if matches!(task.kind, TaskKind::EndPlay) && !hit.is_empty() {
+                        self.end_play = true;
+                        for h in self.hosts.iter_mut() {
+                            h.ended = true;
+                        }
+                        return Ok(false);
+                    }
+                    for i in hit {
+                        self.hosts[i].ended = true;
+                    }
+                    continue;
+                }
                 TaskKind::Block(b) => {
                     if self.run_block(play, b, batch, tags, reporter, pc)? {
                         return Ok(true);

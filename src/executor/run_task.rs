@@ -230,6 +230,12 @@ pub fn gather_facts(pc: &PlayCtx, host: &mut HostState, task: Option<&Task>) -> 
     Ok(())
 }
 
+/// Whether a task's `when` holds on a host (false when it cannot be evaluated).
+pub fn when_holds(pc: &PlayCtx, task: &Task, host: &HostState) -> bool {
+    let scope = Scope::new(layers(pc, host, Some(task), None)).into_value();
+    matches!(eval_conditions(&task.when, &scope), Ok(None))
+}
+
 /// Runs a task on a host and updates the host's state (register, set_fact, notify, counters
 /// are left to the caller, which reports in inventory order).
 pub fn run_task(pc: &PlayCtx, task: &Task, host: &mut HostState) -> HostResult {
@@ -291,7 +297,7 @@ fn run_task_inner(pc: &PlayCtx, task: &Task, host: &mut HostState) -> Result<Hos
         None => None,
         Some(tree) => {
             let v = tree.render(&base, &pc.omit)?;
-            Some(loop_values(&v, task)?)
+            Some(super::loops::loop_values(&v, task.loop_kind)?)
         }
     };
     let Some(items) = items else {
@@ -350,45 +356,6 @@ fn run_task_inner(pc: &PlayCtx, task: &Task, host: &mut HostState) -> Result<Hos
         }
     }
     Ok(aggregate(host, task, outs))
-}
-
-fn loop_values(v: &Value, task: &Task) -> Result<Vec<Value>> {
-    if task.loop_dict {
-        if v.kind() != ValueKind::Map {
-            return Err(anyhow!("`with_dict` needs a mapping, got {}", v.kind()));
-        }
-        return v
-            .try_iter()?
-            .map(|k| {
-                Ok(map_value([
-                    ("key".to_string(), k.clone()),
-                    ("value".to_string(), v.get_item(&k)?),
-                ]))
-            })
-            .collect();
-    }
-    let list: Vec<Value> = match v.kind() {
-        ValueKind::Seq | ValueKind::Iterable => v.try_iter()?.collect(),
-        ValueKind::String if task.loop_flatten => vec![v.clone()],
-        ValueKind::None | ValueKind::Undefined => Vec::new(),
-        other => {
-            return Err(anyhow!(
-            "`loop` needs a list, got {other}\nhint: for a mapping use `{{{{ x | dict2items }}}}`"
-        ))
-        }
-    };
-    if !task.loop_flatten {
-        return Ok(list);
-    }
-    let mut flat = Vec::new();
-    for i in list {
-        if i.kind() == ValueKind::Seq {
-            flat.extend(i.try_iter()?);
-        } else {
-            flat.push(i);
-        }
-    }
-    Ok(flat)
 }
 
 fn with_keys(result: &Value, extra: &[(&str, Value)]) -> Value {

@@ -69,15 +69,25 @@ pub const TASK_KEYWORDS: &[&str] = &[
     "module_defaults",
 ];
 
-/// Keywords Ansible has that drover does not run yet: refused at load time, never ignored.
-const NOT_YET: &[&str] = &[
+/// The loop keywords drover runs; `loop_values` in the executor turns each into items.
+pub const LOOP_KEYWORDS: &[&str] = &[
+    "loop",
+    "with_items",
+    "with_list",
+    "with_flattened",
+    "with_dict",
+    "with_indexed_items",
     "with_sequence",
-    "with_fileglob",
     "with_nested",
     "with_together",
-    "with_first_found",
     "with_subelements",
     "with_random_choice",
+];
+
+/// Keywords Ansible has that drover does not run yet: refused at load time, never ignored.
+const NOT_YET: &[&str] = &[
+    "with_fileglob",
+    "with_first_found",
     "delegate_to",
     "delegate_facts",
     "async",
@@ -85,7 +95,6 @@ const NOT_YET: &[&str] = &[
     "module_defaults",
     "local_action",
     "debugger",
-    "with_indexed_items",
     "throttle",
     "timeout",
     "connection",
@@ -111,6 +120,12 @@ pub enum TaskKind {
     FlushHandlers,
     /// `meta: noop` and other metas that do nothing here.
     Noop,
+    /// `meta: end_play`: no more tasks for any host of the play.
+    EndPlay,
+    /// `meta: end_host`: no more tasks of this play for the hosts where `when` holds.
+    EndHost,
+    /// `meta: clear_host_errors`: failed hosts of the batch take part again.
+    ClearHostErrors,
 }
 
 impl std::fmt::Debug for TaskKind {
@@ -120,6 +135,9 @@ impl std::fmt::Debug for TaskKind {
             TaskKind::Block(b) => write!(f, "Block({} tasks)", b.block.len()),
             TaskKind::FlushHandlers => write!(f, "FlushHandlers"),
             TaskKind::Noop => write!(f, "Noop"),
+            TaskKind::EndPlay => write!(f, "EndPlay"),
+            TaskKind::EndHost => write!(f, "EndHost"),
+            TaskKind::ClearHostErrors => write!(f, "ClearHostErrors"),
         }
     }
 }
@@ -133,10 +151,9 @@ pub struct Task {
     pub args: TTree,
     pub when: Vec<Arc<Tmpl>>,
     pub loop_items: Option<TTree>,
-    /// `with_items` / `with_flattened` flatten one level; `loop` does not.
-    pub loop_flatten: bool,
-    /// `with_dict`: iterate a mapping as `{key, value}` items.
-    pub loop_dict: bool,
+    /// Which loop keyword gave the items (`loop`, `with_items`, `with_dict`, ...): it decides
+    /// how the rendered value becomes items.
+    pub loop_kind: &'static str,
     pub loop_var: String,
     pub index_var: Option<String>,
     pub loop_label: Option<TTree>,
@@ -178,8 +195,7 @@ impl Task {
             args: TTree::Map(Vec::new()),
             when: Vec::new(),
             loop_items: None,
-            loop_flatten: false,
-            loop_dict: false,
+            loop_kind: "loop",
             loop_var: "item".into(),
             index_var: None,
             loop_label: None,
@@ -543,6 +559,9 @@ pub(super) fn parse_task(node: &Node, inh: &Inherited, handler: bool) -> Result<
         let what = want_str(mval, "meta")?;
         kind = match what.as_str() {
             "flush_handlers" => TaskKind::FlushHandlers,
+            "end_play" => TaskKind::EndPlay,
+            "end_host" => TaskKind::EndHost,
+            "clear_host_errors" => TaskKind::ClearHostErrors,
             "noop" | "refresh_inventory" | "clear_facts" => TaskKind::Noop,
             other => {
                 return Err(err_at(
@@ -577,22 +596,14 @@ pub(super) fn parse_task(node: &Node, inh: &Inherited, handler: bool) -> Result<
         vars.extend(vars_map(v, "vars")?);
     }
     let mut loop_items = None;
-    let mut loop_flatten = false;
-    let mut loop_dict = false;
-    for key in [
-        "loop",
-        "with_items",
-        "with_list",
-        "with_flattened",
-        "with_dict",
-    ] {
+    let mut loop_kind = "loop";
+    for key in LOOP_KEYWORDS {
         if let Some(l) = get(key) {
             if loop_items.is_some() {
                 return Err(err_at(&l.span, "a task can have only one loop"));
             }
             loop_items = Some(TTree::from_node(l)?);
-            loop_flatten = key == "with_items" || key == "with_flattened";
-            loop_dict = key == "with_dict";
+            loop_kind = key;
         }
     }
     let (mut loop_var, mut index_var, mut loop_label) = ("item".to_string(), None, None);
@@ -665,8 +676,7 @@ pub(super) fn parse_task(node: &Node, inh: &Inherited, handler: bool) -> Result<
         args,
         when,
         loop_items,
-        loop_flatten,
-        loop_dict,
+        loop_kind,
         loop_var,
         index_var,
         loop_label,

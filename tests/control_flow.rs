@@ -1,0 +1,77 @@
+//! Loop keywords and `meta` control: the order of execution is asserted through a log file.
+
+use std::process::Command;
+
+fn play(yaml: &str) -> (i32, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let pb = dir.path().join("pb.yml");
+    std::fs::write(
+        &pb,
+        yaml.replace("LOG", &dir.path().join("log").display().to_string()),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_drover"))
+        .arg("play")
+        .arg(&pb)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let log = std::fs::read_to_string(dir.path().join("log")).unwrap_or_default();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        log,
+    )
+}
+
+#[test]
+fn loop_keywords_produce_ansibles_items() {
+    let (code, out, log) = play(
+        r#"- hosts: localhost
+  gather_facts: false
+  vars:
+    users: [{name: ann, keys: [k1, k2]}, {name: bob, keys: [k3]}]
+  tasks:
+    - shell: echo "seq {{ item }}" >> LOG
+      with_sequence: start=1 end=5 stride=2 format=n%02d
+    - shell: echo "nested {{ item[0] }}{{ item[1] }}" >> LOG
+      with_nested: [[a, b], [1, 2]]
+    - shell: echo "together {{ item[0] }}{{ item[1] }}" >> LOG
+      with_together: [[x, y], [7, 8]]
+    - shell: echo "sub {{ item[0].name }} {{ item[1] }}" >> LOG
+      with_subelements: ["{{ users }}", keys]
+    - shell: echo "indexed {{ item[0] }} {{ item[1] }}" >> LOG
+      with_indexed_items: [p, q]
+"#,
+    );
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        log,
+        "seq n01\nseq n03\nseq n05\nnested a1\nnested a2\nnested b1\nnested b2\ntogether x7\ntogether y8\nsub ann k1\nsub ann k2\nsub bob k3\nindexed 0 p\nindexed 1 q\n"
+    );
+}
+
+#[test]
+fn end_host_end_play_and_clear_host_errors() {
+    let (code, out, log) = play(
+        r#"- hosts: localhost
+  gather_facts: false
+  tasks:
+    - shell: echo one >> LOG; exit 1
+    - meta: clear_host_errors
+    - shell: echo two >> LOG
+    - meta: end_host
+      when: false
+    - shell: echo three >> LOG
+    - meta: end_play
+    - shell: echo never >> LOG
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - shell: echo next-play >> LOG
+"#,
+    );
+    assert_eq!(log, "one\ntwo\nthree\nnext-play\n", "{out}");
+    // The failure before clear_host_errors still counts in the recap, as in Ansible.
+    assert_eq!(code, 2, "{out}");
+}
