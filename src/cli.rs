@@ -118,6 +118,12 @@ pub struct PlayArgs {
     /// List the tasks each play would run, then exit.
     #[arg(long = "list-tasks")]
     pub list_tasks: bool,
+    /// List the tags of each play's tasks, then exit.
+    #[arg(long = "list-tags")]
+    pub list_tags: bool,
+    /// Start the run at the first task with this name (earlier tasks are skipped).
+    #[arg(long = "start-at-task", value_name = "NAME")]
+    pub start_at_task: Option<String>,
     /// Load and validate everything, then exit without touching a host.
     #[arg(long = "syntax-check")]
     pub syntax_check: bool,

@@ -26,6 +26,8 @@ pub struct Settings {
     pub known_hosts: PathBuf,
     pub verbosity: u8,
     pub force_handlers: bool,
+    /// `--start-at-task`: skip tasks until one with this name.
+    pub start_at_task: Option<String>,
 }
 
 /// The number of hosts worked on at once unless `--forks` says otherwise: enough for 50 hosts.
@@ -51,6 +53,7 @@ impl Default for Settings {
             known_hosts: default_known_hosts(),
             verbosity: 0,
             force_handlers: false,
+            start_at_task: None,
         }
     }
 }

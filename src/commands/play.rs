@@ -14,6 +14,7 @@ pub fn run_play(args: &PlayArgs, reporter: &mut dyn Reporter) -> Result<i32> {
     settings.tags = args.tags.clone();
     settings.skip_tags = args.skip_tags.clone();
     settings.force_handlers = args.force_handlers;
+    settings.start_at_task = args.start_at_task.clone();
     let dirs: Vec<_> = args
         .playbooks
         .iter()
@@ -44,7 +45,7 @@ pub fn run_play(args: &PlayArgs, reporter: &mut dyn Reporter) -> Result<i32> {
             input(runner.play_hosts(play))?;
         }
     }
-    if args.syntax_check || args.list_hosts || args.list_tasks {
+    if args.syntax_check || args.list_hosts || args.list_tasks || args.list_tags {
         let mut out = std::io::stdout().lock();
         for pb in &books {
             if args.syntax_check {
@@ -72,6 +73,16 @@ pub fn run_play(args: &PlayArgs, reporter: &mut dyn Reporter) -> Result<i32> {
                     for h in &hosts {
                         writeln!(out, "      {h}")?;
                     }
+                }
+                if args.list_tags {
+                    let mut all: Vec<String> = play
+                        .all_tasks()
+                        .iter()
+                        .flat_map(|t| t.tags.clone())
+                        .collect();
+                    all.sort();
+                    all.dedup();
+                    writeln!(out, "      TASK TAGS: [{}]", all.join(", "))?;
                 }
                 if args.list_tasks {
                     writeln!(out, "    tasks:")?;

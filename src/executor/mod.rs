@@ -74,6 +74,8 @@ pub struct Runner<'a> {
     omit: String,
     /// `meta: end_play` ran: no further batches of the current play.
     end_play: bool,
+    /// `--start-at-task` not reached yet: tasks are skipped until one has this name.
+    start_at: Option<String>,
 }
 
 impl<'a> Runner<'a> {
@@ -89,6 +91,7 @@ impl<'a> Runner<'a> {
             hosts: Vec::new(),
             pool,
             end_play: false,
+            start_at: settings.start_at_task.clone(),
             omit: format!(
                 "__omit_place_holder__{:016x}",
                 std::process::id() as u64 * 0x9e37_79b9
@@ -365,6 +368,14 @@ impl<'a> Runner<'a> {
                     continue;
                 }
                 TaskKind::Module(_) => {}
+            }
+            if let Some(wanted) = &self.start_at {
+                let title = task_title(task);
+                let bare = title.split_once(" : ").map(|(_, n)| n).unwrap_or(&title);
+                if title != *wanted && bare != wanted {
+                    continue;
+                }
+                self.start_at = None;
             }
             if !batch.iter().any(|i| self.hosts[*i].active()) {
                 break;

@@ -307,6 +307,9 @@ fn run_task_inner(pc: &PlayCtx, task: &Task, host: &mut HostState) -> Result<Hos
     let mut outs = Vec::with_capacity(items.len());
     let n = items.len();
     for (i, item) in items.into_iter().enumerate() {
+        if i > 0 && task.loop_pause > 0.0 {
+            std::thread::sleep(std::time::Duration::from_secs_f64(task.loop_pause));
+        }
         let mut iv = VarMap::new();
         iv.insert(task.loop_var.clone(), item.clone());
         if let Some(ix) = &task.index_var {

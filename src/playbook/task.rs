@@ -157,6 +157,8 @@ pub struct Task {
     pub loop_var: String,
     pub index_var: Option<String>,
     pub loop_label: Option<TTree>,
+    /// `loop_control.pause`: seconds to wait between items.
+    pub loop_pause: f64,
     pub register: Option<String>,
     pub tags: Vec<String>,
     pub notify: Vec<String>,
@@ -199,6 +201,7 @@ impl Task {
             loop_var: "item".into(),
             index_var: None,
             loop_label: None,
+            loop_pause: 0.0,
             register: None,
             tags: inh.tags.clone(),
             notify: Vec::new(),
@@ -607,6 +610,7 @@ pub(super) fn parse_task(node: &Node, inh: &Inherited, handler: bool) -> Result<
         }
     }
     let (mut loop_var, mut index_var, mut loop_label) = ("item".to_string(), None, None);
+    let mut loop_pause = 0.0;
     if let Some(lc) = get("loop_control") {
         let Some(m) = lc.as_map() else {
             return Err(err_at(&lc.span, "`loop_control` must be a mapping"));
@@ -616,7 +620,15 @@ pub(super) fn parse_task(node: &Node, inh: &Inherited, handler: bool) -> Result<
                 "loop_var" => loop_var = want_str(v, "loop_var")?,
                 "index_var" => index_var = Some(want_str(v, "index_var")?),
                 "label" => loop_label = Some(TTree::from_node(v)?),
-                "pause" | "extended" | "extended_allitems" | "break_when" => {}
+                "pause" => {
+                    loop_pause = match &v.kind {
+                        NodeKind::Int(i) if *i >= 0 => *i as f64,
+                        NodeKind::Float(f) if *f >= 0.0 => *f,
+                        _ => return Err(err_at(&v.span, "`pause` must be a number of seconds")),
+                    }
+                }
+                // drover always provides `ansible_loop`; these only ask for it.
+                "extended" | "extended_allitems" => {}
                 other => {
                     return Err(err_at(&k.span, format!("unknown `loop_control` option `{other}`\nhint: use loop_var, index_var, label, pause or extended")));
                 }
@@ -680,6 +692,7 @@ pub(super) fn parse_task(node: &Node, inh: &Inherited, handler: bool) -> Result<
         loop_var,
         index_var,
         loop_label,
+        loop_pause,
         register: get("register")
             .map(|r| want_str(r, "register"))
             .transpose()?,

@@ -6,6 +6,7 @@
 
 pub mod filters;
 pub mod jinja_tests;
+pub mod lookups;
 pub mod tree;
 
 #[cfg(test)]
@@ -32,6 +33,7 @@ pub fn environment() -> Environment<'static> {
     env.set_recursion_limit(200);
     filters::register(&mut env);
     jinja_tests::register(&mut env);
+    lookups::register(&mut env);
     env
 }
 
