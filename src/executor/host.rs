@@ -31,6 +31,8 @@ pub struct HostState {
     pub runtime: Arc<VarMap>,
     pub conn: Option<Box<dyn Connection>>,
     pub conn_spec: Option<ConnSpec>,
+    /// Connections to `delegate_to` targets, opened on first use, owned by this host's worker.
+    pub delegated: std::collections::HashMap<String, Box<dyn Connection>>,
     /// Failed in this play: no further tasks run on it (until the next play).
     pub failed: bool,
     /// Unreachable: no further tasks in this run.
@@ -55,6 +57,7 @@ impl HostState {
             runtime: Arc::new(VarMap::new()),
             conn: None,
             conn_spec: None,
+            delegated: std::collections::HashMap::new(),
             failed: false,
             unreachable: false,
             stats: Stats::default(),

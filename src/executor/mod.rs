@@ -266,6 +266,7 @@ impl<'a> Runner<'a> {
             play_magic: Arc::new(magic),
             omit: self.omit.clone(),
             playbook_dir: pb.dir.clone(),
+            inventory: self.inventory,
         }
     }
 

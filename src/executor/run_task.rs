@@ -36,18 +36,26 @@ fn var_str(scope: &Value, names: &[&str]) -> Option<String> {
 /// How to reach a host, from its variables, the play and the command line.
 pub fn conn_spec(pc: &PlayCtx, host: &HostState, task: Option<&Task>) -> Result<ConnSpec> {
     let scope = Scope::new(layers(pc, host, task, None)).into_value();
+    spec_from_scope(pc, &host.name, &scope, task)
+}
+
+/// How to reach `name`, from a scope holding its connection variables.
+fn spec_from_scope(
+    pc: &PlayCtx,
+    name: &str,
+    scope: &Value,
+    task: Option<&Task>,
+) -> Result<ConnSpec> {
+    let scope = scope.clone();
     let s = pc.settings;
     let transport = var_str(&scope, &["ansible_connection"])
         .or_else(|| s.connection.clone())
         .or_else(|| pc.play.connection.clone())
         .unwrap_or_else(|| "ssh".into());
     let port = match var_str(&scope, &["ansible_port", "ansible_ssh_port"]) {
-        Some(p) => p.parse().map_err(|_| {
-            anyhow!(
-                "`ansible_port` of `{}` is not a port number: `{p}`",
-                host.name
-            )
-        })?,
+        Some(p) => p
+            .parse()
+            .map_err(|_| anyhow!("`ansible_port` of `{}` is not a port number: `{p}`", name))?,
         None => 22,
     };
     let policy = match var_str(
@@ -67,10 +75,10 @@ pub fn conn_spec(pc: &PlayCtx, host: &HostState, task: Option<&Task>) -> Result<
         keys.push(k.clone());
     }
     Ok(ConnSpec {
-        name: host.name.clone(),
+        name: name.to_string(),
         transport,
         address: var_str(&scope, &["ansible_host", "ansible_ssh_host"])
-            .unwrap_or_else(|| host.name.clone()),
+            .unwrap_or_else(|| name.to_string()),
         port,
         user: var_str(&scope, &["ansible_user", "ansible_ssh_user"])
             .or_else(|| task.and_then(|t| t.remote_user.clone()))
@@ -141,6 +149,36 @@ fn ensure_connection(pc: &PlayCtx, host: &mut HostState, task: Option<&Task>) ->
         host.conn = Some(connection::connect(&spec)?);
         host.conn_spec = Some(spec);
     }
+    Ok(())
+}
+
+/// Opens (once) the connection to a `delegate_to` target: an inventory host with its own
+/// connection variables, or the controller for `localhost` when the inventory lacks it.
+fn ensure_delegate(pc: &PlayCtx, host: &mut HostState, task: &Task, target: &str) -> Result<()> {
+    if host.delegated.contains_key(target) {
+        return Ok(());
+    }
+    let vars = match pc.inventory.get_host(target) {
+        Some(h) => h.vars.clone(),
+        None if matches!(target, "localhost" | "127.0.0.1" | "::1") => {
+            let mut v = VarMap::new();
+            v.insert("ansible_connection".into(), Value::from("local"));
+            v
+        }
+        None => {
+            return Err(anyhow!(
+                "`delegate_to: {target}` names no host of the inventory"
+            ))
+        }
+    };
+    let scope = Scope::new(vec![
+        Layer::templated(Arc::new(vars)),
+        Layer::templated(pc.extra.clone()),
+    ])
+    .into_value();
+    let spec = spec_from_scope(pc, target, &scope, Some(task))?;
+    let conn = connection::connect(&spec)?;
+    host.delegated.insert(target.to_string(), conn);
     Ok(())
 }
 
@@ -431,8 +469,16 @@ fn run_item(
     let diff = task.diff.or(pc.play.diff).unwrap_or(pc.settings.diff);
     let rendered = task.args.render(&scope, &pc.omit)?;
     let args = Args::from_value(module.name(), module.spec(), &rendered)?;
+    let delegate = match &task.delegate_to {
+        Some(tree) => Some(tree.render(&scope, &pc.omit)?.to_string()).filter(|d| *d != host.name),
+        None => None,
+    };
     if !module.controller_only() {
-        ensure_connection(pc, host, Some(task)).map_err(|e| anyhow!("\u{0}connect: {e:#}"))?;
+        match &delegate {
+            None => ensure_connection(pc, host, Some(task)),
+            Some(target) => ensure_delegate(pc, host, task, target),
+        }
+        .map_err(|e| anyhow!("\u{0}connect: {e:#}"))?;
     }
     let as_user = become_for(pc, host, task, &scope);
     let paths = search_paths(task, &pc.playbook_dir);
@@ -447,9 +493,13 @@ fn run_item(
     loop {
         attempts += 1;
         let plan = {
+            let conn = match &delegate {
+                None => host.conn.as_deref_mut(),
+                Some(target) => host.delegated.get_mut(target).map(|c| c.as_mut()),
+            };
             let mut mctx = ModuleCtx {
                 host: &host.name,
-                conn: host.conn.as_deref_mut(),
+                conn,
                 as_user: as_user.as_ref(),
                 check,
                 diff,

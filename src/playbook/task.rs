@@ -88,7 +88,6 @@ pub const LOOP_KEYWORDS: &[&str] = &[
 const NOT_YET: &[&str] = &[
     "with_fileglob",
     "with_first_found",
-    "delegate_to",
     "delegate_facts",
     "async",
     "poll",
@@ -175,6 +174,8 @@ pub struct Task {
     pub vars: Arc<VarMap>,
     pub role: Option<Arc<RoleInfo>>,
     pub span: Span,
+    /// `delegate_to:` run the module on this host instead, with the task host's variables.
+    pub delegate_to: Option<TTree>,
     /// `environment:` from the play, blocks and the task, outermost first (later wins).
     pub environment: Vec<TTree>,
     pub until: Option<Arc<Tmpl>>,
@@ -218,6 +219,7 @@ impl Task {
             vars: Arc::new(VarMap::new()),
             role: inh.role.clone(),
             span,
+            delegate_to: None,
             environment: inh.environment.clone(),
             until: None,
             retries: 0,
@@ -727,6 +729,7 @@ pub(super) fn parse_task(node: &Node, inh: &Inherited, handler: bool) -> Result<
         role: inh.role.clone(),
         span: node.span.clone(),
         environment,
+        delegate_to: get("delegate_to").map(TTree::from_node).transpose()?,
         until,
         retries,
         delay,
