@@ -75,3 +75,64 @@ fn end_host_end_play_and_clear_host_errors() {
     // The failure before clear_host_errors still counts in the recap, as in Ansible.
     assert_eq!(code, 2, "{out}");
 }
+
+fn play_with_inventory(inv: &str, yaml: &str) -> (i32, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let inv_path = dir.path().join("inv.ini");
+    std::fs::write(&inv_path, inv).unwrap();
+    let pb = dir.path().join("pb.yml");
+    std::fs::write(
+        &pb,
+        yaml.replace("LOG", &dir.path().join("log").display().to_string()),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_drover"))
+        .arg("play")
+        .arg("-i")
+        .arg(&inv_path)
+        .arg(&pb)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let log = std::fs::read_to_string(dir.path().join("log")).unwrap_or_default();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        log,
+    )
+}
+
+const FOUR_LOCAL_HOSTS: &str = "[web]\ncanary ansible_connection=local\nw1 ansible_connection=local\nw2 ansible_connection=local\nw3 ansible_connection=local\n";
+
+#[test]
+fn a_failed_canary_batch_stops_the_rolling_update() {
+    let (code, out, log) = play_with_inventory(
+        FOUR_LOCAL_HOSTS,
+        r#"- hosts: web
+  gather_facts: false
+  serial: [1, "50%"]
+  max_fail_percentage: 0
+  tasks:
+    - shell: echo "{{ inventory_hostname }}" >> LOG; [ "{{ inventory_hostname }}" != canary ]
+"#,
+    );
+    assert_eq!(code, 2, "{out}");
+    assert_eq!(log, "canary\n", "no host after the canary ran:\n{out}");
+}
+
+#[test]
+fn batches_follow_serial_and_continue_when_healthy() {
+    let (code, out, log) = play_with_inventory(
+        FOUR_LOCAL_HOSTS,
+        r#"- hosts: web
+  gather_facts: false
+  serial: [1, "50%"]
+  tasks:
+    - shell: echo "{{ ansible_play_batch | join(',') }}" >> LOG
+      run_once: true
+"#,
+    );
+    assert_eq!(code, 0, "{out}");
+    // The last batch size (50% of 4 = 2) repeats: canary, then w1+w2, then w3.
+    assert_eq!(log, "canary\nw1,w2\nw3\n");
+}
