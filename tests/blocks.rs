@@ -1,34 +1,15 @@
 //! `block` / `rescue` / `always` and `environment`, asserted by the order in which tasks
 //! append to a log file, and by the recap.
 
-use std::process::Command;
+mod support;
 
-fn play(yaml: &str) -> (i32, String, String, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let pb = dir.path().join("pb.yml");
-    std::fs::write(
-        &pb,
-        yaml.replace("LOG", &dir.path().join("log").display().to_string()),
-    )
-    .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_drover"))
-        .arg("play")
-        .arg(&pb)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    let log = std::fs::read_to_string(dir.path().join("log")).unwrap_or_default();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        log,
-        dir,
-    )
+fn play(yaml: &str) -> (i32, String, String) {
+    support::play_logged(None, yaml)
 }
 
 #[test]
 fn rescue_recovers_and_always_runs() {
-    let (code, out, log, _d) = play(
+    let (code, out, log) = play(
         r#"- hosts: localhost
   gather_facts: false
   tasks:
@@ -53,7 +34,7 @@ fn rescue_recovers_and_always_runs() {
 
 #[test]
 fn always_runs_after_an_unrescued_failure_which_still_stops_the_host() {
-    let (code, out, log, _d) = play(
+    let (code, out, log) = play(
         r#"- hosts: localhost
   gather_facts: false
   tasks:
@@ -74,7 +55,7 @@ fn always_runs_after_an_unrescued_failure_which_still_stops_the_host() {
 
 #[test]
 fn environment_merges_play_block_and_task_levels() {
-    let (code, out, log, _d) = play(
+    let (code, out, log) = play(
         r#"- hosts: localhost
   gather_facts: false
   environment: {A: play, B: play, C: play}

@@ -1,27 +1,9 @@
 //! Loop keywords and `meta` control: the order of execution is asserted through a log file.
 
-use std::process::Command;
+mod support;
 
 fn play(yaml: &str) -> (i32, String, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let pb = dir.path().join("pb.yml");
-    std::fs::write(
-        &pb,
-        yaml.replace("LOG", &dir.path().join("log").display().to_string()),
-    )
-    .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_drover"))
-        .arg("play")
-        .arg(&pb)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    let log = std::fs::read_to_string(dir.path().join("log")).unwrap_or_default();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        log,
-    )
+    support::play_logged(None, yaml)
 }
 
 #[test]
@@ -77,29 +59,7 @@ fn end_host_end_play_and_clear_host_errors() {
 }
 
 fn play_with_inventory(inv: &str, yaml: &str) -> (i32, String, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let inv_path = dir.path().join("inv.ini");
-    std::fs::write(&inv_path, inv).unwrap();
-    let pb = dir.path().join("pb.yml");
-    std::fs::write(
-        &pb,
-        yaml.replace("LOG", &dir.path().join("log").display().to_string()),
-    )
-    .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_drover"))
-        .arg("play")
-        .arg("-i")
-        .arg(&inv_path)
-        .arg(&pb)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    let log = std::fs::read_to_string(dir.path().join("log")).unwrap_or_default();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        log,
-    )
+    support::play_logged(Some(inv), yaml)
 }
 
 const FOUR_LOCAL_HOSTS: &str = "[web]\ncanary ansible_connection=local\nw1 ansible_connection=local\nw2 ansible_connection=local\nw3 ansible_connection=local\n";

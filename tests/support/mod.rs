@@ -131,3 +131,24 @@ pub fn snapshot(root: &Path) -> Vec<(String, Option<Vec<u8>>)> {
     out.sort();
     out
 }
+
+/// Runs a playbook (text, where `LOG` stands for a log file path) in a temp dir over the local
+/// connection, with an optional INI inventory; returns the exit code, stdout and the log.
+pub fn play_logged(inventory: Option<&str>, yaml: &str) -> (i32, String, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log_path = dir.path().join("log");
+    let pb = write(dir.path(), "pb.yml", &yaml.replace("LOG", s(&log_path)));
+    let mut cmd = drover();
+    cmd.arg("play");
+    if let Some(inv) = inventory {
+        let inv_path = write(dir.path(), "inv.ini", inv);
+        cmd.arg("-i").arg(inv_path);
+    }
+    cmd.arg(&pb);
+    let (code, out, _) = run(&mut cmd);
+    (
+        code,
+        out,
+        std::fs::read_to_string(&log_path).unwrap_or_default(),
+    )
+}
