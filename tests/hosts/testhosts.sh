@@ -63,15 +63,15 @@ build_base() {
   exec 9>&-
 }
 
-up() {
-  name=$1 port=$2 pubkey=$3
-  [ "$(id -u)" = 0 ] || die "test hosts need root"
-  [ -f "$BASE/.drover-base-ok" ] || build_base
+# The shared part of `up` and `up-systemd`: the overlay root on base $1, the key authorised
+# for root and deploy, a fresh host key and the host name. Uses name, port, pubkey; sets dir, r.
+prepare_root() {
+  lower=$1
   dir="$RUN/$name"
   [ -e "$dir/pid" ] && die "host $name is already up"
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then die "port $port is already in use"; fi
   mkdir -p "$dir/upper" "$dir/work" "$dir/root"
-  mount -t overlay overlay -o "lowerdir=$BASE,upperdir=$dir/upper,workdir=$dir/work" "$dir/root"
+  mount -t overlay overlay -o "lowerdir=$lower,upperdir=$dir/upper,workdir=$dir/work" "$dir/root"
   r="$dir/root"
   install -d -m 0700 "$r/root/.ssh"
   install -m 0600 "$pubkey" "$r/root/.ssh/authorized_keys"
@@ -81,6 +81,13 @@ up() {
   ssh-keygen -q -N '' -t ed25519 -C "root@$name" -f "$r/etc/ssh/ssh_host_ed25519_key" </dev/null >/dev/null
   echo "$name" >"$r/etc/hostname"
   printf '127.0.0.1 localhost\n127.0.1.1 %s\n' "$name" >"$r/etc/hosts"
+}
+
+up() {
+  name=$1 port=$2 pubkey=$3
+  [ "$(id -u)" = 0 ] || die "test hosts need root"
+  [ -f "$BASE/.drover-base-ok" ] || build_base
+  prepare_root "$BASE"
   # Entered in new mount/pid/uts namespaces: /proc, /dev, /run exist only in there.
   unshare --mount --pid --uts --fork --propagation private sh -c '
     r=$1; name=$2; port=$3
@@ -164,19 +171,7 @@ up_systemd() {
   [ "$(id -u)" = 0 ] || die "test hosts need root"
   command -v systemd-nspawn >/dev/null || die "systemd-nspawn is not installed (apt-get install systemd-container)"
   [ -f "$SBASE/.drover-base-ok" ] || build_base_systemd
-  dir="$RUN/$name"
-  [ -e "$dir/pid" ] && die "host $name is already up"
-  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then die "port $port is already in use"; fi
-  mkdir -p "$dir/upper" "$dir/work" "$dir/root"
-  mount -t overlay overlay -o "lowerdir=$SBASE,upperdir=$dir/upper,workdir=$dir/work" "$dir/root"
-  r="$dir/root"
-  install -d -m 0700 "$r/root/.ssh"
-  install -m 0600 "$pubkey" "$r/root/.ssh/authorized_keys"
-  install -d -m 0700 -o 1000 -g 1000 "$r/home/deploy/.ssh"
-  install -m 0600 -o 1000 -g 1000 "$pubkey" "$r/home/deploy/.ssh/authorized_keys"
-  ssh-keygen -q -N '' -t ed25519 -C "root@$name" -f "$r/etc/ssh/ssh_host_ed25519_key" </dev/null >/dev/null
-  echo "$name" >"$r/etc/hostname"
-  printf '127.0.0.1 localhost\n127.0.1.1 %s\n' "$name" >"$r/etc/hosts"
+  prepare_root "$SBASE"
   mkdir -p "$r/etc/ssh/sshd_config.d"
   printf '%s\n' "Port $port" "ListenAddress 127.0.0.1" "UsePAM no" \
     "HostKey /etc/ssh/ssh_host_ed25519_key" "PermitRootLogin prohibit-password" \
