@@ -352,7 +352,9 @@ const STAT_LINES: usize = 19;
 /// The probe as one shell command (read-only).
 pub fn probe_script(req: &ProbeReq) -> String {
     let mut s = String::from(
-        "printf '@M %s\\n' \"$(umask)\"; printf '@W %s %s %s %s\\n' \"$(id -u)\" \"$(id -un)\" \"$(id -g)\" \"$(id -gn)\"\n",
+        // `umask` is a builtin and one `id` gives uid, user, gid and group: two processes
+        // fewer than four `$(id -…)` substitutions plus a `$(umask)` subshell, on every probe.
+        "printf '@M '; umask; printf '@W '; LC_ALL=C id\n",
     );
     for it in &req.items {
         let l = if it.follow { "-L " } else { "" };
@@ -404,6 +406,20 @@ pub fn probe(ctx: &mut ModuleCtx, req: &ProbeReq) -> Result<Probe> {
     Ok(p)
 }
 
+/// One `uid=0(root)` / `gid=0(root)` field of `id`'s output (the name is empty when the id
+/// has no name).
+fn id_field(line: &str, key: &str) -> Option<Ident> {
+    let rest = line.split_whitespace().find_map(|w| w.strip_prefix(key))?;
+    let (num, name) = match rest.split_once('(') {
+        Some((n, tail)) => (n, tail.trim_end_matches(')')),
+        None => (rest, ""),
+    };
+    Some(Ident {
+        id: num.parse().ok()?,
+        name: name.into(),
+    })
+}
+
 fn parse_probe(text: &str, req: &ProbeReq) -> Result<Probe> {
     let mut p = Probe {
         umask: 0o022,
@@ -417,17 +433,8 @@ fn parse_probe(text: &str, req: &ProbeReq) -> Result<Probe> {
         if let Some(m) = line.strip_prefix("@M ") {
             p.umask = u32::from_str_radix(m.trim(), 8).unwrap_or(0o022);
         } else if let Some(w) = line.strip_prefix("@W ") {
-            let f: Vec<&str> = w.split(' ').collect();
-            if f.len() == 4 {
-                p.me_user = f[0].parse().ok().map(|id| Ident {
-                    id,
-                    name: f[1].into(),
-                });
-                p.me_group = f[2].parse().ok().map(|id| Ident {
-                    id,
-                    name: f[3].into(),
-                });
-            }
+            p.me_user = id_field(w, "uid=");
+            p.me_group = id_field(w, "gid=");
         } else if line == "@P" {
             let mut st = FileState::default();
             if lines.get(i) == Some(&"S") {
@@ -1469,6 +1476,24 @@ pub mod testing {
         std::fs::symlink_metadata(p)
             .map(|m| m.permissions().mode() & 0o7777)
             .unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod id_tests {
+    use super::*;
+
+    #[test]
+    fn id_output_fields() {
+        let line = "uid=1000(deploy) gid=27(sudo) groups=27(sudo),1000(deploy)";
+        let u = id_field(line, "uid=").unwrap();
+        let g = id_field(line, "gid=").unwrap();
+        assert_eq!(
+            (u.id, u.name.as_str(), g.id, g.name.as_str()),
+            (1000, "deploy", 27, "sudo")
+        );
+        let anon = id_field("uid=4242 gid=4242 groups=4242", "uid=").unwrap();
+        assert_eq!((anon.id, anon.name.as_str()), (4242, ""));
     }
 }
 
