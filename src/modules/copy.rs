@@ -756,40 +756,13 @@ fn apply_tree(ctx: &mut ModuleCtx, work: TreeWork) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::fileops::testing::{args, mode_of, snapshot, Harness};
+    use super::super::fileops::testing::{args, mode_of, Harness};
     use super::super::SearchPaths;
     use super::*;
     use serde_json::json;
 
-    fn run(h: &mut Harness, a: &Args) -> Plan {
-        let plan = Copy.plan(&mut h.ctx(false), a).unwrap();
-        assert!(!plan.failed, "{:?}", plan.msg);
-        if !plan.changed {
-            return plan;
-        }
-        let done = Copy.apply(&mut h.ctx(false), a, plan).unwrap();
-        assert!(!done.failed, "{:?}", done.msg);
-        done
-    }
-
     fn cycle(h: &mut Harness, dir: &Path, a: &Args) -> (Plan, Plan) {
-        let snap = snapshot(dir);
-        let predicted = Copy.plan(&mut h.ctx(true), a).unwrap();
-        assert!(
-            predicted.changed && !predicted.failed,
-            "{:?}",
-            predicted.msg
-        );
-        assert_eq!(snapshot(dir), snap, "check mode changed the disk");
-        let done = run(h, a);
-        let again = Copy.plan(&mut h.ctx(false), a).unwrap();
-        assert!(
-            !again.changed && !again.failed,
-            "second run: {:?} {:?}",
-            again.msg,
-            again.diffs
-        );
-        (predicted, done)
+        h.cycle(&Copy, dir, a)
     }
 
     fn s(p: &Path) -> &str {

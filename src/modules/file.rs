@@ -937,32 +937,11 @@ mod tests {
     use std::path::Path;
 
     fn run(h: &mut Harness, a: &Args) -> Plan {
-        let plan = File.plan(&mut h.ctx(false), a).unwrap();
-        assert!(!plan.failed, "{:?}", plan.msg);
-        if plan.changed {
-            let done = File.apply(&mut h.ctx(false), a, plan).unwrap();
-            assert!(!done.failed, "{:?}", done.msg);
-            done
-        } else {
-            plan
-        }
+        h.run(&File, a)
     }
 
-    /// Check mode predicts a change and touches nothing; the real run changes; a second run
-    /// does not.
     fn cycle(h: &mut Harness, dir: &Path, a: &Args) -> (Plan, Plan) {
-        let snap = snapshot(dir);
-        let predicted = File.plan(&mut h.ctx(true), a).unwrap();
-        assert!(
-            predicted.changed && !predicted.failed,
-            "{:?}",
-            predicted.msg
-        );
-        assert_eq!(snapshot(dir), snap, "check mode changed the disk");
-        let done = run(h, a);
-        let again = File.plan(&mut h.ctx(false), a).unwrap();
-        assert!(!again.changed, "second run changed: {:?}", again.diffs);
-        (predicted, done)
+        h.cycle(&File, dir, a)
     }
 
     fn s(p: &Path) -> &str {

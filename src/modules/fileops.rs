@@ -1392,7 +1392,7 @@ fn apply_content_inner(ctx: &mut ModuleCtx, work: &ContentWork) -> Result<Option
 #[cfg(test)]
 pub mod testing {
     //! A hand-built `ModuleCtx` over a local connection, for module tests.
-    use super::super::{Args, ModuleCtx, SearchPaths};
+    use super::super::{Args, Module, ModuleCtx, Plan, SearchPaths};
     use crate::connection::{Connection, LocalConnection};
     use minijinja::Value;
 
@@ -1422,6 +1422,40 @@ pub mod testing {
                 paths: &self.paths,
                 env: &[],
             }
+        }
+
+        /// A real run: plan, then apply when the plan changes something.
+        pub fn run(&mut self, m: &dyn Module, a: &Args) -> Plan {
+            let plan = m.plan(&mut self.ctx(false), a).expect("plan");
+            assert!(!plan.failed, "{:?}", plan.msg);
+            if !plan.changed {
+                return plan;
+            }
+            let done = m.apply(&mut self.ctx(false), a, plan).expect("apply");
+            assert!(!done.failed, "{:?}", done.msg);
+            done
+        }
+
+        /// Check mode predicts a change and touches nothing; the real run changes; a second
+        /// run neither changes nor fails. Returns the prediction and the real run's result.
+        pub fn cycle(&mut self, m: &dyn Module, dir: &std::path::Path, a: &Args) -> (Plan, Plan) {
+            let snap = snapshot(dir);
+            let predicted = m.plan(&mut self.ctx(true), a).expect("plan");
+            assert!(
+                predicted.changed && !predicted.failed,
+                "{:?}",
+                predicted.msg
+            );
+            assert_eq!(snapshot(dir), snap, "check mode changed the disk");
+            let done = self.run(m, a);
+            let again = m.plan(&mut self.ctx(false), a).expect("plan");
+            assert!(
+                !again.changed && !again.failed,
+                "second run: {:?} {:?}",
+                again.msg,
+                again.diffs
+            );
+            (predicted, done)
         }
     }
 
