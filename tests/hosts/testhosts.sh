@@ -31,20 +31,22 @@ mirror() {
   die "no Debian mirror found in /etc/apt/sources.list*"
 }
 
-build_base() {
-  [ -f "$BASE/.drover-base-ok" ] && return 0
+# Builds a base root into $1 once (lock $2, packages $3), with the `deploy` user, no host keys
+# and no apt sources; $4 names a function run on the new root before it is published.
+make_base() {
+  target=$1 lock=$2 packages=$3 extra=$4
+  [ -f "$target/.drover-base-ok" ] && return 0
   [ "$(id -u)" = 0 ] || die "building the base needs root"
   command -v debootstrap >/dev/null || die "debootstrap is not installed (apt-get install debootstrap)"
   mkdir -p "$CACHE"
-  exec 9>"$CACHE/.lock"
+  exec 9>"$CACHE/$lock"
   flock 9
-  if [ -f "$BASE/.drover-base-ok" ]; then exec 9>&-; return 0; fi
-  tmp="$BASE.tmp.$$"
+  if [ -f "$target/.drover-base-ok" ]; then exec 9>&-; return 0; fi
+  tmp="$target.tmp.$$"
+  log="$CACHE/debootstrap-$(basename "$target").log"
   rm -rf "$tmp"
-  debootstrap --variant=minbase \
-    --include=openssh-server,sudo,tini,ca-certificates,sysvinit-core,procps \
-    "$SUITE" "$tmp" "$(mirror)" >"$CACHE/debootstrap.log" 2>&1 \
-    || { rm -rf "$tmp"; die "debootstrap failed; see $CACHE/debootstrap.log"; }
+  debootstrap --variant=minbase --include="$packages" "$SUITE" "$tmp" "$(mirror)" >"$log" 2>&1 \
+    || { rm -rf "$tmp"; die "debootstrap failed; see $log"; }
   # Host keys are made per host at first start; the base has none.
   rm -f "$tmp"/etc/ssh/ssh_host_*
   chroot "$tmp" useradd -m -s /bin/bash deploy
@@ -52,15 +54,21 @@ build_base() {
   chroot "$tmp" usermod -p '*' deploy
   echo 'deploy ALL=(ALL) NOPASSWD: ALL' >"$tmp/etc/sudoers.d/deploy"
   chmod 0440 "$tmp/etc/sudoers.d/deploy"
-  # Services must not start while packages install inside a test (no init to talk to yet).
   mkdir -p "$tmp/root/.ssh" "$tmp/home/deploy/.ssh"
+  "$extra" "$tmp"
   # The apt lists come from the tests' local repository, not the network.
   rm -f "$tmp/etc/apt/sources.list" "$tmp"/etc/apt/sources.list.d/*
   rm -rf "$tmp"/var/lib/apt/lists/*
   touch "$tmp/.drover-base-ok"
-  rm -rf "$BASE"
-  mv "$tmp" "$BASE"
+  rm -rf "$target"
+  mv "$tmp" "$target"
   exec 9>&-
+}
+
+no_extra() { :; }
+
+build_base() {
+  make_base "$BASE" .lock openssh-server,sudo,tini,ca-certificates,sysvinit-core,procps no_extra
 }
 
 # The shared part of `up` and `up-systemd`: the overlay root on base $1, the key authorised
@@ -133,37 +141,18 @@ down() {
 # `root` and `down` work for them too. Needs systemd-nspawn (Debian: systemd-container).
 SBASE="$CACHE/base-$SUITE-systemd"
 
-build_base_systemd() {
-  [ -f "$SBASE/.drover-base-ok" ] && return 0
-  [ "$(id -u)" = 0 ] || die "building the base needs root"
-  command -v debootstrap >/dev/null || die "debootstrap is not installed (apt-get install debootstrap)"
-  mkdir -p "$CACHE"
-  exec 9>"$CACHE/.lock-systemd"
-  flock 9
-  if [ -f "$SBASE/.drover-base-ok" ]; then exec 9>&-; return 0; fi
-  tmp="$SBASE.tmp.$$"
-  rm -rf "$tmp"
-  debootstrap --variant=minbase \
-    --include=openssh-server,sudo,ca-certificates,systemd,systemd-sysv,dbus,procps \
-    "$SUITE" "$tmp" "$(mirror)" >"$CACHE/debootstrap-systemd.log" 2>&1 \
-    || { rm -rf "$tmp"; die "debootstrap failed; see $CACHE/debootstrap-systemd.log"; }
-  rm -f "$tmp"/etc/ssh/ssh_host_*
-  chroot "$tmp" useradd -m -s /bin/bash deploy
-  chroot "$tmp" usermod -p '*' deploy
-  echo 'deploy ALL=(ALL) NOPASSWD: ALL' >"$tmp/etc/sudoers.d/deploy"
-  chmod 0440 "$tmp/etc/sudoers.d/deploy"
-  mkdir -p "$tmp/root/.ssh" "$tmp/home/deploy/.ssh" "$tmp/etc/systemd/system/multi-user.target.wants"
+systemd_extra() {
+  tmp=$1
+  mkdir -p "$tmp/etc/systemd/system/multi-user.target.wants"
   ln -sf /lib/systemd/system/ssh.service "$tmp/etc/systemd/system/multi-user.target.wants/ssh.service"
   # Nothing a test needs, and slow or failing in a container.
   for u in getty.target console-getty.service systemd-timesyncd.service apt-daily.timer apt-daily-upgrade.timer; do
     ln -sf /dev/null "$tmp/etc/systemd/system/$u"
   done
-  rm -f "$tmp/etc/apt/sources.list" "$tmp"/etc/apt/sources.list.d/*
-  rm -rf "$tmp"/var/lib/apt/lists/*
-  touch "$tmp/.drover-base-ok"
-  rm -rf "$SBASE"
-  mv "$tmp" "$SBASE"
-  exec 9>&-
+}
+
+build_base_systemd() {
+  make_base "$SBASE" .lock-systemd openssh-server,sudo,ca-certificates,systemd,systemd-sysv,dbus,procps systemd_extra
 }
 
 up_systemd() {

@@ -80,7 +80,7 @@ impl TestHosts {
             .expect("run testhosts.sh");
         assert!(
             base.success(),
-            "building the test host base failed (see /var/cache/drover-testhosts/debootstrap.log)"
+            "building the test host base failed (see /var/cache/drover-testhosts/debootstrap-base-bookworm.log)"
         );
         let dir = tempfile::tempdir().expect("temp dir");
         let key = dir.path().join("id_ed25519");
