@@ -81,6 +81,15 @@ impl<S: Read + Write> ShellSession<S> {
         match stdin {
             _ if staged => req
                 .extend_from_slice(format!("( eval {quoted} ) <\"$D/i\" 2>\"$D/e\"\n").as_bytes()),
+            // Text that ends with a newline goes as a here-document as it is: no `base64`
+            // process, a third fewer bytes. The delimiter carries the request's nonce.
+            Some(data) if heredoc_safe(data, &format!("@@DRVIN:{id}")) => {
+                req.extend_from_slice(
+                    format!("( eval {quoted} ) 2>\"$D/e\" <<'@@DRVIN:{id}'\n").as_bytes(),
+                );
+                req.extend_from_slice(data);
+                req.extend_from_slice(format!("@@DRVIN:{id}\n").as_bytes());
+            }
             Some(data) => {
                 req.extend_from_slice(b"base64 -d <<'@@DRVIN' | ( eval ");
                 req.extend_from_slice(quoted.as_bytes());
@@ -151,6 +160,16 @@ impl<S: Read + Write> ShellSession<S> {
     pub fn stream_mut(&mut self) -> &mut S {
         &mut self.stream
     }
+}
+
+/// Whether `data` can be a quoted here-document's body byte for byte: lines only (empty, or
+/// ending with a newline), no NUL, and no line that would end the document early.
+fn heredoc_safe(data: &[u8], delimiter: &str) -> bool {
+    (data.is_empty() || data.ends_with(b"\n"))
+        && !data.contains(&0)
+        && !data
+            .split(|b| *b == b'\n')
+            .any(|line| line == delimiter.as_bytes())
 }
 
 fn push_base64(req: &mut Vec<u8>, data: &[u8]) {

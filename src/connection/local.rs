@@ -1,6 +1,6 @@
 //! The `local` connection: the same shell protocol over a child `sh` process on this machine.
 
-use super::{become_command, Become, Connection, Output, ShellSession};
+use super::{become_command, Become, Connection, Memo, Output, ShellSession};
 use anyhow::{Context, Result};
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -44,6 +44,7 @@ pub struct LocalConnection {
     user: String,
     shells: HashMap<Option<Become>, ShellSession<ChildIo>>,
     opened: u64,
+    memo: Memo,
 }
 
 impl LocalConnection {
@@ -53,6 +54,7 @@ impl LocalConnection {
             user,
             shells: HashMap::new(),
             opened: 0,
+            memo: Memo::default(),
         })
     }
 
@@ -100,6 +102,10 @@ impl Connection for LocalConnection {
 
     fn login_user(&self) -> &str {
         &self.user
+    }
+
+    fn memo(&mut self) -> &mut Memo {
+        &mut self.memo
     }
 }
 

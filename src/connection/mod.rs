@@ -9,7 +9,7 @@ mod known_hosts;
 mod local;
 mod ssh;
 
-pub use files::{write_file_atomic, FileAttrs};
+pub use files::{temp_attrs_script, temp_beside_script, write_file_atomic, FileAttrs};
 pub use framing::ShellSession;
 pub use known_hosts::HostKeyPolicy;
 pub use local::LocalConnection;
@@ -80,6 +80,28 @@ pub trait Connection: Send {
 
     /// The user commands run as without as_user.
     fn login_user(&self) -> &str;
+
+    /// Facts about the host that modules looked up and may reuse (see `Memo`).
+    fn memo(&mut self) -> &mut Memo;
+}
+
+/// Answers a host gave that stay true until something changes accounts or the session: the
+/// identity and umask a shell runs with, user and group ids by name. Modules that only touch
+/// files reuse them; the executor forgets them after any other module runs (a package, a
+/// command or `user` may create the very user the next file task names).
+#[derive(Debug, Default)]
+pub struct Memo(std::collections::HashMap<String, String>);
+
+impl Memo {
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+    pub fn put(&mut self, key: String, value: String) {
+        self.0.insert(key, value);
+    }
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
 }
 
 /// Everything needed to reach one host.
@@ -186,6 +208,20 @@ mod tests {
         assert!(out.stdout == big);
         let out = c.run("cat", Some(b"no newline"), None).unwrap();
         assert_eq!(out.stdout, b"no newline");
+        // Here-document and base64 paths alike deliver stdin byte for byte.
+        let mut long_lines = b"x".repeat(200_000);
+        long_lines.push(b'\n');
+        for data in [
+            &b""[..],
+            b"\n\n",
+            b"line\n@@DRVIN\n$(id) `id` \\\n'\"\n",
+            b"nul\0inside\n",
+            b"\xff\xfe not utf-8\n",
+            &long_lines,
+        ] {
+            let out = c.run("cat; echo rc", Some(data), None).unwrap();
+            assert_eq!(out.stdout, [data, b"rc\n"].concat(), "{data:?}");
+        }
         assert_eq!(c.channels_opened(), 1);
     }
 

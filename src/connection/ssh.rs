@@ -3,7 +3,7 @@
 //! user, one per as_user user).
 
 use super::known_hosts::{self, HostKeyPolicy};
-use super::{become_command, Become, ConnSpec, Connection, Output, ShellSession};
+use super::{become_command, Become, ConnSpec, Connection, Memo, Output, ShellSession};
 use anyhow::{anyhow, bail, Context, Result};
 use ssh2::{Channel, HostKeyType, MethodType, Session};
 use std::collections::HashMap;
@@ -16,6 +16,7 @@ pub struct SshConnection {
     user: String,
     shells: HashMap<Option<Become>, ShellSession<Channel>>,
     opened: u64,
+    memo: Memo,
     name: String,
 }
 
@@ -125,6 +126,7 @@ impl SshConnection {
             user,
             shells: HashMap::new(),
             opened: 0,
+            memo: Memo::default(),
             name: spec.name.clone(),
         })
     }
@@ -206,6 +208,10 @@ impl Connection for SshConnection {
 
     fn login_user(&self) -> &str {
         &self.user
+    }
+
+    fn memo(&mut self) -> &mut Memo {
+        &mut self.memo
     }
 }
 

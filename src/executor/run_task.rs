@@ -617,7 +617,34 @@ fn environment_pairs(v: &Value) -> Result<Vec<(String, String)>> {
 }
 
 /// `plan`, then `apply` when there is something to do and this is not check mode.
+/// Lookups memoized on the connection are forgotten after a module that may change accounts.
 fn run_module(module: &dyn Module, mctx: &mut ModuleCtx, args: &Args, check: bool) -> Result<Plan> {
+    let res = plan_and_apply(module, mctx, args, check);
+    if may_touch_accounts(module, args) {
+        if let Some(c) = mctx.conn.as_deref_mut() {
+            c.memo().clear();
+        }
+    }
+    res
+}
+
+/// Whether a task may change users, groups or name lookups: any module but the file-only ones,
+/// and those too when they edit an account database (`lineinfile: path=/etc/group`).
+fn may_touch_accounts(module: &dyn Module, args: &Args) -> bool {
+    const ACCOUNT_FILES: [&str; 4] = ["passwd", "group", "shadow", "nsswitch"];
+    !module.leaves_accounts_alone()
+        || ["path", "dest"]
+            .iter()
+            .filter_map(|k| args.str(k))
+            .any(|p| ACCOUNT_FILES.iter().any(|n| p.contains(n)))
+}
+
+fn plan_and_apply(
+    module: &dyn Module,
+    mctx: &mut ModuleCtx,
+    args: &Args,
+    check: bool,
+) -> Result<Plan> {
     let plan = module.plan(mctx, args)?;
     if check || !plan.changed || plan.failed {
         return Ok(plan);

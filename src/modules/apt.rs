@@ -452,7 +452,7 @@ impl Request {
 /// for up to `timeout` seconds. Runs inside the framing's subshell, so `exec`/`exit` are local.
 fn with_lock_retry(cmd: &str, timeout: i64) -> String {
     format!(
-        "end=$(( $(date +%s) + {timeout} ))\nexec 3>&1\nwhile :; do\n  err=$( {{ {cmd}\n  }} 2>&1 1>&3 3>&- ); rc=$?\n  case $err in\n    *'Could not get lock'*|*'Unable to acquire the dpkg frontend lock'*|*'Unable to lock directory'*)\n      if [ \"$(date +%s)\" -lt \"$end\" ]; then sleep 1; continue; fi ;;\n  esac\n  break\ndone\nif [ -n \"$err\" ]; then printf '%s\\n' \"$err\" >&2; fi\nexit $rc"
+        "end=\nexec 3>&1\nwhile :; do\n  err=$( {{ {cmd}\n  }} 2>&1 1>&3 3>&- ); rc=$?\n  case $err in\n    *'Could not get lock'*|*'Unable to acquire the dpkg frontend lock'*|*'Unable to lock directory'*)\n      now=$(date +%s); end=${{end:-$((now + {timeout}))}}\n      if [ \"$now\" -lt \"$end\" ]; then sleep 1; continue; fi ;;\n  esac\n  break\ndone\nif [ -n \"$err\" ]; then printf '%s\\n' \"$err\" >&2; fi\nexit $rc"
     )
 }
 

@@ -14,6 +14,10 @@ static SPEC: Spec = Spec {
 };
 
 impl Module for Assert {
+    fn leaves_accounts_alone(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "assert"
     }

@@ -278,7 +278,7 @@ fn probe(
     follow: bool,
 ) -> Result<Option<Found>> {
     let mut s = format!(
-        "u={}\np=$(getent passwd \"$u\") || {{ echo NOUSER; exit 0; }}\nprintf 'P %s\\n' \"$p\"\nh=$(printf '%s' \"$p\" | cut -d: -f6)\n",
+        "u={}\np=$(getent passwd \"$u\") || {{ echo NOUSER; exit 0; }}\nprintf 'P %s\\n' \"$p\"\nh=${{p#*:*:*:*:*:}}; h=${{h%%:*}}\n",
         quote(user)
     );
     match path {
@@ -292,7 +292,8 @@ fn probe(
         s.push_str("if [ -L \"$f\" ]; then f=$(readlink -f -- \"$f\"); fi\n");
     }
     s.push_str(
-        "printf 'F %s\\n' \"$f\"\n[ -d \"$(dirname -- \"$f\")\" ] && echo DIR\n\
+        // Parameter expansions instead of `cut` and `dirname`: no process.
+        "printf 'F %s\\n' \"$f\"\nd=${f%/*}; [ -d \"${d:-/}\" ] && echo DIR\n\
          if [ -f \"$f\" ]; then echo EXISTS; echo @@CONTENT; cat -- \"$f\" || exit 1; fi\ntrue",
     );
     let out = ctx.run(&s)?;
@@ -423,9 +424,10 @@ fn apply(ctx: &mut ModuleCtx, w: &Work) -> Result<()> {
     if w.manage_dir {
         let out = ctx.run(&format!(
             "set -e; d={}; if [ -L \"$d\" ]; then echo \"$d is a symbolic link: refusing to change its owner and mode (use manage_dir: no)\" >&2; exit 1; fi; \
-             if [ ! -d \"$d\" ]; then mkdir -p -- \"$d\"; fi; chown {} -- \"$d\"; chmod 700 -- \"$d\"",
+             if [ ! -d \"$d\" ]; then mkdir -p -m 700 -- \"$d\"; chown {o} -- \"$d\"; \
+             elif [ \"$(stat -c %u:%g:%a -- \"$d\")\" != {o}:700 ]; then chown {o} -- \"$d\"; chmod 700 -- \"$d\"; fi",
             quote(&dir),
-            quote(&owner)
+            o = quote(&owner)
         ))?;
         if out.rc != 0 {
             return Err(fail(format!(
@@ -452,6 +454,10 @@ fn apply(ctx: &mut ModuleCtx, w: &Work) -> Result<()> {
 }
 
 impl Module for AuthorizedKey {
+    fn leaves_accounts_alone(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "authorized_key"
     }

@@ -46,6 +46,10 @@ static SPEC: Spec = Spec {
 };
 
 impl Module for Copy {
+    fn leaves_accounts_alone(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "copy"
     }

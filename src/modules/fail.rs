@@ -13,6 +13,10 @@ static SPEC: Spec = Spec {
 };
 
 impl Module for Fail {
+    fn leaves_accounts_alone(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "fail"
     }

@@ -5,7 +5,7 @@
 
 use super::fileops::{
     self, catch, catch_apply, dict_diff, dirname, fail, fail_with, fmt_mode, join, AttrWant,
-    DiffMap, FileState, Probe, ProbeItem, ProbeReq,
+    DiffMap, FileState, Probe, ProbeCond, ProbeItem, ProbeReq,
 };
 use super::{Args, Module, ModuleCtx, Plan, Spec};
 use crate::shell::quote;
@@ -294,6 +294,10 @@ struct Work {
 }
 
 impl Module for File {
+    fn leaves_accounts_alone(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "file"
     }
@@ -308,20 +312,26 @@ impl Module for File {
 
     fn apply(&self, ctx: &mut ModuleCtx, _args: &Args, mut plan: Plan) -> Result<Plan> {
         let work: Work = plan.take_work()?;
-        if let Err(e) = fileops::run_script(ctx, "changing the path", &work.script) {
-            return catch_apply(plan, Err(e));
-        }
-        // Report the path as it now is (Ansible's add_path_info after the change).
-        if let Some(p) = &work.info_path {
-            let req = ProbeReq {
-                items: vec![ProbeItem::new(p, false)],
-                ..ProbeReq::default()
-            };
-            let probe = fileops::probe(ctx, &req)?;
-            if let Some(st) = probe.states.first().filter(|s| s.exists) {
-                for (k, v) in info_values(st) {
-                    plan.values.insert(k, v);
-                }
+        // Report the path as it now is (Ansible's add_path_info after the change), read in
+        // the same round trip as the change.
+        let Some(p) = &work.info_path else {
+            if let Err(e) = fileops::run_script(ctx, "changing the path", &work.script) {
+                return catch_apply(plan, Err(e));
+            }
+            return Ok(plan);
+        };
+        let req = ProbeReq {
+            items: vec![ProbeItem::new(p, false)],
+            ..ProbeReq::default()
+        };
+        let probe = match fileops::probe_after(ctx, Some(("changing the path", &work.script)), &req)
+        {
+            Ok(probe) => probe,
+            Err(e) => return catch_apply(plan, Err(e)),
+        };
+        if let Some(st) = probe.states.first().filter(|s| s.exists) {
+            for (k, v) in info_values(st) {
+                plan.values.insert(k, v);
             }
         }
         Ok(plan)
@@ -370,12 +380,14 @@ fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
 
     let mut items = vec![ProbeItem::new(&path, false), ProbeItem::new(&path, true)];
     if let Some(s) = &src {
-        items.push(ProbeItem::new(join(&path, s), true));
+        // Paths inside `path` matter only when it is a directory.
+        let in_dir = ProbeCond::IsDir(path.clone());
+        items.push(ProbeItem::new(join(&path, s), true).when(in_dir.clone()));
         items.push(ProbeItem::new(join(&dirname(&path), s), true));
         items.push(ProbeItem::new(s, true));
         let inner = join(&path, fileops::basename(s));
-        items.push(ProbeItem::new(&inner, false));
-        items.push(ProbeItem::new(&inner, true));
+        items.push(ProbeItem::new(&inner, false).when(in_dir.clone()));
+        items.push(ProbeItem::new(&inner, true).when(in_dir));
     }
     let mut times = Vec::new();
     for t in [&mtime_arg, &atime_arg] {

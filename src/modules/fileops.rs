@@ -5,7 +5,7 @@
 //! and `template` share (plan read-only, then apply exactly what was planned).
 
 use super::{Args, Diff, ModuleCtx, Plan};
-use crate::connection::{write_file_atomic, FileAttrs};
+use crate::connection::{temp_attrs_script, temp_beside_script, write_file_atomic, FileAttrs};
 use crate::shell::quote;
 use anyhow::{anyhow, Result};
 use minijinja::Value;
@@ -232,6 +232,30 @@ pub struct ProbeItem {
     /// Stat the link target rather than the link.
     pub follow: bool,
     pub checksum: Option<Alg>,
+    /// Look only when this holds on the host (else the path reads as absent): saves the
+    /// processes of paths a module needs only in some cases.
+    pub when: Option<ProbeCond>,
+}
+
+/// A condition tested with the shell's `test` builtin (no process).
+#[derive(Clone, Debug, PartialEq)]
+pub enum ProbeCond {
+    /// The path is a directory (following links).
+    IsDir(String),
+    /// Nothing, not even a dangling link, is at the path.
+    Missing(String),
+}
+
+impl ProbeCond {
+    fn test(&self) -> String {
+        match self {
+            ProbeCond::IsDir(p) => format!("[ -d {} ]", quote(p)),
+            ProbeCond::Missing(p) => {
+                let q = quote(p);
+                format!("! [ -e {q} ] && ! [ -L {q} ]")
+            }
+        }
+    }
 }
 
 impl ProbeItem {
@@ -240,11 +264,17 @@ impl ProbeItem {
             path: path.into(),
             follow,
             checksum: None,
+            when: None,
         }
     }
 
     pub fn sum(mut self, alg: Alg) -> ProbeItem {
         self.checksum = Some(alg);
+        self
+    }
+
+    pub fn when(mut self, cond: ProbeCond) -> ProbeItem {
+        self.when = Some(cond);
         self
     }
 }
@@ -349,38 +379,73 @@ const STAT_FMT: &str =
     "S\n%f\n%u\n%g\n%s\n%X\n%Y\n%Z\n%x\n%y\n%z\n%i\n%d\n%h\n%b\n%o\n%t\n%T\n%U\n%G";
 const STAT_LINES: usize = 19;
 
-/// The probe as one shell command (read-only).
-pub fn probe_script(req: &ProbeReq) -> String {
-    let mut s = String::from(
-        // `umask` is a builtin and one `id` gives uid, user, gid and group: two processes
-        // fewer than four `$(id -…)` substitutions plus a `$(umask)` subshell, on every probe.
-        "printf '@M '; umask; printf '@W '; LC_ALL=C id\n",
-    );
-    for it in &req.items {
-        let l = if it.follow { "-L " } else { "" };
-        s.push_str(&format!(
-            "echo @P; p={}; if stat {l}-c {} -- \"$p\" 2>/dev/null; then \
-             if [ -L \"$p\" ]; then printf 'L %s\\n' \"$(readlink -- \"$p\")\"; printf 'R %s\\n' \"$(readlink -f -- \"$p\")\"; fi; \
-             printf A; [ -r \"$p\" ] && printf r; [ -w \"$p\" ] && printf w; [ -x \"$p\" ] && printf x; echo",
-            quote(&it.path),
-            quote(STAT_FMT),
-        ));
-        if let Some(alg) = it.checksum {
-            let nolink = if it.follow { "" } else { " && ! [ -L \"$p\" ]" };
-            s.push_str(&format!(
-                "; if [ -f \"$p\" ] && [ -r \"$p\" ]{nolink}; then printf 'C '; {} <\"$p\"; fi",
-                alg.tool()
-            ));
-        }
-        s.push_str("; else echo N; fi\n");
-    }
+/// What the connection's memo already answers for a probe: the lines the script would print.
+fn memo_keys(req: &ProbeReq, as_user: &str) -> Vec<String> {
+    let mut keys = vec![format!("probe-me:{as_user}")];
     if let Some(o) = &req.owner {
-        let q = quote(o);
-        s.push_str(&format!(
-            "printf '@U %s %s\\n' \"$(id -u -- {q} 2>/dev/null)\" \"$(id -un -- {q} 2>/dev/null)\"\n"
-        ));
+        keys.push(format!("probe-user:{o}"));
     }
     if let Some(g) = &req.group {
+        keys.push(format!("probe-group:{g}"));
+    }
+    keys
+}
+
+/// The probe as one shell command (read-only). `known` are the memo keys whose lines are
+/// already at hand, so the script does not ask again.
+pub fn probe_script(req: &ProbeReq, known: &[String]) -> String {
+    let has = |prefix: &str| known.iter().any(|k| k.starts_with(prefix));
+    let mut s = String::new();
+    if !has("probe-me:") {
+        // `umask` is a builtin and one `id` gives uid, user, gid and group.
+        s.push_str("printf '@M '; umask; printf '@W '; LC_ALL=C id\n");
+    }
+    for (n, it) in req.items.iter().enumerate() {
+        let q = quote(&it.path);
+        s.push_str(&format!("echo @P; p={q}; "));
+        // The same look asked twice (e.g. `file`'s `src` relative to two places that are the
+        // same path) is answered once.
+        let same = req.items[..n].iter().position(|o| {
+            o.path == it.path
+                && o.follow == it.follow
+                && o.checksum == it.checksum
+                && o.when == it.when
+        });
+        if let Some(t) = same {
+            s.push_str(&format!("echo '@SAME {t}'\n"));
+            continue;
+        }
+        if let Some(c) = &it.when {
+            s.push_str(&format!("if {}; then ", c.test()));
+        }
+        // A followed path that an earlier item already read without following reads the
+        // same unless it is a link: one `stat` (and checksum) instead of two.
+        let twin = req.items[..n].iter().position(|o| {
+            o.path == it.path
+                && !o.follow
+                && it.follow
+                && o.checksum == it.checksum
+                && o.when == it.when
+        });
+        if let Some(t) = twin {
+            s.push_str(&format!("if [ -L \"$p\" ]; then "));
+            probe_one(&mut s, it);
+            s.push_str(&format!("; else echo '@SAME {t}'; fi"));
+        } else {
+            probe_one(&mut s, it);
+        }
+        if it.when.is_some() {
+            s.push_str("; else echo N; fi");
+        }
+        s.push('\n');
+    }
+    if let Some(o) = req.owner.as_ref().filter(|_| !has("probe-user:")) {
+        let q = quote(o);
+        s.push_str(&format!(
+            "printf '@U %s\\n' \"$(getent passwd {q} 2>/dev/null || awk -F: -v n={q} '$1==n||$3==n{{print;exit}}' /etc/passwd 2>/dev/null)\"\n"
+        ));
+    }
+    if let Some(g) = req.group.as_ref().filter(|_| !has("probe-group:")) {
         let q = quote(g);
         s.push_str(&format!(
             "printf '@G %s\\n' \"$(getent group {q} 2>/dev/null || awk -F: -v n={q} '$1==n||$3==n{{print;exit}}' /etc/group 2>/dev/null)\"\n"
@@ -395,10 +460,83 @@ pub fn probe_script(req: &ProbeReq) -> String {
     s
 }
 
-/// Runs one probe command.
+/// The `stat` of one path (`$p`) and what goes with it; prints `S…` or `N`.
+fn probe_one(s: &mut String, it: &ProbeItem) {
+    let l = if it.follow { "-L " } else { "" };
+    s.push_str(&format!(
+        "if stat {l}-c {} -- \"$p\" 2>/dev/null; then \
+         if [ -L \"$p\" ]; then printf 'L %s\\n' \"$(readlink -- \"$p\")\"; printf 'R %s\\n' \"$(readlink -f -- \"$p\")\"; fi; \
+         printf A; [ -r \"$p\" ] && printf r; [ -w \"$p\" ] && printf w; [ -x \"$p\" ] && printf x; echo",
+        quote(STAT_FMT),
+    ));
+    if let Some(alg) = it.checksum {
+        let nolink = if it.follow { "" } else { " && ! [ -L \"$p\" ]" };
+        s.push_str(&format!(
+            "; if [ -f \"$p\" ] && [ -r \"$p\" ]{nolink}; then printf 'C '; {} <\"$p\"; fi",
+            alg.tool()
+        ));
+    }
+    s.push_str("; else echo N; fi");
+}
+
+/// Runs one probe command, answering what it can from the connection's memo and keeping
+/// the identity and id lookups it learns there.
 pub fn probe(ctx: &mut ModuleCtx, req: &ProbeReq) -> Result<Probe> {
-    let out = ctx.run(&probe_script(req))?;
-    let text = out.stdout_str();
+    probe_after(ctx, None, req)
+}
+
+/// Runs a change script (`what`, `script`; it stops at the first failing command) and then
+/// the probe, in one round trip: how modules report the state a change left.
+pub fn probe_after(
+    ctx: &mut ModuleCtx,
+    change: Option<(&str, &str)>,
+    req: &ProbeReq,
+) -> Result<Probe> {
+    let as_user = ctx.as_user.map(|b| b.user.clone()).unwrap_or_default();
+    let keys = memo_keys(req, &as_user);
+    let mut known = Vec::new();
+    let mut text = String::new();
+    {
+        let memo = ctx.conn()?.memo();
+        for k in &keys {
+            if let Some(v) = memo.get(k) {
+                text.push_str(v);
+                known.push(k.clone());
+            }
+        }
+    }
+    let script = probe_script(req, &known);
+    let out = match change {
+        Some((_, c)) => ctx.run(&format!("set -e\n{c}\nset +e\n{script}"))?,
+        None => ctx.run(&script)?,
+    };
+    if let (Some((what, _)), true) = (change, out.rc != 0) {
+        return Err(fail(format!("{what} failed: {}", out.stderr_str().trim())));
+    }
+    let fresh = out.stdout_str();
+    {
+        let memo = ctx.conn()?.memo();
+        for k in keys.iter().filter(|k| !known.contains(k)) {
+            let prefixes: &[&str] = if k.starts_with("probe-me:") {
+                &["@M ", "@W "]
+            } else if k.starts_with("probe-user:") {
+                &["@U "]
+            } else {
+                &["@G "]
+            };
+            let lines: Vec<&str> = fresh
+                .lines()
+                .filter(|l| prefixes.iter().any(|p| l.starts_with(p)))
+                .collect();
+            // Only complete, successful lookups are kept: a user that does not exist yet
+            // may be created by the next task.
+            let complete = lines.len() == prefixes.len() && lines.iter().all(|l| l.len() > 3);
+            if complete {
+                memo.put(k.clone(), lines.iter().map(|l| format!("{l}\n")).collect());
+            }
+        }
+    }
+    text.push_str(&fresh);
     let mut p = parse_probe(&text, req)?;
     for (st, it) in p.states.iter_mut().zip(&req.items) {
         st.path = it.path.clone();
@@ -479,18 +617,20 @@ fn parse_probe(text: &str, req: &ProbeReq) -> Result<Probe> {
                 }
             } else if lines.get(i) == Some(&"N") {
                 i += 1;
+            } else if let Some(t) = lines.get(i).and_then(|l| l.strip_prefix("@SAME ")) {
+                i += 1;
+                let twin: usize = t.trim().parse().unwrap_or(usize::MAX);
+                st = p
+                    .states
+                    .get(twin)
+                    .cloned()
+                    .ok_or_else(|| anyhow!("probe twin {twin} out of range: {text}"))?;
             }
             p.states.push(st);
         } else if let Some(u) = line.strip_prefix("@U ") {
-            p.owner = resolve_ident(req.owner.as_deref(), u.split(' ').collect());
+            p.owner = resolve_ident(req.owner.as_deref(), passwd_fields(u));
         } else if let Some(g) = line.strip_prefix("@G ") {
-            let f: Vec<&str> = g.split(':').collect();
-            let fields = if f.len() >= 3 {
-                vec![f[2], f[0]]
-            } else {
-                vec![]
-            };
-            p.group = resolve_ident(req.group.as_deref(), fields);
+            p.group = resolve_ident(req.group.as_deref(), passwd_fields(g));
         } else if let Some(t) = line.strip_prefix("@T ") {
             p.times.push(t.trim().parse().ok());
         }
@@ -503,6 +643,16 @@ fn parse_probe(text: &str, req: &ProbeReq) -> Result<Probe> {
         ));
     }
     Ok(p)
+}
+
+/// `[id, name]` of a `passwd` or `group` database line (empty when the lookup found nothing).
+fn passwd_fields(line: &str) -> Vec<&str> {
+    let f: Vec<&str> = line.split(':').collect();
+    if f.len() >= 3 {
+        vec![f[2], f[0]]
+    } else {
+        vec![]
+    }
 }
 
 /// `[id, name]` from the host, or the number itself when a numeric id has no name.
@@ -792,11 +942,11 @@ impl AttrChange {
         let q = quote(path);
         let h = if no_deref { "-h " } else { "" };
         let mut s = String::new();
-        if let Some((_, u)) = self.owner {
-            s.push_str(&format!("chown {h}{u} -- {q}\n"));
-        }
-        if let Some((_, g)) = self.group {
-            s.push_str(&format!("chgrp {h}{g} -- {q}\n"));
+        match (self.owner, self.group) {
+            (Some((_, u)), Some((_, g))) => s.push_str(&format!("chown {h}{u}:{g} -- {q}\n")),
+            (Some((_, u)), None) => s.push_str(&format!("chown {h}{u} -- {q}\n")),
+            (None, Some((_, g))) => s.push_str(&format!("chgrp {h}{g} -- {q}\n")),
+            (None, None) => {}
         }
         if let Some((_, m)) = self.mode {
             s.push_str(&format!("chmod {m:04o} -- {q}\n"));
@@ -1007,10 +1157,7 @@ pub fn put_file(
         return write_file_atomic(conn, as_user, dest, data, &attrs)
             .map_err(|e| fail(format!("{e:#}")));
     }
-    let mut s = format!(
-        "set -e; dest={}; dir=$(dirname -- \"$dest\"); t=$(mktemp \"$dir/.drover-tmp.XXXXXXXX\"); trap 'rm -f \"$t\"' EXIT\n",
-        quote(dest)
-    );
+    let mut s = temp_beside_script(dest);
     if opts.validate.is_some() {
         // Keep the destination's suffix: validators often look at it (`nginx -t -c x.conf`).
         let base = basename(dest);
@@ -1032,19 +1179,16 @@ pub fn put_file(
             None
         }
     };
-    s.push_str(
-        "if [ -e \"$dest\" ]; then chmod --reference=\"$dest\" \"$t\"; chown --reference=\"$dest\" \"$t\" 2>/dev/null || true; \
-         else chmod \"$(printf '%o' $((0666 & ~$(umask))))\" \"$t\"; fi\n",
+    let (mode, owner, group) = (
+        opts.mode.map(|m| format!("{m:04o}")),
+        opts.owner.map(|u| u.to_string()),
+        opts.group.map(|g| g.to_string()),
     );
-    if let Some(m) = opts.mode {
-        s.push_str(&format!("chmod {m:04o} \"$t\"\n"));
-    }
-    if let Some(u) = opts.owner {
-        s.push_str(&format!("chown {u} \"$t\"\n"));
-    }
-    if let Some(g) = opts.group {
-        s.push_str(&format!("chgrp {g} \"$t\"\n"));
-    }
+    s.push_str(&temp_attrs_script(
+        mode.as_deref(),
+        owner.as_deref(),
+        group.as_deref(),
+    ));
     if let Some(v) = &opts.validate {
         if !v.contains("%s") {
             return Err(fail(format!("validate must contain %s: {v}")));
@@ -1195,9 +1339,15 @@ fn plan_content_inner(ctx: &mut ModuleCtx, cw: ContentWrite) -> Result<Plan> {
         items: vec![
             ProbeItem::new(&first, false).sum(Alg::Sha1),
             ProbeItem::new(&first, true).sum(Alg::Sha1),
-            ProbeItem::new(&inner, false).sum(Alg::Sha1),
-            ProbeItem::new(&inner, true).sum(Alg::Sha1),
-            ProbeItem::new(dirname(&first), true),
+            // The file inside `dest` matters only when `dest` is a directory, and `dest`'s
+            // directory only when nothing is at `dest`.
+            ProbeItem::new(&inner, false)
+                .sum(Alg::Sha1)
+                .when(ProbeCond::IsDir(first.clone())),
+            ProbeItem::new(&inner, true)
+                .sum(Alg::Sha1)
+                .when(ProbeCond::IsDir(first.clone())),
+            ProbeItem::new(dirname(&first), true).when(ProbeCond::Missing(first.clone())),
         ],
         owner: cw.owner.clone(),
         group: cw.group.clone(),
@@ -1627,6 +1777,43 @@ mod tests {
         assert_eq!(p.group.as_ref().map(|g| g.id), Some(0));
         assert!(p.times[0].is_some());
         assert!(p.me_user.is_some());
+
+        // The identity and the id lookups are memoized: asked again, the script leaves them
+        // out and the answers are the same; twins and conditional items answer without a stat.
+        let known: Vec<String> = memo_keys(&req, "")
+            .into_iter()
+            .filter(|k| ctx.conn().unwrap().memo().get(k).is_some())
+            .collect();
+        assert_eq!(known.len(), 3, "{known:?}");
+        let again = probe_script(&req, &known);
+        assert!(
+            !again.contains("getent") && !again.contains(" id"),
+            "{again}"
+        );
+        let p2 = probe(&mut ctx, &req).unwrap();
+        assert_eq!(
+            (p2.owner, p2.group, p2.me_user),
+            (p.owner, p.group, p.me_user)
+        );
+        let fs = f.to_str().unwrap();
+        let twins = ProbeReq {
+            items: vec![
+                ProbeItem::new(fs, false).sum(Alg::Sha1),
+                ProbeItem::new(fs, true).sum(Alg::Sha1),
+                ProbeItem::new(fs, true).sum(Alg::Sha1),
+                ProbeItem::new(format!("{fs}/x"), false).when(ProbeCond::IsDir(fs.into())),
+                ProbeItem::new(dir.path().to_str().unwrap(), true)
+                    .when(ProbeCond::Missing(fs.into())),
+            ],
+            ..ProbeReq::default()
+        };
+        let script = probe_script(&twins, &[]);
+        assert_eq!(script.matches("stat ").count(), 4, "{script}");
+        let t = probe(&mut ctx, &twins).unwrap();
+        assert_eq!(t.states[0], t.states[1]);
+        assert_eq!(t.states[1], t.states[2]);
+        assert!(t.states[0].checksum.is_some());
+        assert!(!t.states[3].exists && !t.states[4].exists);
     }
 
     #[test]

@@ -71,6 +71,10 @@ pub fn read_vars_file(path: &Path) -> Result<VarMap> {
 }
 
 impl Module for IncludeVars {
+    fn leaves_accounts_alone(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "include_vars"
     }

@@ -324,6 +324,10 @@ struct Work {
 }
 
 impl Module for LineInFile {
+    fn leaves_accounts_alone(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "lineinfile"
     }

@@ -205,6 +205,11 @@ pub trait Module: Sync {
     fn controller_only(&self) -> bool {
         false
     }
+    /// Whether the module can change nothing but files (and so never users, groups or the
+    /// shell's identity): lookups memoized on the connection survive it (see `Memo`).
+    fn leaves_accounts_alone(&self) -> bool {
+        false
+    }
     /// Reads the host (never changes it) and decides what to do.
     fn plan(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<Plan>;
     /// Makes the planned changes. Never called in check mode or for an unchanged plan.

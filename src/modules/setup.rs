@@ -1,5 +1,5 @@
-//! `setup`: gather facts with one shell script (a handful of processes: uname, id, cat, env,
-//! getconf) and map them to Ansible's fact names. Facts are set under `ansible_facts` and as
+//! `setup`: gather facts with one shell script (three processes: uname, id and env; files are
+//! read with the shell's `read` builtin) and map them to Ansible's fact names. Facts are set under `ansible_facts` and as
 //! `ansible_*` variables by the executor.
 
 use super::{Args, Module, ModuleCtx, Plan, Spec};
@@ -19,18 +19,22 @@ static SPEC: Spec = Spec {
 
 const SCRIPT: &str = r#"echo @uname; uname -snrm
 echo @id; id
-echo @os; cat /etc/os-release 2>/dev/null
-echo @debver; cat /etc/debian_version 2>/dev/null
+echo @os; [ -r /etc/os-release ] && while IFS= read -r l || [ -n "$l" ]; do printf '%s\n' "$l"; done </etc/os-release
+echo @debver; [ -r /etc/debian_version ] && while IFS= read -r l || [ -n "$l" ]; do printf '%s\n' "$l"; done </etc/debian_version
 echo @pkg; for p in apt-get dnf yum apk zypper pacman; do if command -v "$p" >/dev/null 2>&1; then echo "$p"; break; fi; done
 echo @svc; if [ -d /run/systemd/system ]; then echo systemd; elif [ -x /sbin/openrc-run ] || [ -x /usr/sbin/openrc-run ]; then echo openrc; elif [ -d /etc/init.d ]; then echo sysvinit; else echo service; fi
 echo @home; echo "$HOME"
 echo @shell; echo "${SHELL:-/bin/sh}"
 echo @mem; while read -r k v u; do if [ "$k" = MemTotal: ]; then echo "$v"; fi; done </proc/meminfo 2>/dev/null
-echo @nproc; getconf _NPROCESSORS_ONLN 2>/dev/null
+echo @nproc; n=0; while read -r k _; do [ "$k" = processor ] && n=$((n+1)); done </proc/cpuinfo 2>/dev/null; if [ "$n" -gt 0 ]; then echo "$n"; else getconf _NPROCESSORS_ONLN 2>/dev/null; fi
 echo @env; env
 "#;
 
 impl Module for Setup {
+    fn leaves_accounts_alone(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "setup"
     }

@@ -35,6 +35,10 @@ static SPEC: Spec = Spec {
 };
 
 impl Module for Stat {
+    fn leaves_accounts_alone(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "stat"
     }

@@ -47,6 +47,10 @@ static SPEC: Spec = Spec {
 };
 
 impl Module for Template {
+    fn leaves_accounts_alone(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "template"
     }

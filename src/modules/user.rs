@@ -344,11 +344,17 @@ pub fn decide(want: &UserWant, obs: &Observed, strict: bool) -> Result<Decision,
     Ok(d)
 }
 
-/// Parses the probe's tagged lines.
-pub fn parse_probe(text: &str) -> Observed {
+/// Parses the probe's tagged lines. `user` is the account's name and `asked` the groups the
+/// task names (by name or gid).
+pub fn parse_probe(text: &str, user: &str, asked: &[&String]) -> Observed {
     let mut o = Observed::default();
-    let mut all_groups: Vec<String> = Vec::new();
+    let mut entries: Vec<GroupEntry> = Vec::new();
+    let mut in_groups = false;
     for line in text.lines() {
+        if in_groups {
+            entries.extend(parse_group(line));
+            continue;
+        }
         let (tag, rest) = line.split_once(' ').unwrap_or((line, ""));
         match tag {
             "P" => o.passwd = parse_passwd(rest),
@@ -359,16 +365,7 @@ pub fn parse_probe(text: &str) -> Observed {
                     o.expire_days = f[7].parse().ok();
                 }
             }
-            "G" => all_groups = rest.split_whitespace().map(str::to_string).collect(),
-            "PG" => o.primary = Some(rest.trim().to_string()).filter(|s| !s.is_empty()),
-            "SAMEGROUP" => o.same_name_group = true,
-            "GR" => {
-                if let Some((asked, entry)) = rest.split_once(' ') {
-                    if let Some(e) = parse_group(entry) {
-                        o.known_groups.insert(asked.to_string(), e);
-                    }
-                }
-            }
+            "@GROUPS" => in_groups = true,
             "HOMEDIR" => o.home_exists = true,
             "KEY" => o.key_exists = true,
             "PUB" => o.public_key = Some(rest.trim().to_string()),
@@ -376,10 +373,32 @@ pub fn parse_probe(text: &str) -> Observed {
             _ => {}
         }
     }
-    o.groups = all_groups
-        .into_iter()
-        .filter(|g| Some(g) != o.primary.as_ref())
-        .collect();
+    o.same_name_group = entries.iter().any(|e| e.name == user);
+    for g in asked {
+        let by_name = entries.iter().find(|e| &e.name == *g);
+        let by_gid = || {
+            let gid: u32 = g.parse().ok()?;
+            entries.iter().find(|e| e.gid == gid)
+        };
+        if let Some(e) = by_name.or_else(by_gid) {
+            o.known_groups.insert(g.to_string(), e.clone());
+        }
+    }
+    if let Some(pw) = &o.passwd {
+        o.primary = entries
+            .iter()
+            .find(|e| e.gid == pw.gid)
+            .map(|e| e.name.clone());
+        // Supplementary groups, as `id -Gn` lists them without the primary one.
+        let mut seen = std::collections::BTreeSet::new();
+        o.groups = entries
+            .iter()
+            .filter(|e| e.members.iter().any(|m| m == user))
+            .filter(|e| Some(&e.name) != o.primary.as_ref())
+            .filter(|e| seen.insert(e.name.clone()))
+            .map(|e| e.name.clone())
+            .collect();
+    }
     o
 }
 
@@ -392,30 +411,17 @@ fn key_file(args: &Args) -> String {
         .unwrap_or_else(|| format!(".ssh/id_{}", key_type(args)))
 }
 
-/// The one probe command. Group names are passed as `GR <asked> <entry>` so numeric gids
-/// given as `group: 1001` resolve too.
+/// The one probe command: the account, its shadow entry and the whole group database (one
+/// `getent group`, as Ansible's `grp.getgrall()`), from which the controller works out the
+/// primary group's name, the memberships and the named groups: three processes.
 pub fn probe_script(want: &UserWant, key_file: Option<&str>) -> String {
     let mut s = format!(
         "u={}\nif p=$(getent passwd \"$u\"); then printf 'P %s\\n' \"$p\"; \
          if s=$(getent shadow \"$u\" 2>/dev/null); then printf 'S %s\\n' \"$s\"; fi; \
-         printf 'G %s\\n' \"$(id -Gn \"$u\" 2>/dev/null)\"; printf 'PG %s\\n' \"$(id -gn \"$u\" 2>/dev/null)\"; \
-         h=$(printf '%s' \"$p\" | cut -d: -f6); else h={}; fi\n\
-         getent group \"$u\" >/dev/null && echo SAMEGROUP\n",
+         h=${{p#*:*:*:*:*:}}; h=${{h%%:*}}; else h={}; fi\n",
         quote(&want.name),
         quote(&format!("/home/{}", want.name)),
     );
-    let named: Vec<&String> = want
-        .group
-        .iter()
-        .chain(want.groups.iter().flatten())
-        .collect();
-    if !named.is_empty() {
-        let words: Vec<&str> = named.iter().map(|g| g.as_str()).collect();
-        s.push_str(&format!(
-            "for g in {}; do if e=$(getent group \"$g\"); then printf 'GR %s %s\\n' \"$g\" \"$e\"; fi; done\n",
-            join(&words)
-        ));
-    }
     match &want.home {
         Some(h) => s.push_str(&format!("H={}\n", quote(h))),
         None => s.push_str("H=$h\n"),
@@ -432,6 +438,8 @@ pub fn probe_script(want: &UserWant, key_file: Option<&str>) -> String {
              printf 'FP %s\\n' \"$(ssh-keygen -l -f \"$k.pub\" 2>/dev/null)\"; fi; fi\n",
         );
     }
+    // Last: every line after the marker is a group entry.
+    s.push_str("echo @GROUPS; getent group\n");
     s.push_str("true");
     s
 }
@@ -530,7 +538,12 @@ fn observe(ctx: &mut ModuleCtx, want: &UserWant, key: Option<&str>) -> Result<Ob
             out.stderr_str().trim()
         )));
     }
-    let mut o = parse_probe(&out.stdout_str());
+    let asked: Vec<&String> = want
+        .group
+        .iter()
+        .chain(want.groups.iter().flatten())
+        .collect();
+    let mut o = parse_probe(&out.stdout_str(), &want.name, &asked);
     // `getent passwd 1000` finds uid 1000: only an entry of that name is this account.
     if o.passwd.as_ref().is_some_and(|p| p.name != want.name) {
         o = Observed {
@@ -762,7 +775,11 @@ fn apply(ctx: &mut ModuleCtx, args: &Args, mut plan: Plan) -> Result<Plan> {
             run_script(ctx, "generating the SSH key", &script)?;
         }
     }
-    let obs = observe(ctx, want, key.as_deref())?;
+    // Creating the home or a key changes no account field: only a key's values need a look.
+    let obs = match &key {
+        Some(k) => observe(ctx, want, Some(k))?,
+        None => obs,
+    };
     plan = present_values(plan, &obs);
     if let Some(k) = &key {
         plan = key_values(plan, &obs, k);
@@ -1112,17 +1129,21 @@ mod tests {
 
     #[test]
     fn parses_probe_output() {
+        let asked = ["2000".to_string()];
         let o = parse_probe(
             "P alice:x:1001:1001:Alice:/home/alice:/bin/bash\n\
              S alice:$6$a$b:19000:0:99999:7:::\n\
-             G alice web db\n\
-             PG alice\n\
-             SAMEGROUP\n\
-             GR 2000 web:x:2000:alice\n\
              HOMEDIR\n\
              KEY\n\
              PUB ssh-ed25519 AAAA c\n\
-             FP 256 SHA256:xyz c (ED25519)\n",
+             FP 256 SHA256:xyz c (ED25519)\n\
+             @GROUPS\n\
+             alice:x:1001:\n\
+             web:x:2000:alice\n\
+             db:x:2001:bob,alice\n\
+             ops:x:2002:bob\n",
+            "alice",
+            &asked.iter().collect::<Vec<_>>(),
         );
         assert_eq!(o.passwd.as_ref().map(|p| p.uid), Some(1001));
         assert_eq!(o.hash.as_deref(), Some("$6$a$b"));
@@ -1131,7 +1152,9 @@ mod tests {
         assert!(o.same_name_group && o.home_exists && o.key_exists);
         assert_eq!(o.known_groups.get("2000").map(|g| g.gid), Some(2000));
         assert_eq!(o.fingerprint.as_deref(), Some("256 SHA256:xyz c (ED25519)"));
-        let none = parse_probe("HOMEDIR\n");
+        assert_eq!(o.primary.as_deref(), Some("alice"));
+        let none = parse_probe("HOMEDIR\n@GROUPS\nalice:x:1001:\n", "alice", &[]);
+        assert!(none.same_name_group);
         assert!(none.passwd.is_none());
     }
 
@@ -1185,7 +1208,8 @@ mod tests {
         };
         let s = probe_script(&w, Some(".ssh/id rsa"));
         assert!(s.contains("H='/srv/it'\\''s'"), "{s}");
-        assert!(s.contains("for g in '$(id)'"), "{s}");
+        // Group names are matched on the controller: they never reach the shell.
+        assert!(!s.contains("$(id)"), "{s}");
         assert!(s.contains("k=\"$H\"/'.ssh/id rsa'"), "{s}");
     }
 }
