@@ -428,7 +428,7 @@ pub fn probe_script(req: &ProbeReq, known: &[String]) -> String {
                 && o.when == it.when
         });
         if let Some(t) = twin {
-            s.push_str(&format!("if [ -L \"$p\" ]; then "));
+            s.push_str("if [ -L \"$p\" ]; then ");
             probe_one(&mut s, it);
             s.push_str(&format!("; else echo '@SAME {t}'; fi"));
         } else {
