@@ -124,6 +124,10 @@ pub struct PlayArgs {
     /// Start the run at the first task with this name (earlier tasks are skipped).
     #[arg(long = "start-at-task", value_name = "NAME")]
     pub start_at_task: Option<String>,
+    /// Ask before each task: (y)es runs it, (n)o skips it, (c)ontinue runs the rest without
+    /// asking (answers are read from standard input).
+    #[arg(long = "step")]
+    pub step: bool,
     /// Load and validate everything, then exit without touching a host.
     #[arg(long = "syntax-check")]
     pub syntax_check: bool,

@@ -28,6 +28,8 @@ pub struct Settings {
     pub force_handlers: bool,
     /// `--start-at-task`: skip tasks until one with this name.
     pub start_at_task: Option<String>,
+    /// `--step`: confirm each task on standard input.
+    pub step: bool,
 }
 
 /// The number of hosts worked on at once unless `--forks` says otherwise: enough for 50 hosts.
@@ -54,6 +56,7 @@ impl Default for Settings {
             verbosity: 0,
             force_handlers: false,
             start_at_task: None,
+            step: false,
         }
     }
 }

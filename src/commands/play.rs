@@ -15,6 +15,7 @@ pub fn run_play(args: &PlayArgs, reporter: &mut dyn Reporter) -> Result<i32> {
     settings.skip_tags = args.skip_tags.clone();
     settings.force_handlers = args.force_handlers;
     settings.start_at_task = args.start_at_task.clone();
+    settings.step = args.step;
     let dirs: Vec<_> = args
         .playbooks
         .iter()

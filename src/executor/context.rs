@@ -11,6 +11,7 @@ use minijinja::Value;
 use std::sync::Arc;
 
 /// What every host in a play shares while a task runs.
+#[derive(Clone)]
 pub struct PlayCtx<'a> {
     pub play: &'a Play,
     pub settings: &'a Settings,
@@ -54,6 +55,9 @@ pub fn layers(
             layers.push(Layer::templated(r.params.clone()));
         }
     }
+    if let Some(p) = task.and_then(|t| t.include_params.as_ref()) {
+        layers.push(Layer::templated(p.clone()));
+    }
     if let Some(item) = item {
         layers.push(Layer::data(item));
     }
@@ -90,7 +94,16 @@ pub fn scope(
 
 /// Each host's variables (inventory, facts, run-time, extra vars) as `hostvars` sees them.
 pub fn hostvars_snapshot(hosts: &[HostState], extra: &Arc<VarMap>) -> Value {
-    let mut hv = HostVars::default();
+    Value::from_object(hostvars_over(hosts, extra, None))
+}
+
+/// `hostvars_snapshot` over a base (the other hosts of a `free` play, as of its start).
+pub fn hostvars_over(
+    hosts: &[HostState],
+    extra: &Arc<VarMap>,
+    base: Option<&HostVars>,
+) -> HostVars {
+    let mut hv = base.cloned().unwrap_or_default();
     for h in hosts {
         let mut magic = VarMap::new();
         magic.insert("inventory_hostname".into(), Value::from(h.name.as_str()));
@@ -104,5 +117,5 @@ pub fn hostvars_snapshot(hosts: &[HostState], extra: &Arc<VarMap>) -> Value {
         ]);
         hv.hosts.insert(h.name.clone(), Arc::new(scope));
     }
-    Value::from_object(hv)
+    hv
 }

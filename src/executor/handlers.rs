@@ -56,7 +56,11 @@ pub fn flush(
             }
             pc.hostvars = hostvars_snapshot(&runner.hosts, &pc.extra);
             reporter.task_start(&run_task::display_name(pc, handler, None), true);
-            let results = runner.on_hosts(&targets, |h| run_task::run_task(pc, handler, h), pc);
+            let results = runner.on_hosts(
+                &targets,
+                |h| run_task::run_task(pc, handler, h),
+                handler.throttle,
+            );
             runner.record(&results, Some(handler), reporter, pc);
         }
         if !ran_any {

@@ -45,6 +45,9 @@ pub struct HostState {
     pub ended: bool,
     /// The last task that failed on this host and its result (`ansible_failed_task`/`_result`).
     pub last_failure: Option<(String, Value)>,
+    /// Facts set for a `delegate_to` host under `delegate_facts` (target, facts, whether they
+    /// are `ansible_facts`), handed over after the task.
+    pub delegated_facts: Vec<(String, VarMap, bool)>,
 }
 
 impl HostState {
@@ -69,6 +72,7 @@ impl HostState {
                     .collect::<Vec<_>>(),
             ),
             last_failure: None,
+            delegated_facts: Vec::new(),
             ended: false,
         }
     }

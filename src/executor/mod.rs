@@ -5,6 +5,7 @@
 //! layering in `context.rs`.
 
 mod context;
+mod free;
 mod handlers;
 mod host;
 mod loops;
@@ -70,13 +71,23 @@ pub struct Runner<'a> {
     pub inventory: &'a Inventory,
     pub settings: &'a Settings,
     pub hosts: Vec<HostState>,
-    pool: rayon::ThreadPool,
+    pool: Arc<rayon::ThreadPool>,
     omit: String,
     /// `meta: end_play` ran: no further batches of the current play.
     end_play: bool,
     /// `--start-at-task` not reached yet: tasks are skipped until one has this name.
     start_at: Option<String>,
+    /// How many `include_tasks` are running inside each other.
+    include_depth: usize,
+    /// Under the `free` strategy, a runner holds one host; the others' variables as of the
+    /// start of the batch are read from here.
+    peers: Option<Arc<crate::vars::HostVars>>,
+    /// `--step` and no `c` answered yet: each task is confirmed first.
+    step: bool,
 }
+
+/// Deeper nesting of dynamic includes is taken for a recursion without end.
+const MAX_INCLUDE_DEPTH: usize = 64;
 
 impl<'a> Runner<'a> {
     pub fn new(inventory: &'a Inventory, settings: &'a Settings) -> Result<Runner<'a>> {
@@ -85,6 +96,7 @@ impl<'a> Runner<'a> {
             .thread_name(|i| format!("drover-worker-{i}"))
             .build()
             .map_err(|e| anyhow!("starting the worker pool: {e}"))?;
+        let pool = Arc::new(pool);
         Ok(Runner {
             inventory,
             settings,
@@ -92,6 +104,9 @@ impl<'a> Runner<'a> {
             pool,
             end_play: false,
             start_at: settings.start_at_task.clone(),
+            include_depth: 0,
+            peers: None,
+            step: settings.step,
             omit: format!(
                 "__omit_place_holder__{:016x}",
                 std::process::id() as u64 * 0x9e37_79b9
@@ -146,7 +161,8 @@ impl<'a> Runner<'a> {
                 outcome.interrupted = true;
                 break;
             }
-            let names = self.play_hosts(play)?;
+            let mut names = self.play_hosts(play)?;
+            order_hosts(&mut names, &play.order);
             reporter.play_start(&play.name);
             if names.is_empty() {
                 reporter.warning("no hosts matched, skipping this play");
@@ -270,6 +286,40 @@ impl<'a> Runner<'a> {
         }
     }
 
+    /// `--step`: asks on stderr whether to run the task, reads the answer from stdin
+    /// (Ansible's prompt; end of input counts as `n`).
+    fn confirm_step(&mut self, task: &Task) -> bool {
+        use std::io::{BufRead, Write};
+        let title = task_title(task);
+        loop {
+            eprint!("Perform task: TASK: {title} (N)o/(y)es/(c)ontinue: ");
+            let _ = std::io::stderr().flush();
+            let mut line = String::new();
+            if std::io::stdin().lock().read_line(&mut line).unwrap_or(0) == 0 {
+                eprintln!();
+                return false;
+            }
+            match line.trim().to_ascii_lowercase().as_str() {
+                "y" | "yes" => return true,
+                "" | "n" | "no" => return false,
+                "c" | "continue" => {
+                    self.step = false;
+                    return true;
+                }
+                _ => continue,
+            }
+        }
+    }
+
+    /// Every host's variables now, for `hostvars`.
+    fn hostvars_now(&self, extra: &Arc<VarMap>) -> Value {
+        Value::from_object(context::hostvars_over(
+            &self.hosts,
+            extra,
+            self.peers.as_deref(),
+        ))
+    }
+
     /// Runs one batch; returns true if the play must stop.
     fn run_batch(
         &mut self,
@@ -281,24 +331,13 @@ impl<'a> Runner<'a> {
         reporter: &mut dyn Reporter,
     ) -> Result<bool> {
         let mut pc = self.play_ctx(play, pb, all, batch);
-        if play.gather_facts && tags.gathers_facts(&play.tags) {
-            reporter.task_start("Gathering Facts", false);
-            let results = self.on_hosts(
-                batch,
-                |h| {
-                    let started = std::time::Instant::now();
-                    let r = run_task::gather_facts(&pc, h, None);
-                    fact_result(h, r, started)
-                },
-                &pc,
-            );
-            self.record(&results, None, reporter, &pc);
-        }
-        for section in &play.sections {
-            if self.run_list(play, section, batch, tags, reporter, &mut pc)? {
-                return Ok(true);
-            }
-            handlers::flush(self, play, batch, &mut pc, reporter)?;
+        let interrupted = if play.strategy == "free" {
+            self.run_batch_free(play, batch, tags, reporter, &pc)?
+        } else {
+            self.run_sections(play, batch, tags, reporter, &mut pc)?
+        };
+        if interrupted {
+            return Ok(true);
         }
         let failed = batch.iter().filter(|i| !self.hosts[**i].active()).count();
         let stop = match play.max_fail_percentage {
@@ -307,6 +346,37 @@ impl<'a> Runner<'a> {
             None => failed == batch.len() || (play.any_errors_fatal && failed > 0),
         };
         Ok(stop)
+    }
+
+    /// Facts, then each section and its handlers, for the batch; true when interrupted.
+    fn run_sections(
+        &mut self,
+        play: &Play,
+        batch: &[usize],
+        tags: &TagFilter,
+        reporter: &mut dyn Reporter,
+        pc: &mut PlayCtx,
+    ) -> Result<bool> {
+        if play.gather_facts && tags.gathers_facts(&play.tags) {
+            reporter.task_start("Gathering Facts", false);
+            let results = self.on_hosts(
+                batch,
+                |h| {
+                    let started = std::time::Instant::now();
+                    let r = run_task::gather_facts(pc, h, None);
+                    fact_result(h, r, started)
+                },
+                0,
+            );
+            self.record(&results, None, reporter, pc);
+        }
+        for section in &play.sections {
+            if self.run_list(play, section, batch, tags, reporter, pc)? {
+                return Ok(true);
+            }
+            handlers::flush(self, play, batch, pc, reporter)?;
+        }
+        Ok(false)
     }
 
     /// Runs a list of tasks on the batch's live hosts; returns true when interrupted.
@@ -368,6 +438,12 @@ impl<'a> Runner<'a> {
                     }
                     continue;
                 }
+                TaskKind::Include(inc) => {
+                    if self.run_include(play, task, inc, batch, tags, reporter, pc)? {
+                        return Ok(true);
+                    }
+                    continue;
+                }
                 TaskKind::Module(_) => {}
             }
             if let Some(wanted) = &self.start_at {
@@ -381,7 +457,10 @@ impl<'a> Runner<'a> {
             if !batch.iter().any(|i| self.hosts[*i].active()) {
                 break;
             }
-            pc.hostvars = context::hostvars_snapshot(&self.hosts, &pc.extra);
+            if self.step && !self.confirm_step(task) {
+                continue;
+            }
+            pc.hostvars = self.hostvars_now(&pc.extra);
             let first = batch
                 .iter()
                 .find(|i| self.hosts[**i].active())
@@ -475,19 +554,189 @@ impl<'a> Runner<'a> {
         Ok(false)
     }
 
-    fn run_on_batch(&mut self, task: &Task, batch: &[usize], pc: &PlayCtx) -> Vec<HostResult> {
-        if task.run_once {
-            let first = batch.iter().copied().find(|i| self.hosts[*i].active());
-            return match first {
-                Some(i) => self.on_hosts(&[i], |h| run_task::run_task(pc, task, h), pc),
-                None => Vec::new(),
-            };
+    /// `include_tasks`: each live host works out what it includes (its `when`, its loop), then
+    /// each distinct file and parameter set runs, in order, for the hosts that included it
+    /// (Ansible's grouping of identical included files). Returns true when interrupted.
+    #[allow(clippy::too_many_arguments)]
+    fn run_include(
+        &mut self,
+        play: &Play,
+        task: &Task,
+        inc: &crate::playbook::IncludeTasks,
+        batch: &[usize],
+        tags: &TagFilter,
+        reporter: &mut dyn Reporter,
+        pc: &mut PlayCtx,
+    ) -> Result<bool> {
+        if !batch.iter().any(|i| self.hosts[*i].active()) || self.start_at.is_some() {
+            return Ok(false);
         }
-        self.on_hosts(batch, |h| run_task::run_task(pc, task, h), pc)
+        if self.include_depth >= MAX_INCLUDE_DEPTH {
+            anyhow::bail!(
+                "{}: include_tasks nested more than {MAX_INCLUDE_DEPTH} deep (a recursive include?)",
+                task.span
+            );
+        }
+        pc.hostvars = self.hostvars_now(&pc.extra);
+        let first = batch
+            .iter()
+            .find(|i| self.hosts[**i].active())
+            .map(|i| &self.hosts[*i]);
+        reporter.task_start(&run_task::display_name(pc, task, first), false);
+        let pool = &self.pool;
+        let shared: &PlayCtx = pc;
+        let mut targets: Vec<(usize, &mut HostState)> = self
+            .hosts
+            .iter_mut()
+            .enumerate()
+            .filter(|(i, h)| batch.contains(i) && h.active())
+            .collect();
+        let found: Vec<(usize, std::time::Duration, Result<Vec<run_task::Inclusion>>)> = pool
+            .install(|| {
+                targets
+                    .par_iter_mut()
+                    .map(|(i, h)| {
+                        let started = std::time::Instant::now();
+                        let r = run_task::inclusions(shared, task, inc, h);
+                        (*i, started.elapsed(), r)
+                    })
+                    .collect()
+            });
+        // Hosts that include nothing are skipped, hosts whose include failed are failed; the
+        // rest count as ok and are listed on the `included:` lines.
+        let mut groups: Vec<(run_task::Inclusion, Vec<usize>)> = Vec::new();
+        let mut results = Vec::new();
+        for (i, duration, r) in found {
+            let name = self.hosts[i].name.clone();
+            match r {
+                Ok(list) if list.is_empty() => {
+                    results.push(HostResult::simple(name, Status::Skipped, None, duration))
+                }
+                Ok(list) => {
+                    self.hosts[i].stats.ok += 1;
+                    for inclusion in list {
+                        match groups
+                            .iter_mut()
+                            .find(|(g, _)| g.file == inclusion.file && g.params == inclusion.params)
+                        {
+                            Some((_, hosts)) => hosts.push(i),
+                            None => groups.push((inclusion, vec![i])),
+                        }
+                    }
+                }
+                Err(e) => {
+                    let msg = format!("{e:#}");
+                    let unreachable = msg.starts_with('\u{0}');
+                    let msg = msg.trim_start_matches("\u{0}connect: ").to_string();
+                    let status = if unreachable {
+                        Status::Unreachable
+                    } else {
+                        Status::Failed
+                    };
+                    results.push(HostResult::simple(name, status, Some(msg), duration));
+                }
+            }
+        }
+        self.record(&results, Some(task), reporter, pc);
+        self.include_depth += 1;
+        let res = self.run_inclusions(play, inc, groups, tags, reporter, pc);
+        self.include_depth -= 1;
+        res
     }
 
-    /// Runs `f` on each active host of `ix` in parallel; results in inventory order.
-    fn on_hosts<F>(&mut self, ix: &[usize], f: F, _pc: &PlayCtx) -> Vec<HostResult>
+    fn run_inclusions(
+        &mut self,
+        play: &Play,
+        inc: &crate::playbook::IncludeTasks,
+        groups: Vec<(run_task::Inclusion, Vec<usize>)>,
+        tags: &TagFilter,
+        reporter: &mut dyn Reporter,
+        pc: &mut PlayCtx,
+    ) -> Result<bool> {
+        for (inclusion, hosts) in groups {
+            let hosts: Vec<usize> = hosts
+                .into_iter()
+                .filter(|i| self.hosts[*i].active())
+                .collect();
+            if hosts.is_empty() {
+                continue;
+            }
+            let shown = inc.inherit.file_dir.join(&inclusion.file);
+            let names: Vec<&str> = hosts.iter().map(|i| self.hosts[*i].name.as_str()).collect();
+            reporter.included(
+                &shown.display().to_string(),
+                &names,
+                inclusion.label.as_deref(),
+            );
+            let tasks = match &inc.tasks {
+                Some(t) => t.clone(),
+                None => match crate::playbook::load_include_at_run_time(inc, &inclusion.file) {
+                    Ok(t) => Arc::new(t),
+                    Err(e) => {
+                        let results: Vec<HostResult> = hosts
+                            .iter()
+                            .map(|i| {
+                                HostResult::simple(
+                                    self.hosts[*i].name.clone(),
+                                    Status::Failed,
+                                    Some(format!("{e:#}")),
+                                    std::time::Duration::ZERO,
+                                )
+                            })
+                            .collect();
+                        self.record(&results, None, reporter, pc);
+                        continue;
+                    }
+                },
+            };
+            let tasks: Vec<Task> = tasks
+                .iter()
+                .map(|t| t.with_include_params(&inclusion.params))
+                .collect();
+            if self.run_list(play, &tasks, &hosts, tags, reporter, pc)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    fn run_on_batch(&mut self, task: &Task, batch: &[usize], pc: &PlayCtx) -> Vec<HostResult> {
+        let results = if task.run_once {
+            let first = batch.iter().copied().find(|i| self.hosts[*i].active());
+            match first {
+                Some(i) => self.on_hosts(&[i], |h| run_task::run_task(pc, task, h), task.throttle),
+                None => Vec::new(),
+            }
+        } else {
+            self.on_hosts(batch, |h| run_task::run_task(pc, task, h), task.throttle)
+        };
+        self.hand_over_delegated_facts();
+        results
+    }
+
+    /// `delegate_facts`: facts a task set for its `delegate_to` host go to that host.
+    fn hand_over_delegated_facts(&mut self) {
+        let pending: Vec<(String, VarMap, bool)> = self
+            .hosts
+            .iter_mut()
+            .flat_map(|h| std::mem::take(&mut h.delegated_facts))
+            .collect();
+        for (target, facts, ansible) in pending {
+            let i = self.host_index(&target);
+            let h = &mut self.hosts[i];
+            if ansible {
+                h.set_facts(&facts);
+            } else {
+                for (k, v) in facts {
+                    h.set_var(&k, v);
+                }
+            }
+        }
+    }
+
+    /// Runs `f` on each active host of `ix` in parallel (at most `throttle` at once when it is
+    /// not 0); results in inventory order.
+    fn on_hosts<F>(&mut self, ix: &[usize], f: F, throttle: usize) -> Vec<HostResult>
     where
         F: Fn(&mut HostState) -> HostResult + Sync,
     {
@@ -499,7 +748,14 @@ impl<'a> Runner<'a> {
             .filter(|(i, h)| ix.contains(i) && h.active())
             .map(|(_, h)| h)
             .collect();
-        pool.install(|| targets.par_iter_mut().map(|h| f(h)).collect())
+        if throttle == 0 || throttle >= targets.len() {
+            return pool.install(|| targets.par_iter_mut().map(|h| f(h)).collect());
+        }
+        let mut out = Vec::with_capacity(targets.len());
+        for chunk in targets.chunks_mut(throttle) {
+            out.extend(pool.install(|| chunk.par_iter_mut().map(|h| f(h)).collect::<Vec<_>>()));
+        }
+        out
     }
 
     /// Updates counters, notifications and failure state; reports each result.
@@ -595,6 +851,34 @@ fn fact_result(h: &HostState, r: Result<()>, started: std::time::Instant) -> Hos
 }
 
 /// Splits hosts into `serial` batches; the last size repeats (Ansible's rule).
+/// Applies a play's `order` to its hosts (inventory order as they come).
+pub fn order_hosts(names: &mut [String], order: &str) {
+    match order {
+        "reverse_inventory" => names.reverse(),
+        "sorted" => names.sort(),
+        "reverse_sorted" => {
+            names.sort();
+            names.reverse();
+        }
+        "shuffle" => {
+            // Fisher-Yates with bytes from the kernel's generator.
+            use std::io::Read;
+            let mut bytes = vec![0u8; names.len() * 4];
+            let _ = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
+            for i in (1..names.len()).rev() {
+                let r = u32::from_le_bytes([
+                    bytes[4 * i],
+                    bytes[4 * i + 1],
+                    bytes[4 * i + 2],
+                    bytes[4 * i + 3],
+                ]);
+                names.swap(i, r as usize % (i + 1));
+            }
+        }
+        _ => {}
+    }
+}
+
 pub fn batches(hosts: &[usize], serial: &[BatchSize]) -> Vec<Vec<usize>> {
     if serial.is_empty() {
         return vec![hosts.to_vec()];

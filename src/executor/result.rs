@@ -40,3 +40,40 @@ pub struct HostResult {
     pub show: bool,
     pub duration: std::time::Duration,
 }
+
+impl HostResult {
+    /// A result with only a status and a message (no module ran).
+    pub fn simple(
+        host: String,
+        status: Status,
+        msg: Option<String>,
+        duration: std::time::Duration,
+    ) -> HostResult {
+        let failed = status == Status::Failed;
+        let mut m = vec![
+            ("changed".to_string(), Value::from(false)),
+            ("failed".to_string(), Value::from(failed)),
+        ];
+        if status == Status::Skipped {
+            m.push(("skipped".to_string(), Value::from(true)));
+        }
+        if status == Status::Unreachable {
+            m.push(("unreachable".to_string(), Value::from(true)));
+        }
+        if let Some(msg) = &msg {
+            m.push(("msg".to_string(), Value::from(msg.as_str())));
+        }
+        HostResult {
+            host,
+            status,
+            ignored: false,
+            result: crate::vars::map_value(m),
+            items: Vec::new(),
+            diffs: Vec::new(),
+            msg,
+            no_log: false,
+            show: false,
+            duration,
+        }
+    }
+}

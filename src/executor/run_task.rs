@@ -333,10 +333,7 @@ fn run_task_inner(pc: &PlayCtx, task: &Task, host: &mut HostState) -> Result<Hos
     let base = Scope::new(layers(pc, host, Some(task), None)).into_value();
     let items: Option<Vec<Value>> = match &task.loop_items {
         None => None,
-        Some(tree) => {
-            let v = tree.render(&base, &pc.omit)?;
-            Some(super::loops::loop_values(&v, task.loop_kind)?)
-        }
+        Some(tree) => Some(loop_items(pc, host, task, tree, &base)?),
     };
     let Some(items) = items else {
         let (status, result, diffs) = run_item(pc, task, host, None)?;
@@ -348,26 +345,7 @@ fn run_task_inner(pc: &PlayCtx, task: &Task, host: &mut HostState) -> Result<Hos
         if i > 0 && task.loop_pause > 0.0 {
             std::thread::sleep(std::time::Duration::from_secs_f64(task.loop_pause));
         }
-        let mut iv = VarMap::new();
-        iv.insert(task.loop_var.clone(), item.clone());
-        if let Some(ix) = &task.index_var {
-            iv.insert(ix.clone(), Value::from(i));
-        }
-        iv.insert(
-            "ansible_loop".into(),
-            map_value([
-                ("index".to_string(), Value::from(i + 1)),
-                ("index0".to_string(), Value::from(i)),
-                ("first".to_string(), Value::from(i == 0)),
-                ("last".to_string(), Value::from(i + 1 == n)),
-                ("length".to_string(), Value::from(n)),
-            ]),
-        );
-        iv.insert(
-            "ansible_loop_var".into(),
-            Value::from(task.loop_var.as_str()),
-        );
-        let iv = Arc::new(iv);
+        let iv = Arc::new(item_vars(task, &item, i, n));
         let (status, mut result, diffs) = run_item(pc, task, host, Some(iv.clone()))?;
         let label = match &task.loop_label {
             Some(l) => l
@@ -397,6 +375,125 @@ fn run_task_inner(pc: &PlayCtx, task: &Task, host: &mut HostState) -> Result<Hos
         }
     }
     Ok(aggregate(host, task, outs))
+}
+
+/// A task's loop items. `with_fileglob` and `with_first_found` hand their terms to the
+/// lookup of that name (with the task's search paths), as Ansible's `with_<lookup>` does.
+fn loop_items(
+    pc: &PlayCtx,
+    host: &HostState,
+    task: &Task,
+    tree: &crate::template::tree::TTree,
+    base: &Value,
+) -> Result<Vec<Value>> {
+    let v = tree.render(base, &pc.omit)?;
+    let Some(lookup) = task
+        .loop_kind
+        .strip_prefix("with_")
+        .filter(|k| matches!(*k, "fileglob" | "first_found"))
+    else {
+        return super::loops::loop_values(&v, task.loop_kind);
+    };
+    let mut terms = VarMap::new();
+    terms.insert("__drover_loop_terms".into(), v);
+    let scope = Scope::new(layers(pc, host, Some(task), Some(Arc::new(terms)))).into_value();
+    let expr =
+        crate::template::compile_condition(&format!("query('{lookup}', __drover_loop_terms)"))?;
+    let found = expr
+        .render(&scope)
+        .map_err(|e| anyhow!("`{}`: {e:#}", task.loop_kind))?;
+    super::loops::loop_values(&found, "loop")
+}
+
+/// The variables one loop item defines: the loop variable, `index_var`, `ansible_loop`.
+fn item_vars(task: &Task, item: &Value, i: usize, n: usize) -> VarMap {
+    let mut iv = VarMap::new();
+    iv.insert(task.loop_var.clone(), item.clone());
+    if let Some(ix) = &task.index_var {
+        iv.insert(ix.clone(), Value::from(i));
+    }
+    iv.insert(
+        "ansible_loop".into(),
+        map_value([
+            ("index".to_string(), Value::from(i + 1)),
+            ("index0".to_string(), Value::from(i)),
+            ("first".to_string(), Value::from(i == 0)),
+            ("last".to_string(), Value::from(i + 1 == n)),
+            ("length".to_string(), Value::from(n)),
+        ]),
+    );
+    iv.insert(
+        "ansible_loop_var".into(),
+        Value::from(task.loop_var.as_str()),
+    );
+    iv
+}
+
+/// One file a host includes: the rendered name, the include parameters (the include's `vars`
+/// and, in a loop, the item's variables) and the item's label.
+#[derive(Clone, Debug)]
+pub struct Inclusion {
+    pub file: String,
+    pub params: Arc<VarMap>,
+    pub label: Option<String>,
+}
+
+/// What an `include_tasks` includes on a host: one inclusion, or one per loop item, for
+/// which the include's `when` holds (evaluated per item, as Ansible does).
+pub fn inclusions(
+    pc: &PlayCtx,
+    task: &Task,
+    inc: &crate::playbook::IncludeTasks,
+    host: &mut HostState,
+) -> Result<Vec<Inclusion>> {
+    if !host.facts_gathered && reads_facts(task) {
+        gather_facts(pc, host, Some(task)).map_err(|e| anyhow!("\u{0}connect: {e:#}"))?;
+    }
+    let base = Scope::new(layers(pc, host, Some(task), None)).into_value();
+    let items: Vec<Option<VarMap>> = match &task.loop_items {
+        None => vec![None],
+        Some(tree) => {
+            let values = loop_items(pc, host, task, tree, &base)?;
+            let n = values.len();
+            values
+                .iter()
+                .enumerate()
+                .map(|(i, item)| Some(item_vars(task, item, i, n)))
+                .collect()
+        }
+    };
+    let mut out = Vec::new();
+    for iv in items {
+        let iv = iv.map(Arc::new);
+        let scope = Scope::new(layers(pc, host, Some(task), iv.clone())).into_value();
+        if eval_conditions(&task.when, &scope)?.is_some() {
+            continue;
+        }
+        let file = inc.file.render(&scope, &pc.omit)?;
+        let file = file
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| file.to_string());
+        let mut params = inc.params.clone();
+        let mut label = None;
+        if let Some(iv) = &iv {
+            params.extend(iv.iter().map(|(k, v)| (k.clone(), v.clone())));
+            let item = iv.get(&task.loop_var).cloned().unwrap_or_default();
+            label = Some(match &task.loop_label {
+                Some(l) => l
+                    .render(&scope, &pc.omit)
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|_| item.to_string()),
+                None => item.to_string(),
+            });
+        }
+        out.push(Inclusion {
+            file,
+            params: Arc::new(params),
+            label,
+        });
+    }
+    Ok(out)
 }
 
 fn with_keys(result: &Value, extra: &[(&str, Value)]) -> Value {
@@ -511,7 +608,9 @@ fn run_item(
         };
         let (mut status, mut result, diffs, facts) = plan_to_result(plan, check, diff);
         if let Some((facts, ansible)) = facts {
-            if ansible {
+            if let (true, Some(target)) = (task.delegate_facts, &delegate) {
+                host.delegated_facts.push((target.clone(), facts, ansible));
+            } else if ansible {
                 host.set_facts(&facts);
             } else {
                 for (k, v) in facts {

@@ -172,6 +172,13 @@ impl Reporter for Human {
         }
     }
 
+    fn included(&mut self, file: &str, hosts: &[&str], label: Option<&str>) {
+        let item = label.map(|l| format!(" => (item={l})")).unwrap_or_default();
+        let line = format!("included: {file} for {}{item}", hosts.join(", "));
+        let line = self.paint(&line, &Style::new().cyan());
+        let _ = writeln!(self.out, "{line}");
+    }
+
     fn warning(&mut self, msg: &str) {
         let line = self.paint(&format!("[WARNING]: {msg}"), &Style::new().magenta());
         let _ = writeln!(self.out, "{line}");

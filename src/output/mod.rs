@@ -16,5 +16,7 @@ pub trait Reporter {
     /// One host's result, in inventory order after the whole task finished.
     fn host_result(&mut self, result: &HostResult, verbosity: u8);
     fn warning(&mut self, msg: &str);
+    /// An `include_tasks` file that runs next for these hosts (`label`: the loop item).
+    fn included(&mut self, file: &str, hosts: &[&str], label: Option<&str>);
     fn recap(&mut self, stats: &[(String, Stats)]);
 }

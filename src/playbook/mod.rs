@@ -11,8 +11,8 @@ mod task;
 
 pub use check_vars::{check_variables, search_paths};
 pub use kv::parse_kv;
-pub use play::{load_playbook, load_playbook_str};
-pub use task::{BlockTasks, Task, TaskKind};
+pub use play::{load_include_at_run_time, load_playbook, load_playbook_str};
+pub use task::{BlockTasks, IncludeTasks, Task, TaskKind};
 
 use crate::template::tree::TTree;
 use crate::vars::VarMap;
@@ -87,6 +87,10 @@ pub struct Play {
     pub connection: Option<String>,
     pub serial: Vec<BatchSize>,
     pub max_fail_percentage: Option<f64>,
+    /// `order`: inventory, reverse_inventory, sorted, reverse_sorted or shuffle.
+    pub order: String,
+    /// `strategy`: `linear` (every host finishes a task before the next) or `free`.
+    pub strategy: String,
     pub any_errors_fatal: bool,
     pub ignore_unreachable: bool,
     pub force_handlers: bool,

@@ -6,7 +6,7 @@ use super::task::{
     err_at, inherit_from, parse_task, vars_map, want_bool, want_str, want_str_list, Inherited,
     BLOCK_KEYWORDS,
 };
-use super::task::{BlockTasks, TaskKind};
+use super::task::{BlockTasks, IncludeTasks, TaskKind};
 use super::{did_you_mean, BatchSize, LoadOptions, Play, Playbook, Task};
 use crate::template::tree::TTree;
 use crate::vars::VarMap;
@@ -53,6 +53,15 @@ const PLAY_KEYWORDS: &[&str] = &[
     "fact_path",
     "gather_timeout",
     "import_playbook",
+];
+
+/// Ansible's play `order` values.
+const ORDERS: &[&str] = &[
+    "inventory",
+    "reverse_inventory",
+    "sorted",
+    "reverse_sorted",
+    "shuffle",
 ];
 
 /// Shared state while loading one playbook: options and the include stack.
@@ -196,10 +205,7 @@ fn load_play(node: &Node, base: &Path, ctx: &mut LoadCtx) -> Result<Play> {
                 format!("`{key}` is not a play keyword{hint}"),
             ));
         }
-        if matches!(
-            key.as_str(),
-            "vars_prompt" | "module_defaults" | "throttle" | "timeout"
-        ) {
+        if matches!(key.as_str(), "vars_prompt" | "module_defaults" | "timeout") {
             return Err(err_at(
                 &k.span,
                 format!("the play keyword `{key}` is not supported by drover yet"),
@@ -207,17 +213,37 @@ fn load_play(node: &Node, base: &Path, ctx: &mut LoadCtx) -> Result<Play> {
         }
     }
     let get = |k: &str| node.get(k);
-    for (key, allowed) in [("strategy", "linear"), ("order", "inventory")] {
-        if let Some(v) = get(key) {
-            let val = want_str(v, key)?;
-            if val != allowed {
+    let strategy = match get("strategy") {
+        Some(v) => {
+            let val = want_str(v, "strategy")?;
+            if val != "linear" && val != "free" {
                 return Err(err_at(
                     &v.span,
-                    format!("`{key}: {val}` is not supported by drover yet (only `{allowed}`)"),
+                    format!(
+                        "`strategy: {val}` is not supported by drover (use `linear` or `free`)"
+                    ),
                 ));
             }
+            val
         }
-    }
+        None => "linear".to_string(),
+    };
+    let order = match get("order") {
+        Some(v) => {
+            let val = want_str(v, "order")?;
+            if !ORDERS.contains(&val.as_str()) {
+                return Err(err_at(
+                    &v.span,
+                    format!(
+                        "`order: {val}` is not a host order\nhint: use one of {}",
+                        ORDERS.join(", ")
+                    ),
+                ));
+            }
+            val
+        }
+        None => "inventory".to_string(),
+    };
     let hosts = match get("hosts") {
         Some(h) => match &h.kind {
             NodeKind::Seq(items) => {
@@ -272,6 +298,9 @@ fn load_play(node: &Node, base: &Path, ctx: &mut LoadCtx) -> Result<Play> {
         |k: &str| -> Result<Option<bool>> { get(k).map(|n| want_bool(n, k)).transpose() };
     inh.ignore_errors = opt_bool("ignore_errors")?;
     inh.no_log = opt_bool("no_log")?;
+    if let Some(t) = get("throttle") {
+        inh.throttle = Some(super::task::want_count(t, "throttle")?);
+    }
     if let Some(e) = get("environment") {
         inh.environment.push(TTree::from_node(e)?);
     }
@@ -347,6 +376,8 @@ fn load_play(node: &Node, base: &Path, ctx: &mut LoadCtx) -> Result<Play> {
             .transpose()?
             .unwrap_or_default(),
         max_fail_percentage: pct("max_fail_percentage")?,
+        order,
+        strategy,
         any_errors_fatal: opt_bool("any_errors_fatal")?.unwrap_or(false),
         ignore_unreachable: opt_bool("ignore_unreachable")?.unwrap_or(false),
         force_handlers: opt_bool("force_handlers")?.unwrap_or(false),
@@ -414,6 +445,10 @@ pub(super) fn load_task_list(
         let include = ["import_tasks", "include_tasks", "include"]
             .into_iter()
             .find_map(|k| item.get(k).map(|v| (k, v)));
+        if let Some((kw, target)) = include.filter(|(kw, _)| *kw != "import_tasks" && !handlers) {
+            out.push(load_dynamic_include(item, kw, target, inh, ctx)?);
+            continue;
+        }
         if let Some((kw, target)) = include {
             if let Some(l) = item.get("loop").or_else(|| item.get("with_items")) {
                 return Err(err_at(
@@ -470,6 +505,174 @@ pub(super) fn load_task_list(
         out.push(parse_task(item, inh, handlers)?);
     }
     Ok(out)
+}
+
+/// Keywords an `include_tasks` statement takes; they apply to the include itself.
+const INCLUDE_KEYWORDS: &[&str] = &[
+    "name",
+    "when",
+    "tags",
+    "vars",
+    "loop_control",
+    "ignore_errors",
+    "no_log",
+    "become",
+    "become_user",
+    "become_method",
+    "check_mode",
+    "diff",
+    "debugger",
+];
+
+/// What `apply:` may hand to the included tasks.
+const APPLY_KEYWORDS: &[&str] = &[
+    "when",
+    "tags",
+    "become",
+    "become_user",
+    "vars",
+    "ignore_errors",
+    "check_mode",
+    "diff",
+    "no_log",
+    "environment",
+    "remote_user",
+];
+
+/// An `include_tasks` statement: a task of kind `Include` whose own keywords (`when`, loop,
+/// `tags`) the executor evaluates per host, and the included file loaded now when its name is
+/// not templated (so its errors surface before any host is touched).
+fn load_dynamic_include(
+    item: &Node,
+    kw: &str,
+    target: &Node,
+    inh: &Inherited,
+    ctx: &mut LoadCtx,
+) -> Result<Task> {
+    let (file_node, apply) = match target.as_map() {
+        Some(m) => {
+            for (k, _) in m {
+                let key = k.key_str().unwrap_or_default();
+                if key != "file" && key != "apply" && key != "_raw_params" {
+                    return Err(err_at(
+                        &k.span,
+                        format!("`{kw}` takes `file` and `apply`, not `{key}`"),
+                    ));
+                }
+            }
+            let file = target
+                .get("file")
+                .or_else(|| target.get("_raw_params"))
+                .ok_or_else(|| err_at(&target.span, format!("`{kw}` needs `file:`")))?;
+            (file, target.get("apply"))
+        }
+        None => (target, None),
+    };
+    let file = want_str(file_node, kw)?;
+    let Some(entries) = item.as_map() else {
+        return Err(err_at(&item.span, "a task must be a mapping"));
+    };
+    let mut synthetic = Vec::with_capacity(entries.len());
+    for (k, v) in entries {
+        let key = k.key_str().unwrap_or_default();
+        if key == kw {
+            continue;
+        }
+        let is_loop = super::task::LOOP_KEYWORDS.contains(&key.as_str());
+        if !is_loop && !INCLUDE_KEYWORDS.contains(&key.as_str()) {
+            let mut hint = "put it in `apply:` to give it to the included tasks, or on those tasks";
+            if super::task::TASK_KEYWORDS.contains(&key.as_str())
+                && APPLY_KEYWORDS.contains(&key.as_str())
+            {
+                hint = "on `include_tasks` it would apply to the include alone: put it in `apply:` to give it to the included tasks";
+            }
+            return Err(err_at(
+                &k.span,
+                format!("`{key}` is not valid on `{kw}`\nhint: {hint}"),
+            ));
+        }
+        synthetic.push((k.clone(), v.clone()));
+    }
+    // The include's own keywords are parsed as a task's (the `meta: noop` stands in for the
+    // include itself), so `when`, loops and `loop_control` read exactly the same.
+    let key_node = Node {
+        kind: NodeKind::Str("meta".into()),
+        span: target.span.clone(),
+        tag: None,
+    };
+    let noop = Node {
+        kind: NodeKind::Str("noop".into()),
+        span: target.span.clone(),
+        tag: None,
+    };
+    synthetic.push((key_node, noop));
+    let node = Node {
+        kind: NodeKind::Map(synthetic),
+        span: item.span.clone(),
+        tag: None,
+    };
+    let mut task = parse_task(&node, inh, false)?;
+    task.module_name = kw.to_string();
+    task.args = TTree::from_node(file_node)?;
+    // The include's `vars` reach the included tasks as include parameters, not as inherited
+    // task vars; `apply` keywords are inherited.
+    let mut sub = match apply {
+        Some(a) => inherit_from(a, inh, APPLY_KEYWORDS)?,
+        None => inh.clone(),
+    };
+    let templated = crate::template::is_templated(&file);
+    let mut tasks = None;
+    if !templated {
+        let path = inh.file_dir.join(&file);
+        sub.file_dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        if ctx.include_stack.contains(&path) {
+            return Err(err_at(
+                &file_node.span,
+                format!("`{}` includes itself (recursive {kw})", path.display()),
+            ));
+        }
+        tasks = Some(std::sync::Arc::new(
+            load_included_file(&path, &sub, ctx)
+                .map_err(|e| err_at(&file_node.span, format!("cannot load `{file}`: {e:#}")))?,
+        ));
+    }
+    task.kind = TaskKind::Include(std::sync::Arc::new(IncludeTasks {
+        file: TTree::from_node(file_node)?,
+        inherit: sub,
+        params: match item.get("vars") {
+            Some(v) => vars_map(v, "vars")?,
+            None => VarMap::new(),
+        },
+        tasks,
+        opts: ctx.opts.clone(),
+        playbook_dir: ctx.playbook_dir.clone(),
+    }));
+    Ok(task)
+}
+
+fn load_included_file(path: &Path, inh: &Inherited, ctx: &mut LoadCtx) -> Result<Vec<Task>> {
+    let docs = load_file(path)?;
+    ctx.include_stack.push(path.to_path_buf());
+    let res = match docs.first() {
+        Some(doc) => load_task_list(doc, inh, ctx, false),
+        None => Ok(Vec::new()),
+    };
+    ctx.include_stack.pop();
+    res
+}
+
+/// Loads an included task file at run time (its name was templated): `file` is the rendered
+/// name, relative to the including file's directory.
+pub fn load_include_at_run_time(inc: &IncludeTasks, file: &str) -> Result<Vec<Task>> {
+    let path = inc.inherit.file_dir.join(file);
+    let mut sub = inc.inherit.clone();
+    sub.file_dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let mut ctx = LoadCtx {
+        opts: &inc.opts,
+        playbook_dir: inc.playbook_dir.clone(),
+        include_stack: Vec::new(),
+    };
+    load_included_file(&path, &sub, &mut ctx).map_err(|e| anyhow!("cannot load `{file}`: {e:#}"))
 }
 
 /// Reads a YAML vars file (role defaults/vars) into a map.

@@ -82,19 +82,17 @@ pub const LOOP_KEYWORDS: &[&str] = &[
     "with_together",
     "with_subelements",
     "with_random_choice",
+    "with_fileglob",
+    "with_first_found",
 ];
 
 /// Keywords Ansible has that drover does not run yet: refused at load time, never ignored.
 const NOT_YET: &[&str] = &[
-    "with_fileglob",
-    "with_first_found",
-    "delegate_facts",
     "async",
     "poll",
     "module_defaults",
     "local_action",
     "debugger",
-    "throttle",
     "timeout",
     "connection",
     "port",
@@ -125,6 +123,27 @@ pub enum TaskKind {
     EndHost,
     /// `meta: clear_host_errors`: failed hosts of the batch take part again.
     ClearHostErrors,
+    /// `include_tasks`: decided per host at run time (its `when` and loop are the include's
+    /// own), then the file's tasks run for the hosts that included it.
+    Include(Arc<IncludeTasks>),
+}
+
+/// A dynamic `include_tasks` (Ansible's semantics): the include's `when`, `tags` and loop
+/// belong to the include alone; the included tasks get the enclosing blocks' keywords, the
+/// include's `vars` and loop variables as include parameters, and whatever `apply` gives.
+#[derive(Debug)]
+pub struct IncludeTasks {
+    /// The file, as written (it may be templated).
+    pub file: TTree,
+    /// What the included tasks inherit.
+    pub inherit: Inherited,
+    /// The include's own `vars`: include parameters of the included tasks.
+    pub params: VarMap,
+    /// The tasks, loaded (and checked) at load time when the file name is not templated.
+    pub tasks: Option<Arc<Vec<Task>>>,
+    /// Where roles are searched, for a file loaded at run time.
+    pub opts: super::LoadOptions,
+    pub playbook_dir: PathBuf,
 }
 
 impl std::fmt::Debug for TaskKind {
@@ -137,6 +156,7 @@ impl std::fmt::Debug for TaskKind {
             TaskKind::EndPlay => write!(f, "EndPlay"),
             TaskKind::EndHost => write!(f, "EndHost"),
             TaskKind::ClearHostErrors => write!(f, "ClearHostErrors"),
+            TaskKind::Include(_) => write!(f, "Include"),
         }
     }
 }
@@ -186,6 +206,12 @@ pub struct Task {
     pub file_dir: PathBuf,
     /// Where each keyword's value (`when`, `notify`…) and each argument (`arg:src`) was written.
     pub spans: Vec<(String, Span)>,
+    /// Parameters of the dynamic include this task came from (its `vars` and loop variables).
+    pub include_params: Option<Arc<VarMap>>,
+    /// `throttle`: at most this many hosts run the task at once (0: no limit beyond forks).
+    pub throttle: usize,
+    /// `delegate_facts`: facts the task sets go to the `delegate_to` host.
+    pub delegate_facts: bool,
 }
 
 impl Task {
@@ -227,16 +253,50 @@ impl Task {
             run_once: false,
             file_dir: inh.file_dir.clone(),
             spans: Vec::new(),
+            include_params: None,
+            throttle: inh.throttle.unwrap_or(0),
+            delegate_facts: false,
         }
+    }
+
+    /// A copy of this task (and of the tasks inside it) with include parameters set.
+    pub fn with_include_params(&self, params: &Arc<VarMap>) -> Task {
+        let mut t = self.clone();
+        t.include_params = Some(match &self.include_params {
+            // An include inside an included file: the inner parameters win.
+            Some(inner) => {
+                let mut m = (**params).clone();
+                m.extend(inner.iter().map(|(k, v)| (k.clone(), v.clone())));
+                Arc::new(m)
+            }
+            None => params.clone(),
+        });
+        if let TaskKind::Block(b) = &self.kind {
+            let map = |ts: &[Task]| ts.iter().map(|x| x.with_include_params(params)).collect();
+            t.kind = TaskKind::Block(Arc::new(BlockTasks {
+                block: map(&b.block),
+                rescue: map(&b.rescue),
+                always: map(&b.always),
+            }));
+        }
+        t
     }
 
     /// This task and, for blocks, every task inside it, in order.
     pub fn flatten<'a>(&'a self, out: &mut Vec<&'a Task>) {
         out.push(self);
-        if let TaskKind::Block(b) = &self.kind {
-            for t in b.block.iter().chain(&b.rescue).chain(&b.always) {
-                t.flatten(out);
+        match &self.kind {
+            TaskKind::Block(b) => {
+                for t in b.block.iter().chain(&b.rescue).chain(&b.always) {
+                    t.flatten(out);
+                }
             }
+            TaskKind::Include(inc) => {
+                for t in inc.tasks.iter().flat_map(|ts| ts.iter()) {
+                    t.flatten(out);
+                }
+            }
+            _ => {}
         }
     }
 
@@ -274,6 +334,8 @@ pub struct Inherited {
     /// `environment:` from the play, blocks and the task, outermost first (later wins).
     pub environment: Vec<TTree>,
     pub file_dir: PathBuf,
+    /// `throttle` of the play or an enclosing block.
+    pub throttle: Option<usize>,
 }
 
 pub(super) fn err_at(span: &Span, msg: impl std::fmt::Display) -> anyhow::Error {
@@ -736,7 +798,24 @@ pub(super) fn parse_task(node: &Node, inh: &Inherited, handler: bool) -> Result<
         run_once: opt_bool("run_once")?.unwrap_or(false),
         file_dir: inh.file_dir.clone(),
         spans,
+        include_params: None,
+        throttle: match get("throttle") {
+            Some(t) => want_count(t, "throttle")?,
+            None => inh.throttle.unwrap_or(0),
+        },
+        delegate_facts: opt_bool("delegate_facts")?.unwrap_or(false),
     })
+}
+
+/// A whole number of hosts (`throttle`).
+pub(super) fn want_count(node: &Node, key: &str) -> Result<usize> {
+    match &node.kind {
+        NodeKind::Int(i) if *i >= 0 => Ok(*i as usize),
+        _ => Err(err_at(
+            &node.span,
+            format!("`{key}` must be a whole number of hosts"),
+        )),
+    }
 }
 
 /// Block-level keywords (a block may carry these for its tasks).
@@ -786,7 +865,8 @@ pub(super) fn inherit_from(node: &Node, inh: &Inherited, allowed: &[&str]) -> Re
             "no_log" => out.no_log = Some(want_bool(v, "no_log")?),
             "remote_user" => out.remote_user = Some(want_str(v, "remote_user")?),
             "environment" => out.environment.push(TTree::from_node(v)?),
-            "throttle" | "delegate_to" | "module_defaults" | "any_errors_fatal" => {
+            "throttle" => out.throttle = Some(want_count(v, "throttle")?),
+            "delegate_to" | "module_defaults" | "any_errors_fatal" => {
                 bail!("{}: `{key}` is not supported by drover yet", k.span);
             }
             _ if allowed.contains(&key.as_str()) => {}

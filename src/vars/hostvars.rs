@@ -8,7 +8,7 @@ use minijinja::Value;
 use std::sync::Arc;
 
 /// A map from host name to that host's scope.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct HostVars {
     pub hosts: IndexMap<String, Arc<Scope>>,
 }
