@@ -9,7 +9,9 @@ mod known_hosts;
 mod local;
 mod ssh;
 
-pub use files::{temp_attrs_script, temp_beside_script, write_file_atomic, FileAttrs};
+pub use files::{
+    temp_attrs_script, temp_beside_script, temp_fill_script, write_file_atomic, FileAttrs,
+};
 pub use framing::ShellSession;
 pub use known_hosts::HostKeyPolicy;
 pub use local::LocalConnection;
@@ -258,6 +260,51 @@ mod tests {
             std::fs::metadata(&dest).unwrap().permissions().mode() & 0o7777,
             0o640
         );
+        // Binary content goes through stdin, text inside the command; modes with execute
+        // bits need a chmod, others are created with the mode; the writer's own ids need no
+        // chown (a non-root test would fail one).
+        let me = unsafe { (libc::geteuid(), libc::getegid()) };
+        let binary: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+        for (data, mode) in [
+            (binary.as_slice(), "0755"),
+            (b"it's $(id) `x`\n\\n%s %%\n".as_slice(), "0604"),
+        ] {
+            let attrs = FileAttrs {
+                mode: Some(mode.into()),
+                owner: Some(me.0.to_string()),
+                group: Some(me.1.to_string()),
+                me: Some(me),
+                ..Default::default()
+            };
+            write_file_atomic(&mut c, None, dest_s, data, &attrs).unwrap();
+            assert_eq!(std::fs::read(&dest).unwrap(), data);
+            assert_eq!(
+                std::fs::metadata(&dest).unwrap().permissions().mode() & 0o7777,
+                u32::from_str_radix(mode, 8).unwrap()
+            );
+        }
+        let s = temp_attrs_script(Some("0644"), Some("0"), Some("5"), Some((0, 5)));
+        assert_eq!(s, "if [ -g \"$dir\" ]; then chgrp 5 \"$t\"; fi\n");
+        let s = temp_attrs_script(Some("0755"), Some("7"), Some("5"), Some((0, 0)));
+        assert_eq!(s, "chmod 0755 \"$t\"\nchown 7:5 \"$t\"\n");
+        // An existing file or link at the temp name is never written through.
+        let script = temp_beside_script(dest_s, None);
+        let t = script
+            .split("t=\"$dir/")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap()
+            .to_string();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"keep").unwrap();
+        std::os::unix::fs::symlink(&victim, dir.path().join(&t)).unwrap();
+        let out = c
+            .run(&format!("{script}printf x >\"$t\""), None, None)
+            .unwrap();
+        assert_ne!(out.rc, 0);
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
+        let _ = std::fs::remove_file(dir.path().join(&t));
+        std::fs::remove_file(&victim).unwrap();
         let leftovers: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
             .filter_map(|e| {

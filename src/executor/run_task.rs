@@ -716,9 +716,14 @@ fn environment_pairs(v: &Value) -> Result<Vec<(String, String)>> {
 }
 
 /// `plan`, then `apply` when there is something to do and this is not check mode.
-/// Lookups memoized on the connection are forgotten after a module that may change accounts.
+/// Lookups memoized on the connection are forgotten once a module that may change accounts
+/// has changed something (a plan only reads; `apply`, which runs commands too, writes).
 fn run_module(module: &dyn Module, mctx: &mut ModuleCtx, args: &Args, check: bool) -> Result<Plan> {
-    let res = plan_and_apply(module, mctx, args, check);
+    let plan = module.plan(mctx, args)?;
+    if check || !plan.changed || plan.failed {
+        return Ok(plan);
+    }
+    let res = module.apply(mctx, args, plan);
     if may_touch_accounts(module, args) {
         if let Some(c) = mctx.conn.as_deref_mut() {
             c.memo().clear();
@@ -736,19 +741,6 @@ fn may_touch_accounts(module: &dyn Module, args: &Args) -> bool {
             .iter()
             .filter_map(|k| args.str(k))
             .any(|p| ACCOUNT_FILES.iter().any(|n| p.contains(n)))
-}
-
-fn plan_and_apply(
-    module: &dyn Module,
-    mctx: &mut ModuleCtx,
-    args: &Args,
-    check: bool,
-) -> Result<Plan> {
-    let plan = module.plan(mctx, args)?;
-    if check || !plan.changed || plan.failed {
-        return Ok(plan);
-    }
-    module.apply(mctx, args, plan)
 }
 
 type Facts = Option<(VarMap, bool)>;

@@ -277,8 +277,20 @@ fn probe(
     path: Option<&str>,
     follow: bool,
 ) -> Result<Option<Found>> {
+    // The account's passwd line, from the connection's memo when a file task looked it up.
+    let known = ctx
+        .conn()?
+        .memo()
+        .get(&super::fileops::user_memo_key(user))
+        .and_then(|l| l.strip_prefix("@U "))
+        .map(|l| l.trim_end().to_string())
+        .filter(|l| l.split(':').next() == Some(user));
+    let lookup = match known {
+        Some(line) => format!("p={}", quote(&line)),
+        None => "p=$(getent passwd \"$u\") || { echo NOUSER; exit 0; }".to_string(),
+    };
     let mut s = format!(
-        "u={}\np=$(getent passwd \"$u\") || {{ echo NOUSER; exit 0; }}\nprintf 'P %s\\n' \"$p\"\nh=${{p#*:*:*:*:*:}}; h=${{h%%:*}}\n",
+        "u={}\n{lookup}\nprintf 'P %s\\n' \"$p\"\nh=${{p#*:*:*:*:*:}}; h=${{h%%:*}}\n",
         quote(user)
     );
     match path {
@@ -445,6 +457,7 @@ fn apply(ctx: &mut ModuleCtx, w: &Work) -> Result<()> {
         owner: Some(w.uid.to_string()),
         group: Some(w.gid.to_string()),
         backup: false,
+        me: super::fileops::me_ids(ctx),
     };
     let as_user = ctx.as_user;
     let conn = ctx.conn()?;

@@ -5,7 +5,9 @@
 //! and `template` share (plan read-only, then apply exactly what was planned).
 
 use super::{Args, Diff, ModuleCtx, Plan};
-use crate::connection::{temp_attrs_script, temp_beside_script, write_file_atomic, FileAttrs};
+use crate::connection::{
+    temp_attrs_script, temp_beside_script, temp_fill_script, write_file_atomic, FileAttrs,
+};
 use crate::shell::quote;
 use anyhow::{anyhow, Result};
 use minijinja::Value;
@@ -379,11 +381,16 @@ const STAT_FMT: &str =
     "S\n%f\n%u\n%g\n%s\n%X\n%Y\n%Z\n%x\n%y\n%z\n%i\n%d\n%h\n%b\n%o\n%t\n%T\n%U\n%G";
 const STAT_LINES: usize = 19;
 
+/// The memo key of a user lookup (`@U <passwd line>`).
+pub fn user_memo_key(user: &str) -> String {
+    format!("probe-user:{user}")
+}
+
 /// What the connection's memo already answers for a probe: the lines the script would print.
 fn memo_keys(req: &ProbeReq, as_user: &str) -> Vec<String> {
     let mut keys = vec![format!("probe-me:{as_user}")];
     if let Some(o) = &req.owner {
-        keys.push(format!("probe-user:{o}"));
+        keys.push(user_memo_key(o));
     }
     if let Some(g) = &req.group {
         keys.push(format!("probe-group:{g}"));
@@ -419,20 +426,14 @@ pub fn probe_script(req: &ProbeReq, known: &[String]) -> String {
             s.push_str(&format!("if {}; then ", c.test()));
         }
         // A followed path that an earlier item already read without following reads the
-        // same unless it is a link: one `stat` (and checksum) instead of two.
-        let twin = req.items[..n].iter().position(|o| {
-            o.path == it.path
-                && !o.follow
-                && it.follow
-                && o.checksum == it.checksum
-                && o.when == it.when
-        });
-        if let Some(t) = twin {
+        // same unless it is a link: one `stat` (and checksum) instead of two; and a link's
+        // targets were read with the twin.
+        if let Some(t) = twin(req, n) {
             s.push_str("if [ -L \"$p\" ]; then ");
-            probe_one(&mut s, it);
+            probe_one(&mut s, it, false);
             s.push_str(&format!("; else echo '@SAME {t}'; fi"));
         } else {
-            probe_one(&mut s, it);
+            probe_one(&mut s, it, true);
         }
         if it.when.is_some() {
             s.push_str("; else echo N; fi");
@@ -460,12 +461,29 @@ pub fn probe_script(req: &ProbeReq, known: &[String]) -> String {
     s
 }
 
-/// The `stat` of one path (`$p`) and what goes with it; prints `S…` or `N`.
-fn probe_one(s: &mut String, it: &ProbeItem) {
+/// The earlier item that reads the same path without following, if item `n` follows.
+fn twin(req: &ProbeReq, n: usize) -> Option<usize> {
+    let it = &req.items[n];
+    req.items[..n].iter().position(|o| {
+        o.path == it.path
+            && !o.follow
+            && it.follow
+            && o.checksum == it.checksum
+            && o.when == it.when
+    })
+}
+
+/// The `stat` of one path (`$p`) and what goes with it (a link's targets when `links`);
+/// prints `S…` or `N`.
+fn probe_one(s: &mut String, it: &ProbeItem, links: bool) {
     let l = if it.follow { "-L " } else { "" };
+    let targets = if links {
+        "if [ -L \"$p\" ]; then printf 'L %s\\n' \"$(readlink -- \"$p\")\"; printf 'R %s\\n' \"$(readlink -f -- \"$p\")\"; fi; "
+    } else {
+        ""
+    };
     s.push_str(&format!(
-        "if stat {l}-c {} -- \"$p\" 2>/dev/null; then \
-         if [ -L \"$p\" ]; then printf 'L %s\\n' \"$(readlink -- \"$p\")\"; printf 'R %s\\n' \"$(readlink -f -- \"$p\")\"; fi; \
+        "if stat {l}-c {} -- \"$p\" 2>/dev/null; then {targets}\
          printf A; [ -r \"$p\" ] && printf r; [ -w \"$p\" ] && printf w; [ -x \"$p\" ] && printf x; echo",
         quote(STAT_FMT),
     ));
@@ -477,6 +495,28 @@ fn probe_one(s: &mut String, it: &ProbeItem) {
         ));
     }
     s.push_str("; else echo N; fi");
+}
+
+/// The uid and gid commands run as, when the connection's memo knows them.
+pub fn me_ids(ctx: &mut ModuleCtx) -> Option<(u32, u32)> {
+    let as_user = ctx.as_user.map(|b| b.user.clone()).unwrap_or_default();
+    let memo = ctx.conn.as_deref_mut()?.memo();
+    let line = memo.get(&format!("probe-me:{as_user}"))?;
+    let w = line.lines().find_map(|l| l.strip_prefix("@W "))?;
+    Some((id_field(w, "uid=")?.id, id_field(w, "gid=")?.id))
+}
+
+/// Keeps the identity and umask a shell reported elsewhere (fact gathering) in the memo, so the
+/// next file probe need not ask.
+pub fn remember_identity(ctx: &mut ModuleCtx, umask: &str, id: &str) -> Result<()> {
+    let as_user = ctx.as_user.map(|b| b.user.clone()).unwrap_or_default();
+    if let Some(c) = ctx.conn.as_deref_mut() {
+        c.memo().put(
+            format!("probe-me:{as_user}"),
+            format!("@M {}\n@W {}\n", umask.trim(), id.trim()),
+        );
+    }
+    Ok(())
 }
 
 /// Runs one probe command, answering what it can from the connection's memo and keeping
@@ -538,6 +578,14 @@ pub fn probe_after(
     }
     text.push_str(&fresh);
     let mut p = parse_probe(&text, req)?;
+    for n in 0..p.states.len() {
+        if let Some(t) = twin(req, n) {
+            if p.states[n].link_target.is_none() && p.states[n].exists {
+                p.states[n].link_target = p.states[t].link_target.clone();
+                p.states[n].link_source = p.states[t].link_source.clone();
+            }
+        }
+    }
     for (st, it) in p.states.iter_mut().zip(&req.items) {
         st.path = it.path.clone();
     }
@@ -1145,49 +1193,52 @@ pub fn put_file(
     payload: &Payload,
     opts: &PutOpts,
 ) -> Result<Option<String>> {
+    let (mode, owner, group) = (
+        opts.mode.map(|m| format!("{m:04o}")),
+        opts.owner.map(|u| u.to_string()),
+        opts.group.map(|g| g.to_string()),
+    );
+    let me = me_ids(ctx);
     if let (Payload::Bytes(data), None) = (payload, &opts.validate) {
         let attrs = FileAttrs {
-            mode: opts.mode.map(|m| format!("{m:04o}")),
-            owner: opts.owner.map(|u| u.to_string()),
-            group: opts.group.map(|g| g.to_string()),
+            mode,
+            owner,
+            group,
             backup: opts.backup,
+            me,
         };
         let as_user = ctx.as_user;
         let conn = ctx.conn()?;
         return write_file_atomic(conn, as_user, dest, data, &attrs)
             .map_err(|e| fail(format!("{e:#}")));
     }
-    let mut s = temp_beside_script(dest);
+    let mut s = temp_beside_script(dest, mode.as_deref());
     if opts.validate.is_some() {
         // Keep the destination's suffix: validators often look at it (`nginx -t -c x.conf`).
         let base = basename(dest);
         if let Some(dot) = base.rfind('.').filter(|d| *d > 0) {
-            s.push_str(&format!(
-                "mv -- \"$t\" \"$t\"{}; t=\"$t\"{}\n",
-                quote(&base[dot..]),
-                quote(&base[dot..])
-            ));
+            s.push_str(&format!("t=\"$t\"{}\n", quote(&base[dot..])));
         }
     }
     let stdin = match payload {
         Payload::Bytes(data) => {
-            s.push_str("cat >\"$t\"\n");
-            Some(data.as_slice())
+            let (fill, stdin) = temp_fill_script(data);
+            s.push_str(&fill);
+            stdin
         }
         Payload::Remote { path, .. } => {
-            s.push_str(&format!("cp -- {} \"$t\"\n", quote(path)));
+            s.push_str(&format!(
+                ": >\"$t\"; set +C; cp -- {} \"$t\"\n",
+                quote(path)
+            ));
             None
         }
     };
-    let (mode, owner, group) = (
-        opts.mode.map(|m| format!("{m:04o}")),
-        opts.owner.map(|u| u.to_string()),
-        opts.group.map(|g| g.to_string()),
-    );
     s.push_str(&temp_attrs_script(
         mode.as_deref(),
         owner.as_deref(),
         group.as_deref(),
+        me,
     ));
     if let Some(v) = &opts.validate {
         if !v.contains("%s") {

@@ -1,5 +1,6 @@
-//! `setup`: gather facts with one shell script (three processes: uname, id and env; files are
-//! read with the shell's `read` builtin) and map them to Ansible's fact names. Facts are set under `ansible_facts` and as
+//! `setup`: gather facts with one shell script: one process (`id`); files, `/proc` and the
+//! environment (`export -p`) are read with shell builtins. The identity and umask it sees are
+//! kept in the connection's memo for the file modules. and map them to Ansible's fact names. Facts are set under `ansible_facts` and as
 //! `ansible_*` variables by the executor.
 
 use super::{Args, Module, ModuleCtx, Plan, Spec};
@@ -17,8 +18,9 @@ static SPEC: Spec = Spec {
     any_args: false,
 };
 
-const SCRIPT: &str = r#"echo @uname; uname -snrm
-echo @id; id
+const SCRIPT: &str = r#"echo @uname; { read -r a </proc/sys/kernel/ostype && read -r b </proc/sys/kernel/hostname && read -r c </proc/sys/kernel/osrelease && read -r d </proc/sys/kernel/arch && echo "$a $b $c $d"; } 2>/dev/null || uname -snrm
+echo @umask; umask
+echo @id; LC_ALL=C id
 echo @os; [ -r /etc/os-release ] && while IFS= read -r l || [ -n "$l" ]; do printf '%s\n' "$l"; done </etc/os-release
 echo @debver; [ -r /etc/debian_version ] && while IFS= read -r l || [ -n "$l" ]; do printf '%s\n' "$l"; done </etc/debian_version
 echo @pkg; for p in apt-get dnf yum apk zypper pacman; do if command -v "$p" >/dev/null 2>&1; then echo "$p"; break; fi; done
@@ -27,7 +29,7 @@ echo @home; echo "$HOME"
 echo @shell; echo "${SHELL:-/bin/sh}"
 echo @mem; while read -r k v u; do if [ "$k" = MemTotal: ]; then echo "$v"; fi; done </proc/meminfo 2>/dev/null
 echo @nproc; n=0; while read -r k _; do [ "$k" = processor ] && n=$((n+1)); done </proc/cpuinfo 2>/dev/null; if [ "$n" -gt 0 ]; then echo "$n"; else getconf _NPROCESSORS_ONLN 2>/dev/null; fi
-echo @env; env
+echo @env; export -p
 "#;
 
 impl Module for Setup {
@@ -46,7 +48,15 @@ impl Module for Setup {
         if out.rc != 0 && out.stdout.is_empty() {
             bail!("gathering facts failed: {}", out.stderr_str().trim());
         }
-        let facts = parse_facts(&out.stdout_str());
+        let text = out.stdout_str();
+        let facts = parse_facts(&text);
+        let sec = sections(&text);
+        if let (Some(m), Some(id)) = (
+            sec.get("umask").and_then(|l| l.first()),
+            sec.get("id").and_then(|l| l.first()),
+        ) {
+            super::fileops::remember_identity(ctx, m, id)?;
+        }
         let mut plan = Plan::unchanged();
         plan.values
             .insert("ansible_facts".into(), map_value(facts.clone()));
@@ -221,22 +231,159 @@ pub fn parse_facts(text: &str) -> VarMap {
     let nproc: i64 = first("nproc").trim().parse().unwrap_or(1);
     f.insert("processor_vcpus".into(), Value::from(nproc));
     f.insert("processor_nproc".into(), Value::from(nproc));
-    let env: VarMap = get("env")
-        .iter()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), Value::from(v)))
+    let env: VarMap = exported(&get("env").join("\n"))
+        .into_iter()
+        .map(|(k, v)| (k, Value::from(v)))
         .collect();
     f.insert("env".into(), map_value(env));
     f
 }
 
+/// The variables in `export -p` output, as dash (`export A='x'"'"'y'`) and bash in POSIX mode
+/// (`export A="x'y"`, `export B=$'a\nb'`, `declare -x C="1"`) print them; names exported
+/// without a value are left out, as `env` would.
+pub fn exported(text: &str) -> Vec<(String, String)> {
+    let c: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    let mut out = Vec::new();
+    let skip_blank = |i: &mut usize| {
+        while *i < c.len() && c[*i].is_whitespace() {
+            *i += 1;
+        }
+    };
+    let word = |i: &mut usize| -> String {
+        let start = *i;
+        while *i < c.len() && !c[*i].is_whitespace() && c[*i] != '=' {
+            *i += 1;
+        }
+        c[start..*i].iter().collect()
+    };
+    loop {
+        skip_blank(&mut i);
+        if i >= c.len() {
+            break;
+        }
+        let mut w = word(&mut i);
+        // `export NAME…` or `declare -x NAME…`: skip the command and its flags.
+        while (w == "export" || w == "declare" || w.starts_with('-')) && i < c.len() {
+            skip_blank(&mut i);
+            w = word(&mut i);
+        }
+        if i >= c.len() || c[i] != '=' {
+            continue;
+        }
+        i += 1;
+        let value = shell_word(&c, &mut i);
+        if !w.is_empty() {
+            out.push((w, value));
+        }
+    }
+    out
+}
+
+/// One shell word starting at `i` (quotes and escapes removed); stops at unquoted blank.
+fn shell_word(c: &[char], i: &mut usize) -> String {
+    let mut v = String::new();
+    while *i < c.len() && !c[*i].is_whitespace() {
+        match c[*i] {
+            '\'' => {
+                *i += 1;
+                while *i < c.len() && c[*i] != '\'' {
+                    v.push(c[*i]);
+                    *i += 1;
+                }
+                *i += 1;
+            }
+            '"' => {
+                *i += 1;
+                while *i < c.len() && c[*i] != '"' {
+                    if c[*i] == '\\' && *i + 1 < c.len() && "\\\"$`\n".contains(c[*i + 1]) {
+                        *i += 1;
+                    }
+                    v.push(c[*i]);
+                    *i += 1;
+                }
+                *i += 1;
+            }
+            '$' if c.get(*i + 1) == Some(&'\'') => {
+                *i += 2;
+                while *i < c.len() && c[*i] != '\'' {
+                    if c[*i] == '\\' && *i + 1 < c.len() {
+                        *i += 1;
+                        let e = c[*i];
+                        match e {
+                            'n' => v.push('\n'),
+                            't' => v.push('\t'),
+                            'r' => v.push('\r'),
+                            'e' | 'E' => v.push('\u{1b}'),
+                            'a' => v.push('\u{7}'),
+                            'b' => v.push('\u{8}'),
+                            'f' => v.push('\u{c}'),
+                            'v' => v.push('\u{b}'),
+                            'x' | '0'..='7' => {
+                                let (radix, max) = if e == 'x' { (16, 2) } else { (8, 3) };
+                                let mut digits = String::new();
+                                if e != 'x' {
+                                    digits.push(e);
+                                }
+                                while digits.len() < max
+                                    && *i + 1 < c.len()
+                                    && c[*i + 1].is_digit(radix)
+                                {
+                                    *i += 1;
+                                    digits.push(c[*i]);
+                                }
+                                if let Some(ch) = u32::from_str_radix(&digits, radix)
+                                    .ok()
+                                    .and_then(char::from_u32)
+                                {
+                                    v.push(ch);
+                                }
+                            }
+                            other => v.push(other),
+                        }
+                    } else {
+                        v.push(c[*i]);
+                    }
+                    *i += 1;
+                }
+                *i += 1;
+            }
+            '\\' if *i + 1 < c.len() => {
+                v.push(c[*i + 1]);
+                *i += 2;
+            }
+            ch => {
+                v.push(ch);
+                *i += 1;
+            }
+        }
+    }
+    v
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn reads_export_p_of_dash_and_bash() {
+        let dash =
+            "export A='x'\"'\"'y'\nexport B='multi\nline'\nexport C='$v \"q\" \\b'\nexport E=''\n";
+        let bash = "declare -x A=\"x'y\"\nexport B=$'multi\\nline'\nexport OLDPWD\nexport C=\"\\$v \\\"q\\\" \\\\b\"\nexport E=\"\"\n";
+        let want = vec![
+            ("A".to_string(), "x'y".to_string()),
+            ("B".to_string(), "multi\nline".to_string()),
+            ("C".to_string(), "$v \"q\" \\b".to_string()),
+            ("E".to_string(), String::new()),
+        ];
+        assert_eq!(super::exported(dash), want);
+        assert_eq!(super::exported(bash), want);
+    }
+
     use super::*;
 
     #[test]
     fn parses_a_debian_probe() {
-        let text = "@uname\nLinux web1.example.com 6.1.0 x86_64\n@id\nuid=1000(deploy) gid=1000(deploy) groups=1000(deploy),27(sudo)\n@os\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n@debver\n12.5\n@pkg\napt-get\n@svc\nsystemd\n@home\n/home/deploy\n@shell\n/bin/bash\n@mem\n2048000\n@nproc\n2\n@env\nHOME=/home/deploy\nX=a=b\n";
+        let text = "@uname\nLinux web1.example.com 6.1.0 x86_64\n@id\nuid=1000(deploy) gid=1000(deploy) groups=1000(deploy),27(sudo)\n@os\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n@debver\n12.5\n@pkg\napt-get\n@svc\nsystemd\n@home\n/home/deploy\n@shell\n/bin/bash\n@mem\n2048000\n@nproc\n2\n@env\nexport HOME='/home/deploy'\nexport X='a=b'\n";
         let f = parse_facts(text);
         let s = |k: &str| f.get(k).unwrap().to_string();
         assert_eq!(s("hostname"), "web1");
