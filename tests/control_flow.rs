@@ -96,3 +96,60 @@ fn batches_follow_serial_and_continue_when_healthy() {
     // The last batch size (50% of 4 = 2) repeats: canary, then w1+w2, then w3.
     assert_eq!(log, "canary\nw1,w2\nw3\n");
 }
+
+#[test]
+fn every_handler_listening_on_a_topic_runs_once_in_definition_order() {
+    let (code, out, log) = play(
+        r#"- hosts: localhost
+  gather_facts: false
+  tasks:
+    - shell: "true"
+      notify: [web changed, second]
+    - shell: "true"
+      notify: web changed
+  handlers:
+    - name: first
+      shell: echo first >> LOG
+      listen: web changed
+    - name: second
+      shell: echo second >> LOG
+      listen: web changed
+      notify: third
+    - name: third
+      shell: echo third >> LOG
+"#,
+    );
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(log, "first\nsecond\nthird\n", "{out}");
+}
+
+#[test]
+fn check_mode_predicts_a_file_owned_by_a_user_an_earlier_task_creates() {
+    if !support::is_root() {
+        eprintln!("skipped: needs root for useradd");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("owned");
+    let pb = support::write(
+        dir.path(),
+        "pb.yml",
+        &format!(
+            "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - user: name=drover-not-yet\n    - file: path={} state=directory owner=drover-not-yet group=drover-not-yet mode=0750\n",
+            target.display()
+        ),
+    );
+    let (code, out, _) = support::run(support::drover().arg("play").arg(&pb).arg("--check"));
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("changed=2 "), "{out}");
+    assert!(!target.exists());
+    let (code, _) = (
+        std::process::Command::new("getent")
+            .args(["passwd", "drover-not-yet"])
+            .status()
+            .unwrap()
+            .code(),
+        (),
+    );
+    assert_eq!(code, Some(2), "check mode created the user");
+}

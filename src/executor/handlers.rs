@@ -25,34 +25,32 @@ pub fn flush(
     pc: &mut PlayCtx,
     reporter: &mut dyn Reporter,
 ) -> Result<()> {
+    // Each pass runs, in definition order, every handler that a notification pending at the
+    // start of the pass names (by name or `listen` topic: all listeners of a topic run); what
+    // the handlers themselves notify runs in the next pass.
     loop {
-        let mut ran_any = false;
+        let pending: Vec<(usize, Vec<String>)> = batch
+            .iter()
+            .map(|i| (*i, runner.hosts[*i].notified.iter().cloned().collect()))
+            .filter(|(_, n): &(usize, Vec<String>)| !n.is_empty())
+            .collect();
+        if pending.is_empty() {
+            break;
+        }
         for handler in &play.handlers {
-            let targets: Vec<usize> = batch
+            let targets: Vec<usize> = pending
                 .iter()
-                .copied()
-                .filter(|i| {
+                .filter(|(i, notified)| {
                     let h = &runner.hosts[*i];
                     (h.active()
                         || (play.force_handlers || runner.settings.force_handlers)
                             && !h.unreachable)
-                        && h.notified.iter().any(|n| matches(handler, n, pc))
+                        && notified.iter().any(|n| matches(handler, n, pc))
                 })
+                .map(|(i, _)| *i)
                 .collect();
             if targets.is_empty() {
                 continue;
-            }
-            ran_any = true;
-            for i in &targets {
-                let notified: Vec<String> = runner.hosts[*i]
-                    .notified
-                    .iter()
-                    .filter(|n| matches(handler, n, pc))
-                    .cloned()
-                    .collect();
-                for n in notified {
-                    runner.hosts[*i].notified.shift_remove(&n);
-                }
             }
             pc.hostvars = hostvars_snapshot(&runner.hosts, &pc.extra);
             reporter.task_start(&run_task::display_name(pc, handler, None), true);
@@ -63,8 +61,10 @@ pub fn flush(
             );
             runner.record(&results, Some(handler), reporter, pc);
         }
-        if !ran_any {
-            break;
+        for (i, notified) in pending {
+            for n in notified {
+                runner.hosts[i].notified.shift_remove(&n);
+            }
         }
     }
     for i in batch {

@@ -375,6 +375,19 @@ pub struct Probe {
     pub owner: Option<Ident>,
     pub group: Option<Ident>,
     pub times: Vec<Option<f64>>,
+    /// Probed in check mode: a user or group that does not exist yet is taken to be created
+    /// by an earlier task of the run (whose change check mode only predicted).
+    pub check: bool,
+}
+
+/// The id check mode gives a user or group that does not exist yet.
+pub const NOT_YET_ID: u32 = u32::MAX;
+
+fn not_yet(name: &str) -> Ident {
+    Ident {
+        id: name.parse().unwrap_or(NOT_YET_ID),
+        name: name.to_string(),
+    }
 }
 
 const STAT_FMT: &str =
@@ -578,6 +591,7 @@ pub fn probe_after(
     }
     text.push_str(&fresh);
     let mut p = parse_probe(&text, req)?;
+    p.check = ctx.check;
     for n in 0..p.states.len() {
         if let Some(t) = twin(req, n) {
             if p.states[n].link_target.is_none() && p.states[n].exists {
@@ -736,11 +750,11 @@ impl Probe {
     pub fn owner_for(&self, asked: Option<&str>) -> Result<Option<Ident>> {
         match asked {
             None => Ok(None),
-            Some(name) => self
-                .owner
-                .clone()
-                .map(Some)
-                .ok_or_else(|| fail(format!("chown failed: failed to look up user {name}"))),
+            Some(name) => match (&self.owner, self.check) {
+                (Some(o), _) => Ok(Some(o.clone())),
+                (None, true) => Ok(Some(not_yet(name))),
+                (None, false) => Err(fail(format!("chown failed: failed to look up user {name}"))),
+            },
         }
     }
 
@@ -748,11 +762,13 @@ impl Probe {
     pub fn group_for(&self, asked: Option<&str>) -> Result<Option<Ident>> {
         match asked {
             None => Ok(None),
-            Some(name) => self
-                .group
-                .clone()
-                .map(Some)
-                .ok_or_else(|| fail(format!("chgrp failed: failed to look up group {name}"))),
+            Some(name) => match (&self.group, self.check) {
+                (Some(g), _) => Ok(Some(g.clone())),
+                (None, true) => Ok(Some(not_yet(name))),
+                (None, false) => Err(fail(format!(
+                    "chgrp failed: failed to look up group {name}"
+                ))),
+            },
         }
     }
 }

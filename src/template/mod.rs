@@ -72,10 +72,10 @@ fn cache() -> &'static RwLock<HashMap<String, Arc<Tmpl>>> {
     CACHE.get_or_init(Default::default)
 }
 
-/// The inner expression if `s` is exactly one `{{ … }}` block.
+/// The inner expression if `s` is exactly one `{{ … }}` block (text around it, even a
+/// newline, makes it a string template).
 fn single_expression(s: &str) -> Option<&str> {
-    let t = s.trim();
-    let inner = t.strip_prefix("{{")?.strip_suffix("}}")?;
+    let inner = s.strip_prefix("{{")?.strip_suffix("}}")?;
     let inner = inner.strip_prefix('-').unwrap_or(inner);
     let inner = inner.strip_suffix('-').unwrap_or(inner);
     if inner.contains("{{") || inner.contains("}}") || inner.contains("{%") {
@@ -188,6 +188,12 @@ mod tests {
         assert_eq!(
             t.render(&context! { n => 3 }).unwrap().as_str(),
             Some("n=3")
+        );
+        // Text around the expression, even only a newline, keeps it a string.
+        let t = compile("{{ word }}\n").unwrap();
+        assert_eq!(
+            t.render(&context! { word => "hello" }).unwrap().as_str(),
+            Some("hello\n")
         );
     }
 
