@@ -112,3 +112,128 @@ fn each_level_beats_the_ones_below() {
         );
     }
 }
+
+/// Ansible's documented precedence table, highest first, as far as a playbook can set a
+/// variable (command-line options other than `-e` are not variables; `vars_prompt` is not
+/// supported; facts cannot be named freely). Playbook-adjacent `group_vars`/`host_vars` sit
+/// just above the inventory's.
+const FULL: &[&str] = &[
+    "extra_vars",
+    "include_params",
+    "role_params",
+    "set_fact",
+    "include_vars",
+    "task_vars",
+    "block_vars",
+    "role_vars",
+    "play_vars_files",
+    "play_vars",
+    "pb_host_vars",
+    "inv_host_vars",
+    "inventory_host",
+    "pb_group_vars_child",
+    "inv_group_vars_child",
+    "pb_group_vars_all",
+    "inv_group_vars_all",
+    "inventory_group",
+    "role_defaults",
+];
+
+fn build_full(dir: &Path, enabled: &[&str]) -> Vec<String> {
+    let on = |l: &str| enabled.contains(&l);
+    let kv = |l: &str| {
+        if on(l) {
+            format!("v: {l}\n")
+        } else {
+            "other: 1\n".into()
+        }
+    };
+    let inline = |l: &str, text: &str| {
+        if on(l) {
+            text.to_string()
+        } else {
+            String::new()
+        }
+    };
+    write(
+        dir,
+        "inv/hosts.ini",
+        &format!(
+            "[web]\nlocalhost ansible_connection=local{}\n{}",
+            inline("inventory_host", " v=inventory_host"),
+            inline("inventory_group", "[web:vars]\nv=inventory_group\n")
+        ),
+    );
+    write(dir, "inv/group_vars/all.yml", &kv("inv_group_vars_all"));
+    write(dir, "inv/group_vars/web.yml", &kv("inv_group_vars_child"));
+    write(dir, "inv/host_vars/localhost.yml", &kv("inv_host_vars"));
+    write(dir, "pb/group_vars/all.yml", &kv("pb_group_vars_all"));
+    write(dir, "pb/group_vars/web.yml", &kv("pb_group_vars_child"));
+    write(dir, "pb/host_vars/localhost.yml", &kv("pb_host_vars"));
+    write(dir, "pb/roles/r/defaults/main.yml", &kv("role_defaults"));
+    write(dir, "pb/roles/r/vars/main.yml", &kv("role_vars"));
+    write(dir, "pb/vars.yml", &kv("play_vars_files"));
+    write(dir, "pb/roles/r/vars/iv.yml", &kv("include_vars"));
+    // set_fact comes before include_vars in the list: a level, not the order, decides.
+    write(
+        dir,
+        "pb/roles/r/tasks/main.yml",
+        &format!(
+            "{}- include_vars: iv.yml\n- include_tasks: inner.yml\n{}",
+            inline("set_fact", "- set_fact: {v: set_fact}\n"),
+            inline("include_params", "  vars: {v: include_params}\n"),
+        ),
+    );
+    write(
+        dir,
+        "pb/roles/r/tasks/inner.yml",
+        &format!(
+            "- block:\n    - debug: msg=\"V={{{{ v }}}}\"\n{}{}",
+            inline("task_vars", "      vars: {v: task_vars}\n"),
+            inline("block_vars", "  vars: {v: block_vars}\n"),
+        ),
+    );
+    write(
+        dir,
+        "pb/site.yml",
+        &format!(
+            "- hosts: web\n  gather_facts: false\n{}  vars_files: [vars.yml]\n  roles:\n    - role: r\n{}",
+            inline("play_vars", "  vars: {v: play_vars}\n"),
+            inline("role_params", "      v: role_params\n"),
+        ),
+    );
+    let mut args = vec![
+        "play".to_string(),
+        "-i".into(),
+        dir.join("inv/hosts.ini").display().to_string(),
+        dir.join("pb/site.yml").display().to_string(),
+    ];
+    if on("extra_vars") {
+        args.extend(["-e".into(), "v=extra_vars".into()]);
+    }
+    args
+}
+
+#[test]
+fn ansibles_full_table_level_by_level() {
+    for (i, expected) in FULL.iter().enumerate() {
+        let dir = tempfile::tempdir().unwrap();
+        let args = build_full(dir.path(), &FULL[i..]);
+        let out = Command::new(env!("CARGO_BIN_EXE_drover"))
+            .args(&args)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "level {expected}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains(&format!("\"msg\":\"V={expected}\"")),
+            "expected {expected} to win:\n{stdout}"
+        );
+    }
+}

@@ -1,4 +1,6 @@
-//! The `local` connection: the same shell protocol over a child `sh` process on this machine.
+//! The `local` connection: the same shell protocol over a child `sh` process on this machine;
+//! and the `chroot` connection, the same with the shell started inside a directory tree
+//! (`chroot DIR /bin/sh`), for baking images without booting them.
 
 use super::{become_command, Become, Connection, Memo, Output, ShellSession};
 use anyhow::{Context, Result};
@@ -39,12 +41,14 @@ impl Drop for ChildIo {
     }
 }
 
-/// Runs commands on the controller itself.
+/// Runs commands on the controller itself, or inside a chroot on it.
 pub struct LocalConnection {
     user: String,
     shells: HashMap<Option<Become>, ShellSession<ChildIo>>,
     opened: u64,
     memo: Memo,
+    /// `chroot` connection: the image root every shell starts in.
+    root: Option<std::path::PathBuf>,
 }
 
 impl LocalConnection {
@@ -55,14 +59,44 @@ impl LocalConnection {
             shells: HashMap::new(),
             opened: 0,
             memo: Memo::default(),
+            root: None,
         })
+    }
+
+    /// A connection whose commands run inside `root` (as root: `chroot` needs it).
+    pub fn chroot(root: &std::path::Path) -> Result<LocalConnection> {
+        if !root.join("bin/sh").exists() {
+            anyhow::bail!(
+                "`{}` has no /bin/sh: not a root file system to chroot into",
+                root.display()
+            );
+        }
+        let mut c = LocalConnection::new()?;
+        c.user = "root".into();
+        c.root = Some(root.to_path_buf());
+        Ok(c)
     }
 
     fn shell(&mut self, as_user: Option<&Become>) -> Result<&mut ShellSession<ChildIo>> {
         let key = as_user.filter(|b| b.user != self.user).cloned();
         if !self.shells.contains_key(&key) {
             let (cmd, preamble) = become_command(&self.user, key.as_ref());
-            let mut child = Command::new("/bin/sh")
+            let mut command = match &self.root {
+                Some(root) => {
+                    // The image's own tools, with an environment of its own.
+                    let mut c = Command::new("chroot");
+                    c.arg(root).arg("/bin/sh").env_clear();
+                    c.env(
+                        "PATH",
+                        "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                    )
+                    .env("HOME", "/root")
+                    .env("LC_ALL", "C.UTF-8");
+                    c
+                }
+                None => Command::new("/bin/sh"),
+            };
+            let mut child = command
                 .arg("-c")
                 .arg(format!("exec {cmd}"))
                 .stdin(Stdio::piped())

@@ -127,6 +127,10 @@ pub struct ConnSpec {
 pub fn connect(spec: &ConnSpec) -> Result<Box<dyn Connection>> {
     match spec.transport.as_str() {
         "local" => Ok(Box::new(LocalConnection::new()?)),
+        // ansible_host (or the inventory name) is the image's root directory.
+        "chroot" | "community.general.chroot" => Ok(Box::new(LocalConnection::chroot(
+            std::path::Path::new(&spec.address),
+        )?)),
         "ssh" | "paramiko" | "smart" => Ok(Box::new(SshConnection::connect(spec)?)),
         other => anyhow::bail!(
             "unsupported connection type `{other}` for host `{}`",

@@ -1,7 +1,8 @@
 //! Variable precedence: which layers make up a host's scope for a task, in Ansible's order
 //! (lowest first): role defaults, inventory (group_vars/host_vars), facts, play vars and
-//! vars_files, role vars, task and block vars, `set_fact`/`register`, role parameters, loop
-//! variables, extra vars (`-e`), then the special variables drover sets.
+//! vars_files, role vars, block and task vars, `include_vars`, `set_fact`/`register`, role
+//! parameters, include parameters, loop variables, extra vars (`-e`), then the special
+//! variables drover sets.
 
 use super::host::HostState;
 use crate::playbook::{Play, Task};
@@ -48,6 +49,9 @@ pub fn layers(
         if !t.vars.is_empty() {
             layers.push(Layer::templated(t.vars.clone()));
         }
+    }
+    if !host.included.is_empty() {
+        layers.push(Layer::data(host.included.clone()));
     }
     layers.push(Layer::data(host.runtime.clone()));
     if let Some(r) = role {
@@ -111,6 +115,7 @@ pub fn hostvars_over(
         let scope = Scope::new(vec![
             Layer::templated(h.inv_vars.clone()),
             Layer::data(h.facts.clone()),
+            Layer::data(h.included.clone()),
             Layer::data(h.runtime.clone()),
             Layer::templated(extra.clone()),
             Layer::data(Arc::new(magic)),

@@ -47,7 +47,9 @@ pub struct HostState {
     pub last_failure: Option<(String, Value)>,
     /// Facts set for a `delegate_to` host under `delegate_facts` (target, facts, whether they
     /// are `ansible_facts`), handed over after the task.
-    pub delegated_facts: Vec<(String, VarMap, bool)>,
+    pub delegated_facts: Vec<(String, VarMap, crate::modules::FactKind)>,
+    /// `include_vars` results (below `set_fact`/`register` in precedence).
+    pub included: Arc<VarMap>,
 }
 
 impl HostState {
@@ -73,6 +75,7 @@ impl HostState {
             ),
             last_failure: None,
             delegated_facts: Vec::new(),
+            included: Arc::new(VarMap::new()),
             ended: false,
         }
     }
@@ -98,6 +101,20 @@ impl HostState {
     }
 
     /// Sets a run-time variable (`register`, `set_fact`).
+    /// Sets variables a module produced, at their kind's level.
+    pub fn set_vars_of(&mut self, kind: crate::modules::FactKind, vars: VarMap) {
+        use crate::modules::FactKind;
+        match kind {
+            FactKind::AnsibleFacts => self.set_facts(&vars),
+            FactKind::HostVars => {
+                for (k, v) in vars {
+                    self.set_var(&k, v);
+                }
+            }
+            FactKind::IncludedVars => Arc::make_mut(&mut self.included).extend(vars),
+        }
+    }
+
     pub fn set_var(&mut self, name: &str, v: Value) {
         Arc::make_mut(&mut self.runtime).insert(name.to_string(), v);
     }

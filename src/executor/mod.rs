@@ -716,21 +716,14 @@ impl<'a> Runner<'a> {
 
     /// `delegate_facts`: facts a task set for its `delegate_to` host go to that host.
     fn hand_over_delegated_facts(&mut self) {
-        let pending: Vec<(String, VarMap, bool)> = self
+        let pending: Vec<(String, VarMap, crate::modules::FactKind)> = self
             .hosts
             .iter_mut()
             .flat_map(|h| std::mem::take(&mut h.delegated_facts))
             .collect();
-        for (target, facts, ansible) in pending {
+        for (target, facts, kind) in pending {
             let i = self.host_index(&target);
-            let h = &mut self.hosts[i];
-            if ansible {
-                h.set_facts(&facts);
-            } else {
-                for (k, v) in facts {
-                    h.set_var(&k, v);
-                }
-            }
+            self.hosts[i].set_vars_of(kind, facts);
         }
     }
 
@@ -806,9 +799,15 @@ impl<'a> Runner<'a> {
     }
 
     /// Final counters per host that took part, in first-seen order.
+    /// Hosts that never got a result (e.g. batches a failed canary stopped) are left out, as
+    /// in Ansible's recap.
     pub fn recap(&self) -> Vec<(String, Stats)> {
         self.hosts
             .iter()
+            .filter(|h| {
+                let s = &h.stats;
+                s.ok + s.changed + s.unreachable + s.failed + s.skipped + s.rescued + s.ignored > 0
+            })
             .map(|h| (h.name.clone(), h.stats.clone()))
             .collect()
     }

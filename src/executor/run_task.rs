@@ -7,7 +7,7 @@ use super::context::{layers, PlayCtx};
 use super::host::HostState;
 use super::result::{HostResult, ItemResult, Status};
 use crate::connection::{self, is_transport_error, Become, ConnSpec};
-use crate::modules::{Args, Diff, Module, ModuleCtx, Plan};
+use crate::modules::{Args, Diff, FactKind, Module, ModuleCtx, Plan};
 use crate::playbook::{search_paths, Task};
 use crate::template::{truthy, Tmpl};
 use crate::vars::{map_value, Layer, Scope, VarMap};
@@ -607,15 +607,10 @@ fn run_item(
             run_module(module, &mut mctx, &args, check)?
         };
         let (mut status, mut result, diffs, facts) = plan_to_result(plan, check, diff);
-        if let Some((facts, ansible)) = facts {
-            if let (true, Some(target)) = (task.delegate_facts, &delegate) {
-                host.delegated_facts.push((target.clone(), facts, ansible));
-            } else if ansible {
-                host.set_facts(&facts);
-            } else {
-                for (k, v) in facts {
-                    host.set_var(&k, v);
-                }
+        if let Some((facts, kind)) = facts {
+            match (task.delegate_facts, &delegate) {
+                (true, Some(target)) => host.delegated_facts.push((target.clone(), facts, kind)),
+                _ => host.set_vars_of(kind, facts),
             }
         }
         // changed_when / failed_when see the result under the register name.
@@ -743,7 +738,7 @@ fn may_touch_accounts(module: &dyn Module, args: &Args) -> bool {
             .any(|p| ACCOUNT_FILES.iter().any(|n| p.contains(n)))
 }
 
-type Facts = Option<(VarMap, bool)>;
+type Facts = Option<(VarMap, FactKind)>;
 
 fn plan_to_result(plan: Plan, check: bool, diff: bool) -> (Status, Value, Vec<Diff>, Facts) {
     let mut m = plan.values;
@@ -793,7 +788,7 @@ fn plan_to_result(plan: Plan, check: bool, diff: bool) -> (Status, Value, Vec<Di
             .collect();
         m.insert("diff".into(), Value::from(d));
     }
-    let facts = plan.facts.map(|f| (f, plan.facts_are_ansible_facts));
+    let facts = plan.facts.map(|f| (f, plan.facts_kind));
     let diffs = if diff && status != Status::Skipped {
         plan.diffs
     } else {

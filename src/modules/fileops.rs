@@ -519,6 +519,22 @@ pub fn me_ids(ctx: &mut ModuleCtx) -> Option<(u32, u32)> {
     Some((id_field(w, "uid=")?.id, id_field(w, "gid=")?.id))
 }
 
+/// Keeps a `passwd` (`what` = "user") or `group` line another module read for `name`, so file
+/// tasks naming that owner or group need not look it up again. Only a line of that name is
+/// kept (`getent passwd 1000` answers for uid 1000 whatever its name).
+pub fn remember_lookup(ctx: &mut ModuleCtx, what: &str, name: &str, line: &str) {
+    if line.split(':').next() != Some(name) {
+        return;
+    }
+    let (key, tag) = match what {
+        "user" => (user_memo_key(name), "@U"),
+        _ => (format!("probe-group:{name}"), "@G"),
+    };
+    if let Some(c) = ctx.conn.as_deref_mut() {
+        c.memo().put(key, format!("{tag} {line}\n"));
+    }
+}
+
 /// Keeps the identity and umask a shell reported elsewhere (fact gathering) in the memo, so the
 /// next file probe need not ask.
 pub fn remember_identity(ctx: &mut ModuleCtx, umask: &str, id: &str) -> Result<()> {
@@ -1051,14 +1067,22 @@ pub fn mkdirs_script(
             continue;
         }
         let q = quote(&c);
-        s.push_str(&format!("if [ ! -d {q} ]; then mkdir -- {q}; "));
-        if let Some(u) = owner {
-            s.push_str(&format!("chown {u} -- {q}; "));
+        // The mode at creation (`mkdir -m`, no umask) unless special bits must come after
+        // the ownership change; owner and group in one `chown`.
+        let (at_creation, after) = match mode {
+            Some(m) if m & 0o7000 == 0 => (format!("-m {m:04o} "), None),
+            m => (String::new(), m),
+        };
+        s.push_str(&format!(
+            "if [ ! -d {q} ]; then mkdir {at_creation}-- {q}; "
+        ));
+        match (owner, group) {
+            (Some(u), Some(g)) => s.push_str(&format!("chown {u}:{g} -- {q}; ")),
+            (Some(u), None) => s.push_str(&format!("chown {u} -- {q}; ")),
+            (None, Some(g)) => s.push_str(&format!("chgrp {g} -- {q}; ")),
+            (None, None) => {}
         }
-        if let Some(g) = group {
-            s.push_str(&format!("chgrp {g} -- {q}; "));
-        }
-        if let Some(m) = mode {
+        if let Some(m) = after {
             s.push_str(&format!("chmod {m:04o} -- {q}; "));
         }
         s.push_str("fi\n");

@@ -145,6 +145,11 @@ fn want_from(args: &Args) -> Result<GroupWant> {
 /// Reads a group's entry on the host (`None` when it does not exist).
 pub fn lookup(ctx: &mut ModuleCtx, name: &str) -> Result<Option<GroupEntry>> {
     let out = ctx.run(&format!("getent group {}", quote(name)))?;
+    if out.rc == 0 {
+        if let Some(line) = out.stdout_str().lines().next() {
+            super::fileops::remember_lookup(ctx, "group", name, line);
+        }
+    }
     match out.rc {
         // `getent group 1000` finds gid 1000: only an entry of that name is this group.
         0 => Ok(out

@@ -153,6 +153,7 @@ impl Module for IncludeVars {
         plan.values
             .insert("ansible_facts".into(), map_value(vars.clone()));
         plan.facts = Some(vars);
+        plan.facts_kind = super::FactKind::IncludedVars;
         Ok(plan)
     }
 }

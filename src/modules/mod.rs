@@ -46,6 +46,18 @@ pub struct Diff {
     pub after: String,
 }
 
+/// Where variables a module sets go (each is its own precedence level).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FactKind {
+    /// `set_fact` and `register`: host variables.
+    #[default]
+    HostVars,
+    /// `setup`: `ansible_facts` and their `ansible_*` names.
+    AnsibleFacts,
+    /// `include_vars`: one level below `set_fact`.
+    IncludedVars,
+}
+
 /// What a module decided after probing: the changes it would make and what it would return.
 #[derive(Default)]
 pub struct Plan {
@@ -64,8 +76,8 @@ pub struct Plan {
     pub work: Option<Box<dyn Any + Send>>,
     /// Facts to set on the host (`set_fact`, `setup`).
     pub facts: Option<VarMap>,
-    /// Whether `facts` are cacheable facts (`ansible_facts`) rather than host variables.
-    pub facts_are_ansible_facts: bool,
+    /// What kind of variables `facts` are.
+    pub facts_kind: FactKind,
 }
 
 impl Plan {

@@ -61,7 +61,7 @@ impl Module for Setup {
         plan.values
             .insert("ansible_facts".into(), map_value(facts.clone()));
         plan.facts = Some(facts);
-        plan.facts_are_ansible_facts = true;
+        plan.facts_kind = super::FactKind::AnsibleFacts;
         Ok(plan)
     }
 }

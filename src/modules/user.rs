@@ -543,7 +543,11 @@ fn observe(ctx: &mut ModuleCtx, want: &UserWant, key: Option<&str>) -> Result<Ob
         .iter()
         .chain(want.groups.iter().flatten())
         .collect();
-    let mut o = parse_probe(&out.stdout_str(), &want.name, &asked);
+    let text = out.stdout_str();
+    if let Some(line) = text.lines().find_map(|l| l.strip_prefix("P ")) {
+        super::fileops::remember_lookup(ctx, "user", &want.name, line);
+    }
+    let mut o = parse_probe(&text, &want.name, &asked);
     // `getent passwd 1000` finds uid 1000: only an entry of that name is this account.
     if o.passwd.as_ref().is_some_and(|p| p.name != want.name) {
         o = Observed {
