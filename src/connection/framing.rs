@@ -106,9 +106,7 @@ impl<S: Read + Write> ShellSession<S> {
             )
             .as_bytes(),
         );
-        self.stream
-            .write_all(&req)
-            .and_then(|_| self.stream.flush())
+        write_patiently(&mut self.stream, &req)
             .map_err(|e| TransportError::new("sending a command to the remote shell", e))?;
         self.read_reply(&err_mark, &rc_mark)
     }
@@ -136,10 +134,13 @@ impl<S: Read + Write> ShellSession<S> {
                 }
             }
             scan_from = self.buf.len().saturating_sub(rc_b.len() + 16);
-            let n = self
-                .stream
-                .read(&mut chunk)
-                .map_err(|e| TransportError::new("reading from the remote shell", e))?;
+            let n = match self.stream.read(&mut chunk) {
+                Ok(n) => n,
+                // libssh2 wakes a blocking read at each keepalive interval (after sending the
+                // keepalive) with a timeout: the command is still running, keep waiting.
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => continue,
+                Err(e) => return Err(TransportError::new("reading from the remote shell", e).into()),
+            };
             if n == 0 {
                 let partial = String::from_utf8_lossy(&self.buf);
                 let detail = if partial.trim().is_empty() {
@@ -164,6 +165,26 @@ impl<S: Read + Write> ShellSession<S> {
 
 /// Whether `data` can be a quoted here-document's body byte for byte: lines only (empty, or
 /// ending with a newline), no NUL, and no line that would end the document early.
+/// `write_all` and `flush` that keep going through the keepalive wake-ups of a blocking
+/// libssh2 channel (reported as timeouts, like reads).
+fn write_patiently<W: Write>(w: &mut W, mut data: &[u8]) -> std::io::Result<()> {
+    use std::io::ErrorKind::{Interrupted, TimedOut, WriteZero};
+    while !data.is_empty() {
+        match w.write(data) {
+            Ok(0) => return Err(std::io::Error::new(WriteZero, "the remote shell took no data")),
+            Ok(n) => data = &data[n..],
+            Err(e) if matches!(e.kind(), TimedOut | Interrupted) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    loop {
+        match w.flush() {
+            Err(e) if matches!(e.kind(), TimedOut | Interrupted) => {}
+            other => return other,
+        }
+    }
+}
+
 fn heredoc_safe(data: &[u8], delimiter: &str) -> bool {
     (data.is_empty() || data.ends_with(b"\n"))
         && !data.contains(&0)

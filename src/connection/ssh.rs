@@ -43,9 +43,53 @@ fn default_keys() -> Vec<PathBuf> {
         .collect()
 }
 
+/// At most this many SSH handshakes run at once. A key exchange costs both ends tens of
+/// milliseconds of CPU; hundreds at once on a few cores would each take seconds and run into
+/// the connect timeout, while queued ones finish in the same total time, each well within it.
+fn handshake_slots() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get() * 4)
+        .unwrap_or(8)
+        .max(8)
+}
+
+struct Slots {
+    busy: std::sync::Mutex<usize>,
+    freed: std::sync::Condvar,
+}
+
+static SLOTS: Slots = Slots {
+    busy: std::sync::Mutex::new(0),
+    freed: std::sync::Condvar::new(),
+};
+
+/// A handshake slot, given back when dropped.
+struct Slot;
+
+impl Slot {
+    fn take() -> Slot {
+        let max = handshake_slots();
+        let mut busy = SLOTS.busy.lock().unwrap_or_else(|e| e.into_inner());
+        while *busy >= max {
+            busy = SLOTS.freed.wait(busy).unwrap_or_else(|e| e.into_inner());
+        }
+        *busy += 1;
+        Slot
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut busy = SLOTS.busy.lock().unwrap_or_else(|e| e.into_inner());
+        *busy = busy.saturating_sub(1);
+        SLOTS.freed.notify_one();
+    }
+}
+
 impl SshConnection {
     /// Connects, verifies the host key, and authenticates.
     pub fn connect(spec: &ConnSpec) -> Result<SshConnection> {
+        let _slot = Slot::take();
         let target = format!("{}:{}", spec.address, spec.port);
         let addrs: Vec<_> = target
             .to_socket_addrs()
