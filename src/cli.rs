@@ -1,6 +1,6 @@
 //! The command line, with ansible-playbook's flag names so habits carry over. Definitions only.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 const EXIT_CODES: &str = "\
@@ -131,6 +131,26 @@ pub struct PlayArgs {
     /// Load and validate everything, then exit without touching a host.
     #[arg(long = "syntax-check")]
     pub syntax_check: bool,
+    /// What goes to standard output: `human` (Ansible-like) or `json` (one event per line,
+    /// described by docs/output-json.schema.json).
+    #[arg(long = "output", value_name = "FORMAT", value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
+    /// Also write a JUnit XML report to FILE when the run ends (one testsuite per play, one
+    /// testcase per task and host).
+    #[arg(long = "junit", value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// After the recap, show the slowest tasks (summed over hosts, and the slowest host) and
+    /// the slowest hosts.
+    #[arg(long = "profile")]
+    pub profile: bool,
+}
+
+/// The format of `drover play`'s standard output.
+#[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OutputFormat {
+    #[default]
+    Human,
+    Json,
 }
 
 #[derive(Args, Debug)]

@@ -16,11 +16,10 @@ fn main() -> ExitCode {
         }
     };
     drover::interrupt::install();
-    let mut reporter = Human::stdout();
     let result = match &cli.command {
-        Command::Play(a) => run_play(a, &mut reporter),
+        Command::Play(a) => run_play(a),
         Command::Inventory(a) => run_inventory(a),
-        Command::Run(a) => run_adhoc(a, &mut reporter),
+        Command::Run(a) => run_adhoc(a, &mut Human::stdout()),
     };
     match result {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),

@@ -1,15 +1,48 @@
 //! `drover play`: load and validate every playbook, then run them.
 
 use super::common::{exit_code, input, load_inventory, settings_from};
-use crate::cli::PlayArgs;
+use crate::cli::{OutputFormat, PlayArgs};
 use crate::executor::Runner;
-use crate::output::Reporter;
+use crate::output::{Fanout, Human, Json, Junit, Reporter};
 use crate::playbook::{check_variables, load_playbook, LoadOptions, TaskKind};
 use anyhow::Result;
 use std::io::Write;
 
+/// The reporters `--output`, `--junit` and `--profile` ask for.
+fn reporter_for(args: &PlayArgs) -> Result<Fanout> {
+    let listing = args.syntax_check || args.list_hosts || args.list_tasks || args.list_tags;
+    if args.output == OutputFormat::Json && listing {
+        anyhow::bail!(
+            "--output json reports runs; --syntax-check, --list-hosts, --list-tasks and --list-tags print text\nhint: drop --output json"
+        );
+    }
+    let primary: Box<dyn Reporter> = match args.output {
+        OutputFormat::Human => Box::new(Human::stdout()),
+        OutputFormat::Json => Box::new(Json::stdout()),
+    };
+    let mut reporter = Fanout::new(primary);
+    if let Some(path) = &args.junit {
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        if path.is_dir() || !dir.is_dir() {
+            anyhow::bail!(
+                "--junit {}: not a file in an existing directory",
+                path.display()
+            );
+        }
+        reporter = reporter.also(Box::new(Junit::new(path.clone())));
+    }
+    if args.profile {
+        reporter = reporter.profiled();
+    }
+    Ok(reporter)
+}
+
 /// Runs `drover play`; returns the exit code.
-pub fn run_play(args: &PlayArgs, reporter: &mut dyn Reporter) -> Result<i32> {
+pub fn run_play(args: &PlayArgs) -> Result<i32> {
+    let mut reporter = input(reporter_for(args))?;
     let mut settings = input(settings_from(&args.conn))?;
     settings.tags = args.tags.clone();
     settings.skip_tags = args.skip_tags.clone();
@@ -108,7 +141,7 @@ pub fn run_play(args: &PlayArgs, reporter: &mut dyn Reporter) -> Result<i32> {
     let _ = &mut runner;
     let mut outcome = crate::executor::Outcome::default();
     for pb in &books {
-        let o = runner.run_playbook(pb, reporter)?;
+        let o = runner.run_playbook(pb, &mut reporter)?;
         outcome.any_failed |= o.any_failed;
         outcome.any_unreachable |= o.any_unreachable;
         outcome.interrupted |= o.interrupted;
@@ -117,5 +150,6 @@ pub fn run_play(args: &PlayArgs, reporter: &mut dyn Reporter) -> Result<i32> {
         }
     }
     reporter.recap(&runner.recap());
+    reporter.finish()?;
     Ok(exit_code(&outcome))
 }

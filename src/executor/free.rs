@@ -12,13 +12,14 @@ use super::Runner;
 use crate::executor::Stats;
 use crate::output::Reporter;
 use crate::playbook::Play;
+use crate::yaml::Span;
 use anyhow::{anyhow, Result};
 use std::sync::mpsc::{channel, Sender};
 use std::sync::{Arc, Mutex};
 
 /// A run event, sent from a host's worker to the printing thread.
 enum Event {
-    TaskStart(String, bool),
+    TaskStart(String, bool, Span),
     Result(Box<HostResult>, u8),
     Included(String, Vec<String>, Option<String>),
     Warning(String),
@@ -38,9 +39,9 @@ impl Forward {
 }
 
 impl Reporter for Forward {
-    fn play_start(&mut self, _name: &str) {}
-    fn task_start(&mut self, name: &str, handler: bool) {
-        self.send(Event::TaskStart(name.to_string(), handler));
+    fn play_start(&mut self, _name: &str, _hosts: &[String]) {}
+    fn task_start(&mut self, name: &str, handler: bool, at: &Span) {
+        self.send(Event::TaskStart(name.to_string(), handler, at.clone()));
     }
     fn host_result(&mut self, result: &HostResult, verbosity: u8) {
         self.send(Event::Result(Box::new(result.clone()), verbosity));
@@ -156,15 +157,15 @@ impl<'a> Runner<'a> {
             drop(tx);
             // Print events as they arrive; a banner again only when another task's results
             // follow.
-            let mut printed: Option<(String, bool)> = None;
-            let mut current: Vec<Option<(String, bool)>> = vec![None; workers];
+            let mut printed: Option<(String, bool, Span)> = None;
+            let mut current: Vec<Option<(String, bool, Span)>> = vec![None; workers];
             for (w, ev) in rx {
                 match ev {
-                    Event::TaskStart(name, handler) => current[w] = Some((name, handler)),
+                    Event::TaskStart(name, handler, at) => current[w] = Some((name, handler, at)),
                     Event::Result(r, verbosity) => {
                         if current[w].is_some() && current[w] != printed {
-                            if let Some((name, handler)) = &current[w] {
-                                reporter.task_start(name, *handler);
+                            if let Some((name, handler, at)) = &current[w] {
+                                reporter.task_start(name, *handler, at);
                             }
                             printed = current[w].clone();
                         }

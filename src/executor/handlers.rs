@@ -53,7 +53,11 @@ pub fn flush(
                 continue;
             }
             pc.hostvars = hostvars_snapshot(&runner.hosts, &pc.extra);
-            reporter.task_start(&run_task::display_name(pc, handler, None), true);
+            reporter.task_start(
+                &run_task::display_name(pc, handler, None),
+                true,
+                &handler.span,
+            );
             let results = runner.on_hosts(
                 &targets,
                 |h| run_task::run_task(pc, handler, h),

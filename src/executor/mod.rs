@@ -163,7 +163,7 @@ impl<'a> Runner<'a> {
             }
             let mut names = self.play_hosts(play)?;
             order_hosts(&mut names, &play.order);
-            reporter.play_start(&play.name);
+            reporter.play_start(&play.name, &names);
             if names.is_empty() {
                 reporter.warning("no hosts matched, skipping this play");
                 continue;
@@ -358,7 +358,7 @@ impl<'a> Runner<'a> {
         pc: &mut PlayCtx,
     ) -> Result<bool> {
         if play.gather_facts && tags.gathers_facts(&play.tags) {
-            reporter.task_start("Gathering Facts", false);
+            reporter.task_start("Gathering Facts", false, &play.span);
             let results = self.on_hosts(
                 batch,
                 |h| {
@@ -465,7 +465,7 @@ impl<'a> Runner<'a> {
                 .iter()
                 .find(|i| self.hosts[**i].active())
                 .map(|i| &self.hosts[*i]);
-            reporter.task_start(&run_task::display_name(pc, task, first), false);
+            reporter.task_start(&run_task::display_name(pc, task, first), false, &task.span);
             let results = self.run_on_batch(task, batch, pc);
             self.record(&results, Some(task), reporter, pc);
             if play.any_errors_fatal
@@ -582,7 +582,7 @@ impl<'a> Runner<'a> {
             .iter()
             .find(|i| self.hosts[**i].active())
             .map(|i| &self.hosts[*i]);
-        reporter.task_start(&run_task::display_name(pc, task, first), false);
+        reporter.task_start(&run_task::display_name(pc, task, first), false, &task.span);
         let pool = &self.pool;
         let shared: &PlayCtx = pc;
         let mut targets: Vec<(usize, &mut HostState)> = self

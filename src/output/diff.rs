@@ -1,6 +1,8 @@
 //! Unified diffs of before/after text for `--diff`.
 
-use similar::TextDiff;
+use crate::executor::HostResult;
+use crate::modules::Diff;
+use similar::{ChangeTag, TextDiff};
 
 /// A unified diff with three lines of context; empty when the texts are equal.
 pub fn unified_diff(before: &str, after: &str, before_header: &str, after_header: &str) -> String {
@@ -17,6 +19,54 @@ pub fn unified_diff(before: &str, after: &str, before_header: &str, after_header
         out.push('\n');
     }
     out
+}
+
+/// What a result's diffs (its own and its loop items') amount to, without their text.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DiffSummary {
+    /// How many before/after pairs the task produced.
+    pub count: usize,
+    /// What the diffs are about (a file path, `packages`, ...), each once, in order.
+    pub files: Vec<String>,
+    pub lines_added: usize,
+    pub lines_removed: usize,
+}
+
+impl DiffSummary {
+    /// `None` when the result carries no diff.
+    pub fn of(r: &HostResult) -> Option<DiffSummary> {
+        let all: Vec<&Diff> = r
+            .diffs
+            .iter()
+            .chain(r.items.iter().flat_map(|i| i.diffs.iter()))
+            .collect();
+        if all.is_empty() {
+            return None;
+        }
+        let mut s = DiffSummary {
+            count: all.len(),
+            ..DiffSummary::default()
+        };
+        for d in all {
+            // The before side names the target (the after side may name a source file).
+            let name = if d.before_header.is_empty() {
+                &d.after_header
+            } else {
+                &d.before_header
+            };
+            if !name.is_empty() && !s.files.contains(name) {
+                s.files.push(name.clone());
+            }
+            for change in TextDiff::from_lines(&d.before, &d.after).iter_all_changes() {
+                match change.tag() {
+                    ChangeTag::Insert => s.lines_added += 1,
+                    ChangeTag::Delete => s.lines_removed += 1,
+                    ChangeTag::Equal => {}
+                }
+            }
+        }
+        Some(s)
+    }
 }
 
 #[cfg(test)]

@@ -1,10 +1,12 @@
 //! Ansible-like human output: PLAY/TASK banners, one line per host in inventory order,
 //! coloured diffs, PLAY RECAP. Colour only on a terminal and never with `NO_COLOR`.
 
-use super::{unified_diff, Reporter};
+use super::{unified_diff, ProfileSummary, Reporter};
 use crate::executor::{HostResult, ItemResult, Stats, Status};
+use crate::yaml::Span;
 use console::{Style, Term};
 use std::io::Write;
+use std::time::Duration;
 
 /// Terminal reporter writing to stdout.
 pub struct Human {
@@ -113,11 +115,11 @@ impl Human {
 }
 
 impl Reporter for Human {
-    fn play_start(&mut self, name: &str) {
+    fn play_start(&mut self, name: &str, _hosts: &[String]) {
         self.banner(&format!("PLAY [{name}]"));
     }
 
-    fn task_start(&mut self, name: &str, handler: bool) {
+    fn task_start(&mut self, name: &str, handler: bool, _at: &Span) {
         let kind = if handler { "RUNNING HANDLER" } else { "TASK" };
         self.banner(&format!("{kind} [{name}]"));
     }
@@ -205,6 +207,33 @@ impl Reporter for Human {
                 self.out,
                 "{name} : ok={:<4} changed={:<4} unreachable={:<4} failed={:<4} skipped={:<4} rescued={:<4} ignored={:<4}",
                 s.ok, s.changed, s.unreachable, s.failed, s.skipped, s.rescued, s.ignored
+            );
+        }
+        let _ = self.out.flush();
+    }
+
+    fn profile(&mut self, p: &ProfileSummary) {
+        self.banner("PROFILE [slowest tasks]");
+        let secs = |d: Duration| format!("{:.2}s", d.as_secs_f64());
+        for t in &p.tasks {
+            let _ = writeln!(
+                self.out,
+                "{:>9}  max {:>8} on {:<16} {}  ({})",
+                secs(t.total),
+                secs(t.max),
+                t.max_host,
+                t.name,
+                t.path
+            );
+        }
+        self.banner("PROFILE [slowest hosts]");
+        for h in &p.hosts {
+            let _ = writeln!(
+                self.out,
+                "{:>9}  {}  ({} results)",
+                secs(h.total),
+                h.host,
+                h.results
             );
         }
         let _ = self.out.flush();

@@ -1,22 +1,64 @@
 //! All run output goes through a `Reporter`; nothing else prints. `human.rs` is the
-//! Ansible-like terminal output, `diff.rs` renders `--diff` before/after pairs.
+//! Ansible-like terminal output, `json.rs` one JSON event per line for machines, `junit.rs` a
+//! JUnit XML file written at the end, `profile.rs` the `--profile` timings, `fanout.rs` sends
+//! every event to several of them, `diff.rs` renders `--diff` before/after pairs.
 
 mod diff;
+mod fanout;
 mod human;
+mod json;
+mod junit;
+mod profile;
 
-pub use diff::unified_diff;
+pub use diff::{unified_diff, DiffSummary};
+pub use fanout::Fanout;
 pub use human::Human;
+pub use json::{Json, SCHEMA_VERSION};
+pub use junit::Junit;
+pub use profile::{HostTime, Profile, ProfileSummary, TaskTime};
 
 use crate::executor::{HostResult, Stats};
+use crate::yaml::Span;
 
 /// Receives run events in order. Implementations buffer or print; they never fail the run.
 pub trait Reporter {
-    fn play_start(&mut self, name: &str);
-    fn task_start(&mut self, name: &str, handler: bool);
+    /// A play begins on these hosts (after `--limit`, in the play's order).
+    fn play_start(&mut self, name: &str, hosts: &[String]);
+    /// A task (or handler) begins; `at` is where it is defined.
+    fn task_start(&mut self, name: &str, handler: bool, at: &Span);
     /// One host's result, in inventory order after the whole task finished.
     fn host_result(&mut self, result: &HostResult, verbosity: u8);
     fn warning(&mut self, msg: &str);
     /// An `include_tasks` file that runs next for these hosts (`label`: the loop item).
     fn included(&mut self, file: &str, hosts: &[&str], label: Option<&str>);
     fn recap(&mut self, stats: &[(String, Stats)]);
+    /// `--profile`: the slowest tasks and hosts, right after the recap.
+    fn profile(&mut self, _summary: &ProfileSummary) {}
+    /// The run is over: write whatever files this reporter owns. An error here fails the
+    /// command (the run itself already happened).
+    fn finish(&mut self) -> anyhow::Result<()> {
+        Ok(())
+    }
+}
+
+/// A task's place as `file:line` (just the file for places that have no line).
+pub fn task_path(at: &Span) -> String {
+    if at.line == 0 {
+        at.file.display().to_string()
+    } else {
+        format!("{}:{}", at.file.display(), at.line)
+    }
+}
+
+/// A result's `msg` as a string, from a loop item's registered value.
+pub(crate) fn value_msg(v: &minijinja::Value) -> Option<String> {
+    let m = v.get_attr("msg").ok()?;
+    if m.is_undefined() || m.is_none() {
+        return None;
+    }
+    Some(
+        m.as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| m.to_string()),
+    )
 }
