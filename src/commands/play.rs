@@ -1,6 +1,6 @@
 //! `drover play`: load and validate every playbook, then run them.
 
-use super::common::{exit_code, input, load_inventory, settings_from};
+use super::common::{exit_code, input, load_inventory, settings_from, setup_vault};
 use crate::cli::PlayArgs;
 use crate::executor::Runner;
 use crate::output::Reporter;
@@ -10,6 +10,7 @@ use std::io::Write;
 
 /// Runs `drover play`; returns the exit code.
 pub fn run_play(args: &PlayArgs, reporter: &mut dyn Reporter) -> Result<i32> {
+    input(setup_vault(&args.conn.vault))?;
     let mut settings = input(settings_from(&args.conn))?;
     settings.tags = args.tags.clone();
     settings.skip_tags = args.skip_tags.clone();
