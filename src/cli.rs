@@ -32,6 +32,106 @@ pub enum Command {
     /// Run one module on hosts (like `ansible PATTERN -m MODULE -a ARGS`).
     #[command(after_help = EXIT_CODES)]
     Run(RunArgs),
+    /// Encrypt, decrypt and view Ansible Vault files and strings (like ansible-vault).
+    #[command(subcommand)]
+    Vault(VaultCommand),
+}
+
+/// Where vault passwords come from (ansible-playbook's flags).
+#[derive(Args, Debug, Clone, Default)]
+pub struct VaultSecretArgs {
+    /// Vault password file; an executable file is run and its output is the password
+    /// (repeatable; also ANSIBLE_VAULT_PASSWORD_FILE).
+    #[arg(
+        long = "vault-password-file",
+        visible_alias = "vault-pass-file",
+        value_name = "FILE"
+    )]
+    pub vault_password_files: Vec<PathBuf>,
+    /// Ask for the vault password on the terminal.
+    #[arg(
+        short = 'J',
+        long = "ask-vault-pass",
+        visible_alias = "ask-vault-password"
+    )]
+    pub ask_vault_pass: bool,
+    /// A vault password with its id: LABEL@FILE, LABEL@prompt, or FILE (repeatable).
+    #[arg(long = "vault-id", value_name = "LABEL@SOURCE")]
+    pub vault_ids: Vec<String>,
+}
+
+impl VaultSecretArgs {
+    pub fn options(&self) -> crate::vault::SecretOptions {
+        crate::vault::SecretOptions {
+            vault_ids: self.vault_ids.clone(),
+            password_files: self.vault_password_files.clone(),
+            ask: self.ask_vault_pass,
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum VaultCommand {
+    /// Encrypt files in place (standard input to standard output without FILE).
+    Encrypt(VaultFilesArgs),
+    /// Decrypt files in place (standard input to standard output without FILE).
+    Decrypt(VaultFilesArgs),
+    /// Print a vault-encrypted file's plaintext.
+    View(VaultViewArgs),
+    /// Encrypt a string and print it as a `!vault |` YAML value.
+    #[command(name = "encrypt_string", visible_alias = "encrypt-string")]
+    EncryptString(VaultStringArgs),
+}
+
+/// Options of `drover vault` subcommands that encrypt: which secret to encrypt with.
+#[derive(Args, Debug, Clone, Default)]
+pub struct VaultEncryptArgs {
+    /// The vault id to encrypt with (a label of --vault-id) when several are given.
+    #[arg(long = "encrypt-vault-id", value_name = "LABEL")]
+    pub encrypt_vault_id: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct VaultFilesArgs {
+    #[command(flatten)]
+    pub secrets: VaultSecretArgs,
+    #[command(flatten)]
+    pub encrypt: VaultEncryptArgs,
+    /// Write the result here instead of in place (`-` for standard output).
+    #[arg(long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Files to change in place.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct VaultViewArgs {
+    #[command(flatten)]
+    pub secrets: VaultSecretArgs,
+    /// Files to print.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct VaultStringArgs {
+    #[command(flatten)]
+    pub secrets: VaultSecretArgs,
+    #[command(flatten)]
+    pub encrypt: VaultEncryptArgs,
+    /// Variable name for each string, in order (repeatable).
+    #[arg(short = 'n', long = "name", value_name = "NAME")]
+    pub names: Vec<String>,
+    /// Read the string from standard input and name it NAME.
+    #[arg(long = "stdin-name", value_name = "NAME")]
+    pub stdin_name: Option<String>,
+    /// Prompt for the string to encrypt.
+    #[arg(short = 'p', long = "prompt")]
+    pub prompt: bool,
+    /// Strings to encrypt (standard input when none is given).
+    #[arg(value_name = "STRING")]
+    pub strings: Vec<String>,
 }
 
 /// Options shared by every command that connects to hosts.
@@ -91,6 +191,8 @@ pub struct ConnectArgs {
     /// More output (-v shows results; repeatable).
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
     pub verbose: u8,
+    #[command(flatten)]
+    pub vault: VaultSecretArgs,
 }
 
 #[derive(Args, Debug)]
@@ -167,6 +269,8 @@ pub struct InventoryArgs {
     /// Print one host's variables as JSON.
     #[arg(long, value_name = "HOST")]
     pub host: Option<String>,
+    #[command(flatten)]
+    pub vault: VaultSecretArgs,
 }
 
 #[derive(Args, Debug)]

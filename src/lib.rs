@@ -17,4 +17,5 @@ pub mod settings;
 pub mod shell;
 pub mod template;
 pub mod vars;
+pub mod vault;
 pub mod yaml;

@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use drover::cli::{Cli, Command};
-use drover::commands::{run_adhoc, run_inventory, run_play, InputError};
+use drover::commands::{run_adhoc, run_inventory, run_play, run_vault, InputError};
 use drover::output::Human;
 use std::process::ExitCode;
 
@@ -20,6 +20,7 @@ fn main() -> ExitCode {
         Command::Play(a) => run_play(a),
         Command::Inventory(a) => run_inventory(a),
         Command::Run(a) => run_adhoc(a, &mut Human::stdout()),
+        Command::Vault(a) => run_vault(a),
     };
     match result {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),

@@ -1,6 +1,6 @@
 //! `drover run PATTERN -m MODULE -a ARGS`: one module on matching hosts, as a one-task play.
 
-use super::common::{exit_code, input, load_inventory, settings_from};
+use super::common::{exit_code, input, load_inventory, settings_from, setup_vault};
 use crate::cli::RunArgs;
 use crate::executor::Runner;
 use crate::output::Reporter;
@@ -9,6 +9,7 @@ use anyhow::Result;
 
 /// Runs an ad-hoc module; returns the exit code.
 pub fn run_adhoc(args: &RunArgs, reporter: &mut dyn Reporter) -> Result<i32> {
+    input(setup_vault(&args.conn.vault))?;
     let mut settings = input(settings_from(&args.conn))?;
     // Ad-hoc runs exist to see results: show them as `ansible` does.
     settings.verbosity = settings.verbosity.max(1);

@@ -67,6 +67,13 @@ pub fn parse_extra_vars(raw: &str) -> Result<VarMap> {
         .collect())
 }
 
+/// Reads the vault passwords the options name (running scripts, prompting) and makes them
+/// the ones every later load decrypts with.
+pub fn setup_vault(args: &crate::cli::VaultSecretArgs) -> Result<()> {
+    crate::vault::set_secrets(crate::vault::load_secrets(&args.options())?);
+    Ok(())
+}
+
 /// Settings from the connection options.
 pub fn settings_from(c: &ConnectArgs) -> Result<Settings> {
     let mut s = Settings {

@@ -1,12 +1,15 @@
-//! `drover inventory`: `--list` (JSON), `--graph`, `--host`.
+//! `drover inventory`: `--list` (JSON), `--graph`, `--host`. Vault values are shown as
+//! `********`, never in plain text.
 
-use super::common::{input, load_inventory};
+use super::common::{input, load_inventory, setup_vault};
 use crate::cli::InventoryArgs;
 use crate::inventory::render;
+use crate::vault::redact;
 use anyhow::{anyhow, Result};
 
 /// Prints the inventory; returns the exit code.
 pub fn run_inventory(args: &InventoryArgs) -> Result<i32> {
+    input(setup_vault(&args.vault))?;
     let inv = input(load_inventory(&args.inventory, &[]))?;
     if let Some(group) = &args.graph {
         if group != "all" && !inv.groups.contains_key(group) {
@@ -15,11 +18,11 @@ pub fn run_inventory(args: &InventoryArgs) -> Result<i32> {
         println!("{}", render::graph(&inv, group));
     } else if let Some(host) = &args.host {
         let v = input(render::host_json(&inv, host))?;
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        println!("{}", redact(&serde_json::to_string_pretty(&v)?));
     } else if args.list {
         println!(
             "{}",
-            serde_json::to_string_pretty(&render::list_json(&inv))?
+            redact(&serde_json::to_string_pretty(&render::list_json(&inv))?)
         );
     } else {
         return input(Err(anyhow!(

@@ -5,8 +5,10 @@ mod adhoc;
 mod common;
 mod inventory;
 mod play;
+mod vault;
 
 pub use adhoc::run_adhoc;
 pub use common::{exit_code, InputError};
 pub use inventory::run_inventory;
 pub use play::run_play;
+pub use vault::run_vault;

@@ -1,6 +1,6 @@
 //! `drover play`: load and validate every playbook, then run them.
 
-use super::common::{exit_code, input, load_inventory, settings_from};
+use super::common::{exit_code, input, load_inventory, settings_from, setup_vault};
 use crate::cli::{OutputFormat, PlayArgs};
 use crate::executor::Runner;
 use crate::output::{Fanout, Human, Json, Junit, Reporter};
@@ -42,6 +42,7 @@ fn reporter_for(args: &PlayArgs) -> Result<Fanout> {
 
 /// Runs `drover play`; returns the exit code.
 pub fn run_play(args: &PlayArgs) -> Result<i32> {
+    input(setup_vault(&args.conn.vault))?;
     let mut reporter = input(reporter_for(args))?;
     let mut settings = input(settings_from(&args.conn))?;
     settings.tags = args.tags.clone();

@@ -139,7 +139,9 @@ impl<S: Read + Write> ShellSession<S> {
                 // libssh2 wakes a blocking read at each keepalive interval (after sending the
                 // keepalive) with a timeout: the command is still running, keep waiting.
                 Err(e) if e.kind() == std::io::ErrorKind::TimedOut => continue,
-                Err(e) => return Err(TransportError::new("reading from the remote shell", e).into()),
+                Err(e) => {
+                    return Err(TransportError::new("reading from the remote shell", e).into())
+                }
             };
             if n == 0 {
                 let partial = String::from_utf8_lossy(&self.buf);
@@ -171,7 +173,12 @@ fn write_patiently<W: Write>(w: &mut W, mut data: &[u8]) -> std::io::Result<()> 
     use std::io::ErrorKind::{Interrupted, TimedOut, WriteZero};
     while !data.is_empty() {
         match w.write(data) {
-            Ok(0) => return Err(std::io::Error::new(WriteZero, "the remote shell took no data")),
+            Ok(0) => {
+                return Err(std::io::Error::new(
+                    WriteZero,
+                    "the remote shell took no data",
+                ))
+            }
             Ok(n) => data = &data[n..],
             Err(e) if matches!(e.kind(), TimedOut | Interrupted) => {}
             Err(e) => return Err(e),

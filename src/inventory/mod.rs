@@ -189,6 +189,13 @@ fn is_executable_script(path: &Path, text: &str) -> bool {
 fn load_file(path: &Path, b: &mut Builder) -> Result<()> {
     let bytes =
         std::fs::read(path).with_context(|| format!("reading inventory `{}`", path.display()))?;
+    // A vault-encrypted inventory is decrypted in memory, as Ansible does.
+    let bytes = if crate::vault::is_encrypted(&bytes) {
+        crate::vault::decrypt(&bytes)
+            .map_err(|e| anyhow!("{}:1:1: {}", path.display(), e.report()))?
+    } else {
+        bytes
+    };
     let text = String::from_utf8(bytes)
         .map_err(|_| anyhow!("{}: inventory file is not valid UTF-8", path.display()))?;
     if is_executable_script(path, &text) {

@@ -1,8 +1,10 @@
 //! Ansible-like human output: PLAY/TASK banners, one line per host in inventory order,
-//! coloured diffs, PLAY RECAP. Colour only on a terminal and never with `NO_COLOR`.
+//! coloured diffs, PLAY RECAP. Colour only on a terminal and never with `NO_COLOR`. Every
+//! string that came out of a vault is shown as `********` (`crate::vault::redact`).
 
 use super::{unified_diff, ProfileSummary, Reporter};
 use crate::executor::{HostResult, ItemResult, Stats, Status};
+use crate::vault::redact;
 use crate::yaml::Span;
 use console::{Style, Term};
 use std::io::Write;
@@ -50,6 +52,7 @@ impl Human {
     }
 
     fn banner(&mut self, title: &str) {
+        let title = &*redact(title);
         let stars = "*".repeat(self.width.saturating_sub(title.chars().count() + 1).max(3));
         let _ = writeln!(self.out, "\n{title} {stars}");
     }
@@ -67,9 +70,11 @@ impl Human {
 
     fn write_diffs(&mut self, diffs: &[crate::modules::Diff]) {
         for d in diffs {
+            // Vault secrets are hidden before diffing: a changed secret shows as a changed
+            // `********` line, an unchanged one as context.
             let text = unified_diff(
-                &d.before,
-                &d.after,
+                &redact(&d.before),
+                &redact(&d.after),
                 &format!("before: {}", d.before_header),
                 &format!("after: {}", d.after_header),
             );
@@ -94,7 +99,8 @@ impl Human {
         if no_log {
             return "{\"censored\": \"the output has been hidden due to the fact that 'no_log: true' was specified for this result\"}".into();
         }
-        serde_json::to_string(v).unwrap_or_else(|_| v.to_string())
+        let text = serde_json::to_string(v).unwrap_or_else(|_| v.to_string());
+        redact(&text).into_owned()
     }
 
     fn item_line(&mut self, host: &str, item: &ItemResult, verbosity: u8, no_log: bool) {
@@ -103,7 +109,7 @@ impl Human {
         let label = if no_log {
             "None".to_string()
         } else {
-            item.label.clone()
+            redact(&item.label).into_owned()
         };
         let mut line = format!("{word}: [{host}] => (item={label})");
         if item.status == Status::Failed || verbosity > 0 {
@@ -177,12 +183,16 @@ impl Reporter for Human {
     fn included(&mut self, file: &str, hosts: &[&str], label: Option<&str>) {
         let item = label.map(|l| format!(" => (item={l})")).unwrap_or_default();
         let line = format!("included: {file} for {}{item}", hosts.join(", "));
+        let line = redact(&line);
         let line = self.paint(&line, &Style::new().cyan());
         let _ = writeln!(self.out, "{line}");
     }
 
     fn warning(&mut self, msg: &str) {
-        let line = self.paint(&format!("[WARNING]: {msg}"), &Style::new().magenta());
+        let line = self.paint(
+            &format!("[WARNING]: {}", redact(msg)),
+            &Style::new().magenta(),
+        );
         let _ = writeln!(self.out, "{line}");
     }
 

@@ -43,9 +43,25 @@ impl Json {
         if let Value::Object(f) = fields {
             line.extend(f);
         }
+        let mut line = Value::Object(line);
+        redact_strings(&mut line);
         // A closed stdout must not stop the run; the exit code still tells the outcome.
-        let _ = writeln!(self.out, "{}", Value::Object(line));
+        let _ = writeln!(self.out, "{line}");
         let _ = self.out.flush();
+    }
+}
+
+/// Vault-decrypted values never leave in an event: every string is masked where one appears.
+fn redact_strings(v: &mut Value) {
+    match v {
+        Value::String(s) => {
+            if let std::borrow::Cow::Owned(r) = crate::vault::redact(s) {
+                *s = r;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact_strings),
+        Value::Object(m) => m.values_mut().for_each(redact_strings),
+        _ => {}
     }
 }
 

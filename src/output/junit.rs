@@ -152,6 +152,8 @@ fn legal(c: char) -> char {
 
 /// Escaped for element text.
 fn text(s: &str) -> String {
+    // Vault-decrypted values are masked before anything is written.
+    let s = crate::vault::redact(s);
     let mut out = String::with_capacity(s.len());
     for c in s.chars().map(legal) {
         match c {
@@ -168,6 +170,7 @@ fn text(s: &str) -> String {
 /// Escaped for a double-quoted attribute value (line breaks and tabs kept as references, which
 /// attribute normalisation would otherwise turn into spaces).
 fn attr(s: &str) -> String {
+    let s = crate::vault::redact(s);
     let mut out = String::with_capacity(s.len());
     for c in s.chars().map(legal) {
         match c {

@@ -10,11 +10,65 @@ use std::sync::Arc;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
-/// Reads and parses a YAML file into its documents.
+/// Reads and parses a YAML file into its documents. A vault-encrypted file is decrypted in
+/// memory first (its string values are then secrets, see `crate::vault::redact`).
 pub fn load_file(path: &Path) -> Result<Vec<Node>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading `{}`", path.display()))?;
-    load_str(&text, path)
+    let bytes = std::fs::read(path).with_context(|| format!("reading `{}`", path.display()))?;
+    let vaulted = crate::vault::is_encrypted(&bytes);
+    let bytes = if vaulted {
+        crate::vault::decrypt(&bytes)
+            .map_err(|e| anyhow!("{}:1:1: {}", path.display(), e.report()))?
+    } else {
+        bytes
+    };
+    let text = String::from_utf8(bytes)
+        .map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "stream did not contain valid UTF-8",
+            )
+        })
+        .with_context(|| format!("reading `{}`", path.display()))?;
+    let docs = load_str(&text, path)?;
+    if vaulted {
+        docs.iter().for_each(mark_file_secrets);
+    }
+    Ok(docs)
+}
+
+/// Strings shorter than this from an encrypted file are not hidden in output: hiding `yes`
+/// or `80` everywhere would garble it. `!vault` values are always hidden.
+const MIN_FILE_SECRET_LEN: usize = 4;
+
+/// Records the string values (not the keys) of a decrypted file as secrets.
+fn mark_file_secrets(node: &Node) {
+    match &node.kind {
+        NodeKind::Str(s) if s.trim().len() >= MIN_FILE_SECRET_LEN => crate::vault::mark_secret(s),
+        NodeKind::Seq(items) => items.iter().for_each(mark_file_secrets),
+        NodeKind::Map(entries) => entries.iter().for_each(|(_, v)| mark_file_secrets(v)),
+        _ => {}
+    }
+}
+
+/// Replaces every `!vault` scalar by its plaintext (keeping the tag), or fails naming it.
+fn decrypt_vaulted(node: &mut Node) -> Result<()> {
+    match &mut node.kind {
+        NodeKind::Str(s) if node.tag.as_deref() == Some("vault") => {
+            let plain = crate::vault::decrypt(s.as_bytes())
+                .map_err(|e| anyhow!("{}: {}", node.span, e.report()))?;
+            let plain = String::from_utf8(plain).map_err(|_| {
+                anyhow!("{}: the decrypted vault value is not UTF-8 text", node.span)
+            })?;
+            crate::vault::mark_secret(&plain);
+            *s = plain;
+        }
+        NodeKind::Seq(items) => items.iter_mut().try_for_each(decrypt_vaulted)?,
+        NodeKind::Map(entries) => entries
+            .iter_mut()
+            .try_for_each(|(k, v)| decrypt_vaulted(k).and_then(|()| decrypt_vaulted(v)))?,
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Parses YAML text; `path` is used for spans and messages only.
@@ -53,7 +107,11 @@ pub fn load_str(text: &str, path: &Path) -> Result<Vec<Node>> {
     if let Some(e) = builder.error {
         return Err(e);
     }
-    Ok(builder.docs)
+    let mut docs = builder.docs;
+    if text.contains("!vault") {
+        docs.iter_mut().try_for_each(decrypt_vaulted)?;
+    }
+    Ok(docs)
 }
 
 /// The first line at or after `line` (1-based, within two lines) whose indentation has a tab.

@@ -20,6 +20,8 @@ pub fn drover() -> Command {
         .env_remove("DROVER_HOST_KEY_CHECKING")
         .env_remove("ANSIBLE_INVENTORY")
         .env_remove("ANSIBLE_ROLES_PATH")
+        .env_remove("ANSIBLE_VAULT_PASSWORD_FILE")
+        .env_remove("ANSIBLE_VAULT_IDENTITY_LIST")
         .env_remove("SSH_AUTH_SOCK");
     cmd
 }

@@ -1,0 +1,504 @@
+//! Ansible Vault compatibility: data written by the real `ansible-vault` (committed under
+//! tests/fixtures/vault/, with its password files) decrypts; what `drover vault` writes,
+//! `ansible-vault` reads (when it is installed); playbooks over the local connection see the
+//! plaintext of `!vault` values and encrypted vars files, refuse a wrong password with exit 5
+//! before touching anything, and never print a secret.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use support::{drover, recap, run, s, snapshot, write};
+
+const ANSIBLE_VAULT: &str = "/opt/drover-bench-venv/bin/ansible-vault";
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/vault")
+}
+
+fn fixture(name: &str) -> PathBuf {
+    fixtures().join(name)
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("reading {}: {e}", p.display()))
+}
+
+fn secret(id: &str, password_file: &str) -> drover::vault::Secret {
+    drover::vault::Secret {
+        id: id.into(),
+        password: read(&fixture(password_file)).trim().as_bytes().to_vec(),
+        source: password_file.into(),
+    }
+}
+
+/// The envelope of a `name: !vault |` block as ansible-vault encrypt_string prints it.
+fn envelope_of_block(block: &str) -> String {
+    let mut lines = block.lines();
+    let first = lines.next().unwrap();
+    assert!(first.ends_with("!vault |"), "{first}");
+    lines.map(|l| format!("{}\n", l.trim())).collect()
+}
+
+// ---- (a) data written by ansible-vault -------------------------------------------------
+
+#[test]
+fn decrypts_files_written_by_ansible_vault() {
+    let plain = std::fs::read(fixture("secrets.yml")).unwrap();
+    let default = [secret("default", "password")];
+    let v11 = std::fs::read(fixture("secrets-1.1.yml")).unwrap();
+    assert!(v11.starts_with(b"$ANSIBLE_VAULT;1.1;AES256\n"));
+    assert_eq!(drover::vault::decrypt_with(&default, &v11).unwrap(), plain);
+
+    let v12 = std::fs::read(fixture("secrets-1.2-prod.yml")).unwrap();
+    assert!(v12.starts_with(b"$ANSIBLE_VAULT;1.2;AES256;prod\n"));
+    let env = drover::vault::parse(&v12).unwrap();
+    assert_eq!(env.vault_id.as_deref(), Some("prod"));
+    // By its id, and (as Ansible) by trying every password when no id matches.
+    for secrets in [
+        vec![
+            secret("default", "password"),
+            secret("prod", "prod-password"),
+        ],
+        vec![secret("default", "prod-password")],
+    ] {
+        assert_eq!(drover::vault::decrypt_with(&secrets, &v12).unwrap(), plain);
+    }
+    let err = drover::vault::decrypt_with(&default, &v12).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Decryption failed (no vault secrets were found that could decrypt)"
+    );
+
+    let text = std::fs::read(fixture("text-1.1.txt")).unwrap();
+    assert_eq!(
+        drover::vault::decrypt_with(&default, &text).unwrap(),
+        std::fs::read(fixture("plain.txt")).unwrap()
+    );
+}
+
+#[test]
+fn decrypts_strings_written_by_ansible_vault() {
+    let cases = [
+        (
+            "string-1.1.yml",
+            "password",
+            "default",
+            "vaulted-secret-1.1",
+        ),
+        (
+            "string-1.2-prod.yml",
+            "prod-password",
+            "prod",
+            "vaulted-secret-1.2",
+        ),
+        ("string-16.yml", "password", "default", "0123456789abcdef"),
+    ];
+    for (file, pw, id, want) in cases {
+        let env = envelope_of_block(&read(&fixture(file)));
+        let got = drover::vault::decrypt_with(&[secret(id, pw)], env.as_bytes())
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(String::from_utf8(got).unwrap(), want, "{file}");
+    }
+    let env = envelope_of_block(&read(&fixture("string-long.yml")));
+    let got = drover::vault::decrypt_with(&[secret("default", "password")], env.as_bytes());
+    assert_eq!(got.unwrap(), std::fs::read(fixture("long.txt")).unwrap());
+}
+
+#[test]
+fn vault_view_and_decrypt_commands_read_ansible_vault_files() {
+    let (code, out, err) = run(drover().args([
+        "vault",
+        "view",
+        "--vault-password-file",
+        s(&fixture("password")),
+        s(&fixture("secrets-1.1.yml")),
+    ]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, read(&fixture("secrets.yml")));
+
+    let (code, out, err) = run(drover().args([
+        "vault",
+        "view",
+        "--vault-id",
+        &format!("dev@{}", s(&fixture("password"))),
+        "--vault-id",
+        &format!("prod@{}", s(&fixture("prod-password"))),
+        s(&fixture("secrets-1.2-prod.yml")),
+    ]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, read(&fixture("secrets.yml")));
+
+    // Wrong password: exit 5, Ansible's words and a hint.
+    let (code, _, err) = run(drover().args([
+        "vault",
+        "view",
+        "--vault-password-file",
+        s(&fixture("password")),
+        s(&fixture("secrets-1.2-prod.yml")),
+    ]));
+    assert_eq!(code, 5, "{err}");
+    assert!(
+        err.contains("Decryption failed (no vault secrets were found that could decrypt)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint:") && err.contains("--vault-id prod@FILE"),
+        "{err}"
+    );
+
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("copy.yml");
+    std::fs::copy(fixture("secrets-1.1.yml"), &f).unwrap();
+    let (code, _, err) = run(drover()
+        .env("ANSIBLE_VAULT_PASSWORD_FILE", fixture("password"))
+        .args(["vault", "decrypt", s(&f)]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(read(&f), read(&fixture("secrets.yml")));
+}
+
+// ---- (b) what drover writes, ansible-vault reads ----------------------------------------
+
+#[test]
+fn drover_round_trip_and_ansible_vault_reads_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plain = "db_password: round-trip-secret\nlist: [1, 2]\n";
+    let f11 = write(tmp.path(), "v11.yml", plain);
+    let f12 = write(tmp.path(), "v12.yml", plain);
+    let pw = fixture("password");
+    let prod = fixture("prod-password");
+    let (code, _, err) =
+        run(drover().args(["vault", "encrypt", "--vault-password-file", s(&pw), s(&f11)]));
+    assert_eq!(code, 0, "{err}");
+    let prod_id = format!("prod@{}", s(&prod));
+    let dev_id = format!("dev@{}", s(&pw));
+    // Two ids: the one to encrypt with must be named.
+    let (code, _, err) = run(drover().args([
+        "vault",
+        "encrypt",
+        "--vault-id",
+        &dev_id,
+        "--vault-id",
+        &prod_id,
+        s(&f12),
+    ]));
+    assert_eq!(code, 5, "{err}");
+    assert!(err.contains("--encrypt-vault-id"), "{err}");
+    let (code, _, err) = run(drover().args([
+        "vault",
+        "encrypt",
+        "--vault-id",
+        &dev_id,
+        "--vault-id",
+        &prod_id,
+        "--encrypt-vault-id",
+        "prod",
+        s(&f12),
+    ]));
+    assert_eq!(code, 0, "{err}");
+    assert!(read(&f11).starts_with("$ANSIBLE_VAULT;1.1;AES256\n"));
+    assert!(read(&f12).starts_with("$ANSIBLE_VAULT;1.2;AES256;prod\n"));
+    assert!(read(&f11)
+        .lines()
+        .skip(1)
+        .all(|l| l.len() <= 80 && l.bytes().all(|b| b.is_ascii_hexdigit())));
+    // Encrypting twice is refused.
+    let (code, _, err) =
+        run(drover().args(["vault", "encrypt", "--vault-password-file", s(&pw), s(&f11)]));
+    assert_eq!(code, 5);
+    assert!(err.contains("already encrypted"), "{err}");
+
+    // encrypt_string: a `name: !vault |` block.
+    let (code, block, err) = run(drover().args([
+        "vault",
+        "encrypt_string",
+        "--vault-id",
+        &prod_id,
+        "--name",
+        "token",
+        "string-secret",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        block.starts_with("token: !vault |\n          $ANSIBLE_VAULT;1.2;AES256;prod\n"),
+        "{block}"
+    );
+    let env = envelope_of_block(&block);
+    let s_prod = [secret("prod", "prod-password")];
+    assert_eq!(
+        drover::vault::decrypt_with(&s_prod, env.as_bytes()).unwrap(),
+        b"string-secret"
+    );
+    let envf = write(tmp.path(), "string.vault", &env);
+
+    // drover reads its own files back.
+    let (code, out, err) = run(drover().args(["vault", "view", "--vault-id", &prod_id, s(&f12)]));
+    assert_eq!((code, out.as_str()), (0, plain), "{err}");
+
+    if !Path::new(ANSIBLE_VAULT).exists() {
+        eprintln!("skipping the ansible-vault cross-check: {ANSIBLE_VAULT} is not installed");
+        return;
+    }
+    let ansible_vault = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(ANSIBLE_VAULT);
+        cmd.args(args)
+            .env("ANSIBLE_NOCOLOR", "1")
+            .env_remove("ANSIBLE_VAULT_PASSWORD_FILE");
+        run(&mut cmd)
+    };
+    let (code, out, err) = ansible_vault(&["view", "--vault-password-file", s(&pw), s(&f11)]);
+    assert_eq!((code, out.as_str()), (0, plain), "{err}");
+    let (code, out, err) = ansible_vault(&["view", "--vault-id", &prod_id, s(&f12)]);
+    assert_eq!((code, out.as_str()), (0, plain), "{err}");
+    // (ansible-vault view ends what it shows with a line break.)
+    let (code, out, err) = ansible_vault(&["view", "--vault-id", &prod_id, s(&envf)]);
+    assert_eq!((code, out.trim_end()), (0, "string-secret"), "{err}");
+    let (code, _, err) = ansible_vault(&["decrypt", "--vault-password-file", s(&pw), s(&f11)]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(read(&f11), plain);
+}
+
+// ---- (c) playbooks see the plaintext; a wrong password touches nothing -------------------
+
+/// A project whose group_vars hold a `!vault` value (1.1) and whose play reads an encrypted
+/// vars file (1.1), a play var `!vault` value (1.2, id prod) and include_vars of an encrypted
+/// 1.2 file, and a role whose defaults hold a `!vault` value; the tasks write them into
+/// `out.txt` and `role.txt`.
+fn project(dir: &Path) -> (PathBuf, PathBuf) {
+    let inv = write(
+        dir,
+        "inventory/hosts",
+        "localhost ansible_connection=local\n",
+    );
+    write(
+        dir,
+        "inventory/group_vars/all.yml",
+        &format!("plain_var: visible\n{}", read(&fixture("string-1.1.yml"))),
+    );
+    std::fs::copy(fixture("secrets-1.1.yml"), dir.join("secrets.yml")).unwrap();
+    std::fs::copy(fixture("secrets-1.2-prod.yml"), dir.join("more.yml")).unwrap();
+    write(
+        dir,
+        "roles/app/defaults/main.yml",
+        &read(&fixture("string-16.yml")).replace("exact16:", "role_secret:"),
+    );
+    write(
+        dir,
+        "roles/app/tasks/main.yml",
+        "- copy:\n    dest: \"{{ playbook_dir }}/role.txt\"\n    content: \"{{ role_secret }}\"\n",
+    );
+    let play_var = read(&fixture("string-1.2-prod.yml")).replace('\n', "\n    ");
+    let pb = write(
+        dir,
+        "site.yml",
+        &format!(
+            r#"- hosts: localhost
+  gather_facts: false
+  vars_files:
+    - secrets.yml
+  vars:
+    {play_var}
+  roles: [app]
+  tasks:
+    - include_vars:
+        file: more.yml
+        name: more
+    - name: write what the play sees
+      copy:
+        dest: "{{{{ playbook_dir }}}}/out.txt"
+        content: |
+          group_vars: {{{{ vaulted_password }}}}
+          vars_files: {{{{ db_password }}}} {{{{ api_token }}}}
+          play: {{{{ play_secret }}}}
+          include_vars: {{{{ more.db_password }}}}
+"#
+        )
+        .replace("vaulted_password: !vault", "play_secret: !vault"),
+    );
+    (inv, pb)
+}
+
+#[test]
+fn playbook_sees_vault_values_over_the_local_connection() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (inv, pb) = project(tmp.path());
+    let (code, out, err) = run(drover().current_dir(tmp.path()).args([
+        "play",
+        "-i",
+        s(&inv),
+        s(&pb),
+        "--vault-password-file",
+        s(&fixture("password")),
+        "--vault-id",
+        &format!("prod@{}", s(&fixture("prod-password"))),
+    ]));
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert_eq!(recap(&out, "localhost").changed, 2, "{out}");
+    assert_eq!(read(&tmp.path().join("role.txt")), "0123456789abcdef");
+    assert_eq!(
+        read(&tmp.path().join("out.txt")),
+        "group_vars: vaulted-secret-1.1\n\
+         vars_files: s3cr3t-from-encrypted-file tok_AbCdEf123456\n\
+         play: vaulted-secret-1.2\n\
+         include_vars: s3cr3t-from-encrypted-file\n"
+    );
+    // Nothing decrypted was left on disk besides what the task wrote.
+    assert!(read(&tmp.path().join("secrets.yml")).starts_with("$ANSIBLE_VAULT;1.1;"));
+}
+
+#[test]
+fn wrong_or_missing_password_exits_5_naming_the_place_and_touches_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (inv, pb) = project(tmp.path());
+    let before = snapshot(tmp.path());
+    let group_vars = tmp.path().join("inventory/group_vars/all.yml");
+
+    // A wrong password (the prod one for a 1.1 value).
+    let (code, out, err) = run(drover().current_dir(tmp.path()).args([
+        "play",
+        "-i",
+        s(&inv),
+        s(&pb),
+        "--vault-password-file",
+        s(&fixture("prod-password")),
+    ]));
+    assert_eq!(code, 5, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(
+        err.contains(&format!(
+            "{}:3:11: Decryption failed (no vault secrets were found that could decrypt)",
+            group_vars.display()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("hint:"), "{err}");
+    assert!(!out.contains("TASK"), "{out}");
+
+    // No password at all.
+    let (code, _, err) =
+        run(drover()
+            .current_dir(tmp.path())
+            .args(["play", "-i", s(&inv), s(&pb)]));
+    assert_eq!(code, 5, "{err}");
+    assert!(
+        err.contains(&format!("{}:3:11: Decryption failed", group_vars.display())),
+        "{err}"
+    );
+    assert!(err.contains("--vault-password-file"), "{err}");
+
+    // group_vars and the vars file open, the play's 1.2 value (id prod) does not.
+    let (code, _, err) = run(drover().current_dir(tmp.path()).args([
+        "play",
+        "-i",
+        s(&inv),
+        s(&pb),
+        "--vault-id",
+        &format!("dev@{}", s(&fixture("password"))),
+    ]));
+    assert_eq!(code, 5, "{err}");
+    assert!(
+        err.contains(&format!(
+            "{}:7:15: Decryption failed",
+            tmp.path().join("site.yml").display()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("--vault-id prod@FILE"), "{err}");
+    assert_eq!(snapshot(tmp.path()), before, "a failed load changed files");
+
+    // An encrypted vars file that no password opens is named at 1:1.
+    let other = drover::vault::encrypt(b"db_password: x\n", b"another password", "default");
+    std::fs::write(tmp.path().join("secrets.yml"), other.unwrap()).unwrap();
+    let before = snapshot(tmp.path());
+    let (code, _, err) = run(drover().current_dir(tmp.path()).args([
+        "play",
+        "-i",
+        s(&inv),
+        s(&pb),
+        "--vault-password-file",
+        s(&fixture("password")),
+        "--vault-id",
+        &format!("prod@{}", s(&fixture("prod-password"))),
+    ]));
+    assert_eq!(code, 5, "{err}");
+    assert!(
+        err.contains(&format!(
+            "{}:1:1: Decryption failed",
+            tmp.path().join("secrets.yml").display()
+        )),
+        "{err}"
+    );
+    assert_eq!(snapshot(tmp.path()), before, "a failed load changed files");
+}
+
+// ---- (d) secrets never show in --diff or messages ---------------------------------------
+
+#[test]
+fn secrets_are_hidden_in_diff_and_messages() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (inv, _) = project(tmp.path());
+    let dest = write(tmp.path(), "app.conf", "user=app\npassword=old\n");
+    let pb = write(
+        tmp.path(),
+        "diff.yml",
+        &format!(
+            r#"- hosts: localhost
+  gather_facts: false
+  vars_files: [secrets.yml]
+  tasks:
+    - name: config with the secret
+      copy:
+        dest: {}
+        content: "user=app\npassword={{{{ vaulted_password }}}}\ntoken={{{{ api_token }}}}\n"
+    - debug:
+        msg: "the password is {{{{ vaulted_password }}}}"
+"#,
+            s(&dest)
+        ),
+    );
+    let (code, out, err) = run(drover().current_dir(tmp.path()).args([
+        "play",
+        "-i",
+        s(&inv),
+        s(&pb),
+        "--diff",
+        "-v",
+        "--vault-password-file",
+        s(&fixture("password")),
+    ]));
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert_eq!(
+        read(&dest),
+        "user=app\npassword=vaulted-secret-1.1\ntoken=tok_AbCdEf123456\n"
+    );
+    for secret in ["vaulted-secret-1.1", "tok_AbCdEf123456"] {
+        assert!(!out.contains(secret), "`{secret}` shown:\n{out}");
+        assert!(!err.contains(secret), "`{secret}` shown:\n{err}");
+    }
+    assert!(out.contains("+password=********"), "{out}");
+    assert!(out.contains("+token=********"), "{out}");
+    assert!(out.contains("-password=old"), "{out}");
+    assert!(out.contains("the password is ********"), "{out}");
+
+    // The machine-readable outputs mask them too.
+    write(tmp.path(), "app.conf", "user=app\npassword=old\n");
+    let junit = tmp.path().join("report.xml");
+    let (code, out, err) = run(drover().current_dir(tmp.path()).args([
+        "play",
+        "-i",
+        s(&inv),
+        s(&pb),
+        "--diff",
+        "--output",
+        "json",
+        "--junit",
+        s(&junit),
+        "--vault-password-file",
+        s(&fixture("password")),
+    ]));
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    let report = read(&junit);
+    for secret in ["vaulted-secret-1.1", "tok_AbCdEf123456"] {
+        assert!(!out.contains(secret), "`{secret}` in JSON:\n{out}");
+        assert!(!report.contains(secret), "`{secret}` in JUnit:\n{report}");
+    }
+    assert!(out.contains("the password is ********"), "{out}");
+}
