@@ -35,6 +35,13 @@ pub enum Command {
     /// Encrypt, decrypt and view Ansible Vault files and strings (like ansible-vault).
     #[command(subcommand)]
     Vault(VaultCommand),
+    /// Print a shell completion script (e.g. `drover completions bash > /etc/bash_completion.d/drover`).
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), generated from these options: `drover man | man -l -`.
+    Man,
 }
 
 /// Where vault passwords come from (ansible-playbook's flags).
@@ -144,8 +151,8 @@ pub struct ConnectArgs {
     #[arg(short = 'l', long = "limit", value_name = "PATTERN")]
     pub limit: Option<String>,
     /// Hosts worked on in parallel.
-    #[arg(short = 'f', long = "forks", value_name = "N", default_value_t = crate::settings::DEFAULT_FORKS)]
-    pub forks: usize,
+    #[arg(short = 'f', long = "forks", value_name = "N")]
+    pub forks: Option<usize>,
     /// Extra variables: k=v pairs, JSON/YAML, or @file (repeatable; highest precedence).
     #[arg(short = 'e', long = "extra-vars", value_name = "VARS")]
     pub extra_vars: Vec<String>,
@@ -165,13 +172,8 @@ pub struct ConnectArgs {
     #[arg(short = 'c', long = "connection", value_name = "TYPE")]
     pub connection: Option<String>,
     /// Connection timeout in seconds.
-    #[arg(
-        short = 'T',
-        long = "timeout",
-        value_name = "SECONDS",
-        default_value_t = 10
-    )]
-    pub timeout: u64,
+    #[arg(short = 'T', long = "timeout", value_name = "SECONDS")]
+    pub timeout: Option<u64>,
     /// Host key policy: strict (default), accept-new, or off.
     #[arg(
         long = "host-key-checking",

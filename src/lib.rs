@@ -6,8 +6,10 @@
 
 pub mod cli;
 pub mod commands;
+pub mod config;
 pub mod connection;
 pub mod executor;
+pub mod fuzz;
 pub mod interrupt;
 pub mod inventory;
 pub mod modules;

@@ -557,3 +557,472 @@ tasks:
         hint: None,
     };
 }
+
+// More of the catalogue: structure, keywords, ranges, inventories, extra vars, vault. Each message
+// is asserted whole.
+bad_input! {
+    tasks_not_list: Case {
+        files: &[
+            ("pb.yml", "- hosts: local\n  gather_facts: false\n  tasks: just words\n"),
+        ],
+        args: PLAY,
+        at: Some("pb.yml:3:10"),
+        says: &["a task list must be a list, not a string"],
+        hint: Some("start each task with `- name: ...`"),
+    };
+
+    task_not_mapping: Case {
+        files: &[
+            ("pb.yml", "- hosts: local\n  gather_facts: false\n  tasks:\n    - name: marker\n      command: touch {MARKER}\n    - just a string\n"),
+        ],
+        args: PLAY,
+        at: Some("pb.yml:6:7"),
+        says: &["a task must be a mapping, not a string"],
+        hint: None,
+    };
+
+    loop_control_unknown: Case {
+        files: &[
+            ("pb.yml", "- hosts: local\n  gather_facts: false\n  tasks:\n    - name: marker\n      command: touch {MARKER}\n    - debug: msg=hi\n      loop: [1]\n      loop_control:\n        loopvar: x\n"),
+        ],
+        args: PLAY,
+        at: Some("pb.yml:9:9"),
+        says: &["unknown `loop_control` option `loopvar`"],
+        hint: Some("use loop_var, index_var, label, pause or extended"),
+    };
+
+    retries_not_number: Case {
+        files: &[
+            ("pb.yml", "- hosts: local\n  gather_facts: false\n  tasks:\n    - name: marker\n      command: touch {MARKER}\n    - debug: msg=hi\n      retries: many\n"),
+        ],
+        args: PLAY,
+        at: Some("pb.yml:7:16"),
+        says: &["`retries` must be a whole number"],
+        hint: None,
+    };
+
+    become_method_su: Case {
+        files: &[
+            ("pb.yml", "- hosts: local\n  gather_facts: false\n  tasks:\n    - name: marker\n      command: touch {MARKER}\n    - debug: msg=hi\n      become_method: su\n"),
+        ],
+        args: PLAY,
+        at: Some("pb.yml:7:22"),
+        says: &["become method `su` is not supported (drover uses sudo)"],
+        hint: None,
+    };
+
+    two_modules: Case {
+        files: &[
+            ("pb.yml", "- hosts: local\n  gather_facts: false\n  tasks:\n    - name: marker\n      command: touch {MARKER}\n    - debug: msg=hi\n      command: id\n"),
+        ],
+        args: PLAY,
+        at: Some("pb.yml:7:7"),
+        says: &["a task can run one module, but this one names `debug` (at pb.yml:6:7) and `command`"],
+        hint: None,
+    };
+
+    serial_bad: Case {
+        files: &[
+            ("pb.yml", "- hosts: local\n  gather_facts: false\n  serial: lots\n  tasks: []\n"),
+        ],
+        args: PLAY,
+        at: Some("pb.yml:3:11"),
+        says: &["`serial` must be a number or a percentage, not `lots`"],
+        hint: None,
+    };
+
+    mfp_bad: Case {
+        files: &[
+            ("pb.yml", "- hosts: local\n  gather_facts: false\n  max_fail_percentage: half\n  tasks: []\n"),
+        ],
+        args: PLAY,
+        at: Some("pb.yml:3:24"),
+        says: &["`max_fail_percentage` must be a number"],
+        hint: None,
+    };
+
+    order_bad: Case {
+        files: &[
+            ("pb.yml", "- hosts: local\n  gather_facts: false\n  order: random\n  tasks: []\n"),
+        ],
+        args: PLAY,
+        at: Some("pb.yml:3:10"),
+        says: &["`order: random` is not a host order"],
+        hint: Some("use one of inventory, reverse_inventory, sorted, reverse_sorted, shuffle"),
+    };
+
+    strategy_bad: Case {
+        files: &[
+            ("pb.yml", "- hosts: local\n  gather_facts: false\n  strategy: mitogen_linear\n  tasks: []\n"),
+        ],
+        args: PLAY,
+        at: Some("pb.yml:3:13"),
+        says: &["`strategy: mitogen_linear` is not supported by drover (use `linear` or `free`)"],
+        hint: None,
+    };
+
+    throttle_bad: Case {
+        files: &[
+            ("pb.yml", "- hosts: local\n  gather_facts: false\n  tasks:\n    - name: marker\n      command: touch {MARKER}\n    - debug: msg=hi\n      throttle: two\n"),
+        ],
+        args: PLAY,
+        at: Some("pb.yml:7:17"),
+        says: &["`throttle` must be a whole number of hosts"],
+        hint: None,
+    };
+
+    include_missing: Case {
+        files: &[
+            ("pb.yml", "- hosts: local\n  gather_facts: false\n  tasks:\n    - name: marker\n      command: touch {MARKER}\n    - include_tasks: nowhere.yml\n"),
+        ],
+        args: PLAY,
+        at: Some("pb.yml:6:22"),
+        says: &["cannot load `nowhere.yml`: reading `nowhere.yml`: No such file or directory (os error 2)"],
+        hint: None,
+    };
+
+    import_recursive: Case {
+        files: &[
+            ("pb.yml", "- hosts: local\n  gather_facts: false\n  tasks:\n    - name: marker\n      command: touch {MARKER}\n    - import_tasks: a.yml\n"),
+            ("a.yml", "- debug: msg=a\n- import_tasks: a.yml\n"),
+        ],
+        args: PLAY,
+        at: Some("a.yml:2:17"),
+        says: &["`a.yml` includes itself (recursive import_tasks)"],
+        hint: None,
+    };
+
+    include_bad_arg: Case {
+        files: &[
+            ("pb.yml", "- hosts: local\n  gather_facts: false\n  tasks:\n    - name: marker\n      command: touch {MARKER}\n    - include_tasks:\n        file: a.yml\n        when: true\n"),
+            ("a.yml", "- debug: msg=a\n"),
+        ],
+        args: PLAY,
+        at: Some("pb.yml:8:9"),
+        says: &["`include_tasks` takes `file` and `apply`, not `when`"],
+        hint: None,
+    };
+
+    import_playbook_missing: Case {
+        files: &[
+            ("pb.yml", "- import_playbook: other.yml\n"),
+        ],
+        args: PLAY,
+        at: Some("pb.yml:1:20"),
+        says: &["the playbook `other.yml` does not exist"],
+        hint: None,
+    };
+
+    vars_files_missing: Case {
+        files: &[
+            ("pb.yml", "- hosts: local\n  gather_facts: false\n  vars_files: [missing.yml]\n  tasks: []\n"),
+        ],
+        args: PLAY,
+        at: Some("pb.yml:3:15"),
+        says: &["cannot load vars file `missing.yml`: reading `missing.yml`: No such file or directory (os error 2)"],
+        hint: None,
+    };
+
+    vars_file_not_map: Case {
+        files: &[
+            ("pb.yml", "- hosts: local\n  gather_facts: false\n  vars_files: [v.yml]\n  tasks: []\n"),
+            ("v.yml", "- a\n- b\n"),
+        ],
+        args: PLAY,
+        at: Some("v.yml:1:1"),
+        says: &["a vars file must be a mapping of variable names to values"],
+        hint: None,
+    };
+
+    meta_unknown: Case {
+        files: &[
+            ("pb.yml", "- hosts: local\n  gather_facts: false\n  tasks:\n    - name: marker\n      command: touch {MARKER}\n    - meta: reset_everything\n"),
+        ],
+        args: PLAY,
+        at: Some("pb.yml:6:13"),
+        says: &["`meta: reset_everything` is not supported by drover yet"],
+        hint: None,
+    };
+
+    listen_on_task: Case {
+        files: &[
+            ("pb.yml", "- hosts: local\n  gather_facts: false\n  tasks:\n    - name: marker\n      command: touch {MARKER}\n    - debug: msg=hi\n      listen: topic\n"),
+        ],
+        args: PLAY,
+        at: Some("pb.yml:7:7"),
+        says: &["`listen` belongs on handlers, not tasks"],
+        hint: None,
+    };
+
+    inv_ini_bad_section: Case {
+        files: &[
+            ("inv.ini", "[web\nlocal ansible_connection=local\n"),
+            ("pb.yml", "- hosts: all\n  tasks: []\n"),
+        ],
+        args: PLAY,
+        at: Some("inv.ini:1:1"),
+        says: &["unterminated section header `[web`"],
+        hint: Some("close it with `]`, e.g. `[webservers]`"),
+    };
+
+    inv_bad_range: Case {
+        files: &[
+            ("inv.ini", "[web]\nweb[01:zz] ansible_connection=local\n"),
+            ("pb.yml", "- hosts: all\n  tasks: []\n"),
+        ],
+        args: PLAY,
+        at: Some("inv.ini:2:1"),
+        says: &["host range `[01:zz]` must use numbers or single letters"],
+        hint: None,
+    };
+
+    inv_bad_var: Case {
+        files: &[
+            ("inv.ini", "[web]\nlocal ansible_connection\n"),
+            ("pb.yml", "- hosts: all\n  tasks: []\n"),
+        ],
+        args: PLAY,
+        at: Some("inv.ini:2:7"),
+        says: &["expected `key=value` host variable, got `ansible_connection`"],
+        hint: Some("a host line is `name key=value ...`; quote values that contain spaces, e.g. `note=\"two words\"`"),
+    };
+
+    limit_bad: Case {
+        files: &[
+            ("pb.yml", "- hosts: all\n  gather_facts: false\n  tasks: []\n"),
+        ],
+        args: &["play", "-i", "{INV}", "pb.yml", "--limit", "web[1:"],
+        at: None,
+        says: &["unbalanced `[` in host pattern `web[1`"],
+        hint: Some("close it with `]`, or use `~regex` for regular expressions"),
+    };
+
+    extra_json_bad: Case {
+        files: &[
+            ("pb.yml", "- hosts: all\n  gather_facts: false\n  tasks: []\n"),
+        ],
+        args: &["play", "-i", "{INV}", "pb.yml", "-e", "{\"a\": "],
+        at: None,
+        says: &["reading extra vars `{\"a\":`: <string>:2:1: YAML syntax error: while parsing a node, did not find expected node content"],
+        hint: Some("check the indentation and quoting on this line and the one before it"),
+    };
+
+    extra_file_missing: Case {
+        files: &[
+            ("pb.yml", "- hosts: all\n  gather_facts: false\n  tasks: []\n"),
+        ],
+        args: &["play", "-i", "{INV}", "pb.yml", "-e", "@nope.yml"],
+        at: None,
+        says: &["reading `nope.yml`: No such file or directory (os error 2)"],
+        hint: None,
+    };
+
+    inv_yaml_bad_type: Case {
+        files: &[
+            ("inv.yml", "all:\n  hosts: [a, b]\n"),
+            ("pb.yml", "- hosts: all\n  tasks: []\n"),
+        ],
+        args: &["play", "-i", "inv.yml", "pb.yml"],
+        at: Some("inv.yml:2:10"),
+        says: &["`hosts` of group `all` must be a mapping, got a list"],
+        hint: Some("write each host as a key ending in `:`, e.g. `hosts: {web1: {}, web2: {}}`"),
+    };
+
+    inv_yaml_dup: Case {
+        files: &[
+            ("inv.yml", "all:\n  hosts:\n    a:\n    a:\n"),
+            ("pb.yml", "- hosts: all\n  tasks: []\n"),
+        ],
+        args: &["play", "-i", "inv.yml", "pb.yml"],
+        at: Some("inv.yml:4:5"),
+        says: &["duplicate key `a` in a mapping (first defined at ", "inv.yml:3:5)"],
+        hint: Some("remove one of them; YAML keeps only one value per key"),
+    };
+
+    copy_src_missing: Case {
+        files: &[
+            ("pb.yml", "- hosts: local\n  gather_facts: false\n  tasks:\n    - name: marker\n      command: touch {MARKER}\n    - copy:\n        src: nothere.txt\n        dest: /tmp/x\n"),
+        ],
+        args: PLAY,
+        at: Some("pb.yml:7:14"),
+        says: &["the copy source `nothere.txt` was not found (searched files, ./files)"],
+        hint: Some("put it in the role's `files/` directory or give a path relative to the playbook"),
+    };
+
+    two_loops: Case {
+        files: &[
+            ("pb.yml", "- hosts: local\n  gather_facts: false\n  tasks:\n    - name: marker\n      command: touch {MARKER}\n    - debug: msg=hi\n      loop: [1]\n      with_items: [2]\n"),
+        ],
+        args: PLAY,
+        at: Some("pb.yml:8:19"),
+        says: &["a task can have only one loop"],
+        hint: None,
+    };
+
+    args_not_map: Case {
+        files: &[
+            ("pb.yml", "- hosts: local\n  gather_facts: false\n  tasks:\n    - name: marker\n      command: touch {MARKER}\n    - command: id\n      args: [1, 2]\n"),
+        ],
+        args: PLAY,
+        at: Some("pb.yml:7:13"),
+        says: &["`args` must be a mapping"],
+        hint: None,
+    };
+
+    role_dep_missing: Case {
+        files: &[
+            ("pb.yml", "- hosts: local\n  gather_facts: false\n  roles: [r]\n"),
+            ("roles/r/tasks/main.yml", "- debug: msg=hi\n"),
+            ("roles/r/meta/main.yml", "dependencies:\n  - role: ghost\n"),
+        ],
+        args: PLAY,
+        at: None,
+        says: &["./roles/r/meta/main.yml:2:11: role `ghost` not found (searched ./roles, .)"],
+        hint: Some("put it in `roles/` beside the playbook or pass `--roles-path`"),
+    };
+
+    import_role_no_name: Case {
+        files: &[
+            ("pb.yml", "- hosts: local\n  gather_facts: false\n  tasks:\n    - name: marker\n      command: touch {MARKER}\n    - import_role:\n        tasks_from: x\n"),
+        ],
+        args: PLAY,
+        at: Some("pb.yml:7:9"),
+        says: &["`import_role` / `include_role` needs `name:`"],
+        hint: None,
+    };
+
+    tags_bad_type: Case {
+        files: &[
+            ("pb.yml", "- hosts: local\n  gather_facts: false\n  tasks:\n    - name: marker\n      command: touch {MARKER}\n    - debug: msg=hi\n      tags: {a: 1}\n"),
+        ],
+        args: PLAY,
+        at: Some("pb.yml:7:13"),
+        says: &["`tags` must be a string, not a mapping"],
+        hint: None,
+    };
+
+    block_unknown_kw: Case {
+        files: &[
+            ("pb.yml", "- hosts: local\n  gather_facts: false\n  tasks:\n    - name: marker\n      command: touch {MARKER}\n    - block:\n        - debug: msg=hi\n      rescue_me: []\n"),
+        ],
+        args: PLAY,
+        at: Some("pb.yml:8:7"),
+        says: &["`rescue_me` is not valid here"],
+        hint: None,
+    };
+
+    vars_not_map: Case {
+        files: &[
+            ("pb.yml", "- hosts: local\n  gather_facts: false\n  vars: [a, b]\n  tasks: []\n"),
+        ],
+        args: PLAY,
+        at: Some("pb.yml:3:9"),
+        says: &["`vars` must be a mapping of variable names to values"],
+        hint: None,
+    };
+
+    gather_facts_bad: Case {
+        files: &[
+            ("pb.yml", "- hosts: local\n  gather_facts: maybe\n  tasks: []\n"),
+        ],
+        args: PLAY,
+        at: Some("pb.yml:2:17"),
+        says: &["`gather_facts` must be a boolean (true/false), not `maybe`"],
+        hint: None,
+    };
+
+    no_hosts: Case {
+        files: &[
+            ("pb.yml", "- name: x\n  tasks: []\n"),
+        ],
+        args: PLAY,
+        at: Some("pb.yml:1:3"),
+        says: &["this play has no `hosts`"],
+        hint: Some("add `hosts: all` or a group name"),
+    };
+
+    roles_not_list: Case {
+        files: &[
+            ("pb.yml", "- hosts: local\n  roles: r\n"),
+        ],
+        args: PLAY,
+        at: Some("pb.yml:2:10"),
+        says: &["`roles` must be a list"],
+        hint: None,
+    };
+
+    when_bad_expr: Case {
+        files: &[
+            ("pb.yml", "- hosts: local\n  gather_facts: false\n  tasks:\n    - name: marker\n      command: touch {MARKER}\n    - debug: msg=hi\n      when: x ==\n"),
+        ],
+        args: PLAY,
+        at: Some("pb.yml:7:13"),
+        says: &["template error in `x ==`: syntax error: unexpected end of input, expected expression"],
+        hint: Some("check the `{{ }}` / `{% %}` pairs and filter names"),
+    };
+
+    delay_bad: Case {
+        files: &[
+            ("pb.yml", "- hosts: local\n  gather_facts: false\n  tasks:\n    - name: marker\n      command: touch {MARKER}\n    - debug: msg=hi\n      delay: soon\n"),
+        ],
+        args: PLAY,
+        at: Some("pb.yml:7:14"),
+        says: &["`delay` must be a number of seconds"],
+        hint: None,
+    };
+
+    handler_no_name: Case {
+        files: &[
+            ("pb.yml", "- hosts: local\n  gather_facts: false\n  tasks:\n    - name: marker\n      command: touch {MARKER}\n    - debug: msg=hi\n      notify: x\n  handlers:\n    - debug: msg=h\n"),
+        ],
+        args: PLAY,
+        at: Some("pb.yml:7:15"),
+        says: &["`notify: x` names no handler or `listen` topic of this play"],
+        hint: Some("check the handler's `name:` spelling"),
+    };
+
+    free_form_bad_kv: Case {
+        files: &[
+            ("pb.yml", "- hosts: local\n  gather_facts: false\n  tasks:\n    - name: marker\n      command: touch {MARKER}\n    - file: path=\"/tmp/x state=directory\n"),
+        ],
+        args: PLAY,
+        at: Some("pb.yml:6:13"),
+        says: &["cannot read the arguments of `file`: an opening quote has no closing quote"],
+        hint: Some("write them as a YAML mapping instead"),
+    };
+
+    pause_bad: Case {
+        files: &[
+            ("pb.yml", "- hosts: local\n  gather_facts: false\n  tasks:\n    - name: marker\n      command: touch {MARKER}\n    - debug: msg=hi\n      loop: [1]\n      loop_control:\n        pause: later\n"),
+        ],
+        args: PLAY,
+        at: Some("pb.yml:9:16"),
+        says: &["`pause` must be a number of seconds"],
+        hint: None,
+    };
+}
+
+bad_input! {
+    vault_wrong_password: Case {
+        files: &[
+            ("pb.yml", "- hosts: local\n  gather_facts: false\n  vars_files: [secrets.yml]\n  tasks:\n    - name: marker\n      command: touch {MARKER}\n    - debug: msg=hi\n"),
+            ("secrets.yml", "db_password: !vault |\n          $ANSIBLE_VAULT;1.1;AES256\n          31393763323331376361613436373934623834393563633562313038386366613535656239313534\n          6339373632656265396632663035643437656532333033340a386266613566346438383239636366\n          64656139313033663965626434376561373862663261633161663736656335633934633166643162\n          6566326239323066310a393637653565636337356536316238333266626264626364313963353036\n          3836\n"),
+            ("wrong.txt", "wrong\n"),
+        ],
+        args: &["play", "-T", "2", "-i", "{INV}", "pb.yml", "--vault-password-file", "wrong.txt"],
+        at: Some("pb.yml:3:15"),
+        says: &["cannot load vars file `secrets.yml`: secrets.yml:2:11: Decryption failed (no vault secrets were found that could decrypt)"],
+        hint: Some("none of the vault passwords given (default@wrong.txt) opens this value; check the password, or pass the right one with --vault-id LABEL@FILE"),
+    };
+
+    vault_no_password: Case {
+        files: &[
+            ("pb.yml", "- hosts: local\n  gather_facts: false\n  vars_files: [secrets.yml]\n  tasks:\n    - name: marker\n      command: touch {MARKER}\n    - debug: msg=hi\n"),
+            ("secrets.yml", "db_password: !vault |\n          $ANSIBLE_VAULT;1.1;AES256\n          31393763323331376361613436373934623834393563633562313038386366613535656239313534\n          6339373632656265396632663035643437656532333033340a386266613566346438383239636366\n          64656139313033663965626434376561373862663261633161663736656335633934633166643162\n          6566326239323066310a393637653565636337356536316238333266626264626364313963353036\n          3836\n"),
+        ],
+        args: PLAY,
+        at: Some("pb.yml:3:15"),
+        says: &["cannot load vars file `secrets.yml`: secrets.yml:2:11: Decryption failed (no vault secrets were found that could decrypt)"],
+        hint: Some("this is vault-encrypted and no vault password was given; pass --ask-vault-pass, --vault-password-file FILE or --vault-id LABEL@FILE (or set ANSIBLE_VAULT_PASSWORD_FILE)"),
+    };
+}

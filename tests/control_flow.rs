@@ -153,3 +153,137 @@ fn check_mode_predicts_a_file_owned_by_a_user_an_earlier_task_creates() {
     );
     assert_eq!(code, Some(2), "check mode created the user");
 }
+
+const SIX_LOCAL_HOSTS: &str = "[web]\nh1 ansible_connection=local\nh2 ansible_connection=local\nh3 ansible_connection=local\nh4 ansible_connection=local\nh5 ansible_connection=local\nh6 ansible_connection=local\n";
+
+/// `serial: 2` over six hosts where the listed hosts fail; returns (exit, batches that ran).
+fn rolling_with(mfp: &str, failing: &str) -> (i32, String) {
+    let (code, out, log) = play_with_inventory(
+        SIX_LOCAL_HOSTS,
+        &format!(
+            r#"- hosts: web
+  gather_facts: false
+  serial: 2
+{mfp}  tasks:
+    - shell: echo "{{{{ inventory_hostname }}}}" >> LOG; case " {failing} " in *" {{{{ inventory_hostname }}}} "*) exit 1;; esac
+"#
+        ),
+    );
+    // Hosts of a batch run in parallel: the order within it is not fixed.
+    let mut ran: Vec<&str> = log.lines().collect();
+    ran.sort();
+    let _ = out;
+    (code, ran.join(","))
+}
+
+#[test]
+fn max_fail_percentage_edges() {
+    // 0: the first failure stops the play after its batch.
+    assert_eq!(
+        rolling_with("  max_fail_percentage: 0\n", "h2"),
+        (2, "h1,h2".into())
+    );
+    // 50: one of two failing is not more than 50%; the play goes on.
+    let (code, ran) = rolling_with("  max_fail_percentage: 50\n", "h2");
+    assert_eq!((code, ran.split(',').count()), (2, 6));
+    // 100: never by percentage, but a batch whose every host failed ends the play (Ansible).
+    let (code, ran) = rolling_with("  max_fail_percentage: 100\n", "h3 h4");
+    assert_eq!(code, 2);
+    assert_eq!(ran.split(',').count(), 4, "{ran}");
+    // Without it: only a wholly failed batch stops the play.
+    let (code, ran) = rolling_with("", "h1");
+    assert_eq!((code, ran.split(',').count()), (2, 6));
+    let (code, ran) = rolling_with("", "h1 h2");
+    assert_eq!((code, ran.as_str()), (2, "h1,h2"));
+}
+
+#[test]
+fn handlers_are_lost_on_failure_unless_forced() {
+    let yaml = r#"- hosts: localhost
+  gather_facts: false
+  tasks:
+    - shell: echo changed >> LOG
+      notify: note
+    - shell: exit 1
+  handlers:
+    - name: note
+      shell: echo handler >> LOG
+"#;
+    let (code, out, log) = play(yaml);
+    assert_eq!((code, log.as_str()), (2, "changed\n"), "{out}");
+    let forced = yaml.replace(
+        "  gather_facts: false\n",
+        "  gather_facts: false\n  force_handlers: true\n",
+    );
+    let (code, out, log) = play(&forced);
+    assert_eq!((code, log.as_str()), (2, "changed\nhandler\n"), "{out}");
+}
+
+#[test]
+fn special_variables_and_registered_results_have_ansibles_shape() {
+    let (code, out, log) = play_with_inventory(
+        "[web]\nweb1.example.com ansible_connection=local\nweb2.example.com ansible_connection=local\n[db]\ndb1 ansible_connection=local\n",
+        r#"- hosts: web
+  gather_facts: false
+  serial: 1
+  tasks:
+    - shell: echo "{{ inventory_hostname_short }} {{ ansible_play_hosts | join(',') }} {{ ansible_play_batch | join(',') }} {{ play_hosts | join(',') }} {{ group_names | join(',') }} {{ groups['db'] | join(',') }} {{ hostvars['db1']['inventory_hostname'] }} {{ ansible_check_mode }} {{ ansible_diff_mode }} {{ ansible_run_tags | join(',') }}" >> LOG
+    - command: printf 'a\nb'
+      register: r
+      changed_when: false
+    - shell: echo "{{ r.rc }} {{ r.stdout_lines | join('+') }} {{ r.changed }} {{ r.failed }} {{ r.stdout }}" | tr '\n' ' ' >> LOG; echo >> LOG
+    - debug: msg="{{ item }}"
+      loop: [x, y]
+      register: looped
+      when: item == 'x'
+    - shell: echo "{{ looped.results | length }} {{ looped.results[1].skipped }} {{ looped.results[0].item }} {{ looped.results[0].msg }}" >> LOG
+    - shell: echo "{{ ansible_loop.index }}/{{ ansible_loop.length }} first={{ ansible_loop.first }}" >> LOG
+      loop: [p, q]
+    - file:
+        path: /tmp
+        mode: "{{ omit }}"
+      register: omitted
+    - shell: echo "omit-ok {{ omitted.changed }}" >> LOG
+"#,
+    );
+    assert_eq!(code, 0, "{out}");
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(
+        lines[0],
+        "web1 web1.example.com,web2.example.com web1.example.com web1.example.com web db1 db1 False False all",
+        "{log}"
+    );
+    assert_eq!(lines[1], "0 a+b False False a b ", "{log}");
+    assert_eq!(lines[2], "2 True x x", "{log}");
+    assert_eq!(&lines[3..5], ["1/2 first=True", "2/2 first=False"], "{log}");
+    assert_eq!(lines[5], "omit-ok False", "{log}");
+    // The second batch sees itself as the batch.
+    assert!(
+        lines[6].starts_with(
+            "web2 web1.example.com,web2.example.com web2.example.com web2.example.com "
+        ),
+        "{log}"
+    );
+}
+
+#[test]
+fn ignore_unreachable_lets_an_unreachable_host_go_on() {
+    let (code, out, log) = play_with_inventory(
+        "gone ansible_host=127.0.0.1 ansible_port=1 ansible_user=nobody\nlocal ansible_connection=local\n",
+        r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - ping:
+      ignore_unreachable: true
+    - shell: echo "{{ inventory_hostname }}" >> LOG
+      delegate_to: localhost
+"#,
+    );
+    // `gone` stays in the play after its ignored unreachable result, so the delegated task
+    // runs for both hosts; the recap counts the ignored one.
+    assert_eq!(code, 0, "{out}");
+    let mut ran: Vec<&str> = log.lines().collect();
+    ran.sort();
+    assert_eq!(ran, ["gone", "local"], "{out}");
+    assert!(out.contains("ignored=1"), "{out}");
+}

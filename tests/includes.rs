@@ -398,3 +398,67 @@ fn step_asks_before_each_task_and_continue_stops_asking() {
         "{err}"
     );
 }
+
+#[test]
+fn include_role_loops_with_parameters_and_imported_roles_bring_their_handlers() {
+    let (code, out, log) = play(
+        &[
+            (
+                "pb.yml",
+                r#"- hosts: a
+  gather_facts: false
+  tasks:
+    - include_role:
+        name: pkg
+        vars:
+          pkg: "{{ item }}"
+      loop: [nginx, redis]
+    - include_role:
+        name: pkg
+        tasks_from: other
+      when: false
+    - import_role:
+        name: svc
+"#,
+            ),
+            (
+                "roles/pkg/tasks/main.yml",
+                "- shell: echo \"install {{ pkg }} ({{ role_name }})\" >> LOG\n",
+            ),
+            ("roles/pkg/tasks/other.yml", "- shell: echo never >> LOG\n"),
+            (
+                "roles/svc/tasks/main.yml",
+                "- shell: echo configure >> LOG\n  notify: restart svc\n",
+            ),
+            (
+                "roles/svc/handlers/main.yml",
+                "- name: restart svc\n  shell: echo restarted >> LOG\n",
+            ),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        log, "install nginx (pkg)\ninstall redis (pkg)\nconfigure\nrestarted\n",
+        "{out}"
+    );
+}
+
+#[test]
+fn list_tasks_shows_imported_tasks_and_includes_as_themselves() {
+    let (code, out, _) = play(
+        &[
+            (
+                "pb.yml",
+                "- hosts: a\n  gather_facts: false\n  tasks:\n    - import_tasks: imported.yml\n    - name: dynamic part\n      include_tasks: included.yml\n",
+            ),
+            ("imported.yml", "- name: imported step\n  debug: msg=hi\n"),
+            ("included.yml", "- name: included step\n  debug: msg=hi\n"),
+        ],
+        &["--list-tasks"],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("      imported step\tTAGS: []"), "{out}");
+    assert!(out.contains("      dynamic part\tTAGS: []"), "{out}");
+    assert!(!out.contains("included step"), "{out}");
+}

@@ -70,36 +70,58 @@ pub fn parse_extra_vars(raw: &str) -> Result<VarMap> {
 /// Reads the vault passwords the options name (running scripts, prompting) and makes them
 /// the ones every later load decrypts with.
 pub fn setup_vault(args: &crate::cli::VaultSecretArgs) -> Result<()> {
-    crate::vault::set_secrets(crate::vault::load_secrets(&args.options())?);
+    let mut options = args.options();
+    // `vault_password_file` of ansible.cfg/drover.toml when nothing else names a password.
+    if options.password_files.is_empty()
+        && options.vault_ids.is_empty()
+        && !options.ask
+        && std::env::var_os("ANSIBLE_VAULT_PASSWORD_FILE").is_none()
+    {
+        options
+            .password_files
+            .extend(crate::config::load()?.vault_password_file);
+    }
+    crate::vault::set_secrets(crate::vault::load_secrets(&options)?);
     Ok(())
 }
 
 /// Settings from the connection options.
+/// Settings from the connection options, over what `ansible.cfg`/`drover.toml` say.
 pub fn settings_from(c: &ConnectArgs) -> Result<Settings> {
+    let cfg = crate::config::load()?;
     let mut s = Settings {
         check: c.check,
         diff: c.diff,
-        forks: c.forks.max(1),
+        forks: c
+            .forks
+            .or(cfg.forks)
+            .unwrap_or(crate::settings::DEFAULT_FORKS)
+            .max(1),
         limit: c.limit.clone(),
-        remote_user: c.user.clone(),
-        become_enabled: c.become_,
-        become_user: c.become_user.clone(),
-        private_key: c.private_key.clone(),
+        remote_user: c.user.clone().or(cfg.remote_user),
+        become_enabled: c.become_ || cfg.become_ == Some(true),
+        become_user: c.become_user.clone().or(cfg.become_user),
+        private_key: c.private_key.clone().or(cfg.private_key_file),
         connection: c.connection.clone(),
-        connect_timeout: std::time::Duration::from_secs(c.timeout.max(1)),
+        connect_timeout: std::time::Duration::from_secs(
+            c.timeout.or(cfg.timeout).unwrap_or(10).max(1),
+        ),
         verbosity: c.verbose,
         ..Settings::default()
     };
-    if let Some(p) = &c.host_key_checking {
-        s.host_key_policy = p.parse().map_err(|e: String| anyhow!("{e}"))?;
+    match (&c.host_key_checking, cfg.host_key_checking) {
+        (Some(p), _) => s.host_key_policy = p.parse().map_err(|e: String| anyhow!("{e}"))?,
+        // `host_key_checking = False` in ansible.cfg: no checking, as Ansible.
+        (None, Some(false)) => s.host_key_policy = crate::connection::HostKeyPolicy::Off,
+        (None, _) => {}
     }
     if let Some(k) = &c.known_hosts {
         s.known_hosts = k.clone();
     }
     if let Some(conn) = &c.connection {
-        if !matches!(conn.as_str(), "ssh" | "local") {
+        if !matches!(conn.as_str(), "ssh" | "local" | "chroot") {
             return Err(anyhow!(
-                "unknown connection type `{conn}`\nhint: use `ssh` or `local`"
+                "unknown connection type `{conn}`\nhint: use `ssh`, `local` or `chroot`"
             ));
         }
     }
@@ -119,6 +141,10 @@ pub fn load_inventory(sources: &[String], playbook_dirs: &[PathBuf]) -> Result<I
                 .map(str::to_string)
                 .collect();
             return Inventory::load(&list, playbook_dirs);
+        }
+        let cfg = crate::config::load()?;
+        if !cfg.inventory.is_empty() {
+            return Inventory::load(&cfg.inventory, playbook_dirs);
         }
         return Ok(Inventory::implicit_localhost());
     }

@@ -62,7 +62,12 @@ pub fn run_play(args: &PlayArgs) -> Result<i32> {
         .collect();
     let inventory = input(load_inventory(&args.conn.inventory, &dirs))?;
     let opts = LoadOptions {
-        roles_path: args.roles_path.clone(),
+        roles_path: args
+            .roles_path
+            .iter()
+            .cloned()
+            .chain(input(crate::config::load())?.roles_path)
+            .collect(),
     };
     let mut books = Vec::new();
     for p in &args.playbooks {
@@ -123,12 +128,30 @@ pub fn run_play(args: &PlayArgs) -> Result<i32> {
                     writeln!(out, "    tasks:")?;
                     let filter =
                         crate::executor::TagFilter::new(&settings.tags, &settings.skip_tags);
+                    // As ansible-playbook lists them: what imports and blocks bring in, and a
+                    // dynamic include as itself (its tasks are only known at run time).
+                    fn walk<'a>(
+                        ts: &'a [crate::playbook::Task],
+                        out: &mut Vec<&'a crate::playbook::Task>,
+                    ) {
+                        for t in ts {
+                            match &t.kind {
+                                TaskKind::Block(b) => {
+                                    walk(&b.block, out);
+                                    walk(&b.rescue, out);
+                                    walk(&b.always, out);
+                                }
+                                TaskKind::Module(_) | TaskKind::Include(_) => out.push(t),
+                                _ => {}
+                            }
+                        }
+                    }
                     let mut listed = Vec::new();
-                    for t in play.sections.iter().flatten() {
-                        t.flatten(&mut listed);
+                    for section in &play.sections {
+                        walk(section, &mut listed);
                     }
                     for t in listed {
-                        if !filter.selects(&t.tags) || !matches!(t.kind, TaskKind::Module(_)) {
+                        if !filter.selects(&t.tags) {
                             continue;
                         }
                         let name = crate::executor::task_title(t);

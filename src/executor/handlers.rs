@@ -58,10 +58,12 @@ pub fn flush(
                 true,
                 &handler.span,
             );
-            let results = runner.on_hosts(
+            let forced = play.force_handlers || runner.settings.force_handlers;
+            let results = runner.on_hosts_forced(
                 &targets,
                 |h| run_task::run_task(pc, handler, h),
                 handler.throttle,
+                forced,
             );
             runner.record(&results, Some(handler), reporter, pc);
         }

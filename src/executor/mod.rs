@@ -155,6 +155,11 @@ impl<'a> Runner<'a> {
     /// Runs every play of a playbook.
     pub fn run_playbook(&mut self, pb: &Playbook, reporter: &mut dyn Reporter) -> Result<Outcome> {
         let mut outcome = Outcome::default();
+        // `hostvars` covers every inventory host, in a play or not (as in Ansible).
+        let names: Vec<String> = self.inventory.hosts.keys().cloned().collect();
+        for n in &names {
+            self.host_index(n);
+        }
         let tags = TagFilter::new(&self.settings.tags, &self.settings.skip_tags);
         for play in &pb.plays {
             if INTERRUPTED.load(Ordering::SeqCst) {
@@ -340,11 +345,13 @@ impl<'a> Runner<'a> {
             return Ok(true);
         }
         let failed = batch.iter().filter(|i| !self.hosts[**i].active()).count();
-        let stop = match play.max_fail_percentage {
-            // Ansible: stop when the failed share of the batch exceeds the percentage.
-            Some(p) => (failed as f64) * 100.0 / (batch.len().max(1) as f64) > p,
-            None => failed == batch.len() || (play.any_errors_fatal && failed > 0),
-        };
+        // Ansible: stop when the failed share of the batch exceeds the percentage, and in any
+        // case when every host of the batch failed (even with `max_fail_percentage: 100`).
+        let stop = failed == batch.len()
+            || match play.max_fail_percentage {
+                Some(p) => (failed as f64) * 100.0 / (batch.len().max(1) as f64) > p,
+                None => play.any_errors_fatal && failed > 0,
+            };
         Ok(stop)
     }
 
@@ -733,12 +740,29 @@ impl<'a> Runner<'a> {
     where
         F: Fn(&mut HostState) -> HostResult + Sync,
     {
+        self.on_hosts_forced(ix, f, throttle, false)
+    }
+
+    /// `on_hosts`; with `failed_too`, hosts that failed (not unreachable ones) run as well:
+    /// forced handlers.
+    fn on_hosts_forced<F>(
+        &mut self,
+        ix: &[usize],
+        f: F,
+        throttle: usize,
+        failed_too: bool,
+    ) -> Vec<HostResult>
+    where
+        F: Fn(&mut HostState) -> HostResult + Sync,
+    {
         let pool = &self.pool;
         let mut targets: Vec<&mut HostState> = self
             .hosts
             .iter_mut()
             .enumerate()
-            .filter(|(i, h)| ix.contains(i) && h.active())
+            .filter(|(i, h)| {
+                ix.contains(i) && (h.active() || (failed_too && !h.unreachable && !h.ended))
+            })
             .map(|(_, h)| h)
             .collect();
         if throttle == 0 || throttle >= targets.len() {

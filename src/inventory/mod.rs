@@ -99,6 +99,21 @@ impl Inventory {
         b.finish(&inventory_dirs, &playbook_dirs)
     }
 
+    /// An inventory from INI text (`format` "ini") or YAML text ("yaml"), with no files around
+    /// it: the entry point of the loader fuzz targets.
+    pub fn from_text(text: &str, format: &str) -> Result<Inventory> {
+        let mut b = Builder::new();
+        match format {
+            "ini" => ini::parse(text, Path::new("inventory.ini"), &mut b)?,
+            _ => {
+                let docs = crate::yaml::load_str(text, Path::new("inventory.yml"))?;
+                yaml::parse(&docs, &mut b)?;
+            }
+        }
+        b.reconcile()?;
+        b.finish(&[], &[])
+    }
+
     /// An inventory with only the implicit `localhost` (ansible_connection=local) used when no -i is given and no default exists.
     /// (`load(&[], playbook_dirs)` gives the same with playbook-dir vars applied.)
     pub fn implicit_localhost() -> Inventory {

@@ -224,8 +224,41 @@ fn check_task(t: &Task, known: &HashSet<String>, play_dir: &std::path::Path) -> 
             check_value(v, &t.span, known)?;
         }
     }
+    let module = t.module_name.trim_start_matches("ansible.builtin.");
+    // A literal `include_vars` file must exist now too.
+    if let (true, TTree::Map(entries)) = (module == "include_vars", &t.args) {
+        let literal = entries
+            .iter()
+            .find(|(k, _)| k == "file" || k == "_raw_params")
+            .and_then(|(_, v)| match v {
+                TTree::Value(v) => v.as_str().map(str::to_string),
+                _ => None,
+            });
+        if let Some(file) = literal {
+            let paths = search_paths(t, play_dir);
+            if paths.find("vars", &file).is_none() {
+                let key = if entries.iter().any(|(k, _)| k == "file") {
+                    "arg:file"
+                } else {
+                    "arg:_raw_params"
+                };
+                let dirs: Vec<String> = paths
+                    .dirs
+                    .iter()
+                    .map(|d| d.join("vars").display().to_string())
+                    .collect();
+                return Err(err_at(
+                    t.span_of(key),
+                    format!(
+                        "the vars file `{file}` was not found (searched {})\nhint: put it in the role's `vars/` directory or give a path relative to the playbook",
+                        dirs.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
     // A literal `src:` of template/copy must exist now, not fail halfway through a run.
-    let kind = match t.module_name.trim_start_matches("ansible.builtin.") {
+    let kind = match module {
         "template" => Some("templates"),
         "copy" => Some("files"),
         _ => None,
@@ -238,6 +271,9 @@ fn check_task(t: &Task, known: &HashSet<String>, play_dir: &std::path::Path) -> 
         if let Some((_, TTree::Value(src))) = entries.iter().find(|(k, _)| k == "src") {
             if let (Some(src), false) = (src.as_str(), remote) {
                 let paths = search_paths(t, play_dir);
+                if let (Some(found), "templates") = (paths.find(kind, src), kind) {
+                    check_template_file(&found)?;
+                }
                 if paths.find(kind, src).is_none() {
                     let dirs: Vec<String> = paths
                         .dirs
@@ -248,6 +284,31 @@ fn check_task(t: &Task, known: &HashSet<String>, play_dir: &std::path::Path) -> 
                 }
             }
         }
+    }
+    Ok(())
+}
+
+/// A template file must compile: a syntax error names the template's own file:line:column.
+fn check_template_file(path: &std::path::Path) -> Result<()> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(());
+    };
+    let env = crate::template::env();
+    if let Err(e) = env.template_from_str(&text) {
+        let (line, col) = match e.range() {
+            Some(r) => {
+                let before = &text[..r.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                (line, col)
+            }
+            None => (e.line().unwrap_or(1), 1),
+        };
+        return Err(anyhow::anyhow!(
+            "{}:{line}:{col}: template syntax error: {}\nhint: check the `{{% %}}` blocks are closed (`endif`, `endfor`) and the `{{{{ }}}}` pairs",
+            path.display(),
+            e.detail().unwrap_or("invalid syntax")
+        ));
     }
     Ok(())
 }

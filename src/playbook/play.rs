@@ -69,6 +69,8 @@ pub(super) struct LoadCtx<'a> {
     pub opts: &'a LoadOptions,
     pub playbook_dir: PathBuf,
     pub include_stack: Vec<PathBuf>,
+    /// Handlers of roles imported or included from task lists: they join the play's.
+    pub role_handlers: Vec<Task>,
 }
 
 /// Loads a playbook file and everything it imports.
@@ -87,6 +89,7 @@ pub fn load_playbook(path: &Path, opts: &LoadOptions) -> Result<Playbook> {
         opts,
         playbook_dir: dir.clone(),
         include_stack: vec![path.to_path_buf()],
+        role_handlers: Vec::new(),
     };
     let plays = load_plays(path, &mut ctx)?;
     Ok(Playbook {
@@ -103,6 +106,7 @@ pub fn load_playbook_str(text: &str, name: &str, opts: &LoadOptions) -> Result<P
         opts,
         playbook_dir: dir.clone(),
         include_stack: Vec::new(),
+        role_handlers: Vec::new(),
     };
     let docs = crate::yaml::load_str(text, Path::new(name))?;
     let plays = plays_from_docs(docs, &dir, &mut ctx)?;
@@ -334,6 +338,7 @@ fn load_play(node: &Node, base: &Path, ctx: &mut LoadCtx) -> Result<Play> {
     if let Some(h) = get("handlers") {
         handlers.extend(load_task_list(h, &inh, ctx, true)?);
     }
+    handlers.append(&mut ctx.role_handlers);
 
     let become_opts = super::BecomeOpts {
         enabled: opt_bool("become")?,
@@ -484,6 +489,10 @@ pub(super) fn load_task_list(
         let role_inc = ["import_role", "include_role"]
             .into_iter()
             .find_map(|k| item.get(k).map(|v| (k, v)));
+        if let Some((kw, spec)) = role_inc.filter(|(kw, _)| *kw == "include_role" && !handlers) {
+            out.push(load_dynamic_role(item, kw, spec, inh, ctx)?);
+            continue;
+        }
         if let Some((kw, spec)) = role_inc {
             let rref = RoleRef::from_include(spec)?;
             let rinh = inherit_from(item, inh, &[kw, "name"])?;
@@ -500,6 +509,7 @@ pub(super) fn load_task_list(
                 tasks_from.as_deref().unwrap_or("main"),
             )?;
             out.extend(loaded.tasks);
+            ctx.role_handlers.extend(loaded.handlers);
             continue;
         }
         out.push(parse_task(item, inh, handlers)?);
@@ -569,6 +579,93 @@ fn load_dynamic_include(
         None => (target, None),
     };
     let file = want_str(file_node, kw)?;
+    let mut task = include_statement(item, kw, target, inh)?;
+    task.args = TTree::from_node(file_node)?;
+    // The include's `vars` reach the included tasks as include parameters, not as inherited
+    // task vars; `apply` keywords are inherited.
+    let mut sub = match apply {
+        Some(a) => inherit_from(a, inh, APPLY_KEYWORDS)?,
+        None => inh.clone(),
+    };
+    let templated = crate::template::is_templated(&file);
+    let mut tasks = None;
+    if !templated {
+        let path = inh.file_dir.join(&file);
+        sub.file_dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        if ctx.include_stack.contains(&path) {
+            return Err(err_at(
+                &file_node.span,
+                format!("`{}` includes itself (recursive {kw})", path.display()),
+            ));
+        }
+        tasks = Some(std::sync::Arc::new(
+            load_included_file(&path, &sub, ctx)
+                .map_err(|e| err_at(&file_node.span, format!("cannot load `{file}`: {e:#}")))?,
+        ));
+    }
+    task.kind = TaskKind::Include(std::sync::Arc::new(IncludeTasks {
+        file: TTree::from_node(file_node)?,
+        inherit: sub,
+        params: match item.get("vars") {
+            Some(v) => vars_map(v, "vars")?,
+            None => VarMap::new(),
+        },
+        tasks,
+        opts: ctx.opts.clone(),
+        playbook_dir: ctx.playbook_dir.clone(),
+    }));
+    Ok(task)
+}
+
+/// `include_role`: dynamic like `include_tasks` (its `when` and loop are its own); the role
+/// (defaults, vars, dependencies, `tasks_from`, handlers) is loaded now. Its `vars:` are the
+/// role's parameters, templated per host and item.
+fn load_dynamic_role(
+    item: &Node,
+    kw: &str,
+    spec: &Node,
+    inh: &Inherited,
+    ctx: &mut LoadCtx,
+) -> Result<Task> {
+    let rref = RoleRef::from_include(spec)?;
+    let mut task = include_statement(item, kw, spec, inh)?;
+    let tasks_from = spec
+        .get("tasks_from")
+        .map(|t| want_str(t, "tasks_from"))
+        .transpose()?;
+    let sub = match spec.get("apply") {
+        Some(a) => inherit_from(a, inh, APPLY_KEYWORDS)?,
+        None => inh.clone(),
+    };
+    let mut seen = Vec::new();
+    let loaded = load_role(
+        &rref,
+        &sub,
+        ctx,
+        &mut seen,
+        tasks_from.as_deref().unwrap_or("main"),
+    )?;
+    ctx.role_handlers.extend(loaded.handlers);
+    let shown = format!(
+        "{}/tasks/{}",
+        rref.name,
+        tasks_from.as_deref().unwrap_or("main")
+    );
+    task.args = TTree::Value(minijinja::Value::from(shown.as_str()));
+    task.kind = TaskKind::Include(std::sync::Arc::new(IncludeTasks {
+        file: TTree::Value(minijinja::Value::from(shown)),
+        inherit: sub,
+        params: VarMap::new(),
+        tasks: Some(std::sync::Arc::new(loaded.tasks)),
+        opts: ctx.opts.clone(),
+        playbook_dir: ctx.playbook_dir.clone(),
+    }));
+    Ok(task)
+}
+
+/// The include statement's own keywords (`when`, loop, `tags`, `vars`...) parsed as a task's;
+/// keywords that would apply to the include alone are refused with a hint to use `apply:`.
+fn include_statement(item: &Node, kw: &str, target: &Node, inh: &Inherited) -> Result<Task> {
     let Some(entries) = item.as_map() else {
         return Err(err_at(&item.span, "a task must be a mapping"));
     };
@@ -613,40 +710,6 @@ fn load_dynamic_include(
     };
     let mut task = parse_task(&node, inh, false)?;
     task.module_name = kw.to_string();
-    task.args = TTree::from_node(file_node)?;
-    // The include's `vars` reach the included tasks as include parameters, not as inherited
-    // task vars; `apply` keywords are inherited.
-    let mut sub = match apply {
-        Some(a) => inherit_from(a, inh, APPLY_KEYWORDS)?,
-        None => inh.clone(),
-    };
-    let templated = crate::template::is_templated(&file);
-    let mut tasks = None;
-    if !templated {
-        let path = inh.file_dir.join(&file);
-        sub.file_dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-        if ctx.include_stack.contains(&path) {
-            return Err(err_at(
-                &file_node.span,
-                format!("`{}` includes itself (recursive {kw})", path.display()),
-            ));
-        }
-        tasks = Some(std::sync::Arc::new(
-            load_included_file(&path, &sub, ctx)
-                .map_err(|e| err_at(&file_node.span, format!("cannot load `{file}`: {e:#}")))?,
-        ));
-    }
-    task.kind = TaskKind::Include(std::sync::Arc::new(IncludeTasks {
-        file: TTree::from_node(file_node)?,
-        inherit: sub,
-        params: match item.get("vars") {
-            Some(v) => vars_map(v, "vars")?,
-            None => VarMap::new(),
-        },
-        tasks,
-        opts: ctx.opts.clone(),
-        playbook_dir: ctx.playbook_dir.clone(),
-    }));
     Ok(task)
 }
 
@@ -671,6 +734,7 @@ pub fn load_include_at_run_time(inc: &IncludeTasks, file: &str) -> Result<Vec<Ta
         opts: &inc.opts,
         playbook_dir: inc.playbook_dir.clone(),
         include_stack: Vec::new(),
+        role_handlers: Vec::new(),
     };
     load_included_file(&path, &sub, &mut ctx).map_err(|e| anyhow!("cannot load `{file}`: {e:#}"))
 }

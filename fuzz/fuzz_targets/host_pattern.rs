@@ -1,0 +1,10 @@
+#![no_main]
+//! Fuzz target: `drover::fuzz::host_pattern` on arbitrary UTF-8 input.
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(text) = std::str::from_utf8(data) {
+        drover::fuzz::host_pattern(text);
+    }
+});

@@ -1,0 +1,331 @@
+//! Settings people keep in their repositories: `ansible.cfg` (found as Ansible finds it:
+//! `$ANSIBLE_CONFIG`, `./ansible.cfg`, `~/.ansible.cfg`, `/etc/ansible/ansible.cfg`; the first
+//! that exists wins) and drover's own `drover.toml` (in the current directory; its keys, under
+//! the same section names, win over `ansible.cfg`). Command-line options win over both.
+//!
+//! Understood: `[defaults]` inventory, remote_user, forks, roles_path, host_key_checking,
+//! private_key_file, vault_password_file, timeout; `[privilege_escalation]` become,
+//! become_user, become_method; `[ssh_connection]` pipelining, ssh_args, control_path... are
+//! accepted and ignored (drover keeps one session per host anyway). Other keys are ignored, as
+//! Ansible ignores keys it does not know.
+
+use anyhow::{anyhow, bail, Result};
+use std::path::{Path, PathBuf};
+
+/// What the configuration files say (each `None` when they do not say it).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FileConfig {
+    /// The file(s) read, for messages.
+    pub sources: Vec<PathBuf>,
+    pub inventory: Vec<String>,
+    pub remote_user: Option<String>,
+    pub forks: Option<usize>,
+    pub roles_path: Vec<PathBuf>,
+    pub host_key_checking: Option<bool>,
+    pub private_key_file: Option<PathBuf>,
+    pub vault_password_file: Option<PathBuf>,
+    pub timeout: Option<u64>,
+    pub become_: Option<bool>,
+    pub become_user: Option<String>,
+}
+
+/// The `ansible.cfg` Ansible would read here, if any.
+pub fn find_ansible_cfg() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("ANSIBLE_CONFIG") {
+        let p = PathBuf::from(p);
+        if p.is_file() {
+            return Some(p);
+        }
+    }
+    let mut candidates = vec![PathBuf::from("ansible.cfg")];
+    if let Some(home) = std::env::var_os("HOME") {
+        candidates.push(Path::new(&home).join(".ansible.cfg"));
+    }
+    candidates.push(PathBuf::from("/etc/ansible/ansible.cfg"));
+    candidates.into_iter().find(|p| p.is_file())
+}
+
+/// Reads `ansible.cfg` and `drover.toml` as found from the current directory.
+pub fn load() -> Result<FileConfig> {
+    let mut cfg = FileConfig::default();
+    if let Some(p) = find_ansible_cfg() {
+        let text =
+            std::fs::read_to_string(&p).map_err(|e| anyhow!("reading `{}`: {e}", p.display()))?;
+        let base = p.parent().map(Path::to_path_buf).unwrap_or_default();
+        apply(&mut cfg, &parse_ini(&text, &p)?, &base, &p)?;
+        cfg.sources.push(p);
+    }
+    let toml_path = PathBuf::from("drover.toml");
+    if toml_path.is_file() {
+        let text = std::fs::read_to_string(&toml_path)
+            .map_err(|e| anyhow!("reading `drover.toml`: {e}"))?;
+        apply(
+            &mut cfg,
+            &parse_toml(&text, &toml_path)?,
+            Path::new("."),
+            &toml_path,
+        )?;
+        cfg.sources.push(toml_path);
+    }
+    Ok(cfg)
+}
+
+/// (section, key, value, line) entries of a file.
+type Entries = Vec<(String, String, String, usize)>;
+
+/// Python's configparser dialect as Ansible uses it: `[section]`, `key = value` or
+/// `key: value`, `#`/`;` comment lines, indented continuation lines.
+pub fn parse_ini(text: &str, path: &Path) -> Result<Entries> {
+    let mut section = String::new();
+    let mut out: Entries = Vec::new();
+    for (n, raw) in text.lines().enumerate() {
+        let line_no = n + 1;
+        let trimmed = raw.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with(';') {
+            continue;
+        }
+        if raw.starts_with([' ', '\t']) {
+            if let Some(last) = out.last_mut() {
+                last.2.push('\n');
+                last.2.push_str(trimmed);
+                continue;
+            }
+        }
+        if let Some(rest) = trimmed.strip_prefix('[') {
+            let Some(name) = rest.strip_suffix(']') else {
+                bail!(
+                    "{}:{line_no}:1: unterminated section header `{trimmed}`\nhint: close it with `]`, e.g. `[defaults]`",
+                    path.display()
+                );
+            };
+            section = name.trim().to_string();
+            continue;
+        }
+        let split = trimmed.find(['=', ':']).ok_or_else(|| {
+            anyhow!(
+                "{}:{line_no}:1: expected `key = value`, got `{trimmed}`",
+                path.display()
+            )
+        })?;
+        let key = trimmed[..split].trim().to_string();
+        let mut value = trimmed[split + 1..].trim().to_string();
+        // Inline comments after whitespace, as configparser's inline_comment_prefixes.
+        if let Some(i) = value.find(" #").or_else(|| value.find(" ;")) {
+            value.truncate(i);
+            value = value.trim_end().to_string();
+        }
+        out.push((section.clone(), key, value, line_no));
+    }
+    Ok(out)
+}
+
+/// The TOML subset `drover.toml` uses: `[section]` tables of strings, numbers, booleans and
+/// arrays of strings.
+pub fn parse_toml(text: &str, path: &Path) -> Result<Entries> {
+    let mut section = String::new();
+    let mut out: Entries = Vec::new();
+    for (n, raw) in text.lines().enumerate() {
+        let line_no = n + 1;
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix('[') {
+            let Some(name) = rest.strip_suffix(']') else {
+                bail!(
+                    "{}:{line_no}:1: unterminated table header `{line}`",
+                    path.display()
+                );
+            };
+            section = name.trim().to_string();
+            continue;
+        }
+        let Some((k, v)) = line.split_once('=') else {
+            bail!(
+                "{}:{line_no}:1: expected `key = value`, got `{line}`",
+                path.display()
+            );
+        };
+        let v = v.trim();
+        let value = if let Some(items) = v.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+            items
+                .split(',')
+                .map(|i| toml_scalar(i.trim()))
+                .filter(|i| !i.is_empty())
+                .collect::<Vec<_>>()
+                .join(":")
+        } else {
+            toml_scalar(v)
+        };
+        out.push((section.clone(), k.trim().to_string(), value, line_no));
+    }
+    Ok(out)
+}
+
+fn toml_scalar(v: &str) -> String {
+    let v = v.split(" #").next().unwrap_or(v).trim();
+    v.strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .or_else(|| v.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')))
+        .unwrap_or(v)
+        .to_string()
+}
+
+fn boolean(v: &str) -> Option<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" | "yes" | "on" | "1" | "y" | "t" => Some(true),
+        "false" | "no" | "off" | "0" | "n" | "f" => Some(false),
+        _ => None,
+    }
+}
+
+/// Paths in a config file are relative to the file's directory, `~` is the home directory.
+fn path_in(base: &Path, v: &str) -> PathBuf {
+    if let Some(rest) = v.strip_prefix("~/") {
+        if let Some(home) = std::env::var_os("HOME") {
+            return Path::new(&home).join(rest);
+        }
+    }
+    let p = Path::new(v);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
+}
+
+fn apply(cfg: &mut FileConfig, entries: &Entries, base: &Path, path: &Path) -> Result<()> {
+    for (section, key, value, line) in entries {
+        let bad = |what: &str| {
+            anyhow!(
+                "{}:{line}:1: `{key}` must be {what}, not `{value}`",
+                path.display()
+            )
+        };
+        match (section.as_str(), key.as_str()) {
+            ("defaults", "inventory" | "hostfile") => {
+                cfg.inventory = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| path_in(base, s).display().to_string())
+                    .collect();
+            }
+            ("defaults", "remote_user") => cfg.remote_user = Some(value.clone()),
+            ("defaults", "forks") => {
+                cfg.forks = Some(value.parse().map_err(|_| bad("a number of hosts"))?)
+            }
+            ("defaults", "roles_path") => {
+                cfg.roles_path = value
+                    .split(':')
+                    .filter(|s| !s.is_empty())
+                    .map(|s| path_in(base, s))
+                    .collect();
+            }
+            ("defaults", "host_key_checking") => {
+                cfg.host_key_checking = Some(boolean(value).ok_or_else(|| bad("a boolean"))?)
+            }
+            ("defaults", "private_key_file") => cfg.private_key_file = Some(path_in(base, value)),
+            ("defaults", "vault_password_file") => {
+                cfg.vault_password_file = Some(path_in(base, value))
+            }
+            ("defaults", "timeout") => {
+                cfg.timeout = Some(value.parse().map_err(|_| bad("a number of seconds"))?)
+            }
+            ("privilege_escalation", "become") => {
+                cfg.become_ = Some(boolean(value).ok_or_else(|| bad("a boolean"))?)
+            }
+            ("privilege_escalation", "become_user") => cfg.become_user = Some(value.clone()),
+            ("privilege_escalation", "become_method") if value != "sudo" => {
+                bail!(
+                    "{}:{line}:1: become method `{value}` is not supported (drover uses sudo)",
+                    path.display()
+                );
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_ansible_cfg_keys_and_ignores_the_rest() {
+        let text = "\
+# comment
+[defaults]
+inventory = inventory/production.ini, extra.yml
+remote_user: deploy
+forks=20 ; inline comment
+roles_path = roles:/srv/shared-roles
+host_key_checking = False
+private_key_file = ~/.ssh/deploy
+timeout = 30
+gathering = smart
+
+[privilege_escalation]
+become = True
+become_user = root
+
+[ssh_connection]
+pipelining = True
+ssh_args = -o ControlMaster=auto
+  -o ControlPersist=60s
+";
+        let p = Path::new("/repo/ansible.cfg");
+        let mut cfg = FileConfig::default();
+        apply(
+            &mut cfg,
+            &parse_ini(text, p).unwrap(),
+            Path::new("/repo"),
+            p,
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.inventory,
+            ["/repo/inventory/production.ini", "/repo/extra.yml"]
+        );
+        assert_eq!(cfg.remote_user.as_deref(), Some("deploy"));
+        assert_eq!(cfg.forks, Some(20));
+        assert_eq!(
+            cfg.roles_path,
+            [
+                PathBuf::from("/repo/roles"),
+                PathBuf::from("/srv/shared-roles")
+            ]
+        );
+        assert_eq!(cfg.host_key_checking, Some(false));
+        assert_eq!(cfg.timeout, Some(30));
+        assert_eq!(cfg.become_, Some(true));
+        assert_eq!(cfg.become_user.as_deref(), Some("root"));
+        let err = apply(
+            &mut cfg,
+            &parse_ini("[defaults]\nforks = many\n", p).unwrap(),
+            Path::new("/repo"),
+            p,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "/repo/ansible.cfg:2:1: `forks` must be a number of hosts, not `many`"
+        );
+    }
+
+    #[test]
+    fn reads_drover_toml() {
+        let text = "[defaults]\nforks = 8\nroles_path = [\"roles\", \"/x\"]\nremote_user = \"ci\"\n[privilege_escalation]\nbecome = true\n";
+        let p = Path::new("drover.toml");
+        let mut cfg = FileConfig::default();
+        apply(&mut cfg, &parse_toml(text, p).unwrap(), Path::new("/w"), p).unwrap();
+        assert_eq!(cfg.forks, Some(8));
+        assert_eq!(
+            cfg.roles_path,
+            [PathBuf::from("/w/roles"), PathBuf::from("/x")]
+        );
+        assert_eq!(cfg.remote_user.as_deref(), Some("ci"));
+        assert_eq!(cfg.become_, Some(true));
+    }
+}

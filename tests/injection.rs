@@ -1,0 +1,114 @@
+//! Adversarial values reach the host exactly, and nothing else runs: every value that a module
+//! puts into a shell command (paths, contents, lines, regexps, command arguments, environment
+//! values) goes through the one quoting function. Each string below tries to break out of its
+//! quoting; a break-out would create the `pwned` file or change the value on the host.
+
+mod support;
+
+use std::path::Path;
+use support::{drover, run, write};
+
+/// Strings that break naive quoting: quotes of both kinds, substitutions, separators,
+/// newlines, globs, a leading dash, backslashes, printf and template-looking text, long runs.
+fn adversarial(pwned: &Path) -> Vec<String> {
+    let p = pwned.display();
+    vec![
+        format!("a'; touch {p}; echo '"),
+        format!("b\"; touch {p}; echo \""),
+        format!("$(touch {p})"),
+        format!("`touch {p}`"),
+        format!("c; touch {p}"),
+        format!("d && touch {p} || touch {p}"),
+        format!("e | touch {p}"),
+        format!("f\ntouch {p}\n"),
+        "*".to_string(),
+        "g?[a-z]*".to_string(),
+        "-rf".to_string(),
+        "--help".to_string(),
+        "h\\'\\\"\\\\\\n".to_string(),
+        "%s%d%n%%".to_string(),
+        "${HOME}$PATH$$".to_string(),
+        "i'\"'\"'j".to_string(),
+        "k\t\r\u{1b}[31m".to_string(),
+        "ünïcødé ✓ 中文".to_string(),
+        "@@DRV:end @@DRVIN".to_string(),
+        "x".repeat(100_000),
+    ]
+}
+
+/// YAML double-quoted scalar for any string (JSON escaping is valid YAML).
+fn yq(v: &str) -> String {
+    serde_json::to_string(v).unwrap()
+}
+
+#[test]
+fn every_module_passes_values_exactly_and_runs_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let pwned = dir.path().join("pwned");
+    let values = adversarial(&pwned);
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    // Each value is used as file content, a file name (where a file name can hold it), a line,
+    // a regexp, a command argument, an environment value and a template variable.
+    let mut tasks = String::new();
+    for (i, v) in values.iter().enumerate() {
+        let q = yq(v);
+        let name_ok = !v.contains('/') && !v.contains('\n') && v.len() < 200 && v != "-rf";
+        let f = out_dir.join(format!("f{i}"));
+        let fs = yq(&f.display().to_string());
+        tasks.push_str(&format!(
+            "    - copy:\n        content: {q}\n        dest: {fs}\n\
+             \x20   - shell: printf '%s' \"$V\" > {fe}\n      environment:\n        V: {q}\n\
+             \x20   - command:\n        argv: [sh, -c, 'printf \"%s\" \"$1\" > \"$2\"', sh, {q}, {fa}]\n\
+             \x20   - template:\n        src: echo.j2\n        dest: {ft}\n      vars:\n        value: {q}\n",
+            fe = yq(&format!("{}.env", f.display())),
+            fa = yq(&format!("{}.argv", f.display())),
+            ft = yq(&format!("{}.tmpl", f.display())),
+        ));
+        if !v.contains('\n') && !v.contains('\r') {
+            tasks.push_str(&format!(
+                "    - lineinfile:\n        path: {fl}\n        line: {q}\n        create: true\n\
+                 \x20   - lineinfile:\n        path: {fl}\n        regexp: {rq}\n        line: {q}\n",
+                fl = yq(&format!("{}.line", f.display())),
+                rq = yq(&format!("^{}$", regex::escape(v))),
+            ));
+        }
+        if name_ok {
+            let named = out_dir.join(format!("n{i}-{v}"));
+            tasks.push_str(&format!(
+                "    - file:\n        path: {}\n        state: directory\n",
+                yq(&named.display().to_string())
+            ));
+        }
+    }
+    let pb = write(
+        dir.path(),
+        "pb.yml",
+        &format!("- hosts: localhost\n  gather_facts: false\n  tasks:\n{tasks}"),
+    );
+    write(dir.path(), "templates/echo.j2", "{{ value }}");
+    let (code, out, err) = run(drover().arg("play").arg(&pb));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!pwned.exists(), "a value broke out of its quoting");
+    let (code, out, _) = run(drover().arg("play").arg(&pb));
+    assert_eq!(code, 0);
+    // Only `shell` and `command` (which always run) report changes on the second run.
+    let again = format!("changed={} ", 2 * values.len());
+    assert!(out.contains(&again), "{out}");
+    for (i, v) in values.iter().enumerate() {
+        let f = out_dir.join(format!("f{i}"));
+        let read =
+            |suffix: &str| std::fs::read_to_string(format!("{}{suffix}", f.display())).unwrap();
+        assert_eq!(read(""), *v, "copy content {i}");
+        assert_eq!(read(".env"), *v, "environment value {i}");
+        assert_eq!(read(".argv"), *v, "argv {i}");
+        assert_eq!(read(".tmpl"), *v, "template value {i}");
+        if !v.contains('\n') && !v.contains('\r') {
+            assert_eq!(read(".line"), format!("{v}\n"), "lineinfile {i}");
+        }
+        let name_ok = !v.contains('/') && !v.contains('\n') && v.len() < 200 && v != "-rf";
+        if name_ok {
+            assert!(out_dir.join(format!("n{i}-{v}")).is_dir(), "file path {i}");
+        }
+    }
+}
