@@ -1026,3 +1026,26 @@ bad_input! {
         hint: Some("this is vault-encrypted and no vault password was given; pass --ask-vault-pass, --vault-password-file FILE or --vault-id LABEL@FILE (or set ANSIBLE_VAULT_PASSWORD_FILE)"),
     };
 }
+
+bad_input! {
+    include_vars_missing: Case {
+        files: &[
+            ("pb.yml", "- hosts: local\n  gather_facts: false\n  tasks:\n    - name: marker\n      command: touch {MARKER}\n    - include_vars: nothere.yml\n"),
+        ],
+        args: PLAY,
+        at: Some("pb.yml:6:21"),
+        says: &["the vars file `nothere.yml` was not found (searched vars, ./vars)"],
+        hint: Some("put it in the role's `vars/` directory or give a path relative to the playbook"),
+    };
+
+    template_file_syntax: Case {
+        files: &[
+            ("pb.yml", "- hosts: local\n  gather_facts: false\n  tasks:\n    - name: marker\n      command: touch {MARKER}\n    - template:\n        src: t.j2\n        dest: /tmp/x\n"),
+            ("templates/t.j2", "line\n{% if x %}\nunclosed\n"),
+        ],
+        args: PLAY,
+        at: Some("templates/t.j2:3:1"),
+        says: &["template syntax error: unexpected end of input, expected end of block"],
+        hint: Some("check the `{% %}` blocks are closed (`endif`, `endfor`) and the `{{ }}` pairs"),
+    };
+}
