@@ -1,4 +1,4 @@
-//! End to end on isolated Debian test hosts over SSH: the example role converges as `deploy`
+//! End to end on isolated Debian test hosts over SSH: the example roles converge as `deploy`
 //! with sudo, state is checked inside each host, the second run changes nothing, check mode
 //! predicts and changes nothing, and an unreachable host does not stop the others.
 
@@ -31,78 +31,89 @@ fn recap_changed(out: &str, host: &str) -> Option<u32> {
 }
 
 #[test]
-fn example_role_converges_on_test_hosts_as_deploy_with_sudo() {
+fn example_roles_converge_on_test_hosts_as_deploy_with_sudo() {
     let Some(hosts) = TestHosts::up(3) else {
         return;
     };
     let inv = hosts.inventory("deploy", "");
     let kh = hosts.known_hosts();
-    let base = [
+    // The shipped runtime and app roles on the test group (no runtime package: the hosts have
+    // no apt repository here; `tests/e2e_examples.rs` runs the playbooks with one).
+    let pb = hosts.dir.path().join("site.yml");
+    std::fs::write(
+        &pb,
+        format!(
+            "- hosts: test\n  roles:\n    - {0}/roles/runtime\n    - {0}/roles/app\n",
+            env!("CARGO_MANIFEST_DIR")
+        ),
+    )
+    .unwrap();
+    let args = [
         "play",
         "-i",
         inv.to_str().unwrap(),
-        "playbooks/site.yml",
-        "-l",
-        "test",
+        pb.to_str().unwrap(),
         "--known-hosts",
         kh.to_str().unwrap(),
         "--host-key-checking",
         "accept-new",
         "-b",
         "-e",
-        "app_root=/srv/app app_name=hello app_env=test",
+        r#"{"runtime_packages": [], "app_name": "hello", "app_env": "test"}"#,
     ];
-    // The example playbook targets `web`; run the role on the test group instead.
-    let pb = hosts.dir.path().join("site.yml");
-    std::fs::write(
-        &pb,
-        format!(
-            "- hosts: test\n  roles:\n    - {}/roles/app\n",
-            env!("CARGO_MANIFEST_DIR")
-        ),
-    )
-    .unwrap();
-    let mut args: Vec<&str> = base.to_vec();
-    args[3] = pb.to_str().unwrap();
 
-    let mut check_args = args.clone();
+    // Check mode on fresh hosts predicts the whole deploy (user, directories, release, init
+    // script, service start) and creates nothing.
+    let mut check_args = args.to_vec();
     check_args.push("--check");
     let (code, out, err) = drover(&check_args);
     assert_eq!(code, 0, "{out}{err}");
+    let mut predicted = Vec::new();
     for i in 0..3 {
         assert!(
-            !hosts.path(i, "/srv/app").exists(),
+            !hosts.path(i, "/srv/app").exists() && !hosts.path(i, "/etc/init.d/hello").exists(),
             "check mode created files on host {i}"
         );
-        assert_eq!(recap_changed(&out, &format!("h{i}")), Some(5), "{out}");
+        let c = recap_changed(&out, &format!("h{i}")).unwrap();
+        assert!(c >= 9, "h{i}: {out}");
+        predicted.push(c);
     }
 
     let (code, out, err) = drover(&args);
     assert_eq!(code, 0, "{out}{err}");
-    for i in 0..3 {
-        let conf = std::fs::read_to_string(hosts.path(i, "/srv/app/conf/app.conf")).unwrap();
-        assert!(conf.contains("port = 80\n"), "{conf}");
+    for (i, predicted) in predicted.iter().enumerate() {
+        let conf = std::fs::read_to_string(hosts.path(i, "/srv/app/shared/app.conf")).unwrap();
+        assert!(conf.contains("\nname = hello\nenv = test\n"), "{conf}");
         let (_, owner) = hosts.sh(
             i,
-            "stat -c '%U %a' /srv/app/conf/app.conf /srv/app/bin/start.sh",
+            "stat -c '%U:%G %a' /srv/app/shared/app.conf /srv/app/current/bin/server /srv/app/shared",
         );
-        assert_eq!(owner, "root 644\nroot 755\n");
-        assert!(
-            hosts.path(i, "/srv/app/reloaded").exists(),
-            "the handler ran on host {i}"
+        assert_eq!(owner, "root:app 640\nroot:root 755\napp:app 755\n");
+        assert_eq!(
+            std::fs::read_to_string(hosts.path(i, "/var/log/app/hello.service.log")).unwrap(),
+            "start\nrestart\n",
+            "started, then restarted by the handler on host {i}"
         );
-        // 5 changed tasks plus the handler.
-        assert_eq!(recap_changed(&out, &format!("h{i}")), Some(6), "{out}");
-    }
-
-    let (code, out, _) = drover(&args);
-    assert_eq!(code, 0);
-    for i in 0..3 {
+        // Check mode predicted every change the real run made.
         assert_eq!(
             recap_changed(&out, &format!("h{i}")),
-            Some(0),
-            "second run must change nothing:\n{out}"
+            Some(*predicted),
+            "{out}"
         );
+    }
+
+    for extra in [None, Some("--check")] {
+        let mut again = args.to_vec();
+        again.extend(extra);
+        let (code, out, _) = drover(&again);
+        assert_eq!(code, 0);
+        for i in 0..3 {
+            assert_eq!(
+                recap_changed(&out, &format!("h{i}")),
+                Some(0),
+                "{extra:?}: a second run must change nothing:\n{out}"
+            );
+        }
     }
 }
 

@@ -1,43 +1,45 @@
-//! The shipped example (inventory/, playbooks/site.yml, roles/app) works as documented:
-//! `drover play -i inventory/hosts.ini playbooks/site.yml --check --diff` changes nothing, a
-//! real run deploys the app, and a second run changes nothing.
+//! The shipped examples work as documented without any special machine: the README's first
+//! command (`drover play -i inventory/local.ini playbooks/site.yml --check --diff`) changes
+//! nothing and exits 0, a real local run converges under a root of our own and a second run
+//! changes nothing, and the production and staging inventories give every playbook the hosts
+//! it is meant to have. (`tests/e2e_examples.rs` runs the playbooks on test hosts.)
 
 mod support;
 
 use std::path::Path;
 use support::{drover, recap, run, s, snapshot};
 
-/// What the example role creates under its `app_root`.
-const EXAMPLE_FILES: &[&str] = &[
-    "bin/",
-    "bin/start.sh",
-    "conf/",
-    "conf/app.conf",
-    "conf/env",
-    "RELEASE",
-    "reloaded",
-];
-
-fn example(args: &[&str]) -> (i32, String, String) {
-    run(drover()
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["play", "-i", "inventory/hosts.ini", "playbooks/site.yml"])
-        .args(args))
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+fn drover_in_repo(args: &[&str]) -> (i32, String, String) {
+    run(drover().current_dir(repo()).args(args))
+}
+
+fn local_site(args: &[&str]) -> (i32, String, String) {
+    let mut all = vec!["play", "-i", "inventory/local.ini", "playbooks/site.yml"];
+    all.extend_from_slice(args);
+    drover_in_repo(&all)
+}
+
+/// What a real run of the local example creates under its `example_root`.
+const EXAMPLE_TOP: &[&str] = &["app/", "log/", "nginx/"];
+
 #[test]
-fn example_site_check_then_deploy_is_idempotent() {
-    // 1. The documented command, verbatim: check mode must not create the default app_root.
+fn readme_first_command_previews_without_changing_anything() {
+    // Left over from a real run of the example with the default root: safe to remove.
     let default_root = Path::new("/tmp/drover-example");
     let existing = snapshot(default_root);
     let only_ours = existing
         .iter()
-        .all(|(p, _)| EXAMPLE_FILES.contains(&p.as_str()));
+        .all(|(p, _)| EXAMPLE_TOP.iter().any(|t| p.starts_with(t)));
     if default_root.exists() && only_ours {
-        // Left over from a real run of the example: safe to remove.
         std::fs::remove_dir_all(default_root).unwrap();
     }
-    let (code, out, err) = example(&["--check", "--diff"]);
+
+    // The README's command, verbatim.
+    let (code, out, err) = local_site(&["--check", "--diff"]);
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     if only_ours {
         assert!(
@@ -48,68 +50,202 @@ fn example_site_check_then_deploy_is_idempotent() {
     } else {
         assert_eq!(snapshot(default_root), existing, "--check changed files");
     }
-    assert!(
-        out.contains("+port = 8080"),
-        "--diff shows the rendered config\n{out}"
-    );
-    assert!(recap(&out, "localhost").changed > 0, "{out}");
+    for shown in [
+        "+port = 8080",
+        "+colour = blue",
+        "+env = local",
+        "+    server localhost:8080 max_fails=3 fail_timeout=10s;",
+    ] {
+        assert!(out.contains(shown), "--diff shows `{shown}`\n{out}");
+    }
+    let r = recap(&out, "localhost");
+    assert!(r.changed > 0, "{out}");
+    assert_eq!((r.failed, r.unreachable), (0, 0), "{out}");
+}
 
-    // 2. The same in check mode against a fresh root of our own.
+#[test]
+fn local_example_deploys_under_its_root_and_converges() {
     let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("site");
-    let ev = format!("app_root={}", s(&root));
-    let (code, out, err) = example(&["-e", &ev, "--check"]);
+    let root = tmp.path().join("example");
+    let ev = format!("example_root={}", s(&root));
+
+    let (code, out, err) = local_site(&["-e", &ev, "--check"]);
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     assert!(!root.exists(), "--check created {}", root.display());
 
-    // 3. A real run deploys.
-    let (code, out, err) = example(&["-e", &ev]);
+    let (code, out, err) = local_site(&["-e", &ev]);
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     let first = recap(&out, "localhost");
-    assert!(first.changed >= 6, "{out}");
+    assert!(first.changed >= 8, "{out}");
     assert_eq!((first.failed, first.unreachable), (0, 0), "{out}");
-    assert!(out.contains("RUNNING HANDLER [app : reload app]"), "{out}");
-    let conf = std::fs::read_to_string(root.join("conf/app.conf")).unwrap();
-    for line in [
-        "name = hello",
-        "port = 8080",
-        "workers = 2",
-        "greeting = \"Hello from hello\"",
-        "feature.metrics = on",
-        "feature.healthcheck = on",
-    ] {
-        assert!(conf.lines().any(|l| l == line), "`{line}` in:\n{conf}");
-    }
+
+    let release = root.join("app/releases/1.4.2");
     assert_eq!(
-        std::fs::read_to_string(root.join("conf/env")).unwrap(),
-        "APP_ENV=example\n"
+        std::fs::read_link(root.join("app/current")).unwrap(),
+        release
     );
-    let script = root.join("bin/start.sh");
     assert_eq!(
-        std::fs::read(&script).unwrap(),
-        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("roles/app/files/start.sh"))
-            .unwrap()
+        std::fs::read_to_string(release.join("VERSION")).unwrap(),
+        "1.4.2\n"
     );
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(&script).unwrap().permissions().mode() & 0o7777;
-    assert_eq!(mode, 0o755, "start.sh mode {mode:o}");
-    assert!(root.join("RELEASE").exists() && root.join("reloaded").exists());
-    assert!(
-        out.contains("hello on localhost") && out.contains("listens on 8080"),
-        "{out}"
-    );
-    let deployed = snapshot(&root);
-
-    // 4. Converged: a second real run and a check run change nothing.
-    for args in [vec!["-e", ev.as_str()], vec!["-e", ev.as_str(), "--check"]] {
-        let (code, out, err) = example(&args);
-        assert_eq!(code, 0, "{args:?}: stdout:\n{out}\nstderr:\n{err}");
-        let r = recap(&out, "localhost");
+    for prog in ["server", "healthcheck"] {
+        let p = release.join("bin").join(prog);
         assert_eq!(
-            r.changed, 0,
-            "{args:?}: second run must change nothing\n{out}"
+            std::fs::read(&p).unwrap(),
+            std::fs::read(repo().join("roles/app/files/release/bin").join(prog)).unwrap()
         );
-        assert!(!out.contains("RUNNING HANDLER"), "{args:?}: {out}");
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o755, "{prog}");
+    }
+    let conf = std::fs::read_to_string(root.join("app/shared/app.conf")).unwrap();
+    assert_eq!(
+        conf.split_once('\n').unwrap().1,
+        format!(
+            "name = web\nenv = local\nversion = 1.4.2\ncolour = blue\nport = 8080\nworkers = 2\n\
+             log_level = info\nlog_dir = {}/log\n",
+            s(&root)
+        )
+    );
+    assert!(root.join("log").is_dir());
+    let site = std::fs::read_to_string(root.join("nginx/sites-enabled/app.conf")).unwrap();
+    assert!(
+        site.contains(
+            "upstream app_backend {\n    server localhost:8080 max_fails=3 fail_timeout=10s;\n}\n"
+        ),
+        "{site}"
+    );
+
+    // The release's own programs work: the server refuses a bad config and reports health.
+    let state = tmp.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    let bad = tmp.path().join("bad.conf");
+    std::fs::write(&bad, "port = 0\n").unwrap();
+    let server = root.join("app/current/bin/server");
+    let (code, _, err) = run(std::process::Command::new(&server).arg(&bad).arg(&state));
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("port 0 is out of range"), "{err}");
+    let (code, _, _) =
+        run(std::process::Command::new(root.join("app/current/bin/healthcheck")).arg(&state));
+    assert_eq!(code, 1, "no server: unhealthy");
+
+    // Converged: a second run and a check run change nothing.
+    let deployed = snapshot(&root);
+    for args in [vec!["-e", ev.as_str()], vec!["-e", ev.as_str(), "--check"]] {
+        let (code, out, err) = local_site(&args);
+        assert_eq!(code, 0, "{args:?}: stdout:\n{out}\nstderr:\n{err}");
+        assert_eq!(recap(&out, "localhost").changed, 0, "{args:?}:\n{out}");
         assert_eq!(snapshot(&root), deployed, "{args:?}");
     }
+}
+
+/// `--list-hosts`: the hosts of each play, in order.
+fn listed_hosts(args: &[&str]) -> Vec<Vec<String>> {
+    let mut all = vec!["play", "--list-hosts"];
+    all.extend_from_slice(args);
+    let (code, out, err) = drover_in_repo(&all);
+    assert_eq!(code, 0, "{args:?}:\n{out}{err}");
+    let mut plays = Vec::new();
+    let mut lines = out.lines().peekable();
+    while let Some(l) = lines.next() {
+        if l.trim_start().starts_with("hosts (") {
+            let mut hosts = Vec::new();
+            while let Some(h) = lines.next_if(|h| h.starts_with("      ")) {
+                hosts.push(h.trim().to_string());
+            }
+            plays.push(hosts);
+        }
+    }
+    plays
+}
+
+fn names(env: &str, short: &[&str]) -> Vec<String> {
+    short
+        .iter()
+        .map(|h| format!("{h}.{env}.example.com"))
+        .collect()
+}
+
+#[test]
+fn production_and_staging_inventories_give_each_playbook_its_hosts() {
+    for (inv, env) in [
+        ("inventory/production.ini", "prod"),
+        ("inventory/staging.yml", "staging"),
+    ] {
+        let prod = env == "prod";
+        let n = |short: &[&str]| names(env, short);
+        let web = if prod {
+            n(&["web1", "web2", "web3", "web4"])
+        } else {
+            n(&["web1", "web2"])
+        };
+        let app: Vec<String> = if prod {
+            n(&[
+                "web1", "web2", "web3", "web4", "api1", "api2", "worker1", "worker2",
+            ])
+        } else {
+            n(&["web1", "web2", "api1", "worker1"])
+        };
+        let mut every = app.clone();
+        every.extend(n(&["db1", "lb1"]));
+        let site = listed_hosts(&["-i", inv, "playbooks/site.yml"]);
+        let mut sorted = site[0].clone();
+        sorted.sort();
+        let mut want = every.clone();
+        want.sort();
+        assert_eq!(sorted, want, "{inv}: base on every machine");
+        assert_eq!(site[1], n(&["db1"]), "{inv}");
+        assert_eq!(site[2], app, "{inv}");
+        assert_eq!(site[3], n(&["lb1"]), "{inv}");
+        assert_eq!(
+            listed_hosts(&["-i", inv, "playbooks/rolling.yml"]),
+            vec![app.clone()],
+            "{inv}"
+        );
+        let green: Vec<String> = web[web.len() / 2..].to_vec();
+        assert_eq!(
+            listed_hosts(&[
+                "-i",
+                inv,
+                "playbooks/blue-green.yml",
+                "-e",
+                "new_colour=green"
+            ]),
+            vec![green, n(&["lb1"])],
+            "{inv}"
+        );
+    }
+    assert_eq!(
+        listed_hosts(&["-i", "inventory/image.ini", "playbooks/bake-image.yml"]),
+        vec![vec!["web-image".to_string()]]
+    );
+    assert_eq!(
+        listed_hosts(&["-i", "inventory/local.ini", "playbooks/site.yml"]),
+        [
+            vec!["localhost"],
+            vec![],
+            vec!["localhost"],
+            vec!["localhost"]
+        ]
+    );
+
+    // group_vars/ and host_vars/ beside the inventories: role group, colour, environment, host.
+    let host = |inv: &str, h: &str| {
+        let (code, out, err) = drover_in_repo(&["inventory", "-i", inv, "--host", h]);
+        assert_eq!(code, 0, "{out}{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        v
+    };
+    let v = host("inventory/production.ini", "web3.prod.example.com");
+    assert_eq!(v["app_name"], "web");
+    assert_eq!(v["app_colour"], "green");
+    assert_eq!(v["app_env"], "production");
+    assert_eq!(v["ansible_user"], "deploy");
+    assert_eq!(v["lb_live_colour"], "blue");
+    let v = host("inventory/production.ini", "lb1.prod.example.com");
+    assert_eq!(v["lb_listen_port"], 8000, "host_vars beats group_vars");
+    let v = host("inventory/staging.yml", "worker1.staging.example.com");
+    assert_eq!(v["app_workers"], 8);
+    assert_eq!(v["app_log_level"], "debug");
+    assert_eq!(v["ansible_host"], "10.1.3.11");
 }

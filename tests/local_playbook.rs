@@ -649,3 +649,24 @@ fn inventory_list_graph_host() {
     assert_eq!(code, 5, "{err}");
     assert!(err.starts_with("error: "), "{err}");
 }
+
+#[test]
+fn ansible_become_variable_overrides_the_play_keyword_for_fact_gathering() {
+    // The inventory turns become off for this host (as inventory/local.ini does); the play
+    // asks for it. Facts must be gathered as the login user too, as every task is: before the
+    // fix, gathering used the play's `become_user` (and needed sudo) whatever the variable said.
+    let (code, out, log) = support::play_logged(
+        Some("localhost ansible_connection=local ansible_become=false\n"),
+        r#"- hosts: localhost
+  become: true
+  become_user: nobody
+  tasks:
+    - copy:
+        content: "{{ ansible_user_id }}"
+        dest: LOG
+"#,
+    );
+    assert_eq!(code, 0, "{out}");
+    let (_, me, _) = run(std::process::Command::new("id").arg("-un"));
+    assert_eq!(log, me.trim(), "{out}");
+}

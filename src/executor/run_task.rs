@@ -135,6 +135,33 @@ fn become_for(pc: &PlayCtx, host: &HostState, task: &Task, scope: &Value) -> Opt
     })
 }
 
+/// The user to become for play-level work (fact gathering): the `ansible_become*` variables
+/// over the play's keywords over the command line, as for a task.
+fn play_become(pc: &PlayCtx, scope: &Value) -> Option<Become> {
+    let var_enabled = var_str(scope, &["ansible_become"])
+        .and_then(|v| crate::modules::args_to_bool(&Value::from(v)));
+    let enabled = var_enabled
+        .or(pc.play.become_opts.enabled)
+        .unwrap_or(pc.settings.become_enabled);
+    if !enabled {
+        return None;
+    }
+    Some(Become {
+        user: var_str(scope, &["ansible_become_user"])
+            .or_else(|| pc.play.become_opts.user.clone())
+            .or_else(|| pc.settings.become_user.clone())
+            .unwrap_or_else(|| "root".into()),
+        password: var_str(
+            scope,
+            &[
+                "ansible_become_password",
+                "ansible_become_pass",
+                "ansible_sudo_pass",
+            ],
+        ),
+    })
+}
+
 /// Opens the host's connection if it has none (or the wanted one differs).
 fn ensure_connection(pc: &PlayCtx, host: &mut HostState, task: Option<&Task>) -> Result<()> {
     let spec = conn_spec(pc, host, task)?;
@@ -229,25 +256,10 @@ fn reads_facts(task: &Task) -> bool {
 pub fn gather_facts(pc: &PlayCtx, host: &mut HostState, task: Option<&Task>) -> Result<()> {
     ensure_connection(pc, host, task)?;
     let scope = Scope::new(layers(pc, host, task, None)).into_value();
-    let as_user = task
-        .and_then(|t| become_for(pc, host, t, &scope))
-        .or_else(|| {
-            let enabled = pc
-                .play
-                .become_opts
-                .enabled
-                .unwrap_or(pc.settings.become_enabled);
-            enabled.then(|| Become {
-                user: pc
-                    .play
-                    .become_opts
-                    .user
-                    .clone()
-                    .or_else(|| pc.settings.become_user.clone())
-                    .unwrap_or_else(|| "root".into()),
-                password: var_str(&scope, &["ansible_become_password", "ansible_become_pass"]),
-            })
-        });
+    let as_user = match task {
+        Some(t) => become_for(pc, host, t, &scope),
+        None => play_become(pc, &scope),
+    };
     let paths = crate::modules::SearchPaths::default();
     let module =
         crate::modules::lookup("setup").ok_or_else(|| anyhow!("invariant: setup is registered"))?;

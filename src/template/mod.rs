@@ -129,6 +129,11 @@ impl Tmpl {
                 if v.is_undefined() {
                     return Err(Error::new(ErrorKind::UndefinedError, "undefined value"));
                 }
+                // A lazy sequence (`a + b` of two lists, `map(...)`) becomes a list, as in
+                // Ansible: modules read lists, and would otherwise see its display string.
+                if v.kind() == minijinja::value::ValueKind::Iterable {
+                    return Ok(Value::from(v.try_iter()?.collect::<Vec<_>>()));
+                }
                 Ok(v)
             }
             TmplKind::Text(t) => t.render(ctx).map(Value::from),
@@ -189,6 +194,13 @@ mod tests {
             t.render(&context! { n => 3 }).unwrap().as_str(),
             Some("n=3")
         );
+        // A concatenation of lists is a list, not a lazy iterable that displays as text.
+        let t = compile("{{ a + b }}").unwrap();
+        let v = t
+            .render(&context! { a => vec!["x"], b => vec!["y", "z"] })
+            .unwrap();
+        assert_eq!(v.kind(), minijinja::value::ValueKind::Seq);
+        assert_eq!(v.len(), Some(3));
         // Text around the expression, even only a newline, keeps it a string.
         let t = compile("{{ word }}\n").unwrap();
         assert_eq!(

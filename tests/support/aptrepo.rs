@@ -3,7 +3,8 @@
 //! `drover-hello` 1.0 and 2.0 (a script in /usr/bin; 2.0 depends on `drover-dep`),
 //! `drover-dep`, `drover-rec` which recommends `drover-recommended`, and `drover-slow`
 //! whose postinst sleeps 8 s (holding dpkg's lock), and stand-ins for three well-known daemons
-//! (`memcached`, `redis-server`, `nginx`; see [`SERVICES`]). Published into a test host's root
+//! (`memcached`, `redis-server`, `nginx`; see [`SERVICES`]), and `nodejs`, an application
+//! runtime stand-in whose `/usr/bin/node --version` prints its version. Published into a test host's root
 //! as `/srv/drover-repo` with a `[trusted=yes] file:` source.
 #![allow(dead_code)]
 
@@ -32,6 +33,7 @@ const PACKAGES: &[(&str, &str, &str)] = &[
     ("memcached", "1.6.18-1", ""),
     ("redis-server", "7.0.15-1", ""),
     ("nginx", "1.22.1-9", ""),
+    ("nodejs", "18.19.0+dfsg-6~deb12u2", ""),
 ];
 
 /// A stand-in for a real daemon package: a shell "daemon" that copies the configuration file
@@ -215,6 +217,16 @@ pub fn debs() -> &'static Debs {
                 std::fs::write(&bin, format!("#!/bin/sh\necho '{pkg} {ver}'\n")).expect("script");
                 sh(Command::new("chmod").arg("0755").arg(&bin));
             }
+            if *pkg == "nodejs" {
+                // The runtime's interpreter, as Debian's package names it.
+                let node = root.join("usr/bin/node");
+                std::fs::write(
+                    &node,
+                    "#!/bin/sh\n[ \"$1\" = --version ] && echo v18.19.0\n",
+                )
+                .expect("node");
+                sh(Command::new("chmod").arg("0755").arg(&node));
+            }
             if *pkg == "drover-slow" {
                 // Holds dpkg's lock for a while, to test `lock_timeout`.
                 let postinst = root.join("DEBIAN/postinst");
@@ -282,7 +294,14 @@ pub fn deb_path(pkg: &str, ver: &str) -> PathBuf {
 /// Publishes the repository into host `i`: every package except the `drover-hello` versions
 /// not listed in `hello_versions`, indexed, plus the apt source. Call again to publish more.
 pub fn install_into(hosts: &TestHosts, i: usize, hello_versions: &[&str]) {
-    let repo = hosts.path(i, REPO_DIR);
+    publish_into(&hosts.hosts[i].root, hello_versions);
+}
+
+/// Publishes the repository into the root file system `root` (a test host's, or an image
+/// directory), as [`install_into`] does.
+pub fn publish_into(root: &Path, hello_versions: &[&str]) {
+    let in_root = |p: &str| root.join(p.trim_start_matches('/'));
+    let repo = in_root(REPO_DIR);
     let _ = std::fs::remove_dir_all(&repo);
     std::fs::create_dir_all(&repo).expect("mkdir repo");
     for (pkg, ver, _) in PACKAGES {
@@ -303,7 +322,7 @@ pub fn install_into(hosts: &TestHosts, i: usize, hello_versions: &[&str]) {
     );
     std::fs::write(repo.join("Packages"), &out.stdout).expect("write Packages");
     sh(Command::new("chmod").arg("-R").arg("a+rX").arg(&repo));
-    let list = hosts.path(i, "/etc/apt/sources.list.d/drover.list");
+    let list = in_root("/etc/apt/sources.list.d/drover.list");
     std::fs::create_dir_all(list.parent().expect("parent")).expect("mkdir sources.list.d");
     std::fs::write(list, format!("deb [trusted=yes] file:{REPO_DIR} ./\n"))
         .expect("write drover.list");
