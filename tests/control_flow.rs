@@ -287,3 +287,41 @@ fn ignore_unreachable_lets_an_unreachable_host_go_on() {
     assert_eq!(ran, ["gone", "local"], "{out}");
     assert!(out.contains("ignored=1"), "{out}");
 }
+
+#[test]
+fn failed_hosts_stay_out_of_later_plays_and_a_stopped_play_ends_the_run() {
+    let inv =
+        "a ansible_connection=local\nb ansible_connection=local\nc ansible_connection=local\n";
+    // `a` fails in play 1; play 2 runs on the others only.
+    let (code, out, log) = play_with_inventory(
+        inv,
+        r#"- hosts: a,b
+  gather_facts: false
+  tasks:
+    - shell: '[ {{ inventory_hostname }} != a ]'
+- hosts: all
+  gather_facts: false
+  tasks:
+    - shell: echo "{{ inventory_hostname }}" >> LOG
+"#,
+    );
+    assert_eq!(code, 2, "{out}");
+    let mut ran: Vec<&str> = log.lines().collect();
+    ran.sort();
+    assert_eq!(ran, ["b", "c"], "{out}");
+    // any_errors_fatal stops play 1, and with it the plays after it.
+    let (code, out, log) = play_with_inventory(
+        inv,
+        r#"- hosts: a,b
+  gather_facts: false
+  any_errors_fatal: true
+  tasks:
+    - shell: '[ {{ inventory_hostname }} != a ]'
+- hosts: c
+  gather_facts: false
+  tasks:
+    - shell: echo "{{ inventory_hostname }}" >> LOG
+"#,
+    );
+    assert_eq!((code, log.as_str()), (2, ""), "{out}");
+}

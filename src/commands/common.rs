@@ -172,7 +172,7 @@ mod tests {
             exit_code(&Outcome {
                 any_failed: true,
                 any_unreachable: true,
-                interrupted: false
+                ..Outcome::default()
             }),
             2
         );

@@ -129,6 +129,7 @@ impl<'a> Runner<'a> {
                             include_depth: 0,
                             peers: Some(peers.clone()),
                             step: false,
+                            stopped: false,
                         };
                         let mut out = Forward {
                             tx: tx.clone(),

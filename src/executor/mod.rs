@@ -64,6 +64,8 @@ pub struct Outcome {
     pub any_failed: bool,
     pub any_unreachable: bool,
     pub interrupted: bool,
+    /// A play was stopped by its failures; the plays after it did not run.
+    pub stopped: bool,
 }
 
 /// A whole run: host states that persist across plays and playbooks.
@@ -84,6 +86,8 @@ pub struct Runner<'a> {
     peers: Option<Arc<crate::vars::HostVars>>,
     /// `--step` and no `c` answered yet: each task is confirmed first.
     step: bool,
+    /// A play was stopped by its failures: no further play runs.
+    stopped: bool,
 }
 
 /// Deeper nesting of dynamic includes is taken for a recursion without end.
@@ -107,6 +111,7 @@ impl<'a> Runner<'a> {
             include_depth: 0,
             peers: None,
             step: settings.step,
+            stopped: false,
             omit: format!(
                 "__omit_place_holder__{:016x}",
                 std::process::id() as u64 * 0x9e37_79b9
@@ -166,6 +171,9 @@ impl<'a> Runner<'a> {
                 outcome.interrupted = true;
                 break;
             }
+            if self.stopped {
+                break;
+            }
             let mut names = self.play_hosts(play)?;
             order_hosts(&mut names, &play.order);
             reporter.play_start(&play.name, &names);
@@ -173,22 +181,34 @@ impl<'a> Runner<'a> {
                 reporter.warning("no hosts matched, skipping this play");
                 continue;
             }
+            // A host that failed in an earlier play stays out of the later ones (as in
+            // Ansible); `meta: end_host` lasts one play.
             let idx: Vec<usize> = names.iter().map(|n| self.host_index(n)).collect();
             for i in &idx {
-                self.hosts[*i].failed = false;
                 self.hosts[*i].ended = false;
             }
             self.end_play = false;
             let batches = batches(&idx, &play.serial);
+            let mut stopped = false;
             for batch in batches {
                 let stop = self.run_batch(play, pb, &idx, &batch, &tags, reporter)?;
                 if INTERRUPTED.load(Ordering::SeqCst) {
                     outcome.interrupted = true;
                     break;
                 }
-                if stop || self.end_play {
+                if stop {
+                    stopped = true;
                     break;
                 }
+                if self.end_play {
+                    break;
+                }
+            }
+            // A play stopped by its failures (a wholly failed batch, max_fail_percentage,
+            // any_errors_fatal) ends the whole run, as ansible-playbook does.
+            if stopped {
+                outcome.stopped = true;
+                self.stopped = true;
             }
         }
         for h in &self.hosts {
@@ -344,7 +364,11 @@ impl<'a> Runner<'a> {
         if interrupted {
             return Ok(true);
         }
-        let failed = batch.iter().filter(|i| !self.hosts[**i].active()).count();
+        // Hosts that failed or became unreachable (not those that ended by `meta`).
+        let failed = batch
+            .iter()
+            .filter(|i| self.hosts[**i].failed || self.hosts[**i].unreachable)
+            .count();
         // Ansible: stop when the failed share of the batch exceeds the percentage, and in any
         // case when every host of the batch failed (even with `max_fail_percentage: 100`).
         let stop = failed == batch.len()

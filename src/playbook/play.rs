@@ -338,7 +338,12 @@ fn load_play(node: &Node, base: &Path, ctx: &mut LoadCtx) -> Result<Play> {
     if let Some(h) = get("handlers") {
         handlers.extend(load_task_list(h, &inh, ctx, true)?);
     }
-    handlers.append(&mut ctx.role_handlers);
+    // A role's handlers once, however often the role is imported or included.
+    for h in ctx.role_handlers.drain(..) {
+        if !handlers.iter().any(|k| k.span == h.span) {
+            handlers.push(h);
+        }
+    }
 
     let become_opts = super::BecomeOpts {
         enabled: opt_bool("become")?,
