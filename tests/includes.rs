@@ -462,3 +462,20 @@ fn list_tasks_shows_imported_tasks_and_includes_as_themselves() {
     assert!(out.contains("      dynamic part\tTAGS: []"), "{out}");
     assert!(!out.contains("included step"), "{out}");
 }
+
+#[test]
+fn role_defaults_and_vars_are_visible_to_the_plays_other_tasks() {
+    let (code, out, log) = play(
+        &[
+            (
+                "pb.yml",
+                "- hosts: a\n  gather_facts: false\n  roles: [web]\n  post_tasks:\n    - shell: echo \"{{ web_port }} {{ web_user }}\" >> LOG\n",
+            ),
+            ("roles/web/defaults/main.yml", "web_port: 8080\n"),
+            ("roles/web/vars/main.yml", "web_user: www\n"),
+            ("roles/web/tasks/main.yml", "- debug: msg=in-role\n"),
+        ],
+        &[],
+    );
+    assert_eq!((code, log.as_str()), (0, "8080 www\n"), "{out}");
+}

@@ -36,14 +36,23 @@ pub fn layers(
 ) -> Vec<Layer> {
     let mut layers = Vec::with_capacity(12);
     let role = task.and_then(|t| t.role.as_ref());
-    if let Some(r) = role {
-        layers.push(Layer::templated(r.defaults.clone()));
+    match role {
+        Some(r) => layers.push(Layer::templated(r.defaults.clone())),
+        // Outside a role, every role of the play is visible (Ansible's non-private roles).
+        None if !pc.play.roles_defaults.is_empty() => {
+            layers.push(Layer::templated(pc.play.roles_defaults.clone()))
+        }
+        None => {}
     }
     layers.push(Layer::templated(host.inv_vars.clone()));
     layers.push(Layer::data(host.facts.clone()));
     layers.push(Layer::templated(pc.play.vars.clone()));
-    if let Some(r) = role {
-        layers.push(Layer::templated(r.vars.clone()));
+    match role {
+        Some(r) => layers.push(Layer::templated(r.vars.clone())),
+        None if !pc.play.roles_vars.is_empty() => {
+            layers.push(Layer::templated(pc.play.roles_vars.clone()))
+        }
+        None => {}
     }
     if let Some(t) = task {
         if !t.vars.is_empty() {

@@ -91,6 +91,10 @@ pub struct Play {
     pub order: String,
     /// `strategy`: `linear` (every host finishes a task before the next) or `free`.
     pub strategy: String,
+    /// Defaults and vars of the play's roles, merged in load order: Ansible exposes them to
+    /// the play's tasks outside the roles too (role variables are not private by default).
+    pub roles_defaults: Arc<VarMap>,
+    pub roles_vars: Arc<VarMap>,
     pub any_errors_fatal: bool,
     pub ignore_unreachable: bool,
     pub force_handlers: bool,

@@ -365,6 +365,22 @@ fn load_play(node: &Node, base: &Path, ctx: &mut LoadCtx) -> Result<Play> {
             })
             .transpose()
     };
+    // Every role the play loads, once, in load order.
+    let (mut roles_defaults, mut roles_vars) = (VarMap::new(), VarMap::new());
+    {
+        let mut all: Vec<&Task> = Vec::new();
+        for t in sections.iter().flatten().chain(handlers.iter()) {
+            t.flatten(&mut all);
+        }
+        let mut seen: Vec<&Path> = Vec::new();
+        for r in all.iter().filter_map(|t| t.role.as_ref()) {
+            if !seen.contains(&r.path.as_path()) {
+                seen.push(&r.path);
+                roles_defaults.extend(r.defaults.iter().map(|(k, v)| (k.clone(), v.clone())));
+                roles_vars.extend(r.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+        }
+    }
     Ok(Play {
         name,
         hosts,
@@ -388,6 +404,8 @@ fn load_play(node: &Node, base: &Path, ctx: &mut LoadCtx) -> Result<Play> {
         max_fail_percentage: pct("max_fail_percentage")?,
         order,
         strategy,
+        roles_defaults: std::sync::Arc::new(roles_defaults),
+        roles_vars: std::sync::Arc::new(roles_vars),
         any_errors_fatal: opt_bool("any_errors_fatal")?.unwrap_or(false),
         ignore_unreachable: opt_bool("ignore_unreachable")?.unwrap_or(false),
         force_handlers: opt_bool("force_handlers")?.unwrap_or(false),
