@@ -27,6 +27,17 @@ pub fn quote(word: &str) -> String {
     out
 }
 
+/// The command that sets an owner and/or a group (names or ids): `chown u:g`, `chown u` or
+/// `chgrp g`, as (command, quoted operand); `None` when neither is asked.
+pub fn chown_args(owner: Option<&str>, group: Option<&str>) -> Option<(&'static str, String)> {
+    match (owner, group) {
+        (Some(o), Some(g)) => Some(("chown", quote(&format!("{o}:{g}")))),
+        (Some(o), None) => Some(("chown", quote(o))),
+        (None, Some(g)) => Some(("chgrp", quote(g))),
+        (None, None) => None,
+    }
+}
+
 /// Quotes each word and joins them with spaces: an argv as one command line.
 pub fn join<S: AsRef<str>>(words: &[S]) -> String {
     words

@@ -89,11 +89,12 @@ fn build(dir: &Path, enabled: &[&str]) -> Vec<String> {
     args
 }
 
-#[test]
-fn each_level_beats_the_ones_below() {
-    for (i, expected) in LEVELS.iter().enumerate() {
+/// For each level in turn, sets the variable at that level and every one below it, and checks
+/// that the level wins.
+fn check_levels(levels: &[&str], build: fn(&Path, &[&str]) -> Vec<String>) {
+    for (i, expected) in levels.iter().enumerate() {
         let dir = tempfile::tempdir().unwrap();
-        let args = build(dir.path(), &LEVELS[i..]);
+        let args = build(dir.path(), &levels[i..]);
         let out = Command::new(env!("CARGO_BIN_EXE_drover"))
             .args(&args)
             .env("NO_COLOR", "1")
@@ -111,6 +112,11 @@ fn each_level_beats_the_ones_below() {
             "expected {expected} to win:\n{stdout}"
         );
     }
+}
+
+#[test]
+fn each_level_beats_the_ones_below() {
+    check_levels(LEVELS, build);
 }
 
 /// Ansible's documented precedence table, highest first, as far as a playbook can set a
@@ -216,24 +222,5 @@ fn build_full(dir: &Path, enabled: &[&str]) -> Vec<String> {
 
 #[test]
 fn ansibles_full_table_level_by_level() {
-    for (i, expected) in FULL.iter().enumerate() {
-        let dir = tempfile::tempdir().unwrap();
-        let args = build_full(dir.path(), &FULL[i..]);
-        let out = Command::new(env!("CARGO_BIN_EXE_drover"))
-            .args(&args)
-            .env("NO_COLOR", "1")
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "level {expected}: {stdout}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(
-            stdout.contains(&format!("\"msg\":\"V={expected}\"")),
-            "expected {expected} to win:\n{stdout}"
-        );
-    }
+    check_levels(FULL, build_full);
 }

@@ -116,11 +116,8 @@ pub fn temp_attrs_script(
         Some(g) if is(Some(g), me.map(|m| m.1)) => (None, Some(g)),
         g => (g, None),
     };
-    match (owner, group) {
-        (Some(o), Some(g)) => s.push_str(&format!("chown {} \"$t\"\n", quote(&format!("{o}:{g}")))),
-        (Some(o), None) => s.push_str(&format!("chown {} \"$t\"\n", quote(o))),
-        (None, Some(g)) => s.push_str(&format!("chgrp {} \"$t\"\n", quote(g))),
-        (None, None) => {}
+    if let Some((cmd, who)) = crate::shell::chown_args(owner, group) {
+        s.push_str(&format!("{cmd} {who} \"$t\"\n"));
     }
     if let Some(g) = group_if_setgid {
         s.push_str(&format!(

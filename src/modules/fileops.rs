@@ -399,6 +399,11 @@ pub fn user_memo_key(user: &str) -> String {
     format!("probe-user:{user}")
 }
 
+/// The memo key of a group lookup (`@G <group line>`).
+pub fn group_memo_key(group: &str) -> String {
+    format!("probe-group:{group}")
+}
+
 /// What the connection's memo already answers for a probe: the lines the script would print.
 fn memo_keys(req: &ProbeReq, as_user: &str) -> Vec<String> {
     let mut keys = vec![format!("probe-me:{as_user}")];
@@ -406,7 +411,7 @@ fn memo_keys(req: &ProbeReq, as_user: &str) -> Vec<String> {
         keys.push(user_memo_key(o));
     }
     if let Some(g) = &req.group {
-        keys.push(format!("probe-group:{g}"));
+        keys.push(group_memo_key(g));
     }
     keys
 }
@@ -528,7 +533,7 @@ pub fn remember_lookup(ctx: &mut ModuleCtx, what: &str, name: &str, line: &str) 
     }
     let (key, tag) = match what {
         "user" => (user_memo_key(name), "@U"),
-        _ => (format!("probe-group:{name}"), "@G"),
+        _ => (group_memo_key(name), "@G"),
     };
     if let Some(c) = ctx.conn.as_deref_mut() {
         c.memo().put(key, format!("{tag} {line}\n"));
@@ -1022,11 +1027,12 @@ impl AttrChange {
         let q = quote(path);
         let h = if no_deref { "-h " } else { "" };
         let mut s = String::new();
-        match (self.owner, self.group) {
-            (Some((_, u)), Some((_, g))) => s.push_str(&format!("chown {h}{u}:{g} -- {q}\n")),
-            (Some((_, u)), None) => s.push_str(&format!("chown {h}{u} -- {q}\n")),
-            (None, Some((_, g))) => s.push_str(&format!("chgrp {h}{g} -- {q}\n")),
-            (None, None) => {}
+        let (u, g) = (
+            self.owner.map(|o| o.1.to_string()),
+            self.group.map(|g| g.1.to_string()),
+        );
+        if let Some((cmd, who)) = crate::shell::chown_args(u.as_deref(), g.as_deref()) {
+            s.push_str(&format!("{cmd} {h}{who} -- {q}\n"));
         }
         if let Some((_, m)) = self.mode {
             s.push_str(&format!("chmod {m:04o} -- {q}\n"));
@@ -1076,11 +1082,9 @@ pub fn mkdirs_script(
         s.push_str(&format!(
             "if [ ! -d {q} ]; then mkdir {at_creation}-- {q}; "
         ));
-        match (owner, group) {
-            (Some(u), Some(g)) => s.push_str(&format!("chown {u}:{g} -- {q}; ")),
-            (Some(u), None) => s.push_str(&format!("chown {u} -- {q}; ")),
-            (None, Some(g)) => s.push_str(&format!("chgrp {g} -- {q}; ")),
-            (None, None) => {}
+        let (u, g) = (owner.map(|o| o.to_string()), group.map(|g| g.to_string()));
+        if let Some((cmd, who)) = crate::shell::chown_args(u.as_deref(), g.as_deref()) {
+            s.push_str(&format!("{cmd} {who} -- {q}; "));
         }
         if let Some(m) = after {
             s.push_str(&format!("chmod {m:04o} -- {q}; "));
