@@ -21,6 +21,7 @@
 #   DROVER_TESTHOSTS_RUN             running hosts (/tmp/drover-bench-hosts)
 #   BENCH_PORT                       first sshd port (42200); host i listens on BENCH_PORT+i
 #   KEEP_WORK=1                      keep the work directory (logs, manifests) after the run
+#   DROVER_ARGS="--profile"          extra arguments for drover (e.g. a per-task time profile)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -331,7 +332,7 @@ run_tool() { # tool N run-number dir -> exit status; writes dir/TOOL-runR.{log,t
     drover)
       /usr/bin/time -v -o "$out.time" "$DROVER" play -i "$d/inventory.ini" "$WORKLOAD/site.yml" \
         -f "$n" --known-hosts "$d/known_hosts_drover" --host-key-checking accept-new \
-        >"$out.log" 2>&1 || rc=$? ;;
+        ${DROVER_ARGS:-} >"$out.log" 2>&1 || rc=$? ;;
     ansible-fair|ansible-default)
       ANSIBLE_CONFIG="$d/$tool.cfg" ANSIBLE_SSH_CONTROL_PATH_DIR="$d/cp-$tool" \
         ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 \

@@ -2,13 +2,16 @@
 //!
 //! `plan` probes in one command (cache age, `dpkg-query -W` for the named packages,
 //! `apt-cache policy` candidates for `state: latest`, `dpkg-deb -f` for `deb:`), decides in
-//! the pure `decide` function which names to give apt, and then asks `apt-get -s` (a
-//! simulation, which never changes the host) what apt would really do: the check-mode
+//! the pure `decide` function which names to give apt. In check mode it then asks
+//! `apt-get -s` (a simulation, which never changes the host) what apt would really do: the
 //! prediction is exact, dependencies and autoremovals included, and a name apt cannot find
-//! fails at plan time with apt's own message. When the cache must be updated first
-//! (`update_cache`, or `cache_valid_time` expired) the package decision is made again in
-//! `apply` after `apt-get update`, since the update may change what is available; in check
-//! mode the cache is not updated and the prediction uses the current cache.
+//! fails with apt's own message. A real run skips the simulation: `apply` runs apt-get
+//! between two `dpkg-query` listings of every package, in one round trip, and reports what
+//! the listings show changed (what dpkg did, not what apt planned). When the cache must be
+//! updated first (`update_cache`, or `cache_valid_time` expired) the package decision is made
+//! in `apply` after `apt-get update` (in the same round trip as the stamp; the probe is
+//! repeated only for `state: latest`, whose candidates the update may change); in check mode
+//! the cache is not updated and the prediction uses the current cache.
 //!
 //! Choices (documented differences from Ansible):
 //! - `install_recommends` unset follows apt's own configuration (as Ansible); `false` adds
@@ -268,6 +271,40 @@ pub fn parse_dpkg(out: &str) -> BTreeMap<String, Installed> {
         );
     }
     m
+}
+
+/// The package changes between two full `dpkg-query` listings (before and after apt ran),
+/// by name: installs and version changes are `Inst`, removals `Remv`, and removals that took
+/// the configuration files too (a purge) `Purg`.
+pub fn dpkg_changes(
+    before: &BTreeMap<String, Installed>,
+    after: &BTreeMap<String, Installed>,
+) -> Vec<Change> {
+    let mut names: Vec<&String> = before.keys().chain(after.keys()).collect();
+    names.sort();
+    names.dedup();
+    let mut v = Vec::new();
+    for name in names {
+        let (b, a) = (before.get(name), after.get(name));
+        let was = b.filter(|i| i.installed).map(|i| i.version.clone());
+        let is = a.filter(|i| i.installed).map(|i| i.version.clone());
+        let had_conf = b.is_some_and(|i| i.installed || i.config_files);
+        let has_conf = a.is_some_and(|i| i.installed || i.config_files);
+        let action = match (&was, &is) {
+            (_, Some(_)) if was != is => "Inst",
+            (Some(_), None) if has_conf => "Remv",
+            (Some(_), None) => "Purg",
+            (None, None) if had_conf && !has_conf => "Purg",
+            _ => continue,
+        };
+        v.push(Change {
+            action: action.into(),
+            name: name.clone(),
+            old: was,
+            new: is,
+        });
+    }
+    v
 }
 
 /// Parses `apt-cache policy` output: package → candidate (`None` for `(none)`).
@@ -574,7 +611,6 @@ struct Op {
 
 /// The package operation (if any) and what apt's simulation says it changes.
 struct PkgPlan {
-    op: Op,
     changes: Vec<Change>,
     sim_stdout: String,
 }
@@ -658,60 +694,63 @@ fn output_values(stdout: &str, stderr: &str) -> Vec<(String, Value)> {
     ]
 }
 
-/// Runs an apt-get command (simulated or real) and fails the task with apt's message.
-fn run_apt(
-    ctx: &mut ModuleCtx,
+/// The task failure for an apt-get command that exited non-zero, with apt's own message.
+fn apt_failure(
     req: &Request,
     op: &Op,
-    simulate: bool,
-) -> Result<(String, String)> {
-    let cmd = req.apt_get(simulate, &op.sub, &op.extra, &op.words);
-    let line = if simulate {
-        cmd.clone()
+    cmd: &str,
+    rc: i32,
+    stdout: &str,
+    stderr: &str,
+) -> anyhow::Error {
+    let msg = if is_lock_error(stderr) {
+        format!(
+            "Failed to lock apt for exclusive operation: another process held /var/lib/dpkg/lock-frontend (or apt's lists lock) for more than lock_timeout={} seconds",
+            req.lock_timeout
+        )
     } else {
-        with_lock_retry(&cmd, req.lock_timeout)
+        format!(
+            "apt-get {}{} failed: {}",
+            op.sub,
+            op.words.iter().map(|w| format!(" {w}")).collect::<String>(),
+            apt_errors(stderr, stdout)
+        )
     };
-    let out = ctx.run(&line)?;
+    let mut values = output_values(stdout, stderr);
+    values.push(("rc".into(), Value::from(rc)));
+    values.push(("cmd".into(), Value::from(cmd)));
+    fail_with(msg, values)
+}
+
+/// Asks apt what the operation would do (`apt-get -s`; never changes the host).
+fn simulate(ctx: &mut ModuleCtx, req: &Request, op: &Op) -> Result<String> {
+    let cmd = req.apt_get(true, &op.sub, &op.extra, &op.words);
+    let out = ctx.run(&cmd)?;
     let (stdout, stderr) = (out.stdout_str(), out.stderr_str());
     if out.rc != 0 {
-        let msg = if is_lock_error(&stderr) {
-            format!(
-                "Failed to lock apt for exclusive operation: another process held /var/lib/dpkg/lock-frontend (or apt's lists lock) for more than lock_timeout={} seconds",
-                req.lock_timeout
-            )
-        } else {
-            format!(
-                "apt-get {}{} failed: {}",
-                op.sub,
-                op.words.iter().map(|w| format!(" {w}")).collect::<String>(),
-                apt_errors(&stderr, &stdout)
-            )
-        };
-        let mut values = output_values(&stdout, &stderr);
-        values.push(("rc".into(), Value::from(out.rc)));
-        values.push(("cmd".into(), Value::from(cmd)));
-        return Err(fail_with(msg, values));
+        return Err(apt_failure(req, op, &cmd, out.rc, &stdout, &stderr));
     }
-    Ok((stdout, stderr))
+    Ok(stdout)
 }
 
 fn plan_packages(ctx: &mut ModuleCtx, req: &Request, p: &Probe) -> Result<Option<PkgPlan>> {
     let Some(op) = choose_op(req, p)? else {
         return Ok(None);
     };
-    let (sim_stdout, _) = run_apt(ctx, req, &op, true)?;
+    let sim_stdout = simulate(ctx, req, &op)?;
     let changes = parse_simulation(&sim_stdout);
     Ok(Some(PkgPlan {
-        op,
         changes,
         sim_stdout,
     }))
 }
 
 fn diff_of(changes: &[Change]) -> Diff {
+    let mut changes = changes.to_vec();
+    changes.sort_by(|a, b| a.name.cmp(&b.name));
     let mut before = String::new();
     let mut after = String::new();
-    for c in changes {
+    for c in &changes {
         if let Some(o) = &c.old {
             before.push_str(&format!("{} {o}\n", c.name));
         }
@@ -728,6 +767,8 @@ fn diff_of(changes: &[Change]) -> Diff {
 }
 
 fn summary(changes: &[Change]) -> String {
+    let mut changes = changes.to_vec();
+    changes.sort_by(|a, b| a.name.cmp(&b.name));
     let names = |acts: &[&str]| {
         changes
             .iter()
@@ -747,7 +788,43 @@ fn summary(changes: &[Change]) -> String {
 
 struct Work {
     update: bool,
-    pkgs: Option<PkgPlan>,
+    /// The apt-get operation chosen at plan time (chosen again after the update for
+    /// `state: latest`, whose candidates the update may change).
+    op: Option<Op>,
+}
+
+/// The marker lines around apt-get's own output in a tracked run.
+const RUN_MARK: &str = "@@drover-apt-run\n";
+const DONE_MARK: &str = "\n@@drover-apt-done\n";
+
+/// Runs the apt-get operation for real, between two listings of dpkg's database (one round
+/// trip), and returns apt's stdout and stderr and the package changes dpkg's state shows.
+fn run_apt_tracked(
+    ctx: &mut ModuleCtx,
+    req: &Request,
+    op: &Op,
+) -> Result<(String, String, Vec<Change>)> {
+    let cmd = req.apt_get(false, &op.sub, &op.extra, &op.words);
+    let list = format!(
+        "dpkg-query -W -f={} 2>/dev/null",
+        quote("${Package}\t${Status}\t${Version}\n")
+    );
+    let line = format!(
+        "LC_ALL=C; export LC_ALL\n{list}\nprintf '%s' {run}\n( {retry}\n)\nR=$?\nprintf '%s' {done}\n{list}\nexit $R",
+        run = quote(RUN_MARK),
+        retry = with_lock_retry(&cmd, req.lock_timeout),
+        done = quote(DONE_MARK),
+    );
+    let out = ctx.run(&line)?;
+    let text = out.stdout_str();
+    let (before, rest) = text.split_once(RUN_MARK).unwrap_or(("", &text));
+    let (apt_out, after) = rest.rsplit_once(DONE_MARK).unwrap_or((rest, ""));
+    let stderr = out.stderr_str();
+    if out.rc != 0 {
+        return Err(apt_failure(req, op, &cmd, out.rc, apt_out, &stderr));
+    }
+    let changes = dpkg_changes(&parse_dpkg(before), &parse_dpkg(after));
+    Ok((apt_out.to_string(), stderr, changes))
 }
 
 impl Apt {
@@ -761,17 +838,17 @@ impl Apt {
         let mut plan = Plan::unchanged()
             .with_value("cache_updated", update && ctx.check)
             .with_value("cache_update_time", p.cache_mtime);
-        if update && !ctx.check {
-            // What to install is decided after the update, in `apply`.
-            plan.changed = true;
-            plan.work = Some(Box::new(Work {
-                update: true,
-                pkgs: None,
-            }));
+        if !ctx.check {
+            // A real run: `apply` does the work and reports what dpkg's state shows changed.
+            let op = choose_op(&req, &p)?;
+            plan.changed = update || op.is_some();
+            if plan.changed {
+                plan.work = Some(Box::new(Work { update, op }));
+            }
             return Ok(plan);
         }
         let pkgs = match plan_packages(ctx, &req, &p) {
-            // Check mode with a cache update pending: the update may make the package known.
+            // A cache update is pending: the update may make the package known.
             Err(_) if update => {
                 plan.changed = true;
                 plan.msg = Some(
@@ -793,24 +870,22 @@ impl Apt {
                 plan.msg = Some(summary(&k.changes));
             }
         }
-        if plan.changed {
-            plan.work = Some(Box::new(Work {
-                update: false,
-                pkgs: pkgs.filter(|k| !k.changes.is_empty()),
-            }));
-        }
         Ok(plan)
     }
 
     fn apply_inner(&self, ctx: &mut ModuleCtx, args: &Args, plan: &mut Plan) -> Result<()> {
         let work: Work = plan.take_work()?;
         let req = Request::from_args(args)?;
-        let mut pkgs = work.pkgs;
+        let mut op = work.op;
         let mut cache_updated = false;
         if work.update {
-            let cmd = with_lock_retry(
-                "DEBIAN_FRONTEND=noninteractive LC_ALL=C apt-get -q update",
-                req.lock_timeout,
+            // The update and Debian's periodic stamp of the last update, in one round trip.
+            let cmd = format!(
+                "( {}\n) || exit $?\n{{ [ -d /var/lib/apt/periodic ] || mkdir -p /var/lib/apt/periodic; }} && : >{STAMP} && printf '@@stamp %s\\n' \"$(stat -c %Y {STAMP})\"",
+                with_lock_retry(
+                    "DEBIAN_FRONTEND=noninteractive LC_ALL=C apt-get -q update",
+                    req.lock_timeout,
+                )
             );
             let out = ctx.run(&cmd)?;
             if out.rc != 0 {
@@ -824,31 +899,36 @@ impl Apt {
                 values.push(("rc".into(), Value::from(out.rc)));
                 return Err(fail_with(msg, values));
             }
-            // Debian's periodic hook does the same: the stamp records the last update.
-            let t = ctx.run(&format!(
-                "mkdir -p /var/lib/apt/periodic && touch {STAMP} && stat -c %Y {STAMP}"
-            ))?;
             cache_updated = true;
             plan.values
                 .insert("cache_updated".into(), Value::from(true));
-            if let Ok(ts) = t.stdout_str().trim().parse::<i64>() {
+            let so = out.stdout_str();
+            if let Some(ts) = so
+                .lines()
+                .find_map(|l| l.strip_prefix("@@stamp "))
+                .and_then(|t| t.trim().parse::<i64>().ok())
+            {
                 plan.values
                     .insert("cache_update_time".into(), Value::from(ts));
             }
-            let p = probe(ctx, &req)?;
-            pkgs = plan_packages(ctx, &req, &p)?.filter(|k| !k.changes.is_empty());
+            if req.state == State::Latest && !req.names.is_empty() {
+                let p = probe(ctx, &req)?;
+                op = choose_op(&req, &p)?;
+            }
         }
         plan.diffs.clear();
         plan.msg = None;
         plan.changed = cache_updated && !req.has_package_work();
-        if let Some(k) = pkgs {
-            let (so, se) = run_apt(ctx, &req, &k.op, false)?;
+        if let Some(op) = op {
+            let (so, se, changes) = run_apt_tracked(ctx, &req, &op)?;
             for (key, v) in output_values(&so, &se) {
                 plan.values.insert(key, v);
             }
-            plan.changed = true;
-            plan.diffs.push(diff_of(&k.changes));
-            plan.msg = Some(summary(&k.changes));
+            if !changes.is_empty() {
+                plan.changed = true;
+                plan.diffs.push(diff_of(&changes));
+                plan.msg = Some(summary(&changes));
+            }
         }
         Ok(())
     }
@@ -1001,12 +1081,40 @@ mod tests {
         assert_eq!(c[0].old, None);
         assert_eq!(c[2].old.as_deref(), Some("3:1.2-1"));
         let d = diff_of(&c);
-        assert_eq!(d.before, "drover-hello 1.0\nold 3:1.2-1\ngone 2\n");
+        // Sorted by name, so a prediction and a real run list changes alike.
+        assert_eq!(d.before, "drover-hello 1.0\ngone 2\nold 3:1.2-1\n");
         assert_eq!(d.after, "drover-dep 1.0\ndrover-hello 2.0\n");
         assert_eq!(
             summary(&c),
-            "installed: drover-dep, drover-hello; removed: old, gone"
+            "installed: drover-dep, drover-hello; removed: gone, old"
         );
+    }
+
+    #[test]
+    fn changes_from_dpkg_listings() {
+        let before = parse_dpkg(
+            "a\tinstall ok installed\t1\nb\tinstall ok installed\t1\nc\tinstall ok installed\t2\nd\tdeinstall ok config-files\t3\ne\tinstall ok installed\t4\nf\tinstall ok installed\t5\n",
+        );
+        let after = parse_dpkg(
+            "a\tinstall ok installed\t1\nb\tinstall ok installed\t2\nc\tdeinstall ok config-files\t2\nd\tunknown ok not-installed\t\nf\tinstall ok installed\t5\nn\tinstall ok installed\t9\n",
+        );
+        let ch = |a: &str, n: &str, o: Option<&str>, v: Option<&str>| Change {
+            action: a.into(),
+            name: n.into(),
+            old: o.map(str::to_string),
+            new: v.map(str::to_string),
+        };
+        assert_eq!(
+            dpkg_changes(&before, &after),
+            vec![
+                ch("Inst", "b", Some("1"), Some("2")),
+                ch("Remv", "c", Some("2"), None),
+                ch("Purg", "d", None, None),
+                ch("Purg", "e", Some("4"), None),
+                ch("Inst", "n", None, Some("9")),
+            ]
+        );
+        assert!(dpkg_changes(&before, &before).is_empty());
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! `service`: start, stop, restart, reload and enable services, dispatching on the host's
 //! service manager (`ansible_facts.service_mgr`, or a probe of `/run/systemd/system` when facts
 //! were not gathered). On systemd it is the `systemd` module; otherwise it drives the init
-//! script: status from `/etc/init.d/NAME status` (rc 0 = running), actions through `service`,
-//! boot-time enablement from the `S??NAME` links in `/etc/rc[2-5].d` and `update-rc.d`.
+//! script: status from `/etc/init.d/NAME status` (rc 0 = running), actions run the script the
+//! way `service` would (same clean environment, without the wrapper's processes), boot-time
+//! enablement from the `S??NAME` links in `/etc/rc[2-5].d` and `update-rc.d`.
 
 use super::systemd::{self, Want};
 use super::{Args, Module, ModuleCtx, Plan, Spec};
@@ -99,6 +100,35 @@ fn decide_sysv(name: &str, st: &SysvStatus, want: &Want) -> Result<SysvWork, Str
         };
     }
     Ok(work)
+}
+
+/// Runs `/etc/init.d/NAME ACTION` exactly as `service(8)` does on a host without systemd (a
+/// clean environment with only the locale, `PATH` and `TERM`), without its wrapper processes.
+fn init_script_cmd(quoted_name: &str, action: &str) -> String {
+    const KEEP: &[&str] = &[
+        "LANG",
+        "LANGUAGE",
+        "LC_CTYPE",
+        "LC_NUMERIC",
+        "LC_TIME",
+        "LC_COLLATE",
+        "LC_MONETARY",
+        "LC_MESSAGES",
+        "LC_PAPER",
+        "LC_NAME",
+        "LC_ADDRESS",
+        "LC_TELEPHONE",
+        "LC_MEASUREMENT",
+        "LC_IDENTIFICATION",
+        "LC_ALL",
+        "PATH",
+        "TERM",
+    ];
+    let vars: Vec<String> = KEEP.iter().map(|v| format!("{v}=\"${{{v}-}}\"")).collect();
+    format!(
+        "env -i {} /etc/init.d/{quoted_name} {action}",
+        vars.join(" ")
+    )
 }
 
 /// One command that reads everything the decision needs.
@@ -207,18 +237,26 @@ impl Module for Service {
         }
         let work: SysvWork = plan.take_work()?;
         let n = quote(&work.name);
-        let mut cmds: Vec<(String, String)> = work
-            .rc_verbs
-            .iter()
-            .map(|v| (format!("update-rc.d {n} {v}"), format!("update-rc.d {v}")))
-            .collect();
-        if let Some(a) = work.action {
+        let mut cmds: Vec<(String, String)> = Vec::new();
+        let mut verbs = work.rc_verbs.as_slice();
+        if let ["defaults", "enable", rest @ ..] = verbs {
+            // As Ansible: register the script, then enable it; `enable` changes nothing when
+            // the registration already started it in every runlevel 2–5, so it runs only
+            // when one lacks an `S` link.
             cmds.push((
-                format!(
-                    "if command -v service >/dev/null 2>&1; then service {n} {a}; else /etc/init.d/{n} {a}; fi"
-                ),
-                a.to_string(),
+                format!("update-rc.d {n} defaults || exit
+for l in 2 3 4 5; do set -- /etc/rc$l.d/S??{n}; if [ ! -e \"$1\" ] && [ ! -L \"$1\" ]; then exec update-rc.d {n} enable; fi; done"),
+                "update-rc.d enable".to_string(),
             ));
+            verbs = rest;
+        }
+        cmds.extend(
+            verbs
+                .iter()
+                .map(|v| (format!("update-rc.d {n} {v}"), format!("update-rc.d {v}"))),
+        );
+        if let Some(a) = work.action {
+            cmds.push((init_script_cmd(&n, a), a.to_string()));
         }
         for (cmd, what) in cmds {
             let out = ctx.run(&cmd)?;
