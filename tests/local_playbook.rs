@@ -515,6 +515,69 @@ fn check_mode_changes_nothing_and_predicts_changes() {
     assert_eq!((r.changed, r.skipped), (0, 1), "{out}");
 }
 
+/// A link to a directory an earlier task creates: check mode predicts both changes (saying
+/// what it assumed) instead of failing, changes nothing, and the real run agrees; a link to a
+/// source nothing creates still fails in both.
+#[test]
+fn check_mode_links_to_what_an_earlier_task_creates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    let pb = write(
+        tmp.path(),
+        "pb.yml",
+        r#"- hosts: localhost
+  gather_facts: false
+  tasks:
+    - file:
+        path: "{{ root }}/releases/1"
+        state: directory
+    - file:
+        src: releases/1
+        dest: "{{ root }}/current"
+        state: link
+"#,
+    );
+    let ev = format!("root={}", s(&root));
+    let before = snapshot(&root);
+    let (code, out, err) = play(tmp.path(), &pb, &["-e", &ev, "--check", "-v"]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert_eq!(snapshot(&root), before, "--check changed the disk:\n{out}");
+    assert_eq!(recap(&out, "localhost").changed, 2, "{out}");
+    assert!(
+        out.contains(
+            "releases/1 does not exist yet; check mode assumes an earlier task creates it"
+        ),
+        "{out}"
+    );
+    let (code, out, err) = play(tmp.path(), &pb, &["-e", &ev]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert_eq!(recap(&out, "localhost").changed, 2, "{out}");
+    assert_eq!(
+        std::fs::read_link(root.join("current")).unwrap(),
+        Path::new("releases/1")
+    );
+    let (code, out, _) = play(tmp.path(), &pb, &["-e", &ev, "--check"]);
+    assert_eq!((code, recap(&out, "localhost").changed), (0, 0), "{out}");
+
+    let missing = write(
+        tmp.path(),
+        "missing.yml",
+        r#"- hosts: localhost
+  gather_facts: false
+  tasks:
+    - file:
+        src: nowhere
+        dest: "{{ root }}/dangling"
+        state: link
+"#,
+    );
+    let (code, out, _) = play(tmp.path(), &missing, &["-e", &ev]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("src file does not exist"), "{out}");
+    assert!(!root.join("dangling").exists());
+}
+
 #[test]
 fn adhoc_run() {
     let tmp = tempfile::tempdir().unwrap();

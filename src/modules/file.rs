@@ -150,6 +150,8 @@ struct Outcome {
     /// The path whose lstat is reported after the change, and its predicted state.
     info: Option<FileState>,
     extra: Vec<(String, Value)>,
+    /// What check mode assumed to make its prediction.
+    msg: Option<String>,
 }
 
 impl Outcome {
@@ -180,6 +182,8 @@ struct Env {
     force: bool,
     recurse: bool,
     me: FileState,
+    /// Check mode: a link to a source an earlier task would create is predicted, not refused.
+    check: bool,
 }
 
 impl Env {
@@ -457,6 +461,7 @@ fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
         follow,
         force,
         recurse,
+        check: ctx.check,
         me: FileState {
             uid: me_attrs.uid,
             gid: me_attrs.gid,
@@ -507,6 +512,9 @@ fn into_plan(o: Outcome) -> Plan {
     }
     for (k, v) in o.extra {
         plan.values.insert(k, v);
+    }
+    if let Some(m) = o.msg {
+        plan = plan.with_msg(m);
     }
     plan
 }
@@ -722,8 +730,14 @@ fn ensure_symlink(
     } else {
         dirname(path)
     };
+    let mut assumed = None;
     if let (Some(s), Some(t)) = (&src, &target) {
-        if !env.force && !t.exists {
+        if !env.force && !t.exists && env.check {
+            assumed = Some(format!(
+                "src {} does not exist yet; check mode assumes an earlier task creates it",
+                join(&relpath, s)
+            ));
+        } else if !env.force && !t.exists {
             return Err(fail_with(
                 format!(
                     "src file does not exist, use \"force=yes\" if you really want to create the link: {}",
@@ -754,6 +768,7 @@ fn ensure_symlink(
         )));
     }
     let mut o = Outcome::new("dest", path, "link", prev);
+    o.msg = assumed;
     let q = quote(path);
     if prev == "link" {
         if let Some(s) = &src {
