@@ -85,7 +85,13 @@ pub fn run_play(args: &PlayArgs) -> Result<i32> {
             input(runner.play_hosts(play))?;
         }
     }
-    if args.syntax_check || args.list_hosts || args.list_tasks || args.list_tags {
+    let listing = args.syntax_check || args.list_hosts || args.list_tasks || args.list_tags;
+    if !listing {
+        for pb in &books {
+            input(crate::executor::check_answerable(pb, &settings.extra_vars))?;
+        }
+    }
+    if listing {
         let mut out = std::io::stdout().lock();
         for pb in &books {
             if args.syntax_check {

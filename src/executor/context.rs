@@ -15,6 +15,8 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct PlayCtx<'a> {
     pub play: &'a Play,
+    /// `vars_prompt` answers (above play vars).
+    pub prompted: Arc<VarMap>,
     pub settings: &'a Settings,
     pub extra: Arc<VarMap>,
     /// groups, play_hosts, playbook_dir, omit, ansible_check_mode…
@@ -47,6 +49,9 @@ pub fn layers(
     layers.push(Layer::templated(host.inv_vars.clone()));
     layers.push(Layer::data(host.facts.clone()));
     layers.push(Layer::templated(pc.play.vars.clone()));
+    if !pc.prompted.is_empty() {
+        layers.push(Layer::templated(pc.prompted.clone()));
+    }
     match role {
         Some(r) => layers.push(Layer::templated(r.vars.clone())),
         None if !pc.play.roles_vars.is_empty() => {

@@ -130,6 +130,7 @@ impl<'a> Runner<'a> {
                             peers: Some(peers.clone()),
                             step: false,
                             stopped: false,
+                            prompted: pc.prompted.clone(),
                         };
                         let mut out = Forward {
                             tx: tx.clone(),

@@ -9,6 +9,8 @@ mod free;
 mod handlers;
 mod host;
 mod loops;
+mod prompt;
+pub use prompt::check_answerable;
 mod result;
 mod run_task;
 mod tags;
@@ -88,6 +90,8 @@ pub struct Runner<'a> {
     step: bool,
     /// A play was stopped by its failures: no further play runs.
     stopped: bool,
+    /// The current play's `vars_prompt` answers.
+    prompted: Arc<VarMap>,
 }
 
 /// Deeper nesting of dynamic includes is taken for a recursion without end.
@@ -112,6 +116,7 @@ impl<'a> Runner<'a> {
             peers: None,
             step: settings.step,
             stopped: false,
+            prompted: Arc::new(VarMap::new()),
             omit: format!(
                 "__omit_place_holder__{:016x}",
                 std::process::id() as u64 * 0x9e37_79b9
@@ -181,6 +186,7 @@ impl<'a> Runner<'a> {
                 reporter.warning("no hosts matched, skipping this play");
                 continue;
             }
+            self.prompted = Arc::new(prompt::ask(play, &self.settings.extra_vars)?);
             // A host that failed in an earlier play stays out of the later ones (as in
             // Ansible); `meta: end_host` lasts one play.
             let idx: Vec<usize> = names.iter().map(|n| self.host_index(n)).collect();
@@ -301,6 +307,7 @@ impl<'a> Runner<'a> {
         let extra = Arc::new(self.settings.extra_vars.clone());
         PlayCtx {
             play,
+            prompted: self.prompted.clone(),
             settings: self.settings,
             hostvars: context::hostvars_snapshot(&self.hosts, &extra),
             extra,

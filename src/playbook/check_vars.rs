@@ -57,6 +57,7 @@ fn known_names(pb: &Playbook, inv: &Inventory, extra: &VarMap) -> HashSet<String
     }
     for play in &pb.plays {
         known.extend(play.vars.keys().cloned());
+        known.extend(play.vars_prompt.iter().map(|p| p.name.clone()));
         for t in play.all_tasks() {
             known.extend(t.vars.keys().cloned());
             if let Some(r) = &t.register {

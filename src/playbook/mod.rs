@@ -6,12 +6,14 @@
 mod check_vars;
 mod kv;
 mod play;
+mod prompt;
 mod role;
 mod task;
 
 pub use check_vars::{check_variables, search_paths};
 pub use kv::parse_kv;
 pub use play::{load_include_at_run_time, load_playbook, load_playbook_str};
+pub use prompt::VarPrompt;
 pub use task::{BlockTasks, IncludeTasks, Task, TaskKind};
 
 use crate::template::tree::TTree;
@@ -81,6 +83,8 @@ pub struct Play {
     pub span: Span,
     /// Play `vars`, then `vars_files` (which win).
     pub vars: Arc<VarMap>,
+    /// `vars_prompt`: asked when the play starts (unless given with `-e`).
+    pub vars_prompt: Vec<VarPrompt>,
     pub gather_facts: bool,
     pub become_opts: BecomeOpts,
     pub remote_user: Option<String>,

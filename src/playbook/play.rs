@@ -209,7 +209,7 @@ fn load_play(node: &Node, base: &Path, ctx: &mut LoadCtx) -> Result<Play> {
                 format!("`{key}` is not a play keyword{hint}"),
             ));
         }
-        if matches!(key.as_str(), "vars_prompt" | "module_defaults" | "timeout") {
+        if matches!(key.as_str(), "module_defaults" | "timeout") {
             return Err(err_at(
                 &k.span,
                 format!("the play keyword `{key}` is not supported by drover yet"),
@@ -389,6 +389,10 @@ fn load_play(node: &Node, base: &Path, ctx: &mut LoadCtx) -> Result<Play> {
             .unwrap_or_else(|| node.span.clone()),
         span: node.span.clone(),
         vars: std::sync::Arc::new(vars),
+        vars_prompt: get("vars_prompt")
+            .map(super::prompt::load_prompts)
+            .transpose()?
+            .unwrap_or_default(),
         gather_facts: opt_bool("gather_facts")?.unwrap_or(true),
         become_opts,
         remote_user: get("remote_user")
