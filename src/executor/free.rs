@@ -161,6 +161,7 @@ impl<'a> Runner<'a> {
             // follow.
             let mut printed: Option<(String, bool, Span)> = None;
             let mut current: Vec<Option<(String, bool, Span)>> = vec![None; workers];
+            let mut warned: Vec<String> = Vec::new();
             for (w, ev) in rx {
                 match ev {
                     Event::TaskStart(name, handler, at) => current[w] = Some((name, handler, at)),
@@ -177,7 +178,13 @@ impl<'a> Runner<'a> {
                         let names: Vec<&str> = hosts.iter().map(String::as_str).collect();
                         reporter.included(&file, &names, label.as_deref());
                     }
-                    Event::Warning(m) => reporter.warning(&m),
+                    // The same warning from every host's runner is printed once.
+                    Event::Warning(m) => {
+                        if !warned.contains(&m) {
+                            reporter.warning(&m);
+                            warned.push(m);
+                        }
+                    }
                 }
             }
         });

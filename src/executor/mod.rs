@@ -504,6 +504,11 @@ impl<'a> Runner<'a> {
                 .find(|i| self.hosts[**i].active())
                 .map(|i| &self.hosts[*i]);
             reporter.task_start(&run_task::display_name(pc, task, first), false, &task.span);
+            if task.run_once && self.peers.is_some() {
+                // As ansible-playbook: a one-host runner of the free strategy cannot tell
+                // whether another host ran the task already.
+                reporter.warning("Using run_once with the free strategy is not currently supported. This task will still be executed for every host in the inventory list.");
+            }
             let results = self.run_on_batch(task, batch, pc);
             self.record(&results, Some(task), reporter, pc);
             if play.any_errors_fatal
