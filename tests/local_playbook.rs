@@ -578,6 +578,67 @@ fn check_mode_links_to_what_an_earlier_task_creates() {
     assert!(!root.join("dangling").exists());
 }
 
+/// Rewriting a file keeps what the task did not ask to change: its owner, group and mode,
+/// set-user-ID and set-group-ID bits included (a `chown` after a `chmod` would clear them).
+#[test]
+fn rewrites_keep_owner_group_and_special_mode_bits() {
+    if !support::is_root() {
+        eprintln!("skipped: needs root to give files to another user");
+        return;
+    }
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    let modes = [0o4755, 0o2750, 0o640];
+    for (i, m) in modes.iter().enumerate() {
+        for kind in ["line", "copy", "tmpl"] {
+            let f = write(&root, &format!("{kind}{i}"), "a=1\n");
+            std::os::unix::fs::chown(&f, Some(65534), Some(1)).unwrap();
+            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(*m)).unwrap();
+        }
+    }
+    write(tmp.path(), "t.j2", "templated {{ item }}\n");
+    let pb = write(
+        tmp.path(),
+        "pb.yml",
+        r#"- hosts: localhost
+  gather_facts: false
+  tasks:
+    - lineinfile:
+        path: "{{ root }}/line{{ item }}"
+        line: b=2
+      loop: [0, 1, 2]
+    - copy:
+        dest: "{{ root }}/copy{{ item }}"
+        content: "copied\n"
+      loop: [0, 1, 2]
+    - template:
+        src: t.j2
+        dest: "{{ root }}/tmpl{{ item }}"
+      loop: [0, 1, 2]
+"#,
+    );
+    let ev = format!("root={}", s(&root));
+    let (code, out, err) = play(tmp.path(), &pb, &["-e", &ev]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert_eq!(recap(&out, "localhost").changed, 3, "{out}");
+    for (i, m) in modes.iter().enumerate() {
+        for kind in ["line", "copy", "tmpl"] {
+            let f = root.join(format!("{kind}{i}"));
+            let md = std::fs::metadata(&f).unwrap();
+            assert_eq!(
+                (md.mode() & 0o7777, md.uid(), md.gid()),
+                (*m, 65534, 1),
+                "{}",
+                f.display()
+            );
+        }
+    }
+    assert_eq!(read(&root.join("line0")), "a=1\nb=2\n");
+    assert_eq!(read(&root.join("copy1")), "copied\n");
+    assert_eq!(read(&root.join("tmpl2")), "templated 2\n");
+}
+
 #[test]
 fn adhoc_run() {
     let tmp = tempfile::tempdir().unwrap();

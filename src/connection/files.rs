@@ -82,15 +82,16 @@ pub fn temp_attrs_script(
     me: Option<(u32, u32)>,
 ) -> String {
     let mut s = String::new();
-    let keep_mode = if mode.is_some() {
-        String::new()
-    } else {
-        "chmod --reference=\"$dest\" \"$t\"; ".to_string()
-    };
+    // Ownership first, then the mode: `chown` clears the set-user/group-ID bits.
     let keep_owner = if owner.is_some() && group.is_some() {
         String::new()
     } else {
         "chown --reference=\"$dest\" \"$t\" 2>/dev/null || true; ".to_string()
+    };
+    let keep_mode = if mode.is_some() {
+        String::new()
+    } else {
+        "chmod --reference=\"$dest\" \"$t\"; ".to_string()
     };
     let new_mode = if mode.is_some() {
         ""
@@ -99,11 +100,8 @@ pub fn temp_attrs_script(
     };
     if !(keep_mode.is_empty() && keep_owner.is_empty() && new_mode.is_empty()) {
         s.push_str(&format!(
-            "if [ -e \"$dest\" ]; then {keep_mode}{keep_owner}: ; else {new_mode}: ; fi\n"
+            "if [ -e \"$dest\" ]; then {keep_owner}{keep_mode}: ; else {new_mode}: ; fi\n"
         ));
-    }
-    if let Some(m) = mode.filter(|m| umask_mode(Some(m)).is_none()) {
-        s.push_str(&format!("chmod {} \"$t\"\n", quote(m)));
     }
     let is = |v: Option<&str>, id: Option<u32>| match (v.and_then(|x| x.parse::<u32>().ok()), id) {
         (Some(a), Some(b)) => a == b,
@@ -124,6 +122,9 @@ pub fn temp_attrs_script(
             "if [ -g \"$dir\" ]; then chgrp {} \"$t\"; fi\n",
             quote(g)
         ));
+    }
+    if let Some(m) = mode.filter(|m| umask_mode(Some(m)).is_none()) {
+        s.push_str(&format!("chmod {} \"$t\"\n", quote(m)));
     }
     s
 }

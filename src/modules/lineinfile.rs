@@ -521,10 +521,16 @@ fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
         let write = content_changed.then(|| {
             (
                 after.clone(),
+                // An existing file's attributes are known from the probe: naming them lets
+                // the temp file be created with its mode and skips a `chown` to the writer's
+                // own ids (instead of copying both from the old file with two processes).
                 PutOpts {
-                    mode: attr_change.mode.map(|m| m.1),
-                    owner: attr_change.owner.map(|o| o.1),
-                    group: attr_change.group.map(|g| g.1),
+                    mode: attr_change
+                        .mode
+                        .map(|m| m.1)
+                        .or(exists.then_some(st.st_mode & 0o7777)),
+                    owner: attr_change.owner.map(|o| o.1).or(exists.then_some(st.uid)),
+                    group: attr_change.group.map(|g| g.1).or(exists.then_some(st.gid)),
                     backup: backup && exists,
                     validate: validate.clone(),
                 },
