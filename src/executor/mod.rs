@@ -406,6 +406,9 @@ impl<'a> Runner<'a> {
                 return Ok(true);
             }
             handlers::flush(self, play, batch, pc, reporter)?;
+            if INTERRUPTED.load(Ordering::SeqCst) {
+                return Ok(true);
+            }
         }
         Ok(false)
     }
