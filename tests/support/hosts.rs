@@ -236,14 +236,13 @@ impl Drop for TestHosts {
         let next = AtomicUsize::new(0);
         std::thread::scope(|sc| {
             for _ in 0..self.hosts.len().clamp(1, 8) {
-                sc.spawn(|| loop {
-                    let Some(h) = self.hosts.get(next.fetch_add(1, Ordering::SeqCst)) else {
-                        break;
-                    };
-                    let _ = Command::new("bash")
-                        .arg(script())
-                        .args(["down", &h.name])
-                        .status();
+                sc.spawn(|| {
+                    while let Some(h) = self.hosts.get(next.fetch_add(1, Ordering::SeqCst)) {
+                        let _ = Command::new("bash")
+                            .arg(script())
+                            .args(["down", &h.name])
+                            .status();
+                    }
                 });
             }
         });
