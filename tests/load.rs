@@ -3,13 +3,14 @@
 //! there, sshd stopped before the run), the hosts picked by a seeded generator. The run must
 //! end in bounded time with exactly the expected recap for every host, the exit code of a run
 //! with failures, the right state on every host, bounded controller memory, and no drover
-//! process left.
+//! process left. And Ctrl-C over 100 hosts, twice as many as workers: the hosts running the
+//! task finish it, the others do not start it, and nothing later starts.
 
 mod support;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
-use support::background::{drover_processes, Background};
+use support::background::{drover_processes, wait_for, Background};
 use support::hosts::TestHosts;
 use support::{recap, s, write, Recap};
 
@@ -275,4 +276,69 @@ fn check_state(hosts: &TestHosts, i: usize, f: Fate) {
             assert!(!exists("/srv/app"), "host {i} ({f:?}) was changed");
         }
     }
+}
+
+#[test]
+fn ctrl_c_over_a_hundred_hosts_lets_started_hosts_finish_and_starts_nothing_more() {
+    let Some(hosts) = TestHosts::up(HOSTS) else {
+        return;
+    };
+    let dir = hosts.dir.path();
+    let pb = write(
+        dir,
+        "pb.yml",
+        "
+- hosts: test
+  gather_facts: no
+  tasks:
+    - file: {path: /tmp/one, state: touch}
+    - shell: touch /tmp/sleeping; sleep 3; touch /tmp/slept
+    - file: {path: /tmp/later, state: touch}
+",
+    );
+    let mut cmd = support::drover();
+    cmd.arg("play")
+        .arg("-i")
+        .arg(hosts.inventory("root", ""))
+        .arg(&pb)
+        .arg("--known-hosts")
+        .arg(hosts.known_hosts())
+        .args(["--host-key-checking", "accept-new", "--forks", "50"]);
+    let run = Background::start(&mut cmd);
+    let sleeping = |i: usize| hosts.path(i, "/tmp/sleeping").exists();
+    assert!(wait_for(Duration::from_secs(60), || (0..HOSTS)
+        .filter(|i| sleeping(*i))
+        .count()
+        >= 10));
+    run.sigint();
+    let done = run.wait(Duration::from_secs(60));
+    eprintln!(
+        "interrupted load: run took {:.1} s; peak controller RSS {} KiB; {} hosts started the task",
+        done.wall.as_secs_f64(),
+        done.peak_rss_kib,
+        (0..HOSTS).filter(|i| sleeping(*i)).count()
+    );
+    assert_eq!(done.code, 99, "{}", done.stdout);
+    let mut started = 0;
+    for i in 0..HOSTS {
+        let ran = sleeping(i);
+        started += usize::from(ran);
+        // A host that started the task finished it; none started the next one.
+        assert_eq!(hosts.path(i, "/tmp/slept").exists(), ran, "host {i}");
+        assert!(!hosts.path(i, "/tmp/later").exists(), "host {i}");
+        let r = recap(&done.stdout, &format!("h{i}"));
+        let n = if ran { 2 } else { 1 };
+        assert_eq!(
+            (r.ok, r.changed, r.failed, r.unreachable),
+            (n, n, 0, 0),
+            "host {i}"
+        );
+    }
+    // 50 workers for 100 hosts: the hosts still waiting for one did not start the task.
+    assert!(
+        (10..=HOSTS / 2 + 10).contains(&started),
+        "{started} hosts started it"
+    );
+    assert!(done.peak_rss_kib < 150 * 1024);
+    assert!(drover_processes(s(dir)).is_empty());
 }
