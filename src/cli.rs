@@ -11,7 +11,8 @@ EXIT CODES:
   4   at least one host was unreachable (and none failed)
   5   bad input: options, inventory, playbook, role, template or variable error,
       reported before any host is touched
-  99  interrupted (Ctrl-C)";
+  99  interrupted (Ctrl-C): the running tasks finished, no further task started and the
+      recap was printed; a second Ctrl-C exits at once";
 
 /// Agentless push automation: runs Ansible inventories, roles and playbooks over SSH.
 #[derive(Parser, Debug)]

@@ -179,6 +179,11 @@ pub fn run_play(args: &PlayArgs) -> Result<i32> {
             break;
         }
     }
+    if outcome.interrupted {
+        reporter.warning(
+            "interrupted (Ctrl-C): the tasks running then finished and no further task started; exit code 99",
+        );
+    }
     reporter.recap(&runner.recap());
     reporter.finish()?;
     Ok(exit_code(&outcome))

@@ -13,8 +13,10 @@ use std::io::{Read, Write};
 /// on a command that writes a lot while we are still sending.
 const INLINE_STDIN_MAX: usize = 256 * 1024;
 
-/// Sets up the per-session temp dir; the shell removes it when its stdin closes.
-const PRELUDE: &str = "exec 2>/dev/null; unset HISTFILE; D=$(mktemp -d \"${TMPDIR:-/tmp}/drover.XXXXXXXX\") || exit 97\ntrap 'rm -rf \"$D\"' EXIT\n";
+/// Sets up the per-session temp dir; the shell removes it when its stdin closes, and also when
+/// its reader went away (a reply written to a closed pipe: SIGPIPE, trapped so that the EXIT
+/// trap runs; commands still start with SIGPIPE's default action, as traps are reset for them).
+const PRELUDE: &str = "exec 2>/dev/null; unset HISTFILE; D=$(mktemp -d \"${TMPDIR:-/tmp}/drover.XXXXXXXX\") || exit 97\ntrap 'rm -rf \"$D\"' EXIT; trap 'exit 141' PIPE HUP TERM\n";
 
 /// A remote `sh` speaking the framing protocol over any byte stream.
 pub struct ShellSession<S: Read + Write> {
@@ -64,7 +66,12 @@ impl<S: Read + Write> ShellSession<S> {
         let id = format!("{}:{}", self.nonce, self.counter);
         let err_mark = format!("\n@@DRV:{id}:E\n");
         let rc_mark = format!("\n@@DRV:{id}:R ");
+        // The whole request is one `{ ... }` group: the shell parses a compound command to its
+        // end before running any of it, so a request cut short (a dropped connection, drover
+        // killed mid-transfer) is a syntax error at end of input and runs nothing. Without
+        // it, a here-document cut short is taken as complete and a half-sent file written.
         let mut req = Vec::with_capacity(cmd.len() + 256);
+        req.extend_from_slice(b"{\n");
         let mut staged = false;
         match stdin {
             Some(data) if data.len() > INLINE_STDIN_MAX => {
@@ -102,7 +109,7 @@ impl<S: Read + Write> ShellSession<S> {
         }
         req.extend_from_slice(
             format!(
-                "R=$?; printf '\\n@@DRV:%s:E\\n' '{id}'; [ -s \"$D/e\" ] && cat \"$D/e\"; printf '\\n@@DRV:%s:R %d\\n' '{id}' \"$R\"\n"
+                "R=$?; printf '\\n@@DRV:%s:E\\n' '{id}'; [ -s \"$D/e\" ] && cat \"$D/e\"; printf '\\n@@DRV:%s:R %d\\n' '{id}' \"$R\"\n}}\n"
             )
             .as_bytes(),
         );
@@ -229,4 +236,83 @@ fn random_nonce() -> String {
         bytes.copy_from_slice(&(t ^ u128::from(std::process::id())).to_le_bytes());
     }
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::{Child, Command, Stdio};
+
+    /// A local `sh` whose stdin takes only `room` more bytes once `cut` is set, then breaks,
+    /// as a connection that drops in the middle of a request.
+    struct CutShell {
+        child: Child,
+        room: Option<usize>,
+    }
+
+    impl Read for CutShell {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.child.stdout.as_mut().expect("stdout").read(buf)
+        }
+    }
+
+    impl Write for CutShell {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let n = match self.room {
+                None => buf.len(),
+                Some(0) => return Err(std::io::ErrorKind::BrokenPipe.into()),
+                Some(r) => r.min(buf.len()),
+            };
+            if let Some(r) = self.room.as_mut() {
+                *r -= n;
+            }
+            self.child.stdin.as_mut().expect("stdin").write(&buf[..n])
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            self.child.stdin.as_mut().expect("stdin").flush()
+        }
+    }
+
+    #[test]
+    fn a_request_cut_short_runs_nothing() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let text_100k = "line of text\n".repeat(8000).into_bytes();
+        let binary = (0..100_000u32).map(|i| (i % 251) as u8).collect::<Vec<_>>();
+        let text_600k = "another line\n".repeat(48_000).into_bytes();
+        // Here-document, base64 through a pipe, and staged in a temp file.
+        for (name, data) in [
+            ("heredoc", &text_100k),
+            ("piped", &binary),
+            ("staged", &text_600k),
+        ] {
+            let child = Command::new("/bin/sh")
+                .env("TMPDIR", dir.path())
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("sh");
+            let mut s = ShellSession::start(CutShell { child, room: None }, None).expect("start");
+            let dest = dir.path().join(name);
+            let cmd = format!(
+                "cat > {}",
+                crate::shell::quote(dest.to_str().expect("utf-8"))
+            );
+            // The request is about as long as the data (base64: 4/3); cut it halfway.
+            s.stream_mut().room = Some(data.len() / 2);
+            assert!(
+                s.run(&cmd, Some(data)).is_err(),
+                "{name}: the cut must fail"
+            );
+            let mut shell = s.stream;
+            drop(shell.child.stdin.take());
+            shell.child.wait().expect("wait");
+            assert!(!dest.exists(), "{name}: a cut request ran its command");
+            let left: Vec<_> = std::fs::read_dir(dir.path())
+                .expect("read dir")
+                .flatten()
+                .map(|e| e.file_name())
+                .collect();
+            assert!(left.is_empty(), "{name}: left behind: {left:?}");
+        }
+    }
 }

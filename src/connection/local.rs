@@ -6,6 +6,7 @@ use super::{become_command, Become, Connection, Memo, Output, ShellSession};
 use anyhow::{Context, Result};
 use std::collections::HashMap;
 use std::io::{Read, Write};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 /// A child process's stdin and stdout as one stream.
@@ -96,7 +97,10 @@ impl LocalConnection {
                 }
                 None => Command::new("/bin/sh"),
             };
+            // A process group of its own: a terminal's Ctrl-C goes to the foreground group
+            // only, so the running command finishes as on SSH hosts (see `interrupt.rs`).
             let mut child = command
+                .process_group(0)
                 .arg("-c")
                 .arg(format!("exec {cmd}"))
                 .stdin(Stdio::piped())

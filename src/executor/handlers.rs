@@ -38,6 +38,10 @@ pub fn flush(
             break;
         }
         for handler in &play.handlers {
+            // Ctrl-C: no handler starts either (they run in the next run, as in Ansible).
+            if super::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+                return Ok(());
+            }
             let targets: Vec<usize> = pending
                 .iter()
                 .filter(|(i, notified)| {

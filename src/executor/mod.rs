@@ -413,6 +413,9 @@ impl<'a> Runner<'a> {
                 return Ok(true);
             }
             handlers::flush(self, play, batch, pc, reporter)?;
+            if INTERRUPTED.load(Ordering::SeqCst) {
+                return Ok(true);
+            }
         }
         Ok(false)
     }
@@ -801,12 +804,15 @@ impl<'a> Runner<'a> {
             })
             .map(|(_, h)| h)
             .collect();
+        // After Ctrl-C a host still waiting for a worker (more hosts than forks, or a later
+        // throttle chunk) does not start the task; those already running it finish.
+        let run = |h: &mut &mut HostState| (!INTERRUPTED.load(Ordering::SeqCst)).then(|| f(h));
         if throttle == 0 || throttle >= targets.len() {
-            return pool.install(|| targets.par_iter_mut().map(|h| f(h)).collect());
+            return pool.install(|| targets.par_iter_mut().filter_map(run).collect());
         }
         let mut out = Vec::with_capacity(targets.len());
         for chunk in targets.chunks_mut(throttle) {
-            out.extend(pool.install(|| chunk.par_iter_mut().map(|h| f(h)).collect::<Vec<_>>()));
+            out.extend(pool.install(|| chunk.par_iter_mut().filter_map(run).collect::<Vec<_>>()));
         }
         out
     }

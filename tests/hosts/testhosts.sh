@@ -6,6 +6,8 @@
 #                                      for root and for `deploy` (passwordless sudo)
 #   testhosts.sh root NAME             print the host's root directory (to inspect its state)
 #   testhosts.sh down NAME             stop the host and delete its changes
+#   testhosts.sh signal NAME SIG       send SIG (KILL, STOP, CONT) to every process of the host;
+#                                      after KILL its sshd is gone but its files stay until `down`
 #
 # Each host is an overlayfs (lower: the cached base, upper: the host's own changes) entered
 # with its own mount, pid and uts namespaces and chroot, PID 1 `tini`, and its own sshd.
@@ -117,6 +119,12 @@ up() {
   done
 }
 
+# Whether process $1 runs: exists and is not a zombie (zombies may wait seconds for a reaper).
+alive() {
+  st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+  [ "${st#Z}" = "$st" ]
+}
+
 down() {
   name=$1
   dir="$RUN/$name"
@@ -126,10 +134,23 @@ down() {
     # Killing the namespace's init (unshare's forked child) ends every process inside.
     pkill -KILL -P "$pid" 2>/dev/null || true
     kill -KILL "$pid" 2>/dev/null || true
-    while kill -0 "$pid" 2>/dev/null; do sleep 0.02; done
+    while alive "$pid"; do sleep 0.02; done
   fi
   umount -l "$dir/root" 2>/dev/null || true
   rm -rf "$dir"
+}
+
+# Every process in the host's pid namespace (sshd, its sessions, their commands).
+signal() {
+  name=$1 sig=$2
+  dir="$RUN/$name"
+  [ -f "$dir/pid" ] || die "host $name is not up"
+  init=$(pgrep -P "$(cat "$dir/pid")" | head -n 1) || return 0
+  pkill "-$sig" --ns "$init" --nslist pid || true
+  if [ "$sig" = KILL ]; then
+    while alive "$init"; do sleep 0.02; done
+  fi
+  return 0
 }
 
 # Systemd hosts (optional; used by tests that need a real service manager):
@@ -183,8 +204,9 @@ case "${1:-}" in
   base) build_base ;;
   up) [ $# -eq 4 ] || die "usage: testhosts.sh up NAME PORT PUBKEY"; up "$2" "$3" "$4" ;;
   down) [ $# -eq 2 ] || die "usage: testhosts.sh down NAME"; down "$2" ;;
+  signal) [ $# -eq 3 ] || die "usage: testhosts.sh signal NAME SIG"; signal "$2" "$3" ;;
   base-systemd) build_base_systemd ;;
   up-systemd) [ $# -eq 4 ] || die "usage: testhosts.sh up-systemd NAME PORT PUBKEY"; up_systemd "$2" "$3" "$4" ;;
   root) [ $# -eq 2 ] || die "usage: testhosts.sh root NAME"; echo "$RUN/$2/root" ;;
-  *) sed -n '2,12p' "$0"; exit 2 ;;
+  *) sed -n '2,14p' "$0"; exit 2 ;;
 esac

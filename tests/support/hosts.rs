@@ -90,43 +90,57 @@ impl TestHosts {
             .status()
             .expect("ssh-keygen");
         assert!(st.success());
+        // Started a few at a time: each start is mostly waiting (mounts, key generation,
+        // sshd coming up), so 100 hosts take seconds rather than a minute.
+        let names: Vec<String> = (0..n)
+            .map(|_| {
+                format!(
+                    "th{}x{}",
+                    std::process::id(),
+                    SEQ.fetch_add(1, Ordering::SeqCst)
+                )
+            })
+            .collect();
+        // Distinct ports for the set: all bound at once, then released.
+        let ports: Vec<u16> = {
+            let held: Vec<std::net::TcpListener> = (0..n)
+                .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free port"))
+                .collect();
+            held.iter()
+                .map(|l| l.local_addr().expect("local addr").port())
+                .collect()
+        };
+        let next = AtomicUsize::new(0);
+        let slots: Vec<std::sync::Mutex<Option<Result<TestHost, String>>>> =
+            (0..n).map(|_| std::sync::Mutex::new(None)).collect();
+        let pubkey = key.with_extension("pub");
+        std::thread::scope(|sc| {
+            for _ in 0..n.clamp(1, 8) {
+                sc.spawn(|| loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    if i >= n {
+                        break;
+                    }
+                    let r = start_host(&names[i], ports[i], &pubkey);
+                    *slots[i].lock().expect("slot") = Some(r);
+                });
+            }
+        });
         let mut set = TestHosts {
             hosts: Vec::new(),
             dir,
             key,
         };
-        for _ in 0..n {
-            let name = format!(
-                "th{}x{}",
-                std::process::id(),
-                SEQ.fetch_add(1, Ordering::SeqCst)
-            );
-            let port = free_port();
-            let out = Command::new("bash")
-                .arg(script())
-                .args(["up", &name, &port.to_string()])
-                .arg(set.key.with_extension("pub"))
-                .output()
-                .expect("run testhosts.sh up");
-            assert!(
-                out.status.success(),
-                "bringing up {name} failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let root = PathBuf::from(
-                String::from_utf8_lossy(
-                    &Command::new("bash")
-                        .arg(script())
-                        .args(["root", &name])
-                        .output()
-                        .expect("root")
-                        .stdout,
-                )
-                .trim()
-                .to_string(),
-            );
-            set.hosts.push(TestHost { name, port, root });
+        let mut errors = Vec::new();
+        for slot in slots {
+            match slot.into_inner().expect("slot") {
+                Some(Ok(h)) => set.hosts.push(h),
+                Some(Err(e)) => errors.push(e),
+                None => errors.push("a host was not started".into()),
+            }
         }
+        // Dropping `set` tears down the hosts that did start.
+        assert!(errors.is_empty(), "{}", errors.join("\n"));
         Some(set)
     }
 
@@ -163,19 +177,74 @@ impl TestHosts {
         )
     }
 
+    /// Sends `sig` (`KILL`, `STOP`, `CONT`) to every process of host `i`: after `KILL` its
+    /// sshd and sessions are gone (connections are refused or cut) and its files stay.
+    pub fn signal(&self, i: usize, sig: &str) {
+        let st = Command::new("bash")
+            .arg(script())
+            .args(["signal", &self.hosts[i].name, sig])
+            .status()
+            .expect("run testhosts.sh signal");
+        assert!(st.success(), "signal {sig} to host {i} failed");
+    }
+
     /// A path inside host `i`.
     pub fn path(&self, i: usize, p: &str) -> PathBuf {
         self.hosts[i].root.join(p.trim_start_matches('/'))
     }
 }
 
+/// Starts one host on a free port (another port if a concurrent test took that one first).
+fn start_host(name: &str, first_port: u16, pubkey: &Path) -> Result<TestHost, String> {
+    let mut last = String::new();
+    for attempt in 0..5 {
+        let port = if attempt == 0 {
+            first_port
+        } else {
+            free_port()
+        };
+        let out = Command::new("bash")
+            .arg(script())
+            .args(["up", name, &port.to_string()])
+            .arg(pubkey)
+            .output()
+            .map_err(|e| format!("run testhosts.sh up: {e}"))?;
+        if out.status.success() {
+            let root = Command::new("bash")
+                .arg(script())
+                .args(["root", name])
+                .output()
+                .map_err(|e| format!("run testhosts.sh root: {e}"))?;
+            let root = PathBuf::from(String::from_utf8_lossy(&root.stdout).trim());
+            return Ok(TestHost {
+                name: name.to_string(),
+                port,
+                root,
+            });
+        }
+        last = String::from_utf8_lossy(&out.stderr).into_owned();
+        if !last.contains("already in use") {
+            break;
+        }
+    }
+    Err(format!("bringing up {name} failed: {last}"))
+}
+
 impl Drop for TestHosts {
     fn drop(&mut self) {
-        for h in &self.hosts {
-            let _ = Command::new("bash")
-                .arg(script())
-                .args(["down", &h.name])
-                .status();
-        }
+        // In parallel, as they were started.
+        let next = AtomicUsize::new(0);
+        std::thread::scope(|sc| {
+            for _ in 0..self.hosts.len().clamp(1, 8) {
+                sc.spawn(|| {
+                    while let Some(h) = self.hosts.get(next.fetch_add(1, Ordering::SeqCst)) {
+                        let _ = Command::new("bash")
+                            .arg(script())
+                            .args(["down", &h.name])
+                            .status();
+                    }
+                });
+            }
+        });
     }
 }

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod aptrepo;
+pub mod background;
 pub mod daemon;
 pub mod hosts;
 pub mod sshd;
