@@ -115,7 +115,8 @@ impl<S: ShellStream> ShellSession<S> {
     /// report its group.
     pub fn cleanup_script(&self) -> Option<String> {
         let pgid = self.pgid?;
-        let mut s = format!("kill -KILL -- -{pgid} 2>/dev/null\n");
+        // Not `kill -- -PGID`: dash's `kill` takes no `--`.
+        let mut s = format!("kill -KILL -{pgid} 2>/dev/null\n");
         if let Some(d) = &self.dir {
             s.push_str(&format!("rm -rf -- {}\n", crate::shell::quote(d)));
         }
