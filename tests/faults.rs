@@ -89,6 +89,7 @@ fn refused_host_is_unreachable_at_once_and_the_others_complete() {
     );
     let yaml = format!("- hosts: test\n  gather_facts: false\n  tasks:\n{AFTER}");
     let (code, out, err, took) = run_within(&mut play(&hosts, &inv, &yaml, &[]), HANG);
+    eprintln!("drover ran {took:?}");
     assert_eq!(code, 4, "{out}{err}");
     assert!(took < Duration::from_secs(10), "{took:?}");
     assert!(
@@ -121,6 +122,7 @@ fn host_killed_mid_task_is_unreachable_and_the_others_complete() {
     let all: Vec<u32> = hosts.processes(1).iter().map(|p| p.pid).collect();
     hosts.signal(&all, "KILL");
     let (code, out, err, took) = run.join().expect("drover run");
+    eprintln!("drover ran {took:?}");
     assert_eq!(code, 4, "{out}{err}");
     assert!(took < Duration::from_secs(15), "{took:?}");
     let r = recap(&out, "h1");
@@ -150,6 +152,7 @@ fn host_hung_before_the_run_is_unreachable_within_the_connect_timeout() {
     let inv = inventory(&hosts, "");
     let yaml = format!("- hosts: test\n  gather_facts: false\n  tasks:\n{AFTER}");
     let (code, out, err, took) = run_within(&mut play(&hosts, &inv, &yaml, &[]), HANG);
+    eprintln!("drover ran {took:?}");
     hosts.signal(&sshd, "CONT");
     assert_eq!(code, 4, "{out}{err}");
     // The 2 s connect timeout, plus the other hosts' work and the binary's start.
@@ -181,6 +184,7 @@ fn host_hung_mid_task_fails_at_the_task_timeout_then_is_unreachable() {
     let sshd = hosts.sshd_pids(1);
     hosts.signal(&sshd, "STOP");
     let (code, out, err, took) = run.join().expect("drover run");
+    eprintln!("drover ran {took:?}");
     hosts.signal(&sshd, "CONT");
     assert_eq!(code, 4, "{out}{err}");
     // 4 s task timeout, 2 s to find the host does not answer the kill, 2 s to fail to
@@ -218,6 +222,7 @@ fn task_timeout_kills_the_remote_command_and_later_tasks_run() {
     );
     let mut cmd = play(&hosts, &inv, &yaml, &["--task-timeout", "2"]);
     let (code, out, err, took) = run_within(&mut cmd, HANG);
+    eprintln!("drover ran {took:?}");
     let after_run: Vec<String> = (0..2)
         .flat_map(|i| hosts.processes(i))
         .filter(|p| p.comm == "sleep")
@@ -366,6 +371,7 @@ fn timeout_is_inherited_from_plays_and_blocks() {
     let mut cmd = drover();
     cmd.arg("play").arg(&pb);
     let (code, out, err, took) = run_within(&mut cmd, HANG);
+    eprintln!("drover ran {took:?}");
     assert_eq!(code, 0, "{out}{err}");
     assert!(took < Duration::from_secs(7), "{took:?}");
     assert!(out.contains(
