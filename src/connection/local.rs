@@ -13,7 +13,42 @@ use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
+
+/// The process groups of the local shells alive now (0: a free slot), so Ctrl-C reaches
+/// them as it did when they shared the terminal's group. Fixed slots of atomics: the signal
+/// handler may read them.
+static GROUPS: [AtomicI32; 64] = [const { AtomicI32::new(0) }; 64];
+
+fn register_group(pgid: i32) {
+    for slot in &GROUPS {
+        if slot
+            .compare_exchange(0, pgid, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
+            return;
+        }
+    }
+}
+
+fn unregister_group(pgid: i32) {
+    for slot in &GROUPS {
+        let _ = slot.compare_exchange(pgid, 0, Ordering::SeqCst, Ordering::SeqCst);
+    }
+}
+
+/// Sends `signal` to every local shell's process group. Async-signal-safe (atomics and
+/// `kill` only): called from the SIGINT handler.
+pub fn signal_local_shells(signal: libc::c_int) {
+    for slot in &GROUPS {
+        let pgid = slot.load(Ordering::SeqCst);
+        if pgid > 1 {
+            // SAFETY: kill is async-signal-safe and has no memory preconditions.
+            unsafe { libc::kill(-pgid, signal) };
+        }
+    }
+}
 
 /// A child process's stdin and stdout as one stream.
 pub struct ChildIo {
@@ -67,6 +102,9 @@ impl Drop for ChildIo {
         // Closing stdin ends the shell, whose EXIT trap removes its temp dir.
         drop(self.stdin.take());
         let _ = self.child.wait();
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            unregister_group(pid);
+        }
     }
 }
 
@@ -138,6 +176,9 @@ impl LocalConnection {
             .stderr(Stdio::null())
             .spawn()
             .context("starting a local shell")?;
+        if let Ok(pid) = i32::try_from(child.id()) {
+            register_group(pid);
+        }
         let stdin = child.stdin.take();
         let stdout = child.stdout.take().context("local shell has no stdout")?;
         let io = ChildIo {

@@ -14,7 +14,7 @@ pub use files::{
 };
 pub use framing::{ShellSession, ShellStream};
 pub use known_hosts::HostKeyPolicy;
-pub use local::LocalConnection;
+pub use local::{signal_local_shells, LocalConnection};
 pub use ssh::SshConnection;
 
 use anyhow::Result;
