@@ -383,6 +383,24 @@ fn timeout_is_inherited_from_plays_and_blocks() {
     assert_eq!(recap(&out, "localhost").ignored, 2, "{out}");
     assert_eq!(std::fs::read_to_string(&log).unwrap(), "done\n");
 
+    // The run's default from ansible.cfg (`--task-timeout` is tested over SSH above).
+    write(dir.path(), "ansible.cfg", "[defaults]\ntask_timeout = 1\n");
+    let plain = write(
+        dir.path(),
+        "plain.yml",
+        "- hosts: localhost\n  connection: local\n  gather_facts: false\n  tasks:\n    - command: sleep 5\n",
+    );
+    let mut cmd = drover();
+    cmd.env_remove("ANSIBLE_CONFIG")
+        .current_dir(dir.path())
+        .arg("play")
+        .arg(&plain);
+    let (code, out, err, took) = run_within(&mut cmd, HANG);
+    eprintln!("drover ran {took:?}");
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(took < Duration::from_secs(4), "{took:?}");
+    assert!(out.contains("expected time frame (1)"), "{out}");
+
     let bad = write(
         dir.path(),
         "bad.yml",
