@@ -26,9 +26,6 @@ pub trait ShellStream: Read + Write {
 const INLINE_STDIN_MAX: usize = 256 * 1024;
 
 /// Sets up the per-session temp dir; the shell removes it when its stdin closes.
-/// The session shell is the leader of its process group (sshd starts it with `setsid`, the
-/// local connection in a group of its own); the ready line reports that group (read from
-/// `/proc` with a builtin, `$$` elsewhere) and the temp dir, for `cleanup_script`.
 const PRELUDE: &str = "exec 2>/dev/null; unset HISTFILE; D=$(mktemp -d \"${TMPDIR:-/tmp}/drover.XXXXXXXX\") || exit 97\ntrap 'rm -rf \"$D\"' EXIT\n";
 
 /// A remote `sh` speaking the framing protocol over any byte stream.
@@ -46,7 +43,10 @@ pub struct ShellSession<S: ShellStream> {
     dir: Option<String>,
 }
 
-/// The command that reports the shell is ready, its process group and its temp dir.
+/// The command that reports the shell is ready, its process group and its temp dir (for
+/// `cleanup_script`). The session shell leads its group (sshd starts it with `setsid`, the
+/// local connection in a group of its own; under sudo, whichever group sudo gives it); read from
+/// `/proc/$$/stat` by a builtin (no process), `$$` where there is no `/proc`.
 const READY: &str = "read -r _ _ _ _ g _ </proc/$$/stat 2>/dev/null || g=$$; printf 'drover-ready %s %s\\n' \"${g:-$$}\" \"$D\"";
 
 impl<S: ShellStream> ShellSession<S> {
@@ -121,11 +121,6 @@ impl<S: ShellStream> ShellSession<S> {
             s.push_str(&format!("rm -rf -- {}\n", crate::shell::quote(d)));
         }
         Some(s)
-    }
-
-    /// The shell's process group, as it reported it.
-    pub fn pgid(&self) -> Option<u32> {
-        self.pgid
     }
 
     /// What is left until the deadline (`Err` once it has passed).
