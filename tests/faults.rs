@@ -120,7 +120,7 @@ fn host_killed_mid_task_is_unreachable_and_the_others_complete() {
     });
     // The host dies: sshd, its sessions and the command.
     let all: Vec<u32> = hosts.processes(1).iter().map(|p| p.pid).collect();
-    hosts.signal(&all, "KILL");
+    hosts.signal(&all, libc::SIGKILL);
     let (code, out, err, took) = run.join().expect("drover run");
     eprintln!("drover ran {took:?}");
     assert_eq!(code, 4, "{out}{err}");
@@ -148,12 +148,12 @@ fn host_hung_before_the_run_is_unreachable_within_the_connect_timeout() {
     };
     // sshd stopped: the kernel still accepts connections, but nothing ever answers.
     let sshd = hosts.sshd_pids(1);
-    hosts.signal(&sshd, "STOP");
+    hosts.signal(&sshd, libc::SIGSTOP);
     let inv = inventory(&hosts, "");
     let yaml = format!("- hosts: test\n  gather_facts: false\n  tasks:\n{AFTER}");
     let (code, out, err, took) = run_within(&mut play(&hosts, &inv, &yaml, &[]), HANG);
     eprintln!("drover ran {took:?}");
-    hosts.signal(&sshd, "CONT");
+    hosts.signal(&sshd, libc::SIGCONT);
     assert_eq!(code, 4, "{out}{err}");
     // The 2 s connect timeout, plus the other hosts' work and the binary's start.
     assert!(took < Duration::from_secs(6), "{took:?}");
@@ -182,10 +182,10 @@ fn host_hung_mid_task_fails_at_the_task_timeout_then_is_unreachable() {
         runs(&hosts, 1, "sleep")
     });
     let sshd = hosts.sshd_pids(1);
-    hosts.signal(&sshd, "STOP");
+    hosts.signal(&sshd, libc::SIGSTOP);
     let (code, out, err, took) = run.join().expect("drover run");
     eprintln!("drover ran {took:?}");
-    hosts.signal(&sshd, "CONT");
+    hosts.signal(&sshd, libc::SIGCONT);
     assert_eq!(code, 4, "{out}{err}");
     // 4 s task timeout, 2 s to find the host does not answer the kill, 2 s to fail to
     // connect again for the next task; the first run of the binary adds its start.
@@ -336,7 +336,7 @@ fn transfer_cut_midway_leaves_the_destination_as_it_was() {
             .any(|p| p.comm == "sh" && p.rchar > 4 << 20)
     });
     let sessions = hosts.sshd_pids(1)[1..].to_vec();
-    hosts.signal(&sessions, "KILL");
+    hosts.signal(&sessions, libc::SIGKILL);
     let (code, out, err, _) = run.join().expect("drover run");
     assert_eq!(code, 4, "{out}{err}");
     assert_eq!(recap(&out, "h1").unreachable, 1, "{out}");

@@ -208,17 +208,18 @@ impl TestHosts {
         all.into_iter().map(|p| p.pid).collect()
     }
 
-    /// Sends `signal` (as `kill -SIG`) to processes of host `i`.
-    pub fn signal(&self, pids: &[u32], signal: &str) {
-        if pids.is_empty() {
-            return;
+    /// Sends `signal` (`libc::SIGKILL`...) to processes of host `i`; one that has ended since
+    /// it was listed is skipped.
+    pub fn signal(&self, pids: &[u32], signal: i32) {
+        for &pid in pids {
+            // SAFETY: kill has no memory preconditions.
+            let r = unsafe { libc::kill(pid as i32, signal) };
+            let err = std::io::Error::last_os_error();
+            assert!(
+                r == 0 || err.raw_os_error() == Some(libc::ESRCH),
+                "kill({pid}, {signal}): {err}"
+            );
         }
-        let st = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .args(pids.iter().map(u32::to_string))
-            .status()
-            .expect("kill");
-        assert!(st.success(), "kill -{signal} {pids:?} failed");
     }
 
     /// What is left of drover's work on host `i` once a run is over, waiting up to
