@@ -172,9 +172,15 @@ pub struct ConnectArgs {
     /// Connection type: ssh or local.
     #[arg(short = 'c', long = "connection", value_name = "TYPE")]
     pub connection: Option<String>,
-    /// Connection timeout in seconds.
+    /// Connect timeout in seconds: connecting, the SSH handshake, opening a shell, and
+    /// killing a task that ran past its time limit (default 10; ansible.cfg `timeout`).
     #[arg(short = 'T', long = "timeout", value_name = "SECONDS")]
     pub timeout: Option<u64>,
+    /// Time limit of every task in seconds, unless the task, its block or play sets
+    /// `timeout:`; a task still running then fails and its remote command is killed
+    /// (default 0: none; ansible.cfg `task_timeout`).
+    #[arg(long = "task-timeout", value_name = "SECONDS")]
+    pub task_timeout: Option<u64>,
     /// Host key policy: strict (default), accept-new, or off.
     #[arg(
         long = "host-key-checking",

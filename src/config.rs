@@ -4,7 +4,7 @@
 //! the same section names, win over `ansible.cfg`). Command-line options win over both.
 //!
 //! Understood: `[defaults]` inventory, remote_user, forks, roles_path, host_key_checking,
-//! private_key_file, vault_password_file, timeout; `[privilege_escalation]` become,
+//! private_key_file, vault_password_file, timeout, task_timeout; `[privilege_escalation]` become,
 //! become_user, become_method; `[ssh_connection]` pipelining, ssh_args, control_path... are
 //! accepted and ignored (drover keeps one session per host anyway). Other keys are ignored, as
 //! Ansible ignores keys it does not know.
@@ -25,6 +25,8 @@ pub struct FileConfig {
     pub private_key_file: Option<PathBuf>,
     pub vault_password_file: Option<PathBuf>,
     pub timeout: Option<u64>,
+    /// `task_timeout`: the default time limit of a task in seconds (0: none).
+    pub task_timeout: Option<u64>,
     pub become_: Option<bool>,
     pub become_user: Option<String>,
 }
@@ -232,6 +234,9 @@ fn apply(cfg: &mut FileConfig, entries: &Entries, base: &Path, path: &Path) -> R
             ("defaults", "timeout") => {
                 cfg.timeout = Some(value.parse().map_err(|_| bad("a number of seconds"))?)
             }
+            ("defaults", "task_timeout") => {
+                cfg.task_timeout = Some(value.parse().map_err(|_| bad("a number of seconds"))?)
+            }
             ("privilege_escalation", "become") => {
                 cfg.become_ = Some(boolean(value).ok_or_else(|| bad("a boolean"))?)
             }
@@ -264,6 +269,7 @@ roles_path = roles:/srv/shared-roles
 host_key_checking = False
 private_key_file = ~/.ssh/deploy
 timeout = 30
+task_timeout = 600
 gathering = smart
 
 [privilege_escalation]
@@ -299,6 +305,7 @@ ssh_args = -o ControlMaster=auto
         );
         assert_eq!(cfg.host_key_checking, Some(false));
         assert_eq!(cfg.timeout, Some(30));
+        assert_eq!(cfg.task_timeout, Some(600));
         assert_eq!(cfg.become_, Some(true));
         assert_eq!(cfg.become_user.as_deref(), Some("root"));
         let err = apply(

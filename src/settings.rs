@@ -22,6 +22,8 @@ pub struct Settings {
     pub private_key: Option<PathBuf>,
     pub connection: Option<String>,
     pub connect_timeout: Duration,
+    /// Time limit of a task (in seconds) that sets no `timeout:` of its own; 0: none.
+    pub task_timeout: u64,
     pub host_key_policy: HostKeyPolicy,
     pub known_hosts: PathBuf,
     pub verbosity: u8,
@@ -51,6 +53,7 @@ impl Default for Settings {
             private_key: None,
             connection: None,
             connect_timeout: Duration::from_secs(10),
+            task_timeout: 0,
             host_key_policy: HostKeyPolicy::Strict,
             known_hosts: default_known_hosts(),
             verbosity: 0,

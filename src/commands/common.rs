@@ -106,6 +106,7 @@ pub fn settings_from(c: &ConnectArgs) -> Result<Settings> {
         connect_timeout: std::time::Duration::from_secs(
             c.timeout.or(cfg.timeout).unwrap_or(10).max(1),
         ),
+        task_timeout: c.task_timeout.or(cfg.task_timeout).unwrap_or(0),
         verbosity: c.verbose,
         ..Settings::default()
     };

@@ -1,24 +1,52 @@
 //! The `local` connection: the same shell protocol over a child `sh` process on this machine;
 //! and the `chroot` connection, the same with the shell started inside a directory tree
-//! (`chroot DIR /bin/sh`), for baking images without booting them.
+//! (`chroot DIR /bin/sh`), for baking images without booting them. Each shell runs in a
+//! process group of its own, so a command past its deadline is killed with everything it
+//! started.
 
-use super::{become_command, Become, Connection, Memo, Output, ShellSession};
+use super::{
+    become_command, Become, Connection, DeadlineExceeded, Memo, Output, ShellSession, ShellStream,
+};
 use anyhow::{Context, Result};
 use std::collections::HashMap;
 use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// A child process's stdin and stdout as one stream.
 pub struct ChildIo {
     child: Child,
     stdin: Option<ChildStdin>,
     stdout: ChildStdout,
+    /// How long a read waits for output before reporting `TimedOut` (`None`: forever).
+    wait: Option<Duration>,
 }
 
 impl Read for ChildIo {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if let Some(wait) = self.wait {
+            let mut pfd = libc::pollfd {
+                fd: self.stdout.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            let ms = i32::try_from(wait.as_millis()).unwrap_or(i32::MAX).max(1);
+            // SAFETY: one valid pollfd, owned by this frame, for the duration of the call.
+            match unsafe { libc::poll(&mut pfd, 1, ms) } {
+                0 => return Err(std::io::ErrorKind::TimedOut.into()),
+                n if n < 0 => return Err(std::io::Error::last_os_error()),
+                _ => {}
+            }
+        }
         self.stdout.read(buf)
+    }
+}
+
+impl ShellStream for ChildIo {
+    fn wake_after(&mut self, wait: Option<Duration>) {
+        self.wait = wait;
     }
 }
 
@@ -50,7 +78,11 @@ pub struct LocalConnection {
     memo: Memo,
     /// `chroot` connection: the image root every shell starts in.
     root: Option<std::path::PathBuf>,
+    deadline: Option<Instant>,
 }
+
+/// How long a local shell may take to start (sudo included).
+const START_WAIT: Duration = Duration::from_secs(30);
 
 impl LocalConnection {
     pub fn new() -> Result<LocalConnection> {
@@ -61,6 +93,7 @@ impl LocalConnection {
             opened: 0,
             memo: Memo::default(),
             root: None,
+            deadline: None,
         })
     }
 
@@ -78,45 +111,55 @@ impl LocalConnection {
         Ok(c)
     }
 
+    /// Starts `sh` (through sudo for another user), in a process group of its own: a timed-out
+    /// shell can be killed alone, and a terminal's Ctrl-C (sent to the foreground group only)
+    /// lets the running command finish, as on SSH hosts (see `interrupt.rs`).
+    fn spawn(&self, key: Option<&Become>) -> Result<(ChildIo, Option<Vec<u8>>)> {
+        let (cmd, preamble) = become_command(&self.user, key);
+        let mut command = match &self.root {
+            Some(root) => {
+                // The image's own tools, with an environment of its own.
+                let mut c = Command::new("chroot");
+                c.arg(root).arg("/bin/sh").env_clear();
+                c.env(
+                    "PATH",
+                    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                )
+                .env("HOME", "/root")
+                .env("LC_ALL", "C.UTF-8");
+                c
+            }
+            None => Command::new("/bin/sh"),
+        };
+        let mut child = command
+            .arg("-c")
+            .arg(format!("exec {cmd}"))
+            .process_group(0)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting a local shell")?;
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().context("local shell has no stdout")?;
+        let io = ChildIo {
+            child,
+            stdin,
+            stdout,
+            wait: None,
+        };
+        Ok((io, preamble))
+    }
+
     fn shell(&mut self, as_user: Option<&Become>) -> Result<&mut ShellSession<ChildIo>> {
         let key = as_user.filter(|b| b.user != self.user).cloned();
         if !self.shells.contains_key(&key) {
-            let (cmd, preamble) = become_command(&self.user, key.as_ref());
-            let mut command = match &self.root {
-                Some(root) => {
-                    // The image's own tools, with an environment of its own.
-                    let mut c = Command::new("chroot");
-                    c.arg(root).arg("/bin/sh").env_clear();
-                    c.env(
-                        "PATH",
-                        "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                    )
-                    .env("HOME", "/root")
-                    .env("LC_ALL", "C.UTF-8");
-                    c
-                }
-                None => Command::new("/bin/sh"),
-            };
-            // A process group of its own: a terminal's Ctrl-C goes to the foreground group
-            // only, so the running command finishes as on SSH hosts (see `interrupt.rs`).
-            let mut child = command
-                .process_group(0)
-                .arg("-c")
-                .arg(format!("exec {cmd}"))
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .context("starting a local shell")?;
-            let stdin = child.stdin.take();
-            let stdout = child.stdout.take().context("local shell has no stdout")?;
-            let io = ChildIo {
-                child,
-                stdin,
-                stdout,
-            };
+            let (io, preamble) = self.spawn(key.as_ref())?;
             self.opened += 1;
-            let session = match (ShellSession::start(io, preamble.as_deref()), &key) {
+            let session = match (
+                ShellSession::start(io, preamble.as_deref(), START_WAIT),
+                &key,
+            ) {
                 (Ok(s), _) => s,
                 (Err(e), Some(b)) => return Err(super::become_error(e, &b.user, "localhost")),
                 (Err(e), None) => return Err(e.context("starting a local shell".to_string())),
@@ -127,11 +170,49 @@ impl LocalConnection {
             .get_mut(&key)
             .context("invariant: the shell was just inserted")
     }
+
+    /// Ends the shell of `key` after a command ran past its deadline: kills its process
+    /// group from a fresh shell of the same user (and the group of the process we started),
+    /// then drops it.
+    fn end_shell(&mut self, key: &Option<Become>) {
+        let Some(mut shell) = self.shells.remove(key) else {
+            return;
+        };
+        if let Some(script) = shell.cleanup_script() {
+            if let Ok((mut io, preamble)) = self.spawn(key.as_ref()) {
+                let mut input = preamble.unwrap_or_default();
+                input.extend_from_slice(script.as_bytes());
+                let _ = io.write_all(&input);
+                // Dropping closes its stdin and waits for it: it runs the script and ends.
+                drop(io);
+            }
+        }
+        let io = shell.stream_mut();
+        if let Ok(pid) = i32::try_from(io.child.id()) {
+            // SAFETY: kill has no memory preconditions; a negative pid names our child's group.
+            unsafe { libc::kill(-pid, libc::SIGKILL) };
+        }
+        drop(shell);
+    }
 }
 
 impl Connection for LocalConnection {
     fn run(&mut self, cmd: &str, stdin: Option<&[u8]>, as_user: Option<&Become>) -> Result<Output> {
-        self.shell(as_user)?.run(cmd, stdin)
+        let deadline = self.deadline;
+        let shell = self.shell(as_user)?;
+        shell.set_deadline(deadline);
+        let out = shell.run(cmd, stdin);
+        if let Err(e) = &out {
+            if e.is::<DeadlineExceeded>() {
+                let key = as_user.filter(|b| b.user != self.user).cloned();
+                self.end_shell(&key);
+            }
+        }
+        out
+    }
+
+    fn set_deadline(&mut self, deadline: Option<Instant>) {
+        self.deadline = deadline;
     }
 
     fn channels_opened(&self) -> u64 {

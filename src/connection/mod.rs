@@ -12,7 +12,7 @@ mod ssh;
 pub use files::{
     temp_attrs_script, temp_beside_script, temp_fill_script, write_file_atomic, FileAttrs,
 };
-pub use framing::ShellSession;
+pub use framing::{ShellSession, ShellStream};
 pub use known_hosts::HostKeyPolicy;
 pub use local::LocalConnection;
 pub use ssh::SshConnection;
@@ -59,6 +59,24 @@ impl std::fmt::Display for TransportError {
 
 impl std::error::Error for TransportError {}
 
+/// A command was still running at the deadline set with `Connection::set_deadline`. Its
+/// shell and everything it started have been killed (if the host still answered).
+#[derive(Debug)]
+pub struct DeadlineExceeded;
+
+impl std::fmt::Display for DeadlineExceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the command did not finish before its deadline and was terminated")
+    }
+}
+
+impl std::error::Error for DeadlineExceeded {}
+
+/// Whether an error (anywhere in its chain) is a deadline that passed.
+pub fn is_deadline_exceeded(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.is::<DeadlineExceeded>())
+}
+
 /// Whether an error (anywhere in its chain) is a broken transport.
 pub fn is_transport_error(e: &anyhow::Error) -> bool {
     e.chain().any(|c| c.is::<TransportError>())
@@ -85,6 +103,17 @@ pub trait Connection: Send {
 
     /// Facts about the host that modules looked up and may reuse (see `Memo`).
     fn memo(&mut self) -> &mut Memo;
+
+    /// Sets when commands must have finished (`None`: no limit). A command still running
+    /// then fails with `DeadlineExceeded`: its shell's process group is killed from a fresh
+    /// shell and the shell is dropped (the next command starts another).
+    fn set_deadline(&mut self, deadline: Option<std::time::Instant>);
+
+    /// Whether the transport stopped answering (the cleanup after a deadline could not
+    /// reach the host): the connection is to be dropped, and a new one made if needed.
+    fn broken(&self) -> bool {
+        false
+    }
 }
 
 /// Answers a host gave that stay true until something changes accounts or the session: the
@@ -229,6 +258,51 @@ mod tests {
             assert_eq!(out.stdout, [data, b"rc\n"].concat(), "{data:?}");
         }
         assert_eq!(c.channels_opened(), 1);
+    }
+
+    /// A command past its deadline fails with `DeadlineExceeded` on time, is killed with
+    /// the shell that ran it, and the next command runs in a new shell.
+    #[test]
+    fn deadline_kills_the_command_and_its_shell() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pid");
+        let mut c = LocalConnection::new().unwrap();
+        let first = c.run("echo $$", None, None).unwrap().stdout_str();
+        let shell_pid: i32 = first.trim().parse().unwrap();
+        c.set_deadline(Some(std::time::Instant::now() + Duration::from_millis(800)));
+        let started = std::time::Instant::now();
+        let cmd = format!(
+            "sh -c 'echo $$ >{}; exec sleep 30'",
+            crate::shell::quote(pidfile.to_str().unwrap())
+        );
+        let err = c.run(&cmd, None, None).unwrap_err();
+        let took = started.elapsed();
+        assert!(is_deadline_exceeded(&err), "{err:#}");
+        assert!(!is_transport_error(&err));
+        assert!(took < Duration::from_secs(3), "{took:?}");
+        let sleep_pid: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let gone = |pid: i32| {
+            (0..100).any(|_| {
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+                // Gone, or a zombie waiting for its reaper.
+                let dead =
+                    stat.is_empty() || stat.split(") ").nth(1).is_some_and(|r| r.starts_with('Z'));
+                if !dead {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                dead
+            })
+        };
+        assert!(gone(sleep_pid), "the timed-out command is still running");
+        assert!(gone(shell_pid), "the timed-out shell is still running");
+        c.set_deadline(None);
+        let out = c.run("echo again", None, None).unwrap();
+        assert_eq!(out.stdout_str(), "again\n");
+        assert_eq!(c.channels_opened(), 2, "a new shell after the timeout");
     }
 
     #[test]

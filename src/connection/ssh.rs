@@ -1,23 +1,69 @@
 //! The `ssh` connection on the ssh2 crate: one TCP connection and SSH session per host, host
 //! key checked before authentication, and one channel per long-lived shell (one for the login
-//! user, one per as_user user).
+//! user, one per as_user user). Every wait on the host is bounded: the handshake, opening a
+//! channel and starting a shell by the connect timeout, a command by its deadline if it has
+//! one (libssh2's session timeout is set to the time left before each blocking call).
 
 use super::known_hosts::{self, HostKeyPolicy};
-use super::{become_command, Become, ConnSpec, Connection, Memo, Output, ShellSession};
+use super::{
+    become_command, Become, ConnSpec, Connection, DeadlineExceeded, Memo, Output, ShellSession,
+    ShellStream, TransportError,
+};
 use anyhow::{anyhow, bail, Context, Result};
 use ssh2::{Channel, HostKeyType, MethodType, Session};
 use std::collections::HashMap;
+use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 /// A connection over SSH.
 pub struct SshConnection {
     session: Session,
     user: String,
-    shells: HashMap<Option<Become>, ShellSession<Channel>>,
+    shells: HashMap<Option<Become>, ShellSession<SshStream>>,
     opened: u64,
     memo: Memo,
     name: String,
+    connect_timeout: Duration,
+    deadline: Option<Instant>,
+    /// The host stopped answering: nothing more is sent on this session.
+    broken: bool,
+}
+
+/// A shell's channel, with the session whose timeout bounds its blocking calls.
+pub struct SshStream {
+    channel: Channel,
+    session: Session,
+}
+
+impl Read for SshStream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.channel.read(buf)
+    }
+}
+
+impl Write for SshStream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.channel.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.channel.flush()
+    }
+}
+
+impl ShellStream for SshStream {
+    fn wake_after(&mut self, wait: Option<Duration>) {
+        self.session.set_timeout(timeout_ms(wait));
+    }
+}
+
+/// libssh2's session timeout for a wait: whole milliseconds, at least one (0 means none).
+fn timeout_ms(wait: Option<Duration>) -> u32 {
+    match wait {
+        None => 0,
+        Some(w) => u32::try_from(w.as_millis()).unwrap_or(u32::MAX).max(1),
+    }
 }
 
 fn key_type_name(t: HostKeyType) -> &'static str {
@@ -120,8 +166,9 @@ impl SshConnection {
         let _ = tcp.set_nodelay(true);
         let mut session = Session::new().context("creating an SSH session")?;
         session.set_tcp_stream(tcp);
-        let timeout_ms = u32::try_from(spec.connect_timeout.as_millis()).unwrap_or(u32::MAX);
-        session.set_timeout(timeout_ms);
+        // Bounds the handshake too: a host whose kernel accepts the connection but whose sshd
+        // never speaks (stopped, overloaded) fails after the connect timeout.
+        session.set_timeout(timeout_ms(Some(spec.connect_timeout)));
         let known = known_hosts::known_key_types(&spec.known_hosts, &spec.address, spec.port);
         if !known.is_empty() && spec.host_key_policy != HostKeyPolicy::Off {
             // Prefer the key types we already know for this host, as OpenSSH does.
@@ -163,8 +210,6 @@ impl SshConnection {
         let user = spec.user.clone().unwrap_or_else(super::local::current_user);
         authenticate(&session, &user, spec)?;
         session.set_keepalive(true, 30);
-        // Commands may run long; the transport's own health is watched by keepalives.
-        session.set_timeout(0);
         Ok(SshConnection {
             session,
             user,
@@ -172,25 +217,23 @@ impl SshConnection {
             opened: 0,
             memo: Memo::default(),
             name: spec.name.clone(),
+            connect_timeout: spec.connect_timeout,
+            deadline: None,
+            broken: false,
         })
     }
 
-    fn shell(&mut self, as_user: Option<&Become>) -> Result<&mut ShellSession<Channel>> {
+    fn shell(&mut self, as_user: Option<&Become>) -> Result<&mut ShellSession<SshStream>> {
         let key = as_user.filter(|b| b.user != self.user).cloned();
         if !self.shells.contains_key(&key) {
             let (cmd, preamble) = become_command(&self.user, key.as_ref());
-            let mut channel = self
-                .session
-                .channel_session()
-                .with_context(|| format!("opening an SSH channel to `{}`", self.name))?;
-            self.opened += 1;
-            channel
-                .handle_extended_data(ssh2::ExtendedData::Ignore)
-                .context("configuring the SSH channel")?;
-            channel
-                .exec(&format!("exec {cmd}"))
-                .with_context(|| format!("starting a shell on `{}`", self.name))?;
-            let session = match (ShellSession::start(channel, preamble.as_deref()), &key) {
+            let channel = self.exec_channel(&cmd)?;
+            let stream = SshStream {
+                channel,
+                session: self.session.clone(),
+            };
+            let started = ShellSession::start(stream, preamble.as_deref(), self.connect_timeout);
+            let session = match (started, &key) {
                 (Ok(s), _) => s,
                 (Err(e), Some(b)) => return Err(super::become_error(e, &b.user, &self.name)),
                 (Err(e), None) => {
@@ -202,6 +245,67 @@ impl SshConnection {
         self.shells
             .get_mut(&key)
             .context("invariant: the shell was just inserted")
+    }
+
+    /// A new channel running `exec CMD`, opened within the connect timeout.
+    fn exec_channel(&mut self, cmd: &str) -> Result<Channel> {
+        let broken = |doing: &str, e: ssh2::Error| TransportError::new(doing, e);
+        self.session
+            .set_timeout(timeout_ms(Some(self.connect_timeout)));
+        let mut channel = self
+            .session
+            .channel_session()
+            .map_err(|e| broken(&format!("opening an SSH channel to `{}`", self.name), e))?;
+        self.opened += 1;
+        channel
+            .handle_extended_data(ssh2::ExtendedData::Ignore)
+            .context("configuring the SSH channel")?;
+        channel
+            .exec(&format!("exec {cmd}"))
+            .map_err(|e| broken(&format!("starting a shell on `{}`", self.name), e))?;
+        Ok(channel)
+    }
+
+    /// Ends the shell of `key` after a command ran past its deadline: kills its process group
+    /// from a fresh shell of the same user, then drops it. If the host does not answer within
+    /// the connect timeout, the connection is marked broken.
+    fn end_shell(&mut self, key: &Option<Become>) {
+        let Some(shell) = self.shells.remove(key) else {
+            return;
+        };
+        let killed = match shell.cleanup_script() {
+            Some(script) => self.run_once(key.as_ref(), &script).is_ok(),
+            None => false,
+        };
+        if !killed {
+            self.broken = true;
+            // Closing the channel must not wait for a host that does not answer.
+            self.session.set_timeout(1);
+        }
+        drop(shell);
+    }
+
+    /// Runs `script` in a new shell of `as_user` and waits for it to end, all within the
+    /// connect timeout.
+    fn run_once(&mut self, as_user: Option<&Become>, script: &str) -> Result<()> {
+        let until = Instant::now() + self.connect_timeout;
+        let (cmd, preamble) = become_command(&self.user, as_user);
+        let mut channel = self.exec_channel(&cmd)?;
+        let mut input = preamble.unwrap_or_default();
+        input.extend_from_slice(script.as_bytes());
+        channel.write_all(&input)?;
+        channel.send_eof()?;
+        let mut chunk = [0u8; 4096];
+        loop {
+            match channel.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut && Instant::now() < until => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        channel.wait_close()?;
+        Ok(())
     }
 }
 
@@ -243,7 +347,28 @@ fn authenticate(session: &Session, user: &str, spec: &ConnSpec) -> Result<()> {
 
 impl Connection for SshConnection {
     fn run(&mut self, cmd: &str, stdin: Option<&[u8]>, as_user: Option<&Become>) -> Result<Output> {
-        self.shell(as_user)?.run(cmd, stdin)
+        if self.broken {
+            return Err(TransportError::msg(format!("`{}` stopped answering", self.name)).into());
+        }
+        let deadline = self.deadline;
+        let shell = self.shell(as_user)?;
+        shell.set_deadline(deadline);
+        let out = shell.run(cmd, stdin);
+        if let Err(e) = &out {
+            if e.is::<DeadlineExceeded>() {
+                let key = as_user.filter(|b| b.user != self.user).cloned();
+                self.end_shell(&key);
+            }
+        }
+        out
+    }
+
+    fn set_deadline(&mut self, deadline: Option<Instant>) {
+        self.deadline = deadline;
+    }
+
+    fn broken(&self) -> bool {
+        self.broken
     }
 
     fn channels_opened(&self) -> u64 {
@@ -261,8 +386,15 @@ impl Connection for SshConnection {
 
 impl Drop for SshConnection {
     fn drop(&mut self) {
+        // Closing must not hang on a host that stopped answering.
+        let wait = if self.broken {
+            Duration::from_millis(1)
+        } else {
+            self.connect_timeout
+        };
+        self.session.set_timeout(timeout_ms(Some(wait)));
         for (_, mut shell) in self.shells.drain() {
-            let _ = shell.stream_mut().send_eof();
+            let _ = shell.stream_mut().channel.send_eof();
         }
         let _ = self.session.disconnect(None, "drover done", None);
     }

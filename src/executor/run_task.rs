@@ -6,7 +6,7 @@
 use super::context::{layers, PlayCtx};
 use super::host::HostState;
 use super::result::{HostResult, ItemResult, Status};
-use crate::connection::{self, is_transport_error, Become, ConnSpec};
+use crate::connection::{self, is_deadline_exceeded, is_transport_error, Become, ConnSpec};
 use crate::modules::{Args, Diff, FactKind, Module, ModuleCtx, Plan};
 use crate::playbook::{search_paths, Task};
 use crate::template::{truthy, Tmpl};
@@ -16,7 +16,7 @@ use minijinja::value::ValueKind;
 use minijinja::Value;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Renders a connection variable (they may be templates) from the host's scope.
 fn var_str(scope: &Value, names: &[&str]) -> Option<String> {
@@ -293,10 +293,21 @@ pub fn run_task(pc: &PlayCtx, task: &Task, host: &mut HostState) -> HostResult {
     let mut res = match run_task_inner(pc, task, host) {
         Ok(r) => r,
         Err(e) => {
-            let unreachable = is_transport_error(&e) || e.to_string().starts_with("\u{0}connect:");
-            let msg = format!("{e:#}")
-                .trim_start_matches("\u{0}connect: ")
-                .to_string();
+            let timed_out = is_deadline_exceeded(&e);
+            let unreachable = !timed_out
+                && (is_transport_error(&e) || e.to_string().starts_with("\u{0}connect:"));
+            let msg = if timed_out {
+                // Ansible's words for a task past its `timeout`.
+                format!(
+                    "The {} action failed to execute in the expected time frame ({}) and was terminated",
+                    task.module_name,
+                    time_limit(pc, task)
+                )
+            } else {
+                format!("{e:#}")
+                    .trim_start_matches("\u{0}connect: ")
+                    .to_string()
+            };
             HostResult {
                 host: host.name.clone(),
                 status: if unreachable {
@@ -320,6 +331,12 @@ pub fn run_task(pc: &PlayCtx, task: &Task, host: &mut HostState) -> HostResult {
             }
         }
     };
+    // A host that stopped answering while a timed-out command was being killed: the next
+    // task connects again (and finds it unreachable within the connect timeout).
+    if host.conn.as_ref().is_some_and(|c| c.broken()) {
+        host.conn = None;
+    }
+    host.delegated.retain(|_, c| !c.broken());
     if res.status == Status::Unreachable {
         host.conn = None;
         if task.ignore_unreachable || pc.play.ignore_unreachable {
@@ -602,10 +619,15 @@ fn run_item(
     loop {
         attempts += 1;
         let plan = {
-            let conn = match &delegate {
+            let mut conn = match &delegate {
                 None => host.conn.as_deref_mut(),
                 Some(target) => host.delegated.get_mut(target).map(|c| c.as_mut()),
             };
+            let limit = time_limit(pc, task);
+            let deadline = (limit > 0).then(|| Instant::now() + Duration::from_secs(limit));
+            if let Some(c) = conn.as_deref_mut() {
+                c.set_deadline(deadline);
+            }
             let mut mctx = ModuleCtx {
                 host: &host.name,
                 conn,
@@ -616,7 +638,11 @@ fn run_item(
                 paths: &paths,
                 env: &env,
             };
-            run_module(module, &mut mctx, &args, check)?
+            let planned = run_module(module, &mut mctx, &args, check);
+            if let Some(c) = mctx.conn.as_deref_mut() {
+                c.set_deadline(None);
+            }
+            planned?
         };
         let (mut status, mut result, diffs, facts) = plan_to_result(plan, check, diff);
         if let Some((facts, kind)) = facts {
@@ -725,6 +751,12 @@ fn environment_pairs(v: &Value) -> Result<Vec<(String, String)>> {
 /// `plan`, then `apply` when there is something to do and this is not check mode.
 /// Lookups memoized on the connection are forgotten once a module that may change accounts
 /// has changed something (a plan only reads; `apply`, which runs commands too, writes).
+/// A task's time limit in seconds: its own `timeout` (or its block's or play's), else the
+/// run's `--task-timeout`; 0 is none.
+fn time_limit(pc: &PlayCtx, task: &Task) -> u64 {
+    task.timeout.unwrap_or(pc.settings.task_timeout)
+}
+
 fn run_module(module: &dyn Module, mctx: &mut ModuleCtx, args: &Args, check: bool) -> Result<Plan> {
     let plan = module.plan(mctx, args)?;
     if check || !plan.changed || plan.failed {

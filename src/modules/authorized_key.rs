@@ -462,7 +462,7 @@ fn apply(ctx: &mut ModuleCtx, w: &Work) -> Result<()> {
     let as_user = ctx.as_user;
     let conn = ctx.conn()?;
     write_file_atomic(conn, as_user, &w.file, w.content.as_bytes(), &attrs)
-        .map_err(|e| fail(format!("{e:#}")))?;
+        .map_err(super::fileops::fail_write)?;
     Ok(())
 }
 

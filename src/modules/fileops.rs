@@ -51,6 +51,16 @@ pub fn fail(msg: impl Into<String>) -> anyhow::Error {
     })
 }
 
+/// A failed write as a task failure, unless the transport broke or the task ran out of time
+/// (those stay what they are: the host is unreachable, the task timed out).
+pub fn fail_write(e: anyhow::Error) -> anyhow::Error {
+    if crate::connection::is_transport_error(&e) || crate::connection::is_deadline_exceeded(&e) {
+        e
+    } else {
+        fail(format!("{e:#}"))
+    }
+}
+
 /// An error that fails the task with `msg` and extra return values.
 pub fn fail_with(msg: impl Into<String>, values: Vec<(String, Value)>) -> anyhow::Error {
     anyhow::Error::new(TaskFail {
@@ -1253,8 +1263,7 @@ pub fn put_file(
         };
         let as_user = ctx.as_user;
         let conn = ctx.conn()?;
-        return write_file_atomic(conn, as_user, dest, data, &attrs)
-            .map_err(|e| fail(format!("{e:#}")));
+        return write_file_atomic(conn, as_user, dest, data, &attrs).map_err(fail_write);
     }
     let mut s = temp_beside_script(dest, mode.as_deref());
     if opts.validate.is_some() {

@@ -209,7 +209,7 @@ fn load_play(node: &Node, base: &Path, ctx: &mut LoadCtx) -> Result<Play> {
                 format!("`{key}` is not a play keyword{hint}"),
             ));
         }
-        if matches!(key.as_str(), "module_defaults" | "timeout") {
+        if key == "module_defaults" {
             return Err(err_at(
                 &k.span,
                 format!("the play keyword `{key}` is not supported by drover yet"),
@@ -304,6 +304,9 @@ fn load_play(node: &Node, base: &Path, ctx: &mut LoadCtx) -> Result<Play> {
     inh.no_log = opt_bool("no_log")?;
     if let Some(t) = get("throttle") {
         inh.throttle = Some(super::task::want_count(t, "throttle")?);
+    }
+    if let Some(t) = get("timeout") {
+        inh.timeout = Some(super::task::want_seconds(t, "timeout")?);
     }
     if let Some(e) = get("environment") {
         inh.environment.push(TTree::from_node(e)?);
@@ -574,6 +577,7 @@ const APPLY_KEYWORDS: &[&str] = &[
     "no_log",
     "environment",
     "remote_user",
+    "timeout",
 ];
 
 /// An `include_tasks` statement: a task of kind `Include` whose own keywords (`when`, loop,

@@ -93,7 +93,6 @@ const NOT_YET: &[&str] = &[
     "module_defaults",
     "local_action",
     "debugger",
-    "timeout",
     "connection",
     "port",
     "any_errors_fatal",
@@ -210,6 +209,9 @@ pub struct Task {
     pub include_params: Option<Arc<VarMap>>,
     /// `throttle`: at most this many hosts run the task at once (0: no limit beyond forks).
     pub throttle: usize,
+    /// `timeout` of the task, an enclosing block or the play, in seconds (0: none; `None`:
+    /// the run's default, `--task-timeout`).
+    pub timeout: Option<u64>,
     /// `delegate_facts`: facts the task sets go to the `delegate_to` host.
     pub delegate_facts: bool,
 }
@@ -255,6 +257,7 @@ impl Task {
             spans: Vec::new(),
             include_params: None,
             throttle: inh.throttle.unwrap_or(0),
+            timeout: inh.timeout,
             delegate_facts: false,
         }
     }
@@ -336,6 +339,8 @@ pub struct Inherited {
     pub file_dir: PathBuf,
     /// `throttle` of the play or an enclosing block.
     pub throttle: Option<usize>,
+    /// `timeout` of the play or an enclosing block.
+    pub timeout: Option<u64>,
 }
 
 pub(super) fn err_at(span: &Span, msg: impl std::fmt::Display) -> anyhow::Error {
@@ -803,6 +808,10 @@ pub(super) fn parse_task(node: &Node, inh: &Inherited, handler: bool) -> Result<
             Some(t) => want_count(t, "throttle")?,
             None => inh.throttle.unwrap_or(0),
         },
+        timeout: match get("timeout") {
+            Some(t) => Some(want_seconds(t, "timeout")?),
+            None => inh.timeout,
+        },
         delegate_facts: opt_bool("delegate_facts")?.unwrap_or(false),
     })
 }
@@ -816,6 +825,21 @@ pub(super) fn want_count(node: &Node, key: &str) -> Result<usize> {
             format!("`{key}` must be a whole number of hosts"),
         )),
     }
+}
+
+/// A whole number of seconds (`timeout`; 0 means no limit).
+pub(super) fn want_seconds(node: &Node, key: &str) -> Result<u64> {
+    let n = match &node.kind {
+        NodeKind::Int(i) => u64::try_from(*i).ok(),
+        NodeKind::Str(s) => s.trim().parse().ok(),
+        _ => None,
+    };
+    n.ok_or_else(|| {
+        err_at(
+            &node.span,
+            format!("`{key}` must be a whole number of seconds (0: no limit)"),
+        )
+    })
 }
 
 /// Block-level keywords (a block may carry these for its tasks).
@@ -843,6 +867,7 @@ pub(super) const BLOCK_KEYWORDS: &[&str] = &[
     "run_once",
     "delegate_to",
     "throttle",
+    "timeout",
 ];
 
 /// Applies a block's (or include's) keywords to what its tasks inherit.
@@ -866,6 +891,7 @@ pub(super) fn inherit_from(node: &Node, inh: &Inherited, allowed: &[&str]) -> Re
             "remote_user" => out.remote_user = Some(want_str(v, "remote_user")?),
             "environment" => out.environment.push(TTree::from_node(v)?),
             "throttle" => out.throttle = Some(want_count(v, "throttle")?),
+            "timeout" => out.timeout = Some(want_seconds(v, "timeout")?),
             "delegate_to" | "module_defaults" | "any_errors_fatal" => {
                 bail!("{}: `{key}` is not supported by drover yet", k.span);
             }

@@ -192,6 +192,173 @@ impl TestHosts {
     pub fn path(&self, i: usize, p: &str) -> PathBuf {
         self.hosts[i].root.join(p.trim_start_matches('/'))
     }
+
+    /// The pid (on this machine) of host `i`'s PID 1 (`tini`), while the host runs.
+    pub fn init_pid(&self, i: usize) -> Option<u32> {
+        let run = std::env::var("DROVER_TESTHOSTS_RUN")
+            .unwrap_or_else(|_| "/tmp/drover-testhosts".into());
+        let pid_file = Path::new(&run).join(&self.hosts[i].name).join("pid");
+        let unshare: u32 = std::fs::read_to_string(&pid_file)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", pid_file.display()))
+            .trim()
+            .parse()
+            .expect("a pid");
+        children(unshare).first().copied()
+    }
+
+    /// Every process of host `i` below its init: (pid, command name, command line).
+    pub fn processes(&self, i: usize) -> Vec<Proc> {
+        let mut out = Vec::new();
+        let mut todo: Vec<u32> = self.init_pid(i).into_iter().collect();
+        while let Some(p) = todo.pop() {
+            for c in children(p) {
+                if let Some(proc_) = Proc::read(c) {
+                    out.push(proc_);
+                }
+                todo.push(c);
+            }
+        }
+        out
+    }
+
+    /// The `sshd` processes of host `i`: the listener first, then one or two per connection.
+    pub fn sshd_pids(&self, i: usize) -> Vec<u32> {
+        let init = self.init_pid(i).unwrap_or(0);
+        let mut all: Vec<Proc> = self
+            .processes(i)
+            .into_iter()
+            .filter(|p| p.comm == "sshd")
+            .collect();
+        all.sort_by_key(|p| p.ppid != init);
+        all.into_iter().map(|p| p.pid).collect()
+    }
+
+    /// Sends `signal` (`libc::SIGKILL`...) to the given processes of a host; one that has
+    /// ended since it was listed is skipped.
+    pub fn signal_pids(&self, pids: &[u32], signal: i32) {
+        for &pid in pids {
+            // SAFETY: kill has no memory preconditions.
+            let r = unsafe { libc::kill(pid as i32, signal) };
+            let err = std::io::Error::last_os_error();
+            assert!(
+                r == 0 || err.raw_os_error() == Some(libc::ESRCH),
+                "kill({pid}, {signal}): {err}"
+            );
+        }
+    }
+
+    /// What is left of drover's work on host `i` once a run is over, waiting up to
+    /// `patience` for sessions to wind down: processes other than init and the sshd listener,
+    /// session temp dirs, and temp files beside `dirs`.
+    pub fn leftovers(&self, i: usize, dirs: &[&str], patience: std::time::Duration) -> Vec<String> {
+        let until = std::time::Instant::now() + patience;
+        loop {
+            let listener = self.sshd_pids(i).first().copied();
+            let mut left: Vec<String> = self
+                .processes(i)
+                .into_iter()
+                .filter(|p| Some(p.pid) != listener)
+                .map(|p| format!("process {} `{}`", p.pid, p.cmdline))
+                .collect();
+            for d in std::iter::once("/tmp").chain(dirs.iter().copied()) {
+                if let Ok(rd) = std::fs::read_dir(self.path(i, d)) {
+                    for e in rd.flatten() {
+                        let n = e.file_name().to_string_lossy().into_owned();
+                        if n.starts_with("drover.") || n.starts_with(".drover-tmp") {
+                            left.push(format!("file {d}/{n}"));
+                        }
+                    }
+                }
+            }
+            if left.is_empty() || std::time::Instant::now() >= until {
+                return left;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// Runs a shell command inside host `i` as its processes see it: in its mount namespace
+    /// (mounts made there are not visible from outside) and root directory.
+    pub fn ns_sh(&self, i: usize, cmd: &str) -> (i32, String) {
+        let out = Command::new("nsenter")
+            .arg("-t")
+            .arg(self.init_pid(i).expect("the host runs").to_string())
+            .arg("-m")
+            .arg("--")
+            .arg("chroot")
+            .arg(&self.hosts[i].root)
+            .args(["/bin/sh", "-c", cmd])
+            .output()
+            .expect("nsenter");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    }
+}
+
+/// A process seen from this machine.
+#[derive(Clone, Debug)]
+pub struct Proc {
+    pub pid: u32,
+    pub ppid: u32,
+    pub comm: String,
+    pub cmdline: String,
+    /// Bytes it has read so far (`/proc/PID/io` rchar).
+    pub rchar: u64,
+}
+
+impl Proc {
+    pub fn read(pid: u32) -> Option<Proc> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let open = stat.find('(')?;
+        let close = stat.rfind(')')?;
+        let comm = stat[open + 1..close].to_string();
+        let rest: Vec<&str> = stat[close + 2..].split(' ').collect();
+        if rest.first() == Some(&"Z") {
+            return None;
+        }
+        let ppid = rest.get(1)?.parse().ok()?;
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|b| {
+                String::from_utf8_lossy(&b)
+                    .replace('\0', " ")
+                    .trim()
+                    .to_string()
+            })
+            .unwrap_or_default();
+        let rchar = std::fs::read_to_string(format!("/proc/{pid}/io"))
+            .ok()
+            .and_then(|io| {
+                io.lines()
+                    .find_map(|l| l.strip_prefix("rchar: ").and_then(|v| v.parse().ok()))
+            })
+            .unwrap_or(0);
+        Some(Proc {
+            pid,
+            ppid,
+            comm,
+            cmdline,
+            rchar,
+        })
+    }
+}
+
+/// The children of `pid` (from `/proc/PID/task/*/children`).
+fn children(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for t in rd.flatten() {
+            if let Ok(text) = std::fs::read_to_string(t.path().join("children")) {
+                out.extend(
+                    text.split_whitespace()
+                        .filter_map(|c| c.parse::<u32>().ok()),
+                );
+            }
+        }
+    }
+    out
 }
 
 /// Starts one host on a free port (another port if a concurrent test took that one first).

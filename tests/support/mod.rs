@@ -155,3 +155,47 @@ pub fn play_logged(inventory: Option<&str>, yaml: &str) -> (i32, String, String)
         std::fs::read_to_string(&log_path).unwrap_or_default(),
     )
 }
+
+/// Runs a command that must end within `limit`: (exit code, stdout, stderr, wall time). A
+/// command still running then is killed and the test fails, so a hung binary is a failure,
+/// never a hung test; on return the process has exited and been reaped.
+pub fn run_within(
+    cmd: &mut Command,
+    limit: std::time::Duration,
+) -> (i32, String, String, std::time::Duration) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (out_p, err_p) = (dir.path().join("out"), dir.path().join("err"));
+    let started = std::time::Instant::now();
+    let mut child = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&out_p).expect("stdout file"))
+        .stderr(std::fs::File::create(&err_p).expect("stderr file"))
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            break st;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{cmd:?} still running after {limit:?}; output so far:\n{}\n{}",
+                std::fs::read_to_string(&out_p).unwrap_or_default(),
+                std::fs::read_to_string(&err_p).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let elapsed = started.elapsed();
+    assert!(
+        !Path::new(&format!("/proc/{}", child.id())).exists(),
+        "the process is gone once reaped"
+    );
+    (
+        status.code().unwrap_or(-1),
+        std::fs::read_to_string(&out_p).unwrap_or_default(),
+        std::fs::read_to_string(&err_p).unwrap_or_default(),
+        elapsed,
+    )
+}
