@@ -1,13 +1,17 @@
 //! The `ssh` connection on the ssh2 crate: one TCP connection and SSH session per host, host
 //! key checked before authentication, and one channel per long-lived shell (one for the login
-//! user, one per as_user user).
+//! user, one per as_user user). Through jump hosts, each hop's session rides on a tunnel
+//! opened by the previous one (`jump.rs`).
 
+use super::jump::{self, Tunnel};
 use super::known_hosts::{self, HostKeyPolicy};
 use super::{become_command, Become, ConnSpec, Connection, Memo, Output, ShellSession};
 use anyhow::{anyhow, bail, Context, Result};
 use ssh2::{Channel, HostKeyType, MethodType, Session};
 use std::collections::HashMap;
+use std::io::ErrorKind;
 use std::net::{TcpStream, ToSocketAddrs};
+use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 
 /// A connection over SSH.
@@ -18,6 +22,9 @@ pub struct SshConnection {
     opened: u64,
     memo: Memo,
     name: String,
+    /// Tunnels through jump hosts, first hop first, held for their `Drop` (which waits for
+    /// the pump threads). Last field: dropped after the session and channels riding on them.
+    _tunnels: Vec<Tunnel>,
 }
 
 fn key_type_name(t: HostKeyType) -> &'static str {
@@ -87,81 +94,49 @@ impl Drop for Slot {
 }
 
 impl SshConnection {
-    /// Connects, verifies the host key, and authenticates.
+    /// Connects (through the spec's jump hosts, if any), verifies the host key, and
+    /// authenticates. A failure at a jump host names it.
     pub fn connect(spec: &ConnSpec) -> Result<SshConnection> {
         let _slot = Slot::take();
-        let target = format!("{}:{}", spec.address, spec.port);
-        let addrs: Vec<_> = target
-            .to_socket_addrs()
-            .with_context(|| format!("resolving `{target}`"))?
-            .collect();
-        let mut tcp = None;
-        let mut last_err = None;
-        for a in &addrs {
-            match TcpStream::connect_timeout(a, spec.connect_timeout) {
-                Ok(s) => {
-                    tcp = Some(s);
-                    break;
-                }
-                Err(e) => last_err = Some(e),
-            }
-        }
-        let tcp = match tcp {
-            Some(t) => t,
+        // Declared first so it is dropped last: a tunnel's pump ends only once the session
+        // riding on it has closed its socket.
+        let mut tunnels: Vec<Tunnel> = Vec::new();
+        let session = match spec.jumps.split_first() {
             None => {
-                return Err(anyhow!(
-                    "cannot connect to `{target}`: {}",
-                    last_err
-                        .map(|e| e.to_string())
-                        .unwrap_or_else(|| "no address".into())
-                ))
+                let tcp = tcp_connect(spec).map_err(|e| {
+                    anyhow!("cannot connect to `{}:{}`: {e}", spec.address, spec.port)
+                })?;
+                open_session(spec, tcp)?
+            }
+            Some((first, rest)) => {
+                let at = |hop: &ConnSpec, e: anyhow::Error| {
+                    anyhow!(
+                        "jump host `{}` ({}:{}): {e:#}",
+                        hop.name,
+                        hop.address,
+                        hop.port
+                    )
+                };
+                let tcp = tcp_connect(first).map_err(|e| at(first, anyhow!("{e}")))?;
+                let mut fd = tcp.as_raw_fd();
+                let mut session = open_session(first, tcp).map_err(|e| at(first, e))?;
+                let mut from = first;
+                for (i, next) in rest.iter().chain([spec]).enumerate() {
+                    let (stream, tunnel) = jump::open(session, fd, &next.address, next.port)
+                        .map_err(|e| at(from, e))?;
+                    tunnels.push(tunnel);
+                    fd = stream.as_raw_fd();
+                    session = if i == rest.len() {
+                        open_session(spec, stream)?
+                    } else {
+                        open_session(next, stream).map_err(|e| at(next, e))?
+                    };
+                    from = next;
+                }
+                session
             }
         };
-        let _ = tcp.set_nodelay(true);
-        let mut session = Session::new().context("creating an SSH session")?;
-        session.set_tcp_stream(tcp);
-        let timeout_ms = u32::try_from(spec.connect_timeout.as_millis()).unwrap_or(u32::MAX);
-        session.set_timeout(timeout_ms);
-        let known = known_hosts::known_key_types(&spec.known_hosts, &spec.address, spec.port);
-        if !known.is_empty() && spec.host_key_policy != HostKeyPolicy::Off {
-            // Prefer the key types we already know for this host, as OpenSSH does.
-            let mut prefs = known.clone();
-            for t in [
-                "ssh-ed25519",
-                "ecdsa-sha2-nistp256",
-                "ecdsa-sha2-nistp384",
-                "ecdsa-sha2-nistp521",
-                "rsa-sha2-512",
-                "rsa-sha2-256",
-                "ssh-rsa",
-            ] {
-                if !prefs.iter().any(|p| p == t) {
-                    prefs.push(t.to_string());
-                }
-            }
-            if prefs.iter().any(|p| p == "ssh-rsa") {
-                prefs.retain(|p| p != "rsa-sha2-512" && p != "rsa-sha2-256");
-                let pos = prefs.iter().position(|p| p == "ssh-rsa").unwrap_or(0);
-                prefs.insert(pos, "rsa-sha2-256".into());
-                prefs.insert(pos, "rsa-sha2-512".into());
-            }
-            let _ = session.method_pref(MethodType::HostKey, &prefs.join(","));
-        }
-        session
-            .handshake()
-            .with_context(|| format!("SSH handshake with `{target}`"))?;
-        let (key, ktype) = session.host_key().context("the server sent no host key")?;
-        known_hosts::verify(
-            spec.host_key_policy,
-            &spec.known_hosts,
-            &spec.name,
-            &spec.address,
-            spec.port,
-            key_type_name(ktype),
-            key,
-        )?;
         let user = spec.user.clone().unwrap_or_else(super::local::current_user);
-        authenticate(&session, &user, spec)?;
         session.set_keepalive(true, 30);
         // Commands may run long; the transport's own health is watched by keepalives.
         session.set_timeout(0);
@@ -172,6 +147,7 @@ impl SshConnection {
             opened: 0,
             memo: Memo::default(),
             name: spec.name.clone(),
+            _tunnels: tunnels,
         })
     }
 
@@ -203,6 +179,87 @@ impl SshConnection {
             .get_mut(&key)
             .context("invariant: the shell was just inserted")
     }
+}
+
+/// A TCP connection to the spec's address, within its connect timeout.
+fn tcp_connect(spec: &ConnSpec) -> Result<TcpStream, String> {
+    let target = format!("{}:{}", spec.address, spec.port);
+    let addrs: Vec<_> = target
+        .to_socket_addrs()
+        .map_err(|e| format!("resolving `{target}`: {e}"))?
+        .collect();
+    let mut last_err = None;
+    for a in &addrs {
+        match TcpStream::connect_timeout(a, spec.connect_timeout) {
+            Ok(s) => {
+                let _ = s.set_nodelay(true);
+                return Ok(s);
+            }
+            Err(e) => last_err = Some(e),
+        }
+    }
+    Err(match last_err {
+        Some(e) => match e.kind() {
+            ErrorKind::ConnectionRefused
+            | ErrorKind::TimedOut
+            | ErrorKind::HostUnreachable
+            | ErrorKind::NetworkUnreachable => e.kind().to_string(),
+            _ => e.to_string(),
+        },
+        None => "no address".into(),
+    })
+}
+
+/// An SSH session over `stream` (a TCP connection or a tunnel's socket): handshake preferring
+/// the host key types already known, host key verified, user authenticated; all within the
+/// connect timeout.
+fn open_session<S: AsRawFd + 'static>(spec: &ConnSpec, stream: S) -> Result<Session> {
+    let target = format!("{}:{}", spec.address, spec.port);
+    let mut session = Session::new().context("creating an SSH session")?;
+    session.set_tcp_stream(stream);
+    let timeout_ms = u32::try_from(spec.connect_timeout.as_millis()).unwrap_or(u32::MAX);
+    session.set_timeout(timeout_ms);
+    let known = known_hosts::known_key_types(&spec.known_hosts, &spec.address, spec.port);
+    if !known.is_empty() && spec.host_key_policy != HostKeyPolicy::Off {
+        // Prefer the key types we already know for this host, as OpenSSH does.
+        let mut prefs = known.clone();
+        for t in [
+            "ssh-ed25519",
+            "ecdsa-sha2-nistp256",
+            "ecdsa-sha2-nistp384",
+            "ecdsa-sha2-nistp521",
+            "rsa-sha2-512",
+            "rsa-sha2-256",
+            "ssh-rsa",
+        ] {
+            if !prefs.iter().any(|p| p == t) {
+                prefs.push(t.to_string());
+            }
+        }
+        if prefs.iter().any(|p| p == "ssh-rsa") {
+            prefs.retain(|p| p != "rsa-sha2-512" && p != "rsa-sha2-256");
+            let pos = prefs.iter().position(|p| p == "ssh-rsa").unwrap_or(0);
+            prefs.insert(pos, "rsa-sha2-256".into());
+            prefs.insert(pos, "rsa-sha2-512".into());
+        }
+        let _ = session.method_pref(MethodType::HostKey, &prefs.join(","));
+    }
+    session
+        .handshake()
+        .with_context(|| format!("SSH handshake with `{target}`"))?;
+    let (key, ktype) = session.host_key().context("the server sent no host key")?;
+    known_hosts::verify(
+        spec.host_key_policy,
+        &spec.known_hosts,
+        &spec.name,
+        &spec.address,
+        spec.port,
+        key_type_name(ktype),
+        key,
+    )?;
+    let user = spec.user.clone().unwrap_or_else(super::local::current_user);
+    authenticate(&session, &user, spec)?;
+    Ok(session)
 }
 
 fn authenticate(session: &Session, user: &str, spec: &ConnSpec) -> Result<()> {
