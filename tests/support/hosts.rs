@@ -3,6 +3,8 @@
 //! own root filesystem (overlay on a cached debootstrap base), namespaces, and an sshd on a
 //! loopback port that accepts one generated key for `root` and for `deploy` (passwordless
 //! sudo). Hosts are removed when the `TestHosts` value is dropped, even if the test panics.
+//! For jump-host tests, `up_behind_jump` places two hosts in network namespaces of their own
+//! (`JumpNet`): a jump host this machine reaches, and a target only the jump host reaches.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -18,8 +20,31 @@ fn script() -> PathBuf {
 /// One running test host.
 pub struct TestHost {
     pub name: String,
+    /// Where its sshd listens: 127.0.0.1, or an address inside its network namespace.
+    pub addr: String,
     pub port: u16,
     pub root: PathBuf,
+}
+
+/// Two network namespaces made by `testhosts.sh jumpnet-up`, deleted on drop (after the
+/// hosts in them: keep it in a field or variable declared after the `TestHosts`).
+pub struct JumpNet {
+    pub id: String,
+    pub jump_netns: String,
+    /// The jump namespace's address, reachable from here.
+    pub jump_addr: String,
+    pub target_netns: String,
+    /// The target namespace's address, reachable only from the jump namespace.
+    pub target_addr: String,
+}
+
+impl Drop for JumpNet {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(script())
+            .args(["jumpnet-down", &self.id])
+            .status();
+    }
 }
 
 /// A set of running test hosts and the key that reaches them.
@@ -69,6 +94,45 @@ impl TestHosts {
     /// Brings up `n` hosts, or prints why it cannot and returns `None` (the test then passes
     /// as skipped). Builds the cached base first if needed (about a minute, once).
     pub fn up(n: usize) -> Option<TestHosts> {
+        let mut set = TestHosts::none()?;
+        for _ in 0..n {
+            set.add(None);
+        }
+        Some(set)
+    }
+
+    /// Brings up a jump host (host 0, in namespace `jump_netns` at `jump_addr`, port
+    /// `hosts[0].port`) and a target (host 1, in `target_netns` at `target_addr:22`) that only
+    /// the jump host can reach; or prints why it cannot and returns `None`.
+    pub fn up_behind_jump() -> Option<(TestHosts, JumpNet)> {
+        let mut set = TestHosts::none()?;
+        let out = Command::new("bash")
+            .arg(script())
+            .arg("jumpnet-up")
+            .output()
+            .expect("run testhosts.sh jumpnet-up");
+        assert!(
+            out.status.success(),
+            "making the jump-host network failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        let f: Vec<&str> = text.split_whitespace().collect();
+        assert_eq!(f.len(), 5, "unexpected jumpnet-up output `{text}`");
+        let net = JumpNet {
+            id: f[0].into(),
+            jump_netns: f[1].into(),
+            jump_addr: f[2].into(),
+            target_netns: f[3].into(),
+            target_addr: f[4].into(),
+        };
+        set.add(Some((&net.jump_netns, &net.jump_addr, free_port())));
+        set.add(Some((&net.target_netns, &net.target_addr, 22)));
+        Some((set, net))
+    }
+
+    /// A set without hosts yet: the base built, a key made.
+    fn none() -> Option<TestHosts> {
         if let Some(why) = unavailable() {
             eprintln!("SKIPPED: {why}");
             return None;
@@ -90,44 +154,55 @@ impl TestHosts {
             .status()
             .expect("ssh-keygen");
         assert!(st.success());
-        let mut set = TestHosts {
+        Some(TestHosts {
             hosts: Vec::new(),
             dir,
             key,
+        })
+    }
+
+    /// Starts one host on a free loopback port, or in (netns, address, port).
+    fn add(&mut self, place: Option<(&str, &str, u16)>) {
+        let name = format!(
+            "th{}x{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::SeqCst)
+        );
+        let (addr, port) = match place {
+            Some((_, addr, port)) => (addr.to_string(), port),
+            None => ("127.0.0.1".to_string(), free_port()),
         };
-        for _ in 0..n {
-            let name = format!(
-                "th{}x{}",
-                std::process::id(),
-                SEQ.fetch_add(1, Ordering::SeqCst)
-            );
-            let port = free_port();
-            let out = Command::new("bash")
-                .arg(script())
-                .args(["up", &name, &port.to_string()])
-                .arg(set.key.with_extension("pub"))
-                .output()
-                .expect("run testhosts.sh up");
-            assert!(
-                out.status.success(),
-                "bringing up {name} failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let root = PathBuf::from(
-                String::from_utf8_lossy(
-                    &Command::new("bash")
-                        .arg(script())
-                        .args(["root", &name])
-                        .output()
-                        .expect("root")
-                        .stdout,
-                )
-                .trim()
-                .to_string(),
-            );
-            set.hosts.push(TestHost { name, port, root });
+        let mut cmd = Command::new("bash");
+        cmd.arg(script())
+            .args(["up", &name, &port.to_string()])
+            .arg(self.key.with_extension("pub"));
+        if let Some((netns, addr, _)) = place {
+            cmd.args([netns, addr]);
         }
-        Some(set)
+        let out = cmd.output().expect("run testhosts.sh up");
+        assert!(
+            out.status.success(),
+            "bringing up {name} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let root = PathBuf::from(
+            String::from_utf8_lossy(
+                &Command::new("bash")
+                    .arg(script())
+                    .args(["root", &name])
+                    .output()
+                    .expect("root")
+                    .stdout,
+            )
+            .trim()
+            .to_string(),
+        );
+        self.hosts.push(TestHost {
+            name,
+            addr,
+            port,
+            root,
+        });
     }
 
     /// Writes an INI inventory: hosts `h0..hN` in group `test`, logging in as `user`.
@@ -135,7 +210,8 @@ impl TestHosts {
         let mut text = String::from("[test]\n");
         for (i, h) in self.hosts.iter().enumerate() {
             text.push_str(&format!(
-                "h{i} ansible_host=127.0.0.1 ansible_port={} ansible_user={user} ansible_ssh_private_key_file={} {extra}\n",
+                "h{i} ansible_host={} ansible_port={} ansible_user={user} ansible_ssh_private_key_file={} {extra}\n",
+                h.addr,
                 h.port,
                 self.key.display()
             ));
