@@ -7,11 +7,11 @@
 
 mod support;
 
+use drover::connection::{connect, ConnSpec, HostKeyPolicy};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
-use drover::connection::{connect, ConnSpec, HostKeyPolicy};
 use support::hosts::TestHosts;
 use support::sshd::TestSshd;
 use support::{drover, recap, run, s, write};
@@ -129,7 +129,10 @@ Host *
         kh.contains(&format!("[{}]:{jump_port} ", net.jump_addr)),
         "{kh}"
     );
-    assert!(kh.contains(&format!("{} ssh-ed25519", net.target_addr)), "{kh}");
+    assert!(
+        kh.contains(&format!("{} ssh-ed25519", net.target_addr)),
+        "{kh}"
+    );
 
     // Idempotent, and the recorded keys are now checked under strict checking.
     let started = std::time::Instant::now();
@@ -195,7 +198,11 @@ Host *
     );
     let (code, out, err) = play(home.path(), &inv, &pb, &[]);
     assert_eq!(code, 0, "{out}{err}");
-    for (host, user) in [("web", "deploy"), ("web_as_root", "root"), ("via_j", "root")] {
+    for (host, user) in [
+        ("web", "deploy"),
+        ("web_as_root", "root"),
+        ("via_j", "root"),
+    ] {
         assert_eq!(recap(&out, host).changed, 1, "{host}: {out}");
         let path = format!("/tmp/who-{host}");
         assert_eq!(
@@ -231,6 +238,34 @@ Host *
         )),
         "{both}"
     );
+
+    // The jump host's key is checked under the same policy: unknown under strict, refused
+    // before anything reaches the target.
+    let empty = write(home.path(), "empty_known_hosts", "");
+    std::fs::remove_file(hosts.path(0, "/tmp/who-via_j")).unwrap();
+    let (code, out, err) = play(
+        home.path(),
+        &inv,
+        &pb,
+        &[
+            "--limit",
+            "via_j",
+            "--known-hosts",
+            s(&empty),
+            "--host-key-checking",
+            "strict",
+        ],
+    );
+    assert_eq!(code, 4, "{out}{err}");
+    let both = format!("{out}{err}");
+    assert!(
+        both.contains(&format!(
+            "jump host `loop` (127.0.0.1:{port}): host key for `loop` ([127.0.0.1]:{port}) is unknown"
+        )),
+        "{both}"
+    );
+    assert!(!hosts.path(0, "/tmp/who-via_j").exists());
+    assert_eq!(std::fs::read_to_string(&empty).unwrap(), "");
 }
 
 #[test]

@@ -172,10 +172,11 @@ impl SshConfig {
     /// lines in order; the first value of each keyword wins, IdentityFile accumulates.
     pub fn lookup(&self, alias: &str, args: &[ArgOption]) -> HostConfig {
         let mut c = HostConfig::default();
-        let lines = args
-            .iter()
-            .map(|a| &a.0)
-            .chain(self.lines.iter().filter(|l| l.conds.iter().all(|c| c.matches(alias))));
+        let lines = args.iter().map(|a| &a.0).chain(
+            self.lines
+                .iter()
+                .filter(|l| l.conds.iter().all(|c| c.matches(alias))),
+        );
         for l in lines {
             match &l.value {
                 Opt::HostName(v) => set(&mut c.hostname, || expand_hostname(v, alias)),
@@ -433,7 +434,11 @@ fn include_files(pattern: &str) -> Result<Vec<PathBuf>, String> {
         .unwrap_or_default()
         .to_string();
     if !name.contains(['*', '?']) {
-        return Ok(if path.is_file() { vec![path] } else { Vec::new() });
+        return Ok(if path.is_file() {
+            vec![path]
+        } else {
+            Vec::new()
+        });
     }
     let dir = path.parent().unwrap_or(Path::new("/"));
     let Ok(rd) = std::fs::read_dir(dir) else {
@@ -614,17 +619,16 @@ Match all
         .unwrap();
         let c2 = c.lookup("web1", &args);
         assert_eq!((c2.port, c2.proxy_jump), (Some(2300), Some(vec![])));
-        let args = SshConfig::parse_args(
-            &["-oProxyJump=b1".into(), "-C".into(), "-Jb2".into()],
-            "x",
-        )
-        .unwrap();
+        let args =
+            SshConfig::parse_args(&["-oProxyJump=b1".into(), "-C".into(), "-Jb2".into()], "x")
+                .unwrap();
         assert_eq!(c.lookup("z", &args).proxy_jump.unwrap()[0].host, "b1");
     }
 
     #[test]
     fn match_other_than_all_applies_to_no_host_and_unknown_keywords_are_ignored() {
-        let c = cfg("Match host foo exec \"true\"\n  User never\nForwardAgent yes\nHost x\n  User x\n");
+        let c =
+            cfg("Match host foo exec \"true\"\n  User never\nForwardAgent yes\nHost x\n  User x\n");
         assert_eq!(c.lookup("foo", &[]).user, None);
         assert_eq!(c.lookup("x", &[]).user.as_deref(), Some("x"));
     }
@@ -632,7 +636,11 @@ Match all
     #[test]
     fn include_is_conditional_on_its_block() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("a.conf"), "User from-a\nHost inner\n  Port 99\n").unwrap();
+        std::fs::write(
+            dir.path().join("a.conf"),
+            "User from-a\nHost inner\n  Port 99\n",
+        )
+        .unwrap();
         std::fs::write(dir.path().join("b.conf"), "Port 77\n").unwrap();
         let text = format!(
             "Host only\n  Include {0}/a.conf\nHost *\n  Include {0}/b*.conf {0}/missing\n",
@@ -647,7 +655,10 @@ Match all
         let looping = dir.path().join("loop.conf");
         std::fs::write(&looping, format!("Include {}\n", looping.display())).unwrap();
         let err = load_file(&looping).unwrap_err();
-        assert!(format!("{err:#}").contains("nested more than 16"), "{err:#}");
+        assert!(
+            format!("{err:#}").contains("nested more than 16"),
+            "{err:#}"
+        );
     }
 
     #[test]

@@ -39,8 +39,8 @@ pub fn spec_from_scope(
         .or_else(|| pc.play.connection.clone())
         .unwrap_or_else(|| "ssh".into());
     // `ssh` is given ansible_host (or the inventory name): the config is looked up by it.
-    let alias = var_str(scope, &["ansible_host", "ansible_ssh_host"])
-        .unwrap_or_else(|| name.to_string());
+    let alias =
+        var_str(scope, &["ansible_host", "ansible_ssh_host"]).unwrap_or_else(|| name.to_string());
     let cfg = if matches!(transport.as_str(), "ssh" | "paramiko" | "smart") {
         let mut words = Vec::new();
         for var in ["ansible_ssh_common_args", "ansible_ssh_extra_args"] {

@@ -3,10 +3,10 @@
 //! `failed_when`, `until`, `register` and `notify`. Gathers facts lazily the first time a
 //! task reads one.
 
+use super::conn_spec::{conn_spec, spec_from_scope};
 use super::context::{layers, PlayCtx};
 use super::host::HostState;
 use super::result::{HostResult, ItemResult, Status};
-use super::conn_spec::{conn_spec, spec_from_scope};
 use crate::connection::{self, is_transport_error, Become};
 use crate::modules::{Args, Diff, FactKind, Module, ModuleCtx, Plan};
 use crate::playbook::{search_paths, Task};
