@@ -1,7 +1,8 @@
 //! `~/.ssh/config` and `ProxyJump`: a target in a network namespace only a jump host can
 //! reach is configured through the ssh config alone (HostName, User, IdentityFile, ProxyJump,
-//! StrictHostKeyChecking, UserKnownHostsFile); HostName/User/Port/IdentityFile and `-J` in
-//! `ansible_ssh_common_args` work against a normal test host, inventory variables winning; a
+//! StrictHostKeyChecking, UserKnownHostsFile); HostName/User/Port/IdentityFile, `-J` and
+//! `ProxyCommand ssh -W` in `ansible_ssh_common_args` work against a normal test host,
+//! inventory variables winning; a
 //! wrong jump host is reported unreachable, naming it; a chain of tunnels carries megabytes
 //! both ways and its pump threads end when either side closes.
 
@@ -178,6 +179,9 @@ Host refusing
 Host behind-refusing
   HostName 127.0.0.1
   ProxyJump refusing
+Host netcat
+  HostName 127.0.0.1
+  ProxyCommand nc %h %p
 Host *
   StrictHostKeyChecking accept-new
   UserKnownHostsFile ~/.ssh/kh
@@ -191,9 +195,13 @@ Host *
     );
     // `web`: everything from the config. `web_as_root`: ansible_user wins over its `User`.
     // `via_j`: `-J` in ansible_ssh_common_args, the jump host (the same host, through itself)
-    // taken from the config.
+    // taken from the config. `via_pc`: Ansible's classic `ProxyCommand ssh -W %h:%p`.
+    let direct = format!(
+        "ansible_host=127.0.0.1 ansible_port={port} ansible_user=root ansible_ssh_private_key_file={key}",
+        key = hosts.key.display()
+    );
     let inv = format!(
-        "web\nweb_as_root ansible_host=web ansible_user=root\nvia_j ansible_host=127.0.0.1 ansible_port={port} ansible_user=root ansible_ssh_private_key_file={key} ansible_ssh_common_args='-o ConnectTimeout=5 -J loop'\n",
+        "web\nweb_as_root ansible_host=web ansible_user=root\nvia_j {direct} ansible_ssh_common_args='-o ConnectTimeout=5 -J loop'\nvia_pc {direct} ansible_ssh_common_args='-o ProxyCommand=\"ssh -W %h:%p -q -p {port} -i {key} root@127.0.0.1\"'\n",
         key = hosts.key.display()
     );
     let (code, out, err) = play(home.path(), &inv, &pb, &[]);
@@ -202,6 +210,7 @@ Host *
         ("web", "deploy"),
         ("web_as_root", "root"),
         ("via_j", "root"),
+        ("via_pc", "root"),
     ] {
         assert_eq!(recap(&out, host).changed, 1, "{host}: {out}");
         let path = format!("/tmp/who-{host}");
@@ -213,16 +222,27 @@ Host *
         let (_, owner) = hosts.sh(0, &format!("stat -c %U {path}"));
         assert_eq!(owner.trim(), user, "{host}");
     }
+    // via_j and via_pc went through the host itself: one direct-tcpip channel each.
+    let log_path = hosts.hosts[0].root.parent().unwrap().join("sshd.log");
+    let tunnels = || {
+        std::fs::read_to_string(&log_path)
+            .unwrap()
+            .matches("confirm direct-tcpip")
+            .count()
+    };
+    assert_eq!(tunnels(), 2);
     let (code, out, err) = play(home.path(), &inv, &pb, &[]);
     assert_eq!(code, 0, "{out}{err}");
-    for host in ["web", "web_as_root", "via_j"] {
+    assert_eq!(tunnels(), 4);
+    for host in ["web", "web_as_root", "via_j", "via_pc"] {
         assert_eq!(recap(&out, host).changed, 0, "{host}: {out}");
     }
 
     // A jump host that refuses the connection, and one that cannot reach the target: both
     // unreachable, the message naming the jump host and what failed there.
-    let (code, out, err) = play(home.path(), "behind-refusing\ndeadend\n", &pb, &[]);
+    let (code, out, err) = play(home.path(), "behind-refusing\ndeadend\nnetcat\n", &pb, &[]);
     assert_eq!(code, 4, "{out}{err}");
+    assert_eq!(recap(&out, "netcat").unreachable, 1, "{out}");
     assert_eq!(recap(&out, "behind-refusing").unreachable, 1, "{out}");
     assert_eq!(recap(&out, "deadend").unreachable, 1, "{out}");
     let both = format!("{out}{err}");
@@ -236,6 +256,11 @@ Host *
         both.contains(&format!(
             "jump host `loop` (127.0.0.1:{port}): cannot open a tunnel to `127.0.0.1:1`"
         )),
+        "{both}"
+    );
+
+    assert!(
+        both.contains("`ProxyCommand nc %h %p` is not supported"),
         "{both}"
     );
 

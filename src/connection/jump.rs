@@ -182,7 +182,14 @@ fn pump(session: Session, channel: Channel, fd: RawFd, sock: UnixStream) {
         if !pump.to_sock.is_empty() {
             sock_events |= libc::POLLOUT;
         }
-        let mut ssh_events = libc::POLLIN;
+        // The jump session's socket matters when we would read the channel, or when a write
+        // waits for a window adjustment (a write drains incoming packets into libssh2, whose
+        // buffering the channel window bounds). Watching it otherwise would spin while the
+        // next hop is slow to read.
+        let mut ssh_events = 0;
+        if (!pump.chan_eof && pump.to_sock.len() < BUFFER) || !pump.to_chan.is_empty() {
+            ssh_events |= libc::POLLIN;
+        }
         if !pump.to_chan.is_empty()
             && matches!(
                 session.block_directions(),

@@ -1,6 +1,7 @@
 //! `~/.ssh/config` as OpenSSH reads it, for the options drover's own SSH client honours:
 //! `Host` blocks (patterns with `*`, `?`, `!negation`), `Match all`, `Include`, and the keywords
-//! HostName, User, Port, IdentityFile, ProxyJump, StrictHostKeyChecking and UserKnownHostsFile;
+//! HostName, User, Port, IdentityFile, ProxyJump (and `ProxyCommand ssh -W %h:%p HOST`, taken
+//! as a jump), StrictHostKeyChecking and UserKnownHostsFile;
 //! the first value obtained wins. Other keywords are ignored; other `Match` criteria make their
 //! block apply to no host. Combining the result with inventory variables is the executor's.
 
@@ -60,6 +61,8 @@ enum Opt {
     Port(u16),
     IdentityFile(String),
     ProxyJump(Vec<Hop>),
+    /// A `ProxyCommand` that is not `ssh -W %h:%p HOST` (which becomes a `ProxyJump`).
+    ProxyCommand(String),
     StrictHostKeyChecking(HostKeyPolicy),
     UserKnownHostsFile(String),
 }
@@ -70,6 +73,8 @@ pub struct Hop {
     pub user: Option<String>,
     pub host: String,
     pub port: Option<u16>,
+    /// `-i` of a `ProxyCommand ssh -W ...`, tokens not expanded.
+    pub identity: Option<String>,
 }
 
 impl std::fmt::Display for Hop {
@@ -86,8 +91,10 @@ pub struct HostConfig {
     pub port: Option<u16>,
     /// In order, tokens not yet expanded (`%r` needs the final user): see `expand_path`.
     pub identity_files: Vec<String>,
-    /// `Some(empty)` for `ProxyJump none`.
+    /// `Some(empty)` for `ProxyJump none`. Also set by a `ProxyCommand ssh -W %h:%p HOST`.
     pub proxy_jump: Option<Vec<Hop>>,
+    /// Any other `ProxyCommand` (drover runs no proxy commands: the caller refuses it).
+    pub proxy_command: Option<String>,
     pub strict_host_key_checking: Option<HostKeyPolicy>,
     pub user_known_hosts_file: Option<String>,
 }
@@ -183,7 +190,14 @@ impl SshConfig {
                 Opt::User(v) => set(&mut c.user, || v.clone()),
                 Opt::Port(v) => set(&mut c.port, || *v),
                 Opt::IdentityFile(v) => c.identity_files.push(v.clone()),
-                Opt::ProxyJump(v) => set(&mut c.proxy_jump, || v.clone()),
+                // Whichever of ProxyJump and ProxyCommand comes first wins, as in OpenSSH.
+                Opt::ProxyJump(v) if c.proxy_command.is_none() => {
+                    set(&mut c.proxy_jump, || v.clone())
+                }
+                Opt::ProxyCommand(v) if c.proxy_jump.is_none() => {
+                    set(&mut c.proxy_command, || v.clone())
+                }
+                Opt::ProxyJump(_) | Opt::ProxyCommand(_) => {}
                 Opt::StrictHostKeyChecking(v) => set(&mut c.strict_host_key_checking, || *v),
                 Opt::UserKnownHostsFile(v) => set(&mut c.user_known_hosts_file, || v.clone()),
             }
@@ -347,6 +361,14 @@ fn parse_opt(key: &str, args: &[String]) -> Result<Option<Opt>, String> {
         }
         "identityfile" => Opt::IdentityFile(one()?),
         "proxyjump" => Opt::ProxyJump(parse_jumps(&one()?)?),
+        "proxycommand" => match args {
+            [] => return Err(format!("`{key}` needs a value")),
+            [none] if none == "none" => Opt::ProxyJump(Vec::new()),
+            _ => match ssh_w_hop(args) {
+                Some(hop) => Opt::ProxyJump(vec![hop]),
+                None => Opt::ProxyCommand(args.join(" ")),
+            },
+        },
         "stricthostkeychecking" => {
             let v = one()?;
             Opt::StrictHostKeyChecking(match v.to_ascii_lowercase().as_str() {
@@ -368,6 +390,54 @@ fn parse_opt(key: &str, args: &[String]) -> Result<Option<Opt>, String> {
         },
         _ => return Ok(None),
     }))
+}
+
+/// The jump host of the classic `ProxyCommand ssh [-q] [-p PORT] [-l USER] [-i KEY]
+/// [-o ...] -W %h:%p [USER@]HOST`; `None` for any other command.
+fn ssh_w_hop(words: &[String]) -> Option<Hop> {
+    let (prog, rest) = words.split_first()?;
+    if Path::new(prog).file_name()? != "ssh" {
+        return None;
+    }
+    let (mut user, mut port, mut identity, mut dest, mut forwards) =
+        (None, None, None, None, false);
+    let mut it = rest.iter();
+    while let Some(w) = it.next() {
+        let Some(opt) = w.strip_prefix('-') else {
+            if dest.replace(w.clone()).is_some() {
+                return None; // a remote command: not a plain -W forward
+            }
+            continue;
+        };
+        let mut chars = opt.chars();
+        let flag = chars.next()?;
+        if "BbcDEeFIiJLlmOoPpQRSWw".contains(flag) {
+            let attached = chars.as_str();
+            let value = if attached.is_empty() {
+                it.next()?.clone()
+            } else {
+                attached.to_string()
+            };
+            match flag {
+                'W' if value == "%h:%p" || value == "[%h]:%p" => forwards = true,
+                'p' => port = Some(value.parse::<u16>().ok().filter(|p| *p != 0)?),
+                'l' => user = Some(value),
+                'i' => identity = Some(value),
+                'o' => {}
+                _ => return None,
+            }
+        } else if !opt.chars().all(|c| "46AaCfGgKkMNnqsTtVvXxYy".contains(c)) {
+            return None;
+        }
+    }
+    if !forwards {
+        return None;
+    }
+    let mut hop = parse_hop(&dest?).ok()?;
+    hop.user = hop.user.or(user);
+    hop.port = hop.port.or(port);
+    hop.identity = identity;
+    Some(hop)
 }
 
 /// A `ProxyJump` value: `none`, or a comma-separated chain of `[user@]host[:port]` or
@@ -413,6 +483,7 @@ fn parse_hop(raw: &str) -> Result<Hop, String> {
         user,
         host: host.to_string(),
         port,
+        identity: None,
     })
 }
 
@@ -597,12 +668,14 @@ Match all
                 Hop {
                     user: Some("admin".into()),
                     host: "bastion".into(),
-                    port: Some(2201)
+                    port: Some(2201),
+                    identity: None,
                 },
                 Hop {
                     user: None,
                     host: "jump2".into(),
-                    port: None
+                    port: None,
+                    identity: None,
                 }
             ])
         );
@@ -623,6 +696,41 @@ Match all
             SshConfig::parse_args(&["-oProxyJump=b1".into(), "-C".into(), "-Jb2".into()], "x")
                 .unwrap();
         assert_eq!(c.lookup("z", &args).proxy_jump.unwrap()[0].host, "b1");
+    }
+
+    #[test]
+    fn proxy_command_ssh_w_becomes_a_jump_and_competes_with_proxy_jump() {
+        let words = |s: &str| crate::shell::split(s).unwrap();
+        let args = SshConfig::parse_args(
+            &words(r#"-o ProxyCommand="ssh -W %h:%p -q -p 2201 -i ~/k ops@bastion""#),
+            "x",
+        )
+        .unwrap();
+        let c = SshConfig::default().lookup("t", &args);
+        assert_eq!(
+            c.proxy_jump,
+            Some(vec![Hop {
+                user: Some("ops".into()),
+                host: "bastion".into(),
+                port: Some(2201),
+                identity: Some("~/k".into()),
+            }])
+        );
+        let c = cfg("Host a\n  ProxyCommand nc -X connect -x proxy:8080 %h %p\n  ProxyJump b\nHost *\n  ProxyCommand=none\n");
+        let a = c.lookup("a", &[]);
+        assert_eq!(
+            (a.proxy_jump, a.proxy_command.as_deref()),
+            (None, Some("nc -X connect -x proxy:8080 %h %p"))
+        );
+        let z = c.lookup("z", &[]);
+        assert_eq!((z.proxy_jump, z.proxy_command), (Some(vec![]), None));
+        for other in [
+            "ssh bastion nc %h %p",
+            "ssh -W %h:22 b",
+            "ssh -J x -W %h:%p b",
+        ] {
+            assert_eq!(ssh_w_hop(&words(other)), None, "{other}");
+        }
     }
 
     #[test]
@@ -722,7 +830,8 @@ Match all
             Hop {
                 user: None,
                 host: "::1".into(),
-                port: Some(2200)
+                port: Some(2200),
+                identity: None,
             }
         );
     }

@@ -80,6 +80,7 @@ pub fn spec_from_scope(
     )
     .map(|k| expand_home(&k))
     .or_else(|| s.private_key.clone());
+    refuse_proxy_command(&cfg)?;
     let jumps = match &cfg.proxy_jump {
         Some(hops) if !hops.is_empty() => {
             resolve_jumps(s, explicit_policy, hops, 0).map_err(|e| anyhow!("`{name}`: {e:#}"))?
@@ -160,6 +161,7 @@ fn resolve_jumps(
     for (i, hop) in hops.iter().enumerate() {
         let cfg = s.ssh_config.lookup(&hop.host, &[]);
         if i == 0 {
+            refuse_proxy_command(&cfg)?;
             if let Some(before) = cfg.proxy_jump.as_ref().filter(|h| !h.is_empty()) {
                 if depth + hops.len() + before.len() > MAX_JUMPS {
                     bail!(
@@ -177,20 +179,37 @@ fn resolve_jumps(
         let address = cfg.hostname.clone().unwrap_or_else(|| hop.host.clone());
         let port = hop.port.or(cfg.port).unwrap_or(22);
         let user = hop.user.clone().or_else(|| cfg.user.clone());
-        out.push(resolved(
-            s,
-            explicit_policy,
-            &cfg,
-            &hop.host,
-            address,
-            port,
-            user,
-        )?);
+        let mut spec = resolved(s, explicit_policy, &cfg, &hop.host, address, port, user)?;
+        if let Some(i) = &hop.identity {
+            let remote_user = spec.user.clone().unwrap_or_else(current_user);
+            let tokens = Tokens {
+                alias: &hop.host,
+                host: &spec.address,
+                port: spec.port,
+                remote_user: &remote_user,
+            };
+            let key = expand_path(i, &tokens).map_err(|e| anyhow!("`-i {i}`: {e}"))?;
+            if key.is_file() {
+                spec.private_keys.insert(0, key);
+            }
+        }
+        out.push(spec);
     }
     if out.len() > MAX_JUMPS {
         bail!("`ProxyJump` names more than {MAX_JUMPS} jump hosts");
     }
     Ok(out)
+}
+
+/// drover runs no proxy commands; one other than `ssh -W %h:%p HOST` is refused rather than
+/// silently connecting directly.
+fn refuse_proxy_command(cfg: &HostConfig) -> Result<()> {
+    match &cfg.proxy_command {
+        Some(cmd) => bail!(
+            "`ProxyCommand {cmd}` is not supported (drover's SSH client runs no proxy commands)\nhint: use `ProxyJump` (or `ProxyCommand ssh -W %h:%p HOST`), or `ProxyCommand none` for this host"
+        ),
+        None => Ok(()),
+    }
 }
 
 fn expand_home(p: &str) -> PathBuf {
