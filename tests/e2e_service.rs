@@ -257,6 +257,7 @@ fn systemd_hosts(n: usize) -> Option<TestHosts> {
         hosts: Vec::new(),
         dir,
         key,
+        jumpnet: None,
     };
     for k in 0..n {
         let name = format!("sd{}x{k}", std::process::id());

@@ -580,8 +580,8 @@ pub struct Tokens<'a> {
     pub remote_user: &'a str,
 }
 
-/// Expands `~` and the tokens `%d` (home), `%u` (local user), `%l` (local host name), `%h`,
-/// `%n`, `%p`, `%r` and `%%` in a file name.
+/// Expands `~` and the tokens `%d` (home), `%u` (local user), `%i` (its uid), `%l`/`%L`
+/// (local host name, long/short), `%h`, `%n`, `%p`, `%r` and `%%` in a file name.
 pub fn expand_path(v: &str, t: &Tokens) -> Result<PathBuf> {
     let v = expand_tilde(v);
     let mut out = String::new();
@@ -596,6 +596,9 @@ pub fn expand_path(v: &str, t: &Tokens) -> Result<PathBuf> {
             Some('d') => out.push_str(&home().unwrap_or_default().display().to_string()),
             Some('u') => out.push_str(&super::local::current_user()),
             Some('l') => out.push_str(&local_hostname()),
+            Some('L') => out.push_str(local_hostname().split('.').next().unwrap_or_default()),
+            // SAFETY: getuid has no preconditions and cannot fail.
+            Some('i') => out.push_str(&unsafe { libc::getuid() }.to_string()),
             Some('h') => out.push_str(t.host),
             Some('n') => out.push_str(t.alias),
             Some('p') => out.push_str(&t.port.to_string()),

@@ -26,8 +26,7 @@ pub struct TestHost {
     pub root: PathBuf,
 }
 
-/// Two network namespaces made by `testhosts.sh jumpnet-up`, deleted on drop (after the
-/// hosts in them: keep it in a field or variable declared after the `TestHosts`).
+/// Two network namespaces made by `testhosts.sh jumpnet-up`, deleted on drop.
 pub struct JumpNet {
     pub id: String,
     pub jump_netns: String,
@@ -52,6 +51,8 @@ pub struct TestHosts {
     pub hosts: Vec<TestHost>,
     pub dir: tempfile::TempDir,
     pub key: PathBuf,
+    /// The namespaces of `up_behind_jump`, deleted after the hosts in them are down.
+    pub jumpnet: Option<JumpNet>,
 }
 
 fn free_port() -> u16 {
@@ -103,8 +104,8 @@ impl TestHosts {
 
     /// Brings up a jump host (host 0, in namespace `jump_netns` at `jump_addr`, port
     /// `hosts[0].port`) and a target (host 1, in `target_netns` at `target_addr:22`) that only
-    /// the jump host can reach; or prints why it cannot and returns `None`.
-    pub fn up_behind_jump() -> Option<(TestHosts, JumpNet)> {
+    /// the jump host can reach (see `jumpnet`); or prints why it cannot and returns `None`.
+    pub fn up_behind_jump() -> Option<TestHosts> {
         let mut set = TestHosts::none()?;
         let out = Command::new("bash")
             .arg(script())
@@ -126,9 +127,14 @@ impl TestHosts {
             target_netns: f[3].into(),
             target_addr: f[4].into(),
         };
-        set.add(Some((&net.jump_netns, &net.jump_addr, free_port())));
-        set.add(Some((&net.target_netns, &net.target_addr, 22)));
-        Some((set, net))
+        let (jump, target) = (
+            (net.jump_netns.clone(), net.jump_addr.clone()),
+            (net.target_netns.clone(), net.target_addr.clone()),
+        );
+        set.jumpnet = Some(net);
+        set.add(Some((&jump.0, &jump.1, free_port())));
+        set.add(Some((&target.0, &target.1, 22)));
+        Some(set)
     }
 
     /// A set without hosts yet: the base built, a key made.
@@ -158,6 +164,7 @@ impl TestHosts {
             hosts: Vec::new(),
             dir,
             key,
+            jumpnet: None,
         })
     }
 
@@ -253,5 +260,6 @@ impl Drop for TestHosts {
                 .args(["down", &h.name])
                 .status();
         }
+        self.jumpnet.take();
     }
 }
