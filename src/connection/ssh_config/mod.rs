@@ -1,14 +1,22 @@
 //! `~/.ssh/config` as OpenSSH reads it, for the options drover's own SSH client honours:
 //! `Host` blocks (patterns with `*`, `?`, `!negation`), `Match all`, `Include`, and the keywords
 //! HostName, User, Port, IdentityFile, ProxyJump (and `ProxyCommand ssh -W %h:%p HOST`, taken
-//! as a jump), StrictHostKeyChecking and UserKnownHostsFile;
+//! as a jump: `hops.rs`), StrictHostKeyChecking and UserKnownHostsFile (tokens: `tokens.rs`);
 //! the first value obtained wins. Other keywords are ignored; other `Match` criteria make their
 //! block apply to no host. Combining the result with inventory variables is the executor's.
 
+mod hops;
+mod tokens;
+
+pub use hops::{parse_jumps, Hop};
+pub use tokens::{expand_path, Tokens};
+
 use super::HostKeyPolicy;
 use anyhow::{anyhow, bail, Context, Result};
+use hops::ssh_w_hop;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use tokens::{expand_hostname, expand_tilde, home};
 
 /// OpenSSH's limit on nested `Include`s.
 const MAX_INCLUDE_DEPTH: usize = 16;
@@ -65,22 +73,6 @@ enum Opt {
     ProxyCommand(String),
     StrictHostKeyChecking(HostKeyPolicy),
     UserKnownHostsFile(String),
-}
-
-/// One `[user@]host[:port]` of a `ProxyJump` chain.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Hop {
-    pub user: Option<String>,
-    pub host: String,
-    pub port: Option<u16>,
-    /// `-i` of a `ProxyCommand ssh -W ...`, tokens not expanded.
-    pub identity: Option<String>,
-}
-
-impl std::fmt::Display for Hop {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.host)
-    }
 }
 
 /// What the configuration says for one host alias (each `None` when it does not say).
@@ -214,10 +206,6 @@ fn set<T>(slot: &mut Option<T>, value: impl FnOnce() -> T) {
     if slot.is_none() {
         *slot = Some(value());
     }
-}
-
-fn home() -> Option<PathBuf> {
-    std::env::var_os("HOME").map(PathBuf::from)
 }
 
 fn load_file(path: &Path) -> Result<SshConfig> {
@@ -392,101 +380,6 @@ fn parse_opt(key: &str, args: &[String]) -> Result<Option<Opt>, String> {
     }))
 }
 
-/// The jump host of the classic `ProxyCommand ssh [-q] [-p PORT] [-l USER] [-i KEY]
-/// [-o ...] -W %h:%p [USER@]HOST`; `None` for any other command.
-fn ssh_w_hop(words: &[String]) -> Option<Hop> {
-    let (prog, rest) = words.split_first()?;
-    if Path::new(prog).file_name()? != "ssh" {
-        return None;
-    }
-    let (mut user, mut port, mut identity, mut dest, mut forwards) =
-        (None, None, None, None, false);
-    let mut it = rest.iter();
-    while let Some(w) = it.next() {
-        let Some(opt) = w.strip_prefix('-') else {
-            if dest.replace(w.clone()).is_some() {
-                return None; // a remote command: not a plain -W forward
-            }
-            continue;
-        };
-        let mut chars = opt.chars();
-        let flag = chars.next()?;
-        if "BbcDEeFIiJLlmOoPpQRSWw".contains(flag) {
-            let attached = chars.as_str();
-            let value = if attached.is_empty() {
-                it.next()?.clone()
-            } else {
-                attached.to_string()
-            };
-            match flag {
-                'W' if value == "%h:%p" || value == "[%h]:%p" => forwards = true,
-                'p' => port = Some(value.parse::<u16>().ok().filter(|p| *p != 0)?),
-                'l' => user = Some(value),
-                'i' => identity = Some(value),
-                'o' => {}
-                _ => return None,
-            }
-        } else if !opt.chars().all(|c| "46AaCfGgKkMNnqsTtVvXxYy".contains(c)) {
-            return None;
-        }
-    }
-    if !forwards {
-        return None;
-    }
-    let mut hop = parse_hop(&dest?).ok()?;
-    hop.user = hop.user.or(user);
-    hop.port = hop.port.or(port);
-    hop.identity = identity;
-    Some(hop)
-}
-
-/// A `ProxyJump` value: `none`, or a comma-separated chain of `[user@]host[:port]` or
-/// `ssh://[user@]host[:port]`.
-pub fn parse_jumps(v: &str) -> Result<Vec<Hop>, String> {
-    if v.eq_ignore_ascii_case("none") {
-        return Ok(Vec::new());
-    }
-    v.split(',').map(parse_hop).collect()
-}
-
-fn parse_hop(raw: &str) -> Result<Hop, String> {
-    let bad = |why: &str| format!("`ProxyJump` entry `{raw}`: {why}");
-    let s = raw.trim();
-    let s = s.strip_prefix("ssh://").unwrap_or(s);
-    let (user, hostport) = match s.rsplit_once('@') {
-        Some((u, h)) if !u.is_empty() => (Some(u.to_string()), h),
-        Some(_) => return Err(bad("empty user name")),
-        None => (None, s),
-    };
-    let (host, port) = if let Some(rest) = hostport.strip_prefix('[') {
-        let (h, after) = rest.split_once(']').ok_or_else(|| bad("unclosed `[`"))?;
-        (h, after.strip_prefix(':'))
-    } else {
-        match hostport.split_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (hostport, None),
-        }
-    };
-    if host.is_empty() || host.contains(char::is_whitespace) {
-        return Err(bad("no host name"));
-    }
-    let port = match port {
-        Some(p) => Some(
-            p.parse::<u16>()
-                .ok()
-                .filter(|p| *p != 0)
-                .ok_or_else(|| bad(&format!("`{p}` is not a port number")))?,
-        ),
-        None => None,
-    };
-    Ok(Hop {
-        user,
-        host: host.to_string(),
-        port,
-        identity: None,
-    })
-}
-
 /// The files an `Include` pattern names: relative ones are in `~/.ssh`; `*` and `?` in the
 /// last component are matched against the directory (sorted, as glob(3)); no match is no file.
 fn include_files(pattern: &str) -> Result<Vec<PathBuf>, String> {
@@ -551,69 +444,6 @@ pub fn glob(pattern: &str, s: &str) -> bool {
         }
     }
     p[pi..].iter().all(|c| *c == '*')
-}
-
-/// `HostName` tokens: `%h` is the alias given, `%%` a percent sign.
-fn expand_hostname(v: &str, alias: &str) -> String {
-    v.replace("%%", "\u{0}")
-        .replace("%h", alias)
-        .replace('\u{0}', "%")
-}
-
-fn expand_tilde(v: &str) -> String {
-    match (v.strip_prefix("~/"), home()) {
-        (Some(rest), Some(h)) => h.join(rest).display().to_string(),
-        _ if v == "~" => home().map(|h| h.display().to_string()).unwrap_or_default(),
-        _ => v.to_string(),
-    }
-}
-
-/// Values for the tokens of `IdentityFile` and `UserKnownHostsFile`.
-pub struct Tokens<'a> {
-    /// `%n`: the alias as given.
-    pub alias: &'a str,
-    /// `%h`: the host name after `HostName`.
-    pub host: &'a str,
-    /// `%p`
-    pub port: u16,
-    /// `%r`: the remote user.
-    pub remote_user: &'a str,
-}
-
-/// Expands `~` and the tokens `%d` (home), `%u` (local user), `%i` (its uid), `%l`/`%L`
-/// (local host name, long/short), `%h`, `%n`, `%p`, `%r` and `%%` in a file name.
-pub fn expand_path(v: &str, t: &Tokens) -> Result<PathBuf> {
-    let v = expand_tilde(v);
-    let mut out = String::new();
-    let mut chars = v.chars();
-    while let Some(c) = chars.next() {
-        if c != '%' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('%') => out.push('%'),
-            Some('d') => out.push_str(&home().unwrap_or_default().display().to_string()),
-            Some('u') => out.push_str(&super::local::current_user()),
-            Some('l') => out.push_str(&local_hostname()),
-            Some('L') => out.push_str(local_hostname().split('.').next().unwrap_or_default()),
-            // SAFETY: getuid has no preconditions and cannot fail.
-            Some('i') => out.push_str(&unsafe { libc::getuid() }.to_string()),
-            Some('h') => out.push_str(t.host),
-            Some('n') => out.push_str(t.alias),
-            Some('p') => out.push_str(&t.port.to_string()),
-            Some('r') => out.push_str(t.remote_user),
-            Some(o) => bail!("unknown token `%{o}` in `{v}`"),
-            None => bail!("`{v}` ends with a lone `%`"),
-        }
-    }
-    Ok(PathBuf::from(out))
-}
-
-fn local_hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -727,13 +557,6 @@ Match all
         );
         let z = c.lookup("z", &[]);
         assert_eq!((z.proxy_jump, z.proxy_command), (Some(vec![]), None));
-        for other in [
-            "ssh bastion nc %h %p",
-            "ssh -W %h:22 b",
-            "ssh -J x -W %h:%p b",
-        ] {
-            assert_eq!(ssh_w_hop(&words(other)), None, "{other}");
-        }
     }
 
     #[test]
@@ -806,36 +629,6 @@ Match all
         assert_eq!(
             err("HostName a b\n"),
             "/home/u/.ssh/config:1: `hostname` takes one value, got `a b`"
-        );
-    }
-
-    #[test]
-    fn tokens_expand_in_file_names() {
-        let t = Tokens {
-            alias: "web",
-            host: "10.0.0.5",
-            port: 2222,
-            remote_user: "deploy",
-        };
-        let home = std::env::var("HOME").unwrap_or_default();
-        assert_eq!(
-            expand_path("~/.ssh/%r@%h:%p-%n%%", &t).unwrap(),
-            PathBuf::from(format!("{home}/.ssh/deploy@10.0.0.5:2222-web%"))
-        );
-        assert_eq!(
-            expand_path("%d/k", &t).unwrap(),
-            PathBuf::from(format!("{home}/k"))
-        );
-        assert!(expand_path("%q", &t).is_err());
-        assert_eq!(expand_hostname("%h.lan%%", "db"), "db.lan%");
-        assert_eq!(
-            parse_jumps("[::1]:2200").unwrap()[0],
-            Hop {
-                user: None,
-                host: "::1".into(),
-                port: Some(2200),
-                identity: None,
-            }
         );
     }
 }
