@@ -404,3 +404,36 @@ fn tunnel_chain_carries_megabytes_and_its_threads_end_when_either_side_closes() 
     );
     drop(conn);
 }
+
+#[test]
+fn a_silent_jump_host_times_out_within_the_connect_timeout() {
+    // Accepts TCP (the kernel's backlog) but never speaks SSH.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let home = tempfile::tempdir().unwrap();
+    write(
+        home.path(),
+        ".ssh/config",
+        &format!(
+            "Host silent\n  HostName 127.0.0.1\n  Port {port}\nHost app\n  HostName 10.0.0.1\n  ProxyJump silent\n"
+        ),
+    );
+    let pb = write(
+        home.path(),
+        "pb.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - ping:\n",
+    );
+    let started = std::time::Instant::now();
+    let (code, out, err) = play(home.path(), "app\n", &pb, &["-T", "1"]);
+    let took = started.elapsed();
+    assert_eq!(code, 4, "{out}{err}");
+    assert_eq!(recap(&out, "app").unreachable, 1, "{out}");
+    assert!(
+        out.contains(&format!(
+            "jump host `silent` (127.0.0.1:{port}): SSH handshake"
+        )),
+        "{out}"
+    );
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    drop(silent);
+}
