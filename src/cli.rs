@@ -181,14 +181,16 @@ pub struct ConnectArgs {
     /// (default 0: none; ansible.cfg `task_timeout`).
     #[arg(long = "task-timeout", value_name = "SECONDS")]
     pub task_timeout: Option<u64>,
-    /// Host key policy: strict (default), accept-new, or off.
+    /// Host key policy: strict (default, unless ~/.ssh/config's StrictHostKeyChecking says
+    /// otherwise), accept-new, or off.
     #[arg(
         long = "host-key-checking",
         value_name = "POLICY",
         env = "DROVER_HOST_KEY_CHECKING"
     )]
     pub host_key_checking: Option<String>,
-    /// known_hosts file (default ~/.ssh/known_hosts).
+    /// known_hosts file (default: ~/.ssh/config's UserKnownHostsFile, else
+    /// ~/.ssh/known_hosts). DROVER_SSH_CONFIG=FILE|none chooses the ssh config read.
     #[arg(long = "known-hosts", value_name = "FILE")]
     pub known_hosts: Option<PathBuf>,
     /// Don't change anything; predict what would change.

@@ -5,7 +5,8 @@
 //!
 //! Understood: `[defaults]` inventory, remote_user, forks, roles_path, host_key_checking,
 //! private_key_file, vault_password_file, timeout, task_timeout; `[privilege_escalation]` become,
-//! become_user, become_method; `[ssh_connection]` pipelining, ssh_args, control_path... are
+//! become_user, become_method; `[ssh_connection]` ssh_config (the OpenSSH client configuration
+//! drover reads instead of `~/.ssh/config`; `none` for none); pipelining, ssh_args, control_path... are
 //! accepted and ignored (drover keeps one session per host anyway). Other keys are ignored, as
 //! Ansible ignores keys it does not know.
 
@@ -29,6 +30,8 @@ pub struct FileConfig {
     pub task_timeout: Option<u64>,
     pub become_: Option<bool>,
     pub become_user: Option<String>,
+    /// `[ssh_connection] ssh_config`: the OpenSSH client configuration to read (`none`: none).
+    pub ssh_config: Option<PathBuf>,
 }
 
 /// The `ansible.cfg` Ansible would read here, if any.
@@ -241,6 +244,13 @@ fn apply(cfg: &mut FileConfig, entries: &Entries, base: &Path, path: &Path) -> R
                 cfg.become_ = Some(boolean(value).ok_or_else(|| bad("a boolean"))?)
             }
             ("privilege_escalation", "become_user") => cfg.become_user = Some(value.clone()),
+            ("ssh_connection", "ssh_config") => {
+                cfg.ssh_config = Some(if value == "none" {
+                    PathBuf::from("none")
+                } else {
+                    path_in(base, value)
+                })
+            }
             ("privilege_escalation", "become_method") if value != "sudo" => {
                 bail!(
                     "{}:{line}:1: become method `{value}` is not supported (drover uses sudo)",

@@ -1,9 +1,11 @@
 //! Resolved run settings: command line, environment and defaults combined into one struct the
 //! executor reads. Nothing here touches hosts.
 
+use crate::connection::ssh_config::SshConfig;
 use crate::connection::HostKeyPolicy;
 use crate::vars::VarMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Everything a run needs to know besides the inventory and playbooks.
@@ -24,8 +26,14 @@ pub struct Settings {
     pub connect_timeout: Duration,
     /// Time limit of a task (in seconds) that sets no `timeout:` of its own; 0: none.
     pub task_timeout: u64,
-    pub host_key_policy: HostKeyPolicy,
-    pub known_hosts: PathBuf,
+    /// `--host-key-checking` or `host_key_checking` of ansible.cfg; `None`: the ssh config's
+    /// `StrictHostKeyChecking`, else strict.
+    pub host_key_policy: Option<HostKeyPolicy>,
+    /// `--known-hosts`; `None`: the ssh config's `UserKnownHostsFile`, else
+    /// `~/.ssh/known_hosts`.
+    pub known_hosts: Option<PathBuf>,
+    /// `~/.ssh/config` (or the file `DROVER_SSH_CONFIG` names), parsed once per run.
+    pub ssh_config: Arc<SshConfig>,
     pub verbosity: u8,
     pub force_handlers: bool,
     /// `--start-at-task`: skip tasks until one with this name.
@@ -54,8 +62,9 @@ impl Default for Settings {
             connection: None,
             connect_timeout: Duration::from_secs(10),
             task_timeout: 0,
-            host_key_policy: HostKeyPolicy::Strict,
-            known_hosts: default_known_hosts(),
+            host_key_policy: None,
+            known_hosts: None,
+            ssh_config: Arc::new(SshConfig::default()),
             verbosity: 0,
             force_handlers: false,
             start_at_task: None,

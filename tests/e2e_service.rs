@@ -257,6 +257,7 @@ fn systemd_hosts(n: usize) -> Option<TestHosts> {
         hosts: Vec::new(),
         dir,
         key,
+        jumpnet: None,
     };
     for k in 0..n {
         let name = format!("sd{}x{k}", std::process::id());
@@ -283,7 +284,12 @@ fn systemd_hosts(n: usize) -> Option<TestHosts> {
         )
         .to_path_buf();
         // Pushed before checking, so a half-started host is taken down on drop.
-        set.hosts.push(TestHost { name, port, root });
+        set.hosts.push(TestHost {
+            name,
+            addr: "127.0.0.1".into(),
+            port,
+            root,
+        });
         if !out.status.success() {
             eprintln!(
                 "SKIPPED: systemd-nspawn could not boot a host here: {}",

@@ -111,14 +111,15 @@ pub fn settings_from(c: &ConnectArgs) -> Result<Settings> {
         ..Settings::default()
     };
     match (&c.host_key_checking, cfg.host_key_checking) {
-        (Some(p), _) => s.host_key_policy = p.parse().map_err(|e: String| anyhow!("{e}"))?,
+        (Some(p), _) => s.host_key_policy = Some(p.parse().map_err(|e: String| anyhow!("{e}"))?),
         // `host_key_checking = False` in ansible.cfg: no checking, as Ansible.
-        (None, Some(false)) => s.host_key_policy = crate::connection::HostKeyPolicy::Off,
+        (None, Some(false)) => s.host_key_policy = Some(crate::connection::HostKeyPolicy::Off),
         (None, _) => {}
     }
-    if let Some(k) = &c.known_hosts {
-        s.known_hosts = k.clone();
-    }
+    s.known_hosts = c.known_hosts.clone();
+    s.ssh_config = std::sync::Arc::new(crate::connection::ssh_config::SshConfig::load(
+        cfg.ssh_config.as_deref(),
+    )?);
     if let Some(conn) = &c.connection {
         if !matches!(conn.as_str(), "ssh" | "local" | "chroot") {
             return Err(anyhow!(

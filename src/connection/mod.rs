@@ -5,16 +5,18 @@
 
 mod files;
 mod framing;
+mod jump;
 mod known_hosts;
 mod local;
 mod ssh;
+pub mod ssh_config;
 
 pub use files::{
     temp_attrs_script, temp_beside_script, temp_fill_script, write_file_atomic, FileAttrs,
 };
 pub use framing::{ShellSession, ShellStream};
 pub use known_hosts::HostKeyPolicy;
-pub use local::LocalConnection;
+pub use local::{current_user, LocalConnection};
 pub use ssh::SshConnection;
 
 use anyhow::Result;
@@ -150,6 +152,8 @@ pub struct ConnSpec {
     pub connect_timeout: Duration,
     pub host_key_policy: HostKeyPolicy,
     pub known_hosts: PathBuf,
+    /// Jump hosts to go through, first hop first (`ProxyJump`); each has no jumps of its own.
+    pub jumps: Vec<ConnSpec>,
 }
 
 /// Opens a connection of the spec's transport.

@@ -3,7 +3,10 @@
 //! user, one per as_user user). Every wait on the host is bounded: the handshake, opening a
 //! channel and starting a shell by the connect timeout, a command by its deadline if it has
 //! one (libssh2's session timeout is set to the time left before each blocking call).
+//! Through jump hosts, each hop's session rides on a tunnel opened by the previous one
+//! (`jump.rs`).
 
+use super::jump::{self, Tunnel};
 use super::known_hosts::{self, HostKeyPolicy};
 use super::{
     become_command, Become, ConnSpec, Connection, DeadlineExceeded, Memo, Output, ShellSession,
@@ -12,8 +15,9 @@ use super::{
 use anyhow::{anyhow, bail, Context, Result};
 use ssh2::{Channel, HostKeyType, MethodType, Session};
 use std::collections::HashMap;
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -29,6 +33,9 @@ pub struct SshConnection {
     deadline: Option<Instant>,
     /// The host stopped answering: nothing more is sent on this session.
     broken: bool,
+    /// Tunnels through jump hosts, first hop first, held for their `Drop` (which waits for
+    /// the pump threads). Last field: dropped after the session and channels riding on them.
+    _tunnels: Vec<Tunnel>,
 }
 
 /// A shell's channel, with the session whose timeout bounds its blocking calls.
@@ -133,82 +140,49 @@ impl Drop for Slot {
 }
 
 impl SshConnection {
-    /// Connects, verifies the host key, and authenticates.
+    /// Connects (through the spec's jump hosts, if any), verifies the host key, and
+    /// authenticates. A failure at a jump host names it.
     pub fn connect(spec: &ConnSpec) -> Result<SshConnection> {
         let _slot = Slot::take();
-        let target = format!("{}:{}", spec.address, spec.port);
-        let addrs: Vec<_> = target
-            .to_socket_addrs()
-            .with_context(|| format!("resolving `{target}`"))?
-            .collect();
-        let mut tcp = None;
-        let mut last_err = None;
-        for a in &addrs {
-            match TcpStream::connect_timeout(a, spec.connect_timeout) {
-                Ok(s) => {
-                    tcp = Some(s);
-                    break;
-                }
-                Err(e) => last_err = Some(e),
-            }
-        }
-        let tcp = match tcp {
-            Some(t) => t,
+        // Declared first so it is dropped last: a tunnel's pump ends only once the session
+        // riding on it has closed its socket.
+        let mut tunnels: Vec<Tunnel> = Vec::new();
+        let session = match spec.jumps.split_first() {
             None => {
-                return Err(anyhow!(
-                    "cannot connect to `{target}`: {}",
-                    last_err
-                        .map(|e| e.to_string())
-                        .unwrap_or_else(|| "no address".into())
-                ))
+                let tcp = tcp_connect(spec).map_err(|e| {
+                    anyhow!("cannot connect to `{}:{}`: {e}", spec.address, spec.port)
+                })?;
+                open_session(spec, tcp)?
+            }
+            Some((first, rest)) => {
+                let at = |hop: &ConnSpec, e: anyhow::Error| {
+                    anyhow!(
+                        "jump host `{}` ({}:{}): {e:#}",
+                        hop.name,
+                        hop.address,
+                        hop.port
+                    )
+                };
+                let tcp = tcp_connect(first).map_err(|e| at(first, anyhow!("{e}")))?;
+                let mut fd = tcp.as_raw_fd();
+                let mut session = open_session(first, tcp).map_err(|e| at(first, e))?;
+                let mut from = first;
+                for (i, next) in rest.iter().chain([spec]).enumerate() {
+                    let (stream, tunnel) = jump::open(session, fd, &next.address, next.port)
+                        .map_err(|e| at(from, e))?;
+                    tunnels.push(tunnel);
+                    fd = stream.as_raw_fd();
+                    session = if i == rest.len() {
+                        open_session(spec, stream)?
+                    } else {
+                        open_session(next, stream).map_err(|e| at(next, e))?
+                    };
+                    from = next;
+                }
+                session
             }
         };
-        let _ = tcp.set_nodelay(true);
-        let mut session = Session::new().context("creating an SSH session")?;
-        session.set_tcp_stream(tcp);
-        // Bounds the handshake too: a host whose kernel accepts the connection but whose sshd
-        // never speaks (stopped, overloaded) fails after the connect timeout.
-        session.set_timeout(timeout_ms(Some(spec.connect_timeout)));
-        let known = known_hosts::known_key_types(&spec.known_hosts, &spec.address, spec.port);
-        if !known.is_empty() && spec.host_key_policy != HostKeyPolicy::Off {
-            // Prefer the key types we already know for this host, as OpenSSH does.
-            let mut prefs = known.clone();
-            for t in [
-                "ssh-ed25519",
-                "ecdsa-sha2-nistp256",
-                "ecdsa-sha2-nistp384",
-                "ecdsa-sha2-nistp521",
-                "rsa-sha2-512",
-                "rsa-sha2-256",
-                "ssh-rsa",
-            ] {
-                if !prefs.iter().any(|p| p == t) {
-                    prefs.push(t.to_string());
-                }
-            }
-            if prefs.iter().any(|p| p == "ssh-rsa") {
-                prefs.retain(|p| p != "rsa-sha2-512" && p != "rsa-sha2-256");
-                let pos = prefs.iter().position(|p| p == "ssh-rsa").unwrap_or(0);
-                prefs.insert(pos, "rsa-sha2-256".into());
-                prefs.insert(pos, "rsa-sha2-512".into());
-            }
-            let _ = session.method_pref(MethodType::HostKey, &prefs.join(","));
-        }
-        session
-            .handshake()
-            .with_context(|| format!("SSH handshake with `{target}`"))?;
-        let (key, ktype) = session.host_key().context("the server sent no host key")?;
-        known_hosts::verify(
-            spec.host_key_policy,
-            &spec.known_hosts,
-            &spec.name,
-            &spec.address,
-            spec.port,
-            key_type_name(ktype),
-            key,
-        )?;
         let user = spec.user.clone().unwrap_or_else(super::local::current_user);
-        authenticate(&session, &user, spec)?;
         session.set_keepalive(true, 30);
         Ok(SshConnection {
             session,
@@ -220,6 +194,7 @@ impl SshConnection {
             connect_timeout: spec.connect_timeout,
             deadline: None,
             broken: false,
+            _tunnels: tunnels,
         })
     }
 
@@ -307,6 +282,88 @@ impl SshConnection {
         channel.wait_close()?;
         Ok(())
     }
+}
+
+/// A TCP connection to the spec's address, within its connect timeout.
+fn tcp_connect(spec: &ConnSpec) -> Result<TcpStream, String> {
+    let target = format!("{}:{}", spec.address, spec.port);
+    let addrs: Vec<_> = target
+        .to_socket_addrs()
+        .map_err(|e| format!("resolving `{target}`: {e}"))?
+        .collect();
+    let mut last_err = None;
+    for a in &addrs {
+        match TcpStream::connect_timeout(a, spec.connect_timeout) {
+            Ok(s) => {
+                let _ = s.set_nodelay(true);
+                return Ok(s);
+            }
+            Err(e) => last_err = Some(e),
+        }
+    }
+    Err(match last_err {
+        Some(e) => match e.kind() {
+            ErrorKind::ConnectionRefused
+            | ErrorKind::TimedOut
+            | ErrorKind::HostUnreachable
+            | ErrorKind::NetworkUnreachable => e.kind().to_string(),
+            _ => e.to_string(),
+        },
+        None => "no address".into(),
+    })
+}
+
+/// An SSH session over `stream` (a TCP connection or a tunnel's socket): handshake preferring
+/// the host key types already known, host key verified, user authenticated; all within the
+/// connect timeout.
+fn open_session<S: AsRawFd + 'static>(spec: &ConnSpec, stream: S) -> Result<Session> {
+    let target = format!("{}:{}", spec.address, spec.port);
+    let mut session = Session::new().context("creating an SSH session")?;
+    session.set_tcp_stream(stream);
+    // Bounds the handshake too: a host whose kernel accepts the connection but whose sshd
+    // never speaks (stopped, overloaded) fails after the connect timeout.
+    session.set_timeout(timeout_ms(Some(spec.connect_timeout)));
+    let known = known_hosts::known_key_types(&spec.known_hosts, &spec.address, spec.port);
+    if !known.is_empty() && spec.host_key_policy != HostKeyPolicy::Off {
+        // Prefer the key types we already know for this host, as OpenSSH does.
+        let mut prefs = known.clone();
+        for t in [
+            "ssh-ed25519",
+            "ecdsa-sha2-nistp256",
+            "ecdsa-sha2-nistp384",
+            "ecdsa-sha2-nistp521",
+            "rsa-sha2-512",
+            "rsa-sha2-256",
+            "ssh-rsa",
+        ] {
+            if !prefs.iter().any(|p| p == t) {
+                prefs.push(t.to_string());
+            }
+        }
+        if prefs.iter().any(|p| p == "ssh-rsa") {
+            prefs.retain(|p| p != "rsa-sha2-512" && p != "rsa-sha2-256");
+            let pos = prefs.iter().position(|p| p == "ssh-rsa").unwrap_or(0);
+            prefs.insert(pos, "rsa-sha2-256".into());
+            prefs.insert(pos, "rsa-sha2-512".into());
+        }
+        let _ = session.method_pref(MethodType::HostKey, &prefs.join(","));
+    }
+    session
+        .handshake()
+        .with_context(|| format!("SSH handshake with `{target}`"))?;
+    let (key, ktype) = session.host_key().context("the server sent no host key")?;
+    known_hosts::verify(
+        spec.host_key_policy,
+        &spec.known_hosts,
+        &spec.name,
+        &spec.address,
+        spec.port,
+        key_type_name(ktype),
+        key,
+    )?;
+    let user = spec.user.clone().unwrap_or_else(super::local::current_user);
+    authenticate(&session, &user, spec)?;
+    Ok(session)
 }
 
 fn authenticate(session: &Session, user: &str, spec: &ConnSpec) -> Result<()> {

@@ -4,6 +4,7 @@
 //! batch fails beyond `max_fail_percentage`. Per-host work lives in `run_task.rs`, variable
 //! layering in `context.rs`.
 
+mod conn_spec;
 mod context;
 mod free;
 mod handlers;

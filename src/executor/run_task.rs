@@ -3,10 +3,11 @@
 //! `failed_when`, `until`, `register` and `notify`. Gathers facts lazily the first time a
 //! task reads one.
 
+use super::conn_spec::{conn_spec, spec_from_scope};
 use super::context::{layers, PlayCtx};
 use super::host::HostState;
 use super::result::{HostResult, ItemResult, Status};
-use crate::connection::{self, is_deadline_exceeded, is_transport_error, Become, ConnSpec};
+use crate::connection::{self, is_deadline_exceeded, is_transport_error, Become};
 use crate::modules::{Args, Diff, FactKind, Module, ModuleCtx, Plan};
 use crate::playbook::{search_paths, Task};
 use crate::template::{truthy, Tmpl};
@@ -14,12 +15,11 @@ use crate::vars::{map_value, Layer, Scope, VarMap};
 use anyhow::{anyhow, Result};
 use minijinja::value::ValueKind;
 use minijinja::Value;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Renders a connection variable (they may be templates) from the host's scope.
-fn var_str(scope: &Value, names: &[&str]) -> Option<String> {
+pub(super) fn var_str(scope: &Value, names: &[&str]) -> Option<String> {
     names.iter().find_map(|n| {
         let v = scope.get_attr(n).ok()?;
         if v.is_undefined() || v.is_none() {
@@ -31,72 +31,6 @@ fn var_str(scope: &Value, names: &[&str]) -> Option<String> {
                 .unwrap_or_else(|| v.to_string()),
         )
     })
-}
-
-/// How to reach a host, from its variables, the play and the command line.
-pub fn conn_spec(pc: &PlayCtx, host: &HostState, task: Option<&Task>) -> Result<ConnSpec> {
-    let scope = Scope::new(layers(pc, host, task, None)).into_value();
-    spec_from_scope(pc, &host.name, &scope, task)
-}
-
-/// How to reach `name`, from a scope holding its connection variables.
-fn spec_from_scope(
-    pc: &PlayCtx,
-    name: &str,
-    scope: &Value,
-    task: Option<&Task>,
-) -> Result<ConnSpec> {
-    let scope = scope.clone();
-    let s = pc.settings;
-    let transport = var_str(&scope, &["ansible_connection"])
-        .or_else(|| s.connection.clone())
-        .or_else(|| pc.play.connection.clone())
-        .unwrap_or_else(|| "ssh".into());
-    let port = match var_str(&scope, &["ansible_port", "ansible_ssh_port"]) {
-        Some(p) => p
-            .parse()
-            .map_err(|_| anyhow!("`ansible_port` of `{}` is not a port number: `{p}`", name))?,
-        None => 22,
-    };
-    let policy = match var_str(
-        &scope,
-        &["ansible_host_key_checking", "ansible_ssh_host_key_checking"],
-    ) {
-        Some(p) => p.parse().map_err(|e: String| anyhow!("{e}"))?,
-        None => s.host_key_policy,
-    };
-    let mut keys: Vec<PathBuf> = Vec::new();
-    if let Some(k) = var_str(
-        &scope,
-        &["ansible_ssh_private_key_file", "ansible_private_key_file"],
-    ) {
-        keys.push(expand_home(&k));
-    } else if let Some(k) = &s.private_key {
-        keys.push(k.clone());
-    }
-    Ok(ConnSpec {
-        name: name.to_string(),
-        transport,
-        address: var_str(&scope, &["ansible_host", "ansible_ssh_host"])
-            .unwrap_or_else(|| name.to_string()),
-        port,
-        user: var_str(&scope, &["ansible_user", "ansible_ssh_user"])
-            .or_else(|| task.and_then(|t| t.remote_user.clone()))
-            .or_else(|| pc.play.remote_user.clone())
-            .or_else(|| s.remote_user.clone()),
-        password: var_str(&scope, &["ansible_password", "ansible_ssh_pass"]),
-        private_keys: keys,
-        connect_timeout: s.connect_timeout,
-        host_key_policy: policy,
-        known_hosts: s.known_hosts.clone(),
-    })
-}
-
-fn expand_home(p: &str) -> PathBuf {
-    match (p.strip_prefix("~/"), std::env::var_os("HOME")) {
-        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
-        _ => PathBuf::from(p),
-    }
 }
 
 /// The user to become for this task, if any.
@@ -170,6 +104,7 @@ fn ensure_connection(pc: &PlayCtx, host: &mut HostState, task: Option<&Task>) ->
             && s.address == spec.address
             && s.port == spec.port
             && s.user == spec.user
+            && s.jumps.len() == spec.jumps.len()
     });
     if host.conn.is_none() || !same {
         host.conn = None;

@@ -2,8 +2,15 @@
 # Isolated Debian test hosts on one machine, for drover's end-to-end tests (and by hand).
 #
 #   testhosts.sh base                  build the cached base root (debootstrap, ~1 min, once)
-#   testhosts.sh up NAME PORT PUBKEY   start host NAME: sshd on 127.0.0.1:PORT, PUBKEY authorised
-#                                      for root and for `deploy` (passwordless sudo)
+#   testhosts.sh up NAME PORT PUBKEY [NETNS ADDR]
+#                                      start host NAME: sshd on 127.0.0.1:PORT (or, in network
+#                                      namespace NETNS, on ADDR:PORT), PUBKEY authorised for root
+#                                      and for `deploy` (passwordless sudo)
+#   testhosts.sh jumpnet-up            make two network namespaces for a jump-host test and print
+#                                      `ID JUMP_NETNS JUMP_ADDR TARGET_NETNS TARGET_ADDR`: this
+#                                      machine reaches JUMP_ADDR only, TARGET_ADDR is reachable
+#                                      only from the jump namespace
+#   testhosts.sh jumpnet-down ID       delete both namespaces and their links
 #   testhosts.sh root NAME             print the host's root directory (to inspect its state)
 #   testhosts.sh down NAME             stop the host and delete its changes
 #   testhosts.sh signal NAME SIG       send SIG (KILL, STOP, CONT) to every process of the host;
@@ -79,7 +86,7 @@ prepare_root() {
   lower=$1
   dir="$RUN/$name"
   [ -e "$dir/pid" ] && die "host $name is already up"
-  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then die "port $port is already in use"; fi
+  if [ -z "$netns" ] && (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then die "port $port is already in use"; fi
   mkdir -p "$dir/upper" "$dir/work" "$dir/root"
   mount -t overlay overlay -o "lowerdir=$lower,upperdir=$dir/upper,workdir=$dir/work" "$dir/root"
   r="$dir/root"
@@ -93,26 +100,41 @@ prepare_root() {
   printf '127.0.0.1 localhost\n127.0.1.1 %s\n' "$name" >"$r/etc/hosts"
 }
 
+# Whether something listens on $addr:$port (inside $netns when set).
+listening() {
+  if [ -n "$netns" ]; then
+    ip netns exec "$netns" bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$addr" "$port" 2>/dev/null
+  else
+    (exec 3<>"/dev/tcp/$addr/$port") 2>/dev/null
+  fi
+}
+
 up() {
-  name=$1 port=$2 pubkey=$3
+  name=$1 port=$2 pubkey=$3 netns=${4:-} addr=${5:-127.0.0.1}
   [ "$(id -u)" = 0 ] || die "test hosts need root"
   [ -f "$BASE/.drover-base-ok" ] || build_base
+  if [ -n "$netns" ]; then
+    ip netns exec "$netns" true || die "no network namespace $netns"
+    inns="ip netns exec $netns"
+  else
+    inns=""
+  fi
   prepare_root "$BASE"
   # Entered in new mount/pid/uts namespaces: /proc, /dev, /run exist only in there.
-  unshare --mount --pid --uts --fork --propagation private sh -c '
-    r=$1; name=$2; port=$3
+  $inns unshare --mount --pid --uts --fork --propagation private sh -c '
+    r=$1; name=$2; port=$3; addr=$4
     hostname "$name"
     mount -t proc proc "$r/proc"
     mount --rbind /dev "$r/dev"
     mount -t tmpfs -o mode=0755 tmpfs "$r/run"
     mkdir -p "$r/run/sshd" "$r/run/lock"
-    exec chroot "$r" /usr/bin/tini -s -- /usr/sbin/sshd -D -e -p "$port" -o ListenAddress=127.0.0.1 \
+    exec chroot "$r" /usr/bin/tini -s -- /usr/sbin/sshd -D -e -p "$port" -o ListenAddress="$addr" \
       -o UsePAM=no -o HostKey=/etc/ssh/ssh_host_ed25519_key -o PermitRootLogin=prohibit-password -o MaxSessions=100 -o MaxStartups=200 \
       -o LogLevel=DEBUG1
-  ' sh "$r" "$name" "$port" >"$dir/sshd.log" 2>&1 </dev/null 9>&- &
+  ' sh "$r" "$name" "$port" "$addr" >"$dir/sshd.log" 2>&1 </dev/null 9>&- &
   echo $! >"$dir/pid"
   i=0
-  while ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+  while ! listening; do
     i=$((i + 1))
     if [ "$i" -gt 100 ]; then down "$name"; die "host $name: sshd did not start (see $dir/sshd.log)"; fi
     sleep 0.05
@@ -123,6 +145,56 @@ up() {
 alive() {
   st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
   [ "${st#Z}" = "$st" ]
+}
+
+# Jump-host networks: netns J is linked to this machine (10.213.N.1/24 here, 10.213.N.2 in J)
+# and netns T is linked to J only (10.213.N.129 in J, 10.213.N.130 in T). Neither forwards, so
+# T's address (on-link here through the /24, answered by nobody) is unreachable from here.
+jumpnet_up() {
+  [ "$(id -u)" = 0 ] || die "network namespaces need root"
+  command -v ip >/dev/null || die "ip (iproute2) is not installed"
+  mkdir -p "$RUN"
+  exec 8>"$RUN/.jumpnet.lock"
+  flock 8
+  n=1
+  while [ "$n" -lt 255 ]; do
+    if ! ip netns list | grep -q "^drover-jn$n-" && ! ip -4 -o addr show | grep -q " 10\.213\.$n\."; then
+      break
+    fi
+    n=$((n + 1))
+  done
+  [ "$n" -lt 255 ] || die "no free jump-host network (10.213.1-254.0/24 all in use)"
+  j="drover-jn$n-j" t="drover-jn$n-t"
+  ip netns add "$j"
+  ip netns add "$t"
+  ip link add "drvj${n}r" type veth peer name "drvj${n}j"
+  ip link set "drvj${n}j" netns "$j"
+  ip link add "drvj${n}a" type veth peer name "drvj${n}t"
+  ip link set "drvj${n}a" netns "$j"
+  ip link set "drvj${n}t" netns "$t"
+  exec 8>&-
+  ip addr add "10.213.$n.1/24" dev "drvj${n}r"
+  ip link set "drvj${n}r" up
+  ip -n "$j" addr add "10.213.$n.2/25" dev "drvj${n}j"
+  ip -n "$j" addr add "10.213.$n.129/30" dev "drvj${n}a"
+  ip -n "$t" addr add "10.213.$n.130/30" dev "drvj${n}t"
+  for l in "$j lo" "$j drvj${n}j" "$j drvj${n}a" "$t lo" "$t drvj${n}t"; do
+    set -- $l
+    ip -n "$1" link set "$2" up
+  done
+  ip netns exec "$j" sysctl -qw net.ipv4.ip_forward=0
+  ip netns exec "$t" sysctl -qw net.ipv4.ip_forward=0
+  echo "jn$n $j 10.213.$n.2 $t 10.213.$n.130"
+}
+
+jumpnet_down() {
+  id=$1
+  case "$id" in jn[0-9]*) ;; *) die "not a jump-host network id: $id" ;; esac
+  # Deleting a namespace deletes its links, and with them their peers here.
+  ip netns del "drover-$id-t" 2>/dev/null || true
+  ip netns del "drover-$id-j" 2>/dev/null || true
+  n=${id#jn}
+  ip link del "drvj${n}r" 2>/dev/null || true
 }
 
 down() {
@@ -177,7 +249,7 @@ build_base_systemd() {
 }
 
 up_systemd() {
-  name=$1 port=$2 pubkey=$3
+  name=$1 port=$2 pubkey=$3 netns=""
   [ "$(id -u)" = 0 ] || die "test hosts need root"
   command -v systemd-nspawn >/dev/null || die "systemd-nspawn is not installed (apt-get install systemd-container)"
   [ -f "$SBASE/.drover-base-ok" ] || build_base_systemd
@@ -202,11 +274,13 @@ up_systemd() {
 
 case "${1:-}" in
   base) build_base ;;
-  up) [ $# -eq 4 ] || die "usage: testhosts.sh up NAME PORT PUBKEY"; up "$2" "$3" "$4" ;;
+  up) { [ $# -eq 4 ] || [ $# -eq 6 ]; } || die "usage: testhosts.sh up NAME PORT PUBKEY [NETNS ADDR]"; shift; up "$@" ;;
+  jumpnet-up) jumpnet_up ;;
+  jumpnet-down) [ $# -eq 2 ] || die "usage: testhosts.sh jumpnet-down ID"; jumpnet_down "$2" ;;
   down) [ $# -eq 2 ] || die "usage: testhosts.sh down NAME"; down "$2" ;;
   signal) [ $# -eq 3 ] || die "usage: testhosts.sh signal NAME SIG"; signal "$2" "$3" ;;
   base-systemd) build_base_systemd ;;
   up-systemd) [ $# -eq 4 ] || die "usage: testhosts.sh up-systemd NAME PORT PUBKEY"; up_systemd "$2" "$3" "$4" ;;
   root) [ $# -eq 2 ] || die "usage: testhosts.sh root NAME"; echo "$RUN/$2/root" ;;
-  *) sed -n '2,14p' "$0"; exit 2 ;;
+  *) sed -n '2,22p' "$0"; exit 2 ;;
 esac

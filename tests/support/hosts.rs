@@ -3,6 +3,8 @@
 //! own root filesystem (overlay on a cached debootstrap base), namespaces, and an sshd on a
 //! loopback port that accepts one generated key for `root` and for `deploy` (passwordless
 //! sudo). Hosts are removed when the `TestHosts` value is dropped, even if the test panics.
+//! For jump-host tests, `up_behind_jump` places two hosts in network namespaces of their own
+//! (`JumpNet`): a jump host this machine reaches, and a target only the jump host reaches.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -18,8 +20,30 @@ fn script() -> PathBuf {
 /// One running test host.
 pub struct TestHost {
     pub name: String,
+    /// Where its sshd listens: 127.0.0.1, or an address inside its network namespace.
+    pub addr: String,
     pub port: u16,
     pub root: PathBuf,
+}
+
+/// Two network namespaces made by `testhosts.sh jumpnet-up`, deleted on drop.
+pub struct JumpNet {
+    pub id: String,
+    pub jump_netns: String,
+    /// The jump namespace's address, reachable from here.
+    pub jump_addr: String,
+    pub target_netns: String,
+    /// The target namespace's address, reachable only from the jump namespace.
+    pub target_addr: String,
+}
+
+impl Drop for JumpNet {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(script())
+            .args(["jumpnet-down", &self.id])
+            .status();
+    }
 }
 
 /// A set of running test hosts and the key that reaches them.
@@ -27,6 +51,8 @@ pub struct TestHosts {
     pub hosts: Vec<TestHost>,
     pub dir: tempfile::TempDir,
     pub key: PathBuf,
+    /// The namespaces of `up_behind_jump`, deleted after the hosts in them are down.
+    pub jumpnet: Option<JumpNet>,
 }
 
 fn free_port() -> u16 {
@@ -69,27 +95,8 @@ impl TestHosts {
     /// Brings up `n` hosts, or prints why it cannot and returns `None` (the test then passes
     /// as skipped). Builds the cached base first if needed (about a minute, once).
     pub fn up(n: usize) -> Option<TestHosts> {
-        if let Some(why) = unavailable() {
-            eprintln!("SKIPPED: {why}");
-            return None;
-        }
-        let base = Command::new("bash")
-            .arg(script())
-            .arg("base")
-            .status()
-            .expect("run testhosts.sh");
-        assert!(
-            base.success(),
-            "building the test host base failed (see /var/cache/drover-testhosts/debootstrap-base-bookworm.log)"
-        );
-        let dir = tempfile::tempdir().expect("temp dir");
-        let key = dir.path().join("id_ed25519");
-        let st = Command::new("ssh-keygen")
-            .args(["-q", "-N", "", "-t", "ed25519", "-f"])
-            .arg(&key)
-            .status()
-            .expect("ssh-keygen");
-        assert!(st.success());
+        let mut set = TestHosts::none()?;
+        let key = set.key.clone();
         // Started a few at a time: each start is mostly waiting (mounts, key generation,
         // sshd coming up), so 100 hosts take seconds rather than a minute.
         let names: Vec<String> = (0..n)
@@ -121,16 +128,11 @@ impl TestHosts {
                     if i >= n {
                         break;
                     }
-                    let r = start_host(&names[i], ports[i], &pubkey);
+                    let r = start_host(&names[i], ports[i], &pubkey, None);
                     *slots[i].lock().expect("slot") = Some(r);
                 });
             }
         });
-        let mut set = TestHosts {
-            hosts: Vec::new(),
-            dir,
-            key,
-        };
         let mut errors = Vec::new();
         for slot in slots {
             match slot.into_inner().expect("slot") {
@@ -144,12 +146,97 @@ impl TestHosts {
         Some(set)
     }
 
+    /// Brings up a jump host (host 0, in namespace `jump_netns` at `jump_addr`, port
+    /// `hosts[0].port`) and a target (host 1, in `target_netns` at `target_addr:22`) that only
+    /// the jump host can reach (see `jumpnet`); or prints why it cannot and returns `None`.
+    pub fn up_behind_jump() -> Option<TestHosts> {
+        let mut set = TestHosts::none()?;
+        let out = Command::new("bash")
+            .arg(script())
+            .arg("jumpnet-up")
+            .output()
+            .expect("run testhosts.sh jumpnet-up");
+        assert!(
+            out.status.success(),
+            "making the jump-host network failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        let f: Vec<&str> = text.split_whitespace().collect();
+        assert_eq!(f.len(), 5, "unexpected jumpnet-up output `{text}`");
+        let net = JumpNet {
+            id: f[0].into(),
+            jump_netns: f[1].into(),
+            jump_addr: f[2].into(),
+            target_netns: f[3].into(),
+            target_addr: f[4].into(),
+        };
+        let (jump, target) = (
+            (net.jump_netns.clone(), net.jump_addr.clone()),
+            (net.target_netns.clone(), net.target_addr.clone()),
+        );
+        set.jumpnet = Some(net);
+        set.add(Some((&jump.0, &jump.1, free_port())));
+        set.add(Some((&target.0, &target.1, 22)));
+        Some(set)
+    }
+
+    /// A set without hosts yet: the base built, a key made.
+    fn none() -> Option<TestHosts> {
+        if let Some(why) = unavailable() {
+            eprintln!("SKIPPED: {why}");
+            return None;
+        }
+        let base = Command::new("bash")
+            .arg(script())
+            .arg("base")
+            .status()
+            .expect("run testhosts.sh");
+        assert!(
+            base.success(),
+            "building the test host base failed (see /var/cache/drover-testhosts/debootstrap-base-bookworm.log)"
+        );
+        let dir = tempfile::tempdir().expect("temp dir");
+        let key = dir.path().join("id_ed25519");
+        let st = Command::new("ssh-keygen")
+            .args(["-q", "-N", "", "-t", "ed25519", "-f"])
+            .arg(&key)
+            .status()
+            .expect("ssh-keygen");
+        assert!(st.success());
+        Some(TestHosts {
+            hosts: Vec::new(),
+            dir,
+            key,
+            jumpnet: None,
+        })
+    }
+
+    /// Starts one host on a free loopback port, or in (netns, address, port).
+    fn add(&mut self, place: Option<(&str, &str, u16)>) {
+        let name = format!(
+            "th{}x{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::SeqCst)
+        );
+        let port = place.map_or_else(free_port, |p| p.2);
+        let host = start_host(
+            &name,
+            port,
+            &self.key.with_extension("pub"),
+            place.map(|(netns, addr, _)| (netns, addr)),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        self.hosts.push(host);
+    }
+
     /// Writes an INI inventory: hosts `h0..hN` in group `test`, logging in as `user`.
     pub fn inventory(&self, user: &str, extra: &str) -> PathBuf {
         let mut text = String::from("[test]\n");
         for (i, h) in self.hosts.iter().enumerate() {
             text.push_str(&format!(
-                "h{i} ansible_host=127.0.0.1 ansible_port={} ansible_user={user} ansible_ssh_private_key_file={} {extra}\n",
+                "h{i} ansible_host={} ansible_port={} ansible_user={user} ansible_ssh_private_key_file={} {extra}\n",
+                h.addr,
                 h.port,
                 self.key.display()
             ));
@@ -362,7 +449,12 @@ fn children(pid: u32) -> Vec<u32> {
 }
 
 /// Starts one host on a free port (another port if a concurrent test took that one first).
-fn start_host(name: &str, first_port: u16, pubkey: &Path) -> Result<TestHost, String> {
+fn start_host(
+    name: &str,
+    first_port: u16,
+    pubkey: &Path,
+    place: Option<(&str, &str)>,
+) -> Result<TestHost, String> {
     let mut last = String::new();
     for attempt in 0..5 {
         let port = if attempt == 0 {
@@ -370,10 +462,14 @@ fn start_host(name: &str, first_port: u16, pubkey: &Path) -> Result<TestHost, St
         } else {
             free_port()
         };
-        let out = Command::new("bash")
-            .arg(script())
+        let mut cmd = Command::new("bash");
+        cmd.arg(script())
             .args(["up", name, &port.to_string()])
-            .arg(pubkey)
+            .arg(pubkey);
+        if let Some((netns, addr)) = place {
+            cmd.args([netns, addr]);
+        }
+        let out = cmd
             .output()
             .map_err(|e| format!("run testhosts.sh up: {e}"))?;
         if out.status.success() {
@@ -385,12 +481,14 @@ fn start_host(name: &str, first_port: u16, pubkey: &Path) -> Result<TestHost, St
             let root = PathBuf::from(String::from_utf8_lossy(&root.stdout).trim());
             return Ok(TestHost {
                 name: name.to_string(),
+                addr: place.map_or("127.0.0.1", |p| p.1).to_string(),
                 port,
                 root,
             });
         }
         last = String::from_utf8_lossy(&out.stderr).into_owned();
-        if !last.contains("already in use") {
+        // A loopback port taken meanwhile: another one. A host in a namespace has its own.
+        if place.is_some() || !last.contains("already in use") {
             break;
         }
     }
@@ -413,5 +511,7 @@ impl Drop for TestHosts {
                 });
             }
         });
+        // The namespaces go after the hosts in them.
+        self.jumpnet.take();
     }
 }

@@ -23,7 +23,8 @@ pub fn drover() -> Command {
         .env_remove("ANSIBLE_ROLES_PATH")
         .env_remove("ANSIBLE_VAULT_PASSWORD_FILE")
         .env_remove("ANSIBLE_VAULT_IDENTITY_LIST")
-        .env_remove("SSH_AUTH_SOCK");
+        .env_remove("SSH_AUTH_SOCK")
+        .env_remove("DROVER_SSH_CONFIG");
     cmd
 }
 
