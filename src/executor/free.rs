@@ -130,6 +130,7 @@ impl<'a> Runner<'a> {
                             peers: Some(peers.clone()),
                             step: false,
                             stopped: false,
+                            live: None,
                         };
                         let mut out = Forward {
                             tx: tx.clone(),

@@ -88,6 +88,8 @@ pub struct Runner<'a> {
     step: bool,
     /// A play was stopped by its failures: no further play runs.
     stopped: bool,
+    /// The live status line's counters, when the output shows one.
+    live: Option<Arc<crate::output::Counts>>,
 }
 
 /// Deeper nesting of dynamic includes is taken for a recursion without end.
@@ -112,6 +114,7 @@ impl<'a> Runner<'a> {
             peers: None,
             step: settings.step,
             stopped: false,
+            live: None,
             omit: format!(
                 "__omit_place_holder__{:016x}",
                 std::process::id() as u64 * 0x9e37_79b9
@@ -166,6 +169,7 @@ impl<'a> Runner<'a> {
             self.host_index(n);
         }
         let tags = TagFilter::new(&self.settings.tags, &self.settings.skip_tags);
+        self.live = reporter.progress();
         for play in &pb.plays {
             if INTERRUPTED.load(Ordering::SeqCst) {
                 outcome.interrupted = true;
@@ -789,12 +793,32 @@ impl<'a> Runner<'a> {
             })
             .map(|(_, h)| h)
             .collect();
-        if throttle == 0 || throttle >= targets.len() {
-            return pool.install(|| targets.par_iter_mut().map(|h| f(h)).collect());
+        let live = self.live.as_deref();
+        if let Some(c) = live {
+            c.begin(targets.len());
         }
-        let mut out = Vec::with_capacity(targets.len());
-        for chunk in targets.chunks_mut(throttle) {
-            out.extend(pool.install(|| chunk.par_iter_mut().map(|h| f(h)).collect::<Vec<_>>()));
+        // Counted as each host starts and finishes, for the status line.
+        let f = |h: &mut HostState| {
+            if let Some(c) = live {
+                c.host_started();
+            }
+            let r = f(h);
+            if let Some(c) = live {
+                c.host_done(matches!(r.status, Status::Failed | Status::Unreachable) && !r.ignored);
+            }
+            r
+        };
+        let out = if throttle == 0 || throttle >= targets.len() {
+            pool.install(|| targets.par_iter_mut().map(|h| f(h)).collect())
+        } else {
+            let mut out = Vec::with_capacity(targets.len());
+            for chunk in targets.chunks_mut(throttle) {
+                out.extend(pool.install(|| chunk.par_iter_mut().map(|h| f(h)).collect::<Vec<_>>()));
+            }
+            out
+        };
+        if let Some(c) = live {
+            c.end();
         }
         out
     }

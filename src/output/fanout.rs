@@ -76,6 +76,10 @@ impl Reporter for Fanout {
         }
     }
 
+    fn progress(&self) -> Option<std::sync::Arc<super::Counts>> {
+        self.reporters.iter().find_map(|r| r.progress())
+    }
+
     /// Every reporter finishes; the first error is returned.
     fn finish(&mut self) -> anyhow::Result<()> {
         let mut first = Ok(());

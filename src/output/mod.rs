@@ -1,14 +1,19 @@
 //! All run output goes through a `Reporter`; nothing else prints. `human.rs` is the
-//! Ansible-like terminal output, `json.rs` one JSON event per line for machines, `junit.rs` a
-//! JUnit XML file written at the end, `profile.rs` the `--profile` timings, `fanout.rs` sends
-//! every event to several of them, `diff.rs` renders `--diff` before/after pairs.
+//! Ansible-like terminal output (`adhoc.rs`: its `ansible -m`-style lines for `drover run`,
+//! `pyjson.rs`: results dumped as Ansible does, `progress.rs`: the live status line on a
+//! terminal), `json.rs` one JSON event per line for machines, `junit.rs` a JUnit XML file
+//! written at the end, `profile.rs` the `--profile` timings, `fanout.rs` sends every event to
+//! several of them, `diff.rs` renders `--diff` before/after pairs.
 
+mod adhoc;
 mod diff;
 mod fanout;
 mod human;
 mod json;
 mod junit;
 mod profile;
+mod progress;
+mod pyjson;
 
 pub use diff::{unified_diff, DiffSummary};
 pub use fanout::Fanout;
@@ -16,6 +21,8 @@ pub use human::Human;
 pub use json::{Json, SCHEMA_VERSION};
 pub use junit::Junit;
 pub use profile::{HostTime, Profile, ProfileSummary, TaskTime};
+pub use progress::{Counts, Progress};
+pub use pyjson::dumps as python_json;
 
 use crate::executor::{HostResult, Stats};
 use crate::yaml::Span;
@@ -38,6 +45,11 @@ pub trait Reporter {
     /// command (the run itself already happened).
     fn finish(&mut self) -> anyhow::Result<()> {
         Ok(())
+    }
+    /// The counters of a live status line this reporter shows, for the executor to update
+    /// from its workers as hosts start and finish a task.
+    fn progress(&self) -> Option<std::sync::Arc<Counts>> {
+        None
     }
 }
 

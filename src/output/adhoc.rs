@@ -1,0 +1,127 @@
+//! The lines of `drover run`'s human output, as `ansible -m` prints them: a command's output
+//! under `host | CHANGED | rc=0 >>`, any other module's result as `host | SUCCESS => {...}`
+//! (indented JSON), `host | FAILED! => {...}`, `host | UNREACHABLE! => {...}`, `host | SKIPPED`.
+
+use super::pyjson;
+use crate::executor::{HostResult, Status};
+use minijinja::Value;
+
+/// Modules whose output is text, shown as is (Ansible's `MODULE_NO_JSON`).
+const TEXT_MODULES: [&str; 3] = ["command", "shell", "raw"];
+
+fn attr(v: &Value, key: &str) -> Option<Value> {
+    v.get_attr(key)
+        .ok()
+        .filter(|x| !x.is_undefined() && !x.is_none())
+}
+
+fn text(v: &Value, key: &str) -> Option<String> {
+    attr(v, key)
+        .map(|x| {
+            x.as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| x.to_string())
+        })
+        .filter(|s| !s.is_empty())
+}
+
+/// The line (or block) for one host's result of `module`; `no_log` hides the values.
+pub fn result_text(module: &str, r: &HostResult) -> String {
+    let module = module.trim_start_matches("ansible.builtin.");
+    let state = match (r.status, r.ignored) {
+        (Status::Skipped, _) => return format!("{} | SKIPPED", r.host),
+        (Status::Changed, _) => "CHANGED",
+        (Status::Ok, _) => "SUCCESS",
+        (Status::Failed, _) => "FAILED",
+        (Status::Unreachable, _) => "UNREACHABLE!",
+    };
+    let dump = |v: &Value| {
+        let json = if r.no_log {
+            serde_json::json!({"censored": "the output has been hidden due to the fact that 'no_log: true' was specified for this result"})
+        } else {
+            let mut json = serde_json::to_value(v).unwrap_or(serde_json::Value::Null);
+            // `"failed": false` says nothing a SUCCESS did not (Ansible leaves it out).
+            if let Some(m) = json.as_object_mut() {
+                if m.get("failed") == Some(&serde_json::Value::Bool(false)) {
+                    m.shift_remove("failed");
+                }
+            }
+            json
+        };
+        pyjson::dumps(&json, true)
+    };
+    let has_rc = attr(&r.result, "rc").is_some();
+    if TEXT_MODULES.contains(&module) && r.status != Status::Unreachable && has_rc && !r.no_log {
+        let rc = attr(&r.result, "rc")
+            .map(|v| v.to_string())
+            .unwrap_or_default();
+        let mut out = format!("{} | {state} | rc={rc} >>", r.host);
+        let mut parts = vec![text(&r.result, "stdout"), text(&r.result, "stderr")];
+        if r.status == Status::Failed {
+            parts.push(text(&r.result, "msg"));
+        }
+        for part in parts.into_iter().flatten() {
+            out.push('\n');
+            out.push_str(part.trim_end_matches('\n'));
+        }
+        return out;
+    }
+    let state = if r.status == Status::Failed {
+        "FAILED!"
+    } else {
+        state
+    };
+    format!("{} | {state} => {}", r.host, dump(&r.result))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn result(status: Status, fields: Vec<(&str, Value)>) -> HostResult {
+        let mut r = HostResult::simple("web1".into(), status, None, Duration::ZERO);
+        let mut m = crate::vars::varmap_from_value(&r.result);
+        for (k, v) in fields {
+            m.insert(k.to_string(), v);
+        }
+        r.result = crate::vars::map_value(m);
+        r
+    }
+
+    #[test]
+    fn ansible_adhoc_lines() {
+        let r = result(
+            Status::Changed,
+            vec![
+                ("rc", Value::from(0)),
+                ("stdout", Value::from("hello")),
+                ("stderr", Value::from("")),
+            ],
+        );
+        assert_eq!(
+            result_text("command", &r),
+            "web1 | CHANGED | rc=0 >>\nhello"
+        );
+        let r = result(
+            Status::Failed,
+            vec![
+                ("rc", Value::from(2)),
+                ("stdout", Value::from("")),
+                ("stderr", Value::from("no such file")),
+                ("msg", Value::from("non-zero return code")),
+            ],
+        );
+        assert_eq!(
+            result_text("ansible.builtin.shell", &r),
+            "web1 | FAILED | rc=2 >>\nno such file\nnon-zero return code"
+        );
+        let r = result(Status::Ok, vec![("ping", Value::from("pong"))]);
+        assert_eq!(
+            result_text("ping", &r),
+            "web1 | SUCCESS => {\n    \"changed\": false,\n    \"ping\": \"pong\"\n}"
+        );
+        let r = result(Status::Skipped, vec![]);
+        assert_eq!(result_text("ping", &r), "web1 | SKIPPED");
+    }
+}
