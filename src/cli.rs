@@ -282,6 +282,9 @@ pub struct InventoryArgs {
     /// Print one host's variables as JSON.
     #[arg(long, value_name = "HOST")]
     pub host: Option<String>,
+    /// With --graph: also show variables (a host's own under it, a group's after its members).
+    #[arg(long = "vars", requires = "graph")]
+    pub vars: bool,
     #[command(flatten)]
     pub vault: VaultSecretArgs,
 }

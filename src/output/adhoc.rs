@@ -38,15 +38,11 @@ pub fn result_text(module: &str, r: &HostResult) -> String {
     let dump = |v: &Value| {
         let json = if r.no_log {
             serde_json::json!({"censored": "the output has been hidden due to the fact that 'no_log: true' was specified for this result"})
+        } else if module == "debug" && r.status == Status::Ok {
+            // Debug shows its message alone, as in a play.
+            serde_json::to_value(super::human::Human::shown(v)).unwrap_or_default()
         } else {
-            let mut json = serde_json::to_value(v).unwrap_or(serde_json::Value::Null);
-            // `"failed": false` says nothing a SUCCESS did not (Ansible leaves it out).
-            if let Some(m) = json.as_object_mut() {
-                if m.get("failed") == Some(&serde_json::Value::Bool(false)) {
-                    m.shift_remove("failed");
-                }
-            }
-            json
+            pyjson::clean_result(serde_json::to_value(v).unwrap_or_default())
         };
         pyjson::dumps(&json, true)
     };

@@ -82,12 +82,11 @@ impl Human {
         let _ = writeln!(self.out, "\n{title} {stars}");
     }
 
-    fn status_style(status: Status, ignored: bool) -> (Style, &'static str) {
+    fn status_style(status: Status) -> (Style, &'static str) {
         match status {
             Status::Ok => (Style::new().green(), "ok"),
             Status::Changed => (Style::new().yellow(), "changed"),
             Status::Skipped => (Style::new().cyan(), "skipping"),
-            Status::Failed if ignored => (Style::new().red(), "failed"),
             Status::Failed => (Style::new().red(), "fatal"),
             Status::Unreachable => (Style::new().red(), "fatal"),
         }
@@ -126,14 +125,17 @@ impl Human {
         let v = if no_log {
             serde_json::json!({"censored": "the output has been hidden due to the fact that 'no_log: true' was specified for this result"})
         } else {
-            serde_json::to_value(v).unwrap_or_else(|_| serde_json::Value::String(v.to_string()))
+            pyjson::clean_result(
+                serde_json::to_value(v)
+                    .unwrap_or_else(|_| serde_json::Value::String(v.to_string())),
+            )
         };
         redact(&pyjson::dumps(&v, indent)).into_owned()
     }
 
     /// What a `debug`/`assert` result shows: its message alone when it has one (as
     /// ansible-playbook cleans debug results), else its values without the status keys.
-    fn shown(v: &minijinja::Value) -> minijinja::Value {
+    pub(super) fn shown(v: &minijinja::Value) -> minijinja::Value {
         let mut shown = crate::vars::varmap_from_value(v);
         if shown.contains_key("msg") {
             shown.retain(|k, _| matches!(k.as_str(), "msg" | "warnings" | "deprecations"));
@@ -149,7 +151,7 @@ impl Human {
     /// `failed: [h] (item=x) => {...}`.
     fn item_line(&mut self, r: &HostResult, item: &ItemResult, verbosity: u8) {
         self.write_diffs(&item.diffs);
-        let (style, word) = Self::status_style(item.status, false);
+        let (style, word) = Self::status_style(item.status);
         let label = if r.no_log {
             "None".to_string()
         } else {
@@ -201,7 +203,7 @@ impl Reporter for Human {
     fn host_result(&mut self, r: &HostResult, verbosity: u8) {
         if let Some(module) = &self.adhoc {
             let text = redact(&super::adhoc::result_text(module, r)).into_owned();
-            let (style, _) = Self::status_style(r.status, false);
+            let (style, _) = Self::status_style(r.status);
             self.write_diffs(&r.diffs);
             let painted = self.paint(&text, &style);
             let _ = writeln!(self.out, "{painted}");
@@ -213,7 +215,7 @@ impl Reporter for Human {
         if r.items.is_empty() {
             self.write_diffs(&r.diffs);
         }
-        let (style, word) = Self::status_style(r.status, r.ignored);
+        let (style, word) = Self::status_style(r.status);
         let indent = r.show || verbosity >= 3;
         let line = match r.status {
             Status::Unreachable => format!(

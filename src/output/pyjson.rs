@@ -3,6 +3,16 @@
 
 use serde_json::Value;
 
+/// A result as Ansible's output callbacks get it: without the `failed` and `skipped` keys
+/// (the line already says so; Ansible's `TaskResult.clean_copy`).
+pub fn clean_result(mut value: Value) -> Value {
+    if let Some(m) = value.as_object_mut() {
+        m.shift_remove("failed");
+        m.shift_remove("skipped");
+    }
+    value
+}
+
 /// `value` as Ansible's callbacks dump a result; `indent` gives the four-space layout.
 pub fn dumps(value: &Value, indent: bool) -> String {
     let mut out = String::new();
