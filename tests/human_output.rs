@@ -1,6 +1,6 @@
 //! Snapshots of the human output: the exact text of a representative run over the local
 //! connection (banners, ok/changed/failed/skipping lines, loop items, `--diff` of a copied file
-//! and a template, handlers, warnings, the recap, `-v` results), of `drover run` and of
+//! and a template, handlers, warnings, the recap, `-vv` results and task paths), of `drover run` and of
 //! `drover inventory --graph/--list`, compared with the files in `tests/snapshots/`.
 //!
 //! Durations, timestamps, the temp directory and the user's ids are replaced by placeholders
@@ -195,8 +195,8 @@ fn playbook_run_with_diff_then_verbose_rerun() {
         "Welcome to localhost\nhello, operator\nline three\n"
     );
 
-    // Nothing left to change: no diff, no handler; every result echoed.
-    let (code, out) = play(dir.path(), &["-v"]);
+    // Nothing left to change: no diff, no handler; every result echoed, task paths shown.
+    let (code, out) = play(dir.path(), &["-vv"]);
     assert_eq!(code, 2, "{out}");
     assert_snapshot("play_verbose.txt", &out);
 }

@@ -18,7 +18,7 @@ fn reporter_for(args: &PlayArgs) -> Result<Fanout> {
     }
     // `--step` asks on the terminal before each task: no status line in between.
     let reporter = reporters(&args.out, || {
-        Human::stdout(args.out.no_progress || args.step)
+        Human::stdout(args.out.no_progress || args.step).verbosity(args.conn.verbose)
     })?;
     Ok(if args.profile {
         reporter.profiled()

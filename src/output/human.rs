@@ -23,6 +23,8 @@ pub struct Human {
     progress: Option<Progress>,
     /// `drover run MODULE`: `ansible -m` lines instead of banners and a recap.
     adhoc: Option<String>,
+    /// `-vv` and up: each task's `file:line` under its banner.
+    verbosity: u8,
 }
 
 impl Human {
@@ -48,7 +50,23 @@ impl Human {
             width: width.clamp(80, 200),
             progress,
             adhoc: None,
+            verbosity: 0,
         }
+    }
+
+    /// `file:line` with the file made absolute, as ansible-playbook shows task paths.
+    fn absolute_path(at: &Span) -> String {
+        let file: std::sync::Arc<std::path::Path> = match std::path::absolute(&at.file) {
+            Ok(p) => p.into(),
+            Err(_) => at.file.clone(),
+        };
+        super::task_path(&Span { file, ..at.clone() })
+    }
+
+    /// From `-vv` on, each task banner is followed by `task path: FILE:LINE`.
+    pub fn verbosity(mut self, v: u8) -> Human {
+        self.verbosity = v;
+        self
     }
 
     /// Reports an ad-hoc run of `module` as `ansible -m` does (`host | CHANGED | rc=0 >>`).
@@ -65,6 +83,7 @@ impl Human {
             width: 80,
             progress: None,
             adhoc: None,
+            verbosity: 0,
         }
     }
 
@@ -189,7 +208,7 @@ impl Reporter for Human {
         self.banner(&format!("PLAY [{name}]"));
     }
 
-    fn task_start(&mut self, name: &str, handler: bool, _at: &Span) {
+    fn task_start(&mut self, name: &str, handler: bool, at: &Span) {
         let kind = if handler { "RUNNING HANDLER" } else { "TASK" };
         let title = format!("{kind} [{name}]");
         if let Some(p) = &self.progress {
@@ -197,6 +216,13 @@ impl Reporter for Human {
         }
         if self.adhoc.is_none() {
             self.banner(&title);
+            if self.verbosity >= 2 && !handler {
+                let line = self.paint(
+                    &format!("task path: {}", Self::absolute_path(at)),
+                    &Style::new().green().bright(),
+                );
+                let _ = writeln!(self.out, "{line}");
+            }
         }
     }
 

@@ -213,7 +213,7 @@ impl Write for ScreenWriter {
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        (&Counts::lock(&self.screen).term).flush()
+        Counts::lock(&self.screen).term.flush()
     }
 }
 
