@@ -129,6 +129,23 @@ impl Screen {
     }
 }
 
+/// The screen of the status line shown now, for lines written to standard error.
+static SHOWN: Mutex<Option<Arc<Mutex<Screen>>>> = Mutex::new(None);
+
+/// Writes a line to standard error (a warning from a worker) without garbling the status
+/// line: it is erased first and drawn again by the next tick.
+pub fn eprintln_above(line: &str) {
+    let screen = Counts::lock(&SHOWN).clone();
+    match screen {
+        Some(screen) => {
+            let mut s = Counts::lock(&screen);
+            s.erase();
+            let _ = Term::stderr().write_line(line);
+        }
+        None => eprintln!("{line}"),
+    }
+}
+
 /// The status line on standard output and its ticker thread; dropping it erases the line.
 pub struct Progress {
     counts: Arc<Counts>,
@@ -160,6 +177,7 @@ impl Progress {
                 })
                 .ok()
         };
+        *Counts::lock(&SHOWN) = Some(screen.clone());
         Progress {
             counts,
             screen,
@@ -187,6 +205,7 @@ impl Progress {
             let _ = t.join();
         }
         Counts::lock(&self.screen).erase();
+        *Counts::lock(&SHOWN) = None;
     }
 }
 
