@@ -29,6 +29,7 @@ const PLAYBOOK: &str = r#"- name: nobody home
   gather_facts: false
   vars:
     greeting: hello
+    secret: hunter2-very-secret
   tasks:
     - name: write a file
       copy:
@@ -60,6 +61,15 @@ const PLAYBOOK: &str = r#"- name: nobody home
     - name: one loop item fails
       command: "test {{ item }} = ok"
       loop: [ok, bad]
+      ignore_errors: true
+    - name: a secret loop
+      debug:
+        msg: "the secret is {{ secret }}"
+      loop: ["{{ secret }}"]
+      no_log: true
+    - name: a secret failure
+      shell: "echo {{ secret }}; exit 1"
+      no_log: true
       ignore_errors: true
   handlers:
     - name: announce
@@ -178,8 +188,14 @@ fn play(dir: &Path, args: &[&str]) -> (i32, String) {
         .args(args);
     let (code, out, err) = run(&mut cmd);
     assert!(err.is_empty(), "stderr: {err}");
+    assert!(
+        !out.contains(SECRET),
+        "{args:?}: the no_log secret leaked:\n{out}"
+    );
     (code, normalise(&out, dir))
 }
+
+const SECRET: &str = "hunter2-very-secret";
 
 #[test]
 fn playbook_run_with_diff_then_verbose_rerun() {
@@ -199,6 +215,13 @@ fn playbook_run_with_diff_then_verbose_rerun() {
     let (code, out) = play(dir.path(), &["-vv"]);
     assert_eq!(code, 2, "{out}");
     assert_snapshot("play_verbose.txt", &out);
+
+    // `no_log` holds at every verbosity (`play` asserts the secret is absent).
+    for v in ["-vvv", "-vvvv"] {
+        let (code, out) = play(dir.path(), &[v, "--diff"]);
+        assert_eq!(code, 2, "{out}");
+        assert!(out.contains("(item=None)"), "{out}");
+    }
 }
 
 #[test]
