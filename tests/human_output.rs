@@ -248,10 +248,16 @@ fn adhoc_run_like_ansible() {
         "-m",
         "copy",
         "-a",
-        &format!("content=x dest={}/f mode=0600", s(dir.path())),
+        &format!(
+            "content=x dest={}/{{{{ inventory_hostname }}}}.txt mode=0600",
+            s(dir.path())
+        ),
     ]);
     assert_eq!(code3, 0);
-    assert_eq!(std::fs::read_to_string(dir.path().join("f")).unwrap(), "x");
+    for h in ["web1", "web2"] {
+        let p = dir.path().join(format!("{h}.txt"));
+        assert_eq!(std::fs::read_to_string(p).unwrap(), "x");
+    }
     let (code4, debug, _) = adhoc(&["-m", "debug", "-a", "msg=hello"]);
     assert_eq!(code4, 0);
     assert_snapshot(

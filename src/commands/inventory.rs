@@ -15,7 +15,9 @@ pub fn run_inventory(args: &InventoryArgs) -> Result<i32> {
     let inv = input(load_inventory(&args.inventory, &[]))?;
     if let Some(group) = &args.graph {
         if group != "all" && !inv.groups.contains_key(group) {
-            return input(Err(anyhow!("no group named `{group}` in the inventory")));
+            return input(Err(anyhow!(
+                "no group named `{group}` in the inventory\nhint: --graph takes a group name (as ansible-inventory); `drover inventory --graph` shows them all"
+            )));
         }
         println!(
             "{}",

@@ -43,7 +43,7 @@ pub fn task_title(t: &Task) -> String {
 }
 
 use crate::inventory::Inventory;
-use crate::output::Reporter;
+use crate::output::{Counts, Reporter};
 use crate::playbook::{BatchSize, Play, Playbook, Task, TaskKind};
 use crate::settings::Settings;
 use crate::vars::VarMap;
@@ -89,7 +89,7 @@ pub struct Runner<'a> {
     /// A play was stopped by its failures: no further play runs.
     stopped: bool,
     /// The live status line's counters, when the output shows one.
-    live: Option<Arc<crate::output::Counts>>,
+    live: Option<Arc<Counts>>,
 }
 
 /// Deeper nesting of dynamic includes is taken for a recursion without end.
@@ -626,17 +626,28 @@ impl<'a> Runner<'a> {
             .enumerate()
             .filter(|(i, h)| batch.contains(i) && h.active())
             .collect();
+        let live = self.live.as_deref();
+        if let Some(c) = live {
+            c.begin(targets.len());
+        }
         let found: Vec<(usize, std::time::Duration, Result<Vec<run_task::Inclusion>>)> = pool
             .install(|| {
                 targets
                     .par_iter_mut()
                     .map(|(i, h)| {
                         let started = std::time::Instant::now();
-                        let r = run_task::inclusions(shared, task, inc, h);
+                        let r = Counts::track(
+                            live,
+                            || run_task::inclusions(shared, task, inc, h),
+                            Result::is_err,
+                        );
                         (*i, started.elapsed(), r)
                     })
                     .collect()
             });
+        if let Some(c) = live {
+            c.end();
+        }
         // Hosts that include nothing are skipped, hosts whose include failed are failed; the
         // rest count as ok and are listed on the `included:` lines.
         let mut groups: Vec<(run_task::Inclusion, Vec<usize>)> = Vec::new();
@@ -799,14 +810,13 @@ impl<'a> Runner<'a> {
         }
         // Counted as each host starts and finishes, for the status line.
         let f = |h: &mut HostState| {
-            if let Some(c) = live {
-                c.host_started();
-            }
-            let r = f(h);
-            if let Some(c) = live {
-                c.host_done(matches!(r.status, Status::Failed | Status::Unreachable) && !r.ignored);
-            }
-            r
+            Counts::track(
+                live,
+                || f(h),
+                |r: &HostResult| {
+                    matches!(r.status, Status::Failed | Status::Unreachable) && !r.ignored
+                },
+            )
         };
         let out = if throttle == 0 || throttle >= targets.len() {
             pool.install(|| targets.par_iter_mut().map(|h| f(h)).collect())

@@ -70,6 +70,20 @@ impl Counts {
         }
     }
 
+    /// Runs one host's part of a task, counted as running, then as done (and as failed when
+    /// `failed` says so). Without counters (no status line) it only runs.
+    pub fn track<R>(
+        counts: Option<&Counts>,
+        run: impl FnOnce() -> R,
+        failed: impl FnOnce(&R) -> bool,
+    ) -> R {
+        let Some(c) = counts else { return run() };
+        c.host_started();
+        let r = run();
+        c.host_done(failed(&r));
+        r
+    }
+
     /// Every host reported: no line until the next `begin`.
     pub fn end(&self) {
         *Self::lock(&self.started) = None;
