@@ -300,3 +300,42 @@ fn inventory_graph_and_list_like_ansible_inventory() {
     assert_eq!(code, 5, "an unknown group is bad input");
     assert!(err.contains("no group named `nope`"), "{err}");
 }
+
+/// On a terminal (util-linux `script`), `--diff` is coloured: removed lines red, added lines
+/// green, hunk headers cyan, file headers bold; the words stay the snapshot's.
+#[test]
+fn diff_is_coloured_on_a_terminal() {
+    let have_script = std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have_script {
+        eprintln!("skipping: util-linux `script` is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path());
+    let mut cmd = std::process::Command::new("script");
+    cmd.current_dir(dir.path())
+        .env("TERM", "xterm")
+        .env_remove("NO_COLOR")
+        .arg("-qfec")
+        .arg(format!(
+            "stty cols 80; '{}' play -i hosts.ini site.yml --diff --no-progress -e work='{}'",
+            env!("CARGO_BIN_EXE_drover"),
+            s(dir.path())
+        ))
+        .arg("/dev/null");
+    let (code, out, _) = run(&mut cmd);
+    assert_eq!(code, 2, "{out:?}");
+    for want in [
+        "\x1b[31m-2\x1b[0m",
+        "\x1b[32m+two\x1b[0m",
+        "\x1b[36m@@ -1,3 +1,3 @@\x1b[0m",
+        "\x1b[1m--- before: ",
+        "\x1b[31m-hi, operator\x1b[0m",
+        "\x1b[33mchanged: [localhost]\x1b[0m",
+    ] {
+        assert!(out.contains(want), "no {want:?} in:\n{out:?}");
+    }
+}
