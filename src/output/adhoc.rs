@@ -28,16 +28,16 @@ fn text(v: &Value, key: &str) -> Option<String> {
 /// The line (or block) for one host's result of `module`; `no_log` hides the values.
 pub fn result_text(module: &str, r: &HostResult) -> String {
     let module = module.trim_start_matches("ansible.builtin.");
-    let state = match (r.status, r.ignored) {
-        (Status::Skipped, _) => return format!("{} | SKIPPED", r.host),
-        (Status::Changed, _) => "CHANGED",
-        (Status::Ok, _) => "SUCCESS",
-        (Status::Failed, _) => "FAILED",
-        (Status::Unreachable, _) => "UNREACHABLE!",
+    let state = match r.status {
+        Status::Skipped => return format!("{} | SKIPPED", r.host),
+        Status::Changed => "CHANGED",
+        Status::Ok => "SUCCESS",
+        Status::Failed => "FAILED",
+        Status::Unreachable => "UNREACHABLE!",
     };
     let dump = |v: &Value| {
         let json = if r.no_log {
-            serde_json::json!({"censored": "the output has been hidden due to the fact that 'no_log: true' was specified for this result"})
+            serde_json::json!({ "censored": super::CENSORED })
         } else if module == "debug" && r.status == Status::Ok {
             // Debug shows its message alone, as in a play.
             serde_json::to_value(super::human::Human::shown(v)).unwrap_or_default()
@@ -46,11 +46,8 @@ pub fn result_text(module: &str, r: &HostResult) -> String {
         };
         pyjson::dumps(&json, true)
     };
-    let has_rc = attr(&r.result, "rc").is_some();
-    if TEXT_MODULES.contains(&module) && r.status != Status::Unreachable && has_rc && !r.no_log {
-        let rc = attr(&r.result, "rc")
-            .map(|v| v.to_string())
-            .unwrap_or_default();
+    let rc = attr(&r.result, "rc").filter(|_| r.status != Status::Unreachable && !r.no_log);
+    if let Some(rc) = rc.filter(|_| TEXT_MODULES.contains(&module)) {
         let mut out = format!("{} | {state} | rc={rc} >>", r.host);
         let mut parts = vec![text(&r.result, "stdout"), text(&r.result, "stderr")];
         if r.status == Status::Failed {
@@ -62,6 +59,7 @@ pub fn result_text(module: &str, r: &HostResult) -> String {
         }
         return out;
     }
+    // A module's failure is `FAILED!` (a command's, above, `FAILED`), as `ansible -m` says.
     let state = if r.status == Status::Failed {
         "FAILED!"
     } else {

@@ -142,7 +142,7 @@ impl Human {
     /// shown on purpose (`debug`) and from `-vvv` on.
     fn json(v: &minijinja::Value, no_log: bool, indent: bool) -> String {
         let v = if no_log {
-            serde_json::json!({"censored": "the output has been hidden due to the fact that 'no_log: true' was specified for this result"})
+            serde_json::json!({ "censored": super::CENSORED })
         } else {
             pyjson::clean_result(
                 serde_json::to_value(v)

@@ -27,6 +27,10 @@ pub use pyjson::dumps as python_json;
 use crate::executor::{HostResult, Stats};
 use crate::yaml::Span;
 
+/// What Ansible shows in place of a `no_log` result's values.
+const CENSORED: &str =
+    "the output has been hidden due to the fact that 'no_log: true' was specified for this result";
+
 /// Receives run events in order. Implementations buffer or print; they never fail the run.
 pub trait Reporter {
     /// A play begins on these hosts (after `--limit`, in the play's order).
