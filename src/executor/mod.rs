@@ -182,7 +182,7 @@ impl<'a> Runner<'a> {
             order_hosts(&mut names, &play.order);
             reporter.play_start(&play.name, &names);
             if names.is_empty() {
-                reporter.warning("no hosts matched, skipping this play");
+                reporter.no_hosts_matched();
                 continue;
             }
             // A host that failed in an earlier play stays out of the later ones (as in

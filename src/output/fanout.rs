@@ -59,6 +59,10 @@ impl Reporter for Fanout {
         self.each(|r| r.warning(msg));
     }
 
+    fn no_hosts_matched(&mut self) {
+        self.each(|r| r.no_hosts_matched());
+    }
+
     fn included(&mut self, file: &str, hosts: &[&str], label: Option<&str>) {
         self.each(|r| r.included(file, hosts, label));
     }

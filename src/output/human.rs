@@ -297,6 +297,12 @@ impl Reporter for Human {
         let _ = writeln!(self.out, "{line}");
     }
 
+    /// ansible-playbook's line under the banner of a play without hosts.
+    fn no_hosts_matched(&mut self) {
+        let line = self.paint("skipping: no hosts matched", &Style::new().cyan());
+        let _ = writeln!(self.out, "{line}");
+    }
+
     fn recap(&mut self, stats: &[(String, Stats)]) {
         if let Some(p) = &mut self.progress {
             p.close();

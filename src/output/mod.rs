@@ -40,6 +40,10 @@ pub trait Reporter {
     /// One host's result, in inventory order after the whole task finished.
     fn host_result(&mut self, result: &HostResult, verbosity: u8);
     fn warning(&mut self, msg: &str);
+    /// The play that just started matched no host and is skipped.
+    fn no_hosts_matched(&mut self) {
+        self.warning("no hosts matched, skipping this play");
+    }
     /// An `include_tasks` file that runs next for these hosts (`label`: the loop item).
     fn included(&mut self, file: &str, hosts: &[&str], label: Option<&str>);
     fn recap(&mut self, stats: &[(String, Stats)]);
