@@ -263,10 +263,21 @@ fn adhoc_run_like_ansible() {
     }
     let (code4, debug, _) = adhoc(&["-m", "debug", "-a", "msg=hello"]);
     assert_eq!(code4, 0);
+    let dir_arg = format!("path={}/d state=directory", s(dir.path()));
+    let (code5, check, _) = adhoc(&[
+        "-l", "web1", "-m", "file", "-a", &dir_arg, "--check", "--diff",
+    ]);
+    assert_eq!(code5, 0);
+    assert!(!dir.path().join("d").exists(), "--check changed nothing");
+    let mut cmd = drover();
+    cmd.current_dir(dir.path())
+        .args(["run", "-i", "hosts.ini", "nosuch", "-m", "ping"]);
+    let (code6, nobody, _) = run(&mut cmd);
+    assert_eq!(code6, 0, "no hosts is not an error (as ansible)");
     assert_snapshot(
         "adhoc.txt",
         &format!(
-            "$ drover run web -a 'echo hi ...'\n{out}\n$ drover run web -m shell -a '... exit 3'\n{failed}\n$ drover run web -m copy ...\n{other}\n$ drover run web -m debug -a msg=hello\n{debug}"
+            "$ drover run web -a 'echo hi ...'\n{out}\n$ drover run web -m shell -a '... exit 3'\n{failed}\n$ drover run web -m copy ...\n{other}\n$ drover run web -m debug -a msg=hello\n{debug}\n$ drover run web -l web1 -m file -a '... state=directory' --check --diff\n{check}\n$ drover run nosuch -m ping\n{nobody}"
         ),
     );
 }

@@ -111,6 +111,15 @@ impl Human {
         }
     }
 
+    /// `before: /etc/motd`, or `before` alone when the diff names nothing (as Ansible).
+    fn diff_header(side: &str, name: &str) -> String {
+        if name.is_empty() {
+            side.to_string()
+        } else {
+            format!("{side}: {name}")
+        }
+    }
+
     fn write_diffs(&mut self, diffs: &[crate::modules::Diff]) {
         for d in diffs {
             // Vault secrets are hidden before diffing: a changed secret shows as a changed
@@ -118,8 +127,8 @@ impl Human {
             let text = unified_diff(
                 &redact(&d.before),
                 &redact(&d.after),
-                &format!("before: {}", d.before_header),
-                &format!("after: {}", d.after_header),
+                &Self::diff_header("before", &d.before_header),
+                &Self::diff_header("after", &d.after_header),
             );
             for line in text.lines() {
                 let styled = if line.starts_with("+++") || line.starts_with("---") {
@@ -297,8 +306,13 @@ impl Reporter for Human {
         let _ = writeln!(self.out, "{line}");
     }
 
-    /// ansible-playbook's line under the banner of a play without hosts.
+    /// ansible-playbook's line under the banner of a play without hosts (`ansible`'s warning
+    /// for an ad-hoc run).
     fn no_hosts_matched(&mut self) {
+        if self.adhoc.is_some() {
+            self.warning("no hosts matched, nothing to do");
+            return;
+        }
         let line = self.paint("skipping: no hosts matched", &Style::new().cyan());
         let _ = writeln!(self.out, "{line}");
     }

@@ -3,12 +3,14 @@
 
 use serde_json::Value;
 
-/// A result as Ansible's output callbacks get it: without the `failed` and `skipped` keys
-/// (the line already says so; Ansible's `TaskResult.clean_copy`).
+/// A result as Ansible's output callbacks show it: without the `failed` and `skipped` keys
+/// (the line already says so; Ansible's `TaskResult.clean_copy`) and without `diff` (printed
+/// as a diff of its own).
 pub fn clean_result(mut value: Value) -> Value {
     if let Some(m) = value.as_object_mut() {
-        m.shift_remove("failed");
-        m.shift_remove("skipped");
+        for key in ["failed", "skipped", "diff"] {
+            m.shift_remove(key);
+        }
     }
     value
 }
