@@ -182,3 +182,45 @@ fn turned_off_by_flag_env_and_json() {
         );
     }
 }
+
+/// Under `strategy: free` each host runs the play on its own and results print as they come;
+/// the line counts hosts through the play.
+#[test]
+fn free_strategy_counts_hosts_through_the_play() {
+    if !have_script() {
+        eprintln!("skipping: util-linux `script` is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path());
+    write(
+        dir.path(),
+        "site.yml",
+        r#"- name: loose
+  hosts: all
+  strategy: free
+  gather_facts: false
+  tasks:
+    - name: nap
+      shell: "sleep {{ 1 if inventory_hostname == 'h1' else 2 }}"
+    - name: after
+      command: "true"
+"#,
+    );
+    let (code, raw) = under_tty(dir.path(), "", &[]);
+    assert_eq!(code, 0, "{raw:?}");
+    let (status, text) = split_transcript(&raw);
+    assert!(
+        status
+            .iter()
+            .any(|l| l.starts_with("PLAY [loose] (strategy free)  done 1/4  running 3  failed 0")),
+        "{status:?}"
+    );
+    assert!(
+        status
+            .iter()
+            .all(|l| l.starts_with("PLAY [loose] (strategy free)  done ")),
+        "the title stays the play's: {status:?}"
+    );
+    assert!(text.contains("PLAY RECAP"), "{text}");
+}

@@ -31,6 +31,8 @@ pub fn wanted(off: bool) -> bool {
 #[derive(Default)]
 pub struct Counts {
     task: Mutex<String>,
+    /// The title stays as set by `begin_hosts` (`strategy: free` counts hosts, not tasks).
+    pinned: AtomicBool,
     started: Mutex<Option<Instant>>,
     total: AtomicUsize,
     running: AtomicUsize,
@@ -45,7 +47,17 @@ impl Counts {
 
     /// The name the line shows (the banner's title).
     pub fn set_task(&self, title: &str) {
+        if !self.pinned.load(Ordering::SeqCst) {
+            *Self::lock(&self.task) = title.to_string();
+        }
+    }
+
+    /// `total` hosts run a whole play section on their own (`strategy: free`): the line is
+    /// titled `title` and counts hosts until `end`.
+    pub fn begin_hosts(&self, title: &str, total: usize) {
         *Self::lock(&self.task) = title.to_string();
+        self.pinned.store(true, Ordering::SeqCst);
+        self.begin(total);
     }
 
     /// `total` hosts are about to run the current task.
@@ -87,6 +99,7 @@ impl Counts {
     /// Every host reported: no line until the next `begin`.
     pub fn end(&self) {
         *Self::lock(&self.started) = None;
+        self.pinned.store(false, Ordering::SeqCst);
     }
 
     /// The status line, when a task has been running long enough to show one.
