@@ -40,22 +40,23 @@ pub struct Counts {
     failed: AtomicUsize,
 }
 
-impl Counts {
-    fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-        m.lock().unwrap_or_else(|p| p.into_inner())
-    }
+/// A lock that a panicked holder does not poison for the rest of the run.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
 
+impl Counts {
     /// The name the line shows (the banner's title).
     pub fn set_task(&self, title: &str) {
         if !self.pinned.load(Ordering::SeqCst) {
-            *Self::lock(&self.task) = title.to_string();
+            *lock(&self.task) = title.to_string();
         }
     }
 
     /// `total` hosts run a whole play section on their own (`strategy: free`): the line is
     /// titled `title` and counts hosts until `end`.
     pub fn begin_hosts(&self, title: &str, total: usize) {
-        *Self::lock(&self.task) = title.to_string();
+        *lock(&self.task) = title.to_string();
         self.pinned.store(true, Ordering::SeqCst);
         self.begin(total);
     }
@@ -66,7 +67,7 @@ impl Counts {
         self.running.store(0, Ordering::SeqCst);
         self.done.store(0, Ordering::SeqCst);
         self.failed.store(0, Ordering::SeqCst);
-        *Self::lock(&self.started) = Some(Instant::now());
+        *lock(&self.started) = Some(Instant::now());
     }
 
     pub fn host_started(&self) {
@@ -98,20 +99,20 @@ impl Counts {
 
     /// Every host reported: no line until the next `begin`.
     pub fn end(&self) {
-        *Self::lock(&self.started) = None;
+        *lock(&self.started) = None;
         self.pinned.store(false, Ordering::SeqCst);
     }
 
     /// The status line, when a task has been running long enough to show one.
     fn line(&self, now: Instant) -> Option<String> {
-        let started = (*Self::lock(&self.started))?;
+        let started = (*lock(&self.started))?;
         let elapsed = now.checked_duration_since(started)?;
         if elapsed < SHOW_AFTER {
             return None;
         }
         Some(format!(
             "{}  done {}/{}  running {}  failed {}  {}s",
-            Self::lock(&self.task),
+            lock(&self.task),
             self.done.load(Ordering::SeqCst),
             self.total.load(Ordering::SeqCst),
             self.running.load(Ordering::SeqCst),
@@ -162,10 +163,10 @@ static SHOWN: Mutex<Option<Arc<Mutex<Screen>>>> = Mutex::new(None);
 /// Writes a line to standard error (a warning from a worker) without garbling the status
 /// line: it is erased first and drawn again by the next tick.
 pub fn eprintln_above(line: &str) {
-    let screen = Counts::lock(&SHOWN).clone();
+    let screen = lock(&SHOWN).clone();
     match screen {
         Some(screen) => {
-            let mut s = Counts::lock(&screen);
+            let mut s = lock(&screen);
             s.erase();
             let _ = Term::stderr().write_line(line);
         }
@@ -199,12 +200,12 @@ impl Progress {
                     while !stop.load(Ordering::SeqCst) {
                         std::thread::sleep(TICK);
                         let line = counts.line(Instant::now());
-                        Counts::lock(&screen).draw(line);
+                        lock(&screen).draw(line);
                     }
                 })
                 .ok()
         };
-        *Counts::lock(&SHOWN) = Some(screen.clone());
+        *lock(&SHOWN) = Some(screen.clone());
         Progress {
             counts,
             screen,
@@ -231,8 +232,8 @@ impl Progress {
         if let Some(t) = self.ticker.take() {
             let _ = t.join();
         }
-        Counts::lock(&self.screen).erase();
-        *Counts::lock(&SHOWN) = None;
+        lock(&self.screen).erase();
+        *lock(&SHOWN) = None;
     }
 }
 
@@ -249,7 +250,7 @@ pub struct ScreenWriter {
 
 impl Write for ScreenWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let mut s = Counts::lock(&self.screen);
+        let mut s = lock(&self.screen);
         s.erase();
         let n = (&s.term).write(buf)?;
         if n > 0 {
@@ -259,7 +260,7 @@ impl Write for ScreenWriter {
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        Counts::lock(&self.screen).term.flush()
+        lock(&self.screen).term.flush()
     }
 }
 
