@@ -244,6 +244,17 @@ pub struct PlayArgs {
     /// Load and validate everything, then exit without touching a host.
     #[arg(long = "syntax-check")]
     pub syntax_check: bool,
+    #[command(flatten)]
+    pub out: OutputArgs,
+    /// After the recap, show the slowest tasks (summed over hosts, and the slowest host) and
+    /// the slowest hosts.
+    #[arg(long = "profile")]
+    pub profile: bool,
+}
+
+/// How a run reports: shared by `drover play` and `drover run`.
+#[derive(Args, Debug, Clone)]
+pub struct OutputArgs {
     /// What goes to standard output: `human` (Ansible-like) or `json` (one event per line,
     /// described by docs/output-json.schema.json).
     #[arg(long = "output", value_name = "FORMAT", value_enum, default_value_t = OutputFormat::Human)]
@@ -252,13 +263,13 @@ pub struct PlayArgs {
     /// testcase per task and host).
     #[arg(long = "junit", value_name = "FILE")]
     pub junit: Option<PathBuf>,
-    /// After the recap, show the slowest tasks (summed over hosts, and the slowest host) and
-    /// the slowest hosts.
-    #[arg(long = "profile")]
-    pub profile: bool,
+    /// No live status line at the bottom of the terminal while a task runs (also
+    /// DROVER_PROGRESS=0; it is only ever shown on a terminal with the human output).
+    #[arg(long = "no-progress")]
+    pub no_progress: bool,
 }
 
-/// The format of `drover play`'s standard output.
+/// The format of standard output.
 #[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum OutputFormat {
     #[default]
@@ -280,6 +291,9 @@ pub struct InventoryArgs {
     /// Print one host's variables as JSON.
     #[arg(long, value_name = "HOST")]
     pub host: Option<String>,
+    /// With --graph: also show variables (a host's own under it, a group's after its members).
+    #[arg(long = "vars", requires = "graph")]
+    pub vars: bool,
     #[command(flatten)]
     pub vault: VaultSecretArgs,
 }
@@ -297,4 +311,6 @@ pub struct RunArgs {
     /// Module arguments (k=v or free-form).
     #[arg(short = 'a', long = "args", value_name = "ARGS")]
     pub args: Option<String>,
+    #[command(flatten)]
+    pub out: OutputArgs,
 }

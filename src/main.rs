@@ -3,7 +3,6 @@
 use clap::Parser;
 use drover::cli::{Cli, Command};
 use drover::commands::{run_adhoc, run_inventory, run_play, run_vault, InputError};
-use drover::output::Human;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -19,7 +18,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Play(a) => run_play(a),
         Command::Inventory(a) => run_inventory(a),
-        Command::Run(a) => run_adhoc(a, &mut Human::stdout()),
+        Command::Run(a) => run_adhoc(a),
         Command::Vault(a) => run_vault(a),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();

@@ -362,7 +362,7 @@ fn under_the_free_strategy_a_fast_host_does_not_wait_for_a_slow_one() {
     );
     assert_eq!(out.matches("changed=3 ").count(), 2, "{out}");
     // As ansible-playbook: `run_once` under `free` runs on every host, with one warning.
-    assert_eq!(out.matches("\"msg\":\"once\"").count(), 2, "{out}");
+    assert_eq!(out.matches("\"msg\": \"once\"").count(), 2, "{out}");
     assert_eq!(
         out.matches("Using run_once with the free strategy is not currently supported")
             .count(),
@@ -371,7 +371,7 @@ fn under_the_free_strategy_a_fast_host_does_not_wait_for_a_slow_one() {
     );
     let (code, out, log) = play_inv(inv, &[("pb.yml", &pb("linear"))]);
     assert_eq!(code, 0, "{out}");
-    assert_eq!(out.matches("\"msg\":\"once\"").count(), 1, "{out}");
+    assert_eq!(out.matches("\"msg\": \"once\"").count(), 1, "{out}");
     assert!(!out.contains("Using run_once"), "{out}");
     assert_eq!(
         &log.lines().collect::<Vec<_>>()[..2],

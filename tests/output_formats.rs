@@ -464,3 +464,84 @@ fn unreachable_host_is_an_error_case() {
     let error = doc.descendants().find(|n| n.has_tag_name("error")).unwrap();
     assert_eq!(error.parent().unwrap().attribute("classname"), Some("gone"));
 }
+
+/// `drover run` reports as a one-task play: the same events (with the command's `rc`,
+/// `stdout` and `stderr`), a JUnit file, and the exit codes of `drover play`.
+#[test]
+fn adhoc_run_json_and_junit() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "hosts.ini",
+        "[web]\nweb1 ansible_connection=local\nweb2 ansible_connection=local\n",
+    );
+    let report = dir.path().join("adhoc.xml");
+    let mut cmd = drover();
+    cmd.current_dir(dir.path())
+        .args([
+            "run",
+            "web",
+            "-i",
+            "hosts.ini",
+            "--output",
+            "json",
+            "--junit",
+        ])
+        .arg(&report)
+        .args(["-m", "shell", "-a"])
+        .arg(
+            "echo out-{{ inventory_hostname }}; echo err >&2; [ {{ inventory_hostname }} = web1 ]",
+        );
+    let (code, stdout, stderr) = run(&mut cmd);
+    assert_eq!(code, 2, "web2 failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    let ev = events(&stdout);
+    let kinds: Vec<&str> = ev.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "play_start",
+            "task_start",
+            "host_result",
+            "host_result",
+            "recap"
+        ],
+        "{stdout}"
+    );
+    assert_eq!(ev[0]["hosts"], serde_json::json!(["web1", "web2"]));
+    let web1 = &ev[2];
+    assert_eq!(
+        (
+            &web1["host"],
+            &web1["status"],
+            &web1["rc"],
+            &web1["stdout"],
+            &web1["stderr"]
+        ),
+        (
+            &serde_json::json!("web1"),
+            &serde_json::json!("changed"),
+            &serde_json::json!(0),
+            &serde_json::json!("out-web1"),
+            &serde_json::json!("err")
+        ),
+        "{web1}"
+    );
+    assert_eq!(ev[3]["status"], "failed");
+    assert_eq!(ev[3]["rc"], 1);
+    assert_eq!(ev[4]["hosts"]["web2"]["failed"], 1);
+
+    let text = std::fs::read_to_string(&report).expect("the JUnit report was written");
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    assert_eq!(junit_counts(doc.root_element()), (2, 1, 0, 0), "{text}");
+
+    // All well: exit 0, and the human output carries no recap (as `ansible -m`).
+    let mut cmd = drover();
+    cmd.current_dir(dir.path())
+        .args(["run", "web", "-i", "hosts.ini", "-a", "true"]);
+    let (code, stdout, _) = run(&mut cmd);
+    assert_eq!(code, 0, "{stdout}");
+    assert_eq!(
+        stdout,
+        "web1 | CHANGED | rc=0 >>\nweb2 | CHANGED | rc=0 >>\n"
+    );
+}

@@ -108,7 +108,7 @@ fn check_levels(levels: &[&str], build: fn(&Path, &[&str]) -> Vec<String>) {
             String::from_utf8_lossy(&out.stderr)
         );
         assert!(
-            stdout.contains(&format!("\"msg\":\"V={expected}\"")),
+            stdout.contains(&format!("\"msg\": \"V={expected}\"")),
             "expected {expected} to win:\n{stdout}"
         );
     }

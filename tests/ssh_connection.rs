@@ -298,7 +298,7 @@ fn become_root_via_sudo() {
     );
     let (code, out, err) = play(&inv, &pb, &["--known-hosts", s(&kh)]);
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
-    assert!(out.contains(r#""name.stdout":"root""#), "{out}");
+    assert!(out.contains(r#""name.stdout": "root""#), "{out}");
     let opened = sshd.channel_opens();
     assert!((1..=3).contains(&opened), "{opened}: {}", sshd.log());
 }

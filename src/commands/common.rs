@@ -1,9 +1,10 @@
 //! What the subcommands share: resolving settings from options, loading the inventory, parsing
 //! `-e`, and mapping run outcomes to exit codes.
 
-use crate::cli::ConnectArgs;
+use crate::cli::{ConnectArgs, OutputArgs, OutputFormat};
 use crate::executor::Outcome;
 use crate::inventory::Inventory;
+use crate::output::{Fanout, Human, Json, Junit, Reporter};
 use crate::settings::Settings;
 use crate::vars::{varmap_from_value, VarMap};
 use anyhow::{anyhow, Context, Result};
@@ -85,7 +86,6 @@ pub fn setup_vault(args: &crate::cli::VaultSecretArgs) -> Result<()> {
     Ok(())
 }
 
-/// Settings from the connection options.
 /// Settings from the connection options, over what `ansible.cfg`/`drover.toml` say.
 pub fn settings_from(c: &ConnectArgs) -> Result<Settings> {
     let cfg = crate::config::load()?;
@@ -131,6 +131,30 @@ pub fn settings_from(c: &ConnectArgs) -> Result<Settings> {
         s.extra_vars.extend(parse_extra_vars(e)?);
     }
     Ok(s)
+}
+
+/// The reporters of a run: `human` (the given one) or `json` on standard output, plus a
+/// JUnit file with `--junit`.
+pub fn reporters(out: &OutputArgs, human: impl FnOnce() -> Human) -> Result<Fanout> {
+    let primary: Box<dyn Reporter> = match out.output {
+        OutputFormat::Human => Box::new(human()),
+        OutputFormat::Json => Box::new(Json::stdout()),
+    };
+    let mut reporter = Fanout::new(primary);
+    if let Some(path) = &out.junit {
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        if path.is_dir() || !dir.is_dir() {
+            anyhow::bail!(
+                "--junit {}: not a file in an existing directory",
+                path.display()
+            );
+        }
+        reporter = reporter.also(Box::new(Junit::new(path.clone())));
+    }
+    Ok(reporter)
 }
 
 /// Loads the inventory sources; with none given, the implicit localhost.

@@ -1,43 +1,30 @@
 //! `drover play`: load and validate every playbook, then run them.
 
-use super::common::{exit_code, input, load_inventory, settings_from, setup_vault};
+use super::common::{exit_code, input, load_inventory, reporters, settings_from, setup_vault};
 use crate::cli::{OutputFormat, PlayArgs};
 use crate::executor::Runner;
-use crate::output::{Fanout, Human, Json, Junit, Reporter};
+use crate::output::{Fanout, Human, Reporter};
 use crate::playbook::{check_variables, load_playbook, LoadOptions, TaskKind};
 use anyhow::Result;
 use std::io::Write;
 
-/// The reporters `--output`, `--junit` and `--profile` ask for.
+/// The reporters `--output`, `--junit`, `--no-progress` and `--profile` ask for.
 fn reporter_for(args: &PlayArgs) -> Result<Fanout> {
     let listing = args.syntax_check || args.list_hosts || args.list_tasks || args.list_tags;
-    if args.output == OutputFormat::Json && listing {
+    if args.out.output == OutputFormat::Json && listing {
         anyhow::bail!(
             "--output json reports runs; --syntax-check, --list-hosts, --list-tasks and --list-tags print text\nhint: drop --output json"
         );
     }
-    let primary: Box<dyn Reporter> = match args.output {
-        OutputFormat::Human => Box::new(Human::stdout()),
-        OutputFormat::Json => Box::new(Json::stdout()),
-    };
-    let mut reporter = Fanout::new(primary);
-    if let Some(path) = &args.junit {
-        let dir = path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(std::path::Path::new("."));
-        if path.is_dir() || !dir.is_dir() {
-            anyhow::bail!(
-                "--junit {}: not a file in an existing directory",
-                path.display()
-            );
-        }
-        reporter = reporter.also(Box::new(Junit::new(path.clone())));
-    }
-    if args.profile {
-        reporter = reporter.profiled();
-    }
-    Ok(reporter)
+    // `--step` asks on the terminal before each task: no status line in between.
+    let reporter = reporters(&args.out, || {
+        Human::stdout(args.out.no_progress || args.step).verbosity(args.conn.verbose)
+    })?;
+    Ok(if args.profile {
+        reporter.profiled()
+    } else {
+        reporter
+    })
 }
 
 /// Runs `drover play`; returns the exit code.

@@ -89,6 +89,14 @@ impl<'a> Runner<'a> {
             }
         }
         let workers = self.settings.forks.clamp(1, queue.len().max(1));
+        // The status line counts hosts through the whole play here, not tasks.
+        let live = self.live.as_deref();
+        if let Some(c) = live {
+            c.begin_hosts(
+                &format!("PLAY [{}] (strategy free)", play.name),
+                queue.len(),
+            );
+        }
         let queue = Mutex::new(queue);
         let done: Mutex<Vec<Done>> = Mutex::new(Vec::new());
         let (tx, rx) = channel::<(usize, Event)>();
@@ -118,6 +126,9 @@ impl<'a> Runner<'a> {
                     loop {
                         let next = queue.lock().ok().and_then(|mut q| q.pop());
                         let Some((index, host)) = next else { break };
+                        if let Some(c) = live {
+                            c.host_started();
+                        }
                         let mut one = Runner {
                             inventory,
                             settings,
@@ -131,6 +142,7 @@ impl<'a> Runner<'a> {
                             step: false,
                             stopped: false,
                             prompted: pc.prompted.clone(),
+                            live: None,
                         };
                         let mut out = Forward {
                             tx: tx.clone(),
@@ -144,6 +156,9 @@ impl<'a> Runner<'a> {
                         };
                         let end_play = one.end_play;
                         let host = one.hosts.swap_remove(0);
+                        if let Some(c) = live {
+                            c.host_done(host.failed || host.unreachable);
+                        }
                         if let Ok(mut d) = done.lock() {
                             d.push(Done {
                                 index,
@@ -188,6 +203,9 @@ impl<'a> Runner<'a> {
                 }
             }
         });
+        if let Some(c) = live {
+            c.end();
+        }
         // Hosts no worker took (none could start) come back untouched.
         for (i, h) in queue.into_inner().unwrap_or_default() {
             self.hosts[i] = h;

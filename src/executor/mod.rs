@@ -46,7 +46,7 @@ pub fn task_title(t: &Task) -> String {
 }
 
 use crate::inventory::Inventory;
-use crate::output::Reporter;
+use crate::output::{Counts, Reporter};
 use crate::playbook::{BatchSize, Play, Playbook, Task, TaskKind};
 use crate::settings::Settings;
 use crate::vars::VarMap;
@@ -93,6 +93,8 @@ pub struct Runner<'a> {
     stopped: bool,
     /// The current play's `vars_prompt` answers.
     prompted: Arc<VarMap>,
+    /// The live status line's counters, when the output shows one.
+    live: Option<Arc<Counts>>,
 }
 
 /// Deeper nesting of dynamic includes is taken for a recursion without end.
@@ -118,6 +120,7 @@ impl<'a> Runner<'a> {
             step: settings.step,
             stopped: false,
             prompted: Arc::new(VarMap::new()),
+            live: None,
             omit: format!(
                 "__omit_place_holder__{:016x}",
                 std::process::id() as u64 * 0x9e37_79b9
@@ -172,6 +175,7 @@ impl<'a> Runner<'a> {
             self.host_index(n);
         }
         let tags = TagFilter::new(&self.settings.tags, &self.settings.skip_tags);
+        self.live = reporter.progress();
         for play in &pb.plays {
             if INTERRUPTED.load(Ordering::SeqCst) {
                 outcome.interrupted = true;
@@ -184,7 +188,7 @@ impl<'a> Runner<'a> {
             order_hosts(&mut names, &play.order);
             reporter.play_start(&play.name, &names);
             if names.is_empty() {
-                reporter.warning("no hosts matched, skipping this play");
+                reporter.no_hosts_matched();
                 continue;
             }
             self.prompted = Arc::new(prompt::ask(play, &self.settings.extra_vars)?);
@@ -638,17 +642,28 @@ impl<'a> Runner<'a> {
             .enumerate()
             .filter(|(i, h)| batch.contains(i) && h.active())
             .collect();
+        let live = self.live.as_deref();
+        if let Some(c) = live {
+            c.begin(targets.len());
+        }
         let found: Vec<(usize, std::time::Duration, Result<Vec<run_task::Inclusion>>)> = pool
             .install(|| {
                 targets
                     .par_iter_mut()
                     .map(|(i, h)| {
                         let started = std::time::Instant::now();
-                        let r = run_task::inclusions(shared, task, inc, h);
+                        let r = Counts::track(
+                            live,
+                            || run_task::inclusions(shared, task, inc, h),
+                            Result::is_err,
+                        );
                         (*i, started.elapsed(), r)
                     })
                     .collect()
             });
+        if let Some(c) = live {
+            c.end();
+        }
         // Hosts that include nothing are skipped, hosts whose include failed are failed; the
         // rest count as ok and are listed on the `included:` lines.
         let mut groups: Vec<(run_task::Inclusion, Vec<usize>)> = Vec::new();
@@ -805,15 +820,40 @@ impl<'a> Runner<'a> {
             })
             .map(|(_, h)| h)
             .collect();
-        // After Ctrl-C a host still waiting for a worker (more hosts than forks, or a later
-        // throttle chunk) does not start the task; those already running it finish.
-        let run = |h: &mut &mut HostState| (!INTERRUPTED.load(Ordering::SeqCst)).then(|| f(h));
-        if throttle == 0 || throttle >= targets.len() {
-            return pool.install(|| targets.par_iter_mut().filter_map(run).collect());
+        let live = self.live.as_deref();
+        if let Some(c) = live {
+            c.begin(targets.len());
         }
-        let mut out = Vec::with_capacity(targets.len());
-        for chunk in targets.chunks_mut(throttle) {
-            out.extend(pool.install(|| chunk.par_iter_mut().filter_map(run).collect::<Vec<_>>()));
+        // Counted as each host starts and finishes, for the status line. After Ctrl-C a host
+        // still waiting for a worker (more hosts than forks, or a later throttle chunk) does
+        // not start the task; those already running it finish.
+        let f = |h: &mut HostState| {
+            (!INTERRUPTED.load(Ordering::SeqCst)).then(|| {
+                Counts::track(
+                    live,
+                    || f(h),
+                    |r: &HostResult| {
+                        matches!(r.status, Status::Failed | Status::Unreachable) && !r.ignored
+                    },
+                )
+            })
+        };
+        let out = if throttle == 0 || throttle >= targets.len() {
+            pool.install(|| targets.par_iter_mut().filter_map(|h| f(h)).collect())
+        } else {
+            let mut out = Vec::with_capacity(targets.len());
+            for chunk in targets.chunks_mut(throttle) {
+                out.extend(pool.install(|| {
+                    chunk
+                        .par_iter_mut()
+                        .filter_map(|h| f(h))
+                        .collect::<Vec<_>>()
+                }));
+            }
+            out
+        };
+        if let Some(c) = live {
+            c.end();
         }
         out
     }

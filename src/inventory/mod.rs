@@ -10,7 +10,7 @@ pub mod render;
 mod vars_dirs;
 mod yaml;
 
-pub use render::{graph, host_json, list_json};
+pub use render::{graph, graph_with_vars, host_json, list_json};
 
 use anyhow::{anyhow, bail, Context, Result};
 use indexmap::{IndexMap, IndexSet};

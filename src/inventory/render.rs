@@ -91,9 +91,15 @@ fn format_group(
 /// (`all` lists no hosts of its own). Lines are joined by `\n` with no trailing newline;
 /// an unknown group gives an empty string.
 pub fn graph(inv: &Inventory, group: &str) -> String {
+    graph_with_vars(inv, group, false)
+}
+
+/// `--graph --vars`: the tree with `{name = value}` lines, a host's own variables under it
+/// and a group's after its members, as `ansible-inventory` prints them.
+pub fn graph_with_vars(inv: &Inventory, group: &str, vars: bool) -> String {
     let mut lines = Vec::new();
     if inv.groups.contains_key(group) {
-        graph_group(inv, group, 0, &mut lines);
+        graph_group(inv, group, 0, vars, &mut lines);
     }
     lines.join("\n")
 }
@@ -106,18 +112,91 @@ fn graph_line(name: &str, depth: usize) -> String {
     }
 }
 
-fn graph_group(inv: &Inventory, name: &str, depth: usize, lines: &mut Vec<String>) {
+fn graph_group(inv: &Inventory, name: &str, depth: usize, vars: bool, lines: &mut Vec<String>) {
     lines.push(graph_line(&format!("@{name}:"), depth));
     let Some(group) = inv.groups.get(name) else {
         return;
     };
     for child in &group.children {
-        graph_group(inv, child, depth + 1, lines);
+        graph_group(inv, child, depth + 1, vars, lines);
     }
     if name != "all" {
         for host in &group.hosts {
             lines.push(graph_line(host, depth + 1));
+            if vars {
+                let own = inv.hosts.get(host).map(|h| own_vars(inv, h));
+                graph_vars(own.into_iter().flatten(), depth + 2, lines);
+            }
         }
+    }
+    if vars {
+        graph_vars(group.vars.iter(), depth + 1, lines);
+    }
+}
+
+/// A host's variables that none of its groups gives it (host vars are stored merged).
+fn own_vars<'a>(inv: &'a Inventory, h: &'a super::Host) -> Vec<(&'a String, &'a Value)> {
+    h.vars
+        .iter()
+        .filter(|(k, v)| {
+            !INTERNAL_VARS.contains(&k.as_str())
+                && !h
+                    .groups
+                    .iter()
+                    .chain(std::iter::once(&"all".to_string()))
+                    .any(|g| {
+                        inv.groups
+                            .get(g)
+                            .and_then(|g| g.vars.get(*k))
+                            .is_some_and(|gv| gv == *v)
+                    })
+        })
+        .collect()
+}
+
+fn graph_vars<'a>(
+    vars: impl Iterator<Item = (&'a String, &'a Value)>,
+    depth: usize,
+    lines: &mut Vec<String>,
+) {
+    let mut vars: Vec<_> = vars
+        .filter(|(k, _)| !INTERNAL_VARS.contains(&k.as_str()))
+        .collect();
+    vars.sort_by(|a, b| a.0.cmp(b.0));
+    for (k, v) in vars {
+        let json = serde_json::to_value(v).unwrap_or(Json::Null);
+        lines.push(graph_line(
+            &format!("{{{k} = {}}}", py_str(&json, true)),
+            depth,
+        ));
+    }
+}
+
+/// A value as Python's `str()` prints it (`True`, `None`, `{'a': [1, 2]}`); a top-level
+/// string is bare, nested ones quoted.
+fn py_str(v: &Json, top: bool) -> String {
+    match v {
+        Json::Null => "None".into(),
+        Json::Bool(true) => "True".into(),
+        Json::Bool(false) => "False".into(),
+        Json::Number(n) => n.to_string(),
+        Json::String(s) if top => s.clone(),
+        Json::String(s) => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")),
+        Json::Array(items) => format!(
+            "[{}]",
+            items
+                .iter()
+                .map(|i| py_str(i, false))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Json::Object(m) => format!(
+            "{{{}}}",
+            m.iter()
+                .map(|(k, v)| format!("'{k}': {}", py_str(v, false)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }
 
@@ -202,6 +281,10 @@ mod tests {
         );
         assert_eq!(graph(&inv, "db"), "@db:\n  |--db1");
         assert_eq!(graph(&inv, "nope"), "");
+        assert_eq!(
+            graph_with_vars(&inv, "web", true),
+            "@web:\n  |--web1\n  |  |--{ansible_host = 10.0.0.1}\n  |  |--{nested = {'a': [1, 2], 'b': None}}\n  |--web2\n  |--{role = web}"
+        );
     }
 
     #[test]

@@ -59,6 +59,10 @@ impl Reporter for Fanout {
         self.each(|r| r.warning(msg));
     }
 
+    fn no_hosts_matched(&mut self) {
+        self.each(|r| r.no_hosts_matched());
+    }
+
     fn included(&mut self, file: &str, hosts: &[&str], label: Option<&str>) {
         self.each(|r| r.included(file, hosts, label));
     }
@@ -74,6 +78,10 @@ impl Reporter for Fanout {
         for r in &mut self.reporters {
             r.profile(summary);
         }
+    }
+
+    fn progress(&self) -> Option<std::sync::Arc<super::Counts>> {
+        self.reporters.iter().find_map(|r| r.progress())
     }
 
     /// Every reporter finishes; the first error is returned.

@@ -1,13 +1,17 @@
 //! Ansible-like human output: PLAY/TASK banners, one line per host in inventory order,
-//! coloured diffs, PLAY RECAP. Colour only on a terminal and never with `NO_COLOR`. Every
-//! string that came out of a vault is shown as `********` (`crate::vault::redact`).
+//! coloured diffs, PLAY RECAP. Colour only on a terminal and never with `NO_COLOR`; on a
+//! terminal, a live status line while a task runs (`progress.rs`). Results are dumped as
+//! ansible-playbook dumps them (`pyjson.rs`). Every string that came out of a vault is shown
+//! as `********` (`crate::vault::redact`).
 
-use super::{unified_diff, ProfileSummary, Reporter};
+use super::progress::{self, Counts, Progress};
+use super::{pyjson, unified_diff, ProfileSummary, Reporter};
 use crate::executor::{HostResult, ItemResult, Stats, Status};
 use crate::vault::redact;
 use crate::yaml::Span;
 use console::{Style, Term};
 use std::io::Write;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Terminal reporter writing to stdout.
@@ -15,23 +19,60 @@ pub struct Human {
     out: Box<dyn Write + Send>,
     colour: bool,
     width: usize,
+    /// The live status line, when stdout is a terminal and it is not turned off.
+    progress: Option<Progress>,
+    /// `drover run MODULE`: `ansible -m` lines instead of banners and a recap.
+    adhoc: Option<String>,
+    /// `-vv` and up: each task's `file:line` under its banner.
+    verbosity: u8,
 }
 
 impl Human {
-    /// Writes to stdout, with colour when stdout is a terminal and `NO_COLOR` is unset.
-    pub fn stdout() -> Human {
+    /// Writes to stdout, with colour when stdout is a terminal and `NO_COLOR` is unset, and
+    /// the live status line there unless `no_progress` (see `progress::wanted`).
+    pub fn stdout(no_progress: bool) -> Human {
         let term = Term::stdout();
         let colour = term.is_term() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        // ansible-playbook's width: the terminal's less one, at least 79 (80 with the space).
         let width = if term.is_term() {
             term.size().1 as usize
         } else {
             80
         };
+        let progress = progress::wanted(no_progress).then(Progress::stdout);
+        let out: Box<dyn Write + Send> = match &progress {
+            Some(p) => Box::new(p.writer()),
+            None => Box::new(std::io::stdout()),
+        };
         Human {
-            out: Box::new(std::io::stdout()),
+            out,
             colour,
-            width: width.clamp(40, 200),
+            width: width.clamp(80, 200),
+            progress,
+            adhoc: None,
+            verbosity: 0,
         }
+    }
+
+    /// `file:line` with the file made absolute, as ansible-playbook shows task paths.
+    fn absolute_path(at: &Span) -> String {
+        let file: std::sync::Arc<std::path::Path> = match std::path::absolute(&at.file) {
+            Ok(p) => p.into(),
+            Err(_) => at.file.clone(),
+        };
+        super::task_path(&Span { file, ..at.clone() })
+    }
+
+    /// From `-vv` on, each task banner is followed by `task path: FILE:LINE`.
+    pub fn verbosity(mut self, v: u8) -> Human {
+        self.verbosity = v;
+        self
+    }
+
+    /// Reports an ad-hoc run of `module` as `ansible -m` does (`host | CHANGED | rc=0 >>`).
+    pub fn adhoc(mut self, module: &str) -> Human {
+        self.adhoc = Some(module.to_string());
+        self
     }
 
     /// Writes to any sink without colour (for tests and files).
@@ -40,6 +81,9 @@ impl Human {
             out,
             colour: false,
             width: 80,
+            progress: None,
+            adhoc: None,
+            verbosity: 0,
         }
     }
 
@@ -57,14 +101,22 @@ impl Human {
         let _ = writeln!(self.out, "\n{title} {stars}");
     }
 
-    fn status_style(status: Status, ignored: bool) -> (Style, &'static str) {
+    fn status_style(status: Status) -> (Style, &'static str) {
         match status {
             Status::Ok => (Style::new().green(), "ok"),
             Status::Changed => (Style::new().yellow(), "changed"),
             Status::Skipped => (Style::new().cyan(), "skipping"),
-            Status::Failed if ignored => (Style::new().red(), "failed"),
             Status::Failed => (Style::new().red(), "fatal"),
             Status::Unreachable => (Style::new().red(), "fatal"),
+        }
+    }
+
+    /// `before: /etc/motd`, or `before` alone when the diff names nothing (as Ansible).
+    fn diff_header(side: &str, name: &str) -> String {
+        if name.is_empty() {
+            side.to_string()
+        } else {
+            format!("{side}: {name}")
         }
     }
 
@@ -75,8 +127,8 @@ impl Human {
             let text = unified_diff(
                 &redact(&d.before),
                 &redact(&d.after),
-                &format!("before: {}", d.before_header),
-                &format!("after: {}", d.after_header),
+                &Self::diff_header("before", &d.before_header),
+                &Self::diff_header("after", &d.after_header),
             );
             for line in text.lines() {
                 let styled = if line.starts_with("+++") || line.starts_with("---") {
@@ -95,26 +147,63 @@ impl Human {
         }
     }
 
-    fn json(v: &minijinja::Value, no_log: bool) -> String {
-        if no_log {
-            return "{\"censored\": \"the output has been hidden due to the fact that 'no_log: true' was specified for this result\"}".into();
-        }
-        let text = serde_json::to_string(v).unwrap_or_else(|_| v.to_string());
-        redact(&text).into_owned()
+    /// A result as ansible-playbook dumps it: sorted keys, one line, or indented for results
+    /// shown on purpose (`debug`) and from `-vvv` on.
+    fn json(v: &minijinja::Value, no_log: bool, indent: bool) -> String {
+        let v = if no_log {
+            serde_json::json!({ "censored": super::CENSORED })
+        } else {
+            pyjson::clean_result(
+                serde_json::to_value(v)
+                    .unwrap_or_else(|_| serde_json::Value::String(v.to_string())),
+            )
+        };
+        redact(&pyjson::dumps(&v, indent)).into_owned()
     }
 
-    fn item_line(&mut self, host: &str, item: &ItemResult, verbosity: u8, no_log: bool) {
+    /// What a `debug`/`assert` result shows: its message alone when it has one (as
+    /// ansible-playbook cleans debug results), else its values without the status keys.
+    pub(super) fn shown(v: &minijinja::Value) -> minijinja::Value {
+        let mut shown = crate::vars::varmap_from_value(v);
+        if shown.contains_key("msg") {
+            shown.retain(|k, _| matches!(k.as_str(), "msg" | "warnings" | "deprecations"));
+        } else {
+            for k in ["changed", "failed", "skipped", "invocation", "skip_reason"] {
+                shown.shift_remove(k);
+            }
+        }
+        crate::vars::map_value(shown)
+    }
+
+    /// One loop item, as ansible-playbook words it: `ok: [h] => (item=x)`, but
+    /// `failed: [h] (item=x) => {...}`.
+    fn item_line(&mut self, r: &HostResult, item: &ItemResult, verbosity: u8) {
         self.write_diffs(&item.diffs);
-        let (style, word) = Self::status_style(item.status, false);
-        let label = if no_log {
+        let (style, word) = Self::status_style(item.status);
+        let label = if r.no_log {
             "None".to_string()
         } else {
             redact(&item.label).into_owned()
         };
-        let mut line = format!("{word}: [{host}] => (item={label})");
-        if item.status == Status::Failed || verbosity > 0 {
-            line.push_str(&format!(" => {}", Self::json(&item.result, no_log)));
-        }
+        let indent = r.show || verbosity >= 3;
+        let line = match item.status {
+            Status::Failed | Status::Unreachable => format!(
+                "failed: [{}] (item={label}) => {}",
+                r.host,
+                Self::json(&item.result, r.no_log, indent)
+            ),
+            _ if r.show && item.status == Status::Ok => format!(
+                "{word}: [{}] => (item={label}) => {}",
+                r.host,
+                Self::json(&Self::shown(&item.result), r.no_log, true)
+            ),
+            _ if verbosity > 0 => format!(
+                "{word}: [{}] => (item={label}) => {}",
+                r.host,
+                Self::json(&item.result, r.no_log, indent)
+            ),
+            _ => format!("{word}: [{}] => (item={label})", r.host),
+        };
         let painted = self.paint(&line, &style);
         let _ = writeln!(self.out, "{painted}");
     }
@@ -122,49 +211,70 @@ impl Human {
 
 impl Reporter for Human {
     fn play_start(&mut self, name: &str, _hosts: &[String]) {
+        if self.adhoc.is_some() {
+            return;
+        }
         self.banner(&format!("PLAY [{name}]"));
     }
 
-    fn task_start(&mut self, name: &str, handler: bool, _at: &Span) {
+    fn task_start(&mut self, name: &str, handler: bool, at: &Span) {
         let kind = if handler { "RUNNING HANDLER" } else { "TASK" };
-        self.banner(&format!("{kind} [{name}]"));
+        let title = format!("{kind} [{name}]");
+        if let Some(p) = &self.progress {
+            p.counts().set_task(&redact(&title));
+        }
+        if self.adhoc.is_none() {
+            self.banner(&title);
+            if self.verbosity >= 2 && !handler {
+                let line = self.paint(
+                    &format!("task path: {}", Self::absolute_path(at)),
+                    &Style::new().green().bright(),
+                );
+                let _ = writeln!(self.out, "{line}");
+            }
+        }
     }
 
     fn host_result(&mut self, r: &HostResult, verbosity: u8) {
+        if let Some(module) = &self.adhoc {
+            let text = redact(&super::adhoc::result_text(module, r)).into_owned();
+            let (style, _) = Self::status_style(r.status);
+            self.write_diffs(&r.diffs);
+            let painted = self.paint(&text, &style);
+            let _ = writeln!(self.out, "{painted}");
+            return;
+        }
         for item in &r.items {
-            self.item_line(&r.host, item, verbosity, r.no_log);
+            self.item_line(r, item, verbosity);
         }
         if r.items.is_empty() {
             self.write_diffs(&r.diffs);
         }
-        let (style, word) = Self::status_style(r.status, r.ignored);
+        let (style, word) = Self::status_style(r.status);
+        let indent = r.show || verbosity >= 3;
         let line = match r.status {
             Status::Unreachable => format!(
                 "{word}: [{}]: UNREACHABLE! => {}",
                 r.host,
-                Self::json(&r.result, r.no_log)
+                Self::json(&r.result, r.no_log, indent)
             ),
+            // A loop's items said it all (ansible-playbook prints no line for the task).
+            _ if !r.items.is_empty() => String::new(),
             Status::Failed => format!(
                 "{word}: [{}]: FAILED! => {}",
                 r.host,
-                Self::json(&r.result, r.no_log)
+                Self::json(&r.result, r.no_log, indent)
             ),
-            _ if !r.items.is_empty() && verbosity == 0 => String::new(),
+            _ if r.show && r.status == Status::Ok => format!(
+                "{word}: [{}] => {}",
+                r.host,
+                Self::json(&Self::shown(&r.result), r.no_log, true)
+            ),
             _ if verbosity > 0 => format!(
                 "{word}: [{}] => {}",
                 r.host,
-                Self::json(&r.result, r.no_log)
+                Self::json(&r.result, r.no_log, indent)
             ),
-            _ if r.show && r.status == Status::Ok => {
-                let mut shown = crate::vars::varmap_from_value(&r.result);
-                shown.shift_remove("changed");
-                shown.shift_remove("failed");
-                format!(
-                    "{word}: [{}] => {}",
-                    r.host,
-                    Self::json(&crate::vars::map_value(shown), r.no_log)
-                )
-            }
             _ => format!("{word}: [{}]", r.host),
         };
         if !line.is_empty() {
@@ -196,7 +306,25 @@ impl Reporter for Human {
         let _ = writeln!(self.out, "{line}");
     }
 
+    /// ansible-playbook's line under the banner of a play without hosts (`ansible`'s warning
+    /// for an ad-hoc run).
+    fn no_hosts_matched(&mut self) {
+        if self.adhoc.is_some() {
+            self.warning("no hosts matched, nothing to do");
+            return;
+        }
+        let line = self.paint("skipping: no hosts matched", &Style::new().cyan());
+        let _ = writeln!(self.out, "{line}");
+    }
+
     fn recap(&mut self, stats: &[(String, Stats)]) {
+        if let Some(p) = &mut self.progress {
+            p.close();
+        }
+        if self.adhoc.is_some() {
+            let _ = self.out.flush();
+            return;
+        }
         self.banner("PLAY RECAP");
         let width = stats
             .iter()
@@ -220,6 +348,10 @@ impl Reporter for Human {
             );
         }
         let _ = self.out.flush();
+    }
+
+    fn progress(&self) -> Option<Arc<Counts>> {
+        self.progress.as_ref().map(Progress::counts)
     }
 
     fn profile(&mut self, p: &ProfileSummary) {

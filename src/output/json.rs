@@ -1,5 +1,6 @@
 //! `--output json`: one JSON object per line, for CI. Every line has `event` and `seq` (1, 2,
-//! 3, ... in output order); the first line also has `version` (the schema version). The
+//! 3, ... in output order); the first line also has `version` (the schema version). `drover
+//! run` reports the same events as a one-task play. The
 //! events and their fields are described by `docs/output-json.schema.json`. A `no_log`
 //! result carries no values: `msg` is null, `items` empty, `diff` null, `censored` true.
 
@@ -89,6 +90,16 @@ pub fn host_result_fields(r: &HostResult, task: &str) -> Value {
     }
     v["msg"] = json!(r.msg);
     v["diff"] = json!(DiffSummary::of(r));
+    // What a command said, when the module ran one (`command`, `shell`, `drover run`).
+    for key in ["rc", "stdout", "stderr"] {
+        if let Ok(x) = r.result.get_attr(key) {
+            if let Some(n) = x.as_i64().filter(|_| key == "rc") {
+                v[key] = json!(n);
+            } else if let Some(text) = x.as_str().filter(|_| key != "rc") {
+                v[key] = json!(text);
+            }
+        }
+    }
     v["items"] = r
         .items
         .iter()

@@ -38,9 +38,6 @@ pub struct Junit {
     task: String,
 }
 
-const CENSORED: &str =
-    "the output has been hidden due to the fact that 'no_log: true' was specified for this result";
-
 impl Junit {
     /// A report to be written to `path` (its directory must exist).
     pub fn new(path: PathBuf) -> Junit {
@@ -127,7 +124,7 @@ fn first_line(s: &str) -> &str {
 /// What a failed result says: its message, and each failed item's.
 fn failure_text(r: &HostResult) -> String {
     if r.no_log {
-        return CENSORED.to_string();
+        return super::CENSORED.to_string();
     }
     let mut msg = r.msg.clone().unwrap_or_else(|| "failed".to_string());
     for i in r.items.iter().filter(|i| i.status == Status::Failed) {

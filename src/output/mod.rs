@@ -1,14 +1,19 @@
 //! All run output goes through a `Reporter`; nothing else prints. `human.rs` is the
-//! Ansible-like terminal output, `json.rs` one JSON event per line for machines, `junit.rs` a
-//! JUnit XML file written at the end, `profile.rs` the `--profile` timings, `fanout.rs` sends
-//! every event to several of them, `diff.rs` renders `--diff` before/after pairs.
+//! Ansible-like terminal output (`adhoc.rs`: its `ansible -m`-style lines for `drover run`,
+//! `pyjson.rs`: results dumped as Ansible does, `progress.rs`: the live status line on a
+//! terminal), `json.rs` one JSON event per line for machines, `junit.rs` a JUnit XML file
+//! written at the end, `profile.rs` the `--profile` timings, `fanout.rs` sends every event to
+//! several of them, `diff.rs` renders `--diff` before/after pairs.
 
+mod adhoc;
 mod diff;
 mod fanout;
 mod human;
 mod json;
 mod junit;
 mod profile;
+mod progress;
+mod pyjson;
 
 pub use diff::{unified_diff, DiffSummary};
 pub use fanout::Fanout;
@@ -16,9 +21,15 @@ pub use human::Human;
 pub use json::{Json, SCHEMA_VERSION};
 pub use junit::Junit;
 pub use profile::{HostTime, Profile, ProfileSummary, TaskTime};
+pub use progress::{eprintln_above, Counts, Progress};
+pub use pyjson::dumps as python_json;
 
 use crate::executor::{HostResult, Stats};
 use crate::yaml::Span;
+
+/// What Ansible shows in place of a `no_log` result's values.
+const CENSORED: &str =
+    "the output has been hidden due to the fact that 'no_log: true' was specified for this result";
 
 /// Receives run events in order. Implementations buffer or print; they never fail the run.
 pub trait Reporter {
@@ -29,6 +40,10 @@ pub trait Reporter {
     /// One host's result, in inventory order after the whole task finished.
     fn host_result(&mut self, result: &HostResult, verbosity: u8);
     fn warning(&mut self, msg: &str);
+    /// The play that just started matched no host and is skipped.
+    fn no_hosts_matched(&mut self) {
+        self.warning("no hosts matched, skipping this play");
+    }
     /// An `include_tasks` file that runs next for these hosts (`label`: the loop item).
     fn included(&mut self, file: &str, hosts: &[&str], label: Option<&str>);
     fn recap(&mut self, stats: &[(String, Stats)]);
@@ -38,6 +53,11 @@ pub trait Reporter {
     /// command (the run itself already happened).
     fn finish(&mut self) -> anyhow::Result<()> {
         Ok(())
+    }
+    /// The counters of a live status line this reporter shows, for the executor to update
+    /// from its workers as hosts start and finish a task.
+    fn progress(&self) -> Option<std::sync::Arc<Counts>> {
+        None
     }
 }
 

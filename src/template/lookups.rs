@@ -122,7 +122,7 @@ fn run(state: &State, name: &str, terms: &[Value], kwargs: &Kwargs) -> Result<Ve
         Err(e) if mode == "strict" => Err(err(format!("lookup `{short}`: {e}"))),
         Err(e) => {
             if mode == "warn" {
-                eprintln!("[WARNING]: lookup `{short}` failed: {e}");
+                crate::output::eprintln_above(&format!("[WARNING]: lookup `{short}` failed: {e}"));
             }
             Ok(Vec::new())
         }
