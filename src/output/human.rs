@@ -1,6 +1,7 @@
 //! Ansible-like human output: PLAY/TASK banners, one line per host in inventory order,
 //! coloured diffs, PLAY RECAP. Colour only on a terminal and never with `NO_COLOR`. Every
-//! string that came out of a vault is shown as `********` (`crate::vault::redact`).
+//! string that came out of a vault is shown as `********` (`crate::vault::redact`); a `no_log`
+//! result shows its status only (Ansible's "output has been hidden" text, no diff, no items).
 
 use super::{unified_diff, ProfileSummary, Reporter};
 use crate::executor::{HostResult, ItemResult, Stats, Status};
@@ -104,7 +105,9 @@ impl Human {
     }
 
     fn item_line(&mut self, host: &str, item: &ItemResult, verbosity: u8, no_log: bool) {
-        self.write_diffs(&item.diffs);
+        if !no_log {
+            self.write_diffs(&item.diffs);
+        }
         let (style, word) = Self::status_style(item.status, false);
         let label = if no_log {
             "None".to_string()
@@ -134,7 +137,8 @@ impl Reporter for Human {
         for item in &r.items {
             self.item_line(&r.host, item, verbosity, r.no_log);
         }
-        if r.items.is_empty() {
+        // A `no_log` result shows no diff at all: before and after are the secret's content.
+        if r.items.is_empty() && !r.no_log {
             self.write_diffs(&r.diffs);
         }
         let (style, word) = Self::status_style(r.status, r.ignored);
