@@ -61,6 +61,23 @@ pub fn fail_write(e: anyhow::Error) -> anyhow::Error {
     }
 }
 
+/// Reads a controller source file (`copy`/`template` `src`). With `decrypt`, a vault-encrypted
+/// file is decrypted in memory; the flag says it was, so its content stays out of diffs.
+pub fn read_source(path: &std::path::Path, decrypt: bool) -> Result<(Vec<u8>, bool)> {
+    let data = std::fs::read(path)
+        .map_err(|e| fail(format!("could not read src={}: {e}", path.display())))?;
+    if !decrypt {
+        return Ok((data, false));
+    }
+    crate::vault::open_bytes(data).map_err(|e| {
+        fail(format!(
+            "could not decrypt the vault-encrypted src={}: {}",
+            path.display(),
+            e.report()
+        ))
+    })
+}
+
 /// An error that fails the task with `msg` and extra return values.
 pub fn fail_with(msg: impl Into<String>, values: Vec<(String, Value)>) -> anyhow::Error {
     anyhow::Error::new(TaskFail {

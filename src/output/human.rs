@@ -100,8 +100,13 @@ impl Human {
         if no_log {
             return "{\"censored\": \"the output has been hidden due to the fact that 'no_log: true' was specified for this result\"}".into();
         }
-        let text = serde_json::to_string(v).unwrap_or_else(|_| v.to_string());
-        redact(&text).into_owned()
+        match serde_json::to_value(v) {
+            Ok(mut json) => {
+                super::redact_strings(&mut json);
+                json.to_string()
+            }
+            Err(_) => redact(&v.to_string()).into_owned(),
+        }
     }
 
     fn item_line(&mut self, host: &str, item: &ItemResult, verbosity: u8, no_log: bool) {
