@@ -27,6 +27,16 @@ pub fn quote(word: &str) -> String {
     out
 }
 
+/// Quotes a path for a tool that reads a leading `-` as an option and takes no `--` before
+/// its operands (`find`): a path starting with `-` gets `./` first (it is relative anyway).
+pub fn quote_path(path: &str) -> String {
+    if path.starts_with('-') {
+        quote(&format!("./{path}"))
+    } else {
+        quote(path)
+    }
+}
+
 /// The command that sets an owner and/or a group (names or ids): `chown u:g`, `chown u` or
 /// `chgrp g`, as (command, quoted operand); `None` when neither is asked.
 pub fn chown_args(owner: Option<&str>, group: Option<&str>) -> Option<(&'static str, String)> {

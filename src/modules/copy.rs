@@ -258,6 +258,8 @@ fn local_mode(p: &Path) -> u32 {
 /// `content` as bytes: strings as they are; mappings and lists as Python's `json.dumps`.
 fn content_bytes(v: &Value) -> Vec<u8> {
     match v.kind() {
+        // `!!binary` content: the bytes themselves, whatever they are.
+        ValueKind::Bytes => v.as_bytes().map(<[u8]>::to_vec).unwrap_or_default(),
         ValueKind::Map | ValueKind::Seq => py_json(v).into_bytes(),
         _ => match v.as_str() {
             Some(s) => s.as_bytes().to_vec(),

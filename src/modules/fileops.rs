@@ -488,13 +488,13 @@ pub fn probe_script(req: &ProbeReq, known: &[String]) -> String {
     if let Some(o) = req.owner.as_ref().filter(|_| !has("probe-user:")) {
         let q = quote(o);
         s.push_str(&format!(
-            "printf '@U %s\\n' \"$(getent passwd {q} 2>/dev/null || awk -F: -v n={q} '$1==n||$3==n{{print;exit}}' /etc/passwd 2>/dev/null)\"\n"
+            "printf '@U %s\\n' \"$(getent passwd -- {q} 2>/dev/null || n={q} awk -F: '$1==ENVIRON[\"n\"]||$3==ENVIRON[\"n\"]{{print;exit}}' /etc/passwd 2>/dev/null)\"\n"
         ));
     }
     if let Some(g) = req.group.as_ref().filter(|_| !has("probe-group:")) {
         let q = quote(g);
         s.push_str(&format!(
-            "printf '@G %s\\n' \"$(getent group {q} 2>/dev/null || awk -F: -v n={q} '$1==n||$3==n{{print;exit}}' /etc/group 2>/dev/null)\"\n"
+            "printf '@G %s\\n' \"$(getent group -- {q} 2>/dev/null || n={q} awk -F: '$1==ENVIRON[\"n\"]||$3==ENVIRON[\"n\"]{{print;exit}}' /etc/group 2>/dev/null)\"\n"
         ));
     }
     for t in &req.times {

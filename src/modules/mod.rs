@@ -17,6 +17,7 @@ mod fileops;
 mod group;
 mod include_vars;
 mod lineinfile;
+mod names;
 mod package;
 mod ping;
 mod service;
