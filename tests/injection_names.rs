@@ -42,6 +42,7 @@ fn adversarial() -> Vec<String> {
         format!("nul\u{0}; touch {p}"),
         "*".to_string(),
         "g?[a-z]*".to_string(),
+        "-".to_string(),
         "-rf".to_string(),
         "--help".to_string(),
         "-oDpkg::Pre-Invoke::=touch /tmp/pwned-by-a-name".to_string(),
