@@ -122,7 +122,8 @@ fn run(state: &State, name: &str, terms: &[Value], kwargs: &Kwargs) -> Result<Ve
         Err(e) if mode == "strict" => Err(err(format!("lookup `{short}`: {e}"))),
         Err(e) => {
             if mode == "warn" {
-                eprintln!("[WARNING]: lookup `{short}` failed: {e}");
+                let msg = format!("lookup `{short}` failed: {e}");
+                eprintln!("[WARNING]: {}", crate::vault::redact(&msg));
             }
             Ok(Vec::new())
         }
