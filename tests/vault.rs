@@ -2,7 +2,8 @@
 //! tests/fixtures/vault/, with its password files) decrypts; what `drover vault` writes,
 //! `ansible-vault` reads (when it is installed); playbooks over the local connection see the
 //! plaintext of `!vault` values and encrypted vars files, refuse a wrong password with exit 5
-//! before touching anything, and never print a secret.
+//! before touching anything, and never print a secret; vault-encrypted `copy`/`template`
+//! sources arrive decrypted (locally and on a test host over SSH) with their diffs hidden.
 
 mod support;
 
@@ -697,4 +698,60 @@ fn a_vaulted_source_without_its_password_exits_5_before_any_host() {
         "{err}"
     );
     assert!(err.contains("--vault-password-file"), "{err}");
+}
+
+#[test]
+fn vault_encrypted_sources_reach_a_test_host_decrypted_over_ssh() {
+    let Some(hosts) = support::hosts::TestHosts::up(1) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (_, _) = sources_project(dir);
+    let pb = write(
+        dir,
+        "remote.yml",
+        r#"- hosts: test
+  gather_facts: false
+  tasks:
+    - file: path=/root/vault state=directory
+    - copy:
+        src: text.txt
+        dest: /root/vault/text.txt
+    - template:
+        src: secret.j2
+        dest: /root/vault/secret.conf
+      vars:
+        plain_var: remote
+"#,
+    );
+    let inv = hosts.inventory("root", "");
+    let kh = hosts.known_hosts();
+    let play = |extra: &[&str]| {
+        run(drover()
+            .current_dir(dir)
+            .args(["play", "-i", s(&inv), s(&pb), "--known-hosts", s(&kh)])
+            .args(["--host-key-checking", "accept-new", "--vault-password-file"])
+            .arg(fixture("password"))
+            .args(extra))
+    };
+    let (code, out, err) = play(&["--check", "--diff"]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert_no_source_secret(&out, &err);
+    assert!(!hosts.path(0, "/root/vault").exists(), "check mode wrote");
+    let (code, out, err) = play(&["--diff", "-v"]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert_no_source_secret(&out, &err);
+    assert_eq!(recap(&out, "h0").changed, 3, "{out}");
+    assert_eq!(
+        std::fs::read(hosts.path(0, "/root/vault/text.txt")).unwrap(),
+        std::fs::read(fixture("plain.txt")).unwrap()
+    );
+    assert_eq!(
+        read(&hosts.path(0, "/root/vault/secret.conf")),
+        "tmpl-secret-body remote\n"
+    );
+    let (code, out, err) = play(&["--diff"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(recap(&out, "h0").changed, 0, "{out}");
 }
