@@ -2,7 +2,7 @@
 //! verbosity, `--diff`, `--check --diff`, `--output json`, `--junit FILE` and `--profile`, for
 //! every kind of task that can carry one (command/shell, copy content, template, lineinfile,
 //! user password, debug, set_fact, loops, blocks, plays, failing tasks, template and argument
-//! errors), over the local connection and over SSH to a test host. The tasks still run: the
+//! errors, an `include_tasks` loop), over the local connection and over SSH to a test host. The tasks still run: the
 //! secret reaches the host. `ANSIBLE_NO_LOG` censors ad-hoc runs too.
 
 mod support;
@@ -25,6 +25,11 @@ fn playbook(dir: &Path) -> PathBuf {
         dir,
         "templates/secret.j2",
         "password={{ secret }}\nlist={{ items | join(',') }}\n",
+    );
+    write(
+        dir,
+        "inc.yml",
+        "- name: included\n  debug:\n    msg: \"included {{ item }}\"\n  no_log: true\n",
     );
     write(
         dir,
@@ -140,6 +145,10 @@ fn playbook(dir: &Path) -> PathBuf {
         - name: rescue
           debug:
             msg: "rescued {{ ansible_failed_result.msg | default('') }} {{ secret }}"
+    - name: include in a loop
+      include_tasks: inc.yml
+      loop: "{{ items }}"
+      no_log: true
     - name: canary
       debug:
         msg: "{{ canary }}"
@@ -242,6 +251,7 @@ fn check_every_output(
         } else {
             assert!(out.contains(CENSORED), "{extra:?}\n{out}");
             assert!(out.contains("(item=None)"), "loop items are hidden\n{out}");
+            assert!(out.contains("inc.yml for h0 => (item=None)"), "{out}");
         }
     }
     // The tasks did their work: the secret is on the target.
