@@ -3,7 +3,8 @@
 //! every kind of task that can carry one (command/shell, copy content, template, lineinfile,
 //! user password, debug, set_fact, loops, blocks, plays, failing tasks, template and argument
 //! errors, an `include_tasks` loop), over the local connection and over SSH to a test host. The tasks still run: the
-//! secret reaches the host. `ANSIBLE_NO_LOG` censors ad-hoc runs too.
+//! secret reaches the host. `ANSIBLE_NO_LOG` censors ad-hoc runs too, `ansible.cfg`'s
+//! `no_log` a whole run.
 
 mod support;
 
@@ -341,4 +342,25 @@ fn ansible_no_log_censors_ad_hoc_runs() {
         }
     }
     assert_eq!(std::fs::read_to_string(&dest).unwrap(), SECRET);
+}
+
+#[test]
+fn no_log_in_ansible_cfg_censors_a_whole_run() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "ansible.cfg", "[defaults]\nno_log = True\n");
+    let pb = write(
+        dir.path(),
+        "pb.yml",
+        &format!(
+            "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - debug:\n        msg: {SECRET}\n    - command: echo {SECRET}\n"
+        ),
+    );
+    let (code, out, err) = run(drover()
+        .current_dir(dir.path())
+        .env_remove("ANSIBLE_CONFIG")
+        .args(["play", "-vv"])
+        .arg(&pb));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!out.contains(SECRET) && !err.contains(SECRET), "{out}{err}");
+    assert_eq!(out.matches(CENSORED).count(), 2, "{out}");
 }
