@@ -7,8 +7,8 @@
 //! private_key_file, vault_password_file, timeout, task_timeout, no_log; `[privilege_escalation]`
 //! become, become_user, become_method; `[ssh_connection]` ssh_config (the OpenSSH client
 //! configuration drover reads instead of `~/.ssh/config`; `none` for none); pipelining,
-//! ssh_args, control_path... are accepted and ignored (drover keeps one session per host anyway). Other keys are ignored, as
-//! Ansible ignores keys it does not know.
+//! ssh_args, control_path... are accepted and ignored (drover keeps one session per host
+//! anyway). Other keys are ignored, as Ansible ignores keys it does not know.
 
 use anyhow::{anyhow, bail, Result};
 use std::path::{Path, PathBuf};
