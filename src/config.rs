@@ -4,11 +4,11 @@
 //! the same section names, win over `ansible.cfg`). Command-line options win over both.
 //!
 //! Understood: `[defaults]` inventory, remote_user, forks, roles_path, host_key_checking,
-//! private_key_file, vault_password_file, timeout, task_timeout; `[privilege_escalation]` become,
-//! become_user, become_method; `[ssh_connection]` ssh_config (the OpenSSH client configuration
-//! drover reads instead of `~/.ssh/config`; `none` for none); pipelining, ssh_args, control_path... are
-//! accepted and ignored (drover keeps one session per host anyway). Other keys are ignored, as
-//! Ansible ignores keys it does not know.
+//! private_key_file, vault_password_file, timeout, task_timeout, no_log; `[privilege_escalation]`
+//! become, become_user, become_method; `[ssh_connection]` ssh_config (the OpenSSH client
+//! configuration drover reads instead of `~/.ssh/config`; `none` for none); pipelining,
+//! ssh_args, control_path... are accepted and ignored (drover keeps one session per host
+//! anyway). Other keys are ignored, as Ansible ignores keys it does not know.
 
 use anyhow::{anyhow, bail, Result};
 use std::path::{Path, PathBuf};
@@ -28,6 +28,8 @@ pub struct FileConfig {
     pub timeout: Option<u64>,
     /// `task_timeout`: the default time limit of a task in seconds (0: none).
     pub task_timeout: Option<u64>,
+    /// `[defaults] no_log`: censor every task's result.
+    pub no_log: Option<bool>,
     pub become_: Option<bool>,
     pub become_user: Option<String>,
     /// `[ssh_connection] ssh_config`: the OpenSSH client configuration to read (`none`: none).
@@ -176,7 +178,8 @@ fn toml_scalar(v: &str) -> String {
         .to_string()
 }
 
-fn boolean(v: &str) -> Option<bool> {
+/// A boolean as Ansible's configuration spells it (`yes`, `on`, `1`, `false`...).
+pub fn boolean(v: &str) -> Option<bool> {
     match v.to_ascii_lowercase().as_str() {
         "true" | "yes" | "on" | "1" | "y" | "t" => Some(true),
         "false" | "no" | "off" | "0" | "n" | "f" => Some(false),
@@ -239,6 +242,9 @@ fn apply(cfg: &mut FileConfig, entries: &Entries, base: &Path, path: &Path) -> R
             }
             ("defaults", "task_timeout") => {
                 cfg.task_timeout = Some(value.parse().map_err(|_| bad("a number of seconds"))?)
+            }
+            ("defaults", "no_log") => {
+                cfg.no_log = Some(boolean(value).ok_or_else(|| bad("a boolean"))?)
             }
             ("privilege_escalation", "become") => {
                 cfg.become_ = Some(boolean(value).ok_or_else(|| bad("a boolean"))?)

@@ -40,6 +40,8 @@ pub struct Settings {
     pub start_at_task: Option<String>,
     /// `--step`: confirm each task on standard input.
     pub step: bool,
+    /// Every result is censored as with `no_log: true` (`ANSIBLE_NO_LOG`, `[defaults] no_log`).
+    pub no_log: bool,
 }
 
 /// The number of hosts worked on at once unless `--forks` says otherwise: enough for 50 hosts.
@@ -69,6 +71,7 @@ impl Default for Settings {
             force_handlers: false,
             start_at_task: None,
             step: false,
+            no_log: false,
         }
     }
 }

@@ -27,6 +27,17 @@ pub fn quote(word: &str) -> String {
     out
 }
 
+/// Quotes a path for a tool that reads a leading `-` as an option and takes no `--` before
+/// its operands (`find`), or reads `-` itself as something else (`cd -` is `$OLDPWD`): a path
+/// starting with `-` gets `./` first (it is relative anyway).
+pub fn quote_path(path: &str) -> String {
+    if path.starts_with('-') {
+        quote(&format!("./{path}"))
+    } else {
+        quote(path)
+    }
+}
+
 /// The command that sets an owner and/or a group (names or ids): `chown u:g`, `chown u` or
 /// `chgrp g`, as (command, quoted operand); `None` when neither is asked.
 pub fn chown_args(owner: Option<&str>, group: Option<&str>) -> Option<(&'static str, String)> {
@@ -167,5 +178,28 @@ mod tests {
                 .unwrap();
             assert_eq!(String::from_utf8_lossy(&out.stdout), w);
         }
+    }
+
+    #[test]
+    fn dash_paths_are_never_options_to_find_or_cd() {
+        assert_eq!(quote_path("-delete"), "./-delete");
+        assert_eq!(quote_path("-"), "./-");
+        assert_eq!(quote_path("/a b"), "'/a b'");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("-")).unwrap();
+        std::fs::write(dir.path().join("keep"), "x").unwrap();
+        let out = std::process::Command::new("sh")
+            .current_dir(dir.path())
+            .arg("-c")
+            .arg(format!(
+                "find {} -mindepth 1; cd -- {} && pwd",
+                quote_path("-delete"),
+                quote_path("-")
+            ))
+            .output()
+            .unwrap();
+        assert!(dir.path().join("keep").exists());
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.trim_end().ends_with("/-"), "{text}");
     }
 }

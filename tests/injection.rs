@@ -112,3 +112,36 @@ fn every_module_passes_values_exactly_and_runs_nothing_else() {
         }
     }
 }
+
+/// `find` takes no `--`: `file: path=-delete state=absent` with `--diff` listed the directory
+/// with `find -delete ...`, which deleted everything in the working directory, in check mode.
+#[test]
+fn a_path_that_looks_like_a_find_action_deletes_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    write(&work, "keep/me", "still here\n");
+    write(&work, "-delete/inside", "x\n");
+    write(&work, "-exec/inside", "x\n");
+    let pb = write(
+        dir.path(),
+        "pb.yml",
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n\
+         \x20   - file: path=-exec state=directory recurse=true mode=0755\n\
+         \x20   - file: path=-delete state=absent\n",
+    );
+    for extra in [&["--check", "--diff"][..], &["--diff"]] {
+        let (code, out, err) = run(drover()
+            .current_dir(&work)
+            .args(["play", "-c", "local"])
+            .arg(&pb)
+            .args(extra));
+        assert_eq!(code, 0, "{out}{err}");
+        assert_eq!(
+            std::fs::read_to_string(work.join("keep/me")).unwrap(),
+            "still here\n",
+            "{extra:?}"
+        );
+        assert!(work.join("-exec/inside").exists(), "{extra:?}");
+    }
+    assert!(!work.join("-delete").exists(), "the real run removes it");
+}

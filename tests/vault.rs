@@ -2,7 +2,8 @@
 //! tests/fixtures/vault/, with its password files) decrypts; what `drover vault` writes,
 //! `ansible-vault` reads (when it is installed); playbooks over the local connection see the
 //! plaintext of `!vault` values and encrypted vars files, refuse a wrong password with exit 5
-//! before touching anything, and never print a secret.
+//! before touching anything, and never print a secret; vault-encrypted `copy`/`template`
+//! sources arrive decrypted (locally and on a test host over SSH) with their diffs hidden.
 
 mod support;
 
@@ -501,4 +502,256 @@ fn secrets_are_hidden_in_diff_and_messages() {
         assert!(!report.contains(secret), "`{secret}` in JUnit:\n{report}");
     }
     assert!(out.contains("the password is ********"), "{out}");
+}
+
+// ---- (e) vault-encrypted `copy`/`template` sources --------------------------------------
+
+/// What the vaulted sources hold, none of which may be printed.
+const SOURCE_SECRETS: [&str; 4] = [
+    "just some text",
+    "with two lines",
+    "tmpl-secret-body",
+    "vaulted-secret-1.1",
+];
+
+/// A project over the local connection whose tasks copy ansible-vault's encrypted text file
+/// (decrypted, and once with `decrypt: false`), a tree holding it, an encrypted template, a
+/// plain template reading a `!vault` variable and the `file` lookup of the encrypted file into
+/// `host/`.
+fn sources_project(dir: &Path) -> (PathBuf, PathBuf) {
+    let (inv, _) = project(dir);
+    std::fs::create_dir_all(dir.join("files/tree")).unwrap();
+    std::fs::copy(fixture("text-1.1.txt"), dir.join("files/tree/inner.txt")).unwrap();
+    std::fs::copy(fixture("text-1.1.txt"), dir.join("files/text.txt")).unwrap();
+    let template = drover::vault::encrypt(
+        b"tmpl-secret-body {{ plain_var }}\n",
+        read(&fixture("password")).trim().as_bytes(),
+        "default",
+    )
+    .unwrap();
+    write(dir, "templates/secret.j2", &template);
+    write(
+        dir,
+        "templates/reads-vault.j2",
+        "user=app\npassword={{ vaulted_password }}\n",
+    );
+    std::fs::create_dir_all(dir.join("host")).unwrap();
+    std::fs::create_dir_all(dir.join("controller-tmp")).unwrap();
+    let pb = write(
+        dir,
+        "sources.yml",
+        r#"- hosts: localhost
+  gather_facts: false
+  tasks:
+    - copy:
+        src: text.txt
+        dest: "{{ playbook_dir }}/host/text.txt"
+    - copy:
+        src: text.txt
+        dest: "{{ playbook_dir }}/host/still-encrypted.txt"
+        decrypt: false
+    - copy:
+        src: tree
+        dest: "{{ playbook_dir }}/host/"
+    - template:
+        src: secret.j2
+        dest: "{{ playbook_dir }}/host/secret.conf"
+    - template:
+        src: reads-vault.j2
+        dest: "{{ playbook_dir }}/host/app.conf"
+    - copy:
+        content: "{{ lookup('file', 'text.txt') }}"
+        dest: "{{ playbook_dir }}/host/lookup.txt"
+    - debug:
+        msg: "looked up {{ lookup('file', 'text.txt') }}"
+"#,
+    );
+    (inv, pb)
+}
+
+fn run_sources(dir: &Path, inv: &Path, pb: &Path, extra: &[&str]) -> (i32, String, String) {
+    // A private TMPDIR shows that nothing decrypted is staged on the controller's disk.
+    let tmp = dir.join("controller-tmp");
+    run(drover()
+        .current_dir(dir)
+        .env("TMPDIR", &tmp)
+        .args(["play", "-i", s(inv), s(pb), "--vault-password-file"])
+        .arg(fixture("password"))
+        .args(extra))
+}
+
+fn assert_no_source_secret(out: &str, err: &str) {
+    for secret in SOURCE_SECRETS {
+        assert!(!out.contains(secret), "`{secret}` shown:\n{out}");
+        assert!(!err.contains(secret), "`{secret}` shown:\n{err}");
+    }
+}
+
+#[test]
+fn vault_encrypted_copy_and_template_sources_are_decrypted_in_memory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (inv, pb) = sources_project(dir);
+    let host = dir.join("host");
+    let before = snapshot(dir);
+
+    // Check mode predicts every write, shows no secret in its diff and writes nothing.
+    let (code, out, err) = run_sources(dir, &inv, &pb, &["--check", "--diff"]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert_eq!(recap(&out, "localhost").changed, 6, "{out}");
+    assert_no_source_secret(&out, &err);
+    assert!(out.contains("looked up ********"), "{out}");
+    // The plain template's diff is shown, its vault value masked.
+    assert!(out.contains("+password=********"), "{out}");
+    assert_eq!(snapshot(&host), vec![], "check mode wrote files");
+
+    let (code, out, err) = run_sources(dir, &inv, &pb, &["--diff", "-v"]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert_eq!(recap(&out, "localhost").changed, 6, "{out}");
+    assert_no_source_secret(&out, &err);
+    let plain = std::fs::read(fixture("plain.txt")).unwrap();
+    assert_eq!(std::fs::read(host.join("text.txt")).unwrap(), plain);
+    assert_eq!(std::fs::read(host.join("tree/inner.txt")).unwrap(), plain);
+    assert_eq!(
+        std::fs::read(host.join("still-encrypted.txt")).unwrap(),
+        std::fs::read(fixture("text-1.1.txt")).unwrap()
+    );
+    assert_eq!(
+        read(&host.join("secret.conf")),
+        "tmpl-secret-body visible\n"
+    );
+    assert_eq!(
+        read(&host.join("app.conf")),
+        "user=app\npassword=vaulted-secret-1.1\n"
+    );
+    assert_eq!(
+        read(&host.join("lookup.txt")),
+        "just some text\nwith two lines"
+    );
+
+    // Idempotent; nothing but the destinations changed on the controller.
+    let (code, out, err) = run_sources(dir, &inv, &pb, &["--diff"]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert_eq!(recap(&out, "localhost").changed, 0, "{out}");
+    let outside_host = |snap: Vec<(String, Option<Vec<u8>>)>| -> Vec<_> {
+        snap.into_iter()
+            .filter(|(p, _)| !p.starts_with("host/"))
+            .collect()
+    };
+    assert!(
+        outside_host(snapshot(dir)) == outside_host(before),
+        "files outside the destinations changed"
+    );
+    assert_eq!(snapshot(&dir.join("controller-tmp")), vec![]);
+
+    // A changed destination: the diff of the vaulted source is hidden, in check mode too.
+    std::fs::write(host.join("text.txt"), "just some text\nold line\n").unwrap();
+    std::fs::write(host.join("secret.conf"), "tmpl-secret-body old\n").unwrap();
+    for extra in [
+        &["--check", "--diff", "-v"][..],
+        &["--diff", "--output", "json"],
+    ] {
+        let (code, out, err) = run_sources(dir, &inv, &pb, extra);
+        assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+        assert_no_source_secret(&out, &err);
+    }
+    assert_eq!(std::fs::read(host.join("text.txt")).unwrap(), plain);
+}
+
+#[test]
+fn a_vaulted_source_without_its_password_exits_5_before_any_host() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (inv, pb) = sources_project(dir);
+    let before = snapshot(dir);
+    for password in [Some("prod-password"), None] {
+        let mut cmd = drover();
+        cmd.current_dir(dir).args(["play", "-i", s(&inv), s(&pb)]);
+        if let Some(p) = password {
+            // The play's vars open with this one; the sources do not.
+            cmd.arg("--vault-id")
+                .arg(format!("prod@{}", s(&fixture(p))));
+        }
+        let (code, out, err) = run(&mut cmd);
+        assert_eq!(code, 5, "stdout:\n{out}\nstderr:\n{err}");
+        assert!(!out.contains("TASK"), "{out}");
+        assert!(err.contains("Decryption failed"), "{err}");
+        assert!(err.contains("hint:"), "{err}");
+        assert_eq!(snapshot(dir), before, "a failed load changed files");
+    }
+    // Only the sources are vaulted: the error names the first task's `src`.
+    std::fs::write(
+        dir.join("inventory/group_vars/all.yml"),
+        "plain_var: visible\nvaulted_password: x\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(drover()
+        .current_dir(dir)
+        .args(["play", "-i", s(&inv), s(&pb)]));
+    assert_eq!(code, 5, "{err}");
+    assert!(
+        err.contains(&format!(
+            "{}:5:14: the vault-encrypted source `{}` cannot be decrypted: Decryption failed",
+            pb.display(),
+            dir.join("files/text.txt").display()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("--vault-password-file"), "{err}");
+}
+
+#[test]
+fn vault_encrypted_sources_reach_a_test_host_decrypted_over_ssh() {
+    let Some(hosts) = support::hosts::TestHosts::up(1) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (_, _) = sources_project(dir);
+    let pb = write(
+        dir,
+        "remote.yml",
+        r#"- hosts: test
+  gather_facts: false
+  tasks:
+    - file: path=/root/vault state=directory
+    - copy:
+        src: text.txt
+        dest: /root/vault/text.txt
+    - template:
+        src: secret.j2
+        dest: /root/vault/secret.conf
+      vars:
+        plain_var: remote
+"#,
+    );
+    let inv = hosts.inventory("root", "");
+    let kh = hosts.known_hosts();
+    let play = |extra: &[&str]| {
+        run(drover()
+            .current_dir(dir)
+            .args(["play", "-i", s(&inv), s(&pb), "--known-hosts", s(&kh)])
+            .args(["--host-key-checking", "accept-new", "--vault-password-file"])
+            .arg(fixture("password"))
+            .args(extra))
+    };
+    let (code, out, err) = play(&["--check", "--diff"]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert_no_source_secret(&out, &err);
+    assert!(!hosts.path(0, "/root/vault").exists(), "check mode wrote");
+    let (code, out, err) = play(&["--diff", "-v"]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert_no_source_secret(&out, &err);
+    assert_eq!(recap(&out, "h0").changed, 3, "{out}");
+    assert_eq!(
+        std::fs::read(hosts.path(0, "/root/vault/text.txt")).unwrap(),
+        std::fs::read(fixture("plain.txt")).unwrap()
+    );
+    assert_eq!(
+        read(&hosts.path(0, "/root/vault/secret.conf")),
+        "tmpl-secret-body remote\n"
+    );
+    let (code, out, err) = play(&["--diff"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(recap(&out, "h0").changed, 0, "{out}");
 }

@@ -108,6 +108,12 @@ pub fn settings_from(c: &ConnectArgs) -> Result<Settings> {
         ),
         task_timeout: c.task_timeout.or(cfg.task_timeout).unwrap_or(0),
         verbosity: c.verbose,
+        // Ansible's DEFAULT_NO_LOG: the environment over the configuration files.
+        no_log: match std::env::var("ANSIBLE_NO_LOG") {
+            Ok(v) if !v.is_empty() => crate::config::boolean(&v)
+                .ok_or_else(|| anyhow!("ANSIBLE_NO_LOG must be a boolean, not `{v}`"))?,
+            _ => cfg.no_log.unwrap_or(false),
+        },
         ..Settings::default()
     };
     match (&c.host_key_checking, cfg.host_key_checking) {

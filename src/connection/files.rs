@@ -115,11 +115,11 @@ pub fn temp_attrs_script(
         g => (g, None),
     };
     if let Some((cmd, who)) = crate::shell::chown_args(owner, group) {
-        s.push_str(&format!("{cmd} {who} \"$t\"\n"));
+        s.push_str(&format!("{cmd} {who} -- \"$t\"\n"));
     }
     if let Some(g) = group_if_setgid {
         s.push_str(&format!(
-            "if [ -g \"$dir\" ]; then chgrp {} \"$t\"; fi\n",
+            "if [ -g \"$dir\" ]; then chgrp -- {} \"$t\"; fi\n",
             quote(g)
         ));
     }

@@ -366,10 +366,10 @@ mod tests {
             );
         }
         let s = temp_attrs_script(Some("0644"), Some("0"), Some("5"), Some((0, 5)));
-        assert_eq!(s, "if [ -g \"$dir\" ]; then chgrp 5 \"$t\"; fi\n");
+        assert_eq!(s, "if [ -g \"$dir\" ]; then chgrp -- 5 \"$t\"; fi\n");
         let s = temp_attrs_script(Some("0755"), Some("7"), Some("5"), Some((0, 0)));
         // Ownership first: `chown` would clear set-ID bits a `chmod` before it had set.
-        assert_eq!(s, "chown 7:5 \"$t\"\nchmod 0755 \"$t\"\n");
+        assert_eq!(s, "chown 7:5 -- \"$t\"\nchmod 0755 \"$t\"\n");
         // An existing file or link at the temp name is never written through.
         let script = temp_beside_script(dest_s, None);
         let t = script

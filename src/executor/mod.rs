@@ -700,6 +700,14 @@ impl<'a> Runner<'a> {
             }
         }
         self.record(&results, Some(task), reporter, pc);
+        if task.no_log || self.settings.no_log {
+            // The `included:` line shows the loop item; a `no_log` include shows `None`.
+            for (g, _) in &mut groups {
+                if g.label.is_some() {
+                    g.label = Some("None".into());
+                }
+            }
+        }
         self.include_depth += 1;
         let res = self.run_inclusions(play, inc, groups, tags, reporter, pc);
         self.include_depth -= 1;
@@ -901,7 +909,15 @@ impl<'a> Runner<'a> {
                     }
                 }
             }
-            reporter.host_result(r, self.settings.verbosity);
+            // A task's `no_log` (or the run-wide one) covers every result it produced, also
+            // those no module made (an include that failed, a connection error).
+            if !r.no_log && (self.settings.no_log || task.is_some_and(|t| t.no_log)) {
+                let mut censored = r.clone();
+                censored.no_log = true;
+                reporter.host_result(&censored, self.settings.verbosity);
+            } else {
+                reporter.host_result(r, self.settings.verbosity);
+            }
         }
     }
 

@@ -746,6 +746,8 @@ fn plan_to_result(plan: Plan, check: bool, diff: bool) -> (Status, Value, Vec<Di
     } else if let Some(msg) = plan.msg {
         m.insert("msg".into(), Value::from(msg));
     }
+    // Content decrypted from a vault has no diff to show, whatever `--diff` says.
+    let diff = diff && !plan.secret;
     if diff && !plan.diffs.is_empty() {
         let d: Vec<Value> = plan
             .diffs

@@ -371,11 +371,11 @@ impl Request {
                 ))
             }
         };
-        let names: Vec<PkgSpec> = args
-            .list("name")
-            .iter()
-            .map(|s| PkgSpec::parse(s))
-            .collect();
+        let listed = args.list("name");
+        for n in &listed {
+            super::names::check_package(n)?;
+        }
+        let names: Vec<PkgSpec> = listed.iter().map(|s| PkgSpec::parse(s)).collect();
         let upgrade = match args.get("upgrade") {
             None => "no".to_string(),
             Some(v) => match super::args_to_bool(v) {
@@ -432,9 +432,11 @@ impl Request {
     }
 
     /// The `deb:` path as apt-get needs it (with a `/`, so it is read as a file).
+    /// The `.deb` as an argument: apt-get needs a `/` to take it as a file, and a path that
+    /// starts with `-` would be an option.
     fn deb_arg(&self) -> Option<String> {
         self.deb.as_ref().map(|d| {
-            if d.contains('/') {
+            if d.contains('/') && !d.starts_with('-') {
                 d.clone()
             } else {
                 format!("./{d}")
@@ -550,8 +552,8 @@ fn probe(ctx: &mut ModuleCtx, req: &Request) -> Result<Probe> {
     let mut s = format!(
         "LC_ALL=C; export LC_ALL\necho @@now; date +%s\necho @@cache; if [ -e {STAMP} ]; then stat -c %Y {STAMP}; else stat -c %Y {LISTS} 2>/dev/null || echo 0; fi\n"
     );
-    if let Some(deb) = &req.deb {
-        let d = quote(deb);
+    if let Some(deb) = req.deb_arg() {
+        let d = quote(&deb);
         s.push_str(&format!(
             "echo @@deb; if f=$(dpkg-deb -f {d} Package Version 2>&1); then printf '%s\\n' \"$f\"; p=$(dpkg-deb -f {d} Package); echo @@dpkg; dpkg-query -W -f={fmt} \"$p\" 2>/dev/null; else echo @@deberr; printf '%s\\n' \"$f\"; fi\n"
         ));
@@ -1133,7 +1135,7 @@ mod tests {
     fn commands_quote_every_value() {
         let args = Args {
             map: [
-                ("name".to_string(), Value::from("x;rm -rf /")),
+                ("name".to_string(), Value::from("x;rm$(id)`id`")),
                 ("default_release".to_string(), Value::from("a b")),
                 ("install_recommends".to_string(), Value::from(false)),
             ]
@@ -1144,7 +1146,7 @@ mod tests {
         let words: Vec<String> = req.names.iter().map(|p| p.apt_arg()).collect();
         let c = req.apt_get(true, "install", &[], &words);
         assert!(c.contains(" -s "), "{c}");
-        assert!(c.contains("'x;rm -rf /'"), "{c}");
+        assert!(c.contains("'x;rm$(id)`id`'"), "{c}");
         assert!(c.contains("-t 'a b'"), "{c}");
         assert!(c.contains("--no-install-recommends"), "{c}");
         assert!(

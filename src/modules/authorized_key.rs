@@ -171,6 +171,18 @@ pub fn wanted_keys(
     key_options: Option<&str>,
     comment: Option<&str>,
 ) -> Result<Vec<KeyLine>, String> {
+    // A line break in an option or a comment would start a line of its own in the file: a key
+    // nobody asked for.
+    for (what, v) in [("key_options", key_options), ("comment", comment)] {
+        if v.is_some_and(|v| v.contains(['\n', '\r', '\0'])) {
+            return Err(format!(
+                "invalid {what}: it must be one line (no line breaks or NUL)"
+            ));
+        }
+    }
+    if key.contains('\0') {
+        return Err("invalid key specified: it contains a NUL byte".into());
+    }
     let mut out: Vec<KeyLine> = Vec::new();
     for line in key.lines() {
         let t = line.trim();
@@ -287,7 +299,7 @@ fn probe(
         .filter(|l| l.split(':').next() == Some(user));
     let lookup = match known {
         Some(line) => format!("p={}", quote(&line)),
-        None => "p=$(getent passwd \"$u\") || { echo NOUSER; exit 0; }".to_string(),
+        None => "p=$(getent passwd -- \"$u\") || { echo NOUSER; exit 0; }".to_string(),
     };
     let mut s = format!(
         "u={}\n{lookup}\nprintf 'P %s\\n' \"$p\"\nh=${{p#*:*:*:*:*:}}; h=${{h%%:*}}\n",
@@ -530,6 +542,18 @@ mod tests {
             "no-pty,from=\"10.0.0.1,10.0.0.2\",command=\"echo a b\" ssh-ed25519 AAAA the comment"
         );
         assert!(wanted_keys("garbage", None, None).is_err());
+    }
+
+    #[test]
+    fn options_and_comments_with_line_breaks_are_refused() {
+        let key = "ssh-ed25519 AAAA c";
+        let evil = "no-pty\nssh-ed25519 BBBB intruder";
+        let e = wanted_keys(key, Some(evil), None).unwrap_err();
+        assert!(e.starts_with("invalid key_options"), "{e}");
+        let e = wanted_keys(key, None, Some(evil)).unwrap_err();
+        assert!(e.starts_with("invalid comment"), "{e}");
+        assert!(wanted_keys("ssh-ed25519 AAAA a\0b", None, None).is_err());
+        assert!(wanted_keys(key, Some("no-pty,from=\"a\""), Some("x")).is_ok());
     }
 
     #[test]

@@ -74,7 +74,7 @@ impl CommandModule {
             (join(&argv), shown)
         };
         let line = match args.str("chdir") {
-            Some(dir) => format!("cd {} && {{ {line}\n}}", quote(&dir)),
+            Some(dir) => format!("cd -- {} && {{ {line}\n}}", crate::shell::quote_path(&dir)),
             None => line,
         };
         Ok((line, shown))
@@ -237,7 +237,7 @@ mod tests {
                 ("chdir", "/tmp x"),
             ]))
             .unwrap();
-        assert_eq!(line, "cd '/tmp x' && { /bin/bash -c 'echo hi'\n}");
+        assert_eq!(line, "cd -- '/tmp x' && { /bin/bash -c 'echo hi'\n}");
     }
 
     #[test]

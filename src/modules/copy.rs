@@ -108,6 +108,8 @@ fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
     }
     let mode_arg = args.mode("mode")?;
     let preserve = mode_arg.as_deref() == Some("preserve");
+    // Vault-encrypted controller files are decrypted unless `decrypt: false` (Ansible's).
+    let decrypt = args.bool_or("decrypt", true)?;
 
     let source = match (&content, &src) {
         (Some(c), _) => Source::Content(content_bytes(c)),
@@ -181,8 +183,7 @@ fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
             fileops::plan_content(ctx, single(Payload::Bytes(bytes), None, None, mode))
         }
         Source::LocalFile(p) => {
-            let bytes = std::fs::read(&p)
-                .map_err(|e| fail(format!("could not read src={}: {e}", p.display())))?;
+            let (bytes, secret) = fileops::read_source(&p, decrypt)?;
             check_sum(&fileops::sha1_hex(&bytes))?;
             let mode = if preserve {
                 Some(fileops::fmt_mode(local_mode(&p)))
@@ -191,7 +192,10 @@ fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
             };
             let base = p.file_name().map(|n| n.to_string_lossy().into_owned());
             let label = p.to_string_lossy().into_owned();
-            fileops::plan_content(ctx, single(Payload::Bytes(bytes), Some(label), base, mode))
+            let mut plan =
+                fileops::plan_content(ctx, single(Payload::Bytes(bytes), Some(label), base, mode))?;
+            plan.secret = secret;
+            Ok(plan)
         }
         Source::RemoteFile(st) => {
             let sum = st.checksum.clone().unwrap_or_default();
@@ -254,6 +258,8 @@ fn local_mode(p: &Path) -> u32 {
 /// `content` as bytes: strings as they are; mappings and lists as Python's `json.dumps`.
 fn content_bytes(v: &Value) -> Vec<u8> {
     match v.kind() {
+        // `!!binary` content: the bytes themselves, whatever they are.
+        ValueKind::Bytes => v.as_bytes().map(<[u8]>::to_vec).unwrap_or_default(),
         ValueKind::Map | ValueKind::Seq => py_json(v).into_bytes(),
         _ => match v.as_str() {
             Some(s) => s.as_bytes().to_vec(),
@@ -546,6 +552,7 @@ fn plan_tree(
     let backup = args.bool_or("backup", false)?;
     let validate = args.str("validate");
     let directory_mode = args.mode("directory_mode")?;
+    let decrypt = args.bool_or("decrypt", true)?;
     let top = dest.trim_end_matches('/').to_string();
     // Every directory that must exist: dest's ancestors, dest, and the tree's directories.
     let mut dir_paths: Vec<String> = fileops::ancestors(&format!("{top}/x"));
@@ -630,13 +637,12 @@ fn plan_tree(
         } else {
             None
         });
-        let (sum, data) = match source {
+        let (sum, data, secret) = match source {
             TreeSource::Local(p) => {
-                let data = std::fs::read(p)
-                    .map_err(|e| fail(format!("could not read src={}: {e}", p.display())))?;
-                (fileops::sha1_hex(&data), Some(data))
+                let (data, secret) = fileops::read_source(p, decrypt)?;
+                (fileops::sha1_hex(&data), Some(data), secret)
             }
-            TreeSource::Remote { checksum, .. } => (checksum.clone(), None),
+            TreeSource::Remote { checksum, .. } => (checksum.clone(), None, false),
         };
         let target = if st.is_link() {
             FileState::default()
@@ -653,7 +659,8 @@ fn plan_tree(
             }
             FileDecision::Write(fin) => {
                 changed = true;
-                if ctx.diff {
+                // A file decrypted from a vault has no diff to show.
+                if ctx.diff && !secret {
                     if let Some(d) = &data {
                         let before = if st.is_reg() && st.readable {
                             fileops::read_for_diff(ctx, &path)?

@@ -8,7 +8,7 @@ use super::fileops::{
     DiffMap, FileState, Probe, ProbeCond, ProbeItem, ProbeReq,
 };
 use super::{Args, Module, ModuleCtx, Plan, Spec};
-use crate::shell::quote;
+use crate::shell::{quote, quote_path};
 use anyhow::Result;
 use minijinja::Value;
 use serde_json::json;
@@ -537,6 +537,8 @@ fn ensure_absent(ctx: &mut ModuleCtx, path: &str, lst: &FileState) -> Result<Out
     if prev == "directory" {
         o.script = format!("rm -rf -- {q}\n");
         if ctx.diff {
+            // `find` takes no `--`: a path like `-delete` would be an action.
+            let q = quote_path(path);
             let out = ctx.run(&format!(
                 "find {q} -mindepth 1 -type d -exec printf 'D %s\\n' {{}} +; find {q} -mindepth 1 ! -type d -exec printf 'F %s\\n' {{}} +"
             ))?;
@@ -645,7 +647,7 @@ fn ensure_directory(
 /// Ansible's `recursive_set_attributes`: every entry below `path` (links themselves get
 /// owner/group; with `follow`, their existing targets get everything).
 fn recurse_attrs(ctx: &mut ModuleCtx, env: &Env, path: &str, o: &mut Outcome) -> Result<()> {
-    let q = quote(path);
+    let q = quote_path(path);
     let fmt = quote("%f %u %g %X %Y %x %y %n");
     let mut script =
         format!("find {q} -mindepth 1 -exec stat -c {fmt} -- {{}} + | sed 's/^/E /'\n");

@@ -61,6 +61,23 @@ pub fn fail_write(e: anyhow::Error) -> anyhow::Error {
     }
 }
 
+/// Reads a controller source file (`copy`/`template` `src`). With `decrypt`, a vault-encrypted
+/// file is decrypted in memory; the flag says it was, so its content stays out of diffs.
+pub fn read_source(path: &std::path::Path, decrypt: bool) -> Result<(Vec<u8>, bool)> {
+    let data = std::fs::read(path)
+        .map_err(|e| fail(format!("could not read src={}: {e}", path.display())))?;
+    if !decrypt {
+        return Ok((data, false));
+    }
+    crate::vault::open_bytes(data).map_err(|e| {
+        fail(format!(
+            "could not decrypt the vault-encrypted src={}: {}",
+            path.display(),
+            e.report()
+        ))
+    })
+}
+
 /// An error that fails the task with `msg` and extra return values.
 pub fn fail_with(msg: impl Into<String>, values: Vec<(String, Value)>) -> anyhow::Error {
     anyhow::Error::new(TaskFail {
@@ -471,13 +488,13 @@ pub fn probe_script(req: &ProbeReq, known: &[String]) -> String {
     if let Some(o) = req.owner.as_ref().filter(|_| !has("probe-user:")) {
         let q = quote(o);
         s.push_str(&format!(
-            "printf '@U %s\\n' \"$(getent passwd {q} 2>/dev/null || awk -F: -v n={q} '$1==n||$3==n{{print;exit}}' /etc/passwd 2>/dev/null)\"\n"
+            "printf '@U %s\\n' \"$(getent passwd -- {q} 2>/dev/null || n={q} awk -F: '$1==ENVIRON[\"n\"]||$3==ENVIRON[\"n\"]{{print;exit}}' /etc/passwd 2>/dev/null)\"\n"
         ));
     }
     if let Some(g) = req.group.as_ref().filter(|_| !has("probe-group:")) {
         let q = quote(g);
         s.push_str(&format!(
-            "printf '@G %s\\n' \"$(getent group {q} 2>/dev/null || awk -F: -v n={q} '$1==n||$3==n{{print;exit}}' /etc/group 2>/dev/null)\"\n"
+            "printf '@G %s\\n' \"$(getent group -- {q} 2>/dev/null || n={q} awk -F: '$1==ENVIRON[\"n\"]||$3==ENVIRON[\"n\"]{{print;exit}}' /etc/group 2>/dev/null)\"\n"
         ));
     }
     for t in &req.times {

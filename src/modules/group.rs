@@ -127,9 +127,7 @@ fn want_from(args: &Args) -> Result<GroupWant> {
         ));
     }
     let name = args.req_str("name")?;
-    if name.is_empty() || name.contains(':') || name.contains('\n') {
-        return Err(fail(format!("invalid group name `{name}`")));
-    }
+    super::names::check_account("group", &name)?;
     Ok(GroupWant {
         name,
         present: args.choice("state", &["present", "absent"], "present")? == "present",
@@ -144,7 +142,7 @@ fn want_from(args: &Args) -> Result<GroupWant> {
 
 /// Reads a group's entry on the host (`None` when it does not exist).
 pub fn lookup(ctx: &mut ModuleCtx, name: &str) -> Result<Option<GroupEntry>> {
-    let out = ctx.run(&format!("getent group {}", quote(name)))?;
+    let out = ctx.run(&format!("getent group -- {}", quote(name)))?;
     if out.rc == 0 {
         if let Some(line) = out.stdout_str().lines().next() {
             super::fileops::remember_lookup(ctx, "group", name, line);

@@ -17,6 +17,7 @@ mod fileops;
 mod group;
 mod include_vars;
 mod lineinfile;
+mod names;
 mod package;
 mod ping;
 mod service;
@@ -78,6 +79,9 @@ pub struct Plan {
     pub facts: Option<VarMap>,
     /// What kind of variables `facts` are.
     pub facts_kind: FactKind,
+    /// The content came out of a vault (a vault-encrypted `src`): its diffs are never shown,
+    /// as for `no_log`.
+    pub secret: bool,
 }
 
 impl Plan {

@@ -180,6 +180,7 @@ impl Module for Service {
 
     fn plan(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
         let name = args.req_str("name")?;
+        super::names::check_service(&name)?;
         let want = Want {
             masked: None,
             ..systemd::want_from(args)?
@@ -188,9 +189,6 @@ impl Module for Service {
             return Ok(Plan::fail(
                 "one of the following is required: state, enabled",
             ));
-        }
-        if name.is_empty() || name.starts_with('-') || name.contains('/') {
-            return Ok(Plan::fail(format!("`{name}` is not a service name")));
         }
         if service_mgr(ctx, args)? == "systemd" {
             return systemd::plan_unit(ctx, &name, &want, systemd::Flags::default());

@@ -316,6 +316,9 @@ impl Module for Systemd {
         let reload = args.bool_or("daemon_reload", false)?;
         let reexec = args.bool_or("daemon_reexec", false)?;
         let name = args.str("name");
+        if let Some(n) = &name {
+            super::names::check_service(n)?;
+        }
         let acts = want.state.is_some() || want.enabled.is_some() || want.masked.is_some();
         if !acts && !reload && !reexec {
             return Ok(Plan::fail(

@@ -259,8 +259,8 @@ fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
         }
         return Err(fail(msg));
     };
-    let bytes = std::fs::read(&found)
-        .map_err(|e| fail(format!("could not read template {}: {e}", found.display())))?;
+    // A vault-encrypted template is decrypted in memory, as Ansible does.
+    let (bytes, secret) = fileops::read_source(&found, true)?;
     let text = String::from_utf8(bytes)
         .map_err(|_| fail(format!("template {} is not valid UTF-8", found.display())))?;
     let text = text.replace("\r\n", "\n").replace('\r', "\n");
@@ -306,6 +306,10 @@ fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
             after_header: label,
         },
     )
+    .map(|mut plan| {
+        plan.secret = secret;
+        plan
+    })
 }
 
 #[cfg(test)]

@@ -416,8 +416,8 @@ fn key_file(args: &Args) -> String {
 /// primary group's name, the memberships and the named groups: three processes.
 pub fn probe_script(want: &UserWant, key_file: Option<&str>) -> String {
     let mut s = format!(
-        "u={}\nif p=$(getent passwd \"$u\"); then printf 'P %s\\n' \"$p\"; \
-         if s=$(getent shadow \"$u\" 2>/dev/null); then printf 'S %s\\n' \"$s\"; fi; \
+        "u={}\nif p=$(getent passwd -- \"$u\"); then printf 'P %s\\n' \"$p\"; \
+         if s=$(getent shadow -- \"$u\" 2>/dev/null); then printf 'S %s\\n' \"$s\"; fi; \
          h=${{p#*:*:*:*:*:}}; h=${{h%%:*}}; else h={}; fi\n",
         quote(&want.name),
         quote(&format!("/home/{}", want.name)),
@@ -451,9 +451,7 @@ fn want_from(args: &Args) -> Result<UserWant> {
         ));
     }
     let name = args.req_str("name")?;
-    if name.is_empty() || name.contains([':', '\n', ' ']) || name.starts_with('-') {
-        return Err(fail(format!("invalid user name `{name}`")));
-    }
+    super::names::check_account("user", &name)?;
     let uid = match args.int("uid")? {
         None => None,
         Some(i) => Some(

@@ -2,7 +2,8 @@
 //! coloured diffs, PLAY RECAP. Colour only on a terminal and never with `NO_COLOR`; on a
 //! terminal, a live status line while a task runs (`progress.rs`). Results are dumped as
 //! ansible-playbook dumps them (`pyjson.rs`). Every string that came out of a vault is shown
-//! as `********` (`crate::vault::redact`).
+//! as `********` (`crate::vault::redact`); a `no_log` result shows its status only (Ansible's
+//! "output has been hidden" text, no diff, no items).
 
 use super::progress::{self, Counts, Progress};
 use super::{pyjson, unified_diff, ProfileSummary, Reporter};
@@ -153,10 +154,11 @@ impl Human {
         let v = if no_log {
             serde_json::json!({ "censored": super::CENSORED })
         } else {
-            pyjson::clean_result(
-                serde_json::to_value(v)
-                    .unwrap_or_else(|_| serde_json::Value::String(v.to_string())),
-            )
+            let mut json = serde_json::to_value(v)
+                .unwrap_or_else(|_| serde_json::Value::String(v.to_string()));
+            // Before encoding: a multi-line vault value is one string here, escaped after.
+            super::redact_strings(&mut json);
+            pyjson::clean_result(json)
         };
         redact(&pyjson::dumps(&v, indent)).into_owned()
     }
@@ -178,7 +180,9 @@ impl Human {
     /// One loop item, as ansible-playbook words it: `ok: [h] => (item=x)`, but
     /// `failed: [h] (item=x) => {...}`.
     fn item_line(&mut self, r: &HostResult, item: &ItemResult, verbosity: u8) {
-        self.write_diffs(&item.diffs);
+        if !r.no_log {
+            self.write_diffs(&item.diffs);
+        }
         let (style, word) = Self::status_style(item.status);
         let label = if r.no_log {
             "None".to_string()
@@ -239,7 +243,9 @@ impl Reporter for Human {
         if let Some(module) = &self.adhoc {
             let text = redact(&super::adhoc::result_text(module, r)).into_owned();
             let (style, _) = Self::status_style(r.status);
-            self.write_diffs(&r.diffs);
+            if !r.no_log {
+                self.write_diffs(&r.diffs);
+            }
             let painted = self.paint(&text, &style);
             let _ = writeln!(self.out, "{painted}");
             return;
@@ -247,7 +253,8 @@ impl Reporter for Human {
         for item in &r.items {
             self.item_line(r, item, verbosity);
         }
-        if r.items.is_empty() {
+        // A `no_log` result shows no diff at all: before and after are the secret's content.
+        if r.items.is_empty() && !r.no_log {
             self.write_diffs(&r.diffs);
         }
         let (style, word) = Self::status_style(r.status);

@@ -4,7 +4,7 @@
 //! events and their fields are described by `docs/output-json.schema.json`. A `no_log`
 //! result carries no values: `msg` is null, `items` empty, `diff` null, `censored` true.
 
-use super::{task_path, value_msg, DiffSummary, ProfileSummary, Reporter};
+use super::{redact_strings, task_path, value_msg, DiffSummary, ProfileSummary, Reporter};
 use crate::executor::{HostResult, Stats};
 use crate::yaml::Span;
 use serde_json::{json, Map, Value};
@@ -49,20 +49,6 @@ impl Json {
         // A closed stdout must not stop the run; the exit code still tells the outcome.
         let _ = writeln!(self.out, "{line}");
         let _ = self.out.flush();
-    }
-}
-
-/// Vault-decrypted values never leave in an event: every string is masked where one appears.
-fn redact_strings(v: &mut Value) {
-    match v {
-        Value::String(s) => {
-            if let std::borrow::Cow::Owned(r) = crate::vault::redact(s) {
-                *s = r;
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(redact_strings),
-        Value::Object(m) => m.values_mut().for_each(redact_strings),
-        _ => {}
     }
 }
 

@@ -70,6 +70,21 @@ pub fn task_path(at: &Span) -> String {
     }
 }
 
+/// Masks vault-decrypted values in every string of a JSON value, before it is serialised (a
+/// multi-line secret no longer matches once its newlines are escaped).
+pub(crate) fn redact_strings(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::String(s) => {
+            if let std::borrow::Cow::Owned(r) = crate::vault::redact(s) {
+                *s = r;
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(redact_strings),
+        serde_json::Value::Object(m) => m.values_mut().for_each(redact_strings),
+        _ => {}
+    }
+}
+
 /// A result's `msg` as a string, from a loop item's registered value.
 pub(crate) fn value_msg(v: &minijinja::Value) -> Option<String> {
     let m = v.get_attr("msg").ok()?;

@@ -1,7 +1,8 @@
 //! The load-time check that every variable a template reads can be defined by something:
 //! inventory, play/role/task vars, role defaults and parameters, `register`, `set_fact`, loop
 //! variables, facts, `-e`, or drover's special variables. A misspelled name fails here, before
-//! any host is contacted. Also checks that `src:` files of `template`/`copy` exist.
+//! any host is contacted. Also checks that `src:` files of `template`/`copy` exist, decrypt (when
+//! vault-encrypted) and, for templates, compile.
 
 use super::task::err_at;
 use super::{did_you_mean, Play, Playbook, Task};
@@ -265,15 +266,24 @@ fn check_task(t: &Task, known: &HashSet<String>, play_dir: &std::path::Path) -> 
         _ => None,
     };
     if let (Some(kind), TTree::Map(entries)) = (kind, &t.args) {
-        let remote = entries.iter().any(|(k, v)| {
-            k == "remote_src"
-                && matches!(v, TTree::Value(b) if crate::modules::args_to_bool(b) == Some(true))
-        });
+        let literal_bool = |key: &str| {
+            entries.iter().find_map(|(k, v)| match v {
+                TTree::Value(b) if k == key => crate::modules::args_to_bool(b),
+                _ => None,
+            })
+        };
+        let remote = literal_bool("remote_src") == Some(true);
+        let decrypt = kind == "templates" || literal_bool("decrypt") != Some(false);
         if let Some((_, TTree::Value(src))) = entries.iter().find(|(k, _)| k == "src") {
             if let (Some(src), false) = (src.as_str(), remote) {
                 let paths = search_paths(t, play_dir);
-                if let (Some(found), "templates") = (paths.find(kind, src), kind) {
-                    check_template_file(&found)?;
+                let found = paths.find(kind, src).filter(|p| p.is_file());
+                if let Some(found) = found.filter(|p| kind == "templates" || is_vaulted(p)) {
+                    let text = open_source(&found, decrypt)
+                        .map_err(|e| err_at(t.span_of("arg:src"), e))?;
+                    if kind == "templates" {
+                        check_template_file(&found, &text)?;
+                    }
                 }
                 if paths.find(kind, src).is_none() {
                     let dirs: Vec<String> = paths
@@ -289,13 +299,39 @@ fn check_task(t: &Task, known: &HashSet<String>, play_dir: &std::path::Path) -> 
     Ok(())
 }
 
-/// A template file must compile: a syntax error names the template's own file:line:column.
-fn check_template_file(path: &std::path::Path) -> Result<()> {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return Ok(());
+/// Whether a file starts as vault-encrypted data does (only its first bytes are read: a `copy`
+/// source may be large).
+fn is_vaulted(path: &std::path::Path) -> bool {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(256);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(256).read_to_end(&mut head))
+        .is_ok_and(|_| crate::vault::is_encrypted(&head))
+}
+
+/// A source file's text; a vault-encrypted one is decrypted now (in memory), so a missing or
+/// wrong password stops the run before any host is touched.
+fn open_source(path: &std::path::Path, decrypt: bool) -> Result<String, String> {
+    let Ok(data) = std::fs::read(path) else {
+        return Ok(String::new());
     };
+    if !decrypt {
+        return Ok(String::from_utf8_lossy(&data).into_owned());
+    }
+    match crate::vault::open_bytes(data) {
+        Ok((plain, _)) => Ok(String::from_utf8_lossy(&plain).into_owned()),
+        Err(e) => Err(format!(
+            "the vault-encrypted source `{}` cannot be decrypted: {}",
+            path.display(),
+            e.report()
+        )),
+    }
+}
+
+/// A template file must compile: a syntax error names the template's own file:line:column.
+fn check_template_file(path: &std::path::Path, text: &str) -> Result<()> {
     let env = crate::template::env();
-    if let Err(e) = env.template_from_str(&text) {
+    if let Err(e) = env.template_from_str(text) {
         let (line, col) = match e.range() {
             Some(r) => {
                 let before = &text[..r.start.min(text.len())];

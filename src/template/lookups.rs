@@ -122,7 +122,11 @@ fn run(state: &State, name: &str, terms: &[Value], kwargs: &Kwargs) -> Result<Ve
         Err(e) if mode == "strict" => Err(err(format!("lookup `{short}`: {e}"))),
         Err(e) => {
             if mode == "warn" {
-                crate::output::eprintln_above(&format!("[WARNING]: lookup `{short}` failed: {e}"));
+                let msg = format!("lookup `{short}` failed: {e}");
+                crate::output::eprintln_above(&format!(
+                    "[WARNING]: {}",
+                    crate::vault::redact(&msg)
+                ));
             }
             Ok(Vec::new())
         }
@@ -205,6 +209,18 @@ fn read_file(path: &Path) -> Result<String, Error> {
     std::fs::read_to_string(path).map_err(|e| err(format!("cannot read {}: {e}", path.display())))
 }
 
+/// A file for the `file` lookup: a vault-encrypted one is decrypted in memory, as Ansible's
+/// lookup does; the flag says it was.
+fn read_maybe_vaulted(path: &Path) -> Result<(String, bool), Error> {
+    let data =
+        std::fs::read(path).map_err(|e| err(format!("cannot read {}: {e}", path.display())))?;
+    let (plain, vaulted) = crate::vault::open_bytes(data)
+        .map_err(|e| err(format!("cannot decrypt {}: {}", path.display(), e.report())))?;
+    let text = String::from_utf8(plain)
+        .map_err(|_| err(format!("cannot read {}: not valid UTF-8", path.display())))?;
+    Ok((text, vaulted))
+}
+
 fn run_command(state: &State, cmd: &str) -> Result<String, Error> {
     let out = std::process::Command::new("sh")
         .arg("-c")
@@ -238,13 +254,17 @@ fn file(state: &State, terms: &[Value], kwargs: &Kwargs) -> Result<Vec<Value>, E
         let name = term_str(&t)?;
         let path = find(state, "files", &name)
             .ok_or_else(|| err(format!("could not locate file in lookup: {name}")))?;
-        let text = read_file(&path)?;
+        let (text, vaulted) = read_maybe_vaulted(&path)?;
         let mut s = text.as_str();
         if lstrip {
             s = s.trim_start();
         }
         if rstrip {
             s = s.trim_end();
+        }
+        if vaulted {
+            // Output masks it like any other vault value.
+            crate::vault::mark_secret(s);
         }
         out.push(Value::from(s));
     }

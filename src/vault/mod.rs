@@ -156,6 +156,15 @@ pub fn decrypt(data: &[u8]) -> Result<Vec<u8>, DecryptError> {
     Ok(plain)
 }
 
+/// A controller file as a task uses it (`copy`/`template` `src`): a vault-encrypted file is
+/// decrypted in memory, never written out; the flag says it was.
+pub fn open_bytes(data: Vec<u8>) -> Result<(Vec<u8>, bool), DecryptError> {
+    if !is_encrypted(&data) {
+        return Ok((data, false));
+    }
+    decrypt(&data).map(|plain| (plain, true))
+}
+
 /// Records a decrypted value so output can hide it. Empty strings are ignored.
 pub fn mark_secret(value: &str) {
     let mut set = REVEALED.write().unwrap_or_else(|e| e.into_inner());

@@ -250,7 +250,7 @@ impl MarkedEventReceiver for Builder {
                 let span = self.span(mark);
                 let tag = local_tag(tag);
                 let kind = match (style, tag.as_deref()) {
-                    (_, Some("!!str" | "unsafe" | "vault")) => NodeKind::Str(value),
+                    (_, Some("!!str" | "unsafe" | "vault" | "!binary")) => NodeKind::Str(value),
                     (TScalarStyle::Plain, _) => resolve_plain(&value),
                     _ => NodeKind::Str(value),
                 };

@@ -14,6 +14,7 @@ pub fn node_to_value(node: &Node) -> Value {
         NodeKind::Bool(b) => Value::from(*b),
         NodeKind::Int(i) => Value::from(*i),
         NodeKind::Float(f) => Value::from(*f),
+        NodeKind::Str(s) if node.tag.as_deref() == Some("!binary") => binary(s),
         NodeKind::Str(s) => Value::from(s.as_str()),
         NodeKind::Seq(items) => Value::from(items.iter().map(node_to_value).collect::<Vec<_>>()),
         NodeKind::Map(entries) => {
@@ -28,6 +29,17 @@ pub fn node_to_value(node: &Node) -> Value {
                 .collect();
             Value::from_object(map)
         }
+    }
+}
+
+/// A `!!binary` scalar: its base64 text (line breaks and spaces ignored) as bytes, as PyYAML
+/// loads it; text that is not base64 stays a string.
+fn binary(text: &str) -> Value {
+    use base64::Engine;
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    match base64::engine::general_purpose::STANDARD.decode(compact) {
+        Ok(bytes) => Value::from_bytes(bytes),
+        Err(_) => Value::from(text),
     }
 }
 
@@ -50,5 +62,14 @@ mod tests {
         assert_eq!(a.get_item(&Value::from(0)).unwrap(), Value::from(true));
         assert_eq!(a.get_item(&Value::from(1)).unwrap(), Value::from("0644"));
         assert_eq!(a.get_item(&Value::from(2)).unwrap(), Value::from(420));
+    }
+
+    #[test]
+    fn binary_scalars_are_bytes() {
+        let v =
+            value_from_yaml_str("a: !!binary |\n  /wD+\n  YQ==\nb: !!binary not base64\n").unwrap();
+        let a = v.get_attr("a").unwrap();
+        assert_eq!(a.as_bytes(), Some(&b"\xff\x00\xfea"[..]));
+        assert_eq!(v.get_attr("b").unwrap().as_str(), Some("not base64"));
     }
 }
