@@ -19,7 +19,8 @@
 #   DROVER                           drover binary (target/release/drover; built when missing)
 #   DROVER_TESTHOSTS_CACHE           benchmark base cache (/var/cache/drover-bench-hosts)
 #   DROVER_TESTHOSTS_RUN             running hosts (/tmp/drover-bench-hosts)
-#   BENCH_PORT                       first sshd port (42200); host i listens on BENCH_PORT+i
+#   BENCH_PORT                       first sshd port (20000, below the kernel's ephemeral
+#                                    range); host i listens on BENCH_PORT+i
 #   KEEP_WORK=1                      keep the work directory (logs, manifests) after the run
 #   DROVER_ARGS="--profile"          extra arguments for drover (e.g. a per-task time profile)
 set -euo pipefail
@@ -32,7 +33,7 @@ SIZES=${SIZES:-1 10 50}
 TOOLS=${TOOLS:-drover ansible-fair ansible-default pyinfra}
 VENV=${BENCH_VENV:-/opt/drover-bench-venv}
 DROVER=${DROVER:-$REPO/target/release/drover}
-BENCH_PORT=${BENCH_PORT:-42200}
+BENCH_PORT=${BENCH_PORT:-20000}
 NORMAL_CACHE=/var/cache/drover-testhosts
 export DROVER_TESTHOSTS_CACHE=${DROVER_TESTHOSTS_CACHE:-/var/cache/drover-bench-hosts}
 export DROVER_TESTHOSTS_RUN=${DROVER_TESTHOSTS_RUN:-/tmp/drover-bench-hosts}
