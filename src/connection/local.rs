@@ -152,7 +152,7 @@ impl LocalConnection {
     }
 
     fn shell(&mut self, as_user: Option<&Become>) -> Result<&mut ShellSession<ChildIo>> {
-        let key = as_user.filter(|b| b.user != self.user).cloned();
+        let key = super::shell_key(&self.user, as_user);
         if !self.shells.contains_key(&key) {
             let (io, preamble) = self.spawn(key.as_ref())?;
             self.opened += 1;
@@ -204,7 +204,7 @@ impl Connection for LocalConnection {
         let out = shell.run(cmd, stdin);
         if let Err(e) = &out {
             if e.is::<DeadlineExceeded>() {
-                let key = as_user.filter(|b| b.user != self.user).cloned();
+                let key = super::shell_key(&self.user, as_user);
                 self.end_shell(&key);
             }
         }

@@ -172,6 +172,12 @@ pub fn connect(spec: &ConnSpec) -> Result<Box<dyn Connection>> {
     }
 }
 
+/// Which shell of a connection serves `as_user`: `None` (the login user's own) when there is
+/// no become or it becomes the login user.
+fn shell_key(login: &str, as_user: Option<&Become>) -> Option<Become> {
+    as_user.filter(|b| b.user != login).cloned()
+}
+
 /// The command that starts a shell as `as_user` from a shell running as `login`, and the
 /// bytes to send first (sudo reads its password from the stream's first line). sudo's stderr
 /// is merged into the stream so its refusal reaches the error message; the shell silences its

@@ -199,7 +199,7 @@ impl SshConnection {
     }
 
     fn shell(&mut self, as_user: Option<&Become>) -> Result<&mut ShellSession<SshStream>> {
-        let key = as_user.filter(|b| b.user != self.user).cloned();
+        let key = super::shell_key(&self.user, as_user);
         if !self.shells.contains_key(&key) {
             let (cmd, preamble) = become_command(&self.user, key.as_ref());
             let channel = self.exec_channel(&cmd)?;
@@ -413,7 +413,7 @@ impl Connection for SshConnection {
         let out = shell.run(cmd, stdin);
         if let Err(e) = &out {
             if e.is::<DeadlineExceeded>() {
-                let key = as_user.filter(|b| b.user != self.user).cloned();
+                let key = super::shell_key(&self.user, as_user);
                 self.end_shell(&key);
             }
         }

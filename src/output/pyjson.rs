@@ -27,19 +27,23 @@ fn write(out: &mut String, v: &Value, depth: Option<usize>) {
         out.push('\n');
         out.push_str(&"    ".repeat(d));
     };
+    // Before element `i`: `, ` on one line, or `,` and a new indented line.
+    let before = |out: &mut String, i: usize| {
+        if i > 0 {
+            out.push(',');
+            if depth.is_none() {
+                out.push(' ');
+            }
+        }
+        if let Some(d) = depth {
+            newline(out, d + 1);
+        }
+    };
     match v {
         Value::Array(items) if !items.is_empty() => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                    if depth.is_none() {
-                        out.push(' ');
-                    }
-                }
-                if let Some(d) = depth {
-                    newline(out, d + 1);
-                }
+                before(out, i);
                 write(out, item, depth.map(|d| d + 1));
             }
             if let Some(d) = depth {
@@ -52,15 +56,7 @@ fn write(out: &mut String, v: &Value, depth: Option<usize>) {
             keys.sort();
             out.push('{');
             for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                    if depth.is_none() {
-                        out.push(' ');
-                    }
-                }
-                if let Some(d) = depth {
-                    newline(out, d + 1);
-                }
+                before(out, i);
                 out.push_str(&Value::String(k.clone()).to_string());
                 out.push_str(": ");
                 write(out, &map[k], depth.map(|d| d + 1));
