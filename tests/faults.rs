@@ -309,18 +309,7 @@ fn transfer_cut_midway_leaves_the_destination_as_it_was() {
         );
         assert_eq!(rc, 0);
     }
-    // 48 MiB that do not compress: long enough on the wire to be cut.
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    let data: Vec<u8> = (0..48 << 20)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
-    let src = hosts.dir.path().join("big.bin");
-    std::fs::write(&src, &data).unwrap();
+    let (src, data) = support::big_file(hosts.dir.path());
     let yaml = format!(
         "- hosts: test\n  gather_facts: false\n  become: true\n  tasks:\n    - copy: {{src: {}, dest: /srv/data/big.bin}}\n",
         s(&src)

@@ -11,16 +11,8 @@ use support::{drover, run, write};
 /// Strings that break naive quoting: quotes of both kinds, substitutions, separators,
 /// newlines, globs, a leading dash, backslashes, printf and template-looking text, long runs.
 fn adversarial(pwned: &Path) -> Vec<String> {
-    let p = pwned.display();
-    vec![
-        format!("a'; touch {p}; echo '"),
-        format!("b\"; touch {p}; echo \""),
-        format!("$(touch {p})"),
-        format!("`touch {p}`"),
-        format!("c; touch {p}"),
-        format!("d && touch {p} || touch {p}"),
-        format!("e | touch {p}"),
-        format!("f\ntouch {p}\n"),
+    let mut v = support::shell_break_outs(&pwned.display().to_string());
+    v.extend([
         "*".to_string(),
         "g?[a-z]*".to_string(),
         "-rf".to_string(),
@@ -33,7 +25,8 @@ fn adversarial(pwned: &Path) -> Vec<String> {
         "ünïcødé ✓ 中文".to_string(),
         "@@DRV:end @@DRVIN".to_string(),
         "x".repeat(100_000),
-    ]
+    ]);
+    v
 }
 
 /// YAML double-quoted scalar for any string (JSON escaping is valid YAML).

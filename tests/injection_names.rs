@@ -30,15 +30,8 @@ fn key(n: usize) -> String {
 
 fn adversarial() -> Vec<String> {
     let p = PWNED;
-    vec![
-        format!("a'; touch {p}; echo '"),
-        format!("b\"; touch {p}; echo \""),
-        format!("$(touch {p})"),
-        format!("`touch {p}`"),
-        format!("c; touch {p}"),
-        format!("d && touch {p} || touch {p}"),
-        format!("e | touch {p}"),
-        format!("f\ntouch {p}\n"),
+    let mut v = support::shell_break_outs(p);
+    v.extend([
         format!("nul\u{0}; touch {p}"),
         "*".to_string(),
         "g?[a-z]*".to_string(),
@@ -52,7 +45,8 @@ fn adversarial() -> Vec<String> {
         "${HOME}$PATH$$".to_string(),
         "ünïcødé ✓".to_string(),
         "x".repeat(100_000),
-    ]
+    ]);
+    v
 }
 
 /// The key of the `key_options` task for value `i`.

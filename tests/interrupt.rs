@@ -218,22 +218,6 @@ fn second_ctrl_c_leaves_a_local_command_to_end_and_its_shell_to_clean_up() {
     assert!(!d.join("later").exists());
 }
 
-/// 48 MiB that compress badly, so the transfer takes a while.
-fn big_file(dir: &Path) -> (std::path::PathBuf, Vec<u8>) {
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    let data: Vec<u8> = (0..48 << 20)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
-    let p = dir.join("big.bin");
-    std::fs::write(&p, &data).expect("write big file");
-    (p, data)
-}
-
 /// Bytes sent to a loopback port over its established TCP connections (`ss`'s counters).
 fn sent_to(port: u16) -> u64 {
     let out = Command::new("ss")
@@ -269,7 +253,7 @@ fn ctrl_c_during_a_large_copy_leaves_the_old_or_the_new_file_and_no_temp_file() 
     let Some(hosts) = TestHosts::up(3) else {
         return;
     };
-    let (src, data) = big_file(hosts.dir.path());
+    let (src, data) = support::big_file(hosts.dir.path());
     let yaml = format!(
         "
 - hosts: test

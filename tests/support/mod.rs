@@ -101,6 +101,39 @@ pub fn recap(stdout: &str, host: &str) -> Recap {
     r
 }
 
+/// `dir/big.bin`: 48 MiB that do not compress (xorshift bytes), long enough on the wire for
+/// a test to cut the transfer; returns its path and contents.
+pub fn big_file(dir: &Path) -> (PathBuf, Vec<u8>) {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let data: Vec<u8> = (0..48 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    let p = dir.join("big.bin");
+    std::fs::write(&p, &data).expect("write big file");
+    (p, data)
+}
+
+/// Values that would run `touch MARKER` if a shell ever read them unquoted: quotes of both
+/// kinds, substitutions, separators, a pipe and a newline. The injection tests add their own.
+pub fn shell_break_outs(marker: &str) -> Vec<String> {
+    let p = marker;
+    vec![
+        format!("a'; touch {p}; echo '"),
+        format!("b\"; touch {p}; echo \""),
+        format!("$(touch {p})"),
+        format!("`touch {p}`"),
+        format!("c; touch {p}"),
+        format!("d && touch {p} || touch {p}"),
+        format!("e | touch {p}"),
+        format!("f\ntouch {p}\n"),
+    ]
+}
+
 /// Whether the tests run as root.
 pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
