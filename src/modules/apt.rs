@@ -251,7 +251,10 @@ pub fn parse_simulation(out: &str) -> Vec<Change> {
     v
 }
 
-/// Parses `dpkg-query -W -f='${Package}\t${Status}\t${Version}\n'` output.
+/// The `dpkg-query -W -f=` format `parse_dpkg` reads.
+const DPKG_FORMAT: &str = "${Package}\t${Status}\t${Version}\n";
+
+/// Parses `dpkg-query -W -f=DPKG_FORMAT` output.
 pub fn parse_dpkg(out: &str) -> BTreeMap<String, Installed> {
     let mut m = BTreeMap::new();
     for line in out.lines() {
@@ -548,7 +551,7 @@ fn sections(text: &str) -> BTreeMap<&str, String> {
 
 fn probe(ctx: &mut ModuleCtx, req: &Request) -> Result<Probe> {
     let names: Vec<String> = req.names.iter().map(|p| quote(&p.name)).collect();
-    let fmt = quote("${Package}\t${Status}\t${Version}\n");
+    let fmt = quote(DPKG_FORMAT);
     let mut s = format!(
         "LC_ALL=C; export LC_ALL\necho @@now; date +%s\necho @@cache; if [ -e {STAMP} ]; then stat -c %Y {STAMP}; else stat -c %Y {LISTS} 2>/dev/null || echo 0; fi\n"
     );
@@ -807,10 +810,7 @@ fn run_apt_tracked(
     op: &Op,
 ) -> Result<(String, String, Vec<Change>)> {
     let cmd = req.apt_get(false, &op.sub, &op.extra, &op.words);
-    let list = format!(
-        "dpkg-query -W -f={} 2>/dev/null",
-        quote("${Package}\t${Status}\t${Version}\n")
-    );
+    let list = format!("dpkg-query -W -f={} 2>/dev/null", quote(DPKG_FORMAT));
     let line = format!(
         "LC_ALL=C; export LC_ALL\n{list}\nprintf '%s' {run}\n( {retry}\n)\nR=$?\nprintf '%s' {done}\n{list}\nexit $R",
         run = quote(RUN_MARK),
