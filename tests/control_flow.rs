@@ -126,7 +126,7 @@ fn every_handler_listening_on_a_topic_runs_once_in_definition_order() {
 #[test]
 fn check_mode_predicts_a_file_owned_by_a_user_an_earlier_task_creates() {
     if !support::is_root() {
-        eprintln!("skipped: needs root for useradd");
+        support::skip("needs root for useradd");
         return;
     }
     let dir = tempfile::tempdir().unwrap();

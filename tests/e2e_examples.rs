@@ -534,11 +534,7 @@ impl Image {
     fn mount() -> Option<Image> {
         // Builds the cached base if needed, or says why it cannot (and the test skips).
         TestHosts::up(0)?;
-        let base = Path::new(
-            &std::env::var("DROVER_TESTHOSTS_CACHE")
-                .unwrap_or_else(|_| "/var/cache/drover-testhosts".into()),
-        )
-        .join("base-bookworm");
+        let base = support::hosts::cache_dir().join("base-bookworm");
         let dir = tempfile::tempdir().expect("temp dir");
         for d in ["upper", "work", "root"] {
             std::fs::create_dir(dir.path().join(d)).expect("mkdir");

@@ -52,7 +52,7 @@ fn controller_untouched() -> bool {
 #[test]
 fn ten_hosts_converge_and_nothing_else_changes() {
     if !controller_untouched() {
-        eprintln!("SKIPPED: the controller already has drover-hello, alice or drover-echo");
+        support::skip("the controller already has drover-hello, alice or drover-echo");
         return;
     }
     let Some(hosts) = TestHosts::up(11) else {

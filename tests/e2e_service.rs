@@ -216,12 +216,12 @@ WantedBy=multi-user.target
 ";
 
 /// Brings up `n` hosts booted with systemd under `systemd-nspawn`, or prints why it cannot
-/// (SKIPPED) and returns `None`: nspawn is optional and may not work in every environment.
+/// (`support::skip`) and returns `None`: nspawn is optional and may not work in every environment.
 fn systemd_hosts(n: usize) -> Option<TestHosts> {
     use std::process::Command;
     use support::hosts::TestHost;
     if let Some(why) = support::hosts::unavailable() {
-        eprintln!("SKIPPED: {why}");
+        support::skip(&why);
         return None;
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/hosts/testhosts.sh");
@@ -230,7 +230,7 @@ fn systemd_hosts(n: usize) -> Option<TestHosts> {
         .output()
         .is_ok_and(|o| o.status.success());
     if !has_nspawn {
-        eprintln!("SKIPPED: systemd-nspawn is not installed (Debian: systemd-container)");
+        support::skip("systemd-nspawn is not installed (Debian: systemd-container)");
         return None;
     }
     let out = Command::new("bash")
@@ -239,10 +239,10 @@ fn systemd_hosts(n: usize) -> Option<TestHosts> {
         .output()
         .unwrap();
     if !out.status.success() {
-        eprintln!(
-            "SKIPPED: building the systemd base failed: {}",
+        support::skip(&format!(
+            "building the systemd base failed: {}",
             String::from_utf8_lossy(&out.stderr)
-        );
+        ));
         return None;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -291,10 +291,10 @@ fn systemd_hosts(n: usize) -> Option<TestHosts> {
             root,
         });
         if !out.status.success() {
-            eprintln!(
-                "SKIPPED: systemd-nspawn could not boot a host here: {}",
+            support::skip(&format!(
+                "systemd-nspawn could not boot a host here: {}",
                 String::from_utf8_lossy(&out.stderr)
-            );
+            ));
             return None;
         }
     }

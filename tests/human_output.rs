@@ -324,7 +324,7 @@ fn diff_is_coloured_on_a_terminal() {
         .output()
         .is_ok_and(|o| o.status.success());
     if !have_script {
-        eprintln!("skipping: util-linux `script` is not installed");
+        support::skip("util-linux `script` is not installed");
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -583,7 +583,7 @@ fn check_mode_links_to_what_an_earlier_task_creates() {
 #[test]
 fn rewrites_keep_owner_group_and_special_mode_bits() {
     if !support::is_root() {
-        eprintln!("skipped: needs root to give files to another user");
+        support::skip("needs root to give files to another user");
         return;
     }
     use std::os::unix::fs::{MetadataExt, PermissionsExt};

@@ -93,7 +93,7 @@ fn stable(text: &str) -> String {
 #[test]
 fn status_line_counts_hosts_and_is_erased() {
     if !have_script() {
-        eprintln!("skipping: util-linux `script` is not installed");
+        support::skip("util-linux `script` is not installed");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -163,7 +163,7 @@ fn no_control_bytes_without_a_terminal() {
 #[test]
 fn turned_off_by_flag_env_and_json() {
     if !have_script() {
-        eprintln!("skipping: util-linux `script` is not installed");
+        support::skip("util-linux `script` is not installed");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -188,7 +188,7 @@ fn turned_off_by_flag_env_and_json() {
 #[test]
 fn free_strategy_counts_hosts_through_the_play() {
     if !have_script() {
-        eprintln!("skipping: util-linux `script` is not installed");
+        support::skip("util-linux `script` is not installed");
         return;
     }
     let dir = tempfile::tempdir().unwrap();

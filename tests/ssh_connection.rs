@@ -284,7 +284,7 @@ fn host_key_policy_from_inventory_var() {
 #[test]
 fn become_root_via_sudo() {
     if !support::is_root() {
-        eprintln!("SKIPPED: become_root_via_sudo needs to run as root");
+        support::skip("become_root_via_sudo needs to run as root");
         return;
     }
     let sshd = sshd_or_skip!();

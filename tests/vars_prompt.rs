@@ -91,7 +91,7 @@ fn a_prompt_nobody_can_answer_is_an_input_error_before_anything_runs() {
 #[test]
 fn answers_typed_on_a_terminal_reach_the_play() {
     if Command::new("script").arg("--version").output().is_err() {
-        eprintln!("skipped: util-linux `script` is not installed");
+        support::skip("util-linux `script` is not installed");
         return;
     }
     let tmp = tempfile::tempdir().unwrap();

@@ -26,8 +26,14 @@ CACHE=${DROVER_TESTHOSTS_CACHE:-/var/cache/drover-testhosts}
 RUN=${DROVER_TESTHOSTS_RUN:-/tmp/drover-testhosts}
 SUITE=bookworm
 BASE="$CACHE/base-$SUITE"
+# Written into a base's `.drover-base-ok`; a base built by an older version of this script
+# (another content) is rebuilt. Bump it whenever what `make_base` produces changes.
+BASE_FORMAT=2
 
 die() { echo "testhosts: $*" >&2; exit 1; }
+
+# Whether base root $1 is complete and of the current format.
+base_ok() { [ "$(cat "$1/.drover-base-ok" 2>/dev/null)" = "$BASE_FORMAT" ]; }
 
 mirror() {
   # First Debian archive URI in the machine's own apt sources (deb822 or one-line format).
@@ -44,13 +50,13 @@ mirror() {
 # and no apt sources; $4 names a function run on the new root before it is published.
 make_base() {
   target=$1 lock=$2 packages=$3 extra=$4
-  [ -f "$target/.drover-base-ok" ] && return 0
+  base_ok "$target" && return 0
   [ "$(id -u)" = 0 ] || die "building the base needs root"
   command -v debootstrap >/dev/null || die "debootstrap is not installed (apt-get install debootstrap)"
   mkdir -p "$CACHE"
   exec 9>"$CACHE/$lock"
   flock 9
-  if [ -f "$target/.drover-base-ok" ]; then exec 9>&-; return 0; fi
+  if base_ok "$target"; then exec 9>&-; return 0; fi
   tmp="$target.tmp.$$"
   log="$CACHE/debootstrap-$(basename "$target").log"
   rm -rf "$tmp"
@@ -65,11 +71,18 @@ make_base() {
   chmod 0440 "$tmp/etc/sudoers.d/deploy"
   mkdir -p "$tmp/root/.ssh" "$tmp/home/deploy/.ssh"
   "$extra" "$tmp"
-  # The apt lists come from the tests' local repository, not the network.
+  # The apt lists come from the tests' local repository, not the network. The lists directory
+  # is dated 1970 and there is no update stamp, so the cache is stale whenever the base was
+  # built: `cache_valid_time` (which, as in Ansible, reads the stamp or the lists' mtime)
+  # always updates on a fresh host, the same on a machine that built its base a minute ago.
   rm -f "$tmp/etc/apt/sources.list" "$tmp"/etc/apt/sources.list.d/*
-  rm -rf "$tmp"/var/lib/apt/lists/*
-  touch "$tmp/.drover-base-ok"
-  rm -rf "$target"
+  rm -rf "$tmp"/var/lib/apt/lists/* "$tmp/var/lib/apt/periodic/update-success-stamp"
+  mkdir -p "$tmp/var/lib/apt/lists/partial"
+  touch -d @0 "$tmp/var/lib/apt/lists/partial" "$tmp/var/lib/apt/lists"
+  echo "$BASE_FORMAT" >"$tmp/.drover-base-ok"
+  # A base of an older format is moved aside first: hosts still running on it keep their
+  # lower directory until they stop.
+  if [ -e "$target" ]; then mv "$target" "$target.old.$$" && rm -rf "$target.old.$$"; fi
   mv "$tmp" "$target"
   exec 9>&-
 }
@@ -112,7 +125,7 @@ listening() {
 up() {
   name=$1 port=$2 pubkey=$3 netns=${4:-} addr=${5:-127.0.0.1}
   [ "$(id -u)" = 0 ] || die "test hosts need root"
-  [ -f "$BASE/.drover-base-ok" ] || build_base
+  base_ok "$BASE" || build_base
   if [ -n "$netns" ]; then
     ip netns exec "$netns" true || die "no network namespace $netns"
     inns="ip netns exec $netns"
@@ -252,7 +265,7 @@ up_systemd() {
   name=$1 port=$2 pubkey=$3 netns=""
   [ "$(id -u)" = 0 ] || die "test hosts need root"
   command -v systemd-nspawn >/dev/null || die "systemd-nspawn is not installed (apt-get install systemd-container)"
-  [ -f "$SBASE/.drover-base-ok" ] || build_base_systemd
+  base_ok "$SBASE" || build_base_systemd
   prepare_root "$SBASE"
   mkdir -p "$r/etc/ssh/sshd_config.d"
   printf '%s\n' "Port $port" "ListenAddress 127.0.0.1" "UsePAM no" \

@@ -62,18 +62,22 @@ fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
+/// Where `testhosts.sh` keeps its bases: `DROVER_TESTHOSTS_CACHE` (`.ci/run` points it at a
+/// fresh directory of its own), else the machine's shared cache.
+pub fn cache_dir() -> PathBuf {
+    std::env::var_os("DROVER_TESTHOSTS_CACHE").map_or_else(
+        || PathBuf::from("/var/cache/drover-testhosts"),
+        PathBuf::from,
+    )
+}
+
 /// Why test hosts cannot run here, if they cannot.
 pub fn unavailable() -> Option<String> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc_geteuid() } != 0 {
         return Some("test hosts need root".into());
     }
-    let base_ok = Path::new(
-        &std::env::var("DROVER_TESTHOSTS_CACHE")
-            .unwrap_or_else(|_| "/var/cache/drover-testhosts".into()),
-    )
-    .join("base-bookworm/.drover-base-ok")
-    .exists();
+    let base_ok = cache_dir().join("base-bookworm/.drover-base-ok").exists();
     if !base_ok
         && Command::new("sh")
             .args(["-c", "command -v debootstrap"])
@@ -184,7 +188,7 @@ impl TestHosts {
     /// A set without hosts yet: the base built, a key made.
     fn none() -> Option<TestHosts> {
         if let Some(why) = unavailable() {
-            eprintln!("SKIPPED: {why}");
+            super::skip(&why);
             return None;
         }
         let base = Command::new("bash")
@@ -194,7 +198,8 @@ impl TestHosts {
             .expect("run testhosts.sh");
         assert!(
             base.success(),
-            "building the test host base failed (see /var/cache/drover-testhosts/debootstrap-base-bookworm.log)"
+            "building the test host base failed (see {})",
+            cache_dir().join("debootstrap-base-bookworm.log").display()
         );
         let dir = tempfile::tempdir().expect("temp dir");
         let key = dir.path().join("id_ed25519");

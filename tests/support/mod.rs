@@ -4,6 +4,7 @@
 //! Every test file includes this with `mod support;` and uses only part of it.
 #![allow(dead_code)]
 
+pub mod ansible;
 pub mod aptrepo;
 pub mod background;
 pub mod daemon;
@@ -232,4 +233,52 @@ pub fn run_within(
         std::fs::read_to_string(&err_p).unwrap_or_default(),
         elapsed,
     )
+}
+
+/// Records that the running test could not make its checks here, and why. The line goes to
+/// the terminal at once (past the test harness's output capture, which would hide it in a
+/// test that passes) and into the run's skip log, which `tests/zz_skip_report.rs` prints at
+/// the end of `cargo test` and `.ci/run` counts: a skip is never a silent pass. The caller
+/// returns right after.
+pub fn skip(why: &str) {
+    use std::io::Write;
+    let binary = std::env::args()
+        .next()
+        .and_then(|a| {
+            Path::new(&a)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .map(|n| n.rsplit_once('-').map_or(n.clone(), |(b, _)| b.to_string()))
+        .unwrap_or_default();
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("?");
+    let why = why.replace('\n', " ");
+    let line = format!("{binary}::{test}\t{}\n", why.trim());
+    // `io::stderr()` written directly is not captured by libtest (only the print macros are).
+    let _ = std::io::stderr().write_all(format!("SKIPPED {binary}::{test}: {why}\n").as_bytes());
+    let log = skip_log();
+    if let Some(dir) = log.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let appended = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .and_then(|mut f| f.write_all(line.as_bytes()));
+    if let Err(e) = appended {
+        panic!("cannot record the skip in {}: {e}", log.display());
+    }
+}
+
+/// The skip log of this test run: `DROVER_SKIP_LOG` when set (`.ci/run` sets it), else one
+/// file per `cargo test` invocation, named after cargo's process id (every test binary of one
+/// invocation is a child of the same cargo).
+pub fn skip_log() -> PathBuf {
+    match std::env::var_os("DROVER_SKIP_LOG") {
+        Some(p) => PathBuf::from(p),
+        None => Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join("skips")
+            .join(format!("{}.log", std::os::unix::process::parent_id())),
+    }
 }

@@ -55,7 +55,9 @@ impl TestSshd {
     /// root, an sshd that is installed but does not start is a test failure.
     pub fn start() -> Option<TestSshd> {
         if !Path::new(SSHD).exists() {
-            eprintln!("SKIPPED: {SSHD} is not installed (apt-get install openssh-server)");
+            super::skip(&format!(
+                "{SSHD} is not installed (apt-get install openssh-server)"
+            ));
             return None;
         }
         if Command::new("ssh-keygen")
@@ -65,7 +67,7 @@ impl TestSshd {
             .status()
             .is_err()
         {
-            eprintln!("SKIPPED: ssh-keygen is not installed");
+            super::skip("ssh-keygen is not installed");
             return None;
         }
         let mut last_err = String::new();
@@ -79,7 +81,9 @@ impl TestSshd {
         if super::is_root() {
             panic!("sshd is installed but did not start: {last_err}");
         }
-        eprintln!("SKIPPED: cannot start a test sshd as a non-root user: {last_err}");
+        super::skip(&format!(
+            "cannot start a test sshd as a non-root user: {last_err}"
+        ));
         None
     }
 
