@@ -1,10 +1,13 @@
 //! Settings people keep in their repositories: `ansible.cfg` (found as Ansible finds it:
 //! `$ANSIBLE_CONFIG`, `./ansible.cfg`, `~/.ansible.cfg`, `/etc/ansible/ansible.cfg`; the first
 //! that exists wins) and drover's own `drover.toml` (in the current directory; its keys, under
-//! the same section names, win over `ansible.cfg`). Command-line options win over both.
+//! the same section names, win over `ansible.cfg`). Ansible's environment variables for the
+//! same keys (`ANSIBLE_FORKS`, `ANSIBLE_HOST_KEY_CHECKING`, ...) win over both files, as in
+//! Ansible; command-line options win over all.
 //!
 //! Understood: `[defaults]` inventory, remote_user, forks, roles_path, host_key_checking,
-//! private_key_file, vault_password_file, timeout, task_timeout, no_log; `[privilege_escalation]`
+//! private_key_file, vault_password_file, timeout, task_timeout, no_log, force_handlers;
+//! `[privilege_escalation]`
 //! become, become_user, become_method; `[ssh_connection]` ssh_config (the OpenSSH client
 //! configuration drover reads instead of `~/.ssh/config`; `none` for none); pipelining,
 //! ssh_args, control_path... are accepted and ignored (drover keeps one session per host
@@ -30,6 +33,8 @@ pub struct FileConfig {
     pub task_timeout: Option<u64>,
     /// `[defaults] no_log`: censor every task's result.
     pub no_log: Option<bool>,
+    /// `[defaults] force_handlers`: notified handlers run even on hosts that failed.
+    pub force_handlers: Option<bool>,
     pub become_: Option<bool>,
     pub become_user: Option<String>,
     /// `[ssh_connection] ssh_config`: the OpenSSH client configuration to read (`none`: none).
@@ -74,7 +79,41 @@ pub fn load() -> Result<FileConfig> {
         )?;
         cfg.sources.push(toml_path);
     }
+    let env = env_entries(|k| std::env::var(k).ok());
+    if !env.is_empty() {
+        apply(&mut cfg, &env, Path::new("."), Path::new("<environment>"))?;
+    }
     Ok(cfg)
+}
+
+/// Ansible's environment variables for the keys drover reads: (variable, section, key).
+const ENV_KEYS: &[(&str, &str, &str)] = &[
+    ("ANSIBLE_REMOTE_USER", "defaults", "remote_user"),
+    ("ANSIBLE_FORKS", "defaults", "forks"),
+    ("ANSIBLE_HOST_KEY_CHECKING", "defaults", "host_key_checking"),
+    ("ANSIBLE_PRIVATE_KEY_FILE", "defaults", "private_key_file"),
+    ("ANSIBLE_TIMEOUT", "defaults", "timeout"),
+    ("ANSIBLE_TASK_TIMEOUT", "defaults", "task_timeout"),
+    ("ANSIBLE_FORCE_HANDLERS", "defaults", "force_handlers"),
+    ("ANSIBLE_BECOME", "privilege_escalation", "become"),
+    ("ANSIBLE_BECOME_USER", "privilege_escalation", "become_user"),
+    (
+        "ANSIBLE_BECOME_METHOD",
+        "privilege_escalation",
+        "become_method",
+    ),
+];
+
+/// The configuration entries the environment sets (empty values are unset, as in Ansible).
+fn env_entries(get: impl Fn(&str) -> Option<String>) -> Entries {
+    ENV_KEYS
+        .iter()
+        .filter_map(|(var, section, key)| {
+            get(var)
+                .filter(|v| !v.is_empty())
+                .map(|v| (section.to_string(), key.to_string(), v, 0))
+        })
+        .collect()
 }
 
 /// (section, key, value, line) entries of a file.
@@ -246,6 +285,9 @@ fn apply(cfg: &mut FileConfig, entries: &Entries, base: &Path, path: &Path) -> R
             ("defaults", "no_log") => {
                 cfg.no_log = Some(boolean(value).ok_or_else(|| bad("a boolean"))?)
             }
+            ("defaults", "force_handlers") => {
+                cfg.force_handlers = Some(boolean(value).ok_or_else(|| bad("a boolean"))?)
+            }
             ("privilege_escalation", "become") => {
                 cfg.become_ = Some(boolean(value).ok_or_else(|| bad("a boolean"))?)
             }
@@ -335,6 +377,30 @@ ssh_args = -o ControlMaster=auto
             err.to_string(),
             "/repo/ansible.cfg:2:1: `forks` must be a number of hosts, not `many`"
         );
+    }
+
+    #[test]
+    fn the_environment_wins_over_the_files() {
+        let p = Path::new("/repo/ansible.cfg");
+        let mut cfg = FileConfig::default();
+        let file = "[defaults]\nforks = 20\nhost_key_checking = True\n";
+        apply(
+            &mut cfg,
+            &parse_ini(file, p).unwrap(),
+            Path::new("/repo"),
+            p,
+        )
+        .unwrap();
+        let env = env_entries(|k| match k {
+            "ANSIBLE_HOST_KEY_CHECKING" => Some("false".into()),
+            "ANSIBLE_FORCE_HANDLERS" => Some("yes".into()),
+            "ANSIBLE_FORKS" => Some(String::new()),
+            _ => None,
+        });
+        apply(&mut cfg, &env, Path::new("."), Path::new("<environment>")).unwrap();
+        assert_eq!(cfg.host_key_checking, Some(false));
+        assert_eq!(cfg.force_handlers, Some(true));
+        assert_eq!(cfg.forks, Some(20), "an empty variable is unset");
     }
 
     #[test]

@@ -61,15 +61,20 @@ fn per_os_file_name_and_dir() {
 }
 
 #[test]
-fn a_name_no_vars_file_defines_is_still_a_load_error() {
+fn a_name_no_vars_file_defines_is_warned_at_load_and_fails_when_reached() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     write(d, "vars/common.yml", "known_one: 1\n");
     write(d, "pb.yml", "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - include_vars: vars/common.yml\n    - debug: msg=\"{{ known_one }} {{ unknown_two }}\"\n");
-    let (code, _, err) = run(d);
-    assert_eq!(code, 5, "{err}");
+    let (code, out, err) = run(d);
+    assert_eq!(code, 2, "{out}{err}");
+    let warning = out
+        .lines()
+        .find(|l| l.starts_with("[WARNING]:"))
+        .unwrap_or_else(|| panic!("no warning\n{out}"));
     assert!(
-        err.contains("pb.yml:5:") && err.contains("`unknown_two` is not defined anywhere"),
-        "{err}"
+        warning.contains("pb.yml:5:") && warning.contains("`unknown_two` is not defined anywhere"),
+        "{warning}"
     );
+    assert!(out.contains("`unknown_two` is undefined"), "{out}");
 }

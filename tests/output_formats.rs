@@ -393,7 +393,7 @@ fn json_mode_keeps_errors_on_stderr() {
     let pb = write(
         dir.path(),
         "bad.yml",
-        "- hosts: all\n  tasks:\n    - name: typo\n      debug:\n        msg: \"{{ nope }}\"\n",
+        "- hosts: all\n  tasks:\n    - name: typo\n      nope_no_module:\n        msg: hi\n",
     );
     let mut cmd = drover();
     cmd.current_dir(dir.path())

@@ -31,11 +31,13 @@ pub fn run_adhoc(args: &RunArgs) -> Result<i32> {
         "<command line>",
         &LoadOptions::default(),
     ))?;
-    input(crate::playbook::check_variables(
+    for w in input(crate::playbook::check_variables(
         &pb,
         &inventory,
         &settings.extra_vars,
-    ))?;
+    ))? {
+        reporter.warning(&w);
+    }
     let mut runner = Runner::new(&inventory, &settings)?;
     let outcome = runner.run_playbook(&pb, &mut reporter)?;
     reporter.recap(&runner.recap());

@@ -34,7 +34,8 @@ pub fn run_play(args: &PlayArgs) -> Result<i32> {
     let mut settings = input(settings_from(&args.conn))?;
     settings.tags = args.tags.clone();
     settings.skip_tags = args.skip_tags.clone();
-    settings.force_handlers = args.force_handlers;
+    settings.force_handlers =
+        args.force_handlers || input(crate::config::load())?.force_handlers == Some(true);
     settings.start_at_task = args.start_at_task.clone();
     settings.step = args.step;
     let dirs: Vec<_> = args
@@ -59,7 +60,9 @@ pub fn run_play(args: &PlayArgs) -> Result<i32> {
     let mut books = Vec::new();
     for p in &args.playbooks {
         let pb = input(load_playbook(p, &opts))?;
-        input(check_variables(&pb, &inventory, &settings.extra_vars))?;
+        for w in input(check_variables(&pb, &inventory, &settings.extra_vars))? {
+            reporter.warning(&w);
+        }
         for play in &pb.plays {
             input(crate::executor::check_notify(play))?;
         }

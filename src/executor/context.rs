@@ -91,10 +91,29 @@ pub fn layers(
     magic.insert("hostvars".into(), pc.hostvars.clone());
     if let Some(r) = role {
         magic.insert("role_name".into(), Value::from(r.name.as_str()));
+        magic.insert("ansible_role_name".into(), Value::from(r.name.as_str()));
         magic.insert(
             "role_path".into(),
             Value::from(r.path.display().to_string()),
         );
+    }
+    // Where relative lookups look, in Ansible's order: the role, the task file's directory,
+    // the playbook's directory.
+    if let Some(t) = task {
+        let mut dirs: Vec<Value> = Vec::new();
+        let mut push = |p: &std::path::Path| {
+            let abs = std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+            let v = Value::from(abs.display().to_string());
+            if !dirs.contains(&v) {
+                dirs.push(v);
+            }
+        };
+        if let Some(r) = role {
+            push(&r.path);
+        }
+        push(&t.file_dir);
+        push(&pc.playbook_dir);
+        magic.insert("ansible_search_path".into(), Value::from(dirs));
     }
     layers.push(Layer::data(Arc::new(magic)));
     layers

@@ -79,6 +79,7 @@ impl<'a> Runner<'a> {
         pc: &PlayCtx,
     ) -> Result<bool> {
         let peers = Arc::new(context::hostvars_over(&self.hosts, &pc.extra, None));
+        let shape = &self.shape;
         // Take the live hosts out; each goes to a worker and comes back when it is done.
         let mut queue: Vec<(usize, HostState)> = Vec::new();
         for &i in batch.iter().rev() {
@@ -143,6 +144,7 @@ impl<'a> Runner<'a> {
                             stopped: false,
                             prompted: pc.prompted.clone(),
                             live: None,
+                            shape: shape.clone(),
                         };
                         let mut out = Forward {
                             tx: tx.clone(),

@@ -106,6 +106,21 @@ fn printf_int(fmt: &str, n: i64) -> String {
     .into_owned()
 }
 
+/// The `with_<name>` loops this file turns into items itself; any other `with_<name>` asks
+/// the lookup plugin of that name.
+pub const NATIVE: &[&str] = &[
+    "items",
+    "list",
+    "flattened",
+    "dict",
+    "indexed_items",
+    "sequence",
+    "nested",
+    "together",
+    "subelements",
+    "random_choice",
+];
+
 /// The items a loop of `kind` iterates over.
 pub fn loop_values(v: &Value, kind: &str) -> Result<Vec<Value>> {
     match kind {

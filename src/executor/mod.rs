@@ -95,6 +95,16 @@ pub struct Runner<'a> {
     prompted: Arc<VarMap>,
     /// The live status line's counters, when the output shows one.
     live: Option<Arc<Counts>>,
+    /// The current play's `strategy`, `serial` and `max_fail_percentage`, templates rendered.
+    shape: PlayShape,
+}
+
+/// A play's keywords that may be templates, as decided when the play starts.
+#[derive(Clone, Debug, Default)]
+struct PlayShape {
+    strategy: String,
+    serial: Vec<BatchSize>,
+    max_fail_percentage: Option<f64>,
 }
 
 /// Deeper nesting of dynamic includes is taken for a recursion without end.
@@ -121,6 +131,7 @@ impl<'a> Runner<'a> {
             stopped: false,
             prompted: Arc::new(VarMap::new()),
             live: None,
+            shape: PlayShape::default(),
             omit: format!(
                 "__omit_place_holder__{:016x}",
                 std::process::id() as u64 * 0x9e37_79b9
@@ -166,6 +177,61 @@ impl<'a> Runner<'a> {
         }
     }
 
+    /// The play's `strategy`, `serial` and `max_fail_percentage`: literal, or templates
+    /// rendered with the play's vars and `-e` (an omitted value is the default).
+    fn play_shape(&self, play: &Play) -> Result<PlayShape> {
+        let mut shape = PlayShape {
+            strategy: play.strategy.clone(),
+            serial: play.serial.clone(),
+            max_fail_percentage: play.max_fail_percentage,
+        };
+        if play.templated.is_empty() {
+            return Ok(shape);
+        }
+        let mut magic = VarMap::new();
+        magic.insert("omit".into(), Value::from(self.omit.as_str()));
+        let scope = crate::vars::Scope::new(vec![
+            crate::vars::Layer::data(Arc::new(magic)),
+            crate::vars::Layer::templated(play.vars.clone()),
+            crate::vars::Layer::templated(Arc::new(self.settings.extra_vars.clone())),
+        ])
+        .into_value();
+        for (key, tree) in &play.templated {
+            let v = tree
+                .render(&scope, &self.omit)
+                .map_err(|e| anyhow!("{}: `{key}`: {e:#}", play.span))?;
+            let omitted = v.as_str() == Some(self.omit.as_str());
+            match *key {
+                "strategy" if !omitted => {
+                    let s = v.to_string();
+                    if s != "linear" && s != "free" {
+                        return Err(anyhow!(
+                            "{}: `strategy: {s}` is not supported by drover (use `linear` or `free`)",
+                            play.span
+                        ));
+                    }
+                    shape.strategy = s;
+                }
+                "serial" if !omitted => {
+                    shape.serial = crate::playbook::serial_from_value(&v)
+                        .map_err(|e| anyhow!("{}: {e:#}", play.span))?;
+                }
+                "max_fail_percentage" if !omitted => {
+                    let s = v.to_string();
+                    shape.max_fail_percentage =
+                        Some(s.trim().trim_end_matches('%').parse().map_err(|_| {
+                            anyhow!(
+                                "{}: `max_fail_percentage` must be a number, not `{s}`",
+                                play.span
+                            )
+                        })?);
+                }
+                _ => {}
+            }
+        }
+        Ok(shape)
+    }
+
     /// Runs every play of a playbook.
     pub fn run_playbook(&mut self, pb: &Playbook, reporter: &mut dyn Reporter) -> Result<Outcome> {
         let mut outcome = Outcome::default();
@@ -199,7 +265,8 @@ impl<'a> Runner<'a> {
                 self.hosts[*i].ended = false;
             }
             self.end_play = false;
-            let batches = batches(&idx, &play.serial);
+            self.shape = self.play_shape(play)?;
+            let batches = batches(&idx, &self.shape.serial);
             let mut stopped = false;
             for batch in batches {
                 let stop = self.run_batch(play, pb, &idx, &batch, &tags, reporter)?;
@@ -368,7 +435,7 @@ impl<'a> Runner<'a> {
         reporter: &mut dyn Reporter,
     ) -> Result<bool> {
         let mut pc = self.play_ctx(play, pb, all, batch);
-        let interrupted = if play.strategy == "free" {
+        let interrupted = if self.shape.strategy == "free" {
             self.run_batch_free(play, batch, tags, reporter, &pc)?
         } else {
             self.run_sections(play, batch, tags, reporter, &mut pc)?
@@ -384,7 +451,7 @@ impl<'a> Runner<'a> {
         // Ansible: stop when the failed share of the batch exceeds the percentage, and in any
         // case when every host of the batch failed (even with `max_fail_percentage: 100`).
         let stop = failed == batch.len()
-            || match play.max_fail_percentage {
+            || match self.shape.max_fail_percentage {
                 Some(p) => (failed as f64) * 100.0 / (batch.len().max(1) as f64) > p,
                 None => play.any_errors_fatal && failed > 0,
             };
@@ -457,6 +524,34 @@ impl<'a> Runner<'a> {
                     }
                     continue;
                 }
+                TaskKind::ClearFacts | TaskKind::ResetConnection => {
+                    for i in batch {
+                        let h = &self.hosts[*i];
+                        if !h.active() || !run_task::when_holds(pc, task, h) {
+                            continue;
+                        }
+                        let h = &mut self.hosts[*i];
+                        if matches!(task.kind, TaskKind::ClearFacts) {
+                            h.facts = Arc::new(VarMap::new());
+                            h.facts_gathered = false;
+                        } else {
+                            h.conn = None;
+                            h.delegated.clear();
+                        }
+                    }
+                    continue;
+                }
+                TaskKind::EndBatch => {
+                    if batch.iter().any(|i| {
+                        self.hosts[*i].active() && run_task::when_holds(pc, task, &self.hosts[*i])
+                    }) {
+                        for i in batch {
+                            self.hosts[*i].ended = true;
+                        }
+                        return Ok(false);
+                    }
+                    continue;
+                }
                 TaskKind::EndHost | TaskKind::EndPlay => {
                     let hit: Vec<usize> = batch
                         .iter()
@@ -519,7 +614,7 @@ impl<'a> Runner<'a> {
             }
             let results = self.run_on_batch(task, batch, pc);
             self.record(&results, Some(task), reporter, pc);
-            if play.any_errors_fatal
+            if task.any_errors_fatal.unwrap_or(play.any_errors_fatal)
                 && results
                     .iter()
                     .any(|r| r.status == Status::Failed && !r.ignored)

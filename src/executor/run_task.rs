@@ -225,7 +225,34 @@ pub fn when_holds(pc: &PlayCtx, task: &Task, host: &HostState) -> bool {
 /// are left to the caller, which reports in inventory order).
 pub fn run_task(pc: &PlayCtx, task: &Task, host: &mut HostState) -> HostResult {
     let started = Instant::now();
-    let mut res = match run_task_inner(pc, task, host) {
+    // Boolean keywords written as templates are this host's to decide.
+    let decided;
+    let mut early_error = None;
+    let task = if task.templated_flags.is_empty() {
+        task
+    } else {
+        let scope = Scope::new(layers(pc, host, Some(task), None)).into_value();
+        match task.with_flags_decided(|tm| Ok(tm.render(&scope)?)) {
+            Ok(t) => {
+                decided = t;
+                &decided
+            }
+            Err(e) => {
+                early_error = Some(e);
+                task
+            }
+        }
+    };
+    if let (None, Some((_, 0))) = (&early_error, task.async_poll) {
+        early_error = Some(anyhow!(
+            "`async` with `poll: 0` (run in the background and check later with `async_status`) is not implemented by drover yet"
+        ));
+    }
+    let inner = match early_error {
+        Some(e) => Err(e),
+        None => run_task_inner(pc, task, host),
+    };
+    let mut res = match inner {
         Ok(r) => r,
         Err(e) => {
             let timed_out = is_deadline_exceeded(&e);
@@ -341,8 +368,10 @@ fn run_task_inner(pc: &PlayCtx, task: &Task, host: &mut HostState) -> Result<Hos
     Ok(aggregate(host, task, outs))
 }
 
-/// A task's loop items. `with_fileglob` and `with_first_found` hand their terms to the
-/// lookup of that name (with the task's search paths), as Ansible's `with_<lookup>` does.
+/// A task's loop items. A `with_<lookup>` without a loop of its own in `loops.rs`
+/// (`with_fileglob`, `with_first_found`, `with_lines`, `with_community.general.flattened`...)
+/// hands its terms to the lookup of that name (with the task's search paths), as Ansible's
+/// `with_<lookup>` does.
 fn loop_items(
     pc: &PlayCtx,
     host: &HostState,
@@ -351,13 +380,14 @@ fn loop_items(
     base: &Value,
 ) -> Result<Vec<Value>> {
     let v = tree.render(base, &pc.omit)?;
-    let Some(lookup) = task
-        .loop_kind
-        .strip_prefix("with_")
-        .filter(|k| matches!(*k, "fileglob" | "first_found"))
-    else {
+    let Some(lookup) = task.loop_kind.strip_prefix("with_") else {
         return super::loops::loop_values(&v, task.loop_kind);
     };
+    // `with_community.general.flattened` is the same loop as `with_flattened`.
+    let short = lookup.rsplit('.').next().unwrap_or(lookup);
+    if super::loops::NATIVE.contains(&short) {
+        return super::loops::loop_values(&v, &format!("with_{short}"));
+    }
     let mut terms = VarMap::new();
     terms.insert("__drover_loop_terms".into(), v);
     let scope = Scope::new(layers(pc, host, Some(task), Some(Arc::new(terms)))).into_value();
@@ -689,7 +719,12 @@ fn environment_pairs(v: &Value) -> Result<Vec<(String, String)>> {
 /// A task's time limit in seconds: its own `timeout` (or its block's or play's), else the
 /// run's `--task-timeout`; 0 is none.
 fn time_limit(pc: &PlayCtx, task: &Task) -> u64 {
-    task.timeout.unwrap_or(pc.settings.task_timeout)
+    let limit = task.timeout.unwrap_or(pc.settings.task_timeout);
+    // `async: N` with polling: the task may run N seconds.
+    match task.async_poll {
+        Some((secs, poll)) if poll > 0 && secs > 0 && (limit == 0 || secs < limit) => secs,
+        _ => limit,
+    }
 }
 
 fn run_module(module: &dyn Module, mctx: &mut ModuleCtx, args: &Args, check: bool) -> Result<Plan> {

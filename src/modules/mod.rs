@@ -11,12 +11,14 @@ mod authorized_key;
 mod command;
 mod copy;
 mod debug;
+mod dynamic;
 mod fail;
 mod file;
 mod fileops;
 mod group;
 mod include_vars;
 mod lineinfile;
+mod missing;
 mod names;
 mod package;
 mod ping;
@@ -25,11 +27,14 @@ mod set_fact;
 mod setup;
 mod stat;
 mod systemd;
+mod tempfile;
 mod template;
 mod user;
 
 pub use args::{to_bool as args_to_bool, Args, Spec};
+pub use dynamic::dynamic;
 pub use include_vars::{dir_files as vars_dir_files, read_vars_file};
+pub use missing::{is_ansible_module, missing};
 
 use crate::connection::{Become, Connection, Output};
 use crate::vars::VarMap;
@@ -242,6 +247,12 @@ pub fn lookup(name: &str) -> Option<&'static dyn Module> {
         .or_else(|| name.strip_prefix("ansible.legacy."))
         .or_else(|| name.strip_prefix("ansible.posix."))
         .unwrap_or(name);
+    // `gather_facts` as a task is the `setup` module (drover gathers one set of facts).
+    let short = if short == "gather_facts" {
+        "setup"
+    } else {
+        short
+    };
     registry().iter().copied().find(|m| m.name() == short)
 }
 
@@ -273,6 +284,7 @@ static REGISTRY: &[&dyn Module] = &[
     &include_vars::IncludeVars,
     &group::Group,
     &authorized_key::AuthorizedKey,
+    &tempfile::TempFile,
 ];
 
 /// All module names, for "did you mean" hints.

@@ -1,8 +1,12 @@
 //! The load-time check that every variable a template reads can be defined by something:
 //! inventory, play/role/task vars, role defaults and parameters, `register`, `set_fact`, loop
-//! variables, facts, `-e`, or drover's special variables. A misspelled name fails here, before
-//! any host is contacted. Also checks that `src:` files of `template`/`copy` exist, decrypt (when
-//! vault-encrypted) and, for templates, compile.
+//! variables, facts, `-e`, or drover's special variables. Ansible decides at run time, so what
+//! drover cannot prove is a *warning* with its file:line:column and a did-you-mean, never a
+//! refusal: the task fails if it runs and the name is still undefined. A name the task guards
+//! (`x is defined`, `x is undefined`, `x | default(...)`) is not even warned about. The same
+//! goes for templates that do not compile and for `src:` files of `template`/`copy` (and
+//! `include_vars` files) that do not exist yet. A vault-encrypted `src` that cannot be
+//! decrypted is the one error here: no run could use it.
 
 use super::task::err_at;
 use super::{did_you_mean, Play, Playbook, Task};
@@ -133,9 +137,58 @@ fn include_vars_names(t: &Task, play_dir: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
-fn check_template(t: &Tmpl, span: &Span, known: &HashSet<String>) -> Result<()> {
+/// Names the templates guard against being undefined: `x is defined`, `x is not defined`,
+/// `x is undefined`, `x is none`, `x | default(...)` / `x | d(...)`, also for an attribute or
+/// item of `x` (`x.y | default(...)`).
+fn guarded_names<'a>(sources: impl IntoIterator<Item = &'a str>) -> HashSet<String> {
+    static GUARD: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = GUARD.get_or_init(|| {
+        regex::Regex::new(
+            r"([A-Za-z_][A-Za-z0-9_]*)(?:\.[A-Za-z_][A-Za-z0-9_]*|\[[^\]]*\])*\s*(?:\|\s*(?:default|d)\b|is\s+(?:not\s+)?(?:defined|undefined|none)\b)",
+        )
+        .expect("the guard pattern compiles")
+    });
+    let mut out = HashSet::new();
+    for src in sources {
+        for c in re.captures_iter(src) {
+            out.insert(c[1].to_string());
+        }
+    }
+    out
+}
+
+/// What the check found that may fail at run time, each once.
+#[derive(Default)]
+struct Warnings {
+    list: Vec<String>,
+    seen: HashSet<String>,
+}
+
+impl Warnings {
+    fn push(&mut self, msg: String) {
+        if self.seen.insert(msg.clone()) {
+            self.list.push(msg);
+        }
+    }
+}
+
+fn check_template(
+    t: &Tmpl,
+    span: &Span,
+    known: &HashSet<String>,
+    guarded: &HashSet<String>,
+    w: &mut Warnings,
+) {
+    if let Some(why) = t.broken() {
+        w.push(format!(
+            "{span}: template error in `{}`: syntax error: {why}; the task fails if it runs\nhint: check the `{{{{ }}}}` / `{{% %}}` pairs and filter names",
+            t.source().trim()
+        ));
+        return;
+    }
     for name in t.variables() {
         if known.contains(&name)
+            || guarded.contains(&name)
             || name.starts_with("ansible_")
             || crate::template::is_known_global(&name)
         {
@@ -148,32 +201,34 @@ fn check_template(t: &Tmpl, span: &Span, known: &HashSet<String>) -> Result<()> 
                 format!("define it in vars, the inventory, role defaults or with `-e {name}=...`")
             }
         };
-        return Err(err_at(
-            span,
-            format!(
-                "`{name}` is not defined anywhere: not in the inventory, play, role or task vars, role defaults, `register`, `set_fact`, loop variables, facts or `-e` (in `{}`)\nhint: {hint}",
-                t.source().trim()
-            ),
+        w.push(format!(
+            "{span}: `{name}` is not defined anywhere drover can see: not in the inventory, play, role or task vars, role defaults, `register`, `set_fact`, loop variables, facts or `-e` (in `{}`); the task fails if it runs while it is undefined\nhint: {hint}",
+            t.source().trim()
         ));
     }
-    Ok(())
 }
 
-fn check_tree(tree: &TTree, known: &HashSet<String>) -> Result<()> {
+fn check_tree(tree: &TTree, known: &HashSet<String>, guarded: &HashSet<String>, w: &mut Warnings) {
     for (t, span) in tree.templates() {
-        check_template(t, span, known)?;
+        check_template(t, span, known, guarded, w);
     }
-    Ok(())
 }
 
-fn check_value(v: &Value, span: &Span, known: &HashSet<String>) -> Result<()> {
+fn check_value(
+    v: &Value,
+    span: &Span,
+    known: &HashSet<String>,
+    guarded: &HashSet<String>,
+    w: &mut Warnings,
+) {
     if let Some(s) = v.as_str() {
         if crate::template::is_templated(s) {
-            let t = crate::template::compile(s)
-                .map_err(|e| crate::template::tree::template_error(span, s, &e))?;
-            check_template(&t, span, known)?;
+            let t = crate::template::compile_lenient(s);
+            let mut g = guarded_names([s]);
+            g.extend(guarded.iter().cloned());
+            check_template(&t, span, known, &g, w);
         }
-        return Ok(());
+        return;
     }
     if let Ok(items) = v.try_iter() {
         for item in items {
@@ -182,27 +237,54 @@ fn check_value(v: &Value, span: &Span, known: &HashSet<String>) -> Result<()> {
             } else {
                 item
             };
-            check_value(&child, span, known)?;
+            check_value(&child, span, known, guarded, w);
         }
     }
-    Ok(())
 }
 
-fn check_task(t: &Task, known: &HashSet<String>, play_dir: &std::path::Path) -> Result<()> {
-    check_tree(&t.args, known)?;
+/// Every template source of a task (arguments, conditions, loop, name, environment).
+fn task_sources(t: &Task) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    let trees = std::iter::once(&t.args)
+        .chain(&t.environment)
+        .chain(&t.loop_items)
+        .chain(&t.loop_label)
+        .chain(&t.name);
+    for tree in trees {
+        out.extend(tree.templates().iter().map(|(tm, _)| tm.source()));
+    }
+    let conds = t
+        .when
+        .iter()
+        .chain(t.changed_when.iter().flatten())
+        .chain(t.failed_when.iter().flatten())
+        .chain(&t.until);
+    out.extend(conds.map(|c| c.source()));
+    out
+}
+
+fn check_task(
+    t: &Task,
+    known: &HashSet<String>,
+    play_dir: &std::path::Path,
+    w: &mut Warnings,
+) -> Result<()> {
+    let guarded = guarded_names(task_sources(t));
+    let g = &guarded;
+    check_tree(&t.args, known, g, w);
     for c in &t.when {
-        check_template(c, t.span_of("when"), known)?;
+        check_template(c, t.span_of("when"), known, g, w);
     }
     for (key, conds) in [
         ("changed_when", &t.changed_when),
         ("failed_when", &t.failed_when),
     ] {
         for c in conds.iter().flatten() {
-            check_template(c, t.span_of(key), known)?;
+            check_template(c, t.span_of(key), known, g, w);
         }
     }
     if let Some(u) = &t.until {
-        check_template(u, t.span_of("until"), known)?;
+        check_template(u, t.span_of("until"), known, g, w);
     }
     let trees = t
         .environment
@@ -211,10 +293,10 @@ fn check_task(t: &Task, known: &HashSet<String>, play_dir: &std::path::Path) -> 
         .chain(&t.loop_label)
         .chain(&t.name);
     for tree in trees {
-        check_tree(tree, known)?;
+        check_tree(tree, known, g, w);
     }
     for v in t.vars.values() {
-        check_value(v, t.span_of("vars"), known)?;
+        check_value(v, t.span_of("vars"), known, g, w);
     }
     if let Some(role) = &t.role {
         for v in role
@@ -223,7 +305,7 @@ fn check_task(t: &Task, known: &HashSet<String>, play_dir: &std::path::Path) -> 
             .chain(role.vars.values())
             .chain(role.params.values())
         {
-            check_value(v, &t.span, known)?;
+            check_value(v, &t.span, known, g, w);
         }
     }
     let module = t.module_name.trim_start_matches("ansible.builtin.");
@@ -249,12 +331,10 @@ fn check_task(t: &Task, known: &HashSet<String>, play_dir: &std::path::Path) -> 
                     .iter()
                     .map(|d| d.join("vars").display().to_string())
                     .collect();
-                return Err(err_at(
+                w.push(format!(
+                    "{}: the vars file `{file}` was not found (searched {}); the task fails if it runs and the file is still missing\nhint: put it in the role's `vars/` directory or give a path relative to the playbook",
                     t.span_of(key),
-                    format!(
-                        "the vars file `{file}` was not found (searched {})\nhint: put it in the role's `vars/` directory or give a path relative to the playbook",
-                        dirs.join(", ")
-                    ),
+                    dirs.join(", ")
                 ));
             }
         }
@@ -282,7 +362,9 @@ fn check_task(t: &Task, known: &HashSet<String>, play_dir: &std::path::Path) -> 
                     let text = open_source(&found, decrypt)
                         .map_err(|e| err_at(t.span_of("arg:src"), e))?;
                     if kind == "templates" {
-                        check_template_file(&found, &text)?;
+                        if let Err(e) = check_template_file(&found, &text) {
+                            w.push(format!("{e:#}; the task fails if it runs"));
+                        }
                     }
                 }
                 if paths.find(kind, src).is_none() {
@@ -291,7 +373,7 @@ fn check_task(t: &Task, known: &HashSet<String>, play_dir: &std::path::Path) -> 
                         .iter()
                         .map(|d| d.join(kind).display().to_string())
                         .collect();
-                    return Err(err_at(t.span_of("arg:src"), format!("the {} source `{src}` was not found (searched {})\nhint: put it in the role's `{kind}/` directory or give a path relative to the playbook", t.module_name, dirs.join(", "))));
+                    w.push(format!("{}: the {} source `{src}` was not found (searched {}); the task fails if it runs and the file is still missing\nhint: put it in the role's `{kind}/` directory or give a path relative to the playbook", t.span_of("arg:src"), t.module_name, dirs.join(", ")));
                 }
             }
         }
@@ -366,22 +448,30 @@ pub fn search_paths(t: &Task, play_dir: &std::path::Path) -> SearchPaths {
     SearchPaths { dirs }
 }
 
-fn check_play(play: &Play, known: &HashSet<String>, dir: &std::path::Path) -> Result<()> {
-    check_tree(&play.hosts, known)?;
+fn check_play(
+    play: &Play,
+    known: &HashSet<String>,
+    dir: &std::path::Path,
+    w: &mut Warnings,
+) -> Result<()> {
+    let none = HashSet::new();
+    check_tree(&play.hosts, known, &none, w);
     for v in play.vars.values() {
-        check_value(v, &play.span, known)?;
+        check_value(v, &play.span, known, &none, w);
     }
     for t in play.all_tasks() {
-        check_task(t, known, dir)?;
+        check_task(t, known, dir, w)?;
     }
     Ok(())
 }
 
-/// Checks every template of the playbook against the names anything could define.
-pub fn check_variables(pb: &Playbook, inv: &Inventory, extra: &VarMap) -> Result<()> {
+/// Checks every template of the playbook against the names anything could define; returns
+/// the warnings (what may fail at run time). An error is what no run could get past.
+pub fn check_variables(pb: &Playbook, inv: &Inventory, extra: &VarMap) -> Result<Vec<String>> {
     let known = known_names(pb, inv, extra);
+    let mut w = Warnings::default();
     for play in &pb.plays {
-        check_play(play, &known, &pb.dir)?;
+        check_play(play, &known, &pb.dir, &mut w)?;
     }
-    Ok(())
+    Ok(w.list)
 }

@@ -12,7 +12,7 @@ mod task;
 
 pub use check_vars::{check_variables, search_paths};
 pub use kv::parse_kv;
-pub use play::{load_include_at_run_time, load_playbook, load_playbook_str};
+pub use play::{load_include_at_run_time, load_playbook, load_playbook_str, serial_from_value};
 pub use prompt::VarPrompt;
 pub use task::{BlockTasks, IncludeTasks, Task, TaskKind};
 
@@ -109,6 +109,9 @@ pub struct Play {
     pub sections: Vec<Vec<Task>>,
     pub handlers: Vec<Task>,
     pub environment: Vec<TTree>,
+    /// `strategy`, `serial` and `max_fail_percentage` written as templates: rendered when
+    /// the play starts (with the play's vars and `-e`), over the literal fields above.
+    pub templated: Vec<(&'static str, TTree)>,
 }
 
 impl Play {

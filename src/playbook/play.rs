@@ -135,6 +135,8 @@ fn plays_from_docs(docs: Vec<Node>, base: &Path, ctx: &mut LoadCtx) -> Result<Ve
     };
     let mut plays = Vec::new();
     for item in items {
+        let normalized = short_action_keys(item);
+        let item = normalized.as_ref().unwrap_or(item);
         if let Some(imp) = item.get("import_playbook") {
             let target = base.join(want_str(imp, "import_playbook")?);
             if ctx.include_stack.contains(&target) {
@@ -209,15 +211,18 @@ fn load_play(node: &Node, base: &Path, ctx: &mut LoadCtx) -> Result<Play> {
                 format!("`{key}` is not a play keyword{hint}"),
             ));
         }
-        if key == "module_defaults" {
-            return Err(err_at(
-                &k.span,
-                format!("the play keyword `{key}` is not supported by drover yet"),
-            ));
-        }
     }
     let get = |k: &str| node.get(k);
-    let strategy = match get("strategy") {
+    // Keywords written as templates are decided when the play starts.
+    let mut templated: Vec<(&'static str, TTree)> = Vec::new();
+    for key in ["strategy", "serial", "max_fail_percentage"] {
+        if let Some(n) = get(key).filter(|n| n.as_str().is_some_and(crate::template::is_templated))
+        {
+            templated.push((key, TTree::from_node(n)?));
+        }
+    }
+    let literal = |k: &str| get(k).filter(|_| !templated.iter().any(|(t, _)| *t == k));
+    let strategy = match literal("strategy") {
         Some(v) => {
             let val = want_str(v, "strategy")?;
             if val != "linear" && val != "free" {
@@ -300,8 +305,18 @@ fn load_play(node: &Node, base: &Path, ctx: &mut LoadCtx) -> Result<Play> {
     }
     let opt_bool =
         |k: &str| -> Result<Option<bool>> { get(k).map(|n| want_bool(n, k)).transpose() };
-    inh.ignore_errors = opt_bool("ignore_errors")?;
-    inh.no_log = opt_bool("no_log")?;
+    super::task::take_flag(
+        get("ignore_errors"),
+        "ignore_errors",
+        &mut inh.ignore_errors,
+        &mut inh.templated_flags,
+    )?;
+    super::task::take_flag(
+        get("no_log"),
+        "no_log",
+        &mut inh.no_log,
+        &mut inh.templated_flags,
+    )?;
     if let Some(t) = get("throttle") {
         inh.throttle = Some(super::task::want_count(t, "throttle")?);
     }
@@ -310,6 +325,12 @@ fn load_play(node: &Node, base: &Path, ctx: &mut LoadCtx) -> Result<Play> {
     }
     if let Some(e) = get("environment") {
         inh.environment.push(TTree::from_node(e)?);
+    }
+    if let Some(c) = get("collections") {
+        inh.collections = want_str_list(c, "collections")?;
+    }
+    if let Some(md) = get("module_defaults") {
+        inh.module_defaults.push(super::task::module_defaults(md)?);
     }
 
     let mut sections: Vec<Vec<Task>> = Vec::new();
@@ -404,11 +425,14 @@ fn load_play(node: &Node, base: &Path, ctx: &mut LoadCtx) -> Result<Play> {
         connection: get("connection")
             .map(|c| want_str(c, "connection"))
             .transpose()?,
-        serial: get("serial")
+        serial: literal("serial")
             .map(parse_serial)
             .transpose()?
             .unwrap_or_default(),
-        max_fail_percentage: pct("max_fail_percentage")?,
+        max_fail_percentage: match literal("max_fail_percentage") {
+            Some(_) => pct("max_fail_percentage")?,
+            None => None,
+        },
         order,
         strategy,
         roles_defaults: std::sync::Arc::new(roles_defaults),
@@ -422,7 +446,36 @@ fn load_play(node: &Node, base: &Path, ctx: &mut LoadCtx) -> Result<Play> {
         sections,
         handlers,
         environment: inh.environment.clone(),
+        templated,
     })
+}
+
+/// `serial` from a rendered value (a templated `serial:`): a number, a percentage, or a list.
+pub fn serial_from_value(v: &minijinja::Value) -> Result<Vec<BatchSize>> {
+    let one = |v: &minijinja::Value| -> Result<BatchSize> {
+        if let Some(n) = v.as_i64() {
+            return Ok(BatchSize::Count(n.max(0) as usize));
+        }
+        let s = v.to_string();
+        let t = s.trim();
+        if let Some(p) = t.strip_suffix('%') {
+            return p
+                .trim()
+                .parse()
+                .map(BatchSize::Percent)
+                .map_err(|_| anyhow!("`{s}` is not a percentage"));
+        }
+        t.parse()
+            .map(BatchSize::Count)
+            .map_err(|_| anyhow!("`serial` must be a number or a percentage, not `{s}`"))
+    };
+    match v.kind() {
+        minijinja::value::ValueKind::Seq => v.try_iter()?.map(|i| one(&i)).collect(),
+        minijinja::value::ValueKind::None | minijinja::value::ValueKind::Undefined => {
+            Ok(Vec::new())
+        }
+        _ => Ok(vec![one(v)?]),
+    }
 }
 
 /// Loads a list of tasks (or handlers), expanding blocks, imports and includes.
@@ -447,104 +500,233 @@ pub(super) fn load_task_list(
     };
     let mut out = Vec::new();
     for item in items {
-        if item.as_map().is_none() {
-            return Err(err_at(
-                &item.span,
-                format!("a task must be a mapping, not {}", item.type_name()),
-            ));
-        }
-        if let Some(block) = item.get("block") {
-            let binh = inherit_from(item, inh, BLOCK_KEYWORDS)?;
-            let tasks = load_task_list(block, &binh, ctx, handlers)?;
-            let rescue = match item.get("rescue") {
-                Some(r) => load_task_list(r, &binh, ctx, handlers)?,
-                None => Vec::new(),
-            };
-            let always = match item.get("always") {
-                Some(a) => load_task_list(a, &binh, ctx, handlers)?,
-                None => Vec::new(),
-            };
-            if rescue.is_empty() && always.is_empty() {
-                out.extend(tasks);
-            } else {
-                let name = item.get("name").map(TTree::from_node).transpose()?;
-                let kind = TaskKind::Block(std::sync::Arc::new(BlockTasks {
-                    block: tasks,
-                    rescue,
-                    always,
-                }));
-                out.push(Task::structural(kind, name, item.span.clone(), &binh));
+        let start = out.len();
+        load_item(item, inh, ctx, handlers, &mut out)?;
+        // A handler that is an include, import or block: notifying its name (or a `listen`
+        // topic of it) runs the tasks it brings in.
+        let compound = [
+            "include_tasks",
+            "import_tasks",
+            "include",
+            "block",
+            "include_role",
+            "import_role",
+        ]
+        .iter()
+        .any(|k| item.get(k).is_some() || item.get(&format!("ansible.builtin.{k}")).is_some());
+        if handlers && compound {
+            let mut identity = Vec::new();
+            if let Some(n) = item.get("name").and_then(|n| n.as_str()) {
+                identity.push(n.to_string());
             }
-            continue;
-        }
-        let include = ["import_tasks", "include_tasks", "include"]
-            .into_iter()
-            .find_map(|k| item.get(k).map(|v| (k, v)));
-        if let Some((kw, target)) = include.filter(|(kw, _)| *kw != "import_tasks" && !handlers) {
-            out.push(load_dynamic_include(item, kw, target, inh, ctx)?);
-            continue;
-        }
-        if let Some((kw, target)) = include {
-            if let Some(l) = item.get("loop").or_else(|| item.get("with_items")) {
-                return Err(err_at(
-                    &l.span,
-                    format!("a loop on `{kw}` is not supported by drover yet"),
-                ));
+            if let Some(l) = item.get("listen") {
+                identity.extend(want_str_list(l, "listen")?);
             }
-            let file = want_str(target, kw)?;
-            if crate::template::is_templated(&file) {
-                return Err(err_at(
-                    &target.span,
-                    format!("a templated file name in `{kw}` is not supported by drover yet"),
-                ));
+            for t in &mut out[start..] {
+                for id in &identity {
+                    if !t.listen.contains(id) {
+                        t.listen.push(id.clone());
+                    }
+                }
             }
-            let path = inh.file_dir.join(&file);
-            if ctx.include_stack.contains(&path) {
-                return Err(err_at(
-                    &target.span,
-                    format!("`{}` includes itself (recursive {kw})", path.display()),
-                ));
-            }
-            let mut sub = inherit_from(item, inh, &[kw, "name", "apply"])?;
-            sub.file_dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-            let docs = load_file(&path)
-                .map_err(|e| err_at(&target.span, format!("cannot load `{file}`: {e:#}")))?;
-            ctx.include_stack.push(path.clone());
-            if let Some(doc) = docs.first() {
-                out.extend(load_task_list(doc, &sub, ctx, handlers)?);
-            }
-            ctx.include_stack.pop();
-            continue;
         }
-        let role_inc = ["import_role", "include_role"]
-            .into_iter()
-            .find_map(|k| item.get(k).map(|v| (k, v)));
-        if let Some((kw, spec)) = role_inc.filter(|(kw, _)| *kw == "include_role" && !handlers) {
-            out.push(load_dynamic_role(item, kw, spec, inh, ctx)?);
-            continue;
-        }
-        if let Some((kw, spec)) = role_inc {
-            let rref = RoleRef::from_include(spec)?;
-            let rinh = inherit_from(item, inh, &[kw, "name"])?;
-            let tasks_from = spec
-                .get("tasks_from")
-                .map(|t| want_str(t, "tasks_from"))
-                .transpose()?;
-            let mut seen = Vec::new();
-            let loaded = load_role(
-                &rref,
-                &rinh,
-                ctx,
-                &mut seen,
-                tasks_from.as_deref().unwrap_or("main"),
-            )?;
-            out.extend(loaded.tasks);
-            ctx.role_handlers.extend(loaded.handlers);
-            continue;
-        }
-        out.push(parse_task(item, inh, handlers)?);
     }
     Ok(out)
+}
+
+/// Loads one entry of a task list (a task, block, import or include) onto `out`.
+fn load_item(
+    item: &Node,
+    inh: &Inherited,
+    ctx: &mut LoadCtx,
+    handlers: bool,
+    out: &mut Vec<Task>,
+) -> Result<()> {
+    if item.as_map().is_none() {
+        return Err(err_at(
+            &item.span,
+            format!("a task must be a mapping, not {}", item.type_name()),
+        ));
+    }
+    let normalized = short_action_keys(item);
+    let item = normalized.as_ref().unwrap_or(item);
+    if let Some(block) = item.get("block") {
+        let binh = inherit_from(item, inh, BLOCK_KEYWORDS)?;
+        let tasks = load_task_list(block, &binh, ctx, handlers)?;
+        let rescue = match item.get("rescue") {
+            Some(r) => load_task_list(r, &binh, ctx, handlers)?,
+            None => Vec::new(),
+        };
+        let always = match item.get("always") {
+            Some(a) => load_task_list(a, &binh, ctx, handlers)?,
+            None => Vec::new(),
+        };
+        if rescue.is_empty() && always.is_empty() {
+            out.extend(tasks);
+        } else {
+            let name = item.get("name").map(TTree::from_node).transpose()?;
+            let kind = TaskKind::Block(std::sync::Arc::new(BlockTasks {
+                block: tasks,
+                rescue,
+                always,
+            }));
+            out.push(Task::structural(kind, name, item.span.clone(), &binh));
+        }
+        return Ok(());
+    }
+    let include = ["import_tasks", "include_tasks", "include"]
+        .into_iter()
+        .find_map(|k| item.get(k).map(|v| (k, v)));
+    if let Some((kw, target)) = include.filter(|(kw, _)| *kw != "import_tasks" && !handlers) {
+        out.push(load_dynamic_include(item, kw, target, inh, ctx)?);
+        return Ok(());
+    }
+    if let Some((kw, target)) = include {
+        if let Some(l) = item.get("loop").or_else(|| item.get("with_items")) {
+            return Err(err_at(
+                &l.span,
+                format!("a loop on `{kw}` is not supported by drover yet"),
+            ));
+        }
+        // `import_tasks: x.yml`, `import_tasks: file=x.yml` or `import_tasks: {file: x.yml}`
+        let file = match target.get("file") {
+            Some(f) => want_str(f, kw)?,
+            None => {
+                let f = want_str(target, kw)?;
+                f.trim_start()
+                    .strip_prefix("file=")
+                    .map(str::to_string)
+                    .unwrap_or(f)
+            }
+        };
+        if crate::template::is_templated(&file) {
+            return Err(err_at(
+                &target.span,
+                format!("a templated file name in `{kw}` is not supported by drover yet"),
+            ));
+        }
+        let path = task_file(inh, &ctx.playbook_dir, &file);
+        if ctx.include_stack.contains(&path) {
+            return Err(err_at(
+                &target.span,
+                format!("`{}` includes itself (recursive {kw})", path.display()),
+            ));
+        }
+        let mut sub = inherit_from(item, inh, super::task::IMPORT_KEYWORDS)?;
+        sub.file_dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let docs = load_file(&path)
+            .map_err(|e| err_at(&target.span, format!("cannot load `{file}`: {e:#}")))?;
+        ctx.include_stack.push(path.clone());
+        if let Some(doc) = docs.first() {
+            out.extend(load_task_list(doc, &sub, ctx, handlers)?);
+        }
+        ctx.include_stack.pop();
+        return Ok(());
+    }
+    let role_kv;
+    let role_inc = match ["import_role", "include_role"]
+        .into_iter()
+        .find_map(|k| item.get(k).map(|v| (k, v)))
+    {
+        // `include_role: name=x tasks_from=y`
+        Some((k, v)) if v.as_str().is_some() => {
+            role_kv = kv_mapping(v)?;
+            Some((k, &role_kv))
+        }
+        other => other,
+    };
+    if let Some((kw, spec)) = role_inc.filter(|(kw, _)| *kw == "include_role" && !handlers) {
+        out.push(load_dynamic_role(item, kw, spec, inh, ctx)?);
+        return Ok(());
+    }
+    if let Some((_, spec)) = role_inc {
+        let rref = RoleRef::from_include(spec)?;
+        let rinh = inherit_from(item, inh, super::task::IMPORT_KEYWORDS)?;
+        let tasks_from = spec
+            .get("tasks_from")
+            .map(|t| want_str(t, "tasks_from"))
+            .transpose()?;
+        let mut seen = Vec::new();
+        let loaded = load_role(
+            &rref,
+            &rinh,
+            ctx,
+            &mut seen,
+            tasks_from.as_deref().unwrap_or("main"),
+        )?;
+        out.extend(loaded.tasks);
+        ctx.role_handlers.extend(loaded.handlers);
+        return Ok(());
+    }
+    out.push(parse_task(item, inh, handlers)?);
+    Ok(())
+}
+
+/// A `k=v` string as a mapping node (each value a string at the string's place).
+fn kv_mapping(node: &Node) -> Result<Node> {
+    let text = want_str(node, "arguments")?;
+    let (pairs, _) = super::parse_kv(&text, false, &|_| true)
+        .map_err(|e| err_at(&node.span, format!("cannot read `{text}`: {e}")))?;
+    let at = |kind| Node {
+        kind,
+        span: node.span.clone(),
+        tag: None,
+    };
+    Ok(at(NodeKind::Map(
+        pairs
+            .into_iter()
+            .map(|(k, v)| (at(NodeKind::Str(k)), at(NodeKind::Str(v))))
+            .collect(),
+    )))
+}
+
+/// The actions the loader handles itself, which Ansible also accepts by their FQCN
+/// (`ansible.builtin.import_tasks`, `ansible.legacy.meta`, ...).
+const STRUCTURAL_ACTIONS: &[&str] = &[
+    "import_tasks",
+    "include_tasks",
+    "include",
+    "import_role",
+    "include_role",
+    "meta",
+    "import_playbook",
+];
+
+/// The short name of an action written with the `ansible.builtin.`/`ansible.legacy.` prefix.
+pub(super) fn short_action(name: &str) -> &str {
+    name.strip_prefix("ansible.builtin.")
+        .or_else(|| name.strip_prefix("ansible.legacy."))
+        .unwrap_or(name)
+}
+
+/// The task mapping with FQCN keys of structural actions shortened, when it has any.
+pub(super) fn short_action_keys(item: &Node) -> Option<Node> {
+    let entries = item.as_map()?;
+    let needs = entries.iter().any(|(k, _)| {
+        k.as_str()
+            .is_some_and(|n| n != short_action(n) && STRUCTURAL_ACTIONS.contains(&short_action(n)))
+    });
+    if !needs {
+        return None;
+    }
+    let entries = entries
+        .iter()
+        .map(|(k, v)| {
+            let mut k = k.clone();
+            if let NodeKind::Str(n) = &k.kind {
+                let short = short_action(n);
+                if STRUCTURAL_ACTIONS.contains(&short) {
+                    k.kind = NodeKind::Str(short.to_string());
+                }
+            }
+            (k, v.clone())
+        })
+        .collect();
+    Some(Node {
+        kind: NodeKind::Map(entries),
+        span: item.span.clone(),
+        tag: item.tag.clone(),
+    })
 }
 
 /// Keywords an `include_tasks` statement takes; they apply to the include itself.
@@ -590,6 +772,15 @@ fn load_dynamic_include(
     inh: &Inherited,
     ctx: &mut LoadCtx,
 ) -> Result<Task> {
+    // `include_tasks: file=x.yml`
+    let kv;
+    let target = match target.as_str() {
+        Some(t) if t.trim_start().starts_with("file=") => {
+            kv = kv_mapping(target)?;
+            &kv
+        }
+        _ => target,
+    };
     let (file_node, apply) = match target.as_map() {
         Some(m) => {
             for (k, _) in m {
@@ -621,7 +812,7 @@ fn load_dynamic_include(
     let templated = crate::template::is_templated(&file);
     let mut tasks = None;
     if !templated {
-        let path = inh.file_dir.join(&file);
+        let path = task_file(inh, &ctx.playbook_dir, &file);
         sub.file_dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         if ctx.include_stack.contains(&path) {
             return Err(err_at(
@@ -706,7 +897,7 @@ fn include_statement(item: &Node, kw: &str, target: &Node, inh: &Inherited) -> R
         if key == kw {
             continue;
         }
-        let is_loop = super::task::LOOP_KEYWORDS.contains(&key.as_str());
+        let is_loop = super::task::is_loop_keyword(&key);
         if !is_loop && !INCLUDE_KEYWORDS.contains(&key.as_str()) {
             let mut hint = "put it in `apply:` to give it to the included tasks, or on those tasks";
             if super::task::TASK_KEYWORDS.contains(&key.as_str())
@@ -744,6 +935,27 @@ fn include_statement(item: &Node, kw: &str, target: &Node, inh: &Inherited) -> R
     Ok(task)
 }
 
+/// Where an imported or included task file is, as Ansible looks for it: beside the file that
+/// names it, then (in a role) in the role's `tasks/` (a role's handlers include task files
+/// from there) and the role's directory, then the playbook's directory. A file found nowhere
+/// is reported at the first place.
+pub(super) fn task_file(inh: &Inherited, playbook_dir: &Path, file: &str) -> PathBuf {
+    let first = inh.file_dir.join(file);
+    if Path::new(file).is_absolute() {
+        return first;
+    }
+    let mut candidates = vec![first.clone()];
+    if let Some(role) = &inh.role {
+        candidates.push(role.path.join("tasks").join(file));
+        candidates.push(role.path.join(file));
+    }
+    candidates.push(playbook_dir.join(file));
+    candidates
+        .into_iter()
+        .find(|p| p.is_file())
+        .unwrap_or(first)
+}
+
 fn load_included_file(path: &Path, inh: &Inherited, ctx: &mut LoadCtx) -> Result<Vec<Task>> {
     let docs = load_file(path)?;
     ctx.include_stack.push(path.to_path_buf());
@@ -758,7 +970,7 @@ fn load_included_file(path: &Path, inh: &Inherited, ctx: &mut LoadCtx) -> Result
 /// Loads an included task file at run time (its name was templated): `file` is the rendered
 /// name, relative to the including file's directory.
 pub fn load_include_at_run_time(inc: &IncludeTasks, file: &str) -> Result<Vec<Task>> {
-    let path = inc.inherit.file_dir.join(file);
+    let path = task_file(&inc.inherit, &inc.playbook_dir, file);
     let mut sub = inc.inherit.clone();
     sub.file_dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
     let mut ctx = LoadCtx {

@@ -206,8 +206,12 @@ pub(super) fn load_role(
         Some(f) => load_vars_file(&f)?,
         None => VarMap::new(),
     };
+    let mut role_collections = Vec::new();
     if let Some(meta) = main_file(&path.join("meta"), "main") {
         let docs = load_file(&meta)?;
+        if let Some(c) = docs.first().and_then(|d| d.get("collections")) {
+            role_collections = super::task::want_str_list(c, "collections")?;
+        }
         if let Some(deps) = docs.first().and_then(|d| d.get("dependencies")) {
             for dep in deps.as_seq().unwrap_or(&[]) {
                 let dref = RoleRef::parse(dep)?;
@@ -232,6 +236,7 @@ pub(super) fn load_role(
     });
     let mut rinh = inh.clone();
     rinh.role = Some(info);
+    rinh.collections.extend(role_collections);
     rinh.file_dir = path.join("tasks");
     match main_file(&path.join("tasks"), tasks_from) {
         Some(f) => {

@@ -5,7 +5,7 @@
 use super::{did_you_mean, parse_kv, BecomeOpts, RoleInfo};
 use crate::modules::{self, Module};
 use crate::template::tree::TTree;
-use crate::template::{compile_condition, Tmpl};
+use crate::template::{compile_condition_lenient, Tmpl};
 use crate::vars::VarMap;
 use crate::yaml::{node_to_value, Node, NodeKind, Span};
 use anyhow::{anyhow, bail, Result};
@@ -86,17 +86,33 @@ pub const LOOP_KEYWORDS: &[&str] = &[
     "with_first_found",
 ];
 
+/// Whether `key` is a loop keyword: `loop` or `with_<lookup>` for any lookup (those without a
+/// loop of their own in `executor/loops.rs` hand their terms to the lookup of that name).
+pub fn is_loop_keyword(key: &str) -> bool {
+    key == "loop" || key.strip_prefix("with_").is_some_and(|l| !l.is_empty())
+}
+
+/// The loop keyword as a `'static` name: one of `LOOP_KEYWORDS`, else interned once.
+fn loop_keyword(key: &str) -> &'static str {
+    if let Some(k) = LOOP_KEYWORDS.iter().find(|k| **k == key) {
+        return k;
+    }
+    static NAMES: std::sync::OnceLock<std::sync::Mutex<Vec<&'static str>>> =
+        std::sync::OnceLock::new();
+    let mut names = NAMES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if let Some(k) = names.iter().find(|k| **k == key) {
+        return k;
+    }
+    let k: &'static str = Box::leak(key.to_string().into_boxed_str());
+    names.push(k);
+    k
+}
+
 /// Keywords Ansible has that drover does not run yet: refused at load time, never ignored.
-const NOT_YET: &[&str] = &[
-    "async",
-    "poll",
-    "module_defaults",
-    "local_action",
-    "debugger",
-    "connection",
-    "port",
-    "any_errors_fatal",
-];
+const NOT_YET: &[&str] = &["port"];
 
 /// A `block` with `rescue` and/or `always` sections.
 #[derive(Debug)]
@@ -122,6 +138,12 @@ pub enum TaskKind {
     EndHost,
     /// `meta: clear_host_errors`: failed hosts of the batch take part again.
     ClearHostErrors,
+    /// `meta: clear_facts`: the gathered facts of the hosts where `when` holds are dropped.
+    ClearFacts,
+    /// `meta: reset_connection`: the next task opens a new connection.
+    ResetConnection,
+    /// `meta: end_batch`: no more tasks for the current `serial` batch.
+    EndBatch,
     /// `include_tasks`: decided per host at run time (its `when` and loop are the include's
     /// own), then the file's tasks run for the hosts that included it.
     Include(Arc<IncludeTasks>),
@@ -155,6 +177,9 @@ impl std::fmt::Debug for TaskKind {
             TaskKind::EndPlay => write!(f, "EndPlay"),
             TaskKind::EndHost => write!(f, "EndHost"),
             TaskKind::ClearHostErrors => write!(f, "ClearHostErrors"),
+            TaskKind::ClearFacts => write!(f, "ClearFacts"),
+            TaskKind::ResetConnection => write!(f, "ResetConnection"),
+            TaskKind::EndBatch => write!(f, "EndBatch"),
             TaskKind::Include(_) => write!(f, "Include"),
         }
     }
@@ -214,9 +239,51 @@ pub struct Task {
     pub timeout: Option<u64>,
     /// `delegate_facts`: facts the task sets go to the `delegate_to` host.
     pub delegate_facts: bool,
+    /// Boolean keywords given as templates (`no_log: "{{ secret_run }}"`): decided per host
+    /// when the task runs, over the literal fields above.
+    pub templated_flags: Vec<(&'static str, Arc<Tmpl>)>,
+    /// `any_errors_fatal` of the task or an enclosing block (`None`: the play's).
+    pub any_errors_fatal: Option<bool>,
+    /// `async: SECONDS` with `poll`: the task's time limit when it is polled (`poll` > 0);
+    /// `poll: 0` (fire and forget) is not run yet and fails the task.
+    pub async_poll: Option<(u64, u64)>,
 }
 
 impl Task {
+    /// This task with its templated keywords decided by `eval` (for one host): booleans as
+    /// Ansible reads them, `retries` and `delay` as numbers.
+    pub fn with_flags_decided(
+        &self,
+        mut eval: impl FnMut(&Tmpl) -> anyhow::Result<minijinja::Value>,
+    ) -> anyhow::Result<Task> {
+        let mut t = self.clone();
+        for (key, tm) in &self.templated_flags {
+            let v = eval(tm).map_err(|e| anyhow!("the value of `{key}`: {e:#}"))?;
+            let b = crate::template::truthy(&v);
+            let num = || -> anyhow::Result<f64> {
+                v.as_i64()
+                    .map(|i| i as f64)
+                    .or_else(|| v.to_string().trim().parse().ok())
+                    .ok_or_else(|| anyhow!("`{key}` must be a number, not `{v}`"))
+            };
+            match *key {
+                "ignore_errors" => t.ignore_errors = b,
+                "ignore_unreachable" => t.ignore_unreachable = b,
+                "check_mode" => t.check_mode = Some(b),
+                "diff" => t.diff = Some(b),
+                "no_log" => t.no_log = b,
+                "run_once" => t.run_once = b,
+                "delegate_facts" => t.delegate_facts = b,
+                "become" => t.become_opts.enabled = Some(b),
+                "retries" => t.retries = num()?.max(0.0) as usize,
+                "delay" => t.delay = num()?,
+                _ => {}
+            }
+        }
+        t.templated_flags.clear();
+        Ok(t)
+    }
+
     /// A task that only carries structure (a block with rescue/always).
     pub fn structural(kind: TaskKind, name: Option<TTree>, span: Span, inh: &Inherited) -> Task {
         Task {
@@ -259,6 +326,9 @@ impl Task {
             throttle: inh.throttle.unwrap_or(0),
             timeout: inh.timeout,
             delegate_facts: false,
+            templated_flags: Vec::new(),
+            any_errors_fatal: inh.any_errors_fatal,
+            async_poll: None,
         }
     }
 
@@ -341,6 +411,23 @@ pub struct Inherited {
     pub throttle: Option<usize>,
     /// `timeout` of the play or an enclosing block.
     pub timeout: Option<u64>,
+    /// `collections:` of the play, an enclosing block or the role: where short module names
+    /// are also looked up.
+    pub collections: Vec<String>,
+    /// Boolean keywords of enclosing blocks given as templates, decided per host at run time.
+    pub templated_flags: Vec<(&'static str, Arc<Tmpl>)>,
+    /// `delegate_to` of an enclosing block or import.
+    pub delegate_to: Option<TTree>,
+    /// `ignore_unreachable` and `run_once` of an enclosing block or import.
+    pub ignore_unreachable: Option<bool>,
+    pub run_once: Option<bool>,
+    /// `any_errors_fatal` of an enclosing block.
+    pub any_errors_fatal: Option<bool>,
+    /// `notify` of an enclosing import: every imported task notifies these too.
+    pub notify: Vec<String>,
+    /// `module_defaults` of the play and enclosing blocks, outermost first: each a mapping of
+    /// module names to default arguments.
+    pub module_defaults: Vec<TTree>,
 }
 
 pub(super) fn err_at(span: &Span, msg: impl std::fmt::Display) -> anyhow::Error {
@@ -362,6 +449,33 @@ pub(super) fn want_bool(node: &Node, key: &str) -> Result<bool> {
             format!("`{key}` must be a boolean, not {}", node.type_name()),
         )),
     }
+}
+
+/// A boolean keyword: its literal value, or (`Err`) the template that decides it per host.
+pub(super) fn want_flag(node: &Node, key: &str) -> Result<std::result::Result<bool, Arc<Tmpl>>> {
+    if let NodeKind::Str(s) = &node.kind {
+        if crate::template::is_templated(s) {
+            return Ok(Err(compile_condition_lenient(s)));
+        }
+    }
+    want_bool(node, key).map(Ok)
+}
+
+/// Sets a boolean keyword of `node` (if it has it) on `literal`/`templated`: a literal value
+/// replaces an inherited template of the same keyword, a template is added to them.
+pub(super) fn take_flag(
+    node: Option<&Node>,
+    key: &'static str,
+    literal: &mut Option<bool>,
+    templated: &mut Vec<(&'static str, Arc<Tmpl>)>,
+) -> Result<()> {
+    let Some(n) = node else { return Ok(()) };
+    templated.retain(|(k, _)| *k != key);
+    match want_flag(n, key)? {
+        Ok(b) => *literal = Some(b),
+        Err(t) => templated.push((key, t)),
+    }
+    Ok(())
 }
 
 pub(super) fn want_str(node: &Node, key: &str) -> Result<String> {
@@ -404,8 +518,7 @@ pub(super) fn conditions(node: &Node, key: &str) -> Result<Vec<Arc<Tmpl>>> {
                 NodeKind::Bool(b) => if *b { "True" } else { "False" }.to_string(),
                 _ => want_str(n, key)?,
             };
-            compile_condition(&text)
-                .map_err(|e| crate::template::tree::template_error(&n.span, &text, &e))
+            Ok(compile_condition_lenient(&text))
         })
         .collect()
 }
@@ -431,31 +544,60 @@ pub(super) fn vars_map(node: &Node, key: &str) -> Result<VarMap> {
     }
 }
 
+/// The module a task names: drover's own, else (for a real Ansible module drover lacks, or a
+/// custom module beside the playbook or in a role's `library/`) a stand-in that fails the
+/// task when a host reaches it. `None`: a name no Ansible knows.
+pub(super) fn resolve_module(name: &str, inh: &Inherited) -> Option<&'static dyn Module> {
+    if let Some(m) = modules::lookup(name) {
+        return Some(m);
+    }
+    if crate::template::is_templated(name) {
+        return Some(modules::dynamic(name));
+    }
+    if modules::is_ansible_module(name, &inh.collections) || custom_module(name, inh) {
+        return Some(modules::missing(name));
+    }
+    None
+}
+
+/// Whether a custom module or action plugin of that name sits in a `library/` or
+/// `action_plugins/` directory of the role, of the task file's directory or its parents.
+fn custom_module(name: &str, inh: &Inherited) -> bool {
+    let short = name.rsplit('.').next().unwrap_or(name);
+    let mut dirs: Vec<&std::path::Path> = inh.file_dir.ancestors().take(4).collect();
+    if let Some(r) = &inh.role {
+        dirs.push(&r.path);
+    }
+    dirs.iter().any(|d| {
+        ["library", "action_plugins"].iter().any(|sub| {
+            ["py", "ps1", "sh"]
+                .iter()
+                .any(|ext| d.join(sub).join(format!("{short}.{ext}")).is_file())
+                || d.join(sub).join(short).is_file()
+        })
+    })
+}
+
 /// Finds the module key of a task mapping: the one key that is not a keyword.
 fn module_key<'a>(
     entries: &'a [(Node, Node)],
     span: &Span,
+    inh: &Inherited,
 ) -> Result<(&'a Node, &'a Node, String)> {
     let mut found: Option<(&Node, &Node, String)> = None;
     for (k, v) in entries {
         let name = k.key_str().unwrap_or_default();
-        if TASK_KEYWORDS.contains(&name.as_str()) && name != "action" {
+        if TASK_KEYWORDS.contains(&name.as_str()) || is_loop_keyword(&name) {
             continue;
         }
-        let module_name = if name == "action" {
-            // `action: copy src=a dest=b`
-            let text = want_str(v, "action")?;
-            text.split_whitespace().next().unwrap_or("").to_string()
-        } else {
-            name.clone()
-        };
-        if modules::lookup(&module_name).is_none() && !is_meta_or_include(&module_name) {
+        let module_name = name.clone();
+        if resolve_module(&module_name, inh).is_none() && !is_meta_or_include(&module_name) {
             let mut candidates: Vec<&str> = modules::names();
             candidates.extend_from_slice(TASK_KEYWORDS);
             let hint = did_you_mean(&module_name, &candidates)
                 .map(|s| format!("\nhint: did you mean `{s}`?"))
                 .unwrap_or_else(|| {
-                    "\nhint: check the spelling, or the module list in `drover play --help`".into()
+                    "\nhint: it is no module of ansible-core or of the collections the `ansible` package ships; check the spelling (`drover doc --list` lists drover's modules)".into()
                 });
             return Err(err_at(
                 &k.span,
@@ -501,11 +643,17 @@ fn module_args(
     module_name: &str,
     value: &Node,
     extra: Option<&Node>,
-    action_text: bool,
 ) -> Result<TTree> {
     let spec = module.spec();
     let mut entries: Vec<(String, TTree, Span)> = Vec::new();
-    if let Some(extra) = extra {
+    if let Some(extra) = extra.filter(|e| e.as_str().is_some_and(crate::template::is_templated)) {
+        // `args: "{{ some_mapping }}"`: spliced in per host, under the module's own arguments.
+        entries.push((
+            crate::template::tree::SPLICE.to_string(),
+            TTree::from_node(extra)?,
+            extra.span.clone(),
+        ));
+    } else if let Some(extra) = extra {
         let Some(m) = extra.as_map() else {
             return Err(err_at(&extra.span, "`args` must be a mapping"));
         };
@@ -525,14 +673,19 @@ fn module_args(
                 entries.push((key, TTree::from_node(v)?, k.span.clone()));
             }
         }
+        // `assert: "{{ item }}"`: the whole argument mapping from a template, per host.
+        NodeKind::Str(s)
+            if spec.free_form.is_none()
+                && crate::template::single_expression(s.trim()).is_some() =>
+        {
+            entries.push((
+                crate::template::tree::SPLICE.to_string(),
+                TTree::from_node(value)?,
+                value.span.clone(),
+            ));
+        }
         NodeKind::Str(s) => {
-            let text = if action_text {
-                s.split_once(char::is_whitespace)
-                    .map(|(_, r)| r.trim().to_string())
-                    .unwrap_or_default()
-            } else {
-                s.clone()
-            };
+            let text = s.clone();
             let known = |k: &str| spec.canonical(k).is_some() && k != "_raw_params";
             let (pairs, raw) = parse_kv(&text, spec.free_form.is_some(), &known)
                 .map_err(|e| err_at(&value.span, format!("cannot read the arguments of `{module_name}`: {e}\nhint: write them as a YAML mapping instead")))?;
@@ -561,7 +714,7 @@ fn module_args(
     }
     if !spec.any_args {
         for (k, _, span) in &entries {
-            if spec.canonical(k).is_none() {
+            if spec.canonical(k).is_none() && k != crate::template::tree::SPLICE {
                 let names = spec.all_names();
                 let hint = did_you_mean(k, &names)
                     .map(|s| format!("did you mean `{s}`?"))
@@ -588,8 +741,101 @@ fn module_args(
     ))
 }
 
+/// `action:` and `local_action:` rewritten as the module key they name: `action: copy src=a`
+/// and `action: {module: copy, src: a}` become `copy: ...`; `local_action` also delegates to
+/// `localhost` (unless the task says where).
+fn action_as_module(node: &Node) -> Result<Option<Node>> {
+    let Some(entries) = node.as_map() else {
+        return Ok(None);
+    };
+    let Some((ak, av)) = entries
+        .iter()
+        .find(|(k, _)| matches!(k.as_str(), Some("action" | "local_action")))
+    else {
+        return Ok(None);
+    };
+    let local = ak.as_str() == Some("local_action");
+    let (module, args) = match &av.kind {
+        NodeKind::Map(m) => {
+            let module = av
+                .get("module")
+                .ok_or_else(|| err_at(&av.span, "an `action` mapping needs `module:`"))?;
+            let rest: Vec<(Node, Node)> = m
+                .iter()
+                .filter(|(k, _)| k.as_str() != Some("module"))
+                .cloned()
+                .collect();
+            (
+                want_str(module, "module")?,
+                Node {
+                    kind: NodeKind::Map(rest),
+                    span: av.span.clone(),
+                    tag: None,
+                },
+            )
+        }
+        _ => {
+            let text = want_str(av, "action")?;
+            let text = text.trim_start();
+            let (m, rest) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
+            (
+                m.to_string(),
+                Node {
+                    kind: if rest.trim().is_empty() {
+                        NodeKind::Null
+                    } else {
+                        NodeKind::Str(rest.trim().to_string())
+                    },
+                    span: av.span.clone(),
+                    tag: None,
+                },
+            )
+        }
+    };
+    let mut out: Vec<(Node, Node)> = Vec::with_capacity(entries.len() + 1);
+    for (k, v) in entries {
+        if std::ptr::eq(k, ak) {
+            out.push((
+                Node {
+                    kind: NodeKind::Str(module.clone()),
+                    span: k.span.clone(),
+                    tag: None,
+                },
+                args.clone(),
+            ));
+        } else {
+            out.push((k.clone(), v.clone()));
+        }
+    }
+    if local
+        && !entries
+            .iter()
+            .any(|(k, _)| k.as_str() == Some("delegate_to"))
+    {
+        out.push((
+            Node {
+                kind: NodeKind::Str("delegate_to".into()),
+                span: ak.span.clone(),
+                tag: None,
+            },
+            Node {
+                kind: NodeKind::Str("localhost".into()),
+                span: ak.span.clone(),
+                tag: None,
+            },
+        ));
+    }
+    Ok(Some(Node {
+        kind: NodeKind::Map(out),
+        span: node.span.clone(),
+        tag: node.tag.clone(),
+    }))
+}
+
 /// Parses one task mapping (not a block or include) with what it inherits.
 pub(super) fn parse_task(node: &Node, inh: &Inherited, handler: bool) -> Result<Task> {
+    let rewritten = action_as_module(node)?;
+    let node = rewritten.as_ref().unwrap_or(node);
     let Some(entries) = node.as_map() else {
         return Err(err_at(
             &node.span,
@@ -608,7 +854,7 @@ pub(super) fn parse_task(node: &Node, inh: &Inherited, handler: bool) -> Result<
             return Err(err_at(&k.span, "`listen` belongs on handlers, not tasks"));
         }
     }
-    let (mkey, mval, module_name) = module_key(entries, &node.span)?;
+    let (mkey, mval, module_name) = module_key(entries, &node.span, inh)?;
     let mut spans: Vec<(String, Span)> = entries
         .iter()
         .map(|(k, v)| (k.key_str().unwrap_or_default(), v.span.clone()))
@@ -634,7 +880,10 @@ pub(super) fn parse_task(node: &Node, inh: &Inherited, handler: bool) -> Result<
             "end_play" => TaskKind::EndPlay,
             "end_host" => TaskKind::EndHost,
             "clear_host_errors" => TaskKind::ClearHostErrors,
-            "noop" | "refresh_inventory" | "clear_facts" => TaskKind::Noop,
+            "noop" | "refresh_inventory" => TaskKind::Noop,
+            "clear_facts" => TaskKind::ClearFacts,
+            "reset_connection" => TaskKind::ResetConnection,
+            "end_batch" => TaskKind::EndBatch,
             other => {
                 return Err(err_at(
                     &mval.span,
@@ -644,15 +893,20 @@ pub(super) fn parse_task(node: &Node, inh: &Inherited, handler: bool) -> Result<
         };
         args = TTree::Map(Vec::new());
     } else {
-        let Some(module) = modules::lookup(&module_name) else {
+        let Some(module) = resolve_module(&module_name, inh) else {
             return Err(err_at(
                 &mkey.span,
                 format!("`{module_name}` cannot be used here"),
             ));
         };
         kind = TaskKind::Module(module);
-        let action_text = mkey.key_str().as_deref() == Some("action");
-        args = module_args(module, &module_name, mval, get("args"), action_text)?;
+        let mut own = module_args(module, &module_name, mval, get("args"))?;
+        let mut defaults = inh.module_defaults.clone();
+        if let Some(md) = get("module_defaults") {
+            defaults.push(module_defaults(md)?);
+        }
+        apply_module_defaults(&mut own, &module_name, module.spec(), &defaults);
+        args = own;
     }
 
     let mut when = inh.when.clone();
@@ -669,14 +923,16 @@ pub(super) fn parse_task(node: &Node, inh: &Inherited, handler: bool) -> Result<
     }
     let mut loop_items = None;
     let mut loop_kind = "loop";
-    for key in LOOP_KEYWORDS {
-        if let Some(l) = get(key) {
-            if loop_items.is_some() {
-                return Err(err_at(&l.span, "a task can have only one loop"));
-            }
-            loop_items = Some(TTree::from_node(l)?);
-            loop_kind = key;
+    for (k, l) in entries {
+        let key = k.key_str().unwrap_or_default();
+        if !is_loop_keyword(&key) {
+            continue;
         }
+        if loop_items.is_some() {
+            return Err(err_at(&l.span, "a task can have only one loop"));
+        }
+        loop_items = Some(TTree::from_node(l)?);
+        loop_kind = loop_keyword(&key);
     }
     let (mut loop_var, mut index_var, mut loop_label) = ("item".to_string(), None, None);
     let mut loop_pause = 0.0;
@@ -704,10 +960,26 @@ pub(super) fn parse_task(node: &Node, inh: &Inherited, handler: bool) -> Result<
             }
         }
     }
+    let mut templated_flags = inh.templated_flags.clone();
     let mut become_opts = BecomeOpts::default();
-    if let Some(b) = get("become") {
-        become_opts.enabled = Some(want_bool(b, "become")?);
-    }
+    take_flag(
+        get("become"),
+        "become",
+        &mut become_opts.enabled,
+        &mut templated_flags,
+    )?;
+    let mut flag = |k: &'static str, inherited: Option<bool>| -> Result<Option<bool>> {
+        let mut v = inherited;
+        take_flag(get(k), k, &mut v, &mut templated_flags)?;
+        Ok(v)
+    };
+    let ignore_errors = flag("ignore_errors", inh.ignore_errors)?;
+    let ignore_unreachable = flag("ignore_unreachable", inh.ignore_unreachable)?;
+    let check_mode = flag("check_mode", inh.check_mode)?;
+    let diff = flag("diff", inh.diff)?;
+    let no_log = flag("no_log", inh.no_log)?;
+    let run_once = flag("run_once", inh.run_once)?;
+    let delegate_facts = flag("delegate_facts", None)?;
     if let Some(u) = get("become_user") {
         become_opts.user = Some(want_str(u, "become_user")?);
     }
@@ -721,27 +993,29 @@ pub(super) fn parse_task(node: &Node, inh: &Inherited, handler: bool) -> Result<
         }
         become_opts.method = Some(method);
     }
-    let opt_bool =
-        |k: &str| -> Result<Option<bool>> { get(k).map(|n| want_bool(n, k)).transpose() };
     let name = match get("name") {
         Some(n) => Some(TTree::from_node(n)?),
         None => None,
     };
-    let retries = match get("retries") {
-        Some(r) => match &r.kind {
-            NodeKind::Int(i) if *i >= 0 => *i as usize,
-            _ => return Err(err_at(&r.span, "`retries` must be a whole number")),
-        },
-        None => 3,
+    let mut number = |key: &'static str, default: f64| -> Result<f64> {
+        let Some(n) = get(key) else {
+            return Ok(default);
+        };
+        match &n.kind {
+            NodeKind::Int(i) => Ok(*i as f64),
+            NodeKind::Float(f) => Ok(*f),
+            NodeKind::Str(s) if crate::template::is_templated(s) => {
+                templated_flags.push((key, compile_condition_lenient(s)));
+                Ok(default)
+            }
+            NodeKind::Str(s) if s.trim().parse::<f64>().is_ok() => {
+                Ok(s.trim().parse().unwrap_or(default))
+            }
+            _ => Err(err_at(&n.span, format!("`{key}` must be a number"))),
+        }
     };
-    let delay = match get("delay") {
-        Some(d) => match &d.kind {
-            NodeKind::Int(i) => *i as f64,
-            NodeKind::Float(f) => *f,
-            _ => return Err(err_at(&d.span, "`delay` must be a number of seconds")),
-        },
-        None => 5.0,
-    };
+    let retries = number("retries", 3.0)?.max(0.0) as usize;
+    let delay = number("delay", 5.0)?;
     let until = match get("until") {
         Some(u) => conditions(u, "until")?.into_iter().next(),
         None => None,
@@ -766,10 +1040,16 @@ pub(super) fn parse_task(node: &Node, inh: &Inherited, handler: bool) -> Result<
             .map(|r| want_str(r, "register"))
             .transpose()?,
         tags,
-        notify: get("notify")
-            .map(|n| want_str_list(n, "notify"))
-            .transpose()?
-            .unwrap_or_default(),
+        notify: {
+            let mut n = inh.notify.clone();
+            n.extend(
+                get("notify")
+                    .map(|n| want_str_list(n, "notify"))
+                    .transpose()?
+                    .unwrap_or_default(),
+            );
+            n
+        },
         listen: get("listen")
             .map(|n| want_str_list(n, "listen"))
             .transpose()?
@@ -780,27 +1060,38 @@ pub(super) fn parse_task(node: &Node, inh: &Inherited, handler: bool) -> Result<
         failed_when: get("failed_when")
             .map(|c| conditions(c, "failed_when"))
             .transpose()?,
-        ignore_errors: opt_bool("ignore_errors")?
-            .or(inh.ignore_errors)
-            .unwrap_or(false),
-        ignore_unreachable: opt_bool("ignore_unreachable")?.unwrap_or(false),
+        ignore_errors: ignore_errors.unwrap_or(false),
+        ignore_unreachable: ignore_unreachable.unwrap_or(false),
         become_opts: inh.become_opts.merged(&become_opts),
         remote_user: get("remote_user")
             .map(|u| want_str(u, "remote_user"))
             .transpose()?
             .or_else(|| inh.remote_user.clone()),
-        check_mode: opt_bool("check_mode")?.or(inh.check_mode),
-        diff: opt_bool("diff")?.or(inh.diff),
-        no_log: opt_bool("no_log")?.or(inh.no_log).unwrap_or(false),
+        check_mode,
+        diff,
+        no_log: no_log.unwrap_or(false),
         vars: Arc::new(vars),
         role: inh.role.clone(),
         span: node.span.clone(),
         environment,
-        delegate_to: get("delegate_to").map(TTree::from_node).transpose()?,
+        delegate_to: match get("delegate_to") {
+            Some(d) => Some(TTree::from_node(d)?),
+            // `connection: local` on a task runs it on the controller.
+            None => match get("connection").map(|c| want_str(c, "connection")).transpose()? {
+                Some(c) if c == "local" => Some(TTree::Value(minijinja::Value::from("localhost"))),
+                Some(c) => {
+                    return Err(err_at(
+                        t_span(node, "connection"),
+                        format!("the task keyword `connection: {c}` is not supported by drover yet (only `local`)"),
+                    ))
+                }
+                None => inh.delegate_to.clone(),
+            },
+        },
         until,
         retries,
         delay,
-        run_once: opt_bool("run_once")?.unwrap_or(false),
+        run_once: run_once.unwrap_or(false),
         file_dir: inh.file_dir.clone(),
         spans,
         include_params: None,
@@ -812,8 +1103,86 @@ pub(super) fn parse_task(node: &Node, inh: &Inherited, handler: bool) -> Result<
             Some(t) => Some(want_seconds(t, "timeout")?),
             None => inh.timeout,
         },
-        delegate_facts: opt_bool("delegate_facts")?.unwrap_or(false),
+        delegate_facts: delegate_facts.unwrap_or(false),
+        templated_flags,
+        any_errors_fatal: match get("any_errors_fatal") {
+            Some(a) => Some(want_bool(a, "any_errors_fatal")?),
+            None => inh.any_errors_fatal,
+        },
+        async_poll: match get("async") {
+            Some(a) => Some((
+                want_seconds(a, "async")?,
+                match get("poll") {
+                    Some(p) => want_seconds(p, "poll")?,
+                    None => 15,
+                },
+            )),
+            None => None,
+        },
     })
+}
+
+/// Where a keyword of `node` was written (the node's own place when it has no such key).
+fn t_span<'a>(node: &'a Node, key: &str) -> &'a Span {
+    node.get(key).map(|n| &n.span).unwrap_or(&node.span)
+}
+
+/// A `module_defaults` mapping: module name (short or FQCN, or `group/NAME`) to its default
+/// arguments.
+pub(super) fn module_defaults(node: &Node) -> Result<TTree> {
+    match &node.kind {
+        NodeKind::Map(_) | NodeKind::Null => TTree::from_node(node),
+        NodeKind::Seq(items) => {
+            // A list of mappings is their union, later ones winning.
+            let mut all = Vec::new();
+            for i in items {
+                if let TTree::Map(m) = TTree::from_node(i)? {
+                    all.extend(m);
+                }
+            }
+            Ok(TTree::Map(all))
+        }
+        _ => Err(err_at(
+            &node.span,
+            "`module_defaults` must be a mapping of module names to arguments",
+        )),
+    }
+}
+
+/// Adds to a task's arguments the defaults `module_defaults` gives its module (by its short
+/// name or its FQCN), innermost first; an argument the task sets itself is kept.
+fn apply_module_defaults(
+    args: &mut TTree,
+    module_name: &str,
+    spec: &modules::Spec,
+    defaults: &[TTree],
+) {
+    let TTree::Map(own) = args else { return };
+    let short = module_name.rsplit('.').next().unwrap_or(module_name);
+    let names = [
+        module_name.to_string(),
+        short.to_string(),
+        format!("ansible.builtin.{short}"),
+        format!("ansible.legacy.{short}"),
+    ];
+    let canon = |k: &str| spec.canonical(k).unwrap_or("").to_string();
+    for md in defaults.iter().rev() {
+        let TTree::Map(entries) = md else { continue };
+        for (m, d) in entries {
+            let TTree::Map(dargs) = d else { continue };
+            if !names.contains(m) {
+                continue;
+            }
+            for (k, v) in dargs {
+                let taken = own
+                    .iter()
+                    .any(|(o, _)| o == k || (!canon(o).is_empty() && canon(o) == canon(k)));
+                if !taken {
+                    own.push((k.clone(), v.clone()));
+                }
+            }
+        }
+    }
 }
 
 /// A whole number of hosts (`throttle`).
@@ -842,6 +1211,39 @@ pub(super) fn want_seconds(node: &Node, key: &str) -> Result<u64> {
     })
 }
 
+/// What `import_tasks` and `import_role` may carry for the tasks they bring in.
+pub(super) const IMPORT_KEYWORDS: &[&str] = &[
+    "import_tasks",
+    "include_tasks",
+    "listen",
+    "import_role",
+    "include",
+    "name",
+    "apply",
+    "notify",
+    "when",
+    "tags",
+    "become",
+    "become_user",
+    "become_method",
+    "vars",
+    "ignore_errors",
+    "ignore_unreachable",
+    "check_mode",
+    "diff",
+    "no_log",
+    "environment",
+    "remote_user",
+    "any_errors_fatal",
+    "collections",
+    "module_defaults",
+    "run_once",
+    "delegate_to",
+    "throttle",
+    "timeout",
+    "debugger",
+];
+
 /// Block-level keywords (a block may carry these for its tasks).
 pub(super) const BLOCK_KEYWORDS: &[&str] = &[
     "block",
@@ -868,6 +1270,9 @@ pub(super) const BLOCK_KEYWORDS: &[&str] = &[
     "delegate_to",
     "throttle",
     "timeout",
+    "debugger",
+    "notify",
+    "listen",
 ];
 
 /// Applies a block's (or include's) keywords to what its tasks inherit.
@@ -881,20 +1286,50 @@ pub(super) fn inherit_from(node: &Node, inh: &Inherited, allowed: &[&str]) -> Re
         match key.as_str() {
             "when" => out.when.extend(conditions(v, "when")?),
             "tags" => out.tags.extend(want_str_list(v, "tags")?),
-            "become" => out.become_opts.enabled = Some(want_bool(v, "become")?),
+            "become" => take_flag(
+                Some(v),
+                "become",
+                &mut out.become_opts.enabled,
+                &mut out.templated_flags,
+            )?,
             "become_user" => out.become_opts.user = Some(want_str(v, "become_user")?),
             "vars" => out.vars.extend(vars_map(v, "vars")?),
-            "ignore_errors" => out.ignore_errors = Some(want_bool(v, "ignore_errors")?),
-            "check_mode" => out.check_mode = Some(want_bool(v, "check_mode")?),
-            "diff" => out.diff = Some(want_bool(v, "diff")?),
-            "no_log" => out.no_log = Some(want_bool(v, "no_log")?),
+            "ignore_errors" => take_flag(
+                Some(v),
+                "ignore_errors",
+                &mut out.ignore_errors,
+                &mut out.templated_flags,
+            )?,
+            "check_mode" => take_flag(
+                Some(v),
+                "check_mode",
+                &mut out.check_mode,
+                &mut out.templated_flags,
+            )?,
+            "diff" => take_flag(Some(v), "diff", &mut out.diff, &mut out.templated_flags)?,
+            "no_log" => take_flag(Some(v), "no_log", &mut out.no_log, &mut out.templated_flags)?,
             "remote_user" => out.remote_user = Some(want_str(v, "remote_user")?),
             "environment" => out.environment.push(TTree::from_node(v)?),
             "throttle" => out.throttle = Some(want_count(v, "throttle")?),
             "timeout" => out.timeout = Some(want_seconds(v, "timeout")?),
-            "delegate_to" | "module_defaults" | "any_errors_fatal" => {
-                bail!("{}: `{key}` is not supported by drover yet", k.span);
-            }
+            "collections" => out.collections.extend(want_str_list(v, "collections")?),
+            "delegate_to" => out.delegate_to = Some(TTree::from_node(v)?),
+            "ignore_unreachable" => take_flag(
+                Some(v),
+                "ignore_unreachable",
+                &mut out.ignore_unreachable,
+                &mut out.templated_flags,
+            )?,
+            "run_once" => take_flag(
+                Some(v),
+                "run_once",
+                &mut out.run_once,
+                &mut out.templated_flags,
+            )?,
+            "become_method" => out.become_opts.method = Some(want_str(v, "become_method")?),
+            "any_errors_fatal" => out.any_errors_fatal = Some(want_bool(v, key.as_str())?),
+            "module_defaults" => out.module_defaults.push(module_defaults(v)?),
+            "notify" => out.notify.extend(want_str_list(v, "notify")?),
             _ if allowed.contains(&key.as_str()) => {}
             _ => {
                 let hint = did_you_mean(&key, allowed)

@@ -146,8 +146,22 @@ fn str_var(state: &State, name: &str) -> Option<String> {
         .or_else(|| Some(v.to_string()))
 }
 
-/// The controller directories searched for relative paths: the role's, then the playbook's.
+/// The controller directories searched for relative paths: `ansible_search_path` (the role,
+/// the task file's directory, the playbook's), else the role's, then the playbook's.
 fn search_dirs(state: &State) -> Vec<PathBuf> {
+    if let Some(v) = state
+        .lookup("ansible_search_path")
+        .filter(|v| !v.is_undefined())
+    {
+        if let Ok(items) = v.try_iter() {
+            let dirs: Vec<PathBuf> = items
+                .filter_map(|i| i.as_str().map(PathBuf::from))
+                .collect();
+            if !dirs.is_empty() {
+                return dirs;
+            }
+        }
+    }
     let mut dirs = Vec::new();
     for name in ["role_path", "playbook_dir"] {
         if let Some(d) = str_var(state, name) {

@@ -5,6 +5,7 @@
 //! in `tree.rs`.
 
 pub mod filters;
+pub mod filters_more;
 pub mod jinja_tests;
 pub mod lookups;
 pub mod tree;
@@ -32,6 +33,7 @@ pub fn environment() -> Environment<'static> {
     env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
     env.set_recursion_limit(200);
     filters::register(&mut env);
+    filters_more::register(&mut env);
     jinja_tests::register(&mut env);
     lookups::register(&mut env);
     env
@@ -54,6 +56,9 @@ pub struct Tmpl {
 enum TmplKind {
     Expr(Expression<'static, 'static>),
     Text(Template<'static, 'static>),
+    /// A template that does not compile: rendering it fails with this message. Ansible
+    /// templates lazily, so a syntax error fails the task that reaches it, not the load.
+    Broken(String),
 }
 
 impl std::fmt::Debug for Tmpl {
@@ -74,7 +79,7 @@ fn cache() -> &'static RwLock<HashMap<String, Arc<Tmpl>>> {
 
 /// The inner expression if `s` is exactly one `{{ … }}` block (text around it, even a
 /// newline, makes it a string template).
-fn single_expression(s: &str) -> Option<&str> {
+pub fn single_expression(s: &str) -> Option<&str> {
     let inner = s.strip_prefix("{{")?.strip_suffix("}}")?;
     let inner = inner.strip_prefix('-').unwrap_or(inner);
     let inner = inner.strip_suffix('-').unwrap_or(inner);
@@ -82,6 +87,21 @@ fn single_expression(s: &str) -> Option<&str> {
         return None;
     }
     Some(inner)
+}
+
+/// The source with `ansible.builtin.`/`ansible.legacy.` dropped from filter and test names
+/// (`x | ansible.builtin.to_json`, `x is ansible.builtin.match(...)`): drover's filters and
+/// tests are ansible-core's builtin ones.
+fn short_plugin_names(source: &str) -> std::borrow::Cow<'_, str> {
+    static FQCN: OnceLock<regex::Regex> = OnceLock::new();
+    if !source.contains("ansible.") {
+        return std::borrow::Cow::Borrowed(source);
+    }
+    let re = FQCN.get_or_init(|| {
+        regex::Regex::new(r"(\|\s*|\bis\s+(?:not\s+)?)ansible\.(?:builtin|legacy)\.")
+            .expect("the FQCN pattern compiles")
+    });
+    re.replace_all(source, "$1")
 }
 
 /// Compiles a template string once; later calls with the same text share the result.
@@ -92,7 +112,7 @@ pub fn compile(source: &str) -> Result<Arc<Tmpl>, Error> {
         }
     }
     // Leaked on purpose: compiled templates live for the whole run and borrow their source.
-    let leaked: &'static str = Box::leak(source.to_string().into_boxed_str());
+    let leaked: &'static str = Box::leak(short_plugin_names(source).into_owned().into_boxed_str());
     let kind = match single_expression(leaked) {
         Some(expr) => TmplKind::Expr(env().compile_expression(expr)?),
         None => TmplKind::Text(env().template_from_str(leaked)?),
@@ -109,10 +129,38 @@ pub fn compile(source: &str) -> Result<Arc<Tmpl>, Error> {
 
 /// Compiles a bare expression such as a `when:` condition.
 pub fn compile_condition(expr: &str) -> Result<Arc<Tmpl>, Error> {
+    compile(&condition_source(expr))
+}
+
+fn condition_source(expr: &str) -> String {
     let trimmed = expr.trim();
     // Ansible allows (and warns about) `when: "{{ x }}"`; treat it as the inner expression.
     let inner = single_expression(trimmed).unwrap_or(trimmed);
-    compile(&format!("{{{{ {inner} }}}}"))
+    format!("{{{{ {inner} }}}}")
+}
+
+/// `compile`, but a template that does not compile becomes one that fails when rendered
+/// (`Tmpl::broken` tells, for a load-time warning): as in Ansible, a syntax error is the
+/// error of the task that reaches it.
+pub fn compile_lenient(source: &str) -> Arc<Tmpl> {
+    compile(source).unwrap_or_else(|e| broken(source, &e))
+}
+
+/// `compile_condition`, lenient as `compile_lenient`.
+pub fn compile_condition_lenient(expr: &str) -> Arc<Tmpl> {
+    let source = condition_source(expr);
+    compile(&source).unwrap_or_else(|e| broken(expr, &e))
+}
+
+fn broken(source: &str, e: &Error) -> Arc<Tmpl> {
+    let msg = match e.detail() {
+        Some(d) if !d.is_empty() => d.to_string(),
+        _ => e.kind().to_string(),
+    };
+    Arc::new(Tmpl {
+        source: Box::leak(source.to_string().into_boxed_str()),
+        kind: TmplKind::Broken(msg),
+    })
 }
 
 impl Tmpl {
@@ -137,6 +185,18 @@ impl Tmpl {
                 Ok(v)
             }
             TmplKind::Text(t) => t.render(ctx).map(Value::from),
+            TmplKind::Broken(msg) => Err(Error::new(
+                ErrorKind::SyntaxError,
+                format!("template error while templating string: {msg}"),
+            )),
+        }
+    }
+
+    /// Why the template does not compile, if it does not.
+    pub fn broken(&self) -> Option<&str> {
+        match &self.kind {
+            TmplKind::Broken(msg) => Some(msg),
+            _ => None,
         }
     }
 
@@ -145,6 +205,7 @@ impl Tmpl {
         let mut names: Vec<String> = match &self.kind {
             TmplKind::Expr(e) => e.undeclared_variables(false).into_iter().collect(),
             TmplKind::Text(t) => t.undeclared_variables(false).into_iter().collect(),
+            TmplKind::Broken(_) => Vec::new(),
         };
         names.sort();
         names
@@ -155,6 +216,7 @@ impl Tmpl {
         let mut names: Vec<String> = match &self.kind {
             TmplKind::Expr(e) => e.undeclared_variables(true).into_iter().collect(),
             TmplKind::Text(t) => t.undeclared_variables(true).into_iter().collect(),
+            TmplKind::Broken(_) => Vec::new(),
         };
         names.sort();
         names

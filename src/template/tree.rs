@@ -1,12 +1,16 @@
 //! Argument trees: a task's YAML arguments with every template string compiled at load time,
 //! rendered per host into plain values. Keys whose value renders to `omit` are dropped.
 
-use super::{compile, is_templated, Tmpl};
+use super::{compile_lenient, is_templated, Tmpl};
 use crate::yaml::{node_to_value, Node, NodeKind, Span};
 use anyhow::{anyhow, Result};
 use indexmap::IndexMap;
 use minijinja::Value;
 use std::sync::Arc;
+
+/// The key of a map entry whose rendered mapping is spliced into the map (a templated
+/// `args:`); no YAML key can be this.
+pub const SPLICE: &str = "\u{0}splice";
 
 /// A value tree whose strings may be compiled templates.
 #[derive(Clone, Debug)]
@@ -18,12 +22,12 @@ pub enum TTree {
 }
 
 impl TTree {
-    /// Compiles a YAML node; a template syntax error names the node's file:line:column.
+    /// Compiles a YAML node. A template that does not compile is kept as one that fails when
+    /// rendered (`Tmpl::broken`): the load warns, the task that reaches it fails.
     pub fn from_node(node: &Node) -> Result<TTree> {
         Ok(match &node.kind {
             NodeKind::Str(s) if is_templated(s) && node.tag.as_deref() != Some("unsafe") => {
-                let t = compile(s).map_err(|e| template_error(&node.span, s, &e))?;
-                TTree::Tmpl(t, node.span.clone())
+                TTree::Tmpl(compile_lenient(s), node.span.clone())
             }
             NodeKind::Seq(items) => {
                 TTree::Seq(items.iter().map(TTree::from_node).collect::<Result<_>>()?)
@@ -41,8 +45,7 @@ impl TTree {
     /// A tree for a string that came from a `k=v` argument.
     pub fn from_str_at(s: &str, span: &Span) -> Result<TTree> {
         if is_templated(s) {
-            let t = compile(s).map_err(|e| template_error(span, s, &e))?;
-            Ok(TTree::Tmpl(t, span.clone()))
+            Ok(TTree::Tmpl(compile_lenient(s), span.clone()))
         } else {
             Ok(TTree::Value(Value::from(s)))
         }
@@ -67,8 +70,30 @@ impl TTree {
                 let mut out = IndexMap::with_capacity(entries.len());
                 for (k, v) in entries {
                     let v = v.render(ctx, omit)?;
-                    if v.as_str() != Some(omit) {
-                        out.insert(Value::from(k.as_str()), v);
+                    if k == SPLICE {
+                        // `args: "{{ more_args }}"`: its mapping's entries, under the others.
+                        if v.kind() != minijinja::value::ValueKind::Map {
+                            return Err(anyhow!(
+                                "`args` must render to a mapping, not {}",
+                                v.kind()
+                            ));
+                        }
+                        for key in v.try_iter()? {
+                            let item = v.get_item(&key)?;
+                            if item.as_str() != Some(omit) {
+                                out.insert(key, item);
+                            }
+                        }
+                    } else if v.as_str() != Some(omit) {
+                        // Keys are templated too, as Ansible templates whole mappings.
+                        let key = if is_templated(k) {
+                            compile_lenient(k)
+                                .render(ctx)
+                                .map_err(|e| anyhow!("templating the key `{k}`: {e}"))?
+                        } else {
+                            Value::from(k.as_str())
+                        };
+                        out.insert(key, v);
                     }
                 }
                 Value::from_object(out)

@@ -93,3 +93,93 @@ pub fn command(name: &str) -> Result<Command, String> {
         .env_remove("ANSIBLE_VAULT_IDENTITY_LIST");
     Ok(cmd)
 }
+
+/// A source distribution from PyPI, checked against its pinned SHA-256 and unpacked (only the
+/// members matching `members`, tar wildcards) into a cache directory beside the virtual
+/// environment, once; returns the directory it unpacked into (`<name>-<version>`).
+pub fn sdist(
+    package: &str,
+    version: &str,
+    sha256: &str,
+    members: &[&str],
+) -> Result<PathBuf, String> {
+    let venv = venv()?;
+    let cache = venv_dir()
+        .parent()
+        .ok_or("the venv directory has no parent")?
+        .join("ansible-sources");
+    let dir_name = format!("{}-{version}", package.replace('-', "_"));
+    let unpacked = cache.join(&dir_name);
+    let done = cache.join(format!(".{dir_name}.ok"));
+    if done.exists() {
+        return Ok(unpacked);
+    }
+    std::fs::create_dir_all(&cache).map_err(|e| format!("creating {}: {e}", cache.display()))?;
+    let lock = std::fs::File::create(cache.join(format!(".{dir_name}.lock")))
+        .map_err(|e| format!("creating the lock: {e}"))?;
+    // SAFETY: flock on a descriptor we own; released when `lock` is closed.
+    if unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) } != 0 {
+        return Err("locking the source cache".into());
+    }
+    if done.exists() {
+        return Ok(unpacked);
+    }
+    let dl = cache.join("download");
+    let _ = std::fs::remove_dir_all(&dl);
+    let out = Command::new(venv.join("bin/pip"))
+        .args([
+            "download",
+            "-q",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            "-d",
+        ])
+        .arg(&dl)
+        .arg(format!("{package}=={version}"))
+        .output()
+        .map_err(|e| format!("running pip download: {e}"))?;
+    let archive = std::fs::read_dir(&dl)
+        .ok()
+        .and_then(|mut rd| rd.find_map(|e| e.ok().map(|e| e.path())))
+        .ok_or_else(|| {
+            format!(
+                "pip download {package}=={version} from PyPI failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })?;
+    let sum = Command::new("sha256sum")
+        .arg(&archive)
+        .output()
+        .map_err(|e| format!("sha256sum: {e}"))?;
+    let got = String::from_utf8_lossy(&sum.stdout);
+    if got.split_whitespace().next() != Some(sha256) {
+        return Err(format!(
+            "{} has SHA-256 {}, not the pinned {sha256}",
+            archive.display(),
+            got.split_whitespace().next().unwrap_or("?")
+        ));
+    }
+    let _ = std::fs::remove_dir_all(&unpacked);
+    let mut tar = Command::new("tar");
+    tar.arg("-xzf")
+        .arg(&archive)
+        .arg("-C")
+        .arg(&cache)
+        .arg("--wildcards");
+    for m in members {
+        tar.arg(format!("{dir_name}/{m}"));
+    }
+    let st = tar.output().map_err(|e| format!("tar: {e}"))?;
+    if !st.status.success() {
+        return Err(format!(
+            "unpacking {}: {}",
+            archive.display(),
+            String::from_utf8_lossy(&st.stderr)
+        ));
+    }
+    let _ = std::fs::remove_dir_all(&dl);
+    std::fs::write(&done, "").map_err(|e| format!("writing {}: {e}", done.display()))?;
+    Ok(unpacked)
+}

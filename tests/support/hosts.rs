@@ -369,6 +369,27 @@ impl TestHosts {
         }
     }
 
+    /// Makes this machine's directory `dir` (absolute) appear at the same path inside host
+    /// `i` (a bind mount in the host's mount namespace): what one side writes there, the other
+    /// reads, as when a controller and its target are one machine.
+    pub fn share_dir(&self, i: usize, dir: &Path) {
+        let inside = self.path(i, &dir.to_string_lossy());
+        std::fs::create_dir_all(&inside).expect("mkdir inside the host");
+        let st = Command::new("nsenter")
+            .arg("-t")
+            .arg(self.init_pid(i).expect("the host runs").to_string())
+            .args(["-m", "--", "mount", "--bind"])
+            .arg(dir)
+            .arg(&inside)
+            .status()
+            .expect("nsenter mount");
+        assert!(
+            st.success(),
+            "bind-mounting {} into the host",
+            dir.display()
+        );
+    }
+
     /// Runs a shell command inside host `i` as its processes see it: in its mount namespace
     /// (mounts made there are not visible from outside) and root directory.
     pub fn ns_sh(&self, i: usize, cmd: &str) -> (i32, String) {

@@ -1,0 +1,503 @@
+//! Conformance: Ansible's own integration tests, run verbatim with drover.
+//!
+//! The targets come from the pinned ansible-core source distribution on PyPI
+//! (`test/integration/targets/`) and, for collection modules, from the `ansible` package's
+//! bundled collections, downloaded at test time (nothing of Ansible's is in this repository).
+//! Each target in scope (`tests/conformance/targets.txt`) runs the way `ansible-test
+//! integration` runs it: a role target as the only role of a generated play on `testhost` (a
+//! fresh test host over SSH), with `output_dir` set and every target on the roles path; a
+//! `runme.sh` target as a script, with `ansible-playbook`, `ansible`, `ansible-inventory` and
+//! `ansible-vault` on `PATH` as thin wrappers over drover's own subcommands. A target passes
+//! when it exits 0 (and, for a role, every recap has `failed=0 unreachable=0`).
+//!
+//! The table of results is written to `docs/conformance.md`. Targets expected to fail are
+//! listed with a reason in `tests/conformance/known_failures.txt`; this test fails when any
+//! other target fails (a regression), and says which listed failures now pass.
+//! `DROVER_CONFORMANCE=name,name` runs only those targets (and writes no table).
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use support::ansible::{self, ANSIBLE_CORE};
+use support::hosts::TestHosts;
+
+const CORE_SHA256: &str = "1e7612788eaa6b3c87a3670ce86c64b830eba0ae2b3fcb25a772f276704163b4";
+/// The `ansible` package that bundles the collections for this ansible-core.
+const ANSIBLE_PKG: &str = "12.3.0";
+const ANSIBLE_PKG_SHA256: &str = "02721f6fb432ddd47f1044ac49b04b5e9ae08890bd427def8df3db1607aeec51";
+/// A target still running after this long fails as timed out.
+const TARGET_LIMIT: Duration = Duration::from_secs(300);
+/// Targets run at once (each on its own test host).
+const PARALLEL: usize = 2;
+
+fn here() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance")
+}
+
+/// Where a target's files come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Source {
+    Core,
+    Posix,
+}
+
+impl Source {
+    fn label(self) -> &'static str {
+        match self {
+            Source::Core => "ansible-core",
+            Source::Posix => "ansible.posix",
+        }
+    }
+}
+
+/// One target in scope, as listed in `targets.txt`.
+#[derive(Clone, Debug)]
+struct Target {
+    name: String,
+    source: Source,
+}
+
+fn read_scope() -> Vec<Target> {
+    let text = std::fs::read_to_string(here().join("targets.txt")).expect("targets.txt");
+    text.lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .map(|l| match l.strip_prefix("ansible.posix:") {
+            Some(n) => Target {
+                name: n.into(),
+                source: Source::Posix,
+            },
+            None => Target {
+                name: l.into(),
+                source: Source::Core,
+            },
+        })
+        .collect()
+}
+
+/// `target: reason` lines.
+fn read_known_failures() -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(here().join("known_failures.txt")).unwrap_or_default();
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
+}
+
+/// The unpacked integration trees: ansible-core's `test/integration` and ansible.posix's
+/// `tests/integration`.
+struct Sources {
+    core: PathBuf,
+    posix: PathBuf,
+}
+
+impl Sources {
+    fn get() -> Result<Sources, String> {
+        let core = ansible::sdist(
+            "ansible-core",
+            ANSIBLE_CORE,
+            CORE_SHA256,
+            &["test/integration/*"],
+        )?;
+        let pkg = ansible::sdist(
+            "ansible",
+            ANSIBLE_PKG,
+            ANSIBLE_PKG_SHA256,
+            &["ansible_collections/ansible/posix/tests/integration/*"],
+        )?;
+        Ok(Sources {
+            core: core.join("test/integration"),
+            posix: pkg.join("ansible_collections/ansible/posix/tests/integration"),
+        })
+    }
+
+    fn integration(&self, s: Source) -> &Path {
+        match s {
+            Source::Core => &self.core,
+            Source::Posix => &self.posix,
+        }
+    }
+}
+
+/// How one target ended.
+#[derive(Clone, Debug)]
+struct Outcome {
+    passed: bool,
+    /// The first error seen (empty for a pass).
+    why: String,
+    seconds: f64,
+}
+
+fn aliases(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("aliases"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// The wrappers that stand in for Ansible's commands: each runs the drover subcommand.
+fn write_wrappers(bin: &Path) {
+    std::fs::create_dir_all(bin).expect("mkdir bin");
+    let drover = env!("CARGO_BIN_EXE_drover");
+    for (name, sub) in [
+        ("ansible-playbook", "play"),
+        ("ansible", "run"),
+        ("ansible-inventory", "inventory"),
+        ("ansible-vault", "vault"),
+    ] {
+        let p = bin.join(name);
+        std::fs::write(&p, format!("#!/bin/sh\nexec '{drover}' {sub} \"$@\"\n"))
+            .expect("write wrapper");
+        let _ = Command::new("chmod").arg("0755").arg(&p).status();
+    }
+}
+
+/// Copies `src` to `dst` (`cp -a`).
+fn copy_tree(src: &Path, dst: &Path) {
+    let st = Command::new("cp")
+        .arg("-a")
+        .arg(src)
+        .arg(dst)
+        .status()
+        .expect("cp");
+    assert!(st.success(), "cp -a {} {}", src.display(), dst.display());
+}
+
+/// Lays out a private integration tree for one target: the target itself copied (it may
+/// write into its own directory), every other target a symlink (they are only read, as
+/// roles), an empty `ansible.cfg`, and the inventory `ansible-test` writes for an SSH host.
+fn prepare(
+    work: &Path,
+    src: &Path,
+    target: &str,
+    host: &support::hosts::TestHost,
+    key: &Path,
+) -> PathBuf {
+    let integration = work.join("test/integration");
+    let targets = integration.join("targets");
+    std::fs::create_dir_all(&targets).expect("mkdir targets");
+    for e in std::fs::read_dir(src.join("targets")).expect("read targets") {
+        let e = e.expect("entry");
+        let name = e.file_name();
+        if name.to_string_lossy() == target {
+            copy_tree(&e.path(), &targets.join(&name));
+        } else {
+            std::os::unix::fs::symlink(e.path(), targets.join(&name)).expect("symlink");
+        }
+    }
+    std::fs::write(integration.join("ansible.cfg"), "").expect("ansible.cfg");
+    std::fs::write(
+        integration.join("inventory"),
+        format!(
+            "[testgroup]\ntesthost ansible_connection=ssh ansible_pipelining=yes \
+             ansible_python_interpreter=/usr/bin/python3 ansible_host={} ansible_port={} \
+             ansible_user=root ansible_ssh_private_key_file={}\n",
+            host.addr,
+            host.port,
+            key.display()
+        ),
+    )
+    .expect("inventory");
+    integration
+}
+
+/// The first line that says what went wrong: a failed task (not one whose failure was
+/// ignored), an error, else the last lines of output.
+fn first_error(out: &str, code: i32) -> String {
+    let lines: Vec<&str> = out.lines().collect();
+    for (i, l) in lines.iter().enumerate() {
+        let t = l.trim_start();
+        let ignored = lines
+            .get(i + 1)
+            .is_some_and(|n| n.trim_start().starts_with("...ignoring"));
+        let is_error = t.starts_with("fatal: ")
+            || t.starts_with("ERROR")
+            || t.starts_with("error:")
+            || t.starts_with("failed: ")
+            || (t.contains(" | FAILED") && !t.contains("FAILED =>"))
+            || t.starts_with("[ERROR]");
+        if is_error && !ignored {
+            let mut s: String = t.chars().take(300).collect();
+            if t.chars().count() > 300 {
+                s.push('…');
+            }
+            return s;
+        }
+    }
+    let tail: Vec<&str> = lines
+        .iter()
+        .rev()
+        .filter(|l| !l.trim().is_empty())
+        .take(2)
+        .copied()
+        .collect();
+    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    let mut s: String = tail.join(" / ").chars().take(300).collect();
+    if s.is_empty() {
+        s = "no output".into();
+    }
+    format!("exit {code}: {s}")
+}
+
+/// Whether every PLAY RECAP line in `out` has failed=0 and unreachable=0.
+fn recaps_clean(out: &str) -> bool {
+    out.lines()
+        .filter(|l| l.contains(" : ") && l.contains("unreachable="))
+        .all(|l| l.contains("unreachable=0") && l.contains("failed=0"))
+}
+
+/// Runs one target on a fresh test host; `None` when test hosts cannot run here.
+fn run_target(srcs: &Sources, t: &Target, log_dir: &Path) -> Option<Outcome> {
+    let started = Instant::now();
+    let hosts = TestHosts::up(1)?;
+    let work = tempfile::Builder::new()
+        .prefix(&format!("drover-conf-{}-", t.name))
+        .tempdir()
+        .expect("work dir");
+    let src = srcs.integration(t.source);
+    let integration = prepare(work.path(), src, &t.name, &hosts.hosts[0], &hosts.key);
+    let target_dir = integration.join("targets").join(&t.name);
+    let bin = work.path().join("bin");
+    write_wrappers(&bin);
+    // `output_dir`, as ansible-test makes it: on the controller, and the same directory at the
+    // same path on the test host (ansible-test's controller and target are one machine).
+    let output_dir = work.path().join("output_dir");
+    std::fs::create_dir_all(&output_dir).expect("output_dir");
+    hosts.share_dir(0, &output_dir);
+    let home = work.path().join("home");
+    std::fs::create_dir_all(&home).expect("home");
+
+    let mut cmd;
+    let is_script = target_dir.join("runme.sh").exists();
+    if is_script {
+        cmd = Command::new("bash");
+        cmd.arg("./runme.sh").current_dir(&target_dir);
+    } else {
+        let gather = !aliases(&target_dir).iter().any(|a| a == "gather_facts/no");
+        let play = format!(
+            "[{{\"gather_facts\": {gather}, \"hosts\": \"testhost\", \"roles\": [\"{}\"], \
+             \"vars\": {{\"output_dir\": \"{}\"}}, \"vars_files\": []}}]\n",
+            t.name,
+            output_dir.display()
+        );
+        let pb = integration.join(format!("{}-conformance.yml", t.name));
+        std::fs::write(&pb, play).expect("playbook");
+        cmd = Command::new(bin.join("ansible-playbook"));
+        cmd.arg(pb.file_name().expect("name"))
+            .args(["-i", "inventory"])
+            .current_dir(&integration)
+            .env("ANSIBLE_ROLES_PATH", integration.join("targets"));
+    }
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let cwd = cmd.get_current_dir().expect("cwd").to_path_buf();
+    cmd.env("PATH", path)
+        .env("HOME", &home)
+        .env("ANSIBLE_CONFIG", integration.join("ansible.cfg"))
+        .env("ANSIBLE_FORCE_COLOR", "false")
+        .env("ANSIBLE_FORCE_HANDLERS", "true")
+        .env("ANSIBLE_HOST_PATTERN_MISMATCH", "error")
+        .env("ANSIBLE_INVENTORY", "/dev/null")
+        .env("ANSIBLE_DEPRECATION_WARNINGS", "false")
+        .env("ANSIBLE_HOST_KEY_CHECKING", "false")
+        .env("ANSIBLE_RETRY_FILES_ENABLED", "false")
+        .env("ANSIBLE_LIBRARY", "/dev/null")
+        .env("ANSIBLE_DEVEL_WARNING", "false")
+        .env("ANSIBLE_PYTHON_INTERPRETER", "/usr/bin/python3")
+        .env("ANSIBLE_PLAYBOOK_DIR", &cwd)
+        .env("ANSIBLE_TEST_ANSIBLE_VERSION", ANSIBLE_CORE)
+        .env("ANSIBLE_TEST_COVERAGE", "")
+        .env("ANSIBLE_TEST_CI", "")
+        .env("PAGER", "/bin/cat")
+        .env("OUTPUT_DIR", &output_dir)
+        .env("INVENTORY_PATH", integration.join("inventory"))
+        .env("NO_COLOR", "1")
+        .env_remove("DROVER_HOST_KEY_CHECKING")
+        .env_remove("ANSIBLE_VAULT_PASSWORD_FILE")
+        .env_remove("SSH_AUTH_SOCK");
+    let log = log_dir.join(format!("{}.log", t.name));
+    let out_file = std::fs::File::create(&log).expect("log");
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(out_file.try_clone().expect("dup"))
+        .stderr(out_file)
+        // Its own process group, so a timeout ends everything the script started.
+        .process_group(0)
+        .spawn()
+        .expect("start the target");
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            break Some(st);
+        }
+        if started.elapsed() > TARGET_LIMIT {
+            // SAFETY: signalling the process group we created.
+            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let out = String::from_utf8_lossy(&std::fs::read(&log).unwrap_or_default()).into_owned();
+    let seconds = started.elapsed().as_secs_f64();
+    Some(match status {
+        None => Outcome {
+            passed: false,
+            why: format!("timed out after {}s", TARGET_LIMIT.as_secs()),
+            seconds,
+        },
+        Some(st) => {
+            let code = st.code().unwrap_or(-1);
+            let passed = code == 0 && (is_script || recaps_clean(&out));
+            Outcome {
+                passed,
+                why: if passed {
+                    String::new()
+                } else {
+                    first_error(&out, code)
+                },
+                seconds,
+            }
+        }
+    })
+}
+
+/// A progress line on the terminal, past the test harness's capture.
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = std::io::stderr().write_all(format!("{line}\n").as_bytes());
+}
+
+fn md_escape(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+fn write_table(scope: &[Target], results: &BTreeMap<String, Outcome>) {
+    let passed = results.values().filter(|o| o.passed).count();
+    let mut md = format!(
+        "# Conformance with Ansible's own integration tests\n\n\
+         Written by `tests/conformance.rs` (`cargo test --test conformance`); do not edit.\n\n\
+         Ansible's integration targets, run verbatim with drover the way `ansible-test \
+         integration` runs them (see the test's header): ansible-core {ANSIBLE_CORE} \
+         (`test/integration/targets/`) and the ansible.posix collection from the `ansible` \
+         {ANSIBLE_PKG} package. A target passes when it exits 0 with no failed or unreachable \
+         host in its recaps.\n\n\
+         **{passed} of {} targets in scope pass ({}%).**\n\n\
+         | target | source | result | first error |\n| --- | --- | --- | --- |\n",
+        scope.len(),
+        if scope.is_empty() {
+            0
+        } else {
+            passed * 100 / scope.len()
+        }
+    );
+    for t in scope {
+        let Some(o) = results.get(&t.name) else {
+            continue;
+        };
+        md.push_str(&format!(
+            "| {} | {} | {} | {} |\n",
+            t.name,
+            t.source.label(),
+            if o.passed { "pass" } else { "fail" },
+            md_escape(&o.why)
+        ));
+    }
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/conformance.md");
+    std::fs::write(&p, md).expect("write docs/conformance.md");
+}
+
+#[test]
+fn ansible_integration_targets() {
+    if let Some(why) = support::hosts::unavailable() {
+        support::skip(&why);
+        return;
+    }
+    let srcs = match Sources::get() {
+        Ok(s) => s,
+        Err(why) => {
+            support::skip(&format!("Ansible's integration tests cannot be had: {why}"));
+            return;
+        }
+    };
+    let scope = read_scope();
+    let only: Option<Vec<String>> = std::env::var("DROVER_CONFORMANCE")
+        .ok()
+        .map(|v| v.split(',').map(|s| s.trim().to_string()).collect());
+    let run: Vec<&Target> = scope
+        .iter()
+        .filter(|t| only.as_ref().is_none_or(|o| o.contains(&t.name)))
+        .collect();
+    let log_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("conformance-logs");
+    std::fs::create_dir_all(&log_dir).expect("log dir");
+    let results: Mutex<BTreeMap<String, Outcome>> = Mutex::new(BTreeMap::new());
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|sc| {
+        for _ in 0..PARALLEL {
+            sc.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(t) = run.get(i) else { break };
+                if let Some(o) = run_target(&srcs, t, &log_dir) {
+                    say(&format!(
+                        "conformance: {} {} ({:.0}s) {}",
+                        t.name,
+                        if o.passed { "pass" } else { "FAIL" },
+                        o.seconds,
+                        o.why
+                    ));
+                    results.lock().expect("results").insert(t.name.clone(), o);
+                }
+            });
+        }
+    });
+    let results = results.into_inner().expect("results");
+    if only.is_none() {
+        write_table(&scope, &results);
+    }
+    let known = read_known_failures();
+    let mut regressions = Vec::new();
+    let mut now_pass = Vec::new();
+    for t in &run {
+        let Some(o) = results.get(&t.name) else {
+            continue;
+        };
+        match (o.passed, known.contains_key(&t.name)) {
+            (false, false) => regressions.push(format!(
+                "{}: {} (log: {})",
+                t.name,
+                o.why,
+                log_dir.join(format!("{}.log", t.name)).display()
+            )),
+            (true, true) => now_pass.push(t.name.clone()),
+            _ => {}
+        }
+    }
+    let passed = results.values().filter(|o| o.passed).count();
+    say(&format!(
+        "conformance: {passed} of {} targets pass; logs in {}",
+        results.len(),
+        log_dir.display()
+    ));
+    if !now_pass.is_empty() {
+        say(&format!(
+            "conformance: listed as failing but now pass (remove them from known_failures.txt): {}",
+            now_pass.join(", ")
+        ));
+    }
+    assert!(
+        regressions.is_empty(),
+        "targets that fail and are not listed in tests/conformance/known_failures.txt:\n{}",
+        regressions.join("\n")
+    );
+}
