@@ -160,11 +160,14 @@ fn render(args: &Args, text: &str, vars: Value) -> Result<String, String> {
         b.block_delimiters(delims[0].clone(), delims[1].clone())
             .variable_delimiters(delims[2].clone(), delims[3].clone())
             .comment_delimiters(delims[4].clone(), delims[5].clone())
-            .keep_trailing_newline(true)
+            .keep_trailing_newline(false)
             .trim_blocks(trim)
             .lstrip_blocks(lstrip);
         env.set_syntax(b.build().map_err(detail)?);
-        return env.render_str(text, vars).map_err(detail);
+        return env
+            .render_str(text, vars)
+            .map(|out| crate::template::restore_newlines(text, out))
+            .map_err(detail);
     }
     // A file that is one `{{ expr }}` must still render as text (with its newline), not as
     // the expression's native value, so it bypasses the expression fast path.
@@ -174,6 +177,7 @@ fn render(args: &Args, text: &str, vars: Value) -> Result<String, String> {
     if single {
         return crate::template::env()
             .render_str(text, vars)
+            .map(|out| crate::template::restore_newlines(text, out))
             .map_err(detail);
     }
     let tmpl = crate::template::compile(text).map_err(detail)?;

@@ -684,7 +684,7 @@ mod tests {
 
     #[test]
     fn text_and_numbers() {
-        assert_eq!(render("{{ 'a\\nb' | comment }}"), "#\n# a\n# b\n#");
+        assert_eq!(render("{{ 'a\nb' | comment }}"), "#\n# a\n# b\n#");
         assert_eq!(render("{{ 'x' | comment('c') }}"), "//\n// x\n//");
         assert_eq!(render("{{ 1024 | human_readable }}"), "1.00 KB");
         assert_eq!(render("{{ '1K' | human_to_bytes }}"), "1024");

@@ -318,7 +318,7 @@ fn template(state: &State, terms: &[Value], kwargs: &Kwargs) -> Result<Vec<Value
             }
         }
         let rendered = tmpl.render(Value::from_object(ctx))?;
-        out.push(Value::from(rendered));
+        out.push(Value::from(super::restore_newlines(&source, rendered)));
     }
     Ok(out)
 }

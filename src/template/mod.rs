@@ -19,12 +19,13 @@ use std::sync::{Arc, OnceLock, RwLock};
 
 /// Builds an environment configured the way drover renders templates: strict undefined
 /// values, Python string/dict/list methods, Ansible's filters and tests, and Ansible's
-/// whitespace defaults (keep the final newline, trim the newline after a block tag).
+/// whitespace defaults (Jinja2 drops one final newline of the source, `restore_newlines`
+/// puts back what the result lacks; the newline after a block tag is trimmed).
 pub fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
-        .keep_trailing_newline(true)
+        .keep_trailing_newline(false)
         .trim_blocks(true)
         .build()
     {
@@ -105,31 +106,107 @@ fn short_plugin_names(source: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// Compiles a template string once; later calls with the same text share the result.
+/// Backslashes in string constants inside `{{ }}` are kept as written (`regex_replace('(a)',
+/// '\1')` passes a backreference), as ansible-core's lexer keeps them.
 pub fn compile(source: &str) -> Result<Arc<Tmpl>, Error> {
+    compile_as(source, true)
+}
+
+fn compile_as(source: &str, escape: bool) -> Result<Arc<Tmpl>, Error> {
+    let key: std::borrow::Cow<'_, str> = if escape {
+        source.into()
+    } else {
+        format!("\u{0}{source}").into()
+    };
     if let Ok(map) = cache().read() {
-        if let Some(t) = map.get(source) {
+        if let Some(t) = map.get(key.as_ref()) {
             return Ok(t.clone());
         }
     }
+    let short = short_plugin_names(source);
+    let text = if escape {
+        escape_backslashes(&short).into_owned()
+    } else {
+        short.into_owned()
+    };
     // Leaked on purpose: compiled templates live for the whole run and borrow their source.
-    let leaked: &'static str = Box::leak(short_plugin_names(source).into_owned().into_boxed_str());
+    let leaked: &'static str = Box::leak(text.into_boxed_str());
     let kind = match single_expression(leaked) {
         Some(expr) => TmplKind::Expr(env().compile_expression(expr)?),
         None => TmplKind::Text(env().template_from_str(leaked)?),
     };
     let t = Arc::new(Tmpl {
-        source: leaked,
+        source: Box::leak(source.to_string().into_boxed_str()),
         kind,
     });
     if let Ok(mut map) = cache().write() {
-        map.insert(source.to_string(), t.clone());
+        map.insert(key.into_owned(), t.clone());
     }
     Ok(t)
 }
 
-/// Compiles a bare expression such as a `when:` condition.
+/// Doubles every backslash inside the string constants of `{{ }}` expressions (not of `{% %}`
+/// statements), so that the engine's unescaping gives back the backslashes as written: what
+/// ansible-core's `AnsibleLexer` does for templates (not for conditionals).
+pub fn escape_backslashes(source: &str) -> std::borrow::Cow<'_, str> {
+    if !source.contains('\\') || !source.contains("{{") {
+        return source.into();
+    }
+    let b = source.as_bytes();
+    let mut out = String::with_capacity(source.len() + 8);
+    let mut i = 0;
+    let mut in_expr = false;
+    let mut last = 0;
+    while i < b.len() {
+        if !in_expr {
+            if b[i..].starts_with(b"{{") {
+                in_expr = true;
+                i += 2;
+            } else {
+                i += 1;
+            }
+            continue;
+        }
+        match b[i] {
+            b'}' if b[i..].starts_with(b"}}") => {
+                in_expr = false;
+                i += 2;
+            }
+            q @ (b'"' | b'\'') => {
+                // A string constant: copy up to here, then its body with backslashes doubled.
+                out.push_str(&source[last..=i]);
+                i += 1;
+                while i < b.len() && b[i] != q {
+                    if b[i] == b'\\' {
+                        out.push_str("\\\\");
+                        if i + 1 < b.len() && b[i + 1] == q {
+                            out.push('\\');
+                            out.push(q as char);
+                            i += 2;
+                            continue;
+                        }
+                        i += 1;
+                        continue;
+                    }
+                    let ch = source[i..].chars().next().unwrap_or('\0');
+                    out.push(ch);
+                    i += ch.len_utf8();
+                }
+                // Copying resumes at the closing quote; scanning after it.
+                last = i;
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    out.push_str(&source[last..]);
+    out.into()
+}
+
+/// Compiles a bare expression such as a `when:` condition (its string constants are
+/// unescaped as Jinja2 does: ansible-core does not keep their backslashes in conditionals).
 pub fn compile_condition(expr: &str) -> Result<Arc<Tmpl>, Error> {
-    compile(&condition_source(expr))
+    compile_as(&condition_source(expr), false)
 }
 
 fn condition_source(expr: &str) -> String {
@@ -148,8 +225,7 @@ pub fn compile_lenient(source: &str) -> Arc<Tmpl> {
 
 /// `compile_condition`, lenient as `compile_lenient`.
 pub fn compile_condition_lenient(expr: &str) -> Arc<Tmpl> {
-    let source = condition_source(expr);
-    compile(&source).unwrap_or_else(|e| broken(expr, &e))
+    compile_condition(expr).unwrap_or_else(|e| broken(expr, &e))
 }
 
 fn broken(source: &str, e: &Error) -> Arc<Tmpl> {
@@ -184,7 +260,9 @@ impl Tmpl {
                 }
                 Ok(v)
             }
-            TmplKind::Text(t) => t.render(ctx).map(Value::from),
+            TmplKind::Text(t) => t
+                .render(ctx)
+                .map(|out| Value::from(restore_newlines(self.source, out))),
             TmplKind::Broken(msg) => Err(Error::new(
                 ErrorKind::SyntaxError,
                 format!("template error while templating string: {msg}"),
@@ -221,6 +299,19 @@ impl Tmpl {
         names.sort();
         names
     }
+}
+
+/// Ansible's rule for the newlines at the end of a rendered template: Jinja2 drops one final
+/// newline of the source, then as many newlines are added as the source ends with and the
+/// result lacks. `a: {{ y }}\n` gives `a: 1\n`; a last line `{{ x | to_nice_yaml }}\n`
+/// (whose output ends with a newline) gives no blank line after it.
+pub fn restore_newlines(source: &str, mut rendered: String) -> String {
+    let count = |s: &str| s.len() - s.trim_end_matches('\n').len();
+    let (want, have) = (count(source), count(&rendered));
+    for _ in have..want {
+        rendered.push('\n');
+    }
+    rendered
 }
 
 /// Names the environment itself provides (functions, globals), which are never undefined.
@@ -297,6 +388,40 @@ mod tests {
                 .render(&ctx)
                 .unwrap()
         ));
+    }
+
+    #[test]
+    fn backslashes_in_expression_strings_are_kept() {
+        let ctx = context! { s => "abc-def" };
+        let r = |src: &str| compile(src).unwrap().render(&ctx).unwrap().to_string();
+        // The regression: `\1` stays a backreference instead of becoming `\x01`.
+        assert_eq!(
+            r(r#"{{ s | regex_replace("(\w+)-(\w+)", "\2 \1") }}"#),
+            "def abc"
+        );
+        assert_eq!(
+            r(r#"x {{ s | regex_replace('(\w+)-(\w+)', '\2 \1') }}"#),
+            "x def abc"
+        );
+        assert_eq!(r(r#"{{ "a\"b" }}"#), "a\\\"b");
+        assert_eq!(r(r#"{{ 'c:\new' }}"#), "c:\\new");
+        // Text between expressions is untouched, whatever quotes the expressions hold.
+        assert_eq!(r(r#"{{ 'a' }} '\n' {{ "b" }}"#), r#"a '\n' b"#);
+        // Statements and conditions keep Jinja2's unescaping.
+        assert_eq!(r(r#"{% set t = "a\tb" %}{{ t }}"#), "a\tb");
+        let c = compile_condition(r#""a\tb" == "a" ~ "\t" ~ "b""#).unwrap();
+        assert!(truthy(&c.render(&ctx).unwrap()));
+    }
+
+    #[test]
+    fn final_newlines_follow_ansible() {
+        let ctx = context! { y => 1, x => "k: v\n" };
+        let r = |src: &str| compile(src).unwrap().render(&ctx).unwrap().to_string();
+        assert_eq!(r("a: {{ y }}\n"), "a: 1\n");
+        assert_eq!(r("a: {{ y }}\n\n"), "a: 1\n\n");
+        // The regression: a last line whose output already ends with a newline.
+        assert_eq!(r("a: 1\n{{ x }}\n"), "a: 1\nk: v\n");
+        assert_eq!(r("b: {{ x }}"), "b: k: v\n");
     }
 
     #[test]
