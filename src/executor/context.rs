@@ -91,7 +91,7 @@ pub fn layers(
     magic.insert("hostvars".into(), pc.hostvars.clone());
     if let Some(r) = role {
         magic.insert("role_name".into(), Value::from(r.name.as_str()));
-        magic.insert("ansible_role_name".into(), Value::from(r.name.as_str()));
+        magic.insert("ansible_role_name".into(), Value::from(r.fqcn.as_str()));
         magic.insert(
             "role_path".into(),
             Value::from(r.path.display().to_string()),

@@ -145,6 +145,7 @@ impl<'a> Runner<'a> {
                             prompted: pc.prompted.clone(),
                             live: None,
                             shape: shape.clone(),
+                            batch: Vec::new(),
                         };
                         let mut out = Forward {
                             tx: tx.clone(),

@@ -95,7 +95,7 @@ pub fn check_notify(play: &Play) -> Result<()> {
                     Some(crate::template::tree::TTree::Value(v)) => v.to_string(),
                     _ => String::new(),
                 };
-                let with_role = h.role.as_ref().map(|r| format!("{} : {name}", r.name));
+                let with_role = h.role.as_ref().map(|r| format!("{} : {name}", r.fqcn));
                 name == *n
                     || with_role.as_deref() == Some(n.as_str())
                     || h.listen.iter().any(|l| l == n)

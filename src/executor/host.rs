@@ -48,6 +48,8 @@ pub struct HostState {
     /// Facts set for a `delegate_to` host under `delegate_facts` (target, facts, whether they
     /// are `ansible_facts`), handed over after the task.
     pub delegated_facts: Vec<(String, VarMap, crate::modules::FactKind)>,
+    /// Facts a `run_once` task set on this host, for the other hosts of the batch.
+    pub once_facts: Vec<(VarMap, crate::modules::FactKind)>,
     /// `include_vars` results (below `set_fact`/`register` in precedence).
     pub included: Arc<VarMap>,
 }
@@ -75,6 +77,7 @@ impl HostState {
             ),
             last_failure: None,
             delegated_facts: Vec::new(),
+            once_facts: Vec::new(),
             included: Arc::new(VarMap::new()),
             ended: false,
         }

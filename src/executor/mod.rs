@@ -97,6 +97,8 @@ pub struct Runner<'a> {
     live: Option<Arc<Counts>>,
     /// The current play's `strategy`, `serial` and `max_fail_percentage`, templates rendered.
     shape: PlayShape,
+    /// The hosts of the batch being run (for the failure share of `max_fail_percentage`).
+    batch: Vec<usize>,
 }
 
 /// A play's keywords that may be templates, as decided when the play starts.
@@ -132,6 +134,7 @@ impl<'a> Runner<'a> {
             prompted: Arc::new(VarMap::new()),
             live: None,
             shape: PlayShape::default(),
+            batch: Vec::new(),
             omit: format!(
                 "__omit_place_holder__{:016x}",
                 std::process::id() as u64 * 0x9e37_79b9
@@ -435,6 +438,7 @@ impl<'a> Runner<'a> {
         reporter: &mut dyn Reporter,
     ) -> Result<bool> {
         let mut pc = self.play_ctx(play, pb, all, batch);
+        self.batch = batch.to_vec();
         let interrupted = if self.shape.strategy == "free" {
             self.run_batch_free(play, batch, tags, reporter, &pc)?
         } else {
@@ -621,6 +625,21 @@ impl<'a> Runner<'a> {
             {
                 for i in batch {
                     self.hosts[*i].failed = true;
+                }
+            }
+            // `max_fail_percentage` is checked after every task (Ansible's linear strategy):
+            // past it, no host of the batch runs anything more, and the play ends.
+            if let Some(p) = self.shape.max_fail_percentage {
+                let all = &self.batch;
+                let failed = all
+                    .iter()
+                    .filter(|i| self.hosts[**i].failed || self.hosts[**i].unreachable)
+                    .count();
+                if !all.is_empty() && (failed as f64) * 100.0 / (all.len() as f64) > p {
+                    for i in all.clone() {
+                        self.hosts[i].ended = true;
+                    }
+                    return Ok(false);
                 }
             }
         }
@@ -869,7 +888,29 @@ impl<'a> Runner<'a> {
         let results = if task.run_once {
             let first = batch.iter().copied().find(|i| self.hosts[*i].active());
             match first {
-                Some(i) => self.on_hosts(&[i], |h| run_task::run_task(pc, task, h), task.throttle),
+                Some(i) => {
+                    let r = self.on_hosts(&[i], |h| run_task::run_task(pc, task, h), task.throttle);
+                    // As in Ansible, every host of the batch gets the registered result whole
+                    // and the facts the task set.
+                    let facts = std::mem::take(&mut self.hosts[i].once_facts);
+                    let registered = task
+                        .register
+                        .as_ref()
+                        .and_then(|name| r.first().map(|res| (name, res.result.clone())));
+                    for j in batch.iter().copied().filter(|j| *j != i) {
+                        let h = &mut self.hosts[j];
+                        if !h.active() {
+                            continue;
+                        }
+                        for (f, kind) in &facts {
+                            h.set_vars_of(*kind, f.clone());
+                        }
+                        if let Some((name, v)) = &registered {
+                            h.set_var(name, v.clone());
+                        }
+                    }
+                    r
+                }
                 None => Vec::new(),
             }
         } else {

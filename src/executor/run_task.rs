@@ -390,6 +390,14 @@ fn loop_items(
     }
     let mut terms = VarMap::new();
     terms.insert("__drover_loop_terms".into(), v);
+    // `with_first_found` looks in the subdirectory the task's action suggests (Ansible:
+    // `template` → templates/, `include_vars` → vars/, else files/).
+    let action = task.module_name.as_str();
+    let subdir = ["template", "var", "file"]
+        .into_iter()
+        .find(|k| action.contains(k))
+        .unwrap_or("file");
+    terms.insert("__drover_lookup_subdir".into(), Value::from(format!("{subdir}s")));
     let scope = Scope::new(layers(pc, host, Some(task), Some(Arc::new(terms)))).into_value();
     let expr =
         crate::template::compile_condition(&format!("query('{lookup}', __drover_loop_terms)"))?;
@@ -613,7 +621,13 @@ fn run_item(
         if let Some((facts, kind)) = facts {
             match (task.delegate_facts, &delegate) {
                 (true, Some(target)) => host.delegated_facts.push((target.clone(), facts, kind)),
-                _ => host.set_vars_of(kind, facts),
+                _ => {
+                    if task.run_once {
+                        // The other hosts of the batch get them too (see `run_on_batch`).
+                        host.once_facts.push((facts.clone(), kind));
+                    }
+                    host.set_vars_of(kind, facts)
+                }
             }
         }
         // changed_when / failed_when see the result under the register name.
@@ -894,7 +908,7 @@ pub fn display_name(pc: &PlayCtx, task: &Task, host: Option<&HostState>) -> Stri
     let role = task
         .role
         .as_ref()
-        .map(|r| format!("{} : ", r.name))
+        .map(|r| format!("{} : ", r.fqcn))
         .unwrap_or_default();
     let name = match (&task.name, host) {
         (Some(tree), Some(h)) => {

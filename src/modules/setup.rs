@@ -29,6 +29,7 @@ echo @home; echo "$HOME"
 echo @shell; echo "${SHELL:-/bin/sh}"
 echo @mem; while read -r k v u; do if [ "$k" = MemTotal: ]; then echo "$v"; fi; done </proc/meminfo 2>/dev/null
 echo @nproc; n=0; while read -r k _; do [ "$k" = processor ] && n=$((n+1)); done </proc/cpuinfo 2>/dev/null; if [ "$n" -gt 0 ]; then echo "$n"; else getconf _NPROCESSORS_ONLN 2>/dev/null; fi
+echo @selinux; if [ -r /sys/fs/selinux/enforce ]; then read -r e </sys/fs/selinux/enforce && echo "$e"; fi
 echo @env; export -p
 "#;
 
@@ -197,6 +198,23 @@ pub fn parse_facts(text: &str) -> VarMap {
     };
     f.insert("pkg_mgr".into(), Value::from(pkg));
     f.insert("service_mgr".into(), Value::from(first("svc")));
+    // Without an SELinux file system the status is `disabled`, as roles that branch on
+    // `ansible_selinux.status` expect on Debian.
+    let selinux = match first("selinux").as_str() {
+        "" => vec![("status", Value::from("disabled"))],
+        e => vec![
+            ("status", Value::from("enabled")),
+            (
+                "mode",
+                Value::from(if e == "1" { "enforcing" } else { "permissive" }),
+            ),
+        ],
+    };
+    f.insert(
+        "selinux".into(),
+        map_value(selinux.into_iter().map(|(k, v)| (k.to_string(), v))),
+    );
+    f.insert("selinux_python_present".into(), Value::from(false));
 
     // `id` prints: uid=0(root) gid=0(root) groups=0(root)
     let id_line = first("id");

@@ -58,7 +58,11 @@ impl BecomeOpts {
 /// A role as used by a play: its variables and where its files are.
 #[derive(Debug)]
 pub struct RoleInfo {
+    /// `role_name`: the role's directory name.
     pub name: String,
+    /// `ansible_role_name` and the name task banners show: `ns.coll.role` for a collection's
+    /// role, else the name.
+    pub fqcn: String,
     pub path: PathBuf,
     pub defaults: Arc<VarMap>,
     pub vars: Arc<VarMap>,

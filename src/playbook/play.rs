@@ -732,6 +732,7 @@ pub(super) fn short_action_keys(item: &Node) -> Option<Node> {
 /// Keywords an `include_tasks` statement takes; they apply to the include itself.
 const INCLUDE_KEYWORDS: &[&str] = &[
     "name",
+    "args",
     "when",
     "tags",
     "vars",
@@ -780,6 +781,32 @@ fn load_dynamic_include(
             &kv
         }
         _ => target,
+    };
+    // `args: {file: ..., apply: ...}` beside (or instead of) the include's own value.
+    let merged;
+    let target = match item.get("args").and_then(|a| a.as_map()) {
+        Some(extra) => {
+            let mut entries: Vec<(Node, Node)> = extra.to_vec();
+            match &target.kind {
+                NodeKind::Map(own) => entries.extend(own.iter().cloned()),
+                NodeKind::Null => {}
+                _ => entries.push((
+                    Node {
+                        kind: NodeKind::Str("file".into()),
+                        span: target.span.clone(),
+                        tag: None,
+                    },
+                    target.clone(),
+                )),
+            }
+            merged = Node {
+                kind: NodeKind::Map(entries),
+                span: target.span.clone(),
+                tag: None,
+            };
+            &merged
+        }
+        None => target,
     };
     let (file_node, apply) = match target.as_map() {
         Some(m) => {

@@ -142,7 +142,43 @@ pub(super) struct LoadedRole {
     pub handlers: Vec<Task>,
 }
 
-fn find_role(name: &str, ctx: &LoadCtx) -> Option<PathBuf> {
+/// Where collections are installed, in Ansible's order: `collections/` beside the playbook,
+/// `ANSIBLE_COLLECTIONS_PATH` (or the older `ANSIBLE_COLLECTIONS_PATHS`), then the default
+/// `~/.ansible/collections` and `/usr/share/ansible/collections`. Each holds
+/// `ansible_collections/NAMESPACE/COLLECTION/`.
+pub fn collection_roots(playbook_dir: &Path) -> Vec<PathBuf> {
+    let mut roots = vec![playbook_dir.join("collections")];
+    let env = std::env::var_os("ANSIBLE_COLLECTIONS_PATH")
+        .or_else(|| std::env::var_os("ANSIBLE_COLLECTIONS_PATHS"));
+    match env {
+        Some(v) => roots.extend(std::env::split_paths(&v)),
+        None => {
+            if let Some(home) = std::env::var_os("HOME") {
+                roots.push(Path::new(&home).join(".ansible/collections"));
+            }
+            roots.push(PathBuf::from("/usr/share/ansible/collections"));
+        }
+    }
+    roots
+}
+
+/// The directory of collection `ns.coll` (`NAMESPACE.COLLECTION`), if installed.
+pub fn collection_dir(collection: &str, playbook_dir: &Path) -> Option<PathBuf> {
+    let (ns, coll) = collection.split_once('.')?;
+    collection_roots(playbook_dir)
+        .into_iter()
+        .map(|r| r.join("ansible_collections").join(ns).join(coll))
+        .find(|d| d.is_dir())
+}
+
+fn find_role(name: &str, ctx: &LoadCtx, collections: &[String]) -> Option<PathBuf> {
+    // `namespace.collection.role`: the role of an installed collection.
+    let parts: Vec<&str> = name.split('.').collect();
+    if parts.len() == 3 && !name.contains('/') {
+        return collection_dir(&format!("{}.{}", parts[0], parts[1]), &ctx.playbook_dir)
+            .map(|c| c.join("roles").join(parts[2]))
+            .filter(|p| p.is_dir());
+    }
     let mut dirs = vec![ctx.playbook_dir.join("roles")];
     dirs.extend(ctx.opts.roles_path.iter().cloned());
     if let Some(env) = std::env::var_os("ANSIBLE_ROLES_PATH") {
@@ -153,7 +189,17 @@ fn find_role(name: &str, ctx: &LoadCtx) -> Option<PathBuf> {
     if direct.is_absolute() && direct.is_dir() {
         return Some(direct.to_path_buf());
     }
-    dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_dir())
+    dirs.into_iter()
+        .map(|d| d.join(name))
+        .find(|p| p.is_dir())
+        // A short name in a collection the play (or the enclosing role) lists.
+        .or_else(|| {
+            collections.iter().find_map(|c| {
+                collection_dir(c, &ctx.playbook_dir)
+                    .map(|d| d.join("roles").join(name))
+                    .filter(|p| p.is_dir())
+            })
+        })
 }
 
 fn main_file(dir: &Path, stem: &str) -> Option<PathBuf> {
@@ -167,6 +213,25 @@ fn main_file(dir: &Path, stem: &str) -> Option<PathBuf> {
     .find(|p| p.is_file())
 }
 
+/// `ns.coll` when `role_dir` is a role of an installed collection
+/// (`…/ansible_collections/NS/COLL/roles/ROLE`).
+fn collection_of(role_dir: &Path) -> Option<String> {
+    let roles = role_dir.parent()?;
+    if roles.file_name()? != "roles" {
+        return None;
+    }
+    let coll = roles.parent()?;
+    let ns = coll.parent()?;
+    if ns.parent()?.file_name()? != "ansible_collections" {
+        return None;
+    }
+    Some(format!(
+        "{}.{}",
+        ns.file_name()?.to_string_lossy(),
+        coll.file_name()?.to_string_lossy()
+    ))
+}
+
 /// Loads a role with its dependencies; `seen` holds (name, params) already loaded in this play.
 pub(super) fn load_role(
     rref: &RoleRef,
@@ -175,7 +240,12 @@ pub(super) fn load_role(
     seen: &mut Vec<(String, String)>,
     tasks_from: &str,
 ) -> Result<LoadedRole> {
-    let Some(path) = find_role(&rref.name, ctx) else {
+    // A role inside a collection finds its siblings by their short names.
+    let mut collections = inh.collections.clone();
+    if let Some(c) = inh.role.as_ref().and_then(|r| collection_of(&r.path)) {
+        collections.push(c);
+    }
+    let Some(path) = find_role(&rref.name, ctx, &collections) else {
         let mut searched = vec![ctx.playbook_dir.join("roles").display().to_string()];
         searched.extend(ctx.opts.roles_path.iter().map(|p| p.display().to_string()));
         searched.push(ctx.playbook_dir.display().to_string());
@@ -227,8 +297,17 @@ pub(super) fn load_role(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| rref.name.clone());
+    // A collection's role is shown (and is `ansible_role_name`) by its FQCN.
+    let (name, fqcn) = match collection_of(&path) {
+        Some(c) => {
+            let short = name.rsplit('.').next().unwrap_or(&name).to_string();
+            (short.clone(), format!("{c}.{short}"))
+        }
+        None => (name.clone(), name),
+    };
     let info = Arc::new(RoleInfo {
         name,
+        fqcn,
         path: path.clone(),
         defaults: Arc::new(defaults),
         vars: Arc::new(vars),
@@ -237,6 +316,9 @@ pub(super) fn load_role(
     let mut rinh = inh.clone();
     rinh.role = Some(info);
     rinh.collections.extend(role_collections);
+    if let Some(c) = collection_of(&path) {
+        rinh.collections.push(c);
+    }
     rinh.file_dir = path.join("tasks");
     match main_file(&path.join("tasks"), tasks_from) {
         Some(f) => {

@@ -554,7 +554,10 @@ pub(super) fn resolve_module(name: &str, inh: &Inherited) -> Option<&'static dyn
     if crate::template::is_templated(name) {
         return Some(modules::dynamic(name));
     }
-    if modules::is_ansible_module(name, &inh.collections) || custom_module(name, inh) {
+    if modules::is_ansible_module(name, &inh.collections)
+        || custom_module(name, inh)
+        || installed_collection_module(name, inh)
+    {
         return Some(modules::missing(name));
     }
     None
@@ -574,6 +577,29 @@ fn custom_module(name: &str, inh: &Inherited) -> bool {
                 .iter()
                 .any(|ext| d.join(sub).join(format!("{short}.{ext}")).is_file())
                 || d.join(sub).join(short).is_file()
+        })
+    })
+}
+
+/// Whether an installed collection (see `role::collection_roots`) has a module of that name:
+/// `ns.coll.name`, or `name` in a collection of `collections:`.
+fn installed_collection_module(name: &str, inh: &Inherited) -> bool {
+    let candidates: Vec<(String, String)> = match name.rsplit_once('.') {
+        Some((coll, short)) => vec![(coll.to_string(), short.to_string())],
+        None => inh
+            .collections
+            .iter()
+            .map(|c| (c.clone(), name.to_string()))
+            .collect(),
+    };
+    let base = inh.file_dir.ancestors().take(6).collect::<Vec<_>>();
+    candidates.iter().any(|(coll, short)| {
+        base.iter().any(|b| {
+            super::role::collection_dir(coll, b).is_some_and(|d| {
+                ["modules", "action"].iter().any(|k| {
+                    d.join("plugins").join(k).join(format!("{short}.py")).is_file()
+                })
+            })
         })
     })
 }

@@ -28,6 +28,7 @@ pub const SUPPORTED: &[&str] = &[
     "pipe",
     "template",
     "vars",
+    "varnames",
 ];
 
 /// Registers `lookup`, `query` and `q` as global functions on `env`.
@@ -102,6 +103,7 @@ fn run(state: &State, name: &str, terms: &[Value], kwargs: &Kwargs) -> Result<Ve
         "first_found" => first_found,
         "fileglob" => fileglob,
         "vars" => vars,
+        "varnames" => varnames,
         "password" => password,
         _ => {
             return Err(err(format!(
@@ -413,8 +415,10 @@ fn first_found(state: &State, terms: &[Value], kwargs: &Kwargs) -> Result<Vec<Va
             add(vec![term_str(&t)?], kw_path_list.clone());
         }
     }
+    // Invoked as `with_first_found`, the task's action names the subdirectory.
+    let subdir = str_var(state, "__drover_lookup_subdir").unwrap_or_else(|| "files".into());
     for c in &candidates {
-        if let Some(p) = find(state, "files", c) {
+        if let Some(p) = find(state, &subdir, c) {
             return Ok(vec![Value::from(absolute(&p).display().to_string())]);
         }
     }
@@ -529,6 +533,30 @@ fn vars(state: &State, terms: &[Value], kwargs: &Kwargs) -> Result<Vec<Value>, E
                 Some(d) => out.push(d.clone()),
                 None => return Err(err(format!("no variable found with this name: {name}"))),
             },
+        }
+    }
+    Ok(out)
+}
+
+/// `varnames`: the names of the variables in scope matching each term (a Python regular
+/// expression, matched at the start of the name).
+fn varnames(state: &State, terms: &[Value], _kwargs: &Kwargs) -> Result<Vec<Value>, Error> {
+    let names = state.known_variables();
+    let mut out = Vec::new();
+    for t in flat_terms(terms)? {
+        let pattern = term_str(&t)?;
+        let re = regex::Regex::new(&format!(
+            "^(?:{})",
+            crate::template::filters::translate_python_regex(&pattern)
+        ))
+        .map_err(|e| err(format!("Unable to use \"{pattern}\" as a search parameter: {e}")))?;
+        for n in &names {
+            if re.is_match(n)
+                && !n.starts_with("__drover")
+                && !crate::template::is_known_global(n)
+            {
+                out.push(Value::from(n.as_ref()));
+            }
         }
     }
     Ok(out)

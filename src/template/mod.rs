@@ -6,8 +6,10 @@
 
 pub mod filters;
 pub mod filters_more;
+mod guards;
 pub mod jinja_tests;
 pub mod lookups;
+mod methods;
 pub mod tree;
 
 #[cfg(test)]
@@ -31,7 +33,8 @@ pub fn environment() -> Environment<'static> {
     {
         env.set_syntax(syntax);
     }
-    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+    env.set_unknown_method_callback(methods::call);
+    env.add_function("__drover_get", guards::get);
     env.set_recursion_limit(200);
     filters::register(&mut env);
     filters_more::register(&mut env);
@@ -123,7 +126,8 @@ fn compile_as(source: &str, escape: bool) -> Result<Arc<Tmpl>, Error> {
             return Ok(t.clone());
         }
     }
-    let short = short_plugin_names(source);
+    let guarded = guards::rewrite(source);
+    let short = short_plugin_names(&guarded);
     let text = if escape {
         escape_backslashes(&short).into_owned()
     } else {

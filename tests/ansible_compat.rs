@@ -1,0 +1,270 @@
+//! Valid Ansible that drover refused or misran, each case found by running Ansible's own
+//! integration tests (tests/conformance.rs) or playbooks written elsewhere, and checked
+//! against ansible-playbook 2.19: FQCN actions, optional variables, templated keywords,
+//! modules drover lacks on paths a host never takes, template newlines and backslashes,
+//! lookups, Python methods, `run_once` results, `max_fail_percentage` per task, and roles
+//! from collections. Everything runs over the local connection in a temp dir.
+
+mod support;
+
+use std::path::Path;
+use support::{drover, recap, run, write};
+
+/// Writes `files` into a fresh directory and runs `drover play pb.yml` there with an inventory
+/// of `hosts` (local connection); returns (exit code, stdout, stderr, the directory).
+fn play_in(files: &[(&str, &str)], hosts: &[&str], extra: &[&str]) -> (i32, String, String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let inv: String = hosts
+        .iter()
+        .map(|h| format!("{h} ansible_connection=local\n"))
+        .collect();
+    write(d, "inv.ini", &inv);
+    for (p, text) in files {
+        write(d, p, &text.replace("DIR", &d.display().to_string()));
+    }
+    let mut cmd = drover();
+    cmd.current_dir(d)
+        .args(["play", "-i", "inv.ini", "pb.yml"])
+        .args(extra)
+        .env_remove("ANSIBLE_COLLECTIONS_PATH");
+    let (code, out, err) = run(&mut cmd);
+    (code, out, err, dir)
+}
+
+fn read(d: &Path, p: &str) -> String {
+    std::fs::read_to_string(d.join(p)).unwrap_or_else(|e| panic!("reading {p}: {e}"))
+}
+
+#[test]
+fn fqcn_structural_actions_load_and_run() {
+    let (code, out, err, d) = play_in(
+        &[
+            (
+                "pb.yml",
+                "- hosts: all\n  gather_facts: false\n  tasks:\n    - ansible.builtin.import_tasks: t.yml\n    - ansible.builtin.include_tasks: t.yml\n    - ansible.builtin.include_role:\n        name: r\n    - ansible.builtin.import_role:\n        name: r\n    - ansible.builtin.meta: flush_handlers\n    - ansible.legacy.meta: noop\n",
+            ),
+            ("t.yml", "- ansible.builtin.shell: echo t >> DIR/log\n"),
+            ("roles/r/tasks/main.yml", "- shell: echo r >> DIR/log\n"),
+        ],
+        &["h"],
+        &[],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(read(d.path(), "log"), "t\nt\nr\nr\n");
+}
+
+#[test]
+fn optional_variable_idioms_are_never_refused() {
+    let (code, out, err, d) = play_in(
+        &[(
+            "pb.yml",
+            "- hosts: all\n  gather_facts: false\n  vars:\n    a: {}\n  tasks:\n    - shell: echo unset >> DIR/log\n      when: maybe_set is not defined\n    - shell: echo \"{{ flag | default(false) }} {{ a.b | default('x') }} {{ nested.deep.er | default('y') }}\" >> DIR/log\n    - shell: echo \"{{ other if other is defined else 'z' }}\" >> DIR/log\n",
+        )],
+        &["h"],
+        &[],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!out.contains("[WARNING]"), "guarded names are not warned about:\n{out}");
+    assert_eq!(read(d.path(), "log"), "unset\nFalse x y\nz\n");
+}
+
+#[test]
+fn an_unguarded_undefined_name_is_warned_then_fails_only_where_reached() {
+    let (code, out, err, d) = play_in(
+        &[(
+            "pb.yml",
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - shell: echo before >> DIR/log\n    - debug: msg=\"{{ nmae }}\"\n      when: false\n    - shell: echo after >> DIR/log\n    - debug: msg=\"{{ nmae }}\"\n",
+        )],
+        &["h"],
+        &[],
+    );
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.contains("[WARNING]: pb.yml:5:"), "{out}");
+    assert!(out.contains("`nmae` is undefined"), "{out}");
+    assert_eq!(read(d.path(), "log"), "before\nafter\n");
+}
+
+#[test]
+fn a_role_handler_include_finds_the_file_in_the_roles_tasks() {
+    let (code, out, err, d) = play_in(
+        &[
+            ("pb.yml", "- hosts: all\n  gather_facts: false\n  roles: [r]\n"),
+            ("roles/r/tasks/main.yml", "- shell: echo task\n  notify: clean up\n"),
+            (
+                "roles/r/handlers/main.yml",
+                "- name: clean up\n  include_tasks: cleanup.yml\n",
+            ),
+            ("roles/r/tasks/cleanup.yml", "- shell: echo cleaned >> DIR/log\n"),
+        ],
+        &["h"],
+        &[],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(read(d.path(), "log"), "cleaned\n");
+}
+
+#[test]
+fn a_run_once_result_reaches_every_host_whole() {
+    let (code, out, err, d) = play_in(
+        &[(
+            "pb.yml",
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - command: echo hi\n      run_once: true\n      register: once\n    - set_fact:\n        shared: 7\n      run_once: true\n    - shell: echo \"{{ inventory_hostname }} {{ once.changed }} {{ once.rc }} {{ once.stdout }} {{ shared }}\" >> DIR/log\n      throttle: 1\n",
+        )],
+        &["a", "b"],
+        &[],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let mut lines: Vec<String> = read(d.path(), "log").lines().map(String::from).collect();
+    lines.sort();
+    assert_eq!(lines, ["a True 0 hi 7", "b True 0 hi 7"]);
+}
+
+#[test]
+fn a_last_template_line_ending_in_a_newline_gets_no_blank_line() {
+    let (code, out, err, d) = play_in(
+        &[
+            (
+                "pb.yml",
+                "- hosts: all\n  gather_facts: false\n  vars:\n    x: {k: v, l: [1, 2]}\n  tasks:\n    - template: src=t.j2 dest=DIR/out.yml\n    - template: src=u.j2 dest=DIR/u.txt\n",
+            ),
+            ("templates/t.j2", "a: 1\n{{ x | to_nice_yaml }}\n"),
+            ("templates/u.j2", "a: {{ x.k }}\n\n"),
+        ],
+        &["h"],
+        &[],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    // Both as ansible-playbook 2.19 writes them.
+    assert_eq!(read(d.path(), "out.yml"), "a: 1\nk: v\nl:\n- 1\n- 2\n");
+    assert_eq!(read(d.path(), "u.txt"), "a: v\n\n");
+}
+
+#[test]
+fn a_per_os_branch_naming_a_module_drover_lacks_loads_and_fails_only_when_reached() {
+    let files = [
+        (
+            "pb.yml",
+            "- hosts: all\n  gather_facts: false\n  vars:\n    os: Debian\n  tasks:\n    - import_tasks: setup-Archlinux.yml\n      when: os == 'Archlinux'\n    - shell: echo debian >> DIR/log\n",
+        ),
+        ("setup-Archlinux.yml", "- community.general.pacman: name=x\n- pacman: name=y\n"),
+    ];
+    let (code, out, err, d) = play_in(&files, &["h"], &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(read(d.path(), "log"), "debian\n");
+    // Reached, the task fails and says why.
+    let (code, out, err, _) = play_in(&files, &["h"], &["-e", "os=Archlinux"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        out.contains("The module `community.general.pacman` is an Ansible module that drover does not implement yet"),
+        "{out}"
+    );
+    // A name that is no Ansible module anywhere is still a load error.
+    let (code, out, err, _) = play_in(
+        &[("pb.yml", "- hosts: all\n  tasks:\n    - pacmna: name=x\n")],
+        &["h"],
+        &[],
+    );
+    assert_eq!(code, 5, "{out}{err}");
+    assert!(err.contains("unknown module or keyword `pacmna`"), "{err}");
+}
+
+#[test]
+fn templated_boolean_keywords_are_decided_per_host() {
+    let (code, out, err, _) = play_in(
+        &[(
+            "pb.yml",
+            "- hosts: all\n  gather_facts: false\n  vars:\n    x_no_log: true\n  tasks:\n    - debug: msg=secret-text\n      no_log: \"{{ x_no_log }}\"\n    - fail: msg=expected\n      ignore_errors: \"{{ not ansible_check_mode }}\"\n    - command: /bin/false\n      ignore_errors: \"{{ inventory_hostname == 'a' }}\"\n",
+        )],
+        &["a", "b"],
+        &[],
+    );
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(!out.contains("secret-text"), "{out}");
+    assert_eq!(recap(&out, "a").failed, 0, "{out}");
+    assert_eq!(recap(&out, "a").ignored, 2, "{out}");
+    assert_eq!(recap(&out, "b").failed, 1, "{out}");
+}
+
+#[test]
+fn backslashes_in_template_strings_stay_backreferences() {
+    let (code, out, err, d) = play_in(
+        &[(
+            "pb.yml",
+            "- hosts: all\n  gather_facts: false\n  vars:\n    s: abc-def\n  tasks:\n    - copy:\n        content: '{{ s | regex_replace(\"(\\w+)-(\\w+)\", \"\\2 \\1\") }}'\n        dest: DIR/a\n    - copy:\n        content: \"{{ s | regex_replace('(\\\\w+)-(\\\\w+)', '\\\\2 \\\\1') }}\"\n        dest: DIR/b\n",
+        )],
+        &["h"],
+        &[],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(read(d.path(), "a"), "def abc");
+    assert_eq!(read(d.path(), "b"), "def abc");
+}
+
+#[test]
+fn lookups_filters_methods_and_facts_roles_use() {
+    let (code, out, err, d) = play_in(
+        &[
+            (
+                "pb.yml",
+                "- hosts: all\n  vars:\n    qz_a: 1\n    qz_b: 2\n  tasks:\n    - shell: echo \"{{ lookup('varnames', '^qz_') }}|{{ 'x' | comment }}|{{ [3, 4].index(4) }}|{{ ansible_facts.selinux.status }}\" >> DIR/log\n    - shell: echo \"{{ item }}\" >> DIR/log\n      with_lines: printf 'l1\\nl2\\n'\n    - shell: echo \"{{ item }}\" >> DIR/log\n      with_community.general.flattened: [[f1], [[f2]]]\n    - include_vars: \"{{ item }}\"\n      with_first_found: [missing.yml, found.yml]\n    - shell: echo \"{{ from_vars_dir }}\" >> DIR/log\n    - include_tasks:\n      args:\n        file: t.yml\n        apply:\n          tags: [always]\n",
+            ),
+            ("vars/found.yml", "from_vars_dir: yes-vars\n"),
+            ("files/found.yml", "from_vars_dir: wrong-files\n"),
+            ("t.yml", "- shell: echo included >> DIR/log\n"),
+        ],
+        &["h"],
+        &[],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        read(d.path(), "log"),
+        "qz_a,qz_b|#\n# x\n#|1|disabled\nl1\nl2\nf1\nf2\nyes-vars\nincluded\n"
+    );
+}
+
+#[test]
+fn a_role_sees_its_name_and_collections_provide_roles() {
+    let (code, out, err, d) = play_in(
+        &[
+            (
+                "pb.yml",
+                "- hosts: all\n  gather_facts: false\n  collections: [devsec.hardening]\n  roles:\n    - devsec.hardening.ssh_hardening\n    - os_hardening\n",
+            ),
+            (
+                "collections/ansible_collections/devsec/hardening/roles/ssh_hardening/tasks/main.yml",
+                "- shell: echo \"{{ ansible_role_name }}\" >> DIR/log\n- include_role:\n    name: helper\n",
+            ),
+            (
+                "collections/ansible_collections/devsec/hardening/roles/helper/tasks/main.yml",
+                "- shell: echo helper >> DIR/log\n",
+            ),
+            (
+                "collections/ansible_collections/devsec/hardening/roles/os_hardening/tasks/main.yml",
+                "- shell: echo \"{{ role_name }}\" >> DIR/log\n",
+            ),
+        ],
+        &["h"],
+        &[],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        read(d.path(), "log"),
+        "devsec.hardening.ssh_hardening\nhelper\nos_hardening\n"
+    );
+}
+
+#[test]
+fn max_fail_percentage_stops_the_batch_after_the_failing_task() {
+    let (code, out, err, d) = play_in(
+        &[(
+            "pb.yml",
+            "- hosts: all\n  gather_facts: false\n  serial: [1, 2]\n  max_fail_percentage: 0\n  tasks:\n    - fail: msg=boom\n      when: inventory_hostname == 'b'\n    - shell: echo \"{{ inventory_hostname }}\" >> DIR/log\n",
+        )],
+        &["a", "b", "c"],
+        &[],
+    );
+    assert_eq!(code, 2, "{out}{err}");
+    // The canary ran; in the next batch, c did not go on after b failed.
+    assert_eq!(read(d.path(), "log"), "a\n");
+}
