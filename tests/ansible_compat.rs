@@ -12,7 +12,11 @@ use support::{drover, recap, run, write};
 
 /// Writes `files` into a fresh directory and runs `drover play pb.yml` there with an inventory
 /// of `hosts` (local connection); returns (exit code, stdout, stderr, the directory).
-fn play_in(files: &[(&str, &str)], hosts: &[&str], extra: &[&str]) -> (i32, String, String, tempfile::TempDir) {
+fn play_in(
+    files: &[(&str, &str)],
+    hosts: &[&str],
+    extra: &[&str],
+) -> (i32, String, String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let inv: String = hosts
@@ -65,7 +69,10 @@ fn optional_variable_idioms_are_never_refused() {
         &[],
     );
     assert_eq!(code, 0, "{out}{err}");
-    assert!(!out.contains("[WARNING]"), "guarded names are not warned about:\n{out}");
+    assert!(
+        !out.contains("[WARNING]"),
+        "guarded names are not warned about:\n{out}"
+    );
     assert_eq!(read(d.path(), "log"), "unset\nFalse x y\nz\n");
 }
 
@@ -89,13 +96,22 @@ fn an_unguarded_undefined_name_is_warned_then_fails_only_where_reached() {
 fn a_role_handler_include_finds_the_file_in_the_roles_tasks() {
     let (code, out, err, d) = play_in(
         &[
-            ("pb.yml", "- hosts: all\n  gather_facts: false\n  roles: [r]\n"),
-            ("roles/r/tasks/main.yml", "- shell: echo task\n  notify: clean up\n"),
+            (
+                "pb.yml",
+                "- hosts: all\n  gather_facts: false\n  roles: [r]\n",
+            ),
+            (
+                "roles/r/tasks/main.yml",
+                "- shell: echo task\n  notify: clean up\n",
+            ),
             (
                 "roles/r/handlers/main.yml",
                 "- name: clean up\n  include_tasks: cleanup.yml\n",
             ),
-            ("roles/r/tasks/cleanup.yml", "- shell: echo cleaned >> DIR/log\n"),
+            (
+                "roles/r/tasks/cleanup.yml",
+                "- shell: echo cleaned >> DIR/log\n",
+            ),
         ],
         &["h"],
         &[],

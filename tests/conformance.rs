@@ -270,9 +270,10 @@ fn run_target(srcs: &Sources, t: &Target, log_dir: &Path) -> Option<Outcome> {
     write_wrappers(&bin);
     // `output_dir`, as ansible-test makes it: on the controller, and the same directory at the
     // same path on the test host (ansible-test's controller and target are one machine).
-    let output_dir = work.path().join("output_dir");
+    let shared = work.path().join("shared");
+    let output_dir = shared.join("output_dir");
     std::fs::create_dir_all(&output_dir).expect("output_dir");
-    hosts.share_dir(0, &output_dir);
+    hosts.share_dir(0, &shared);
     let home = work.path().join("home");
     std::fs::create_dir_all(&home).expect("home");
 

@@ -239,6 +239,8 @@ fn special_variables_and_registered_results_have_ansibles_shape() {
     - shell: echo "{{ looped.results | length }} {{ looped.results[1].skipped }} {{ looped.results[0].item }} {{ looped.results[0].msg }}" >> LOG
     - shell: echo "{{ ansible_loop.index }}/{{ ansible_loop.length }} first={{ ansible_loop.first }}" >> LOG
       loop: [p, q]
+      loop_control:
+        extended: true
     - file:
         path: /tmp
         mode: "{{ omit }}"

@@ -26,7 +26,7 @@ pub struct PlayCtx<'a> {
     pub omit: String,
     pub playbook_dir: std::path::PathBuf,
     /// The inventory, for `delegate_to` targets' connection variables.
-    pub inventory: &'a crate::inventory::Inventory,
+    pub inventory: Arc<crate::inventory::Inventory>,
 }
 
 /// The layers of a host's scope, lowest first; `item` holds loop variables.

@@ -102,7 +102,7 @@ impl<'a> Runner<'a> {
         let done: Mutex<Vec<Done>> = Mutex::new(Vec::new());
         let (tx, rx) = channel::<(usize, Event)>();
         let (inventory, settings, omit, start_at) = (
-            self.inventory,
+            self.inventory.clone(),
             self.settings,
             self.omit.clone(),
             self.start_at.clone(),
@@ -112,6 +112,7 @@ impl<'a> Runner<'a> {
                 let tx = tx.clone();
                 let (queue, done, peers, omit, start_at) =
                     (&queue, &done, peers.clone(), omit.clone(), start_at.clone());
+                let inventory = inventory.clone();
                 s.spawn(move || {
                     let pool = match rayon::ThreadPoolBuilder::new()
                         .num_threads(1)
@@ -131,7 +132,7 @@ impl<'a> Runner<'a> {
                             c.host_started();
                         }
                         let mut one = Runner {
-                            inventory,
+                            inventory: inventory.clone(),
                             settings,
                             hosts: vec![host],
                             pool: pool.clone(),

@@ -73,7 +73,9 @@ pub struct Outcome {
 
 /// A whole run: host states that persist across plays and playbooks.
 pub struct Runner<'a> {
-    pub inventory: &'a Inventory,
+    /// The inventory, shared with the play contexts; `group_by`/`add_host` change it (copy
+    /// on write).
+    pub inventory: Arc<Inventory>,
     pub settings: &'a Settings,
     pub hosts: Vec<HostState>,
     pool: Arc<rayon::ThreadPool>,
@@ -109,11 +111,37 @@ struct PlayShape {
     max_fail_percentage: Option<f64>,
 }
 
+/// `groups`: every group's hosts (descendants' too), `all` first.
+fn groups_value(inv: &Inventory) -> Value {
+    let mut groups: IndexMap<String, Value> = IndexMap::new();
+    groups.insert(
+        "all".into(),
+        Value::from(
+            inv.hosts
+                .keys()
+                .map(|h| Value::from(h.as_str()))
+                .collect::<Vec<_>>(),
+        ),
+    );
+    for g in inv.groups.keys() {
+        groups.insert(
+            g.clone(),
+            Value::from(
+                inv.group_hosts(g)
+                    .into_iter()
+                    .map(Value::from)
+                    .collect::<Vec<_>>(),
+            ),
+        );
+    }
+    crate::vars::map_value(groups)
+}
+
 /// Deeper nesting of dynamic includes is taken for a recursion without end.
 const MAX_INCLUDE_DEPTH: usize = 64;
 
 impl<'a> Runner<'a> {
-    pub fn new(inventory: &'a Inventory, settings: &'a Settings) -> Result<Runner<'a>> {
+    pub fn new(inventory: &Inventory, settings: &'a Settings) -> Result<Runner<'a>> {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(settings.forks.max(1))
             .thread_name(|i| format!("drover-worker-{i}"))
@@ -121,7 +149,7 @@ impl<'a> Runner<'a> {
             .map_err(|e| anyhow!("starting the worker pool: {e}"))?;
         let pool = Arc::new(pool);
         Ok(Runner {
-            inventory,
+            inventory: Arc::new(inventory.clone()),
             settings,
             hosts: Vec::new(),
             pool,
@@ -206,7 +234,10 @@ impl<'a> Runner<'a> {
             let omitted = v.as_str() == Some(self.omit.as_str());
             match *key {
                 "strategy" if !omitted => {
-                    let s = v.to_string();
+                    let mut s = v.to_string();
+                    if s == "host_pinned" {
+                        s = "free".into();
+                    }
                     if s != "linear" && s != "free" {
                         return Err(anyhow!(
                             "{}: `strategy: {s}` is not supported by drover (use `linear` or `free`)",
@@ -317,30 +348,7 @@ impl<'a> Runner<'a> {
             )
         };
         let mut magic = VarMap::new();
-        let mut groups: IndexMap<String, Value> = IndexMap::new();
-        groups.insert(
-            "all".into(),
-            Value::from(
-                self.inventory
-                    .hosts
-                    .keys()
-                    .map(|h| Value::from(h.as_str()))
-                    .collect::<Vec<_>>(),
-            ),
-        );
-        for g in self.inventory.groups.keys() {
-            groups.insert(
-                g.clone(),
-                Value::from(
-                    self.inventory
-                        .group_hosts(g)
-                        .into_iter()
-                        .map(Value::from)
-                        .collect::<Vec<_>>(),
-                ),
-            );
-        }
-        magic.insert("groups".into(), crate::vars::map_value(groups));
+        magic.insert("groups".into(), groups_value(&self.inventory));
         magic.insert("play_hosts".into(), names(batch));
         magic.insert("ansible_play_batch".into(), names(batch));
         magic.insert("ansible_play_hosts".into(), names(all));
@@ -389,7 +397,7 @@ impl<'a> Runner<'a> {
             play_magic: Arc::new(magic),
             omit: self.omit.clone(),
             playbook_dir: pb.dir.clone(),
-            inventory: self.inventory,
+            inventory: self.inventory.clone(),
         }
     }
 
@@ -617,6 +625,7 @@ impl<'a> Runner<'a> {
                 reporter.warning("Using run_once with the free strategy is not currently supported. This task will still be executed for every host in the inventory list.");
             }
             let results = self.run_on_batch(task, batch, pc);
+            self.apply_inventory_changes(&results, pc);
             self.record(&results, Some(task), reporter, pc);
             if task.any_errors_fatal.unwrap_or(play.any_errors_fatal)
                 && results
@@ -918,6 +927,79 @@ impl<'a> Runner<'a> {
         };
         self.hand_over_delegated_facts();
         results
+    }
+
+    /// What `group_by` and `add_host` results ask of the inventory (Ansible's `add_group` /
+    /// `add_host` result keys, per item of a loop): applied now, so the next task sees the
+    /// new `groups` and `group_names`, and later plays the new hosts and groups.
+    fn apply_inventory_changes(&mut self, results: &[HostResult], pc: &mut PlayCtx) {
+        let mut changed = false;
+        for r in results {
+            let items: Vec<&Value> = if r.items.is_empty() {
+                vec![&r.result]
+            } else {
+                r.items.iter().map(|i| &i.result).collect()
+            };
+            for res in items {
+                let get = |k: &str| {
+                    res.get_attr(k)
+                        .ok()
+                        .filter(|v| !v.is_undefined() && !v.is_none())
+                };
+                let list = |v: Option<Value>| -> Vec<String> {
+                    v.and_then(|v| {
+                        v.try_iter()
+                            .ok()
+                            .map(|it| it.map(|x| x.to_string()).collect())
+                    })
+                    .unwrap_or_default()
+                };
+                if let Some(g) = get("add_group") {
+                    let parents: Vec<String> = list(get("parent_groups"))
+                        .into_iter()
+                        .filter(|p| p != "all")
+                        .collect();
+                    Arc::make_mut(&mut self.inventory).add_to_group(
+                        &r.host,
+                        &g.to_string(),
+                        &parents,
+                    );
+                    changed = true;
+                }
+                if let Some(add) = get("add_host") {
+                    let name = add
+                        .get_attr("host_name")
+                        .map(|v| v.to_string())
+                        .unwrap_or_default();
+                    if name.is_empty() {
+                        continue;
+                    }
+                    let groups = list(add.get_attr("groups").ok());
+                    let vars = crate::vars::varmap_from_value(
+                        &add.get_attr("host_vars").unwrap_or_default(),
+                    );
+                    Arc::make_mut(&mut self.inventory).add_runtime_host(
+                        &name,
+                        &groups,
+                        vars.clone(),
+                    );
+                    let i = self.host_index(&name);
+                    let inv = Arc::make_mut(&mut self.hosts[i].inv_vars);
+                    inv.extend(vars);
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            return;
+        }
+        for h in &mut self.hosts {
+            if let Some(ih) = self.inventory.hosts.get(&h.name) {
+                h.group_names = Value::from(ih.groups.clone());
+            }
+        }
+        pc.inventory = self.inventory.clone();
+        Arc::make_mut(&mut pc.play_magic).insert("groups".into(), groups_value(&self.inventory));
     }
 
     /// `delegate_facts`: facts a task set for its `delegate_to` host go to that host.

@@ -331,17 +331,17 @@ fn run_task_inner(pc: &PlayCtx, task: &Task, host: &mut HostState) -> Result<Hos
         return Ok(finish(host, task, status, result, diffs, Vec::new()));
     };
     let mut outs = Vec::with_capacity(items.len());
-    let n = items.len();
-    for (i, item) in items.into_iter().enumerate() {
+    for (i, item) in items.iter().enumerate() {
         if i > 0 && task.loop_pause > 0.0 {
             std::thread::sleep(std::time::Duration::from_secs_f64(task.loop_pause));
         }
-        let iv = Arc::new(item_vars(task, &item, i, n));
+        let iv = Arc::new(item_vars(task, &items, i));
+        let item = item.clone();
         let (status, mut result, diffs) = run_item(pc, task, host, Some(iv.clone()))?;
         let label = match &task.loop_label {
             Some(l) => l
                 .render(
-                    &Scope::new(layers(pc, host, Some(task), Some(iv))).into_value(),
+                    &Scope::new(layers(pc, host, Some(task), Some(iv.clone()))).into_value(),
                     &pc.omit,
                 )
                 .map(|v| v.to_string())
@@ -355,6 +355,7 @@ fn run_task_inner(pc: &PlayCtx, task: &Task, host: &mut HostState) -> Result<Hos
                 ("ansible_loop_var", Value::from(task.loop_var.as_str())),
             ],
         );
+        let item_result = result.clone();
         outs.push(ItemResult {
             label,
             status,
@@ -363,6 +364,27 @@ fn run_task_inner(pc: &PlayCtx, task: &Task, host: &mut HostState) -> Result<Hos
         });
         if status == Status::Unreachable {
             break;
+        }
+        // `loop_control.break_when`: evaluated after each item, with that item's result under
+        // the register name.
+        if let Some(conds) = &task.loop_break_when {
+            let mut l = layers(pc, host, Some(task), Some(iv.clone()));
+            if let Some(r) = &task.register {
+                let mut reg = VarMap::new();
+                reg.insert(r.clone(), item_result);
+                l.push(crate::vars::Layer::data(Arc::new(reg)));
+            }
+            let scope = Scope::new(l).into_value();
+            let mut stop = true;
+            for c in conds {
+                let v = c.render(&scope).map_err(|e| {
+                    anyhow!("the condition `{}` of `break_when` failed: {e}", c.source())
+                })?;
+                stop &= crate::template::truthy(&v);
+            }
+            if stop {
+                break;
+            }
         }
     }
     Ok(aggregate(host, task, outs))
@@ -397,7 +419,10 @@ fn loop_items(
         .into_iter()
         .find(|k| action.contains(k))
         .unwrap_or("file");
-    terms.insert("__drover_lookup_subdir".into(), Value::from(format!("{subdir}s")));
+    terms.insert(
+        "__drover_lookup_subdir".into(),
+        Value::from(format!("{subdir}s")),
+    );
     let scope = Scope::new(layers(pc, host, Some(task), Some(Arc::new(terms)))).into_value();
     let expr =
         crate::template::compile_condition(&format!("query('{lookup}', __drover_loop_terms)"))?;
@@ -407,27 +432,45 @@ fn loop_items(
     super::loops::loop_values(&found, "loop")
 }
 
-/// The variables one loop item defines: the loop variable, `index_var`, `ansible_loop`.
-fn item_vars(task: &Task, item: &Value, i: usize, n: usize) -> VarMap {
+/// The variables one loop item defines: the loop variable, `index_var`, `ansible_loop_var`,
+/// and with `loop_control.extended` `ansible_loop` (with `allitems` unless
+/// `extended_allitems: false`), as Ansible defines them.
+fn item_vars(task: &Task, all: &[Value], i: usize) -> VarMap {
+    let n = all.len();
+    let item = &all[i];
     let mut iv = VarMap::new();
     iv.insert(task.loop_var.clone(), item.clone());
     if let Some(ix) = &task.index_var {
         iv.insert(ix.clone(), Value::from(i));
     }
-    iv.insert(
-        "ansible_loop".into(),
-        map_value([
+    if task.loop_extended {
+        let mut l = vec![
             ("index".to_string(), Value::from(i + 1)),
             ("index0".to_string(), Value::from(i)),
+            ("revindex".to_string(), Value::from(n - i)),
+            ("revindex0".to_string(), Value::from(n - i - 1)),
             ("first".to_string(), Value::from(i == 0)),
             ("last".to_string(), Value::from(i + 1 == n)),
             ("length".to_string(), Value::from(n)),
-        ]),
-    );
+        ];
+        if i > 0 {
+            l.push(("previtem".to_string(), all[i - 1].clone()));
+        }
+        if i + 1 < n {
+            l.push(("nextitem".to_string(), all[i + 1].clone()));
+        }
+        if task.loop_allitems {
+            l.push(("allitems".to_string(), Value::from(all.to_vec())));
+        }
+        iv.insert("ansible_loop".into(), map_value(l));
+    }
     iv.insert(
         "ansible_loop_var".into(),
         Value::from(task.loop_var.as_str()),
     );
+    if let Some(ix) = &task.index_var {
+        iv.insert("ansible_index_var".into(), Value::from(ix.as_str()));
+    }
     iv
 }
 
@@ -456,11 +499,8 @@ pub fn inclusions(
         None => vec![None],
         Some(tree) => {
             let values = loop_items(pc, host, task, tree, &base)?;
-            let n = values.len();
-            values
-                .iter()
-                .enumerate()
-                .map(|(i, item)| Some(item_vars(task, item, i, n)))
+            (0..values.len())
+                .map(|i| Some(item_vars(task, &values, i)))
                 .collect()
         }
     };

@@ -7,6 +7,7 @@ mod ini;
 mod literal;
 mod pattern;
 pub mod render;
+mod runtime;
 mod vars_dirs;
 mod yaml;
 

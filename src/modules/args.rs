@@ -58,7 +58,15 @@ impl Args {
                 } else {
                     match spec.canonical(&key) {
                         Some(c) => c.to_string(),
-                        None => bail!("module `{module}` has no argument `{key}`"),
+                        None => {
+                            let mut names = spec.all_names();
+                            names.retain(|n| !n.starts_with('_'));
+                            names.sort_unstable();
+                            bail!(
+                                "Unsupported parameters for ({module}) module: {key}. Supported parameters include: {}.",
+                                names.join(", ")
+                            )
+                        }
                     }
                 };
                 map.insert(name, item);

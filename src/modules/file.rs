@@ -19,6 +19,7 @@ static SPEC: Spec = Spec {
     args: &[
         "path",
         "state",
+        "_diff_peek",
         "src",
         "recurse",
         "force",
@@ -357,6 +358,23 @@ fn info_values(st: &FileState) -> Vec<(String, Value)> {
 
 fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
     let mut path = fileops::expand_home(ctx, &args.req_str("path")?)?;
+    // Ansible's internal `_diff_peek` (its action plugins ask before diffing): whether the
+    // file looks binary (a NUL in its first 8 KiB), nothing changed.
+    if args.has("_diff_peek") {
+        let out = ctx.run(&format!(
+            "head -c 8192 -- {} 2>/dev/null | tr -d '\\000' | wc -c; head -c 8192 -- {} 2>/dev/null | wc -c",
+            crate::shell::quote_path(&path),
+            crate::shell::quote_path(&path)
+        ))?;
+        let text = out.stdout_str();
+        let mut n = text
+            .split_whitespace()
+            .filter_map(|w| w.parse::<u64>().ok());
+        let (kept, all) = (n.next().unwrap_or(0), n.next().unwrap_or(0));
+        return Ok(Plan::unchanged()
+            .with_value("path", path.as_str())
+            .with_value("appears_binary", kept != all));
+    }
     let state_arg = match args.str("state") {
         None => None,
         Some(_) => Some(args.choice(

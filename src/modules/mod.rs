@@ -17,6 +17,7 @@ mod file;
 mod fileops;
 mod group;
 mod include_vars;
+mod inventory_ops;
 mod lineinfile;
 mod missing;
 mod names;
@@ -285,6 +286,8 @@ static REGISTRY: &[&dyn Module] = &[
     &group::Group,
     &authorized_key::AuthorizedKey,
     &tempfile::TempFile,
+    &inventory_ops::GroupBy,
+    &inventory_ops::AddHost,
 ];
 
 /// All module names, for "did you mean" hints.

@@ -122,8 +122,15 @@ fn newline_sequence(args: &Args) -> Result<String> {
     Ok(seq)
 }
 
-/// Renders template text as Ansible's template module does, against `vars`.
-fn render(args: &Args, text: &str, vars: Value) -> Result<String, String> {
+/// Renders template text as Ansible's template module does, against `vars`; `{% include %}`,
+/// `{% import %}` and `{% extends %}` find their files in `search` (the template's own
+/// directory first, then the role's and playbook's `templates/`).
+fn render(
+    args: &Args,
+    text: &str,
+    vars: Value,
+    search: &[std::path::PathBuf],
+) -> Result<String, String> {
     let trim = args
         .bool_or("trim_blocks", true)
         .map_err(|e| e.to_string())?;
@@ -154,8 +161,26 @@ fn render(args: &Args, text: &str, vars: Value) -> Result<String, String> {
         }
         s
     };
-    if custom {
+    let loads = ["include", "import", "extends", "from"]
+        .iter()
+        .any(|k| text.contains(k));
+    if custom || loads {
         let mut env = crate::template::environment();
+        let dirs = search.to_vec();
+        env.set_loader(move |name: &str| {
+            for d in &dirs {
+                let p = d.join(name);
+                if p.is_file() {
+                    return std::fs::read_to_string(&p).map(Some).map_err(|e| {
+                        minijinja::Error::new(
+                            minijinja::ErrorKind::InvalidOperation,
+                            format!("reading {}: {e}", p.display()),
+                        )
+                    });
+                }
+            }
+            Ok(None)
+        });
         let mut b = minijinja::syntax::SyntaxConfig::builder();
         b.block_delimiters(delims[0].clone(), delims[1].clone())
             .variable_delimiters(delims[2].clone(), delims[3].clone())
@@ -164,8 +189,13 @@ fn render(args: &Args, text: &str, vars: Value) -> Result<String, String> {
             .trim_blocks(trim)
             .lstrip_blocks(lstrip);
         env.set_syntax(b.build().map_err(detail)?);
+        let source = if custom {
+            text.to_string()
+        } else {
+            crate::template::preprocess(text, true)
+        };
         return env
-            .render_str(text, vars)
+            .render_str(&source, vars)
             .map(|out| crate::template::restore_newlines(text, out))
             .map_err(detail);
     }
@@ -176,7 +206,7 @@ fn render(args: &Args, text: &str, vars: Value) -> Result<String, String> {
         t.starts_with("{{") && t.ends_with("}}") && !t[2..].contains("{{") && !t.contains("{%");
     if single {
         return crate::template::env()
-            .render_str(text, vars)
+            .render_str(&crate::template::preprocess(text, true), vars)
             .map(|out| crate::template::restore_newlines(text, out))
             .map_err(detail);
     }
@@ -275,7 +305,16 @@ fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
         over,
         under,
     });
-    let mut out = render(args, &text, vars)
+    let mut search: Vec<std::path::PathBuf> = found
+        .parent()
+        .map(|p| p.to_path_buf())
+        .into_iter()
+        .collect();
+    for d in &ctx.paths.dirs {
+        search.push(d.join("templates"));
+        search.push(d.clone());
+    }
+    let mut out = render(args, &text, vars, &search)
         .map_err(|e| fail(format!("error templating {}: {e}", found.display())))?;
     if seq != "\n" {
         out = out.replace('\n', &seq);

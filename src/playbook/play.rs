@@ -138,7 +138,15 @@ fn plays_from_docs(docs: Vec<Node>, base: &Path, ctx: &mut LoadCtx) -> Result<Ve
         let normalized = short_action_keys(item);
         let item = normalized.as_ref().unwrap_or(item);
         if let Some(imp) = item.get("import_playbook") {
-            let target = base.join(want_str(imp, "import_playbook")?);
+            let mut name = want_str(imp, "import_playbook")?;
+            if crate::template::is_templated(&name) {
+                // Rendered now, with what is known before any play runs.
+                name = crate::template::compile_lenient(&name)
+                    .render(&minijinja::Value::from(()))
+                    .map_err(|e| err_at(&imp.span, format!("rendering the playbook name: {e}")))?
+                    .to_string();
+            }
+            let target = base.join(name);
             if ctx.include_stack.contains(&target) {
                 return Err(err_at(
                     &imp.span,
@@ -224,7 +232,11 @@ fn load_play(node: &Node, base: &Path, ctx: &mut LoadCtx) -> Result<Play> {
     let literal = |k: &str| get(k).filter(|_| !templated.iter().any(|(t, _)| *t == k));
     let strategy = match literal("strategy") {
         Some(v) => {
-            let val = want_str(v, "strategy")?;
+            let mut val = want_str(v, "strategy")?;
+            // `host_pinned` is `free` that keeps a host on one worker: drover's free does.
+            if val == "host_pinned" {
+                val = "free".into();
+            }
             if val != "linear" && val != "free" {
                 return Err(err_at(
                     &v.span,

@@ -202,6 +202,11 @@ pub struct Task {
     pub loop_label: Option<TTree>,
     /// `loop_control.pause`: seconds to wait between items.
     pub loop_pause: f64,
+    /// `loop_control.extended` (`ansible_loop` is defined) and `extended_allitems`.
+    pub loop_extended: bool,
+    pub loop_allitems: bool,
+    /// `loop_control.break_when`: after an item for which these hold, the loop stops.
+    pub loop_break_when: Option<Vec<Arc<Tmpl>>>,
     pub register: Option<String>,
     pub tags: Vec<String>,
     pub notify: Vec<String>,
@@ -298,6 +303,9 @@ impl Task {
             index_var: None,
             loop_label: None,
             loop_pause: 0.0,
+            loop_extended: false,
+            loop_allitems: true,
+            loop_break_when: None,
             register: None,
             tags: inh.tags.clone(),
             notify: Vec::new(),
@@ -597,7 +605,10 @@ fn installed_collection_module(name: &str, inh: &Inherited) -> bool {
         base.iter().any(|b| {
             super::role::collection_dir(coll, b).is_some_and(|d| {
                 ["modules", "action"].iter().any(|k| {
-                    d.join("plugins").join(k).join(format!("{short}.py")).is_file()
+                    d.join("plugins")
+                        .join(k)
+                        .join(format!("{short}.py"))
+                        .is_file()
                 })
             })
         })
@@ -669,6 +680,7 @@ fn module_args(
     module_name: &str,
     value: &Node,
     extra: Option<&Node>,
+    lenient: bool,
 ) -> Result<TTree> {
     let spec = module.spec();
     let mut entries: Vec<(String, TTree, Span)> = Vec::new();
@@ -738,7 +750,7 @@ fn module_args(
             ));
         }
     }
-    if !spec.any_args {
+    if !spec.any_args && !lenient {
         for (k, _, span) in &entries {
             if spec.canonical(k).is_none() && k != crate::template::tree::SPLICE {
                 let names = spec.all_names();
@@ -881,6 +893,7 @@ pub(super) fn parse_task(node: &Node, inh: &Inherited, handler: bool) -> Result<
         }
     }
     let (mkey, mval, module_name) = module_key(entries, &node.span, inh)?;
+    let bypasses_host_loop = module_name.rsplit('.').next() == Some("add_host");
     let mut spans: Vec<(String, Span)> = entries
         .iter()
         .map(|(k, v)| (k.key_str().unwrap_or_default(), v.span.clone()))
@@ -926,7 +939,12 @@ pub(super) fn parse_task(node: &Node, inh: &Inherited, handler: bool) -> Result<
             ));
         };
         kind = TaskKind::Module(module);
-        let mut own = module_args(module, &module_name, mval, get("args"))?;
+        // A task that ignores its errors gets an unknown argument as Ansible gives it: as the
+        // task's failure (`Unsupported parameters ...`), not as a refusal of the playbook.
+        let lenient = get("ignore_errors")
+            .is_some_and(|n| matches!(want_flag(n, "ignore_errors"), Ok(Ok(true)) | Ok(Err(_))))
+            || inh.ignore_errors == Some(true);
+        let mut own = module_args(module, &module_name, mval, get("args"), lenient)?;
         let mut defaults = inh.module_defaults.clone();
         if let Some(md) = get("module_defaults") {
             defaults.push(module_defaults(md)?);
@@ -962,6 +980,8 @@ pub(super) fn parse_task(node: &Node, inh: &Inherited, handler: bool) -> Result<
     }
     let (mut loop_var, mut index_var, mut loop_label) = ("item".to_string(), None, None);
     let mut loop_pause = 0.0;
+    let (mut loop_extended, mut loop_allitems) = (false, true);
+    let mut loop_break_when = None;
     if let Some(lc) = get("loop_control") {
         let Some(m) = lc.as_map() else {
             return Err(err_at(&lc.span, "`loop_control` must be a mapping"));
@@ -978,10 +998,11 @@ pub(super) fn parse_task(node: &Node, inh: &Inherited, handler: bool) -> Result<
                         _ => return Err(err_at(&v.span, "`pause` must be a number of seconds")),
                     }
                 }
-                // drover always provides `ansible_loop`; these only ask for it.
-                "extended" | "extended_allitems" => {}
+                "extended" => loop_extended = want_bool(v, "extended")?,
+                "extended_allitems" => loop_allitems = want_bool(v, "extended_allitems")?,
+                "break_when" => loop_break_when = Some(conditions(v, "break_when")?),
                 other => {
-                    return Err(err_at(&k.span, format!("unknown `loop_control` option `{other}`\nhint: use loop_var, index_var, label, pause or extended")));
+                    return Err(err_at(&k.span, format!("unknown `loop_control` option `{other}`\nhint: use loop_var, index_var, label, pause, extended, extended_allitems or break_when")));
                 }
             }
         }
@@ -1062,6 +1083,9 @@ pub(super) fn parse_task(node: &Node, inh: &Inherited, handler: bool) -> Result<
         index_var,
         loop_label,
         loop_pause,
+        loop_extended,
+        loop_allitems,
+        loop_break_when,
         register: get("register")
             .map(|r| want_str(r, "register"))
             .transpose()?,
@@ -1117,7 +1141,8 @@ pub(super) fn parse_task(node: &Node, inh: &Inherited, handler: bool) -> Result<
         until,
         retries,
         delay,
-        run_once: run_once.unwrap_or(false),
+        // `add_host` bypasses the host loop: it runs once (for every item of a loop).
+        run_once: run_once.unwrap_or(false) || bypasses_host_loop,
         file_dir: inh.file_dir.clone(),
         spans,
         include_params: None,

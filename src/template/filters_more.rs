@@ -9,6 +9,8 @@ use minijinja::value::{Kwargs, Value, ValueKind};
 use minijinja::{Environment, Error, State};
 
 pub fn register(env: &mut Environment<'static>) {
+    env.add_function("now", now);
+    env.add_function("undef", undef);
     env.add_filter("comment", comment);
     env.add_filter("type_debug", type_debug);
     env.add_filter("urldecode", urldecode);
@@ -26,6 +28,32 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_filter("commonpath", commonpath);
     env.add_filter("strftime", strftime);
     env.add_filter("to_datetime", to_datetime);
+}
+
+/// `now(utc=False, fmt=None)`: the time now, formatted with `fmt` (strftime), else as
+/// Python prints a datetime (`2024-05-01 12:00:00.123456`).
+fn now(kwargs: Kwargs) -> Result<Value, Error> {
+    let utc: Option<bool> = kwargs.get("utc")?;
+    let fmt: Option<String> = kwargs.get("fmt")?;
+    kwargs.assert_all_used()?;
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let tm = local_tm(d.as_secs() as i64, utc.unwrap_or(false));
+    match fmt {
+        Some(f) => {
+            // `%f` (microseconds) is Python's, not C's.
+            let f = f.replace("%f", &format!("{:06}", d.subsec_micros()));
+            c_strftime(&f, &tm).map(Value::from)
+        }
+        None => c_strftime("%Y-%m-%d %H:%M:%S", &tm)
+            .map(|s| Value::from(format!("{s}.{:06}", d.subsec_micros()))),
+    }
+}
+
+/// `undef(hint=None)`: an undefined value (a default that must be overridden).
+fn undef(_args: minijinja::value::Rest<Value>) -> Value {
+    Value::UNDEFINED
 }
 
 fn num(state: &State, v: &Value, what: &str) -> Result<f64, Error> {

@@ -68,9 +68,16 @@ pub fn rewrite(source: &str) -> Cow<'_, str> {
     let mut rest = source;
     let mut changed = false;
     loop {
-        let open = [rest.find("{{"), rest.find("{%")].into_iter().flatten().min();
+        let open = [rest.find("{{"), rest.find("{%")]
+            .into_iter()
+            .flatten()
+            .min();
         let Some(o) = open else { break };
-        let close_tok = if rest[o..].starts_with("{{") { "}}" } else { "%}" };
+        let close_tok = if rest[o..].starts_with("{{") {
+            "}}"
+        } else {
+            "%}"
+        };
         let Some(c) = rest[o + 2..].find(close_tok).map(|c| c + o + 2) else {
             break;
         };
@@ -115,7 +122,9 @@ fn rewrite_expr(source: &str) -> Cow<'_, str> {
             continue;
         }
         let starts_ident = (c.is_ascii_alphabetic() || c == b'_')
-            && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || matches!(b[i - 1], b'_' | b'.' | b')' | b']')));
+            && (i == 0
+                || !(b[i - 1].is_ascii_alphanumeric()
+                    || matches!(b[i - 1], b'_' | b'.' | b')' | b']')));
         if !starts_ident {
             i += 1;
             continue;
@@ -149,7 +158,19 @@ fn rewrite_expr(source: &str) -> Cow<'_, str> {
 fn is_keyword(w: &str) -> bool {
     matches!(
         w,
-        "not" | "and" | "or" | "in" | "is" | "if" | "else" | "true" | "false" | "none" | "True" | "False" | "None"
+        "not"
+            | "and"
+            | "or"
+            | "in"
+            | "is"
+            | "if"
+            | "else"
+            | "true"
+            | "false"
+            | "none"
+            | "True"
+            | "False"
+            | "None"
     )
 }
 
@@ -234,7 +255,10 @@ mod tests {
 
     #[test]
     fn guarded_chains_are_rewritten() {
-        assert_eq!(rewrite("{{ a.b | default('x') }}"), "{{ __drover_get(a, 'b') | default('x') }}");
+        assert_eq!(
+            rewrite("{{ a.b | default('x') }}"),
+            "{{ __drover_get(a, 'b') | default('x') }}"
+        );
         assert_eq!(
             rewrite("{{ r5.changed | d('none') ~ x.y }}"),
             "{{ __drover_get(r5, 'changed') | d('none') ~ x.y }}"
@@ -248,8 +272,14 @@ mod tests {
             rewrite("{{ a.b.upper() | default('') }}"),
             "{{ a.b.upper() | default('') }}"
         );
-        assert_eq!(rewrite("{{ 'a.b | default' ~ c }}"), "{{ 'a.b | default' ~ c }}");
-        assert_eq!(rewrite("{{ x[0:2] | default([]) }}"), "{{ x[0:2] | default([]) }}");
+        assert_eq!(
+            rewrite("{{ 'a.b | default' ~ c }}"),
+            "{{ 'a.b | default' ~ c }}"
+        );
+        assert_eq!(
+            rewrite("{{ x[0:2] | default([]) }}"),
+            "{{ x[0:2] | default([]) }}"
+        );
         // Text outside the blocks, quotes included, is not an expression.
         assert_eq!(
             rewrite("echo \"{{ a.b | default('x') }}\" x.y | default"),
@@ -259,7 +289,9 @@ mod tests {
 
     #[test]
     fn rewritten_chains_give_the_default() {
-        let t = crate::template::compile("{{ nested.deep.er | default('y') }} {{ r.x is defined }}").unwrap();
+        let t =
+            crate::template::compile("{{ nested.deep.er | default('y') }} {{ r.x is defined }}")
+                .unwrap();
         let ctx = minijinja::context! { r => minijinja::Value::from(()) };
         assert_eq!(t.render(&ctx).unwrap().to_string(), "y False");
         // Unguarded, it still fails.

@@ -549,11 +549,13 @@ fn varnames(state: &State, terms: &[Value], _kwargs: &Kwargs) -> Result<Vec<Valu
             "^(?:{})",
             crate::template::filters::translate_python_regex(&pattern)
         ))
-        .map_err(|e| err(format!("Unable to use \"{pattern}\" as a search parameter: {e}")))?;
+        .map_err(|e| {
+            err(format!(
+                "Unable to use \"{pattern}\" as a search parameter: {e}"
+            ))
+        })?;
         for n in &names {
-            if re.is_match(n)
-                && !n.starts_with("__drover")
-                && !crate::template::is_known_global(n)
+            if re.is_match(n) && !n.starts_with("__drover") && !crate::template::is_known_global(n)
             {
                 out.push(Value::from(n.as_ref()));
             }

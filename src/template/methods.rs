@@ -70,7 +70,9 @@ pub fn call(
         }
         (ValueKind::Seq | ValueKind::Iterable, "count") => {
             let needle = args.first().cloned().unwrap_or_default();
-            Ok(Value::from(value.try_iter()?.filter(|v| *v == needle).count()))
+            Ok(Value::from(
+                value.try_iter()?.filter(|v| *v == needle).count(),
+            ))
         }
         (ValueKind::Seq | ValueKind::Iterable, "copy") => {
             Ok(Value::from(value.try_iter()?.collect::<Vec<_>>()))

@@ -126,13 +126,7 @@ fn compile_as(source: &str, escape: bool) -> Result<Arc<Tmpl>, Error> {
             return Ok(t.clone());
         }
     }
-    let guarded = guards::rewrite(source);
-    let short = short_plugin_names(&guarded);
-    let text = if escape {
-        escape_backslashes(&short).into_owned()
-    } else {
-        short.into_owned()
-    };
+    let text = preprocess(source, escape);
     // Leaked on purpose: compiled templates live for the whole run and borrow their source.
     let leaked: &'static str = Box::leak(text.into_boxed_str());
     let kind = match single_expression(leaked) {
@@ -147,6 +141,19 @@ fn compile_as(source: &str, escape: bool) -> Result<Arc<Tmpl>, Error> {
         map.insert(key.into_owned(), t.clone());
     }
     Ok(t)
+}
+
+/// What drover does to a template's source before compiling it: guarded chains made safe
+/// (`guards`), FQCN filter and test names shortened, and (for templates, not conditions)
+/// backslashes of expression strings kept.
+pub fn preprocess(source: &str, escape: bool) -> String {
+    let guarded = guards::rewrite(source);
+    let short = short_plugin_names(&guarded);
+    if escape {
+        escape_backslashes(&short).into_owned()
+    } else {
+        short.into_owned()
+    }
 }
 
 /// Doubles every backslash inside the string constants of `{{ }}` expressions (not of `{% %}`

@@ -1,0 +1,108 @@
+//! Changes a play makes to the inventory while it runs: `group_by` puts a host into a group
+//! (made on first use, with parent groups), `add_host` adds a host (with groups and
+//! variables). Later tasks see them in `groups`/`group_names`, later plays in their patterns.
+
+use super::{Group, Host, Inventory};
+use indexmap::IndexMap;
+use minijinja::Value;
+
+impl Inventory {
+    /// Makes `group` (a child of `all`, or of each of `parents`) if it does not exist.
+    fn ensure_group(&mut self, group: &str, parents: &[String]) {
+        if !self.groups.contains_key(group) {
+            self.groups.insert(
+                group.to_string(),
+                Group {
+                    name: group.to_string(),
+                    ..Group::default()
+                },
+            );
+            if parents.is_empty() {
+                if let Some(all) = self.groups.get_mut("all") {
+                    all.children.push(group.to_string());
+                }
+            }
+        }
+        for p in parents {
+            self.ensure_group(p, &[]);
+            if let Some(pg) = self.groups.get_mut(p) {
+                if !pg.children.iter().any(|c| c == group) {
+                    pg.children.push(group.to_string());
+                }
+            }
+        }
+    }
+
+    /// `group_by`: host `host` joins `group` (and through it, `parents`).
+    pub fn add_to_group(&mut self, host: &str, group: &str, parents: &[String]) {
+        self.ensure_group(group, parents);
+        if let Some(g) = self.groups.get_mut(group) {
+            if !g.hosts.iter().any(|h| h == host) {
+                g.hosts.push(host.to_string());
+            }
+        }
+        self.refresh_group_names(host);
+    }
+
+    /// `add_host`: the host (new, or one the inventory has) joins `groups` and gets `vars`
+    /// over those it has. A new host takes the variables of `all` and of its groups.
+    pub fn add_runtime_host(
+        &mut self,
+        name: &str,
+        groups: &[String],
+        vars: IndexMap<String, Value>,
+    ) {
+        if !self.hosts.contains_key(name) {
+            let mut base: IndexMap<String, Value> = IndexMap::new();
+            for g in std::iter::once("all".to_string()).chain(groups.iter().cloned()) {
+                if let Some(grp) = self.groups.get(&g) {
+                    base.extend(grp.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+                }
+            }
+            self.hosts.insert(
+                name.to_string(),
+                Host {
+                    name: name.to_string(),
+                    vars: base,
+                    groups: Vec::new(),
+                },
+            );
+            self.implicit_hosts.shift_remove(name);
+            if let Some(all) = self.groups.get_mut("all") {
+                all.hosts.push(name.to_string());
+            }
+        }
+        for g in groups {
+            self.add_to_group(name, g, &[]);
+        }
+        if let Some(h) = self.hosts.get_mut(name) {
+            h.vars.extend(vars);
+        }
+        self.refresh_group_names(name);
+    }
+
+    /// Recomputes a host's `group_names` (every group reaching it, sorted, without `all`); a
+    /// host in some group is no longer `ungrouped`.
+    fn refresh_group_names(&mut self, host: &str) {
+        let in_other = self
+            .groups
+            .values()
+            .any(|g| g.name != "all" && g.name != "ungrouped" && g.hosts.iter().any(|h| h == host));
+        if in_other {
+            if let Some(u) = self.groups.get_mut("ungrouped") {
+                u.hosts.retain(|h| h != host);
+            }
+        }
+        let mut names: Vec<String> = self
+            .groups
+            .keys()
+            .filter(|g| *g != "all")
+            .filter(|g| self.group_hosts(g).contains(&host))
+            .cloned()
+            .collect();
+        names.sort();
+        if let Some(h) = self.hosts.get_mut(host) {
+            h.groups = names;
+        }
+    }
+}
