@@ -284,3 +284,17 @@ fn max_fail_percentage_stops_the_batch_after_the_failing_task() {
     // The canary ran; in the next batch, c did not go on after b failed.
     assert_eq!(read(d.path(), "log"), "a\n");
 }
+
+#[test]
+fn handlers_that_notify_each_other_run_once_per_flush_and_end() {
+    let (code, out, err, d) = play_in(
+        &[(
+            "pb.yml",
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - command: echo\n      notify: [h1, self]\n  handlers:\n    - name: h1\n      shell: echo h1 >> DIR/log\n      notify: h2\n    - name: h2\n      shell: echo h2 >> DIR/log\n      notify: h1\n    - name: self\n      shell: echo self >> DIR/log\n      notify: self\n",
+        )],
+        &["h"],
+        &[],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(read(d.path(), "log"), "h1\nself\nh2\n");
+}

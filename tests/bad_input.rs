@@ -500,7 +500,7 @@ bad_input! {
         args: PLAY,
         at: Some("pb.yml:9:9"),
         says: &["unknown `loop_control` option `loopvar`"],
-        hint: Some("use loop_var, index_var, label, pause or extended"),
+        hint: Some("use loop_var, index_var, label, pause, extended, extended_allitems or break_when"),
     };
 
     retries_not_number: Case {
@@ -900,23 +900,23 @@ bad_input! {
     vault_wrong_password: Case {
         files: &[
             ("pb.yml", "- hosts: local\n  gather_facts: false\n  vars_files: [secrets.yml]\n  tasks:\n    - name: marker\n      command: touch {MARKER}\n    - debug: msg=hi\n"),
-            ("secrets.yml", "db_password: !vault |\n          $ANSIBLE_VAULT;1.1;AES256\n          31393763323331376361613436373934623834393563633562313038386366613535656239313534\n          6339373632656265396632663035643437656532333033340a386266613566346438383239636366\n          64656139313033663965626434376561373862663261633161663736656335633934633166643162\n          6566326239323066310a393637653565636337356536316238333266626264626364313963353036\n          3836\n"),
+            ("secrets.yml", include_str!("fixtures/vault/secrets-1.1.yml")),
             ("wrong.txt", "wrong\n"),
         ],
         args: &["play", "-T", "2", "-i", "{INV}", "pb.yml", "--vault-password-file", "wrong.txt"],
         at: Some("pb.yml:3:15"),
-        says: &["cannot load vars file `secrets.yml`: secrets.yml:2:11: Decryption failed (no vault secrets were found that could decrypt)"],
+        says: &["cannot load vars file `secrets.yml`: secrets.yml:1:1: Decryption failed (no vault secrets were found that could decrypt)"],
         hint: Some("none of the vault passwords given (default@wrong.txt) opens this value; check the password, or pass the right one with --vault-id LABEL@FILE"),
     };
 
     vault_no_password: Case {
         files: &[
             ("pb.yml", "- hosts: local\n  gather_facts: false\n  vars_files: [secrets.yml]\n  tasks:\n    - name: marker\n      command: touch {MARKER}\n    - debug: msg=hi\n"),
-            ("secrets.yml", "db_password: !vault |\n          $ANSIBLE_VAULT;1.1;AES256\n          31393763323331376361613436373934623834393563633562313038386366613535656239313534\n          6339373632656265396632663035643437656532333033340a386266613566346438383239636366\n          64656139313033663965626434376561373862663261633161663736656335633934633166643162\n          6566326239323066310a393637653565636337356536316238333266626264626364313963353036\n          3836\n"),
+            ("secrets.yml", include_str!("fixtures/vault/secrets-1.1.yml")),
         ],
         args: PLAY,
         at: Some("pb.yml:3:15"),
-        says: &["cannot load vars file `secrets.yml`: secrets.yml:2:11: Decryption failed (no vault secrets were found that could decrypt)"],
+        says: &["cannot load vars file `secrets.yml`: secrets.yml:1:1: Decryption failed (no vault secrets were found that could decrypt)"],
         hint: Some("this is vault-encrypted and no vault password was given; pass --ask-vault-pass, --vault-password-file FILE or --vault-id LABEL@FILE (or set ANSIBLE_VAULT_PASSWORD_FILE)"),
     };
 }

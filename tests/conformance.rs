@@ -13,7 +13,8 @@
 //! The table of results is written to `docs/conformance.md`. Targets expected to fail are
 //! listed with a reason in `tests/conformance/known_failures.txt`; this test fails when any
 //! other target fails (a regression), and says which listed failures now pass.
-//! `DROVER_CONFORMANCE=name,name` runs only those targets (and writes no table).
+//! `DROVER_CONFORMANCE=name,name` runs only those targets (and writes no table);
+//! `DROVER_CONFORMANCE_LOGS=DIR` puts each target's output in DIR/NAME.log.
 
 mod support;
 
@@ -440,7 +441,10 @@ fn ansible_integration_targets() {
         .iter()
         .filter(|t| only.as_ref().is_none_or(|o| o.contains(&t.name)))
         .collect();
-    let log_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("conformance-logs");
+    let log_dir = std::env::var_os("DROVER_CONFORMANCE_LOGS").map_or_else(
+        || Path::new(env!("CARGO_TARGET_TMPDIR")).join("conformance-logs"),
+        PathBuf::from,
+    );
     std::fs::create_dir_all(&log_dir).expect("log dir");
     let results: Mutex<BTreeMap<String, Outcome>> = Mutex::new(BTreeMap::new());
     let next = AtomicUsize::new(0);

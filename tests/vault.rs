@@ -1,7 +1,8 @@
 //! Ansible Vault compatibility: data written by the real `ansible-vault` (committed under
 //! tests/fixtures/vault/, with its password files) decrypts; what `drover vault` writes,
 //! `ansible-vault` reads (ansible-core installed from PyPI at test time); playbooks over the local connection see the
-//! plaintext of `!vault` values and encrypted vars files, refuse a wrong password with exit 5
+//! plaintext of `!vault` values and encrypted vars files, refuse an encrypted file no password
+//! opens with exit 5 (and fail only the task using an inline value none opens)
 //! before touching anything, and never print a secret; vault-encrypted `copy`/`template`
 //! sources arrive decrypted (locally and on a test host over SSH) with their diffs hidden.
 
@@ -345,46 +346,50 @@ fn playbook_sees_vault_values_over_the_local_connection() {
 }
 
 #[test]
-fn wrong_or_missing_password_exits_5_naming_the_place_and_touches_nothing() {
+fn a_vaulted_file_no_password_opens_exits_5_naming_it_and_touches_nothing() {
+    // As ansible-core 2.19: a wholly encrypted vars file must open when it is loaded.
     let tmp = tempfile::tempdir().unwrap();
     let (inv, pb) = project(tmp.path());
     let before = snapshot(tmp.path());
-    let group_vars = tmp.path().join("inventory/group_vars/all.yml");
-
-    // A wrong password (the prod one for a 1.1 value).
-    let (code, out, err) = run(drover().current_dir(tmp.path()).args([
-        "play",
-        "-i",
-        s(&inv),
-        s(&pb),
-        "--vault-password-file",
-        s(&fixture("prod-password")),
-    ]));
-    assert_eq!(code, 5, "stdout:\n{out}\nstderr:\n{err}");
-    assert!(
-        err.contains(&format!(
-            "{}:3:11: Decryption failed (no vault secrets were found that could decrypt)",
-            group_vars.display()
-        )),
-        "{err}"
-    );
-    assert!(err.contains("hint:"), "{err}");
-    assert!(!out.contains("TASK"), "{out}");
-
-    // No password at all.
-    let (code, _, err) =
-        run(drover()
+    let secrets = tmp.path().join("secrets.yml");
+    for extra in [
+        vec!["--vault-password-file", s(&fixture("prod-password"))],
+        vec![],
+    ] {
+        let (code, out, err) = run(drover()
             .current_dir(tmp.path())
-            .args(["play", "-i", s(&inv), s(&pb)]));
-    assert_eq!(code, 5, "{err}");
-    assert!(
-        err.contains(&format!("{}:3:11: Decryption failed", group_vars.display())),
-        "{err}"
-    );
-    assert!(err.contains("--vault-password-file"), "{err}");
+            .args(["play", "-i", s(&inv), s(&pb)])
+            .args(&extra));
+        assert_eq!(code, 5, "stdout:\n{out}\nstderr:\n{err}");
+        assert!(
+            err.contains(&format!(
+                "{}:1:1: Decryption failed (no vault secrets were found that could decrypt)",
+                secrets.display()
+            )),
+            "{err}"
+        );
+        assert!(err.contains("hint:"), "{err}");
+        assert!(!out.contains("TASK"), "{out}");
+    }
+    assert_eq!(snapshot(tmp.path()), before, "a failed load changed files");
+}
 
-    // group_vars and the vars file open, the play's 1.2 value (id prod) does not.
-    let (code, _, err) = run(drover().current_dir(tmp.path()).args([
+#[test]
+fn an_inline_vault_value_no_password_opens_fails_only_the_task_that_uses_it() {
+    // As ansible-core 2.19: a `!vault` value is decrypted when it is used.
+    let tmp = tempfile::tempdir().unwrap();
+    let (inv, _) = project(tmp.path());
+    let play_var = read(&fixture("string-1.2-prod.yml")).replace('\n', "\n    ");
+    let pb = write(
+        tmp.path(),
+        "inline.yml",
+        &format!(
+            "- hosts: localhost\n  gather_facts: false\n  vars:\n    {}\n  tasks:\n    - copy:\n        dest: \"{{{{ playbook_dir }}}}/plain.txt\"\n        content: \"{{{{ plain_var }}}}\"\n    - copy:\n        dest: \"{{{{ playbook_dir }}}}/secret.txt\"\n        content: \"{{{{ play_secret }}}}\"\n",
+            play_var.replace("vaulted_password: !vault", "play_secret: !vault")
+        ),
+    );
+    // The dev password opens group_vars' 1.1 value, not the play's 1.2 (prod) one.
+    let (code, out, err) = run(drover().current_dir(tmp.path()).args([
         "play",
         "-i",
         s(&inv),
@@ -392,40 +397,16 @@ fn wrong_or_missing_password_exits_5_naming_the_place_and_touches_nothing() {
         "--vault-id",
         &format!("dev@{}", s(&fixture("password"))),
     ]));
-    assert_eq!(code, 5, "{err}");
+    assert_eq!(code, 2, "stdout:\n{out}\nstderr:\n{err}");
+    assert_eq!(read(&tmp.path().join("plain.txt")), "visible");
+    assert!(!tmp.path().join("secret.txt").exists());
     assert!(
-        err.contains(&format!(
-            "{}:7:15: Decryption failed",
-            tmp.path().join("site.yml").display()
-        )),
-        "{err}"
+        out.contains(&format!(
+            "Attempt to use undecryptable variable (from {}:5:",
+            pb.display()
+        )) && out.contains("Decryption failed"),
+        "{out}"
     );
-    assert!(err.contains("--vault-id prod@FILE"), "{err}");
-    assert_eq!(snapshot(tmp.path()), before, "a failed load changed files");
-
-    // An encrypted vars file that no password opens is named at 1:1.
-    let other = drover::vault::encrypt(b"db_password: x\n", b"another password", "default");
-    std::fs::write(tmp.path().join("secrets.yml"), other.unwrap()).unwrap();
-    let before = snapshot(tmp.path());
-    let (code, _, err) = run(drover().current_dir(tmp.path()).args([
-        "play",
-        "-i",
-        s(&inv),
-        s(&pb),
-        "--vault-password-file",
-        s(&fixture("password")),
-        "--vault-id",
-        &format!("prod@{}", s(&fixture("prod-password"))),
-    ]));
-    assert_eq!(code, 5, "{err}");
-    assert!(
-        err.contains(&format!(
-            "{}:1:1: Decryption failed",
-            tmp.path().join("secrets.yml").display()
-        )),
-        "{err}"
-    );
-    assert_eq!(snapshot(tmp.path()), before, "a failed load changed files");
 }
 
 // ---- (d) secrets never show in --diff or messages ---------------------------------------

@@ -50,6 +50,7 @@ pub fn run_play(args: &PlayArgs) -> Result<i32> {
         .collect();
     let inventory = input(load_inventory(&args.conn.inventory, &dirs))?;
     let opts = LoadOptions {
+        extra_vars: settings.extra_vars.clone(),
         roles_path: args
             .roles_path
             .iter()

@@ -96,6 +96,21 @@ pub fn layers(
             "role_path".into(),
             Value::from(r.path.display().to_string()),
         );
+        if !r.parents.is_empty() {
+            magic.insert(
+                "ansible_parent_role_names".into(),
+                Value::from(r.parents.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>()),
+            );
+            magic.insert(
+                "ansible_parent_role_paths".into(),
+                Value::from(
+                    r.parents
+                        .iter()
+                        .map(|(_, p)| p.display().to_string())
+                        .collect::<Vec<_>>(),
+                ),
+            );
+        }
     }
     // Where relative lookups look, in Ansible's order: the role, the task file's directory,
     // the playbook's directory.

@@ -27,7 +27,10 @@ pub fn flush(
 ) -> Result<()> {
     // Each pass runs, in definition order, every handler that a notification pending at the
     // start of the pass names (by name or `listen` topic: all listeners of a topic run); what
-    // the handlers themselves notify runs in the next pass.
+    // the handlers themselves notify runs in the next pass. As in ansible-core, a handler runs
+    // at most once per host in a flush: one notified again (by itself, or by a handler it
+    // notified) does not run again, so handlers that notify each other end.
+    let mut ran: std::collections::HashSet<(usize, usize)> = std::collections::HashSet::new();
     loop {
         let pending: Vec<(usize, Vec<String>)> = batch
             .iter()
@@ -37,7 +40,7 @@ pub fn flush(
         if pending.is_empty() {
             break;
         }
-        for handler in &play.handlers {
+        for (hi, handler) in play.handlers.iter().enumerate() {
             // Ctrl-C: no handler starts either (they run in the next run, as in Ansible).
             if super::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
                 return Ok(());
@@ -46,9 +49,10 @@ pub fn flush(
                 .iter()
                 .filter(|(i, notified)| {
                     let h = &runner.hosts[*i];
-                    (h.active()
-                        || (play.force_handlers || runner.settings.force_handlers)
-                            && !h.unreachable)
+                    !ran.contains(&(hi, *i))
+                        && (h.active()
+                            || (play.force_handlers || runner.settings.force_handlers)
+                                && !h.unreachable)
                         && notified.iter().any(|n| matches(handler, n, pc))
                 })
                 .map(|(i, _)| *i)
@@ -56,6 +60,7 @@ pub fn flush(
             if targets.is_empty() {
                 continue;
             }
+            ran.extend(targets.iter().map(|i| (hi, *i)));
             pc.hostvars = hostvars_snapshot(&runner.hosts, &pc.extra);
             reporter.task_start(
                 &run_task::display_name(pc, handler, None),

@@ -26,6 +26,9 @@ use std::sync::Arc;
 #[derive(Clone, Debug, Default)]
 pub struct LoadOptions {
     pub roles_path: Vec<PathBuf>,
+    /// `-e` values: with the play's vars, they render what must be known while loading
+    /// (a templated role name of `roles:`/`import_role`).
+    pub extra_vars: VarMap,
 }
 
 /// A loaded playbook file.
@@ -63,6 +66,9 @@ pub struct RoleInfo {
     /// `ansible_role_name` and the name task banners show: `ns.coll.role` for a collection's
     /// role, else the name.
     pub fqcn: String,
+    /// The roles that brought this one in (`import_role`/`include_role` inside a role,
+    /// `meta/main.yml` dependencies), nearest first: `ansible_parent_role_names`/`_paths`.
+    pub parents: Vec<(String, PathBuf)>,
     pub path: PathBuf,
     pub defaults: Arc<VarMap>,
     pub vars: Arc<VarMap>,

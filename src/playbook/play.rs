@@ -71,6 +71,29 @@ pub(super) struct LoadCtx<'a> {
     pub include_stack: Vec<PathBuf>,
     /// Handlers of roles imported or included from task lists: they join the play's.
     pub role_handlers: Vec<Task>,
+    /// `vars` of the `import_playbook` statements being loaded (they win over play vars).
+    pub import_vars: VarMap,
+    /// The play being loaded's vars (with `import_vars`), for names rendered at load time.
+    pub play_vars: VarMap,
+}
+
+impl LoadCtx<'_> {
+    /// Renders a name that must be known while loading (a role's): with `-e` over the play's
+    /// vars; a name that cannot be rendered yet is kept as written.
+    pub fn render_name(&self, name: &str) -> String {
+        if !crate::template::is_templated(name) {
+            return name.to_string();
+        }
+        let scope = crate::vars::Scope::new(vec![
+            crate::vars::Layer::templated(std::sync::Arc::new(self.play_vars.clone())),
+            crate::vars::Layer::templated(std::sync::Arc::new(self.opts.extra_vars.clone())),
+        ])
+        .into_value();
+        crate::template::compile_lenient(name)
+            .render(&scope)
+            .map(|v| v.to_string())
+            .unwrap_or_else(|_| name.to_string())
+    }
 }
 
 /// Loads a playbook file and everything it imports.
@@ -90,6 +113,8 @@ pub fn load_playbook(path: &Path, opts: &LoadOptions) -> Result<Playbook> {
         playbook_dir: dir.clone(),
         include_stack: vec![path.to_path_buf()],
         role_handlers: Vec::new(),
+        import_vars: VarMap::new(),
+        play_vars: VarMap::new(),
     };
     let plays = load_plays(path, &mut ctx)?;
     Ok(Playbook {
@@ -107,6 +132,8 @@ pub fn load_playbook_str(text: &str, name: &str, opts: &LoadOptions) -> Result<P
         playbook_dir: dir.clone(),
         include_stack: Vec::new(),
         role_handlers: Vec::new(),
+        import_vars: VarMap::new(),
+        play_vars: VarMap::new(),
     };
     let docs = crate::yaml::load_str(text, Path::new(name))?;
     let plays = plays_from_docs(docs, &dir, &mut ctx)?;
@@ -156,11 +183,33 @@ fn plays_from_docs(docs: Vec<Node>, base: &Path, ctx: &mut LoadCtx) -> Result<Ve
                     ),
                 ));
             }
+            // `vars:` on the import win over the imported plays' own; `when:` and `tags:`
+            // apply to every task of them.
+            let saved = ctx.import_vars.clone();
+            if let Some(v) = item.get("vars") {
+                ctx.import_vars.extend(vars_map(v, "vars")?);
+            }
+            let conds = match item.get("when") {
+                Some(w) => super::task::conditions(w, "when")?,
+                None => Vec::new(),
+            };
+            let tags = match item.get("tags") {
+                Some(t) => want_str_list(t, "tags")?,
+                None => Vec::new(),
+            };
             ctx.include_stack.push(target.clone());
-            plays.extend(
-                load_plays(&target, ctx).with_context(|| format!("imported at {}", imp.span))?,
-            );
+            let loaded =
+                load_plays(&target, ctx).with_context(|| format!("imported at {}", imp.span));
             ctx.include_stack.pop();
+            ctx.import_vars = saved;
+            let mut loaded = loaded?;
+            for play in &mut loaded {
+                for t in play.sections.iter_mut().flatten() {
+                    t.add_conditions_and_tags(&conds, &tags);
+                }
+                play.tags.extend(tags.iter().cloned());
+            }
+            plays.extend(loaded);
             continue;
         }
         plays.push(load_play(item, base, ctx)?);
@@ -308,6 +357,8 @@ fn load_play(node: &Node, base: &Path, ctx: &mut LoadCtx) -> Result<Play> {
             }
         }
     }
+    vars.extend(ctx.import_vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+    ctx.play_vars = vars.clone();
     let mut inh = Inherited {
         file_dir: base.to_path_buf(),
         ..Inherited::default()
@@ -874,6 +925,7 @@ fn load_dynamic_include(
         tasks,
         opts: ctx.opts.clone(),
         playbook_dir: ctx.playbook_dir.clone(),
+        role_spec: None,
     }));
     Ok(task)
 }
@@ -890,6 +942,28 @@ fn load_dynamic_role(
 ) -> Result<Task> {
     let rref = RoleRef::from_include(spec)?;
     let mut task = include_statement(item, kw, spec, inh)?;
+    if crate::template::is_templated(&rref.name) {
+        // `include_role: name: "{{ role_path }}/roles/a"`: loaded when a host reaches it.
+        let sub = match spec.get("apply") {
+            Some(a) => inherit_from(a, inh, APPLY_KEYWORDS)?,
+            None => inh.clone(),
+        };
+        let name_node = spec
+            .get("name")
+            .or_else(|| spec.get("role"))
+            .ok_or_else(|| err_at(&spec.span, "`include_role` needs `name:`"))?;
+        task.args = TTree::from_node(name_node)?;
+        task.kind = TaskKind::Include(std::sync::Arc::new(IncludeTasks {
+            file: TTree::from_node(name_node)?,
+            inherit: sub,
+            params: VarMap::new(),
+            tasks: None,
+            opts: ctx.opts.clone(),
+            playbook_dir: ctx.playbook_dir.clone(),
+            role_spec: Some(spec.clone()),
+        }));
+        return Ok(task);
+    }
     let tasks_from = spec
         .get("tasks_from")
         .map(|t| want_str(t, "tasks_from"))
@@ -920,6 +994,7 @@ fn load_dynamic_role(
         tasks: Some(std::sync::Arc::new(loaded.tasks)),
         opts: ctx.opts.clone(),
         playbook_dir: ctx.playbook_dir.clone(),
+        role_spec: None,
     }));
     Ok(task)
 }
@@ -1009,6 +1084,32 @@ fn load_included_file(path: &Path, inh: &Inherited, ctx: &mut LoadCtx) -> Result
 /// Loads an included task file at run time (its name was templated): `file` is the rendered
 /// name, relative to the including file's directory.
 pub fn load_include_at_run_time(inc: &IncludeTasks, file: &str) -> Result<Vec<Task>> {
+    if let Some(spec) = &inc.role_spec {
+        let mut rref = RoleRef::from_include(spec)?;
+        rref.name = file.to_string();
+        let tasks_from = spec
+            .get("tasks_from")
+            .map(|t| want_str(t, "tasks_from"))
+            .transpose()?;
+        let mut ctx = LoadCtx {
+            opts: &inc.opts,
+            playbook_dir: inc.playbook_dir.clone(),
+            include_stack: Vec::new(),
+            role_handlers: Vec::new(),
+            import_vars: VarMap::new(),
+            play_vars: VarMap::new(),
+        };
+        let mut seen = Vec::new();
+        let loaded = load_role(
+            &rref,
+            &inc.inherit,
+            &mut ctx,
+            &mut seen,
+            tasks_from.as_deref().unwrap_or("main"),
+        )
+        .map_err(|e| anyhow!("cannot load the role `{file}`: {e:#}"))?;
+        return Ok(loaded.tasks);
+    }
     let path = task_file(&inc.inherit, &inc.playbook_dir, file);
     let mut sub = inc.inherit.clone();
     sub.file_dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
@@ -1017,6 +1118,8 @@ pub fn load_include_at_run_time(inc: &IncludeTasks, file: &str) -> Result<Vec<Ta
         playbook_dir: inc.playbook_dir.clone(),
         include_stack: Vec::new(),
         role_handlers: Vec::new(),
+        import_vars: VarMap::new(),
+        play_vars: VarMap::new(),
     };
     load_included_file(&path, &sub, &mut ctx).map_err(|e| anyhow!("cannot load `{file}`: {e:#}"))
 }

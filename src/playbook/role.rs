@@ -245,6 +245,19 @@ pub(super) fn load_role(
     if let Some(c) = inh.role.as_ref().and_then(|r| collection_of(&r.path)) {
         collections.push(c);
     }
+    // A templated name (`name: "{{ role_to_use }}"`) is rendered with what loading knows.
+    let rendered;
+    let rref = if crate::template::is_templated(&rref.name) {
+        rendered = RoleRef {
+            name: ctx.render_name(&rref.name),
+            span: rref.span.clone(),
+            params: rref.params.clone(),
+            keywords: rref.keywords.clone(),
+        };
+        &rendered
+    } else {
+        rref
+    };
     let Some(path) = find_role(&rref.name, ctx, &collections) else {
         let mut searched = vec![ctx.playbook_dir.join("roles").display().to_string()];
         searched.extend(ctx.opts.roles_path.iter().map(|p| p.display().to_string()));
@@ -260,13 +273,16 @@ pub(super) fn load_role(
         return Ok(out);
     }
     seen.push(key);
-    if ctx.include_stack.contains(&path) {
+    // A role may bring in its own other task files (`tasks_from`); the same file again is a
+    // recursion without end.
+    let stack_key = path.join("tasks").join(tasks_from);
+    if ctx.include_stack.contains(&stack_key) {
         return Err(err_at(
             &rref.span,
             format!("role `{}` depends on itself", rref.name),
         ));
     }
-    ctx.include_stack.push(path.clone());
+    ctx.include_stack.push(stack_key);
 
     let defaults = match main_file(&path.join("defaults"), "main") {
         Some(f) => load_vars_file(&f)?,
@@ -305,9 +321,20 @@ pub(super) fn load_role(
         }
         None => (name.clone(), name),
     };
+    // `ansible_parent_role_names`/`_paths`: the roles that brought this one in, nearest first.
+    let parents = match &inh.role {
+        Some(p) if p.path != path => {
+            let mut v = vec![(p.fqcn.clone(), p.path.clone())];
+            v.extend(p.parents.iter().cloned());
+            v
+        }
+        Some(p) => p.parents.clone(),
+        None => Vec::new(),
+    };
     let info = Arc::new(RoleInfo {
         name,
         fqcn,
+        parents,
         path: path.clone(),
         defaults: Arc::new(defaults),
         vars: Arc::new(vars),

@@ -165,6 +165,9 @@ pub struct IncludeTasks {
     /// Where roles are searched, for a file loaded at run time.
     pub opts: super::LoadOptions,
     pub playbook_dir: PathBuf,
+    /// For an `include_role` whose name is a template: its options (`tasks_from`...), the
+    /// role being loaded when a host reaches it, named by `file` rendered.
+    pub role_spec: Option<Node>,
 }
 
 impl std::fmt::Debug for TaskKind {
@@ -287,6 +290,29 @@ impl Task {
         }
         t.templated_flags.clear();
         Ok(t)
+    }
+
+    /// Adds conditions (in front of its own) and tags to this task and every task inside it:
+    /// an `import_playbook`'s `when:` and `tags:`.
+    pub fn add_conditions_and_tags(&mut self, conds: &[Arc<Tmpl>], tags: &[String]) {
+        if conds.is_empty() && tags.is_empty() {
+            return;
+        }
+        let mut when = conds.to_vec();
+        when.append(&mut self.when);
+        self.when = when;
+        self.tags.extend(tags.iter().cloned());
+        if let TaskKind::Block(b) = &self.kind {
+            let mut b = BlockTasks {
+                block: b.block.clone(),
+                rescue: b.rescue.clone(),
+                always: b.always.clone(),
+            };
+            for t in b.block.iter_mut().chain(&mut b.rescue).chain(&mut b.always) {
+                t.add_conditions_and_tags(conds, tags);
+            }
+            self.kind = TaskKind::Block(Arc::new(b));
+        }
     }
 
     /// A task that only carries structure (a block with rescue/always).

@@ -35,6 +35,15 @@ pub fn environment() -> Environment<'static> {
     }
     env.set_unknown_method_callback(methods::call);
     env.add_function("__drover_get", guards::get);
+    env.add_function(
+        "__drover_undecryptable",
+        |n: usize| -> Result<Value, Error> {
+            Err(Error::new(
+                ErrorKind::InvalidOperation,
+                crate::yaml::undecryptable_message(n),
+            ))
+        },
+    );
     env.set_recursion_limit(200);
     filters::register(&mut env);
     filters_more::register(&mut env);

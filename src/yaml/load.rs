@@ -50,12 +50,42 @@ fn mark_file_secrets(node: &Node) {
     }
 }
 
-/// Replaces every `!vault` scalar by its plaintext (keeping the tag), or fails naming it.
+/// Messages of `!vault` values no password opened, by number: such a value becomes a template
+/// calling `__drover_undecryptable(N)`, which fails with message N when (and only when) the
+/// value is used, as ansible-core 2.19 fails.
+static UNDECRYPTABLE: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// The message of undecryptable value `n` (see `UNDECRYPTABLE`).
+pub fn undecryptable_message(n: usize) -> String {
+    UNDECRYPTABLE
+        .lock()
+        .map(|v| v.get(n).cloned().unwrap_or_default())
+        .unwrap_or_default()
+}
+
+/// Replaces every `!vault` scalar by its plaintext (keeping the tag); one that no password
+/// opens by a value that fails when used (see `UNDECRYPTABLE`).
 fn decrypt_vaulted(node: &mut Node) -> Result<()> {
     match &mut node.kind {
         NodeKind::Str(s) if node.tag.as_deref() == Some("vault") => {
-            let plain = crate::vault::decrypt(s.as_bytes())
-                .map_err(|e| anyhow!("{}: {}", node.span, e.report()))?;
+            let plain = match crate::vault::decrypt(s.as_bytes()) {
+                Ok(p) => p,
+                Err(e) => {
+                    let msg = format!(
+                        "Attempt to use undecryptable variable (from {}): {}",
+                        node.span,
+                        e.report()
+                    );
+                    let n = {
+                        let mut v = UNDECRYPTABLE.lock().unwrap_or_else(|p| p.into_inner());
+                        v.push(msg);
+                        v.len() - 1
+                    };
+                    *s = format!("{{{{ __drover_undecryptable({n}) }}}}");
+                    node.tag = None;
+                    return Ok(());
+                }
+            };
             let plain = String::from_utf8(plain).map_err(|_| {
                 anyhow!("{}: the decrypted vault value is not UTF-8 text", node.span)
             })?;
@@ -73,6 +103,48 @@ fn decrypt_vaulted(node: &mut Node) -> Result<()> {
 
 /// Parses YAML text; `path` is used for spans and messages only.
 pub fn load_str(text: &str, path: &Path) -> Result<Vec<Node>> {
+    // yaml-rust2 refuses a flow collection closed at a lower column than the block mapping
+    // value it is in (`x: {` ... `}` at column 1), which PyYAML (and so Ansible) reads: the
+    // indentation of flow content means nothing, so the closing line is indented until the
+    // scanner takes it. Bounded: a file needs this at most once per closing line.
+    let mut patched: Option<String> = None;
+    for _ in 0..256 {
+        let current = patched.as_deref().unwrap_or(text);
+        match load_str_once(current, path) {
+            Err(e) => match flow_close_to_indent(current, &e) {
+                Some(fixed) => patched = Some(fixed),
+                None => return Err(e),
+            },
+            ok => return ok,
+        }
+    }
+    load_str_once(patched.as_deref().unwrap_or(text), path)
+}
+
+/// The text with one more space before the closing `}`/`]` that an "invalid indentation"
+/// error `e` points at, if it points at one.
+fn flow_close_to_indent(text: &str, e: &anyhow::Error) -> Option<String> {
+    let msg = e.to_string();
+    if !msg.contains("YAML syntax error: invalid indentation") {
+        return None;
+    }
+    // "file:LINE:COL: ..." (the file part may hold colons).
+    let head = msg.split(": YAML syntax error").next()?;
+    let mut parts = head.rsplitn(3, ':');
+    let col: usize = parts.next()?.parse().ok()?;
+    let line: usize = parts.next()?.parse().ok()?;
+    let mut lines: Vec<&str> = text.split('\n').collect();
+    let l = lines.get(line.checked_sub(1)?)?;
+    let rest = l.get(col.checked_sub(1)?..)?;
+    if !(rest.starts_with('}') || rest.starts_with(']')) || !l[..col - 1].trim().is_empty() {
+        return None;
+    }
+    let fixed = format!(" {l}");
+    lines[line - 1] = &fixed;
+    Some(lines.join("\n"))
+}
+
+fn load_str_once(text: &str, path: &Path) -> Result<Vec<Node>> {
     let file: Arc<Path> = Arc::from(path);
     let mut builder = Builder {
         file: file.clone(),
@@ -322,6 +394,17 @@ mod tests {
 
     fn one(text: &str) -> Node {
         load_str(text, Path::new("t.yml")).unwrap().remove(0)
+    }
+
+    #[test]
+    fn a_flow_collection_may_close_at_the_first_column() {
+        // As PyYAML reads it (Ansible's filter_core target has such a vars file).
+        let n = one("x: {\n    \"c\": [\n        {\"d\": \"bla'\"}\n]\n}\ny: 2\n");
+        let c = n.get("x").and_then(|x| x.get("c")).unwrap();
+        assert_eq!(c.as_seq().map(|s| s.len()), Some(1));
+        assert!(n.get("y").is_some());
+        // Real indentation errors are still errors.
+        assert!(load_str("a:\n  b: 1\n c: 2\n", Path::new("t.yml")).is_err());
     }
 
     #[test]
