@@ -35,6 +35,8 @@ pub struct FileConfig {
     pub no_log: Option<bool>,
     /// `[defaults] force_handlers`: notified handlers run even on hosts that failed.
     pub force_handlers: Option<bool>,
+    /// `[defaults] gathering`: implicit, explicit or smart.
+    pub gathering: Option<String>,
     pub become_: Option<bool>,
     pub become_user: Option<String>,
     /// `[ssh_connection] ssh_config`: the OpenSSH client configuration to read (`none`: none).
@@ -95,6 +97,7 @@ const ENV_KEYS: &[(&str, &str, &str)] = &[
     ("ANSIBLE_TIMEOUT", "defaults", "timeout"),
     ("ANSIBLE_TASK_TIMEOUT", "defaults", "task_timeout"),
     ("ANSIBLE_FORCE_HANDLERS", "defaults", "force_handlers"),
+    ("ANSIBLE_GATHERING", "defaults", "gathering"),
     ("ANSIBLE_BECOME", "privilege_escalation", "become"),
     ("ANSIBLE_BECOME_USER", "privilege_escalation", "become_user"),
     (
@@ -284,6 +287,13 @@ fn apply(cfg: &mut FileConfig, entries: &Entries, base: &Path, path: &Path) -> R
             }
             ("defaults", "no_log") => {
                 cfg.no_log = Some(boolean(value).ok_or_else(|| bad("a boolean"))?)
+            }
+            ("defaults", "gathering") => {
+                let g = value.to_ascii_lowercase();
+                if !matches!(g.as_str(), "implicit" | "explicit" | "smart") {
+                    return Err(bad("implicit, explicit or smart"));
+                }
+                cfg.gathering = Some(g)
             }
             ("defaults", "force_handlers") => {
                 cfg.force_handlers = Some(boolean(value).ok_or_else(|| bad("a boolean"))?)

@@ -42,6 +42,10 @@ pub struct Settings {
     pub step: bool,
     /// Every result is censored as with `no_log: true` (`ANSIBLE_NO_LOG`, `[defaults] no_log`).
     pub no_log: bool,
+    /// `[defaults] gathering` / `ANSIBLE_GATHERING`: `implicit` (gather unless a play says
+    /// `gather_facts: false`), `explicit` (only when it says `true`), `smart` (as implicit,
+    /// skipping hosts whose facts this run already has).
+    pub gathering: String,
 }
 
 /// The number of hosts worked on at once unless `--forks` says otherwise: enough for 50 hosts.
@@ -72,6 +76,7 @@ impl Default for Settings {
             start_at_task: None,
             step: false,
             no_log: false,
+            gathering: "implicit".into(),
         }
     }
 }

@@ -88,7 +88,7 @@ fn an_unguarded_undefined_name_is_warned_then_fails_only_where_reached() {
     );
     assert_eq!(code, 2, "{out}{err}");
     assert!(out.contains("[WARNING]: pb.yml:5:"), "{out}");
-    assert!(out.contains("`nmae` is undefined"), "{out}");
+    assert!(out.contains("'nmae' is undefined"), "{out}");
     assert_eq!(read(d.path(), "log"), "before\nafter\n");
 }
 

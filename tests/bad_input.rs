@@ -630,7 +630,7 @@ bad_input! {
             ("pb.yml", "- hosts: local\n  gather_facts: false\n  vars_files: [missing.yml]\n  tasks: []\n"),
         ],
         args: PLAY,
-        at: Some("pb.yml:3:15"),
+        at: Some("pb.yml:3:16"),
         says: &["cannot load vars file `missing.yml`: reading `missing.yml`: No such file or directory (os error 2)"],
         hint: None,
     };
@@ -780,7 +780,7 @@ bad_input! {
         ],
         args: PLAY,
         at: None,
-        says: &["./roles/r/meta/main.yml:2:11: role `ghost` not found (searched ./roles, .)"],
+        says: &["/roles/r/meta/main.yml:2:11: role `ghost` not found (searched ./roles, .)"],
         hint: Some("put it in `roles/` beside the playbook or pass `--roles-path`"),
     };
 
@@ -904,7 +904,7 @@ bad_input! {
             ("wrong.txt", "wrong\n"),
         ],
         args: &["play", "-T", "2", "-i", "{INV}", "pb.yml", "--vault-password-file", "wrong.txt"],
-        at: Some("pb.yml:3:15"),
+        at: Some("pb.yml:3:16"),
         says: &["cannot load vars file `secrets.yml`: secrets.yml:1:1: Decryption failed (no vault secrets were found that could decrypt)"],
         hint: Some("none of the vault passwords given (default@wrong.txt) opens this value; check the password, or pass the right one with --vault-id LABEL@FILE"),
     };
@@ -915,7 +915,7 @@ bad_input! {
             ("secrets.yml", include_str!("fixtures/vault/secrets-1.1.yml")),
         ],
         args: PLAY,
-        at: Some("pb.yml:3:15"),
+        at: Some("pb.yml:3:16"),
         says: &["cannot load vars file `secrets.yml`: secrets.yml:1:1: Decryption failed (no vault secrets were found that could decrypt)"],
         hint: Some("this is vault-encrypted and no vault password was given; pass --ask-vault-pass, --vault-password-file FILE or --vault-id LABEL@FILE (or set ANSIBLE_VAULT_PASSWORD_FILE)"),
     };

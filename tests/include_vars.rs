@@ -76,5 +76,5 @@ fn a_name_no_vars_file_defines_is_warned_at_load_and_fails_when_reached() {
         warning.contains("pb.yml:5:") && warning.contains("`unknown_two` is not defined anywhere"),
         "{warning}"
     );
-    assert!(out.contains("`unknown_two` is undefined"), "{out}");
+    assert!(out.contains("'unknown_two' is undefined"), "{out}");
 }

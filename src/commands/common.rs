@@ -114,6 +114,7 @@ pub fn settings_from(c: &ConnectArgs) -> Result<Settings> {
                 .ok_or_else(|| anyhow!("ANSIBLE_NO_LOG must be a boolean, not `{v}`"))?,
             _ => cfg.no_log.unwrap_or(false),
         },
+        gathering: cfg.gathering.clone().unwrap_or_else(|| "implicit".into()),
         ..Settings::default()
     };
     match (&c.host_key_checking, cfg.host_key_checking) {

@@ -38,13 +38,13 @@ pub fn layers(
 ) -> Vec<Layer> {
     let mut layers = Vec::with_capacity(12);
     let role = task.and_then(|t| t.role.as_ref());
-    match role {
-        Some(r) => layers.push(Layer::templated(r.defaults.clone())),
-        // Outside a role, every role of the play is visible (Ansible's non-private roles).
-        None if !pc.play.roles_defaults.is_empty() => {
-            layers.push(Layer::templated(pc.play.roles_defaults.clone()))
-        }
-        None => {}
+    // Every public role of the play is visible everywhere (Ansible's public roles); inside a
+    // role, its own defaults and vars come over them.
+    if !pc.play.roles_defaults.is_empty() {
+        layers.push(Layer::templated(pc.play.roles_defaults.clone()));
+    }
+    if let Some(r) = role {
+        layers.push(Layer::templated(r.defaults.clone()));
     }
     layers.push(Layer::templated(host.inv_vars.clone()));
     layers.push(Layer::data(host.facts.clone()));
@@ -52,12 +52,11 @@ pub fn layers(
     if !pc.prompted.is_empty() {
         layers.push(Layer::templated(pc.prompted.clone()));
     }
-    match role {
-        Some(r) => layers.push(Layer::templated(r.vars.clone())),
-        None if !pc.play.roles_vars.is_empty() => {
-            layers.push(Layer::templated(pc.play.roles_vars.clone()))
-        }
-        None => {}
+    if !pc.play.roles_vars.is_empty() {
+        layers.push(Layer::templated(pc.play.roles_vars.clone()));
+    }
+    if let Some(r) = role {
+        layers.push(Layer::templated(r.vars.clone()));
     }
     if let Some(t) = task {
         if !t.vars.is_empty() {
@@ -65,7 +64,7 @@ pub fn layers(
         }
     }
     if !host.included.is_empty() {
-        layers.push(Layer::data(host.included.clone()));
+        layers.push(Layer::templated(host.included.clone()));
     }
     layers.push(Layer::data(host.runtime.clone()));
     if let Some(r) = role {
@@ -163,7 +162,7 @@ pub fn hostvars_over(
         let scope = Scope::new(vec![
             Layer::templated(h.inv_vars.clone()),
             Layer::data(h.facts.clone()),
-            Layer::data(h.included.clone()),
+            Layer::templated(h.included.clone()),
             Layer::data(h.runtime.clone()),
             Layer::templated(extra.clone()),
             Layer::data(Arc::new(magic)),

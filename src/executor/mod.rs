@@ -354,6 +354,22 @@ impl<'a> Runner<'a> {
         magic.insert("ansible_play_hosts".into(), names(all));
         magic.insert("ansible_play_hosts_all".into(), names(all));
         magic.insert("ansible_play_name".into(), Value::from(play.name.as_str()));
+        let play_roles = Value::from(play.play_role_names.clone());
+        magic.insert("role_names".into(), play_roles.clone());
+        magic.insert("ansible_play_role_names".into(), play_roles);
+        magic.insert(
+            "ansible_dependent_role_names".into(),
+            Value::from(play.dep_role_names.clone()),
+        );
+        let mut all: Vec<String> = play
+            .play_role_names
+            .iter()
+            .chain(&play.dep_role_names)
+            .cloned()
+            .collect();
+        all.sort();
+        all.dedup();
+        magic.insert("ansible_role_names".into(), Value::from(all));
         let dir = std::fs::canonicalize(&pb.dir).unwrap_or_else(|_| pb.dir.clone());
         magic.insert(
             "playbook_dir".into(),
@@ -479,8 +495,17 @@ impl<'a> Runner<'a> {
         reporter: &mut dyn Reporter,
         pc: &mut PlayCtx,
     ) -> Result<bool> {
-        if play.gather_facts && tags.gathers_facts(&play.tags) {
+        let gathering = self.settings.gathering.as_str();
+        let gather = play.gather_facts.unwrap_or(gathering != "explicit");
+        if gather && tags.gathers_facts(&play.tags) {
             reporter.task_start("Gathering Facts", false, &play.span);
+            // `smart`: hosts whose facts this run already gathered are not asked again.
+            let batch: Vec<usize> = batch
+                .iter()
+                .copied()
+                .filter(|i| gathering != "smart" || !self.hosts[*i].facts_gathered)
+                .collect();
+            let batch = &batch[..];
             let results = self.on_hosts(
                 batch,
                 |h| {

@@ -207,6 +207,7 @@ pub fn gather_facts(pc: &PlayCtx, host: &mut HostState, task: Option<&Task>) -> 
         vars: &scope,
         paths: &paths,
         env: &[],
+        verbosity: pc.settings.verbosity,
     };
     let plan = module.plan(&mut mctx, &Args::default())?;
     if let Some(f) = plan.facts {
@@ -278,12 +279,22 @@ pub fn run_task(pc: &PlayCtx, task: &Task, host: &mut HostState) -> HostResult {
                     Status::Failed
                 },
                 ignored: false,
-                result: map_value([
-                    ("failed".to_string(), Value::from(!unreachable)),
-                    ("unreachable".to_string(), Value::from(unreachable)),
-                    ("msg".to_string(), Value::from(msg.clone())),
-                    ("changed".to_string(), Value::from(false)),
-                ]),
+                result: {
+                    let mut r = vec![
+                        ("failed".to_string(), Value::from(!unreachable)),
+                        ("unreachable".to_string(), Value::from(unreachable)),
+                        ("msg".to_string(), Value::from(msg.clone())),
+                        ("changed".to_string(), Value::from(false)),
+                    ];
+                    // Ansible reports a failure raised as an error with its traceback.
+                    if !unreachable {
+                        r.push((
+                            "exception".to_string(),
+                            Value::from("(traceback unavailable)"),
+                        ));
+                    }
+                    map_value(r)
+                },
                 items: Vec::new(),
                 diffs: Vec::new(),
                 msg: Some(msg),
@@ -337,7 +348,32 @@ fn run_task_inner(pc: &PlayCtx, task: &Task, host: &mut HostState) -> Result<Hos
         }
         let iv = Arc::new(item_vars(task, &items, i));
         let item = item.clone();
-        let (status, mut result, diffs) = run_item(pc, task, host, Some(iv.clone()))?;
+        // An item that fails to render or evaluate fails alone (the loop goes on, as in
+        // Ansible); a lost connection still ends the task.
+        let (status, mut result, diffs) = match run_item(pc, task, host, Some(iv.clone())) {
+            Ok(r) => r,
+            Err(e)
+                if !is_transport_error(&e)
+                    && !is_deadline_exceeded(&e)
+                    && !e.to_string().starts_with('\u{0}') =>
+            {
+                let msg = format!("{e:#}");
+                (
+                    Status::Failed,
+                    map_value([
+                        ("failed".to_string(), Value::from(true)),
+                        ("msg".to_string(), Value::from(msg)),
+                        ("changed".to_string(), Value::from(false)),
+                        (
+                            "exception".to_string(),
+                            Value::from("(traceback unavailable)"),
+                        ),
+                    ]),
+                    Vec::new(),
+                )
+            }
+            Err(e) => return Err(e),
+        };
         let label = match &task.loop_label {
             Some(l) => l
                 .render(
@@ -556,7 +592,7 @@ fn eval_conditions(conds: &[Arc<Tmpl>], scope: &Value) -> Result<Option<String>>
                 .trim_end_matches("}}")
                 .trim();
             match crate::template::tree::undefined_path(c, scope) {
-                Some(name) => anyhow!("the condition `{src}` failed: `{name}` is undefined"),
+                Some(name) => anyhow!("the condition `{src}` failed: '{name}' is undefined"),
                 None => anyhow!("the condition `{src}` failed: {e}"),
             }
         })?;
@@ -606,7 +642,12 @@ fn run_item(
         .or(pc.play.check_mode)
         .unwrap_or(pc.settings.check);
     let diff = task.diff.or(pc.play.diff).unwrap_or(pc.settings.diff);
-    let rendered = task.args.render(&scope, &pc.omit)?;
+    let rendered = task.args.render(&scope, &pc.omit).map_err(|e| {
+        anyhow!(
+            "Task failed: Finalization of task args for 'ansible.builtin.{}' failed: {e:#}",
+            module.name()
+        )
+    })?;
     let args = Args::from_value(module.name(), module.spec(), &rendered)?;
     let delegate = match &task.delegate_to {
         Some(tree) => Some(tree.render(&scope, &pc.omit)?.to_string()).filter(|d| *d != host.name),
@@ -650,6 +691,7 @@ fn run_item(
                 vars: &scope,
                 paths: &paths,
                 env: &env,
+                verbosity: pc.settings.verbosity,
             };
             let planned = run_module(module, &mut mctx, &args, check);
             if let Some(c) = mctx.conn.as_deref_mut() {
@@ -812,7 +854,7 @@ fn plan_to_result(plan: Plan, check: bool, diff: bool) -> (Status, Value, Vec<Di
     let mut m = plan.values;
     let status = if plan.failed {
         Status::Failed
-    } else if check && plan.skip_in_check && plan.changed {
+    } else if plan.skipped.is_some() || (check && plan.skip_in_check && plan.changed) {
         Status::Skipped
     } else if plan.changed {
         Status::Changed
@@ -829,7 +871,10 @@ fn plan_to_result(plan: Plan, check: bool, diff: bool) -> (Status, Value, Vec<Di
     } else {
         m.entry("failed".into()).or_insert(Value::from(false));
     }
-    if status == Status::Skipped {
+    if let Some(reason) = &plan.skipped {
+        m.insert("skipped".into(), Value::from(true));
+        m.insert("skipped_reason".into(), Value::from(reason.as_str()));
+    } else if status == Status::Skipped {
         m.insert("skipped".into(), Value::from(true));
         m.insert("msg".into(), Value::from("skipped, running in check mode"));
     } else if let Some(msg) = plan.msg {

@@ -51,6 +51,10 @@ impl Args {
         let mut map = VarMap::new();
         if v.kind() == ValueKind::Map {
             for k in v.try_iter()? {
+                // set_fact's keys become variables: they must be valid names.
+                if module.rsplit('.').next() == Some("set_fact") {
+                    crate::vars::check_var_name(&k).map_err(|e| anyhow!("{e}"))?;
+                }
                 let key = k.to_string();
                 let item = v.get_item(&k)?;
                 let name = if spec.any_args {

@@ -63,7 +63,7 @@ impl Module for Assert {
 
 fn describe(t: &crate::template::Tmpl, ctx: &Value, e: &minijinja::Error) -> String {
     match crate::template::tree::undefined_path(t, ctx) {
-        Some(name) => format!("`{name}` is undefined"),
+        Some(name) => format!("'{name}' is undefined"),
         None => e.to_string(),
     }
 }

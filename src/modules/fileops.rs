@@ -1692,6 +1692,7 @@ pub mod testing {
                 vars: &self.vars,
                 paths: &self.paths,
                 env: &[],
+                verbosity: 0,
             }
         }
 

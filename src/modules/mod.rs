@@ -33,6 +33,7 @@ mod template;
 mod user;
 
 pub use args::{to_bool as args_to_bool, Args, Spec};
+pub use debug::UNTRUSTED as DEBUG_UNTRUSTED;
 pub use dynamic::dynamic;
 pub use include_vars::{dir_files as vars_dir_files, read_vars_file};
 pub use missing::{is_ansible_module, missing};
@@ -88,6 +89,8 @@ pub struct Plan {
     /// The content came out of a vault (a vault-encrypted `src`): its diffs are never shown,
     /// as for `no_log`.
     pub secret: bool,
+    /// The module decided to skip (`skipped_reason`), e.g. `debug` below its `verbosity`.
+    pub skipped: Option<String>,
 }
 
 impl Plan {
@@ -178,6 +181,8 @@ pub struct ModuleCtx<'a> {
     pub paths: &'a SearchPaths,
     /// `environment:` variables exported for every command this task runs.
     pub env: &'a [(String, String)],
+    /// The run's `-v` count (`debug`'s `verbosity`).
+    pub verbosity: u8,
 }
 
 impl ModuleCtx<'_> {

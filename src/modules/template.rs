@@ -262,6 +262,16 @@ fn template_vars(src_arg: &str, found: &Path, dest: &str) -> (VarMap, VarMap) {
         "template_uid".into(),
         Value::from(md.as_ref().map(|m| user_name(m.uid())).unwrap_or_default()),
     );
+    if let Some(m) = md.as_ref().and_then(|m| m.modified().ok()) {
+        let d = m.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        over.insert(
+            "template_mtime".into(),
+            Value::from(crate::template::filters_more::py_datetime(
+                d.as_secs() as i64,
+                d.subsec_micros(),
+            )),
+        );
+    }
     over.insert(
         "template_run_date".into(),
         Value::from(super::command::chrono_like_now()),

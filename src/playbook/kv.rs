@@ -96,7 +96,7 @@ pub fn parse_kv(s: &str, free_form: bool, known: &dyn Fn(&str) -> bool) -> Resul
 /// `key=value` split at the first `=` (past the first character) not preceded by `\`.
 fn key_split(w: &str) -> Option<(&str, &str)> {
     let b = w.as_bytes();
-    let mut from = 1;
+    let mut from = w.chars().next().map_or(1, char::len_utf8);
     while from < b.len() {
         let pos = from + w[from..].find('=')?;
         if b[pos - 1] != b'\\' {

@@ -95,7 +95,8 @@ pub struct Play {
     pub vars: Arc<VarMap>,
     /// `vars_prompt`: asked when the play starts (unless given with `-e`).
     pub vars_prompt: Vec<VarPrompt>,
-    pub gather_facts: bool,
+    /// `gather_facts` as the play says it (`None`: as `gathering` of the configuration says).
+    pub gather_facts: Option<bool>,
     pub become_opts: BecomeOpts,
     pub remote_user: Option<String>,
     pub connection: Option<String>,
@@ -109,6 +110,10 @@ pub struct Play {
     /// the play's tasks outside the roles too (role variables are not private by default).
     pub roles_defaults: Arc<VarMap>,
     pub roles_vars: Arc<VarMap>,
+    /// `ansible_play_role_names` (`role_names`): `roles:` and imported roles, in load order.
+    pub play_role_names: Vec<String>,
+    /// `ansible_dependent_role_names`: the roles loaded as dependencies, each once.
+    pub dep_role_names: Vec<String>,
     pub any_errors_fatal: bool,
     pub ignore_unreachable: bool,
     pub force_handlers: bool,

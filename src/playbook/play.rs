@@ -75,6 +75,17 @@ pub(super) struct LoadCtx<'a> {
     pub import_vars: VarMap,
     /// The play being loaded's vars (with `import_vars`), for names rendered at load time.
     pub play_vars: VarMap,
+    /// Whether roles loaded now are public (`roles:`, `import_role`, their dependencies; an
+    /// `include_role` only with `public: true`): their defaults and vars are the play's too.
+    pub public: bool,
+    /// The public roles of the play being loaded, in load order (each once).
+    pub public_roles: Vec<std::sync::Arc<super::RoleInfo>>,
+    /// `ansible_play_role_names`: the play's `roles:` and imported roles, in load order.
+    pub play_role_names: Vec<String>,
+    /// `ansible_dependent_role_names`: roles loaded as `meta/main.yml` dependencies.
+    pub dep_role_names: Vec<String>,
+    /// A dependency is being loaded (its name goes to `dep_role_names`).
+    pub loading_dep: bool,
 }
 
 impl LoadCtx<'_> {
@@ -115,6 +126,11 @@ pub fn load_playbook(path: &Path, opts: &LoadOptions) -> Result<Playbook> {
         role_handlers: Vec::new(),
         import_vars: VarMap::new(),
         play_vars: VarMap::new(),
+        public: true,
+        public_roles: Vec::new(),
+        play_role_names: Vec::new(),
+        dep_role_names: Vec::new(),
+        loading_dep: false,
     };
     let plays = load_plays(path, &mut ctx)?;
     Ok(Playbook {
@@ -134,6 +150,11 @@ pub fn load_playbook_str(text: &str, name: &str, opts: &LoadOptions) -> Result<P
         role_handlers: Vec::new(),
         import_vars: VarMap::new(),
         play_vars: VarMap::new(),
+        public: true,
+        public_roles: Vec::new(),
+        play_role_names: Vec::new(),
+        dep_role_names: Vec::new(),
+        loading_dep: false,
     };
     let docs = crate::yaml::load_str(text, Path::new(name))?;
     let plays = plays_from_docs(docs, &dir, &mut ctx)?;
@@ -342,23 +363,59 @@ fn load_play(node: &Node, base: &Path, ctx: &mut LoadCtx) -> Result<Play> {
         None => VarMap::new(),
     };
     if let Some(files) = get("vars_files") {
-        for f in want_str_list(files, "vars_files")? {
-            let p = base.join(&f);
-            let docs = load_file(&p)
-                .map_err(|e| err_at(&files.span, format!("cannot load vars file `{f}`: {e:#}")))?;
+        ctx.play_vars = vars.clone();
+        let entries: Vec<&Node> = match &files.kind {
+            NodeKind::Seq(items) => items.iter().collect(),
+            _ => vec![files],
+        };
+        for entry in entries {
+            // An entry may be a list of alternatives: the first that exists is read.
+            let names: Vec<String> = match &entry.kind {
+                NodeKind::Seq(alts) => alts
+                    .iter()
+                    .map(|a| want_str(a, "vars_files"))
+                    .collect::<Result<_>>()?,
+                _ => vec![want_str(entry, "vars_files")?],
+            };
+            let names: Vec<String> = names.iter().map(|n| ctx.render_name(n)).collect();
+            let chosen = names
+                .iter()
+                .find(|n| base.join(n).is_file())
+                .or(names.last())
+                .cloned()
+                .unwrap_or_default();
+            let p = base.join(&chosen);
+            let docs = load_file(&p).map_err(|e| {
+                err_at(
+                    &entry.span,
+                    format!("cannot load vars file `{chosen}`: {e:#}"),
+                )
+            })?;
             if let Some(d) = docs.first() {
-                if !matches!(d.kind, NodeKind::Map(_) | NodeKind::Null) {
-                    return Err(err_at(
-                        &d.span,
-                        "a vars file must be a mapping of variable names to values",
-                    ));
+                // A mapping, or a list of mappings merged in order (as Ansible reads them).
+                match &d.kind {
+                    NodeKind::Map(_) | NodeKind::Null => vars.extend(vars_map(d, "vars_files")?),
+                    NodeKind::Seq(items) if items.iter().all(|i| i.as_map().is_some()) => {
+                        for i in items {
+                            vars.extend(vars_map(i, "vars_files")?);
+                        }
+                    }
+                    _ => {
+                        return Err(err_at(
+                            &d.span,
+                            "Invalid variable file contents: a vars file must be a mapping of variable names to values, or a list of mappings",
+                        ))
+                    }
                 }
-                vars.extend(vars_map(d, "vars_files")?);
             }
         }
     }
     vars.extend(ctx.import_vars.iter().map(|(k, v)| (k.clone(), v.clone())));
     ctx.play_vars = vars.clone();
+    ctx.public_roles.clear();
+    ctx.play_role_names.clear();
+    ctx.dep_role_names.clear();
+    ctx.public = true;
     let mut inh = Inherited {
         file_dir: base.to_path_buf(),
         ..Inherited::default()
@@ -452,15 +509,12 @@ fn load_play(node: &Node, base: &Path, ctx: &mut LoadCtx) -> Result<Play> {
             })
             .transpose()
     };
-    // Every role the play loads, once, in load order.
+    // The play's public roles, once each, in load order: their defaults and vars are visible
+    // to every task of the play (Ansible's public roles), even a role without tasks.
     let (mut roles_defaults, mut roles_vars) = (VarMap::new(), VarMap::new());
     {
-        let mut all: Vec<&Task> = Vec::new();
-        for t in sections.iter().flatten().chain(handlers.iter()) {
-            t.flatten(&mut all);
-        }
         let mut seen: Vec<&Path> = Vec::new();
-        for r in all.iter().filter_map(|t| t.role.as_ref()) {
+        for r in &ctx.public_roles {
             if !seen.contains(&r.path.as_path()) {
                 seen.push(&r.path);
                 roles_defaults.extend(r.defaults.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -480,7 +534,7 @@ fn load_play(node: &Node, base: &Path, ctx: &mut LoadCtx) -> Result<Play> {
             .map(super::prompt::load_prompts)
             .transpose()?
             .unwrap_or_default(),
-        gather_facts: opt_bool("gather_facts")?.unwrap_or(true),
+        gather_facts: opt_bool("gather_facts")?,
         become_opts,
         remote_user: get("remote_user")
             .map(|u| want_str(u, "remote_user"))
@@ -500,6 +554,13 @@ fn load_play(node: &Node, base: &Path, ctx: &mut LoadCtx) -> Result<Play> {
         strategy,
         roles_defaults: std::sync::Arc::new(roles_defaults),
         roles_vars: std::sync::Arc::new(roles_vars),
+        play_role_names: std::mem::take(&mut ctx.play_role_names),
+        dep_role_names: {
+            let mut d = std::mem::take(&mut ctx.dep_role_names);
+            d.sort();
+            d.dedup();
+            d
+        },
         any_errors_fatal: opt_bool("any_errors_fatal")?.unwrap_or(false),
         ignore_unreachable: opt_bool("ignore_unreachable")?.unwrap_or(false),
         force_handlers: opt_bool("force_handlers")?.unwrap_or(false),
@@ -973,13 +1034,22 @@ fn load_dynamic_role(
         None => inh.clone(),
     };
     let mut seen = Vec::new();
+    // An included role's defaults and vars are its own unless it says `public: true`.
+    let public = spec
+        .get("public")
+        .map(|p| want_bool(p, "public"))
+        .transpose()?
+        .unwrap_or(false);
+    let was_public = std::mem::replace(&mut ctx.public, public);
     let loaded = load_role(
         &rref,
         &sub,
         ctx,
         &mut seen,
         tasks_from.as_deref().unwrap_or("main"),
-    )?;
+    );
+    ctx.public = was_public;
+    let loaded = loaded?;
     ctx.role_handlers.extend(loaded.handlers);
     let shown = format!(
         "{}/tasks/{}",
@@ -1098,6 +1168,11 @@ pub fn load_include_at_run_time(inc: &IncludeTasks, file: &str) -> Result<Vec<Ta
             role_handlers: Vec::new(),
             import_vars: VarMap::new(),
             play_vars: VarMap::new(),
+            public: false,
+            public_roles: Vec::new(),
+            play_role_names: Vec::new(),
+            dep_role_names: Vec::new(),
+            loading_dep: false,
         };
         let mut seen = Vec::new();
         let loaded = load_role(
@@ -1120,6 +1195,11 @@ pub fn load_include_at_run_time(inc: &IncludeTasks, file: &str) -> Result<Vec<Ta
         role_handlers: Vec::new(),
         import_vars: VarMap::new(),
         play_vars: VarMap::new(),
+        public: true,
+        public_roles: Vec::new(),
+        play_role_names: Vec::new(),
+        dep_role_names: Vec::new(),
+        loading_dep: false,
     };
     load_included_file(&path, &sub, &mut ctx).map_err(|e| anyhow!("cannot load `{file}`: {e:#}"))
 }

@@ -171,7 +171,16 @@ pub fn collection_dir(collection: &str, playbook_dir: &Path) -> Option<PathBuf> 
         .find(|d| d.is_dir())
 }
 
+/// The role directory for `name`, absolute with links resolved (`role_path`, as Ansible's).
 fn find_role(name: &str, ctx: &LoadCtx, collections: &[String]) -> Option<PathBuf> {
+    find_role_dir(name, ctx, collections).map(|p| {
+        std::fs::canonicalize(&p)
+            .or_else(|_| std::path::absolute(&p))
+            .unwrap_or(p)
+    })
+}
+
+fn find_role_dir(name: &str, ctx: &LoadCtx, collections: &[String]) -> Option<PathBuf> {
     // `namespace.collection.role`: the role of an installed collection.
     let parts: Vec<&str> = name.split('.').collect();
     if parts.len() == 3 && !name.contains('/') {
@@ -292,6 +301,9 @@ pub(super) fn load_role(
         Some(f) => load_vars_file(&f)?,
         None => VarMap::new(),
     };
+    // This role's parameters: those of the roles it sits in, then its own.
+    let mut param_chain = inh.role_param_chain.clone();
+    param_chain.extend(rref.params.iter().map(|(k, v)| (k.clone(), v.clone())));
     let mut role_collections = Vec::new();
     if let Some(meta) = main_file(&path.join("meta"), "main") {
         let docs = load_file(&meta)?;
@@ -301,8 +313,13 @@ pub(super) fn load_role(
         if let Some(deps) = docs.first().and_then(|d| d.get("dependencies")) {
             for dep in deps.as_seq().unwrap_or(&[]) {
                 let dref = RoleRef::parse(dep)?;
-                let dinh = super::task::inherit_from(&dref.keywords, inh, &["role", "name"])?;
-                let loaded = load_role(&dref, &dinh, ctx, seen, "main")?;
+                let mut dinh = super::task::inherit_from(&dref.keywords, inh, &["role", "name"])?;
+                // A dependency gets this role's parameters under its own.
+                dinh.role_param_chain = param_chain.clone();
+                let was = std::mem::replace(&mut ctx.loading_dep, true);
+                let loaded = load_role(&dref, &dinh, ctx, seen, "main");
+                ctx.loading_dep = was;
+                let loaded = loaded?;
                 out.tasks.extend(loaded.tasks);
                 out.handlers.extend(loaded.handlers);
             }
@@ -322,14 +339,15 @@ pub(super) fn load_role(
         None => (name.clone(), name),
     };
     // `ansible_parent_role_names`/`_paths`: the roles that brought this one in, nearest first.
-    let parents = match &inh.role {
-        Some(p) if p.path != path => {
+    // Only an import/include statement inside a role makes a parent (a role bringing itself
+    // in is its own parent); dependencies have none of their own.
+    let parents = match (&inh.role, ctx.loading_dep) {
+        (Some(p), false) => {
             let mut v = vec![(p.fqcn.clone(), p.path.clone())];
             v.extend(p.parents.iter().cloned());
             v
         }
-        Some(p) => p.parents.clone(),
-        None => Vec::new(),
+        _ => Vec::new(),
     };
     let info = Arc::new(RoleInfo {
         name,
@@ -338,10 +356,19 @@ pub(super) fn load_role(
         path: path.clone(),
         defaults: Arc::new(defaults),
         vars: Arc::new(vars),
-        params: Arc::new(rref.params.clone()),
+        params: Arc::new(param_chain.clone()),
     });
+    if ctx.public {
+        ctx.public_roles.push(info.clone());
+    }
+    if ctx.loading_dep {
+        ctx.dep_role_names.push(info.fqcn.clone());
+    } else if ctx.public {
+        ctx.play_role_names.push(info.fqcn.clone());
+    }
     let mut rinh = inh.clone();
     rinh.role = Some(info);
+    rinh.role_param_chain = param_chain;
     rinh.collections.extend(role_collections);
     if let Some(c) = collection_of(&path) {
         rinh.collections.push(c);

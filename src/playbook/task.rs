@@ -462,6 +462,9 @@ pub struct Inherited {
     /// `module_defaults` of the play and enclosing blocks, outermost first: each a mapping of
     /// module names to default arguments.
     pub module_defaults: Vec<TTree>,
+    /// Role parameters of the roles this one sits in (a dependency, or a role imported from a
+    /// role's tasks, gets its parents' parameters under its own).
+    pub role_param_chain: VarMap,
 }
 
 pub(super) fn err_at(span: &Span, msg: impl std::fmt::Display) -> anyhow::Error {
@@ -641,6 +644,26 @@ fn installed_collection_module(name: &str, inh: &Inherited) -> bool {
     })
 }
 
+/// Whether ansible-core 2.19 would refuse `debug`'s `var` as untrusted: an `!unsafe` string,
+/// or a template whose result (not a variable passed through) would be evaluated again.
+fn untrusted_var(v: &Node) -> bool {
+    if v.tag.as_deref() == Some("unsafe") {
+        return true;
+    }
+    let Some(s) = v.as_str() else { return false };
+    if !crate::template::is_templated(s) {
+        return false;
+    }
+    match crate::template::single_expression(s.trim()) {
+        Some(expr) => {
+            let e = expr.trim();
+            !e.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+        }
+        None => true,
+    }
+}
+
 /// Finds the module key of a task mapping: the one key that is not a keyword.
 fn module_key<'a>(
     entries: &'a [(Node, Node)],
@@ -734,7 +757,16 @@ fn module_args(
             for (k, v) in m {
                 let key = k.key_str().unwrap_or_default();
                 entries.retain(|(e, _, _)| *e != key);
-                entries.push((key, TTree::from_node(v)?, k.span.clone()));
+                let tree = if module.name() == "debug" && key == "var" && untrusted_var(v) {
+                    TTree::Value(minijinja::Value::from(format!(
+                        "{}{}",
+                        modules::DEBUG_UNTRUSTED,
+                        v.as_str().unwrap_or_default()
+                    )))
+                } else {
+                    TTree::from_node(v)?
+                };
+                entries.push((key, tree, k.span.clone()));
             }
         }
         // `assert: "{{ item }}"`: the whole argument mapping from a template, per host.
@@ -773,6 +805,15 @@ fn module_args(
                     "the arguments of `{module_name}` must be a mapping or a `k=v` string, not {}",
                     value.type_name()
                 ),
+            ));
+        }
+    }
+    // `_ansible_` is reserved for Ansible's own internal arguments.
+    if spec.free_form.is_none() {
+        if let Some((k, _, span)) = entries.iter().find(|(k, _, _)| k.starts_with("_ansible_")) {
+            return Err(err_at(
+                span,
+                format!("Invalid parameter specified beginning with keyword '_ansible_' for action '{module_name}': '{k}'. The prefix '_ansible_' is reserved for internal use only."),
             ));
         }
     }
@@ -1112,9 +1153,16 @@ pub(super) fn parse_task(node: &Node, inh: &Inherited, handler: bool) -> Result<
         loop_extended,
         loop_allitems,
         loop_break_when,
-        register: get("register")
-            .map(|r| want_str(r, "register"))
-            .transpose()?,
+        register: match get("register") {
+            Some(r) => {
+                let v = crate::yaml::node_to_value(r);
+                crate::vars::check_var_name(&v).map_err(|e| {
+                    err_at(&r.span, format!("Invalid 'register' specified: {e}\nhint: variable names must be strings starting with a letter or underscore character, and contain only letters, numbers and underscores"))
+                })?;
+                Some(want_str(r, "register")?)
+            }
+            None => None,
+        },
         tags,
         notify: {
             let mut n = inh.notify.clone();

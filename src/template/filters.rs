@@ -523,7 +523,7 @@ fn to_index_map(v: &Value) -> Result<IndexMap<Value, Value>, Error> {
 }
 
 /// Ansible's `merge_hash(x, y, recursive, list_merge)`: `y`'s keys take precedence.
-fn merge_hash(
+pub(crate) fn merge_hash(
     x: &IndexMap<Value, Value>,
     y: &IndexMap<Value, Value>,
     recursive: bool,
@@ -1817,7 +1817,8 @@ hosts:
             ("{{ '' | default('a', true) }}", "a"),
             ("{{ '' | default('a', boolean=true) }}", "a"),
             ("{{ 0 | default('a', true) }}", "a"),
-            ("{{ none_value | default('a') }}", "None"),
+            // A defined null stays null; inside text it prints nothing (ansible-core's finalize).
+            ("{{ none_value | default('a') }}", ""),
             ("{{ none_value | default('a', true) }}", "a"),
             ("{{ x | default(none) is none }}", "True"),
             ("{{ x | default(default_value='k') }}", "k"),

@@ -51,6 +51,17 @@ fn now(kwargs: Kwargs) -> Result<Value, Error> {
     }
 }
 
+/// Python's `str(datetime.fromtimestamp(secs))` in local time: `2024-05-01 12:00:00`, with
+/// `.ffffff` only when there are microseconds.
+pub fn py_datetime(secs: i64, micros: u32) -> String {
+    let base = c_strftime("%Y-%m-%d %H:%M:%S", &local_tm(secs, false)).unwrap_or_default();
+    if micros == 0 {
+        base
+    } else {
+        format!("{base}.{micros:06}")
+    }
+}
+
 /// `undef(hint=None)`: an undefined value (a default that must be overridden).
 fn undef(_args: minijinja::value::Rest<Value>) -> Value {
     Value::UNDEFINED

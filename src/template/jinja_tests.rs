@@ -6,13 +6,14 @@
 
 use super::filters::{compile_regex, op_err, py_str, require_defined, seq_items, Params};
 use minijinja::value::{Kwargs, Value, ValueKind};
-use minijinja::{Environment, Error, State};
+use minijinja::{Environment, Error, ErrorKind, State};
 use regex::Regex;
 use std::cmp::Ordering;
 
 /// Registers the Ansible tests on `env`, replacing builtins that behave differently.
 pub fn register(env: &mut Environment<'static>) {
     env.add_test("failed", failed);
+    env.add_test("ansible._protomatter.tagged_with", tagged_with);
     env.add_test("failure", failed);
     env.add_test("succeeded", succeeded);
     env.add_test("success", succeeded);
@@ -523,6 +524,22 @@ fn truthy(state: &State, value: &Value, args: &[Value], kwargs: Kwargs) -> Resul
 /// `falsy(convert_bool=False)`: the opposite of `truthy`.
 fn falsy(state: &State, value: &Value, args: &[Value], kwargs: Kwargs) -> Result<bool, Error> {
     truthy(state, value, args, kwargs).map(|t| !t)
+}
+
+/// `ansible._protomatter.tagged_with(tag)`: ansible-core 2.19's data tags, as far as drover
+/// can tell them: a string is trusted as a template (`TrustedAsTemplate`) when it comes from
+/// the user's files, which is where drover's strings come from; drover tracks no other tag.
+fn tagged_with(value: &Value, tag: &str) -> Result<bool, Error> {
+    match tag {
+        "TrustedAsTemplate" => Ok(value.kind() == ValueKind::String),
+        "Origin" | "VaultedValue" | "SourceWasEncrypted" | "Deprecated" | "NotATemplate" => {
+            Ok(false)
+        }
+        other => Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("Unknown tag name '{other}'."),
+        )),
+    }
 }
 
 #[cfg(test)]

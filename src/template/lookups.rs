@@ -48,16 +48,25 @@ fn lookup(state: &State, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
     let values = args.into_values();
     let (name, terms, kwargs) = split_args(&values)?;
     let wantlist = kwargs.get::<Option<bool>>("wantlist")?.unwrap_or(false);
-    let results = run(state, &name, terms, &kwargs)?;
-    if wantlist {
+    // As ansible-core: an error ignored (`errors=ignore|warn`) gives None ([] with
+    // `wantlist`), no result an empty list, one result itself, several strings one
+    // comma-joined string.
+    let Some(results) = run_lenient(state, &name, terms, &kwargs)? else {
+        return Ok(if wantlist {
+            Value::from(Vec::<Value>::new())
+        } else {
+            Value::from(())
+        });
+    };
+    if wantlist || results.is_empty() {
         return Ok(Value::from(results));
+    }
+    if results.len() == 1 {
+        return Ok(results.into_iter().next().unwrap_or_default());
     }
     if results.iter().all(|v| v.kind() == ValueKind::String) {
         let parts: Vec<&str> = results.iter().filter_map(Value::as_str).collect();
         return Ok(Value::from(parts.join(",")));
-    }
-    if results.len() == 1 {
-        return Ok(results.into_iter().next().unwrap_or_default());
     }
     Ok(Value::from(results))
 }
@@ -88,8 +97,30 @@ fn split_args(values: &[Value]) -> Result<(String, &[Value], Kwargs), Error> {
 /// One lookup plugin: terms and options in, results out.
 type LookupFn = fn(&State, &[Value], &Kwargs) -> Result<Vec<Value>, Error>;
 
+/// Runs the named lookup, applying `errors=`: `None` when an error was ignored.
+fn run_lenient(
+    state: &State,
+    name: &str,
+    terms: &[Value],
+    kwargs: &Kwargs,
+) -> Result<Option<Vec<Value>>, Error> {
+    let errors: Option<String> = kwargs.get("errors")?;
+    let ignoring = matches!(errors.as_deref(), Some("ignore" | "warn"));
+    match run(state, name, terms, kwargs) {
+        Ok(v) if v.is_empty() && ignoring && LAST_IGNORED.with(|c| c.replace(false)) => Ok(None),
+        Ok(v) => Ok(Some(v)),
+        Err(e) => Err(e),
+    }
+}
+
+thread_local! {
+    /// Whether the last `run` on this thread ignored an error (`errors=ignore|warn`).
+    static LAST_IGNORED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// Runs the named lookup, applying `errors=`.
 fn run(state: &State, name: &str, terms: &[Value], kwargs: &Kwargs) -> Result<Vec<Value>, Error> {
+    LAST_IGNORED.with(|c| c.set(false));
     let short = name
         .strip_prefix("ansible.builtin.")
         .or_else(|| name.strip_prefix("ansible.legacy."))
@@ -123,6 +154,7 @@ fn run(state: &State, name: &str, terms: &[Value], kwargs: &Kwargs) -> Result<Ve
         Ok(v) => Ok(v),
         Err(e) if mode == "strict" => Err(err(format!("lookup `{short}`: {e}"))),
         Err(e) => {
+            LAST_IGNORED.with(|c| c.set(true));
             if mode == "warn" {
                 let msg = format!("lookup `{short}` failed: {e}");
                 crate::output::eprintln_above(&format!(
@@ -913,7 +945,8 @@ mod tests {
             ctx(&d),
         )
         .unwrap();
-        assert_eq!(out, "|");
+        // No result is an empty list (ansible-core 2.19).
+        assert_eq!(out, "[]|");
         assert!(render("{{ lookup('first_found', 'x') }}", ctx(&d)).is_err());
         let out = render(
             "{{ query('fileglob', 'conf/*.conf') | map('basename') | list }}",

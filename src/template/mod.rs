@@ -34,6 +34,13 @@ pub fn environment() -> Environment<'static> {
         env.set_syntax(syntax);
     }
     env.set_unknown_method_callback(methods::call);
+    // As ansible-core's finalize: `{{ none }}` inside text prints nothing.
+    env.set_formatter(|out, state, value| {
+        if value.is_none() {
+            return Ok(());
+        }
+        minijinja::escape_formatter(out, state, value)
+    });
     env.add_function("__drover_get", guards::get);
     env.add_function(
         "__drover_undecryptable",

@@ -71,11 +71,22 @@ impl TTree {
                 for (k, v) in entries {
                     let v = v.render(ctx, omit)?;
                     if k == SPLICE {
-                        // `args: "{{ more_args }}"`: its mapping's entries, under the others.
+                        // `args: "{{ more_args }}"`: its mapping's entries, under the others;
+                        // `{{ omit }}` gives none.
+                        if v.as_str() == Some(omit) {
+                            continue;
+                        }
                         if v.kind() != minijinja::value::ValueKind::Map {
+                            let kind = match v.kind() {
+                                minijinja::value::ValueKind::String => "str",
+                                minijinja::value::ValueKind::Seq => "list",
+                                minijinja::value::ValueKind::Number if v.is_integer() => "int",
+                                minijinja::value::ValueKind::Number => "float",
+                                minijinja::value::ValueKind::Bool => "bool",
+                                _ => "NoneType",
+                            };
                             return Err(anyhow!(
-                                "`args` must render to a mapping, not {}",
-                                v.kind()
+                                "Task args must resolve to a 'dict' not '{kind}'."
                             ));
                         }
                         for key in v.try_iter()? {
@@ -145,7 +156,7 @@ pub fn template_error(span: &Span, source: &str, e: &minijinja::Error) -> anyhow
 pub fn render_error(span: &Span, t: &Tmpl, ctx: &Value, e: &minijinja::Error) -> anyhow::Error {
     if let Some(name) = undefined_path(t, ctx) {
         return anyhow!(
-            "{span}: `{name}` is undefined (in `{}`)\nhint: define it in vars, inventory, role defaults or with `-e`, or use `{{{{ {name} | default(...) }}}}`",
+            "{span}: '{name}' is undefined (in `{}`)\nhint: define it in vars, inventory, role defaults or with `-e`, or use `{{{{ {name} | default(...) }}}}`",
             t.source().trim()
         );
     }
@@ -160,7 +171,21 @@ pub fn render_error(span: &Span, t: &Tmpl, ctx: &Value, e: &minijinja::Error) ->
 
 /// The first dotted variable path of the template that does not resolve in `ctx`.
 pub fn undefined_path(t: &Tmpl, ctx: &Value) -> Option<String> {
-    for path in t.variable_paths() {
+    // In the order the template reads them (ansible-core names the first it evaluates).
+    let src = t.source();
+    let mut paths = t.variable_paths();
+    paths.sort_by_key(|p| {
+        let root = p.split('.').next().unwrap_or(p);
+        src.match_indices(root)
+            .find(|(i, _)| {
+                let before = src[..*i].chars().next_back();
+                let after = src[i + root.len()..].chars().next();
+                !before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.')
+                    && !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
+            })
+            .map_or(usize::MAX, |(i, _)| i)
+    });
+    for path in paths {
         let mut cur = ctx.clone();
         let mut ok = true;
         for part in path.split('.') {

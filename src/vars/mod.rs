@@ -83,6 +83,39 @@ impl Scope {
     }
 }
 
+/// Ansible's rule for a variable name (`register`, `set_fact` keys): a string that is an
+/// ASCII identifier and not a Python/Jinja constant. The error is Ansible's message.
+pub fn check_var_name(name: &Value) -> Result<(), String> {
+    let ok = name.as_str().is_some_and(|s| {
+        let mut c = s.chars();
+        c.next()
+            .is_some_and(|f| f.is_ascii_alphabetic() || f == '_')
+            && c.all(|x| x.is_ascii_alphanumeric() || x == '_')
+            && !matches!(
+                s,
+                "true" | "false" | "none" | "True" | "False" | "None" | "not"
+            )
+    });
+    if ok {
+        return Ok(());
+    }
+    let kind = match name.kind() {
+        minijinja::value::ValueKind::String => None,
+        minijinja::value::ValueKind::Number if name.is_integer() => Some("int"),
+        minijinja::value::ValueKind::Number => Some("float"),
+        minijinja::value::ValueKind::Bool => Some("bool"),
+        minijinja::value::ValueKind::None => Some("NoneType"),
+        minijinja::value::ValueKind::Seq => Some("list"),
+        minijinja::value::ValueKind::Map => Some("dict"),
+        _ => Some("object"),
+    };
+    let shown = crate::template::filters::py_str(name);
+    Err(match kind {
+        None => format!("Invalid variable name '{shown}'."),
+        Some(k) => format!("Invalid variable name '{shown}' of type '{k}'."),
+    })
+}
+
 /// Renders every template string inside a value against `ctx`; untouched values are shared.
 pub fn render_deep(v: &Value, ctx: &Value) -> Result<Value, Error> {
     if let Some(s) = v.as_str() {
