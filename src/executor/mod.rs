@@ -649,8 +649,8 @@ impl<'a> Runner<'a> {
                 // whether another host ran the task already.
                 reporter.warning("Using run_once with the free strategy is not currently supported. This task will still be executed for every host in the inventory list.");
             }
-            let results = self.run_on_batch(task, batch, pc);
-            self.apply_inventory_changes(&results, pc);
+            let mut results = self.run_on_batch(task, batch, pc);
+            self.apply_inventory_changes(&mut results, pc);
             self.record(&results, Some(task), reporter, pc);
             if task.any_errors_fatal.unwrap_or(play.any_errors_fatal)
                 && results
@@ -957,15 +957,18 @@ impl<'a> Runner<'a> {
     /// What `group_by` and `add_host` results ask of the inventory (Ansible's `add_group` /
     /// `add_host` result keys, per item of a loop): applied now, so the next task sees the
     /// new `groups` and `group_names`, and later plays the new hosts and groups.
-    fn apply_inventory_changes(&mut self, results: &[HostResult], pc: &mut PlayCtx) {
+    fn apply_inventory_changes(&mut self, results: &mut [HostResult], pc: &mut PlayCtx) {
         let mut changed = false;
-        for r in results {
-            let items: Vec<&Value> = if r.items.is_empty() {
-                vec![&r.result]
-            } else {
-                r.items.iter().map(|i| &i.result).collect()
-            };
-            for res in items {
+        for r in results.iter_mut() {
+            let looped = !r.items.is_empty();
+            let n = if looped { r.items.len() } else { 1 };
+            let (mut touched, mut any_item_changed) = (false, false);
+            for idx in 0..n {
+                let res = if looped {
+                    r.items[idx].result.clone()
+                } else {
+                    r.result.clone()
+                };
                 let get = |k: &str| {
                     res.get_attr(k)
                         .ok()
@@ -979,16 +982,17 @@ impl<'a> Runner<'a> {
                     })
                     .unwrap_or_default()
                 };
+                let mut this_changed: Option<bool> = None;
                 if let Some(g) = get("add_group") {
                     let parents: Vec<String> = list(get("parent_groups"))
                         .into_iter()
                         .filter(|p| p != "all")
                         .collect();
-                    Arc::make_mut(&mut self.inventory).add_to_group(
+                    this_changed = Some(Arc::make_mut(&mut self.inventory).add_to_group(
                         &r.host,
                         &g.to_string(),
                         &parents,
-                    );
+                    ));
                     changed = true;
                 }
                 if let Some(add) = get("add_host") {
@@ -1003,16 +1007,42 @@ impl<'a> Runner<'a> {
                     let vars = crate::vars::varmap_from_value(
                         &add.get_attr("host_vars").unwrap_or_default(),
                     );
-                    Arc::make_mut(&mut self.inventory).add_runtime_host(
+                    this_changed = Some(Arc::make_mut(&mut self.inventory).add_runtime_host(
                         &name,
                         &groups,
                         vars.clone(),
-                    );
+                    ));
                     let i = self.host_index(&name);
                     let inv = Arc::make_mut(&mut self.hosts[i].inv_vars);
                     inv.extend(vars);
                     changed = true;
                 }
+                // Ansible's `changed` for these is whether the inventory changed.
+                let Some(c) = this_changed else { continue };
+                touched = true;
+                any_item_changed |= c;
+                let fix = |st: Status| match st {
+                    Status::Ok | Status::Changed if c => Status::Changed,
+                    Status::Ok | Status::Changed => Status::Ok,
+                    other => other,
+                };
+                if looped {
+                    let it = &mut r.items[idx];
+                    it.status = fix(it.status);
+                    it.result = run_task::with_keys(&it.result, &[("changed", Value::from(c))]);
+                } else {
+                    r.status = fix(r.status);
+                    r.result = run_task::with_keys(&r.result, &[("changed", Value::from(c))]);
+                }
+            }
+            if looped && touched {
+                r.status = match r.status {
+                    Status::Ok | Status::Changed if any_item_changed => Status::Changed,
+                    Status::Ok | Status::Changed => Status::Ok,
+                    other => other,
+                };
+                r.result =
+                    run_task::with_keys(&r.result, &[("changed", Value::from(any_item_changed))]);
             }
         }
         if !changed {

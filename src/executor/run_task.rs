@@ -574,7 +574,7 @@ pub fn inclusions(
     Ok(out)
 }
 
-fn with_keys(result: &Value, extra: &[(&str, Value)]) -> Value {
+pub(super) fn with_keys(result: &Value, extra: &[(&str, Value)]) -> Value {
     let mut m = crate::vars::varmap_from_value(result);
     for (k, v) in extra {
         m.insert(k.to_string(), v.clone());
@@ -724,38 +724,85 @@ fn run_item(
             }
             l.push(Layer::data(Arc::new(reg)));
             let rscope = Scope::new(l).into_value();
-            if let Some(cw) = &task.changed_when {
-                // Ansible evaluates changed_when first, whatever the module returned.
-                if status != Status::Skipped {
-                    let changed = eval_conditions(cw, &rscope)?.is_none();
-                    if status != Status::Failed {
-                        status = if changed { Status::Changed } else { Status::Ok };
+            // As ansible-core: changed_when first, then failed_when; an error in either fails
+            // the task but keeps the module's result, the error under `<cond>_when_result`
+            // (and the other condition is not evaluated).
+            let module_failed = status == Status::Failed;
+            let mut cond_error = false;
+            if let Some(cw) = task
+                .changed_when
+                .as_ref()
+                .filter(|_| status != Status::Skipped)
+            {
+                match eval_conditions(cw, &rscope) {
+                    Ok(r) => {
+                        let changed = r.is_none();
+                        if status != Status::Failed {
+                            status = if changed { Status::Changed } else { Status::Ok };
+                        }
+                        result = with_keys(&result, &[("changed", Value::from(changed))]);
                     }
-                    result = with_keys(&result, &[("changed", Value::from(changed))]);
+                    Err(e) => {
+                        cond_error = true;
+                        status = Status::Failed;
+                        result = with_keys(
+                            &result,
+                            &[
+                                ("failed", Value::from(true)),
+                                ("changed_when_result", Value::from(condition_error_text(&e))),
+                            ],
+                        );
+                    }
                 }
             }
-            if let Some(fw) = &task.failed_when {
-                if status != Status::Skipped {
-                    let failed = eval_conditions(fw, &rscope)?.is_none();
-                    result = with_keys(
-                        &result,
-                        &[
-                            ("failed", Value::from(failed)),
-                            ("failed_when_result", Value::from(failed)),
-                        ],
-                    );
-                    if failed {
+            if let Some(fw) = task
+                .failed_when
+                .as_ref()
+                .filter(|_| status != Status::Skipped && !cond_error)
+            {
+                match eval_conditions(fw, &rscope) {
+                    Ok(r) => {
+                        let failed = r.is_none();
+                        result = with_keys(
+                            &result,
+                            &[
+                                ("failed", Value::from(failed)),
+                                ("failed_when_result", Value::from(failed)),
+                            ],
+                        );
+                        if failed {
+                            status = Status::Failed;
+                        } else if status == Status::Failed {
+                            status = if result
+                                .get_attr("changed")
+                                .map(|v| v.is_true())
+                                .unwrap_or(false)
+                            {
+                                Status::Changed
+                            } else {
+                                Status::Ok
+                            };
+                            // The module's own failure, suppressed, keeps its trace here.
+                            if module_failed {
+                                result = with_keys(
+                                    &result,
+                                    &[(
+                                        "failed_when_suppressed_exception",
+                                        Value::from("(traceback unavailable)"),
+                                    )],
+                                );
+                            }
+                        }
+                    }
+                    Err(e) => {
                         status = Status::Failed;
-                    } else if status == Status::Failed {
-                        status = if result
-                            .get_attr("changed")
-                            .map(|v| v.is_true())
-                            .unwrap_or(false)
-                        {
-                            Status::Changed
-                        } else {
-                            Status::Ok
-                        };
+                        result = with_keys(
+                            &result,
+                            &[
+                                ("failed", Value::from(true)),
+                                ("failed_when_result", Value::from(condition_error_text(&e))),
+                            ],
+                        );
                     }
                 }
             }
@@ -774,8 +821,32 @@ fn run_item(
                 }
             }
         }
-        return Ok((status, result, diffs));
+        return Ok((status, with_exception(status, result), diffs));
     }
+}
+
+/// ansible-core 2.19 gives every failed result an `exception` (a playbook sees
+/// `(traceback unavailable)`); the output never shows it.
+fn with_exception(status: Status, result: Value) -> Value {
+    if status == Status::Failed && result.get_attr("exception").is_ok_and(|v| v.is_undefined()) {
+        with_keys(
+            &result,
+            &[("exception", Value::from("(traceback unavailable)"))],
+        )
+    } else {
+        result
+    }
+}
+
+/// The text Ansible puts under `changed_when_result`/`failed_when_result` for a condition
+/// that could not be evaluated.
+fn condition_error_text(e: &anyhow::Error) -> String {
+    let msg = format!("{e:#}");
+    let inner = msg
+        .split_once("` failed: ")
+        .map(|(_, rest)| rest.to_string())
+        .unwrap_or(msg);
+    format!("Error while evaluating conditional: {inner}")
 }
 
 /// `environment:` as name/value pairs; names must be shell variable names.

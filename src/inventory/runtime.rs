@@ -7,8 +7,10 @@ use indexmap::IndexMap;
 use minijinja::Value;
 
 impl Inventory {
-    /// Makes `group` (a child of `all`, or of each of `parents`) if it does not exist.
-    fn ensure_group(&mut self, group: &str, parents: &[String]) {
+    /// Makes `group` (a child of `all`, or of each of `parents`) if it does not exist; true
+    /// when a parent group was made or linked.
+    fn ensure_group(&mut self, group: &str, parents: &[String]) -> bool {
+        let mut changed = false;
         if !self.groups.contains_key(group) {
             self.groups.insert(
                 group.to_string(),
@@ -24,24 +26,30 @@ impl Inventory {
             }
         }
         for p in parents {
+            changed |= !self.groups.contains_key(p);
             self.ensure_group(p, &[]);
             if let Some(pg) = self.groups.get_mut(p) {
                 if !pg.children.iter().any(|c| c == group) {
                     pg.children.push(group.to_string());
+                    changed = true;
                 }
             }
         }
+        changed
     }
 
-    /// `group_by`: host `host` joins `group` (and through it, `parents`).
-    pub fn add_to_group(&mut self, host: &str, group: &str, parents: &[String]) {
-        self.ensure_group(group, parents);
+    /// `group_by`: host `host` joins `group` (and through it, `parents`); true when that
+    /// changed the inventory (Ansible's `changed`).
+    pub fn add_to_group(&mut self, host: &str, group: &str, parents: &[String]) -> bool {
+        let mut changed = self.ensure_group(group, parents);
         if let Some(g) = self.groups.get_mut(group) {
             if !g.hosts.iter().any(|h| h == host) {
                 g.hosts.push(host.to_string());
+                changed = true;
             }
         }
         self.refresh_group_names(host);
+        changed
     }
 
     /// `add_host`: the host (new, or one the inventory has) joins `groups` and gets `vars`
@@ -51,8 +59,10 @@ impl Inventory {
         name: &str,
         groups: &[String],
         vars: IndexMap<String, Value>,
-    ) {
+    ) -> bool {
+        let mut changed = false;
         if !self.hosts.contains_key(name) {
+            changed = true;
             let mut base: IndexMap<String, Value> = IndexMap::new();
             for g in std::iter::once("all".to_string()).chain(groups.iter().cloned()) {
                 if let Some(grp) = self.groups.get(&g) {
@@ -73,12 +83,18 @@ impl Inventory {
             }
         }
         for g in groups {
-            self.add_to_group(name, g, &[]);
+            changed |= self.add_to_group(name, g, &[]);
         }
         if let Some(h) = self.hosts.get_mut(name) {
-            h.vars.extend(vars);
+            for (k, v) in vars {
+                if h.vars.get(&k) != Some(&v) {
+                    changed = true;
+                    h.vars.insert(k, v);
+                }
+            }
         }
         self.refresh_group_names(name);
+        changed
     }
 
     /// Recomputes a host's `group_names` (every group reaching it, sorted, without `all`); a

@@ -74,11 +74,9 @@ impl Module for GroupBy {
         } else {
             vec!["all".to_string()]
         };
-        let mut plan = Plan::unchanged()
+        Ok(Plan::unchanged()
             .with_value("add_group", key.as_str())
-            .with_value("parent_groups", Value::from(parents));
-        plan.changed = false;
-        Ok(plan)
+            .with_value("parent_groups", Value::from(parents)))
     }
 }
 
@@ -116,7 +114,8 @@ impl Module for AddHost {
         if let Some(p) = port {
             vars.insert("ansible_port".into(), Value::from(p));
         }
-        let mut plan = Plan::unchanged().with_value(
+        // `changed` is decided when the executor applies it (whether the inventory changed).
+        let plan = Plan::unchanged().with_value(
             "add_host",
             map_value([
                 ("host_name".to_string(), Value::from(host)),
@@ -124,7 +123,6 @@ impl Module for AddHost {
                 ("host_vars".to_string(), map_value(vars)),
             ]),
         );
-        plan.changed = true;
         Ok(plan)
     }
 }

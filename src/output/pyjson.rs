@@ -8,7 +8,7 @@ use serde_json::Value;
 /// as a diff of its own).
 pub fn clean_result(mut value: Value) -> Value {
     if let Some(m) = value.as_object_mut() {
-        for key in ["failed", "skipped", "diff"] {
+        for key in ["failed", "skipped", "diff", "exception"] {
             m.shift_remove(key);
         }
     }
