@@ -127,19 +127,15 @@ pub fn run_play(args: &PlayArgs) -> Result<i32> {
                         crate::executor::TagFilter::new(&settings.tags, &settings.skip_tags);
                     // As ansible-playbook lists them: what imports and blocks bring in, and a
                     // dynamic include as itself (its tasks are only known at run time).
+                    // Only a block's own tasks are listed (not rescue/always), meta tasks too.
                     fn walk<'a>(
                         ts: &'a [crate::playbook::Task],
                         out: &mut Vec<&'a crate::playbook::Task>,
                     ) {
                         for t in ts {
                             match &t.kind {
-                                TaskKind::Block(b) => {
-                                    walk(&b.block, out);
-                                    walk(&b.rescue, out);
-                                    walk(&b.always, out);
-                                }
-                                TaskKind::Module(_) | TaskKind::Include(_) => out.push(t),
-                                _ => {}
+                                TaskKind::Block(b) => walk(&b.block, out),
+                                _ => out.push(t),
                             }
                         }
                     }
@@ -147,12 +143,27 @@ pub fn run_play(args: &PlayArgs) -> Result<i32> {
                     for section in &play.sections {
                         walk(section, &mut listed);
                     }
+                    // Templated tags are rendered with the play's vars and `-e`.
+                    let scope = || {
+                        crate::vars::Scope::new(vec![
+                            crate::vars::Layer::templated(play.vars.clone()),
+                            crate::vars::Layer::templated(std::sync::Arc::new(
+                                settings.extra_vars.clone(),
+                            )),
+                        ])
+                        .into_value()
+                    };
                     for t in listed {
-                        if !filter.selects(&t.tags) {
+                        let tags = crate::executor::rendered_tags(&t.tags, scope);
+                        if !filter.selects(&tags) {
                             continue;
                         }
+                        let mut shown: Vec<String> =
+                            tags.iter().chain(&play.tags).cloned().collect();
+                        shown.sort();
+                        shown.dedup();
                         let name = crate::executor::task_title(t);
-                        writeln!(out, "      {name}\tTAGS: [{}]", t.tags.join(", "))?;
+                        writeln!(out, "      {name}\tTAGS: [{}]", shown.join(", "))?;
                     }
                 }
             }

@@ -29,6 +29,20 @@ pub struct PlayCtx<'a> {
     pub inventory: Arc<crate::inventory::Inventory>,
 }
 
+impl PlayCtx<'_> {
+    /// The play's own scope, without any host: its vars, the answers to its prompts, `-e`
+    /// and the play's special variables (for what is decided per play, such as templated tags).
+    pub fn play_scope(&self) -> Value {
+        let mut layers = vec![Layer::templated(self.play.vars.clone())];
+        if !self.prompted.is_empty() {
+            layers.push(Layer::templated(self.prompted.clone()));
+        }
+        layers.push(Layer::templated(self.extra.clone()));
+        layers.push(Layer::data(self.play_magic.clone()));
+        Scope::new(layers).into_value()
+    }
+}
+
 /// The layers of a host's scope, lowest first; `item` holds loop variables.
 pub fn layers(
     pc: &PlayCtx,

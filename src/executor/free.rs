@@ -23,6 +23,7 @@ enum Event {
     Result(Box<HostResult>, u8),
     Included(String, Vec<String>, Option<String>),
     Warning(String),
+    Meta(String, u8),
 }
 
 /// The reporter a one-host runner writes to.
@@ -48,6 +49,9 @@ impl Reporter for Forward {
     }
     fn warning(&mut self, msg: &str) {
         self.send(Event::Warning(msg.to_string()));
+    }
+    fn meta(&mut self, line: &str, verbosity: u8) {
+        self.send(Event::Meta(line.to_string(), verbosity));
     }
     fn included(&mut self, file: &str, hosts: &[&str], label: Option<&str>) {
         self.send(Event::Included(
@@ -147,6 +151,9 @@ impl<'a> Runner<'a> {
                             live: None,
                             shape: shape.clone(),
                             batch: Vec::new(),
+                            play_all: Vec::new(),
+                            rescue_depth: 0,
+                            cleared: 0,
                         };
                         let mut out = Forward {
                             tx: tx.clone(),
@@ -204,6 +211,7 @@ impl<'a> Runner<'a> {
                             warned.push(m);
                         }
                     }
+                    Event::Meta(line, verbosity) => reporter.meta(&line, verbosity),
                 }
             }
         });

@@ -44,7 +44,10 @@ pub struct HostState {
     /// `meta: end_host` / `end_play` ended this play for the host (not a failure).
     pub ended: bool,
     /// The last task that failed on this host and its result (`ansible_failed_task`/`_result`).
-    pub last_failure: Option<(String, Value)>,
+    pub last_failure: Option<(Value, Value)>,
+    /// Out of `ansible_play_hosts`/`ansible_play_batch`: failed (not where a rescue will run),
+    /// unreachable or ended in this play.
+    pub removed: bool,
     /// Facts set for a `delegate_to` host under `delegate_facts` (target, facts, whether they
     /// are `ansible_facts`), handed over after the task.
     pub delegated_facts: Vec<(String, VarMap, crate::modules::FactKind)>,
@@ -76,6 +79,7 @@ impl HostState {
                     .collect::<Vec<_>>(),
             ),
             last_failure: None,
+            removed: false,
             delegated_facts: Vec::new(),
             once_facts: Vec::new(),
             included: Arc::new(VarMap::new()),

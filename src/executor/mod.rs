@@ -18,8 +18,8 @@ mod tags;
 
 pub use handlers::check_notify;
 pub use host::{HostState, Stats};
-pub use result::{HostResult, ItemResult, Status};
-pub use tags::TagFilter;
+pub use result::{FailureOrigin, HostResult, ItemResult, Status};
+pub use tags::{rendered as rendered_tags, TagFilter};
 
 /// A play's `hosts:` as written.
 pub fn pattern_text(play: &Play) -> String {
@@ -35,7 +35,7 @@ pub fn task_title(t: &Task) -> String {
     let role = t
         .role
         .as_ref()
-        .map(|r| format!("{} : ", r.name))
+        .map(|r| format!("{} : ", r.fqcn))
         .unwrap_or_default();
     let name = match &t.name {
         Some(crate::template::tree::TTree::Value(v)) => v.to_string(),
@@ -101,6 +101,13 @@ pub struct Runner<'a> {
     shape: PlayShape,
     /// The hosts of the batch being run (for the failure share of `max_fail_percentage`).
     batch: Vec<usize>,
+    /// The hosts of the current play (for `ansible_play_hosts`).
+    play_all: Vec<usize>,
+    /// How many enclosing blocks with a (selected) `rescue` the tasks running now are in the
+    /// `block:` part of: a failure there counts as `rescued`, not `failed` (as Ansible counts).
+    rescue_depth: usize,
+    /// Bumped by `meta: clear_host_errors`, so a failure it cleared stays cleared.
+    cleared: u64,
 }
 
 /// A play's keywords that may be templates, as decided when the play starts.
@@ -109,6 +116,44 @@ struct PlayShape {
     strategy: String,
     serial: Vec<BatchSize>,
     max_fail_percentage: Option<f64>,
+}
+
+/// `ansible_failed_task`: the task as Ansible serializes it (its own name without the role,
+/// the action as written and resolved, and the keywords that are plain data).
+fn failed_task_value(t: &Task) -> Value {
+    let name = match &t.name {
+        Some(crate::template::tree::TTree::Value(v)) => v.to_string(),
+        Some(crate::template::tree::TTree::Tmpl(tm, _)) => tm.source().to_string(),
+        _ => String::new(),
+    };
+    let short = t.module_name.rsplit('.').next().unwrap_or(&t.module_name);
+    let resolved = if t.module_name.contains('.') {
+        t.module_name.clone()
+    } else {
+        format!("ansible.builtin.{short}")
+    };
+    let when: Vec<Value> = t.when.iter().map(|c| Value::from(c.source())).collect();
+    crate::vars::map_value([
+        ("name".to_string(), Value::from(name)),
+        ("action".to_string(), Value::from(t.module_name.as_str())),
+        ("_resolved_action".to_string(), Value::from(resolved)),
+        ("tags".to_string(), Value::from(t.tags.clone())),
+        ("when".to_string(), Value::from(when)),
+        ("notify".to_string(), Value::from(t.notify.clone())),
+        ("ignore_errors".to_string(), Value::from(t.ignore_errors)),
+        ("register".to_string(), Value::from(t.register.clone())),
+        ("run_once".to_string(), Value::from(t.run_once)),
+        ("no_log".to_string(), Value::from(t.no_log)),
+    ])
+}
+
+/// A repeatable, comma-separated option (`--tags a,b --tags c`) as its list of values.
+fn split_list_option(v: &[String]) -> Vec<String> {
+    v.iter()
+        .flat_map(|s| s.split(','))
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 /// `groups`: every group's hosts (descendants' too), `all` first.
@@ -163,6 +208,9 @@ impl<'a> Runner<'a> {
             live: None,
             shape: PlayShape::default(),
             batch: Vec::new(),
+            play_all: Vec::new(),
+            rescue_depth: 0,
+            cleared: 0,
             omit: format!(
                 "__omit_place_holder__{:016x}",
                 std::process::id() as u64 * 0x9e37_79b9
@@ -276,6 +324,7 @@ impl<'a> Runner<'a> {
         }
         let tags = TagFilter::new(&self.settings.tags, &self.settings.skip_tags);
         self.live = reporter.progress();
+        reporter.playbook_start(&pb.path.display().to_string(), pb.plays.len());
         for play in &pb.plays {
             if INTERRUPTED.load(Ordering::SeqCst) {
                 outcome.interrupted = true;
@@ -297,6 +346,7 @@ impl<'a> Runner<'a> {
             let idx: Vec<usize> = names.iter().map(|n| self.host_index(n)).collect();
             for i in &idx {
                 self.hosts[*i].ended = false;
+                self.hosts[*i].removed = false;
             }
             self.end_play = false;
             self.shape = self.play_shape(play)?;
@@ -323,9 +373,11 @@ impl<'a> Runner<'a> {
                 self.stopped = true;
             }
         }
+        // As ansible-playbook: the exit code says whether hosts are still failed (or were
+        // unreachable) at the end, not what the recap counted (a cleared failure is none).
         for h in &self.hosts {
-            outcome.any_failed |= h.stats.failed > 0;
-            outcome.any_unreachable |= h.stats.unreachable > 0;
+            outcome.any_failed |= h.failed && !h.unreachable;
+            outcome.any_unreachable |= h.stats.unreachable > 0 && h.unreachable;
         }
         Ok(outcome)
     }
@@ -389,12 +441,12 @@ impl<'a> Runner<'a> {
             Value::from(if self.settings.tags.is_empty() {
                 vec!["all".to_string()]
             } else {
-                self.settings.tags.clone()
+                split_list_option(&self.settings.tags)
             }),
         );
         magic.insert(
             "ansible_skip_tags".into(),
-            Value::from(self.settings.skip_tags.clone()),
+            Value::from(split_list_option(&self.settings.skip_tags)),
         );
         magic.insert(
             "ansible_version".into(),
@@ -463,6 +515,7 @@ impl<'a> Runner<'a> {
     ) -> Result<bool> {
         let mut pc = self.play_ctx(play, pb, all, batch);
         self.batch = batch.to_vec();
+        self.play_all = all.to_vec();
         let interrupted = if self.shape.strategy == "free" {
             self.run_batch_free(play, batch, tags, reporter, &pc)?
         } else {
@@ -543,62 +596,153 @@ impl<'a> Runner<'a> {
             if INTERRUPTED.load(Ordering::SeqCst) {
                 return Ok(true);
             }
-            if !tags.selects(&task.tags) && !matches!(task.kind, TaskKind::Block(_)) {
+            let task_tags = tags::rendered(&task.tags, || pc.play_scope());
+            if !tags.selects(&task_tags) && !matches!(task.kind, TaskKind::Block(_)) {
                 continue;
             }
             match &task.kind {
                 TaskKind::FlushHandlers => {
+                    self.meta_banner(task, pc, reporter);
+                    let v = self.settings.verbosity;
+                    for i in batch.iter().copied().filter(|i| self.hosts[*i].active()) {
+                        let h = self.hosts[i].name.clone();
+                        if run_task::when_holds(pc, task, &self.hosts[i]) {
+                            reporter.meta(&format!("triggered running handlers for {h}"), v);
+                        } else {
+                            self.meta_skipped(
+                                reporter,
+                                i,
+                                "flush_handlers",
+                                &format!(", not running handlers for {h}"),
+                            );
+                        }
+                    }
                     handlers::flush(self, play, batch, pc, reporter)?;
                     continue;
                 }
-                TaskKind::Noop => continue,
-                TaskKind::ClearHostErrors => {
-                    for i in batch {
-                        let h = &mut self.hosts[*i];
-                        if !h.unreachable {
-                            h.failed = false;
-                        }
+                TaskKind::Noop => {
+                    if task.module_name == "meta" {
+                        self.meta_banner(task, pc, reporter);
+                        reporter.meta("noop", self.settings.verbosity);
                     }
                     continue;
                 }
+                TaskKind::ClearHostErrors => {
+                    self.meta_banner(task, pc, reporter);
+                    // Decided on the batch's live hosts: with none left the play is over.
+                    let holds = batch
+                        .iter()
+                        .copied()
+                        .filter(|i| self.hosts[*i].active())
+                        .any(|i| run_task::when_holds(pc, task, &self.hosts[i]));
+                    if !holds {
+                        continue;
+                    }
+                    // Every host of the run loses its failed or unreachable mark (so the exit
+                    // code and later plays count it again), but one that already stopped in
+                    // this play stays stopped for the rest of it, as in Ansible.
+                    for h in self.hosts.iter_mut() {
+                        if h.failed || h.unreachable {
+                            h.ended = true;
+                        }
+                        h.failed = false;
+                        h.unreachable = false;
+                    }
+                    self.cleared += 1;
+                    reporter.meta("cleared host errors", self.settings.verbosity);
+                    continue;
+                }
                 TaskKind::ClearFacts | TaskKind::ResetConnection => {
-                    for i in batch {
-                        let h = &self.hosts[*i];
-                        if !h.active() || !run_task::when_holds(pc, task, h) {
+                    self.meta_banner(task, pc, reporter);
+                    let clear = matches!(task.kind, TaskKind::ClearFacts);
+                    for i in batch.iter().copied() {
+                        if !self.hosts[i].active() {
                             continue;
                         }
-                        let h = &mut self.hosts[*i];
-                        if matches!(task.kind, TaskKind::ClearFacts) {
+                        let name = self.hosts[i].name.clone();
+                        if !run_task::when_holds(pc, task, &self.hosts[i]) {
+                            let (what, suffix) = if clear {
+                                (
+                                    "clear_facts",
+                                    format!(", not clearing facts and fact cache for {name}"),
+                                )
+                            } else {
+                                (
+                                    "reset_connection",
+                                    format!(", not resetting connection to {name}"),
+                                )
+                            };
+                            self.meta_skipped(reporter, i, what, &suffix);
+                            continue;
+                        }
+                        let h = &mut self.hosts[i];
+                        let line = if clear {
                             h.facts = Arc::new(VarMap::new());
                             h.facts_gathered = false;
-                        } else {
+                            "facts cleared"
+                        } else if h.conn.is_some() {
                             h.conn = None;
                             h.delegated.clear();
-                        }
+                            "reset connection"
+                        } else {
+                            "no connection, nothing to reset"
+                        };
+                        reporter.meta(line, self.settings.verbosity);
                     }
                     continue;
                 }
                 TaskKind::EndBatch => {
-                    if batch.iter().any(|i| {
-                        self.hosts[*i].active() && run_task::when_holds(pc, task, &self.hosts[*i])
-                    }) {
-                        for i in batch {
-                            self.hosts[*i].ended = true;
+                    self.meta_banner(task, pc, reporter);
+                    let first = batch.iter().copied().find(|i| self.hosts[*i].active());
+                    if let Some(i) = first {
+                        if run_task::when_holds(pc, task, &self.hosts[i]) {
+                            reporter.meta("ending batch", self.settings.verbosity);
+                            for i in batch {
+                                self.hosts[*i].ended = true;
+                            }
+                            return Ok(false);
                         }
-                        return Ok(false);
+                        self.meta_skipped(reporter, i, "end_batch", ", continuing current batch");
                     }
                     continue;
                 }
                 TaskKind::EndHost | TaskKind::EndPlay => {
-                    let hit: Vec<usize> = batch
+                    self.meta_banner(task, pc, reporter);
+                    let end_play = matches!(task.kind, TaskKind::EndPlay);
+                    let live: Vec<usize> = batch
                         .iter()
                         .copied()
-                        .filter(|i| {
-                            self.hosts[*i].active()
-                                && run_task::when_holds(pc, task, &self.hosts[*i])
-                        })
+                        .filter(|i| self.hosts[*i].active())
                         .collect();
-                    if matches!(task.kind, TaskKind::EndPlay) && !hit.is_empty() {
+                    // end_play is decided once for the batch (on its first host).
+                    let considered: Vec<usize> = if end_play {
+                        live.first().copied().into_iter().collect()
+                    } else {
+                        live
+                    };
+                    let mut hit = Vec::new();
+                    for i in considered {
+                        let name = self.hosts[i].name.clone();
+                        if run_task::when_holds(pc, task, &self.hosts[i]) {
+                            let line = if end_play {
+                                "ending play".to_string()
+                            } else {
+                                format!("ending play for {name}")
+                            };
+                            reporter.meta(&line, self.settings.verbosity);
+                            hit.push(i);
+                        } else if end_play {
+                            self.meta_skipped(reporter, i, "end_play", ", continuing play");
+                        } else {
+                            self.meta_skipped(
+                                reporter,
+                                i,
+                                "end_host",
+                                &format!(", continuing execution for {name}"),
+                            );
+                        }
+                    }
+                    if end_play && !hit.is_empty() {
                         self.end_play = true;
                         for h in self.hosts.iter_mut() {
                             h.ended = true;
@@ -639,6 +783,7 @@ impl<'a> Runner<'a> {
                 continue;
             }
             pc.hostvars = self.hostvars_now(&pc.extra);
+            self.refresh_play_hosts(pc);
             let first = batch
                 .iter()
                 .find(|i| self.hosts[**i].active())
@@ -697,7 +842,22 @@ impl<'a> Runner<'a> {
             .copied()
             .filter(|i| self.hosts[*i].active())
             .collect();
-        if self.run_list(play, &b.block, &entered, tags, reporter, pc)? {
+        // A rescue counts only if `--tags` selects some task of it.
+        let rescuable = {
+            let mut all = Vec::new();
+            for t in &b.rescue {
+                t.flatten(&mut all);
+            }
+            all.iter().any(|t| tags.selects(&t.tags))
+        };
+        if rescuable {
+            self.rescue_depth += 1;
+        }
+        let interrupted = self.run_list(play, &b.block, &entered, tags, reporter, pc);
+        if rescuable {
+            self.rescue_depth -= 1;
+        }
+        if interrupted? {
             return Ok(true);
         }
         let failed: Vec<usize> = entered
@@ -705,30 +865,21 @@ impl<'a> Runner<'a> {
             .copied()
             .filter(|i| self.hosts[*i].failed && !self.hosts[*i].unreachable)
             .collect();
-        if !b.rescue.is_empty() && !failed.is_empty() {
+        if rescuable && !failed.is_empty() {
             for i in &failed {
                 let h = &mut self.hosts[*i];
                 h.failed = false;
-                h.stats.failed = h.stats.failed.saturating_sub(1);
                 let (task, result) = h.last_failure.clone().unwrap_or_default();
-                h.set_var(
-                    "ansible_failed_task",
-                    crate::vars::map_value([("name".to_string(), Value::from(task))]),
-                );
+                h.set_var("ansible_failed_task", task);
                 h.set_var("ansible_failed_result", result);
             }
             if self.run_list(play, &b.rescue, &failed, tags, reporter, pc)? {
                 return Ok(true);
             }
-            for i in &failed {
-                let h = &mut self.hosts[*i];
-                if h.active() {
-                    h.stats.rescued += 1;
-                }
-            }
         }
         if !b.always.is_empty() {
-            // `always` runs on hosts that failed too; their failure stands afterwards.
+            // `always` runs on hosts that failed too; their failure stands afterwards, unless
+            // `meta: clear_host_errors` cleared it.
             let still_failed: Vec<usize> = entered
                 .iter()
                 .copied()
@@ -742,9 +893,12 @@ impl<'a> Runner<'a> {
                 .copied()
                 .filter(|i| !self.hosts[*i].unreachable)
                 .collect();
+            let cleared = self.cleared;
             let interrupted = self.run_list(play, &b.always, &targets, tags, reporter, pc)?;
-            for i in &still_failed {
-                self.hosts[*i].failed = true;
+            if self.cleared == cleared {
+                for i in &still_failed {
+                    self.hosts[*i].failed = true;
+                }
             }
             if interrupted {
                 return Ok(true);
@@ -954,6 +1108,58 @@ impl<'a> Runner<'a> {
         results
     }
 
+    /// `ansible_play_hosts`, `ansible_play_batch` and `play_hosts` as they are now: without
+    /// the hosts that failed (outside a rescuable block), became unreachable or ended.
+    fn refresh_play_hosts(&self, pc: &mut PlayCtx) {
+        let live = |ix: &[usize]| {
+            Value::from(
+                ix.iter()
+                    .filter(|i| !self.hosts[**i].removed && !self.hosts[**i].ended)
+                    .map(|i| Value::from(self.hosts[*i].name.as_str()))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        if self.play_all.is_empty() {
+            return;
+        }
+        let (hosts, batch) = (live(&self.play_all), live(&self.batch));
+        if pc.play_magic.get("ansible_play_hosts") == Some(&hosts)
+            && pc.play_magic.get("ansible_play_batch") == Some(&batch)
+        {
+            return;
+        }
+        let m = Arc::make_mut(&mut pc.play_magic);
+        m.insert("ansible_play_hosts".into(), hosts);
+        m.insert("play_hosts".into(), batch.clone());
+        m.insert("ansible_play_batch".into(), batch);
+    }
+
+    /// The banner of a `meta` task (`TASK [meta]`, or its name), as ansible-playbook shows it.
+    fn meta_banner(&self, task: &Task, pc: &PlayCtx, reporter: &mut dyn Reporter) {
+        let first = self.hosts.iter().find(|h| h.active());
+        reporter.task_start(&run_task::display_name(pc, task, first), false, &task.span);
+    }
+
+    /// A `meta` task whose `when` does not hold on host `i`: ansible-playbook's `META:` line
+    /// and `skipping:` result (not counted in the recap).
+    fn meta_skipped(&self, reporter: &mut dyn Reporter, i: usize, action: &str, suffix: &str) {
+        let reason = format!("{action} conditional evaluated to False{suffix}");
+        reporter.meta(&reason, self.settings.verbosity);
+        let msg = if action == "end_host" {
+            format!("end_host conditional evaluated to false{suffix}")
+        } else {
+            action.to_string()
+        };
+        let mut r = HostResult::simple(
+            self.hosts[i].name.clone(),
+            Status::Skipped,
+            Some(msg),
+            std::time::Duration::ZERO,
+        );
+        r.result = run_task::with_keys(&r.result, &[("skip_reason", Value::from(reason))]);
+        reporter.host_result(&r, self.settings.verbosity);
+    }
+
     /// What `group_by` and `add_host` results ask of the inventory (Ansible's `add_group` /
     /// `add_host` result keys, per item of a loop): applied now, so the next task sees the
     /// new `groups` and `group_names`, and later plays the new hosts and groups.
@@ -1161,17 +1367,31 @@ impl<'a> Runner<'a> {
                 Status::Failed if r.ignored => {
                     h.stats.ok += 1;
                     h.stats.ignored += 1;
+                    // An ignored failure that changed the host counts as changed too.
+                    if r.result.get_attr("changed").is_ok_and(|c| c.is_true()) {
+                        h.stats.changed += 1;
+                    }
                 }
                 Status::Failed => {
-                    h.stats.failed += 1;
+                    // In the `block:` part of a block with a rescue, a failure counts as
+                    // rescued (ansible-core counts it so when it happens).
+                    if self.rescue_depth > 0 {
+                        h.stats.rescued += 1;
+                    } else {
+                        h.stats.failed += 1;
+                        h.removed = true;
+                    }
                     h.failed = true;
-                    let name = task.map(task_title).unwrap_or_default();
-                    h.last_failure = Some((name, r.result.clone()));
+                    h.last_failure = Some((
+                        task.map(failed_task_value).unwrap_or_default(),
+                        r.result.clone(),
+                    ));
                 }
                 Status::Unreachable if r.ignored => h.stats.ignored += 1,
                 Status::Unreachable => {
                     h.stats.unreachable += 1;
                     h.unreachable = true;
+                    h.removed = true;
                 }
             }
             if let Some(t) = task {
@@ -1182,15 +1402,28 @@ impl<'a> Runner<'a> {
                     }
                 }
             }
+            // A failure is shown with where the task was written (ansible-core's `[ERROR]`).
+            let mut shown = std::borrow::Cow::Borrowed(r);
+            if let (Some(t), true) = (
+                task,
+                r.status == Status::Failed || r.items.iter().any(|i| i.status == Status::Failed),
+            ) {
+                let by_condition = r
+                    .result
+                    .get_attr("failed_when_result")
+                    .is_ok_and(|v| v.is_true());
+                let on_host = t.module().is_some_and(|m| !m.controller_only()) && !by_condition;
+                shown.to_mut().origin = Some(Box::new(result::FailureOrigin {
+                    span: t.span.clone(),
+                    on_host,
+                }));
+            }
             // A task's `no_log` (or the run-wide one) covers every result it produced, also
             // those no module made (an include that failed, a connection error).
             if !r.no_log && (self.settings.no_log || task.is_some_and(|t| t.no_log)) {
-                let mut censored = r.clone();
-                censored.no_log = true;
-                reporter.host_result(&censored, self.settings.verbosity);
-            } else {
-                reporter.host_result(r, self.settings.verbosity);
+                shown.to_mut().no_log = true;
             }
+            reporter.host_result(&shown, self.settings.verbosity);
         }
     }
 
@@ -1242,6 +1475,7 @@ fn fact_result(h: &HostState, r: Result<()>, started: std::time::Instant) -> Hos
         no_log: false,
         show: false,
         duration: started.elapsed(),
+        origin: None,
     }
 }
 

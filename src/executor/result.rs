@@ -39,6 +39,17 @@ pub struct HostResult {
     /// Print the result's values on the host line (debug, assert), as Ansible does.
     pub show: bool,
     pub duration: std::time::Duration,
+    /// Where the task was written and how its failure reads, for ansible-core's `[ERROR]`
+    /// block before a failed result (set when the result is recorded).
+    pub origin: Option<Box<FailureOrigin>>,
+}
+
+/// Where a failed task was written, and whether the failure came from the module on the host
+/// (`Module failed`) or from the controller side (`Action failed`).
+#[derive(Clone, Debug)]
+pub struct FailureOrigin {
+    pub span: crate::yaml::Span,
+    pub on_host: bool,
 }
 
 impl HostResult {
@@ -74,6 +85,7 @@ impl HostResult {
             no_log: false,
             show: false,
             duration,
+            origin: None,
         }
     }
 }

@@ -301,6 +301,7 @@ pub fn run_task(pc: &PlayCtx, task: &Task, host: &mut HostState) -> HostResult {
                 no_log: task.no_log,
                 show: false,
                 duration: std::time::Duration::ZERO,
+                origin: None,
             }
         }
     };
@@ -1014,6 +1015,7 @@ fn finish(
             "debug" | "assert"
         ),
         duration: std::time::Duration::ZERO,
+        origin: None,
     }
 }
 
@@ -1031,8 +1033,13 @@ fn aggregate(host: &HostState, task: &Task, items: Vec<ItemResult>) -> HostResul
         Status::Ok
     };
     let results: Vec<Value> = items.iter().map(|i| i.result.clone()).collect();
+    // As Ansible: changed when any item's result says so (a command item that ran and failed).
+    let changed = status == Status::Changed
+        || results
+            .iter()
+            .any(|r| r.get_attr("changed").is_ok_and(|c| c.is_true()));
     let mut m = VarMap::new();
-    m.insert("changed".into(), Value::from(status == Status::Changed));
+    m.insert("changed".into(), Value::from(changed));
     m.insert("failed".into(), Value::from(status == Status::Failed));
     if status == Status::Skipped {
         m.insert("skipped".into(), Value::from(true));

@@ -52,6 +52,39 @@ impl TagFilter {
     }
 }
 
+/// The tags with templated ones rendered against `scope` (the play's variables and `-e`):
+/// a string result is split on commas, a list is flattened, as ansible-core's
+/// `evaluate_tags`. Untemplated tags are returned as they are (the common case, no work).
+pub fn rendered(
+    tags: &[String],
+    scope: impl Fn() -> minijinja::Value,
+) -> std::borrow::Cow<'_, [String]> {
+    if !tags.iter().any(|t| crate::template::is_templated(t)) {
+        return std::borrow::Cow::Borrowed(tags);
+    }
+    let scope = scope();
+    let mut out = Vec::new();
+    for t in tags {
+        if !crate::template::is_templated(t) {
+            out.push(t.clone());
+            continue;
+        }
+        match crate::template::compile_lenient(t).render(&scope) {
+            Ok(v) if matches!(v.kind(), minijinja::value::ValueKind::Seq) => {
+                out.extend(v.try_iter().into_iter().flatten().map(|x| x.to_string()));
+            }
+            Ok(v) => out.extend(
+                v.to_string()
+                    .split(',')
+                    .map(|x| x.trim().to_string())
+                    .filter(|x| !x.is_empty()),
+            ),
+            Err(_) => out.push(t.clone()),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

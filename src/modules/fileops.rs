@@ -103,13 +103,15 @@ pub fn catch(res: Result<Plan>) -> Result<Plan> {
     }
 }
 
-/// Like `catch` for `apply`: a task failure marks the planned result as failed.
+/// Like `catch` for `apply`: a task failure marks the planned result as failed and, as a
+/// module's `fail_json` in Ansible, not changed.
 pub fn catch_apply(mut plan: Plan, res: Result<Plan>) -> Result<Plan> {
     match res {
         Ok(p) => Ok(p),
         Err(e) => match e.downcast::<TaskFail>() {
             Ok(f) => {
                 plan.failed = true;
+                plan.changed = false;
                 plan.msg = Some(f.msg);
                 for (k, v) in f.values {
                     plan.values.insert(k, v);

@@ -43,6 +43,10 @@ impl Fanout {
 }
 
 impl Reporter for Fanout {
+    fn playbook_start(&mut self, path: &str, plays: usize) {
+        self.each(|r| r.playbook_start(path, plays));
+    }
+
     fn play_start(&mut self, name: &str, hosts: &[String]) {
         self.each(|r| r.play_start(name, hosts));
     }
@@ -57,6 +61,10 @@ impl Reporter for Fanout {
 
     fn warning(&mut self, msg: &str) {
         self.each(|r| r.warning(msg));
+    }
+
+    fn meta(&mut self, line: &str, verbosity: u8) {
+        self.each(|r| r.meta(line, verbosity));
     }
 
     fn no_hosts_matched(&mut self) {

@@ -26,6 +26,8 @@ pub struct Human {
     adhoc: Option<String>,
     /// `-vv` and up: each task's `file:line` under its banner.
     verbosity: u8,
+    /// `[ERROR]` blocks already printed: ansible-core shows each text once per run.
+    errors_shown: std::collections::HashSet<String>,
 }
 
 impl Human {
@@ -52,6 +54,7 @@ impl Human {
             progress,
             adhoc: None,
             verbosity: 0,
+            errors_shown: std::collections::HashSet::new(),
         }
     }
 
@@ -62,6 +65,62 @@ impl Human {
             Err(_) => at.file.clone(),
         };
         super::task_path(&Span { file, ..at.clone() })
+    }
+
+    /// ansible-core 2.19's `[ERROR]` block before a failed result: the failure, where the task
+    /// was written, and the lines before it with a marker; each text once per run. A `no_log`
+    /// result names no message (ansible-core would print it; drover keeps it hidden).
+    fn error_block(&mut self, r: &HostResult, result: &minijinja::Value) {
+        let Some(origin) = &r.origin else { return };
+        let msg = result
+            .get_attr("msg")
+            .ok()
+            .filter(|m| !m.is_undefined() && !m.is_none())
+            .map(|m| m.to_string())
+            .unwrap_or_default();
+        let first = if msg.starts_with("Task failed") {
+            msg.clone()
+        } else {
+            let kind = if origin.on_host {
+                "Module failed"
+            } else {
+                "Action failed"
+            };
+            match (r.no_log, msg.is_empty()) {
+                (true, _) | (_, true) => format!("Task failed: {kind}."),
+                _ => format!("Task failed: {kind}: {msg}"),
+            }
+        };
+        let span = &origin.span;
+        let file = std::path::absolute(&span.file).unwrap_or_else(|_| span.file.to_path_buf());
+        let mut text = format!(
+            "[ERROR]: {}\nOrigin: {}:{}:{}\n",
+            redact(&first),
+            file.display(),
+            span.line,
+            span.col
+        );
+        if let Ok(src) = std::fs::read_to_string(&span.file) {
+            let lines: Vec<&str> = src.lines().collect();
+            let w = span.line.to_string().len();
+            text.push('\n');
+            for n in span.line.saturating_sub(2).max(1)..=span.line {
+                let l = lines.get(n - 1).copied().unwrap_or("").replace('\t', " ");
+                let line = format!("{n:>w$} {l}");
+                text.push_str(line.trim_end());
+                text.push('\n');
+            }
+            text.push_str(&format!(
+                "{} {}^ column {}\n",
+                " ".repeat(w),
+                " ".repeat(span.col.saturating_sub(1)),
+                span.col
+            ));
+        }
+        if self.errors_shown.insert(text.clone()) {
+            let painted = self.paint(text.trim_end(), &Style::new().red());
+            let _ = writeln!(self.out, "{painted}\n");
+        }
     }
 
     /// From `-vv` on, each task banner is followed by `task path: FILE:LINE`.
@@ -85,6 +144,7 @@ impl Human {
             progress: None,
             adhoc: None,
             verbosity: 0,
+            errors_shown: std::collections::HashSet::new(),
         }
     }
 
@@ -152,7 +212,13 @@ impl Human {
     /// shown on purpose (`debug`) and from `-vvv` on.
     fn json(v: &minijinja::Value, no_log: bool, indent: bool) -> String {
         let v = if no_log {
-            serde_json::json!({ "censored": super::CENSORED })
+            // As ansible-core: only `changed` stays beside the notice.
+            match v.get_attr("changed").ok().filter(|c| !c.is_undefined()) {
+                Some(c) => {
+                    serde_json::json!({ "censored": super::CENSORED, "changed": c.is_true() })
+                }
+                None => serde_json::json!({ "censored": super::CENSORED }),
+            }
         } else {
             let mut json = serde_json::to_value(v)
                 .unwrap_or_else(|_| serde_json::Value::String(v.to_string()));
@@ -182,6 +248,9 @@ impl Human {
     fn item_line(&mut self, r: &HostResult, item: &ItemResult, verbosity: u8) {
         if !r.no_log {
             self.write_diffs(&item.diffs);
+        }
+        if item.status == Status::Failed {
+            self.error_block(r, &item.result);
         }
         let (style, word) = Self::status_style(item.status);
         let label = if r.no_log {
@@ -267,11 +336,14 @@ impl Reporter for Human {
             ),
             // A loop's items said it all (ansible-playbook prints no line for the task).
             _ if !r.items.is_empty() => String::new(),
-            Status::Failed => format!(
-                "{word}: [{}]: FAILED! => {}",
-                r.host,
-                Self::json(&r.result, r.no_log, indent)
-            ),
+            Status::Failed => {
+                self.error_block(r, &r.result);
+                format!(
+                    "{word}: [{}]: FAILED! => {}",
+                    r.host,
+                    Self::json(&r.result, r.no_log, indent)
+                )
+            }
             _ if r.show && r.status == Status::Ok => format!(
                 "{word}: [{}] => {}",
                 r.host,
@@ -303,6 +375,23 @@ impl Reporter for Human {
         let line = redact(&line);
         let line = self.paint(&line, &Style::new().cyan());
         let _ = writeln!(self.out, "{line}");
+    }
+
+    fn playbook_start(&mut self, path: &str, plays: usize) {
+        if self.verbosity >= 2 && self.adhoc.is_none() {
+            let base = std::path::Path::new(path)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| path.to_string());
+            self.banner(&format!("PLAYBOOK: {base}"));
+            let _ = writeln!(self.out, "{plays} plays in {path}");
+        }
+    }
+
+    fn meta(&mut self, line: &str, verbosity: u8) {
+        if verbosity >= 2 && self.adhoc.is_none() {
+            let _ = writeln!(self.out, "META: {}", redact(line));
+        }
     }
 
     fn warning(&mut self, msg: &str) {

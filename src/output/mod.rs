@@ -33,6 +33,8 @@ const CENSORED: &str =
 
 /// Receives run events in order. Implementations buffer or print; they never fail the run.
 pub trait Reporter {
+    /// A playbook file begins (`plays` after imports); ansible-playbook shows it at `-vv`.
+    fn playbook_start(&mut self, _path: &str, _plays: usize) {}
     /// A play begins on these hosts (after `--limit`, in the play's order).
     fn play_start(&mut self, name: &str, hosts: &[String]);
     /// A task (or handler) begins; `at` is where it is defined.
@@ -40,6 +42,8 @@ pub trait Reporter {
     /// One host's result, in inventory order after the whole task finished.
     fn host_result(&mut self, result: &HostResult, verbosity: u8);
     fn warning(&mut self, msg: &str);
+    /// What a `meta` task did (`META: ending play for web1`), shown at `-vv` as ansible does.
+    fn meta(&mut self, _line: &str, _verbosity: u8) {}
     /// The play that just started matched no host and is skipped.
     fn no_hosts_matched(&mut self) {
         self.warning("no hosts matched, skipping this play");
