@@ -49,6 +49,81 @@ pub fn chown_args(owner: Option<&str>, group: Option<&str>) -> Option<(&'static 
     }
 }
 
+/// Quotes one word as Python's `os.path.expanduser(os.path.expandvars(word))` would see it on
+/// the host (the `command` module's `expand_argument_vars`): `$NAME` and `${NAME}` become the
+/// variable's value (left as written when it is unset), a leading `~` or `~user` the home
+/// directory; every other byte stays literal. Only validated names reach the shell unquoted.
+pub fn quote_expanding(word: &str) -> String {
+    if !word.contains('$') && !word.starts_with('~') {
+        return quote(word);
+    }
+    let mut out = String::with_capacity(word.len() + 8);
+    let mut rest = word;
+    if let Some(after) = word.strip_prefix('~') {
+        let end = after.find('/').unwrap_or(after.len());
+        let user = &after[..end];
+        if user
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+            && !user.starts_with('-')
+        {
+            // Tilde expansion happens only unquoted, up to an unquoted `/`.
+            out.push('~');
+            out.push_str(user);
+            rest = &after[end..];
+            if let Some(r) = rest.strip_prefix('/') {
+                out.push('/');
+                rest = r;
+            }
+            if rest.is_empty() {
+                return out;
+            }
+        }
+    }
+    out.push('"');
+    let b = rest.as_bytes();
+    let mut i = 0;
+    let name_at = |j: usize| -> usize {
+        let mut k = j;
+        while k < b.len() && (b[k].is_ascii_alphanumeric() || b[k] == b'_') {
+            k += 1;
+        }
+        if k > j && !b[j].is_ascii_digit() {
+            k
+        } else {
+            j
+        }
+    };
+    while i < b.len() {
+        if b[i] == b'$' {
+            let k = name_at(i + 1);
+            if k > i + 1 {
+                let name = &rest[i + 1..k];
+                out.push_str(&format!("${{{name}-\\${name}}}"));
+                i = k;
+                continue;
+            }
+            if b.get(i + 1) == Some(&b'{') {
+                let k = name_at(i + 2);
+                if k > i + 2 && b.get(k) == Some(&b'}') {
+                    let name = &rest[i + 2..k];
+                    out.push_str(&format!("${{{name}-\\${{{name}\\}}}}"));
+                    i = k + 1;
+                    continue;
+                }
+            }
+        }
+        let ch = rest[i..].chars().next().unwrap_or('\0');
+        if matches!(ch, '"' | '\\' | '`' | '$') {
+            out.push('\\');
+        }
+        out.push(ch);
+        i += ch.len_utf8();
+    }
+    out.push('"');
+    out
+}
+
 /// Quotes each word and joins them with spaces: an argv as one command line.
 pub fn join<S: AsRef<str>>(words: &[S]) -> String {
     words
@@ -125,6 +200,30 @@ pub fn split(line: &str) -> Result<Vec<String>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn expanding_words_in_a_real_shell() {
+        let words = [
+            ("$FOO/x", "one/x"),
+            ("${FOO}y", "oney"),
+            ("$UNSET ${UNSET}", "$UNSET ${UNSET}"),
+            ("a\"b'`c`$(d)\\", "a\"b'`c`$(d)\\"),
+            ("~/p", "/home/h/p"),
+            ("~", "/home/h"),
+            ("x~", "x~"),
+            ("$1 $", "$1 $"),
+        ];
+        for (w, want) in words {
+            let out = std::process::Command::new("sh")
+                .args(["-c", &format!("printf %s {}", quote_expanding(w))])
+                .env("FOO", "one")
+                .env("HOME", "/home/h")
+                .env_remove("UNSET")
+                .output()
+                .unwrap();
+            assert_eq!(String::from_utf8_lossy(&out.stdout), want, "{w}");
+        }
+    }
 
     #[test]
     fn quote_table() {

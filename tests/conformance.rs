@@ -211,15 +211,22 @@ fn prepare(
     integration
 }
 
-/// The first line that says what went wrong: a failed task (not one whose failure was
-/// ignored), an error, else the last lines of output.
-fn first_error(out: &str, code: i32) -> String {
+/// The line that says what went wrong: the last failed task (not one whose failure was
+/// ignored; an earlier one may have been rescued) or error, else the last lines of output.
+fn what_failed(out: &str, code: i32) -> String {
     let lines: Vec<&str> = out.lines().collect();
-    for (i, l) in lines.iter().enumerate() {
+    for (i, l) in lines.iter().enumerate().rev() {
         let t = l.trim_start();
-        let ignored = lines
-            .get(i + 1)
-            .is_some_and(|n| n.trim_start().starts_with("...ignoring"));
+        // Ignored when `...ignoring` follows within the task's output (an `[ERROR]` block
+        // comes before the `fatal:` line it explains).
+        let ignored = lines[i + 1..]
+            .iter()
+            .take_while(|n| {
+                !(n.starts_with("TASK [")
+                    || n.starts_with("PLAY ")
+                    || n.starts_with("RUNNING HANDLER"))
+            })
+            .any(|n| n.trim_start().starts_with("...ignoring"));
         let is_error = t.starts_with("fatal: ")
             || t.starts_with("ERROR")
             || t.starts_with("error:")
@@ -227,6 +234,14 @@ fn first_error(out: &str, code: i32) -> String {
             || (t.contains(" | FAILED") && !t.contains("FAILED =>"))
             || t.starts_with("[ERROR]");
         if is_error && !ignored {
+            // The task's `[ERROR]:` line says it in one line where the result is multi-line.
+            let t = lines[..i]
+                .iter()
+                .rev()
+                .take_while(|n| !n.starts_with("TASK ["))
+                .find(|n| n.starts_with("[ERROR]:"))
+                .filter(|_| t.ends_with('{'))
+                .map_or(t, |n| n.trim_start());
             let mut s: String = t.chars().take(300).collect();
             if t.chars().count() > 300 {
                 s.push('…');
@@ -269,12 +284,13 @@ fn run_target(srcs: &Sources, t: &Target, log_dir: &Path) -> Option<Outcome> {
     let target_dir = integration.join("targets").join(&t.name);
     let bin = work.path().join("bin");
     write_wrappers(&bin);
-    // `output_dir`, as ansible-test makes it: on the controller, and the same directory at the
-    // same path on the test host (ansible-test's controller and target are one machine).
+    // ansible-test's controller and target are one machine: the target's files (its copy and
+    // the other targets it links to) and `output_dir` are at the same paths on the test host.
     let shared = work.path().join("shared");
     let output_dir = shared.join("output_dir");
     std::fs::create_dir_all(&output_dir).expect("output_dir");
-    hosts.share_dir(0, &shared);
+    hosts.share_dir(0, work.path());
+    hosts.share_dir(0, src);
     let home = work.path().join("home");
     std::fs::create_dir_all(&home).expect("home");
 
@@ -367,7 +383,7 @@ fn run_target(srcs: &Sources, t: &Target, log_dir: &Path) -> Option<Outcome> {
                 why: if passed {
                     String::new()
                 } else {
-                    first_error(&out, code)
+                    what_failed(&out, code)
                 },
                 seconds,
             }

@@ -125,17 +125,27 @@ pub const NATIVE: &[&str] = &[
 pub fn loop_values(v: &Value, kind: &str) -> Result<Vec<Value>> {
     match kind {
         "with_dict" => {
-            if v.kind() != ValueKind::Map {
-                bail!("`with_dict` needs a mapping, got {}", v.kind());
-            }
-            v.try_iter()?
-                .map(|k| {
-                    Ok(map_value([
+            // As the `dict` lookup: a mapping, or a list of mappings whose entries add up.
+            let terms = match v.kind() {
+                ValueKind::Seq | ValueKind::Iterable => v.try_iter()?.collect(),
+                _ => vec![v.clone()],
+            };
+            let mut out = Vec::new();
+            for t in terms {
+                if t.kind() != ValueKind::Map {
+                    bail!(
+                        "the 'dict' lookup plugin expects a dictionary, got '{t}' of type <class '{}'>",
+                        crate::template::filters_more::type_debug(&t)
+                    );
+                }
+                for k in t.try_iter()? {
+                    out.push(map_value([
                         ("key".to_string(), k.clone()),
-                        ("value".to_string(), v.get_item(&k)?),
-                    ]))
-                })
-                .collect()
+                        ("value".to_string(), t.get_item(&k)?),
+                    ]));
+                }
+            }
+            Ok(out)
         }
         "with_items" => match v.kind() {
             ValueKind::String | ValueKind::Number | ValueKind::Bool => Ok(vec![v.clone()]),
@@ -239,6 +249,7 @@ mod tests {
             ("with_items", "solo", "[\"solo\"]"),
             ("with_flattened", "[[1, [2, [3]]], 4]", "[1,2,3,4]"),
             ("with_dict", "{a: 1, b: 2}", "[{\"key\":\"a\",\"value\":1},{\"key\":\"b\",\"value\":2}]"),
+            ("with_dict", "[{a: 1}, {b: 2}]", "[{\"key\":\"a\",\"value\":1},{\"key\":\"b\",\"value\":2}]"),
             ("with_indexed_items", "[a, b]", "[[0,\"a\"],[1,\"b\"]]"),
             ("with_nested", "[[a, b], [1, 2]]", "[[\"a\",1],[\"a\",2],[\"b\",1],[\"b\",2]]"),
             ("with_together", "[[a, b], [1]]", "[[\"a\",1],[\"b\",null]]"),

@@ -6,6 +6,7 @@
 
 mod conn_spec;
 mod context;
+mod environment;
 mod free;
 mod handlers;
 mod host;

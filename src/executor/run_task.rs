@@ -198,6 +198,9 @@ pub fn gather_facts(pc: &PlayCtx, host: &mut HostState, task: Option<&Task>) -> 
     let paths = crate::modules::SearchPaths::default();
     let module =
         crate::modules::lookup("setup").ok_or_else(|| anyhow!("invariant: setup is registered"))?;
+    // Facts are gathered with the play's (or the task's) `environment`.
+    let levels = task.map_or(&pc.play.environment, |t| &t.environment);
+    let env = super::environment::pairs(levels, &scope, &pc.omit)?;
     let mut mctx = ModuleCtx {
         host: &host.name,
         conn: host.conn.as_deref_mut(),
@@ -206,7 +209,7 @@ pub fn gather_facts(pc: &PlayCtx, host: &mut HostState, task: Option<&Task>) -> 
         diff: false,
         vars: &scope,
         paths: &paths,
-        env: &[],
+        env: &env,
         verbosity: pc.settings.verbosity,
     };
     let plan = module.plan(&mut mctx, &Args::default())?;
@@ -334,9 +337,16 @@ fn run_task_inner(pc: &PlayCtx, task: &Task, host: &mut HostState) -> Result<Hos
         gather_facts(pc, host, Some(task)).map_err(|e| anyhow!("\u{0}connect: {e:#}"))?;
     }
     let base = Scope::new(layers(pc, host, Some(task), None)).into_value();
+    let task = &*loop_names_rendered(task, &base)?;
     let items: Option<Vec<Value>> = match &task.loop_items {
         None => None,
-        Some(tree) => Some(loop_items(pc, host, task, tree, &base)?),
+        Some(tree) => match loop_items(pc, host, task, tree, &base) {
+            Ok(v) => Some(v),
+            // As Ansible: a loop that cannot be evaluated fails the task only when its
+            // condition holds; otherwise the task is skipped (run once, without items).
+            Err(_) if matches!(eval_conditions(&task.when, &base), Ok(Some(_))) => None,
+            Err(e) => return Err(e),
+        },
     };
     let Some(items) = items else {
         let (status, result, diffs) = run_item(pc, task, host, None)?;
@@ -375,14 +385,30 @@ fn run_task_inner(pc: &PlayCtx, task: &Task, host: &mut HostState) -> Result<Hos
             }
             Err(e) => return Err(e),
         };
+        // The label sees this item's result under the register name (Ansible sets it for
+        // that purpose); a label that fails to render fails the item.
+        let mut status = status;
         let label = match &task.loop_label {
-            Some(l) => l
-                .render(
-                    &Scope::new(layers(pc, host, Some(task), Some(iv.clone()))).into_value(),
-                    &pc.omit,
-                )
-                .map(|v| v.to_string())
-                .unwrap_or_else(|_| item.to_string()),
+            Some(l) => {
+                let mut ls = layers(pc, host, Some(task), Some(iv.clone()));
+                if let Some(r) = &task.register {
+                    let mut reg = VarMap::new();
+                    reg.insert(r.clone(), result.clone());
+                    ls.push(crate::vars::Layer::data(Arc::new(reg)));
+                }
+                match l.render(&Scope::new(ls).into_value(), &pc.omit) {
+                    Ok(v) => v.to_string(),
+                    Err(e) => {
+                        status = Status::Failed;
+                        let msg = format!("Failed to template loop_control.label: {e:#}");
+                        result = with_keys(
+                            &result,
+                            &[("failed", Value::from(true)), ("msg", Value::from(msg))],
+                        );
+                        item.to_string()
+                    }
+                }
+            }
             None => item.to_string(),
         };
         result = with_keys(
@@ -444,6 +470,13 @@ fn loop_items(
     };
     // `with_community.general.flattened` is the same loop as `with_flattened`.
     let short = lookup.rsplit('.').next().unwrap_or(lookup);
+    // As Ansible: a `with_*` value that is no list is the one term of the lookup
+    // (`with_list: "{{ a_dict }}"` loops once, over the dict).
+    let v = match v.kind() {
+        ValueKind::Seq | ValueKind::Iterable => v,
+        _ if matches!(short, "sequence" | "dict" | "items") => v,
+        _ => Value::from(vec![v]),
+    };
     if super::loops::NATIVE.contains(&short) {
         return super::loops::loop_values(&v, &format!("with_{short}"));
     }
@@ -520,6 +553,27 @@ pub struct Inclusion {
     pub label: Option<String>,
 }
 
+/// The task with a templated `loop_control.loop_var` / `index_var` rendered for this host
+/// (`loop_var: "{{ name }}"`), as Ansible templates `loop_control` before looping.
+fn loop_names_rendered<'t>(task: &'t Task, base: &Value) -> Result<std::borrow::Cow<'t, Task>> {
+    let templated = |s: &str| crate::template::is_templated(s);
+    if !templated(&task.loop_var) && !task.index_var.as_deref().is_some_and(templated) {
+        return Ok(std::borrow::Cow::Borrowed(task));
+    }
+    let render = |s: &str| -> Result<String> {
+        let v = crate::template::compile_lenient(s).render(base)?;
+        Ok(v.as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| v.to_string()))
+    };
+    let mut t = task.clone();
+    t.loop_var = render(&task.loop_var)?;
+    if let Some(ix) = &task.index_var {
+        t.index_var = Some(render(ix)?);
+    }
+    Ok(std::borrow::Cow::Owned(t))
+}
+
 /// What an `include_tasks` includes on a host: one inclusion, or one per loop item, for
 /// which the include's `when` holds (evaluated per item, as Ansible does).
 pub fn inclusions(
@@ -532,6 +586,7 @@ pub fn inclusions(
         gather_facts(pc, host, Some(task)).map_err(|e| anyhow!("\u{0}connect: {e:#}"))?;
     }
     let base = Scope::new(layers(pc, host, Some(task), None)).into_value();
+    let task = &*loop_names_rendered(task, &base)?;
     let items: Vec<Option<VarMap>> = match &task.loop_items {
         None => vec![None],
         Some(tree) => {
@@ -592,8 +647,8 @@ fn eval_conditions(conds: &[Arc<Tmpl>], scope: &Value) -> Result<Option<String>>
                 .trim_start_matches("{{")
                 .trim_end_matches("}}")
                 .trim();
-            match crate::template::tree::undefined_path(c, scope) {
-                Some(name) => anyhow!("the condition `{src}` failed: '{name}' is undefined"),
+            match crate::template::tree::undefined_message(c, scope) {
+                Some(what) => anyhow!("the condition `{src}` failed: {what}"),
                 None => anyhow!("the condition `{src}` failed: {e}"),
             }
         })?;
@@ -663,13 +718,7 @@ fn run_item(
     }
     let as_user = become_for(pc, host, task, &scope);
     let paths = search_paths(task, &pc.playbook_dir);
-    let mut env: Vec<(String, String)> = Vec::new();
-    for tree in &task.environment {
-        for (k, v) in environment_pairs(&tree.render(&scope, &pc.omit)?)? {
-            env.retain(|(e, _)| *e != k);
-            env.push((k, v));
-        }
-    }
+    let env = super::environment::pairs(&task.environment, &scope, &pc.omit)?;
     let mut attempts = 0usize;
     loop {
         attempts += 1;
@@ -848,37 +897,6 @@ fn condition_error_text(e: &anyhow::Error) -> String {
         .map(|(_, rest)| rest.to_string())
         .unwrap_or(msg);
     format!("Error while evaluating conditional: {inner}")
-}
-
-/// `environment:` as name/value pairs; names must be shell variable names.
-fn environment_pairs(v: &Value) -> Result<Vec<(String, String)>> {
-    if v.is_none() || v.is_undefined() {
-        return Ok(Vec::new());
-    }
-    if v.kind() != ValueKind::Map {
-        return Err(anyhow!(
-            "`environment` must be a mapping of variable names to values"
-        ));
-    }
-    let mut out = Vec::new();
-    for k in v.try_iter()? {
-        let name = k.to_string();
-        let valid = name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !valid {
-            return Err(anyhow!("`{name}` is not a valid environment variable name"));
-        }
-        let item = v.get_item(&k)?;
-        let text = item
-            .as_str()
-            .map(str::to_string)
-            .unwrap_or_else(|| item.to_string());
-        out.push((name, text));
-    }
-    Ok(out)
 }
 
 /// `plan`, then `apply` when there is something to do and this is not check mode.

@@ -62,8 +62,8 @@ impl Module for Assert {
 }
 
 fn describe(t: &crate::template::Tmpl, ctx: &Value, e: &minijinja::Error) -> String {
-    match crate::template::tree::undefined_path(t, ctx) {
-        Some(name) => format!("'{name}' is undefined"),
+    match crate::template::tree::undefined_message(t, ctx) {
+        Some(what) => what,
         None => e.to_string(),
     }
 }

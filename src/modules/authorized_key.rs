@@ -165,7 +165,7 @@ pub fn render(k: &KeyLine) -> String {
 }
 
 /// The keys a task names: each non-blank, non-comment line of `key`, with `key_options` and
-/// `comment` replacing the line's own; a repeated blob keeps the last.
+/// `comment` replacing the line's own, in order (a repeated blob too, as Ansible has them).
 pub fn wanted_keys(
     key: &str,
     key_options: Option<&str>,
@@ -198,65 +198,69 @@ pub fn wanted_keys(
         if let Some(c) = comment {
             k.comment = (!c.is_empty()).then(|| c.to_string());
         }
-        out.retain(|e| e.blob != k.blob);
         out.push(k);
     }
     Ok(out)
 }
 
-/// The file's new content, or `None` when it stays as it is.
+/// A line of an authorized_keys file as the module keeps it: a key, or any other line as is.
+enum Entry {
+    Key(KeyLine),
+    Raw(String),
+}
+
+/// The file's new content, or `None` when it stays as it is; ansible.posix's algorithm: the
+/// file's lines keyed by key blob (any other line by its text; a later line with the same
+/// key wins, keeping the place of the first), each with its line number as rank; a wanted key
+/// that differs is removed and added again after every existing line, in the order given;
+/// `exclusive` drops every other entry, comments too; the file is written sorted by rank.
 pub fn update(existing: &str, keys: &[KeyLine], present: bool, exclusive: bool) -> Option<String> {
-    let mut lines: Vec<Option<String>> = existing.lines().map(|l| Some(l.to_string())).collect();
-    let parsed: Vec<Option<KeyLine>> = existing.lines().map(parse_key).collect();
-    let mut modified = false;
-    for k in keys {
-        let positions: Vec<usize> = parsed
-            .iter()
-            .enumerate()
-            .filter(|(i, p)| lines[*i].is_some() && p.as_ref().is_some_and(|p| p.blob == k.blob))
-            .map(|(i, _)| i)
-            .collect();
-        if !present {
-            for i in positions {
-                lines[i] = None;
-                modified = true;
+    let mut map: indexmap::IndexMap<String, (Entry, usize)> = indexmap::IndexMap::new();
+    for (rank, line) in existing.lines().enumerate() {
+        match parse_key(line) {
+            Some(k) => map.insert(k.blob.clone(), (Entry::Key(k), rank)),
+            None => map.insert(line.to_string(), (Entry::Raw(line.to_string()), rank)),
+        };
+    }
+    let max_rank = map.len();
+    let mut keep: HashSet<&str> = HashSet::new();
+    let mut write = false;
+    for (idx, k) in keys.iter().enumerate() {
+        let same = match map.get(&k.blob) {
+            None => None,
+            Some((Entry::Key(e), _)) => Some(e == k),
+            Some((Entry::Raw(_), _)) => Some(false),
+        };
+        if present {
+            keep.insert(&k.blob);
+            if same == Some(false) {
+                map.shift_remove(&k.blob);
             }
-            continue;
-        }
-        match positions.split_first() {
-            None => {
-                lines.push(Some(render(k)));
-                modified = true;
+            if same != Some(true) {
+                map.insert(k.blob.clone(), (Entry::Key(k.clone()), max_rank + idx));
+                write = true;
             }
-            Some((first, dups)) => {
-                if parsed[*first].as_ref() != Some(k) {
-                    lines[*first] = Some(render(k));
-                    modified = true;
-                }
-                for i in dups {
-                    lines[*i] = None;
-                    modified = true;
-                }
-            }
+        } else if same.is_some() {
+            map.shift_remove(&k.blob);
+            write = true;
         }
     }
     if present && exclusive {
-        let wanted: HashSet<&str> = keys.iter().map(|k| k.blob.as_str()).collect();
-        for (i, p) in parsed.iter().enumerate() {
-            if let Some(p) = p {
-                if lines[i].is_some() && !wanted.contains(p.blob.as_str()) {
-                    lines[i] = None;
-                    modified = true;
-                }
-            }
-        }
+        let before = map.len();
+        map.retain(|k, _| keep.contains(k.as_str()));
+        write |= map.len() != before;
     }
-    if !modified {
+    if !write {
         return None;
     }
+    let mut entries: Vec<&(Entry, usize)> = map.values().collect();
+    entries.sort_by_key(|(_, rank)| *rank);
     let mut s = String::new();
-    for l in lines.into_iter().flatten() {
-        s.push_str(&l);
+    for (e, _) in entries {
+        match e {
+            Entry::Key(k) => s.push_str(&render(k)),
+            Entry::Raw(l) => s.push_str(l),
+        }
         s.push('\n');
     }
     Some(s)
@@ -360,6 +364,25 @@ fn probe(
     Ok(Some(f))
 }
 
+/// The keys of `key: file://PATH`: the file on the host, with Ansible's messages.
+fn key_file(ctx: &mut ModuleCtx, path: &str) -> Result<String> {
+    let q = crate::shell::quote(path);
+    let out = ctx.run(&format!(
+        "if [ -d {q} ]; then echo dir; elif [ -e {q} ]; then echo file; else echo none; fi"
+    ))?;
+    match out.stdout_str().trim() {
+        "none" => Err(fail(format!("Path to a key file not found: {path}"))),
+        "dir" => Err(fail(format!(
+            "Path to a key is a directory and must be a file: {path}"
+        ))),
+        _ => {
+            let bytes = super::fileops::read_file(ctx, path)
+                .map_err(|e| fail(format!("Failed to read key file {path} : {e:#}")))?;
+            Ok(String::from_utf8_lossy(&bytes).into_owned())
+        }
+    }
+}
+
 fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
     let user = args.req_str("user")?;
     let key = args.req_str("key")?;
@@ -375,7 +398,11 @@ fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
     let key_options = args.str("key_options");
     let comment = args.str("comment");
     let path = args.str("path");
-    let keys = wanted_keys(&key, key_options.as_deref(), comment.as_deref()).map_err(fail)?;
+    let key_text = match key.strip_prefix("file://") {
+        Some(p) => key_file(ctx, p)?,
+        None => key.clone(),
+    };
+    let keys = wanted_keys(&key_text, key_options.as_deref(), comment.as_deref()).map_err(fail)?;
     let found = match probe(ctx, &user, path.as_deref(), follow)? {
         Some(f) => f,
         None if ctx.check => {
@@ -436,7 +463,9 @@ fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
     ] {
         plan = plan.with_value(
             k,
-            v.as_deref().map(minijinja::Value::from).unwrap_or_default(),
+            v.as_deref()
+                .map(minijinja::Value::from)
+                .unwrap_or(minijinja::Value::from(())),
         );
     }
     Ok(plan)
@@ -576,15 +605,16 @@ mod tests {
                 wanted_keys(A, Some("no-pty,no-agent-forwarding"), None).unwrap(),
                 true,
                 false,
-                Some(format!("no-pty,no-agent-forwarding {A}\n# tail\n")),
+                // A changed key is added again after the existing lines.
+                Some(format!("# tail\nno-pty,no-agent-forwarding {A}\n")),
             ),
             (
-                "duplicate blobs collapse to one (matched by blob, not line)",
+                "the last line of a repeated blob is the key (the file stays as it is)",
                 "from=\"x\" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAAA old\nssh-rsa AAAAB3NzaC1yc2EAAAADAQABBBB bob\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAAA alice@laptop\n",
                 keys(A),
                 true,
                 false,
-                Some(format!("{A}\n{B}\n")),
+                None,
             ),
             (
                 "remove by blob whatever the options/comment",
@@ -596,12 +626,12 @@ mod tests {
             ),
             ("remove absent key", "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABBBB bob\n", keys(A), false, false, None),
             (
-                "exclusive drops other keys, keeps comments",
+                "exclusive drops other keys and comments",
                 "# header\nssh-rsa AAAAB3NzaC1yc2EAAAADAQABBBB bob\n",
                 keys(A),
                 true,
                 true,
-                Some(format!("# header\n{A}\n")),
+                Some(format!("{A}\n")),
             ),
             (
                 "exclusive, already exact",

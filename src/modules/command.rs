@@ -71,7 +71,17 @@ impl CommandModule {
                     .map(|a| Value::from(a.as_str()))
                     .collect::<Vec<_>>(),
             );
-            (join(&argv), shown)
+            // As Ansible's `expand_argument_vars` (default true): `$VAR` and `~` in the words
+            // are expanded on the host, with the task's environment.
+            let line = if args.bool_or("expand_argument_vars", true)? {
+                argv.iter()
+                    .map(|w| crate::shell::quote_expanding(w))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            } else {
+                join(&argv)
+            };
+            (line, shown)
         };
         let line = match args.str("chdir") {
             Some(dir) => format!("cd -- {} && {{ {line}\n}}", crate::shell::quote_path(&dir)),
@@ -222,10 +232,18 @@ mod tests {
 
     #[test]
     fn command_lines_are_quoted_argv() {
+        // `$HOME` is expanded on the host (`expand_argument_vars`), as Python's expandvars.
         let (line, _) = COMMAND
             .build(&args(&[("_raw_params", "echo 'a b' $HOME")]))
             .unwrap();
-        assert_eq!(line, "echo 'a b' '$HOME'");
+        assert_eq!(line, "echo 'a b' \"${HOME-\\$HOME}\"");
+        let (line, _) = COMMAND
+            .build(&args(&[
+                ("_raw_params", "echo $HOME"),
+                ("expand_argument_vars", "false"),
+            ]))
+            .unwrap();
+        assert_eq!(line, "echo '$HOME'");
         let (line, _) = SHELL
             .build(&args(&[("_raw_params", "echo $HOME | wc -c")]))
             .unwrap();

@@ -93,8 +93,7 @@ impl Module for Debug {
         let value = match tmpl.render(ctx.vars) {
             Ok(v) => v,
             Err(e) if e.kind() == minijinja::ErrorKind::UndefinedError => {
-                let what = crate::template::tree::undefined_path(&tmpl, ctx.vars)
-                    .map(|p| format!("'{p}' is undefined"))
+                let what = crate::template::tree::undefined_message(&tmpl, ctx.vars)
                     .unwrap_or_else(|| python_text(&e));
                 plan.values.insert(
                     "warnings".into(),

@@ -33,6 +33,7 @@ mod template;
 mod user;
 
 pub use args::{to_bool as args_to_bool, Args, Spec};
+pub use command::chrono_like_now;
 pub use debug::UNTRUSTED as DEBUG_UNTRUSTED;
 pub use dynamic::dynamic;
 pub use include_vars::{dir_files as vars_dir_files, read_vars_file};

@@ -8,7 +8,6 @@ use crate::vars::VarMap;
 use anyhow::Result;
 use minijinja::value::{Enumerator, Object, ObjectRepr};
 use minijinja::Value;
-use std::path::Path;
 use std::sync::Arc;
 
 pub struct Template;
@@ -122,176 +121,77 @@ fn newline_sequence(args: &Args) -> Result<String> {
     Ok(seq)
 }
 
-/// Renders template text as Ansible's template module does, against `vars`; `{% include %}`,
-/// `{% import %}` and `{% extends %}` find their files in `search` (the template's own
-/// directory first, then the role's and playbook's `templates/`).
-fn render(
-    args: &Args,
-    text: &str,
-    vars: Value,
-    search: &[std::path::PathBuf],
-) -> Result<String, String> {
-    let trim = args
-        .bool_or("trim_blocks", true)
-        .map_err(|e| e.to_string())?;
-    let lstrip = args
-        .bool_or("lstrip_blocks", false)
-        .map_err(|e| e.to_string())?;
-    let delims = [
-        ("block_start_string", "{%"),
-        ("block_end_string", "%}"),
-        ("variable_start_string", "{{"),
-        ("variable_end_string", "}}"),
-        ("comment_start_string", "{#"),
-        ("comment_end_string", "#}"),
-    ]
-    .map(|(k, d)| args.str(k).unwrap_or_else(|| d.to_string()));
-    let custom = !trim
-        || lstrip
-        || delims
-            .iter()
-            .zip(["{%", "%}", "{{", "}}", "{#", "#}"])
-            .any(|(a, b)| a != b);
-    let detail = |e: minijinja::Error| {
-        let mut s = e.to_string();
-        let mut src = std::error::Error::source(&e);
-        while let Some(inner) = src {
-            s.push_str(&format!(": {inner}"));
-            src = inner.source();
-        }
-        s
+/// The template module's rendering options from its arguments.
+fn file_options(args: &Args) -> Result<crate::template::file::Options> {
+    let mut o = crate::template::file::Options {
+        trim_blocks: args.bool_or("trim_blocks", true)?,
+        lstrip_blocks: args.bool_or("lstrip_blocks", false)?,
+        ..Default::default()
     };
-    let loads = ["include", "import", "extends", "from"]
-        .iter()
-        .any(|k| text.contains(k));
-    if custom || loads {
-        let mut env = crate::template::environment();
-        let dirs = search.to_vec();
-        env.set_loader(move |name: &str| {
-            for d in &dirs {
-                let p = d.join(name);
-                if p.is_file() {
-                    return std::fs::read_to_string(&p).map(Some).map_err(|e| {
-                        minijinja::Error::new(
-                            minijinja::ErrorKind::InvalidOperation,
-                            format!("reading {}: {e}", p.display()),
-                        )
-                    });
+    for (slot, key) in o
+        .delimiters
+        .iter_mut()
+        .zip(crate::template::file::DELIMITER_KEYS)
+    {
+        if let Some(v) = args.str(key) {
+            *slot = v;
+        }
+    }
+    Ok(o)
+}
+
+/// The rendered text in `output_encoding`: UTF-8 (the default, also for an empty name),
+/// ISO-8859-1 or Windows-1252; a character the encoding lacks fails, as Python's strict
+/// encoding does.
+fn encode(text: &str, encoding: &str) -> Result<Vec<u8>> {
+    // Windows-1252's 0x80..=0x9F (0 where the code page has no character).
+    const CP1252: [u16; 32] = [
+        0x20AC, 0, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160, 0x2039,
+        0x0152, 0, 0x017D, 0, 0, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014, 0x02DC,
+        0x2122, 0x0161, 0x203A, 0x0153, 0, 0x017E, 0x0178,
+    ];
+    let name = encoding.to_ascii_lowercase().replace('_', "-");
+    let cp1252 = match name.as_str() {
+        "" | "utf-8" | "utf8" => return Ok(text.as_bytes().to_vec()),
+        "latin-1" | "latin1" | "iso-8859-1" | "iso8859-1" => false,
+        "windows-1252" | "cp1252" => true,
+        _ => {
+            return Err(fail(format!(
+                "output_encoding {encoding} is not supported (utf-8, latin-1 and windows-1252 are)"
+            )))
+        }
+    };
+    text.chars()
+        .map(|c| {
+            let u = c as u32;
+            let mapped = if cp1252 {
+                match u {
+                    0x80..=0x9F => None,
+                    0..=0xFF => Some(u as u8),
+                    _ => CP1252
+                        .iter()
+                        .position(|&x| u32::from(x) == u && x != 0)
+                        .map(|i| 0x80 + i as u8),
                 }
-            }
-            Ok(None)
-        });
-        let mut b = minijinja::syntax::SyntaxConfig::builder();
-        b.block_delimiters(delims[0].clone(), delims[1].clone())
-            .variable_delimiters(delims[2].clone(), delims[3].clone())
-            .comment_delimiters(delims[4].clone(), delims[5].clone())
-            .keep_trailing_newline(false)
-            .trim_blocks(trim)
-            .lstrip_blocks(lstrip);
-        env.set_syntax(b.build().map_err(detail)?);
-        let source = if custom {
-            text.to_string()
-        } else {
-            crate::template::preprocess(text, true)
-        };
-        return env
-            .render_str(&source, vars)
-            .map(|out| crate::template::restore_newlines(text, out))
-            .map_err(detail);
-    }
-    // A file that is one `{{ expr }}` must still render as text (with its newline), not as
-    // the expression's native value, so it bypasses the expression fast path.
-    let t = text.trim();
-    let single =
-        t.starts_with("{{") && t.ends_with("}}") && !t[2..].contains("{{") && !t.contains("{%");
-    if single {
-        return crate::template::env()
-            .render_str(&crate::template::preprocess(text, true), vars)
-            .map(|out| crate::template::restore_newlines(text, out))
-            .map_err(detail);
-    }
-    let tmpl = crate::template::compile(text).map_err(detail)?;
-    let v = tmpl.render(&vars).map_err(detail)?;
-    Ok(v.as_str()
-        .map(str::to_string)
-        .unwrap_or_else(|| v.to_string()))
-}
-
-fn hostname() -> String {
-    ["/proc/sys/kernel/hostname", "/etc/hostname"]
-        .iter()
-        .find_map(|p| {
-            std::fs::read_to_string(p)
-                .ok()
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-        })
-        .unwrap_or_else(|| "localhost".into())
-}
-
-fn user_name(uid: u32) -> String {
-    std::fs::read_to_string("/etc/passwd")
-        .ok()
-        .and_then(|t| {
-            t.lines().find_map(|l| {
-                let f: Vec<&str> = l.split(':').collect();
-                (f.len() > 2 && f[2].parse::<u32>().ok() == Some(uid)).then(|| f[0].to_string())
+            } else {
+                u8::try_from(u).ok()
+            };
+            mapped.ok_or_else(|| {
+                fail(format!(
+                    "'{encoding}' codec can't encode character '{}'",
+                    c.escape_unicode()
+                ))
             })
         })
-        .unwrap_or_else(|| uid.to_string())
-}
-
-/// Ansible's template variables for one source file.
-fn template_vars(src_arg: &str, found: &Path, dest: &str) -> (VarMap, VarMap) {
-    use std::os::unix::fs::MetadataExt;
-    let mut over = VarMap::new();
-    let md = std::fs::metadata(found).ok();
-    over.insert("template_host".into(), Value::from(hostname()));
-    over.insert("template_path".into(), Value::from(src_arg));
-    over.insert(
-        "template_fullpath".into(),
-        Value::from(
-            std::fs::canonicalize(found)
-                .unwrap_or_else(|_| found.to_path_buf())
-                .to_string_lossy()
-                .into_owned(),
-        ),
-    );
-    over.insert("template_destpath".into(), Value::from(dest));
-    over.insert(
-        "template_uid".into(),
-        Value::from(md.as_ref().map(|m| user_name(m.uid())).unwrap_or_default()),
-    );
-    if let Some(m) = md.as_ref().and_then(|m| m.modified().ok()) {
-        let d = m.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        over.insert(
-            "template_mtime".into(),
-            Value::from(crate::template::filters_more::py_datetime(
-                d.as_secs() as i64,
-                d.subsec_micros(),
-            )),
-        );
-    }
-    over.insert(
-        "template_run_date".into(),
-        Value::from(super::command::chrono_like_now()),
-    );
-    let mut under = VarMap::new();
-    under.insert("ansible_managed".into(), Value::from("Ansible managed"));
-    (over, under)
+        .collect()
 }
 
 fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
     let (Some(src), Some(dest)) = (args.str("src"), args.str("dest")) else {
         return Err(fail("src and dest are required"));
     };
-    if let Some(enc) = args.str("output_encoding") {
-        if !["utf-8", "utf8"].contains(&enc.to_ascii_lowercase().as_str()) {
-            return Err(fail(format!(
-                "output_encoding {enc} is not supported (only utf-8)"
-            )));
-        }
-    }
+    let encoding = args.str("output_encoding").unwrap_or_default();
+    encode("", &encoding)?;
     let Some(found) = ctx.paths.find("templates", &src) else {
         let mut msg = format!("Could not find or access '{src}'\nSearched in:");
         for d in &ctx.paths.dirs {
@@ -309,7 +209,7 @@ fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
         .map_err(|_| fail(format!("template {} is not valid UTF-8", found.display())))?;
     let text = text.replace("\r\n", "\n").replace('\r', "\n");
     let seq = newline_sequence(args)?;
-    let (over, under) = template_vars(&src, &found, &dest);
+    let (over, under) = crate::template::file::template_vars(&src, &found, Some(&dest));
     let vars = Value::from_object(TemplateVars {
         base: ctx.vars.clone(),
         over,
@@ -324,7 +224,7 @@ fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
         search.push(d.join("templates"));
         search.push(d.clone());
     }
-    let mut out = render(args, &text, vars, &search)
+    let mut out = crate::template::file::render(&text, vars, &search, &file_options(args)?)
         .map_err(|e| fail(format!("error templating {}: {e}", found.display())))?;
     if seq != "\n" {
         out = out.replace('\n', &seq);
@@ -344,7 +244,7 @@ fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
         ctx,
         ContentWrite {
             dest,
-            payload: Payload::Bytes(out.into_bytes()),
+            payload: Payload::Bytes(encode(&out, &encoding)?),
             src_label: Some(label.clone()),
             basename: Some(fileops::basename(&src).to_string()),
             content_mode: false,

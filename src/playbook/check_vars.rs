@@ -139,12 +139,12 @@ fn include_vars_names(t: &Task, play_dir: &std::path::Path) -> Vec<String> {
 
 /// Names the templates guard against being undefined: `x is defined`, `x is not defined`,
 /// `x is undefined`, `x is none`, `x | default(...)` / `x | d(...)`, also for an attribute or
-/// item of `x` (`x.y | default(...)`).
+/// item of `x` (`x.y | default(...)`), and through other filters (`x | upper | default(...)`).
 fn guarded_names<'a>(sources: impl IntoIterator<Item = &'a str>) -> HashSet<String> {
     static GUARD: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     let re = GUARD.get_or_init(|| {
         regex::Regex::new(
-            r"([A-Za-z_][A-Za-z0-9_]*)(?:\.[A-Za-z_][A-Za-z0-9_]*|\[[^\]]*\])*\s*(?:\|\s*(?:default|d)\b|is\s+(?:not\s+)?(?:defined|undefined|none)\b)",
+            r"([A-Za-z_][A-Za-z0-9_]*)(?:\.[A-Za-z_][A-Za-z0-9_]*|\[[^\]]*\])*\s*(?:\|\s*[A-Za-z_][A-Za-z0-9_.]*\s*(?:\([^()]*\))?\s*)*(?:\|\s*(?:default|d)\b|is\s+(?:not\s+)?(?:defined|undefined|none)\b)",
         )
         .expect("the guard pattern compiles")
     });

@@ -11,23 +11,23 @@ use minijinja::{Environment, Error, State};
 pub fn register(env: &mut Environment<'static>) {
     env.add_function("now", now);
     env.add_function("undef", undef);
-    env.add_filter("comment", comment);
+    super::markers::add(env, "comment", comment);
     env.add_filter("type_debug", type_debug);
-    env.add_filter("urldecode", urldecode);
-    env.add_filter("log", log);
-    env.add_filter("pow", pow);
-    env.add_filter("root", root);
-    env.add_filter("human_readable", human_readable);
-    env.add_filter("human_to_bytes", human_to_bytes);
-    env.add_filter("rekey_on_member", rekey_on_member);
-    env.add_filter("subelements", subelements);
-    env.add_filter("random", random);
-    env.add_filter("shuffle", shuffle);
-    env.add_filter("realpath", realpath);
-    env.add_filter("relpath", relpath);
-    env.add_filter("commonpath", commonpath);
-    env.add_filter("strftime", strftime);
-    env.add_filter("to_datetime", to_datetime);
+    super::markers::add(env, "urldecode", urldecode);
+    super::markers::add(env, "log", log);
+    super::markers::add(env, "pow", pow);
+    super::markers::add(env, "root", root);
+    super::markers::add(env, "human_readable", human_readable);
+    super::markers::add(env, "human_to_bytes", human_to_bytes);
+    super::markers::add(env, "rekey_on_member", rekey_on_member);
+    super::markers::add(env, "subelements", subelements);
+    super::markers::add(env, "random", random);
+    super::markers::add(env, "shuffle", shuffle);
+    super::markers::add(env, "realpath", realpath);
+    super::markers::add(env, "relpath", relpath);
+    super::markers::add(env, "commonpath", commonpath);
+    super::markers::add(env, "strftime", strftime);
+    super::markers::add(env, "to_datetime", to_datetime);
 }
 
 /// `now(utc=False, fmt=None)`: the time now, formatted with `fmt` (strftime), else as
@@ -148,7 +148,7 @@ fn comment(state: &State, value: &Value, args: &[Value], kwargs: Kwargs) -> Resu
 }
 
 /// `type_debug`: the Python type name of the value.
-fn type_debug(value: &Value) -> Value {
+pub(crate) fn type_debug(value: &Value) -> Value {
     Value::from(match value.kind() {
         ValueKind::None | ValueKind::Undefined => "NoneType",
         ValueKind::Bool => "bool",

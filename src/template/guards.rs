@@ -23,9 +23,10 @@ pub fn get(root: &Value, keys: Rest<Value>) -> Value {
 }
 
 /// Where the guard after position `end` begins: `| default`, `| d`, `is [not] defined`,
-/// `is [not] undefined`, `is [not] none`.
+/// `is [not] undefined`, `is [not] none`, possibly after other filters (an undefined value
+/// passes through them, see `markers`).
 fn guard_follows(s: &str) -> bool {
-    let t = s.trim_start();
+    let t = skip_filters(s).trim_start();
     if let Some(rest) = t.strip_prefix('|') {
         let rest = rest.trim_start();
         let word: String = rest
@@ -52,6 +53,68 @@ fn guard_follows(s: &str) -> bool {
         return matches!(word.as_str(), "defined" | "undefined" | "none");
     }
     false
+}
+
+/// `s` after the filters it starts with (`| upper | join(', ')`), stopping at `default`/`d`,
+/// and after closing parentheses (`(x | int) is defined`).
+fn skip_filters(s: &str) -> &str {
+    let mut t = s;
+    loop {
+        if let Some(rest) = t.trim_start().strip_prefix(')') {
+            t = rest;
+            continue;
+        }
+        let Some(rest) = t.trim_start().strip_prefix('|') else {
+            return t;
+        };
+        let rest = rest.trim_start();
+        let len = rest
+            .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.'))
+            .unwrap_or(rest.len());
+        let word = rest[..len].rsplit('.').next().unwrap_or("");
+        if len == 0 || word == "default" || word == "d" {
+            return t;
+        }
+        let after = rest[len..].trim_start();
+        t = match after.strip_prefix('(') {
+            Some(args) => match balanced_end(args) {
+                Some(e) => &args[e..],
+                None => return t,
+            },
+            None => &rest[len..],
+        };
+    }
+}
+
+/// Just past the `)` closing an argument list whose `(` came before `s`.
+fn balanced_end(s: &str) -> Option<usize> {
+    let mut depth = 1;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for (i, c) in s.char_indices() {
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '"' | '\'' => quote = Some(c),
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Rewrites every guarded attribute/index chain inside the `{{ }}` and `{% %}` blocks of a
@@ -268,6 +331,15 @@ mod tests {
             "{% if __drover_get(hostvars, (h), ('ip'), 'x') is not defined %}"
         );
         assert_eq!(rewrite("{{ a is defined }}"), "{{ a is defined }}");
+        // Other filters may come between the chain and its guard.
+        assert_eq!(
+            rewrite("{{ a.b | map(attribute=')') | join(',') | default('') }}"),
+            "{{ __drover_get(a, 'b') | map(attribute=')') | join(',') | default('') }}"
+        );
+        assert_eq!(
+            rewrite("{{ (a.b | int) is defined }}"),
+            "{{ (__drover_get(a, 'b') | int) is defined }}"
+        );
         assert_eq!(
             rewrite("{{ a.b.upper() | default('') }}"),
             "{{ a.b.upper() | default('') }}"

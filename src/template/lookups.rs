@@ -19,14 +19,20 @@ use std::path::{Path, PathBuf};
 
 /// The lookups drover implements, for error messages.
 pub const SUPPORTED: &[&str] = &[
+    "dict",
     "env",
     "file",
     "fileglob",
     "first_found",
+    "indexed_items",
+    "items",
     "lines",
+    "list",
+    "nested",
     "password",
     "pipe",
     "template",
+    "together",
     "vars",
     "varnames",
 ];
@@ -136,6 +142,12 @@ fn run(state: &State, name: &str, terms: &[Value], kwargs: &Kwargs) -> Result<Ve
         "vars" => vars,
         "varnames" => varnames,
         "password" => password,
+        "list" => super::lookups_lists::list,
+        "items" => super::lookups_lists::items,
+        "indexed_items" => super::lookups_lists::indexed_items,
+        "dict" => super::lookups_lists::dict,
+        "together" => super::lookups_lists::together,
+        "nested" => super::lookups_lists::nested,
         _ => {
             return Err(err(format!(
                 "lookup plugin `{name}` not found; drover supports: {}",
@@ -319,40 +331,73 @@ fn file(state: &State, terms: &[Value], kwargs: &Kwargs) -> Result<Vec<Value>, E
     Ok(out)
 }
 
+/// `template`: each term's file rendered as the template action renders (see `file`), with
+/// the variables in scope plus Ansible's template variables and `template_vars`. A file that
+/// renders nothing gives none; one that is a single `{{ expr }}` gives its native value.
 fn template(state: &State, terms: &[Value], kwargs: &Kwargs) -> Result<Vec<Value>, Error> {
-    // Ansible's options; drover's environment already keeps the final newline.
     let _ = kwargs.get::<Option<Value>>("convert_data")?;
+    let _ = kwargs.get::<Option<Value>>("jinja2_native")?;
     let extra: Option<Value> = kwargs.get("template_vars")?;
+    let mut opts = super::file::Options {
+        trim_blocks: kwargs.get::<Option<bool>>("trim_blocks")?.unwrap_or(true),
+        ..Default::default()
+    };
+    for (slot, key) in opts.delimiters.iter_mut().zip(super::file::DELIMITER_KEYS) {
+        // The lookup has no block delimiter options.
+        if key.starts_with("block_") {
+            continue;
+        }
+        if let Some(v) = kwargs.get::<Option<String>>(key)? {
+            *slot = v;
+        }
+    }
     let mut out = Vec::new();
     for t in flat_terms(terms)? {
         let name = term_str(&t)?;
         let path = find(state, "templates", &name)
             .ok_or_else(|| err(format!("the template file {name} could not be found")))?;
         let source = read_file(&path)?;
-        let shown = path.display().to_string();
-        let tmpl = state.env().template_from_named_str(&shown, &source)?;
-        let mut names: Vec<String> = tmpl.undeclared_variables(false).into_iter().collect();
-        for special in ["playbook_dir", "role_path", "inventory_hostname"] {
-            names.push(special.to_string());
-        }
         let mut ctx = indexmap::IndexMap::new();
-        for n in names {
-            if let Some(v) = state.lookup(&n) {
-                if !v.is_undefined() {
-                    ctx.insert(Value::from(n), v);
-                }
+        let (over, under) = super::file::template_vars(&name, &path, None);
+        for (k, v) in under {
+            ctx.insert(Value::from(k), v);
+        }
+        for n in state.known_variables() {
+            if let Some(v) = state.lookup(&n).filter(|v| !v.is_undefined()) {
+                ctx.insert(Value::from(n.as_ref()), v);
             }
         }
-        if let Some(extra) = &extra {
-            if extra.kind() == ValueKind::Map {
-                for k in extra.try_iter()? {
-                    let v = extra.get_item(&k)?;
-                    ctx.insert(k, v);
-                }
+        for (k, v) in over {
+            ctx.insert(Value::from(k), v);
+        }
+        if let Some(extra) = extra.as_ref().filter(|e| e.kind() == ValueKind::Map) {
+            for k in extra.try_iter()? {
+                let v = extra.get_item(&k)?;
+                ctx.insert(k, v);
             }
         }
-        let rendered = tmpl.render(Value::from_object(ctx))?;
-        out.push(Value::from(super::restore_newlines(&source, rendered)));
+        let vars = Value::from_object(ctx);
+        let mut search: Vec<PathBuf> = path.parent().map(Path::to_path_buf).into_iter().collect();
+        for d in search_dirs(state) {
+            search.push(d.join("templates"));
+            search.push(d);
+        }
+        let single = opts.delimiters[2] == "{{"
+            && super::single_expression(source.trim_end_matches('\n')).is_some();
+        if single {
+            let t = super::compile_as(source.trim_end_matches('\n'), false)?;
+            out.push(t.render(&vars)?);
+            continue;
+        }
+        let rendered = super::file::render(&source, vars, &search, &opts)
+            .map_err(|e| err(format!("error templating {}: {e}", path.display())))?;
+        // Ansible's native rendering gives none for a template without output (only the
+        // newline a file ends with, which Jinja drops, is left here).
+        out.push(if rendered.trim_start_matches('\n').is_empty() {
+            Value::from(())
+        } else {
+            Value::from(rendered)
+        });
     }
     Ok(out)
 }

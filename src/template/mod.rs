@@ -4,16 +4,20 @@
 //! lives in `crate::vars`; filters in `filters.rs`; tests in `jinja_tests.rs`; argument trees
 //! in `tree.rs`.
 
+pub mod file;
 pub mod filters;
 pub mod filters_more;
 mod guards;
 pub mod jinja_tests;
 pub mod lookups;
+mod lookups_lists;
+mod markers;
 mod methods;
 pub mod tree;
 
 #[cfg(test)]
 mod test_cases;
+mod unary;
 
 use minijinja::{Environment, Error, ErrorKind, Expression, Template, UndefinedBehavior, Value};
 use std::collections::HashMap;
@@ -52,6 +56,7 @@ pub fn environment() -> Environment<'static> {
         },
     );
     env.set_recursion_limit(200);
+    markers::builtins(&mut env);
     filters::register(&mut env);
     filters_more::register(&mut env);
     jinja_tests::register(&mut env);
@@ -131,11 +136,21 @@ pub fn compile(source: &str) -> Result<Arc<Tmpl>, Error> {
     compile_as(source, true)
 }
 
-fn compile_as(source: &str, escape: bool) -> Result<Arc<Tmpl>, Error> {
-    let key: std::borrow::Cow<'_, str> = if escape {
-        source.into()
-    } else {
-        format!("\u{0}{source}").into()
+/// Compiles a template file's text (see `file`): never backslash-escaped, and always text
+/// (a file that is one `{{ expr }}` still renders to a string).
+pub fn compile_file(source: &str) -> Result<Arc<Tmpl>, Error> {
+    compile_mode(source, false, true)
+}
+
+pub(crate) fn compile_as(source: &str, escape: bool) -> Result<Arc<Tmpl>, Error> {
+    compile_mode(source, escape, false)
+}
+
+fn compile_mode(source: &str, escape: bool, file: bool) -> Result<Arc<Tmpl>, Error> {
+    let key: std::borrow::Cow<'_, str> = match (escape, file) {
+        (true, _) => source.into(),
+        (false, false) => format!("\u{0}{source}").into(),
+        (false, true) => format!("\u{1}{source}").into(),
     };
     if let Ok(map) = cache().read() {
         if let Some(t) = map.get(key.as_ref()) {
@@ -145,7 +160,7 @@ fn compile_as(source: &str, escape: bool) -> Result<Arc<Tmpl>, Error> {
     let text = preprocess(source, escape);
     // Leaked on purpose: compiled templates live for the whole run and borrow their source.
     let leaked: &'static str = Box::leak(text.into_boxed_str());
-    let kind = match single_expression(leaked) {
+    let kind = match single_expression(leaked).filter(|_| !file) {
         Some(expr) => TmplKind::Expr(env().compile_expression(expr)?),
         None => TmplKind::Text(env().template_from_str(leaked)?),
     };
@@ -163,7 +178,8 @@ fn compile_as(source: &str, escape: bool) -> Result<Arc<Tmpl>, Error> {
 /// (`guards`), FQCN filter and test names shortened, and (for templates, not conditions)
 /// backslashes of expression strings kept.
 pub fn preprocess(source: &str, escape: bool) -> String {
-    let guarded = guards::rewrite(source);
+    let plain = unary::drop_unary_plus(source);
+    let guarded = guards::rewrite(&plain);
     let short = short_plugin_names(&guarded);
     if escape {
         escape_backslashes(&short).into_owned()
@@ -295,6 +311,14 @@ impl Tmpl {
                 format!("template error while templating string: {msg}"),
             )),
         }
+    }
+
+    /// Renders to text: a native value (of a `{{ expr }}` template) as its display string.
+    pub fn render_text(&self, ctx: &Value) -> Result<String, Error> {
+        let v = self.render(ctx)?;
+        Ok(v.as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| v.to_string()))
     }
 
     /// Why the template does not compile, if it does not.

@@ -5,7 +5,7 @@ use super::{compile_lenient, is_templated, Tmpl};
 use crate::yaml::{node_to_value, Node, NodeKind, Span};
 use anyhow::{anyhow, Result};
 use indexmap::IndexMap;
-use minijinja::Value;
+use minijinja::value::{Value, ValueKind};
 use std::sync::Arc;
 
 /// The key of a map entry whose rendered mapping is spliced into the map (a templated
@@ -154,9 +154,9 @@ pub fn template_error(span: &Span, source: &str, e: &minijinja::Error) -> anyhow
 
 /// A rendering failure, naming the undefined variable when that is the cause.
 pub fn render_error(span: &Span, t: &Tmpl, ctx: &Value, e: &minijinja::Error) -> anyhow::Error {
-    if let Some(name) = undefined_path(t, ctx) {
+    if let Some((name, what)) = undefined(t, ctx) {
         return anyhow!(
-            "{span}: '{name}' is undefined (in `{}`)\nhint: define it in vars, inventory, role defaults or with `-e`, or use `{{{{ {name} | default(...) }}}}`",
+            "{span}: {what} (in `{}`)\nhint: define it in vars, inventory, role defaults or with `-e`, or use `{{{{ {name} | default(...) }}}}`",
             t.source().trim()
         );
     }
@@ -171,6 +171,17 @@ pub fn render_error(span: &Span, t: &Tmpl, ctx: &Value, e: &minijinja::Error) ->
 
 /// The first dotted variable path of the template that does not resolve in `ctx`.
 pub fn undefined_path(t: &Tmpl, ctx: &Value) -> Option<String> {
+    undefined(t, ctx).map(|(path, _)| path)
+}
+
+/// What is undefined in Ansible's words: `'x' is undefined` for a variable, `object of type
+/// 'dict' has no attribute 'y'` for a missing attribute of a defined value.
+pub fn undefined_message(t: &Tmpl, ctx: &Value) -> Option<String> {
+    undefined(t, ctx).map(|(_, what)| what)
+}
+
+/// The first unresolved path and the message for it.
+fn undefined(t: &Tmpl, ctx: &Value) -> Option<(String, String)> {
     // In the order the template reads them (ansible-core names the first it evaluates).
     let src = t.source();
     let mut paths = t.variable_paths();
@@ -187,19 +198,36 @@ pub fn undefined_path(t: &Tmpl, ctx: &Value) -> Option<String> {
     });
     for path in paths {
         let mut cur = ctx.clone();
-        let mut ok = true;
-        for part in path.split('.') {
+        let mut missing = None;
+        for (i, part) in path.split('.').enumerate() {
             match cur.get_attr(part) {
                 Ok(v) if !v.is_undefined() => cur = v,
                 _ => {
-                    ok = false;
+                    missing = Some((i, part));
                     break;
                 }
             }
         }
-        if !ok && !crate::template::is_known_global(path.split('.').next().unwrap_or("")) {
-            return Some(path);
+        let Some((i, part)) = missing else { continue };
+        if crate::template::is_known_global(path.split('.').next().unwrap_or("")) {
+            continue;
         }
+        let what = match cur.kind() {
+            ValueKind::Map
+            | ValueKind::Seq
+            | ValueKind::String
+            | ValueKind::Number
+            | ValueKind::Bool
+                if i > 0 =>
+            {
+                format!(
+                    "object of type '{}' has no attribute '{part}'",
+                    crate::template::filters_more::type_debug(&cur)
+                )
+            }
+            _ => format!("'{path}' is undefined"),
+        };
+        return Some((path, what));
     }
     None
 }
