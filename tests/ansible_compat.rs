@@ -300,3 +300,22 @@ fn handlers_that_notify_each_other_run_once_per_flush_and_end() {
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(read(d.path(), "log"), "h1\nself\nh2\n");
 }
+
+#[test]
+fn free_form_commands_keep_their_lines_and_expand_variables_as_ansible() {
+    // As ansible-core 2.19 runs it: the block scalar's lines (a heredoc), runs of spaces and
+    // `\` continuations survive `k=v` parsing; `command` expands `$VAR` and `~` itself.
+    let (code, out, err, d) = play_in(
+        &[(
+            "pb.yml",
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - shell: |\n        creates=DIR/never\n        cat <<EOF > DIR/heredoc\n        One\n          Two\n        EOF\n        echo a \\\n          b  c >> DIR/heredoc\n    - command: sh -c 'echo \"$GREETING\" ~ > DIR/expanded'\n      environment: {GREETING: hi}\n    - command: printf %s $GREETING\n      args: {expand_argument_vars: false}\n      environment: {GREETING: hi}\n      register: r\n    - copy: {content: \"{{ r.stdout }}\", dest: DIR/literal}\n",
+        )],
+        &["h"],
+        &[],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(read(d.path(), "heredoc"), "One\n  Two\na b c\n");
+    let home = std::env::var("HOME").unwrap_or_default();
+    assert_eq!(read(d.path(), "expanded"), format!("hi {home}\n"));
+    assert_eq!(read(d.path(), "literal"), "$GREETING");
+}

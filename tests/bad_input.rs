@@ -881,7 +881,7 @@ bad_input! {
         ],
         args: PLAY,
         at: Some("pb.yml:6:13"),
-        says: &["cannot read the arguments of `file`: an opening quote has no closing quote"],
+        says: &["cannot read the arguments of `file`: failed at splitting arguments, either an unbalanced jinja2 block or quotes"],
         hint: Some("write them as a YAML mapping instead"),
     };
 

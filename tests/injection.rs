@@ -52,10 +52,13 @@ fn every_module_passes_values_exactly_and_runs_nothing_else() {
         tasks.push_str(&format!(
             "    - copy:\n        content: {q}\n        dest: {fs}\n\
              \x20   - shell: printf '%s' \"$V\" > {fe}\n      environment:\n        V: {q}\n\
-             \x20   - command:\n        argv: [sh, -c, 'printf \"%s\" \"$1\" > \"$2\"', sh, {q}, {fa}]\n\
+             \x20   - command:\n        argv: [sh, -c, 'printf \"%s\" \"$1\" > \"$2\"', sh, {q}, {fa}]\n        expand_argument_vars: false\n\
+             \x20   - command:\n        argv: [sh, -c, 'printf \"%s\" \"$1\" > \"$2\"', sh, {q}, {fx}]\n\
              \x20   - template:\n        src: echo.j2\n        dest: {ft}\n      vars:\n        value: {q}\n",
             fe = yq(&format!("{}.env", f.display())),
             fa = yq(&format!("{}.argv", f.display())),
+            // With `expand_argument_vars` (the default) `$VAR` and `~` expand, nothing runs.
+            fx = yq(&format!("{}.argvx", f.display())),
             ft = yq(&format!("{}.tmpl", f.display())),
         ));
         if !v.contains('\n') && !v.contains('\r') {
@@ -86,7 +89,7 @@ fn every_module_passes_values_exactly_and_runs_nothing_else() {
     let (code, out, _) = run(drover().arg("play").arg(&pb));
     assert_eq!(code, 0);
     // Only `shell` and `command` (which always run) report changes on the second run.
-    let again = format!("changed={} ", 2 * values.len());
+    let again = format!("changed={} ", 3 * values.len());
     assert!(out.contains(&again), "{out}");
     for (i, v) in values.iter().enumerate() {
         let f = out_dir.join(format!("f{i}"));

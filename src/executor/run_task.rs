@@ -966,7 +966,10 @@ fn plan_to_result(plan: Plan, check: bool, diff: bool) -> (Status, Value, Vec<Di
         m.insert("skipped_reason".into(), Value::from(reason.as_str()));
     } else if status == Status::Skipped {
         m.insert("skipped".into(), Value::from(true));
-        m.insert("msg".into(), Value::from("skipped, running in check mode"));
+        let msg = plan
+            .msg
+            .unwrap_or_else(|| "skipped, running in check mode".into());
+        m.insert("msg".into(), Value::from(msg));
     } else if let Some(msg) = plan.msg {
         m.insert("msg".into(), Value::from(msg));
     }

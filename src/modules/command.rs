@@ -1,9 +1,10 @@
 //! `command` and `shell`: run a program (argv, no shell) or a shell script. Idempotence comes
-//! from `creates`/`removes`, probed read-only; without them the task always changes and is
-//! skipped in check mode (Ansible's behaviour).
+//! from `creates`/`removes` (glob patterns, relative to `chdir`), probed read-only; without
+//! them the task always changes and is skipped in check mode (Ansible's behaviour). `chdir`
+//! goes to the physical directory, as Python's `os.chdir`.
 
 use super::{Args, Module, ModuleCtx, Plan, Spec};
-use crate::shell::{join, quote, split};
+use crate::shell::{quote, split};
 use anyhow::{bail, Result};
 use minijinja::Value;
 use std::time::Instant;
@@ -36,6 +37,30 @@ static COMMAND_SPEC: Spec = Spec {
     any_args: false,
 };
 
+/// `shell` takes no `expand_argument_vars` (the shell expands).
+static SHELL_SPEC: Spec = Spec {
+    args: &[
+        "_raw_params",
+        "cmd",
+        "argv",
+        "chdir",
+        "creates",
+        "removes",
+        "stdin",
+        "stdin_add_newline",
+        "strip_empty_ends",
+        "executable",
+        "warn",
+    ],
+    aliases: &[],
+    free_form: Some("_raw_params"),
+    any_args: false,
+};
+
+/// Marks on stderr for what the module itself reports (not the command's output).
+const NO_CHDIR: &str = "@@DROVER_NO_CHDIR";
+const NO_PROGRAM: &str = "@@DROVER_NO_PROGRAM";
+
 struct Run {
     cmdline: String,
     shown: Value,
@@ -43,10 +68,24 @@ struct Run {
 
 impl CommandModule {
     fn build(&self, args: &Args) -> Result<(String, Value)> {
+        let given: Vec<&str> = ["_raw_params", "cmd", "argv"]
+            .into_iter()
+            .filter(|k| args.has(k))
+            .collect();
+        if given.is_empty() {
+            return Err(super::fileops::fail(
+                "one of the following is required: _raw_params, cmd, argv",
+            ));
+        }
+        if given.len() > 1 {
+            return Err(super::fileops::fail(
+                "parameters are mutually exclusive: _raw_params|cmd|argv",
+            ));
+        }
         let raw = args.str("_raw_params").or_else(|| args.str("cmd"));
         let (line, shown) = if self.shell {
             let Some(script) = raw else {
-                bail!("`shell` needs a command: give it as free-form text or `cmd`");
+                bail!("`shell` takes its script as text (free-form or `cmd`), not `argv`");
             };
             let line = match args.str("executable") {
                 Some(exe) => format!("{} -c {}", quote(&exe), quote(&script)),
@@ -64,7 +103,7 @@ impl CommandModule {
                 }
             };
             if argv.is_empty() {
-                bail!("`command` needs a command: give it as free-form text, `cmd` or `argv`");
+                return Err(super::fileops::fail("no command given"));
             }
             let shown = Value::from(
                 argv.iter()
@@ -73,22 +112,50 @@ impl CommandModule {
             );
             // As Ansible's `expand_argument_vars` (default true): `$VAR` and `~` in the words
             // are expanded on the host, with the task's environment.
-            let line = if args.bool_or("expand_argument_vars", true)? {
+            let words: Vec<String> = if args.bool_or("expand_argument_vars", true)? {
                 argv.iter()
                     .map(|w| crate::shell::quote_expanding(w))
-                    .collect::<Vec<_>>()
-                    .join(" ")
+                    .collect()
             } else {
-                join(&argv)
+                argv.iter().map(|w| quote(w)).collect()
             };
+            // A program that is not there: Ansible's "Error executing command." (rc 2).
+            let line = format!(
+                "command -v {} >/dev/null 2>&1 || {{ printf %s {NO_PROGRAM} >&2; exit 2; }}; {}",
+                words[0],
+                words.join(" ")
+            );
             (line, shown)
         };
         let line = match args.str("chdir") {
-            Some(dir) => format!("cd -- {} && {{ {line}\n}}", crate::shell::quote_path(&dir)),
+            Some(dir) => format!(
+                "cd -P -- {} 2>/dev/null || {{ printf %s {NO_CHDIR} >&2; exit 1; }}; {{ {line}\n}}",
+                crate::shell::quote_path(&dir)
+            ),
             None => line,
         };
         Ok((line, shown))
     }
+}
+
+/// A path pattern for the shell: its glob characters live, everything else quoted.
+fn glob_word(pattern: &str) -> String {
+    let mut out = String::new();
+    let mut run = String::new();
+    for c in pattern.chars() {
+        if matches!(c, '*' | '?' | '[' | ']') {
+            if !run.is_empty() {
+                out.push_str(&quote(&std::mem::take(&mut run)));
+            }
+            out.push(c);
+        } else {
+            run.push(c);
+        }
+    }
+    if !run.is_empty() || out.is_empty() {
+        out.push_str(&quote(&run));
+    }
+    out
 }
 
 impl Module for CommandModule {
@@ -101,32 +168,70 @@ impl Module for CommandModule {
     }
 
     fn spec(&self) -> &'static Spec {
-        &COMMAND_SPEC
+        if self.shell {
+            &SHELL_SPEC
+        } else {
+            &COMMAND_SPEC
+        }
     }
 
     fn plan(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
-        let (cmdline, shown) = self.build(args)?;
+        let (cmdline, shown) = match self.build(args) {
+            Ok(b) => b,
+            Err(e) => return super::fileops::catch(Err(e)),
+        };
+        let mut warnings = Vec::new();
+        if let (false, Some(exe)) = (self.shell, args.str("executable")) {
+            warnings.push(format!("As of Ansible 2.4, the parameter 'executable' is no longer supported with the 'command' module. Not using '{exe}'."));
+        }
         let guard = [("creates", true), ("removes", false)]
             .into_iter()
             .find_map(|(k, skip_if_exists)| args.str(k).map(|p| (k, p, skip_if_exists)));
-        if let Some((key, path, skip_if_exists)) = &guard {
-            let probe = format!("[ -e {} ]", quote(path));
-            let exists = ctx.run(&probe)?.rc == 0;
-            if exists == *skip_if_exists {
-                let why = if *skip_if_exists {
-                    "exists"
-                } else {
-                    "does not exist"
-                };
-                return Ok(Plan::unchanged()
-                    .with_msg(format!("Did not run command since '{path}' {why}"))
-                    .with_value("cmd", shown)
-                    .with_value("rc", 0)
-                    .with_value("stdout", "")
-                    .with_value("stderr", "")
-                    .with_value("stdout_lines", Vec::<String>::new())
-                    .with_value("stderr_lines", Vec::<String>::new())
-                    .with_value("skipped_reason", *key));
+        let chdir = args.str("chdir");
+        // `chdir` is checked first (a bad one fails in check mode too), then the guard's
+        // pattern, relative to it.
+        if guard.is_some() || (ctx.check && chdir.is_some()) {
+            let mut probe = String::new();
+            if let Some(d) = &chdir {
+                probe.push_str(&format!(
+                    "cd -P -- {} 2>/dev/null || {{ echo nochdir; exit 0; }}; ",
+                    crate::shell::quote_path(d)
+                ));
+            }
+            if let Some((_, path, _)) = &guard {
+                probe.push_str(&format!(
+                    "set -- {}; if [ -e \"$1\" ] || [ -L \"$1\" ]; then echo exists; else echo missing; fi",
+                    glob_word(path)
+                ));
+            }
+            let said = ctx.run(&probe)?.stdout_str();
+            if said.trim() == "nochdir" {
+                return Ok(unable_to_chdir(shown));
+            }
+            if let Some((_, path, skip_if_exists)) = &guard {
+                let exists = said.trim() == "exists";
+                if exists == *skip_if_exists {
+                    let why = if *skip_if_exists {
+                        "exists"
+                    } else {
+                        "does not exist"
+                    };
+                    let shoulda = if ctx.check { "Would" } else { "Did" };
+                    return Ok(with_warnings(
+                        Plan::unchanged()
+                            .with_msg(format!("{shoulda} not run command since '{path}' {why}"))
+                            .with_value("cmd", shown)
+                            .with_value("rc", 0)
+                            .with_value("stdout", format!("skipped, since {path} {why}"))
+                            .with_value("stderr", "")
+                            .with_value(
+                                "stdout_lines",
+                                vec![format!("skipped, since {path} {why}")],
+                            )
+                            .with_value("stderr_lines", Vec::<String>::new()),
+                        warnings,
+                    ));
+                }
             }
         }
         let mut plan = Plan::change(Run {
@@ -134,11 +239,16 @@ impl Module for CommandModule {
             shown: shown.clone(),
         })
         .with_value("cmd", shown);
+        // In check mode: skipped without a guard, a change with one (Ansible's result).
         plan.skip_in_check = guard.is_none();
-        if guard.is_some() {
-            plan.msg = Some("Command would have run if not in check mode".into());
+        plan.msg = Some("Command would have run if not in check mode".into());
+        if ctx.check {
+            plan = plan
+                .with_value("rc", 0)
+                .with_value("stdout", "")
+                .with_value("stderr", "");
         }
-        Ok(plan)
+        Ok(with_warnings(plan, warnings))
     }
 
     fn apply(&self, ctx: &mut ModuleCtx, args: &Args, mut plan: Plan) -> Result<Plan> {
@@ -176,8 +286,40 @@ impl Module for CommandModule {
             plan.failed = true;
             plan.msg = Some("non-zero return code".into());
         }
+        let raw_err = out.stderr_str();
+        if out.rc == 1 && raw_err == NO_CHDIR {
+            return Ok(unable_to_chdir(
+                plan.values.get("cmd").cloned().unwrap_or_default(),
+            ));
+        }
+        if out.rc == 2 && raw_err == NO_PROGRAM && !self.shell {
+            plan = plan
+                .with_value("stderr", "")
+                .with_value("stderr_lines", Vec::<String>::new())
+                .with_value("stdout", "")
+                .with_value("stdout_lines", Vec::<String>::new());
+            plan.msg = Some("Error executing command.".into());
+        }
         Ok(plan)
     }
+}
+
+/// Ansible's result for a `chdir` that cannot be entered.
+fn unable_to_chdir(shown: Value) -> Plan {
+    let mut p = Plan::fail("Unable to change directory before execution.")
+        .with_value("cmd", shown)
+        .with_value("rc", ())
+        .with_value("stdout", "")
+        .with_value("stderr", "");
+    p.failed = true;
+    p
+}
+
+fn with_warnings(mut plan: Plan, warnings: Vec<String>) -> Plan {
+    if !warnings.is_empty() {
+        plan = plan.with_value("warnings", warnings);
+    }
+    plan
 }
 
 fn format_delta(d: std::time::Duration) -> String {
@@ -236,14 +378,14 @@ mod tests {
         let (line, _) = COMMAND
             .build(&args(&[("_raw_params", "echo 'a b' $HOME")]))
             .unwrap();
-        assert_eq!(line, "echo 'a b' \"${HOME-\\$HOME}\"");
+        assert!(line.ends_with("; echo 'a b' \"${HOME-\\$HOME}\""), "{line}");
         let (line, _) = COMMAND
             .build(&args(&[
                 ("_raw_params", "echo $HOME"),
                 ("expand_argument_vars", "false"),
             ]))
             .unwrap();
-        assert_eq!(line, "echo '$HOME'");
+        assert!(line.ends_with("; echo '$HOME'"), "{line}");
         let (line, _) = SHELL
             .build(&args(&[("_raw_params", "echo $HOME | wc -c")]))
             .unwrap();
@@ -255,7 +397,10 @@ mod tests {
                 ("chdir", "/tmp x"),
             ]))
             .unwrap();
-        assert_eq!(line, "cd -- '/tmp x' && { /bin/bash -c 'echo hi'\n}");
+        assert_eq!(
+            line,
+            "cd -P -- '/tmp x' 2>/dev/null || { printf %s @@DROVER_NO_CHDIR >&2; exit 1; }; { /bin/bash -c 'echo hi'\n}"
+        );
     }
 
     #[test]

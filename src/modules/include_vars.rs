@@ -165,7 +165,11 @@ impl Module for IncludeVars {
                 files.push(f);
             }
         } else {
-            let file = args.str("file").or_else(|| args.str("_raw_params"));
+            // The free-form name loses its final newlines (a folded `>` scalar's), as Ansible's.
+            let file = args.str("file").or_else(|| {
+                args.str("_raw_params")
+                    .map(|r| r.trim_end_matches('\n').to_string())
+            });
             let Some(file) = file.filter(|f| !f.is_empty() && f != "None") else {
                 return Ok(fail(
                     "Could not find file on the Ansible Controller.\nIf you are using a module and expect the file to exist on the remote, see the remote_src option",

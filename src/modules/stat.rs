@@ -70,7 +70,47 @@ fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
     };
     let probe = fileops::probe(ctx, &req)?;
     let st = probe.states.first().cloned().unwrap_or_default();
-    Ok(Plan::unchanged().with_value("stat", stat_value(&path, &st)))
+    let mut value = stat_value(&path, &st);
+    if st.exists && args.bool_or("get_mime", true)? {
+        let (mimetype, charset) = mime(ctx, &path, follow)?;
+        let mut m: indexmap::IndexMap<String, Value> = value
+            .try_iter()?
+            .filter_map(|k| Some((k.as_str()?.to_string(), value.get_item(&k).ok()?)))
+            .collect();
+        m.insert("mimetype".into(), Value::from(mimetype));
+        m.insert("charset".into(), Value::from(charset));
+        m.sort_keys();
+        value = map_value(m);
+    }
+    Ok(Plan::unchanged().with_value("stat", value))
+}
+
+/// `mimetype` and `charset` as `file --mime-type --mime-encoding` tells them (Ansible's
+/// source); a host without `file` gets the common answers from a look at the first 64 KiB:
+/// a directory, an empty file, ASCII or UTF-8 text, else binary.
+fn mime(ctx: &mut super::ModuleCtx, path: &str, follow: bool) -> Result<(String, String)> {
+    let q = crate::shell::quote(path);
+    let link = if follow {
+        String::new()
+    } else {
+        format!("elif [ -L {q} ]; then echo 'inode/symlink; charset=binary'; ")
+    };
+    let flag = if follow { "-L " } else { "" };
+    let script = format!(
+        "if command -v file >/dev/null 2>&1; then file {flag}--mime-type --mime-encoding -b -- {q} 2>/dev/null || echo 'unknown; charset=unknown'; \
+         {link}elif [ -d {q} ]; then echo 'inode/directory; charset=binary'; \
+         elif [ ! -f {q} ] || [ ! -r {q} ]; then echo 'unknown; charset=unknown'; \
+         elif [ ! -s {q} ]; then echo 'inode/x-empty; charset=binary'; \
+         elif [ \"$(head -c 65536 {q} | LC_ALL=C tr -d '\\t\\n\\r\\f\\v -~' | head -c 1 | wc -c)\" -eq 0 ]; then echo 'text/plain; charset=us-ascii'; \
+         elif head -c 65536 {q} | iconv -f UTF-8 -t UTF-8 >/dev/null 2>&1; then echo 'text/plain; charset=utf-8'; \
+         else echo 'application/octet-stream; charset=binary'; fi"
+    );
+    let out = ctx.run(&script)?.stdout_str();
+    let line = out.lines().next().unwrap_or("").trim();
+    let (t, c) = line.split_once(';').unwrap_or((line, ""));
+    let charset = c.split_once('=').map_or("unknown", |(_, v)| v.trim());
+    let t = if t.is_empty() { "unknown" } else { t.trim() };
+    Ok((t.to_string(), charset.to_string()))
 }
 
 /// glibc's `makedev`.

@@ -1,58 +1,126 @@
 //! `k=v` argument strings (`copy: src=a dest="/b c" mode=0644`), split the way Ansible's
 //! `split_args`/`parse_kv` do: whitespace separates, quotes and `{{ }}` / `{% %}` group.
 
-/// Splits a free-form argument string into words, keeping quoted parts and Jinja blocks whole.
-pub fn split_args(s: &str) -> Result<Vec<String>, String> {
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut quote: Option<char> = None;
-    let mut depth = 0usize;
-    let chars: Vec<char> = s.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        let next = chars.get(i + 1).copied();
-        if quote.is_none() && depth == 0 && c.is_whitespace() {
-            if !cur.is_empty() {
-                words.push(std::mem::take(&mut cur));
+/// Splits a free-form argument string into words as ansible-core's `split_args` does: on
+/// newlines, then on single spaces, putting back together what quotes or `{{ }}` / `{% %}` /
+/// `{# #}` blocks span; runs of spaces and the newlines (except after a `\` continuation) are
+/// kept on the words, so `join_args` rebuilds the original text.
+pub fn split_args(args: &str) -> Result<Vec<String>, String> {
+    let mut params: Vec<String> = Vec::new();
+    if args.is_empty() {
+        return Ok(params);
+    }
+    let items: Vec<&str> = args.split('\n').collect();
+    let mut quote_char: Option<char> = None;
+    let mut inside_quotes = false;
+    let (mut print_depth, mut block_depth, mut comment_depth) = (0usize, 0usize, 0usize);
+    for (itemidx, item) in items.iter().enumerate() {
+        let mut line_continuation = false;
+        for (idx, token) in item.split(' ').enumerate() {
+            if token.is_empty() && idx != 0 {
+                if params.is_empty() {
+                    params.push(String::new());
+                }
+                if let Some(last) = params.last_mut() {
+                    last.push(' ');
+                }
+                continue;
             }
-            i += 1;
-            continue;
+            if token == "\\" && !inside_quotes {
+                line_continuation = true;
+                continue;
+            }
+            let was_inside_quotes = inside_quotes;
+            quote_char = quote_state(token, quote_char);
+            inside_quotes = quote_char.is_some();
+            let in_block = print_depth > 0 || block_depth > 0 || comment_depth > 0;
+            let mut appended = false;
+            if inside_quotes && !was_inside_quotes && !in_block {
+                params.push(token.to_string());
+                appended = true;
+            } else if in_block || inside_quotes || was_inside_quotes {
+                if params.is_empty() {
+                    params.push(String::new());
+                }
+                if let Some(last) = params.last_mut() {
+                    if idx > 0 {
+                        last.push(' ');
+                    }
+                    last.push_str(token);
+                }
+                appended = true;
+            }
+            for (depth, open, close) in [
+                (&mut print_depth, "{{", "}}"),
+                (&mut block_depth, "{%", "%}"),
+                (&mut comment_depth, "{#", "#}"),
+            ] {
+                let before = *depth;
+                *depth = block_count(token, *depth, open, close);
+                if *depth != before && !appended {
+                    params.push(token.to_string());
+                    appended = true;
+                }
+            }
+            let in_block = print_depth > 0 || block_depth > 0 || comment_depth > 0;
+            if !in_block && !inside_quotes && !appended && !token.is_empty() {
+                params.push(token.to_string());
+            }
         }
-        if c == '{' && matches!(next, Some('{') | Some('%') | Some('#')) {
-            depth += 1;
-            cur.push(c);
-            cur.push(next.unwrap_or('{'));
-            i += 2;
-            continue;
+        if items.len() > 1 && itemidx != items.len() - 1 && !line_continuation {
+            if params.is_empty() {
+                params.push(String::new());
+            }
+            if let Some(last) = params.last_mut() {
+                last.push('\n');
+            }
         }
-        if depth > 0 && matches!(c, '}' | '%' | '#') && next == Some('}') {
-            depth -= 1;
-            cur.push(c);
-            cur.push('}');
-            i += 2;
-            continue;
+    }
+    if print_depth > 0 || block_depth > 0 || comment_depth > 0 || inside_quotes {
+        return Err(format!(
+            "failed at splitting arguments, either an unbalanced jinja2 block or quotes: {args}"
+        ));
+    }
+    Ok(params)
+}
+
+/// Joins words from `split_args` back: a space between them, none after a newline.
+pub fn join_args(words: &[String]) -> String {
+    let mut out = String::new();
+    for w in words {
+        if !(out.is_empty() || out.ends_with('\n')) {
+            out.push(' ');
         }
-        if depth == 0 {
+        out.push_str(w);
+    }
+    out
+}
+
+/// The quote still open after `token`, starting with `quote` open (a quote character after
+/// a backslash does not count).
+fn quote_state(token: &str, mut quote: Option<char>) -> Option<char> {
+    let mut prev: Option<char> = None;
+    for c in token.chars() {
+        if (c == '"' || c == '\'') && prev != Some('\\') {
             match quote {
-                None if c == '"' || c == '\'' => quote = Some(c),
-                Some(q) if c == q && (i == 0 || chars[i - 1] != '\\') => quote = None,
-                _ => {}
+                Some(q) if q == c => quote = None,
+                Some(_) => {}
+                None => quote = Some(c),
             }
         }
-        cur.push(c);
-        i += 1;
+        prev = Some(c);
     }
-    if quote.is_some() {
-        return Err("an opening quote has no closing quote".into());
+    quote
+}
+
+/// The nesting depth of a Jinja block kind after `token` (Python's non-overlapping counts).
+fn block_count(token: &str, depth: usize, open: &str, close: &str) -> usize {
+    let opened = token.matches(open).count();
+    let closed = token.matches(close).count();
+    if opened == closed {
+        return depth;
     }
-    if depth > 0 {
-        return Err("a `{{` or `{%` block is not closed".into());
-    }
-    if !cur.is_empty() {
-        words.push(cur);
-    }
-    Ok(words)
+    (depth + opened).saturating_sub(closed)
 }
 
 fn unquote(v: &str) -> String {
@@ -85,11 +153,13 @@ pub fn parse_kv(s: &str, free_form: bool, known: &dyn Fn(&str) -> bool) -> Resul
             Some((k, v)) if !free_form || known(k) => {
                 pairs.push((k.trim().to_string(), unquote(v.trim())))
             }
+            // Only escaped `=` signs: the word is free-form text with them unescaped.
+            None if free_form && w.contains('=') => raw.push(w.replace("\\=", "=")),
             _ if free_form => raw.push(orig),
             _ => return Err(format!("`{orig}` is not a `key=value` argument")),
         }
     }
-    let raw = (!raw.is_empty()).then(|| raw.join(" "));
+    let raw = (!raw.is_empty()).then(|| join_args(&raw));
     Ok((pairs, raw))
 }
 
@@ -231,5 +301,27 @@ mod tests {
         assert_eq!(p, [("chdir".to_string(), "/tmp".to_string())]);
         assert_eq!(raw.as_deref(), Some("ls -l FOO=bar"));
         assert!(parse_kv("dest=/x oops", false, &|_| true).is_err());
+    }
+
+    #[test]
+    fn free_form_keeps_lines_spaces_and_continuations() {
+        let known = |k: &str| k == "creates" || k == "executable";
+        let raw = |s: &str| parse_kv(s, true, &known).unwrap().1.unwrap();
+        assert_eq!(
+            raw("cat <<EOF\nOne\n  Two\nEOF\n"),
+            "cat <<EOF\nOne\n  Two\nEOF\n"
+        );
+        assert_eq!(
+            raw("executable=/bin/sh\ncreates=/x\necho \"test\"\n"),
+            "echo \"test\"\n"
+        );
+        assert_eq!(
+            raw("echo a \\\n  b\necho \"c  d\"\n"),
+            "echo a  b\necho \"c  d\"\n"
+        );
+        assert_eq!(
+            raw("echo \"with a new line\nin quotes\" | cat"),
+            "echo \"with a new line\nin quotes\" | cat"
+        );
     }
 }
