@@ -35,27 +35,37 @@ pub(super) fn var_str(scope: &Value, names: &[&str]) -> Option<String> {
 
 /// The user to become for this task, if any.
 fn become_for(pc: &PlayCtx, host: &HostState, task: &Task, scope: &Value) -> Option<Become> {
-    let opts = pc.play.become_opts.merged(&task.become_opts);
+    let _ = host;
+    become_with(pc, Some(task), scope)
+}
+
+/// The user to become for play-level work (fact gathering): the `ansible_become*` variables
+/// over the play's keywords over the command line, as for a task.
+fn play_become(pc: &PlayCtx, scope: &Value) -> Option<Become> {
+    become_with(pc, None, scope)
+}
+
+/// Become for a task (or the play): as in Ansible, the `ansible_become*` variables win over
+/// the `become*` keywords (the task's, inherited from its blocks and role, then the play's),
+/// which win over the command line; a keyword may be a template (`become_user: "{{ u }}"`).
+fn become_with(pc: &PlayCtx, task: Option<&Task>, scope: &Value) -> Option<Become> {
     let var_enabled = var_str(scope, &["ansible_become"])
         .and_then(|v| crate::modules::args_to_bool(&Value::from(v)));
-    let enabled = task
-        .become_opts
-        .enabled
-        .or(var_enabled)
+    let enabled = var_enabled
+        .or(task.and_then(|t| t.become_opts.enabled))
         .or(pc.play.become_opts.enabled)
         .unwrap_or(pc.settings.become_enabled);
     if !enabled {
         return None;
     }
-    let user = task
-        .become_opts
-        .user
-        .clone()
-        .or_else(|| var_str(scope, &["ansible_become_user"]))
-        .or(opts.user)
+    let keyword = task
+        .and_then(|t| t.become_opts.user.clone())
+        .or_else(|| pc.play.become_opts.user.clone())
+        .map(|u| rendered_keyword(&u, scope));
+    let user = var_str(scope, &["ansible_become_user"])
+        .or(keyword)
         .or_else(|| pc.settings.become_user.clone())
         .unwrap_or_else(|| "root".into());
-    let _ = host;
     Some(Become {
         user,
         password: var_str(
@@ -69,31 +79,19 @@ fn become_for(pc: &PlayCtx, host: &HostState, task: &Task, scope: &Value) -> Opt
     })
 }
 
-/// The user to become for play-level work (fact gathering): the `ansible_become*` variables
-/// over the play's keywords over the command line, as for a task.
-fn play_become(pc: &PlayCtx, scope: &Value) -> Option<Become> {
-    let var_enabled = var_str(scope, &["ansible_become"])
-        .and_then(|v| crate::modules::args_to_bool(&Value::from(v)));
-    let enabled = var_enabled
-        .or(pc.play.become_opts.enabled)
-        .unwrap_or(pc.settings.become_enabled);
-    if !enabled {
-        return None;
+/// A keyword's string value, rendered when it is a template (left as written if it fails:
+/// the command using it reports the problem).
+fn rendered_keyword(s: &str, scope: &Value) -> String {
+    if !crate::template::is_templated(s) {
+        return s.to_string();
     }
-    Some(Become {
-        user: var_str(scope, &["ansible_become_user"])
-            .or_else(|| pc.play.become_opts.user.clone())
-            .or_else(|| pc.settings.become_user.clone())
-            .unwrap_or_else(|| "root".into()),
-        password: var_str(
-            scope,
-            &[
-                "ansible_become_password",
-                "ansible_become_pass",
-                "ansible_sudo_pass",
-            ],
-        ),
-    })
+    match crate::template::compile_lenient(s).render(scope) {
+        Ok(v) => v
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| v.to_string()),
+        Err(_) => s.to_string(),
+    }
 }
 
 /// Opens the host's connection if it has none (or the wanted one differs).
@@ -975,7 +973,9 @@ fn plan_to_result(plan: Plan, check: bool, diff: bool) -> (Status, Value, Vec<Di
     }
     // Content decrypted from a vault has no diff to show, whatever `--diff` says.
     let diff = diff && !plan.secret;
-    if diff && !plan.diffs.is_empty() {
+    if let (true, Some(v)) = (diff, &plan.diff_value) {
+        m.insert("diff".into(), v.clone());
+    } else if diff && !plan.diffs.is_empty() {
         let d: Vec<Value> = plan
             .diffs
             .iter()

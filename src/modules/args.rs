@@ -107,7 +107,7 @@ impl Args {
     /// A required string argument.
     pub fn req_str(&self, key: &str) -> Result<String> {
         self.str(key)
-            .ok_or_else(|| anyhow!("missing required argument `{key}`"))
+            .ok_or_else(|| anyhow!("missing required arguments: {key}"))
     }
 
     /// A boolean with Ansible's readings of strings (`yes`, `on`, `1`, `true`…).

@@ -31,7 +31,7 @@ impl Module for Assert {
         let that = match args.get("that") {
             Some(v) if v.as_str().is_none() => args.list("that"),
             Some(v) => vec![v.to_string()],
-            None => return Ok(Plan::fail("missing required argument `that`")),
+            None => return Ok(Plan::fail("missing required arguments: that")),
         };
         for cond in &that {
             let t = crate::template::compile_condition(cond)

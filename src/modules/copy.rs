@@ -84,9 +84,16 @@ enum Source {
 }
 
 fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
-    let src = args.str("src");
+    let src = args.str("src").filter(|s| !s.is_empty());
     let content = args.get("content").cloned();
-    let dest = args.str("dest").filter(|d| !d.is_empty());
+    // A bare file name is relative to the remote working directory (Ansible's `./` prefix).
+    let dest = args.str("dest").filter(|d| !d.is_empty()).map(|d| {
+        if d.contains('/') {
+            d
+        } else {
+            format!("./{d}")
+        }
+    });
     let remote_src = args.bool_or("remote_src", false)?;
     let force = args.bool_or("force", true)?;
     let follow = args.bool_or("follow", false)?;
@@ -132,8 +139,12 @@ fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
             }
             if st.is_dir() {
                 Source::RemoteDir(path)
-            } else {
+            } else if st.is_reg() {
                 Source::RemoteFile(Box::new(st))
+            } else {
+                return Err(fail(format!(
+                    "Cannot copy invalid source '{path}': not a file"
+                )));
             }
         }
         (None, Some(s)) => match ctx.paths.find("files", s) {
@@ -228,7 +239,9 @@ fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
         }
         Source::RemoteDir(path) => {
             let trailing = src.as_deref().is_some_and(|s| s.ends_with('/'));
-            let entries = walk_remote(ctx, &path, trailing)?;
+            // The module's `local_follow` has no default: only an explicit true follows links.
+            let follow_links = args.has("local_follow") && local_follow;
+            let entries = walk_remote(ctx, &path, trailing, follow_links)?;
             plan_tree(ctx, args, &dest, entries, &path, preserve, mode_arg)
         }
     }
@@ -405,10 +418,28 @@ fn walk_local(top: &Path, trailing: bool, local_follow: bool) -> Result<Entries>
     if !prefix.is_empty() && !e.is_empty() {
         e.root = Some(prefix.trim_end_matches('/').to_string());
     }
-    e.files.sort_by(|a, b| a.1.cmp(&b.1));
+    // `os.walk` order (Ansible reads the files so): a directory's files before anything in
+    // its subdirectories.
+    e.files.sort_by(|a, b| walk_order(&a.1, &b.1));
     e.dirs.sort();
     e.links.sort();
     Ok(e)
+}
+
+/// Compares relative paths so that at the first differing component, a file (the last
+/// component) comes before a directory, names comparing otherwise.
+fn walk_order(a: &str, b: &str) -> std::cmp::Ordering {
+    let (mut x, mut y) = (a.split('/').peekable(), b.split('/').peekable());
+    loop {
+        match (x.next(), y.next()) {
+            (Some(p), Some(q)) if p == q => continue,
+            (Some(p), Some(q)) => {
+                let (pf, qf) = (x.peek().is_none(), y.peek().is_none());
+                return qf.cmp(&pf).then_with(|| p.cmp(q));
+            }
+            (p, q) => return p.is_some().cmp(&q.is_some()),
+        }
+    }
 }
 
 fn walk_dir(
@@ -460,13 +491,15 @@ fn walk_dir(
 
 /// Lists a directory tree on the host (one command): directories, files with SHA-1, mode and
 /// size, and links with their targets.
-fn walk_remote(ctx: &mut ModuleCtx, top: &str, trailing: bool) -> Result<Entries> {
+fn walk_remote(ctx: &mut ModuleCtx, top: &str, trailing: bool, follow: bool) -> Result<Entries> {
+    // Following links, a link is what it points to (only a dangling one stays a link).
+    let find = if follow { "find -L" } else { "find" };
     let script = format!(
         "cd -- {} || exit 3\n\
-         find . -mindepth 1 -type d -exec printf 'D %s\\n' {{}} +\n\
-         find . -mindepth 1 -type f -exec sha1sum -- {{}} + | sed 's/^/F /'\n\
-         find . -mindepth 1 -type f -exec stat -c 'M %a %s %n' -- {{}} +\n\
-         find . -mindepth 1 -type l -exec sh -c 'for l; do printf \"L %s\\t%s\\n\" \"$l\" \"$(readlink -- \"$l\")\"; done' sh {{}} +\n",
+         {find} . -mindepth 1 -type d -exec printf 'D %s\\n' {{}} +\n\
+         {find} . -mindepth 1 -type f -exec sha1sum -- {{}} + | sed 's/^/F /'\n\
+         {find} . -mindepth 1 -type f -exec stat -L -c 'M %a %s %n' -- {{}} +\n\
+         {find} . -mindepth 1 -type l -exec sh -c 'for l; do printf \"L %s\\t%s\\n\" \"$l\" \"$(readlink -- \"$l\")\"; done' sh {{}} +\n",
         quote(top)
     );
     let out = ctx.run(&script)?;
@@ -520,7 +553,9 @@ fn walk_remote(ctx: &mut ModuleCtx, top: &str, trailing: bool) -> Result<Entries
     if !prefix.is_empty() && !e.is_empty() {
         e.root = Some(prefix.trim_end_matches('/').to_string());
     }
-    e.files.sort_by(|a, b| a.1.cmp(&b.1));
+    // `os.walk` order (Ansible reads the files so): a directory's files before anything in
+    // its subdirectories.
+    e.files.sort_by(|a, b| walk_order(&a.1, &b.1));
     e.dirs.sort();
     e.links.sort();
     Ok(e)

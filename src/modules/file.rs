@@ -490,27 +490,63 @@ fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
     };
     lst.path = path.clone();
     fst.path = path.clone();
-    let o = match state.as_str() {
-        "absent" => ensure_absent(ctx, &path, &lst)?,
-        "file" => ensure_file(&env, &path, &lst, &fst)?,
-        "directory" => ensure_directory(ctx, &env, &path, &lst, &fst)?,
-        "touch" => ensure_touch(&env, &path, &lst, &fst)?,
-        "link" => {
-            // The source's state, relative to the link's directory (or the directory itself).
-            let target = match &src {
-                Some(_) if !lst.is_link() && fst.is_dir() => Some(probe.states[2].clone()),
-                Some(_) => Some(probe.states[3].clone()),
-                None => None,
+    // Check mode warns about an owner or group that does not exist (yet), as Ansible does.
+    let mut warnings: Vec<String> = Vec::new();
+    if ctx.check && state != "absent" {
+        // A number without a name in the database is no user either (Ansible's getpwuid).
+        let known =
+            |i: &Option<fileops::Ident>| i.as_ref().is_some_and(|i| i.name != i.id.to_string());
+        for (what, asked, found) in [
+            ("user", args.str("owner"), known(&probe.owner)),
+            ("group", args.str("group"), known(&probe.group)),
+        ] {
+            let Some(name) = asked.filter(|_| !found) else {
+                continue;
             };
-            ensure_symlink(ctx, &env, &path, src.as_deref(), &lst, &fst, target)?
+            let id = if what == "user" { "uid" } else { "gid" };
+            warnings.push(if name.parse::<u64>().is_ok() {
+                format!("failed to look up {what} with {id} {name}. Create {what} up to this point in real play")
+            } else {
+                format!("failed to look up {what} {name}. Create {what} up to this point in real play")
+            });
         }
-        _ => ensure_hardlink(&env, &path, src.as_deref(), &lst, &fst, &probe)?,
-    };
-    Ok(into_plan(o))
+    }
+    let outcome = (|| -> Result<Outcome> {
+        Ok(match state.as_str() {
+            "absent" => ensure_absent(ctx, &path, &lst)?,
+            "file" => ensure_file(&env, &path, &lst, &fst)?,
+            "directory" => ensure_directory(ctx, &env, &path, &lst, &fst)?,
+            "touch" => ensure_touch(&env, &path, &lst, &fst)?,
+            "link" => {
+                // The source's state, relative to the link's directory (or the directory itself).
+                let target = match &src {
+                    Some(_) if !lst.is_link() && fst.is_dir() => Some(probe.states[2].clone()),
+                    Some(_) => Some(probe.states[3].clone()),
+                    None => None,
+                };
+                ensure_symlink(ctx, &env, &path, src.as_deref(), &lst, &fst, target)?
+            }
+            _ => ensure_hardlink(&env, &path, src.as_deref(), &lst, &fst, &probe)?,
+        })
+    })();
+    let warn = Value::from(warnings.clone());
+    match outcome {
+        Ok(o) if warnings.is_empty() => Ok(into_plan(o)),
+        Ok(o) => Ok(into_plan(o).with_value("warnings", warn)),
+        Err(e) if warnings.is_empty() => Err(e),
+        Err(e) => Err(fileops::with_fail_values(
+            e,
+            vec![("warnings".into(), warn)],
+        )),
+    }
 }
 
 fn into_plan(o: Outcome) -> Plan {
     let info_path = o.info.as_ref().map(|i| i.path.clone());
+    let diff_value = crate::template::filters::json_to_value(serde_json::json!({
+        "before": &o.before,
+        "after": &o.after,
+    }));
     let mut plan = if o.changed {
         Plan::change(Work {
             script: o.script,
@@ -534,6 +570,7 @@ fn into_plan(o: Outcome) -> Plan {
     if let Some(m) = o.msg {
         plan = plan.with_msg(m);
     }
+    plan.diff_value = Some(diff_value);
     plan
 }
 
@@ -671,7 +708,9 @@ fn recurse_attrs(ctx: &mut ModuleCtx, env: &Env, path: &str, o: &mut Outcome) ->
         format!("find {q} -mindepth 1 -exec stat -c {fmt} -- {{}} + | sed 's/^/E /'\n");
     if env.follow {
         script.push_str(&format!(
-            "find {q} -mindepth 1 -type l -exec sh -c 'for l; do t=$(readlink -f -- \"$l\") && [ -e \"$t\" ] && stat -c \"%f %u %g %X %Y %x %y %n\" -- \"$t\"; done' sh {{}} + | sed 's/^/T /'\n"
+            // A link's target, and what a linked directory holds (followed, as Ansible's
+            // recursive_set_attributes does).
+            "find {q} -mindepth 1 -type l -exec sh -c 'f=\"%f %u %g %X %Y %x %y %n\"; for l; do t=$(readlink -f -- \"$l\") && [ -e \"$t\" ] || continue; stat -c \"$f\" -- \"$t\"; if [ -d \"$t\" ]; then find -L \"$t\" -mindepth 1 -print0 | xargs -0 -r stat -c \"$f\" --; fi; done' sh {{}} + | sed 's/^/T /'\n"
         ));
     }
     let out = ctx.run(&script)?;
@@ -714,12 +753,20 @@ fn ensure_touch(env: &Env, path: &str, lst: &FileState, fst: &FileState) -> Resu
     let mut o = Outcome::new("dest", path, "touch", prev);
     let st = if prev == "absent" {
         o.changed = true;
-        o.script.push_str(&format!("touch -- {}\n", quote(path)));
+        // A file this task creates goes again if its owner, group or mode cannot be set
+        // (as Ansible's touch removes it).
+        o.script.push_str(&format!(
+            "touch -- {q}\ntrap 'rm -f -- {q}' EXIT\n",
+            q = quote(path)
+        ));
         env.fresh(path, fileops::S_IFREG, 0)
     } else {
         follow_target(env, path, lst, fst).1
     };
     let after = env.attrs_and_times(&st, false, true, &mut o)?;
+    if prev == "absent" {
+        o.script.push_str("trap - EXIT\n");
+    }
     let mut info = if lst.is_link() { lst.clone() } else { after };
     info.path = path.to_string();
     o.info = Some(info);

@@ -69,12 +69,20 @@ pub fn read_source(path: &std::path::Path, decrypt: bool) -> Result<(Vec<u8>, bo
     if !decrypt {
         return Ok((data, false));
     }
-    crate::vault::open_bytes(data).map_err(|e| {
-        fail(format!(
+    crate::vault::open_bytes(data).map_err(|e| match e {
+        // Ansible's words, ending with the path; the hint goes in a key of its own.
+        crate::vault::DecryptError::NoSecrets { .. } => fail_with(
+            format!(
+                "A vault password or secret must be specified to decrypt {}",
+                path.display()
+            ),
+            vec![("hint".into(), Value::from(e.hint()))],
+        ),
+        _ => fail(format!(
             "could not decrypt the vault-encrypted src={}: {}",
             path.display(),
             e.report()
-        ))
+        )),
     })
 }
 
@@ -84,6 +92,17 @@ pub fn fail_with(msg: impl Into<String>, values: Vec<(String, Value)>) -> anyhow
         msg: msg.into(),
         values,
     })
+}
+
+/// A task failure with more result values; other errors pass through.
+pub fn with_fail_values(e: anyhow::Error, values: Vec<(String, Value)>) -> anyhow::Error {
+    match e.downcast::<TaskFail>() {
+        Ok(mut f) => {
+            f.values.extend(values);
+            anyhow::Error::new(f)
+        }
+        Err(e) => e,
+    }
 }
 
 /// Turns a `TaskFail` into a failed plan; other errors pass through.
@@ -188,17 +207,24 @@ pub fn ancestors(path: &str) -> Vec<String> {
     out
 }
 
-/// Expands a leading `~` or `~/` to the remote user's home directory.
+/// Expands `$VAR`, `${VAR}` and a leading `~` / `~user` in a path on the host, as Ansible
+/// does for `path` arguments (an unset variable stays as written).
 pub fn expand_home(ctx: &mut ModuleCtx, path: &str) -> Result<String> {
-    if path != "~" && !path.starts_with("~/") {
+    // As Ansible's `path` arguments: `os.path.expanduser(os.path.expandvars(p))`, on the host.
+    if !path.starts_with('~') && !path.contains('$') {
         return Ok(path.to_string());
     }
-    let out = ctx.run("printf '%s' \"$HOME\"")?;
-    let home = out.stdout_str();
-    if home.is_empty() {
-        return Err(fail(format!("cannot expand `{path}`: $HOME is not set")));
+    let out = ctx.run(&format!(
+        "printf '%s' {}",
+        crate::shell::quote_expanding(path)
+    ))?;
+    if out.rc != 0 {
+        return Err(fail(format!(
+            "cannot expand `{path}`: {}",
+            out.stderr_str().trim()
+        )));
     }
-    Ok(format!("{home}{}", &path[1..]))
+    Ok(out.stdout_str())
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ mod lineinfile;
 mod missing;
 mod names;
 mod package;
+mod pause;
 mod ping;
 mod service;
 mod set_fact;
@@ -92,6 +93,9 @@ pub struct Plan {
     pub secret: bool,
     /// The module decided to skip (`skipped_reason`), e.g. `debug` below its `verbosity`.
     pub skipped: Option<String>,
+    /// The result's `diff` as the module returns it (the `file` module's `{before, after}`
+    /// dicts, changed or not), in diff mode; otherwise `diff` is built from `diffs`.
+    pub diff_value: Option<Value>,
 }
 
 impl Plan {
@@ -276,6 +280,7 @@ static REGISTRY: &[&dyn Module] = &[
     &assert::Assert,
     &fail::Fail,
     &ping::Ping,
+    &pause::Pause,
     &setup::Setup,
     &stat::Stat,
     &lineinfile::LineInFile,

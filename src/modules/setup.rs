@@ -30,6 +30,7 @@ echo @shell; echo "${SHELL:-/bin/sh}"
 echo @mem; while read -r k v u; do if [ "$k" = MemTotal: ]; then echo "$v"; fi; done </proc/meminfo 2>/dev/null
 echo @nproc; n=0; while read -r k _; do [ "$k" = processor ] && n=$((n+1)); done </proc/cpuinfo 2>/dev/null; if [ "$n" -gt 0 ]; then echo "$n"; else getconf _NPROCESSORS_ONLN 2>/dev/null; fi
 echo @selinux; if [ -r /sys/fs/selinux/enforce ]; then read -r e </sys/fs/selinux/enforce && echo "$e"; fi
+echo @fips; if [ -r /proc/sys/crypto/fips_enabled ]; then read -r e </proc/sys/crypto/fips_enabled && echo "$e"; fi
 echo @env; export -p
 "#;
 
@@ -215,6 +216,7 @@ pub fn parse_facts(text: &str) -> VarMap {
         map_value(selinux.into_iter().map(|(k, v)| (k.to_string(), v))),
     );
     f.insert("selinux_python_present".into(), Value::from(false));
+    f.insert("fips".into(), Value::from(first("fips") == "1"));
 
     // `id` prints: uid=0(root) gid=0(root) groups=0(root)
     let id_line = first("id");

@@ -1360,7 +1360,7 @@ fn to_nice_json(
     json_dumps(value, &p, Some(indent), sort, Some((",", ": "))).map(Value::from)
 }
 
-fn json_to_value(j: serde_json::Value) -> Value {
+pub(crate) fn json_to_value(j: serde_json::Value) -> Value {
     match j {
         serde_json::Value::Null => Value::from(()),
         serde_json::Value::Bool(b) => Value::from(b),
