@@ -15,6 +15,7 @@ pub mod inventory;
 pub mod modules;
 pub mod output;
 pub mod playbook;
+pub mod pyre;
 pub mod settings;
 pub mod shell;
 pub mod template;

@@ -98,9 +98,18 @@ pub fn temp_attrs_script(
     } else {
         "chmod \"$(printf '%o' $((0666 & ~$(umask))))\" \"$t\"; "
     };
+    // A replaced file's POSIX ACL goes on its replacement (Ansible's atomic_move copies the
+    // extended attributes), where the ACL tools are installed; a mode asked for is set after.
+    const COPY_ACL: &str =
+        "getfacl -cp -- \"$dest\" 2>/dev/null | setfacl --set-file=- \"$t\" 2>/dev/null || true";
+    let keep_acl = if mode.is_some() {
+        String::new()
+    } else {
+        format!("if command -v getfacl >/dev/null 2>&1; then {COPY_ACL}; fi; ")
+    };
     if !(keep_mode.is_empty() && keep_owner.is_empty() && new_mode.is_empty()) {
         s.push_str(&format!(
-            "if [ -e \"$dest\" ]; then {keep_owner}{keep_mode}: ; else {new_mode}: ; fi\n"
+            "if [ -e \"$dest\" ]; then {keep_owner}{keep_mode}{keep_acl}: ; else {new_mode}: ; fi\n"
         ));
     }
     let is = |v: Option<&str>, id: Option<u32>| match (v.and_then(|x| x.parse::<u32>().ok()), id) {
@@ -125,6 +134,12 @@ pub fn temp_attrs_script(
     }
     if let Some(m) = mode.filter(|m| umask_mode(Some(m)).is_none()) {
         s.push_str(&format!("chmod {} \"$t\"\n", quote(m)));
+    }
+    if let Some(m) = mode {
+        s.push_str(&format!(
+            "if [ -e \"$dest\" ] && command -v getfacl >/dev/null 2>&1; then {COPY_ACL}; chmod {} \"$t\"; fi\n",
+            quote(m)
+        ));
     }
     s
 }

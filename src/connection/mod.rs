@@ -371,11 +371,24 @@ mod tests {
                 u32::from_str_radix(mode, 8).unwrap()
             );
         }
+        // The last line keeps a replaced file's ACL where the ACL tools are (mode after it).
+        let acl = |m: &str| {
+            format!("if [ -e \"$dest\" ] && command -v getfacl >/dev/null 2>&1; then getfacl -cp -- \"$dest\" 2>/dev/null | setfacl --set-file=- \"$t\" 2>/dev/null || true; chmod {m} \"$t\"; fi\n")
+        };
         let s = temp_attrs_script(Some("0644"), Some("0"), Some("5"), Some((0, 5)));
-        assert_eq!(s, "if [ -g \"$dir\" ]; then chgrp -- 5 \"$t\"; fi\n");
+        assert_eq!(
+            s,
+            format!(
+                "if [ -g \"$dir\" ]; then chgrp -- 5 \"$t\"; fi\n{}",
+                acl("0644")
+            )
+        );
         let s = temp_attrs_script(Some("0755"), Some("7"), Some("5"), Some((0, 0)));
         // Ownership first: `chown` would clear set-ID bits a `chmod` before it had set.
-        assert_eq!(s, "chown 7:5 -- \"$t\"\nchmod 0755 \"$t\"\n");
+        assert_eq!(
+            s,
+            format!("chown 7:5 -- \"$t\"\nchmod 0755 \"$t\"\n{}", acl("0755"))
+        );
         // An existing file or link at the temp name is never written through.
         let script = temp_beside_script(dest_s, None);
         let t = script

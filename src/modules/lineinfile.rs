@@ -8,9 +8,9 @@ use super::fileops::{
     ProbeItem, ProbeReq, PutOpts,
 };
 use super::{Args, Diff, Module, ModuleCtx, Plan, Spec};
+use crate::pyre::{Re as Regex, Template};
 use anyhow::Result;
 use minijinja::Value;
-use regex::bytes::Regex;
 
 pub struct LineInFile;
 
@@ -170,11 +170,15 @@ pub fn present(mut lines: Vec<Vec<u8>>, o: &PresentOpts) -> (Vec<Vec<u8>>, bool,
         let i = index[0] as usize;
         let new_line = match (o.backrefs, &o.regexp, captures_line) {
             (true, Some(re), Some(n)) => {
-                let mut dst = Vec::new();
-                if let Some(caps) = re.captures(body(&lines[n])) {
-                    caps.expand(&python_template(line), &mut dst);
+                // Python's `match.expand(line)`.
+                let hay = body(&lines[n]);
+                match (
+                    re.captures(hay),
+                    Template::parse(&String::from_utf8_lossy(line), re),
+                ) {
+                    (Some(caps), Ok(t)) => t.expand(hay, &caps),
+                    _ => Vec::new(),
                 }
-                dst
             }
             _ => line.to_vec(),
         };
@@ -243,73 +247,9 @@ pub fn absent(lines: Vec<Vec<u8>>, by: &AbsentBy) -> (Vec<Vec<u8>>, usize) {
     (kept, found)
 }
 
-/// Converts a Python `re` replacement template (`\1`, `\g<name>`, `\n`) to the `regex`
-/// crate's (`${1}`, `${name}`, a newline), escaping `$`.
-pub fn python_template(t: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(t.len() + 8);
-    let mut i = 0;
-    while i < t.len() {
-        let c = t[i];
-        if c == b'$' {
-            out.extend_from_slice(b"$$");
-            i += 1;
-            continue;
-        }
-        if c != b'\\' || i + 1 >= t.len() {
-            out.push(c);
-            i += 1;
-            continue;
-        }
-        let n = t[i + 1];
-        match n {
-            b'1'..=b'9' => {
-                let mut j = i + 2;
-                if j < t.len() && t[j].is_ascii_digit() {
-                    j += 1;
-                }
-                out.extend_from_slice(b"${");
-                out.extend_from_slice(&t[i + 1..j]);
-                out.push(b'}');
-                i = j;
-            }
-            b'g' if t.get(i + 2) == Some(&b'<') => match t[i + 3..].iter().position(|b| *b == b'>')
-            {
-                Some(end) => {
-                    out.extend_from_slice(b"${");
-                    out.extend_from_slice(&t[i + 3..i + 3 + end]);
-                    out.push(b'}');
-                    i = i + 3 + end + 1;
-                }
-                None => {
-                    out.extend_from_slice(b"\\g");
-                    i += 2;
-                }
-            },
-            _ => {
-                let lit: &[u8] = match n {
-                    b'n' => b"\n",
-                    b't' => b"\t",
-                    b'r' => b"\r",
-                    b'f' => b"\x0c",
-                    b'v' => b"\x0b",
-                    b'a' => b"\x07",
-                    b'b' => b"\x08",
-                    b'0' => b"\0",
-                    b'\\' => b"\\",
-                    _ => &t[i..i + 2],
-                };
-                out.extend_from_slice(lit);
-                i += 2;
-            }
-        }
-    }
-    out
-}
-
-/// Compiles a Python-style regular expression with the `regex` crate (`\Z` becomes `\z`).
+/// Compiles a Python-style regular expression (see `pyre`).
 fn compile(key: &str, pattern: &str) -> Result<Regex> {
-    let p = pattern.replace("\\Z", "\\z");
-    Regex::new(&p).map_err(|e| {
+    Regex::new(pattern, false, false).map_err(|e| {
         fail(format!(
             "invalid `{key}` regular expression `{pattern}`: {e}"
         ))
@@ -337,7 +277,17 @@ impl Module for LineInFile {
     }
 
     fn plan(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
-        catch(plan(ctx, args))
+        // An empty `regexp` or `search_string` matches every line: Ansible warns.
+        let warning = match (args.str("regexp"), args.str("search_string")) {
+            (Some(r), _) if r.is_empty() => Some("The regular expression is an empty string, which will match every line in the file. This may have unintended consequences, such as replacing the last line in the file rather than appending. If this is desired, use '^' to match every line in the file and avoid this warning."),
+            (_, Some(s)) if s.is_empty() => Some("The search string is an empty string, which will match every line in the file. This may have unintended consequences, such as replacing the last line in the file rather than appending."),
+            _ => None,
+        };
+        let plan = catch(plan(ctx, args))?;
+        Ok(match warning {
+            Some(w) => plan.with_value("warnings", vec![w]),
+            None => plan,
+        })
     }
 
     fn apply(&self, ctx: &mut ModuleCtx, _args: &Args, mut plan: Plan) -> Result<Plan> {
@@ -579,7 +529,7 @@ mod tests {
     use serde_json::json;
 
     fn re(s: &str) -> Regex {
-        Regex::new(s).unwrap()
+        Regex::new(s, false, false).unwrap()
     }
 
     fn opts(line: &str) -> PresentOpts {
@@ -835,25 +785,6 @@ mod tests {
                 (String::from_utf8(l.concat()).unwrap(), found),
                 (want.to_string(), n),
                 "{by:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn python_templates() {
-        let table: &[(&str, &str)] = &[
-            (r"\1", "${1}"),
-            (r"x\12y", "x${12}y"),
-            (r"\g<name>-\g<2>", "${name}-${2}"),
-            ("$HOME", "$$HOME"),
-            (r"a\tb\\c", "a\tb\\c"),
-            (r"\q", r"\q"),
-        ];
-        for (py, want) in table {
-            assert_eq!(
-                String::from_utf8(python_template(py.as_bytes())).unwrap(),
-                *want,
-                "{py}"
             );
         }
     }

@@ -14,7 +14,6 @@
 use indexmap::IndexMap;
 use minijinja::value::{Kwargs, Value, ValueKind};
 use minijinja::{Environment, Error, ErrorKind, State, UndefinedBehavior};
-use regex::{Captures, Regex, RegexBuilder};
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
@@ -868,137 +867,9 @@ pub(crate) fn compile_regex(
     pattern: &str,
     ignorecase: bool,
     multiline: bool,
-) -> Result<Regex, Error> {
-    RegexBuilder::new(&translate_python_regex(pattern))
-        .case_insensitive(ignorecase)
-        .multi_line(multiline)
-        .build()
+) -> Result<crate::pyre::Re, Error> {
+    crate::pyre::Re::new(pattern, ignorecase, multiline)
         .map_err(|e| op_err(format!("invalid regular expression '{pattern}': {e}")))
-}
-
-/// One piece of a Python replacement template.
-enum TplPart {
-    Lit(String),
-    Group(usize),
-    Named(String),
-}
-
-/// Parses a Python `re.sub` replacement template (`\1`, `\g<1>`, `\g<name>`, `\n`, ...).
-fn parse_py_template(tpl: &str, re: &Regex) -> Result<Vec<TplPart>, Error> {
-    let chars: Vec<char> = tpl.chars().collect();
-    let mut parts = Vec::new();
-    let mut lit = String::new();
-    let group_count = re.captures_len();
-    let add_group = |parts: &mut Vec<TplPart>, lit: &mut String, part: TplPart| {
-        if !lit.is_empty() {
-            parts.push(TplPart::Lit(std::mem::take(lit)));
-        }
-        parts.push(part);
-    };
-    let is_oct = |c: Option<&char>| c.is_some_and(|c| ('0'..='7').contains(c));
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        if c != '\\' {
-            lit.push(c);
-            i += 1;
-            continue;
-        }
-        let Some(&n) = chars.get(i + 1) else {
-            return Err(op_err("bad escape (end of pattern) in replacement"));
-        };
-        i += 2;
-        match n {
-            'g' => {
-                let rest: String = chars[i..].iter().collect();
-                let name = rest
-                    .strip_prefix('<')
-                    .and_then(|r| r.find('>').map(|j| r[..j].to_string()))
-                    .ok_or_else(|| op_err("missing group name in replacement"))?;
-                i += name.chars().count() + 2;
-                let part = if let Ok(idx) = name.parse::<usize>() {
-                    if idx >= group_count {
-                        return Err(op_err(format!("invalid group reference {idx}")));
-                    }
-                    TplPart::Group(idx)
-                } else {
-                    if !re.capture_names().flatten().any(|x| x == name) {
-                        return Err(op_err(format!("unknown group name '{name}'")));
-                    }
-                    TplPart::Named(name)
-                };
-                add_group(&mut parts, &mut lit, part);
-            }
-            '0' => {
-                let mut val = 0u32;
-                let mut taken = 0;
-                while taken < 2 && is_oct(chars.get(i)) {
-                    val = val * 8 + chars[i].to_digit(8).unwrap_or(0);
-                    i += 1;
-                    taken += 1;
-                }
-                lit.push(char::from_u32(val).unwrap_or('\0'));
-            }
-            '1'..='9' => {
-                let mut num = String::from(n);
-                if chars.get(i).is_some_and(char::is_ascii_digit) {
-                    num.push(chars[i]);
-                    i += 1;
-                    if is_oct(Some(&n))
-                        && is_oct(num.chars().nth(1).as_ref())
-                        && is_oct(chars.get(i))
-                    {
-                        num.push(chars[i]);
-                        i += 1;
-                        let val = u32::from_str_radix(&num, 8).unwrap_or(0);
-                        if val > 0o377 {
-                            return Err(op_err(format!(
-                                "octal escape value \\{num} outside of range 0-0o377"
-                            )));
-                        }
-                        lit.push(char::from_u32(val).unwrap_or('\0'));
-                        continue;
-                    }
-                }
-                let idx: usize = num.parse().unwrap_or(0);
-                if idx >= group_count {
-                    return Err(op_err(format!("invalid group reference {idx}")));
-                }
-                add_group(&mut parts, &mut lit, TplPart::Group(idx));
-            }
-            'a' => lit.push('\x07'),
-            'b' => lit.push('\x08'),
-            'f' => lit.push('\x0c'),
-            'n' => lit.push('\n'),
-            'r' => lit.push('\r'),
-            't' => lit.push('\t'),
-            'v' => lit.push('\x0b'),
-            '\\' => lit.push('\\'),
-            other if other.is_ascii_alphabetic() => {
-                return Err(op_err(format!("bad escape \\{other} in replacement")));
-            }
-            other => {
-                lit.push('\\');
-                lit.push(other);
-            }
-        }
-    }
-    if !lit.is_empty() {
-        parts.push(TplPart::Lit(lit));
-    }
-    Ok(parts)
-}
-
-fn expand_template(parts: &[TplPart], caps: &Captures) -> String {
-    let mut out = String::new();
-    for part in parts {
-        match part {
-            TplPart::Lit(s) => out.push_str(s),
-            TplPart::Group(i) => out.push_str(caps.get(*i).map_or("", |m| m.as_str())),
-            TplPart::Named(n) => out.push_str(caps.name(n).map_or("", |m| m.as_str())),
-        }
-    }
-    out
 }
 
 /// `regex_replace(pattern='', replacement='', ignorecase=False, multiline=False, count=0,
@@ -1025,14 +896,10 @@ fn regex_replace(
     p.finish(6)?;
     let input = text(state, value, "regex_replace")?;
     let re = compile_regex(&pattern, ignorecase, multiline)?;
-    let parts = parse_py_template(&replacement, &re)?;
-    let mut subs = 0i64;
-    let output = re
-        .replacen(&input, count.max(0) as usize, |caps: &Captures| {
-            subs += 1;
-            expand_template(&parts, caps)
-        })
-        .into_owned();
+    let tpl = crate::pyre::Template::parse(&replacement, &re).map_err(op_err)?;
+    let matches = re.captures_all(input.as_bytes(), count.max(0) as usize);
+    let subs = matches.len() as i64;
+    let output = String::from_utf8_lossy(&tpl.substitute(input.as_bytes(), &matches)).into_owned();
     if mandatory_count != 0 && mandatory_count != subs {
         return Err(op_err(format!(
             "'{pattern}' should match {mandatory_count} times, but matches {subs} times in \
@@ -1086,20 +953,24 @@ fn regex_search(
             return Err(op_err(format!("regex_search: unknown argument '{a}'")));
         }
     }
-    let Some(caps) = re.captures(&input) else {
+    let Some(caps) = re.captures(input.as_bytes()) else {
         return Ok(Value::from(()));
     };
+    let span = |i: usize| caps.get(i).copied().flatten().map(|(a, b)| &input[a..b]);
     if groups.is_empty() {
-        return Ok(Value::from(caps.get(0).map_or("", |m| m.as_str())));
+        return Ok(Value::from(span(0).unwrap_or("")));
     }
     let mut out = Vec::new();
     for g in groups {
         let m = match &g {
-            G::Idx(i) if *i < re.captures_len() => caps.get(*i),
-            G::Name(n) if re.capture_names().flatten().any(|x| x == n) => caps.name(n),
+            G::Idx(i) if *i < re.group_count() => span(*i),
+            G::Name(n) => match re.group_index(n) {
+                Some(i) => span(i),
+                None => return Err(op_err("regex_search: no such group")),
+            },
             _ => return Err(op_err("regex_search: no such group")),
         };
-        out.push(m.map_or(Value::from(()), |m| Value::from(m.as_str())));
+        out.push(m.map_or(Value::from(()), Value::from));
     }
     Ok(Value::from(out))
 }
@@ -1118,10 +989,18 @@ fn regex_findall(
     p.finish(3)?;
     let input = text(state, value, "regex_findall")?;
     let re = compile_regex(&pattern, ignorecase, multiline)?;
-    let groups = re.captures_len() - 1;
-    let group = |caps: &Captures, i: usize| Value::from(caps.get(i).map_or("", |m| m.as_str()));
+    let groups = re.group_count() - 1;
+    let group = |caps: &crate::pyre::Caps, i: usize| {
+        Value::from(
+            caps.get(i)
+                .copied()
+                .flatten()
+                .map_or("", |(a, b)| &input[a..b]),
+        )
+    };
     let out: Vec<Value> = re
-        .captures_iter(&input)
+        .captures_all(input.as_bytes(), 0)
+        .into_iter()
         .map(|caps| match groups {
             0 => group(&caps, 0),
             1 => group(&caps, 1),

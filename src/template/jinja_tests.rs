@@ -132,13 +132,14 @@ fn regex_common(
     require_defined(state, value, what)?;
     let input = py_str(value);
     match match_type.as_str() {
-        "search" => Ok(compile_regex(&pattern, ignorecase, multiline)?.is_match(&input)),
-        "match" => Ok(compile_regex(&pattern, ignorecase, multiline)?
-            .find(&input)
-            .is_some_and(|m| m.start() == 0)),
+        "search" => Ok(compile_regex(&pattern, ignorecase, multiline)?.is_match(input.as_bytes())),
+        "match" => Ok(
+            compile_regex(&format!("\\A(?:{pattern})"), ignorecase, multiline)?
+                .is_match(input.as_bytes()),
+        ),
         "fullmatch" => {
             let re = compile_regex(&format!("\\A(?:{pattern})\\Z"), ignorecase, multiline)?;
-            Ok(re.is_match(&input))
+            Ok(re.is_match(input.as_bytes()))
         }
         other => Err(op_err(format!(
             "{what}: match_type must be 'search', 'match' or 'fullmatch', not '{other}'"
