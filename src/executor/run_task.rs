@@ -234,7 +234,7 @@ pub fn run_task(pc: &PlayCtx, task: &Task, host: &mut HostState) -> HostResult {
         task
     } else {
         let scope = Scope::new(layers(pc, host, Some(task), None)).into_value();
-        match task.with_flags_decided(|tm| Ok(tm.render(&scope)?)) {
+        match task.with_flags_decided(&pc.omit, |tm| Ok(tm.render(&scope)?)) {
             Ok(t) => {
                 decided = t;
                 &decided

@@ -24,6 +24,8 @@ mod names;
 mod package;
 mod pause;
 mod ping;
+mod raw;
+mod script;
 mod service;
 mod set_fact;
 mod setup;
@@ -281,6 +283,8 @@ static REGISTRY: &[&dyn Module] = &[
     &fail::Fail,
     &ping::Ping,
     &pause::Pause,
+    &raw::Raw,
+    &script::Script,
     &setup::Setup,
     &stat::Stat,
     &lineinfile::LineInFile,

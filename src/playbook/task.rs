@@ -262,11 +262,16 @@ impl Task {
     /// Ansible reads them, `retries` and `delay` as numbers.
     pub fn with_flags_decided(
         &self,
+        omit: &str,
         mut eval: impl FnMut(&Tmpl) -> anyhow::Result<minijinja::Value>,
     ) -> anyhow::Result<Task> {
         let mut t = self.clone();
         for (key, tm) in &self.templated_flags {
             let v = eval(tm).map_err(|e| anyhow!("the value of `{key}`: {e:#}"))?;
+            // `{{ omit }}`: the keyword is not set here (what it inherits stays).
+            if v.as_str() == Some(omit) {
+                continue;
+            }
             let b = crate::template::truthy(&v);
             let num = || -> anyhow::Result<f64> {
                 v.as_i64()

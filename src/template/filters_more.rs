@@ -28,6 +28,7 @@ pub fn register(env: &mut Environment<'static>) {
     super::markers::add(env, "commonpath", commonpath);
     super::markers::add(env, "strftime", strftime);
     super::markers::add(env, "to_datetime", to_datetime);
+    super::markers::add(env, "password_hash", super::crypt::password_hash);
 }
 
 /// `now(utc=False, fmt=None)`: the time now, formatted with `fmt` (strftime), else as

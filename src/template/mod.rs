@@ -4,6 +4,7 @@
 //! lives in `crate::vars`; filters in `filters.rs`; tests in `jinja_tests.rs`; argument trees
 //! in `tree.rs`.
 
+mod crypt;
 pub mod file;
 pub mod filters;
 pub mod filters_more;
