@@ -581,6 +581,10 @@ impl Builder {
             }
             let mut vars = group_chain(&[]);
             vars.insert("ansible_connection".to_string(), Value::from("local"));
+            // As Ansible gives its implicit localhost the controller's Python.
+            if let Some(py) = controller_python() {
+                vars.insert("ansible_python_interpreter".to_string(), Value::from(py));
+            }
             for v in host_files(name)? {
                 extend(&mut vars, &v);
             }
@@ -625,6 +629,21 @@ fn extend(into: &mut IndexMap<String, Value>, from: &IndexMap<String, Value>) {
     for (k, v) in from {
         into.insert(k.clone(), v.clone());
     }
+}
+
+/// The `python3` (or `python`) on the controller's `PATH`, if any.
+fn controller_python() -> Option<&'static str> {
+    static PY: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    PY.get_or_init(|| {
+        let path = std::env::var_os("PATH")?;
+        ["python3", "python"].iter().find_map(|name| {
+            std::env::split_paths(&path)
+                .map(|d| d.join(name))
+                .find(|p| p.is_file())
+                .map(|p| p.display().to_string())
+        })
+    })
+    .as_deref()
 }
 
 #[cfg(test)]

@@ -291,10 +291,12 @@ mod tests {
     fn host_shape() {
         let inv = inv();
         assert_eq!(host_json(&inv, "web2").unwrap(), json!({"role": "web"}));
-        assert_eq!(
-            host_json(&inv, "localhost").unwrap(),
-            json!({"ansible_connection": "local"})
-        );
+        // The implicit localhost: local, with the controller's Python as Ansible gives it.
+        let local = host_json(&inv, "localhost").unwrap();
+        assert_eq!(local["ansible_connection"], json!("local"));
+        if let Some(py) = local.get("ansible_python_interpreter") {
+            assert!(py.as_str().unwrap().contains("python"), "{local}");
+        }
         assert_eq!(
             host_json(&inv, "ghost").unwrap_err().to_string(),
             "host `ghost` is not in the inventory\nhint: `--host` takes one host name; see `--list` for the hosts"

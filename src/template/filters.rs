@@ -289,7 +289,7 @@ fn mandatory(value: &Value, args: &[Value], kwargs: Kwargs) -> Result<Value, Err
     if value.is_undefined() {
         return Err(match msg {
             Some(m) if !m.is_none() => op_err(py_str(&m)),
-            _ => op_err("mandatory variable not defined"),
+            _ => op_err("Mandatory variable not defined."),
         });
     }
     Ok(value.clone())
@@ -703,9 +703,13 @@ fn extract(item: &Value, args: &[Value], kwargs: Kwargs) -> Result<Value, Error>
         Some(m) if m.kind() == ValueKind::Seq => keys.extend(seq_items(&m)?),
         Some(m) => keys.push(m),
     }
+    // A missing key anywhere gives an undefined value (`| default` applies), as Ansible's.
     let mut v = container;
     for key in keys {
-        v = v.get_item(&key)?;
+        if v.is_undefined() {
+            return Ok(Value::UNDEFINED);
+        }
+        v = v.get_item(&key).unwrap_or(Value::UNDEFINED);
     }
     Ok(v)
 }
@@ -1024,8 +1028,8 @@ fn regex_escape(
     let special: &str = match re_type.as_str() {
         "python" => "()[]{}?*+-|^$\\.&~# \t\n\r\x0b\x0c",
         "posix_basic" => "].[^$*\\",
-        "posix_extended" => "^$.*+?[]|(){}\\",
-        other => return Err(op_err(format!("invalid regex type ({other})"))),
+        "posix_extended" => return Err(op_err("Regex type (posix_extended) not yet implemented")),
+        other => return Err(op_err(format!("Invalid regex type ({other})"))),
     };
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -1706,7 +1710,7 @@ hosts:
             ("{{ ver | mandatory }}", "1.2.3"),
         ]);
         check_errors(&[
-            ("{{ x | mandatory }}", "mandatory variable not defined"),
+            ("{{ x | mandatory }}", "Mandatory variable not defined."),
             ("{{ x | mandatory('give x') }}", "give x"),
         ]);
     }
@@ -2018,7 +2022,7 @@ hosts:
                 "{{ 'ab' | regex_replace('(', 'x') }}",
                 "invalid regular expression",
             ),
-            ("{{ 'ab' | regex_escape('pcre') }}", "invalid regex type"),
+            ("{{ 'ab' | regex_escape('pcre') }}", "Invalid regex type"),
         ]);
     }
 

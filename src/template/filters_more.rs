@@ -252,10 +252,14 @@ fn human_readable(
     require_defined(state, value, "human_readable")?;
     let size = match value.kind() {
         ValueKind::Number => f64::try_from(value.clone()).map_err(|e| op_err(e.to_string()))?,
-        _ => py_str(value)
-            .trim()
-            .parse::<f64>()
-            .map_err(|_| op_err("human_readable() can't interpret the input"))?,
+        // Python compares the input with numbers: anything else (a numeric string too) is
+        // a TypeError there.
+        _ => {
+            return Err(op_err(format!(
+                "human_readable() failed on bad input: '>=' not supported between instances of '{}' and 'int'",
+                type_debug(value)
+            )))
+        }
     };
     let p = Params::new("human_readable", args, kwargs);
     let isbits = p.get(0, "isbits")?.is_some_and(|v| v.is_true());
@@ -655,10 +659,9 @@ fn strftime(state: &State, value: &Value, args: &[Value], kwargs: Kwargs) -> Res
         Some(s) => {
             let f = match s.kind() {
                 ValueKind::Number => f64::try_from(s.clone()).unwrap_or(0.0),
-                _ => py_str(&s)
-                    .trim()
-                    .parse::<f64>()
-                    .map_err(|_| op_err(format!("Invalid value for 'second': {}", py_str(&s))))?,
+                _ => py_str(&s).trim().parse::<f64>().map_err(|_| {
+                    op_err(format!("Invalid value for epoch value ({})", py_str(&s)))
+                })?,
             };
             f as i64
         }

@@ -81,13 +81,11 @@ pub fn builtins(env: &mut Environment<'static>) {
     add(env, "rejectattr", f::rejectattr);
     add(env, "map", f::map);
     add(env, "groupby", f::groupby);
-    add(env, "unique", f::unique);
     add(env, "chain", f::chain);
     add(env, "zip", f::zip);
     add(env, "pprint", f::pprint);
     add(env, "format", f::format);
     add(env, "tojson", f::tojson);
-    add(env, "urlencode", f::urlencode);
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 mod crypt;
 pub mod file;
 pub mod filters;
+mod filters_extra;
 pub mod filters_more;
 mod guards;
 pub mod jinja_tests;
@@ -60,6 +61,7 @@ pub fn environment() -> Environment<'static> {
     markers::builtins(&mut env);
     filters::register(&mut env);
     filters_more::register(&mut env);
+    filters_extra::register(&mut env);
     jinja_tests::register(&mut env);
     lookups::register(&mut env);
     env

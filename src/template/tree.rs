@@ -154,6 +154,15 @@ pub fn template_error(span: &Span, source: &str, e: &minijinja::Error) -> anyhow
 
 /// A rendering failure, naming the undefined variable when that is the cause.
 pub fn render_error(span: &Span, t: &Tmpl, ctx: &Value, e: &minijinja::Error) -> anyhow::Error {
+    let detail = e.detail().unwrap_or_default();
+    // `x | mandatory` names its variable, as Ansible's message does.
+    if detail == "Mandatory variable not defined." {
+        let what = match undefined_path(t, ctx) {
+            Some(name) => format!("Mandatory variable '{name}' not defined."),
+            None => detail.to_string(),
+        };
+        return anyhow!("{span}: {what}");
+    }
     if let Some((name, what)) = undefined(t, ctx) {
         return anyhow!(
             "{span}: {what} (in `{}`)\nhint: define it in vars, inventory, role defaults or with `-e`, or use `{{{{ {name} | default(...) }}}}`",
