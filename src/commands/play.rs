@@ -70,6 +70,9 @@ pub fn run_play(args: &PlayArgs) -> Result<i32> {
         books.push(pb);
     }
     let mut runner = Runner::new(&inventory, &settings)?;
+    let sources = args.conn.inventory.clone();
+    let reload_dirs = dirs.clone();
+    runner.reload_inventory = Some(Box::new(move || load_inventory(&sources, &reload_dirs)));
     // Host patterns and --limit are input too: a bad one is reported before any play runs.
     for pb in &books {
         for play in &pb.plays {

@@ -154,6 +154,8 @@ impl<'a> Runner<'a> {
                             play_all: Vec::new(),
                             rescue_depth: 0,
                             cleared: 0,
+                            reload_inventory: None,
+                            dynamic: Vec::new(),
                         };
                         let mut out = Forward {
                             tx: tx.clone(),

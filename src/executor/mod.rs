@@ -109,6 +109,18 @@ pub struct Runner<'a> {
     rescue_depth: usize,
     /// Bumped by `meta: clear_host_errors`, so a failure it cleared stays cleared.
     cleared: u64,
+    /// Reads the inventory sources again (`meta: refresh_inventory`).
+    pub reload_inventory: Option<Box<dyn Fn() -> Result<Inventory> + 'a>>,
+    /// The `add_host`/`group_by` changes of the run, replayed after a refresh (as Ansible keeps
+    /// its dynamic hosts and groups): host, groups (with parents), vars.
+    dynamic: Vec<DynamicChange>,
+}
+
+/// One `add_host` (vars and groups) or `group_by` (one group and its parents) change.
+#[derive(Clone, Debug)]
+enum DynamicChange {
+    Group(String, String, Vec<String>),
+    Host(String, Vec<String>, IndexMap<String, Value>),
 }
 
 /// A play's keywords that may be templates, as decided when the play starts.
@@ -212,6 +224,8 @@ impl<'a> Runner<'a> {
             play_all: Vec::new(),
             rescue_depth: 0,
             cleared: 0,
+            reload_inventory: None,
+            dynamic: Vec::new(),
             omit: format!(
                 "__omit_place_holder__{:016x}",
                 std::process::id() as u64 * 0x9e37_79b9
@@ -621,6 +635,12 @@ impl<'a> Runner<'a> {
                     handlers::flush(self, play, batch, pc, reporter)?;
                     continue;
                 }
+                TaskKind::RefreshInventory => {
+                    self.meta_banner(task, pc, reporter);
+                    self.refresh_inventory(pc)?;
+                    reporter.meta("inventory successfully refreshed", self.settings.verbosity);
+                    continue;
+                }
                 TaskKind::Noop => {
                     if task.module_name == "meta" {
                         self.meta_banner(task, pc, reporter);
@@ -796,7 +816,7 @@ impl<'a> Runner<'a> {
                 reporter.warning("Using run_once with the free strategy is not currently supported. This task will still be executed for every host in the inventory list.");
             }
             let mut results = self.run_on_batch(task, batch, pc);
-            self.apply_inventory_changes(&mut results, pc);
+            self.apply_inventory_changes(&mut results, pc, task);
             self.record(&results, Some(task), reporter, pc);
             if task.any_errors_fatal.unwrap_or(play.any_errors_fatal)
                 && results
@@ -1164,7 +1184,12 @@ impl<'a> Runner<'a> {
     /// What `group_by` and `add_host` results ask of the inventory (Ansible's `add_group` /
     /// `add_host` result keys, per item of a loop): applied now, so the next task sees the
     /// new `groups` and `group_names`, and later plays the new hosts and groups.
-    fn apply_inventory_changes(&mut self, results: &mut [HostResult], pc: &mut PlayCtx) {
+    fn apply_inventory_changes(
+        &mut self,
+        results: &mut [HostResult],
+        pc: &mut PlayCtx,
+        task: &Task,
+    ) {
         let mut changed = false;
         for r in results.iter_mut() {
             let looped = !r.items.is_empty();
@@ -1200,6 +1225,11 @@ impl<'a> Runner<'a> {
                         &g.to_string(),
                         &parents,
                     ));
+                    self.dynamic.push(DynamicChange::Group(
+                        r.host.clone(),
+                        g.to_string(),
+                        parents.clone(),
+                    ));
                     changed = true;
                 }
                 if let Some(add) = get("add_host") {
@@ -1219,13 +1249,30 @@ impl<'a> Runner<'a> {
                         &groups,
                         vars.clone(),
                     ));
+                    self.dynamic.push(DynamicChange::Host(
+                        name.clone(),
+                        groups.clone(),
+                        vars.clone(),
+                    ));
                     let i = self.host_index(&name);
                     let inv = Arc::make_mut(&mut self.hosts[i].inv_vars);
                     inv.extend(vars);
                     changed = true;
                 }
-                // Ansible's `changed` for these is whether the inventory changed.
-                let Some(c) = this_changed else { continue };
+                // Ansible's `changed` for these is whether the inventory changed; then the
+                // task's `changed_when` is evaluated again, seeing that.
+                let Some(mut c) = this_changed else {
+                    continue;
+                };
+                if task.changed_when.is_some() {
+                    let res = run_task::with_keys(&res, &[("changed", Value::from(c))]);
+                    let i = self.host_index(&r.host);
+                    if let Some(again) =
+                        run_task::changed_when_again(pc, task, &self.hosts[i], &res)
+                    {
+                        c = again;
+                    }
+                }
                 touched = true;
                 any_item_changed |= c;
                 let fix = |st: Status| match st {
@@ -1251,6 +1298,11 @@ impl<'a> Runner<'a> {
                 r.result =
                     run_task::with_keys(&r.result, &[("changed", Value::from(any_item_changed))]);
             }
+            // The registered result says so too.
+            if let (true, Some(name)) = (touched, &task.register) {
+                let i = self.host_index(&r.host);
+                self.hosts[i].set_var(name, r.result.clone());
+            }
         }
         if !changed {
             return;
@@ -1262,6 +1314,35 @@ impl<'a> Runner<'a> {
         }
         pc.inventory = self.inventory.clone();
         Arc::make_mut(&mut pc.play_magic).insert("groups".into(), groups_value(&self.inventory));
+    }
+
+    /// `meta: refresh_inventory`: the sources read again, the run's `add_host`/`group_by`
+    /// changes applied again; hosts keep their run state, with the new inventory variables.
+    fn refresh_inventory(&mut self, pc: &mut PlayCtx) -> Result<()> {
+        let Some(reload) = &self.reload_inventory else {
+            return Ok(());
+        };
+        let mut inv = reload()?;
+        for c in &self.dynamic {
+            match c {
+                DynamicChange::Group(h, g, parents) => {
+                    inv.add_to_group(h, g, parents);
+                }
+                DynamicChange::Host(h, groups, vars) => {
+                    inv.add_runtime_host(h, groups, vars.clone());
+                }
+            }
+        }
+        self.inventory = Arc::new(inv);
+        for h in &mut self.hosts {
+            if let Some(ih) = self.inventory.get_host(&h.name) {
+                h.inv_vars = Arc::new(ih.vars.clone());
+                h.group_names = Value::from(ih.groups.clone());
+            }
+        }
+        pc.inventory = self.inventory.clone();
+        Arc::make_mut(&mut pc.play_magic).insert("groups".into(), groups_value(&self.inventory));
+        Ok(())
     }
 
     /// `delegate_facts`: facts a task set for its `delegate_to` host go to that host.

@@ -886,6 +886,35 @@ fn with_exception(status: Status, result: Value) -> Value {
     }
 }
 
+/// `changed_when` evaluated again on a result whose `changed` the run updated (Ansible
+/// re-evaluates it after `add_host`/`group_by` changed the inventory): `None` when the task
+/// has none or it fails to evaluate.
+pub fn changed_when_again(
+    pc: &PlayCtx,
+    task: &Task,
+    host: &HostState,
+    result: &Value,
+) -> Option<bool> {
+    let cw = task.changed_when.as_ref()?;
+    let mut item = VarMap::new();
+    if let Ok(v) = result.get_attr(&task.loop_var) {
+        if !v.is_undefined() {
+            item.insert(task.loop_var.clone(), v);
+        }
+    }
+    let mut l = layers(pc, host, Some(task), Some(Arc::new(item)));
+    let mut reg = VarMap::new();
+    if let Some(r) = &task.register {
+        reg.insert(r.clone(), result.clone());
+    }
+    for (k, v) in crate::vars::varmap_from_value(result) {
+        reg.entry(k).or_insert(v);
+    }
+    l.push(Layer::data(Arc::new(reg)));
+    let scope = Scope::new(l).into_value();
+    eval_conditions(cw, &scope).ok().map(|r| r.is_none())
+}
+
 /// The text Ansible puts under `changed_when_result`/`failed_when_result` for a condition
 /// that could not be evaluated.
 fn condition_error_text(e: &anyhow::Error) -> String {

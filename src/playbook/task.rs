@@ -138,6 +138,7 @@ pub enum TaskKind {
     EndHost,
     /// `meta: clear_host_errors`: failed hosts of the batch take part again.
     ClearHostErrors,
+    RefreshInventory,
     /// `meta: clear_facts`: the gathered facts of the hosts where `when` holds are dropped.
     ClearFacts,
     /// `meta: reset_connection`: the next task opens a new connection.
@@ -180,6 +181,7 @@ impl std::fmt::Debug for TaskKind {
             TaskKind::EndPlay => write!(f, "EndPlay"),
             TaskKind::EndHost => write!(f, "EndHost"),
             TaskKind::ClearHostErrors => write!(f, "ClearHostErrors"),
+            TaskKind::RefreshInventory => write!(f, "RefreshInventory"),
             TaskKind::ClearFacts => write!(f, "ClearFacts"),
             TaskKind::ResetConnection => write!(f, "ResetConnection"),
             TaskKind::EndBatch => write!(f, "EndBatch"),
@@ -991,7 +993,8 @@ pub(super) fn parse_task(node: &Node, inh: &Inherited, handler: bool) -> Result<
             "end_play" => TaskKind::EndPlay,
             "end_host" => TaskKind::EndHost,
             "clear_host_errors" => TaskKind::ClearHostErrors,
-            "noop" | "refresh_inventory" => TaskKind::Noop,
+            "noop" => TaskKind::Noop,
+            "refresh_inventory" => TaskKind::RefreshInventory,
             "clear_facts" => TaskKind::ClearFacts,
             "reset_connection" => TaskKind::ResetConnection,
             "end_batch" => TaskKind::EndBatch,
