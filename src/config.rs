@@ -35,6 +35,9 @@ pub struct FileConfig {
     pub no_log: Option<bool>,
     /// `[defaults] force_handlers`: notified handlers run even on hosts that failed.
     pub force_handlers: Option<bool>,
+    /// `[defaults] error_on_missing_handler`: a notification no handler answers fails the run
+    /// (default) or only warns.
+    pub error_on_missing_handler: Option<bool>,
     /// `[defaults] gathering`: implicit, explicit or smart.
     pub gathering: Option<String>,
     pub become_: Option<bool>,
@@ -97,6 +100,11 @@ const ENV_KEYS: &[(&str, &str, &str)] = &[
     ("ANSIBLE_TIMEOUT", "defaults", "timeout"),
     ("ANSIBLE_TASK_TIMEOUT", "defaults", "task_timeout"),
     ("ANSIBLE_FORCE_HANDLERS", "defaults", "force_handlers"),
+    (
+        "ANSIBLE_ERROR_ON_MISSING_HANDLER",
+        "defaults",
+        "error_on_missing_handler",
+    ),
     ("ANSIBLE_GATHERING", "defaults", "gathering"),
     ("ANSIBLE_BECOME", "privilege_escalation", "become"),
     ("ANSIBLE_BECOME_USER", "privilege_escalation", "become_user"),
@@ -297,6 +305,9 @@ fn apply(cfg: &mut FileConfig, entries: &Entries, base: &Path, path: &Path) -> R
             }
             ("defaults", "force_handlers") => {
                 cfg.force_handlers = Some(boolean(value).ok_or_else(|| bad("a boolean"))?)
+            }
+            ("defaults", "error_on_missing_handler") => {
+                cfg.error_on_missing_handler = Some(boolean(value).ok_or_else(|| bad("a boolean"))?)
             }
             ("privilege_escalation", "become") => {
                 cfg.become_ = Some(boolean(value).ok_or_else(|| bad("a boolean"))?)

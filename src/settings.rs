@@ -36,6 +36,8 @@ pub struct Settings {
     pub ssh_config: Arc<SshConfig>,
     pub verbosity: u8,
     pub force_handlers: bool,
+    /// A notification that no handler answers fails the run (else a warning).
+    pub error_on_missing_handler: bool,
     /// `--start-at-task`: skip tasks until one with this name.
     pub start_at_task: Option<String>,
     /// `--step`: confirm each task on standard input.
@@ -73,6 +75,7 @@ impl Default for Settings {
             ssh_config: Arc::new(SshConfig::default()),
             verbosity: 0,
             force_handlers: false,
+            error_on_missing_handler: true,
             start_at_task: None,
             step: false,
             no_log: false,

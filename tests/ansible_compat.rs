@@ -319,3 +319,32 @@ fn free_form_commands_keep_their_lines_and_expand_variables_as_ansible() {
     assert_eq!(read(d.path(), "expanded"), format!("hi {home}\n"));
     assert_eq!(read(d.path(), "literal"), "$GREETING");
 }
+
+#[test]
+fn a_notification_no_handler_answers_fails_only_when_the_task_changes() {
+    // As ansible-core 2.19: no load-time refusal; the run stops with Ansible's message when a
+    // task that changed notifies it, and only warns with ANSIBLE_ERROR_ON_MISSING_HANDLER=false.
+    let pb = "- hosts: all\n  gather_facts: false\n  tasks:\n    - command: \"true\"\n      changed_when: false\n      notify: restrat app\n    - shell: echo first >> DIR/log\n      notify: restrat app\n    - shell: echo never >> DIR/log\n  handlers:\n    - name: restart app\n      shell: echo handler >> DIR/log\n";
+    let (code, out, err, d) = play_in(&[("pb.yml", pb)], &["h"], &[]);
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(
+        format!("{out}{err}").contains("The requested handler 'restrat app' was not found in either the main handlers list nor in the listening handlers list"),
+        "{out}{err}"
+    );
+    assert_eq!(read(d.path(), "log"), "first\n");
+    assert!(
+        out.contains("`notify: restrat app` names no handler"),
+        "{out}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    write(p, "inv.ini", "h ansible_connection=local\n");
+    write(p, "pb.yml", &pb.replace("DIR", &p.display().to_string()));
+    let (code, out, err) = run(drover()
+        .current_dir(p)
+        .args(["play", "-i", "inv.ini", "pb.yml"])
+        .env("ANSIBLE_ERROR_ON_MISSING_HANDLER", "false"));
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(read(p, "log"), "first\nnever\n");
+}

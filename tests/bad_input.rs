@@ -310,24 +310,6 @@ bad_input! {
     };
 
 
-    bad_notify_target: Case {
-        files: &[("pb.yml", "\
-- hosts: all
-  gather_facts: false
-  tasks:
-    - name: marker
-      command: touch {MARKER}
-      notify: restrat app
-  handlers:
-    - name: restart app
-      command: \"true\"
-")],
-        args: PLAY,
-        at: Some("pb.yml:6:15"),
-        says: &["`notify: restrat app`", "no handler"],
-        hint: Some("handler"),
-    };
-
     bad_host_pattern: Case {
         files: &[("pb.yml", "\
 - hosts: local
@@ -863,16 +845,6 @@ bad_input! {
         at: Some("pb.yml:7:14"),
         says: &["`delay` must be a number"],
         hint: None,
-    };
-
-    handler_no_name: Case {
-        files: &[
-            ("pb.yml", "- hosts: local\n  gather_facts: false\n  tasks:\n    - name: marker\n      command: touch {MARKER}\n    - debug: msg=hi\n      notify: x\n  handlers:\n    - debug: msg=h\n"),
-        ],
-        args: PLAY,
-        at: Some("pb.yml:7:15"),
-        says: &["`notify: x` names no handler or `listen` topic of this play"],
-        hint: Some("check the handler's `name:` spelling"),
     };
 
     free_form_bad_kv: Case {

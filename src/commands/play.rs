@@ -36,6 +36,8 @@ pub fn run_play(args: &PlayArgs) -> Result<i32> {
     settings.skip_tags = args.skip_tags.clone();
     settings.force_handlers =
         args.force_handlers || input(crate::config::load())?.force_handlers == Some(true);
+    settings.error_on_missing_handler =
+        input(crate::config::load())?.error_on_missing_handler != Some(false);
     settings.start_at_task = args.start_at_task.clone();
     settings.step = args.step;
     let dirs: Vec<_> = args
@@ -65,7 +67,9 @@ pub fn run_play(args: &PlayArgs) -> Result<i32> {
             reporter.warning(&w);
         }
         for play in &pb.plays {
-            input(crate::executor::check_notify(play))?;
+            for w in crate::executor::check_notify(play) {
+                reporter.warning(&w);
+            }
         }
         books.push(pb);
     }

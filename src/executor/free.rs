@@ -156,6 +156,7 @@ impl<'a> Runner<'a> {
                             cleared: 0,
                             reload_inventory: None,
                             dynamic: Vec::new(),
+                            fatal: None,
                         };
                         let mut out = Forward {
                             tx: tx.clone(),

@@ -8,13 +8,66 @@ use crate::output::Reporter;
 use crate::playbook::{Play, Task};
 use anyhow::Result;
 
-fn matches(handler: &Task, name: &str, pc: &PlayCtx) -> bool {
-    let own = run_task::display_name(pc, handler, None);
-    let bare = own
-        .split_once(" : ")
-        .map(|(_, n)| n.to_string())
-        .unwrap_or(own.clone());
-    own == name || bare == name || handler.listen.iter().any(|l| l == name)
+/// The handler's name as notifications name it: templated with the play's variables (not a
+/// host's), as Ansible does; `None` when it cannot be rendered.
+fn handler_name(handler: &Task, pc: &PlayCtx) -> Option<String> {
+    match &handler.name {
+        None => Some(handler.module_name.clone()),
+        Some(tree) => tree.render(&pc.play_scope(), &pc.omit).ok().map(|v| {
+            v.as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| v.to_string())
+        }),
+    }
+}
+
+/// Whether `name` is `n`, alone or after `role : ` (the handler's short or qualified role).
+fn named(handler: &Task, n: &str, name: &str) -> bool {
+    n == name
+        || handler.role.as_ref().is_some_and(|r| {
+            name == format!("{} : {n}", r.name) || name == format!("{} : {n}", r.fqcn)
+        })
+}
+
+fn by_name(handler: &Task, name: &str, pc: &PlayCtx) -> bool {
+    handler_name(handler, pc).is_some_and(|n| named(handler, &n, name))
+}
+
+fn by_listen(handler: &Task, name: &str) -> bool {
+    handler.listen.iter().any(|l| named(handler, l, name))
+}
+
+/// Whether a notification names the handler: by its name or one of its `listen` topics.
+pub fn matches(handler: &Task, name: &str, pc: &PlayCtx) -> bool {
+    by_name(handler, name, pc) || by_listen(handler, name)
+}
+
+/// Whether handler `hi` of the play answers a notification, as Ansible searches: every
+/// handler listening to it, and one handler of that name — Ansible's handler blocks (here:
+/// runs of handlers from the same role, or from the play) are searched last-loaded first, the
+/// handlers of a block in order, and the first found wins.
+fn answers(play: &Play, hi: usize, name: &str, pc: &PlayCtx) -> bool {
+    by_listen(&play.handlers[hi], name) || name_winner(play, name, pc) == Some(hi)
+}
+
+fn name_winner(play: &Play, name: &str, pc: &PlayCtx) -> Option<usize> {
+    let origin = |t: &Task| t.role.as_ref().map(|r| r.fqcn.clone());
+    let mut blocks: Vec<(usize, usize)> = Vec::new();
+    for (i, h) in play.handlers.iter().enumerate() {
+        match blocks.last_mut() {
+            Some((start, end)) if origin(&play.handlers[*start]) == origin(h) => *end = i + 1,
+            _ => blocks.push((i, i + 1)),
+        }
+    }
+    blocks
+        .iter()
+        .rev()
+        .find_map(|(s, e)| (*s..*e).find(|i| by_name(&play.handlers[*i], name, pc)))
+}
+
+/// Ansible's words for a notification that no handler answers.
+pub fn missing_message(name: &str) -> String {
+    format!("The requested handler '{name}' was not found in either the main handlers list nor in the listening handlers list")
 }
 
 /// Runs notified handlers on the batch's hosts.
@@ -51,9 +104,11 @@ pub fn flush(
                     let h = &runner.hosts[*i];
                     !ran.contains(&(hi, *i))
                         && (h.active()
-                            || (play.force_handlers || runner.settings.force_handlers)
+                            || play
+                                .force_handlers
+                                .unwrap_or(runner.settings.force_handlers)
                                 && !h.unreachable)
-                        && notified.iter().any(|n| matches(handler, n, pc))
+                        && notified.iter().any(|n| answers(play, hi, n, pc))
                 })
                 .map(|(i, _)| *i)
                 .collect();
@@ -67,7 +122,9 @@ pub fn flush(
                 true,
                 &handler.span,
             );
-            let forced = play.force_handlers || runner.settings.force_handlers;
+            let forced = play
+                .force_handlers
+                .unwrap_or(runner.settings.force_handlers);
             let results = runner.on_hosts_forced(
                 &targets,
                 |h| run_task::run_task(pc, handler, h),
@@ -75,6 +132,9 @@ pub fn flush(
                 forced,
             );
             runner.record(&results, Some(handler), reporter, pc);
+            if let Some(e) = runner.fatal.take() {
+                anyhow::bail!("{e}");
+            }
         }
         for (i, notified) in pending {
             for n in notified {
@@ -88,8 +148,18 @@ pub fn flush(
     Ok(())
 }
 
-/// Checks that every `notify` names a handler or a `listen` topic of the play.
-pub fn check_notify(play: &Play) -> Result<()> {
+/// Warnings for `notify` names that no handler or `listen` topic of the play answers (the run
+/// fails, as Ansible's does, only if such a task changes something).
+pub fn check_notify(play: &Play) -> Vec<String> {
+    let mut out = Vec::new();
+    // A templated handler name may answer anything.
+    if play
+        .handlers
+        .iter()
+        .any(|h| matches!(&h.name, Some(crate::template::tree::TTree::Tmpl(..))))
+    {
+        return out;
+    }
     for t in play.all_tasks() {
         for n in &t.notify {
             if crate::template::is_templated(n) {
@@ -98,17 +168,23 @@ pub fn check_notify(play: &Play) -> Result<()> {
             let found = play.handlers.iter().any(|h| {
                 let name = match &h.name {
                     Some(crate::template::tree::TTree::Value(v)) => v.to_string(),
-                    _ => String::new(),
+                    _ => h.module_name.clone(),
                 };
-                let with_role = h.role.as_ref().map(|r| format!("{} : {name}", r.fqcn));
-                name == *n
-                    || with_role.as_deref() == Some(n.as_str())
-                    || h.listen.iter().any(|l| l == n)
+                let with = |x: &str| {
+                    x == n
+                        || h.role.as_ref().is_some_and(|r| {
+                            *n == format!("{} : {x}", r.name) || *n == format!("{} : {x}", r.fqcn)
+                        })
+                };
+                with(&name) || h.listen.iter().any(|l| with(l))
             });
             if !found {
-                anyhow::bail!("{}: `notify: {n}` names no handler or `listen` topic of this play\nhint: check the handler's `name:` spelling", t.span_of("notify"));
+                out.push(format!(
+                    "{}: `notify: {n}` names no handler or `listen` topic of this play; the run fails if this task changes something\nhint: check the handler's `name:` spelling",
+                    t.span_of("notify")
+                ));
             }
         }
     }
-    Ok(())
+    out
 }

@@ -51,7 +51,7 @@ use crate::output::{Counts, Reporter};
 use crate::playbook::{BatchSize, Play, Playbook, Task, TaskKind};
 use crate::settings::Settings;
 use crate::vars::VarMap;
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, bail, Result};
 use context::PlayCtx;
 use indexmap::IndexMap;
 use minijinja::Value;
@@ -109,6 +109,9 @@ pub struct Runner<'a> {
     rescue_depth: usize,
     /// Bumped by `meta: clear_host_errors`, so a failure it cleared stays cleared.
     cleared: u64,
+    /// An error that ends the run once the current task is recorded (a notification no
+    /// handler answers).
+    pub(crate) fatal: Option<String>,
     /// Reads the inventory sources again (`meta: refresh_inventory`).
     pub reload_inventory: Option<Box<dyn Fn() -> Result<Inventory> + 'a>>,
     /// The `add_host`/`group_by` changes of the run, replayed after a refresh (as Ansible keeps
@@ -226,6 +229,7 @@ impl<'a> Runner<'a> {
             cleared: 0,
             reload_inventory: None,
             dynamic: Vec::new(),
+            fatal: None,
             omit: format!(
                 "__omit_place_holder__{:016x}",
                 std::process::id() as u64 * 0x9e37_79b9
@@ -619,10 +623,14 @@ impl<'a> Runner<'a> {
                 TaskKind::FlushHandlers => {
                     self.meta_banner(task, pc, reporter);
                     let v = self.settings.verbosity;
+                    // Only the hosts for which its condition holds flush (the others keep
+                    // their notifications).
+                    let mut flushing = Vec::new();
                     for i in batch.iter().copied().filter(|i| self.hosts[*i].active()) {
                         let h = self.hosts[i].name.clone();
                         if run_task::when_holds(pc, task, &self.hosts[i]) {
                             reporter.meta(&format!("triggered running handlers for {h}"), v);
+                            flushing.push(i);
                         } else {
                             self.meta_skipped(
                                 reporter,
@@ -632,7 +640,11 @@ impl<'a> Runner<'a> {
                             );
                         }
                     }
-                    handlers::flush(self, play, batch, pc, reporter)?;
+                    if task.when.is_empty() {
+                        handlers::flush(self, play, batch, pc, reporter)?;
+                    } else {
+                        handlers::flush(self, play, &flushing, pc, reporter)?;
+                    }
                     continue;
                 }
                 TaskKind::RefreshInventory => {
@@ -818,6 +830,9 @@ impl<'a> Runner<'a> {
             let mut results = self.run_on_batch(task, batch, pc);
             self.apply_inventory_changes(&mut results, pc, task);
             self.record(&results, Some(task), reporter, pc);
+            if let Some(e) = self.fatal.take() {
+                bail!("{e}");
+            }
             if task.any_errors_fatal.unwrap_or(play.any_errors_fatal)
                 && results
                     .iter()
@@ -1479,8 +1494,23 @@ impl<'a> Runner<'a> {
             if let Some(t) = task {
                 if r.status == Status::Changed {
                     for n in &t.notify {
-                        let name = render_notify(n, pc, h, t);
-                        h.notified.insert(name);
+                        for name in render_notify(n, pc, h, t) {
+                            let answered = pc
+                                .play
+                                .handlers
+                                .iter()
+                                .any(|hd| handlers::matches(hd, &name, pc));
+                            if !answered {
+                                let msg = handlers::missing_message(&name);
+                                if self.settings.error_on_missing_handler {
+                                    self.fatal.get_or_insert(msg);
+                                } else {
+                                    reporter.warning(&msg);
+                                }
+                                continue;
+                            }
+                            h.notified.insert(name);
+                        }
                     }
                 }
             }
@@ -1524,15 +1554,26 @@ impl<'a> Runner<'a> {
     }
 }
 
-fn render_notify(n: &str, pc: &PlayCtx, h: &HostState, t: &Task) -> String {
+/// The handler names a `notify` entry gives: itself, or what its template renders to (each
+/// element of a list).
+fn render_notify(n: &str, pc: &PlayCtx, h: &HostState, t: &Task) -> Vec<String> {
     if !crate::template::is_templated(n) {
-        return n.to_string();
+        return vec![n.to_string()];
     }
     let scope = context::scope(pc, h, Some(t), None);
-    crate::template::compile(n)
-        .and_then(|tm| tm.render(&scope))
-        .map(|v| v.to_string())
-        .unwrap_or_else(|_| n.to_string())
+    let text = |v: &Value| {
+        v.as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| v.to_string())
+    };
+    match crate::template::compile(n).and_then(|tm| tm.render(&scope)) {
+        Ok(v) if v.kind() == minijinja::value::ValueKind::Seq => v
+            .try_iter()
+            .map(|it| it.map(|x| text(&x)).collect())
+            .unwrap_or_default(),
+        Ok(v) => vec![text(&v)],
+        Err(_) => vec![n.to_string()],
+    }
 }
 
 fn fact_result(h: &HostState, r: Result<()>, started: std::time::Instant) -> HostResult {

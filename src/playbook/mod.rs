@@ -116,7 +116,7 @@ pub struct Play {
     pub dep_role_names: Vec<String>,
     pub any_errors_fatal: bool,
     pub ignore_unreachable: bool,
-    pub force_handlers: bool,
+    pub force_handlers: Option<bool>,
     pub check_mode: Option<bool>,
     pub diff: Option<bool>,
     pub tags: Vec<String>,

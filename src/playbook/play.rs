@@ -563,7 +563,7 @@ fn load_play(node: &Node, base: &Path, ctx: &mut LoadCtx) -> Result<Play> {
         },
         any_errors_fatal: opt_bool("any_errors_fatal")?.unwrap_or(false),
         ignore_unreachable: opt_bool("ignore_unreachable")?.unwrap_or(false),
-        force_handlers: opt_bool("force_handlers")?.unwrap_or(false),
+        force_handlers: opt_bool("force_handlers")?,
         check_mode: opt_bool("check_mode")?,
         diff: opt_bool("diff")?,
         tags: inh.tags.clone(),

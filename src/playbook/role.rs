@@ -19,6 +19,16 @@ pub(super) struct RoleRef {
     pub params: VarMap,
     /// The entry itself, for inherited keywords (`when`, `tags`, `become`…).
     pub keywords: Node,
+    /// `handlers_from`, `vars_from`, `defaults_from` of an `import_role`/`include_role`.
+    pub from: FromFiles,
+}
+
+/// Which files of a role's `handlers/`, `vars/` and `defaults/` are read (`main` unless given).
+#[derive(Clone, Debug, Default)]
+pub(super) struct FromFiles {
+    pub handlers: Option<String>,
+    pub vars: Option<String>,
+    pub defaults: Option<String>,
 }
 
 const ROLE_ENTRY_KEYWORDS: &[&str] = &[
@@ -50,6 +60,7 @@ impl RoleRef {
                     span: node.span.clone(),
                     tag: None,
                 },
+                from: FromFiles::default(),
             }),
             NodeKind::Map(entries) => {
                 let name_node = node
@@ -83,6 +94,7 @@ impl RoleRef {
                         span: node.span.clone(),
                         tag: None,
                     },
+                    from: FromFiles::default(),
                 })
             }
             _ => Err(err_at(
@@ -124,6 +136,8 @@ impl RoleRef {
                 ));
             }
         }
+        let from_file =
+            |k: &str| -> Result<Option<String>> { node.get(k).map(|v| want_str(v, k)).transpose() };
         Ok(RoleRef {
             name: want_str(name_node, "name")?,
             span: name_node.span.clone(),
@@ -132,6 +146,11 @@ impl RoleRef {
                 kind: NodeKind::Map(Vec::new()),
                 span: node.span.clone(),
                 tag: None,
+            },
+            from: FromFiles {
+                handlers: from_file("handlers_from")?,
+                vars: from_file("vars_from")?,
+                defaults: from_file("defaults_from")?,
             },
         })
     }
@@ -262,6 +281,7 @@ pub(super) fn load_role(
             span: rref.span.clone(),
             params: rref.params.clone(),
             keywords: rref.keywords.clone(),
+            from: rref.from.clone(),
         };
         &rendered
     } else {
@@ -293,11 +313,17 @@ pub(super) fn load_role(
     }
     ctx.include_stack.push(stack_key);
 
-    let defaults = match main_file(&path.join("defaults"), "main") {
+    let defaults = match main_file(
+        &path.join("defaults"),
+        rref.from.defaults.as_deref().unwrap_or("main"),
+    ) {
         Some(f) => load_vars_file(&f)?,
         None => VarMap::new(),
     };
-    let vars = match main_file(&path.join("vars"), "main") {
+    let vars = match main_file(
+        &path.join("vars"),
+        rref.from.vars.as_deref().unwrap_or("main"),
+    ) {
         Some(f) => load_vars_file(&f)?,
         None => VarMap::new(),
     };
@@ -389,7 +415,10 @@ pub(super) fn load_role(
         }
         None => {}
     }
-    if let Some(f) = main_file(&path.join("handlers"), "main") {
+    if let Some(f) = main_file(
+        &path.join("handlers"),
+        rref.from.handlers.as_deref().unwrap_or("main"),
+    ) {
         let docs = load_file(&f)?;
         let mut hinh = rinh.clone();
         hinh.file_dir = path.join("handlers");
