@@ -36,6 +36,8 @@ pub enum Command {
     /// Encrypt, decrypt and view Ansible Vault files and strings (like ansible-vault).
     #[command(subcommand)]
     Vault(VaultCommand),
+    /// List the modules drover implements, or show one module's arguments (like ansible-doc).
+    Doc(DocArgs),
     /// Print a shell completion script (e.g. `drover completions bash > /etc/bash_completion.d/drover`).
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -43,6 +45,16 @@ pub enum Command {
     },
     /// Print the manual page (roff), generated from these options: `drover man | man -l -`.
     Man,
+}
+
+/// `drover doc`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct DocArgs {
+    /// List the modules (names also accepted with `ansible.builtin.`).
+    #[arg(short = 'l', long)]
+    pub list: bool,
+    /// A module whose arguments to show.
+    pub module: Option<String>,
 }
 
 /// Where vault passwords come from (ansible-playbook's flags).

@@ -348,3 +348,44 @@ fn a_notification_no_handler_answers_fails_only_when_the_task_changes() {
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(read(p, "log"), "first\nnever\n");
 }
+
+#[test]
+fn an_ansible_argument_drover_lacks_loads_and_fails_only_when_reached() {
+    // `autoclean` is an argument of Ansible's apt module that drover does not implement: the
+    // playbook loads (Ansible would run it), the task fails only on a host that reaches it; a
+    // misspelt argument is still a load error.
+    let files = [(
+        "pb.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - apt: {autoclean: true}\n      when: false\n    - shell: echo ran >> DIR/log\n    - apt: {autoclean: true}\n",
+    )];
+    let (code, out, err, d) = play_in(&files, &["h"], &[]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert_eq!(read(d.path(), "log"), "ran\n");
+    assert!(
+        out.contains("The argument `autoclean` of the module `apt` is Ansible's, and drover does not implement it yet"),
+        "{out}"
+    );
+    let (code, out, err, _) = play_in(
+        &[(
+            "pb.yml",
+            "- hosts: all\n  tasks:\n    - apt: {autoclaen: true}\n",
+        )],
+        &["h"],
+        &[],
+    );
+    assert_eq!(code, 5, "{out}{err}");
+    assert!(
+        err.contains("module `apt` has no argument `autoclaen`"),
+        "{err}"
+    );
+    // `drover doc` lists what drover has.
+    let (code, out, _) = run(drover().args(["doc", "--list"]));
+    assert_eq!(code, 0);
+    assert!(
+        out.lines().any(|l| l == "apt") && out.lines().any(|l| l == "script"),
+        "{out}"
+    );
+    let (code, out, _) = run(drover().args(["doc", "apt"]));
+    assert_eq!(code, 0);
+    assert!(out.contains("update_cache"), "{out}");
+}

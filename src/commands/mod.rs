@@ -3,12 +3,14 @@
 
 mod adhoc;
 mod common;
+mod doc;
 mod inventory;
 mod play;
 mod vault;
 
 pub use adhoc::run_adhoc;
 pub use common::{exit_code, InputError};
+pub use doc::run_doc;
 pub use inventory::run_inventory;
 pub use play::run_play;
 pub use vault::run_vault;

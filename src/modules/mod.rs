@@ -40,7 +40,7 @@ pub use command::chrono_like_now;
 pub use debug::UNTRUSTED as DEBUG_UNTRUSTED;
 pub use dynamic::dynamic;
 pub use include_vars::{dir_files as vars_dir_files, read_vars_file};
-pub use missing::{is_ansible_module, missing};
+pub use missing::{ansible_has_arg, is_ansible_module, missing, unimplemented_arg};
 
 use crate::connection::{Become, Connection, Output};
 use crate::vars::VarMap;

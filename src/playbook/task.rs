@@ -731,13 +731,15 @@ fn is_meta_or_include(name: &str) -> bool {
 }
 
 /// Builds module arguments from the module's value (mapping or free-form string) and `args:`.
+/// A module's arguments; the second value names an argument Ansible's module has that drover's
+/// does not implement (the task fails when it runs, as a module drover lacks does).
 fn module_args(
     module: &'static dyn Module,
     module_name: &str,
     value: &Node,
     extra: Option<&Node>,
     lenient: bool,
-) -> Result<TTree> {
+) -> Result<(TTree, Option<String>)> {
     let spec = module.spec();
     let mut entries: Vec<(String, TTree, Span)> = Vec::new();
     if let Some(extra) = extra.filter(|e| e.as_str().is_some_and(crate::template::is_templated)) {
@@ -824,9 +826,14 @@ fn module_args(
             ));
         }
     }
+    let mut unimplemented = None;
     if !spec.any_args && !lenient {
         for (k, _, span) in &entries {
             if spec.canonical(k).is_none() && k != crate::template::tree::SPLICE {
+                if crate::modules::ansible_has_arg(module.name(), k) {
+                    unimplemented.get_or_insert_with(|| k.clone());
+                    continue;
+                }
                 let names = spec.all_names();
                 let hint = did_you_mean(k, &names)
                     .map(|s| format!("did you mean `{s}`?"))
@@ -848,8 +855,9 @@ fn module_args(
             }
         }
     }
-    Ok(TTree::Map(
-        entries.into_iter().map(|(k, v, _)| (k, v)).collect(),
+    Ok((
+        TTree::Map(entries.into_iter().map(|(k, v, _)| (k, v)).collect()),
+        unimplemented,
     ))
 }
 
@@ -984,7 +992,7 @@ pub(super) fn parse_task(node: &Node, inh: &Inherited, handler: bool) -> Result<
         }
     }
     let get = |k: &str| node.get(k);
-    let kind;
+    let mut kind;
     let args;
     if module_name == "meta" {
         let what = want_str(mval, "meta")?;
@@ -1019,7 +1027,11 @@ pub(super) fn parse_task(node: &Node, inh: &Inherited, handler: bool) -> Result<
         let lenient = get("ignore_errors")
             .is_some_and(|n| matches!(want_flag(n, "ignore_errors"), Ok(Ok(true)) | Ok(Err(_))))
             || inh.ignore_errors == Some(true);
-        let mut own = module_args(module, &module_name, mval, get("args"), lenient)?;
+        let (mut own, unimplemented) =
+            module_args(module, &module_name, mval, get("args"), lenient)?;
+        if let Some(arg) = unimplemented {
+            kind = TaskKind::Module(crate::modules::unimplemented_arg(module.name(), &arg));
+        }
         let mut defaults = inh.module_defaults.clone();
         if let Some(md) = get("module_defaults") {
             defaults.push(module_defaults(md)?);
