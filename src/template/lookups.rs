@@ -548,6 +548,8 @@ pub fn glob_match(pattern: &str, name: &str) -> bool {
     pi == p.len()
 }
 
+/// `fileglob`: the files a pattern matches; a relative pattern is tried in each search
+/// directory (its `files/` first) and the first one with matches wins, as Ansible's.
 fn fileglob(state: &State, terms: &[Value], _kwargs: &Kwargs) -> Result<Vec<Value>, Error> {
     let mut out = Vec::new();
     for t in flat_terms(terms)? {
@@ -558,43 +560,37 @@ fn fileglob(state: &State, terms: &[Value], _kwargs: &Kwargs) -> Result<Vec<Valu
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_default();
         let dir_part = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let dir = if dir_part.is_absolute() {
-            Some(dir_part)
+        let candidates: Vec<PathBuf> = if dir_part.is_absolute() {
+            vec![dir_part]
         } else {
-            let rel = dir_part.display().to_string();
-            let mut found = None;
-            for d in search_dirs(state) {
-                for cand in [d.join("files").join(&dir_part), d.join(&dir_part)] {
-                    if cand.is_dir() {
-                        found = Some(cand);
-                        break;
-                    }
-                }
-                if found.is_some() {
-                    break;
-                }
+            let mut c: Vec<PathBuf> = search_dirs(state)
+                .into_iter()
+                .flat_map(|d| [d.join("files").join(&dir_part), d.join(&dir_part)])
+                .collect();
+            c.push(if dir_part.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                dir_part.clone()
+            });
+            c
+        };
+        for dir in candidates {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            let mut found: Vec<String> = entries
+                .flatten()
+                .filter(|e| e.path().is_file())
+                .filter(|e| glob_match(&pattern, &e.file_name().to_string_lossy()))
+                .map(|e| absolute(&e.path()).display().to_string())
+                .collect();
+            if found.is_empty() {
+                continue;
             }
-            found.or_else(|| {
-                let p = if rel.is_empty() {
-                    PathBuf::from(".")
-                } else {
-                    dir_part.clone()
-                };
-                p.is_dir().then_some(p)
-            })
-        };
-        let Some(dir) = dir else { continue };
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        let mut found: Vec<String> = entries
-            .flatten()
-            .filter(|e| e.path().is_file())
-            .filter(|e| glob_match(&pattern, &e.file_name().to_string_lossy()))
-            .map(|e| absolute(&e.path()).display().to_string())
-            .collect();
-        found.sort();
-        out.extend(found.into_iter().map(Value::from));
+            found.sort();
+            out.extend(found.into_iter().map(Value::from));
+            break;
+        }
     }
     Ok(out)
 }
@@ -602,13 +598,18 @@ fn fileglob(state: &State, terms: &[Value], _kwargs: &Kwargs) -> Result<Vec<Valu
 fn vars(state: &State, terms: &[Value], kwargs: &Kwargs) -> Result<Vec<Value>, Error> {
     let default: Option<Value> = kwargs.get("default")?;
     let mut out = Vec::new();
-    for t in flat_terms(terms)? {
-        let name = term_str(&t)?;
-        match state.lookup(&name).filter(|v| !v.is_undefined()) {
+    for t in terms {
+        let Some(name) = t.as_str() else {
+            return Err(err(format!(
+                "Variable name must be 'str' not '{}'.",
+                super::filters_more::type_debug(t)
+            )));
+        };
+        match state.lookup(name).filter(|v| !v.is_undefined()) {
             Some(v) => out.push(v),
             None => match &default {
                 Some(d) => out.push(d.clone()),
-                None => return Err(err(format!("no variable found with this name: {name}"))),
+                None => return Err(err(format!("No variable named '{name}' was found."))),
             },
         }
     }
