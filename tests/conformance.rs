@@ -401,8 +401,19 @@ fn md_escape(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
-fn write_table(scope: &[Target], results: &BTreeMap<String, Outcome>) {
+/// Writes `docs/conformance.md`: the totals and one row per target, with the reason a failure
+/// is known for (`known_failures.txt`; one whose reason starts with `n/a` is not applicable:
+/// it needs what a drover host does not have, such as Python plugins of the target's own).
+fn write_table(
+    scope: &[Target],
+    results: &BTreeMap<String, Outcome>,
+    known: &BTreeMap<String, String>,
+) {
     let passed = results.values().filter(|o| o.passed).count();
+    let na = |name: &str| known.get(name).is_some_and(|r| r.starts_with("n/a"));
+    let not_applicable = results.iter().filter(|(n, o)| !o.passed && na(n)).count();
+    let applicable = scope.len() - not_applicable;
+    let pct = |n: usize, of: usize| if of == 0 { 0 } else { n * 100 / of };
     let mut md = format!(
         "# Conformance with Ansible's own integration tests\n\n\
          Written by `tests/conformance.rs` (`cargo test --test conformance`); do not edit.\n\n\
@@ -410,26 +421,39 @@ fn write_table(scope: &[Target], results: &BTreeMap<String, Outcome>) {
          integration` runs them (see the test's header): ansible-core {ANSIBLE_CORE} \
          (`test/integration/targets/`) and the ansible.posix collection from the `ansible` \
          {ANSIBLE_PKG} package. A target passes when it exits 0 with no failed or unreachable \
-         host in its recaps.\n\n\
-         **{passed} of {} targets in scope pass ({}%).**\n\n\
-         | target | source | result | first error |\n| --- | --- | --- | --- |\n",
+         host in its recaps. The reason of each failure is from \
+         `tests/conformance/known_failures.txt`; a target is *not applicable* when it needs \
+         what drover does not run (Python modules or plugins shipped with the target, Python \
+         on the target, hosts or connection plugins of its own).\n\n\
+         **{passed} of {} targets in scope pass ({}%); {passed} of the {applicable} applicable \
+         ones ({}%); {not_applicable} not applicable.**\n\n\
+         | target | source | result | why it fails | first error of the run |\n\
+         | --- | --- | --- | --- | --- |\n",
         scope.len(),
-        if scope.is_empty() {
-            0
-        } else {
-            passed * 100 / scope.len()
-        }
+        pct(passed, scope.len()),
+        pct(passed, applicable),
     );
     for t in scope {
         let Some(o) = results.get(&t.name) else {
             continue;
         };
+        let result = match (o.passed, na(&t.name)) {
+            (true, _) => "pass",
+            (false, true) => "not applicable",
+            (false, false) => "fail",
+        };
+        let why = if o.passed {
+            String::new()
+        } else {
+            known.get(&t.name).cloned().unwrap_or_default()
+        };
         md.push_str(&format!(
-            "| {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} |\n",
             t.name,
             t.source.label(),
-            if o.passed { "pass" } else { "fail" },
-            md_escape(&o.why)
+            result,
+            md_escape(&why),
+            md_escape(if o.passed { "" } else { &o.why })
         ));
     }
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/conformance.md");
@@ -483,10 +507,10 @@ fn ansible_integration_targets() {
         }
     });
     let results = results.into_inner().expect("results");
-    if only.is_none() {
-        write_table(&scope, &results);
-    }
     let known = read_known_failures();
+    if only.is_none() {
+        write_table(&scope, &results, &known);
+    }
     let mut regressions = Vec::new();
     let mut now_pass = Vec::new();
     for t in &run {
