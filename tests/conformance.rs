@@ -413,7 +413,7 @@ fn write_table(
     let na = |name: &str| known.get(name).is_some_and(|r| r.starts_with("n/a"));
     let not_applicable = results.iter().filter(|(n, o)| !o.passed && na(n)).count();
     let applicable = scope.len() - not_applicable;
-    let pct = |n: usize, of: usize| if of == 0 { 0 } else { n * 100 / of };
+    let pct = |n: usize, of: usize| (n * 100).checked_div(of).unwrap_or(0);
     let mut md = format!(
         "# Conformance with Ansible's own integration tests\n\n\
          Written by `tests/conformance.rs` (`cargo test --test conformance`); do not edit.\n\n\
