@@ -389,3 +389,39 @@ fn an_ansible_argument_drover_lacks_loads_and_fails_only_when_reached() {
     assert_eq!(code, 0);
     assert!(out.contains("update_cache"), "{out}");
 }
+
+#[test]
+fn path_arguments_expand_variables_and_home_on_the_host() {
+    // As Ansible's `path` arguments (expanduser(expandvars(p))): `$VAR`/`${VAR}` from the
+    // task's environment, an unset one left as written.
+    let (code, out, err, d) = play_in(
+        &[(
+            "pb.yml",
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - file: {path: \"DIR/$SUB-${SUB}-$UNSET_X\", state: directory}\n      environment: {SUB: made}\n    - stat: {path: \"DIR/${SUB}-made-$UNSET_X\"}\n      environment: {SUB: made}\n      register: st\n    - assert: {that: [st.stat.isdir]}\n",
+        )],
+        &["h"],
+        &[],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(d.path().join("made-made-$UNSET_X").is_dir(), "{out}");
+}
+
+#[test]
+fn nested_includes_see_the_vars_of_every_enclosing_include() {
+    // As Ansible: an include's `vars` reach the tasks of includes and imports inside it, inner
+    // over outer, templated in the final scope.
+    let files = [
+        (
+            "pb.yml",
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - include_tasks: outer.yml\n      vars: {canary: value1}\n",
+        ),
+        (
+            "outer.yml",
+            "- include_tasks: leaf.yml\n  vars: {canary2: '{{ canary }}'}\n- import_tasks: leaf.yml\n  vars: {canary2: '{{ canary }}-imported'}\n",
+        ),
+        ("leaf.yml", "- shell: echo '{{ canary2 }}' >> DIR/log\n"),
+    ];
+    let (code, out, err, d) = play_in(&files, &["h"], &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(read(d.path(), "log"), "value1\nvalue1-imported\n");
+}

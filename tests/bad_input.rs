@@ -286,7 +286,7 @@ bad_input! {
 ")],
         args: PLAY,
         at: Some("pb.yml:3:3"),
-        says: &["`task`", "play keyword"],
+        says: &["'task' is not a valid attribute for a Play"],
         hint: Some("did you mean `tasks`"),
     };
 

@@ -606,7 +606,10 @@ pub fn inclusions(
             .as_str()
             .map(str::to_string)
             .unwrap_or_else(|| file.to_string());
-        let mut params = inc.params.clone();
+        // The parameters of the includes around this one come first (inner ones win), as
+        // Ansible's included tasks see every enclosing include's vars.
+        let mut params = task.include_params.as_deref().cloned().unwrap_or_default();
+        params.extend(inc.params.iter().map(|(k, v)| (k.clone(), v.clone())));
         let mut label = None;
         if let Some(iv) = &iv {
             params.extend(iv.iter().map(|(k, v)| (k.clone(), v.clone())));

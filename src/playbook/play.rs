@@ -286,7 +286,7 @@ fn load_play(node: &Node, base: &Path, ctx: &mut LoadCtx) -> Result<Play> {
                 .unwrap_or_else(|| "\nhint: tasks go under `tasks:`".into());
             return Err(err_at(
                 &k.span,
-                format!("`{key}` is not a play keyword{hint}"),
+                format!("'{key}' is not a valid attribute for a Play{hint}"),
             ));
         }
     }

@@ -479,7 +479,24 @@ fn first_found(state: &State, terms: &[Value], kwargs: &Kwargs) -> Result<Vec<Va
     if let Some(f) = &kw_files {
         add(name_list(f)?, kw_path_list.clone());
     }
-    for t in flat_terms(terms)? {
+    // Terms nest (lists, tuples) at any depth; undefined ones are dropped, as Ansible's.
+    fn walk(v: &Value, out: &mut Vec<Value>) -> Result<(), Error> {
+        match v.kind() {
+            ValueKind::Undefined => {}
+            ValueKind::Seq | ValueKind::Iterable => {
+                for x in v.try_iter()? {
+                    walk(&x, out)?;
+                }
+            }
+            _ => out.push(v.clone()),
+        }
+        Ok(())
+    }
+    let mut all = Vec::new();
+    for t in terms {
+        walk(t, &mut all)?;
+    }
+    for t in all {
         if t.kind() == ValueKind::Map {
             let files = name_list(&t.get_attr("files")?)?;
             let paths = name_list(&t.get_attr("paths")?)?;
@@ -488,8 +505,13 @@ fn first_found(state: &State, terms: &[Value], kwargs: &Kwargs) -> Result<Vec<Va
                 skip = skip || s.is_true();
             }
             add(files, paths);
-        } else {
+        } else if t.kind() == ValueKind::String {
             add(vec![term_str(&t)?], kw_path_list.clone());
+        } else {
+            return Err(err(format!(
+                "Invalid term supplied. A string, dict or list is required, not '{}').",
+                super::filters_more::type_debug(&t)
+            )));
         }
     }
     // Invoked as `with_first_found`, the task's action names the subdirectory.

@@ -15,6 +15,7 @@ pub mod lookups;
 mod lookups_lists;
 mod markers;
 mod methods;
+mod path_tests;
 pub mod tree;
 
 #[cfg(test)]
@@ -63,6 +64,7 @@ pub fn environment() -> Environment<'static> {
     filters_more::register(&mut env);
     filters_extra::register(&mut env);
     jinja_tests::register(&mut env);
+    path_tests::register(&mut env);
     lookups::register(&mut env);
     env
 }

@@ -69,7 +69,15 @@ impl TTree {
             TTree::Map(entries) => {
                 let mut out = IndexMap::with_capacity(entries.len());
                 for (k, v) in entries {
-                    let v = v.render(ctx, omit)?;
+                    // As Ansible words it: which argument could not be resolved (the
+                    // outermost one).
+                    let v = v.render(ctx, omit).map_err(|e| {
+                        if k == SPLICE || format!("{e}").starts_with("Error while resolving") {
+                            e
+                        } else {
+                            anyhow!("Error while resolving value for '{k}': {e:#}")
+                        }
+                    })?;
                     if k == SPLICE {
                         // `args: "{{ more_args }}"`: its mapping's entries, under the others;
                         // `{{ omit }}` gives none.
@@ -161,11 +169,11 @@ pub fn render_error(span: &Span, t: &Tmpl, ctx: &Value, e: &minijinja::Error) ->
             Some(name) => format!("Mandatory variable '{name}' not defined."),
             None => detail.to_string(),
         };
-        return anyhow!("{span}: {what}");
+        return anyhow!("{what} ({span})");
     }
     if let Some((name, what)) = undefined(t, ctx) {
         return anyhow!(
-            "{span}: {what} (in `{}`)\nhint: define it in vars, inventory, role defaults or with `-e`, or use `{{{{ {name} | default(...) }}}}`",
+            "{what} (in `{}`, {span})\nhint: define it in vars, inventory, role defaults or with `-e`, or use `{{{{ {name} | default(...) }}}}`",
             t.source().trim()
         );
     }
