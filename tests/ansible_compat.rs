@@ -425,3 +425,20 @@ fn nested_includes_see_the_vars_of_every_enclosing_include() {
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(read(d.path(), "log"), "value1\nvalue1-imported\n");
 }
+
+#[test]
+fn until_retries_and_folded_expressions_as_ansible() {
+    // `retries` may use the loop's index; `until` sees the result after failed_when (and the
+    // attempt number); with failed_when, running out of attempts is not the task's failure;
+    // a `>`-folded `{{ expr }}` keeps its native type; `action: "{{ var }}"` names a module.
+    let files = [(
+        "pb.yml",
+        "- hosts: all\n  gather_facts: false\n  vars:\n    folded: >\n      {{ [1, 2] }}\n    mod: shell\n  tasks:\n    - shell: echo x >> DIR/count-{{ idx }}; wc -l < DIR/count-{{ idx }}\n      register: r\n      until: r.stdout | int == idx + 2\n      retries: \"{{ idx + 2 }}\"\n      delay: 0\n      loop: [a, b]\n      loop_control: {index_var: idx}\n    - shell: echo run >> DIR/fw\n      register: fw\n      failed_when: true\n      until: fw is successful\n      retries: 2\n      delay: 0\n      ignore_errors: true\n    - shell: 'true'\n      register: at\n      until: 1 == 0\n      retries: 2\n      delay: 0\n      failed_when: at.attempts > 6\n    - action: \"{{ mod }} echo {{ folded | type_debug }} > DIR/folded\"\n",
+    )];
+    let (code, out, err, d) = play_in(&files, &["h"], &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(read(d.path(), "count-0"), "x\nx\n");
+    assert_eq!(read(d.path(), "count-1"), "x\nx\nx\n");
+    assert_eq!(read(d.path(), "fw"), "run\nrun\nrun\n");
+    assert_eq!(read(d.path(), "folded"), "list\n");
+}

@@ -234,7 +234,13 @@ pub fn run_task(pc: &PlayCtx, task: &Task, host: &mut HostState) -> HostResult {
         task
     } else {
         let scope = Scope::new(layers(pc, host, Some(task), None)).into_value();
-        match task.with_flags_decided(&pc.omit, |tm| Ok(tm.render(&scope)?)) {
+        // A loop's `retries`/`delay` may use the item: decided per item (`run_item`).
+        let per_item: &[&str] = if task.loop_items.is_some() {
+            &["retries", "delay"]
+        } else {
+            &[]
+        };
+        match task.with_flags_decided(&pc.omit, per_item, |tm| Ok(tm.render(&scope)?)) {
             Ok(t) => {
                 decided = t;
                 &decided
@@ -675,6 +681,13 @@ fn run_item(
 ) -> Result<(Status, Value, Vec<Diff>)> {
     let scope_layers = layers(pc, host, Some(task), item.clone());
     let scope = Scope::new(scope_layers.clone()).into_value();
+    let decided;
+    let task = if task.templated_flags.is_empty() {
+        task
+    } else {
+        decided = task.with_flags_decided(&pc.omit, &[], |tm| Ok(tm.render(&scope)?))?;
+        &decided
+    };
     if let Some(false_cond) = eval_conditions(&task.when, &scope)? {
         let r = map_value([
             ("changed".to_string(), Value::from(false)),
@@ -765,6 +778,10 @@ fn run_item(
         }
         // changed_when / failed_when see the result under the register name.
         if task.changed_when.is_some() || task.failed_when.is_some() || task.until.is_some() {
+            // With `until`, the attempt number is in the result the conditions see.
+            if task.until.is_some() {
+                result = with_keys(&result, &[("attempts", Value::from(attempts))]);
+            }
             let mut l = scope_layers.clone();
             let mut reg = VarMap::new();
             if let Some(r) = &task.register {
@@ -858,6 +875,17 @@ fn run_item(
                 }
             }
             if let Some(until) = &task.until {
+                // `until` sees the result as changed_when/failed_when left it.
+                let mut l = scope_layers.clone();
+                let mut reg = VarMap::new();
+                if let Some(r) = &task.register {
+                    reg.insert(r.clone(), result.clone());
+                }
+                for (k, v) in crate::vars::varmap_from_value(&result) {
+                    reg.entry(k).or_insert(v);
+                }
+                l.push(Layer::data(Arc::new(reg)));
+                let rscope = Scope::new(l).into_value();
                 let done = eval_conditions(std::slice::from_ref(until), &rscope)
                     .map(|r| r.is_none())
                     .unwrap_or(false);
@@ -867,7 +895,12 @@ fn run_item(
                         std::thread::sleep(std::time::Duration::from_secs_f64(task.delay.max(0.0)));
                         continue;
                     }
-                    status = Status::Failed;
+                    // Out of attempts: `failed` is set, but with `failed_when` the task's
+                    // failure is what `failed_when` decided (Ansible's `is_failed` reads
+                    // `failed_when_result` when there is one).
+                    if task.failed_when.is_none() {
+                        status = Status::Failed;
+                    }
                     result = with_keys(&result, &[("failed", Value::from(true))]);
                 }
             }

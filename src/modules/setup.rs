@@ -31,6 +31,7 @@ echo @mem; while read -r k v u; do if [ "$k" = MemTotal: ]; then echo "$v"; fi; 
 echo @nproc; n=0; while read -r k _; do [ "$k" = processor ] && n=$((n+1)); done </proc/cpuinfo 2>/dev/null; if [ "$n" -gt 0 ]; then echo "$n"; else getconf _NPROCESSORS_ONLN 2>/dev/null; fi
 echo @selinux; if [ -r /sys/fs/selinux/enforce ]; then read -r e </sys/fs/selinux/enforce && echo "$e"; fi
 echo @fips; if [ -r /proc/sys/crypto/fips_enabled ]; then read -r e </proc/sys/crypto/fips_enabled && echo "$e"; fi
+echo @python; if p=$(command -v python3 2>/dev/null); then echo "$p"; for f in "$p".[0-9]*; do case "${f##*/}" in python3.[0-9]|python3.[0-9][0-9]) echo "${f##*/python}";; esac; done; fi
 echo @env; export -p
 "#;
 
@@ -217,6 +218,27 @@ pub fn parse_facts(text: &str) -> VarMap {
     );
     f.insert("selinux_python_present".into(), Value::from(false));
     f.insert("fips".into(), Value::from(first("fips") == "1"));
+    // The host's Python, when it has one (drover needs none): where it is and, from the name of
+    // the versioned file beside it, its major and minor version.
+    let py: Vec<String> = get("python").iter().map(|x| x.to_string()).collect();
+    if let Some(exe) = py.first().filter(|e| !e.is_empty()) {
+        let mut p = vec![
+            ("executable".to_string(), Value::from(exe.as_str())),
+            ("type".to_string(), Value::from("cpython")),
+        ];
+        if let Some((major, minor)) = py.get(1).and_then(|v| v.split_once('.')) {
+            if let (Ok(a), Ok(b)) = (major.parse::<i64>(), minor.parse::<i64>()) {
+                p.push((
+                    "version".to_string(),
+                    map_value([
+                        ("major".to_string(), Value::from(a)),
+                        ("minor".to_string(), Value::from(b)),
+                    ]),
+                ));
+            }
+        }
+        f.insert("python".into(), map_value(p));
+    }
 
     // `id` prints: uid=0(root) gid=0(root) groups=0(root)
     let id_line = first("id");

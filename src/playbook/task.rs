@@ -265,10 +265,14 @@ impl Task {
     pub fn with_flags_decided(
         &self,
         omit: &str,
+        keep: &[&str],
         mut eval: impl FnMut(&Tmpl) -> anyhow::Result<minijinja::Value>,
     ) -> anyhow::Result<Task> {
         let mut t = self.clone();
         for (key, tm) in &self.templated_flags {
+            if keep.contains(key) {
+                continue;
+            }
             let v = eval(tm).map_err(|e| anyhow!("the value of `{key}`: {e:#}"))?;
             // `{{ omit }}`: the keyword is not set here (what it inherits stays).
             if v.as_str() == Some(omit) {
@@ -295,7 +299,7 @@ impl Task {
                 _ => {}
             }
         }
-        t.templated_flags.clear();
+        t.templated_flags.retain(|(k, _)| keep.contains(k));
         Ok(t)
     }
 
@@ -895,9 +899,16 @@ fn action_as_module(node: &Node) -> Result<Option<Node>> {
             )
         }
         _ => {
+            // As ansible-core's `_split_module_string`: the first argument word (a template
+            // stays whole) is the module, the other words its arguments.
             let text = want_str(av, "action")?;
-            let text = text.trim_start();
-            let (m, rest) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
+            let words = super::kv::split_args(&text).map_err(|e| err_at(&av.span, e))?;
+            let m = words
+                .first()
+                .map(|w| w.trim().to_string())
+                .unwrap_or_default();
+            let rest = words.get(1..).map(|r| r.join(" ")).unwrap_or_default();
+            let (m, rest) = (m.as_str(), rest.as_str());
             (
                 m.to_string(),
                 Node {

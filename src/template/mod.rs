@@ -84,7 +84,9 @@ pub struct Tmpl {
 }
 
 enum TmplKind {
-    Expr(Expression<'static, 'static>),
+    /// One `{{ expression }}`, with the newlines that followed it (a string value keeps them,
+    /// any other value is native, as in ansible-core: `>` folding leaves one).
+    Expr(Expression<'static, 'static>, &'static str),
     Text(Template<'static, 'static>),
     /// A template that does not compile: rendering it fails with this message. Ansible
     /// templates lazily, so a syntax error fails the task that reaches it, not the load.
@@ -166,7 +168,16 @@ fn compile_mode(source: &str, escape: bool, file: bool) -> Result<Arc<Tmpl>, Err
     // Leaked on purpose: compiled templates live for the whole run and borrow their source.
     let leaked: &'static str = Box::leak(text.into_boxed_str());
     let kind = match single_expression(leaked).filter(|_| !file) {
-        Some(expr) => TmplKind::Expr(env().compile_expression(expr)?),
+        Some(expr) => TmplKind::Expr(env().compile_expression(expr)?, ""),
+        None if !file && leaked.ends_with('\n') => {
+            let body = leaked.trim_end_matches('\n');
+            match single_expression(body) {
+                Some(expr) => {
+                    TmplKind::Expr(env().compile_expression(expr)?, &leaked[body.len()..])
+                }
+                None => TmplKind::Text(env().template_from_str(leaked)?),
+            }
+        }
         None => TmplKind::Text(env().template_from_str(leaked)?),
     };
     let t = Arc::new(Tmpl {
@@ -296,8 +307,13 @@ impl Tmpl {
     /// Renders against a context object: native value for a single expression, else a string.
     pub fn render(&self, ctx: &Value) -> Result<Value, Error> {
         match &self.kind {
-            TmplKind::Expr(e) => {
+            TmplKind::Expr(e, newlines) => {
                 let v = e.eval(ctx)?;
+                if !newlines.is_empty() {
+                    if let Some(text) = v.as_str() {
+                        return Ok(Value::from(format!("{text}{newlines}")));
+                    }
+                }
                 if v.is_undefined() {
                     return Err(Error::new(ErrorKind::UndefinedError, "undefined value"));
                 }
@@ -337,7 +353,7 @@ impl Tmpl {
     /// Top-level variable names this template reads that it does not define itself.
     pub fn variables(&self) -> Vec<String> {
         let mut names: Vec<String> = match &self.kind {
-            TmplKind::Expr(e) => e.undeclared_variables(false).into_iter().collect(),
+            TmplKind::Expr(e, _) => e.undeclared_variables(false).into_iter().collect(),
             TmplKind::Text(t) => t.undeclared_variables(false).into_iter().collect(),
             TmplKind::Broken(_) => Vec::new(),
         };
@@ -348,7 +364,7 @@ impl Tmpl {
     /// Dotted variable paths (`user.name`) this template reads, for naming what is undefined.
     pub fn variable_paths(&self) -> Vec<String> {
         let mut names: Vec<String> = match &self.kind {
-            TmplKind::Expr(e) => e.undeclared_variables(true).into_iter().collect(),
+            TmplKind::Expr(e, _) => e.undeclared_variables(true).into_iter().collect(),
             TmplKind::Text(t) => t.undeclared_variables(true).into_iter().collect(),
             TmplKind::Broken(_) => Vec::new(),
         };
