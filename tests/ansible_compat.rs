@@ -442,3 +442,16 @@ fn until_retries_and_folded_expressions_as_ansible() {
     assert_eq!(read(d.path(), "fw"), "run\nrun\nrun\n");
     assert_eq!(read(d.path(), "folded"), "list\n");
 }
+
+#[test]
+fn handlers_honour_run_once_and_any_errors_fatal() {
+    // As Ansible: a `run_once` handler runs on one host; a handler that fails under
+    // `any_errors_fatal` stops the play for every host.
+    let files = [(
+        "pb.yml",
+        "- hosts: all\n  gather_facts: false\n  any_errors_fatal: true\n  tasks:\n    - shell: 'true'\n      notify: [once, boom]\n    - meta: flush_handlers\n    - shell: echo after-{{ inventory_hostname }} >> DIR/log\n  handlers:\n    - name: once\n      shell: echo once >> DIR/log\n      run_once: true\n    - name: boom\n      shell: \"[ {{ inventory_hostname }} != a ]\"\n",
+    )];
+    let (code, out, err, d) = play_in(&files, &["a", "b"], &[]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert_eq!(read(d.path(), "log"), "once\n");
+}

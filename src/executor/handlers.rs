@@ -116,6 +116,12 @@ pub fn flush(
                 continue;
             }
             ran.extend(targets.iter().map(|i| (hi, *i)));
+            // `run_once`: the first notified host runs it (the others' notification is used).
+            let targets: Vec<usize> = if handler.run_once {
+                targets.into_iter().take(1).collect()
+            } else {
+                targets
+            };
             pc.hostvars = hostvars_snapshot(&runner.hosts, &pc.extra);
             reporter.task_start(
                 &run_task::display_name(pc, handler, None),
@@ -134,6 +140,16 @@ pub fn flush(
             runner.record(&results, Some(handler), reporter, pc);
             if let Some(e) = runner.fatal.take() {
                 anyhow::bail!("{e}");
+            }
+            // `any_errors_fatal` covers handlers too: a handler's failure fails every host.
+            if handler.any_errors_fatal.unwrap_or(play.any_errors_fatal)
+                && results
+                    .iter()
+                    .any(|r| r.status == crate::executor::result::Status::Failed && !r.ignored)
+            {
+                for i in batch {
+                    runner.hosts[*i].failed = true;
+                }
             }
         }
         for (i, notified) in pending {
