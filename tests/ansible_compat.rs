@@ -455,3 +455,22 @@ fn handlers_honour_run_once_and_any_errors_fatal() {
     assert_eq!(code, 2, "{out}{err}");
     assert_eq!(read(d.path(), "log"), "once\n");
 }
+
+#[test]
+fn a_variable_whose_template_names_an_undefined_one_is_undefined_and_says_which() {
+    // As Ansible 2.19: `x: "{{ missing }}"` makes `x` undefined (`default` applies), using it
+    // names `missing`; a list element naming an undefined variable fails only where used, and
+    // first_found drops it; `debug: var:` with a template other than a bare variable is
+    // rendered first (its errors are the task's), then refused as untrusted.
+    let files = [(
+        "pb.yml",
+        "- hosts: all\n  gather_facts: false\n  vars:\n    via: \"{{ missing }}\"\n    files: [\"{{ missing }}nope\", found]\n  tasks:\n    - shell: echo {{ via | default('dflt') }} {{ files | length }} {{ files[1] }} >> DIR/log\n    - shell: echo {{ via }}\n      register: r1\n      ignore_errors: true\n    - shell: echo {{ files }}\n      register: r2\n      ignore_errors: true\n    - shell: echo {{ item | basename }} >> DIR/log\n      with_first_found:\n        - files: \"{{ files }}\"\n          paths: [DIR]\n    - shell: echo {{ 5 / 0 }}\n      register: r3\n      ignore_errors: true\n    - debug:\n        var: '{{ lookup(\"vars\", 42) }}'\n      register: r4\n      ignore_errors: true\n    - debug:\n        var: '{{ \"via\" }}'\n      register: r5\n      ignore_errors: true\n    - shell: echo {{ r1.msg is search(\"'missing' is undefined\") }} {{ r2.msg is search(\"'missing' is undefined\") }} {{ r3.msg is search('division by zero') }} {{ r4.msg is search(\"Variable name must be 'str' not 'int'\") }} {{ r5.msg is search('untrusted') }} >> DIR/log\n",
+    ), ("found", "")];
+    let (code, out, err, d) = play_in(&files, &["h"], &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        read(d.path(), "log"),
+        "dflt 2 found\nfound\nTrue True True True True\n",
+        "{out}"
+    );
+}

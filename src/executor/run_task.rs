@@ -468,7 +468,12 @@ fn loop_items(
     tree: &crate::template::tree::TTree,
     base: &Value,
 ) -> Result<Vec<Value>> {
-    let v = tree.render(base, &pc.omit)?;
+    // Ansible's first_found drops terms that are undefined (`{{ missing }}foo`).
+    let v = if task.loop_kind == "with_first_found" {
+        tree.render_lazy(base, &pc.omit)?
+    } else {
+        tree.render(base, &pc.omit)?
+    };
     let Some(lookup) = task.loop_kind.strip_prefix("with_") else {
         return super::loops::loop_values(&v, task.loop_kind);
     };

@@ -11,7 +11,7 @@ use minijinja::Value;
 pub struct Debug;
 
 static SPEC: Spec = Spec {
-    args: &["msg", "var", "verbosity"],
+    args: &["msg", "var", "verbosity", "_untrusted_var"],
     aliases: &[],
     free_form: None,
     any_args: false,
@@ -24,18 +24,10 @@ fn raw<'a>(args: &'a Args, key: &str) -> Option<&'a Value> {
 
 /// Python's words for a failed evaluation, where they differ from minijinja's.
 fn python_text(e: &minijinja::Error) -> String {
-    let text = format!("{e:#}");
-    if text.contains("unable to calculate") && (text.contains("/ 0") || text.contains("// 0")) {
-        return if text.contains("// 0") {
-            "integer division or modulo by zero".into()
-        } else {
-            "division by zero".into()
-        };
+    if let Some(py) = crate::template::tree::python_arith_error(e) {
+        return py.into();
     }
-    if text.contains("unable to calculate") && text.contains("% 0") {
-        return "integer modulo by zero".into();
-    }
-    e.detail().map(str::to_string).unwrap_or(text)
+    e.detail().map(str::to_string).unwrap_or_else(|| format!("{e:#}"))
 }
 
 impl Module for Debug {
@@ -81,8 +73,7 @@ impl Module for Debug {
             )));
         }
         let name = var.as_str().unwrap_or_default().to_string();
-        if let Some(untrusted) = name.strip_prefix(UNTRUSTED) {
-            let _ = untrusted;
+        if name.starts_with(UNTRUSTED) || args.has("_untrusted_var") {
             return Ok(Plan::fail(
                 "Task failed: Error while resolving `var` expression: Encountered untrusted template or expression.",
             ));

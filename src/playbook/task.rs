@@ -771,11 +771,21 @@ fn module_args(
                 let key = k.key_str().unwrap_or_default();
                 entries.retain(|(e, _, _)| *e != key);
                 let tree = if module.name() == "debug" && key == "var" && untrusted_var(v) {
-                    TTree::Value(minijinja::Value::from(format!(
-                        "{}{}",
-                        modules::DEBUG_UNTRUSTED,
-                        v.as_str().unwrap_or_default()
-                    )))
+                    if v.tag.as_deref() == Some("unsafe") {
+                        TTree::Value(minijinja::Value::from(format!(
+                            "{}{}",
+                            modules::DEBUG_UNTRUSTED,
+                            v.as_str().unwrap_or_default()
+                        )))
+                    } else {
+                        // Rendered first (its errors are the task's), then refused.
+                        entries.push((
+                            "_untrusted_var".into(),
+                            TTree::Value(minijinja::Value::from(true)),
+                            k.span.clone(),
+                        ));
+                        TTree::from_node(v)?
+                    }
                 } else {
                     TTree::from_node(v)?
                 };

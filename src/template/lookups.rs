@@ -435,7 +435,7 @@ fn lines(state: &State, terms: &[Value], _kwargs: &Kwargs) -> Result<Vec<Value>,
 
 /// Splits a `files`/`paths` value: a list, or a string separated by `,`, `;` or `:`.
 fn name_list(v: &Value) -> Result<Vec<String>, Error> {
-    if v.is_undefined() || v.is_none() {
+    if v.is_undefined() || v.is_none() || v.kind() == ValueKind::Invalid {
         return Ok(Vec::new());
     }
     if let Some(s) = v.as_str() {
@@ -482,7 +482,7 @@ fn first_found(state: &State, terms: &[Value], kwargs: &Kwargs) -> Result<Vec<Va
     // Terms nest (lists, tuples) at any depth; undefined ones are dropped, as Ansible's.
     fn walk(v: &Value, out: &mut Vec<Value>) -> Result<(), Error> {
         match v.kind() {
-            ValueKind::Undefined => {}
+            ValueKind::Undefined | ValueKind::Invalid => {}
             ValueKind::Seq | ValueKind::Iterable => {
                 for x in v.try_iter()? {
                     walk(&x, out)?;

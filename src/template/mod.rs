@@ -46,6 +46,9 @@ pub fn environment() -> Environment<'static> {
         if value.is_none() {
             return Ok(());
         }
+        if let Some(e) = first_invalid(value) {
+            return Err(e);
+        }
         minijinja::escape_formatter(out, state, value)
     });
     env.add_function("__drover_get", guards::get);
@@ -67,6 +70,34 @@ pub fn environment() -> Environment<'static> {
     path_tests::register(&mut env);
     lookups::register(&mut env);
     env
+}
+
+/// The error of the first element of a list or mapping (at any depth) that fails where used:
+/// a lazily templated element naming an undefined variable.
+pub fn first_invalid(v: &Value) -> Option<Error> {
+    use minijinja::value::ValueKind;
+    match v.kind() {
+        // minijinja keeps the error to itself: its display is `<invalid value: ERROR>`.
+        ValueKind::Invalid => {
+            let text = v.to_string();
+            let inner = text
+                .strip_prefix("<invalid value: ")
+                .and_then(|t| t.strip_suffix('>'))
+                .unwrap_or(&text);
+            let detail = inner.strip_prefix("undefined value: ").unwrap_or(inner);
+            let detail = detail.split(" (in ").next().unwrap_or(detail);
+            Some(Error::new(ErrorKind::UndefinedError, detail.to_string()))
+        }
+        ValueKind::Seq => {
+            let items = v.downcast_object_ref::<Vec<Value>>()?;
+            items.iter().find_map(first_invalid)
+        }
+        ValueKind::Map => {
+            let map = v.downcast_object_ref::<indexmap::IndexMap<Value, Value>>()?;
+            map.values().find_map(first_invalid)
+        }
+        _ => None,
+    }
 }
 
 /// The shared environment, configured once.
@@ -306,6 +337,16 @@ impl Tmpl {
 
     /// Renders against a context object: native value for a single expression, else a string.
     pub fn render(&self, ctx: &Value) -> Result<Value, Error> {
+        let v = self.render_keep_invalid(ctx)?;
+        match first_invalid(&v) {
+            Some(e) => Err(e),
+            None => Ok(v),
+        }
+    }
+
+    /// Renders, keeping a container's elements that fail where used (an element naming an
+    /// undefined variable): what a lookup that drops such elements (`first_found`) reads.
+    pub fn render_keep_invalid(&self, ctx: &Value) -> Result<Value, Error> {
         match &self.kind {
             TmplKind::Expr(e, newlines) => {
                 let v = e.eval(ctx)?;

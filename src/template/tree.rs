@@ -120,6 +120,33 @@ impl TTree {
         })
     }
 
+    /// Renders the terms of a lookup that drops undefined ones (`first_found`): a template
+    /// naming an undefined variable gives an undefined value instead of failing.
+    pub fn render_lazy(&self, ctx: &Value, omit: &str) -> Result<Value> {
+        Ok(match self {
+            TTree::Tmpl(t, span) => match t.render_keep_invalid(ctx) {
+                Ok(v) => v,
+                Err(e) if e.kind() == minijinja::ErrorKind::UndefinedError => Value::UNDEFINED,
+                Err(e) => return Err(render_error(span, t, ctx, &e)),
+            },
+            TTree::Seq(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for i in items {
+                    out.push(i.render_lazy(ctx, omit)?);
+                }
+                Value::from(out)
+            }
+            TTree::Map(entries) if entries.iter().all(|(k, _)| k != SPLICE) => {
+                let mut out = IndexMap::with_capacity(entries.len());
+                for (k, v) in entries {
+                    out.insert(Value::from(k.as_str()), v.render_lazy(ctx, omit)?);
+                }
+                Value::from_object(out)
+            }
+            _ => self.render(ctx, omit)?,
+        })
+    }
+
     /// Every compiled template in the tree with where it was written.
     pub fn templates(&self) -> Vec<(&Arc<Tmpl>, &Span)> {
         let mut out = Vec::new();
@@ -171,9 +198,22 @@ pub fn render_error(span: &Span, t: &Tmpl, ctx: &Value, e: &minijinja::Error) ->
         };
         return anyhow!("{what} ({span})");
     }
+    // A variable whose own template names an undefined one (`'x' is undefined`).
+    if e.kind() == minijinja::ErrorKind::UndefinedError
+        && detail.starts_with('\'')
+        && detail.ends_with(" is undefined")
+    {
+        return anyhow!("{detail} (in `{}`, {span})", t.source().trim());
+    }
     if let Some((name, what)) = undefined(t, ctx) {
         return anyhow!(
             "{what} (in `{}`, {span})\nhint: define it in vars, inventory, role defaults or with `-e`, or use `{{{{ {name} | default(...) }}}}`",
+            t.source().trim()
+        );
+    }
+    if let Some(py) = python_arith_error(e) {
+        return anyhow!(
+            "Error rendering template: {py} (in `{}`, {span})",
             t.source().trim()
         );
     }
@@ -184,6 +224,23 @@ pub fn render_error(span: &Span, t: &Tmpl, ctx: &Value, e: &minijinja::Error) ->
         }
     }
     anyhow!("{span}: error rendering `{}`: {msg}", t.source().trim())
+}
+
+/// Python's words for an arithmetic error minijinja reports as "unable to calculate".
+pub fn python_arith_error(e: &minijinja::Error) -> Option<&'static str> {
+    let text = format!("{e:#}");
+    if !text.contains("unable to calculate") {
+        return None;
+    }
+    if text.contains("// 0") {
+        Some("integer division or modulo by zero")
+    } else if text.contains("/ 0") {
+        Some("division by zero")
+    } else if text.contains("% 0") {
+        Some("integer modulo by zero")
+    } else {
+        None
+    }
 }
 
 /// The first dotted variable path of the template that does not resolve in `ctx`.
@@ -242,6 +299,12 @@ fn undefined(t: &Tmpl, ctx: &Value) -> Option<(String, String)> {
                     crate::template::filters_more::type_debug(&cur)
                 )
             }
+            _ if i == 0 => match crate::vars::undefined_because(part)
+                .filter(|_| ctx.try_iter().is_ok_and(|mut k| k.any(|k| k.as_str() == Some(part))))
+            {
+                Some(why) => why,
+                None => format!("'{path}' is undefined"),
+            },
             _ => format!("'{path}' is undefined"),
         };
         return Some((path, what));

@@ -52,6 +52,16 @@ thread_local! {
     static DEPTH: Cell<usize> = const { Cell::new(0) };
     /// Variables being templated on this thread right now: reading one of them again is a loop.
     static RESOLVING: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// Why a variable rendered undefined on this thread: its template named an undefined
+    /// one (`'x' is undefined`), the hint Ansible's undefined markers carry.
+    static UNDEFINED_BECAUSE: std::cell::RefCell<std::collections::HashMap<String, String>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// Why variable `name` last rendered undefined on this thread, if its template named an
+/// undefined variable.
+pub fn undefined_because(name: &str) -> Option<String> {
+    UNDEFINED_BECAUSE.with(|m| m.borrow().get(name).cloned())
 }
 
 const MAX_DEPTH: usize = 64;
@@ -130,7 +140,20 @@ pub fn render_deep(v: &Value, ctx: &Value) -> Result<Value, Error> {
             ));
         }
         DEPTH.with(|d| d.set(depth + 1));
-        let out = template::compile(s).and_then(|t| t.render(ctx));
+        let out = template::compile(s).and_then(|t| {
+            t.render(ctx).map_err(|e| {
+                // Name the variable that is really undefined, as Ansible does.
+                match e.kind() {
+                    ErrorKind::UndefinedError => {
+                        match template::tree::undefined_message(&t, ctx) {
+                            Some(m) => Error::new(ErrorKind::UndefinedError, m),
+                            None => e,
+                        }
+                    }
+                    _ => e,
+                }
+            })
+        });
         DEPTH.with(|d| d.set(depth));
         return out;
     }
@@ -138,7 +161,12 @@ pub fn render_deep(v: &Value, ctx: &Value) -> Result<Value, Error> {
         minijinja::value::ValueKind::Seq if needs_render(v) => {
             let mut items = Vec::new();
             for item in v.try_iter()? {
-                items.push(render_deep(&item, ctx)?);
+                // An undefined element fails where it is used, not the whole list (Ansible's
+                // lazy containers): `first_found` drops it, `length` counts it.
+                items.push(match render_deep(&item, ctx) {
+                    Err(e) if e.kind() == ErrorKind::UndefinedError => Value::from(e),
+                    r => r?,
+                });
             }
             Ok(Value::from(items))
         }
@@ -199,6 +227,14 @@ impl Object for Scope {
         RESOLVING.with(|r| r.borrow_mut().pop());
         Some(match rendered {
             Ok(v) => v,
+            // Undefined, as Ansible's marker is: `| default(...)` and `is defined` see it,
+            // and a use of it names the variable that is really missing.
+            Err(e) if e.kind() == ErrorKind::UndefinedError => {
+                if let Some(d) = e.detail().filter(|d| d.ends_with(" is undefined")) {
+                    UNDEFINED_BECAUSE.with(|m| m.borrow_mut().insert(name.into(), d.into()));
+                }
+                Value::UNDEFINED
+            }
             Err(e) => Value::from(Error::new(
                 ErrorKind::InvalidOperation,
                 format!("while templating variable `{name}`: {e}"),
