@@ -474,3 +474,26 @@ fn a_variable_whose_template_names_an_undefined_one_is_undefined_and_says_which(
         "{out}"
     );
 }
+
+#[test]
+fn filters_behave_as_ansibles_on_edge_cases() {
+    // Checked against ansible-playbook 2.19: `to_yaml` writes collections of scalars in flow
+    // style (PyYAML's default_flow_style=None); `undef(hint)` fails with its hint where used;
+    // a guarded chain after a parenthesized expression takes the default; an undefined value
+    // inside a result fails the task; subelements gives tuples; random/shuffle edge cases.
+    let files = [(
+        "pb.yml",
+        "- hosts: all\n  gather_facts: false\n  vars:\n    hinted: \"{{ undef(hint='set me') }}\"\n    data: {a: [1, 2], b: {c: d}, e: [{f: g}]}\n    users: [{name: x, groups: [w, v]}]\n  tasks:\n    - copy:\n        content: \"{{ data | to_yaml }}\"\n        dest: DIR/out.yml\n    - shell: echo {{ hinted }}\n      register: r1\n      ignore_errors: true\n    - set_fact:\n        combined: \"{{ {'k': 1} | combine({'j': nope}) }}\"\n      register: r2\n      ignore_errors: true\n    - shell: echo {{ r1.msg is search('set me') }} {{ r2 is failed }} {{ (('k' | extract({})).s | default('a')) }} {{ users | subelements('groups') | first is sameas false }} {{ (users | subelements('groups'))[0][1] }} {{ 22 | shuffle }} {{ hinted | default('dflt') }} >> DIR/log\n",
+    )];
+    let (code, out, err, d) = play_in(&files, &["h"], &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        read(d.path(), "out.yml"),
+        "a: [1, 2]\nb: {c: d}\ne:\n- {f: g}\n"
+    );
+    assert_eq!(
+        read(d.path(), "log"),
+        "True True a False w 22 dflt\n",
+        "{out}"
+    );
+}

@@ -27,7 +27,9 @@ fn python_text(e: &minijinja::Error) -> String {
     if let Some(py) = crate::template::tree::python_arith_error(e) {
         return py.into();
     }
-    e.detail().map(str::to_string).unwrap_or_else(|| format!("{e:#}"))
+    e.detail()
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("{e:#}"))
 }
 
 impl Module for Debug {

@@ -1307,15 +1307,26 @@ fn sorted_keys(v: &Value) -> Result<Value, Error> {
     })
 }
 
-fn yaml_dump(value: &Value, p: &Params<'_>, default_indent: usize) -> Result<String, Error> {
+fn yaml_dump(
+    value: &Value,
+    p: &Params<'_>,
+    default_indent: usize,
+    flow_default: bool,
+) -> Result<String, Error> {
     let indent = match p.kw_only("indent")? {
         Some(i) => int_param("to_yaml", "indent", &i)?.clamp(2, 9) as usize,
         None => default_indent,
     };
     let sort_keys = p.kw_only("sort_keys")?.is_none_or(|v| v.is_true());
+    // `to_yaml` passes PyYAML's `default_flow_style=None` unless told otherwise.
+    let flow = match p.kw_only("default_flow_style")? {
+        Some(v) => v.is_none() || v.is_true(),
+        None => flow_default,
+    };
     let explicit_start = p.kw_only("explicit_start")?.is_some_and(|v| v.is_true());
+    let default_style = p.kw_only("default_style")?.filter(|v| !v.is_none());
+    let canonical = p.kw_only("canonical")?.is_some_and(|v| v.is_true());
     p.ignore(&[
-        "default_flow_style",
         "width",
         "allow_unicode",
         "vault_behavior",
@@ -1328,7 +1339,15 @@ fn yaml_dump(value: &Value, p: &Params<'_>, default_indent: usize) -> Result<Str
     } else {
         value.clone()
     };
-    let body = crate::yaml::to_yaml_string(&v, indent);
+    let body = if canonical {
+        crate::yaml::to_yaml_canonical(&v)
+    } else if let (Some(style), Some(text)) = (&default_style, v.as_str()) {
+        crate::yaml::to_yaml_styled_scalar(text, &py_str(style), indent)
+    } else if flow {
+        crate::yaml::to_yaml_string_flow(&v, indent)
+    } else {
+        crate::yaml::to_yaml_string(&v, indent)
+    };
     Ok(if explicit_start {
         format!("---\n{body}")
     } else {
@@ -1336,12 +1355,12 @@ fn yaml_dump(value: &Value, p: &Params<'_>, default_indent: usize) -> Result<Str
     })
 }
 
-/// `to_yaml(indent=2, sort_keys=True)`: block-style YAML (Ansible emits flow style for
-/// collections of scalars; the data read back is the same).
+/// `to_yaml(indent=2, sort_keys=True)`: PyYAML's `default_flow_style=None`, collections of
+/// scalars in flow style.
 fn to_yaml(state: &State, value: &Value, kwargs: Kwargs) -> Result<Value, Error> {
     require_defined(state, value, "to_yaml")?;
     let p = Params::new("to_yaml", &[], kwargs);
-    yaml_dump(value, &p, 2).map(Value::from)
+    yaml_dump(value, &p, 2, true).map(Value::from)
 }
 
 /// `to_nice_yaml(indent=4, sort_keys=True)`.
@@ -1362,7 +1381,7 @@ fn to_nice_yaml(
         Some(i) => int_param("to_nice_yaml", "indent", i)?.clamp(2, 9) as usize,
         None => 4,
     };
-    yaml_dump(value, &p, indent).map(Value::from)
+    yaml_dump(value, &p, indent, false).map(Value::from)
 }
 
 /// `from_yaml`: parses a YAML string (YAML 1.1 scalars, like PyYAML); `none` stays `none`
@@ -2071,7 +2090,7 @@ hosts:
             ("{{ ('- 1\\n- two' | from_yaml) | length }}", "2"),
             (
                 "{{ {'b': 1, 'a': ['x', 'y']} | to_yaml }}",
-                "a:\n- x\n- y\nb: 1\n",
+                "a: [x, y]\nb: 1\n",
             ),
             ("{{ {'b': {'c': 1}} | to_nice_yaml }}", "b:\n    c: 1\n"),
             (

@@ -63,9 +63,38 @@ pub fn py_datetime(secs: i64, micros: u32) -> String {
     }
 }
 
-/// `undef(hint=None)`: an undefined value (a default that must be overridden).
-fn undef(_args: minijinja::value::Rest<Value>) -> Value {
-    Value::UNDEFINED
+thread_local! {
+    static UNDEF_HINT: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The hint of the last `undef()` called on this thread, taken.
+pub fn take_undef_hint() -> Option<String> {
+    UNDEF_HINT.with(|h| h.borrow_mut().take())
+}
+
+/// `undef(hint=None)`: an undefined value (a default that must be overridden); a use of the
+/// variable it defines fails with the hint.
+fn undef(hint: Option<Value>, kwargs: Kwargs) -> Result<Value, Error> {
+    let hint = match hint {
+        Some(h) => Some(h),
+        None => kwargs.get::<Option<Value>>("hint")?,
+    };
+    kwargs.assert_all_used()?;
+    let text = match hint {
+        Some(h) if h.is_none() => "Mandatory variable has not been overridden".to_string(),
+        Some(h) => match h.as_str() {
+            Some(s) => s.to_string(),
+            None => {
+                return Err(op_err(format!(
+                    "argument must be of type str, not {}",
+                    type_debug(&h)
+                )))
+            }
+        },
+        None => "Mandatory variable has not been overridden".to_string(),
+    };
+    UNDEF_HINT.with(|h| *h.borrow_mut() = Some(text));
+    Ok(Value::UNDEFINED)
 }
 
 fn num(state: &State, v: &Value, what: &str) -> Result<f64, Error> {
@@ -406,7 +435,8 @@ fn rekey_on_member(
     Ok(map_value(out))
 }
 
-/// `subelements(path, skip_missing=False)`: `[item, subitem]` pairs.
+/// `subelements(path, skip_missing=False)`: `(item, subitem)` tuples; `path` is a list of
+/// keys or a string split on `.`.
 fn subelements(
     state: &State,
     value: &Value,
@@ -415,9 +445,14 @@ fn subelements(
 ) -> Result<Value, Error> {
     require_defined(state, value, "subelements")?;
     let p = Params::new("subelements", args, kwargs);
-    let path = py_str(&p.required(0, "subelements")?);
+    let path_arg = p.required(0, "subelements")?;
     let skip_missing = p.get(1, "skip_missing")?.is_some_and(|v| v.is_true());
     p.finish(2)?;
+    let keys: Vec<String> = match path_arg.kind() {
+        ValueKind::String => py_str(&path_arg).split('.').map(str::to_string).collect(),
+        ValueKind::Seq => seq_items(&path_arg)?.iter().map(py_str).collect(),
+        _ => return Err(op_err("subelements must be a list or a string")),
+    };
     let items: Vec<Value> = match value.kind() {
         ValueKind::Map => value
             .try_iter()?
@@ -427,30 +462,43 @@ fn subelements(
         _ => return Err(op_err("obj must be a list of dicts or a nested dict")),
     };
     let mut out = Vec::new();
-    for item in items {
+    'items: for item in items {
         let mut cur = item.clone();
-        let mut missing = false;
-        for part in path.split('.') {
-            let next = cur.get_attr(part).unwrap_or_default();
+        for (i, key) in keys.iter().enumerate() {
+            if cur.kind() != ValueKind::Map {
+                if i == 0 {
+                    return Err(op_err("obj must be a list of dicts or a nested dict"));
+                }
+                return Err(op_err(format!(
+                    "the key {} should point to a dictionary, got '{}'",
+                    keys[i - 1],
+                    py_str(&cur)
+                )));
+            }
+            let next = cur.get_attr(key).unwrap_or_default();
             if next.is_undefined() {
-                missing = true;
-                break;
+                if skip_missing {
+                    continue 'items;
+                }
+                return Err(op_err(format!(
+                    "could not find '{key}' key in iterated item {}",
+                    py_str(&item)
+                )));
             }
             cur = next;
         }
-        if missing {
-            if skip_missing {
-                continue;
-            }
+        if !matches!(cur.kind(), ValueKind::Seq | ValueKind::Iterable) {
             return Err(op_err(format!(
-                "could not find '{path}' key in iterated item '{item}'"
+                "the key '{}' should point to a list, got '{}'",
+                keys.last().map(String::as_str).unwrap_or(""),
+                py_str(&cur)
             )));
         }
-        if !matches!(cur.kind(), ValueKind::Seq | ValueKind::Iterable) {
-            return Err(op_err(format!("the key {path} should point to a list")));
-        }
         for sub in seq_items(&cur)? {
-            out.push(Value::from(vec![item.clone(), sub]));
+            out.push(Value::from(minijinja::value::Tuple::from(vec![
+                item.clone(),
+                sub,
+            ])));
         }
     }
     Ok(Value::from(out))
@@ -504,11 +552,20 @@ fn random(state: &State, value: &Value, args: &[Value], kwargs: Kwargs) -> Resul
         return Ok(Value::from(start + (next() % n as u64) as i64 * step));
     }
     let items: Vec<Value> = match value.kind() {
+        ValueKind::String | ValueKind::Seq | ValueKind::Map | ValueKind::Iterable
+            if start.is_some() || step.is_some() =>
+        {
+            return Err(op_err(
+                "start and step can only be used with integer values",
+            ))
+        }
         ValueKind::String => py_str(value)
             .chars()
             .map(|c| Value::from(c.to_string()))
             .collect(),
-        _ => seq_items(value)?,
+        ValueKind::Seq | ValueKind::Iterable => seq_items(value)?,
+        ValueKind::Map => value.try_iter()?.collect(),
+        _ => return Err(op_err("random can only be used on sequences and integers")),
     };
     if items.is_empty() {
         return Err(op_err("Cannot choose from an empty sequence"));
@@ -521,7 +578,16 @@ fn shuffle(state: &State, value: &Value, kwargs: Kwargs) -> Result<Value, Error>
     require_defined(state, value, "shuffle")?;
     let seed: Option<Value> = kwargs.get("seed")?;
     kwargs.assert_all_used()?;
-    let mut items = seq_items(value)?;
+    // As Ansible's: what is no sequence comes back unchanged.
+    let mut items = match value.kind() {
+        ValueKind::Seq | ValueKind::Iterable => seq_items(value)?,
+        ValueKind::String => py_str(value)
+            .chars()
+            .map(|c| Value::from(c.to_string()))
+            .collect(),
+        ValueKind::Map => value.try_iter()?.collect(),
+        _ => return Ok(value.clone()),
+    };
     let mut next = rng(seed.as_ref());
     for i in (1..items.len()).rev() {
         let j = (next() % (i as u64 + 1)) as usize;

@@ -184,6 +184,31 @@ fn rewrite_expr(source: &str) -> Cow<'_, str> {
             i += 1;
             continue;
         }
+        // A parenthesized expression with a guarded chain after it:
+        // `(x | extract(d)).key | default('a')`.
+        if c == b'(' {
+            let prev = source[..i].trim_end().as_bytes().last().copied();
+            let is_call = prev.is_some_and(|p| p.is_ascii_alphanumeric() || p == b'_');
+            if !is_call {
+                if let Some(e) = balanced_end(&source[i + 1..]).map(|e| e + i + 1) {
+                    if let Some((end, steps)) = chain_steps(source, e) {
+                        if !steps.is_empty() && guard_follows(&source[end..]) {
+                            out.push_str(&source[last..i]);
+                            out.push_str("__drover_get(");
+                            out.push_str(&rewrite_expr(&source[i..e]));
+                            for s in &steps {
+                                out.push_str(", ");
+                                out.push_str(s);
+                            }
+                            out.push(')');
+                            last = end;
+                            i = end;
+                            continue;
+                        }
+                    }
+                }
+            }
+        }
         let starts_ident = (c.is_ascii_alphabetic() || c == b'_')
             && (i == 0
                 || !(b[i - 1].is_ascii_alphanumeric()
@@ -246,6 +271,14 @@ fn chain_at(s: &str, i: usize) -> Option<(usize, &str, Vec<String>)> {
         j += 1;
     }
     let root = &s[i..j];
+    let (j, steps) = chain_steps(s, j)?;
+    Some((j, root, steps))
+}
+
+/// The attribute and index steps starting at `j` (`.b[0].c`): their end and each step as an
+/// expression.
+fn chain_steps(s: &str, mut j: usize) -> Option<(usize, Vec<String>)> {
+    let b = s.as_bytes();
     let mut steps = Vec::new();
     loop {
         if j < b.len() && b[j] == b'.' {
@@ -309,7 +342,7 @@ fn chain_at(s: &str, i: usize) -> Option<(usize, &str, Vec<String>)> {
             break;
         }
     }
-    Some((j, root, steps))
+    Some((j, steps))
 }
 
 #[cfg(test)]
@@ -318,6 +351,10 @@ mod tests {
 
     #[test]
     fn guarded_chains_are_rewritten() {
+        assert_eq!(
+            rewrite("{{ ('k' | extract(c)).s | default('a') }}"),
+            "{{ __drover_get(('k' | extract(c)), 's') | default('a') }}"
+        );
         assert_eq!(
             rewrite("{{ a.b | default('x') }}"),
             "{{ __drover_get(a, 'b') | default('x') }}"

@@ -73,10 +73,19 @@ pub fn environment() -> Environment<'static> {
 }
 
 /// The error of the first element of a list or mapping (at any depth) that fails where used:
-/// a lazily templated element naming an undefined variable.
+/// a lazily templated element naming an undefined variable, or an undefined value
+/// (`{'k': nope}`: Ansible fails such a result where it is finalized).
 pub fn first_invalid(v: &Value) -> Option<Error> {
+    first_invalid_in(v, false)
+}
+
+fn first_invalid_in(v: &Value, nested: bool) -> Option<Error> {
     use minijinja::value::ValueKind;
+    let inner = |x: &Value| first_invalid_in(x, true);
     match v.kind() {
+        ValueKind::Undefined if nested => {
+            Some(Error::new(ErrorKind::UndefinedError, "undefined value"))
+        }
         // minijinja keeps the error to itself: its display is `<invalid value: ERROR>`.
         ValueKind::Invalid => {
             let text = v.to_string();
@@ -90,11 +99,14 @@ pub fn first_invalid(v: &Value) -> Option<Error> {
         }
         ValueKind::Seq => {
             let items = v.downcast_object_ref::<Vec<Value>>()?;
-            items.iter().find_map(first_invalid)
+            items.iter().find_map(inner)
         }
         ValueKind::Map => {
-            let map = v.downcast_object_ref::<indexmap::IndexMap<Value, Value>>()?;
-            map.values().find_map(first_invalid)
+            if let Some(map) = v.downcast_object_ref::<indexmap::IndexMap<Value, Value>>() {
+                return map.values().find_map(inner);
+            }
+            let map = v.downcast_object_ref::<std::collections::BTreeMap<Value, Value>>()?;
+            map.values().find_map(inner)
         }
         _ => None,
     }

@@ -205,7 +205,13 @@ pub fn render_error(span: &Span, t: &Tmpl, ctx: &Value, e: &minijinja::Error) ->
     {
         return anyhow!("{detail} (in `{}`, {span})", t.source().trim());
     }
-    if let Some((name, what)) = undefined(t, ctx) {
+    let found = undefined(t, ctx);
+    if found.is_none() && e.kind() == minijinja::ErrorKind::UndefinedError {
+        if let Some(hint) = crate::template::filters_more::take_undef_hint() {
+            return anyhow!("{hint} (in `{}`, {span})", t.source().trim());
+        }
+    }
+    if let Some((name, what)) = found {
         return anyhow!(
             "{what} (in `{}`, {span})\nhint: define it in vars, inventory, role defaults or with `-e`, or use `{{{{ {name} | default(...) }}}}`",
             t.source().trim()
@@ -299,9 +305,10 @@ fn undefined(t: &Tmpl, ctx: &Value) -> Option<(String, String)> {
                     crate::template::filters_more::type_debug(&cur)
                 )
             }
-            _ if i == 0 => match crate::vars::undefined_because(part)
-                .filter(|_| ctx.try_iter().is_ok_and(|mut k| k.any(|k| k.as_str() == Some(part))))
-            {
+            _ if i == 0 => match crate::vars::undefined_because(part).filter(|_| {
+                ctx.try_iter()
+                    .is_ok_and(|mut k| k.any(|k| k.as_str() == Some(part)))
+            }) {
                 Some(why) => why,
                 None => format!("'{path}' is undefined"),
             },

@@ -141,11 +141,15 @@ pub fn render_deep(v: &Value, ctx: &Value) -> Result<Value, Error> {
         }
         DEPTH.with(|d| d.set(depth + 1));
         let out = template::compile(s).and_then(|t| {
+            // A hint left by an `undef()` whose value was defaulted is not this one's.
+            template::filters_more::take_undef_hint();
             t.render(ctx).map_err(|e| {
                 // Name the variable that is really undefined, as Ansible does.
                 match e.kind() {
                     ErrorKind::UndefinedError => {
-                        match template::tree::undefined_message(&t, ctx) {
+                        match template::tree::undefined_message(&t, ctx)
+                            .or_else(template::filters_more::take_undef_hint)
+                        {
                             Some(m) => Error::new(ErrorKind::UndefinedError, m),
                             None => e,
                         }
@@ -230,7 +234,7 @@ impl Object for Scope {
             // Undefined, as Ansible's marker is: `| default(...)` and `is defined` see it,
             // and a use of it names the variable that is really missing.
             Err(e) if e.kind() == ErrorKind::UndefinedError => {
-                if let Some(d) = e.detail().filter(|d| d.ends_with(" is undefined")) {
+                if let Some(d) = e.detail() {
                     UNDEFINED_BECAUSE.with(|m| m.borrow_mut().insert(name.into(), d.into()));
                 }
                 Value::UNDEFINED
