@@ -497,3 +497,18 @@ fn filters_behave_as_ansibles_on_edge_cases() {
         "{out}"
     );
 }
+
+#[test]
+fn check_mode_fails_on_a_missing_service_unless_an_earlier_task_would_install_it() {
+    // Ansible fails a missing service in check mode too. drover keeps predicting when an
+    // earlier task of the run predicted a change that did not happen (it may be the one that
+    // installs the init script), and says so.
+    let files = [(
+        "pb.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - service: {name: drover-no-such-svc, state: started, use: sysvinit}\n      register: r1\n      ignore_errors: true\n    - copy: {content: x, dest: DIR/init-script}\n    - service: {name: drover-no-such-svc, state: started, use: sysvinit}\n      register: r2\n    - shell: echo {{ r1 is failed }} {{ r2 is changed }} {{ r2.msg is search('check mode assumes') }} > DIR/log\n      check_mode: false\n",
+    )];
+    let (code, out, err, d) = play_in(&files, &["h"], &["--check"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(read(d.path(), "log"), "True True True\n", "{out}");
+    assert!(!d.path().join("init-script").exists());
+}

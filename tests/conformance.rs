@@ -62,6 +62,9 @@ impl Source {
 struct Target {
     name: String,
     source: Source,
+    /// Runs on a systemd-booted test host (`NAME systemd` in targets.txt), as Ansible's CI
+    /// runs it; else on a sysvinit one.
+    systemd: bool,
 }
 
 fn read_scope() -> Vec<Target> {
@@ -69,15 +72,22 @@ fn read_scope() -> Vec<Target> {
     text.lines()
         .map(|l| l.split('#').next().unwrap_or("").trim())
         .filter(|l| !l.is_empty())
-        .map(|l| match l.strip_prefix("ansible.posix:") {
-            Some(n) => Target {
-                name: n.into(),
-                source: Source::Posix,
-            },
-            None => Target {
-                name: l.into(),
-                source: Source::Core,
-            },
+        .map(|l| {
+            let mut words = l.split_whitespace();
+            let name = words.next().unwrap_or_default();
+            let systemd = words.any(|w| w == "systemd");
+            match name.strip_prefix("ansible.posix:") {
+                Some(n) => Target {
+                    name: n.into(),
+                    source: Source::Posix,
+                    systemd,
+                },
+                None => Target {
+                    name: name.into(),
+                    source: Source::Core,
+                    systemd,
+                },
+            }
         })
         .collect()
 }
@@ -274,12 +284,20 @@ fn recaps_clean(out: &str) -> bool {
 /// Runs one target on a fresh test host; `None` when test hosts cannot run here.
 fn run_target(srcs: &Sources, t: &Target, log_dir: &Path) -> Option<Outcome> {
     let started = Instant::now();
-    let hosts = TestHosts::up(1)?;
     let work = tempfile::Builder::new()
         .prefix(&format!("drover-conf-{}-", t.name))
         .tempdir()
         .expect("work dir");
     let src = srcs.integration(t.source);
+    // The target's files and `output_dir` are at the same paths on the test host.
+    let hosts = if t.systemd {
+        TestHosts::up_systemd(1, &[work.path(), src])?
+    } else {
+        let hosts = TestHosts::up(1)?;
+        hosts.share_dir(0, work.path());
+        hosts.share_dir(0, src);
+        hosts
+    };
     let integration = prepare(work.path(), src, &t.name, &hosts.hosts[0], &hosts.key);
     let target_dir = integration.join("targets").join(&t.name);
     let bin = work.path().join("bin");
@@ -289,8 +307,6 @@ fn run_target(srcs: &Sources, t: &Target, log_dir: &Path) -> Option<Outcome> {
     let shared = work.path().join("shared");
     let output_dir = shared.join("output_dir");
     std::fs::create_dir_all(&output_dir).expect("output_dir");
-    hosts.share_dir(0, work.path());
-    hosts.share_dir(0, src);
     let home = work.path().join("home");
     std::fs::create_dir_all(&home).expect("home");
 

@@ -215,95 +215,9 @@ ExecReload=/bin/sh -c 'echo reload >> /var/log/drover-echo.log; touch /var/log/d
 WantedBy=multi-user.target
 ";
 
-/// Brings up `n` hosts booted with systemd under `systemd-nspawn`, or prints why it cannot
-/// (`support::skip`) and returns `None`: nspawn is optional and may not work in every environment.
-fn systemd_hosts(n: usize) -> Option<TestHosts> {
-    use std::process::Command;
-    use support::hosts::TestHost;
-    if let Some(why) = support::hosts::unavailable() {
-        support::skip(&why);
-        return None;
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/hosts/testhosts.sh");
-    let has_nspawn = Command::new("sh")
-        .args(["-c", "command -v systemd-nspawn"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !has_nspawn {
-        support::skip("systemd-nspawn is not installed (Debian: systemd-container)");
-        return None;
-    }
-    let out = Command::new("bash")
-        .arg(&script)
-        .arg("base-systemd")
-        .output()
-        .unwrap();
-    if !out.status.success() {
-        support::skip(&format!(
-            "building the systemd base failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-        return None;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("id_ed25519");
-    let st = Command::new("ssh-keygen")
-        .args(["-q", "-N", "", "-t", "ed25519", "-f"])
-        .arg(&key)
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let mut set = TestHosts {
-        hosts: Vec::new(),
-        dir,
-        key,
-        jumpnet: None,
-    };
-    for k in 0..n {
-        let name = format!("sd{}x{k}", std::process::id());
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .unwrap();
-        let out = Command::new("bash")
-            .arg(&script)
-            .args(["up-systemd", &name, &port.to_string()])
-            .arg(set.key.with_extension("pub"))
-            .output()
-            .unwrap();
-        let root = Path::new(
-            String::from_utf8_lossy(
-                &Command::new("bash")
-                    .arg(&script)
-                    .args(["root", &name])
-                    .output()
-                    .unwrap()
-                    .stdout,
-            )
-            .trim(),
-        )
-        .to_path_buf();
-        // Pushed before checking, so a half-started host is taken down on drop.
-        set.hosts.push(TestHost {
-            name,
-            addr: "127.0.0.1".into(),
-            port,
-            root,
-        });
-        if !out.status.success() {
-            support::skip(&format!(
-                "systemd-nspawn could not boot a host here: {}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
-            return None;
-        }
-    }
-    Some(set)
-}
-
 #[test]
 fn systemd_and_service_on_a_systemd_host() {
-    let Some(hosts) = systemd_hosts(1) else {
+    let Some(hosts) = TestHosts::up_systemd(1, &[]) else {
         return;
     };
     let unit = hosts.path(0, "/usr/lib/systemd/system/drover-echo.service");

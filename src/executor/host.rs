@@ -51,6 +51,9 @@ pub struct HostState {
     /// Facts set for a `delegate_to` host under `delegate_facts` (target, facts, whether they
     /// are `ansible_facts`), handed over after the task.
     pub delegated_facts: Vec<(String, VarMap, crate::modules::FactKind)>,
+    /// A task run in check mode predicted a change here (not of a service): what a later
+    /// task needs (a unit file, a package) may be one of the changes that did not happen.
+    pub check_changed: bool,
     /// Facts a `run_once` task set on this host, for the other hosts of the batch.
     pub once_facts: Vec<(VarMap, crate::modules::FactKind)>,
     /// `include_vars` results (below `set_fact`/`register` in precedence).
@@ -81,6 +84,7 @@ impl HostState {
             last_failure: None,
             removed: false,
             delegated_facts: Vec::new(),
+            check_changed: false,
             once_facts: Vec::new(),
             included: Arc::new(VarMap::new()),
             ended: false,

@@ -209,6 +209,7 @@ pub fn gather_facts(pc: &PlayCtx, host: &mut HostState, task: Option<&Task>) -> 
         paths: &paths,
         env: &env,
         verbosity: pc.settings.verbosity,
+        check_changed: false,
     };
     let plan = module.plan(&mut mctx, &Args::default())?;
     if let Some(f) = plan.facts {
@@ -751,6 +752,7 @@ fn run_item(
             if let Some(c) = conn.as_deref_mut() {
                 c.set_deadline(deadline);
             }
+            let check_changed = host.check_changed;
             let mut mctx = ModuleCtx {
                 host: &host.name,
                 conn,
@@ -761,6 +763,7 @@ fn run_item(
                 paths: &paths,
                 env: &env,
                 verbosity: pc.settings.verbosity,
+                check_changed,
             };
             let planned = run_module(module, &mut mctx, &args, check);
             if let Some(c) = mctx.conn.as_deref_mut() {
@@ -769,6 +772,15 @@ fn run_item(
             planned?
         };
         let (mut status, mut result, diffs, facts) = plan_to_result(plan, check, diff);
+        if check
+            && status == Status::Changed
+            && !matches!(
+                module.name(),
+                "service" | "systemd" | "systemd_service" | "sysvinit"
+            )
+        {
+            host.check_changed = true;
+        }
         if let Some((facts, kind)) = facts {
             match (task.delegate_facts, &delegate) {
                 (true, Some(target)) => host.delegated_facts.push((target.clone(), facts, kind)),

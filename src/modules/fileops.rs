@@ -1721,6 +1721,7 @@ pub mod testing {
                 paths: &self.paths,
                 env: &[],
                 verbosity: 0,
+                check_changed: false,
             }
         }
 

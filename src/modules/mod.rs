@@ -190,6 +190,9 @@ pub struct ModuleCtx<'a> {
     pub env: &'a [(String, String)],
     /// The run's `-v` count (`debug`'s `verbosity`).
     pub verbosity: u8,
+    /// In check mode: an earlier task predicted a change on this host that did not happen
+    /// (so a missing unit or init script may be one it would have installed).
+    pub check_changed: bool,
 }
 
 impl ModuleCtx<'_> {

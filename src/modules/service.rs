@@ -22,6 +22,8 @@ static SPEC: Spec = Spec {
         "arguments",
         "runlevel",
         "use",
+        "_defaults_systemd",
+        "_defaults_sysvinit",
     ],
     aliases: &[("args", "arguments")],
     free_form: None,
@@ -179,6 +181,18 @@ impl Module for Service {
     }
 
     fn plan(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
+        let mgr = service_mgr(ctx, args)?;
+        // The `module_defaults` of the module that runs for this manager, under the task's own.
+        let mut args = args.clone();
+        if let Some(d) = args.get(&format!("_defaults_{mgr}")).cloned() {
+            for k in d.try_iter()? {
+                let key = k.to_string();
+                if SPEC.args.contains(&key.as_str()) && !args.has(&key) {
+                    args.map.insert(key, d.get_item(&k)?);
+                }
+            }
+        }
+        let args = &args;
         let name = args.req_str("name")?;
         super::names::check_service(&name)?;
         let want = Want {
@@ -190,7 +204,7 @@ impl Module for Service {
                 "one of the following is required: state, enabled",
             ));
         }
-        if service_mgr(ctx, args)? == "systemd" {
+        if mgr == "systemd" {
             return systemd::plan_unit(ctx, &name, &want, systemd::Flags::default());
         }
         let pattern = args.str("pattern");
@@ -198,7 +212,7 @@ impl Module for Service {
         let st = parse_probe(&out.stdout_str());
         // In check mode an earlier task of the same run may be what installs the init script
         // (it did not, because nothing changes): predict for a stopped, disabled service.
-        let assumed = (!st.exists && ctx.check).then(|| SysvStatus {
+        let assumed = (!st.exists && ctx.check && ctx.check_changed).then(|| SysvStatus {
             exists: true,
             ..SysvStatus::default()
         });

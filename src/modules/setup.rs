@@ -25,6 +25,7 @@ echo @os; [ -r /etc/os-release ] && while IFS= read -r l || [ -n "$l" ]; do prin
 echo @debver; [ -r /etc/debian_version ] && while IFS= read -r l || [ -n "$l" ]; do printf '%s\n' "$l"; done </etc/debian_version
 echo @pkg; for p in apt-get dnf yum apk zypper pacman; do if command -v "$p" >/dev/null 2>&1; then echo "$p"; break; fi; done
 echo @svc; if [ -d /run/systemd/system ]; then echo systemd; elif [ -x /sbin/openrc-run ] || [ -x /usr/sbin/openrc-run ]; then echo openrc; elif [ -d /etc/init.d ]; then echo sysvinit; else echo service; fi
+echo @systemd; if [ -d /run/systemd/system ]; then systemctl --version 2>/dev/null | { read -r a; read -r b; echo "$a"; echo "$b"; }; fi
 echo @home; echo "$HOME"
 echo @shell; echo "${SHELL:-/bin/sh}"
 echo @mem; while read -r k v u; do if [ "$k" = MemTotal: ]; then echo "$v"; fi; done </proc/meminfo 2>/dev/null
@@ -200,6 +201,23 @@ pub fn parse_facts(text: &str) -> VarMap {
     };
     f.insert("pkg_mgr".into(), Value::from(pkg));
     f.insert("service_mgr".into(), Value::from(first("svc")));
+    // `systemd`: the version and compiled-in features of `systemctl --version`, on hosts
+    // systemd manages.
+    let sd = get("systemd");
+    if let (Some(v), Some(features)) = (
+        sd.first()
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<i64>().ok()),
+        sd.get(1),
+    ) {
+        f.insert(
+            "systemd".into(),
+            crate::vars::map_value([
+                ("features".to_string(), Value::from(features.to_string())),
+                ("version".to_string(), Value::from(v)),
+            ]),
+        );
+    }
     // Without an SELinux file system the status is `disabled`, as roles that branch on
     // `ansible_selinux.status` expect on Debian.
     let selinux = match first("selinux").as_str() {

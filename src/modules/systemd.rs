@@ -64,6 +64,8 @@ pub(super) struct UnitStatus {
     /// `systemctl is-enabled` output (first line) and exit code.
     pub is_enabled: String,
     pub is_enabled_rc: i32,
+    /// `is-enabled --full` listed installation targets under its answer.
+    pub is_enabled_targets: bool,
 }
 
 impl UnitStatus {
@@ -79,9 +81,16 @@ impl UnitStatus {
         let load = self.prop("LoadState");
         !load.is_empty() && load != "not-found"
     }
-    /// Ansible: `is-enabled` succeeded, unless it only says `indirect` or `alias`.
+    /// Ansible: `is-enabled --full` succeeded, unless its whole answer is `indirect`,
+    /// `alias` or `enabled-runtime` (an `indirect` unit whose `Also=` units are enabled lists
+    /// them below, and counts as enabled).
     fn enabled(&self) -> bool {
-        self.is_enabled_rc == 0 && !matches!(self.is_enabled.as_str(), "indirect" | "alias")
+        self.is_enabled_rc == 0
+            && (self.is_enabled_targets
+                || !matches!(
+                    self.is_enabled.as_str(),
+                    "indirect" | "alias" | "enabled-runtime"
+                ))
     }
     fn running(&self) -> bool {
         matches!(self.prop("ActiveState"), "active" | "activating")
@@ -109,6 +118,8 @@ pub(super) fn parse_probe(text: &str) -> UnitStatus {
             }
         } else if st.is_enabled.is_empty() && !line.trim().is_empty() {
             st.is_enabled = line.trim().to_string();
+        } else if !line.trim().is_empty() {
+            st.is_enabled_targets = true;
         }
     }
     st
@@ -194,11 +205,53 @@ pub(super) fn plan_unit(
     flags: Flags,
 ) -> Result<Plan> {
     let probe = format!(
-        "systemctl show -p {PROPS} -- {n} 2>&1; echo @is-enabled; systemctl is-enabled -- {n} 2>/dev/null; echo \"@rc $?\"",
+        "systemctl show -p {PROPS} -- {n} 2>&1; echo @is-enabled; systemctl is-enabled --full -- {n} 2>/dev/null; echo \"@rc $?\"",
         n = quote(name)
     );
     let out = ctx.run(&probe)?;
-    let st = parse_probe(&out.stdout_str());
+    let mut st = parse_probe(&out.stdout_str());
+    let text = out.stdout_str();
+    let show = text.split("@is-enabled").next().unwrap_or("");
+    // systemd offline (a chroot, `SYSTEMD_OFFLINE=1`): `show` is ignored; as Ansible, the unit
+    // exists if `is-enabled` names a state, enabling still works, and a wanted state is not
+    // checked (with a warning).
+    let offline = st.props.is_empty()
+        && !show.contains('=')
+        && (show.contains("ignoring command") || show.contains("ignoring request"));
+    let mut offline_warning = None;
+    let want_offline;
+    let want = if offline {
+        const STATES: &[&str] = &[
+            "enabled",
+            "enabled-runtime",
+            "linked",
+            "linked-runtime",
+            "masked",
+            "masked-runtime",
+            "static",
+            "indirect",
+            "disabled",
+            "generated",
+            "transient",
+        ];
+        if !STATES.contains(&st.is_enabled.as_str()) {
+            return Ok(
+                Plan::fail(format!("Could not find the requested service {name}: host"))
+                    .with_value("name", name),
+            );
+        }
+        st.props.insert("LoadState".into(), "loaded".into());
+        if want.state.is_some() {
+            offline_warning = Some("Target is a chroot or systemd is offline. This can lead to false positives or prevent the init system tools from working.");
+        }
+        want_offline = Want {
+            state: None,
+            ..want.clone()
+        };
+        &want_offline
+    } else {
+        want
+    };
     if st.props.is_empty() {
         return Ok(Plan::fail(format!(
             "systemctl could not read the unit {name}: {}",
@@ -211,9 +264,10 @@ pub(super) fn plan_unit(
             .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
             .collect::<VarMap>(),
     );
-    // In check mode an earlier task of the same run may be what installs the unit (it did
-    // not, because nothing changes): predict for a loaded, inactive, disabled unit.
-    let assumed = (!st.found() && ctx.check).then(|| {
+    // In check mode an earlier task of the same run that predicted a change may be what
+    // installs the unit (it did not, because nothing changes): predict for a loaded,
+    // inactive, disabled unit. With no such task, a missing unit fails, as in Ansible.
+    let assumed = (!st.found() && ctx.check && ctx.check_changed).then(|| {
         let mut a = UnitStatus::default();
         for (k, v) in [
             ("LoadState", "loaded"),
@@ -251,6 +305,9 @@ pub(super) fn plan_unit(
     if let Some(m) = want.masked {
         plan = plan.with_value("masked", m);
     }
+    if let Some(w) = offline_warning {
+        plan = plan.with_value("warnings", Value::from(vec![w]));
+    }
     Ok(plan)
 }
 
@@ -265,9 +322,27 @@ pub(super) fn apply_unit(ctx: &mut ModuleCtx, mut plan: Plan) -> Result<Plan> {
         };
         let out = ctx.run(&format!("systemctl{opt} {verb} -- {}", quote(&work.name)))?;
         if out.rc != 0 {
-            let why = format!("{}{}", out.stderr_str().trim(), out.stdout_str().trim());
+            // Ansible's words per verb; a failed verb reports no change.
             plan.failed = true;
-            plan.msg = Some(format!("Unable to {verb} service {}: {why}", work.name));
+            plan.changed = false;
+            plan.msg = Some(match verb {
+                "mask" | "unmask" => format!(
+                    "Failed to {verb} the service ({}): {}",
+                    work.name,
+                    out.stderr_str().trim()
+                ),
+                "enable" | "disable" => format!(
+                    "Unable to {verb} service {}: {}{}",
+                    work.name,
+                    out.stdout_str(),
+                    out.stderr_str()
+                ),
+                _ => format!(
+                    "Unable to {verb} service {}: {}",
+                    work.name,
+                    out.stderr_str()
+                ),
+            });
             return Ok(plan);
         }
     }

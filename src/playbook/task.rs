@@ -1332,6 +1332,40 @@ fn apply_module_defaults(
         format!("ansible.legacy.{short}"),
     ];
     let canon = |k: &str| spec.canonical(k).unwrap_or("").to_string();
+    // `service` runs one of these modules on the host, with that module's defaults (ansible-core's
+    // service action): handed over for the module to pick from once it knows the manager.
+    if short == "service" {
+        for backend in ["systemd", "sysvinit"] {
+            let mut merged: Vec<(String, TTree)> = Vec::new();
+            let mut names = vec![
+                backend.to_string(),
+                format!("ansible.builtin.{backend}"),
+                format!("ansible.legacy.{backend}"),
+            ];
+            if backend == "systemd" {
+                names.extend([
+                    "systemd_service".into(),
+                    "ansible.builtin.systemd_service".into(),
+                ]);
+            }
+            for md in defaults.iter().rev() {
+                let TTree::Map(entries) = md else { continue };
+                for (m, d) in entries {
+                    let TTree::Map(dargs) = d else { continue };
+                    if names.contains(m) {
+                        for (k, v) in dargs {
+                            if !merged.iter().any(|(o, _)| o == k) {
+                                merged.push((k.clone(), v.clone()));
+                            }
+                        }
+                    }
+                }
+            }
+            if !merged.is_empty() {
+                own.push((format!("_defaults_{backend}"), TTree::Map(merged)));
+            }
+        }
+    }
     for md in defaults.iter().rev() {
         let TTree::Map(entries) = md else { continue };
         for (m, d) in entries {

@@ -28,7 +28,7 @@ SUITE=bookworm
 BASE="$CACHE/base-$SUITE"
 # Written into a base's `.drover-base-ok`; a base built by an older version of this script
 # (another content) is rebuilt. Bump it whenever what `make_base` produces changes.
-BASE_FORMAT=4
+BASE_FORMAT=5
 
 die() { echo "testhosts: $*" >&2; exit 1; }
 
@@ -260,7 +260,7 @@ systemd_extra() {
 }
 
 build_base_systemd() {
-  make_base "$SBASE" .lock-systemd openssh-server,sudo,ca-certificates,systemd,systemd-sysv,dbus,procps systemd_extra
+  make_base "$SBASE" .lock-systemd openssh-server,sudo,ca-certificates,systemd,systemd-sysv,dbus,procps,acl,file,python3 systemd_extra
 }
 
 up_systemd() {
@@ -273,7 +273,12 @@ up_systemd() {
   printf '%s\n' "Port $port" "ListenAddress 127.0.0.1" "UsePAM no" \
     "HostKey /etc/ssh/ssh_host_ed25519_key" "PermitRootLogin prohibit-password" \
     "MaxSessions 100" "MaxStartups 200" >"$r/etc/ssh/sshd_config.d/drover.conf"
-  systemd-nspawn -q -D "$r" --boot --register=no --keep-unit --machine="$name" --console=read-only \
+  # DROVER_NSPAWN_BINDS: directories (one per line) mounted at the same paths inside.
+  set --
+  while IFS= read -r b; do [ -n "$b" ] && set -- "$@" "--bind=$b"; done <<EOF_BINDS
+${DROVER_NSPAWN_BINDS:-}
+EOF_BINDS
+  systemd-nspawn -q -D "$r" --boot --register=no --keep-unit --machine="$name" --console=read-only "$@" \
     >"$dir/boot.log" 2>&1 </dev/null 9>&- &
   echo $! >"$dir/pid"
   i=0

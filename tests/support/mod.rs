@@ -10,6 +10,7 @@ pub mod background;
 pub mod daemon;
 pub mod hosts;
 pub mod sshd;
+pub mod systemd_hosts;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
