@@ -234,8 +234,7 @@ pub struct PlayArgs {
     /// Run handlers even on hosts that failed.
     #[arg(long = "force-handlers")]
     pub force_handlers: bool,
-    /// Clear the fact cache of every inventory host first (drover keeps no fact cache
-    /// between runs: accepted, as there is nothing to clear).
+    /// Clear the fact cache (`fact_caching = jsonfile`) of every inventory host first.
     #[arg(long = "flush-cache")]
     pub flush_cache: bool,
     /// Extra role search directories (also ANSIBLE_ROLES_PATH).

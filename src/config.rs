@@ -6,7 +6,8 @@
 //! Ansible; command-line options win over all.
 //!
 //! Understood: `[defaults]` inventory, remote_user, forks, roles_path, host_key_checking,
-//! private_key_file, vault_password_file, timeout, task_timeout, no_log, force_handlers;
+//! private_key_file, vault_password_file, timeout, task_timeout, no_log, force_handlers,
+//! fact_caching, fact_caching_connection, fact_caching_prefix, fact_caching_timeout;
 //! `[privilege_escalation]`
 //! become, become_user, become_method; `[ssh_connection]` ssh_config (the OpenSSH client
 //! configuration drover reads instead of `~/.ssh/config`; `none` for none); pipelining,
@@ -44,6 +45,12 @@ pub struct FileConfig {
     pub become_user: Option<String>,
     /// `[ssh_connection] ssh_config`: the OpenSSH client configuration to read (`none`: none).
     pub ssh_config: Option<PathBuf>,
+    /// `[defaults] fact_caching` (the cache plugin), `fact_caching_connection`,
+    /// `fact_caching_prefix`, `fact_caching_timeout`.
+    pub fact_caching: Option<String>,
+    pub fact_caching_connection: Option<String>,
+    pub fact_caching_prefix: Option<String>,
+    pub fact_caching_timeout: Option<u64>,
 }
 
 /// The `ansible.cfg` Ansible would read here, if any.
@@ -106,6 +113,22 @@ const ENV_KEYS: &[(&str, &str, &str)] = &[
         "error_on_missing_handler",
     ),
     ("ANSIBLE_GATHERING", "defaults", "gathering"),
+    ("ANSIBLE_CACHE_PLUGIN", "defaults", "fact_caching"),
+    (
+        "ANSIBLE_CACHE_PLUGIN_CONNECTION",
+        "defaults",
+        "fact_caching_connection",
+    ),
+    (
+        "ANSIBLE_CACHE_PLUGIN_PREFIX",
+        "defaults",
+        "fact_caching_prefix",
+    ),
+    (
+        "ANSIBLE_CACHE_PLUGIN_TIMEOUT",
+        "defaults",
+        "fact_caching_timeout",
+    ),
     ("ANSIBLE_BECOME", "privilege_escalation", "become"),
     ("ANSIBLE_BECOME_USER", "privilege_escalation", "become_user"),
     (
@@ -302,6 +325,15 @@ fn apply(cfg: &mut FileConfig, entries: &Entries, base: &Path, path: &Path) -> R
                     return Err(bad("implicit, explicit or smart"));
                 }
                 cfg.gathering = Some(g)
+            }
+            ("defaults", "fact_caching") => cfg.fact_caching = Some(value.clone()),
+            ("defaults", "fact_caching_connection") => {
+                cfg.fact_caching_connection = Some(path_in(base, value).display().to_string())
+            }
+            ("defaults", "fact_caching_prefix") => cfg.fact_caching_prefix = Some(value.clone()),
+            ("defaults", "fact_caching_timeout") => {
+                cfg.fact_caching_timeout =
+                    Some(value.parse().map_err(|_| bad("a number of seconds"))?)
             }
             ("defaults", "force_handlers") => {
                 cfg.force_handlers = Some(boolean(value).ok_or_else(|| bad("a boolean"))?)

@@ -48,6 +48,8 @@ pub struct Settings {
     /// `gather_facts: false`), `explicit` (only when it says `true`), `smart` (as implicit,
     /// skipping hosts whose facts this run already has).
     pub gathering: String,
+    /// The fact cache (`fact_caching = jsonfile`), if any.
+    pub fact_cache: Option<crate::executor::FactCache>,
 }
 
 /// The number of hosts worked on at once unless `--forks` says otherwise: enough for 50 hosts.
@@ -80,6 +82,7 @@ impl Default for Settings {
             step: false,
             no_log: false,
             gathering: "implicit".into(),
+            fact_cache: None,
         }
     }
 }

@@ -512,3 +512,40 @@ fn check_mode_fails_on_a_missing_service_unless_an_earlier_task_would_install_it
     assert_eq!(read(d.path(), "log"), "True True True\n", "{out}");
     assert!(!d.path().join("init-script").exists());
 }
+
+#[test]
+fn the_jsonfile_fact_cache_carries_facts_between_runs() {
+    // As Ansible's jsonfile cache: gathered facts and `cacheable: true` values persist in
+    // `<dir>/<prefix>s1_<host>`; other set_fact values do not; `--flush-cache` empties it.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "inv.ini", "h ansible_connection=local\n");
+    write(d, "one.yml", "- hosts: all\n  tasks:\n    - set_fact: {ansible_kept: k, plain_kept: p, cacheable: true}\n    - set_fact: {not_kept: n}\n");
+    write(d, "two.yml", "- hosts: all\n  gather_facts: false\n  tasks:\n    - shell: echo {{ ansible_kept }} {{ plain_kept }} {{ ansible_facts.kept }} {{ not_kept | default('none') }} {{ ansible_facts.distribution is defined }} >> log\n");
+    write(
+        d,
+        "three.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - shell: echo {{ plain_kept }}\n",
+    );
+    let run = |pb: &str, extra: &[&str]| {
+        let mut cmd = drover();
+        cmd.current_dir(d)
+            .args(["play", "-i", "inv.ini", pb])
+            .args(extra)
+            .env("ANSIBLE_CACHE_PLUGIN", "jsonfile")
+            .env("ANSIBLE_CACHE_PLUGIN_CONNECTION", d.join("cache"))
+            .env("ANSIBLE_CACHE_PLUGIN_PREFIX", "pre_");
+        run(&mut cmd)
+    };
+    let (code, out, err) = run("one.yml", &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    let file = read(d, "cache/pre_s1_h");
+    assert!(file.starts_with("{\"__payload__\":"), "{file}");
+    let (code, out, err) = run("two.yml", &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(read(d, "log"), "k p k none True\n");
+    let (code, out, err) = run("three.yml", &["--flush-cache"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.contains("'plain_kept' is undefined"), "{out}");
+    assert!(!d.join("cache/pre_s1_h").exists());
+}

@@ -115,6 +115,12 @@ pub fn settings_from(c: &ConnectArgs) -> Result<Settings> {
             _ => cfg.no_log.unwrap_or(false),
         },
         gathering: cfg.gathering.clone().unwrap_or_else(|| "implicit".into()),
+        fact_cache: crate::executor::FactCache::from_config(
+            cfg.fact_caching.as_deref(),
+            cfg.fact_caching_connection.as_deref(),
+            cfg.fact_caching_prefix.as_deref(),
+            cfg.fact_caching_timeout,
+        )?,
         ..Settings::default()
     };
     match (&c.host_key_checking, cfg.host_key_checking) {

@@ -60,6 +60,12 @@ pub fn run_play(args: &PlayArgs) -> Result<i32> {
             .chain(input(crate::config::load())?.roles_path)
             .collect(),
     };
+    // `--flush-cache`: every inventory host's cached facts go first.
+    if let (true, Some(cache)) = (args.flush_cache, &settings.fact_cache) {
+        for h in inventory.group_hosts("all") {
+            cache.flush(h);
+        }
+    }
     let mut books = Vec::new();
     for p in &args.playbooks {
         let pb = input(load_playbook(p, &opts))?;

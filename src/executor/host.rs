@@ -54,6 +54,9 @@ pub struct HostState {
     /// A task run in check mode predicted a change here (not of a service): what a later
     /// task needs (a unit file, a package) may be one of the changes that did not happen.
     pub check_changed: bool,
+    /// What the fact cache holds for the host (facts under their `ansible_` names and
+    /// cacheable `set_fact` values), written back when it grows.
+    pub cache_entries: VarMap,
     /// Facts a `run_once` task set on this host, for the other hosts of the batch.
     pub once_facts: Vec<(VarMap, crate::modules::FactKind)>,
     /// `include_vars` results (below `set_fact`/`register` in precedence).
@@ -85,6 +88,7 @@ impl HostState {
             removed: false,
             delegated_facts: Vec::new(),
             check_changed: false,
+            cache_entries: VarMap::new(),
             once_facts: Vec::new(),
             included: Arc::new(VarMap::new()),
             ended: false,
@@ -111,6 +115,35 @@ impl HostState {
         self.facts_gathered = true;
     }
 
+    /// Facts read from the fact cache: each under its own name and, without its `ansible_`
+    /// prefix, in `ansible_facts`.
+    pub fn set_cached_facts(&mut self, facts: &VarMap) {
+        let map = Arc::make_mut(&mut self.facts);
+        let mut all = match map.get("ansible_facts") {
+            Some(v) => crate::vars::varmap_from_value(v),
+            None => VarMap::new(),
+        };
+        for (k, v) in facts {
+            let short = k.strip_prefix("ansible_").filter(|_| k != "ansible_local");
+            all.insert(short.unwrap_or(k).to_string(), v.clone());
+            map.insert(k.clone(), v.clone());
+        }
+        map.insert("ansible_facts".into(), crate::vars::map_value(all));
+    }
+
+    /// Adds gathered facts (`ansible_`-prefixed) or cacheable values to what the fact cache
+    /// holds for the host.
+    pub fn cache_add(&mut self, facts: &VarMap, prefix: bool) {
+        for (k, v) in facts {
+            let key = if prefix && !k.starts_with("ansible_") {
+                format!("ansible_{k}")
+            } else {
+                k.clone()
+            };
+            self.cache_entries.insert(key, v.clone());
+        }
+    }
+
     /// Sets a run-time variable (`register`, `set_fact`).
     /// Sets variables a module produced, at their kind's level.
     pub fn set_vars_of(&mut self, kind: crate::modules::FactKind, vars: VarMap) {
@@ -123,6 +156,13 @@ impl HostState {
                 }
             }
             FactKind::IncludedVars => Arc::make_mut(&mut self.included).extend(vars),
+            // `set_fact ... cacheable: true`: a host variable and a cached fact.
+            FactKind::CacheableHostVars => {
+                self.set_cached_facts(&vars);
+                for (k, v) in vars {
+                    self.set_var(&k, v);
+                }
+            }
         }
     }
 

@@ -7,6 +7,7 @@
 mod conn_spec;
 mod context;
 mod environment;
+mod fact_cache;
 mod free;
 mod handlers;
 mod host;
@@ -17,6 +18,7 @@ mod result;
 mod run_task;
 mod tags;
 
+pub use fact_cache::FactCache;
 pub use handlers::check_notify;
 pub use host::{HostState, Stats};
 pub use result::{FailureOrigin, HostResult, ItemResult, Status};
@@ -245,8 +247,13 @@ impl<'a> Runner<'a> {
             Some(h) => (h.vars.clone(), h.groups.clone()),
             None => (VarMap::new(), Vec::new()),
         };
-        self.hosts
-            .push(HostState::new(name.to_string(), vars, &groups));
+        let mut h = HostState::new(name.to_string(), vars, &groups);
+        // Facts a previous run cached are the host's facts from the start, as in Ansible.
+        if let Some(cached) = self.settings.fact_cache.as_ref().and_then(|c| c.load(name)) {
+            h.set_cached_facts(&cached);
+            h.cache_entries = cached;
+        }
+        self.hosts.push(h);
         self.hosts.len() - 1
     }
 

@@ -214,8 +214,28 @@ pub fn gather_facts(pc: &PlayCtx, host: &mut HostState, task: Option<&Task>) -> 
     let plan = module.plan(&mut mctx, &Args::default())?;
     if let Some(f) = plan.facts {
         host.set_facts(&f);
+        cache_facts(pc, host, &f, crate::modules::FactKind::AnsibleFacts)?;
     }
     Ok(())
+}
+
+/// Gathered facts and cacheable `set_fact` values go to the fact cache, when there is one.
+fn cache_facts(
+    pc: &PlayCtx,
+    host: &mut HostState,
+    facts: &VarMap,
+    kind: crate::modules::FactKind,
+) -> Result<()> {
+    use crate::modules::FactKind;
+    let Some(cache) = &pc.settings.fact_cache else {
+        return Ok(());
+    };
+    match kind {
+        FactKind::AnsibleFacts => host.cache_add(facts, true),
+        FactKind::CacheableHostVars => host.cache_add(facts, false),
+        _ => return Ok(()),
+    }
+    cache.store(&host.name, &host.cache_entries)
 }
 
 /// Whether a task's `when` holds on a host (false when it cannot be evaluated).
@@ -789,6 +809,7 @@ fn run_item(
                         // The other hosts of the batch get them too (see `run_on_batch`).
                         host.once_facts.push((facts.clone(), kind));
                     }
+                    cache_facts(pc, host, &facts, kind)?;
                     host.set_vars_of(kind, facts)
                 }
             }

@@ -68,6 +68,9 @@ pub enum FactKind {
     AnsibleFacts,
     /// `include_vars`: one level below `set_fact`.
     IncludedVars,
+    /// `set_fact` with `cacheable: true`: host variables that are also facts, persisted by
+    /// the fact cache.
+    CacheableHostVars,
 }
 
 /// What a module decided after probing: the changes it would make and what it would return.

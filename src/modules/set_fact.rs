@@ -28,6 +28,7 @@ impl Module for SetFact {
     }
     fn plan(&self, _ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
         let mut facts = args.map.clone();
+        let cacheable = args.bool_or("cacheable", false)?;
         facts.shift_remove("cacheable");
         let mut plan = Plan::unchanged();
         plan.values.insert(
@@ -35,6 +36,9 @@ impl Module for SetFact {
             crate::vars::map_value(facts.clone()),
         );
         plan.facts = Some(facts);
+        if cacheable {
+            plan.facts_kind = super::FactKind::CacheableHostVars;
+        }
         Ok(plan)
     }
 }
