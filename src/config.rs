@@ -7,7 +7,8 @@
 //!
 //! Understood: `[defaults]` inventory, remote_user, forks, roles_path, host_key_checking,
 //! private_key_file, vault_password_file, timeout, task_timeout, no_log, force_handlers,
-//! fact_caching, fact_caching_connection, fact_caching_prefix, fact_caching_timeout;
+//! fact_caching, fact_caching_connection, fact_caching_prefix, fact_caching_timeout,
+//! allow_broken_conditionals;
 //! `[privilege_escalation]`
 //! become, become_user, become_method; `[ssh_connection]` ssh_config (the OpenSSH client
 //! configuration drover reads instead of `~/.ssh/config`; `none` for none); pipelining,
@@ -51,6 +52,9 @@ pub struct FileConfig {
     pub fact_caching_connection: Option<String>,
     pub fact_caching_prefix: Option<String>,
     pub fact_caching_timeout: Option<u64>,
+    /// `[defaults] allow_broken_conditionals`: a non-boolean conditional is taken for its
+    /// truth instead of failing.
+    pub allow_broken_conditionals: Option<bool>,
 }
 
 /// The `ansible.cfg` Ansible would read here, if any.
@@ -114,6 +118,11 @@ const ENV_KEYS: &[(&str, &str, &str)] = &[
     ),
     ("ANSIBLE_GATHERING", "defaults", "gathering"),
     ("ANSIBLE_CACHE_PLUGIN", "defaults", "fact_caching"),
+    (
+        "ANSIBLE_ALLOW_BROKEN_CONDITIONALS",
+        "defaults",
+        "allow_broken_conditionals",
+    ),
     (
         "ANSIBLE_CACHE_PLUGIN_CONNECTION",
         "defaults",
@@ -327,6 +336,10 @@ fn apply(cfg: &mut FileConfig, entries: &Entries, base: &Path, path: &Path) -> R
                 cfg.gathering = Some(g)
             }
             ("defaults", "fact_caching") => cfg.fact_caching = Some(value.clone()),
+            ("defaults", "allow_broken_conditionals") => {
+                cfg.allow_broken_conditionals =
+                    Some(boolean(value).ok_or_else(|| bad("a boolean"))?)
+            }
             ("defaults", "fact_caching_connection") => {
                 cfg.fact_caching_connection = Some(path_in(base, value).display().to_string())
             }

@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod config_lookup;
 pub mod connection;
 pub mod executor;
 pub mod fuzz;

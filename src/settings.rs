@@ -50,6 +50,9 @@ pub struct Settings {
     pub gathering: String,
     /// The fact cache (`fact_caching = jsonfile`), if any.
     pub fact_cache: Option<crate::executor::FactCache>,
+    /// `ANSIBLE_DEBUG`: Ansible's debug lines for what drover does alike (the implicit
+    /// handler flushes), on stderr.
+    pub debug: bool,
 }
 
 /// The number of hosts worked on at once unless `--forks` says otherwise: enough for 50 hosts.
@@ -83,6 +86,7 @@ impl Default for Settings {
             no_log: false,
             gathering: "implicit".into(),
             fact_cache: None,
+            debug: false,
         }
     }
 }

@@ -549,3 +549,154 @@ fn the_jsonfile_fact_cache_carries_facts_between_runs() {
     assert!(out.contains("'plain_kept' is undefined"), "{out}");
     assert!(!d.join("cache/pre_s1_h").exists());
 }
+
+#[test]
+fn conditionals_are_booleans_and_trusted_as_ansible_2_19_has_them() {
+    // A conditional must give a boolean; a whole-template condition that gives a string
+    // evaluates it only if the string was written by the user (not computed, not `!unsafe`);
+    // string constants with templates inside an expression are rendered in place; `action:`
+    // with nested `args:`; lookup('config'); ALLOW_BROKEN_CONDITIONALS relaxes the rule.
+    let files = [(
+        "pb.yml",
+        "- hosts: all\n  gather_facts: false\n  vars:\n    cond: \"1 == 1\"\n    falsy: \"1 == 2\"\n    unsafe_cond: !unsafe \"1 == 1\"\n  tasks:\n    - assert: {that: \"{{ '1 == 1' }}\"}\n      register: r1\n      ignore_errors: true\n    - assert: {that: cond}\n      register: r2\n      ignore_errors: true\n    - assert: {that: \"{{ unsafe_cond }}\"}\n      register: r3\n      ignore_errors: true\n    - shell: echo when-ran >> DIR/log\n      when: \"{{ falsy }}\"\n    - assert:\n        that:\n          - \"{{ cond }}\"\n          - '\"{{ ''hi'' }}\" == \"hi\"'\n          - lookup('config', 'become_flags', plugin_type='become', plugin_name='sudo') == '-H -S -n'\n    - action:\n        module: assert\n        args: {that: \"{{ 1 + 1 == 2 }}\"}\n    - shell: echo {{ r1.msg is search('untrusted') }} {{ r2.msg is search('must have a boolean result') }} {{ r3.msg is search('untrusted') }} >> DIR/log\n",
+    )];
+    let (code, out, err, d) = play_in(&files, &["h"], &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(read(d.path(), "log"), "True True True\n", "{out}");
+    let (code, out, err, _d) = play_in(
+        &[(
+            "pb.yml",
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - assert: {that: \"'broken'\"}\n",
+        )],
+        &["h"],
+        &[],
+    );
+    assert_eq!(code, 2, "{out}{err}");
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "inv.ini", "h ansible_connection=local\n");
+    write(
+        dir.path(),
+        "pb.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - assert: {that: \"'broken'\"}\n",
+    );
+    let mut cmd = drover();
+    cmd.current_dir(dir.path())
+        .args(["play", "-i", "inv.ini", "pb.yml"])
+        .env("ANSIBLE_ALLOW_BROKEN_CONDITIONALS", "1");
+    let (code, out, err) = run(&mut cmd);
+    assert_eq!(code, 0, "{out}{err}");
+}
+
+#[test]
+fn include_role_vars_are_include_parameters() {
+    // As Ansible: the `vars:` of an include_role task reach the role's tasks above its
+    // defaults and above `set_fact`.
+    let files = [
+        (
+            "pb.yml",
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - set_fact: {who: from_set_fact}\n    - include_role: {name: r}\n      vars: {who: from_include}\n    - shell: echo after={{ who }} >> DIR/log\n",
+        ),
+        ("roles/r/defaults/main.yml", "who: from_defaults\n"),
+        ("roles/r/tasks/main.yml", "- shell: echo in={{ who }} >> DIR/log\n"),
+    ];
+    let (code, out, err, d) = play_in(&files, &["h"], &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        read(d.path(), "log"),
+        "in=from_include\nafter=from_set_fact\n"
+    );
+}
+
+#[test]
+fn the_sudo_become_options_shape_the_sudo_command() {
+    // `ansible_become_exe`, `ansible_become_flags`, `ansible_sudo_chdir` and an empty
+    // `ansible_become_user` (sudo's default user), as ansible-core's sudo plugin builds them.
+    if unsafe { libc::geteuid() } != 0 {
+        support::skip("the sudo options test runs sudo as root");
+        return;
+    }
+    let files = [
+        (
+            "shim.sh",
+            "#!/bin/sh\necho \"$@\" >> DIR/shim.log\nexec sudo \"$@\"\n",
+        ),
+        (
+            "pb.yml",
+            "- hosts: all\n  gather_facts: false\n  become: true\n  vars:\n    ansible_become_exe: DIR/shim.sh\n    ansible_become_flags: -H -n\n    ansible_sudo_chdir: /\n    ansible_become_user: ''\n  tasks:\n    - shell: echo $(id -un) $(pwd) >> DIR/log\n",
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (p, text) in files {
+        write(d, p, &text.replace("DIR", &d.display().to_string()));
+    }
+    std::fs::set_permissions(
+        d.join("shim.sh"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    write(d, "inv.ini", "h ansible_connection=local\n");
+    let mut cmd = drover();
+    cmd.current_dir(d).args(["play", "-i", "inv.ini", "pb.yml"]);
+    let (code, out, err) = run(&mut cmd);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(read(d, "log"), "root /\n");
+    assert!(
+        read(d, "shim.log").starts_with("-H -n -- /bin/sh"),
+        "{}",
+        read(d, "shim.log")
+    );
+}
+
+#[test]
+fn handlers_as_ansible_2_19_runs_them() {
+    // An `include_tasks` handler is dynamic (templated file, loop) and its tasks run as
+    // handlers without being notifiable themselves; it runs on a failed host under
+    // force_handlers; an include_role's handlers answer only once it ran; a role included
+    // from a role sees that role's defaults.
+    let files = [
+        (
+            "pb.yml",
+            "- hosts: all\n  gather_facts: false\n  force_handlers: true\n  vars: {hfile: h.yml}\n  tasks:\n    - shell: 'true'\n      notify: [inc, dup]\n    - meta: flush_handlers\n    - include_role: {name: outer}\n    - shell: 'true'\n      notify: dup\n    - meta: flush_handlers\n    - shell: 'true'\n      notify: inc\n    - fail:\n  handlers:\n    - name: inc\n      include_tasks: '{{ hfile }}'\n    - name: dup\n      shell: echo play-dup >> DIR/log\n",
+        ),
+        ("h.yml", "- shell: echo from-include >> DIR/log\n"),
+        ("roles/outer/defaults/main.yml", "chained: yes-seen\n"),
+        ("roles/outer/tasks/main.yml", "- include_role: {name: inner}\n"),
+        (
+            "roles/inner/tasks/main.yml",
+            "- shell: echo inner={{ chained }} >> DIR/log\n",
+        ),
+        (
+            "roles/inner/handlers/main.yml",
+            "- name: dup\n  shell: echo role-dup >> DIR/log\n",
+        ),
+    ];
+    let (code, out, err, d) = play_in(&files, &["h"], &[]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert_eq!(
+        read(d.path(), "log"),
+        "from-include\nplay-dup\ninner=yes-seen\nrole-dup\nfrom-include\n",
+        "{out}"
+    );
+    assert!(out.contains("RUNNING HANDLER [inc]"), "{out}");
+    // What Ansible refuses in a handler list.
+    for (handlers, msg) in [
+        (
+            "    - name: x\n      include_role: {name: outer}\n",
+            "Using 'include_role' as a handler is not supported.",
+        ),
+        (
+            "    - name: x\n      block:\n        - block:\n            - debug:\n",
+            "Using a block as a handler is not supported.",
+        ),
+        (
+            "    - name: x\n      meta: flush_handlers\n",
+            "flush_handlers cannot be used as a handler",
+        ),
+    ] {
+        let pb = format!("- hosts: all\n  gather_facts: false\n  tasks:\n    - shell: 'true'\n      notify: x\n  handlers:\n{handlers}");
+        let (code, out, err, _d) = play_in(&[("pb.yml", &pb), ("roles/outer/tasks/main.yml", "- debug:\n")], &["h"], &[]);
+        assert_ne!(code, 0, "{out}{err}");
+        assert!(format!("{out}{err}").contains(msg), "{msg}\n{out}{err}");
+    }
+}

@@ -89,6 +89,7 @@ pub fn setup_vault(args: &crate::cli::VaultSecretArgs) -> Result<()> {
 /// Settings from the connection options, over what `ansible.cfg`/`drover.toml` say.
 pub fn settings_from(c: &ConnectArgs) -> Result<Settings> {
     let cfg = crate::config::load()?;
+    crate::template::conditional::set_allow_broken(cfg.allow_broken_conditionals == Some(true));
     let mut s = Settings {
         check: c.check,
         diff: c.diff,
@@ -115,6 +116,10 @@ pub fn settings_from(c: &ConnectArgs) -> Result<Settings> {
             _ => cfg.no_log.unwrap_or(false),
         },
         gathering: cfg.gathering.clone().unwrap_or_else(|| "implicit".into()),
+        debug: std::env::var("ANSIBLE_DEBUG")
+            .ok()
+            .and_then(|v| crate::config::boolean(&v))
+            .unwrap_or(false),
         fact_cache: crate::executor::FactCache::from_config(
             cfg.fact_caching.as_deref(),
             cfg.fact_caching_connection.as_deref(),

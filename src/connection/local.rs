@@ -133,7 +133,7 @@ impl LocalConnection {
         };
         let mut child = command
             .arg("-c")
-            .arg(format!("exec {cmd}"))
+            .arg(cmd)
             .process_group(0)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -84,11 +84,25 @@ pub fn is_transport_error(e: &anyhow::Error) -> bool {
     e.chain().any(|c| c.is::<TransportError>())
 }
 
-/// Privilege escalation for a command: run it as `user` through sudo.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// Privilege escalation for a command: run it as `user` through sudo. `exe`, `flags` and
+/// `chdir` are the sudo become plugin's options (`ansible_become_exe`, `ansible_become_flags`,
+/// `ansible_sudo_chdir`); an empty `user` is sudo's default (root), as Ansible leaves `-u`
+/// out then.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Become {
     pub user: String,
     pub password: Option<String>,
+    pub exe: Option<String>,
+    pub flags: Option<String>,
+    pub chdir: Option<String>,
+}
+
+impl Become {
+    /// Whether a plugin option asks for more than plain `sudo`: then even becoming the login
+    /// user goes through it (a wrapper as `become_exe` must run).
+    fn customized(&self) -> bool {
+        self.exe.is_some() || self.flags.is_some() || self.chdir.is_some()
+    }
 }
 
 /// A live connection to one host. Owned by one worker at a time: `Send`, never shared.
@@ -175,38 +189,70 @@ pub fn connect(spec: &ConnSpec) -> Result<Box<dyn Connection>> {
 /// Which shell of a connection serves `as_user`: `None` (the login user's own) when there is
 /// no become or it becomes the login user.
 fn shell_key(login: &str, as_user: Option<&Become>) -> Option<Become> {
-    as_user.filter(|b| b.user != login).cloned()
+    as_user
+        .filter(|b| b.user != login || b.customized())
+        .cloned()
 }
 
-/// The command that starts a shell as `as_user` from a shell running as `login`, and the
-/// bytes to send first (sudo reads its password from the stream's first line). sudo's stderr
-/// is merged into the stream so its refusal reaches the error message; the shell silences its
-/// own stderr once it runs (see the framing prelude).
+/// The command that starts a shell as `as_user` from a shell running as `login` (it `exec`s
+/// the shell), and the bytes to send first (sudo reads its password from the stream's first
+/// line). sudo's stderr is merged into the stream so its refusal reaches the error message;
+/// the shell silences its own stderr once it runs (see the framing prelude). As Ansible's
+/// sudo plugin: `EXE FLAGS [-p ''] [-u USER]`, flags `-H -S -n` unless given; with a password
+/// `-n` is dropped and `-S` added (sudo reads the password from the stream); `chdir` first.
 fn become_command(login: &str, as_user: Option<&Become>) -> (String, Option<Vec<u8>>) {
-    match as_user {
-        Some(b) if b.user != login => match &b.password {
-            Some(pw) => (
-                format!(
-                    "sudo -H -S -p '' -u {} -- /bin/sh 2>&1",
-                    crate::shell::quote(&b.user)
-                ),
-                Some(format!("{pw}\n").into_bytes()),
-            ),
-            None => (
-                format!(
-                    "sudo -H -n -u {} -- /bin/sh 2>&1",
-                    crate::shell::quote(&b.user)
-                ),
-                None,
-            ),
-        },
-        _ => ("/bin/sh".to_string(), None),
+    let Some(b) = as_user.filter(|b| b.user != login || b.customized()) else {
+        return ("exec /bin/sh".to_string(), None);
+    };
+    let exe = b.exe.as_deref().unwrap_or("sudo");
+    let mut flags = match &b.flags {
+        Some(f) => crate::shell::split(f).unwrap_or_else(|_| vec![f.clone()]),
+        None => vec!["-H".into(), "-S".into(), "-n".into()],
+    };
+    if b.password.is_some() {
+        flags.retain(|f| f != "-n" && f != "--non-interactive");
+        for f in &mut flags {
+            if f.starts_with('-') && !f.starts_with("--") {
+                if let Some(pos) = f[1..].find('n') {
+                    f.remove(pos + 1);
+                }
+            }
+        }
+        flags.retain(|f| f != "-");
+        let reads_stdin = flags.iter().any(|f| {
+            f == "--stdin" || (f.starts_with('-') && !f.starts_with("--") && f.contains('S'))
+        });
+        if !reads_stdin {
+            flags.push("-S".into());
+        }
+    } else if b.flags.is_none() {
+        // No password to give: never wait for one.
+        flags = vec!["-H".into(), "-n".into()];
     }
+    let flags: Vec<String> = flags.iter().map(|f| crate::shell::quote(f)).collect();
+    let prompt = if b.password.is_some() { " -p ''" } else { "" };
+    let user = if b.user.is_empty() {
+        String::new()
+    } else {
+        format!(" -u {}", crate::shell::quote(&b.user))
+    };
+    let cd = match &b.chdir {
+        Some(d) => format!("cd {} 2>&1 && ", crate::shell::quote(d)),
+        None => String::new(),
+    };
+    (
+        format!(
+            "{cd}exec {exe} {}{prompt}{user} -- /bin/sh 2>&1",
+            flags.join(" ")
+        ),
+        b.password.as_ref().map(|pw| format!("{pw}\n").into_bytes()),
+    )
 }
 
 /// Turns a failure to start a become shell into a task failure (not a broken transport),
 /// with sudo's own words and what to do about them.
 fn become_error(e: anyhow::Error, user: &str, host: &str) -> anyhow::Error {
+    let user = if user.is_empty() { "root" } else { user };
     let detail = format!("{e:#}");
     let said = detail
         .split("the remote shell closed the connection")

@@ -236,7 +236,7 @@ impl SshConnection {
             .handle_extended_data(ssh2::ExtendedData::Ignore)
             .context("configuring the SSH channel")?;
         channel
-            .exec(&format!("exec {cmd}"))
+            .exec(cmd)
             .map_err(|e| broken(&format!("starting a shell on `{}`", self.name), e))?;
         Ok(channel)
     }

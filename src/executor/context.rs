@@ -27,6 +27,8 @@ pub struct PlayCtx<'a> {
     pub playbook_dir: std::path::PathBuf,
     /// The inventory, for `delegate_to` targets' connection variables.
     pub inventory: Arc<crate::inventory::Inventory>,
+    /// `include_role`s that ran in this play: their handlers answer notifications.
+    pub open_gates: std::collections::HashSet<u32>,
 }
 
 impl PlayCtx<'_> {
@@ -58,6 +60,9 @@ pub fn layers(
         layers.push(Layer::templated(pc.play.roles_defaults.clone()));
     }
     if let Some(r) = role {
+        if !r.chain_defaults.is_empty() {
+            layers.push(Layer::templated(r.chain_defaults.clone()));
+        }
         layers.push(Layer::templated(r.defaults.clone()));
     }
     layers.push(Layer::templated(host.inv_vars.clone()));
@@ -70,6 +75,9 @@ pub fn layers(
         layers.push(Layer::templated(pc.play.roles_vars.clone()));
     }
     if let Some(r) = role {
+        if !r.chain_vars.is_empty() {
+            layers.push(Layer::templated(r.chain_vars.clone()));
+        }
         layers.push(Layer::templated(r.vars.clone()));
     }
     if let Some(t) = task {

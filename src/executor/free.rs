@@ -144,6 +144,7 @@ impl<'a> Runner<'a> {
                             end_play: false,
                             start_at: start_at.clone(),
                             include_depth: 0,
+                            in_handler: false,
                             peers: Some(peers.clone()),
                             step: false,
                             stopped: false,

@@ -8,16 +8,60 @@ use crate::output::Reporter;
 use crate::playbook::{Play, Task};
 use anyhow::Result;
 
+/// Warnings found while searching handlers (a name that cannot be templated), each said
+/// once per run; `take_warnings` hands them to the reporter.
+static WARNINGS: std::sync::Mutex<Vec<(String, bool)>> = std::sync::Mutex::new(Vec::new());
+
+/// The search warnings not reported yet.
+pub fn take_warnings() -> Vec<String> {
+    let Ok(mut w) = WARNINGS.lock() else {
+        return Vec::new();
+    };
+    w.iter_mut()
+        .filter(|(_, said)| !*said)
+        .map(|(text, said)| {
+            *said = true;
+            text.clone()
+        })
+        .collect()
+}
+
 /// The handler's name as notifications name it: templated with the play's variables (not a
-/// host's), as Ansible does; `None` when it cannot be rendered.
+/// host's), as Ansible does; `None` when it cannot be rendered (with Ansible's warning, for a
+/// handler that has no `listen` topic to be found by instead).
 fn handler_name(handler: &Task, pc: &PlayCtx) -> Option<String> {
     match &handler.name {
         None => Some(handler.module_name.clone()),
-        Some(tree) => tree.render(&pc.play_scope(), &pc.omit).ok().map(|v| {
-            v.as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| v.to_string())
-        }),
+        Some(tree) => {
+            let scope = pc.play_scope();
+            match tree.render(&scope, &pc.omit) {
+                Ok(v) => Some(
+                    v.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| v.to_string()),
+                ),
+                Err(e) => {
+                    if handler.listen.is_empty() {
+                        let raw = match tree {
+                            crate::template::tree::TTree::Tmpl(t, _) => t.source().to_string(),
+                            other => format!("{other:?}"),
+                        };
+                        let why = tree
+                            .templates()
+                            .first()
+                            .and_then(|(t, _)| crate::template::tree::undefined_message(t, &scope))
+                            .unwrap_or_else(|| format!("{e:#}"));
+                        let text = format!("Handler '{raw}' is unusable because it has no listen topics and the name could not be templated (host-specific variables are not supported in handler names). The error: {why}");
+                        if let Ok(mut w) = WARNINGS.lock() {
+                            if !w.iter().any(|(t, _)| *t == text) {
+                                w.push((text, false));
+                            }
+                        }
+                    }
+                    None
+                }
+            }
+        }
     }
 }
 
@@ -29,17 +73,24 @@ fn named(handler: &Task, n: &str, name: &str) -> bool {
         })
 }
 
-fn by_name(handler: &Task, name: &str, pc: &PlayCtx) -> bool {
-    handler_name(handler, pc).is_some_and(|n| named(handler, &n, name))
+/// Whether the handler is part of the play yet (an included role's once the include ran).
+fn present(handler: &Task, pc: &PlayCtx) -> bool {
+    handler
+        .handler_gate
+        .is_none_or(|g| pc.open_gates.contains(&g))
 }
 
-fn by_listen(handler: &Task, name: &str) -> bool {
-    handler.listen.iter().any(|l| named(handler, l, name))
+fn by_name(handler: &Task, name: &str, pc: &PlayCtx) -> bool {
+    present(handler, pc) && handler_name(handler, pc).is_some_and(|n| named(handler, &n, name))
+}
+
+fn by_listen(handler: &Task, name: &str, pc: &PlayCtx) -> bool {
+    present(handler, pc) && handler.listen.iter().any(|l| named(handler, l, name))
 }
 
 /// Whether a notification names the handler: by its name or one of its `listen` topics.
 pub fn matches(handler: &Task, name: &str, pc: &PlayCtx) -> bool {
-    by_name(handler, name, pc) || by_listen(handler, name)
+    by_name(handler, name, pc) || by_listen(handler, name, pc)
 }
 
 /// Whether handler `hi` of the play answers a notification, as Ansible searches: every
@@ -47,7 +98,7 @@ pub fn matches(handler: &Task, name: &str, pc: &PlayCtx) -> bool {
 /// runs of handlers from the same role, or from the play) are searched last-loaded first, the
 /// handlers of a block in order, and the first found wins.
 fn answers(play: &Play, hi: usize, name: &str, pc: &PlayCtx) -> bool {
-    by_listen(&play.handlers[hi], name) || name_winner(play, name, pc) == Some(hi)
+    by_listen(&play.handlers[hi], name, pc) || name_winner(play, name, pc) == Some(hi)
 }
 
 fn name_winner(play: &Play, name: &str, pc: &PlayCtx) -> Option<usize> {
@@ -116,6 +167,56 @@ pub fn flush(
                 continue;
             }
             ran.extend(targets.iter().map(|i| (hi, *i)));
+            // An `include_tasks` handler: its file's tasks run now, as handlers, on the hosts
+            // that include it (what they notify runs in the next pass).
+            use crate::playbook::TaskKind;
+            let all = super::TagFilter::new(&[], &[]);
+            match &handler.kind {
+                TaskKind::Include(inc) => {
+                    // Forced handlers: hosts that failed take part in the include (and stay
+                    // failed after it).
+                    let forced: Vec<usize> = targets
+                        .iter()
+                        .copied()
+                        .filter(|i| runner.hosts[*i].failed)
+                        .collect();
+                    for i in &forced {
+                        runner.hosts[*i].failed = false;
+                    }
+                    let was = std::mem::replace(&mut runner.in_handler, true);
+                    let r = runner.run_include(play, handler, inc, &targets, &all, reporter, pc);
+                    runner.in_handler = was;
+                    for i in &forced {
+                        runner.hosts[*i].failed = true;
+                    }
+                    r?;
+                    continue;
+                }
+                TaskKind::FlushHandlers => {
+                    reporter.task_start(
+                        &run_task::display_name(pc, handler, None),
+                        true,
+                        &handler.span,
+                    );
+                    anyhow::bail!("flush_handlers cannot be used as a handler");
+                }
+                TaskKind::Module(_) | TaskKind::Block(_) => {}
+                // Other `meta` tasks do as they do in a task list.
+                _ => {
+                    let was = std::mem::replace(&mut runner.in_handler, true);
+                    let r = runner.run_list(
+                        play,
+                        std::slice::from_ref(handler),
+                        &targets,
+                        &all,
+                        reporter,
+                        pc,
+                    );
+                    runner.in_handler = was;
+                    r?;
+                    continue;
+                }
+            }
             // `run_once`: the first notified host runs it (the others' notification is used).
             let targets: Vec<usize> = if handler.run_once {
                 targets.into_iter().take(1).collect()

@@ -89,6 +89,8 @@ pub struct Runner<'a> {
     start_at: Option<String>,
     /// How many `include_tasks` are running inside each other.
     include_depth: usize,
+    /// Running the tasks a handler's `include_tasks` brought in: they show as handlers.
+    in_handler: bool,
     /// Under the `free` strategy, a runner holds one host; the others' variables as of the
     /// start of the batch are read from here.
     peers: Option<Arc<crate::vars::HostVars>>,
@@ -219,6 +221,7 @@ impl<'a> Runner<'a> {
             end_play: false,
             start_at: settings.start_at_task.clone(),
             include_depth: 0,
+            in_handler: false,
             peers: None,
             step: settings.step,
             stopped: false,
@@ -492,6 +495,7 @@ impl<'a> Runner<'a> {
             omit: self.omit.clone(),
             playbook_dir: pb.dir.clone(),
             inventory: self.inventory.clone(),
+            open_gates: Default::default(),
         }
     }
 
@@ -599,6 +603,23 @@ impl<'a> Runner<'a> {
         for section in &play.sections {
             if self.run_list(play, section, batch, tags, reporter, pc)? {
                 return Ok(true);
+            }
+            if self.settings.debug {
+                // Ansible's `display.debug` line for its implicit flush.
+                for i in batch {
+                    let h = &self.hosts[*i];
+                    if !h.notified.is_empty() {
+                        let now = std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map(|d| d.as_secs_f64())
+                            .unwrap_or(0.0);
+                        crate::output::eprintln_above(&format!(
+                            "{:>6} {now:.5}: META: triggered running handlers for {}",
+                            std::process::id(),
+                            h.name
+                        ));
+                    }
+                }
             }
             handlers::flush(self, play, batch, pc, reporter)?;
             if INTERRUPTED.load(Ordering::SeqCst) {
@@ -828,7 +849,11 @@ impl<'a> Runner<'a> {
                 .iter()
                 .find(|i| self.hosts[**i].active())
                 .map(|i| &self.hosts[*i]);
-            reporter.task_start(&run_task::display_name(pc, task, first), false, &task.span);
+            reporter.task_start(
+                &run_task::display_name(pc, task, first),
+                self.in_handler,
+                &task.span,
+            );
             if task.run_once && self.peers.is_some() {
                 // As ansible-playbook: a one-host runner of the free strategy cannot tell
                 // whether another host ran the task already.
@@ -978,7 +1003,11 @@ impl<'a> Runner<'a> {
             .iter()
             .find(|i| self.hosts[**i].active())
             .map(|i| &self.hosts[*i]);
-        reporter.task_start(&run_task::display_name(pc, task, first), false, &task.span);
+        reporter.task_start(
+            &run_task::display_name(pc, task, first),
+            self.in_handler,
+            &task.span,
+        );
         let pool = &self.pool;
         let shared: &PlayCtx = pc;
         let mut targets: Vec<(usize, &mut HostState)> = self
@@ -1043,6 +1072,9 @@ impl<'a> Runner<'a> {
                     results.push(HostResult::simple(name, status, Some(msg), duration));
                 }
             }
+        }
+        if let (Some(g), false) = (inc.handlers_gate, groups.is_empty()) {
+            pc.open_gates.insert(g);
         }
         self.record(&results, Some(task), reporter, pc);
         if task.no_log || self.settings.no_log {
@@ -1180,7 +1212,11 @@ impl<'a> Runner<'a> {
     /// The banner of a `meta` task (`TASK [meta]`, or its name), as ansible-playbook shows it.
     fn meta_banner(&self, task: &Task, pc: &PlayCtx, reporter: &mut dyn Reporter) {
         let first = self.hosts.iter().find(|h| h.active());
-        reporter.task_start(&run_task::display_name(pc, task, first), false, &task.span);
+        reporter.task_start(
+            &run_task::display_name(pc, task, first),
+            self.in_handler,
+            &task.span,
+        );
     }
 
     /// A `meta` task whose `when` does not hold on host `i`: ansible-playbook's `META:` line
@@ -1519,6 +1555,9 @@ impl<'a> Runner<'a> {
                             h.notified.insert(name);
                         }
                     }
+                }
+                for w in handlers::take_warnings() {
+                    reporter.warning(&w);
                 }
             }
             // A failure is shown with where the task was written (ansible-core's `[ERROR]`).

@@ -10,7 +10,7 @@ use super::result::{HostResult, ItemResult, Status};
 use crate::connection::{self, is_deadline_exceeded, is_transport_error, Become};
 use crate::modules::{Args, Diff, FactKind, Module, ModuleCtx, Plan};
 use crate::playbook::{search_paths, Task};
-use crate::template::{truthy, Tmpl};
+use crate::template::Tmpl;
 use crate::vars::{map_value, Layer, Scope, VarMap};
 use anyhow::{anyhow, Result};
 use minijinja::value::ValueKind;
@@ -66,6 +66,11 @@ fn become_with(pc: &PlayCtx, task: Option<&Task>, scope: &Value) -> Option<Becom
         .or(keyword)
         .or_else(|| pc.settings.become_user.clone())
         .unwrap_or_else(|| "root".into());
+    // The sudo plugin's options: its variables, else the environment or ansible.cfg.
+    let sudo = Some(("become", "sudo"));
+    let option = |vars: &[&str], name: &str| {
+        var_str(scope, vars).or_else(|| crate::config_lookup::explicit(name, sudo))
+    };
     Some(Become {
         user,
         password: var_str(
@@ -76,6 +81,12 @@ fn become_with(pc: &PlayCtx, task: Option<&Task>, scope: &Value) -> Option<Becom
                 "ansible_sudo_pass",
             ],
         ),
+        exe: option(&["ansible_become_exe", "ansible_sudo_exe"], "become_exe"),
+        flags: option(
+            &["ansible_become_flags", "ansible_sudo_flags"],
+            "become_flags",
+        ),
+        chdir: option(&["ansible_sudo_chdir"], "sudo_chdir"),
     })
 }
 
@@ -465,10 +476,9 @@ fn run_task_inner(pc: &PlayCtx, task: &Task, host: &mut HostState) -> Result<Hos
             let scope = Scope::new(l).into_value();
             let mut stop = true;
             for c in conds {
-                let v = c.render(&scope).map_err(|e| {
+                stop &= crate::template::conditional::evaluate(c, &scope).map_err(|e| {
                     anyhow!("the condition `{}` of `break_when` failed: {e}", c.source())
                 })?;
-                stop &= crate::template::truthy(&v);
             }
             if stop {
                 break;
@@ -672,20 +682,24 @@ pub(super) fn with_keys(result: &Value, extra: &[(&str, Value)]) -> Value {
 }
 
 fn eval_conditions(conds: &[Arc<Tmpl>], scope: &Value) -> Result<Option<String>> {
+    use crate::template::conditional::{evaluate, CondError};
     for c in conds {
-        let v = c.render(scope).map_err(|e| {
+        let holds = evaluate(c, scope).map_err(|e| {
             let src = c
                 .source()
                 .trim()
                 .trim_start_matches("{{")
                 .trim_end_matches("}}")
                 .trim();
-            match crate::template::tree::undefined_message(c, scope) {
-                Some(what) => anyhow!("the condition `{src}` failed: {what}"),
-                None => anyhow!("the condition `{src}` failed: {e}"),
+            match e {
+                CondError::Render(e) => match crate::template::tree::undefined_message(c, scope) {
+                    Some(what) => anyhow!("the condition `{src}` failed: {what}"),
+                    None => anyhow!("the condition `{src}` failed: {e}"),
+                },
+                other => anyhow!("the condition `{src}` failed: {other}"),
             }
         })?;
-        if !truthy(&v) {
+        if !holds {
             let src = c
                 .source()
                 .trim()

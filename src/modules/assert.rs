@@ -7,7 +7,13 @@ use minijinja::Value;
 pub struct Assert;
 
 static SPEC: Spec = Spec {
-    args: &["that", "fail_msg", "success_msg", "quiet"],
+    args: &[
+        "that",
+        "fail_msg",
+        "success_msg",
+        "quiet",
+        "_that_templated",
+    ],
     aliases: &[("msg", "fail_msg")],
     free_form: None,
     any_args: false,
@@ -28,18 +34,41 @@ impl Module for Assert {
         true
     }
     fn plan(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
-        let that = match args.get("that") {
-            Some(v) if v.as_str().is_none() => args.list("that"),
-            Some(v) => vec![v.to_string()],
+        use crate::template::conditional::{evaluate, evaluate_value, CondError};
+        // Each item a condition: a trusted string is an expression (a template in it is
+        // evaluated with it), a boolean is itself (what `'{{ x == 1 }}'` gave).
+        let that: Vec<Value> = match args.map.get("that") {
+            Some(v) if v.kind() == minijinja::value::ValueKind::Seq => v.try_iter()?.collect(),
+            Some(v) if v.is_none() => return Ok(Plan::fail("Empty conditional expression.")),
+            Some(v) => vec![v.clone()],
             None => return Ok(Plan::fail("missing required arguments: that")),
         };
-        for cond in &that {
-            let t = crate::template::compile_condition(cond)
-                .map_err(|e| anyhow!("the condition `{cond}` is not a valid expression: {e}"))?;
-            let ok = t
-                .render(ctx.vars)
-                .map(|v| crate::template::truthy(&v))
-                .map_err(|e| anyhow!("evaluating `{cond}`: {}", describe(&t, ctx.vars, &e)))?;
+        for item in &that {
+            let cond = item
+                .as_str()
+                .map_or_else(|| item.to_string(), str::to_string);
+            let evaluated = match item.as_str() {
+                Some(s) if item.is_safe() => {
+                    let t = crate::template::compile_condition(s).map_err(|e| {
+                        anyhow!("the condition `{cond}` is not a valid expression: {e}")
+                    })?;
+                    match evaluate(&t, ctx.vars) {
+                        Err(CondError::Render(e)) => {
+                            return Err(anyhow!(
+                                "evaluating `{cond}`: {}",
+                                describe(&t, ctx.vars, &e)
+                            ))
+                        }
+                        r => r,
+                    }
+                }
+                _ => evaluate_value(item, ctx.vars),
+            };
+            let ok = match evaluated {
+                Ok(b) => b,
+                Err(CondError::Render(e)) => return Err(anyhow!("evaluating `{cond}`: {e}")),
+                Err(e) => return Ok(Plan::fail(e.to_string())),
+            };
             if !ok {
                 let msg = args
                     .get("fail_msg")
@@ -57,7 +86,21 @@ impl Module for Assert {
         let msg = args
             .str("success_msg")
             .unwrap_or_else(|| "All assertions passed".into());
-        Ok(Plan::unchanged().with_msg(msg))
+        let mut plan = Plan::unchanged().with_msg(msg);
+        // A condition written as a template that gave no expression: Ansible deprecates it.
+        if args.has("_that_templated") && that.iter().any(|v| v.as_str().is_none()) {
+            plan.values.insert(
+                "deprecations".into(),
+                Value::from(vec![crate::vars::map_value([
+                    (
+                        "msg".to_string(),
+                        Value::from("Conditionals should not be surrounded by templating delimiters such as {{ }} or {% %}."),
+                    ),
+                    ("version".to_string(), Value::from("2.23")),
+                ])]),
+            );
+        }
+        Ok(plan)
     }
 }
 

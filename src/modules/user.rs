@@ -591,7 +591,11 @@ fn key_values(mut plan: Plan, obs: &Observed, key_file: &str) -> Plan {
 }
 
 fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
-    let want = want_from(args)?;
+    let mut want = want_from(args)?;
+    // `shell: ~/bin/sh` is the module user's home, as Ansible expands it.
+    if let Some(sh) = want.shell.as_ref().filter(|s| s.starts_with('~')) {
+        want.shell = Some(super::fileops::expand_home(ctx, sh)?);
+    }
     let key = want.generate_ssh_key.then(|| key_file(args));
     let obs = observe(ctx, &want, key.as_deref())?;
     let decision = decide(&want, &obs, !ctx.check).map_err(fail)?;

@@ -265,7 +265,7 @@ impl Human {
                 r.host,
                 Self::json(&item.result, r.no_log, indent)
             ),
-            _ if r.show && item.status == Status::Ok => format!(
+            _ if r.show && matches!(item.status, Status::Ok | Status::Changed) => format!(
                 "{word}: [{}] => (item={label}) => {}",
                 r.host,
                 Self::json(&Self::shown(&item.result), r.no_log, true)
@@ -344,7 +344,7 @@ impl Reporter for Human {
                     Self::json(&r.result, r.no_log, indent)
                 )
             }
-            _ if r.show && r.status == Status::Ok => format!(
+            _ if r.show && matches!(r.status, Status::Ok | Status::Changed) => format!(
                 "{word}: [{}] => {}",
                 r.host,
                 Self::json(&Self::shown(&r.result), r.no_log, true)

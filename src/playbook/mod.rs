@@ -74,6 +74,10 @@ pub struct RoleInfo {
     pub vars: Arc<VarMap>,
     /// Parameters given where the role is listed (`- { role: x, port: 80 }`).
     pub params: Arc<VarMap>,
+    /// The defaults and vars of the roles that brought this one in (its dependency chain,
+    /// outermost first): Ansible shows them to the role, under its own.
+    pub chain_defaults: Arc<VarMap>,
+    pub chain_vars: Arc<VarMap>,
 }
 
 /// `serial:` one batch size.

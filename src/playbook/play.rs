@@ -86,6 +86,8 @@ pub(super) struct LoadCtx<'a> {
     pub dep_role_names: Vec<String>,
     /// A dependency is being loaded (its name goes to `dep_role_names`).
     pub loading_dep: bool,
+    /// Blocks entered while loading handlers: a block inside a handler is refused.
+    pub handler_block_depth: usize,
 }
 
 impl LoadCtx<'_> {
@@ -131,6 +133,7 @@ pub fn load_playbook(path: &Path, opts: &LoadOptions) -> Result<Playbook> {
         play_role_names: Vec::new(),
         dep_role_names: Vec::new(),
         loading_dep: false,
+        handler_block_depth: 0,
     };
     let plays = load_plays(path, &mut ctx)?;
     Ok(Playbook {
@@ -155,6 +158,7 @@ pub fn load_playbook_str(text: &str, name: &str, opts: &LoadOptions) -> Result<P
         play_role_names: Vec::new(),
         dep_role_names: Vec::new(),
         loading_dep: false,
+        handler_block_depth: 0,
     };
     let docs = crate::yaml::load_str(text, Path::new(name))?;
     let plays = plays_from_docs(docs, &dir, &mut ctx)?;
@@ -628,16 +632,9 @@ pub(super) fn load_task_list(
         load_item(item, inh, ctx, handlers, &mut out)?;
         // A handler that is an include, import or block: notifying its name (or a `listen`
         // topic of it) runs the tasks it brings in.
-        let compound = [
-            "include_tasks",
-            "import_tasks",
-            "include",
-            "block",
-            "include_role",
-            "import_role",
-        ]
-        .iter()
-        .any(|k| item.get(k).is_some() || item.get(&format!("ansible.builtin.{k}")).is_some());
+        let compound = ["import_tasks", "block", "include_role", "import_role"]
+            .iter()
+            .any(|k| item.get(k).is_some() || item.get(&format!("ansible.builtin.{k}")).is_some());
         if handlers && compound {
             let mut identity = Vec::new();
             if let Some(n) = item.get("name").and_then(|n| n.as_str()) {
@@ -673,18 +670,54 @@ fn load_item(
         ));
     }
     let normalized = short_action_keys(item);
+    let written = item;
     let item = normalized.as_ref().unwrap_or(item);
+    // As ansible-core: a role is no handler.
+    if handlers {
+        if let Some((k, _)) = written.as_map().and_then(|m| {
+            m.iter().find(|(k, _)| {
+                k.as_str().is_some_and(|k| {
+                    matches!(k.rsplit('.').next(), Some("include_role" | "import_role"))
+                })
+            })
+        }) {
+            return Err(err_at(
+                &item.span,
+                format!(
+                    "Using '{}' as a handler is not supported.",
+                    k.as_str().unwrap_or_default()
+                ),
+            ));
+        }
+    }
     if let Some(block) = item.get("block") {
+        // A handler list's entries may be blocks; a block inside one may not (ansible-core).
+        if handlers && ctx.handler_block_depth > 0 {
+            return Err(err_at(
+                &item.span,
+                "Using a block as a handler is not supported.",
+            ));
+        }
         let binh = inherit_from(item, inh, BLOCK_KEYWORDS)?;
-        let tasks = load_task_list(block, &binh, ctx, handlers)?;
-        let rescue = match item.get("rescue") {
-            Some(r) => load_task_list(r, &binh, ctx, handlers)?,
-            None => Vec::new(),
-        };
-        let always = match item.get("always") {
-            Some(a) => load_task_list(a, &binh, ctx, handlers)?,
-            None => Vec::new(),
-        };
+        if handlers {
+            ctx.handler_block_depth += 1;
+        }
+        let loaded = (|| -> Result<_> {
+            let tasks = load_task_list(block, &binh, ctx, handlers)?;
+            let rescue = match item.get("rescue") {
+                Some(r) => load_task_list(r, &binh, ctx, handlers)?,
+                None => Vec::new(),
+            };
+            let always = match item.get("always") {
+                Some(a) => load_task_list(a, &binh, ctx, handlers)?,
+                None => Vec::new(),
+            };
+            Ok((tasks, rescue, always))
+        })();
+        if handlers {
+            ctx.handler_block_depth -= 1;
+        }
+        let (tasks, rescue, always) = loaded?;
         if rescue.is_empty() && always.is_empty() {
             out.extend(tasks);
         } else {
@@ -701,8 +734,10 @@ fn load_item(
     let include = ["import_tasks", "include_tasks", "include"]
         .into_iter()
         .find_map(|k| item.get(k).map(|v| (k, v)));
-    if let Some((kw, target)) = include.filter(|(kw, _)| *kw != "import_tasks" && !handlers) {
-        out.push(load_dynamic_include(item, kw, target, inh, ctx)?);
+    // `include_tasks` is dynamic, as a handler too (notifying it runs the file's tasks as
+    // handlers; they are not notifiable themselves).
+    if let Some((kw, target)) = include.filter(|(kw, _)| *kw != "import_tasks") {
+        out.push(load_dynamic_include(item, kw, target, inh, ctx, handlers)?);
         return Ok(());
     }
     if let Some((kw, target)) = include {
@@ -741,9 +776,13 @@ fn load_item(
         let docs = load_file(&path)
             .map_err(|e| err_at(&target.span, format!("cannot load `{file}`: {e:#}")))?;
         ctx.include_stack.push(path.clone());
-        if let Some(doc) = docs.first() {
-            out.extend(load_task_list(doc, &sub, ctx, handlers)?);
-        }
+        let depth = std::mem::take(&mut ctx.handler_block_depth);
+        let loaded = match docs.first() {
+            Some(doc) => load_task_list(doc, &sub, ctx, handlers),
+            None => Ok(Vec::new()),
+        };
+        ctx.handler_block_depth = depth;
+        out.extend(loaded?);
         ctx.include_stack.pop();
         return Ok(());
     }
@@ -896,6 +935,7 @@ fn load_dynamic_include(
     target: &Node,
     inh: &Inherited,
     ctx: &mut LoadCtx,
+    handlers: bool,
 ) -> Result<Task> {
     // `include_tasks: file=x.yml`
     let kv;
@@ -952,7 +992,7 @@ fn load_dynamic_include(
         None => (target, None),
     };
     let file = want_str(file_node, kw)?;
-    let mut task = include_statement(item, kw, target, inh)?;
+    let mut task = include_statement(item, kw, target, inh, handlers)?;
     task.args = TTree::from_node(file_node)?;
     // The include's `vars` reach the included tasks as include parameters, not as inherited
     // task vars; `apply` keywords are inherited.
@@ -972,7 +1012,7 @@ fn load_dynamic_include(
             ));
         }
         tasks = Some(std::sync::Arc::new(
-            load_included_file(&path, &sub, ctx)
+            load_included_file(&path, &sub, ctx, handlers)
                 .map_err(|e| err_at(&file_node.span, format!("cannot load `{file}`: {e:#}")))?,
         ));
     }
@@ -987,6 +1027,8 @@ fn load_dynamic_include(
         opts: ctx.opts.clone(),
         playbook_dir: ctx.playbook_dir.clone(),
         role_spec: None,
+        handlers,
+        handlers_gate: None,
     }));
     Ok(task)
 }
@@ -1002,7 +1044,13 @@ fn load_dynamic_role(
     ctx: &mut LoadCtx,
 ) -> Result<Task> {
     let rref = RoleRef::from_include(spec)?;
-    let mut task = include_statement(item, kw, spec, inh)?;
+    let mut task = include_statement(item, kw, spec, inh, false)?;
+    // The statement's `vars:` reach the role's tasks as include parameters (above `set_fact`),
+    // as Ansible's include_role passes them.
+    let params = match item.get("vars") {
+        Some(v) => vars_map(v, "vars")?,
+        None => VarMap::new(),
+    };
     if crate::template::is_templated(&rref.name) {
         // `include_role: name: "{{ role_path }}/roles/a"`: loaded when a host reaches it.
         let sub = match spec.get("apply") {
@@ -1017,11 +1065,13 @@ fn load_dynamic_role(
         task.kind = TaskKind::Include(std::sync::Arc::new(IncludeTasks {
             file: TTree::from_node(name_node)?,
             inherit: sub,
-            params: VarMap::new(),
+            params: params.clone(),
             tasks: None,
             opts: ctx.opts.clone(),
             playbook_dir: ctx.playbook_dir.clone(),
             role_spec: Some(spec.clone()),
+            handlers: false,
+            handlers_gate: None,
         }));
         return Ok(task);
     }
@@ -1041,6 +1091,7 @@ fn load_dynamic_role(
         .transpose()?
         .unwrap_or(false);
     let was_public = std::mem::replace(&mut ctx.public, public);
+    let handlers_before = ctx.role_handlers.len();
     let loaded = load_role(
         &rref,
         &sub,
@@ -1051,6 +1102,16 @@ fn load_dynamic_role(
     ctx.public = was_public;
     let loaded = loaded?;
     ctx.role_handlers.extend(loaded.handlers);
+    // The role's handlers (and those of roles it imports) join the play's when it runs.
+    static GATES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    let gate = GATES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut gated = false;
+    for h in &mut ctx.role_handlers[handlers_before..] {
+        if h.handler_gate.is_none() {
+            h.handler_gate = Some(gate);
+            gated = true;
+        }
+    }
     let shown = format!(
         "{}/tasks/{}",
         rref.name,
@@ -1060,18 +1121,26 @@ fn load_dynamic_role(
     task.kind = TaskKind::Include(std::sync::Arc::new(IncludeTasks {
         file: TTree::Value(minijinja::Value::from(shown)),
         inherit: sub,
-        params: VarMap::new(),
+        params,
         tasks: Some(std::sync::Arc::new(loaded.tasks)),
         opts: ctx.opts.clone(),
         playbook_dir: ctx.playbook_dir.clone(),
         role_spec: None,
+        handlers: false,
+        handlers_gate: gated.then_some(gate),
     }));
     Ok(task)
 }
 
 /// The include statement's own keywords (`when`, loop, `tags`, `vars`...) parsed as a task's;
 /// keywords that would apply to the include alone are refused with a hint to use `apply:`.
-fn include_statement(item: &Node, kw: &str, target: &Node, inh: &Inherited) -> Result<Task> {
+fn include_statement(
+    item: &Node,
+    kw: &str,
+    target: &Node,
+    inh: &Inherited,
+    handlers: bool,
+) -> Result<Task> {
     let Some(entries) = item.as_map() else {
         return Err(err_at(&item.span, "a task must be a mapping"));
     };
@@ -1082,7 +1151,9 @@ fn include_statement(item: &Node, kw: &str, target: &Node, inh: &Inherited) -> R
             continue;
         }
         let is_loop = super::task::is_loop_keyword(&key);
-        if !is_loop && !INCLUDE_KEYWORDS.contains(&key.as_str()) {
+        let allowed =
+            is_loop || INCLUDE_KEYWORDS.contains(&key.as_str()) || (handlers && key == "listen");
+        if !allowed {
             let mut hint = "put it in `apply:` to give it to the included tasks, or on those tasks";
             if super::task::TASK_KEYWORDS.contains(&key.as_str())
                 && APPLY_KEYWORDS.contains(&key.as_str())
@@ -1114,7 +1185,7 @@ fn include_statement(item: &Node, kw: &str, target: &Node, inh: &Inherited) -> R
         span: item.span.clone(),
         tag: None,
     };
-    let mut task = parse_task(&node, inh, false)?;
+    let mut task = parse_task(&node, inh, handlers)?;
     task.module_name = kw.to_string();
     Ok(task)
 }
@@ -1140,13 +1211,20 @@ pub(super) fn task_file(inh: &Inherited, playbook_dir: &Path, file: &str) -> Pat
         .unwrap_or(first)
 }
 
-fn load_included_file(path: &Path, inh: &Inherited, ctx: &mut LoadCtx) -> Result<Vec<Task>> {
+fn load_included_file(
+    path: &Path,
+    inh: &Inherited,
+    ctx: &mut LoadCtx,
+    handlers: bool,
+) -> Result<Vec<Task>> {
     let docs = load_file(path)?;
     ctx.include_stack.push(path.to_path_buf());
+    let depth = std::mem::take(&mut ctx.handler_block_depth);
     let res = match docs.first() {
-        Some(doc) => load_task_list(doc, inh, ctx, false),
+        Some(doc) => load_task_list(doc, inh, ctx, handlers),
         None => Ok(Vec::new()),
     };
+    ctx.handler_block_depth = depth;
     ctx.include_stack.pop();
     res
 }
@@ -1173,6 +1251,7 @@ pub fn load_include_at_run_time(inc: &IncludeTasks, file: &str) -> Result<Vec<Ta
             play_role_names: Vec::new(),
             dep_role_names: Vec::new(),
             loading_dep: false,
+            handler_block_depth: 0,
         };
         let mut seen = Vec::new();
         let loaded = load_role(
@@ -1200,8 +1279,10 @@ pub fn load_include_at_run_time(inc: &IncludeTasks, file: &str) -> Result<Vec<Ta
         play_role_names: Vec::new(),
         dep_role_names: Vec::new(),
         loading_dep: false,
+        handler_block_depth: 0,
     };
-    load_included_file(&path, &sub, &mut ctx).map_err(|e| anyhow!("cannot load `{file}`: {e:#}"))
+    load_included_file(&path, &sub, &mut ctx, inc.handlers)
+        .map_err(|e| anyhow!("cannot load `{file}`: {e:#}"))
 }
 
 /// Reads a YAML vars file (role defaults/vars) into a map.

@@ -375,6 +375,16 @@ pub(super) fn load_role(
         }
         _ => Vec::new(),
     };
+    let (chain_defaults, chain_vars) = match (&inh.role, ctx.loading_dep) {
+        (Some(p), false) => {
+            let mut d = (*p.chain_defaults).clone();
+            d.extend(p.defaults.iter().map(|(k, v)| (k.clone(), v.clone())));
+            let mut v = (*p.chain_vars).clone();
+            v.extend(p.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+            (Arc::new(d), Arc::new(v))
+        }
+        _ => Default::default(),
+    };
     let info = Arc::new(RoleInfo {
         name,
         fqcn,
@@ -383,6 +393,8 @@ pub(super) fn load_role(
         defaults: Arc::new(defaults),
         vars: Arc::new(vars),
         params: Arc::new(param_chain.clone()),
+        chain_defaults,
+        chain_vars,
     });
     if ctx.public {
         ctx.public_roles.push(info.clone());

@@ -169,6 +169,10 @@ pub struct IncludeTasks {
     /// For an `include_role` whose name is a template: its options (`tasks_from`...), the
     /// role being loaded when a host reaches it, named by `file` rendered.
     pub role_spec: Option<Node>,
+    /// A handler's include: its tasks are handlers (run when the include runs).
+    pub handlers: bool,
+    /// An `include_role`'s handlers answer notifications once it ran (see `Task::handler_gate`).
+    pub handlers_gate: Option<u32>,
 }
 
 impl std::fmt::Debug for TaskKind {
@@ -257,6 +261,9 @@ pub struct Task {
     /// `async: SECONDS` with `poll`: the task's time limit when it is polled (`poll` > 0);
     /// `poll: 0` (fire and forget) is not run yet and fails the task.
     pub async_poll: Option<(u64, u64)>,
+    /// A handler of a role an `include_role` brings in: it answers notifications only once
+    /// that include ran (Ansible adds such handlers to the play then).
+    pub handler_gate: Option<u32>,
 }
 
 impl Task {
@@ -374,6 +381,7 @@ impl Task {
             templated_flags: Vec::new(),
             any_errors_fatal: inh.any_errors_fatal,
             async_poll: None,
+            handler_gate: None,
         }
     }
 
@@ -564,6 +572,8 @@ pub(super) fn conditions(node: &Node, key: &str) -> Result<Vec<Arc<Tmpl>>> {
         .map(|n| {
             let text = match &n.kind {
                 NodeKind::Bool(b) => if *b { "True" } else { "False" }.to_string(),
+                // `when: !unsafe ...`: never evaluated (Ansible fails the task).
+                _ if n.tag.as_deref() == Some("unsafe") => "__drover_untrusted()".to_string(),
                 _ => want_str(n, key)?,
             };
             Ok(compile_condition_lenient(&text))
@@ -672,6 +682,29 @@ fn untrusted_var(v: &Node) -> bool {
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
         }
         None => true,
+    }
+}
+
+/// `assert`'s `that` as Ansible reads it: each item is a condition, evaluated as written (an
+/// embedded template, `'"{{ x }}" == "a"'`, is part of the expression), so only a whole
+/// template (`'{{ x }}'`) is rendered before the module sees it.
+fn conditions_as_written(tree: TTree) -> TTree {
+    match tree {
+        TTree::Tmpl(t, _) if crate::template::single_expression(t.source().trim()).is_none() => {
+            TTree::Value(minijinja::Value::from_safe_string(t.source().to_string()))
+        }
+        TTree::Seq(items) => TTree::Seq(items.into_iter().map(conditions_as_written).collect()),
+        other => other,
+    }
+}
+
+/// Whether a tree still holds a template to render.
+fn has_template(tree: &TTree) -> bool {
+    match tree {
+        TTree::Tmpl(..) => true,
+        TTree::Seq(items) => items.iter().any(has_template),
+        TTree::Map(entries) => entries.iter().any(|(_, t)| has_template(t)),
+        TTree::Value(_) => false,
     }
 }
 
@@ -786,6 +819,16 @@ fn module_args(
                         ));
                         TTree::from_node(v)?
                     }
+                } else if module.name() == "assert" && key == "that" {
+                    let tree = conditions_as_written(TTree::from_node(v)?);
+                    if has_template(&tree) {
+                        entries.push((
+                            "_that_templated".into(),
+                            TTree::Value(minijinja::Value::from(true)),
+                            k.span.clone(),
+                        ));
+                    }
+                    tree
                 } else {
                     TTree::from_node(v)?
                 };
@@ -894,11 +937,19 @@ fn action_as_module(node: &Node) -> Result<Option<Node>> {
             let module = av
                 .get("module")
                 .ok_or_else(|| err_at(&av.span, "an `action` mapping needs `module:`"))?;
-            let rest: Vec<(Node, Node)> = m
+            let mut rest: Vec<(Node, Node)> = m
                 .iter()
-                .filter(|(k, _)| k.as_str() != Some("module"))
+                .filter(|(k, _)| !matches!(k.as_str(), Some("module" | "args")))
                 .cloned()
                 .collect();
+            // `action: {module: m, args: {...}}`: the nested arguments, under the others.
+            if let Some(NodeKind::Map(nested)) = av.get("args").map(|a| &a.kind) {
+                for (k, v) in nested {
+                    if !rest.iter().any(|(o, _)| o.as_str() == k.as_str()) {
+                        rest.push((k.clone(), v.clone()));
+                    }
+                }
+            }
             (
                 want_str(module, "module")?,
                 Node {
@@ -1285,6 +1336,7 @@ pub(super) fn parse_task(node: &Node, inh: &Inherited, handler: bool) -> Result<
             )),
             None => None,
         },
+        handler_gate: None,
     })
 }
 

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 /// The lookups drover implements, for error messages.
 pub const SUPPORTED: &[&str] = &[
+    "config",
     "dict",
     "env",
     "file",
@@ -135,6 +136,7 @@ fn run(state: &State, name: &str, terms: &[Value], kwargs: &Kwargs) -> Result<Ve
         "file" => file,
         "template" => template,
         "env" => env_lookup,
+        "config" => config,
         "pipe" => pipe,
         "lines" => lines,
         "first_found" => first_found,
@@ -410,6 +412,34 @@ fn env_lookup(_state: &State, terms: &[Value], kwargs: &Kwargs) -> Result<Vec<Va
         match std::env::var(&name) {
             Ok(v) => out.push(Value::from(v)),
             Err(_) => out.push(default.clone().unwrap_or_else(|| Value::from(""))),
+        }
+    }
+    Ok(out)
+}
+
+/// `config`: Ansible configuration settings (`on_missing=error|warn|skip`, `plugin_type`
+/// and `plugin_name` for a plugin's options), as far as drover knows them.
+fn config(_state: &State, terms: &[Value], kwargs: &Kwargs) -> Result<Vec<Value>, Error> {
+    let on_missing: Option<String> = kwargs.get("on_missing")?;
+    let plugin_type: Option<String> = kwargs.get("plugin_type")?;
+    let plugin_name: Option<String> = kwargs.get("plugin_name")?;
+    let plugin = match (&plugin_type, &plugin_name) {
+        (Some(t), Some(n)) => Some((t.as_str(), n.as_str())),
+        (None, None) => None,
+        _ => return Err(err("Both plugin_type and plugin_name are required")),
+    };
+    let mut out = Vec::new();
+    for t in flat_terms(terms)? {
+        let name = term_str(&t)?;
+        match crate::config_lookup::setting(&name, plugin) {
+            Some(v) => out.push(v),
+            None => match on_missing.as_deref().unwrap_or("error") {
+                "skip" => {}
+                "warn" => crate::output::eprintln_above(&format!(
+                    "[WARNING]: Skipping, did not find setting {name}"
+                )),
+                _ => return Err(err(format!("Unable to find setting {name}"))),
+            },
         }
     }
     Ok(out)

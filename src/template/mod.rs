@@ -4,6 +4,7 @@
 //! lives in `crate::vars`; filters in `filters.rs`; tests in `jinja_tests.rs`; argument trees
 //! in `tree.rs`.
 
+pub mod conditional;
 mod crypt;
 pub mod file;
 pub mod filters;
@@ -61,6 +62,14 @@ pub fn environment() -> Environment<'static> {
             ))
         },
     );
+    env.add_function("__drover_untrusted", || -> Result<Value, Error> {
+        Err(Error::new(
+            ErrorKind::InvalidOperation,
+            "Encountered untrusted template or expression.",
+        ))
+    });
+    env.add_function("joiner", minijinja_contrib::globals::joiner);
+    env.add_function("cycler", minijinja_contrib::globals::cycler);
     env.set_recursion_limit(200);
     markers::builtins(&mut env);
     filters::register(&mut env);
@@ -124,6 +133,9 @@ pub fn env() -> &'static Environment<'static> {
 pub struct Tmpl {
     source: &'static str,
     kind: TmplKind,
+    /// A condition written as a whole template (`when: "{{ x }}"`): a string it gives is an
+    /// expression to evaluate in turn, if trusted (see `conditional`).
+    whole_template: bool,
 }
 
 enum TmplKind {
@@ -158,10 +170,42 @@ pub fn single_expression(s: &str) -> Option<&str> {
     let inner = s.strip_prefix("{{")?.strip_suffix("}}")?;
     let inner = inner.strip_prefix('-').unwrap_or(inner);
     let inner = inner.strip_suffix('-').unwrap_or(inner);
-    if inner.contains("{{") || inner.contains("}}") || inner.contains("{%") {
+    // Delimiters inside the expression's string literals (`{{ x == "{{" }}`) are text.
+    let outside = outside_strings(inner);
+    if outside.contains("{{") || outside.contains("}}") || outside.contains("{%") {
         return None;
     }
     Some(inner)
+}
+
+/// `expr` with the contents of its string literals blanked out.
+fn outside_strings(expr: &str) -> String {
+    let mut out = String::with_capacity(expr.len());
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for c in expr.chars() {
+        match quote {
+            Some(q) => {
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' {
+                    escaped = true;
+                } else if c == q {
+                    quote = None;
+                    out.push(c);
+                    continue;
+                }
+                out.push(' ');
+            }
+            None => {
+                if c == '"' || c == '\'' {
+                    quote = Some(c);
+                }
+                out.push(c);
+            }
+        }
+    }
+    out
 }
 
 /// The source with `ansible.builtin.`/`ansible.legacy.` dropped from filter and test names
@@ -189,15 +233,16 @@ pub fn compile(source: &str) -> Result<Arc<Tmpl>, Error> {
 /// Compiles a template file's text (see `file`): never backslash-escaped, and always text
 /// (a file that is one `{{ expr }}` still renders to a string).
 pub fn compile_file(source: &str) -> Result<Arc<Tmpl>, Error> {
-    compile_mode(source, false, true)
+    compile_mode(source, false, true, false)
 }
 
 pub(crate) fn compile_as(source: &str, escape: bool) -> Result<Arc<Tmpl>, Error> {
-    compile_mode(source, escape, false)
+    compile_mode(source, escape, false, false)
 }
 
-fn compile_mode(source: &str, escape: bool, file: bool) -> Result<Arc<Tmpl>, Error> {
+fn compile_mode(source: &str, escape: bool, file: bool, whole: bool) -> Result<Arc<Tmpl>, Error> {
     let key: std::borrow::Cow<'_, str> = match (escape, file) {
+        _ if whole => format!("\u{2}{source}").into(),
         (true, _) => source.into(),
         (false, false) => format!("\u{0}{source}").into(),
         (false, true) => format!("\u{1}{source}").into(),
@@ -226,6 +271,7 @@ fn compile_mode(source: &str, escape: bool, file: bool) -> Result<Arc<Tmpl>, Err
     let t = Arc::new(Tmpl {
         source: Box::leak(source.to_string().into_boxed_str()),
         kind,
+        whole_template: whole,
     });
     if let Ok(mut map) = cache().write() {
         map.insert(key.into_owned(), t.clone());
@@ -237,7 +283,8 @@ fn compile_mode(source: &str, escape: bool, file: bool) -> Result<Arc<Tmpl>, Err
 /// (`guards`), FQCN filter and test names shortened, and (for templates, not conditions)
 /// backslashes of expression strings kept.
 pub fn preprocess(source: &str, escape: bool) -> String {
-    let plain = unary::drop_unary_plus(source);
+    let source = conditional::inline_lookup_templates(source);
+    let plain = unary::drop_unary_plus(&source);
     let guarded = guards::rewrite(&plain);
     let short = short_plugin_names(&guarded);
     if escape {
@@ -308,14 +355,24 @@ pub fn escape_backslashes(source: &str) -> std::borrow::Cow<'_, str> {
 /// Compiles a bare expression such as a `when:` condition (its string constants are
 /// unescaped as Jinja2 does: ansible-core does not keep their backslashes in conditionals).
 pub fn compile_condition(expr: &str) -> Result<Arc<Tmpl>, Error> {
-    compile_as(&condition_source(expr), false)
+    let trimmed = expr.trim();
+    // `'{{ a }} == {{ b }}'`: rendered as a template, as ansible-core does with anything that
+    // starts and ends with delimiters; the string it gives is not trusted (meta-templating).
+    if single_expression(trimmed).is_none() && trimmed.starts_with("{{") && trimmed.ends_with("}}")
+    {
+        return compile_mode(trimmed, false, false, true);
+    }
+    let whole = single_expression(trimmed).is_some();
+    compile_mode(&condition_source(expr), false, false, whole)
 }
 
 fn condition_source(expr: &str) -> String {
     let trimmed = expr.trim();
     // Ansible allows (and warns about) `when: "{{ x }}"`; treat it as the inner expression.
-    let inner = single_expression(trimmed).unwrap_or(trimmed);
-    format!("{{{{ {inner} }}}}")
+    match single_expression(trimmed) {
+        Some(inner) => format!("{{{{ {inner} }}}}"),
+        None => format!("{{{{ {} }}}}", conditional::inline_const_templates(trimmed)),
+    }
 }
 
 /// `compile`, but a template that does not compile becomes one that fails when rendered
@@ -338,10 +395,16 @@ fn broken(source: &str, e: &Error) -> Arc<Tmpl> {
     Arc::new(Tmpl {
         source: Box::leak(source.to_string().into_boxed_str()),
         kind: TmplKind::Broken(msg),
+        whole_template: false,
     })
 }
 
 impl Tmpl {
+    /// Whether this condition was written as a whole template (`"{{ x }}"`).
+    pub fn is_whole_template(&self) -> bool {
+        self.whole_template
+    }
+
     /// The template text as written.
     pub fn source(&self) -> &'static str {
         self.source

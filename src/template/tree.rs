@@ -47,7 +47,7 @@ impl TTree {
         if is_templated(s) {
             Ok(TTree::Tmpl(compile_lenient(s), span.clone()))
         } else {
-            Ok(TTree::Value(Value::from(s)))
+            Ok(TTree::Value(Value::from_safe_string(s.to_string())))
         }
     }
 

@@ -15,7 +15,11 @@ pub fn node_to_value(node: &Node) -> Value {
         NodeKind::Int(i) => Value::from(*i),
         NodeKind::Float(f) => Value::from(*f),
         NodeKind::Str(s) if node.tag.as_deref() == Some("!binary") => binary(s),
-        NodeKind::Str(s) => Value::from(s.as_str()),
+        // `!unsafe` strings are not trusted (never evaluated as an expression).
+        NodeKind::Str(s) if node.tag.as_deref() == Some("unsafe") => Value::from(s.as_str()),
+        // Written by the user: trusted (see `template::conditional`); minijinja's "safe"
+        // string flavour carries the mark, which nothing else in drover reads.
+        NodeKind::Str(s) => Value::from_safe_string(s.clone()),
         NodeKind::Seq(items) => Value::from(items.iter().map(node_to_value).collect::<Vec<_>>()),
         NodeKind::Map(entries) => {
             let map: IndexMap<Value, Value> = entries
