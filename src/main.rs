@@ -46,6 +46,14 @@ fn main() -> ExitCode {
 
 /// `error: …` then `Caused by:` lines; a `hint:` stays on its own line.
 fn render_error(e: &anyhow::Error) -> String {
+    // An error ansible-core gives in the same words reads as Ansible's.
+    let inner = e.downcast_ref::<InputError>().map(|i| &i.0).unwrap_or(e);
+    if let Some(a) = inner
+        .chain()
+        .find_map(|c| c.downcast_ref::<drover::playbook::AnsibleError>())
+    {
+        return format!("[ERROR]: {}\nOrigin: {}", a.msg, a.origin);
+    }
     let mut out = String::new();
     let mut chain = e.chain().map(|c| c.to_string()).collect::<Vec<_>>();
     chain.dedup();

@@ -695,8 +695,61 @@ fn handlers_as_ansible_2_19_runs_them() {
         ),
     ] {
         let pb = format!("- hosts: all\n  gather_facts: false\n  tasks:\n    - shell: 'true'\n      notify: x\n  handlers:\n{handlers}");
-        let (code, out, err, _d) = play_in(&[("pb.yml", &pb), ("roles/outer/tasks/main.yml", "- debug:\n")], &["h"], &[]);
+        let (code, out, err, _d) = play_in(
+            &[
+                ("pb.yml", &pb),
+                ("roles/outer/tasks/main.yml", "- debug:\n"),
+            ],
+            &["h"],
+            &[],
+        );
         assert_ne!(code, 0, "{out}{err}");
         assert!(format!("{out}{err}").contains(msg), "{msg}\n{out}{err}");
     }
+}
+
+#[test]
+fn roles_run_once_per_host_and_play_unless_they_allow_duplicates() {
+    // As ansible-core: a role that ran to completion on a host does not run there again in
+    // the play (decided at run time: a role skipped by `when` runs when listed again), an
+    // import_role/include_role allows duplicates by default, `meta: end_role` ends the role
+    // for the host, `defaults/main/` may be a directory, and `vars` is every variable.
+    let files = [
+        (
+            "pb.yml",
+            "- hosts: all\n  gather_facts: false\n  roles:\n    - {role: a, when: go is defined}\n    - setgo\n    - {role: a, when: go is defined}\n    - {role: a, when: go is defined}\n  tasks:\n    - import_role: {name: a}\n    - include_role: {name: a, allow_duplicates: false}\n    - include_role: {name: ender}\n    - shell: echo {{ 'from_dir' in vars }} {{ vars['from_dir'] | default('none') }} >> DIR/log\n",
+        ),
+        ("roles/a/tasks/main.yml", "- shell: echo a >> DIR/log\n"),
+        ("roles/setgo/tasks/main.yml", "- set_fact: {go: 1}\n"),
+        (
+            "roles/ender/tasks/main.yml",
+            "- shell: echo before-end >> DIR/log\n- meta: end_role\n- shell: echo after-end >> DIR/log\n",
+        ),
+        ("roles/ender/defaults/main/10.yml", "from_dir: 1\n"),
+    ];
+    let (code, out, err, d) = play_in(&files, &["h"], &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        read(d.path(), "log"),
+        "a\na\nbefore-end\nFalse none\n",
+        "{out}"
+    );
+    // A tasks file outside the role is refused in Ansible's words.
+    let (code, out, err, _d) = play_in(
+        &[
+            (
+                "pb.yml",
+                "- hosts: all\n  gather_facts: false\n  tasks:\n    - import_role: {name: a, tasks_from: ../../../pb.yml}\n",
+            ),
+            ("roles/a/tasks/main.yml", "- debug:\n"),
+        ],
+        &["h"],
+        &[],
+    );
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("[ERROR]: Failed loading")
+            && err.contains("as it is not inside the expected role path"),
+        "{out}{err}"
+    );
 }

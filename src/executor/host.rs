@@ -57,6 +57,12 @@ pub struct HostState {
     /// What the fact cache holds for the host (facts under their `ansible_` names and
     /// cacheable `set_fact` values), written back when it grows.
     pub cache_entries: VarMap,
+    /// Roles (by identity) with a task that ran on the host in this play, and roles that
+    /// completed here: a completed role that does not allow duplicates is not run again.
+    pub roles_ran: std::collections::HashSet<String>,
+    pub roles_done: std::collections::HashSet<String>,
+    /// `meta: end_role` ran here: the host skips tasks until the next role completes.
+    pub ending_role: bool,
     /// Facts a `run_once` task set on this host, for the other hosts of the batch.
     pub once_facts: Vec<(VarMap, crate::modules::FactKind)>,
     /// `include_vars` results (below `set_fact`/`register` in precedence).
@@ -89,6 +95,9 @@ impl HostState {
             delegated_facts: Vec::new(),
             check_changed: false,
             cache_entries: VarMap::new(),
+            roles_ran: Default::default(),
+            roles_done: Default::default(),
+            ending_role: false,
             once_facts: Vec::new(),
             included: Arc::new(VarMap::new()),
             ended: false,

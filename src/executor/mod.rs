@@ -376,6 +376,9 @@ impl<'a> Runner<'a> {
             for i in &idx {
                 self.hosts[*i].ended = false;
                 self.hosts[*i].removed = false;
+                self.hosts[*i].roles_ran.clear();
+                self.hosts[*i].roles_done.clear();
+                self.hosts[*i].ending_role = false;
             }
             self.end_play = false;
             self.shape = self.play_shape(play)?;
@@ -647,7 +650,87 @@ impl<'a> Runner<'a> {
             if !tags.selects(&task_tags) && !matches!(task.kind, TaskKind::Block(_)) {
                 continue;
             }
+            // A role completed on a host does not run there again in this play (unless it
+            // allows duplicates): its tasks leave those hosts silently, as in Ansible.
+            // Hosts ending a role (`meta: end_role`) skip everything up to its completion.
+            let not_ending;
+            let batch = if !matches!(task.kind, TaskKind::RoleComplete)
+                && batch.iter().any(|i| self.hosts[*i].ending_role)
+            {
+                not_ending = batch
+                    .iter()
+                    .copied()
+                    .filter(|i| !self.hosts[*i].ending_role)
+                    .collect::<Vec<_>>();
+                if not_ending.is_empty() {
+                    continue;
+                }
+                &not_ending[..]
+            } else {
+                batch
+            };
+            let remaining;
+            let batch = match task
+                .role
+                .as_ref()
+                .filter(|r| !r.allow_duplicates && !self.in_handler)
+            {
+                Some(r)
+                    if batch
+                        .iter()
+                        .any(|i| self.hosts[*i].roles_done.contains(&r.key)) =>
+                {
+                    remaining = batch
+                        .iter()
+                        .copied()
+                        .filter(|i| !self.hosts[*i].roles_done.contains(&r.key))
+                        .collect::<Vec<_>>();
+                    if remaining.is_empty() {
+                        continue;
+                    }
+                    &remaining[..]
+                }
+                _ => batch,
+            };
             match &task.kind {
+                TaskKind::RoleComplete => {
+                    if let Some(r) = &task.role {
+                        for i in batch.iter().copied() {
+                            let h = &mut self.hosts[i];
+                            h.ending_role = false;
+                            if h.active() && h.roles_ran.contains(&r.key) {
+                                h.roles_done.insert(r.key.clone());
+                            }
+                        }
+                    }
+                    continue;
+                }
+                TaskKind::EndRole => {
+                    let role = task
+                        .role
+                        .as_ref()
+                        .map(|r| r.fqcn.clone())
+                        .unwrap_or_default();
+                    let v = self.settings.verbosity;
+                    let live: Vec<usize> = batch
+                        .iter()
+                        .copied()
+                        .filter(|i| self.hosts[*i].active())
+                        .collect();
+                    for i in live {
+                        // ansible-playbook's linear strategy shows the banner per host.
+                        self.meta_banner(task, pc, reporter);
+                        let name = self.hosts[i].name.clone();
+                        if run_task::when_holds(pc, task, &self.hosts[i]) {
+                            reporter.meta(&format!("ending role {role} for {name}"), v);
+                            self.hosts[i].ending_role = true;
+                        } else {
+                            let suffix = format!("continuing role {role} for {name}");
+                            self.meta_skipped(reporter, i, "end_role", &suffix);
+                        }
+                    }
+                    continue;
+                }
                 TaskKind::FlushHandlers => {
                     self.meta_banner(task, pc, reporter);
                     let v = self.settings.verbosity;
@@ -1050,6 +1133,9 @@ impl<'a> Runner<'a> {
                 }
                 Ok(list) => {
                     self.hosts[i].stats.ok += 1;
+                    if let Some(role) = &task.role {
+                        self.hosts[i].roles_ran.insert(role.key.clone());
+                    }
                     for inclusion in list {
                         match groups
                             .iter_mut()
@@ -1497,6 +1583,13 @@ impl<'a> Runner<'a> {
             let Some(h) = self.hosts.iter_mut().find(|h| h.name == r.host) else {
                 continue;
             };
+            // A role counts as run on a host once any of its tasks ran there (ok, changed or
+            // failed; not skipped or unreachable).
+            if let Some(role) = task.and_then(|t| t.role.as_ref()) {
+                if matches!(r.status, Status::Ok | Status::Changed | Status::Failed) {
+                    h.roles_ran.insert(role.key.clone());
+                }
+            }
             match r.status {
                 Status::Ok => h.stats.ok += 1,
                 Status::Changed => {

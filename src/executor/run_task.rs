@@ -806,6 +806,17 @@ fn run_item(
             planned?
         };
         let (mut status, mut result, diffs, facts) = plan_to_result(plan, check, diff);
+        // At -vvv a module's result shows the arguments it ran with, as Ansible's does.
+        if pc.settings.verbosity >= 3 && !module.controller_only() && !task.no_log {
+            let module_args = crate::vars::map_value(args.map.clone());
+            result = with_keys(
+                &result,
+                &[(
+                    "invocation",
+                    crate::vars::map_value([("module_args".to_string(), module_args)]),
+                )],
+            );
+        }
         if check
             && status == Status::Changed
             && !matches!(

@@ -14,7 +14,7 @@ pub use check_vars::{check_variables, search_paths};
 pub use kv::parse_kv;
 pub use play::{load_include_at_run_time, load_playbook, load_playbook_str, serial_from_value};
 pub use prompt::VarPrompt;
-pub use task::{BlockTasks, IncludeTasks, Task, TaskKind};
+pub use task::{AnsibleError, BlockTasks, IncludeTasks, Task, TaskKind};
 
 use crate::template::tree::TTree;
 use crate::vars::VarMap;
@@ -78,6 +78,10 @@ pub struct RoleInfo {
     /// outermost first): Ansible shows them to the role, under its own.
     pub chain_defaults: Arc<VarMap>,
     pub chain_vars: Arc<VarMap>,
+    /// The role's identity in the play (Ansible's role cache key).
+    pub key: String,
+    /// `allow_duplicates`: it runs again on a host where it completed.
+    pub allow_duplicates: bool,
 }
 
 /// `serial:` one batch size.

@@ -90,6 +90,17 @@ pub(super) struct LoadCtx<'a> {
     pub handler_block_depth: usize,
 }
 
+/// Whether a role's defaults and vars are the play's too, unless it says `public:`: as
+/// ansible-core decides, a static role (`roles:`, `import_role`) is public and an
+/// `include_role` private, unless `private_role_vars` (`ANSIBLE_PRIVATE_ROLE_VARS`) is set,
+/// which then decides for both.
+fn default_public(is_static: bool) -> bool {
+    crate::config_lookup::explicit("DEFAULT_PRIVATE_ROLE_VARS", None)
+        .and_then(|v| crate::config::boolean(&v))
+        .map(|private| !private)
+        .unwrap_or(is_static)
+}
+
 impl LoadCtx<'_> {
     /// Renders a name that must be known while loading (a role's): with `-e` over the play's
     /// vars; a name that cannot be rendered yet is kept as written.
@@ -97,7 +108,14 @@ impl LoadCtx<'_> {
         if !crate::template::is_templated(name) {
             return name.to_string();
         }
+        let mut magic = VarMap::new();
+        let dir = std::path::absolute(&self.playbook_dir).unwrap_or(self.playbook_dir.clone());
+        magic.insert(
+            "playbook_dir".into(),
+            minijinja::Value::from(dir.display().to_string()),
+        );
         let scope = crate::vars::Scope::new(vec![
+            crate::vars::Layer::data(std::sync::Arc::new(magic)),
             crate::vars::Layer::templated(std::sync::Arc::new(self.play_vars.clone())),
             crate::vars::Layer::templated(std::sync::Arc::new(self.opts.extra_vars.clone())),
         ])
@@ -419,7 +437,7 @@ fn load_play(node: &Node, base: &Path, ctx: &mut LoadCtx) -> Result<Play> {
     ctx.public_roles.clear();
     ctx.play_role_names.clear();
     ctx.dep_role_names.clear();
-    ctx.public = true;
+    ctx.public = default_public(true);
     let mut inh = Inherited {
         file_dir: base.to_path_buf(),
         ..Inherited::default()
@@ -681,7 +699,7 @@ fn load_item(
                 })
             })
         }) {
-            return Err(err_at(
+            return Err(super::task::ansible_err_at(
                 &item.span,
                 format!(
                     "Using '{}' as a handler is not supported.",
@@ -693,7 +711,7 @@ fn load_item(
     if let Some(block) = item.get("block") {
         // A handler list's entries may be blocks; a block inside one may not (ansible-core).
         if handlers && ctx.handler_block_depth > 0 {
-            return Err(err_at(
+            return Err(super::task::ansible_err_at(
                 &item.span,
                 "Using a block as a handler is not supported.",
             ));
@@ -810,13 +828,21 @@ fn load_item(
             .map(|t| want_str(t, "tasks_from"))
             .transpose()?;
         let mut seen = Vec::new();
+        let public = spec
+            .get("public")
+            .map(|p| want_bool(p, "public"))
+            .transpose()?
+            .unwrap_or_else(|| default_public(true));
+        let was_public = std::mem::replace(&mut ctx.public, public);
         let loaded = load_role(
             &rref,
             &rinh,
             ctx,
             &mut seen,
             tasks_from.as_deref().unwrap_or("main"),
-        )?;
+        );
+        ctx.public = was_public;
+        let loaded = loaded?;
         out.extend(loaded.tasks);
         ctx.role_handlers.extend(loaded.handlers);
         return Ok(());
@@ -1089,7 +1115,7 @@ fn load_dynamic_role(
         .get("public")
         .map(|p| want_bool(p, "public"))
         .transpose()?
-        .unwrap_or(false);
+        .unwrap_or_else(|| default_public(false));
     let was_public = std::mem::replace(&mut ctx.public, public);
     let handlers_before = ctx.role_handlers.len();
     let loaded = load_role(

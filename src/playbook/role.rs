@@ -21,6 +21,11 @@ pub(super) struct RoleRef {
     pub keywords: Node,
     /// `handlers_from`, `vars_from`, `defaults_from` of an `import_role`/`include_role`.
     pub from: FromFiles,
+    /// Brought in by `import_role`/`include_role` (part of the role's identity).
+    pub from_include: bool,
+    /// `allow_duplicates` of the `import_role`/`include_role` (default true there), over the
+    /// role's `meta/main.yml`.
+    pub allow_duplicates: Option<bool>,
 }
 
 /// Which files of a role's `handlers/`, `vars/` and `defaults/` are read (`main` unless given).
@@ -61,6 +66,8 @@ impl RoleRef {
                     tag: None,
                 },
                 from: FromFiles::default(),
+                from_include: false,
+                allow_duplicates: None,
             }),
             NodeKind::Map(entries) => {
                 let name_node = node
@@ -95,6 +102,8 @@ impl RoleRef {
                         tag: None,
                     },
                     from: FromFiles::default(),
+                    from_include: false,
+                    allow_duplicates: None,
                 })
             }
             _ => Err(err_at(
@@ -152,6 +161,13 @@ impl RoleRef {
                 vars: from_file("vars_from")?,
                 defaults: from_file("defaults_from")?,
             },
+            from_include: true,
+            allow_duplicates: Some(
+                node.get("allow_duplicates")
+                    .map(|v| super::task::want_bool(v, "allow_duplicates"))
+                    .transpose()?
+                    .unwrap_or(true),
+            ),
         })
     }
 }
@@ -241,6 +257,75 @@ fn main_file(dir: &Path, stem: &str) -> Option<PathBuf> {
     .find(|p| p.is_file())
 }
 
+/// The variables of a role's `defaults/` or `vars/` file `stem`, as Ansible's
+/// `find_vars_files` reads them: `stem.yml`, `stem.yaml`, `stem.json` or `stem`, or, when
+/// `stem` is a directory, every such file under it (sorted, hidden and `~` files skipped),
+/// merged in order.
+fn role_vars(dir: &Path, stem: &str) -> Result<VarMap> {
+    let mut out = VarMap::new();
+    let base = dir.join(stem);
+    if base.is_dir() {
+        fn walk(d: &Path, files: &mut Vec<PathBuf>) {
+            let Ok(rd) = std::fs::read_dir(d) else { return };
+            let mut entries: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
+            entries.sort();
+            for p in entries {
+                let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+                let name = name.unwrap_or_default();
+                if name.starts_with('.') || name.ends_with('~') {
+                    continue;
+                }
+                if p.is_dir() {
+                    walk(&p, files);
+                } else if matches!(
+                    p.extension().and_then(|e| e.to_str()),
+                    None | Some("yml" | "yaml" | "json")
+                ) {
+                    files.push(p);
+                }
+            }
+        }
+        let mut files = Vec::new();
+        walk(&base, &mut files);
+        for f in files {
+            out.extend(load_vars_file(&f)?);
+        }
+        return Ok(out);
+    }
+    let found = [
+        format!("{stem}.yml"),
+        format!("{stem}.yaml"),
+        format!("{stem}.json"),
+        stem.to_string(),
+    ]
+    .into_iter()
+    .map(|f| dir.join(f))
+    .find(|p| p.is_file());
+    if let Some(f) = found {
+        out = load_vars_file(&f)?;
+    }
+    Ok(out)
+}
+
+/// Whether `p` is inside `dir`, with `.` and `..` resolved in both (links are not followed).
+fn lexically_under(p: &Path, dir: &Path) -> bool {
+    fn norm(p: &Path) -> PathBuf {
+        let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        let mut out = PathBuf::new();
+        for c in abs.components() {
+            match c {
+                std::path::Component::ParentDir => {
+                    out.pop();
+                }
+                std::path::Component::CurDir => {}
+                other => out.push(other),
+            }
+        }
+        out
+    }
+    norm(p).starts_with(norm(dir))
+}
+
 /// `ns.coll` when `role_dir` is a role of an installed collection
 /// (`…/ansible_collections/NS/COLL/roles/ROLE`).
 fn collection_of(role_dir: &Path) -> Option<String> {
@@ -282,6 +367,8 @@ pub(super) fn load_role(
             params: rref.params.clone(),
             keywords: rref.keywords.clone(),
             from: rref.from.clone(),
+            from_include: rref.from_include,
+            allow_duplicates: rref.allow_duplicates,
         };
         &rendered
     } else {
@@ -293,14 +380,26 @@ pub(super) fn load_role(
         searched.push(ctx.playbook_dir.display().to_string());
         return Err(err_at(&rref.span, format!("role `{}` not found (searched {})\nhint: put it in `roles/` beside the playbook or pass `--roles-path`", rref.name, searched.join(", "))));
     };
-    let key = (rref.name.clone(), format!("{:?}", rref.params));
+    // The role's identity (Ansible's role cache key): where it is, its parameters, the
+    // keywords of its entry, the files it reads, and whether an import/include brought it.
+    // A role run to completion on a host does not run again there in this play unless it
+    // allows duplicates (decided at run time, see `TaskKind::RoleComplete`).
+    let identity = format!(
+        "{}|{:?}|{}|{}|{:?}/{:?}/{:?}|{}",
+        path.display(),
+        rref.params,
+        crate::yaml::node_to_value(&rref.keywords),
+        tasks_from,
+        rref.from.handlers,
+        rref.from.vars,
+        rref.from.defaults,
+        rref.from_include
+    );
+    let key = (rref.name.clone(), identity.clone());
     let mut out = LoadedRole {
         tasks: Vec::new(),
         handlers: Vec::new(),
     };
-    if seen.contains(&key) {
-        return Ok(out);
-    }
     seen.push(key);
     // A role may bring in its own other task files (`tasks_from`); the same file again is a
     // recursion without end.
@@ -313,26 +412,24 @@ pub(super) fn load_role(
     }
     ctx.include_stack.push(stack_key);
 
-    let defaults = match main_file(
+    let defaults = role_vars(
         &path.join("defaults"),
         rref.from.defaults.as_deref().unwrap_or("main"),
-    ) {
-        Some(f) => load_vars_file(&f)?,
-        None => VarMap::new(),
-    };
-    let vars = match main_file(
+    )?;
+    let vars = role_vars(
         &path.join("vars"),
         rref.from.vars.as_deref().unwrap_or("main"),
-    ) {
-        Some(f) => load_vars_file(&f)?,
-        None => VarMap::new(),
-    };
+    )?;
     // This role's parameters: those of the roles it sits in, then its own.
     let mut param_chain = inh.role_param_chain.clone();
     param_chain.extend(rref.params.iter().map(|(k, v)| (k.clone(), v.clone())));
     let mut role_collections = Vec::new();
+    let mut allow_duplicates = false;
     if let Some(meta) = main_file(&path.join("meta"), "main") {
         let docs = load_file(&meta)?;
+        if let Some(a) = docs.first().and_then(|d| d.get("allow_duplicates")) {
+            allow_duplicates = super::task::want_bool(a, "allow_duplicates")?;
+        }
         if let Some(c) = docs.first().and_then(|d| d.get("collections")) {
             role_collections = super::task::want_str_list(c, "collections")?;
         }
@@ -395,6 +492,8 @@ pub(super) fn load_role(
         params: Arc::new(param_chain.clone()),
         chain_defaults,
         chain_vars,
+        key: identity,
+        allow_duplicates: rref.allow_duplicates.unwrap_or(allow_duplicates),
     });
     if ctx.public {
         ctx.public_roles.push(info.clone());
@@ -412,12 +511,37 @@ pub(super) fn load_role(
         rinh.collections.push(c);
     }
     rinh.file_dir = path.join("tasks");
+    let tasks_from = ctx.render_name(tasks_from);
+    let tasks_from = tasks_from.as_str();
     match main_file(&path.join("tasks"), tasks_from) {
+        // As Ansible: `tasks_from` stays inside the role's `tasks/` (compared as written,
+        // `..` resolved, links not followed).
+        Some(f) if !lexically_under(&f, &path.join("tasks")) => {
+            return Err(super::task::ansible_err_at(
+                &rref.span,
+                format!(
+                    "Failed loading '{}' for role ({}) as it is not inside the expected role path: '{}'",
+                    f.display(),
+                    rref.name,
+                    path.join("tasks").display()
+                ),
+            ));
+        }
         Some(f) => {
             let docs = load_file(&f)?;
             if let Some(doc) = docs.first() {
                 out.tasks.extend(load_task_list(doc, &rinh, ctx, false)?);
             }
+            // Ansible's implicit `meta: role_complete` (tagged `always`).
+            let mut done = Task::structural(
+                crate::playbook::TaskKind::RoleComplete,
+                None,
+                rref.span.clone(),
+                &rinh,
+            );
+            done.tags = vec!["always".into()];
+            done.when.clear();
+            out.tasks.push(done);
         }
         None if tasks_from != "main" => {
             return Err(err_at(

@@ -145,6 +145,12 @@ pub enum TaskKind {
     ResetConnection,
     /// `meta: end_batch`: no more tasks for the current `serial` batch.
     EndBatch,
+    /// `meta: end_role`: the rest of the role is skipped on the hosts where `when` holds.
+    EndRole,
+    /// The implicit `meta: role_complete` after a role's tasks: the role counts as run on the
+    /// hosts where any of its tasks ran (and does not run again there unless it allows
+    /// duplicates).
+    RoleComplete,
     /// `include_tasks`: decided per host at run time (its `when` and loop are the include's
     /// own), then the file's tasks run for the hosts that included it.
     Include(Arc<IncludeTasks>),
@@ -189,6 +195,8 @@ impl std::fmt::Debug for TaskKind {
             TaskKind::ClearFacts => write!(f, "ClearFacts"),
             TaskKind::ResetConnection => write!(f, "ResetConnection"),
             TaskKind::EndBatch => write!(f, "EndBatch"),
+            TaskKind::RoleComplete => write!(f, "RoleComplete"),
+            TaskKind::EndRole => write!(f, "EndRole"),
             TaskKind::Include(_) => write!(f, "Include"),
         }
     }
@@ -488,6 +496,31 @@ pub struct Inherited {
 
 pub(super) fn err_at(span: &Span, msg: impl std::fmt::Display) -> anyhow::Error {
     anyhow!("{span}: {msg}")
+}
+
+/// An error of a playbook that ansible-core refuses in the same words: shown as Ansible
+/// shows it (`[ERROR]: MSG` and `Origin: FILE:LINE:COL`), so that scripts grepping
+/// ansible-playbook's output find it.
+#[derive(Debug)]
+pub struct AnsibleError {
+    pub msg: String,
+    pub origin: String,
+}
+
+impl std::fmt::Display for AnsibleError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.origin, self.msg)
+    }
+}
+
+impl std::error::Error for AnsibleError {}
+
+/// `err_at` for an error in ansible-core's own words (see `AnsibleError`).
+pub(super) fn ansible_err_at(span: &Span, msg: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::Error::new(AnsibleError {
+        msg: msg.to_string(),
+        origin: span.to_string(),
+    })
 }
 
 pub(super) fn want_bool(node: &Node, key: &str) -> Result<bool> {
@@ -1078,6 +1111,20 @@ pub(super) fn parse_task(node: &Node, inh: &Inherited, handler: bool) -> Result<
             "clear_facts" => TaskKind::ClearFacts,
             "reset_connection" => TaskKind::ResetConnection,
             "end_batch" => TaskKind::EndBatch,
+            // As ansible-core, refused where it cannot work.
+            "end_role" if handler => {
+                return Err(ansible_err_at(
+                    &mval.span,
+                    "Cannot execute 'end_role' from a handler",
+                ))
+            }
+            "end_role" if inh.role.is_none() => {
+                return Err(ansible_err_at(
+                    &mval.span,
+                    "Cannot execute 'end_role' from outside of a role",
+                ))
+            }
+            "end_role" => TaskKind::EndRole,
             other => {
                 return Err(err_at(
                     &mval.span,

@@ -210,11 +210,10 @@ impl Object for Scope {
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let name = key.as_str()?;
-        let layer = self
-            .layers
-            .iter()
-            .rev()
-            .find(|l| l.vars.contains_key(name))?;
+        let Some(layer) = self.layers.iter().rev().find(|l| l.vars.contains_key(name)) else {
+            // `vars`: every variable in scope, as a mapping (`vars[name]`, `name in vars`).
+            return (name == "vars").then(|| Value::from_dyn_object(self.clone()));
+        };
         let v = layer.vars.get(name)?;
         if !layer.templated {
             return Some(v.clone());
