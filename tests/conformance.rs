@@ -417,6 +417,38 @@ fn md_escape(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
+/// A failure's text without what changes from run to run (the work directory's random name,
+/// times), so the table only changes when an outcome does.
+fn stable(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find("/tmp/drover-conf-") {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        // `/tmp/drover-conf-NAME-XXXXXX`: up to the next `/` or the end of the path.
+        let end = tail[5..]
+            .find(|c: char| c == '/' || c.is_whitespace() || "\"'`:),".contains(c))
+            .map_or(tail.len(), |j| j + 5);
+        out.push_str("$WORK");
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    for key in ["\"delta\": \"", "\"end\": \"", "\"start\": \""] {
+        while let Some(i) = out.find(key) {
+            let from = i + key.len();
+            let Some(len) = out[from..].find('"') else {
+                break;
+            };
+            out.replace_range(i..from + len + 1, "");
+            // Drop the separator the removed pair leaves.
+            if out[i..].starts_with(", ") {
+                out.replace_range(i..i + 2, "");
+            }
+        }
+    }
+    out
+}
+
 /// Writes `docs/conformance.md`: the totals and one row per target, with the reason a failure
 /// is known for (`known_failures.txt`; one whose reason starts with `n/a` is not applicable:
 /// it needs what a drover host does not have, such as Python plugins of the target's own).
@@ -469,7 +501,7 @@ fn write_table(
             t.source.label(),
             result,
             md_escape(&why),
-            md_escape(if o.passed { "" } else { &o.why })
+            md_escape(&stable(if o.passed { "" } else { &o.why }))
         ));
     }
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/conformance.md");

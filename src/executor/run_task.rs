@@ -808,7 +808,19 @@ fn run_item(
         let (mut status, mut result, diffs, facts) = plan_to_result(plan, check, diff);
         // At -vvv a module's result shows the arguments it ran with, as Ansible's does.
         if pc.settings.verbosity >= 3 && !module.controller_only() && !task.no_log {
-            let module_args = crate::vars::map_value(args.map.clone());
+            // Secrets are masked as Ansible masks its modules' `no_log` arguments.
+            let module_args = crate::vars::map_value(args.map.iter().map(|(k, v)| {
+                let secret = k == "content"
+                    || ["password", "passphrase", "secret", "token", "private_key"]
+                        .iter()
+                        .any(|s| k.contains(s));
+                let v = if secret && !v.is_none() {
+                    Value::from("VALUE_SPECIFIED_IN_NO_LOG_PARAMETER")
+                } else {
+                    v.clone()
+                };
+                (k.clone(), v)
+            }));
             result = with_keys(
                 &result,
                 &[(

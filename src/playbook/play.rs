@@ -88,6 +88,9 @@ pub(super) struct LoadCtx<'a> {
     pub loading_dep: bool,
     /// Blocks entered while loading handlers: a block inside a handler is refused.
     pub handler_block_depth: usize,
+    /// Roles (by identity) whose handlers the play has: a role loaded again (a dependency of
+    /// two roles) adds them once, as Ansible's role cache does.
+    pub handler_roles: std::collections::HashSet<String>,
 }
 
 /// Whether a role's defaults and vars are the play's too, unless it says `public:`: as
@@ -152,6 +155,7 @@ pub fn load_playbook(path: &Path, opts: &LoadOptions) -> Result<Playbook> {
         dep_role_names: Vec::new(),
         loading_dep: false,
         handler_block_depth: 0,
+        handler_roles: Default::default(),
     };
     let plays = load_plays(path, &mut ctx)?;
     Ok(Playbook {
@@ -177,6 +181,7 @@ pub fn load_playbook_str(text: &str, name: &str, opts: &LoadOptions) -> Result<P
         dep_role_names: Vec::new(),
         loading_dep: false,
         handler_block_depth: 0,
+        handler_roles: Default::default(),
     };
     let docs = crate::yaml::load_str(text, Path::new(name))?;
     let plays = plays_from_docs(docs, &dir, &mut ctx)?;
@@ -435,6 +440,7 @@ fn load_play(node: &Node, base: &Path, ctx: &mut LoadCtx) -> Result<Play> {
     vars.extend(ctx.import_vars.iter().map(|(k, v)| (k.clone(), v.clone())));
     ctx.play_vars = vars.clone();
     ctx.public_roles.clear();
+    ctx.handler_roles.clear();
     ctx.play_role_names.clear();
     ctx.dep_role_names.clear();
     ctx.public = default_public(true);
@@ -1278,6 +1284,7 @@ pub fn load_include_at_run_time(inc: &IncludeTasks, file: &str) -> Result<Vec<Ta
             dep_role_names: Vec::new(),
             loading_dep: false,
             handler_block_depth: 0,
+            handler_roles: Default::default(),
         };
         let mut seen = Vec::new();
         let loaded = load_role(
@@ -1306,6 +1313,7 @@ pub fn load_include_at_run_time(inc: &IncludeTasks, file: &str) -> Result<Vec<Ta
         dep_role_names: Vec::new(),
         loading_dep: false,
         handler_block_depth: 0,
+        handler_roles: Default::default(),
     };
     load_included_file(&path, &sub, &mut ctx, inc.handlers)
         .map_err(|e| anyhow!("cannot load `{file}`: {e:#}"))

@@ -492,7 +492,7 @@ pub(super) fn load_role(
         params: Arc::new(param_chain.clone()),
         chain_defaults,
         chain_vars,
-        key: identity,
+        key: identity.clone(),
         allow_duplicates: rref.allow_duplicates.unwrap_or(allow_duplicates),
     });
     if ctx.public {
@@ -551,10 +551,12 @@ pub(super) fn load_role(
         }
         None => {}
     }
-    if let Some(f) = main_file(
+    let handlers_file = main_file(
         &path.join("handlers"),
         rref.from.handlers.as_deref().unwrap_or("main"),
-    ) {
+    )
+    .filter(|_| ctx.handler_roles.insert(identity.clone()));
+    if let Some(f) = handlers_file {
         let docs = load_file(&f)?;
         let mut hinh = rinh.clone();
         hinh.file_dir = path.join("handlers");
