@@ -753,3 +753,20 @@ fn roles_run_once_per_host_and_play_unless_they_allow_duplicates() {
         "{out}{err}"
     );
 }
+
+#[test]
+fn getent_gives_a_database_as_facts() {
+    // As ansible-core's getent: `getent_<database>` maps keys to their other fields, in
+    // ansible_facts and as a variable; a missing key fails unless `fail_key: false`.
+    let files = [(
+        "pb.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - getent: {database: passwd, key: root}\n    - getent: {database: group, key: no-such-group-x, fail_key: false}\n      register: r\n    - getent: {database: passwd, key: no-such-user-x}\n      register: f\n      ignore_errors: true\n    - shell: echo {{ getent_passwd.root[4] }} {{ ansible_facts.getent_passwd.root[1] }} {{ r.ansible_facts.getent_group['no-such-group-x'] }} {{ f.msg }} >> DIR/log\n",
+    )];
+    let (code, out, err, d) = play_in(&files, &["h"], &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        read(d.path(), "log"),
+        "/root 0 One or more supplied key could not be found in the database.\n",
+        "{out}"
+    );
+}

@@ -165,6 +165,7 @@ impl HostState {
                 }
             }
             FactKind::IncludedVars => Arc::make_mut(&mut self.included).extend(vars),
+            FactKind::ModuleFacts => self.set_cached_facts(&vars),
             // `set_fact ... cacheable: true`: a host variable and a cached fact.
             FactKind::CacheableHostVars => {
                 self.set_cached_facts(&vars);

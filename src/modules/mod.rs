@@ -15,6 +15,7 @@ mod dynamic;
 mod fail;
 mod file;
 mod fileops;
+mod getent;
 mod group;
 mod include_vars;
 mod inventory_ops;
@@ -71,6 +72,9 @@ pub enum FactKind {
     /// `set_fact` with `cacheable: true`: host variables that are also facts, persisted by
     /// the fact cache.
     CacheableHostVars,
+    /// A module's `ansible_facts` (`getent_passwd`): facts under their own names, in
+    /// `ansible_facts` and as variables.
+    ModuleFacts,
 }
 
 /// What a module decided after probing: the changes it would make and what it would return.
@@ -139,6 +143,16 @@ impl Plan {
 
     pub fn with_msg(mut self, msg: impl Into<String>) -> Plan {
         self.msg = Some(msg.into());
+        self
+    }
+
+    /// Facts the module returns (`ansible_facts`), shown in its result too.
+    pub fn with_facts(mut self, facts: VarMap) -> Plan {
+        self.values.insert(
+            "ansible_facts".into(),
+            crate::vars::map_value(facts.clone()),
+        );
+        self.facts = Some(facts);
         self
     }
 
@@ -288,6 +302,7 @@ static REGISTRY: &[&dyn Module] = &[
     &assert::Assert,
     &fail::Fail,
     &ping::Ping,
+    &getent::Getent,
     &pause::Pause,
     &raw::Raw,
     &script::Script,

@@ -639,13 +639,47 @@ fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
     if let Some(gs) = &want.groups {
         plan = plan.with_value("groups", gs.join(","));
     }
-    if want.password.is_some() {
+    if let Some(pw) = &want.password {
         plan = plan.with_value("password", "NOT_LOGGING_PASSWORD");
+        if !looks_hashed(pw) {
+            plan = plan.with_value(
+                "warnings",
+                minijinja::Value::from(vec!["The input password appears not to have been hashed. The 'password' argument must be encrypted for this module to work properly."]),
+            );
+        }
     }
     if let Some(k) = &key {
         plan = key_values(plan, &obs, k);
     }
     Ok(plan)
+}
+
+/// Whether `password` looks like a crypt(3) hash (or one of the values that lock an account),
+/// as ansible-core's user module checks it before warning.
+fn looks_hashed(password: &str) -> bool {
+    if password.is_empty() || ["*", "!", "*************"].contains(&password) {
+        return true;
+    }
+    if password.contains([':', '*', '!']) || !password.contains('$') {
+        return false;
+    }
+    let fields: Vec<&str> = password.split('$').collect();
+    if fields.len() < 3 {
+        return false;
+    }
+    let last = fields[fields.len() - 1];
+    if last
+        .chars()
+        .any(|c| !(c.is_ascii_alphanumeric() || "./=".contains(c)))
+    {
+        return false;
+    }
+    !matches!(
+        (fields[1], last.len()),
+        ("1", n) if n != 22
+    ) && !matches!((fields[1], last.len()), ("5", n) if n != 43)
+        && !matches!((fields[1], last.len()), ("6", n) if n != 86)
+        && !matches!((fields[1], last.len()), ("y", n) if n != 43)
 }
 
 /// An SSH key to generate for an account.
