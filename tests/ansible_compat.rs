@@ -770,3 +770,25 @@ fn getent_gives_a_database_as_facts() {
         "{out}"
     );
 }
+
+#[test]
+fn the_password_lookup_encrypts_seeds_and_keeps_its_salt() {
+    // As ansible-core's password lookup: `encrypt=` returns the hash and stores the password
+    // with its salt (the plain lookup then gives the password back), `seed=` makes the same
+    // password every time, missing directories are made 0700.
+    let files = [(
+        "pb.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - set_fact:\n        hashed: \"{{ lookup('password', 'DIR/p/pw encrypt=sha512_crypt') }}\"\n    - set_fact:\n        plain: \"{{ lookup('password', 'DIR/p/pw') }}\"\n        s1: \"{{ lookup('password', '/dev/null seed=x') }}\"\n        s2: \"{{ lookup('password', '/dev/null', seed='x') }}\"\n    - shell: echo {{ hashed.startswith('$6$') }} {{ hashed == (plain | password_hash('sha512', (lookup('file', 'DIR/p/pw').split(' salt=')[1]), rounds=656000)) }} {{ s1 == s2 }} >> DIR/log\n",
+    )];
+    let (code, out, err, d) = play_in(&files, &["h"], &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(read(d.path(), "log"), "True True True\n", "{out}");
+    let stored = read(d.path(), "p/pw");
+    assert!(stored.contains(" salt="), "{stored}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(d.path().join("p"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700);
+}

@@ -106,6 +106,9 @@ fn read_known_failures() -> BTreeMap<String, String> {
 /// `tests/integration`.
 struct Sources {
     core: PathBuf,
+    /// ansible-test's helpers for `runme.sh` targets (`virtualenv.sh`), on their `PATH` as
+    /// ansible-test puts them.
+    injector: PathBuf,
     posix: PathBuf,
 }
 
@@ -115,7 +118,10 @@ impl Sources {
             "ansible-core",
             ANSIBLE_CORE,
             CORE_SHA256,
-            &["test/integration/*"],
+            &[
+                "test/integration/*",
+                "test/lib/ansible_test/_util/target/injector/*",
+            ],
         )?;
         let pkg = ansible::sdist(
             "ansible",
@@ -124,6 +130,7 @@ impl Sources {
             &["ansible_collections/ansible/posix/tests/integration/*"],
         )?;
         Ok(Sources {
+            injector: core.join("test/lib/ansible_test/_util/target/injector"),
             core: core.join("test/integration"),
             posix: pkg.join("ansible_collections/ansible/posix/tests/integration"),
         })
@@ -332,8 +339,9 @@ fn run_target(srcs: &Sources, t: &Target, log_dir: &Path) -> Option<Outcome> {
             .env("ANSIBLE_ROLES_PATH", integration.join("targets"));
     }
     let path = format!(
-        "{}:{}",
+        "{}:{}:{}",
         bin.display(),
+        srcs.injector.display(),
         std::env::var("PATH").unwrap_or_default()
     );
     let cwd = cmd.get_current_dir().expect("cwd").to_path_buf();
@@ -354,6 +362,8 @@ fn run_target(srcs: &Sources, t: &Target, log_dir: &Path) -> Option<Outcome> {
         .env("ANSIBLE_TEST_ANSIBLE_VERSION", ANSIBLE_CORE)
         .env("ANSIBLE_TEST_COVERAGE", "")
         .env("ANSIBLE_TEST_CI", "")
+        .env("ANSIBLE_TEST_PYTHON_INTERPRETER", "python3")
+        .env("ANSIBLE_TEST_PYTHON_VERSION", "3")
         .env("PAGER", "/bin/cat")
         .env("OUTPUT_DIR", &output_dir)
         .env("INVENTORY_PATH", integration.join("inventory"))

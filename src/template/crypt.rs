@@ -85,7 +85,17 @@ pub enum Alg {
 }
 
 impl Alg {
-    fn salt_size(self) -> usize {
+    /// The algorithm of a passlib name (`sha512_crypt`, `sha256_crypt`, `md5_crypt`).
+    pub fn from_passlib(name: &str) -> Option<Alg> {
+        match name {
+            "sha512_crypt" => Some(Alg::Sha512),
+            "sha256_crypt" => Some(Alg::Sha256),
+            "md5_crypt" => Some(Alg::Md5),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn salt_size(self) -> usize {
         match self {
             Alg::Md5 => 8,
             _ => 16,
@@ -93,7 +103,7 @@ impl Alg {
     }
 
     /// Ansible's implicit rounds (passlib's defaults, written into the hash).
-    fn default_rounds(self) -> Option<u32> {
+    pub(crate) fn default_rounds(self) -> Option<u32> {
         match self {
             Alg::Sha512 => Some(656_000),
             Alg::Sha256 => Some(535_000),
@@ -102,7 +112,7 @@ impl Alg {
     }
 }
 
-fn random_salt(n: usize) -> String {
+pub(crate) fn random_salt(n: usize) -> String {
     let mut bytes = vec![0u8; n];
     use std::io::Read as _;
     let _ = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));

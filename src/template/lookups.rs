@@ -792,10 +792,30 @@ fn password(state: &State, terms: &[Value], kwargs: &Kwargs) -> Result<Vec<Value
             chars_spec = vec!["ascii_letters".into(), "digits".into(), ".,:-_".into()];
         }
         let chars = charset(&chars_spec);
-        if path == "/dev/null" {
-            out.push(Value::from(random_string(length, &chars)?));
-            continue;
-        }
+        let opt = |k: &str| opts.iter().find(|(o, _)| o == k).map(|(_, v)| v.clone());
+        let kw = |k: &str| -> Result<Option<String>, Error> {
+            Ok(kwargs
+                .get::<Option<Value>>(k)?
+                .filter(|v| !v.is_none())
+                .map(|v| v.to_string()))
+        };
+        let encrypt = opt("encrypt").or(kw("encrypt")?).filter(|e| !e.is_empty());
+        let seed = opt("seed").or(kw("seed")?);
+        let want_ident = opt("ident").or(kw("ident")?);
+        let alg = match &encrypt {
+            None => None,
+            Some(e) => Some(super::crypt::Alg::from_passlib(e).ok_or_else(|| {
+                err(format!(
+                    "password: encrypt={e} is not supported by drover (sha512_crypt, sha256_crypt, md5_crypt)"
+                ))
+            })?),
+        };
+        let generate = || match &seed {
+            Some(_) if chars.is_empty() => Err(err("password: the character set is empty")),
+            Some(s) => Ok(seeded_string(length, &chars, s)),
+            None => random_string(length, &chars),
+        };
+        let dev_null = path == "/dev/null";
         let file = {
             let p = PathBuf::from(&path);
             if p.is_absolute() {
@@ -804,23 +824,93 @@ fn password(state: &State, terms: &[Value], kwargs: &Kwargs) -> Result<Vec<Value
                 base_dir(state).join(p)
             }
         };
-        if file.exists() {
-            out.push(Value::from(stored_password(&file)?));
-            continue;
-        }
-        let pw = random_string(length, &chars)?;
-        if let Some(parent) = file.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| err(format!("cannot create {}: {e}", parent.display())))?;
-        }
-        // Another host may create the same file at the same time: the first one wins.
-        if write_once(&file, &format!("{pw}\n"))? {
-            out.push(Value::from(pw));
+        // As Ansible's: the stored `password [salt=S] [ident=I]`, or a new password; with
+        // `encrypt`, a salt is made (and stored) when there is none, and the hash returned.
+        let stored = if dev_null || !file.exists() {
+            None
         } else {
-            out.push(Value::from(stored_password(&file)?));
+            Some(read_file(&file)?)
+        };
+        let mut changed = stored.is_none();
+        let (plain, mut salt, stored_ident) = match &stored {
+            Some(text) => parse_password_content(text.lines().next().unwrap_or_default()),
+            None => (generate()?, None, None),
+        };
+        if let (Some(a), None) = (alg, &salt) {
+            salt = Some(super::crypt::random_salt(a.salt_size()));
+            changed = true;
+        }
+        if let (Some(have), Some(want)) = (&stored_ident, &want_ident) {
+            if have != want {
+                return Err(err(format!(
+                    "The ident parameter provided ({want}) does not match the stored one ({have})."
+                )));
+            }
+        }
+        let ident = stored_ident.or(want_ident);
+        if changed && !dev_null {
+            let content = match (&salt, &ident) {
+                (Some(s), Some(i)) => format!("{plain} salt={s} ident={i}"),
+                (Some(s), None) => format!("{plain} salt={s}"),
+                _ => plain.clone(),
+            };
+            // Missing directories are made private (0700), as Ansible's `makedirs_safe`.
+            if let Some(parent) = file.parent() {
+                use std::os::unix::fs::DirBuilderExt as _;
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(parent)
+                    .map_err(|e| err(format!("cannot create {}: {e}", parent.display())))?;
+            }
+            if stored.is_some() {
+                std::fs::write(&file, format!("{content}\n"))
+                    .map_err(|e| err(format!("cannot write {}: {e}", file.display())))?;
+            } else if !write_once(&file, &format!("{content}\n"))? {
+                // Another host created it at the same time: the first one wins.
+                out.push(Value::from(stored_password(&file)?));
+                continue;
+            }
+        }
+        match (alg, &salt) {
+            (Some(a), Some(s)) => {
+                let hashed = super::crypt::hash(a, plain.as_bytes(), s, a.default_rounds())
+                    .ok_or_else(|| err("password: could not hash the password"))?;
+                out.push(Value::from(hashed));
+            }
+            _ => out.push(Value::from(plain)),
         }
     }
     Ok(out)
+}
+
+/// A stored password file's line: the password, its `salt=` and `ident=`.
+fn parse_password_content(line: &str) -> (String, Option<String>, Option<String>) {
+    let Some(i) = line.find(" salt=") else {
+        return (line.to_string(), None, None);
+    };
+    let plain = line[..i].to_string();
+    let rest = &line[i + " salt=".len()..];
+    match rest.split_once(" ident=") {
+        Some((salt, ident)) => (plain, Some(salt.to_string()), Some(ident.to_string())),
+        None => (plain, Some(rest.to_string()), None),
+    }
+}
+
+/// `length` characters of `chars` chosen by a generator seeded with `seed`: the same seed
+/// gives the same password (Ansible's `seed=`).
+fn seeded_string(length: usize, chars: &[char], seed: &str) -> String {
+    use sha2::Digest as _;
+    let d = sha2::Sha256::digest(seed.as_bytes());
+    let mut x = u64::from_le_bytes(d[..8].try_into().unwrap_or([7; 8])) | 1;
+    let mut out = String::with_capacity(length);
+    for _ in 0..length {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.push(chars[(x % chars.len() as u64) as usize]);
+    }
+    out
 }
 
 /// The password in a password file (Ansible stores `password salt=…`: the part before).

@@ -110,7 +110,14 @@ pub fn sdist(
         .join("ansible-sources");
     let dir_name = format!("{}-{version}", package.replace('-', "_"));
     let unpacked = cache.join(&dir_name);
-    let done = cache.join(format!(".{dir_name}.ok"));
+    // Unpacked again when other members are asked for.
+    let members_tag = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        members.hash(&mut h);
+        h.finish()
+    };
+    let done = cache.join(format!(".{dir_name}-{members_tag:016x}.ok"));
     if done.exists() {
         return Ok(unpacked);
     }
