@@ -145,6 +145,7 @@ impl<'a> Runner<'a> {
                             start_at: start_at.clone(),
                             include_depth: 0,
                             in_handler: false,
+                            batch_down: Vec::new(),
                             peers: Some(peers.clone()),
                             step: false,
                             stopped: false,

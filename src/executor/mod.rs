@@ -91,6 +91,9 @@ pub struct Runner<'a> {
     include_depth: usize,
     /// Running the tasks a handler's `include_tasks` brought in: they show as handlers.
     in_handler: bool,
+    /// Hosts of the current batch already failed or unreachable when it began (an earlier
+    /// play): their failure does not count against this batch's `max_fail_percentage`.
+    batch_down: Vec<usize>,
     /// Under the `free` strategy, a runner holds one host; the others' variables as of the
     /// start of the batch are read from here.
     peers: Option<Arc<crate::vars::HostVars>>,
@@ -222,6 +225,7 @@ impl<'a> Runner<'a> {
             start_at: settings.start_at_task.clone(),
             include_depth: 0,
             in_handler: false,
+            batch_down: Vec::new(),
             peers: None,
             step: settings.step,
             stopped: false,
@@ -547,6 +551,14 @@ impl<'a> Runner<'a> {
         reporter: &mut dyn Reporter,
     ) -> Result<bool> {
         let mut pc = self.play_ctx(play, pb, all, batch);
+        // Hosts that were already down when the batch began (failed in an earlier play): as
+        // Ansible counts, their failure is not this batch's.
+        self.batch_down = batch
+            .iter()
+            .copied()
+            .filter(|i| self.hosts[*i].failed || self.hosts[*i].unreachable)
+            .collect();
+        let down_before = self.batch_down.len();
         self.batch = batch.to_vec();
         self.play_all = all.to_vec();
         let interrupted = if self.shape.strategy == "free" {
@@ -561,7 +573,8 @@ impl<'a> Runner<'a> {
         let failed = batch
             .iter()
             .filter(|i| self.hosts[**i].failed || self.hosts[**i].unreachable)
-            .count();
+            .count()
+            .saturating_sub(down_before);
         // Ansible: stop when the failed share of the batch exceeds the percentage, and in any
         // case when every host of the batch failed (even with `max_fail_percentage: 100`).
         let stop = failed == batch.len()
@@ -964,6 +977,7 @@ impl<'a> Runner<'a> {
                 let failed = all
                     .iter()
                     .filter(|i| self.hosts[**i].failed || self.hosts[**i].unreachable)
+                    .filter(|i| !self.batch_down.contains(i))
                     .count();
                 if !all.is_empty() && (failed as f64) * 100.0 / (all.len() as f64) > p {
                     for i in all.clone() {
@@ -1132,7 +1146,8 @@ impl<'a> Runner<'a> {
                     results.push(HostResult::simple(name, Status::Skipped, None, duration))
                 }
                 Ok(list) => {
-                    self.hosts[i].stats.ok += 1;
+                    // One ok per inclusion (a looped include: per item), as Ansible counts.
+                    self.hosts[i].stats.ok += u32::try_from(list.len()).unwrap_or(u32::MAX);
                     if let Some(role) = &task.role {
                         self.hosts[i].roles_ran.insert(role.key.clone());
                     }

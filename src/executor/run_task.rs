@@ -1229,9 +1229,32 @@ fn aggregate(host: &HostState, task: &Task, items: Vec<ItemResult>) -> HostResul
 /// Renders a task's display name for this host set (first host's scope), falling back to the
 /// module name as Ansible does.
 pub fn display_name(pc: &PlayCtx, task: &Task, host: Option<&HostState>) -> String {
+    // An `include_role` is shown as Ansible names it: `include_role : ROLE` unless it has a
+    // name, without the enclosing role.
+    if task.module_name.rsplit('.').next() == Some("include_role") {
+        if let (None, crate::playbook::TaskKind::Include(inc)) = (&task.name, &task.kind) {
+            let role = match (&inc.file, host) {
+                (crate::template::tree::TTree::Value(v), _) => {
+                    let shown = v.to_string();
+                    shown
+                        .rsplit_once("/tasks/")
+                        .map_or(shown.clone(), |(r, _)| r.to_string())
+                }
+                (tree, Some(h)) => {
+                    let scope = Scope::new(layers(pc, h, Some(task), None)).into_value();
+                    tree.render(&scope, &pc.omit)
+                        .map(|v| v.to_string())
+                        .unwrap_or_else(|_| raw_name(tree))
+                }
+                (tree, None) => raw_name(tree),
+            };
+            return format!("{} : {role}", task.module_name);
+        }
+    }
     let role = task
         .role
         .as_ref()
+        .filter(|_| task.module_name.rsplit('.').next() != Some("include_role"))
         .map(|r| format!("{} : ", r.fqcn))
         .unwrap_or_default();
     let name = match (&task.name, host) {
