@@ -88,11 +88,6 @@ fn by_listen(handler: &Task, name: &str, pc: &PlayCtx) -> bool {
     present(handler, pc) && handler.listen.iter().any(|l| named(handler, l, name))
 }
 
-/// Whether a notification names the handler: by its name or one of its `listen` topics.
-pub fn matches(handler: &Task, name: &str, pc: &PlayCtx) -> bool {
-    by_name(handler, name, pc) || by_listen(handler, name, pc)
-}
-
 /// Whether handler `hi` of the play answers a notification, as Ansible searches: every
 /// handler listening to it, and one handler of that name — Ansible's handler blocks (here:
 /// runs of handlers from the same role, or from the play) are searched last-loaded first, the
@@ -121,6 +116,13 @@ pub fn missing_message(name: &str) -> String {
     format!("The requested handler '{name}' was not found in either the main handlers list nor in the listening handlers list")
 }
 
+/// The handlers (by index) a notification names, as Ansible resolves it when it is made.
+pub fn answering(play: &Play, name: &str, pc: &PlayCtx) -> Vec<usize> {
+    (0..play.handlers.len())
+        .filter(|hi| answers(play, *hi, name, pc))
+        .collect()
+}
+
 /// Runs notified handlers on the batch's hosts.
 pub fn flush(
     runner: &mut Runner,
@@ -129,44 +131,33 @@ pub fn flush(
     pc: &mut PlayCtx,
     reporter: &mut dyn Reporter,
 ) -> Result<()> {
-    // Each pass runs, in definition order, every handler that a notification pending at the
-    // start of the pass names (by name or `listen` topic: all listeners of a topic run); what
-    // the handlers themselves notify runs in the next pass. As in ansible-core, a handler runs
-    // at most once per host in a flush: one notified again (by itself, or by a handler it
-    // notified) does not run again, so handlers that notify each other end.
-    let mut ran: std::collections::HashSet<(usize, usize)> = std::collections::HashSet::new();
-    loop {
-        let pending: Vec<(usize, Vec<String>)> = batch
-            .iter()
-            .map(|i| (*i, runner.hosts[*i].notified.iter().cloned().collect()))
-            .filter(|(_, n): &(usize, Vec<String>)| !n.is_empty())
-            .collect();
-        if pending.is_empty() {
-            break;
-        }
+    // As ansible-core: one pass over the handlers in definition order; each runs on the hosts
+    // that notified it so far (a handler notified by an earlier one in this pass runs in this
+    // pass; one notified again after it ran, or an earlier one, waits for the next flush).
+    {
         for (hi, handler) in play.handlers.iter().enumerate() {
             // Ctrl-C: no handler starts either (they run in the next run, as in Ansible).
             if super::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
                 return Ok(());
             }
-            let targets: Vec<usize> = pending
+            let forced_handlers = play
+                .force_handlers
+                .unwrap_or(runner.settings.force_handlers);
+            let targets: Vec<usize> = batch
                 .iter()
-                .filter(|(i, notified)| {
+                .copied()
+                .filter(|i| {
                     let h = &runner.hosts[*i];
-                    !ran.contains(&(hi, *i))
-                        && (h.active()
-                            || play
-                                .force_handlers
-                                .unwrap_or(runner.settings.force_handlers)
-                                && !h.unreachable)
-                        && notified.iter().any(|n| answers(play, hi, n, pc))
+                    h.notified.contains(&hi) && (h.active() || forced_handlers && !h.unreachable)
                 })
-                .map(|(i, _)| *i)
                 .collect();
             if targets.is_empty() {
                 continue;
             }
-            ran.extend(targets.iter().map(|i| (hi, *i)));
+            for i in &targets {
+                runner.hosts[*i].notified.shift_remove(&hi);
+            }
+
             // An `include_tasks` handler: its file's tasks run now, as handlers, on the hosts
             // that include it (what they notify runs in the next pass).
             use crate::playbook::TaskKind;
@@ -253,14 +244,6 @@ pub fn flush(
                 }
             }
         }
-        for (i, notified) in pending {
-            for n in notified {
-                runner.hosts[i].notified.shift_remove(&n);
-            }
-        }
-    }
-    for i in batch {
-        runner.hosts[*i].notified.clear();
     }
     Ok(())
 }

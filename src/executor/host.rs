@@ -38,8 +38,9 @@ pub struct HostState {
     /// Unreachable: no further tasks in this run.
     pub unreachable: bool,
     pub stats: Stats,
-    /// Handler names and `listen` topics notified and not yet run.
-    pub notified: IndexSet<String>,
+    /// The play's handlers (by index) notified here and not run yet: a notification names
+    /// them when it is made, as in Ansible.
+    pub notified: IndexSet<usize>,
     pub group_names: Value,
     /// `meta: end_host` / `end_play` ended this play for the host (not a failure).
     pub ended: bool,

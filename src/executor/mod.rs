@@ -380,6 +380,7 @@ impl<'a> Runner<'a> {
             for i in &idx {
                 self.hosts[*i].ended = false;
                 self.hosts[*i].removed = false;
+                self.hosts[*i].notified.clear();
                 self.hosts[*i].roles_ran.clear();
                 self.hosts[*i].roles_done.clear();
                 self.hosts[*i].ending_role = false;
@@ -745,12 +746,17 @@ impl<'a> Runner<'a> {
                     continue;
                 }
                 TaskKind::FlushHandlers => {
-                    self.meta_banner(task, pc, reporter);
                     let v = self.settings.verbosity;
                     // Only the hosts for which its condition holds flush (the others keep
-                    // their notifications).
+                    // their notifications). Shown once per host, as ansible-playbook does.
                     let mut flushing = Vec::new();
-                    for i in batch.iter().copied().filter(|i| self.hosts[*i].active()) {
+                    let live: Vec<usize> = batch
+                        .iter()
+                        .copied()
+                        .filter(|i| self.hosts[*i].active())
+                        .collect();
+                    for i in live {
+                        self.meta_banner(task, pc, reporter);
                         let h = self.hosts[i].name.clone();
                         if run_task::when_holds(pc, task, &self.hosts[i]) {
                             reporter.meta(&format!("triggered running handlers for {h}"), v);
@@ -779,8 +785,12 @@ impl<'a> Runner<'a> {
                 }
                 TaskKind::Noop => {
                     if task.module_name == "meta" {
-                        self.meta_banner(task, pc, reporter);
-                        reporter.meta("noop", self.settings.verbosity);
+                        // Once per host, as ansible-playbook shows it.
+                        let live = batch.iter().filter(|i| self.hosts[**i].active()).count();
+                        for _ in 0..live {
+                            self.meta_banner(task, pc, reporter);
+                            reporter.meta("noop", self.settings.verbosity);
+                        }
                     }
                     continue;
                 }
@@ -810,11 +820,17 @@ impl<'a> Runner<'a> {
                     continue;
                 }
                 TaskKind::ClearFacts | TaskKind::ResetConnection => {
-                    self.meta_banner(task, pc, reporter);
                     let clear = matches!(task.kind, TaskKind::ClearFacts);
+                    if clear {
+                        self.meta_banner(task, pc, reporter);
+                    }
                     for i in batch.iter().copied() {
                         if !self.hosts[i].active() {
                             continue;
+                        }
+                        // `reset_connection` is shown once per host.
+                        if !clear {
+                            self.meta_banner(task, pc, reporter);
                         }
                         let name = self.hosts[i].name.clone();
                         if !run_task::when_holds(pc, task, &self.hosts[i]) {
@@ -864,8 +880,12 @@ impl<'a> Runner<'a> {
                     continue;
                 }
                 TaskKind::EndHost | TaskKind::EndPlay => {
-                    self.meta_banner(task, pc, reporter);
                     let end_play = matches!(task.kind, TaskKind::EndPlay);
+                    // ansible-playbook's linear strategy shows `end_host` once per host, other
+                    // metas once.
+                    if end_play {
+                        self.meta_banner(task, pc, reporter);
+                    }
                     let live: Vec<usize> = batch
                         .iter()
                         .copied()
@@ -879,6 +899,9 @@ impl<'a> Runner<'a> {
                     };
                     let mut hit = Vec::new();
                     for i in considered {
+                        if !end_play {
+                            self.meta_banner(task, pc, reporter);
+                        }
                         let name = self.hosts[i].name.clone();
                         if run_task::when_holds(pc, task, &self.hosts[i]) {
                             let line = if end_play {
@@ -1201,6 +1224,8 @@ impl<'a> Runner<'a> {
         reporter: &mut dyn Reporter,
         pc: &mut PlayCtx,
     ) -> Result<bool> {
+        // Every `included:` line first, then each inclusion's tasks, as ansible-playbook.
+        let mut shown_groups = Vec::new();
         for (inclusion, hosts) in groups {
             let hosts: Vec<usize> = hosts
                 .into_iter()
@@ -1216,6 +1241,16 @@ impl<'a> Runner<'a> {
                 &names,
                 inclusion.label.as_deref(),
             );
+            shown_groups.push((inclusion, hosts));
+        }
+        for (inclusion, hosts) in shown_groups {
+            let hosts: Vec<usize> = hosts
+                .into_iter()
+                .filter(|i| self.hosts[*i].active())
+                .collect();
+            if hosts.is_empty() {
+                continue;
+            }
             let tasks = match &inc.tasks {
                 Some(t) => t.clone(),
                 None => match crate::playbook::load_include_at_run_time(inc, &inclusion.file) {
@@ -1646,12 +1681,8 @@ impl<'a> Runner<'a> {
                 if r.status == Status::Changed {
                     for n in &t.notify {
                         for name in render_notify(n, pc, h, t) {
-                            let answered = pc
-                                .play
-                                .handlers
-                                .iter()
-                                .any(|hd| handlers::matches(hd, &name, pc));
-                            if !answered {
+                            let answering = handlers::answering(pc.play, &name, pc);
+                            if answering.is_empty() {
                                 let msg = handlers::missing_message(&name);
                                 if self.settings.error_on_missing_handler {
                                     self.fatal.get_or_insert(msg);
@@ -1660,7 +1691,7 @@ impl<'a> Runner<'a> {
                                 }
                                 continue;
                             }
-                            h.notified.insert(name);
+                            h.notified.extend(answering);
                         }
                     }
                 }
@@ -1753,6 +1784,7 @@ fn fact_result(h: &HostState, r: Result<()>, started: std::time::Instant) -> Hos
         show: false,
         duration: started.elapsed(),
         origin: None,
+        delegated_to: None,
     }
 }
 

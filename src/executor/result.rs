@@ -42,6 +42,8 @@ pub struct HostResult {
     /// Where the task was written and how its failure reads, for ansible-core's `[ERROR]`
     /// block before a failed result (set when the result is recorded).
     pub origin: Option<Box<FailureOrigin>>,
+    /// The `delegate_to` host the task ran on (shown `[host -> delegate]`), if another.
+    pub delegated_to: Option<String>,
 }
 
 /// Where a failed task was written, and whether the failure came from the module on the host
@@ -53,6 +55,15 @@ pub struct FailureOrigin {
 }
 
 impl HostResult {
+    /// The host as a result line names it: `h1`, or `h1 -> h2` for a delegated task (not for
+    /// a skipped one, as Ansible shows it).
+    pub fn shown_host(&self) -> String {
+        match &self.delegated_to {
+            Some(d) if self.status != Status::Skipped => format!("{} -> {d}", self.host),
+            _ => self.host.clone(),
+        }
+    }
+
     /// A result with only a status and a message (no module ran).
     pub fn simple(
         host: String,
@@ -86,6 +97,7 @@ impl HostResult {
             show: false,
             duration,
             origin: None,
+            delegated_to: None,
         }
     }
 }

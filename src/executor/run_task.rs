@@ -341,6 +341,7 @@ pub fn run_task(pc: &PlayCtx, task: &Task, host: &mut HostState) -> HostResult {
                 show: false,
                 duration: std::time::Duration::ZERO,
                 origin: None,
+                delegated_to: None,
             }
         }
     };
@@ -362,6 +363,16 @@ pub fn run_task(pc: &PlayCtx, task: &Task, host: &mut HostState) -> HostResult {
     if let Some(r) = &task.register {
         if res.status != Status::Unreachable || res.ignored {
             host.set_var(r, res.result.clone());
+        }
+    }
+    // Shown `[host -> delegate]`, as Ansible's default output does.
+    if let Some(tree) = &task.delegate_to {
+        let scope = Scope::new(layers(pc, host, Some(task), None)).into_value();
+        if let Ok(v) = tree.render(&scope, &pc.omit) {
+            let d = v.to_string();
+            if d != host.name && !d.is_empty() {
+                res.delegated_to = Some(d);
+            }
         }
     }
     res.duration = started.elapsed();
@@ -1177,6 +1188,7 @@ fn finish(
         ),
         duration: std::time::Duration::ZERO,
         origin: None,
+        delegated_to: None,
     }
 }
 

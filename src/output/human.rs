@@ -262,20 +262,20 @@ impl Human {
         let line = match item.status {
             Status::Failed | Status::Unreachable => format!(
                 "failed: [{}] (item={label}) => {}",
-                r.host,
+                r.shown_host(),
                 Self::json(&item.result, r.no_log, indent)
             ),
             _ if r.show && matches!(item.status, Status::Ok | Status::Changed) => format!(
                 "{word}: [{}] => (item={label}) => {}",
-                r.host,
+                r.shown_host(),
                 Self::json(&Self::shown(&item.result), r.no_log, true)
             ),
             _ if verbosity > 0 => format!(
                 "{word}: [{}] => (item={label}) => {}",
-                r.host,
+                r.shown_host(),
                 Self::json(&item.result, r.no_log, indent)
             ),
-            _ => format!("{word}: [{}] => (item={label})", r.host),
+            _ => format!("{word}: [{}] => (item={label})", r.shown_host()),
         };
         let painted = self.paint(&line, &style);
         let _ = writeln!(self.out, "{painted}");
@@ -331,30 +331,34 @@ impl Reporter for Human {
         let line = match r.status {
             Status::Unreachable => format!(
                 "{word}: [{}]: UNREACHABLE! => {}",
-                r.host,
+                r.shown_host(),
                 Self::json(&r.result, r.no_log, indent)
             ),
+            // A loop whose every item was skipped: ansible-playbook's line for the task.
+            Status::Skipped if !r.items.is_empty() && verbosity == 0 => {
+                format!("{word}: [{}]", r.shown_host())
+            }
             // A loop's items said it all (ansible-playbook prints no line for the task).
             _ if !r.items.is_empty() => String::new(),
             Status::Failed => {
                 self.error_block(r, &r.result);
                 format!(
                     "{word}: [{}]: FAILED! => {}",
-                    r.host,
+                    r.shown_host(),
                     Self::json(&r.result, r.no_log, indent)
                 )
             }
             _ if r.show && matches!(r.status, Status::Ok | Status::Changed) => format!(
                 "{word}: [{}] => {}",
-                r.host,
+                r.shown_host(),
                 Self::json(&Self::shown(&r.result), r.no_log, true)
             ),
             _ if verbosity > 0 => format!(
                 "{word}: [{}] => {}",
-                r.host,
+                r.shown_host(),
                 Self::json(&r.result, r.no_log, indent)
             ),
-            _ => format!("{word}: [{}]", r.host),
+            _ => format!("{word}: [{}]", r.shown_host()),
         };
         if !line.is_empty() {
             let painted = self.paint(&line, &style);

@@ -483,9 +483,12 @@ fn load_play(node: &Node, base: &Path, ctx: &mut LoadCtx) -> Result<Play> {
 
     let mut sections: Vec<Vec<Task>> = Vec::new();
     let mut handlers: Vec<Task> = Vec::new();
-    if let Some(pre) = get("pre_tasks") {
-        sections.push(load_task_list(pre, &inh, ctx, false)?);
-    }
+    // Always three sections (pre_tasks, roles and tasks, post_tasks), even empty ones: each
+    // ends with a handler flush, as in Ansible.
+    sections.push(match get("pre_tasks") {
+        Some(pre) => load_task_list(pre, &inh, ctx, false)?,
+        None => Vec::new(),
+    });
     let mut main = Vec::new();
     if let Some(roles) = get("roles") {
         let Some(items) = roles.as_seq() else {
@@ -504,9 +507,10 @@ fn load_play(node: &Node, base: &Path, ctx: &mut LoadCtx) -> Result<Play> {
         main.extend(load_task_list(tasks, &inh, ctx, false)?);
     }
     sections.push(main);
-    if let Some(post) = get("post_tasks") {
-        sections.push(load_task_list(post, &inh, ctx, false)?);
-    }
+    sections.push(match get("post_tasks") {
+        Some(post) => load_task_list(post, &inh, ctx, false)?,
+        None => Vec::new(),
+    });
     if let Some(h) = get("handlers") {
         handlers.extend(load_task_list(h, &inh, ctx, true)?);
     }
