@@ -170,8 +170,17 @@ fn files(dir: &Path, own: &[String], hosts: usize) -> BTreeMap<String, String> {
     out
 }
 
-/// Runs a scenario in a fresh directory with ansible-playbook (`true`) or drover.
+/// Runs a scenario of the corpus in a fresh directory with ansible-playbook (`true`) or drover.
 fn run_scenario(name: &str, ansible: bool, extra: &[&str]) -> Result<Run, String> {
+    let src = corpus();
+    let pb = std::fs::read_to_string(src.join(format!("{name}.yml"))).map_err(|e| e.to_string())?;
+    let inv = std::fs::read_to_string(src.join(format!("{name}.ini")))
+        .unwrap_or_else(|_| "localhost ansible_connection=local\n".into());
+    run_text(name, &pb, &inv, ansible, extra)
+}
+
+/// Runs a playbook's text with an inventory's text in a fresh directory.
+fn run_text(name: &str, pb: &str, inv: &str, ansible: bool, extra: &[&str]) -> Result<Run, String> {
     let src = corpus();
     let dir = tempfile::Builder::new()
         .prefix(&format!("drover-diff-{name}-"))
@@ -185,11 +194,8 @@ fn run_scenario(name: &str, ansible: bool, extra: &[&str]) -> Result<Run, String
             .replace("DIR", &d.display().to_string())
     };
     copy_tree(&src.join("roles"), &roles, &fill).map_err(|e| e.to_string())?;
-    let pb_text =
-        fill(&std::fs::read_to_string(src.join(format!("{name}.yml"))).map_err(|e| e.to_string())?);
+    let pb_text = fill(pb);
     std::fs::write(d.join("pb.yml"), &pb_text).map_err(|e| e.to_string())?;
-    let inv = std::fs::read_to_string(src.join(format!("{name}.ini")))
-        .unwrap_or_else(|_| "localhost ansible_connection=local\n".into());
     let hosts = inv.lines().filter(|l| !l.trim().is_empty()).count();
     std::fs::write(d.join("inv.ini"), inv).map_err(|e| e.to_string())?;
     let args: Vec<String> = pb_text
@@ -343,6 +349,84 @@ fn scenarios_agree_with_ansible_playbook() {
         "{} of {} runs differ from ansible-playbook:\n{}",
         failures.len(),
         names.len() * 2,
+        failures.join("\n")
+    );
+}
+
+/// `DROVER_DIFF_SEEDS`: seeds as `A-B` ranges and numbers, comma-separated (CI's fixed set
+/// by default).
+fn seeds() -> Vec<u64> {
+    let spec = std::env::var("DROVER_DIFF_SEEDS").unwrap_or_else(|_| "1-12".into());
+    let mut out = Vec::new();
+    for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (u64, u64) = (a.parse().unwrap_or(1), b.parse().unwrap_or(0));
+                out.extend(a..=b);
+            }
+            None => out.extend(part.parse::<u64>().ok()),
+        }
+    }
+    out
+}
+
+/// The differences of a generated playbook's runs (plain run), if any.
+fn generated_diffs(g: &support::playgen::Generated, seed: u64) -> Vec<String> {
+    let name = format!("gen{seed}");
+    let (pb, inv) = (g.playbook(), g.inventory());
+    let a = run_text(&name, &pb, &inv, true, &[]).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let d = run_text(&name, &pb, &inv, false, &[]).unwrap_or_else(|e| panic!("{name}: {e}"));
+    compare(&a, &d)
+}
+
+#[test]
+fn generated_playbooks_agree_with_ansible_playbook() {
+    if let Err(why) = support::ansible::venv() {
+        support::skip(&format!("ansible-core is not available: {why}"));
+        return;
+    }
+    let seeds = seeds();
+    let mut failures = Vec::new();
+    for seed in &seeds {
+        let g = support::playgen::generate(*seed);
+        let diffs = generated_diffs(&g, *seed);
+        if diffs.is_empty() {
+            continue;
+        }
+        // Shrink to a smallest playbook that still diverges (within a budget of runs).
+        let mut smallest = g;
+        let mut budget = 40;
+        'shrink: while budget > 0 {
+            for candidate in smallest.smaller() {
+                if budget == 0 {
+                    break 'shrink;
+                }
+                budget -= 1;
+                if !generated_diffs(&candidate, *seed).is_empty() {
+                    smallest = candidate;
+                    continue 'shrink;
+                }
+            }
+            break;
+        }
+        let diffs = generated_diffs(&smallest, *seed);
+        failures.push(format!(
+            "== seed {seed}, shrunk to:\n{}\ninventory:\n{}\n{}",
+            smallest.playbook(),
+            smallest.inventory(),
+            diffs.join("\n")
+        ));
+    }
+    eprintln!(
+        "differential: {} generated playbooks, {} agree with ansible-playbook",
+        seeds.len(),
+        seeds.len() - failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {} generated playbooks differ:\n{}",
+        failures.len(),
+        seeds.len(),
         failures.join("\n")
     );
 }
