@@ -784,7 +784,7 @@ impl<'a> Runner<'a> {
                     continue;
                 }
                 TaskKind::Noop => {
-                    if task.module_name == "meta" {
+                    if task.module_name.rsplit('.').next() == Some("meta") {
                         // Once per host, as ansible-playbook shows it.
                         let live = batch.iter().filter(|i| self.hosts[**i].active()).count();
                         for _ in 0..live {

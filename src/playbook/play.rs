@@ -691,6 +691,36 @@ fn load_item(
     handlers: bool,
     out: &mut Vec<Task>,
 ) -> Result<()> {
+    let start = out.len();
+    load_item_as_written(item, inh, ctx, handlers, out)?;
+    // An include or meta task written with its FQCN keeps it as its action (its banner shows
+    // `ansible.builtin.include_tasks`, as Ansible's does).
+    if out.len() == start + 1 {
+        let written = item.as_map().and_then(|m| {
+            m.iter().find_map(|(k, _)| {
+                let k = k.as_str()?;
+                let short = short_action(k);
+                (k != short
+                    && matches!(short, "include_tasks" | "include" | "include_role" | "meta"))
+                .then(|| (k.to_string(), short))
+            })
+        });
+        if let Some((k, short)) = written {
+            if out[start].module_name == short {
+                out[start].module_name = k;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn load_item_as_written(
+    item: &Node,
+    inh: &Inherited,
+    ctx: &mut LoadCtx,
+    handlers: bool,
+    out: &mut Vec<Task>,
+) -> Result<()> {
     if item.as_map().is_none() {
         return Err(err_at(
             &item.span,
