@@ -1670,7 +1670,11 @@ impl<'a> Runner<'a> {
                         r.result.clone(),
                     ));
                 }
-                Status::Unreachable if r.ignored => h.stats.ignored += 1,
+                // `ignore_unreachable`: counted ok and ignored, as Ansible counts it.
+                Status::Unreachable if r.ignored => {
+                    h.stats.ok += 1;
+                    h.stats.ignored += 1;
+                }
                 Status::Unreachable => {
                     h.stats.unreachable += 1;
                     h.unreachable = true;

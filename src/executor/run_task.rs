@@ -849,19 +849,25 @@ fn run_item(
         {
             host.check_changed = true;
         }
-        if let Some((facts, kind)) = facts {
-            match (task.delegate_facts, &delegate) {
-                (true, Some(target)) => host.delegated_facts.push((target.clone(), facts, kind)),
-                _ => {
-                    if task.run_once {
-                        // The other hosts of the batch get them too (see `run_on_batch`).
-                        host.once_facts.push((facts.clone(), kind));
-                    }
-                    cache_facts(pc, host, &facts, kind)?;
-                    host.set_vars_of(kind, facts)
-                }
+        // The facts the module set are what changed_when/failed_when/until see (Ansible's
+        // task vars updated with the result's `ansible_facts`), and are the host's only if the
+        // task does not fail.
+        let fact_layer = match &facts {
+            Some((f, crate::modules::FactKind::AnsibleFacts)) => Some(Layer::data(Arc::new(
+                f.iter()
+                    .map(|(k, v)| (format!("ansible_{k}"), v.clone()))
+                    .collect::<VarMap>(),
+            ))),
+            Some((f, _)) if !(task.delegate_facts && delegate.is_some()) => {
+                Some(Layer::data(Arc::new(f.clone())))
             }
-        }
+            _ => None,
+        };
+        let scope_layers = {
+            let mut l = scope_layers.clone();
+            l.extend(fact_layer);
+            l
+        };
         // changed_when / failed_when see the result under the register name.
         if task.changed_when.is_some() || task.failed_when.is_some() || task.until.is_some() {
             // With `until`, the attempt number is in the result the conditions see.
@@ -988,6 +994,19 @@ fn run_item(
                         status = Status::Failed;
                     }
                     result = with_keys(&result, &[("failed", Value::from(true))]);
+                }
+            }
+        }
+        if let (Some((facts, kind)), false) = (facts, status == Status::Failed) {
+            match (task.delegate_facts, &delegate) {
+                (true, Some(target)) => host.delegated_facts.push((target.clone(), facts, kind)),
+                _ => {
+                    if task.run_once {
+                        // The other hosts of the batch get them too (see `run_on_batch`).
+                        host.once_facts.push((facts.clone(), kind));
+                    }
+                    cache_facts(pc, host, &facts, kind)?;
+                    host.set_vars_of(kind, facts)
                 }
             }
         }

@@ -364,7 +364,7 @@ impl Reporter for Human {
             let painted = self.paint(&line, &style);
             let _ = writeln!(self.out, "{painted}");
         }
-        if r.ignored && r.status == Status::Failed {
+        if r.ignored && matches!(r.status, Status::Failed | Status::Unreachable) {
             let _ = writeln!(
                 self.out,
                 "{}",
