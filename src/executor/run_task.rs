@@ -400,11 +400,18 @@ fn run_task_inner(pc: &PlayCtx, task: &Task, host: &mut HostState) -> Result<Hos
         return Ok(finish(host, task, status, result, diffs, Vec::new()));
     };
     let mut outs = Vec::with_capacity(items.len());
+    // As ansible-core's loop: while it runs, the register name holds the previous item's
+    // result (what the next item's conditions see).
+    let mut previous: Option<Value> = None;
     for (i, item) in items.iter().enumerate() {
         if i > 0 && task.loop_pause > 0.0 {
             std::thread::sleep(std::time::Duration::from_secs_f64(task.loop_pause));
         }
-        let iv = Arc::new(item_vars(task, &items, i));
+        let mut vars = item_vars(task, &items, i);
+        if let (Some(r), Some(p)) = (&task.register, &previous) {
+            vars.insert(r.clone(), p.clone());
+        }
+        let iv = Arc::new(vars);
         let item = item.clone();
         // An item that fails to render or evaluate fails alone (the loop goes on, as in
         // Ansible); a lost connection still ends the task.
@@ -466,6 +473,7 @@ fn run_task_inner(pc: &PlayCtx, task: &Task, host: &mut HostState) -> Result<Hos
             ],
         );
         let item_result = result.clone();
+        previous = Some(result.clone());
         outs.push(ItemResult {
             label,
             status,
