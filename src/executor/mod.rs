@@ -666,45 +666,31 @@ impl<'a> Runner<'a> {
             }
             // A role completed on a host does not run there again in this play (unless it
             // allows duplicates): its tasks leave those hosts silently, as in Ansible.
-            // Hosts ending a role (`meta: end_role`) skip everything up to its completion.
-            let not_ending;
-            let batch = if !matches!(task.kind, TaskKind::RoleComplete)
-                && batch.iter().any(|i| self.hosts[*i].ending_role)
-            {
-                not_ending = batch
-                    .iter()
-                    .copied()
-                    .filter(|i| !self.hosts[*i].ending_role)
-                    .collect::<Vec<_>>();
-                if not_ending.is_empty() {
-                    continue;
-                }
-                &not_ending[..]
-            } else {
-                batch
-            };
-            let remaining;
-            let batch = match task
+            // Hosts ending a role (`meta: end_role`) skip everything up to its completion; a
+            // role completed on a host does not run there again in this play (unless it
+            // allows duplicates): its tasks leave those hosts silently, as in Ansible.
+            let completing = matches!(task.kind, TaskKind::RoleComplete);
+            let done_role = task
                 .role
                 .as_ref()
-                .filter(|r| !r.allow_duplicates && !self.in_handler)
-            {
-                Some(r)
-                    if batch
-                        .iter()
-                        .any(|i| self.hosts[*i].roles_done.contains(&r.key)) =>
-                {
-                    remaining = batch
-                        .iter()
-                        .copied()
-                        .filter(|i| !self.hosts[*i].roles_done.contains(&r.key))
-                        .collect::<Vec<_>>();
-                    if remaining.is_empty() {
-                        continue;
-                    }
-                    &remaining[..]
+                .filter(|r| !r.allow_duplicates && !self.in_handler);
+            let skips = |h: &HostState| {
+                (h.ending_role && !completing)
+                    || done_role.is_some_and(|r| h.roles_done.contains(&r.key))
+            };
+            let remaining;
+            let batch = if batch.iter().any(|i| skips(&self.hosts[*i])) {
+                remaining = batch
+                    .iter()
+                    .copied()
+                    .filter(|i| !skips(&self.hosts[*i]))
+                    .collect::<Vec<_>>();
+                if remaining.is_empty() {
+                    continue;
                 }
-                _ => batch,
+                &remaining[..]
+            } else {
+                batch
             };
             match &task.kind {
                 TaskKind::RoleComplete => {
@@ -726,11 +712,7 @@ impl<'a> Runner<'a> {
                         .map(|r| r.fqcn.clone())
                         .unwrap_or_default();
                     let v = self.settings.verbosity;
-                    let live: Vec<usize> = batch
-                        .iter()
-                        .copied()
-                        .filter(|i| self.hosts[*i].active())
-                        .collect();
+                    let live = self.live(batch);
                     for i in live {
                         // ansible-playbook's linear strategy shows the banner per host.
                         self.meta_banner(task, pc, reporter);
@@ -750,11 +732,7 @@ impl<'a> Runner<'a> {
                     // Only the hosts for which its condition holds flush (the others keep
                     // their notifications). Shown once per host, as ansible-playbook does.
                     let mut flushing = Vec::new();
-                    let live: Vec<usize> = batch
-                        .iter()
-                        .copied()
-                        .filter(|i| self.hosts[*i].active())
-                        .collect();
+                    let live = self.live(batch);
                     for i in live {
                         self.meta_banner(task, pc, reporter);
                         let h = self.hosts[i].name.clone();
@@ -786,8 +764,7 @@ impl<'a> Runner<'a> {
                 TaskKind::Noop => {
                     if task.module_name.rsplit('.').next() == Some("meta") {
                         // Once per host, as ansible-playbook shows it.
-                        let live = batch.iter().filter(|i| self.hosts[**i].active()).count();
-                        for _ in 0..live {
+                        for _ in 0..self.live(batch).len() {
                             self.meta_banner(task, pc, reporter);
                             reporter.meta("noop", self.settings.verbosity);
                         }
@@ -886,11 +863,7 @@ impl<'a> Runner<'a> {
                     if end_play {
                         self.meta_banner(task, pc, reporter);
                     }
-                    let live: Vec<usize> = batch
-                        .iter()
-                        .copied()
-                        .filter(|i| self.hosts[*i].active())
-                        .collect();
+                    let live = self.live(batch);
                     // end_play is decided once for the batch (on its first host).
                     let considered: Vec<usize> = if end_play {
                         live.first().copied().into_iter().collect()
@@ -1025,11 +998,7 @@ impl<'a> Runner<'a> {
         reporter: &mut dyn Reporter,
         pc: &mut PlayCtx,
     ) -> Result<bool> {
-        let entered: Vec<usize> = batch
-            .iter()
-            .copied()
-            .filter(|i| self.hosts[*i].active())
-            .collect();
+        let entered = self.live(batch);
         // A rescue counts only if `--tags` selects some task of it.
         let rescuable = {
             let mut all = Vec::new();
@@ -1227,10 +1196,7 @@ impl<'a> Runner<'a> {
         // Every `included:` line first, then each inclusion's tasks, as ansible-playbook.
         let mut shown_groups = Vec::new();
         for (inclusion, hosts) in groups {
-            let hosts: Vec<usize> = hosts
-                .into_iter()
-                .filter(|i| self.hosts[*i].active())
-                .collect();
+            let hosts = self.live(&hosts);
             if hosts.is_empty() {
                 continue;
             }
@@ -1244,10 +1210,7 @@ impl<'a> Runner<'a> {
             shown_groups.push((inclusion, hosts));
         }
         for (inclusion, hosts) in shown_groups {
-            let hosts: Vec<usize> = hosts
-                .into_iter()
-                .filter(|i| self.hosts[*i].active())
-                .collect();
+            let hosts = self.live(&hosts);
             if hosts.is_empty() {
                 continue;
             }
@@ -1343,6 +1306,14 @@ impl<'a> Runner<'a> {
         m.insert("ansible_play_hosts".into(), hosts);
         m.insert("play_hosts".into(), batch.clone());
         m.insert("ansible_play_batch".into(), batch);
+    }
+
+    /// The hosts of `ix` still taking part (not failed, unreachable or ended).
+    fn live(&self, ix: &[usize]) -> Vec<usize> {
+        ix.iter()
+            .copied()
+            .filter(|i| self.hosts[*i].active())
+            .collect()
     }
 
     /// The banner of a `meta` task (`TASK [meta]`, or its name), as ansible-playbook shows it.

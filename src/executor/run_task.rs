@@ -882,16 +882,7 @@ fn run_item(
             if task.until.is_some() {
                 result = with_keys(&result, &[("attempts", Value::from(attempts))]);
             }
-            let mut l = scope_layers.clone();
-            let mut reg = VarMap::new();
-            if let Some(r) = &task.register {
-                reg.insert(r.clone(), result.clone());
-            }
-            for (k, v) in crate::vars::varmap_from_value(&result) {
-                reg.entry(k).or_insert(v);
-            }
-            l.push(Layer::data(Arc::new(reg)));
-            let rscope = Scope::new(l).into_value();
+            let rscope = result_scope(scope_layers.clone(), task, &result);
             // As ansible-core: changed_when first, then failed_when; an error in either fails
             // the task but keeps the module's result, the error under `<cond>_when_result`
             // (and the other condition is not evaluated).
@@ -976,16 +967,7 @@ fn run_item(
             }
             if let Some(until) = &task.until {
                 // `until` sees the result as changed_when/failed_when left it.
-                let mut l = scope_layers.clone();
-                let mut reg = VarMap::new();
-                if let Some(r) = &task.register {
-                    reg.insert(r.clone(), result.clone());
-                }
-                for (k, v) in crate::vars::varmap_from_value(&result) {
-                    reg.entry(k).or_insert(v);
-                }
-                l.push(Layer::data(Arc::new(reg)));
-                let rscope = Scope::new(l).into_value();
+                let rscope = result_scope(scope_layers.clone(), task, &result);
                 let done = eval_conditions(std::slice::from_ref(until), &rscope)
                     .map(|r| r.is_none())
                     .unwrap_or(false);
@@ -1051,7 +1033,14 @@ pub fn changed_when_again(
             item.insert(task.loop_var.clone(), v);
         }
     }
-    let mut l = layers(pc, host, Some(task), Some(Arc::new(item)));
+    let l = layers(pc, host, Some(task), Some(Arc::new(item)));
+    let scope = result_scope(l, task, result);
+    eval_conditions(cw, &scope).ok().map(|r| r.is_none())
+}
+
+/// The scope `changed_when`, `failed_when` and `until` see: `layers` with the task's result
+/// under its register name and its keys (`rc`, `stdout`...) as variables.
+fn result_scope(mut layers: Vec<Layer>, task: &Task, result: &Value) -> Value {
     let mut reg = VarMap::new();
     if let Some(r) = &task.register {
         reg.insert(r.clone(), result.clone());
@@ -1059,9 +1048,8 @@ pub fn changed_when_again(
     for (k, v) in crate::vars::varmap_from_value(result) {
         reg.entry(k).or_insert(v);
     }
-    l.push(Layer::data(Arc::new(reg)));
-    let scope = Scope::new(l).into_value();
-    eval_conditions(cw, &scope).ok().map(|r| r.is_none())
+    layers.push(Layer::data(Arc::new(reg)));
+    Scope::new(layers).into_value()
 }
 
 /// The text Ansible puts under `changed_when_result`/`failed_when_result` for a condition

@@ -201,6 +201,11 @@ impl TestHosts {
             "building the test host base failed (see {})",
             cache_dir().join("debootstrap-base-bookworm.log").display()
         );
+        Some(TestHosts::with_key())
+    }
+
+    /// A set without hosts, with a fresh key in a temporary directory of its own.
+    pub(super) fn with_key() -> TestHosts {
         let dir = tempfile::tempdir().expect("temp dir");
         let key = dir.path().join("id_ed25519");
         let st = Command::new("ssh-keygen")
@@ -209,12 +214,12 @@ impl TestHosts {
             .status()
             .expect("ssh-keygen");
         assert!(st.success());
-        Some(TestHosts {
+        TestHosts {
             hosts: Vec::new(),
             dir,
             key,
             jumpnet: None,
-        })
+        }
     }
 
     /// Starts one host on a free loopback port, or in (netns, address, port).

@@ -40,20 +40,7 @@ impl TestHosts {
             "building the systemd base failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let dir = tempfile::tempdir().expect("temp dir");
-        let key = dir.path().join("id_ed25519");
-        let st = Command::new("ssh-keygen")
-            .args(["-q", "-N", "", "-t", "ed25519", "-f"])
-            .arg(&key)
-            .status()
-            .expect("ssh-keygen");
-        assert!(st.success());
-        let mut set = TestHosts {
-            hosts: Vec::new(),
-            dir,
-            key,
-            jumpnet: None,
-        };
+        let mut set = TestHosts::with_key();
         let binds: Vec<String> = binds.iter().map(|b| b.display().to_string()).collect();
         for _ in 0..n {
             let name = format!(
