@@ -25,13 +25,10 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use support::ansible::{self, ANSIBLE_CORE};
+use support::ansible::{self, ANSIBLE_CORE, ANSIBLE_PKG};
 use support::hosts::TestHosts;
 
 const CORE_SHA256: &str = "1e7612788eaa6b3c87a3670ce86c64b830eba0ae2b3fcb25a772f276704163b4";
-/// The `ansible` package that bundles the collections for this ansible-core.
-const ANSIBLE_PKG: &str = "12.3.0";
-const ANSIBLE_PKG_SHA256: &str = "02721f6fb432ddd47f1044ac49b04b5e9ae08890bd427def8df3db1607aeec51";
 /// A target still running after this long fails as timed out.
 const TARGET_LIMIT: Duration = Duration::from_secs(300);
 /// Targets run at once (each on its own test host).
@@ -123,16 +120,11 @@ impl Sources {
                 "test/lib/ansible_test/_util/target/injector/*",
             ],
         )?;
-        let pkg = ansible::sdist(
-            "ansible",
-            ANSIBLE_PKG,
-            ANSIBLE_PKG_SHA256,
-            &["ansible_collections/ansible/posix/tests/integration/*"],
-        )?;
+        let pkg = ansible::collections()?;
         Ok(Sources {
             injector: core.join("test/lib/ansible_test/_util/target/injector"),
             core: core.join("test/integration"),
-            posix: pkg.join("ansible_collections/ansible/posix/tests/integration"),
+            posix: pkg.join("ansible/posix/tests/integration"),
         })
     }
 

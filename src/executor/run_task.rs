@@ -1063,9 +1063,6 @@ fn condition_error_text(e: &anyhow::Error) -> String {
     format!("Error while evaluating conditional: {inner}")
 }
 
-/// `plan`, then `apply` when there is something to do and this is not check mode.
-/// Lookups memoized on the connection are forgotten once a module that may change accounts
-/// has changed something (a plan only reads; `apply`, which runs commands too, writes).
 /// A task's time limit in seconds: its own `timeout` (or its block's or play's), else the
 /// run's `--task-timeout`; 0 is none.
 fn time_limit(pc: &PlayCtx, task: &Task) -> u64 {
@@ -1077,6 +1074,9 @@ fn time_limit(pc: &PlayCtx, task: &Task) -> u64 {
     }
 }
 
+/// `plan`, then `apply` when there is something to do and this is not check mode.
+/// Lookups memoized on the connection are forgotten once a module that may change accounts
+/// has changed something (a plan only reads; `apply`, which runs commands too, writes).
 fn run_module(module: &dyn Module, mctx: &mut ModuleCtx, args: &Args, check: bool) -> Result<Plan> {
     let plan = module.plan(mctx, args)?;
     if check || !plan.changed || plan.failed {

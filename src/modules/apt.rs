@@ -531,6 +531,8 @@ struct Probe {
     candidates: BTreeMap<String, Option<String>>,
     /// `deb:` file's (Package, Version).
     deb: Option<(String, String)>,
+    /// The requested packages apt marks as installed automatically (as a dependency).
+    auto: Vec<String>,
 }
 
 fn sections(text: &str) -> BTreeMap<&str, String> {
@@ -572,6 +574,12 @@ fn probe(ctx: &mut ModuleCtx, req: &Request) -> Result<Probe> {
                 names.join(" ")
             ));
         }
+        if req.state != State::Absent {
+            s.push_str(&format!(
+                "echo @@auto; apt-mark showauto {} 2>/dev/null\n",
+                names.join(" ")
+            ));
+        }
     }
     s.push_str("true\n");
     let out = ctx.run(&s)?;
@@ -603,6 +611,10 @@ fn probe(ctx: &mut ModuleCtx, req: &Request) -> Result<Probe> {
         observed: parse_dpkg(sec.get("dpkg").map(String::as_str).unwrap_or("")),
         candidates: parse_policy(sec.get("policy").map(String::as_str).unwrap_or("")),
         deb,
+        auto: sec
+            .get("auto")
+            .map(|a| a.split_whitespace().map(str::to_string).collect())
+            .unwrap_or_default(),
     })
 }
 
@@ -796,6 +808,29 @@ struct Work {
     /// The apt-get operation chosen at plan time (chosen again after the update for
     /// `state: latest`, whose candidates the update may change).
     op: Option<Op>,
+    /// Requested packages installed as dependencies: marked as installed manually, as
+    /// ansible-core's `apt` does for every package it is asked to install (no change is
+    /// reported for that).
+    mark: Vec<String>,
+}
+
+/// The requested packages that are installed only as another's dependency (not `op`'s).
+fn to_mark_manual(req: &Request, p: &Probe, op: &Option<Op>) -> Vec<String> {
+    if req.deb.is_some() || req.upgrade != "no" {
+        return Vec::new();
+    }
+    req.names
+        .iter()
+        .map(|n| n.name.clone())
+        .filter(|n| p.auto.contains(n))
+        .filter(|n| {
+            !op.as_ref().is_some_and(|o| {
+                o.words
+                    .iter()
+                    .any(|w| w == n || w.starts_with(&format!("{n}=")))
+            })
+        })
+        .collect()
 }
 
 /// The marker lines around apt-get's own output in a tracked run.
@@ -843,9 +878,11 @@ impl Apt {
         if !ctx.check {
             // A real run: `apply` does the work and reports what dpkg's state shows changed.
             let op = choose_op(&req, &p)?;
-            plan.changed = update || op.is_some();
+            let mark = to_mark_manual(&req, &p, &op);
+            // Marking alone is done in `apply` but reports no change.
+            plan.changed = update || op.is_some() || !mark.is_empty();
             if plan.changed {
-                plan.work = Some(Box::new(Work { update, op }));
+                plan.work = Some(Box::new(Work { update, op, mark }));
             }
             return Ok(plan);
         }
@@ -930,6 +967,18 @@ impl Apt {
                 plan.changed = true;
                 plan.diffs.push(diff_of(&changes));
                 plan.msg = Some(summary(&changes));
+            }
+        }
+        if !work.mark.is_empty() {
+            let names: Vec<String> = work.mark.iter().map(|n| quote(n)).collect();
+            let cmd = format!("apt-mark manual {}", names.join(" "));
+            let out = ctx.run(&with_lock_retry(&cmd, req.lock_timeout))?;
+            if out.rc != 0 {
+                let (so, se) = (out.stdout_str(), out.stderr_str());
+                return Err(fail_with(
+                    format!("'{cmd}' failed: {}", se.trim()),
+                    output_values(&so, &se),
+                ));
             }
         }
         Ok(())

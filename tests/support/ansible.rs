@@ -94,6 +94,23 @@ pub fn command(name: &str) -> Result<Command, String> {
     Ok(cmd)
 }
 
+/// The `ansible` package whose collections the tests use (ansible.posix: its integration
+/// tests, and its `json` callback for the differential tests), and its pinned SHA-256.
+pub const ANSIBLE_PKG: &str = "12.3.0";
+const ANSIBLE_PKG_SHA256: &str = "02721f6fb432ddd47f1044ac49b04b5e9ae08890bd427def8df3db1607aeec51";
+
+/// The `ansible_collections` directory holding ansible.posix (from the `ansible` package on
+/// PyPI, unpacked once): a collections path for `ANSIBLE_COLLECTIONS_PATH`'s parent.
+pub fn collections() -> Result<PathBuf, String> {
+    let pkg = sdist(
+        "ansible",
+        ANSIBLE_PKG,
+        ANSIBLE_PKG_SHA256,
+        &["ansible_collections/ansible/posix/*"],
+    )?;
+    Ok(pkg.join("ansible_collections"))
+}
+
 /// A source distribution from PyPI, checked against its pinned SHA-256 and unpacked (only the
 /// members matching `members`, tar wildcards) into a cache directory beside the virtual
 /// environment, once; returns the directory it unpacked into (`<name>-<version>`).
@@ -168,7 +185,7 @@ pub fn sdist(
             got.split_whitespace().next().unwrap_or("?")
         ));
     }
-    let _ = std::fs::remove_dir_all(&unpacked);
+    // Unpacked over what an earlier call unpacked (each call's members stay).
     let mut tar = Command::new("tar");
     tar.arg("-xzf")
         .arg(&archive)
