@@ -385,3 +385,81 @@ fn keys_expiry_custom_paths_and_exclusive_as_root() {
     assert_eq!(code, 0);
     assert_eq!(recap(&out, "h0").changed, 0, "{out}");
 }
+
+/// The become password is data for sudo, never a command: with shell text in it, whether sudo
+/// asks for it (a user whose sudo needs the password) or not (`deploy`, passwordless sudo),
+/// the task runs as root and nothing else runs; a password with a newline is refused (sudo
+/// could not take it) and runs nothing either.
+#[test]
+fn become_password_is_data_for_sudo_never_a_command() {
+    let Some(hosts) = TestHosts::up(1) else {
+        return;
+    };
+    // The password of `pwuser` is itself full of shell text.
+    let pw = "s3cret;touch /tmp/pwned-a $(touch /tmp/pwned-b) `touch /tmp/pwned-c` 'q\"";
+    let (rc, out) = hosts.sh(
+        0,
+        "useradd -m -s /bin/bash pwuser && \
+         echo 'pwuser ALL=(ALL) ALL' >/etc/sudoers.d/pwuser && chmod 440 /etc/sudoers.d/pwuser && \
+         install -d -m 700 -o pwuser -g pwuser /home/pwuser/.ssh && \
+         install -m 600 -o pwuser -g pwuser /home/deploy/.ssh/authorized_keys /home/pwuser/.ssh/authorized_keys",
+    );
+    assert_eq!(rc, 0, "{out}");
+    let mut chpasswd = std::process::Command::new("chroot");
+    chpasswd
+        .arg(&hosts.hosts[0].root)
+        .arg("chpasswd")
+        .stdin(std::process::Stdio::piped());
+    let mut child = chpasswd.spawn().expect("chpasswd");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("pwuser:{pw}\n").as_bytes())
+        .expect("write");
+    assert!(child.wait().expect("chpasswd").success());
+    let pb = write(
+        hosts.dir.path(),
+        "become.yml",
+        "- hosts: test\n  gather_facts: false\n  become: true\n  tasks:\n    - command: id -u\n      register: r\n    - copy: dest=/tmp/as-root content=\"{{ r.stdout }}\"\n",
+    );
+    let vars = hosts.dir.path().join("pw.json");
+    let pwned = || {
+        ["a", "b", "c"]
+            .iter()
+            .filter(|s| hosts.path(0, &format!("/tmp/pwned-{s}")).exists())
+            .count()
+    };
+    for user in ["pwuser", "deploy"] {
+        std::fs::write(
+            &vars,
+            serde_json::json!({ "ansible_become_password": pw }).to_string(),
+        )
+        .expect("write vars");
+        let _ = std::fs::remove_file(hosts.path(0, "/tmp/as-root"));
+        let e = format!("@{}", vars.display());
+        let (code, out, err) = play(&hosts, user, &pb, &["-e", &e]);
+        assert_eq!(code, 0, "{user}: {out}{err}");
+        assert_eq!(
+            std::fs::read_to_string(hosts.path(0, "/tmp/as-root")).expect("as-root"),
+            "0",
+            "{user}: the task ran as root"
+        );
+        assert_eq!(pwned(), 0, "{user}: nothing of the password ran");
+    }
+    // A newline: refused, nothing runs (not even the part before the newline as a password).
+    std::fs::write(
+        &vars,
+        serde_json::json!({ "ansible_become_password": "x\ntouch /tmp/pwned-a" }).to_string(),
+    )
+    .expect("write vars");
+    let e = format!("@{}", vars.display());
+    let (code, out, err) = play(&hosts, "deploy", &pb, &["-e", &e]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        format!("{out}{err}").contains("newline"),
+        "the error says why: {out}{err}"
+    );
+    assert_eq!(pwned(), 0, "nothing of the password ran");
+}

@@ -153,3 +153,51 @@ fn a_path_that_looks_like_a_find_action_deletes_nothing_else() {
     }
     assert!(!work.join("-delete").exists(), "the real run removes it");
 }
+
+/// A NUL byte in a path, a name or a command's word fails that task (Ansible: "embedded null
+/// byte") and never reaches another file: `a\0b` must not delete or write `ab`, nor run
+/// `ab`. A NUL byte in content is content.
+#[test]
+fn nul_byte_in_a_path_name_or_argv_is_refused_and_reaches_no_other_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    std::fs::write(d.join("ab"), "keep").expect("ab");
+    let pb = write(
+        d,
+        "pb.yml",
+        r#"- hosts: localhost
+  gather_facts: false
+  tasks:
+    - file: {path: "{{ playbook_dir }}/a\u0000b", state: absent}
+      ignore_errors: true
+    - copy: {dest: "{{ playbook_dir }}/c\u0000d", content: x}
+      ignore_errors: true
+    - command: {argv: [touch, "{{ playbook_dir }}/e\u0000f"]}
+      ignore_errors: true
+    - shell: "touch {{ playbook_dir }}/g\0h"
+      ignore_errors: true
+    - user: {name: "ro\0ot", state: absent}
+      ignore_errors: true
+    - copy: {dest: "{{ playbook_dir }}/bin", content: "a\0b"}
+"#,
+    );
+    let (code, out, err) = run(drover()
+        .args(["play", "-i", "localhost,", "-c", "local"])
+        .arg(&pb));
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        out.matches("FAILED! => {\"changed\": false, \"msg\": \"embedded null byte")
+            .count(),
+        5,
+        "each of the five tasks fails with it:\n{out}"
+    );
+    assert!(out.contains("ok=6") && out.contains("ignored=5"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(d.join("ab")).expect("ab kept"),
+        "keep"
+    );
+    for other in ["cd", "ef", "gh"] {
+        assert!(!d.join(other).exists(), "{other} was written");
+    }
+    assert_eq!(std::fs::read(d.join("bin")).expect("bin"), b"a\0b");
+}

@@ -115,7 +115,7 @@ impl LocalConnection {
     /// shell can be killed alone, and a terminal's Ctrl-C (sent to the foreground group only)
     /// lets the running command finish, as on SSH hosts (see `interrupt.rs`).
     fn spawn(&self, key: Option<&Become>) -> Result<(ChildIo, Option<Vec<u8>>)> {
-        let (cmd, preamble) = become_command(&self.user, key);
+        let (cmd, preamble) = become_command(&self.user, key)?;
         let mut command = match &self.root {
             Some(root) => {
                 // The image's own tools, with an environment of its own.

@@ -195,15 +195,25 @@ fn shell_key(login: &str, as_user: Option<&Become>) -> Option<Become> {
 }
 
 /// The command that starts a shell as `as_user` from a shell running as `login` (it `exec`s
-/// the shell), and the bytes to send first (sudo reads its password from the stream's first
-/// line). sudo's stderr is merged into the stream so its refusal reaches the error message;
-/// the shell silences its own stderr once it runs (see the framing prelude). As Ansible's
-/// sudo plugin: `EXE FLAGS [-p ''] [-u USER]`, flags `-H -S -n` unless given; with a password
-/// `-n` is dropped and `-S` added (sudo reads the password from the stream); `chdir` first.
-fn become_command(login: &str, as_user: Option<&Become>) -> (String, Option<Vec<u8>>) {
+/// the shell), and the bytes to send first. sudo's stderr is merged into the stream so its
+/// refusal reaches the error message; the shell silences its own stderr once it runs (see the
+/// framing prelude). As Ansible's sudo plugin: `EXE FLAGS [-p ''] [-u USER]`, flags `-H -S -n`
+/// unless given; with a password `-n` is dropped and `-S` added; `chdir` first.
+///
+/// The password is data for sudo, never shell text: sudo may not ask for it (no password
+/// needed, or a cached one), and then whatever it left unread goes to the shell. So the
+/// password line is followed by an empty line, and the shell sudo starts first reads and
+/// drops one line (`read -r _`) before it reads commands: if sudo asked, it took the password
+/// (sudo reads its answer byte by byte, up to the newline) and the shell drops the empty
+/// line; if it did not, the shell drops the password. A password holding a newline, a
+/// carriage return or a NUL (which sudo cannot take either) is refused before any of this.
+fn become_command(login: &str, as_user: Option<&Become>) -> Result<(String, Option<Vec<u8>>)> {
     let Some(b) = as_user.filter(|b| b.user != login || b.customized()) else {
-        return ("exec /bin/sh".to_string(), None);
+        return Ok(("exec /bin/sh".to_string(), None));
     };
+    if let Some(pw) = &b.password {
+        check_become_password(pw)?;
+    }
     let exe = b.exe.as_deref().unwrap_or("sudo");
     let mut flags = match &b.flags {
         Some(f) => crate::shell::split(f).unwrap_or_else(|_| vec![f.clone()]),
@@ -240,13 +250,35 @@ fn become_command(login: &str, as_user: Option<&Become>) -> (String, Option<Vec<
         Some(d) => format!("cd {} 2>&1 && ", crate::shell::quote(d)),
         None => String::new(),
     };
-    (
+    let shell = if b.password.is_some() {
+        "/bin/sh -c 'read -r _; exec /bin/sh'"
+    } else {
+        "/bin/sh"
+    };
+    Ok((
         format!(
-            "{cd}exec {exe} {}{prompt}{user} -- /bin/sh 2>&1",
+            "{cd}exec {exe} {}{prompt}{user} -- {shell} 2>&1",
             flags.join(" ")
         ),
-        b.password.as_ref().map(|pw| format!("{pw}\n").into_bytes()),
-    )
+        b.password
+            .as_ref()
+            .map(|pw| format!("{pw}\n\n").into_bytes()),
+    ))
+}
+
+/// Refuses a become password sudo could not take as one line (see [`become_command`]).
+fn check_become_password(pw: &str) -> Result<()> {
+    if let Some(c) = pw.chars().find(|c| matches!(c, '\n' | '\r' | '\0')) {
+        anyhow::bail!(
+            "the become password holds a {} character, which sudo cannot read as part of a password\nhint: set `ansible_become_password` to the password alone, on one line",
+            match c {
+                '\n' => "newline",
+                '\r' => "carriage return",
+                _ => "NUL",
+            }
+        );
+    }
+    Ok(())
 }
 
 /// Turns a failure to start a become shell into a task failure (not a broken transport),

@@ -201,7 +201,7 @@ impl SshConnection {
     fn shell(&mut self, as_user: Option<&Become>) -> Result<&mut ShellSession<SshStream>> {
         let key = super::shell_key(&self.user, as_user);
         if !self.shells.contains_key(&key) {
-            let (cmd, preamble) = become_command(&self.user, key.as_ref());
+            let (cmd, preamble) = become_command(&self.user, key.as_ref())?;
             let channel = self.exec_channel(&cmd)?;
             let stream = SshStream {
                 channel,
@@ -264,7 +264,7 @@ impl SshConnection {
     /// connect timeout.
     fn run_once(&mut self, as_user: Option<&Become>, script: &str) -> Result<()> {
         let until = Instant::now() + self.connect_timeout;
-        let (cmd, preamble) = become_command(&self.user, as_user);
+        let (cmd, preamble) = become_command(&self.user, as_user)?;
         let mut channel = self.exec_channel(&cmd)?;
         let mut input = preamble.unwrap_or_default();
         input.extend_from_slice(script.as_bytes());

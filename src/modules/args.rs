@@ -39,6 +39,45 @@ impl Spec {
     }
 }
 
+/// Arguments that name something on the host (a path, an account, a package, a service) or
+/// are a command's words: a NUL byte cannot be part of them (the shell and the kernel would cut
+/// the value there and act on another name), so it is refused, as Python refuses it in
+/// Ansible ("embedded null byte"). Contents (`content`, `line`, `msg`, `stdin`) may hold NUL.
+const NO_NUL: &[&str] = &[
+    "path",
+    "dest",
+    "src",
+    "creates",
+    "removes",
+    "chdir",
+    "name",
+    "cmd",
+    "argv",
+    "_raw_params",
+    "executable",
+    "owner",
+    "group",
+    "groups",
+    "home",
+    "shell",
+    "user",
+    "validate",
+    "key_file",
+    "ssh_key_file",
+];
+
+/// Whether a value (or a string in a list of them) holds a NUL byte.
+fn holds_nul(v: &Value) -> bool {
+    match v.as_str() {
+        Some(s) => s.contains('\0'),
+        None if v.kind() == ValueKind::Seq => v
+            .try_iter()
+            .map(|mut it| it.any(|i| holds_nul(&i)))
+            .unwrap_or(false),
+        None => false,
+    }
+}
+
 /// Rendered arguments with aliases resolved to canonical names.
 #[derive(Clone, Debug, Default)]
 pub struct Args {
@@ -86,6 +125,15 @@ impl Args {
                 "the arguments of `{module}` must be a mapping, not {}",
                 v.kind()
             );
+        }
+        if !spec.any_args {
+            for key in NO_NUL {
+                if map.get(*key).is_some_and(holds_nul) {
+                    bail!(
+                        "embedded null byte in argument `{key}` of `{module}`: a NUL byte cannot be part of a path, a name or a command's word (the host would act on another one)\nhint: remove the NUL byte (`\\u0000`, `\\x00`) from the value"
+                    );
+                }
+            }
         }
         Ok(Args { map })
     }
