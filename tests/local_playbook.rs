@@ -794,3 +794,24 @@ fn ansible_become_variable_overrides_the_play_keyword_for_fact_gathering() {
     let (_, me, _) = run(std::process::Command::new("id").arg("-un"));
     assert_eq!(log, me.trim(), "{out}");
 }
+
+/// `-f 100000` with one host: the worker pool is capped (at the hosts there are, with a few
+/// spare, and a ceiling), so the run starts at once instead of creating 100,000 threads.
+#[test]
+fn huge_forks_with_one_host_runs_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let pb = write(
+        dir.path(),
+        "pb.yml",
+        "- hosts: local\n  gather_facts: false\n  tasks:\n    - copy: dest={{ playbook_dir }}/out content=ok\n",
+    );
+    let start = std::time::Instant::now();
+    let (code, out, err) = play(dir.path(), &pb, &["-f", "100000"]);
+    let took = start.elapsed();
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(read(&dir.path().join("out")), "ok");
+    assert!(
+        took < std::time::Duration::from_secs(10),
+        "took {took:?} (threads are not capped?)"
+    );
+}

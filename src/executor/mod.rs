@@ -205,13 +205,23 @@ fn groups_value(inv: &Inventory) -> Value {
     crate::vars::map_value(groups)
 }
 
+/// The most worker threads a run starts, whatever `--forks` says.
+const MAX_WORKERS: usize = 1024;
+
+/// Worker threads for `forks` over an inventory of `hosts`: no more than there are hosts to
+/// work on (as Ansible, which starts at most one worker per host of the batch), keeping a
+/// few spare for hosts `add_host` adds, and never more than [`MAX_WORKERS`].
+fn worker_count(forks: usize, hosts: usize) -> usize {
+    forks.clamp(1, MAX_WORKERS).min(hosts.max(64))
+}
+
 /// Deeper nesting of dynamic includes is taken for a recursion without end.
 const MAX_INCLUDE_DEPTH: usize = 64;
 
 impl<'a> Runner<'a> {
     pub fn new(inventory: &Inventory, settings: &'a Settings) -> Result<Runner<'a>> {
         let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(settings.forks.max(1))
+            .num_threads(worker_count(settings.forks, inventory.hosts.len()))
             .thread_name(|i| format!("drover-worker-{i}"))
             .build()
             .map_err(|e| anyhow!("starting the worker pool: {e}"))?;
