@@ -16,7 +16,8 @@ local ansible_connection=local
 ";
 
 struct Case {
-    /// Files to write (relative path, content); `{MARKER}` and `{PORT}` are filled in.
+    /// Files to write (relative path, content); `{MARKER}` and `{PORT}` are filled in, and
+    /// `{XFF}` becomes the byte 0xff (not UTF-8).
     files: &'static [(&'static str, &'static str)],
     /// Command line after `drover` (`{INV}` is the inventory, written from INVENTORY unless
     /// `files` has an `inv.ini`).
@@ -68,7 +69,16 @@ fn run_case(case: &Case) -> Outcome {
         write(tmp.path(), "inv.ini", &fill(INVENTORY));
     }
     for (path, content) in case.files {
-        write(tmp.path(), path, &fill(content));
+        let p = write(tmp.path(), path, &fill(content));
+        // `{XFF}`: a byte that is not UTF-8.
+        if content.contains("{XFF}") {
+            let bytes = fill(content).replace("{XFF}", "\u{1}").into_bytes();
+            let bytes: Vec<u8> = bytes
+                .iter()
+                .map(|b| if *b == 1 { 0xff } else { *b })
+                .collect();
+            std::fs::write(p, bytes).unwrap();
+        }
     }
     let args: Vec<String> = case
         .args
@@ -166,6 +176,82 @@ macro_rules! bad_input {
 }
 
 bad_input! {
+
+    empty_playbook: Case {
+        files: &[("pb.yml", "# nothing here yet\n")],
+        args: PLAY,
+        at: None,
+        says: &["Empty playbook, nothing to do", "pb.yml"],
+        hint: Some("list of plays"),
+    };
+
+    second_yaml_document_in_a_playbook: Case {
+        files: &[("pb.yml", "\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - command: touch {MARKER}
+---
+- hosts: all
+  tasks: []
+")],
+        args: PLAY,
+        at: Some("pb.yml:6:1"),
+        says: &["one YAML document"],
+        hint: Some("---"),
+    };
+
+    merge_key_of_a_scalar: Case {
+        files: &[("pb.yml", "\
+- hosts: all
+  gather_facts: false
+  vars:
+    <<: 5
+  tasks:
+    - command: touch {MARKER}
+")],
+        args: PLAY,
+        at: Some("pb.yml:4:9"),
+        says: &["`<<` merges a mapping or a list of mappings, not an integer"],
+        hint: Some("*name"),
+    };
+
+    invalid_utf8_in_the_inventory: Case {
+        files: &[
+            ("inv.ini", "[web]\nlocal{XFF}host\n"),
+            ("pb.yml", "- hosts: all\n  tasks:\n    - command: touch {MARKER}\n"),
+        ],
+        args: PLAY,
+        at: Some("inv.ini:2:6"),
+        says: &["not valid UTF-8"],
+        hint: Some("UTF-8"),
+    };
+
+    yaml_alias_bomb_in_a_playbook: Case {
+        files: &[("pb.yml", "\
+- hosts: all
+  gather_facts: false
+  vars:
+    a0: &a0 [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n    a1: &a1 [*a0, *a0, *a0, *a0, *a0, *a0, *a0, *a0, *a0, *a0]\n    a2: &a2 [*a1, *a1, *a1, *a1, *a1, *a1, *a1, *a1, *a1, *a1]\n    a3: &a3 [*a2, *a2, *a2, *a2, *a2, *a2, *a2, *a2, *a2, *a2]\n    a4: &a4 [*a3, *a3, *a3, *a3, *a3, *a3, *a3, *a3, *a3, *a3]\n    a5: &a5 [*a4, *a4, *a4, *a4, *a4, *a4, *a4, *a4, *a4, *a4]\n    a6: &a6 [*a5, *a5, *a5, *a5, *a5, *a5, *a5, *a5, *a5, *a5]\n    a7: &a7 [*a6, *a6, *a6, *a6, *a6, *a6, *a6, *a6, *a6, *a6]\n    a8: &a8 [*a7, *a7, *a7, *a7, *a7, *a7, *a7, *a7, *a7, *a7]\n    a9: &a9 [*a8, *a8, *a8, *a8, *a8, *a8, *a8, *a8, *a8, *a8]\n  tasks:
+    - name: marker
+      command: touch {MARKER}
+")],
+        args: PLAY,
+        at: Some("pb.yml:9:19"),
+        says: &["aliases", "expand to more than 250000 nodes"],
+        hint: Some("aliases"),
+    };
+
+    yaml_alias_bomb_in_group_vars: Case {
+        files: &[
+            ("group_vars/all.yml", "a0: &a0 [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\na1: &a1 [*a0, *a0, *a0, *a0, *a0, *a0, *a0, *a0, *a0, *a0]\na2: &a2 [*a1, *a1, *a1, *a1, *a1, *a1, *a1, *a1, *a1, *a1]\na3: &a3 [*a2, *a2, *a2, *a2, *a2, *a2, *a2, *a2, *a2, *a2]\na4: &a4 [*a3, *a3, *a3, *a3, *a3, *a3, *a3, *a3, *a3, *a3]\na5: &a5 [*a4, *a4, *a4, *a4, *a4, *a4, *a4, *a4, *a4, *a4]\na6: &a6 [*a5, *a5, *a5, *a5, *a5, *a5, *a5, *a5, *a5, *a5]\na7: &a7 [*a6, *a6, *a6, *a6, *a6, *a6, *a6, *a6, *a6, *a6]\na8: &a8 [*a7, *a7, *a7, *a7, *a7, *a7, *a7, *a7, *a7, *a7]\na9: &a9 [*a8, *a8, *a8, *a8, *a8, *a8, *a8, *a8, *a8, *a8]\n"),
+            ("pb.yml", "- hosts: all\n  gather_facts: false\n  tasks:\n    - command: touch {MARKER}\n"),
+        ],
+        args: PLAY,
+        at: Some("group_vars/all.yml:6:15"),
+        says: &["aliases", "expand to more than 250000 nodes"],
+        hint: Some("aliases"),
+    };
     malformed_yaml: Case {
         files: &[("pb.yml", "\
 - hosts: all

@@ -32,6 +32,7 @@ fn every_corpus_input_returns() {
         ("host_pattern", drover::fuzz::host_pattern),
         ("kv_args", drover::fuzz::kv_args),
         ("template", drover::fuzz::template),
+        ("yaml", drover::fuzz::yaml),
     ];
     for (name, f) in targets {
         assert!(replay(name, *f) > 0, "the {name} corpus is empty");

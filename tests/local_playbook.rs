@@ -815,3 +815,27 @@ fn huge_forks_with_one_host_runs_at_once() {
         "took {took:?} (threads are not capped?)"
     );
 }
+
+/// A UTF-8 byte order mark at the start of a playbook, a vars file and an INI inventory is no
+/// content: they load as without it (editors on Windows write one).
+#[test]
+fn utf8_byte_order_marks_are_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("bom.ini"),
+        "\u{feff}[web]\nlocalhost ansible_connection=local\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("vars.yml"), "\u{feff}greeting: hello\n").unwrap();
+    std::fs::write(
+        d.join("pb.yml"),
+        "\u{feff}- hosts: web\n  gather_facts: false\n  vars_files: [vars.yml]\n  tasks:\n    - copy: dest={{ playbook_dir }}/out content={{ greeting }}\n",
+    )
+    .unwrap();
+    let (code, out, err) = run(drover()
+        .current_dir(d)
+        .args(["play", "-i", "bom.ini", "pb.yml"]));
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(read(&d.join("out")), "hello");
+}

@@ -51,6 +51,8 @@ fn parse_section(line: &str) -> Option<(&str, Option<&str>)> {
 
 /// Parses INI inventory text into the builder; `path` names the file in errors.
 pub(super) fn parse(text: &str, path: &Path, b: &mut Builder) -> Result<()> {
+    // A UTF-8 byte order mark is no content (Python's INI reading of Ansible skips it).
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut group = "ungrouped".to_string();
     let mut state = State::Hosts;
     for (idx, raw) in text.lines().enumerate() {

@@ -212,8 +212,7 @@ fn load_file(path: &Path, b: &mut Builder) -> Result<()> {
     } else {
         bytes
     };
-    let text = String::from_utf8(bytes)
-        .map_err(|_| anyhow!("{}: inventory file is not valid UTF-8", path.display()))?;
+    let text = crate::yaml::utf8_text(bytes, path)?;
     if is_executable_script(path, &text) {
         bail!(
             "{}: executable inventory scripts are not supported\nhint: write the inventory as an INI or YAML file, or remove the execute bit if this is one",

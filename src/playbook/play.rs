@@ -197,6 +197,21 @@ fn load_plays(path: &Path, ctx: &mut LoadCtx) -> Result<Vec<Play>> {
         return Err(anyhow!("the playbook `{}` does not exist", path.display()));
     }
     let docs = load_file(path)?;
+    if docs
+        .first()
+        .is_none_or(|d| matches!(d.kind, NodeKind::Null))
+    {
+        return Err(anyhow!(
+            "Empty playbook, nothing to do: {}\nhint: a playbook is a list of plays (`- hosts: ...`)",
+            path.display()
+        ));
+    }
+    if let Some(second) = docs.get(1) {
+        return Err(err_at(
+            &second.span,
+            "a playbook is one YAML document, and another one starts here\nhint: remove the `---` line above it, so that its plays join the list of the first document".to_string(),
+        ));
+    }
     let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
     plays_from_docs(docs, &base, ctx)
 }

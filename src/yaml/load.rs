@@ -12,6 +12,24 @@ use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 /// Reads and parses a YAML file into its documents. A vault-encrypted file is decrypted in
 /// memory first (its string values are then secrets, see `crate::vault::redact`).
+/// A file's bytes as text, or an error naming the line and column of the first byte that is
+/// not UTF-8.
+pub fn utf8_text(bytes: Vec<u8>, path: &Path) -> Result<String> {
+    String::from_utf8(bytes).map_err(|e| {
+        let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = 1 + good.iter().filter(|b| **b == b'\n').count();
+        let col = 1 + good
+            .rsplit(|b| *b == b'\n')
+            .next()
+            .map(|l| String::from_utf8_lossy(l).chars().count())
+            .unwrap_or(0);
+        anyhow!(
+            "{}:{line}:{col}: the file is not valid UTF-8 here\nhint: save the file as UTF-8",
+            path.display()
+        )
+    })
+}
+
 pub fn load_file(path: &Path) -> Result<Vec<Node>> {
     let bytes = std::fs::read(path).with_context(|| format!("reading `{}`", path.display()))?;
     let vaulted = crate::vault::is_encrypted(&bytes);
@@ -21,14 +39,7 @@ pub fn load_file(path: &Path) -> Result<Vec<Node>> {
     } else {
         bytes
     };
-    let text = String::from_utf8(bytes)
-        .map_err(|_| {
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                "stream did not contain valid UTF-8",
-            )
-        })
-        .with_context(|| format!("reading `{}`", path.display()))?;
+    let text = utf8_text(bytes, path)?;
     let docs = load_str(&text, path)?;
     if vaulted {
         docs.iter().for_each(mark_file_secrets);
@@ -103,6 +114,8 @@ fn decrypt_vaulted(node: &mut Node) -> Result<()> {
 
 /// Parses YAML text; `path` is used for spans and messages only.
 pub fn load_str(text: &str, path: &Path) -> Result<Vec<Node>> {
+    // A UTF-8 byte order mark is no content (PyYAML skips it too).
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     // yaml-rust2 refuses a flow collection closed at a lower column than the block mapping
     // value it is in (`x: {` ... `}` at column 1), which PyYAML (and so Ansible) reads: the
     // indentation of flow content means nothing, so the closing line is indented until the
@@ -151,6 +164,7 @@ fn load_str_once(text: &str, path: &Path) -> Result<Vec<Node>> {
         stack: Vec::new(),
         docs: Vec::new(),
         anchors: HashMap::new(),
+        expanded: 0,
         error: None,
     };
     let mut parser = Parser::new_from_str(text);
@@ -230,8 +244,25 @@ struct Builder {
     file: Arc<Path>,
     stack: Vec<Frame>,
     docs: Vec<Node>,
-    anchors: HashMap<usize, Node>,
+    /// Anchored nodes, with their size in nodes.
+    anchors: HashMap<usize, (Node, usize)>,
+    /// Nodes copied by aliases so far in this text (bounded by [`MAX_ALIAS_NODES`]).
+    expanded: usize,
     error: Option<anyhow::Error>,
+}
+
+/// The most nodes aliases may bring into one text, all aliases counted: far beyond what a real
+/// playbook or vars file shares, far below what an alias bomb (aliases of aliases, each level
+/// multiplying the size) would take (a 600-byte document can stand for 10^9 nodes).
+const MAX_ALIAS_NODES: usize = 250_000;
+
+/// How many nodes a tree holds.
+fn size(node: &Node) -> usize {
+    1 + match &node.kind {
+        NodeKind::Seq(items) => items.iter().map(size).sum(),
+        NodeKind::Map(entries) => entries.iter().map(|(k, v)| size(k) + size(v)).sum(),
+        _ => 0,
+    }
 }
 
 fn local_tag(tag: Option<Tag>) -> Option<String> {
@@ -262,7 +293,7 @@ impl Builder {
 
     fn push_node(&mut self, node: Node, anchor: usize) {
         if anchor > 0 {
-            self.anchors.insert(anchor, node.clone());
+            self.anchors.insert(anchor, (node.clone(), size(&node)));
         }
         match self.stack.last_mut() {
             None => self.docs.push(node),
@@ -272,7 +303,9 @@ impl Builder {
                 Some(key) => {
                     let prev = entries.iter().position(|(k, _)| k.kind == key.kind);
                     if key.as_str() == Some("<<") {
-                        merge_into(entries, merged, node);
+                        if let Err(e) = merge_into(entries, merged, node) {
+                            self.fail(e);
+                        }
                     } else if let Some(prev) = prev.filter(|p| merged.contains(p)) {
                         // An explicit key overrides one brought in by `<<`, wherever it stands.
                         merged.retain(|m| *m != prev);
@@ -295,11 +328,23 @@ impl Builder {
 }
 
 /// Applies a `<<` merge: keys already present win over merged ones.
-fn merge_into(entries: &mut Vec<(Node, Node)>, merged_at: &mut Vec<usize>, merged: Node) {
+/// A merge of anything but a mapping or a list of mappings is an error, as in PyYAML.
+fn merge_into(
+    entries: &mut Vec<(Node, Node)>,
+    merged_at: &mut Vec<usize>,
+    merged: Node,
+) -> Result<()> {
     let sources = match merged.kind {
         NodeKind::Seq(items) => items,
         _ => vec![merged],
     };
+    if let Some(bad) = sources.iter().find(|s| !matches!(s.kind, NodeKind::Map(_))) {
+        return Err(anyhow!(
+            "{}: `<<` merges a mapping or a list of mappings, not {}\nhint: merge an anchored mapping (`<<: *name`), or write the key as `\"<<\"` if it is a plain key",
+            bad.span,
+            bad.type_name()
+        ));
+    }
     for src in sources {
         if let NodeKind::Map(m) = src.kind {
             for (k, v) in m {
@@ -310,6 +355,7 @@ fn merge_into(entries: &mut Vec<(Node, Node)>, merged_at: &mut Vec<usize>, merge
             }
         }
     }
+    Ok(())
 }
 
 impl MarkedEventReceiver for Builder {
@@ -372,8 +418,18 @@ impl MarkedEventReceiver for Builder {
                     self.push_node(node, anchor);
                 }
             }
-            Event::Alias(id) => match self.anchors.get(&id).cloned() {
-                Some(node) => self.push_node(node, 0),
+            Event::Alias(id) => match self.anchors.get(&id) {
+                Some((_, n)) if self.expanded + n > MAX_ALIAS_NODES => {
+                    let span = self.span(mark);
+                    self.fail(anyhow!(
+                        "{span}: the aliases of this YAML text expand to more than {MAX_ALIAS_NODES} nodes (aliases of aliases multiply: an alias bomb?)\nhint: refer to the data without nesting aliases this deep, or write it out"
+                    ));
+                }
+                Some((node, n)) => {
+                    let node = node.clone();
+                    self.expanded += n;
+                    self.push_node(node, 0);
+                }
                 None => {
                     let span = self.span(mark);
                     self.fail(anyhow!("{span}: alias refers to an unknown anchor"));

@@ -9,7 +9,7 @@ mod value;
 
 pub use coerce::{parse_bool_str, parse_mode_str};
 pub use emit::{to_yaml_canonical, to_yaml_string, to_yaml_string_flow, to_yaml_styled_scalar};
-pub use load::{load_file, load_str, undecryptable_message};
+pub use load::{load_file, load_str, undecryptable_message, utf8_text};
 pub use value::{node_to_value, value_from_yaml_str};
 
 use std::fmt;
