@@ -407,3 +407,41 @@ fn timeout_is_inherited_from_plays_and_blocks() {
         "{err}"
     );
 }
+
+/// Endless output on one host (`yes`): that host's task fails with a message naming the limit,
+/// its command is stopped, the controller's memory stays bounded, and the other host's results
+/// and the recap are all there.
+#[test]
+fn endless_output_fails_that_hosts_task_only() {
+    let Some(hosts) = TestHosts::up(2) else {
+        return;
+    };
+    let inv = inventory(&hosts, "");
+    let yaml = format!(
+        "- hosts: test\n  gather_facts: false\n  tasks:\n    - shell: \"{{{{ 'yes' if inventory_hostname == 'h0' else 'echo fine' }}}}\"\n      register: r\n      ignore_errors: true\n    - copy: dest=/tmp/fault-r content=\"{{{{ r.stdout | default('none') | length }}}}\"\n{AFTER}"
+    );
+    let mut cmd = play(&hosts, &inv, &yaml, &[]);
+    let bg = support::background::Background::start(&mut cmd);
+    let done = bg.wait(HANG);
+    let (out, err) = (&done.stdout, &done.stderr);
+    assert_eq!(done.code, 0, "{out}{err}");
+    assert!(
+        out.contains("fatal: [h0]") && out.contains("more than 32 MiB of output"),
+        "{out}"
+    );
+    let r0 = recap(out, "h0");
+    let r1 = recap(out, "h1");
+    assert_eq!((r0.ignored, r0.failed), (1, 0), "{out}");
+    assert_eq!((r1.ignored, r1.failed, r1.changed), (0, 0, 3), "{out}");
+    assert_eq!(hosts.sh(1, "cat /tmp/fault-r").1, "4");
+    for i in 0..2 {
+        assert_eq!(hosts.sh(i, "cat /tmp/fault-after").1, "after\n");
+    }
+    assert!(!runs(&hosts, 0, "yes"), "the flooding command was stopped");
+    assert!(
+        done.peak_rss_kib < 200 * 1024,
+        "controller peak {} KiB",
+        done.peak_rss_kib
+    );
+    assert_clean(&hosts, &[0, 1], &[]);
+}

@@ -193,6 +193,9 @@ impl<S: ShellStream> ShellSession<S> {
                 }
             }
             scan_from = self.buf.len().saturating_sub(rc_b.len() + 16);
+            if self.buf.len() > super::MAX_OUTPUT {
+                return Err(super::OutputLimitExceeded.into());
+            }
             self.stream.wake_after(self.remaining()?);
             let n = match self.stream.read(&mut chunk) {
                 Ok(n) => n,

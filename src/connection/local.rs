@@ -4,9 +4,7 @@
 //! process group of its own, so a command past its deadline is killed with everything it
 //! started.
 
-use super::{
-    become_command, Become, Connection, DeadlineExceeded, Memo, Output, ShellSession, ShellStream,
-};
+use super::{become_command, Become, Connection, Memo, Output, ShellSession, ShellStream};
 use anyhow::{Context, Result};
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -203,7 +201,7 @@ impl Connection for LocalConnection {
         shell.set_deadline(deadline);
         let out = shell.run(cmd, stdin);
         if let Err(e) = &out {
-            if e.is::<DeadlineExceeded>() {
+            if super::ends_shell(e) {
                 let key = super::shell_key(&self.user, as_user);
                 self.end_shell(&key);
             }

@@ -74,6 +74,33 @@ impl std::fmt::Display for DeadlineExceeded {
 
 impl std::error::Error for DeadlineExceeded {}
 
+/// A command wrote more than [`MAX_OUTPUT`] bytes (standard output and error together): its
+/// shell and everything it started have been killed, as for a deadline, and only that task
+/// fails.
+#[derive(Debug)]
+pub struct OutputLimitExceeded;
+
+/// The most a command's result may hold in the controller's memory.
+pub const MAX_OUTPUT: usize = 32 << 20;
+
+impl std::fmt::Display for OutputLimitExceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the command wrote more than {} MiB of output; drover keeps at most that much of a result in memory, so the command was stopped\nhint: send the output to a file on the host (`> /path/to/log`), or keep only what is needed (`| tail -n 100`)",
+            MAX_OUTPUT >> 20
+        )
+    }
+}
+
+impl std::error::Error for OutputLimitExceeded {}
+
+/// Whether a command's shell must be ended after this error: it is still running (past its
+/// deadline, or flooding its output).
+pub fn ends_shell(e: &anyhow::Error) -> bool {
+    e.is::<DeadlineExceeded>() || e.is::<OutputLimitExceeded>()
+}
+
 /// Whether an error (anywhere in its chain) is a deadline that passed.
 pub fn is_deadline_exceeded(e: &anyhow::Error) -> bool {
     e.chain().any(|c| c.is::<DeadlineExceeded>())

@@ -9,8 +9,8 @@
 use super::jump::{self, Tunnel};
 use super::known_hosts::{self, HostKeyPolicy};
 use super::{
-    become_command, Become, ConnSpec, Connection, DeadlineExceeded, Memo, Output, ShellSession,
-    ShellStream, TransportError,
+    become_command, Become, ConnSpec, Connection, Memo, Output, ShellSession, ShellStream,
+    TransportError,
 };
 use anyhow::{anyhow, bail, Context, Result};
 use ssh2::{Channel, HostKeyType, MethodType, Session};
@@ -412,7 +412,7 @@ impl Connection for SshConnection {
         shell.set_deadline(deadline);
         let out = shell.run(cmd, stdin);
         if let Err(e) = &out {
-            if e.is::<DeadlineExceeded>() {
+            if super::ends_shell(e) {
                 let key = super::shell_key(&self.user, as_user);
                 self.end_shell(&key);
             }
