@@ -356,3 +356,106 @@ fn ctrl_c_over_a_hundred_hosts_lets_started_hosts_finish_and_starts_nothing_more
     assert!(done.peak_rss_kib < 150 * 1024);
     assert!(drover_processes(s(dir)).is_empty());
 }
+
+/// A large file copied to several hosts at `--forks 10` is streamed: the controller's memory
+/// stays flat (under 64 MiB, whatever the file's size), every host gets it byte for byte, a
+/// second run changes nothing and `--check` predicts nothing; a source that is a device (read
+/// forever) fails at once.
+#[test]
+fn copying_a_large_file_keeps_controller_memory_flat() {
+    const SIZE: usize = 96 << 20;
+    let Some(hosts) = TestHosts::up(2) else {
+        return;
+    };
+    let dir = hosts.dir.path();
+    // Not compressible, not the same chunk twice: a counter in every 16 bytes.
+    let mut data = Vec::with_capacity(SIZE);
+    let mut i: u64 = 0;
+    while data.len() < SIZE {
+        data.extend_from_slice(&i.to_le_bytes());
+        data.extend_from_slice(&(i.wrapping_mul(0x9e37_79b9_7f4a_7c15)).to_le_bytes());
+        i += 1;
+    }
+    let big = dir.join("big.bin");
+    std::fs::write(&big, &data).expect("write big.bin");
+    let sum = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        data.hash(&mut h);
+        h.finish()
+    };
+    drop(data);
+    let pb = write(
+        dir,
+        "copy.yml",
+        &format!(
+            "- hosts: test\n  gather_facts: false\n  become: true\n  tasks:\n    - copy: src={} dest=/srv/big.bin mode=0640\n",
+            big.display()
+        ),
+    );
+    let inv = hosts.inventory("deploy", "");
+    let kh = hosts.known_hosts();
+    let play = |extra: &[&str]| {
+        let mut cmd = support::drover();
+        cmd.args([
+            "play",
+            "-f",
+            "10",
+            "-i",
+            s(&inv),
+            s(&pb),
+            "--known-hosts",
+            s(&kh),
+        ])
+        .args(["--host-key-checking", "accept-new"])
+        .args(extra);
+        Background::start(&mut cmd).wait(Duration::from_secs(300))
+    };
+    let first = play(&[]);
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    assert!(
+        first.peak_rss_kib < 64 * 1024,
+        "controller peak {} KiB for a {} MiB file to 2 hosts",
+        first.peak_rss_kib,
+        SIZE >> 20
+    );
+    for i in 0..2 {
+        let got = std::fs::read(hosts.path(i, "/srv/big.bin")).expect("copied");
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        got.hash(&mut h);
+        assert!(
+            got.len() == SIZE && h.finish() == sum,
+            "h{i}: content differs"
+        );
+        assert_eq!(hosts.sh(i, "stat -c %a /srv/big.bin").1, "640\n");
+        assert_eq!(recap(&first.stdout, &format!("h{i}")).changed, 1);
+    }
+    for extra in [&[][..], &["--check", "--diff"][..]] {
+        let again = play(extra);
+        assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+        for i in 0..2 {
+            assert_eq!(
+                recap(&again.stdout, &format!("h{i}")).changed,
+                0,
+                "{extra:?}"
+            );
+        }
+    }
+    // A device as the source: refused, not read forever.
+    let dev = write(
+        dir,
+        "dev.yml",
+        "- hosts: test\n  gather_facts: false\n  tasks:\n    - copy: src=/dev/zero dest=/tmp/zero\n",
+    );
+    let mut cmd = support::drover();
+    cmd.args(["play", "-i", s(&inv), s(&dev), "--known-hosts", s(&kh)])
+        .args(["--host-key-checking", "accept-new"]);
+    let done = Background::start(&mut cmd).wait(Duration::from_secs(60));
+    assert_eq!(done.code, 2, "{}{}", done.stdout, done.stderr);
+    assert!(
+        done.stdout.contains("not a regular file"),
+        "{}",
+        done.stdout
+    );
+}

@@ -839,3 +839,22 @@ fn utf8_byte_order_marks_are_accepted() {
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(read(&d.join("out")), "hello");
 }
+
+/// A template or copy source that is a device (read forever) fails the task at once, with a
+/// message saying why; the play goes on.
+#[test]
+fn device_sources_fail_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let pb = write(
+        dir.path(),
+        "pb.yml",
+        "- hosts: local\n  gather_facts: false\n  tasks:\n    - template: src=/dev/zero dest={{ playbook_dir }}/t\n      ignore_errors: true\n    - copy: src=/dev/urandom dest={{ playbook_dir }}/c\n      ignore_errors: true\n    - copy: dest={{ playbook_dir }}/after content=after\n",
+    );
+    let (code, out, err) = play(dir.path(), &pb, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    let fatal = out
+        .lines()
+        .filter(|l| l.starts_with("fatal:") && l.contains("is not a regular file"));
+    assert_eq!(fatal.count(), 2, "{out}");
+    assert_eq!(read(&dir.path().join("after")), "after");
+}

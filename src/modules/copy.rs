@@ -194,8 +194,8 @@ fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
             fileops::plan_content(ctx, single(Payload::Bytes(bytes), None, None, mode))
         }
         Source::LocalFile(p) => {
-            let (bytes, secret) = fileops::read_source(&p, decrypt)?;
-            check_sum(&fileops::sha1_hex(&bytes))?;
+            let (payload, secret) = super::transfer::local_source(&p, decrypt)?;
+            check_sum(&payload.checksum())?;
             let mode = if preserve {
                 Some(fileops::fmt_mode(local_mode(&p)))
             } else {
@@ -203,8 +203,7 @@ fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
             };
             let base = p.file_name().map(|n| n.to_string_lossy().into_owned());
             let label = p.to_string_lossy().into_owned();
-            let mut plan =
-                fileops::plan_content(ctx, single(Payload::Bytes(bytes), Some(label), base, mode))?;
+            let mut plan = fileops::plan_content(ctx, single(payload, Some(label), base, mode))?;
             plan.secret = secret;
             Ok(plan)
         }
@@ -672,12 +671,16 @@ fn plan_tree(
         } else {
             None
         });
-        let (sum, data, secret) = match source {
+        let (sum, local, secret) = match source {
             TreeSource::Local(p) => {
-                let (data, secret) = fileops::read_source(p, decrypt)?;
-                (fileops::sha1_hex(&data), Some(data), secret)
+                let (payload, secret) = super::transfer::local_source(p, decrypt)?;
+                (payload.checksum(), Some(payload), secret)
             }
             TreeSource::Remote { checksum, .. } => (checksum.clone(), None, false),
+        };
+        let data = match &local {
+            Some(Payload::Bytes(d)) => Some(d.clone()),
+            _ => None,
         };
         let target = if st.is_link() {
             FileState::default()
@@ -716,8 +719,8 @@ fn plan_tree(
                     backup,
                     validate: validate.clone(),
                 };
-                let payload = match (source, data) {
-                    (_, Some(d)) => Payload::Bytes(d),
+                let payload = match (source, local) {
+                    (_, Some(p)) => p,
                     (
                         TreeSource::Remote {
                             path,

@@ -1256,19 +1256,28 @@ pub enum Payload {
         checksum: String,
         size: u64,
     },
+    /// A large file on the controller, streamed to the host when written (`transfer.rs`).
+    LocalFile {
+        path: std::path::PathBuf,
+        checksum: String,
+        md5: String,
+        size: u64,
+    },
 }
 
 impl Payload {
     pub fn checksum(&self) -> String {
         match self {
             Payload::Bytes(b) => sha1_hex(b),
-            Payload::Remote { checksum, .. } => checksum.clone(),
+            Payload::Remote { checksum, .. } | Payload::LocalFile { checksum, .. } => {
+                checksum.clone()
+            }
         }
     }
     pub fn size(&self) -> u64 {
         match self {
             Payload::Bytes(b) => b.len() as u64,
-            Payload::Remote { size, .. } => *size,
+            Payload::Remote { size, .. } | Payload::LocalFile { size, .. } => *size,
         }
     }
 }
@@ -1328,6 +1337,14 @@ pub fn put_file(
             s.push_str(&format!(
                 ": >\"$t\"; set +C; cp -- {} \"$t\"\n",
                 quote(path)
+            ));
+            None
+        }
+        Payload::LocalFile { path, checksum, .. } => {
+            super::transfer::upload(ctx, path, checksum).map_err(fail_write)?;
+            let up = super::transfer::UPLOADED;
+            s.push_str(&format!(
+                ": >\"$t\"; set +C; cat -- {up} >\"$t\"; rm -f -- {up}\n"
             ));
             None
         }
@@ -1597,6 +1614,20 @@ fn plan_content_inner(ctx: &mut ModuleCtx, cw: ContentWrite) -> Result<Plan> {
                 write: Some(opts),
                 attrs: None,
             });
+            if let Payload::LocalFile { md5, size, .. } = &cw.payload {
+                if ctx.diff {
+                    let after_header = cw.src_label.clone().unwrap_or(cw.after_header.clone());
+                    let mut d = text_diff(
+                        Some(before.as_deref().unwrap_or_default()),
+                        b"",
+                        &write_path,
+                        &after_header,
+                    );
+                    d.after = format!("(file of {size} bytes: content not shown)\n");
+                    plan = plan.with_diff(d);
+                }
+                plan = plan.with_value("md5sum", md5.as_str());
+            }
             if let Payload::Bytes(data) = &cw.payload {
                 if ctx.diff {
                     let after_header = cw.src_label.clone().unwrap_or(cw.after_header.clone());

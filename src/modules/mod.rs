@@ -34,6 +34,7 @@ mod stat;
 mod systemd;
 mod tempfile;
 mod template;
+mod transfer;
 mod user;
 
 pub use args::{to_bool as args_to_bool, Args, Spec};

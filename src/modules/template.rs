@@ -204,6 +204,7 @@ fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
         return Err(fail(msg));
     };
     // A vault-encrypted template is decrypted in memory, as Ansible does.
+    super::transfer::check_template_source(&found)?;
     let (bytes, secret) = fileops::read_source(&found, true)?;
     let text = String::from_utf8(bytes)
         .map_err(|_| fail(format!("template {} is not valid UTF-8", found.display())))?;
