@@ -858,3 +858,38 @@ fn device_sources_fail_at_once() {
     assert_eq!(fatal.count(), 2, "{out}");
     assert_eq!(read(&dir.path().join("after")), "after");
 }
+
+/// `{% include %}` in a template renders the included file (found beside it), a missing one
+/// fails naming the template that includes it, and `--diff` shows a file's terminal control
+/// bytes escaped instead of sending them to the terminal.
+#[test]
+fn template_include_and_diff_escapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(
+        d,
+        "templates/main.j2",
+        "head\n{% include 'part.j2' %}\ntail\n",
+    );
+    write(d, "templates/part.j2", "part {{ x }}\n");
+    write(d, "templates/bad.j2", "ok\n{% include 'missing.j2' %}\n");
+    let pb = write(
+        d,
+        "pb.yml",
+        "- hosts: local\n  gather_facts: false\n  vars: {x: 1}\n  tasks:\n    - template: src=main.j2 dest={{ playbook_dir }}/out\n    - template: src=bad.j2 dest={{ playbook_dir }}/bad\n      ignore_errors: true\n    - copy:\n        dest: \"{{ playbook_dir }}/esc\"\n        content: \"\\e[31mred\\a\\n\"\n",
+    );
+    let (code, out, err) = play(d, &pb, &["--diff"]);
+    assert_eq!(code, 0, "{out}{err}");
+    // As Jinja2 with Ansible's trim_blocks: the included file's last newline is dropped.
+    assert_eq!(read(&d.join("out")), "head\npart 1tail\n");
+    assert!(
+        out.contains("missing.j2") && out.contains("bad.j2:2"),
+        "the error names the including template and line:\n{out}"
+    );
+    assert_eq!(std::fs::read(d.join("esc")).unwrap(), b"\x1b[31mred\x07\n");
+    assert!(out.contains("+\\x1b[31mred\\x07"), "{out}");
+    assert!(
+        !out.contains('\x1b') && !out.contains('\x07'),
+        "raw controls shown"
+    );
+}

@@ -225,7 +225,8 @@ fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
         search.push(d.join("templates"));
         search.push(d.clone());
     }
-    let mut out = crate::template::file::render(&text, vars, &search, &file_options(args)?)
+    let name = found.display().to_string();
+    let mut out = crate::template::file::render(&name, &text, vars, &search, &file_options(args)?)
         .map_err(|e| fail(format!("error templating {}: {e}", found.display())))?;
     if seq != "\n" {
         out = out.replace('\n', &seq);

@@ -739,10 +739,23 @@ fn run_argv(ctx: &mut ModuleCtx, argv: &[String]) -> Result<()> {
         return Err(fail(format!(
             "{tool} failed (rc={}): {}",
             out.rc,
-            out.stderr_str().trim()
+            mask_password(argv, out.stderr_str().trim())
         )));
     }
     Ok(())
+}
+
+/// A tool's message with the password hash of its command line (`-p HASH`) masked, should the
+/// tool repeat it: a password never shows in a result.
+fn mask_password(argv: &[String], text: &str) -> String {
+    match argv
+        .iter()
+        .position(|a| a == "-p")
+        .and_then(|i| argv.get(i + 1))
+    {
+        Some(pw) if !pw.is_empty() => text.replace(pw.as_str(), "********"),
+        _ => text.to_string(),
+    }
 }
 
 fn run_script(ctx: &mut ModuleCtx, what: &str, script: &str) -> Result<()> {
@@ -856,6 +869,23 @@ impl Module for User {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_password_in_a_tools_message_is_masked() {
+        let argv: Vec<String> = ["useradd", "-p", "$6$s$h", "bob"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            mask_password(&argv, "useradd: bad hash $6$s$h for bob"),
+            "useradd: bad hash ******** for bob"
+        );
+        let none: Vec<String> = vec!["userdel".into(), "bob".into()];
+        assert_eq!(
+            mask_password(&none, "userdel: bob in use"),
+            "userdel: bob in use"
+        );
+    }
 
     /// An argv shown with shell quoting, except that flags stay bare for readability.
     fn show(v: &[String]) -> String {

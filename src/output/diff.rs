@@ -4,19 +4,39 @@ use crate::executor::HostResult;
 use crate::modules::Diff;
 use similar::{ChangeTag, TextDiff};
 
-/// A unified diff with three lines of context; empty when the texts are equal.
+/// A unified diff with three lines of context; empty when the texts are equal. Terminal
+/// control characters from the files (escape sequences, bells, carriage returns) are shown
+/// escaped (`\x1b`), so a file's bytes cannot drive the terminal that shows its diff.
 pub fn unified_diff(before: &str, after: &str, before_header: &str, after_header: &str) -> String {
     if before == after {
         return String::new();
     }
     let diff = TextDiff::from_lines(before, after);
-    let mut out = diff
+    let out = diff
         .unified_diff()
         .context_radius(3)
         .header(before_header, after_header)
         .to_string();
+    let mut out = escape_controls(&out);
     if !out.ends_with('\n') {
         out.push('\n');
+    }
+    out
+}
+
+/// `text` with every control character but newline and tab written as `\xNN` (`\u{NN}`
+/// for C1 controls).
+fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' | '\t' => out.push(c),
+            c if (c as u32) < 0x20 || c == '\x7f' => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (0x80..0xa0).contains(&(c as u32)) => {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32))
+            }
+            c => out.push(c),
+        }
     }
     out
 }
@@ -72,6 +92,14 @@ impl DiffSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escapes_terminal_controls() {
+        let d = unified_diff("", "\x1b[31mred\x07\r\u{9b}2J\tok\n", "b", "a");
+        assert!(d.contains("+\\x1b[31mred\\x07\\x0d"), "{d}");
+        assert!(d.contains("\\u{9b}2J\tok\n"), "{d}");
+        assert!(!d.contains('\x1b') && !d.contains('\x07') && !d.contains('\r'));
+    }
 
     #[test]
     fn shows_changed_lines() {

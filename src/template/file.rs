@@ -123,8 +123,9 @@ fn py_literal(s: &str) -> Option<Value> {
 }
 
 /// Renders a template file's `text` against `vars` into text (the error is the engine's
-/// message with its causes).
+/// message with its causes, naming the template `name` where it is in it).
 pub fn render(
+    name: &str,
     text: &str,
     vars: Value,
     search: &[PathBuf],
@@ -137,7 +138,7 @@ pub fn render(
     } else {
         (text, opts)
     };
-    let out = render_with(text, vars, search, opts)?;
+    let out = render_with(name, text, vars, search, opts)?;
     Ok(match &opts.newline_sequence {
         Some(seq) if seq != "\n" => out.replace('\n', seq),
         _ => out,
@@ -145,6 +146,7 @@ pub fn render(
 }
 
 fn render_with(
+    name: &str,
     text: &str,
     vars: Value,
     search: &[PathBuf],
@@ -192,7 +194,7 @@ fn render_with(
     } else {
         super::preprocess(text, false)
     };
-    env.render_str(&source, vars)
+    env.render_named_str(name, &source, vars)
         .map(|out| super::restore_newlines(text, out))
         .map_err(|e| detail(&e))
 }
@@ -280,7 +282,7 @@ mod tests {
     use minijinja::context;
 
     fn text(t: &str) -> String {
-        render(t, context! { x => "v" }, &[], &Options::default()).unwrap()
+        render("t.j2", t, context! { x => "v" }, &[], &Options::default()).unwrap()
     }
 
     #[test]
@@ -295,7 +297,7 @@ mod tests {
     #[test]
     fn a_jinja2_header_overrides_the_options() {
         let o = Options::default();
-        let r = |t: &str| render(t, context! { x => "v" }, &[], &o);
+        let r = |t: &str| render("t.j2", t, context! { x => "v" }, &[], &o);
         assert_eq!(
             r("#jinja2:variable_start_string:'<<' , variable_end_string:'>>'\n<< x >> {{ x }}\n")
                 .unwrap(),
@@ -316,6 +318,7 @@ mod tests {
         o.delimiters[3] = "%]".into();
         o.trim_blocks = false;
         let out = render(
+            "t.j2",
             "{% if true %}\n[% x %]{{ x }}\n{% endif %}\n",
             context! { x => "v" },
             &[],

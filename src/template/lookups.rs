@@ -391,7 +391,8 @@ fn template(state: &State, terms: &[Value], kwargs: &Kwargs) -> Result<Vec<Value
             out.push(t.render(&vars)?);
             continue;
         }
-        let rendered = super::file::render(&source, vars, &search, &opts)
+        let name = path.display().to_string();
+        let rendered = super::file::render(&name, &source, vars, &search, &opts)
             .map_err(|e| err(format!("error templating {}: {e}", path.display())))?;
         // Ansible's native rendering gives none for a template without output (only the
         // newline a file ends with, which Jinja drops, is left here).
