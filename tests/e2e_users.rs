@@ -395,8 +395,18 @@ fn become_password_is_data_for_sudo_never_a_command() {
     let Some(hosts) = TestHosts::up(1) else {
         return;
     };
-    // The password of `pwuser` is itself full of shell text.
-    let pw = "s3cret;touch /tmp/pwned-a $(touch /tmp/pwned-b) `touch /tmp/pwned-c` 'q\"";
+    // The password of `pwuser` is itself full of shell text; then generated ones (a fixed seed
+    // and budget, `DROVER_PROP_SEED`/`DROVER_PROP_CASES` for more).
+    let mut passwords = vec![
+        "s3cret;touch /tmp/pwned-a $(touch /tmp/pwned-b) `touch /tmp/pwned-c` 'q\"".to_string(),
+    ];
+    let (seed, cases) = support::prop_budget(6);
+    passwords.extend(support::hostile_values(
+        seed,
+        cases,
+        "/tmp/pwned-a",
+        &['\n', '\r', '\0'],
+    ));
     let (rc, out) = hosts.sh(
         0,
         "useradd -m -s /bin/bash pwuser && \
@@ -405,20 +415,6 @@ fn become_password_is_data_for_sudo_never_a_command() {
          install -m 600 -o pwuser -g pwuser /home/deploy/.ssh/authorized_keys /home/pwuser/.ssh/authorized_keys",
     );
     assert_eq!(rc, 0, "{out}");
-    let mut chpasswd = std::process::Command::new("chroot");
-    chpasswd
-        .arg(&hosts.hosts[0].root)
-        .arg("chpasswd")
-        .stdin(std::process::Stdio::piped());
-    let mut child = chpasswd.spawn().expect("chpasswd");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(format!("pwuser:{pw}\n").as_bytes())
-        .expect("write");
-    assert!(child.wait().expect("chpasswd").success());
     let pb = write(
         hosts.dir.path(),
         "become.yml",
@@ -431,7 +427,24 @@ fn become_password_is_data_for_sudo_never_a_command() {
             .filter(|s| hosts.path(0, &format!("/tmp/pwned-{s}")).exists())
             .count()
     };
-    for user in ["pwuser", "deploy"] {
+    for (pw, user) in passwords
+        .iter()
+        .flat_map(|pw| [(pw, "pwuser"), (pw, "deploy")])
+    {
+        let mut chpasswd = std::process::Command::new("chroot");
+        chpasswd
+            .arg(&hosts.hosts[0].root)
+            .arg("chpasswd")
+            .stdin(std::process::Stdio::piped());
+        let mut child = chpasswd.spawn().expect("chpasswd");
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(format!("pwuser:{pw}\n").as_bytes())
+            .expect("write");
+        assert!(child.wait().expect("chpasswd").success());
         std::fs::write(
             &vars,
             serde_json::json!({ "ansible_become_password": pw }).to_string(),
@@ -440,13 +453,13 @@ fn become_password_is_data_for_sudo_never_a_command() {
         let _ = std::fs::remove_file(hosts.path(0, "/tmp/as-root"));
         let e = format!("@{}", vars.display());
         let (code, out, err) = play(&hosts, user, &pb, &["-e", &e]);
-        assert_eq!(code, 0, "{user}: {out}{err}");
+        assert_eq!(code, 0, "{user} with {pw:?}: {out}{err}");
         assert_eq!(
             std::fs::read_to_string(hosts.path(0, "/tmp/as-root")).expect("as-root"),
             "0",
             "{user}: the task ran as root"
         );
-        assert_eq!(pwned(), 0, "{user}: nothing of the password ran");
+        assert_eq!(pwned(), 0, "{user}: nothing of the password {pw:?} ran");
     }
     // A newline: refused, nothing runs (not even the part before the newline as a password).
     std::fs::write(

@@ -52,7 +52,27 @@ fn every_module_passes_values_exactly_and_runs_nothing_else() {
     let dir = tempfile::tempdir().unwrap();
     let pwned = dir.path().join("pwned");
     let values = adversarial(&pwned);
-    let out_dir = dir.path().join("out");
+    check_values(dir.path(), &pwned, &values);
+}
+
+/// The property behind the list above, on generated values (a fixed seed and case budget in
+/// CI; `DROVER_PROP_SEED`/`DROVER_PROP_CASES` for more). NUL has a test of its own (it is
+/// refused in paths and command words).
+#[test]
+fn generated_hostile_values_pass_exactly_and_run_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let pwned = dir.path().join("pwned");
+    let (seed, cases) = support::prop_budget(60);
+    eprintln!("hostile values: seed {seed}, {cases} cases");
+    let values = support::hostile_values(seed, cases, &pwned.display().to_string(), &['\0']);
+    check_values(dir.path(), &pwned, &values);
+}
+
+/// Uses each value as file content, a file name, a line, a regexp, a command argument, an
+/// environment value and a template variable, twice, and checks that each arrived exactly and
+/// nothing else ran.
+fn check_values(dir: &Path, pwned: &Path, values: &[String]) {
+    let out_dir = dir.join("out");
     std::fs::create_dir(&out_dir).unwrap();
     // Each value is used as file content, a file name (where a file name can hold it), a line,
     // a regexp, a command argument, an environment value and a template variable.
@@ -91,11 +111,11 @@ fn every_module_passes_values_exactly_and_runs_nothing_else() {
         }
     }
     let pb = write(
-        dir.path(),
+        dir,
         "pb.yml",
         &format!("- hosts: localhost\n  gather_facts: false\n  tasks:\n{tasks}"),
     );
-    write(dir.path(), "templates/echo.j2", "{{ value }}");
+    write(dir, "templates/echo.j2", "{{ value }}");
     let (code, out, err) = run(drover().arg("play").arg(&pb));
     assert_eq!(code, 0, "{out}{err}");
     assert!(!pwned.exists(), "a value broke out of its quoting");

@@ -375,8 +375,10 @@ impl Request {
             }
         };
         let listed = args.list("name");
-        for n in &listed {
-            super::names::check_package(n)?;
+        // Checked as written: Ansible's list of a comma-separated string keeps the spaces
+        // around each part, and a package name with a space is no package.
+        for n in args.list_untrimmed("name") {
+            super::names::check_package(&n)?;
         }
         let names: Vec<PkgSpec> = listed.iter().map(|s| PkgSpec::parse(s)).collect();
         let upgrade = match args.get("upgrade") {

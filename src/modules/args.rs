@@ -214,6 +214,20 @@ impl Args {
         }
     }
 
+    /// As [`Args::list`], but the parts of a comma-separated string keep their spaces (only
+    /// empty parts are left out).
+    pub fn list_untrimmed(&self, key: &str) -> Vec<String> {
+        match self.get(key) {
+            Some(v) if v.kind() != ValueKind::Seq => v
+                .to_string()
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+            _ => self.list(key),
+        }
+    }
+
     /// A file mode as `chmod` takes it: integers are mode bits (YAML `0644` is 420),
     /// strings are octal (`"0644"`, `"644"`) or symbolic (`u+rwx,g-w`), `preserve` is kept.
     pub fn mode(&self, key: &str) -> Result<Option<String>> {

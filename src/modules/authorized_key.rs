@@ -138,7 +138,8 @@ pub fn parse_key(line: &str) -> Option<KeyLine> {
     if blob.is_empty() {
         return None;
     }
-    let comment = rest.trim();
+    // As Ansible's authorized_key: the comment is the remaining words joined by one space.
+    let comment = rest.split_whitespace().collect::<Vec<_>>().join(" ");
     Some(KeyLine {
         options,
         ktype: ktype.to_string(),

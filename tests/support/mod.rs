@@ -140,6 +140,71 @@ pub fn shell_break_outs(marker: &str) -> Vec<String> {
     ]
 }
 
+/// The seed and case budget of the generated hostile values (`DROVER_PROP_SEED`,
+/// `DROVER_PROP_CASES`; CI uses the defaults, a fixed seed).
+pub fn prop_budget(default_cases: usize) -> (u64, usize) {
+    let seed = std::env::var("DROVER_PROP_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20261206);
+    let cases = std::env::var("DROVER_PROP_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default_cases);
+    (seed, cases)
+}
+
+/// `n` generated hostile strings for property tests (the same seed gives the same strings):
+/// pieces of shell syntax that would run `touch MARKER` if a value ever became code (quotes
+/// of both kinds, `$()`, backticks, separators, pipes, redirections, globs, `~`, `$VAR`),
+/// newlines, carriage returns, tabs, NUL, non-ASCII text, printf and marker-looking text (no
+/// template syntax: values are written into playbooks, where Jinja would read it), each
+/// value with at least one piece that no name may hold (and a leading dash in a quarter of
+/// them). `without` lists characters left out (e.g. newline and NUL for a password).
+pub fn hostile_values(seed: u64, n: usize, marker: &str, without: &[char]) -> Vec<String> {
+    let breaking = [
+        format!("'; touch {marker}; echo '"),
+        format!("\"; touch {marker}; echo \""),
+        format!("$(touch {marker})"),
+        format!("`touch {marker}`"),
+        format!(";touch {marker};"),
+        format!(" && touch {marker} || touch {marker}"),
+        format!("| touch {marker}"),
+        format!("\ntouch {marker}\n"),
+        format!("\rtouch {marker}"),
+        format!(" > {marker}"),
+        "\u{0}".to_string(),
+        " ".to_string(),
+        "\t".to_string(),
+    ];
+    let plain = [
+        "a", "B9", "_x", "-", "--", ".", "..", "*", "?", "[a-z]", "~", "$HOME", "${PATH}", "$$",
+        "%s%n", "\\", "ünï", "✓", "中", "@@DRV:", "=", ",", "#", "!", "(", ")",
+    ];
+    let mut rng = playgen::Rng::new(seed);
+    let mut out = Vec::new();
+    while out.len() < n {
+        let mut v = String::new();
+        if rng.below(4) == 0 {
+            v.push('-');
+        }
+        let parts = 1 + rng.below(5);
+        let must = rng.below(parts);
+        for i in 0..parts {
+            if i == must || rng.below(3) == 0 {
+                v.push_str(&breaking[rng.below(breaking.len())]);
+            } else {
+                v.push_str(plain[rng.below(plain.len())]);
+            }
+        }
+        if v.contains(without) {
+            continue;
+        }
+        out.push(v);
+    }
+    out
+}
+
 /// Whether the tests run as root.
 pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
