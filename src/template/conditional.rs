@@ -163,7 +163,11 @@ pub fn inline_lookup_templates(src: &str) -> std::borrow::Cow<'_, str> {
     let mut i = 0;
     let mut changed = false;
     while i < b.len() {
-        let rest = &src[i..];
+        // Bytes inside a multi-byte character start nothing.
+        let Some(rest) = src.get(i..) else {
+            i += 1;
+            continue;
+        };
         let name_len = ["lookup(", "query(", "q("]
             .iter()
             .find(|n| rest.starts_with(**n))
