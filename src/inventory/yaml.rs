@@ -55,14 +55,14 @@ fn parse_group(name: &str, data: &Node, b: &mut Builder) -> Result<()> {
             data.type_name()
         ),
     };
-    for (key, value) in entries {
+    for (key, value) in entries.iter() {
         let section = key.key_str().unwrap_or_default();
         match section.as_str() {
             "hosts" => hosts_section(name, value, b)?,
             "vars" => match &value.kind {
                 NodeKind::Null => {}
                 NodeKind::Map(vars) => {
-                    for (k, v) in vars {
+                    for (k, v) in vars.iter() {
                         let var = k.key_str().ok_or_else(|| {
                             anyhow!("{}: a variable name must be a string", k.span)
                         })?;
@@ -84,7 +84,7 @@ fn parse_group(name: &str, data: &Node, b: &mut Builder) -> Result<()> {
                         .map_err(|e| anyhow!("{}: {e}", value.span))?;
                 }
                 NodeKind::Map(children) => {
-                    for (ck, cv) in children {
+                    for (ck, cv) in children.iter() {
                         let child = group_name(ck)?;
                         parse_group(&child, cv, b)?;
                         b.add_child(name, &child)
@@ -112,7 +112,7 @@ fn hosts_section(group: &str, value: &Node, b: &mut Builder) -> Result<()> {
         NodeKind::Null => Ok(()),
         NodeKind::Str(host) => add_hosts(group, host, value, None, b),
         NodeKind::Map(hosts) => {
-            for (hk, hv) in hosts {
+            for (hk, hv) in hosts.iter() {
                 let pattern = hk
                     .key_str()
                     .ok_or_else(|| anyhow!("{}: a host name must be a string", hk.span))?;

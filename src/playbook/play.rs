@@ -438,7 +438,7 @@ fn load_play(node: &Node, base: &Path, ctx: &mut LoadCtx) -> Result<Play> {
                 match &d.kind {
                     NodeKind::Map(_) | NodeKind::Null => vars.extend(vars_map(d, "vars_files")?),
                     NodeKind::Seq(items) if items.iter().all(|i| i.as_map().is_some()) => {
-                        for i in items {
+                        for i in items.iter() {
                             vars.extend(vars_map(i, "vars_files")?);
                         }
                     }
@@ -920,7 +920,8 @@ fn kv_mapping(node: &Node) -> Result<Node> {
         pairs
             .into_iter()
             .map(|(k, v)| (at(NodeKind::Str(k)), at(NodeKind::Str(v))))
-            .collect(),
+            .collect::<Vec<_>>()
+            .into(),
     )))
 }
 
@@ -965,9 +966,9 @@ pub(super) fn short_action_keys(item: &Node) -> Option<Node> {
             }
             (k, v.clone())
         })
-        .collect();
+        .collect::<Vec<_>>();
     Some(Node {
-        kind: NodeKind::Map(entries),
+        kind: NodeKind::Map(entries.into()),
         span: item.span.clone(),
         tag: item.tag.clone(),
     })
@@ -1045,7 +1046,7 @@ fn load_dynamic_include(
                 )),
             }
             merged = Node {
-                kind: NodeKind::Map(entries),
+                kind: NodeKind::Map(entries.into()),
                 span: target.span.clone(),
                 tag: None,
             };
@@ -1262,7 +1263,7 @@ fn include_statement(
     };
     synthetic.push((key_node, noop));
     let node = Node {
-        kind: NodeKind::Map(synthetic),
+        kind: NodeKind::Map(synthetic.into()),
         span: item.span.clone(),
         tag: None,
     };
@@ -1377,7 +1378,7 @@ pub(super) fn load_vars_file(path: &Path) -> Result<VarMap> {
         Some(d) => match &d.kind {
             NodeKind::Map(entries) => {
                 let mut out = VarMap::new();
-                for (k, v) in entries {
+                for (k, v) in entries.iter() {
                     TTree::from_node(v)?;
                     out.insert(k.key_str().unwrap_or_default(), node_to_value(v));
                 }

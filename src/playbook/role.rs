@@ -61,7 +61,7 @@ impl RoleRef {
                 span: node.span.clone(),
                 params: VarMap::new(),
                 keywords: Node {
-                    kind: NodeKind::Map(Vec::new()),
+                    kind: NodeKind::Map(Default::default()),
                     span: node.span.clone(),
                     tag: None,
                 },
@@ -77,7 +77,7 @@ impl RoleRef {
                 let name = want_str(name_node, "role")?;
                 let mut params = VarMap::new();
                 let mut keywords = Vec::new();
-                for (k, v) in entries {
+                for (k, v) in entries.iter() {
                     let key = k.key_str().unwrap_or_default();
                     if key == "vars" {
                         params.extend(vars_map(v, "vars")?);
@@ -91,7 +91,8 @@ impl RoleRef {
                 let keywords = keywords
                     .into_iter()
                     .filter(|(k, _)| !matches!(k.as_str(), Some("role" | "name")))
-                    .collect();
+                    .collect::<Vec<_>>()
+                    .into();
                 Ok(RoleRef {
                     name,
                     span: name_node.span.clone(),
@@ -152,7 +153,7 @@ impl RoleRef {
             span: name_node.span.clone(),
             params,
             keywords: Node {
-                kind: NodeKind::Map(Vec::new()),
+                kind: NodeKind::Map(Default::default()),
                 span: node.span.clone(),
                 tag: None,
             },

@@ -619,7 +619,7 @@ pub(super) fn vars_map(node: &Node, key: &str) -> Result<VarMap> {
     match &node.kind {
         NodeKind::Map(entries) => {
             let mut out = VarMap::new();
-            for (k, v) in entries {
+            for (k, v) in entries.iter() {
                 let name = k.key_str().unwrap_or_default();
                 // Compile now so a template error is a load error at its place.
                 TTree::from_node(v)?;
@@ -833,7 +833,7 @@ fn module_args(
     }
     match &value.kind {
         NodeKind::Map(m) => {
-            for (k, v) in m {
+            for (k, v) in m.iter() {
                 let key = k.key_str().unwrap_or_default();
                 entries.retain(|(e, _, _)| *e != key);
                 let tree = if module.name() == "debug" && key == "var" && untrusted_var(v) {
@@ -977,7 +977,7 @@ fn action_as_module(node: &Node) -> Result<Option<Node>> {
                 .collect();
             // `action: {module: m, args: {...}}`: the nested arguments, under the others.
             if let Some(NodeKind::Map(nested)) = av.get("args").map(|a| &a.kind) {
-                for (k, v) in nested {
+                for (k, v) in nested.iter() {
                     if !rest.iter().any(|(o, _)| o.as_str() == k.as_str()) {
                         rest.push((k.clone(), v.clone()));
                     }
@@ -986,7 +986,7 @@ fn action_as_module(node: &Node) -> Result<Option<Node>> {
             (
                 want_str(module, "module")?,
                 Node {
-                    kind: NodeKind::Map(rest),
+                    kind: NodeKind::Map(rest.into()),
                     span: av.span.clone(),
                     tag: None,
                 },
@@ -1051,7 +1051,7 @@ fn action_as_module(node: &Node) -> Result<Option<Node>> {
         ));
     }
     Ok(Some(Node {
-        kind: NodeKind::Map(out),
+        kind: NodeKind::Map(out.into()),
         span: node.span.clone(),
         tag: node.tag.clone(),
     }))
@@ -1400,7 +1400,7 @@ pub(super) fn module_defaults(node: &Node) -> Result<TTree> {
         NodeKind::Seq(items) => {
             // A list of mappings is their union, later ones winning.
             let mut all = Vec::new();
-            for i in items {
+            for i in items.iter() {
                 if let TTree::Map(m) = TTree::from_node(i)? {
                     all.extend(m);
                 }

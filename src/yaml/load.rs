@@ -103,8 +103,11 @@ fn decrypt_vaulted(node: &mut Node) -> Result<()> {
             crate::vault::mark_secret(&plain);
             *s = plain;
         }
-        NodeKind::Seq(items) => items.iter_mut().try_for_each(decrypt_vaulted)?,
-        NodeKind::Map(entries) => entries
+        // Copied on write when shared (an alias of a vaulted value).
+        NodeKind::Seq(items) => std::sync::Arc::make_mut(items)
+            .iter_mut()
+            .try_for_each(decrypt_vaulted)?,
+        NodeKind::Map(entries) => std::sync::Arc::make_mut(entries)
             .iter_mut()
             .try_for_each(|(k, v)| decrypt_vaulted(k).and_then(|()| decrypt_vaulted(v)))?,
         _ => {}
@@ -334,8 +337,8 @@ fn merge_into(
     merged_at: &mut Vec<usize>,
     merged: Node,
 ) -> Result<()> {
-    let sources = match merged.kind {
-        NodeKind::Seq(items) => items,
+    let sources = match &merged.kind {
+        NodeKind::Seq(items) => items.to_vec(),
         _ => vec![merged],
     };
     if let Some(bad) = sources.iter().find(|s| !matches!(s.kind, NodeKind::Map(_))) {
@@ -346,11 +349,11 @@ fn merge_into(
         ));
     }
     for src in sources {
-        if let NodeKind::Map(m) = src.kind {
-            for (k, v) in m {
+        if let NodeKind::Map(m) = &src.kind {
+            for (k, v) in m.iter() {
                 if !entries.iter().any(|(ek, _)| ek.kind == k.kind) {
                     merged_at.push(entries.len());
-                    entries.push((k, v));
+                    entries.push((k.clone(), v.clone()));
                 }
             }
         }
@@ -393,7 +396,7 @@ impl MarkedEventReceiver for Builder {
             Event::SequenceEnd => {
                 if let Some(Frame::Seq(items, span, tag, anchor)) = self.stack.pop() {
                     let node = Node {
-                        kind: NodeKind::Seq(items),
+                        kind: NodeKind::Seq(items.into()),
                         span,
                         tag,
                     };
@@ -411,7 +414,7 @@ impl MarkedEventReceiver for Builder {
                         _ => span,
                     };
                     let node = Node {
-                        kind: NodeKind::Map(entries),
+                        kind: NodeKind::Map(entries.into()),
                         span,
                         tag,
                     };
@@ -450,6 +453,33 @@ mod tests {
 
     fn one(text: &str) -> Node {
         load_str(text, Path::new("t.yml")).unwrap().remove(0)
+    }
+
+    #[test]
+    fn aliases_share_the_anchored_node_and_their_expansion_is_bounded() {
+        let n = one("a: &x [1, 2, {b: 3}]\nc: *x\nd: [*x, *x]\n");
+        let (NodeKind::Seq(a), NodeKind::Seq(c)) =
+            (&n.get("a").unwrap().kind, &n.get("c").unwrap().kind)
+        else {
+            panic!("sequences expected");
+        };
+        assert!(
+            std::sync::Arc::ptr_eq(a, c),
+            "the alias is the anchored node, not a copy"
+        );
+        // Ten aliases of ten aliases ...: refused past the bound, naming the alias.
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..8 {
+            let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+            text.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        let e = load_str(&text, Path::new("bomb.yml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("bomb.yml:6:15:") && e.contains("more than 250000 nodes"),
+            "{e}"
+        );
     }
 
     #[test]

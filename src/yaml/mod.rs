@@ -62,9 +62,10 @@ pub enum NodeKind {
     Int(i64),
     Float(f64),
     Str(String),
-    Seq(Vec<Node>),
-    /// Keys keep their order; duplicate keys are rejected at load time.
-    Map(Vec<(Node, Node)>),
+    /// Shared: an alias is the anchored node itself, not a copy (cloning a node is cheap).
+    Seq(Arc<Vec<Node>>),
+    /// Keys keep their order; duplicate keys are rejected at load time. Shared as `Seq`.
+    Map(Arc<Vec<(Node, Node)>>),
 }
 
 impl Node {
