@@ -290,10 +290,15 @@ fn heredoc_safe(data: &[u8], delimiter: &str) -> bool {
             .any(|line| line == delimiter.as_bytes())
 }
 
+/// `data` in base64 lines of 76 characters, encoded straight into `req` (no copy of the
+/// whole encoding).
 fn push_base64(req: &mut Vec<u8>, data: &[u8]) {
-    let enc = base64::engine::general_purpose::STANDARD.encode(data);
-    for line in enc.as_bytes().chunks(76) {
-        req.extend_from_slice(line);
+    let mut line = [0u8; 76];
+    for chunk in data.chunks(57) {
+        let n = base64::engine::general_purpose::STANDARD
+            .encode_slice(chunk, &mut line)
+            .unwrap_or(0);
+        req.extend_from_slice(&line[..n]);
         req.push(b'\n');
     }
 }

@@ -1,6 +1,6 @@
 //! Controller files sent to a host with memory that stays flat whatever their size: a source
 //! file larger than [`STREAM_OVER`] is hashed while read in small pieces (never held whole),
-//! and sent in chunks into the session's temp dir (`$D/upload`) just before the write that
+//! and sent in 512 KiB chunks into the session's temp dir (`$D/upload`) just before the write that
 //! uses it, its checksum taken again on the way and compared with the planned one.
 
 use super::fileops::{fail, read_source, Payload};
@@ -13,8 +13,9 @@ use std::path::Path;
 /// are streamed.
 pub const STREAM_OVER: u64 = 1 << 20;
 
-/// The bytes sent per round trip while streaming.
-const CHUNK: usize = 1 << 20;
+/// The bytes sent per round trip while streaming (with its base64 request, about 1.2 MB of
+/// memory per transfer in flight).
+const CHUNK: usize = 512 << 10;
 
 /// Where a streamed file waits on the host, in the session's temp dir (removed with it).
 pub const UPLOADED: &str = "\"$D/upload\"";
