@@ -101,6 +101,29 @@ pub fn ends_shell(e: &anyhow::Error) -> bool {
     e.is::<DeadlineExceeded>() || e.is::<OutputLimitExceeded>()
 }
 
+/// The host could not be reached for a task: its connection (or the facts a task needs first)
+/// could not be set up. The result is `unreachable`, with this message.
+#[derive(Debug)]
+pub struct Unreachable(pub String);
+
+impl std::fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Unreachable {}
+
+/// An error setting up a host's connection, as [`Unreachable`].
+pub fn unreachable(e: anyhow::Error) -> anyhow::Error {
+    anyhow::Error::new(Unreachable(format!("{e:#}")))
+}
+
+/// Whether an error (anywhere in its chain) says the host is unreachable.
+pub fn is_unreachable(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.is::<Unreachable>())
+}
+
 /// Whether an error (anywhere in its chain) is a deadline that passed.
 pub fn is_deadline_exceeded(e: &anyhow::Error) -> bool {
     e.chain().any(|c| c.is::<DeadlineExceeded>())

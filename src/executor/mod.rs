@@ -1165,8 +1165,7 @@ impl<'a> Runner<'a> {
                 }
                 Err(e) => {
                     let msg = format!("{e:#}");
-                    let unreachable = msg.starts_with('\u{0}');
-                    let msg = msg.trim_start_matches("\u{0}connect: ").to_string();
+                    let unreachable = crate::connection::is_unreachable(&e);
                     let status = if unreachable {
                         Status::Unreachable
                     } else {

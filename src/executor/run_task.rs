@@ -296,8 +296,8 @@ pub fn run_task(pc: &PlayCtx, task: &Task, host: &mut HostState) -> HostResult {
         Ok(r) => r,
         Err(e) => {
             let timed_out = is_deadline_exceeded(&e);
-            let unreachable = !timed_out
-                && (is_transport_error(&e) || e.to_string().starts_with("\u{0}connect:"));
+            let unreachable =
+                !timed_out && (is_transport_error(&e) || connection::is_unreachable(&e));
             let msg = if timed_out {
                 // Ansible's words for a task past its `timeout`.
                 format!(
@@ -307,8 +307,6 @@ pub fn run_task(pc: &PlayCtx, task: &Task, host: &mut HostState) -> HostResult {
                 )
             } else {
                 format!("{e:#}")
-                    .trim_start_matches("\u{0}connect: ")
-                    .to_string()
             };
             HostResult {
                 host: host.name.clone(),
@@ -381,7 +379,7 @@ pub fn run_task(pc: &PlayCtx, task: &Task, host: &mut HostState) -> HostResult {
 
 fn run_task_inner(pc: &PlayCtx, task: &Task, host: &mut HostState) -> Result<HostResult> {
     if !host.facts_gathered && reads_facts(task) {
-        gather_facts(pc, host, Some(task)).map_err(|e| anyhow!("\u{0}connect: {e:#}"))?;
+        gather_facts(pc, host, Some(task)).map_err(connection::unreachable)?;
     }
     let base = Scope::new(layers(pc, host, Some(task), None)).into_value();
     let task = &*loop_names_rendered(task, &base)?;
@@ -420,7 +418,7 @@ fn run_task_inner(pc: &PlayCtx, task: &Task, host: &mut HostState) -> Result<Hos
             Err(e)
                 if !is_transport_error(&e)
                     && !is_deadline_exceeded(&e)
-                    && !e.to_string().starts_with('\u{0}') =>
+                    && !connection::is_unreachable(&e) =>
             {
                 let msg = format!("{e:#}");
                 (
@@ -642,7 +640,7 @@ pub fn inclusions(
     host: &mut HostState,
 ) -> Result<Vec<Inclusion>> {
     if !host.facts_gathered && reads_facts(task) {
-        gather_facts(pc, host, Some(task)).map_err(|e| anyhow!("\u{0}connect: {e:#}"))?;
+        gather_facts(pc, host, Some(task)).map_err(connection::unreachable)?;
     }
     let base = Scope::new(layers(pc, host, Some(task), None)).into_value();
     let task = &*loop_names_rendered(task, &base)?;
@@ -787,7 +785,7 @@ fn run_item(
             None => ensure_connection(pc, host, Some(task)),
             Some(target) => ensure_delegate(pc, host, task, target),
         }
-        .map_err(|e| anyhow!("\u{0}connect: {e:#}"))?;
+        .map_err(connection::unreachable)?;
     }
     let as_user = become_for(pc, host, task, &scope);
     let paths = search_paths(task, &pc.playbook_dir);
