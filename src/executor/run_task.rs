@@ -222,7 +222,7 @@ pub fn gather_facts(pc: &PlayCtx, host: &mut HostState, task: Option<&Task>) -> 
         verbosity: pc.settings.verbosity,
         check_changed: false,
     };
-    let plan = module.plan(&mut mctx, &Args::default())?;
+    let plan = module.plan_task(&mut mctx, &Args::default())?;
     if let Some(f) = plan.facts {
         host.set_facts(&f);
         cache_facts(pc, host, &f, crate::modules::FactKind::AnsibleFacts)?;
@@ -1076,7 +1076,7 @@ fn time_limit(pc: &PlayCtx, task: &Task) -> u64 {
 /// Lookups memoized on the connection are forgotten once a module that may change accounts
 /// has changed something (a plan only reads; `apply`, which runs commands too, writes).
 fn run_module(module: &dyn Module, mctx: &mut ModuleCtx, args: &Args, check: bool) -> Result<Plan> {
-    let plan = module.plan(mctx, args)?;
+    let plan = module.plan_task(mctx, args)?;
     if check || !plan.changed || plan.failed {
         return Ok(plan);
     }

@@ -30,7 +30,7 @@
 //! - `upgrade: yes`/`safe` run `apt-get upgrade --with-new-pkgs`, `full`/`dist` run
 //!   `apt-get dist-upgrade` (no aptitude).
 
-use super::fileops::{catch, fail_with};
+use super::fileops::fail_with;
 use super::{Args, Diff, Module, ModuleCtx, Plan, Spec};
 use crate::shell::quote;
 use anyhow::Result;
@@ -997,7 +997,7 @@ impl Module for Apt {
     }
 
     fn plan(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
-        catch(self.plan_inner(ctx, args))
+        self.plan_inner(ctx, args)
     }
 
     fn apply(&self, ctx: &mut ModuleCtx, args: &Args, mut plan: Plan) -> Result<Plan> {

@@ -4,7 +4,7 @@
 //! matched by their key blob, options and comments are replaced in place, lines the task does
 //! not own are kept verbatim), then written atomically as the user with mode 0600.
 
-use super::fileops::{catch, catch_apply, fail, text_diff};
+use super::fileops::{catch_apply, fail, text_diff};
 use super::user::parse_passwd;
 use super::{Args, Module, ModuleCtx, Plan, Spec};
 use crate::connection::{write_file_atomic, FileAttrs};
@@ -522,7 +522,7 @@ impl Module for AuthorizedKey {
     }
 
     fn plan(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
-        catch(plan(ctx, args))
+        plan(ctx, args)
     }
 
     fn apply(&self, ctx: &mut ModuleCtx, _args: &Args, mut plan: Plan) -> Result<Plan> {

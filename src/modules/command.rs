@@ -176,10 +176,7 @@ impl Module for CommandModule {
     }
 
     fn plan(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
-        let (cmdline, shown) = match self.build(args) {
-            Ok(b) => b,
-            Err(e) => return super::fileops::catch(Err(e)),
-        };
+        let (cmdline, shown) = self.build(args)?;
         let mut warnings = Vec::new();
         if let (false, Some(exe)) = (self.shell, args.str("executable")) {
             warnings.push(format!("As of Ansible 2.4, the parameter 'executable' is no longer supported with the 'command' module. Not using '{exe}'."));

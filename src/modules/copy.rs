@@ -4,7 +4,7 @@
 //! here: one probe for every destination path, then writes, directories and links.
 
 use super::fileops::{
-    self, catch, catch_apply, fail, new_mode, resolve_mode, AttrChange, AttrWant, ContentWrite,
+    self, catch_apply, fail, new_mode, resolve_mode, AttrChange, AttrWant, ContentWrite,
     FileDecision, FileState, Payload, ProbeItem, ProbeReq, PutOpts,
 };
 use super::{Args, Module, ModuleCtx, Plan, Spec};
@@ -59,7 +59,7 @@ impl Module for Copy {
     }
 
     fn plan(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
-        catch(plan(ctx, args))
+        plan(ctx, args)
     }
 
     fn apply(&self, ctx: &mut ModuleCtx, _args: &Args, mut plan: Plan) -> Result<Plan> {
@@ -871,7 +871,7 @@ mod tests {
 
         // force: no leaves an existing file alone.
         let c = args(json!({"content": "other\n", "dest": s(&f), "force": false}));
-        assert!(!Copy.plan(&mut h.ctx(false), &c).unwrap().changed);
+        assert!(!Copy.plan_task(&mut h.ctx(false), &c).unwrap().changed);
     }
 
     #[test]
@@ -915,11 +915,11 @@ mod tests {
 
         // A missing parent without the trailing slash fails.
         let c = args(json!({"src": "app.conf", "dest": s(&out.join("zz/app.conf"))}));
-        let plan = Copy.plan(&mut h.ctx(false), &c).unwrap();
+        let plan = Copy.plan_task(&mut h.ctx(false), &c).unwrap();
         assert!(plan.failed && plan.msg.unwrap().contains("does not exist"));
 
         let d = args(json!({"src": "nope.conf", "dest": s(&out)}));
-        let plan = Copy.plan(&mut h.ctx(false), &d).unwrap();
+        let plan = Copy.plan_task(&mut h.ctx(false), &d).unwrap();
         assert!(plan.failed);
         let msg = plan.msg.unwrap();
         assert!(
@@ -1016,7 +1016,7 @@ mod tests {
         std::fs::write(&f, "ok\n").unwrap();
         let mut h = Harness::new();
         let a = args(json!({"content": "broken\n", "dest": s(&f), "validate": "grep -qx ok %s"}));
-        let plan = Copy.plan(&mut h.ctx(false), &a).unwrap();
+        let plan = Copy.plan_task(&mut h.ctx(false), &a).unwrap();
         assert!(plan.changed);
         let done = Copy.apply(&mut h.ctx(false), &a, plan).unwrap();
         assert!(done.failed);
@@ -1029,7 +1029,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut h = Harness::new();
         let a = args(json!({"content": "x", "dest": s(dir.path())}));
-        let plan = Copy.plan(&mut h.ctx(false), &a).unwrap();
+        let plan = Copy.plan_task(&mut h.ctx(false), &a).unwrap();
         assert!(plan.failed);
         assert_eq!(
             plan.msg.as_deref(),

@@ -4,8 +4,8 @@
 //! `apply` runs it and reports the path as it now is.
 
 use super::fileops::{
-    self, catch, catch_apply, dict_diff, dirname, fail, fail_with, fmt_mode, join, AttrWant,
-    DiffMap, FileState, Probe, ProbeCond, ProbeItem, ProbeReq,
+    self, catch_apply, dict_diff, dirname, fail, fail_with, fmt_mode, join, AttrWant, DiffMap,
+    FileState, Probe, ProbeCond, ProbeItem, ProbeReq,
 };
 use super::{Args, Module, ModuleCtx, Plan, Spec};
 use crate::shell::{quote, quote_path};
@@ -312,7 +312,7 @@ impl Module for File {
     }
 
     fn plan(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
-        catch(plan(ctx, args))
+        plan(ctx, args)
     }
 
     fn apply(&self, ctx: &mut ModuleCtx, _args: &Args, mut plan: Plan) -> Result<Plan> {
@@ -1069,7 +1069,7 @@ mod tests {
         let mut h = Harness::new();
         // state=file on a missing path fails like Ansible.
         let plan = File
-            .plan(&mut h.ctx(false), &args(json!({"path": s(&f)})))
+            .plan_task(&mut h.ctx(false), &args(json!({"path": s(&f)})))
             .unwrap();
         assert!(plan.failed);
         assert_eq!(
@@ -1080,17 +1080,17 @@ mod tests {
         // touch creates; touch is always changed.
         let t = args(json!({"path": s(&f), "state": "touch", "mode": "0640"}));
         let snap = snapshot(dir.path());
-        assert!(File.plan(&mut h.ctx(true), &t).unwrap().changed);
+        assert!(File.plan_task(&mut h.ctx(true), &t).unwrap().changed);
         assert_eq!(snapshot(dir.path()), snap);
         let done = run(&mut h, &t);
         assert_eq!(done.values["dest"].as_str(), Some(s(&f)));
         assert_eq!(mode_of(&f), 0o640);
-        assert!(File.plan(&mut h.ctx(false), &t).unwrap().changed);
+        assert!(File.plan_task(&mut h.ctx(false), &t).unwrap().changed);
         // …unless both times are preserved.
         let tp = args(
             json!({"path": s(&f), "state": "touch", "modification_time": "preserve", "access_time": "preserve"}),
         );
-        assert!(!File.plan(&mut h.ctx(false), &tp).unwrap().changed);
+        assert!(!File.plan_task(&mut h.ctx(false), &tp).unwrap().changed);
 
         let a = args(json!({"path": s(&f), "mode": "u+x,g-r"}));
         let (predicted, _) = cycle(&mut h, dir.path(), &a);
@@ -1140,12 +1140,12 @@ mod tests {
         // A missing source needs force.
         let c =
             args(json!({"path": s(&dir.path().join("dangling")), "src": "nope", "state": "link"}));
-        let plan = File.plan(&mut h.ctx(false), &c).unwrap();
+        let plan = File.plan_task(&mut h.ctx(false), &c).unwrap();
         assert!(plan.failed && plan.msg.unwrap().contains("src file does not exist"));
 
         // Replacing a file needs force.
         let d = args(json!({"path": s(&other), "src": "target.txt", "state": "link"}));
-        let plan = File.plan(&mut h.ctx(false), &d).unwrap();
+        let plan = File.plan_task(&mut h.ctx(false), &d).unwrap();
         assert!(plan.failed && plan.msg.unwrap().contains("refusing to convert from file"));
 
         // Hard link.
@@ -1207,7 +1207,7 @@ mod tests {
             assert!(predicted.diffs[0].after.contains("\"owner\": 1"));
         }
         let bad = args(json!({"path": s(&f), "owner": "no-such-user-drover"}));
-        let plan = File.plan(&mut h.ctx(false), &bad).unwrap();
+        let plan = File.plan_task(&mut h.ctx(false), &bad).unwrap();
         assert!(plan.failed);
     }
 

@@ -1758,7 +1758,7 @@ pub mod testing {
 
         /// A real run: plan, then apply when the plan changes something.
         pub fn run(&mut self, m: &dyn Module, a: &Args) -> Plan {
-            let plan = m.plan(&mut self.ctx(false), a).expect("plan");
+            let plan = m.plan_task(&mut self.ctx(false), a).expect("plan");
             assert!(!plan.failed, "{:?}", plan.msg);
             if !plan.changed {
                 return plan;
@@ -1772,7 +1772,7 @@ pub mod testing {
         /// run neither changes nor fails. Returns the prediction and the real run's result.
         pub fn cycle(&mut self, m: &dyn Module, dir: &std::path::Path, a: &Args) -> (Plan, Plan) {
             let snap = snapshot(dir);
-            let predicted = m.plan(&mut self.ctx(true), a).expect("plan");
+            let predicted = m.plan_task(&mut self.ctx(true), a).expect("plan");
             assert!(
                 predicted.changed && !predicted.failed,
                 "{:?}",
@@ -1780,7 +1780,7 @@ pub mod testing {
             );
             assert_eq!(snapshot(dir), snap, "check mode changed the disk");
             let done = self.run(m, a);
-            let again = m.plan(&mut self.ctx(false), a).expect("plan");
+            let again = m.plan_task(&mut self.ctx(false), a).expect("plan");
             assert!(
                 !again.changed && !again.failed,
                 "second run: {:?} {:?}",

@@ -2,7 +2,7 @@
 //! the host; `decide` (pure, table-tested) turns desired and observed state into the
 //! `groupadd`/`groupmod`/`groupdel` argv that `apply` runs.
 
-use super::fileops::{catch, catch_apply, fail};
+use super::fileops::{catch_apply, fail};
 use super::{Args, Module, ModuleCtx, Plan, Spec};
 use crate::shell::{join, quote};
 use anyhow::Result;
@@ -196,7 +196,7 @@ impl Module for Group {
     }
 
     fn plan(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
-        catch(plan(ctx, args))
+        plan(ctx, args)
     }
 
     fn apply(&self, ctx: &mut ModuleCtx, args: &Args, mut plan: Plan) -> Result<Plan> {

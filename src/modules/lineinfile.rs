@@ -802,7 +802,7 @@ mod tests {
 
         // Check mode predicts the change and the diff, touching nothing.
         let snap = snapshot(dir.path());
-        let plan = LineInFile.plan(&mut h.ctx(true), &a).unwrap();
+        let plan = LineInFile.plan_task(&mut h.ctx(true), &a).unwrap();
         assert!(plan.changed && !plan.failed, "{:?}", plan.msg);
         assert_eq!(
             plan.msg.as_deref(),
@@ -813,7 +813,7 @@ mod tests {
         assert_eq!(plan.diffs[0].before_header, format!("{p} (content)"));
         assert_eq!(snapshot(dir.path()), snap);
 
-        let plan = LineInFile.plan(&mut h.ctx(false), &a).unwrap();
+        let plan = LineInFile.plan_task(&mut h.ctx(false), &a).unwrap();
         let done = LineInFile.apply(&mut h.ctx(false), &a, plan).unwrap();
         assert!(!done.failed, "{:?}", done.msg);
         assert_eq!(
@@ -822,12 +822,12 @@ mod tests {
         );
         assert_eq!(mode_of(&f), 0o600);
 
-        let again = LineInFile.plan(&mut h.ctx(false), &a).unwrap();
+        let again = LineInFile.plan_task(&mut h.ctx(false), &a).unwrap();
         assert!(!again.changed, "{:?}", again.msg);
 
         // Absent removes, with a backup.
         let rm = args(json!({"path": p, "regexp": "^[ab]=", "state": "absent", "backup": true}));
-        let plan = LineInFile.plan(&mut h.ctx(false), &rm).unwrap();
+        let plan = LineInFile.plan_task(&mut h.ctx(false), &rm).unwrap();
         assert_eq!(plan.msg.as_deref(), Some("2 line(s) removed"));
         let done = LineInFile.apply(&mut h.ctx(false), &rm, plan).unwrap();
         assert_eq!(std::fs::read_to_string(&f).unwrap(), "#port\nport=80\n");
@@ -836,7 +836,12 @@ mod tests {
             std::fs::read_to_string(backup).unwrap(),
             "a=1\n#port\nport=80\nb=2\n"
         );
-        assert!(!LineInFile.plan(&mut h.ctx(false), &rm).unwrap().changed);
+        assert!(
+            !LineInFile
+                .plan_task(&mut h.ctx(false), &rm)
+                .unwrap()
+                .changed
+        );
     }
 
     #[test]
@@ -846,7 +851,7 @@ mod tests {
         let p = f.to_str().unwrap();
         let mut h = Harness::new();
         let plan = LineInFile
-            .plan(&mut h.ctx(false), &args(json!({"path": p, "line": "x"})))
+            .plan_task(&mut h.ctx(false), &args(json!({"path": p, "line": "x"})))
             .unwrap();
         assert!(plan.failed);
         assert_eq!(
@@ -856,13 +861,13 @@ mod tests {
 
         let a = args(json!({"path": p, "line": "x", "create": "yes"}));
         let snap = snapshot(dir.path());
-        let plan = LineInFile.plan(&mut h.ctx(true), &a).unwrap();
+        let plan = LineInFile.plan_task(&mut h.ctx(true), &a).unwrap();
         assert!(plan.changed);
         assert_eq!(snapshot(dir.path()), snap);
-        let plan = LineInFile.plan(&mut h.ctx(false), &a).unwrap();
+        let plan = LineInFile.plan_task(&mut h.ctx(false), &a).unwrap();
         LineInFile.apply(&mut h.ctx(false), &a, plan).unwrap();
         assert_eq!(std::fs::read_to_string(&f).unwrap(), "x\n");
-        assert!(!LineInFile.plan(&mut h.ctx(false), &a).unwrap().changed);
+        assert!(!LineInFile.plan_task(&mut h.ctx(false), &a).unwrap().changed);
 
         let plan = LineInFile
             .plan(
@@ -882,7 +887,7 @@ mod tests {
         std::os::unix::fs::symlink("real", &l).unwrap();
         let mut h = Harness::new();
         let a = args(json!({"path": l.to_str().unwrap(), "line": "b"}));
-        let plan = LineInFile.plan(&mut h.ctx(false), &a).unwrap();
+        let plan = LineInFile.plan_task(&mut h.ctx(false), &a).unwrap();
         LineInFile.apply(&mut h.ctx(false), &a, plan).unwrap();
         assert_eq!(std::fs::read_to_string(&f).unwrap(), "a\nb\n");
         assert!(std::fs::symlink_metadata(&l)

@@ -265,8 +265,15 @@ pub trait Module: Sync {
     fn leaves_accounts_alone(&self) -> bool {
         false
     }
-    /// Reads the host (never changes it) and decides what to do.
+    /// Reads the host (never changes it) and decides what to do. A task failure (the
+    /// module's `fail_json`) may be returned as a `fileops::TaskFail` error: [`Module::plan_task`]
+    /// turns it into a failed plan.
     fn plan(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<Plan>;
+    /// `plan` as the executor runs it: a task failure becomes a failed plan with its message
+    /// and values; other errors (a broken connection, a deadline) pass through.
+    fn plan_task(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
+        fileops::catch(self.plan(ctx, args))
+    }
     /// Makes the planned changes. Never called in check mode or for an unchanged plan.
     fn apply(&self, ctx: &mut ModuleCtx, args: &Args, plan: Plan) -> Result<Plan> {
         let _ = (ctx, args);

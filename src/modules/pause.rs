@@ -35,7 +35,7 @@ impl Module for Pause {
     }
 
     fn plan(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
-        super::fileops::catch(plan(ctx, args))
+        plan(ctx, args)
     }
 }
 

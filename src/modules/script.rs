@@ -40,7 +40,7 @@ impl Module for Script {
     }
 
     fn plan(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
-        super::fileops::catch(plan(ctx, args))
+        plan(ctx, args)
     }
 
     fn apply(&self, ctx: &mut ModuleCtx, _args: &Args, mut plan: Plan) -> Result<Plan> {

@@ -48,7 +48,7 @@ impl Module for Stat {
     }
 
     fn plan(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
-        fileops::catch(plan(ctx, args))
+        plan(ctx, args)
     }
 }
 
@@ -200,7 +200,7 @@ mod tests {
     use serde_json::json;
 
     fn stat_of(h: &mut Harness, a: serde_json::Value) -> Value {
-        let plan = Stat.plan(&mut h.ctx(true), &args(a)).unwrap();
+        let plan = Stat.plan_task(&mut h.ctx(true), &args(a)).unwrap();
         assert!(!plan.changed && !plan.failed, "{:?}", plan.msg);
         plan.values["stat"].clone()
     }

@@ -2,7 +2,7 @@
 //! task's variables plus Ansible's template variables (`ansible_managed`, `template_path`, …)
 //! and put the result at `dest` through the content-write path it shares with `copy`.
 
-use super::fileops::{self, catch, fail, ContentWrite, Payload};
+use super::fileops::{self, fail, ContentWrite, Payload};
 use super::{Args, Module, ModuleCtx, Plan, Spec};
 use crate::vars::VarMap;
 use anyhow::Result;
@@ -59,7 +59,7 @@ impl Module for Template {
     }
 
     fn plan(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
-        catch(plan(ctx, args))
+        plan(ctx, args)
     }
 
     fn apply(&self, ctx: &mut ModuleCtx, _args: &Args, plan: Plan) -> Result<Plan> {
@@ -303,7 +303,7 @@ mod tests {
         let a = args(json!({"src": "app.conf.j2", "dest": dest.to_str().unwrap(), "mode": "0600"}));
 
         let snap = snapshot(&out);
-        let predicted = Template.plan(&mut h.ctx(true), &a).unwrap();
+        let predicted = Template.plan_task(&mut h.ctx(true), &a).unwrap();
         assert!(
             predicted.changed && !predicted.failed,
             "{:?}",
@@ -314,14 +314,14 @@ mod tests {
         assert_eq!(predicted.diffs[0].before, "");
         assert_eq!(snapshot(&out), snap);
 
-        let plan = Template.plan(&mut h.ctx(false), &a).unwrap();
+        let plan = Template.plan_task(&mut h.ctx(false), &a).unwrap();
         let done = Template.apply(&mut h.ctx(false), &a, plan).unwrap();
         assert!(!done.failed, "{:?}", done.msg);
         assert_eq!(std::fs::read_to_string(&dest).unwrap(), want);
         assert_eq!(mode_of(&dest), 0o600);
         assert_eq!(done.values["mode"].as_str(), Some("0600"));
 
-        let again = Template.plan(&mut h.ctx(false), &a).unwrap();
+        let again = Template.plan_task(&mut h.ctx(false), &a).unwrap();
         assert!(!again.changed, "{:?}", again.diffs);
     }
 
@@ -331,7 +331,7 @@ mod tests {
         h.vars = Value::from(minijinja::value::Serde(json!({"ansible_managed": "mine"})));
         let dest = dir.path().join("t");
         let a = args(json!({"src": "t.j2", "dest": dest.to_str().unwrap()}));
-        let plan = Template.plan(&mut h.ctx(false), &a).unwrap();
+        let plan = Template.plan_task(&mut h.ctx(false), &a).unwrap();
         Template.apply(&mut h.ctx(false), &a, plan).unwrap();
         // A single-expression file still renders as text with its newline.
         assert_eq!(std::fs::read_to_string(&dest).unwrap(), "mine t.j2\n");
@@ -342,7 +342,7 @@ mod tests {
         let (dir, mut h) = setup(&[("one.j2", "{{ users }}\n")]);
         let dest = dir.path().join("one");
         let a = args(json!({"src": "one.j2", "dest": dest.to_str().unwrap()}));
-        let plan = Template.plan(&mut h.ctx(false), &a).unwrap();
+        let plan = Template.plan_task(&mut h.ctx(false), &a).unwrap();
         Template.apply(&mut h.ctx(false), &a, plan).unwrap();
         let got = std::fs::read_to_string(&dest).unwrap();
         assert!(got.ends_with("]\n") && got.contains("ann"), "{got:?}");
@@ -354,7 +354,7 @@ mod tests {
         let a = args(
             json!({"src": "x.j2", "dest": format!("{}/", dir.path().display()), "newline_sequence": "\\r\\n"}),
         );
-        let plan = Template.plan(&mut h.ctx(false), &a).unwrap();
+        let plan = Template.plan_task(&mut h.ctx(false), &a).unwrap();
         Template.apply(&mut h.ctx(false), &a, plan).unwrap();
         assert_eq!(
             std::fs::read(dir.path().join("x.j2")).unwrap(),
@@ -362,7 +362,7 @@ mod tests {
         );
 
         let b = args(json!({"src": "missing.j2", "dest": "/tmp/x"}));
-        let plan = Template.plan(&mut h.ctx(false), &b).unwrap();
+        let plan = Template.plan_task(&mut h.ctx(false), &b).unwrap();
         assert!(plan.failed);
         let msg = plan.msg.unwrap();
         assert!(
@@ -371,7 +371,7 @@ mod tests {
         );
 
         let c = args(json!({"src": "bad.j2", "dest": dir.path().join("bad").to_str().unwrap()}));
-        let plan = Template.plan(&mut h.ctx(false), &c).unwrap();
+        let plan = Template.plan_task(&mut h.ctx(false), &c).unwrap();
         assert!(plan.failed);
         assert!(plan.msg.unwrap().contains("bad.j2"));
     }
@@ -381,7 +381,7 @@ mod tests {
         let (dir, mut h) = setup(&[("l.j2", "x\n  {% if true %}\ny\n  {% endif %}\n")]);
         let dest = dir.path().join("l");
         let a = args(json!({"src": "l.j2", "dest": dest.to_str().unwrap(), "lstrip_blocks": true}));
-        let plan = Template.plan(&mut h.ctx(false), &a).unwrap();
+        let plan = Template.plan_task(&mut h.ctx(false), &a).unwrap();
         Template.apply(&mut h.ctx(false), &a, plan).unwrap();
         assert_eq!(std::fs::read_to_string(&dest).unwrap(), "x\ny\n");
     }

@@ -4,7 +4,7 @@
 //! and key file); `decide` (pure, table-tested) turns desired and observed state into the
 //! `useradd`/`usermod`/`userdel` argv, so check mode predicts exactly what a run does.
 
-use super::fileops::{catch, catch_apply, fail};
+use super::fileops::{catch_apply, fail};
 use super::group::{parse_group, GroupEntry};
 use super::{Args, Module, ModuleCtx, Plan, Spec};
 use crate::shell::{join, quote};
@@ -850,7 +850,7 @@ impl Module for User {
     }
 
     fn plan(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
-        catch(plan(ctx, args))
+        plan(ctx, args)
     }
 
     fn apply(&self, ctx: &mut ModuleCtx, args: &Args, plan: Plan) -> Result<Plan> {
