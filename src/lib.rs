@@ -11,6 +11,7 @@ pub mod config_lookup;
 pub mod connection;
 pub mod executor;
 pub mod fuzz;
+pub mod glob;
 pub mod interrupt;
 pub mod inventory;
 pub mod modules;

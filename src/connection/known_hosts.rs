@@ -88,16 +88,7 @@ fn read_entries(path: &Path) -> Result<Vec<Entry>> {
 }
 
 fn glob_match(pattern: &str, name: &str) -> bool {
-    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
-    fn rec(p: &[char], n: &[char]) -> bool {
-        match p.first() {
-            None => n.is_empty(),
-            Some('*') => (0..=n.len()).any(|i| rec(&p[1..], &n[i..])),
-            Some('?') => !n.is_empty() && rec(&p[1..], &n[1..]),
-            Some(c) => n.first() == Some(c) && rec(&p[1..], &n[1..]),
-        }
-    }
-    rec(&p, &n)
+    crate::glob::wildcard(pattern, name)
 }
 
 fn hashed_match(pattern: &str, name: &str) -> bool {

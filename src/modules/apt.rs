@@ -139,19 +139,9 @@ pub struct Decision {
     pub remove: Vec<String>,
 }
 
-/// `*` matches any run of characters (apt's version wildcards).
+/// apt's version wildcards.
 fn glob(pattern: &str, text: &str) -> bool {
-    match pattern.split_once('*') {
-        None => pattern == text,
-        Some((head, rest)) => {
-            let Some(tail) = text.strip_prefix(head) else {
-                return false;
-            };
-            (0..=tail.len())
-                .filter(|i| tail.is_char_boundary(*i))
-                .any(|i| glob(rest, &tail[i..]))
-        }
-    }
+    crate::glob::wildcard(pattern, text)
 }
 
 /// Desired state + observed state → the packages apt must install or remove.
