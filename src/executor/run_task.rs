@@ -1080,7 +1080,7 @@ fn run_module(module: &dyn Module, mctx: &mut ModuleCtx, args: &Args, check: boo
     if check || !plan.changed || plan.failed {
         return Ok(plan);
     }
-    let res = module.apply(mctx, args, plan);
+    let res = module.apply_task(mctx, args, plan);
     if may_touch_accounts(module, args) {
         if let Some(c) = mctx.conn.as_deref_mut() {
             c.memo().clear();

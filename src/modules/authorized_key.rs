@@ -4,7 +4,7 @@
 //! matched by their key blob, options and comments are replaced in place, lines the task does
 //! not own are kept verbatim), then written atomically as the user with mode 0600.
 
-use super::fileops::{catch_apply, fail, text_diff};
+use super::fileops::{fail, text_diff};
 use super::user::parse_passwd;
 use super::{Args, Module, ModuleCtx, Plan, Spec};
 use crate::connection::{write_file_atomic, FileAttrs};
@@ -527,11 +527,8 @@ impl Module for AuthorizedKey {
 
     fn apply(&self, ctx: &mut ModuleCtx, _args: &Args, mut plan: Plan) -> Result<Plan> {
         let work: Work = plan.take_work()?;
-        let res = apply(ctx, &work);
-        match res {
-            Ok(()) => Ok(plan),
-            Err(e) => catch_apply(plan, Err(e)),
-        }
+        apply(ctx, &work)?;
+        Ok(plan)
     }
 }
 

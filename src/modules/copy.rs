@@ -4,8 +4,8 @@
 //! here: one probe for every destination path, then writes, directories and links.
 
 use super::fileops::{
-    self, catch_apply, fail, new_mode, resolve_mode, AttrChange, AttrWant, ContentWrite,
-    FileDecision, FileState, Payload, ProbeItem, ProbeReq, PutOpts,
+    self, fail, new_mode, resolve_mode, AttrChange, AttrWant, ContentWrite, FileDecision,
+    FileState, Payload, ProbeItem, ProbeReq, PutOpts,
 };
 use super::{Args, Module, ModuleCtx, Plan, Spec};
 use crate::shell::quote;
@@ -65,10 +65,8 @@ impl Module for Copy {
     fn apply(&self, ctx: &mut ModuleCtx, _args: &Args, mut plan: Plan) -> Result<Plan> {
         if plan.work.as_ref().is_some_and(|w| w.is::<TreeWork>()) {
             let work: TreeWork = plan.take_work()?;
-            return match apply_tree(ctx, work) {
-                Ok(()) => Ok(plan),
-                Err(e) => catch_apply(plan, Err(e)),
-            };
+            apply_tree(ctx, work)?;
+            return Ok(plan);
         }
         fileops::apply_content(ctx, plan)
     }
@@ -1018,7 +1016,7 @@ mod tests {
         let a = args(json!({"content": "broken\n", "dest": s(&f), "validate": "grep -qx ok %s"}));
         let plan = Copy.plan_task(&mut h.ctx(false), &a).unwrap();
         assert!(plan.changed);
-        let done = Copy.apply(&mut h.ctx(false), &a, plan).unwrap();
+        let done = Copy.apply_task(&mut h.ctx(false), &a, plan).unwrap();
         assert!(done.failed);
         assert_eq!(done.msg.as_deref(), Some("failed to validate"));
         assert_eq!(std::fs::read_to_string(&f).unwrap(), "ok\n");

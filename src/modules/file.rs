@@ -4,8 +4,8 @@
 //! `apply` runs it and reports the path as it now is.
 
 use super::fileops::{
-    self, catch_apply, dict_diff, dirname, fail, fail_with, fmt_mode, join, AttrWant, DiffMap,
-    FileState, Probe, ProbeCond, ProbeItem, ProbeReq,
+    self, dict_diff, dirname, fail, fail_with, fmt_mode, join, AttrWant, DiffMap, FileState, Probe,
+    ProbeCond, ProbeItem, ProbeReq,
 };
 use super::{Args, Module, ModuleCtx, Plan, Spec};
 use crate::shell::{quote, quote_path};
@@ -320,20 +320,14 @@ impl Module for File {
         // Report the path as it now is (Ansible's add_path_info after the change), read in
         // the same round trip as the change.
         let Some(p) = &work.info_path else {
-            if let Err(e) = fileops::run_script(ctx, "changing the path", &work.script) {
-                return catch_apply(plan, Err(e));
-            }
+            fileops::run_script(ctx, "changing the path", &work.script)?;
             return Ok(plan);
         };
         let req = ProbeReq {
             items: vec![ProbeItem::new(p, false)],
             ..ProbeReq::default()
         };
-        let probe = match fileops::probe_after(ctx, Some(("changing the path", &work.script)), &req)
-        {
-            Ok(probe) => probe,
-            Err(e) => return catch_apply(plan, Err(e)),
-        };
+        let probe = fileops::probe_after(ctx, Some(("changing the path", &work.script)), &req)?;
         if let Some(st) = probe.states.first().filter(|s| s.exists) {
             for (k, v) in info_values(st) {
                 plan.values.insert(k, v);

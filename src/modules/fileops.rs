@@ -1690,12 +1690,10 @@ pub fn with_info(plan: Plan, path: &str, fin: &FinalAttrs, size: u64) -> Plan {
 /// Carries out a planned content write.
 pub fn apply_content(ctx: &mut ModuleCtx, mut plan: Plan) -> Result<Plan> {
     let work: ContentWork = plan.take_work()?;
-    let res = apply_content_inner(ctx, &work);
-    match res {
-        Ok(Some(backup)) => Ok(plan.with_value("backup_file", backup)),
-        Ok(None) => Ok(plan),
-        Err(e) => catch_apply(plan, Err(e)),
-    }
+    Ok(match apply_content_inner(ctx, &work)? {
+        Some(backup) => plan.with_value("backup_file", backup),
+        None => plan,
+    })
 }
 
 fn apply_content_inner(ctx: &mut ModuleCtx, work: &ContentWork) -> Result<Option<String>> {
@@ -1763,7 +1761,7 @@ pub mod testing {
             if !plan.changed {
                 return plan;
             }
-            let done = m.apply(&mut self.ctx(false), a, plan).expect("apply");
+            let done = m.apply_task(&mut self.ctx(false), a, plan).expect("apply");
             assert!(!done.failed, "{:?}", done.msg);
             done
         }

@@ -2,7 +2,7 @@
 //! the host; `decide` (pure, table-tested) turns desired and observed state into the
 //! `groupadd`/`groupmod`/`groupdel` argv that `apply` runs.
 
-use super::fileops::{catch_apply, fail};
+use super::fileops::fail;
 use super::{Args, Module, ModuleCtx, Plan, Spec};
 use crate::shell::{join, quote};
 use anyhow::Result;
@@ -201,24 +201,20 @@ impl Module for Group {
 
     fn apply(&self, ctx: &mut ModuleCtx, args: &Args, mut plan: Plan) -> Result<Plan> {
         let work: Work = plan.take_work()?;
-        let res = (|| -> Result<Option<u32>> {
-            let out = ctx.run(&join(&work.argv))?;
-            if out.rc != 0 {
-                return Err(fail(format!(
-                    "{} failed (rc={}): {}",
-                    work.argv[0],
-                    out.rc,
-                    out.stderr_str().trim()
-                )));
-            }
-            let name = args.req_str("name")?;
-            Ok(lookup(ctx, &name)?.map(|g| g.gid))
-        })();
-        match res {
-            Ok(Some(gid)) => Ok(plan.with_value("gid", gid)),
-            Ok(None) => Ok(plan),
-            Err(e) => catch_apply(plan, Err(e)),
+        let out = ctx.run(&join(&work.argv))?;
+        if out.rc != 0 {
+            return Err(fail(format!(
+                "{} failed (rc={}): {}",
+                work.argv[0],
+                out.rc,
+                out.stderr_str().trim()
+            )));
         }
+        let name = args.req_str("name")?;
+        Ok(match lookup(ctx, &name)? {
+            Some(g) => plan.with_value("gid", g.gid),
+            None => plan,
+        })
     }
 }
 

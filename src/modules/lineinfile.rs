@@ -4,8 +4,8 @@
 //! it differs; owner/group/mode follow Ansible's `check_file_attrs`.
 
 use super::fileops::{
-    self, catch, catch_apply, dict_diff, fail, fail_with, AttrChange, AttrWant, DiffMap, Payload,
-    ProbeItem, ProbeReq, PutOpts,
+    self, catch, dict_diff, fail, fail_with, AttrChange, AttrWant, DiffMap, Payload, ProbeItem,
+    ProbeReq, PutOpts,
 };
 use super::{Args, Diff, Module, ModuleCtx, Plan, Spec};
 use crate::pyre::{Re as Regex, Template};
@@ -292,27 +292,21 @@ impl Module for LineInFile {
 
     fn apply(&self, ctx: &mut ModuleCtx, _args: &Args, mut plan: Plan) -> Result<Plan> {
         let work: Work = plan.take_work()?;
-        let res = (|| -> Result<Option<String>> {
-            if let Some(dir) = &work.mkdir {
-                fileops::run_script(
-                    ctx,
-                    "creating the parent directory",
-                    &format!("mkdir -p -- {}", crate::shell::quote(dir)),
-                )?;
-            }
-            let mut backup = None;
-            if let Some((data, opts)) = &work.write {
-                backup = fileops::put_file(ctx, &work.path, &Payload::Bytes(data.clone()), opts)?;
-            }
-            if let Some(c) = &work.attrs {
-                fileops::run_script(ctx, "setting attributes", &c.script(&work.path, false))?;
-            }
-            Ok(backup)
-        })();
-        match res {
-            Ok(b) => Ok(plan.with_value("backup", b.unwrap_or_default())),
-            Err(e) => catch_apply(plan, Err(e)),
+        if let Some(dir) = &work.mkdir {
+            fileops::run_script(
+                ctx,
+                "creating the parent directory",
+                &format!("mkdir -p -- {}", crate::shell::quote(dir)),
+            )?;
         }
+        let mut backup = None;
+        if let Some((data, opts)) = &work.write {
+            backup = fileops::put_file(ctx, &work.path, &Payload::Bytes(data.clone()), opts)?;
+        }
+        if let Some(c) = &work.attrs {
+            fileops::run_script(ctx, "setting attributes", &c.script(&work.path, false))?;
+        }
+        Ok(plan.with_value("backup", backup.unwrap_or_default()))
     }
 }
 
@@ -814,7 +808,7 @@ mod tests {
         assert_eq!(snapshot(dir.path()), snap);
 
         let plan = LineInFile.plan_task(&mut h.ctx(false), &a).unwrap();
-        let done = LineInFile.apply(&mut h.ctx(false), &a, plan).unwrap();
+        let done = LineInFile.apply_task(&mut h.ctx(false), &a, plan).unwrap();
         assert!(!done.failed, "{:?}", done.msg);
         assert_eq!(
             std::fs::read_to_string(&f).unwrap(),
@@ -829,7 +823,7 @@ mod tests {
         let rm = args(json!({"path": p, "regexp": "^[ab]=", "state": "absent", "backup": true}));
         let plan = LineInFile.plan_task(&mut h.ctx(false), &rm).unwrap();
         assert_eq!(plan.msg.as_deref(), Some("2 line(s) removed"));
-        let done = LineInFile.apply(&mut h.ctx(false), &rm, plan).unwrap();
+        let done = LineInFile.apply_task(&mut h.ctx(false), &rm, plan).unwrap();
         assert_eq!(std::fs::read_to_string(&f).unwrap(), "#port\nport=80\n");
         let backup = done.values["backup"].as_str().unwrap().to_string();
         assert_eq!(
@@ -865,7 +859,7 @@ mod tests {
         assert!(plan.changed);
         assert_eq!(snapshot(dir.path()), snap);
         let plan = LineInFile.plan_task(&mut h.ctx(false), &a).unwrap();
-        LineInFile.apply(&mut h.ctx(false), &a, plan).unwrap();
+        LineInFile.apply_task(&mut h.ctx(false), &a, plan).unwrap();
         assert_eq!(std::fs::read_to_string(&f).unwrap(), "x\n");
         assert!(!LineInFile.plan_task(&mut h.ctx(false), &a).unwrap().changed);
 
@@ -888,7 +882,7 @@ mod tests {
         let mut h = Harness::new();
         let a = args(json!({"path": l.to_str().unwrap(), "line": "b"}));
         let plan = LineInFile.plan_task(&mut h.ctx(false), &a).unwrap();
-        LineInFile.apply(&mut h.ctx(false), &a, plan).unwrap();
+        LineInFile.apply_task(&mut h.ctx(false), &a, plan).unwrap();
         assert_eq!(std::fs::read_to_string(&f).unwrap(), "a\nb\n");
         assert!(std::fs::symlink_metadata(&l)
             .unwrap()

@@ -157,6 +157,24 @@ impl Plan {
         self
     }
 
+    /// The plan without its work: what a failed `apply` reports (see [`Module::apply_task`]).
+    fn without_work(&self) -> Plan {
+        Plan {
+            changed: self.changed,
+            values: self.values.clone(),
+            diffs: self.diffs.clone(),
+            msg: self.msg.clone(),
+            skip_in_check: self.skip_in_check,
+            failed: self.failed,
+            work: None,
+            facts: self.facts.clone(),
+            facts_kind: self.facts_kind,
+            secret: self.secret,
+            skipped: self.skipped.clone(),
+            diff_value: self.diff_value.clone(),
+        }
+    }
+
     /// Takes the module-specific work back out, for `apply`.
     pub fn take_work<W: Any>(&mut self) -> Result<W> {
         match self.work.take().map(|w| w.downcast::<W>()) {
@@ -274,10 +292,21 @@ pub trait Module: Sync {
     fn plan_task(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
         fileops::catch(self.plan(ctx, args))
     }
-    /// Makes the planned changes. Never called in check mode or for an unchanged plan.
+    /// Makes the planned changes. Never called in check mode or for an unchanged plan. A task
+    /// failure may be returned as a `fileops::TaskFail` error ([`Module::apply_task`]).
     fn apply(&self, ctx: &mut ModuleCtx, args: &Args, plan: Plan) -> Result<Plan> {
         let _ = (ctx, args);
         Ok(plan)
+    }
+    /// `apply` as the executor runs it: a task failure marks the planned result failed (and
+    /// not changed, as a module's `fail_json`), with the failure's message and values; other
+    /// errors pass through.
+    fn apply_task(&self, ctx: &mut ModuleCtx, args: &Args, plan: Plan) -> Result<Plan> {
+        let planned = plan.without_work();
+        match self.apply(ctx, args, plan) {
+            Ok(done) => Ok(done),
+            Err(e) => fileops::catch_apply(planned, Err(e)),
+        }
     }
 }
 

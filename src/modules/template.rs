@@ -315,7 +315,7 @@ mod tests {
         assert_eq!(snapshot(&out), snap);
 
         let plan = Template.plan_task(&mut h.ctx(false), &a).unwrap();
-        let done = Template.apply(&mut h.ctx(false), &a, plan).unwrap();
+        let done = Template.apply_task(&mut h.ctx(false), &a, plan).unwrap();
         assert!(!done.failed, "{:?}", done.msg);
         assert_eq!(std::fs::read_to_string(&dest).unwrap(), want);
         assert_eq!(mode_of(&dest), 0o600);
@@ -332,7 +332,7 @@ mod tests {
         let dest = dir.path().join("t");
         let a = args(json!({"src": "t.j2", "dest": dest.to_str().unwrap()}));
         let plan = Template.plan_task(&mut h.ctx(false), &a).unwrap();
-        Template.apply(&mut h.ctx(false), &a, plan).unwrap();
+        Template.apply_task(&mut h.ctx(false), &a, plan).unwrap();
         // A single-expression file still renders as text with its newline.
         assert_eq!(std::fs::read_to_string(&dest).unwrap(), "mine t.j2\n");
     }
@@ -343,7 +343,7 @@ mod tests {
         let dest = dir.path().join("one");
         let a = args(json!({"src": "one.j2", "dest": dest.to_str().unwrap()}));
         let plan = Template.plan_task(&mut h.ctx(false), &a).unwrap();
-        Template.apply(&mut h.ctx(false), &a, plan).unwrap();
+        Template.apply_task(&mut h.ctx(false), &a, plan).unwrap();
         let got = std::fs::read_to_string(&dest).unwrap();
         assert!(got.ends_with("]\n") && got.contains("ann"), "{got:?}");
     }
@@ -355,7 +355,7 @@ mod tests {
             json!({"src": "x.j2", "dest": format!("{}/", dir.path().display()), "newline_sequence": "\\r\\n"}),
         );
         let plan = Template.plan_task(&mut h.ctx(false), &a).unwrap();
-        Template.apply(&mut h.ctx(false), &a, plan).unwrap();
+        Template.apply_task(&mut h.ctx(false), &a, plan).unwrap();
         assert_eq!(
             std::fs::read(dir.path().join("x.j2")).unwrap(),
             b"a\r\nb\r\n"
@@ -382,7 +382,7 @@ mod tests {
         let dest = dir.path().join("l");
         let a = args(json!({"src": "l.j2", "dest": dest.to_str().unwrap(), "lstrip_blocks": true}));
         let plan = Template.plan_task(&mut h.ctx(false), &a).unwrap();
-        Template.apply(&mut h.ctx(false), &a, plan).unwrap();
+        Template.apply_task(&mut h.ctx(false), &a, plan).unwrap();
         assert_eq!(std::fs::read_to_string(&dest).unwrap(), "x\ny\n");
     }
 }
