@@ -4,7 +4,7 @@
 //! and key file); `decide` (pure, table-tested) turns desired and observed state into the
 //! `useradd`/`usermod`/`userdel` argv, so check mode predicts exactly what a run does.
 
-use super::fileops::{catch_apply, fail};
+use super::fileops::fail;
 use super::group::{parse_group, GroupEntry};
 use super::{Args, Module, ModuleCtx, Plan, Spec};
 use crate::shell::{join, quote};
@@ -854,15 +854,7 @@ impl Module for User {
     }
 
     fn apply(&self, ctx: &mut ModuleCtx, args: &Args, plan: Plan) -> Result<Plan> {
-        let mut fallback = Plan {
-            changed: plan.changed,
-            values: plan.values.clone(),
-            msg: plan.msg.clone(),
-            ..Plan::default()
-        };
-        fallback.diffs = plan.diffs.clone();
-        let res = apply(ctx, args, plan);
-        catch_apply(fallback, res)
+        apply(ctx, args, plan)
     }
 }
 
