@@ -1,0 +1,211 @@
+//! Attributes: the owner, group and mode a task wants, their change and its diff.
+
+use super::*;
+
+/// The ownership and mode a task asks for (Ansible's file common arguments).
+#[derive(Clone, Debug, Default)]
+pub struct AttrWant {
+    pub mode: Option<String>,
+    pub owner: Option<Ident>,
+    pub group: Option<Ident>,
+}
+
+/// Attribute changes on one path: `(before, after)` pairs.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AttrChange {
+    pub owner: Option<(u32, u32)>,
+    pub group: Option<(u32, u32)>,
+    pub mode: Option<(u32, u32)>,
+}
+
+/// The owner, group and mode a path ends up with.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FinalAttrs {
+    pub uid: u32,
+    pub gid: u32,
+    pub owner: String,
+    pub group: String,
+    pub mode: u32,
+}
+
+impl AttrWant {
+    /// The mode/owner/group arguments, with owner and group resolved by the probe.
+    pub fn from_args(args: &Args, probe: &Probe) -> Result<AttrWant> {
+        Ok(AttrWant {
+            mode: args.mode("mode")?,
+            owner: probe.owner_for(args.str("owner").as_deref())?,
+            group: probe.group_for(args.str("group").as_deref())?,
+        })
+    }
+
+    /// What must change on an existing path. Symlinks not followed keep their mode (Linux has
+    /// no lchmod).
+    pub fn changes(&self, st: &FileState, umask: u32) -> Result<AttrChange> {
+        let mut c = AttrChange::default();
+        if let Some(o) = &self.owner {
+            if o.id != st.uid {
+                c.owner = Some((st.uid, o.id));
+            }
+        }
+        if let Some(g) = &self.group {
+            if g.id != st.gid {
+                c.group = Some((st.gid, g.id));
+            }
+        }
+        if let Some(m) = &self.mode {
+            if !st.is_link() {
+                let new = resolve_mode(m, st.perm(), st.is_dir(), umask)?;
+                if new != st.perm() {
+                    c.mode = Some((st.perm(), new));
+                }
+            }
+        }
+        Ok(c)
+    }
+
+    /// The attributes an existing path ends up with.
+    pub fn final_for(&self, st: &FileState, umask: u32) -> Result<FinalAttrs> {
+        let mode = match &self.mode {
+            Some(m) if !st.is_link() => resolve_mode(m, st.perm(), st.is_dir(), umask)?,
+            _ => st.perm(),
+        };
+        Ok(FinalAttrs {
+            uid: self.owner.as_ref().map_or(st.uid, |o| o.id),
+            gid: self.group.as_ref().map_or(st.gid, |g| g.id),
+            owner: self
+                .owner
+                .as_ref()
+                .map_or(st.owner.clone(), |o| o.name.clone()),
+            group: self
+                .group
+                .as_ref()
+                .map_or(st.group.clone(), |g| g.name.clone()),
+            mode,
+        })
+    }
+
+    /// The attributes a path created now ends up with (`mode_override` replaces the mode
+    /// argument, e.g. `directory_mode`).
+    pub fn final_new(&self, probe: &Probe, is_dir: bool) -> Result<FinalAttrs> {
+        let base = new_mode(is_dir, probe.umask);
+        let mode = match &self.mode {
+            Some(m) => resolve_mode(m, base, is_dir, probe.umask)?,
+            None => base,
+        };
+        let me_u = probe.me_user.clone().unwrap_or(Ident {
+            id: 0,
+            name: String::new(),
+        });
+        let me_g = probe.me_group.clone().unwrap_or(Ident {
+            id: 0,
+            name: String::new(),
+        });
+        let u = self.owner.clone().unwrap_or(me_u);
+        let g = self.group.clone().unwrap_or(me_g);
+        Ok(FinalAttrs {
+            uid: u.id,
+            gid: g.id,
+            owner: u.name,
+            group: g.name,
+            mode,
+        })
+    }
+
+    /// This want with a different mode argument.
+    pub fn with_mode(&self, mode: Option<String>) -> AttrWant {
+        AttrWant {
+            mode,
+            owner: self.owner.clone(),
+            group: self.group.clone(),
+        }
+    }
+}
+
+impl AttrChange {
+    pub fn is_empty(&self) -> bool {
+        self.owner.is_none() && self.group.is_none() && self.mode.is_none()
+    }
+
+    /// Shell commands making the change on `path`; `no_deref` changes a symlink itself.
+    pub fn script(&self, path: &str, no_deref: bool) -> String {
+        let q = quote(path);
+        let h = if no_deref { "-h " } else { "" };
+        let mut s = String::new();
+        let (u, g) = (
+            self.owner.map(|o| o.1.to_string()),
+            self.group.map(|g| g.1.to_string()),
+        );
+        if let Some((cmd, who)) = crate::shell::chown_args(u.as_deref(), g.as_deref()) {
+            s.push_str(&format!("{cmd} {h}{who} -- {q}\n"));
+        }
+        if let Some((_, m)) = self.mode {
+            s.push_str(&format!("chmod {m:04o} -- {q}\n"));
+        }
+        s
+    }
+
+    /// Adds the before/after entries to a file-module style diff.
+    pub fn add_to(&self, before: &mut DiffMap, after: &mut DiffMap) {
+        if let Some((b, a)) = self.owner {
+            before.insert("owner".into(), b.into());
+            after.insert("owner".into(), a.into());
+        }
+        if let Some((b, a)) = self.group {
+            before.insert("group".into(), b.into());
+            after.insert("group".into(), a.into());
+        }
+        if let Some((b, a)) = self.mode {
+            before.insert("mode".into(), fmt_mode(b).into());
+            after.insert("mode".into(), fmt_mode(a).into());
+        }
+    }
+}
+
+/// Shell commands creating `path` and its missing parents, giving each new directory `mode`,
+/// owner and group (Ansible's `file state=directory` and `copy`'s makedirs).
+pub fn mkdirs_script(
+    path: &str,
+    mode: Option<u32>,
+    owner: Option<u32>,
+    group: Option<u32>,
+) -> String {
+    let mut comps = ancestors(path);
+    comps.push(path.trim_end_matches('/').to_string());
+    let mut s = String::new();
+    for c in comps {
+        if c.is_empty() {
+            continue;
+        }
+        let q = quote(&c);
+        // The mode at creation (`mkdir -m`, no umask) unless special bits must come after
+        // the ownership change; owner and group in one `chown`.
+        let (at_creation, after) = match mode {
+            Some(m) if m & 0o7000 == 0 => (format!("-m {m:04o} "), None),
+            m => (String::new(), m),
+        };
+        s.push_str(&format!(
+            "if [ ! -d {q} ]; then mkdir {at_creation}-- {q}; "
+        ));
+        let (u, g) = (owner.map(|o| o.to_string()), group.map(|g| g.to_string()));
+        if let Some((cmd, who)) = crate::shell::chown_args(u.as_deref(), g.as_deref()) {
+            s.push_str(&format!("{cmd} {who} -- {q}; "));
+        }
+        if let Some(m) = after {
+            s.push_str(&format!("chmod {m:04o} -- {q}; "));
+        }
+        s.push_str("fi\n");
+    }
+    s
+}
+
+/// Runs a `set -e` script of planned changes; a failure fails the task with its stderr.
+pub fn run_script(ctx: &mut ModuleCtx, what: &str, script: &str) -> Result<()> {
+    if script.trim().is_empty() {
+        return Ok(());
+    }
+    let out = ctx.run(&format!("set -e\n{script}"))?;
+    if out.rc != 0 {
+        return Err(fail(format!("{what} failed: {}", out.stderr_str().trim())));
+    }
+    Ok(())
+}

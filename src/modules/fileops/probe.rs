@@ -1,0 +1,404 @@
+//! Probing: the one command that reads every path a task needs (stat fields, link target,
+//! checksum, owner and group lookups), with the per-connection memo of lookups.
+
+use super::*;
+
+/// One path to look at.
+#[derive(Clone, Debug)]
+pub struct ProbeItem {
+    pub path: String,
+    /// Stat the link target rather than the link.
+    pub follow: bool,
+    pub checksum: Option<Alg>,
+    /// Look only when this holds on the host (else the path reads as absent): saves the
+    /// processes of paths a module needs only in some cases.
+    pub when: Option<ProbeCond>,
+}
+
+/// A condition tested with the shell's `test` builtin (no process).
+#[derive(Clone, Debug, PartialEq)]
+pub enum ProbeCond {
+    /// The path is a directory (following links).
+    IsDir(String),
+    /// Nothing, not even a dangling link, is at the path.
+    Missing(String),
+}
+
+impl ProbeCond {
+    fn test(&self) -> String {
+        match self {
+            ProbeCond::IsDir(p) => format!("[ -d {} ]", quote(p)),
+            ProbeCond::Missing(p) => {
+                let q = quote(p);
+                format!("! [ -e {q} ] && ! [ -L {q} ]")
+            }
+        }
+    }
+}
+
+impl ProbeItem {
+    pub fn new(path: impl Into<String>, follow: bool) -> ProbeItem {
+        ProbeItem {
+            path: path.into(),
+            follow,
+            checksum: None,
+            when: None,
+        }
+    }
+
+    pub fn sum(mut self, alg: Alg) -> ProbeItem {
+        self.checksum = Some(alg);
+        self
+    }
+
+    pub fn when(mut self, cond: ProbeCond) -> ProbeItem {
+        self.when = Some(cond);
+        self
+    }
+}
+
+/// What one probe command asks.
+#[derive(Clone, Debug, Default)]
+pub struct ProbeReq {
+    pub items: Vec<ProbeItem>,
+    /// Owner and group names (or numbers) to resolve to ids.
+    pub owner: Option<String>,
+    pub group: Option<String>,
+    /// Local times `YYYY-MM-DD hh:mm:ss` to convert to epoch seconds on the host.
+    pub times: Vec<String>,
+}
+
+/// A user or group: numeric id and name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ident {
+    pub id: u32,
+    pub name: String,
+}
+
+/// One path's state as `stat` saw it. `exists == false` leaves everything else default.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FileState {
+    pub path: String,
+    pub exists: bool,
+    pub st_mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub size: u64,
+    pub atime: f64,
+    pub mtime: f64,
+    pub ctime: f64,
+    pub inode: u64,
+    pub dev: u64,
+    pub nlink: u64,
+    pub blocks: u64,
+    pub block_size: u64,
+    pub rdev_major: u32,
+    pub rdev_minor: u32,
+    pub owner: String,
+    pub group: String,
+    /// `readlink` of the path, when the path itself is a symlink (even if followed).
+    pub link_target: Option<String>,
+    /// `readlink -f` (realpath) of the path, when the path is a symlink.
+    pub link_source: Option<String>,
+    pub readable: bool,
+    pub writeable: bool,
+    pub executable: bool,
+    pub checksum: Option<String>,
+}
+
+impl FileState {
+    pub fn perm(&self) -> u32 {
+        self.st_mode & 0o7777
+    }
+    pub fn kind(&self) -> u32 {
+        self.st_mode & S_IFMT
+    }
+    pub fn is_dir(&self) -> bool {
+        self.exists && self.kind() == S_IFDIR
+    }
+    pub fn is_reg(&self) -> bool {
+        self.exists && self.kind() == S_IFREG
+    }
+    pub fn is_link(&self) -> bool {
+        self.exists && self.kind() == S_IFLNK
+    }
+
+    /// Ansible's `get_state` for an lstat result: absent, link, directory, hard or file.
+    pub fn state_name(&self) -> &'static str {
+        if !self.exists {
+            "absent"
+        } else if self.is_link() {
+            "link"
+        } else if self.is_dir() {
+            "directory"
+        } else if self.nlink > 1 {
+            "hard"
+        } else {
+            "file"
+        }
+    }
+}
+
+/// What a probe found.
+#[derive(Clone, Debug, Default)]
+pub struct Probe {
+    pub umask: u32,
+    /// The user commands run as, and its primary group.
+    pub me_user: Option<Ident>,
+    pub me_group: Option<Ident>,
+    pub states: Vec<FileState>,
+    /// `None` if requested and not found.
+    pub owner: Option<Ident>,
+    pub group: Option<Ident>,
+    pub times: Vec<Option<f64>>,
+    /// Probed in check mode: a user or group that does not exist yet is taken to be created
+    /// by an earlier task of the run (whose change check mode only predicted).
+    pub check: bool,
+}
+
+/// The id check mode gives a user or group that does not exist yet.
+pub const NOT_YET_ID: u32 = u32::MAX;
+
+pub(super) fn not_yet(name: &str) -> Ident {
+    Ident {
+        id: name.parse().unwrap_or(NOT_YET_ID),
+        name: name.to_string(),
+    }
+}
+
+pub(super) const STAT_FMT: &str =
+    "S\n%f\n%u\n%g\n%s\n%X\n%Y\n%Z\n%x\n%y\n%z\n%i\n%d\n%h\n%b\n%o\n%t\n%T\n%U\n%G";
+pub(super) const STAT_LINES: usize = 19;
+
+/// The memo key of a user lookup (`@U <passwd line>`).
+pub fn user_memo_key(user: &str) -> String {
+    format!("probe-user:{user}")
+}
+
+/// The memo key of a group lookup (`@G <group line>`).
+pub fn group_memo_key(group: &str) -> String {
+    format!("probe-group:{group}")
+}
+
+/// What the connection's memo already answers for a probe: the lines the script would print.
+pub(super) fn memo_keys(req: &ProbeReq, as_user: &str) -> Vec<String> {
+    let mut keys = vec![format!("probe-me:{as_user}")];
+    if let Some(o) = &req.owner {
+        keys.push(user_memo_key(o));
+    }
+    if let Some(g) = &req.group {
+        keys.push(group_memo_key(g));
+    }
+    keys
+}
+
+/// The probe as one shell command (read-only). `known` are the memo keys whose lines are
+/// already at hand, so the script does not ask again.
+pub fn probe_script(req: &ProbeReq, known: &[String]) -> String {
+    let has = |prefix: &str| known.iter().any(|k| k.starts_with(prefix));
+    let mut s = String::new();
+    if !has("probe-me:") {
+        // `umask` is a builtin and one `id` gives uid, user, gid and group.
+        s.push_str("printf '@M '; umask; printf '@W '; LC_ALL=C id\n");
+    }
+    for (n, it) in req.items.iter().enumerate() {
+        let q = quote(&it.path);
+        s.push_str(&format!("echo @P; p={q}; "));
+        // The same look asked twice (e.g. `file`'s `src` relative to two places that are the
+        // same path) is answered once.
+        let same = req.items[..n].iter().position(|o| {
+            o.path == it.path
+                && o.follow == it.follow
+                && o.checksum == it.checksum
+                && o.when == it.when
+        });
+        if let Some(t) = same {
+            s.push_str(&format!("echo '@SAME {t}'\n"));
+            continue;
+        }
+        if let Some(c) = &it.when {
+            s.push_str(&format!("if {}; then ", c.test()));
+        }
+        // A followed path that an earlier item already read without following reads the
+        // same unless it is a link: one `stat` (and checksum) instead of two; and a link's
+        // targets were read with the twin.
+        if let Some(t) = twin(req, n) {
+            s.push_str("if [ -L \"$p\" ]; then ");
+            probe_one(&mut s, it, false);
+            s.push_str(&format!("; else echo '@SAME {t}'; fi"));
+        } else {
+            probe_one(&mut s, it, true);
+        }
+        if it.when.is_some() {
+            s.push_str("; else echo N; fi");
+        }
+        s.push('\n');
+    }
+    if let Some(o) = req.owner.as_ref().filter(|_| !has("probe-user:")) {
+        let q = quote(o);
+        s.push_str(&format!(
+            "printf '@U %s\\n' \"$(getent passwd -- {q} 2>/dev/null || n={q} awk -F: '$1==ENVIRON[\"n\"]||$3==ENVIRON[\"n\"]{{print;exit}}' /etc/passwd 2>/dev/null)\"\n"
+        ));
+    }
+    if let Some(g) = req.group.as_ref().filter(|_| !has("probe-group:")) {
+        let q = quote(g);
+        s.push_str(&format!(
+            "printf '@G %s\\n' \"$(getent group -- {q} 2>/dev/null || n={q} awk -F: '$1==ENVIRON[\"n\"]||$3==ENVIRON[\"n\"]{{print;exit}}' /etc/group 2>/dev/null)\"\n"
+        ));
+    }
+    for t in &req.times {
+        s.push_str(&format!(
+            "printf '@T %s\\n' \"$(date -d {} +%s 2>/dev/null)\"\n",
+            quote(t)
+        ));
+    }
+    s
+}
+
+/// The earlier item that reads the same path without following, if item `n` follows.
+pub(super) fn twin(req: &ProbeReq, n: usize) -> Option<usize> {
+    let it = &req.items[n];
+    req.items[..n].iter().position(|o| {
+        o.path == it.path
+            && !o.follow
+            && it.follow
+            && o.checksum == it.checksum
+            && o.when == it.when
+    })
+}
+
+/// The `stat` of one path (`$p`) and what goes with it (a link's targets when `links`);
+/// prints `S…` or `N`.
+pub(super) fn probe_one(s: &mut String, it: &ProbeItem, links: bool) {
+    let l = if it.follow { "-L " } else { "" };
+    let targets = if links {
+        "if [ -L \"$p\" ]; then printf 'L %s\\n' \"$(readlink -- \"$p\")\"; printf 'R %s\\n' \"$(readlink -f -- \"$p\")\"; fi; "
+    } else {
+        ""
+    };
+    s.push_str(&format!(
+        "if stat {l}-c {} -- \"$p\" 2>/dev/null; then {targets}\
+         printf A; [ -r \"$p\" ] && printf r; [ -w \"$p\" ] && printf w; [ -x \"$p\" ] && printf x; echo",
+        quote(STAT_FMT),
+    ));
+    if let Some(alg) = it.checksum {
+        let nolink = if it.follow { "" } else { " && ! [ -L \"$p\" ]" };
+        s.push_str(&format!(
+            "; if [ -f \"$p\" ] && [ -r \"$p\" ]{nolink}; then printf 'C '; {} <\"$p\"; fi",
+            alg.tool()
+        ));
+    }
+    s.push_str("; else echo N; fi");
+}
+
+/// The uid and gid commands run as, when the connection's memo knows them.
+pub fn me_ids(ctx: &mut ModuleCtx) -> Option<(u32, u32)> {
+    let as_user = ctx.as_user.map(|b| b.user.clone()).unwrap_or_default();
+    let memo = ctx.conn.as_deref_mut()?.memo();
+    let line = memo.get(&format!("probe-me:{as_user}"))?;
+    let w = line.lines().find_map(|l| l.strip_prefix("@W "))?;
+    Some((id_field(w, "uid=")?.id, id_field(w, "gid=")?.id))
+}
+
+/// Keeps a `passwd` (`what` = "user") or `group` line another module read for `name`, so file
+/// tasks naming that owner or group need not look it up again. Only a line of that name is
+/// kept (`getent passwd 1000` answers for uid 1000 whatever its name).
+pub fn remember_lookup(ctx: &mut ModuleCtx, what: &str, name: &str, line: &str) {
+    if line.split(':').next() != Some(name) {
+        return;
+    }
+    let (key, tag) = match what {
+        "user" => (user_memo_key(name), "@U"),
+        _ => (group_memo_key(name), "@G"),
+    };
+    if let Some(c) = ctx.conn.as_deref_mut() {
+        c.memo().put(key, format!("{tag} {line}\n"));
+    }
+}
+
+/// Keeps the identity and umask a shell reported elsewhere (fact gathering) in the memo, so the
+/// next file probe need not ask.
+pub fn remember_identity(ctx: &mut ModuleCtx, umask: &str, id: &str) -> Result<()> {
+    let as_user = ctx.as_user.map(|b| b.user.clone()).unwrap_or_default();
+    if let Some(c) = ctx.conn.as_deref_mut() {
+        c.memo().put(
+            format!("probe-me:{as_user}"),
+            format!("@M {}\n@W {}\n", umask.trim(), id.trim()),
+        );
+    }
+    Ok(())
+}
+
+/// Runs one probe command, answering what it can from the connection's memo and keeping
+/// the identity and id lookups it learns there.
+pub fn probe(ctx: &mut ModuleCtx, req: &ProbeReq) -> Result<Probe> {
+    probe_after(ctx, None, req)
+}
+
+/// Runs a change script (`what`, `script`; it stops at the first failing command) and then
+/// the probe, in one round trip: how modules report the state a change left.
+pub fn probe_after(
+    ctx: &mut ModuleCtx,
+    change: Option<(&str, &str)>,
+    req: &ProbeReq,
+) -> Result<Probe> {
+    let as_user = ctx.as_user.map(|b| b.user.clone()).unwrap_or_default();
+    let keys = memo_keys(req, &as_user);
+    let mut known = Vec::new();
+    let mut text = String::new();
+    {
+        let memo = ctx.conn()?.memo();
+        for k in &keys {
+            if let Some(v) = memo.get(k) {
+                text.push_str(v);
+                known.push(k.clone());
+            }
+        }
+    }
+    let script = probe_script(req, &known);
+    let out = match change {
+        Some((_, c)) => ctx.run(&format!("set -e\n{c}\nset +e\n{script}"))?,
+        None => ctx.run(&script)?,
+    };
+    if let (Some((what, _)), true) = (change, out.rc != 0) {
+        return Err(fail(format!("{what} failed: {}", out.stderr_str().trim())));
+    }
+    let fresh = out.stdout_str();
+    {
+        let memo = ctx.conn()?.memo();
+        for k in keys.iter().filter(|k| !known.contains(k)) {
+            let prefixes: &[&str] = if k.starts_with("probe-me:") {
+                &["@M ", "@W "]
+            } else if k.starts_with("probe-user:") {
+                &["@U "]
+            } else {
+                &["@G "]
+            };
+            let lines: Vec<&str> = fresh
+                .lines()
+                .filter(|l| prefixes.iter().any(|p| l.starts_with(p)))
+                .collect();
+            // Only complete, successful lookups are kept: a user that does not exist yet
+            // may be created by the next task.
+            let complete = lines.len() == prefixes.len() && lines.iter().all(|l| l.len() > 3);
+            if complete {
+                memo.put(k.clone(), lines.iter().map(|l| format!("{l}\n")).collect());
+            }
+        }
+    }
+    text.push_str(&fresh);
+    let mut p = parse_probe(&text, req)?;
+    p.check = ctx.check;
+    for n in 0..p.states.len() {
+        if let Some(t) = twin(req, n) {
+            if p.states[n].link_target.is_none() && p.states[n].exists {
+                p.states[n].link_target = p.states[t].link_target.clone();
+                p.states[n].link_source = p.states[t].link_source.clone();
+            }
+        }
+    }
+    for (st, it) in p.states.iter_mut().zip(&req.items) {
+        st.path = it.path.clone();
+    }
+    Ok(p)
+}
