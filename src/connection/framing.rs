@@ -311,7 +311,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// 128 bits from the OS, hex-encoded.
-fn random_nonce() -> String {
+pub fn random_nonce() -> String {
     let mut bytes = [0u8; 16];
     let ok = std::fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut bytes))

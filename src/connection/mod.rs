@@ -14,7 +14,7 @@ pub mod ssh_config;
 pub use files::{
     temp_attrs_script, temp_beside_script, temp_fill_script, write_file_atomic, FileAttrs,
 };
-pub use framing::{ShellSession, ShellStream};
+pub use framing::{random_nonce as random_token, ShellSession, ShellStream};
 pub use known_hosts::HostKeyPolicy;
 pub use local::{current_user, LocalConnection};
 pub use ssh::SshConnection;

@@ -31,6 +31,7 @@
 //!   `apt-get dist-upgrade` (no aptitude).
 
 use super::fileops::fail_with;
+use super::sections::Marks;
 use super::{Args, Diff, Module, ModuleCtx, Plan, Spec};
 use crate::shell::quote;
 use anyhow::Result;
@@ -527,48 +528,42 @@ struct Probe {
     auto: Vec<String>,
 }
 
-fn sections(text: &str) -> BTreeMap<&str, String> {
-    let mut m: BTreeMap<&str, String> = BTreeMap::new();
-    let mut cur = "";
-    for line in text.lines() {
-        if let Some(name) = line.strip_prefix("@@") {
-            cur = name;
-            m.entry(cur).or_default();
-        } else {
-            let e = m.entry(cur).or_default();
-            e.push_str(line);
-            e.push('\n');
-        }
-    }
-    m
-}
-
 fn probe(ctx: &mut ModuleCtx, req: &Request) -> Result<Probe> {
     let names: Vec<String> = req.names.iter().map(|p| quote(&p.name)).collect();
     let fmt = quote(DPKG_FORMAT);
+    let m = Marks::new();
     let mut s = format!(
-        "LC_ALL=C; export LC_ALL\necho @@now; date +%s\necho @@cache; if [ -e {STAMP} ]; then stat -c %Y {STAMP}; else stat -c %Y {LISTS} 2>/dev/null || echo 0; fi\n"
+        "LC_ALL=C; export LC_ALL\n{}date +%s\n{}if [ -e {STAMP} ]; then stat -c %Y {STAMP}; else stat -c %Y {LISTS} 2>/dev/null || echo 0; fi\n",
+        m.start("now"),
+        m.start("cache")
     );
     if let Some(deb) = req.deb_arg() {
         let d = quote(&deb);
+        let mark = |name: &str| m.start(name).trim_end().to_string();
         s.push_str(&format!(
-            "echo @@deb; if f=$(dpkg-deb -f {d} Package Version 2>&1); then printf '%s\\n' \"$f\"; p=$(dpkg-deb -f {d} Package); echo @@dpkg; dpkg-query -W -f={fmt} \"$p\" 2>/dev/null; else echo @@deberr; printf '%s\\n' \"$f\"; fi\n"
+            "{}; if f=$(dpkg-deb -f {d} Package Version 2>&1); then printf '%s\\n' \"$f\"; p=$(dpkg-deb -f {d} Package); {}; dpkg-query -W -f={fmt} \"$p\" 2>/dev/null; else {}; printf '%s\\n' \"$f\"; fi\n",
+            mark("deb"),
+            mark("dpkg"),
+            mark("deberr"),
         ));
     }
     if !names.is_empty() {
         s.push_str(&format!(
-            "echo @@dpkg; dpkg-query -W -f={fmt} {} 2>/dev/null\n",
+            "{}dpkg-query -W -f={fmt} {} 2>/dev/null\n",
+            m.start("dpkg"),
             names.join(" ")
         ));
         if req.state == State::Latest {
             s.push_str(&format!(
-                "echo @@policy; apt-cache policy {} 2>/dev/null\n",
+                "{}apt-cache policy {} 2>/dev/null\n",
+                m.start("policy"),
                 names.join(" ")
             ));
         }
         if req.state != State::Absent {
             s.push_str(&format!(
-                "echo @@auto; apt-mark showauto {} 2>/dev/null\n",
+                "{}apt-mark showauto {} 2>/dev/null\n",
+                m.start("auto"),
                 names.join(" ")
             ));
         }
@@ -576,21 +571,22 @@ fn probe(ctx: &mut ModuleCtx, req: &Request) -> Result<Probe> {
     s.push_str("true\n");
     let out = ctx.run(&s)?;
     let text = out.stdout_str();
-    let sec = sections(&text);
+    let sec = m.parse(&text);
     let num = |k: &str| {
-        sec.get(k)
+        sec.first(k)
             .and_then(|v| v.trim().parse::<i64>().ok())
             .unwrap_or(0)
     };
-    if let (Some(e), Some(deb)) = (sec.get("deberr"), &req.deb) {
+    if let (Some(e), Some(deb)) = (sec.text("deberr"), &req.deb) {
         return Err(fail_with(
             format!("cannot read the package file {deb}: {}", e.trim()),
             vec![],
         ));
     }
-    let deb = sec.get("deb").map(|d| {
+    let deb = sec.has("deb").then(|| {
         let field = |k: &str| {
-            d.lines()
+            sec.lines("deb")
+                .iter()
                 .find_map(|l| l.strip_prefix(k))
                 .map(|v| v.trim().to_string())
                 .unwrap_or_default()
@@ -600,13 +596,15 @@ fn probe(ctx: &mut ModuleCtx, req: &Request) -> Result<Probe> {
     Ok(Probe {
         now: num("now"),
         cache_mtime: num("cache"),
-        observed: parse_dpkg(sec.get("dpkg").map(String::as_str).unwrap_or("")),
-        candidates: parse_policy(sec.get("policy").map(String::as_str).unwrap_or("")),
+        observed: parse_dpkg(&sec.text("dpkg").unwrap_or_default()),
+        candidates: parse_policy(&sec.text("policy").unwrap_or_default()),
         deb,
         auto: sec
-            .get("auto")
-            .map(|a| a.split_whitespace().map(str::to_string).collect())
-            .unwrap_or_default(),
+            .lines("auto")
+            .iter()
+            .flat_map(|l| l.split_whitespace())
+            .map(str::to_string)
+            .collect(),
     })
 }
 

@@ -27,6 +27,7 @@ mod pause;
 mod ping;
 mod raw;
 mod script;
+mod sections;
 mod service;
 mod set_fact;
 mod setup;

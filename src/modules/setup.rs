@@ -3,6 +3,7 @@
 //! kept in the connection's memo for the file modules. and map them to Ansible's fact names. Facts are set under `ansible_facts` and as
 //! `ansible_*` variables by the executor.
 
+use super::sections::{Marks, Sections};
 use super::{Args, Module, ModuleCtx, Plan, Spec};
 use crate::vars::{map_value, VarMap};
 use anyhow::{bail, Result};
@@ -48,17 +49,15 @@ impl Module for Setup {
         &SPEC
     }
     fn plan(&self, ctx: &mut ModuleCtx, _args: &Args) -> Result<Plan> {
-        let out = ctx.run(SCRIPT)?;
+        let marks = Marks::new();
+        let out = ctx.run(&marks.script(SCRIPT))?;
         if out.rc != 0 && out.stdout.is_empty() {
             bail!("gathering facts failed: {}", out.stderr_str().trim());
         }
         let text = out.stdout_str();
-        let facts = parse_facts(&text);
-        let sec = sections(&text);
-        if let (Some(m), Some(id)) = (
-            sec.get("umask").and_then(|l| l.first()),
-            sec.get("id").and_then(|l| l.first()),
-        ) {
+        let sec = marks.parse(&text);
+        let facts = parse_facts(&sec);
+        if let (Some(m), Some(id)) = (sec.first("umask"), sec.first("id")) {
             super::fileops::remember_identity(ctx, m, id)?;
         }
         let mut plan = Plan::unchanged();
@@ -68,25 +67,6 @@ impl Module for Setup {
         plan.facts_kind = super::FactKind::AnsibleFacts;
         Ok(plan)
     }
-}
-
-fn sections(text: &str) -> HashMap<&str, Vec<&str>> {
-    let mut map: HashMap<&str, Vec<&str>> = HashMap::new();
-    let mut cur = "";
-    for line in text.lines() {
-        if let Some(name) = line
-            .strip_prefix('@')
-            .filter(|n| !n.contains(' ') && !n.is_empty() && cur != "env")
-        {
-            cur = name;
-            map.entry(cur).or_default();
-        } else if line == "@env" {
-            cur = "env";
-        } else {
-            map.entry(cur).or_default().push(line);
-        }
-    }
-    map
 }
 
 fn os_release(lines: &[&str]) -> HashMap<String, String> {
@@ -145,9 +125,8 @@ fn os_family(id: &str, like: &str) -> String {
 }
 
 /// Parses the probe's output into Ansible's fact names (without the `ansible_` prefix).
-pub fn parse_facts(text: &str) -> VarMap {
-    let s = sections(text);
-    let get = |k: &str| s.get(k).cloned().unwrap_or_default();
+pub fn parse_facts(s: &Sections) -> VarMap {
+    let get = |k: &str| s.lines(k).to_vec();
     let first = |k: &str| get(k).first().map(|x| x.to_string()).unwrap_or_default();
     let mut f = VarMap::new();
     let uname: Vec<String> = first("uname")
@@ -443,8 +422,12 @@ mod tests {
 
     #[test]
     fn parses_a_debian_probe() {
-        let text = "@uname\nLinux web1.example.com 6.1.0 x86_64\n@id\nuid=1000(deploy) gid=1000(deploy) groups=1000(deploy),27(sudo)\n@os\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n@debver\n12.5\n@pkg\napt-get\n@svc\nsystemd\n@home\n/home/deploy\n@shell\n/bin/bash\n@mem\n2048000\n@nproc\n2\n@env\nexport HOME='/home/deploy'\nexport X='a=b'\n";
-        let f = parse_facts(text);
+        let text = "@uname\nLinux web1.example.com 6.1.0 x86_64\n@id\nuid=1000(deploy) gid=1000(deploy) groups=1000(deploy),27(sudo)\n@os\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n@debver\n12.5\n@pkg\napt-get\n@svc\nsystemd\n@home\n/home/deploy\n@shell\n/bin/bash\n@mem\n2048000\n@nproc\n2\n@env\nexport HOME='/home/deploy'\nexport X='a=b'\n@not a marker\n";
+        // Written with `@NAME` markers; the probe's own carry its token.
+        let text = format!("\n{text}")
+            .replace("\n@", "\n@@T:")
+            .replace("@@T:not", "@not");
+        let f = parse_facts(&Marks::fixed("T").parse(&text));
         let s = |k: &str| f.get(k).unwrap().to_string();
         assert_eq!(s("hostname"), "web1");
         assert_eq!(s("fqdn"), "web1.example.com");

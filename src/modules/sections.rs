@@ -1,0 +1,135 @@
+//! Probe answers as named sections, read by one parser. A probe script starts each section
+//! with a marker line that carries a random token of the run (`Marks::start`), so no line of
+//! the data itself (an environment value, a file's content, a tool's message) can be taken
+//! for a marker; `Marks::parse` cuts the answer back into its sections.
+
+use std::collections::HashMap;
+
+/// The markers of one probe.
+pub struct Marks {
+    token: String,
+}
+
+impl Default for Marks {
+    fn default() -> Self {
+        Marks::new()
+    }
+}
+
+impl Marks {
+    /// Markers with a fresh random token.
+    pub fn new() -> Marks {
+        Marks {
+            token: crate::connection::random_token(),
+        }
+    }
+
+    /// Markers with a given token (tests).
+    #[cfg(test)]
+    pub fn fixed(token: &str) -> Marks {
+        Marks {
+            token: token.to_string(),
+        }
+    }
+
+    /// The marker line of section `name` (a plain word), as it appears in the answer.
+    pub fn line(&self, name: &str) -> String {
+        format!("@@{}:{name}", self.token)
+    }
+
+    /// The shell command that starts section `name`, with its newline.
+    pub fn start(&self, name: &str) -> String {
+        format!("echo '{}'\n", self.line(name))
+    }
+
+    /// A script whose sections are written `echo @NAME` at the start of a line, with the
+    /// markers of this probe in their place.
+    pub fn script(&self, template: &str) -> String {
+        template
+            .lines()
+            .map(|l| match l.strip_prefix("echo @") {
+                Some(rest) => {
+                    let (name, tail) = rest.split_once(';').unwrap_or((rest, ""));
+                    format!("echo '{}';{tail}\n", self.line(name.trim()))
+                }
+                None => format!("{l}\n"),
+            })
+            .collect()
+    }
+
+    /// Cuts an answer into its sections (text before the first marker is left out).
+    pub fn parse<'a>(&self, text: &'a str) -> Sections<'a> {
+        let prefix = format!("@@{}:", self.token);
+        let mut map: HashMap<&'a str, Vec<&'a str>> = HashMap::new();
+        let mut cur: Option<&'a str> = None;
+        for line in text.lines() {
+            if let Some(name) = line.strip_prefix(prefix.as_str()) {
+                cur = Some(name);
+                map.entry(name).or_default();
+            } else if let Some(c) = cur {
+                map.entry(c).or_default().push(line);
+            }
+        }
+        Sections { map }
+    }
+}
+
+/// The sections of one answer.
+pub struct Sections<'a> {
+    map: HashMap<&'a str, Vec<&'a str>>,
+}
+
+impl<'a> Sections<'a> {
+    /// The lines of a section (none if it is absent).
+    pub fn lines(&self, name: &str) -> &[&'a str] {
+        self.map.get(name).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Its first line.
+    pub fn first(&self, name: &str) -> Option<&'a str> {
+        self.lines(name).first().copied()
+    }
+
+    /// Its text, each line ended by a newline; `None` if the section is absent.
+    pub fn text(&self, name: &str) -> Option<String> {
+        self.map.get(name).map(|lines| {
+            lines.iter().fold(String::new(), |mut s, l| {
+                s.push_str(l);
+                s.push('\n');
+                s
+            })
+        })
+    }
+
+    /// Whether the answer had the section.
+    pub fn has(&self, name: &str) -> bool {
+        self.map.contains_key(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_that_looks_like_a_marker_stays_data() {
+        let m = Marks::fixed("T");
+        let text = "before\n@@T:a\none\n@@other:b\n@b\n@@T:b\n\n@@T:empty\n";
+        let s = m.parse(text);
+        assert_eq!(s.lines("a"), ["one", "@@other:b", "@b"]);
+        assert_eq!(s.text("b").as_deref(), Some("\n"));
+        assert!(s.has("empty") && s.lines("empty").is_empty());
+        assert!(!s.has("missing") && s.text("missing").is_none());
+        assert_eq!(s.first("a"), Some("one"));
+    }
+
+    #[test]
+    fn scripts_get_the_markers_of_the_probe() {
+        let m = Marks::fixed("T");
+        assert_eq!(
+            m.script("echo @id; id\necho @env; export -p\nx"),
+            "echo '@@T:id'; id\necho '@@T:env'; export -p\nx\n"
+        );
+        assert_ne!(Marks::new().line("x"), Marks::new().line("x"));
+    }
+}
