@@ -39,7 +39,12 @@ impl Marks {
 
     /// The shell command that starts section `name`, with its newline.
     pub fn start(&self, name: &str) -> String {
-        format!("echo '{}'\n", self.line(name))
+        format!("{}\n", self.echo(name))
+    }
+
+    /// The shell command that starts section `name`, to use within a line.
+    pub fn echo(&self, name: &str) -> String {
+        format!("echo '{}'", self.line(name))
     }
 
     /// A script whose sections are written `echo @NAME` at the start of a line, with the

@@ -6,6 +6,7 @@
 
 use super::fileops::fail;
 use super::group::{parse_group, GroupEntry};
+use super::sections::{Marks, Sections};
 use super::{Args, Module, ModuleCtx, Plan, Spec};
 use crate::shell::{join, quote};
 use anyhow::Result;
@@ -344,35 +345,30 @@ pub fn decide(want: &UserWant, obs: &Observed, strict: bool) -> Result<Decision,
     Ok(d)
 }
 
-/// Parses the probe's tagged lines. `user` is the account's name and `asked` the groups the
-/// task names (by name or gid).
-pub fn parse_probe(text: &str, user: &str, asked: &[&String]) -> Observed {
+/// Reads the probe's sections. `user` is the account's name and `asked` the groups the task
+/// names (by name or gid).
+pub fn parse_probe(sec: &Sections, user: &str, asked: &[&String]) -> Observed {
     let mut o = Observed::default();
-    let mut entries: Vec<GroupEntry> = Vec::new();
-    let mut in_groups = false;
-    for line in text.lines() {
-        if in_groups {
-            entries.extend(parse_group(line));
-            continue;
-        }
-        let (tag, rest) = line.split_once(' ').unwrap_or((line, ""));
-        match tag {
-            "P" => o.passwd = parse_passwd(rest),
-            "S" => {
-                let f: Vec<&str> = rest.split(':').collect();
-                if f.len() >= 8 {
-                    o.hash = Some(f[1].to_string());
-                    o.expire_days = f[7].parse().ok();
-                }
-            }
-            "@GROUPS" => in_groups = true,
-            "HOMEDIR" => o.home_exists = true,
-            "KEY" => o.key_exists = true,
-            "PUB" => o.public_key = Some(rest.trim().to_string()),
-            "FP" => o.fingerprint = Some(rest.trim().to_string()).filter(|s| !s.is_empty()),
-            _ => {}
+    let entries: Vec<GroupEntry> = sec
+        .lines("groups")
+        .iter()
+        .filter_map(|l| parse_group(l))
+        .collect();
+    o.passwd = sec.first("passwd").and_then(parse_passwd);
+    if let Some(line) = sec.first("shadow") {
+        let f: Vec<&str> = line.split(':').collect();
+        if f.len() >= 8 {
+            o.hash = Some(f[1].to_string());
+            o.expire_days = f[7].parse().ok();
         }
     }
+    o.home_exists = sec.has("homedir");
+    o.key_exists = sec.has("key");
+    o.public_key = sec.text("pub").map(|t| t.trim().to_string());
+    o.fingerprint = sec
+        .text("fp")
+        .map(|t| t.trim().to_string())
+        .filter(|s| !s.is_empty());
     o.same_name_group = entries.iter().any(|e| e.name == user);
     for g in asked {
         let by_name = entries.iter().find(|e| &e.name == *g);
@@ -413,34 +409,41 @@ fn key_file(args: &Args) -> String {
 
 /// The one probe command: the account, its shadow entry and the whole group database (one
 /// `getent group`, as Ansible's `grp.getgrall()`), from which the controller works out the
-/// primary group's name, the memberships and the named groups: three processes.
-pub fn probe_script(want: &UserWant, key_file: Option<&str>) -> String {
+/// primary group's name, the memberships and the named groups: three processes. Each answer
+/// is a section of `m` (a public key file's lines, whatever they hold, stay its data).
+pub fn probe_script(want: &UserWant, key_file: Option<&str>, m: &Marks) -> String {
     let mut s = format!(
-        "u={}\nif p=$(getent passwd -- \"$u\"); then printf 'P %s\\n' \"$p\"; \
-         if s=$(getent shadow -- \"$u\" 2>/dev/null); then printf 'S %s\\n' \"$s\"; fi; \
+        "u={}\nif p=$(getent passwd -- \"$u\"); then {}; printf '%s\\n' \"$p\"; \
+         if s=$(getent shadow -- \"$u\" 2>/dev/null); then {}; printf '%s\\n' \"$s\"; fi; \
          h=${{p#*:*:*:*:*:}}; h=${{h%%:*}}; else h={}; fi\n",
         quote(&want.name),
+        m.echo("passwd"),
+        m.echo("shadow"),
         quote(&format!("/home/{}", want.name)),
     );
     match &want.home {
         Some(h) => s.push_str(&format!("H={}\n", quote(h))),
         None => s.push_str("H=$h\n"),
     }
-    s.push_str("[ -d \"$H\" ] && echo HOMEDIR\n");
+    s.push_str(&format!(
+        "if [ -d \"$H\" ]; then {}; fi\n",
+        m.echo("homedir")
+    ));
     if let Some(k) = key_file {
         if k.starts_with('/') {
             s.push_str(&format!("k={}\n", quote(k)));
         } else {
             s.push_str(&format!("k=\"$H\"/{}\n", quote(k)));
         }
-        s.push_str(
-            "if [ -f \"$k\" ]; then echo KEY; if [ -f \"$k.pub\" ]; then printf 'PUB %s\\n' \"$(cat \"$k.pub\")\"; \
-             printf 'FP %s\\n' \"$(ssh-keygen -l -f \"$k.pub\" 2>/dev/null)\"; fi; fi\n",
-        );
+        s.push_str(&format!(
+            "if [ -f \"$k\" ]; then {}; if [ -f \"$k.pub\" ]; then {}; cat -- \"$k.pub\"; \
+             {}; ssh-keygen -l -f \"$k.pub\" 2>/dev/null; fi; fi\n",
+            m.echo("key"),
+            m.echo("pub"),
+            m.echo("fp"),
+        ));
     }
-    // Last: every line after the marker is a group entry.
-    s.push_str("echo @GROUPS; getent group\n");
-    s.push_str("true");
+    s.push_str(&format!("{}; getent group\ntrue", m.echo("groups")));
     s
 }
 
@@ -528,7 +531,8 @@ fn want_from(args: &Args) -> Result<UserWant> {
 }
 
 fn observe(ctx: &mut ModuleCtx, want: &UserWant, key: Option<&str>) -> Result<Observed> {
-    let out = ctx.run(&probe_script(want, key))?;
+    let marks = Marks::new();
+    let out = ctx.run(&probe_script(want, key, &marks))?;
     if out.rc != 0 {
         return Err(fail(format!(
             "probing user {} failed: {}",
@@ -542,10 +546,11 @@ fn observe(ctx: &mut ModuleCtx, want: &UserWant, key: Option<&str>) -> Result<Ob
         .chain(want.groups.iter().flatten())
         .collect();
     let text = out.stdout_str();
-    if let Some(line) = text.lines().find_map(|l| l.strip_prefix("P ")) {
+    let sec = marks.parse(&text);
+    if let Some(line) = sec.first("passwd") {
         super::fileops::remember_lookup(ctx, "user", &want.name, line);
     }
-    let mut o = parse_probe(&text, &want.name, &asked);
+    let mut o = parse_probe(&sec, &want.name, &asked);
     // `getent passwd 1000` finds uid 1000: only an entry of that name is this account.
     if o.passwd.as_ref().is_some_and(|p| p.name != want.name) {
         o = Observed {
@@ -1192,30 +1197,42 @@ mod tests {
     #[test]
     fn parses_probe_output() {
         let asked = ["2000".to_string()];
+        let m = Marks::fixed("T");
         let o = parse_probe(
-            "P alice:x:1001:1001:Alice:/home/alice:/bin/bash\n\
-             S alice:$6$a$b:19000:0:99999:7:::\n\
-             HOMEDIR\n\
-             KEY\n\
-             PUB ssh-ed25519 AAAA c\n\
-             FP 256 SHA256:xyz c (ED25519)\n\
-             @GROUPS\n\
-             alice:x:1001:\n\
-             web:x:2000:alice\n\
-             db:x:2001:bob,alice\n\
-             ops:x:2002:bob\n",
+            &m.parse(
+                "@@T:passwd\nalice:x:1001:1001:Alice:/home/alice:/bin/bash\n\
+                 @@T:shadow\nalice:$6$a$b:19000:0:99999:7:::\n\
+                 @@T:homedir\n\
+                 @@T:key\n\
+                 @@T:pub\nssh-ed25519 AAAA c\n@GROUPS\nroot:x:0:alice\n\
+                 @@T:fp\n256 SHA256:xyz c (ED25519)\n\
+                 @@T:groups\n\
+                 alice:x:1001:\n\
+                 web:x:2000:alice\n\
+                 db:x:2001:bob,alice\n\
+                 ops:x:2002:bob\n",
+            ),
             "alice",
             &asked.iter().collect::<Vec<_>>(),
         );
         assert_eq!(o.passwd.as_ref().map(|p| p.uid), Some(1001));
         assert_eq!(o.hash.as_deref(), Some("$6$a$b"));
         assert_eq!(o.expire_days, None);
+        // A public key file's lines are its data, whatever they look like.
         assert_eq!(o.groups, ["web", "db"]);
+        assert_eq!(
+            o.public_key.as_deref(),
+            Some("ssh-ed25519 AAAA c\n@GROUPS\nroot:x:0:alice")
+        );
         assert!(o.same_name_group && o.home_exists && o.key_exists);
         assert_eq!(o.known_groups.get("2000").map(|g| g.gid), Some(2000));
         assert_eq!(o.fingerprint.as_deref(), Some("256 SHA256:xyz c (ED25519)"));
         assert_eq!(o.primary.as_deref(), Some("alice"));
-        let none = parse_probe("HOMEDIR\n@GROUPS\nalice:x:1001:\n", "alice", &[]);
+        let none = parse_probe(
+            &m.parse("@@T:homedir\n@@T:groups\nalice:x:1001:\n"),
+            "alice",
+            &[],
+        );
         assert!(none.same_name_group);
         assert!(none.passwd.is_none());
     }
@@ -1268,7 +1285,7 @@ mod tests {
             groups: Some(vec!["$(id)".into()]),
             ..want()
         };
-        let s = probe_script(&w, Some(".ssh/id rsa"));
+        let s = probe_script(&w, Some(".ssh/id rsa"), &Marks::fixed("T"));
         assert!(s.contains("H='/srv/it'\\''s'"), "{s}");
         // Group names are matched on the controller: they never reach the shell.
         assert!(!s.contains("$(id)"), "{s}");
