@@ -1,0 +1,159 @@
+//! What one `file` task works with (`Env`: the arguments read, the probe, the wanted
+//! attributes) and what it comes to (`Outcome`: the script, the diff, the values).
+
+use super::*;
+
+/// The decided outcome: what to run and what to report.
+#[derive(Default)]
+pub(super) struct Outcome {
+    /// `path` for most states, `dest` for touch/link/hard (as Ansible).
+    pub(super) key: &'static str,
+    pub(super) path: String,
+    pub(super) changed: bool,
+    pub(super) before: DiffMap,
+    pub(super) after: DiffMap,
+    pub(super) script: String,
+    /// The path whose lstat is reported after the change, and its predicted state.
+    pub(super) info: Option<FileState>,
+    pub(super) extra: Vec<(String, Value)>,
+    /// What check mode assumed to make its prediction.
+    pub(super) msg: Option<String>,
+}
+
+impl Outcome {
+    pub(super) fn new(key: &'static str, path: &str, state: &str, prev: &str) -> Outcome {
+        let mut o = Outcome {
+            key,
+            path: path.to_string(),
+            ..Outcome::default()
+        };
+        o.before.insert("path".into(), json!(path));
+        o.after.insert("path".into(), json!(path));
+        if prev != state {
+            o.before.insert("state".into(), json!(prev));
+            o.after.insert("state".into(), json!(state));
+        }
+        o
+    }
+}
+
+/// Shared inputs of the `ensure_*` functions.
+pub(super) struct Env {
+    pub(super) want: AttrWant,
+    pub(super) umask: u32,
+    pub(super) mtime: Ts,
+    pub(super) atime: Ts,
+    pub(super) now: f64,
+    pub(super) follow: bool,
+    pub(super) force: bool,
+    pub(super) recurse: bool,
+    pub(super) me: FileState,
+    /// Check mode: a link to a source an earlier task would create is predicted, not refused.
+    pub(super) check: bool,
+}
+
+impl Env {
+    /// `set_fs_attributes_if_different` then `update_timestamp_for_file` on `st` (which
+    /// exists); returns the state afterwards. `diff` false keeps the change out of the diff
+    /// (recursion).
+    pub(super) fn attrs_and_times(
+        &self,
+        st: &FileState,
+        no_deref: bool,
+        diff: bool,
+        o: &mut Outcome,
+    ) -> Result<FileState> {
+        let mut after = st.clone();
+        let c = self.want.changes(st, self.umask)?;
+        if !c.is_empty() {
+            o.changed = true;
+            o.script
+                .push_str(&c.script(&st.path, no_deref && st.is_link()));
+            if diff {
+                c.add_to(&mut o.before, &mut o.after);
+            }
+            if let Some((_, u)) = c.owner {
+                after.uid = u;
+                after.owner = self
+                    .want
+                    .owner
+                    .as_ref()
+                    .map_or(String::new(), |w| w.name.clone());
+            }
+            if let Some((_, g)) = c.group {
+                after.gid = g;
+                after.group = self
+                    .want
+                    .group
+                    .as_ref()
+                    .map_or(String::new(), |w| w.name.clone());
+            }
+            if let Some((_, m)) = c.mode {
+                after.st_mode = (st.st_mode & fileops::S_IFMT) | m;
+            }
+        }
+        self.times(st, diff, o);
+        Ok(after)
+    }
+
+    pub(super) fn times(&self, st: &FileState, diff: bool, o: &mut Outcome) {
+        if self.mtime == Ts::Preserve && self.atime == Ts::Preserve {
+            return;
+        }
+        let q = quote(&st.path);
+        let target = |t: &Ts, prev: f64| match t {
+            Ts::Preserve => prev,
+            Ts::Now => self.now,
+            Ts::At(e, _) => *e,
+        };
+        let m = target(&self.mtime, st.mtime);
+        let a = target(&self.atime, st.atime);
+        let both_now = self.mtime == Ts::Now && self.atime == Ts::Now;
+        if !both_now && m == st.mtime && a == st.atime {
+            return;
+        }
+        o.changed = true;
+        if both_now {
+            o.script.push_str(&format!("touch -c -- {q}\n"));
+        } else {
+            for (flag, t) in [("-m", &self.mtime), ("-a", &self.atime)] {
+                match t {
+                    Ts::Preserve => {}
+                    Ts::Now => o.script.push_str(&format!("touch -c {flag} -- {q}\n")),
+                    Ts::At(_, touch) => o
+                        .script
+                        .push_str(&format!("touch -c {flag} -t {} -- {q}\n", quote(touch))),
+                }
+            }
+        }
+        if diff {
+            if m != st.mtime {
+                o.before.insert("mtime".into(), json!(st.mtime));
+                o.after.insert("mtime".into(), json!(m));
+            }
+            if a != st.atime {
+                o.before.insert("atime".into(), json!(st.atime));
+                o.after.insert("atime".into(), json!(a));
+            }
+        }
+    }
+
+    /// A path as it is right after being created by us (before attributes).
+    pub(super) fn fresh(&self, path: &str, kind: u32, size: u64) -> FileState {
+        let base = match kind {
+            fileops::S_IFDIR => fileops::new_mode(true, self.umask),
+            fileops::S_IFLNK => 0o777,
+            _ => fileops::new_mode(false, self.umask),
+        };
+        FileState {
+            path: path.to_string(),
+            exists: true,
+            st_mode: kind | base,
+            nlink: 1,
+            size,
+            mtime: self.now,
+            atime: self.now,
+            ..self.me.clone()
+        }
+    }
+}
