@@ -2,6 +2,9 @@
 //! (`systemctl show` plus `systemctl is-enabled`) reads the unit; a pure function decides the
 //! actions (mask/unmask, enable/disable, start/stop/restart/reload, in Ansible's order);
 //! `apply` runs them. `service` reuses this on hosts whose service manager is systemd.
+//!
+//! Files: `decide.rs` (the wanted state, the probed unit, the verbs: pure), this file
+//! (arguments, the probe, plan, apply, `daemon-reload`), `tests.rs`.
 
 use super::{Args, Module, ModuleCtx, Plan, Spec};
 use crate::shell::quote;
@@ -9,6 +12,10 @@ use crate::vars::{map_value, VarMap};
 use anyhow::Result;
 use minijinja::Value;
 use std::collections::BTreeMap;
+
+mod decide;
+
+pub(crate) use decide::*;
 
 /// The `systemd` module, under one of its names.
 pub struct Systemd {
@@ -44,125 +51,6 @@ static SPEC: Spec = Spec {
 
 /// The properties read with `systemctl show` and returned as `status`.
 const PROPS: &str = "Id,Names,Description,LoadState,ActiveState,SubState,UnitFileState,UnitFilePreset,MainPID,FragmentPath,NeedDaemonReload,CanReload,CanStart,CanStop";
-
-/// The states `state` accepts.
-pub(super) const STATES: &[&str] = &["started", "stopped", "restarted", "reloaded"];
-
-/// What a task asks of a unit.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub(super) struct Want {
-    pub state: Option<String>,
-    pub enabled: Option<bool>,
-    pub masked: Option<bool>,
-}
-
-/// A unit as probed.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub(super) struct UnitStatus {
-    /// `systemctl show` properties.
-    pub props: BTreeMap<String, String>,
-    /// `systemctl is-enabled` output (first line) and exit code.
-    pub is_enabled: String,
-    pub is_enabled_rc: i32,
-    /// `is-enabled --full` listed installation targets under its answer.
-    pub is_enabled_targets: bool,
-}
-
-impl UnitStatus {
-    fn prop(&self, k: &str) -> &str {
-        self.props.get(k).map(String::as_str).unwrap_or("")
-    }
-    fn masked(&self) -> bool {
-        self.prop("UnitFileState") == "masked"
-            || self.prop("LoadState") == "masked"
-            || self.is_enabled == "masked"
-    }
-    fn found(&self) -> bool {
-        let load = self.prop("LoadState");
-        !load.is_empty() && load != "not-found"
-    }
-    /// Ansible: `is-enabled --full` succeeded, unless its whole answer is `indirect`,
-    /// `alias` or `enabled-runtime` (an `indirect` unit whose `Also=` units are enabled lists
-    /// them below, and counts as enabled).
-    fn enabled(&self) -> bool {
-        self.is_enabled_rc == 0
-            && (self.is_enabled_targets
-                || !matches!(
-                    self.is_enabled.as_str(),
-                    "indirect" | "alias" | "enabled-runtime"
-                ))
-    }
-    fn running(&self) -> bool {
-        matches!(self.prop("ActiveState"), "active" | "activating")
-    }
-    fn deactivating(&self) -> bool {
-        self.prop("ActiveState") == "deactivating"
-    }
-}
-
-/// Parses the probe: `systemctl show` lines, then `@is-enabled`, its output, and `@rc N`.
-pub(super) fn parse_probe(text: &str) -> UnitStatus {
-    let mut st = UnitStatus {
-        is_enabled_rc: -1,
-        ..UnitStatus::default()
-    };
-    let mut section = "show";
-    for line in text.lines() {
-        if line == "@is-enabled" {
-            section = "is-enabled";
-        } else if let Some(rc) = line.strip_prefix("@rc ") {
-            st.is_enabled_rc = rc.trim().parse().unwrap_or(-1);
-        } else if section == "show" {
-            if let Some((k, v)) = line.split_once('=') {
-                st.props.insert(k.to_string(), v.to_string());
-            }
-        } else if st.is_enabled.is_empty() && !line.trim().is_empty() {
-            st.is_enabled = line.trim().to_string();
-        } else if !line.trim().is_empty() {
-            st.is_enabled_targets = true;
-        }
-    }
-    st
-}
-
-/// The `systemctl` verbs to run, in order, or why the task fails.
-pub(super) fn decide(
-    name: &str,
-    st: &UnitStatus,
-    want: &Want,
-) -> Result<Vec<&'static str>, String> {
-    let mut actions = Vec::new();
-    let not_found = || format!("Could not find the requested service {name}: host");
-    if let Some(m) = want.masked {
-        if m != st.masked() {
-            actions.push(if m { "mask" } else { "unmask" });
-        }
-    }
-    let masked_after = want.masked.unwrap_or_else(|| st.masked());
-    if let Some(e) = want.enabled {
-        if !st.found() && !masked_after {
-            return Err(not_found());
-        }
-        if e != st.enabled() {
-            actions.push(if e { "enable" } else { "disable" });
-        }
-    }
-    if let Some(state) = &want.state {
-        if !st.found() && !st.masked() {
-            return Err(not_found());
-        }
-        let running = st.running();
-        let verb = match state.as_str() {
-            "started" => (!running).then_some("start"),
-            "stopped" => (running || st.deactivating()).then_some("stop"),
-            "restarted" => Some(if running { "restart" } else { "start" }),
-            "reloaded" => Some(if running { "reload" } else { "start" }),
-            other => return Err(format!("unknown state `{other}`")),
-        };
-        actions.extend(verb);
-    }
-    Ok(actions)
-}
 
 /// `systemctl` options: `--no-block` for start/stop/restart/reload, `--force` for
 /// enable/disable/mask/unmask.
@@ -426,122 +314,4 @@ impl Module for Systemd {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn unit(active: &str, file_state: &str, is_enabled: &str, rc: i32) -> UnitStatus {
-        let text = format!(
-            "Id=x.service\nLoadState={}\nActiveState={active}\nSubState=dead\nUnitFileState={file_state}\n@is-enabled\n{is_enabled}\n@rc {rc}\n",
-            if file_state == "masked" { "masked" } else { "loaded" }
-        );
-        parse_probe(&text)
-    }
-
-    fn want(state: Option<&str>, enabled: Option<bool>, masked: Option<bool>) -> Want {
-        Want {
-            state: state.map(str::to_string),
-            enabled,
-            masked,
-        }
-    }
-
-    #[test]
-    fn parses_show_and_is_enabled() {
-        let st = parse_probe("Id=a.service\nDescription=x=y\n@is-enabled\nenabled\n@rc 0\n");
-        assert_eq!(st.props["Description"], "x=y");
-        assert_eq!(st.is_enabled, "enabled");
-        assert_eq!(st.is_enabled_rc, 0);
-        assert!(st.enabled());
-    }
-
-    #[test]
-    fn decisions_table() {
-        let stopped_disabled = unit("inactive", "disabled", "disabled", 1);
-        let running_enabled = unit("active", "enabled", "enabled", 0);
-        let masked = unit("inactive", "masked", "masked", 1);
-        let deactivating = unit("deactivating", "enabled", "enabled", 0);
-        let static_unit = unit("active", "static", "static", 0);
-        let indirect_unit = unit("active", "indirect", "indirect", 0);
-        let table: Vec<(&UnitStatus, Want, Vec<&str>)> = vec![
-            (
-                &stopped_disabled,
-                want(Some("started"), None, None),
-                vec!["start"],
-            ),
-            (
-                &running_enabled,
-                want(Some("started"), Some(true), None),
-                vec![],
-            ),
-            (
-                &stopped_disabled,
-                want(Some("started"), Some(true), None),
-                vec!["enable", "start"],
-            ),
-            (
-                &running_enabled,
-                want(Some("stopped"), Some(false), None),
-                vec!["disable", "stop"],
-            ),
-            (&stopped_disabled, want(Some("stopped"), None, None), vec![]),
-            (
-                &running_enabled,
-                want(Some("restarted"), None, None),
-                vec!["restart"],
-            ),
-            (
-                &stopped_disabled,
-                want(Some("restarted"), None, None),
-                vec!["start"],
-            ),
-            (
-                &running_enabled,
-                want(Some("reloaded"), None, None),
-                vec!["reload"],
-            ),
-            (
-                &stopped_disabled,
-                want(Some("reloaded"), None, None),
-                vec!["start"],
-            ),
-            (&masked, want(None, None, Some(true)), vec![]),
-            (
-                &masked,
-                want(Some("started"), None, Some(false)),
-                vec!["unmask", "start"],
-            ),
-            (
-                &stopped_disabled,
-                want(None, None, Some(true)),
-                vec!["mask"],
-            ),
-            (
-                &deactivating,
-                want(Some("stopped"), None, None),
-                vec!["stop"],
-            ),
-            (&static_unit, want(None, Some(true), None), vec![]),
-            (&indirect_unit, want(None, Some(true), None), vec!["enable"]),
-        ];
-        for (st, w, expect) in table {
-            assert_eq!(decide("x", st, &w).unwrap(), expect, "{st:?} {w:?}");
-        }
-    }
-
-    #[test]
-    fn missing_units_fail() {
-        let st = parse_probe(
-            "Id=nope.service\nLoadState=not-found\nActiveState=inactive\n@is-enabled\n@rc 1\n",
-        );
-        let err = decide("nope", &st, &want(Some("started"), None, None)).unwrap_err();
-        assert!(
-            err.contains("Could not find the requested service nope"),
-            "{err}"
-        );
-        assert!(decide("nope", &st, &want(None, Some(true), None)).is_err());
-        assert_eq!(
-            decide("nope", &st, &want(None, None, None)).unwrap(),
-            Vec::<&str>::new()
-        );
-    }
-}
+mod tests;
