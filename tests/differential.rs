@@ -191,8 +191,15 @@ fn ansible_json(out: &str) -> Result<(Vec<String>, BTreeMap<String, String>), St
             }
         }
     }
+    let stats = stats_of(&doc["stats"], "failures");
+    Ok((trace, stats))
+}
+
+/// Each host's stats as a recap line, from a JSON object of per-host counts whose failure
+/// count is named `failed` (Ansible's json callback says `failures`).
+fn stats_of(hosts: &serde_json::Value, failed: &str) -> BTreeMap<String, String> {
     let mut stats = BTreeMap::new();
-    for (h, s) in doc["stats"].as_object().into_iter().flatten() {
+    for (h, s) in hosts.as_object().into_iter().flatten() {
         let n = |k: &str| s[k].as_u64().unwrap_or(0);
         stats.insert(
             h.clone(),
@@ -201,14 +208,14 @@ fn ansible_json(out: &str) -> Result<(Vec<String>, BTreeMap<String, String>), St
                 n("ok"),
                 n("changed"),
                 n("unreachable"),
-                n("failures"),
+                n(failed),
                 n("skipped"),
                 n("rescued"),
                 n("ignored")
             ),
         );
     }
-    Ok((trace, stats))
+    stats
 }
 
 /// The same views of drover's `--output json` event stream (an `included` event per host and
@@ -259,24 +266,7 @@ fn drover_json(out: &str) -> Result<(Vec<String>, BTreeMap<String, String>), Str
                     }
                 }
             }
-            Some("recap") => {
-                for (h, s) in e["hosts"].as_object().into_iter().flatten() {
-                    let n = |k: &str| s[k].as_u64().unwrap_or(0);
-                    stats.insert(
-                        h.clone(),
-                        format!(
-                            "ok={} changed={} unreachable={} failed={} skipped={} rescued={} ignored={}",
-                            n("ok"),
-                            n("changed"),
-                            n("unreachable"),
-                            n("failed"),
-                            n("skipped"),
-                            n("rescued"),
-                            n("ignored")
-                        ),
-                    );
-                }
-            }
+            Some("recap") => stats = stats_of(&e["hosts"], "failed"),
             _ => {}
         }
     }

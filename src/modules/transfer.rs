@@ -3,7 +3,7 @@
 //! and sent in 512 KiB chunks into the session's temp dir (`$D/upload`) just before the write that
 //! uses it, its checksum taken again on the way and compared with the planned one.
 
-use super::fileops::{fail, read_source, Payload};
+use super::fileops::{fail, hex, read_source, Payload};
 use super::ModuleCtx;
 use anyhow::Result;
 use std::io::Read;
@@ -103,10 +103,6 @@ fn hash_file(path: &Path) -> Result<(String, String, u64)> {
         size += n as u64;
     }
     Ok((hex(&sha.finalize()), hex(&md5.finalize()), size))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Sends a controller file into [`UPLOADED`] on the host, a chunk per round trip, checking

@@ -266,21 +266,12 @@ impl Module for Apt {
     }
 
     fn apply(&self, ctx: &mut ModuleCtx, args: &Args, mut plan: Plan) -> Result<Plan> {
+        // Marked failed and not changed (a failed apt-get resolves before it acts), with what
+        // `apply_inner` learnt before the failure (`cache_updated`), unlike `apply_task`'s
+        // planned result.
         match self.apply_inner(ctx, args, &mut plan) {
             Ok(()) => Ok(plan),
-            Err(e) => match e.downcast::<super::fileops::TaskFail>() {
-                Ok(f) => {
-                    plan.failed = true;
-                    // Nothing was changed by a failed apt-get (it resolves before it acts).
-                    plan.changed = false;
-                    plan.msg = Some(f.msg);
-                    for (k, v) in f.values {
-                        plan.values.insert(k, v);
-                    }
-                    Ok(plan)
-                }
-                Err(e) => Err(e),
-            },
+            Err(e) => super::fileops::catch_apply(plan, Err(e)),
         }
     }
 }

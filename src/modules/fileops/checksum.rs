@@ -48,6 +48,7 @@ pub fn md5_hex(data: &[u8]) -> String {
     hex(&Md5::digest(data))
 }
 
-pub(super) fn hex(bytes: &[u8]) -> String {
+/// Bytes as lowercase hex (a digest's usual form).
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
