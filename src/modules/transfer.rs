@@ -116,14 +116,12 @@ pub fn upload(ctx: &mut ModuleCtx, path: &Path, checksum: &str) -> Result<()> {
             out.stderr_str().trim()
         ))
     };
-    let out = ctx.run(&format!(": >{UPLOADED}"))?;
-    if out.rc != 0 {
-        return Err(failed("creating the temp file", &out));
-    }
     let mut f = std::fs::File::open(path)
         .map_err(|e| fail(format!("could not read src={}: {e}", path.display())))?;
     let mut buf = vec![0u8; CHUNK];
     let mut sha = Sha1::new();
+    // The first chunk creates (or empties) the file, the others append to it.
+    let mut redirect = ">";
     loop {
         let n = read_full(&mut f, &mut buf)
             .map_err(|e| fail(format!("could not read src={}: {e}", path.display())))?;
@@ -131,10 +129,11 @@ pub fn upload(ctx: &mut ModuleCtx, path: &Path, checksum: &str) -> Result<()> {
             break;
         }
         sha.update(&buf[..n]);
-        let out = ctx.run_with_stdin(&format!("cat >>{UPLOADED}"), Some(&buf[..n]))?;
+        let out = ctx.run_with_stdin(&format!("cat {redirect}{UPLOADED}"), Some(&buf[..n]))?;
         if out.rc != 0 {
-            return Err(failed("appending", &out));
+            return Err(failed("writing", &out));
         }
+        redirect = ">>";
     }
     if hex(&sha.finalize()) != checksum {
         return Err(fail(format!(
