@@ -222,7 +222,7 @@ pub fn gather_facts(pc: &PlayCtx, host: &mut HostState, task: Option<&Task>) -> 
         verbosity: pc.settings.verbosity,
         check_changed: false,
     };
-    let plan = module.plan_task(&mut mctx, &Args::default())?;
+    let plan = module.run(&mut mctx, &Args::default(), false)?;
     if let Some(f) = plan.facts {
         host.set_facts(&f);
         cache_facts(pc, host, &f, crate::modules::FactKind::AnsibleFacts)?;
@@ -1076,12 +1076,9 @@ fn time_limit(pc: &PlayCtx, task: &Task) -> u64 {
 /// Lookups memoized on the connection are forgotten once a module that may change accounts
 /// has changed something (a plan only reads; `apply`, which runs commands too, writes).
 fn run_module(module: &dyn Module, mctx: &mut ModuleCtx, args: &Args, check: bool) -> Result<Plan> {
-    let plan = module.plan_task(mctx, args)?;
-    if check || !plan.changed || plan.failed {
-        return Ok(plan);
-    }
-    let res = module.apply_task(mctx, args, plan);
-    if may_touch_accounts(module, args) {
+    let res = module.run(mctx, args, check);
+    let applied = res.as_ref().map_or(true, |p| p.changed || p.failed);
+    if !check && applied && may_touch_accounts(module, args) {
         if let Some(c) = mctx.conn.as_deref_mut() {
             c.memo().clear();
         }

@@ -9,6 +9,7 @@ mod args;
 mod assert;
 mod authorized_key;
 mod command;
+pub mod contract;
 mod copy;
 mod debug;
 mod dynamic;
@@ -159,7 +160,7 @@ impl Plan {
     }
 
     /// The plan without its work: what a failed `apply` reports (see [`Module::apply_task`]).
-    fn without_work(&self) -> Plan {
+    pub(crate) fn without_work(&self) -> Plan {
         Plan {
             changed: self.changed,
             values: self.values.clone(),
@@ -288,6 +289,16 @@ pub trait Module: Sync {
     /// module's `fail_json`) may be returned as a `fileops::TaskFail` error: [`Module::plan_task`]
     /// turns it into a failed plan.
     fn plan(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<Plan>;
+    /// The task as the executor runs it: `plan`, then `apply` when the plan changes
+    /// something and this is not check mode. Modules on the contract (`contract::Driven`)
+    /// run their own steps here.
+    fn run(&self, ctx: &mut ModuleCtx, args: &Args, check: bool) -> Result<Plan> {
+        let plan = self.plan_task(ctx, args)?;
+        if check || !plan.changed || plan.failed {
+            return Ok(plan);
+        }
+        self.apply_task(ctx, args, plan)
+    }
     /// `plan` as the executor runs it: a task failure becomes a failed plan with its message
     /// and values; other errors (a broken connection, a deadline) pass through.
     fn plan_task(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
@@ -346,7 +357,7 @@ static REGISTRY: &[&dyn Module] = &[
     &script::Script,
     &setup::Setup,
     &stat::Stat,
-    &lineinfile::LineInFile,
+    &lineinfile::LINEINFILE,
     &file::File,
     &copy::Copy,
     &template::Template,

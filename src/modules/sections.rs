@@ -106,6 +106,11 @@ impl<'a> Sections<'a> {
         })
     }
 
+    /// The names of the sections the answer had.
+    pub fn names(&self) -> impl Iterator<Item = &'a str> + '_ {
+        self.map.keys().copied()
+    }
+
     /// Whether the answer had the section.
     pub fn has(&self, name: &str) -> bool {
         self.map.contains_key(name)

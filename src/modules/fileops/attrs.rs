@@ -1,6 +1,7 @@
 //! Attributes: the owner, group and mode a task wants, their change and its diff.
 
 use super::*;
+use crate::modules::contract::{Failure, Script};
 
 /// The ownership and mode a task asks for (Ansible's file common arguments).
 #[derive(Clone, Debug, Default)]
@@ -36,6 +37,35 @@ impl AttrWant {
             owner: probe.owner_for(args.str("owner").as_deref())?,
             group: probe.group_for(args.str("group").as_deref())?,
         })
+    }
+
+    /// The attributes asked for, resolved by the probe, without a check flag: an owner or
+    /// group the host does not know yet is taken to be one an earlier task would create (what
+    /// check mode predicts), and the failure a real run reports comes back with it.
+    pub fn resolve(
+        mode: Option<String>,
+        owner: Option<&str>,
+        group: Option<&str>,
+        probe: &Probe,
+    ) -> (AttrWant, Option<Failure>) {
+        let mut pending = None;
+        let owner = owner.map(|name| {
+            probe.owner.clone().unwrap_or_else(|| {
+                pending.get_or_insert_with(|| {
+                    Failure::new(format!("chown failed: failed to look up user {name}"))
+                });
+                not_yet(name)
+            })
+        });
+        let group = group.map(|name| {
+            probe.group.clone().unwrap_or_else(|| {
+                pending.get_or_insert_with(|| {
+                    Failure::new(format!("chgrp failed: failed to look up group {name}"))
+                });
+                not_yet(name)
+            })
+        });
+        (AttrWant { mode, owner, group }, pending)
     }
 
     /// What must change on an existing path. Symlinks not followed keep their mode (Linux has
@@ -124,6 +154,22 @@ impl AttrWant {
 impl AttrChange {
     pub fn is_empty(&self) -> bool {
         self.owner.is_none() && self.group.is_none() && self.mode.is_none()
+    }
+
+    /// The change on `path` (links followed) as a script: one `chown`/`chgrp`, one `chmod`.
+    pub fn to_script(&self, path: &str) -> Script {
+        let (u, g) = (self.owner.map(|o| o.1), self.group.map(|g| g.1));
+        let mut s = Script::new();
+        s = match (u, g) {
+            (Some(u), Some(g)) => s.cmd("chown", [format!("{u}:{g}"), "--".into(), path.into()]),
+            (Some(u), None) => s.cmd("chown", [u.to_string(), "--".into(), path.into()]),
+            (None, Some(g)) => s.cmd("chgrp", [g.to_string(), "--".into(), path.into()]),
+            (None, None) => s,
+        };
+        if let Some((_, m)) = self.mode {
+            s = s.cmd("chmod", [format!("{m:04o}"), "--".into(), path.into()]);
+        }
+        s
     }
 
     /// Shell commands making the change on `path`; `no_deref` changes a symlink itself.

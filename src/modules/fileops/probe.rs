@@ -342,6 +342,30 @@ pub fn probe_after(
     change: Option<(&str, &str)>,
     req: &ProbeReq,
 ) -> Result<Probe> {
+    probe_run(ctx, change, req, None).map(|(p, _)| p)
+}
+
+/// The probe and, in the same round trip, `extra`: `(marker, script)`, a read-only script
+/// whose output starts with the line `marker`. Returns the probe and the raw bytes `extra`
+/// printed after its marker line, with the round trip's stderr.
+pub fn probe_with(
+    ctx: &mut ModuleCtx,
+    req: &ProbeReq,
+    extra: (&str, &str),
+) -> Result<(Probe, Vec<u8>, String)> {
+    let (p, rest) = probe_run(ctx, None, req, Some(extra))?;
+    let (bytes, stderr) = rest.unwrap_or_default();
+    Ok((p, bytes, stderr))
+}
+
+type Extra = Option<(Vec<u8>, String)>;
+
+fn probe_run(
+    ctx: &mut ModuleCtx,
+    change: Option<(&str, &str)>,
+    req: &ProbeReq,
+    extra: Option<(&str, &str)>,
+) -> Result<(Probe, Extra)> {
     let as_user = ctx.as_user.map(|b| b.user.clone()).unwrap_or_default();
     let keys = memo_keys(req, &as_user);
     let mut known = Vec::new();
@@ -355,14 +379,33 @@ pub fn probe_after(
             }
         }
     }
-    let script = probe_script(req, &known);
-    let out = match change {
+    let mut script = probe_script(req, &known);
+    if let Some((_, x)) = extra {
+        script.push('\n');
+        script.push_str(x);
+    }
+    let mut out = match change {
         Some((_, c)) => ctx.run(&format!("set -e\n{c}\nset +e\n{script}"))?,
         None => ctx.run(&script)?,
     };
     if let (Some((what, _)), true) = (change, out.rc != 0) {
         return Err(fail(format!("{what} failed: {}", out.stderr_str().trim())));
     }
+    let rest = match extra {
+        Some((marker, _)) => {
+            let line = format!("{marker}\n");
+            let at = find_line(&out.stdout, line.as_bytes());
+            let tail = match at {
+                Some(i) => {
+                    let t = out.stdout.split_off(i);
+                    t[line.len()..].to_vec()
+                }
+                None => Vec::new(),
+            };
+            Some((tail, out.stderr_str()))
+        }
+        None => None,
+    };
     let fresh = out.stdout_str();
     {
         let memo = ctx.conn()?.memo();
@@ -400,5 +443,18 @@ pub fn probe_after(
     for (st, it) in p.states.iter_mut().zip(&req.items) {
         st.path = it.path.clone();
     }
-    Ok(p)
+    Ok((p, rest))
+}
+
+/// Where `line` (ending with its newline) starts a line of `text`.
+fn find_line(text: &[u8], line: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while from + line.len() <= text.len() {
+        let i = from + text[from..].windows(line.len()).position(|w| w == line)?;
+        if i == 0 || text[i - 1] == b'\n' {
+            return Some(i);
+        }
+        from = i + 1;
+    }
+    None
 }

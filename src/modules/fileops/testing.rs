@@ -35,12 +35,7 @@ impl Harness {
 
     /// A real run: plan, then apply when the plan changes something.
     pub fn run(&mut self, m: &dyn Module, a: &Args) -> Plan {
-        let plan = m.plan_task(&mut self.ctx(false), a).expect("plan");
-        assert!(!plan.failed, "{:?}", plan.msg);
-        if !plan.changed {
-            return plan;
-        }
-        let done = m.apply_task(&mut self.ctx(false), a, plan).expect("apply");
+        let done = m.run(&mut self.ctx(false), a, false).expect("run");
         assert!(!done.failed, "{:?}", done.msg);
         done
     }
@@ -49,7 +44,7 @@ impl Harness {
     /// run neither changes nor fails. Returns the prediction and the real run's result.
     pub fn cycle(&mut self, m: &dyn Module, dir: &std::path::Path, a: &Args) -> (Plan, Plan) {
         let snap = snapshot(dir);
-        let predicted = m.plan_task(&mut self.ctx(true), a).expect("plan");
+        let predicted = m.run(&mut self.ctx(true), a, true).expect("plan");
         assert!(
             predicted.changed && !predicted.failed,
             "{:?}",
@@ -57,7 +52,7 @@ impl Harness {
         );
         assert_eq!(snapshot(dir), snap, "check mode changed the disk");
         let done = self.run(m, a);
-        let again = m.plan_task(&mut self.ctx(false), a).expect("plan");
+        let again = m.run(&mut self.ctx(true), a, true).expect("plan");
         assert!(
             !again.changed && !again.failed,
             "second run: {:?} {:?}",

@@ -40,7 +40,7 @@ impl Payload {
 }
 
 /// How to write one file: final attributes and the safety options.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PutOpts {
     pub mode: Option<u32>,
     pub owner: Option<u32>,

@@ -1,177 +1,121 @@
 //! `lineinfile`: ensure one line is present (inserted or replaced) or absent in a text file.
-//! The file is read with one `cat`, the new content computed in Rust by Ansible's exact
-//! algorithm (`present`/`absent` in `edit.rs`, pure and table-tested), and written atomically
-//! only if it differs; owner/group/mode follow Ansible's `check_file_attrs`.
+//! On the module contract: `parse` types and checks the arguments, `observe` asks for the
+//! path's stat (link and target), the owner and group ids and the file's content in one
+//! round trip, `decide` computes the new content by Ansible's exact algorithm (`present` /
+//! `absent` in `edit.rs`) and the attribute changes of `check_file_attrs`, and `apply` writes
+//! atomically only what differs.
 
+use super::contract::{Content, Failure, Observe, Observed, Outcome, Resolve, Step, Typed};
 use super::fileops::{
-    self, catch, dict_diff, fail, fail_with, AttrChange, AttrWant, DiffMap, Payload, ProbeItem,
-    ProbeReq, PutOpts,
+    self, dict_diff, AttrChange, AttrWant, DiffMap, ProbeItem, ProbeReq, PutOpts,
 };
-use super::{Args, Diff, Module, ModuleCtx, Plan, Spec};
+use super::{Args, Diff, Plan, Spec};
 use crate::pyre::{Re as Regex, Template};
 use anyhow::Result;
-use minijinja::Value;
 
 mod edit;
+mod parse;
 
 pub use edit::*;
+pub use parse::LineArgs;
 
 pub struct LineInFile;
 
-static SPEC: Spec = Spec {
-    args: &[
-        "path",
-        "state",
-        "regexp",
-        "search_string",
-        "line",
-        "insertafter",
-        "insertbefore",
-        "create",
-        "backrefs",
-        "firstmatch",
-        "backup",
-        "validate",
-        "mode",
-        "owner",
-        "group",
-        "unsafe_writes",
-        "attributes",
-        "seuser",
-        "serole",
-        "setype",
-        "selevel",
-    ],
-    aliases: &[
-        ("dest", "path"),
-        ("destfile", "path"),
-        ("name", "path"),
-        ("regex", "regexp"),
-        ("value", "line"),
-        ("attr", "attributes"),
-    ],
-    free_form: None,
-    any_args: false,
-};
+pub static LINEINFILE: super::contract::Driven<LineInFile> = super::contract::Driven(LineInFile);
 
-/// Compiles a Python-style regular expression (see `pyre`).
-fn compile(key: &str, pattern: &str) -> Result<Regex> {
-    Regex::new(pattern, false, false).map_err(|e| {
-        fail(format!(
-            "invalid `{key}` regular expression `{pattern}`: {e}"
-        ))
-    })
-}
-
-struct Work {
+/// A decided change: where to write, what, and which attributes to set.
+#[derive(Debug)]
+pub struct Change {
     path: String,
     mkdir: Option<String>,
     write: Option<(Vec<u8>, PutOpts)>,
     attrs: Option<AttrChange>,
 }
 
-impl Module for LineInFile {
-    fn leaves_accounts_alone(&self) -> bool {
-        true
-    }
+impl Typed for LineInFile {
+    type Args = LineArgs;
+    type Change = Change;
 
     fn name(&self) -> &'static str {
         "lineinfile"
     }
 
     fn spec(&self) -> &'static Spec {
-        &SPEC
+        &parse::SPEC
     }
 
-    fn plan(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
-        // An empty `regexp` or `search_string` matches every line: Ansible warns.
-        let warning = match (args.str("regexp"), args.str("search_string")) {
-            (Some(r), _) if r.is_empty() => Some("The regular expression is an empty string, which will match every line in the file. This may have unintended consequences, such as replacing the last line in the file rather than appending. If this is desired, use '^' to match every line in the file and avoid this warning."),
-            (_, Some(s)) if s.is_empty() => Some("The search string is an empty string, which will match every line in the file. This may have unintended consequences, such as replacing the last line in the file rather than appending."),
-            _ => None,
-        };
-        let plan = catch(plan(ctx, args))?;
-        Ok(match warning {
-            Some(w) => plan.with_value("warnings", vec![w]),
-            None => plan,
-        })
+    fn leaves_accounts_alone(&self) -> bool {
+        true
     }
 
-    fn apply(&self, ctx: &mut ModuleCtx, _args: &Args, mut plan: Plan) -> Result<Plan> {
-        let work: Work = plan.take_work()?;
-        if let Some(dir) = &work.mkdir {
-            fileops::run_script(
-                ctx,
-                "creating the parent directory",
-                &format!("mkdir -p -- {}", crate::shell::quote(dir)),
-            )?;
+    fn parse(&self, args: &Args, host: &mut dyn Resolve) -> Result<LineArgs> {
+        parse::parse(args, host)
+    }
+
+    fn observe(&self, a: &LineArgs) -> Observe {
+        Observe {
+            files: Some(ProbeReq {
+                items: vec![
+                    ProbeItem::new(&a.path, false),
+                    ProbeItem::new(&a.path, true),
+                ],
+                owner: a.owner.clone(),
+                group: a.group.clone(),
+                times: Vec::new(),
+            }),
+            read: Some(a.path.clone()),
+            sections: Vec::new(),
         }
-        let mut backup = None;
-        if let Some((data, opts)) = &work.write {
-            backup = fileops::put_file(ctx, &work.path, &Payload::Bytes(data.clone()), opts)?;
+    }
+
+    fn decide(&self, a: &LineArgs, seen: &Observed) -> Outcome<Change> {
+        match decide(a, seen) {
+            Ok(o) => o,
+            Err(f) => Outcome::Fail(match a.warning {
+                Some(w) => f.with("warnings", vec![w]),
+                None => f,
+            }),
         }
-        if let Some(c) = &work.attrs {
-            fileops::run_script(ctx, "setting attributes", &c.script(&work.path, false))?;
+    }
+
+    fn apply(&self, _a: &LineArgs, c: &Change) -> Vec<Step> {
+        let mut steps = Vec::new();
+        if let Some(dir) = &c.mkdir {
+            steps.push(Step::Mkdir { path: dir.clone() });
         }
-        Ok(plan.with_value("backup", backup.unwrap_or_default()))
+        if let Some((data, opts)) = &c.write {
+            steps.push(Step::Put {
+                path: c.path.clone(),
+                data: data.clone(),
+                opts: opts.clone(),
+            });
+        }
+        if let Some(change) = &c.attrs {
+            steps.push(Step::Attrs {
+                path: c.path.clone(),
+                change: change.clone(),
+            });
+        }
+        steps
+    }
+
+    fn finish(&self, _a: &LineArgs, _c: &Change, done: &super::contract::Done, r: Plan) -> Plan {
+        r.with_value("backup", done.backup().unwrap_or_default())
     }
 }
 
-fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
-    let path = fileops::expand_home(ctx, &args.req_str("path")?)?;
-    let state = args.choice("state", &["present", "absent"], "present")?;
-    let regexp = args.str("regexp");
-    let search = args.str("search_string");
-    let line = args.str("line");
-    let backrefs = args.bool_or("backrefs", false)?;
-    let firstmatch = args.bool_or("firstmatch", false)?;
-    let create = args.bool_or("create", false)?;
-    let backup = args.bool_or("backup", false)?;
-    let ins_after = args.str("insertafter");
-    let ins_before = args.str("insertbefore");
-    for (a, b) in [
-        ("insertbefore", "insertafter"),
-        ("regexp", "search_string"),
-        ("backrefs", "search_string"),
-    ] {
-        if args.has(a) && args.has(b) {
-            return Err(fail(format!("parameters are mutually exclusive: {a}|{b}")));
-        }
-    }
-    if state == "present" && line.is_none() {
-        return Err(fail(
-            "state is present but all of the following are missing: line",
-        ));
-    }
-    if backrefs && regexp.is_none() {
-        return Err(fail("regexp is required with backrefs=true"));
-    }
-    if state == "absent" && regexp.is_none() && search.is_none() && line.is_none() {
-        return Err(fail(
-            "one of line, search_string, or regexp is required with state=absent",
-        ));
-    }
-    let validate = args.str("validate");
-    if let Some(v) = &validate {
-        if !v.contains("%s") {
-            return Err(fail(format!("validate must contain %s: {v}")));
-        }
-    }
-
-    let req = ProbeReq {
-        items: vec![ProbeItem::new(&path, false), ProbeItem::new(&path, true)],
-        owner: args.str("owner"),
-        group: args.str("group"),
-        times: Vec::new(),
-    };
-    let probe = fileops::probe(ctx, &req)?;
-    let want = AttrWant::from_args(args, &probe)?;
+fn decide(a: &LineArgs, seen: &Observed) -> Result<Outcome<Change>, Failure> {
+    let probe = &seen.files;
+    let (want, pending) = AttrWant::resolve(
+        a.mode.clone(),
+        a.owner.as_deref(),
+        a.group.as_deref(),
+        probe,
+    );
     let (lst, st) = (&probe.states[0], &probe.states[1]);
+    let path = &a.path;
     if st.is_dir() {
-        return Err(fail_with(
-            format!("Path {path} is a directory !"),
-            vec![("rc".into(), Value::from(256))],
-        ));
+        return Err(Failure::new(format!("Path {path} is a directory !")).with("rc", 256));
     }
     // Writes go to the link's target, as Ansible writes to realpath(dest).
     let real = match (&lst.link_source, lst.is_link()) {
@@ -179,67 +123,45 @@ fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
         _ => path.clone(),
     };
     let exists = st.exists;
+    let warned = |p: Plan| match a.warning {
+        Some(w) => p.with_value("warnings", vec![w]),
+        None => p,
+    };
     if !exists {
-        if state == "absent" {
-            return Ok(Plan::unchanged()
-                .with_msg("file not present")
-                .with_value("found", 0)
-                .with_value("backup", ""));
+        if a.edit.is_absent() {
+            let p = Plan::unchanged().with_msg("file not present");
+            return Ok(Outcome::Unchanged(warned(
+                p.with_value("found", 0).with_value("backup", ""),
+            )));
         }
-        if !create {
-            return Err(fail_with(
-                format!("Destination {path} does not exist !"),
-                vec![("rc".into(), Value::from(257))],
-            ));
+        if !a.create {
+            return Err(
+                Failure::new(format!("Destination {path} does not exist !")).with("rc", 257)
+            );
         }
     }
-    let before = if exists {
-        fileops::read_file(ctx, &real)?
-    } else {
-        Vec::new()
+    let before = match (&seen.content, exists) {
+        (Content::Bytes(b), true) => b.clone(),
+        (Content::Unreadable(e), true) => {
+            return Err(Failure::new(format!("reading `{real}` failed: {e}")))
+        }
+        _ => Vec::new(),
     };
     let lines = split_lines(&before);
-    let (new_lines, mut changed, mut msg, found) = if state == "present" {
-        let anchor = |key: &str, v: &Option<String>, eof_ok: bool| -> Result<Option<Anchor>> {
-            Ok(match v.as_deref() {
-                None => None,
-                Some("BOF") => Some(Anchor::Bof),
-                Some("EOF") if eof_ok => Some(Anchor::Eof),
-                Some(r) => Some(Anchor::Re(compile(key, r)?)),
-            })
-        };
-        let mut insertafter = anchor("insertafter", &ins_after, true)?;
-        let insertbefore = anchor("insertbefore", &ins_before, false)?;
-        if insertafter.is_none() && insertbefore.is_none() {
-            insertafter = Some(Anchor::Eof);
+    let (new_lines, content_changed, mut msg, found) = match &a.edit {
+        parse::Edit::Present(opts) => {
+            let (l, c, m) = present(lines, opts);
+            (l, c, m.to_string(), None)
         }
-        let opts = PresentOpts {
-            regexp: regexp
-                .as_deref()
-                .map(|r| compile("regexp", r))
-                .transpose()?,
-            search_string: search.as_ref().map(|s| s.as_bytes().to_vec()),
-            line: line.clone().unwrap_or_default().into_bytes(),
-            insertafter,
-            insertbefore,
-            backrefs,
-            firstmatch,
-        };
-        let (l, c, m) = present(lines, &opts);
-        (l, c, m.to_string(), None)
-    } else {
-        let by = match (&regexp, &search, &line) {
-            (Some(r), _, _) => AbsentBy::Re(compile("regexp", r)?),
-            (None, Some(s), _) => AbsentBy::Search(s.as_bytes().to_vec()),
-            (None, None, l) => AbsentBy::Line(l.clone().unwrap_or_default().into_bytes()),
-        };
-        let (l, n) = absent(lines, &by);
-        let msg = if n > 0 {
-            format!("{n} line(s) removed")
-        } else {
-            String::new()
-        };
-        (l, n > 0, msg, Some(n))
+        parse::Edit::Absent(by) => {
+            let (l, n) = absent(lines, by);
+            let msg = if n > 0 {
+                format!("{n} line(s) removed")
+            } else {
+                String::new()
+            };
+            (l, n > 0, msg, Some(n))
+        }
     };
     let after: Vec<u8> = new_lines.concat();
 
@@ -247,7 +169,9 @@ fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
     let current = if exists {
         st.clone()
     } else {
-        let me = AttrWant::default().final_new(&probe, false)?;
+        let me = AttrWant::default()
+            .final_new(probe, false)
+            .map_err(as_failure)?;
         fileops::FileState {
             exists: true,
             st_mode: fileops::S_IFREG | me.mode,
@@ -258,50 +182,17 @@ fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
             ..fileops::FileState::default()
         }
     };
-    let attr_change = want.changes(&current, probe.umask)?;
+    let attr_change = want.changes(&current, probe.umask).map_err(as_failure)?;
     if !attr_change.is_empty() {
-        if changed {
+        if content_changed {
             msg.push_str(" and ");
         }
         msg.push_str("ownership, perms or SE linux context changed");
     }
-    let content_changed = changed;
-    changed = changed || !attr_change.is_empty();
-
-    let mut plan = if changed {
-        let write = content_changed.then(|| {
-            (
-                after.clone(),
-                // An existing file's attributes are known from the probe: naming them lets
-                // the temp file be created with its mode and skips a `chown` to the writer's
-                // own ids (instead of copying both from the old file with two processes).
-                PutOpts {
-                    mode: attr_change
-                        .mode
-                        .map(|m| m.1)
-                        .or(exists.then_some(st.st_mode & 0o7777)),
-                    owner: attr_change.owner.map(|o| o.1).or(exists.then_some(st.uid)),
-                    group: attr_change.group.map(|g| g.1).or(exists.then_some(st.gid)),
-                    backup: backup && exists,
-                    validate: validate.clone(),
-                },
-            )
-        });
-        let attrs = (!content_changed && !attr_change.is_empty()).then(|| attr_change.clone());
-        let parent = fileops::dirname(&real);
-        let mkdir = (!exists && !parent.is_empty()).then_some(parent);
-        Plan::change(Work {
-            path: real.clone(),
-            mkdir,
-            write,
-            attrs,
-        })
-    } else {
-        Plan::unchanged()
-    };
+    let mut report = Plan::unchanged();
     let header = format!("{path} (content)");
     if content_changed {
-        plan = plan.with_diff(Diff {
+        report = report.with_diff(Diff {
             before_header: header.clone(),
             after_header: header,
             before: String::from_utf8_lossy(&before).into_owned(),
@@ -309,18 +200,62 @@ fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
         });
     }
     if !attr_change.is_empty() {
-        let (mut b, mut a) = (DiffMap::new(), DiffMap::new());
-        attr_change.add_to(&mut b, &mut a);
-        let mut d = dict_diff(&b, &a);
+        let (mut b, mut af) = (DiffMap::new(), DiffMap::new());
+        attr_change.add_to(&mut b, &mut af);
+        let mut d = dict_diff(&b, &af);
         d.before_header = format!("{path} (file attributes)");
         d.after_header = d.before_header.clone();
-        plan = plan.with_diff(d);
+        report = report.with_diff(d);
     }
-    plan = plan.with_msg(msg).with_value("backup", "");
+    report = warned(report.with_msg(msg).with_value("backup", ""));
     if let Some(n) = found {
-        plan = plan.with_value("found", n);
+        report = report.with_value("found", n);
     }
-    Ok(plan)
+    if !content_changed && attr_change.is_empty() {
+        return Ok(Outcome::Unchanged(report));
+    }
+    let write = content_changed.then(|| {
+        (
+            after,
+            // An existing file's attributes are known from the probe: naming them lets the
+            // temp file be created with its mode and skips a `chown` to the writer's own ids.
+            PutOpts {
+                mode: attr_change
+                    .mode
+                    .map(|m| m.1)
+                    .or(exists.then_some(st.st_mode & 0o7777)),
+                owner: attr_change.owner.map(|o| o.1).or(exists.then_some(st.uid)),
+                group: attr_change.group.map(|g| g.1).or(exists.then_some(st.gid)),
+                backup: a.backup && exists,
+                validate: a.validate.clone(),
+            },
+        )
+    });
+    let attrs = (!content_changed && !attr_change.is_empty()).then(|| attr_change.clone());
+    let parent = fileops::dirname(&real);
+    let mkdir = (!exists && !parent.is_empty()).then_some(parent);
+    let change = Change {
+        path: real,
+        mkdir,
+        write,
+        attrs,
+    };
+    Ok(Outcome::Change {
+        change,
+        report,
+        pending,
+    })
+}
+
+/// An error of the shared file helpers (a mode that cannot apply) as the task's failure.
+fn as_failure(e: anyhow::Error) -> Failure {
+    match e.downcast::<fileops::TaskFail>() {
+        Ok(f) => Failure {
+            msg: f.msg,
+            values: f.values,
+        },
+        Err(e) => Failure::new(format!("{e:#}")),
+    }
 }
 
 #[cfg(test)]

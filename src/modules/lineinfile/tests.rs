@@ -1,5 +1,6 @@
 use super::super::fileops::testing::{args, mode_of, snapshot, Harness};
 use super::*;
+use crate::modules::Module;
 use serde_json::json;
 
 fn re(s: &str) -> Regex {
@@ -276,7 +277,7 @@ fn plan_apply_idempotent_and_check_mode() {
 
     // Check mode predicts the change and the diff, touching nothing.
     let snap = snapshot(dir.path());
-    let plan = LineInFile.plan_task(&mut h.ctx(true), &a).unwrap();
+    let plan = LINEINFILE.run(&mut h.ctx(true), &a, true).unwrap();
     assert!(plan.changed && !plan.failed, "{:?}", plan.msg);
     assert_eq!(
         plan.msg.as_deref(),
@@ -287,8 +288,7 @@ fn plan_apply_idempotent_and_check_mode() {
     assert_eq!(plan.diffs[0].before_header, format!("{p} (content)"));
     assert_eq!(snapshot(dir.path()), snap);
 
-    let plan = LineInFile.plan_task(&mut h.ctx(false), &a).unwrap();
-    let done = LineInFile.apply_task(&mut h.ctx(false), &a, plan).unwrap();
+    let done = LINEINFILE.run(&mut h.ctx(false), &a, false).unwrap();
     assert!(!done.failed, "{:?}", done.msg);
     assert_eq!(
         std::fs::read_to_string(&f).unwrap(),
@@ -296,26 +296,21 @@ fn plan_apply_idempotent_and_check_mode() {
     );
     assert_eq!(mode_of(&f), 0o600);
 
-    let again = LineInFile.plan_task(&mut h.ctx(false), &a).unwrap();
+    let again = LINEINFILE.run(&mut h.ctx(true), &a, true).unwrap();
     assert!(!again.changed, "{:?}", again.msg);
 
     // Absent removes, with a backup.
     let rm = args(json!({"path": p, "regexp": "^[ab]=", "state": "absent", "backup": true}));
-    let plan = LineInFile.plan_task(&mut h.ctx(false), &rm).unwrap();
+    let plan = LINEINFILE.run(&mut h.ctx(true), &rm, true).unwrap();
     assert_eq!(plan.msg.as_deref(), Some("2 line(s) removed"));
-    let done = LineInFile.apply_task(&mut h.ctx(false), &rm, plan).unwrap();
+    let done = LINEINFILE.run(&mut h.ctx(false), &rm, false).unwrap();
     assert_eq!(std::fs::read_to_string(&f).unwrap(), "#port\nport=80\n");
     let backup = done.values["backup"].as_str().unwrap().to_string();
     assert_eq!(
         std::fs::read_to_string(backup).unwrap(),
         "a=1\n#port\nport=80\nb=2\n"
     );
-    assert!(
-        !LineInFile
-            .plan_task(&mut h.ctx(false), &rm)
-            .unwrap()
-            .changed
-    );
+    assert!(!LINEINFILE.run(&mut h.ctx(true), &rm, true).unwrap().changed);
 }
 
 #[test]
@@ -324,8 +319,12 @@ fn missing_file_create_and_errors() {
     let f = dir.path().join("sub/new.conf");
     let p = f.to_str().unwrap();
     let mut h = Harness::new();
-    let plan = LineInFile
-        .plan_task(&mut h.ctx(false), &args(json!({"path": p, "line": "x"})))
+    let plan = LINEINFILE
+        .run(
+            &mut h.ctx(true),
+            &args(json!({"path": p, "line": "x"})),
+            true,
+        )
         .unwrap();
     assert!(plan.failed);
     assert_eq!(
@@ -335,18 +334,18 @@ fn missing_file_create_and_errors() {
 
     let a = args(json!({"path": p, "line": "x", "create": "yes"}));
     let snap = snapshot(dir.path());
-    let plan = LineInFile.plan_task(&mut h.ctx(true), &a).unwrap();
+    let plan = LINEINFILE.run(&mut h.ctx(true), &a, true).unwrap();
     assert!(plan.changed);
     assert_eq!(snapshot(dir.path()), snap);
-    let plan = LineInFile.plan_task(&mut h.ctx(false), &a).unwrap();
-    LineInFile.apply_task(&mut h.ctx(false), &a, plan).unwrap();
+    LINEINFILE.run(&mut h.ctx(false), &a, false).unwrap();
     assert_eq!(std::fs::read_to_string(&f).unwrap(), "x\n");
-    assert!(!LineInFile.plan_task(&mut h.ctx(false), &a).unwrap().changed);
+    assert!(!LINEINFILE.run(&mut h.ctx(true), &a, true).unwrap().changed);
 
-    let plan = LineInFile
-        .plan(
-            &mut h.ctx(false),
+    let plan = LINEINFILE
+        .run(
+            &mut h.ctx(true),
             &args(json!({"path": dir.path().to_str().unwrap(), "line": "x"})),
+            true,
         )
         .unwrap();
     assert!(plan.failed && plan.msg.unwrap().contains("is a directory"));
@@ -361,8 +360,7 @@ fn writes_through_symlinks() {
     std::os::unix::fs::symlink("real", &l).unwrap();
     let mut h = Harness::new();
     let a = args(json!({"path": l.to_str().unwrap(), "line": "b"}));
-    let plan = LineInFile.plan_task(&mut h.ctx(false), &a).unwrap();
-    LineInFile.apply_task(&mut h.ctx(false), &a, plan).unwrap();
+    LINEINFILE.run(&mut h.ctx(false), &a, false).unwrap();
     assert_eq!(std::fs::read_to_string(&f).unwrap(), "a\nb\n");
     assert!(std::fs::symlink_metadata(&l)
         .unwrap()

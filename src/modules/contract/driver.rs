@@ -1,0 +1,102 @@
+//! The driver: runs a [`Typed`] module as the executor asks (`Module::run`): parse, observe,
+//! decide, then (outside check mode) apply and finish. Task failures become failed results
+//! here, once; broken connections and deadlines pass through as errors.
+
+use super::super::fileops::{self, catch, catch_apply, Payload};
+use super::super::{Args, Module, ModuleCtx, Plan, Spec};
+use super::{observe, Outcome, Resolve, Step, Typed};
+use anyhow::{bail, Result};
+
+/// What the steps of a change reported.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Done {
+    /// The backup each `Put` step made, in order (`None`: no backup asked or no old file).
+    pub backups: Vec<Option<String>>,
+}
+
+impl Done {
+    /// The first backup made, as Ansible's `backup_file` / `backup` value.
+    pub fn backup(&self) -> Option<&str> {
+        self.backups.iter().flatten().next().map(String::as_str)
+    }
+}
+
+/// A [`Typed`] module registered as a [`Module`].
+pub struct Driven<T>(pub T);
+
+impl Resolve for ModuleCtx<'_> {
+    fn expand_path(&mut self, path: &str) -> Result<String> {
+        fileops::expand_home(self, path)
+    }
+}
+
+impl<T: Typed> Module for Driven<T> {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    fn spec(&self) -> &'static Spec {
+        self.0.spec()
+    }
+
+    fn leaves_accounts_alone(&self) -> bool {
+        self.0.leaves_accounts_alone()
+    }
+
+    fn plan(&self, _ctx: &mut ModuleCtx, _args: &Args) -> Result<Plan> {
+        bail!("invariant: {} runs through its driver", self.0.name())
+    }
+
+    fn run(&self, ctx: &mut ModuleCtx, args: &Args, check: bool) -> Result<Plan> {
+        let m = &self.0;
+        let typed = match m.parse(args, ctx) {
+            Ok(a) => a,
+            Err(e) => return catch(Err(e)),
+        };
+        let seen = observe::gather(ctx, &m.observe(&typed))?;
+        let (change, mut report, pending) = match m.decide(&typed, &seen) {
+            Outcome::Unchanged(report) => return Ok(report),
+            Outcome::Fail(f) => return Ok(f.into_plan()),
+            Outcome::Change {
+                change,
+                report,
+                pending,
+            } => (change, report, pending),
+        };
+        report.changed = true;
+        if check {
+            return Ok(report);
+        }
+        if let Some(f) = pending {
+            return Ok(f.into_plan());
+        }
+        let planned = report.without_work();
+        match run_steps(ctx, &m.apply(&typed, &change)) {
+            Ok(done) => Ok(m.finish(&typed, &change, &done, report)),
+            Err(e) => catch_apply(planned, Err(e)),
+        }
+    }
+}
+
+/// Runs the steps of a change in order.
+pub fn run_steps(ctx: &mut ModuleCtx, steps: &[Step]) -> Result<Done> {
+    let mut done = Done::default();
+    for step in steps {
+        match step {
+            Step::Run { what, script } => fileops::run_script(ctx, what, script.text())?,
+            Step::Put { path, data, opts } => {
+                let b = fileops::put_file(ctx, path, &Payload::Bytes(data.clone()), opts)?;
+                done.backups.push(b);
+            }
+            Step::Attrs { path, change } => {
+                fileops::run_script(ctx, "setting attributes", change.to_script(path).text())?
+            }
+            Step::Mkdir { path } => fileops::run_script(
+                ctx,
+                "creating the parent directory",
+                super::Script::new().cmd("mkdir -p --", [path]).text(),
+            )?,
+        }
+    }
+    Ok(done)
+}

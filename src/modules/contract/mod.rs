@@ -1,0 +1,194 @@
+//! The module contract. A module is four small steps, three of them pure:
+//!
+//! 1. `parse`: the task's rendered arguments become the module's own typed `Args` (choices as
+//!    enums, regular expressions compiled, contradictions refused as Ansible refuses them).
+//! 2. `observe`: what the module needs to see on the host, as data ([`Observe`]): paths to
+//!    stat, a file to read, read-only commands whose output comes back as named sections.
+//!    The driver gathers all of it in one round trip.
+//! 3. `decide`: from the arguments and what was observed, the [`Outcome`]: unchanged, a
+//!    change (with its report and diffs), or a failure. No I/O and no check flag: check mode
+//!    stops after this step, so a prediction is exactly the decision a real run acts on.
+//! 4. `apply`: the change as [`Step`]s (atomic writes, attribute changes, quoted [`Script`]s),
+//!    which the driver runs; `finish` adds what only the run can tell (a backup's name).
+//!
+//! The driver (`driver.rs`) runs the steps in that order for every module: the error
+//! conversion, the check gate and the fact that a check-mode prediction may rest on something
+//! an earlier task would have created ([`Outcome::Change::pending`]) live there, once.
+
+mod driver;
+mod observe;
+mod script;
+#[cfg(test)]
+pub mod table;
+
+pub use driver::{Done, Driven};
+pub use observe::{Content, Observe, Observed};
+pub use script::Script;
+
+use super::fileops::{AttrChange, PutOpts, TaskFail};
+use super::{Args, Plan, Spec};
+use anyhow::Result;
+use minijinja::Value;
+
+/// A task failure, as a module's `fail_json`: the message and extra return values.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Failure {
+    pub msg: String,
+    pub values: Vec<(String, Value)>,
+}
+
+impl Failure {
+    pub fn new(msg: impl Into<String>) -> Failure {
+        Failure {
+            msg: msg.into(),
+            values: Vec::new(),
+        }
+    }
+
+    pub fn with(mut self, key: &str, v: impl Into<Value>) -> Failure {
+        self.values.push((key.to_string(), v.into()));
+        self
+    }
+
+    /// The failed result this failure reports.
+    pub fn into_plan(self) -> Plan {
+        let mut plan = Plan::fail(self.msg);
+        plan.values.extend(self.values);
+        plan
+    }
+}
+
+impl From<Failure> for anyhow::Error {
+    fn from(f: Failure) -> anyhow::Error {
+        anyhow::Error::new(TaskFail {
+            msg: f.msg,
+            values: f.values,
+        })
+    }
+}
+
+/// What `decide` concluded.
+pub enum Outcome<C> {
+    /// Nothing to do; the report is the result.
+    Unchanged(Plan),
+    /// Something to do.
+    Change {
+        change: C,
+        /// The result as predicted (message, values, diffs); `finish` may add to it.
+        report: Plan,
+        /// The prediction assumes something an earlier task of the run would create (a user
+        /// named as owner that does not exist yet). Check mode reports the change, as Ansible
+        /// does after an earlier predicted change; a real run fails with this instead.
+        pending: Option<Failure>,
+    },
+    /// The task fails.
+    Fail(Failure),
+}
+
+impl<C> Outcome<C> {
+    /// A change with its report, resting on nothing pending.
+    pub fn change(change: C, report: Plan) -> Outcome<C> {
+        Outcome::Change {
+            change,
+            report,
+            pending: None,
+        }
+    }
+}
+
+/// One step of applying a change, run in order by the driver; the first failing one fails
+/// the task.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Step {
+    /// Shell commands, run with `set -e`; a failure fails the task with `what` and stderr.
+    Run { what: &'static str, script: Script },
+    /// An atomic write: temp file beside `path`, attributes, optional validation and backup,
+    /// rename (`fileops::put_file`).
+    Put {
+        path: String,
+        data: Vec<u8>,
+        opts: PutOpts,
+    },
+    /// Owner, group and mode of an existing path.
+    Attrs { path: String, change: AttrChange },
+    /// A directory and its missing parents.
+    Mkdir { path: String },
+}
+
+impl Step {
+    /// The step as one readable text, for tables and `-vvv`.
+    pub fn describe(&self) -> String {
+        match self {
+            Step::Run { what, script } => format!("run ({what}): {}", script.shown().trim_end()),
+            Step::Put { path, data, opts } => {
+                let mut s = format!("put {path}");
+                if let Some(m) = opts.mode {
+                    s.push_str(&format!(" mode={m:04o}"));
+                }
+                if let Some(u) = opts.owner {
+                    s.push_str(&format!(" owner={u}"));
+                }
+                if let Some(g) = opts.group {
+                    s.push_str(&format!(" group={g}"));
+                }
+                if opts.backup {
+                    s.push_str(" backup");
+                }
+                if let Some(v) = &opts.validate {
+                    s.push_str(&format!(" validate={v}"));
+                }
+                format!("{s}: {:?}", String::from_utf8_lossy(data))
+            }
+            Step::Attrs { path, change } => {
+                let mut s = format!("attrs {path}");
+                if let Some((_, u)) = change.owner {
+                    s.push_str(&format!(" owner={u}"));
+                }
+                if let Some((_, g)) = change.group {
+                    s.push_str(&format!(" group={g}"));
+                }
+                if let Some((_, m)) = change.mode {
+                    s.push_str(&format!(" mode={m:04o}"));
+                }
+                s
+            }
+            Step::Mkdir { path } => format!("mkdir {path}"),
+        }
+    }
+}
+
+/// Host lookups `parse` may need before anything is observed: the expansion of `~` and `$VAR`
+/// in path arguments, as Ansible expands them on the host.
+pub trait Resolve {
+    fn expand_path(&mut self, path: &str) -> Result<String>;
+}
+
+/// A module on the contract (see the module docs). Registered through [`Driven`].
+pub trait Typed: Sync + 'static {
+    /// The arguments, typed and checked.
+    type Args;
+    /// A decided change, as data.
+    type Change;
+
+    /// The name used in playbooks.
+    fn name(&self) -> &'static str;
+    /// Accepted arguments and aliases, checked at load time.
+    fn spec(&self) -> &'static Spec;
+    /// Whether the module changes nothing but files (see `Module::leaves_accounts_alone`).
+    fn leaves_accounts_alone(&self) -> bool {
+        false
+    }
+    /// The typed arguments; a [`Failure`] (as an error) fails the task with its message.
+    fn parse(&self, args: &Args, host: &mut dyn Resolve) -> Result<Self::Args>;
+    /// What to look at on the host.
+    fn observe(&self, args: &Self::Args) -> Observe;
+    /// What to do. Pure.
+    fn decide(&self, args: &Self::Args, seen: &Observed) -> Outcome<Self::Change>;
+    /// How to do it. Pure.
+    fn apply(&self, args: &Self::Args, change: &Self::Change) -> Vec<Step>;
+    /// The result once the steps ran (`done` holds what they reported).
+    fn finish(&self, args: &Self::Args, change: &Self::Change, done: &Done, report: Plan) -> Plan {
+        let _ = (args, change, done);
+        report
+    }
+}

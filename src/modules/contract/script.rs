@@ -1,0 +1,110 @@
+//! `Script`: shell text built from fixed program names and quoted words. A module never
+//! formats a value into shell text: every value goes through [`Script::cmd`], which quotes it,
+//! and the only unquoted text is `&'static str` written in the source. Values marked secret
+//! are masked in what is displayed ([`Script::shown`]).
+
+use crate::shell::quote;
+
+/// Commands for one round trip, one per line.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Script {
+    text: String,
+    secrets: Vec<String>,
+}
+
+impl Script {
+    pub fn new() -> Script {
+        Script::default()
+    }
+
+    /// One command: a fixed program (with fixed options) and its words, each quoted.
+    pub fn cmd<S: AsRef<str>>(
+        mut self,
+        program: &'static str,
+        words: impl IntoIterator<Item = S>,
+    ) -> Script {
+        self.text.push_str(program);
+        for w in words {
+            self.text.push(' ');
+            self.text.push_str(&quote(w.as_ref()));
+        }
+        self.text.push('\n');
+        self
+    }
+
+    /// One more word on the current line, quoted (after fixed text such as `if [ -f`).
+    pub fn arg(mut self, word: &str) -> Script {
+        self.text.push(' ');
+        self.text.push_str(&quote(word));
+        self
+    }
+
+    /// Fixed shell text (control flow, redirections), as written in the source.
+    pub fn raw(mut self, text: &'static str) -> Script {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Text the contract itself generates (section markers with the probe's random token);
+    /// not for modules, which only write `&'static str` ([`Script::raw`]).
+    pub(super) fn raw_owned(mut self, text: String) -> Script {
+        self.text.push_str(&text);
+        self
+    }
+
+    /// A value the script uses that must never be displayed (a password): [`Script::shown`]
+    /// masks it.
+    pub fn secret(mut self, value: impl Into<String>) -> Script {
+        let v = value.into();
+        if !v.is_empty() {
+            self.secrets.push(quote(&v));
+        }
+        self
+    }
+
+    /// This script, then `other`.
+    pub fn then(mut self, other: Script) -> Script {
+        self.text.push_str(&other.text);
+        self.secrets.extend(other.secrets);
+        self
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.text.trim().is_empty()
+    }
+
+    /// The shell text, to run.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The shell text with secret values masked, to display.
+    pub fn shown(&self) -> String {
+        self.secrets.iter().fold(self.text.clone(), |t, s| {
+            t.replace(s.as_str(), "'********'")
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_quoted_and_secrets_masked() {
+        let s = Script::new()
+            .cmd("mkdir -p --", ["/tmp/a b", "$(reboot)"])
+            .raw("true\n")
+            .cmd("chpasswd", ["hunter2; rm -rf /"])
+            .secret("hunter2; rm -rf /");
+        assert_eq!(
+            s.text(),
+            "mkdir -p -- '/tmp/a b' '$(reboot)'\ntrue\nchpasswd 'hunter2; rm -rf /'\n"
+        );
+        assert_eq!(
+            s.shown(),
+            "mkdir -p -- '/tmp/a b' '$(reboot)'\ntrue\nchpasswd '********'\n"
+        );
+        assert!(Script::new().raw("\n").is_empty());
+    }
+}

@@ -1,0 +1,400 @@
+//! The table runner: every file `tests/modules/<module>.yaml` lists cases of arguments and a
+//! host state (files, users, groups, command outputs) with the outcome `decide` must reach and
+//! the steps `apply` must produce. Each change is then applied to the state in memory and
+//! decided again: the second decision must be `unchanged` (idempotence). Check mode stops
+//! after `decide`, so the same table is also its prediction. No host is needed; the host
+//! tests prove the steps do on a real system what the tables say.
+
+use super::super::fileops::{self, FileState, Ident, Probe};
+use super::super::{Args, Plan};
+use super::{Content, Observe, Observed, Outcome, Resolve, Step, Typed};
+use serde_json::Value as J;
+use std::collections::BTreeMap;
+
+/// One path of the state.
+#[derive(Clone, Debug)]
+enum Node {
+    File(Vec<u8>),
+    Dir,
+    Link(String),
+}
+
+#[derive(Clone, Debug)]
+struct Entry {
+    node: Node,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+}
+
+/// A host state in memory.
+#[derive(Clone, Debug, Default)]
+struct Host {
+    files: BTreeMap<String, Entry>,
+    users: BTreeMap<String, u32>,
+    groups: BTreeMap<String, u32>,
+    sections: BTreeMap<String, String>,
+}
+
+fn s(v: &J) -> Option<String> {
+    v.as_str().map(str::to_string)
+}
+
+impl Host {
+    fn from_json(v: &J) -> Host {
+        let ids = |key: &str| -> BTreeMap<String, u32> {
+            let mut m: BTreeMap<String, u32> = [("root".to_string(), 0)].into();
+            if let Some(o) = v.get(key).and_then(J::as_object) {
+                m.extend(
+                    o.iter()
+                        .map(|(k, id)| (k.clone(), id.as_u64().unwrap_or(0) as u32)),
+                );
+            }
+            m
+        };
+        let mut h = Host {
+            users: ids("users"),
+            groups: ids("groups"),
+            ..Host::default()
+        };
+        for (path, f) in v.get("files").and_then(J::as_object).into_iter().flatten() {
+            let node = if let Some(t) = f.get("link").and_then(J::as_str) {
+                Node::Link(t.to_string())
+            } else if f.get("dir").and_then(J::as_bool) == Some(true) {
+                Node::Dir
+            } else {
+                Node::File(
+                    f.get("content")
+                        .and_then(s)
+                        .unwrap_or_default()
+                        .into_bytes(),
+                )
+            };
+            let default = match node {
+                Node::Dir => 0o755,
+                Node::Link(_) => 0o777,
+                Node::File(_) => 0o644,
+            };
+            let mode = f
+                .get("mode")
+                .and_then(J::as_str)
+                .map(|m| u32::from_str_radix(m, 8).expect("mode in octal"))
+                .unwrap_or(default);
+            let id = |k: &str, m: &BTreeMap<String, u32>| {
+                f.get(k).and_then(J::as_str).map_or(0, |n| m[n])
+            };
+            let e = Entry {
+                node,
+                mode,
+                uid: id("owner", &h.users),
+                gid: id("group", &h.groups),
+            };
+            h.files.insert(path.clone(), e);
+        }
+        for (k, t) in v
+            .get("sections")
+            .and_then(J::as_object)
+            .into_iter()
+            .flatten()
+        {
+            h.sections.insert(k.clone(), s(t).unwrap_or_default());
+        }
+        h
+    }
+
+    /// The path a link leads to (one level at a time, at most 8).
+    fn follow(&self, path: &str) -> String {
+        let mut p = path.to_string();
+        for _ in 0..8 {
+            match self.files.get(&p).map(|e| &e.node) {
+                Some(Node::Link(t)) if t.starts_with('/') => p = t.clone(),
+                Some(Node::Link(t)) => p = fileops::join(&fileops::dirname(&p), t),
+                _ => break,
+            }
+        }
+        p
+    }
+
+    fn name_of(m: &BTreeMap<String, u32>, id: u32) -> String {
+        m.iter()
+            .find(|(_, i)| **i == id)
+            .map(|(n, _)| n.clone())
+            .unwrap_or_default()
+    }
+
+    fn state(&self, path: &str, follow: bool) -> FileState {
+        let at = if follow {
+            self.follow(path)
+        } else {
+            path.to_string()
+        };
+        let Some(e) = self.files.get(&at) else {
+            return FileState::default();
+        };
+        let (kind, size) = match &e.node {
+            Node::File(c) => (fileops::S_IFREG, c.len() as u64),
+            Node::Dir => (fileops::S_IFDIR, 4096),
+            Node::Link(t) => (fileops::S_IFLNK, t.len() as u64),
+        };
+        let link = matches!(self.files.get(path).map(|e| &e.node), Some(Node::Link(_)));
+        FileState {
+            path: path.to_string(),
+            exists: true,
+            st_mode: kind | e.mode,
+            uid: e.uid,
+            gid: e.gid,
+            size,
+            nlink: 1,
+            owner: Host::name_of(&self.users, e.uid),
+            group: Host::name_of(&self.groups, e.gid),
+            link_target: match self.files.get(path).map(|e| &e.node) {
+                Some(Node::Link(t)) => Some(t.clone()),
+                _ => None,
+            },
+            link_source: link.then(|| self.follow(path)),
+            readable: true,
+            writeable: true,
+            ..FileState::default()
+        }
+    }
+
+    fn ident(m: &BTreeMap<String, u32>, name: &str) -> Option<Ident> {
+        match name.parse::<u32>() {
+            Ok(id) => Some(Ident {
+                id,
+                name: Host::name_of(m, id),
+            }),
+            Err(_) => m.get(name).map(|id| Ident {
+                id: *id,
+                name: name.to_string(),
+            }),
+        }
+    }
+
+    /// What the driver would gather for `want`.
+    fn observe(&self, want: &Observe) -> Observed {
+        let mut files = Probe {
+            umask: 0o022,
+            me_user: Some(Ident {
+                id: 0,
+                name: "root".into(),
+            }),
+            me_group: Some(Ident {
+                id: 0,
+                name: "root".into(),
+            }),
+            ..Probe::default()
+        };
+        if let Some(req) = &want.files {
+            files.states = req
+                .items
+                .iter()
+                .map(|i| self.state(&i.path, i.follow))
+                .collect();
+            files.owner = req
+                .owner
+                .as_deref()
+                .and_then(|o| Host::ident(&self.users, o));
+            files.group = req
+                .group
+                .as_deref()
+                .and_then(|g| Host::ident(&self.groups, g));
+        }
+        let content = match want
+            .read
+            .as_deref()
+            .map(|p| self.files.get(&self.follow(p)))
+        {
+            Some(Some(Entry {
+                node: Node::File(c),
+                ..
+            })) => Content::Bytes(c.clone()),
+            _ => Content::Absent,
+        };
+        let sections = want
+            .sections
+            .iter()
+            .filter_map(|(n, _)| Some((n.to_string(), self.sections.get(*n)?.clone())))
+            .collect();
+        Observed {
+            files,
+            content,
+            sections,
+        }
+    }
+
+    /// Applies data steps; `false` if a step is a script (which only a host can run).
+    fn apply(&mut self, steps: &[Step]) -> bool {
+        for step in steps {
+            match step {
+                Step::Run { .. } => return false,
+                Step::Mkdir { path } => {
+                    for p in fileops::ancestors(path).into_iter().chain([path.clone()]) {
+                        self.files.entry(p).or_insert(Entry {
+                            node: Node::Dir,
+                            mode: 0o755,
+                            uid: 0,
+                            gid: 0,
+                        });
+                    }
+                }
+                Step::Put { path, data, opts } => {
+                    let old = self.files.get(path).cloned();
+                    let keep = |f: fn(&Entry) -> u32, d: u32| old.as_ref().map_or(d, f);
+                    let e = Entry {
+                        node: Node::File(data.clone()),
+                        mode: opts.mode.unwrap_or_else(|| keep(|e| e.mode, 0o644)),
+                        uid: opts.owner.unwrap_or_else(|| keep(|e| e.uid, 0)),
+                        gid: opts.group.unwrap_or_else(|| keep(|e| e.gid, 0)),
+                    };
+                    self.files.insert(path.clone(), e);
+                }
+                Step::Attrs { path, change } => {
+                    let e = self.files.get_mut(path).expect("attrs of an existing path");
+                    if let Some((_, u)) = change.owner {
+                        e.uid = u;
+                    }
+                    if let Some((_, g)) = change.group {
+                        e.gid = g;
+                    }
+                    if let Some((_, m)) = change.mode {
+                        e.mode = m;
+                    }
+                }
+            }
+        }
+        true
+    }
+}
+
+impl Resolve for Host {
+    fn expand_path(&mut self, path: &str) -> anyhow::Result<String> {
+        Ok(path.replacen('~', "/root", usize::from(path.starts_with('~'))))
+    }
+}
+
+/// Compares what a report says with the `expect` keys that concern it.
+fn check_report(case: &str, r: &Plan, expect: &J) {
+    if let Some(m) = expect.get("msg") {
+        assert_eq!(
+            r.msg.as_deref().unwrap_or(""),
+            m.as_str().unwrap(),
+            "{case}: msg"
+        );
+    }
+    for (k, v) in expect
+        .get("values")
+        .and_then(J::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let got = serde_json::to_value(r.values.get(k.as_str())).unwrap();
+        assert_eq!(&got, v, "{case}: value {k}");
+    }
+    if let Some(d) = expect.get("diff").and_then(J::as_array) {
+        let got: Vec<J> = r
+            .diffs
+            .iter()
+            .map(|d| J::from(vec![d.before.clone(), d.after.clone()]))
+            .collect();
+        assert_eq!(&got, d, "{case}: diffs as [before, after]");
+    }
+}
+
+/// Runs one case of module `m`.
+fn run_case<T: Typed>(m: &T, case: &J) {
+    let name = case["name"].as_str().expect("every case has a name");
+    let args_v = minijinja::Value::from(minijinja::value::Serde(case["args"].clone()));
+    let args = Args::from_value(m.name(), m.spec(), &args_v).expect("arguments the spec accepts");
+    let mut host = Host::from_json(&case["host"]);
+    let expect = &case["expect"];
+    let want = expect["outcome"].as_str().expect("expect.outcome");
+    let typed = match m.parse(&args, &mut host) {
+        Ok(a) => a,
+        Err(e) => {
+            assert_eq!(want, "fail", "{name}: parse failed: {e:#}");
+            assert_eq!(format!("{e:#}"), expect["msg"].as_str().unwrap(), "{name}");
+            return;
+        }
+    };
+    let outcome = m.decide(&typed, &host.observe(&m.observe(&typed)));
+    match outcome {
+        Outcome::Unchanged(r) => {
+            assert_eq!(want, "unchanged", "{name}: {:?}", r.msg);
+            check_report(name, &r, expect);
+        }
+        Outcome::Fail(f) => {
+            assert_eq!(want, "fail", "{name}: failed with {}", f.msg);
+            assert_eq!(f.msg, expect["msg"].as_str().unwrap(), "{name}");
+            check_report(name, &f.into_plan(), &J::Null);
+        }
+        Outcome::Change {
+            change,
+            report,
+            pending,
+        } => {
+            assert_eq!(want, "change", "{name}: changed ({:?})", report.msg);
+            check_report(name, &report, expect);
+            let pend = pending.map(|f| f.msg);
+            assert_eq!(
+                pend.as_deref(),
+                expect.get("pending").and_then(J::as_str),
+                "{name}: pending"
+            );
+            let steps = m.apply(&typed, &change);
+            let shown: Vec<String> = steps.iter().map(Step::describe).collect();
+            let want_steps: Vec<String> = expect["steps"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{name}: a change lists its steps"))
+                .iter()
+                .map(|s| s.as_str().unwrap().to_string())
+                .collect();
+            assert_eq!(shown, want_steps, "{name}: steps");
+            let mut after = match case.get("after") {
+                Some(a) => Host::from_json(a),
+                None => host.clone(),
+            };
+            let simulated = case.get("after").is_some() || after.apply(&steps);
+            assert!(
+                simulated,
+                "{name}: a change with scripts needs `after:`, the state they leave"
+            );
+            let again = m.decide(&typed, &after.observe(&m.observe(&typed)));
+            assert!(
+                matches!(again, Outcome::Unchanged(_)),
+                "{name}: the second run must change nothing"
+            );
+        }
+    }
+}
+
+/// Runs every case of one table file; the number of cases run.
+fn run_file(path: &std::path::Path) -> usize {
+    let text = std::fs::read_to_string(path).unwrap();
+    let v = crate::yaml::value_from_yaml_str(&text).unwrap();
+    let j = serde_json::to_value(&v).unwrap();
+    let cases = j["cases"].as_array().expect("a list of cases");
+    for case in cases {
+        match j["module"].as_str().unwrap() {
+            "lineinfile" => run_case(&super::super::lineinfile::LineInFile, case),
+            other => panic!("{}: no table runner for module {other}", path.display()),
+        }
+    }
+    cases.len()
+}
+
+#[test]
+fn module_tables() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/modules");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let total: usize = files
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .map(|p| run_file(p))
+        .sum();
+    assert!(total > 0, "no cases in {}", dir.display());
+}
