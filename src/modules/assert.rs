@@ -1,6 +1,7 @@
 //! `assert`: evaluate conditions (raw expressions, like `when`) on the controller.
 
-use super::{Args, Module, ModuleCtx, Plan, Spec};
+use super::contract::{Action, Resolve};
+use super::{Args, Plan, Spec};
 use anyhow::{anyhow, Result};
 use minijinja::Value;
 
@@ -19,21 +20,14 @@ static SPEC: Spec = Spec {
     any_args: false,
 };
 
-impl Module for Assert {
-    fn leaves_accounts_alone(&self) -> bool {
-        true
-    }
-
+impl Action for Assert {
     fn name(&self) -> &'static str {
         "assert"
     }
     fn spec(&self) -> &'static Spec {
         &SPEC
     }
-    fn controller_only(&self) -> bool {
-        true
-    }
-    fn plan(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
+    fn act(&self, args: &Args, env: &dyn Resolve) -> Result<Plan> {
         use crate::template::conditional::{evaluate, evaluate_value, CondError};
         // Each item a condition: a trusted string is an expression (a template in it is
         // evaluated with it), a boolean is itself (what `'{{ x == 1 }}'` gave).
@@ -52,17 +46,17 @@ impl Module for Assert {
                     let t = crate::template::compile_condition(s).map_err(|e| {
                         anyhow!("the condition `{cond}` is not a valid expression: {e}")
                     })?;
-                    match evaluate(&t, ctx.vars) {
+                    match evaluate(&t, env.vars()) {
                         Err(CondError::Render(e)) => {
                             return Err(anyhow!(
                                 "evaluating `{cond}`: {}",
-                                describe(&t, ctx.vars, &e)
+                                describe(&t, env.vars(), &e)
                             ))
                         }
                         r => r,
                     }
                 }
-                _ => evaluate_value(item, ctx.vars),
+                _ => evaluate_value(item, env.vars()),
             };
             let ok = match evaluated {
                 Ok(b) => b,

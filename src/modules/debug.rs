@@ -3,7 +3,8 @@
 //! a variable or an expression, an undefined one shows a placeholder and a warning, any other
 //! error fails the task; `verbosity` above the run's `-v` count skips it.
 
-use super::{Args, Module, ModuleCtx, Plan, Spec};
+use super::contract::{Action, Resolve};
+use super::{Args, Plan, Spec};
 use anyhow::Result;
 use minijinja::value::ValueKind;
 use minijinja::Value;
@@ -32,23 +33,16 @@ fn python_text(e: &minijinja::Error) -> String {
         .unwrap_or_else(|| format!("{e:#}"))
 }
 
-impl Module for Debug {
-    fn leaves_accounts_alone(&self) -> bool {
-        true
-    }
-
+impl Action for Debug {
     fn name(&self) -> &'static str {
         "debug"
     }
     fn spec(&self) -> &'static Spec {
         &SPEC
     }
-    fn controller_only(&self) -> bool {
-        true
-    }
-    fn plan(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
+    fn act(&self, args: &Args, env: &dyn Resolve) -> Result<Plan> {
         let verbosity = args.int("verbosity")?.unwrap_or(0);
-        if verbosity > i64::from(ctx.verbosity) {
+        if verbosity > i64::from(env.verbosity()) {
             let mut plan = Plan::unchanged();
             plan.skipped = Some("Verbosity threshold not met.".into());
             return Ok(plan);
@@ -83,10 +77,10 @@ impl Module for Debug {
         // `var` names a variable or an expression, evaluated without braces.
         let tmpl = crate::template::compile_condition_lenient(&name);
         let mut plan = Plan::unchanged();
-        let value = match tmpl.render(ctx.vars) {
+        let value = match tmpl.render(env.vars()) {
             Ok(v) => v,
             Err(e) if e.kind() == minijinja::ErrorKind::UndefinedError => {
-                let what = crate::template::tree::undefined_message(&tmpl, ctx.vars)
+                let what = crate::template::tree::undefined_message(&tmpl, env.vars())
                     .unwrap_or_else(|| python_text(&e));
                 plan.values.insert(
                     "warnings".into(),
@@ -103,7 +97,11 @@ impl Module for Debug {
                 )))
             }
         };
-        let omit = ctx.vars.get_attr("omit").ok().filter(|o| !o.is_undefined());
+        let omit = env
+            .vars()
+            .get_attr("omit")
+            .ok()
+            .filter(|o| !o.is_undefined());
         let value = match omit {
             Some(o) if o == value => {
                 plan.values.insert(

@@ -1,6 +1,7 @@
 //! `fail`: fail the host with a message.
 
-use super::{Args, Module, ModuleCtx, Plan, Spec};
+use super::contract::{Action, Resolve};
+use super::{Args, Plan, Spec};
 use anyhow::Result;
 
 pub struct Fail;
@@ -12,21 +13,14 @@ static SPEC: Spec = Spec {
     any_args: false,
 };
 
-impl Module for Fail {
-    fn leaves_accounts_alone(&self) -> bool {
-        true
-    }
-
+impl Action for Fail {
     fn name(&self) -> &'static str {
         "fail"
     }
     fn spec(&self) -> &'static Spec {
         &SPEC
     }
-    fn controller_only(&self) -> bool {
-        true
-    }
-    fn plan(&self, _ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
+    fn act(&self, args: &Args, _env: &dyn Resolve) -> Result<Plan> {
         Ok(Plan::fail(
             args.str("msg")
                 .unwrap_or_else(|| "Failed as requested from task".into()),

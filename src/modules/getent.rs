@@ -4,10 +4,12 @@
 //! gshadow, at whitespace otherwise, or at `split`); a key found more than once maps to the
 //! list of its entries. Read-only: the same in check mode.
 
-use super::{Args, Module, ModuleCtx, Plan, Spec};
+use super::contract::{Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed};
+use super::{Args, Plan, Spec};
 use crate::vars::VarMap;
 use anyhow::Result;
 use minijinja::Value;
+use std::convert::Infallible;
 
 pub struct Getent;
 
@@ -57,7 +59,19 @@ fn parse(out: &str, split: Option<&str>) -> VarMap {
     tree
 }
 
-impl Module for Getent {
+/// `getent`'s arguments.
+pub struct GetentArgs {
+    database: String,
+    key: Option<String>,
+    service: Option<String>,
+    split: Option<String>,
+    fail_key: bool,
+}
+
+impl Typed for Getent {
+    type Args = GetentArgs;
+    type Change = Infallible;
+
     fn leaves_accounts_alone(&self) -> bool {
         true
     }
@@ -70,48 +84,64 @@ impl Module for Getent {
         &SPEC
     }
 
-    fn plan(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
+    fn parse(&self, args: &Args, _host: &mut dyn Resolve) -> Result<GetentArgs> {
         let database = args.req_str("database")?;
-        let key = args.str("key");
-        let mut cmd = format!("getent {}", crate::shell::quote(&database));
-        if let Some(k) = &key {
-            cmd.push(' ');
-            cmd.push_str(&crate::shell::quote(k));
-        }
-        if let Some(s) = args.str("service") {
-            cmd.push_str(" -s ");
-            cmd.push_str(&crate::shell::quote(&s));
-        }
         let split = args.str("split").or_else(|| {
             ["passwd", "shadow", "group", "gshadow"]
                 .contains(&database.as_str())
                 .then(|| ":".to_string())
         });
-        let out = ctx.run(&cmd)?;
-        let tree_name = format!("getent_{database}");
+        Ok(GetentArgs {
+            key: args.str("key"),
+            service: args.str("service"),
+            fail_key: args.bool_or("fail_key", true)?,
+            database,
+            split,
+        })
+    }
+
+    fn observe(&self, a: &GetentArgs) -> Observe {
+        let mut words = vec![a.database.clone()];
+        words.extend(a.key.clone());
+        if let Some(s) = &a.service {
+            words.extend(["-s".to_string(), s.clone()]);
+        }
+        Observe {
+            sections: vec![("getent", Script::new().cmd("getent", words))],
+            ..Observe::default()
+        }
+    }
+
+    fn decide(&self, a: &GetentArgs, seen: &Observed) -> Outcome<Infallible> {
+        let tree_name = format!("getent_{}", a.database);
         let facts = |tree: VarMap| {
             let mut f = VarMap::new();
             f.insert(tree_name.clone(), crate::vars::map_value(tree));
             f
         };
-        let mut plan = match out.rc {
-            0 => Plan::unchanged().with_facts(facts(parse(&out.stdout_str(), split.as_deref()))),
-            1 => Plan::fail("Missing arguments, or database unknown."),
-            2 => {
+        let fail = |msg: String| Outcome::Fail(Failure::new(msg));
+        let mut plan = match seen.code("getent") {
+            Some(0) => Plan::unchanged()
+                .with_facts(facts(parse(seen.section("getent"), a.split.as_deref()))),
+            Some(1) => return fail("Missing arguments, or database unknown.".into()),
+            Some(2) => {
                 let msg = "One or more supplied key could not be found in the database.";
-                if args.bool_or("fail_key", true)? {
-                    Plan::fail(msg)
-                } else {
-                    let mut tree = VarMap::new();
-                    tree.insert(key.unwrap_or_default(), Value::from(()));
-                    Plan::unchanged().with_facts(facts(tree)).with_msg(msg)
+                if a.fail_key {
+                    return fail(msg.into());
                 }
+                let mut tree = VarMap::new();
+                tree.insert(a.key.clone().unwrap_or_default(), Value::from(()));
+                Plan::unchanged().with_facts(facts(tree)).with_msg(msg)
             }
-            3 => Plan::fail("Enumeration not supported on this database."),
-            _ => Plan::fail(format!("Unexpected failure! {}", out.stderr_str().trim())),
+            Some(3) => return fail("Enumeration not supported on this database.".into()),
+            _ => return fail(format!("Unexpected failure! {}", seen.stderr.trim())),
         };
         plan.facts_kind = super::FactKind::ModuleFacts;
-        Ok(plan)
+        Outcome::Unchanged(plan)
+    }
+
+    fn apply(&self, _a: &GetentArgs, change: &Infallible) -> Vec<Step> {
+        match *change {}
     }
 }
 

@@ -3,7 +3,8 @@
 //! in the role's `vars/`, then beside the task file, then in the playbook's `vars/` and dir.
 //! Values stay templates, rendered when they are read (as Ansible's are).
 
-use super::{Args, Module, ModuleCtx, Plan, Spec};
+use super::contract::{Action, Resolve};
+use super::{Args, Plan, Spec};
 use crate::vars::{map_value, varmap_from_value, VarMap};
 use anyhow::{anyhow, Result};
 use minijinja::value::ValueKind;
@@ -79,21 +80,14 @@ pub fn read_vars_file(path: &Path) -> Result<VarMap> {
     }
 }
 
-impl Module for IncludeVars {
-    fn leaves_accounts_alone(&self) -> bool {
-        true
-    }
-
+impl Action for IncludeVars {
     fn name(&self) -> &'static str {
         "include_vars"
     }
     fn spec(&self) -> &'static Spec {
         &SPEC
     }
-    fn controller_only(&self) -> bool {
-        true
-    }
-    fn plan(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
+    fn act(&self, args: &Args, env: &dyn Resolve) -> Result<Plan> {
         let mut files: Vec<PathBuf> = Vec::new();
         if let Some(dir) = args.str("dir") {
             if args.has("file") || args.has("_raw_params") {
@@ -102,7 +96,7 @@ impl Module for IncludeVars {
                     &[],
                 ));
             }
-            let Some(found) = ctx.paths.find("vars", &dir) else {
+            let Some(found) = env.paths().find("vars", &dir) else {
                 return Ok(fail(&format!("{dir} directory does not exist"), &[]));
             };
             if !found.is_dir() {
@@ -139,7 +133,7 @@ impl Module for IncludeVars {
             };
             let ignore_unknown = args.bool_or("ignore_unknown_extensions", false)?;
             // The role's own vars/main.yml is never read by `dir`.
-            let role_main = ctx.paths.dirs.first().map(|d| d.join("vars/main.yml"));
+            let role_main = env.paths().dirs.first().map(|d| d.join("vars/main.yml"));
             for f in walk(&found, depth) {
                 let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("");
                 if ignore.iter().any(|re| re.is_match(name))
@@ -176,11 +170,11 @@ impl Module for IncludeVars {
                     &[],
                 ));
             };
-            match ctx.paths.find("vars", &file).filter(|p| p.is_file()) {
+            match env.paths().find("vars", &file).filter(|p| p.is_file()) {
                 Some(p) => files.push(p),
                 None => {
                     let mut msg = format!("Could not find or access '{file}'\nSearched in:");
-                    for d in &ctx.paths.dirs {
+                    for d in &env.paths().dirs {
                         msg.push_str(&format!(
                             "\n\t{}\n\t{}",
                             d.join("vars").join(&file).display(),
@@ -217,7 +211,7 @@ impl Module for IncludeVars {
         // `hash_behaviour: merge`: mappings are merged into the variables' current values.
         if args.str("hash_behaviour").as_deref() == Some("merge") {
             for (k, v) in vars.iter_mut() {
-                let Ok(old) = ctx.vars.get_attr(k) else {
+                let Ok(old) = env.vars().get_attr(k) else {
                     continue;
                 };
                 if old.kind() != ValueKind::Map || v.kind() != ValueKind::Map {

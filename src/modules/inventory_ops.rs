@@ -3,7 +3,8 @@
 //! executor applies it to the inventory after the task (`Runner::apply_inventory_changes`).
 //! `add_host` bypasses the host loop: it runs once, as Ansible runs it.
 
-use super::{Args, Module, ModuleCtx, Plan, Spec};
+use super::contract::{Action, Resolve};
+use super::{Args, Plan, Spec};
 use crate::vars::map_value;
 use anyhow::Result;
 use minijinja::Value;
@@ -48,20 +49,14 @@ fn list(args: &Args, key: &str) -> Vec<String> {
     }
 }
 
-impl Module for GroupBy {
+impl Action for GroupBy {
     fn name(&self) -> &'static str {
         "group_by"
     }
     fn spec(&self) -> &'static Spec {
         &GROUP_BY_SPEC
     }
-    fn controller_only(&self) -> bool {
-        true
-    }
-    fn leaves_accounts_alone(&self) -> bool {
-        true
-    }
-    fn plan(&self, _ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
+    fn act(&self, args: &Args, _env: &dyn Resolve) -> Result<Plan> {
         let Some(key) = args.str("key") else {
             return Ok(Plan::fail(
                 "the 'key' param is required when using group_by",
@@ -80,20 +75,14 @@ impl Module for GroupBy {
     }
 }
 
-impl Module for AddHost {
+impl Action for AddHost {
     fn name(&self) -> &'static str {
         "add_host"
     }
     fn spec(&self) -> &'static Spec {
         &ADD_HOST_SPEC
     }
-    fn controller_only(&self) -> bool {
-        true
-    }
-    fn leaves_accounts_alone(&self) -> bool {
-        true
-    }
-    fn plan(&self, _ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
+    fn act(&self, args: &Args, _env: &dyn Resolve) -> Result<Plan> {
         let Some(name) = args.str("name") else {
             return Ok(Plan::fail("name is required"));
         };

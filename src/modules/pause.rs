@@ -2,8 +2,9 @@
 //! when a person is at the terminal (without one, a prompt without a time does not wait).
 //! The host is not touched. The result has Ansible's keys.
 
+use super::contract::{Action, Resolve};
 use super::fileops::fail;
-use super::{Args, Module, ModuleCtx, Plan, Spec};
+use super::{Args, Plan, Spec};
 use anyhow::Result;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
@@ -17,15 +18,7 @@ static SPEC: Spec = Spec {
     any_args: false,
 };
 
-impl Module for Pause {
-    fn controller_only(&self) -> bool {
-        true
-    }
-
-    fn leaves_accounts_alone(&self) -> bool {
-        true
-    }
-
+impl Action for Pause {
     fn name(&self) -> &'static str {
         "pause"
     }
@@ -34,8 +27,8 @@ impl Module for Pause {
         &SPEC
     }
 
-    fn plan(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
-        plan(ctx, args)
+    fn act(&self, args: &Args, _env: &dyn Resolve) -> Result<Plan> {
+        plan(args)
     }
 }
 
@@ -60,7 +53,7 @@ fn number(args: &Args, key: &str) -> Result<Option<f64>> {
         })
 }
 
-fn plan(_ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
+fn plan(args: &Args) -> Result<Plan> {
     let echo = args.bool_or("echo", true)?;
     let (wait, stdout) = match (number(args, "seconds")?, number(args, "minutes")?) {
         (Some(s), _) => (Some(s), format!("Paused for {s} seconds")),

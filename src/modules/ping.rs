@@ -1,7 +1,9 @@
-//! `ping`: prove the host answers and its shell works (there is no Python to test).
+//! `ping`: the host's shell answers (`pong`, or `data`); `data: crash` fails as Ansible's does.
 
-use super::{Args, Module, ModuleCtx, Plan, Spec};
+use super::contract::{Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed};
+use super::{Args, Plan, Spec};
 use anyhow::Result;
+use std::convert::Infallible;
 
 pub struct Ping;
 
@@ -12,30 +14,47 @@ static SPEC: Spec = Spec {
     any_args: false,
 };
 
-impl Module for Ping {
-    fn leaves_accounts_alone(&self) -> bool {
-        true
-    }
+impl Typed for Ping {
+    type Args = String;
+    type Change = Infallible;
 
     fn name(&self) -> &'static str {
         "ping"
     }
+
     fn spec(&self) -> &'static Spec {
         &SPEC
     }
-    fn plan(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
-        let data = args.str("data").unwrap_or_else(|| "pong".into());
-        if data == "crash" {
-            // The test module raises there; ansible-core 2.19 reports an exception so.
-            return Ok(Plan::fail("Task failed: Module failed: boom"));
+
+    fn leaves_accounts_alone(&self) -> bool {
+        true
+    }
+
+    fn parse(&self, args: &Args, _host: &mut dyn Resolve) -> Result<String> {
+        Ok(args.str("data").unwrap_or_else(|| "pong".into()))
+    }
+
+    fn observe(&self, _data: &String) -> Observe {
+        Observe {
+            sections: vec![("pong", Script::new().cmd("echo", ["pong"]))],
+            ..Observe::default()
         }
-        let out = ctx.run("echo pong")?;
-        if out.rc != 0 || out.stdout != b"pong\n" {
-            return Ok(Plan::fail(format!(
+    }
+
+    fn decide(&self, data: &String, seen: &Observed) -> Outcome<Infallible> {
+        if data == "crash" {
+            return Outcome::Fail(Failure::new("Task failed: Module failed: boom"));
+        }
+        if seen.section("pong") != "pong\n" {
+            return Outcome::Fail(Failure::new(format!(
                 "the shell did not answer: {}",
-                out.stderr_str().trim()
+                seen.stderr.trim()
             )));
         }
-        Ok(Plan::unchanged().with_value("ping", data))
+        Outcome::Unchanged(Plan::unchanged().with_value("ping", data.as_str()))
+    }
+
+    fn apply(&self, _data: &String, change: &Infallible) -> Vec<Step> {
+        match *change {}
     }
 }

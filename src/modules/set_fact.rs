@@ -1,6 +1,7 @@
 //! `set_fact`: set host variables (at `set_fact` precedence) from already-rendered arguments.
 
-use super::{Args, Module, ModuleCtx, Plan, Spec};
+use super::contract::{Action, Resolve};
+use super::{Args, Plan, Spec};
 use anyhow::Result;
 
 pub struct SetFact;
@@ -12,21 +13,14 @@ static SPEC: Spec = Spec {
     any_args: true,
 };
 
-impl Module for SetFact {
-    fn leaves_accounts_alone(&self) -> bool {
-        true
-    }
-
+impl Action for SetFact {
     fn name(&self) -> &'static str {
         "set_fact"
     }
     fn spec(&self) -> &'static Spec {
         &SPEC
     }
-    fn controller_only(&self) -> bool {
-        true
-    }
-    fn plan(&self, _ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
+    fn act(&self, args: &Args, _env: &dyn Resolve) -> Result<Plan> {
         let mut facts = args.map.clone();
         let cacheable = args.bool_or("cacheable", false)?;
         facts.shift_remove("cacheable");

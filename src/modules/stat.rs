@@ -1,11 +1,13 @@
 //! `stat`: report a path's status under Ansible's keys (`stat.exists`, `stat.mode`, …) from a
 //! single probe command (`stat -c` plus the checksum tool). Never changes anything.
 
+use super::contract::{Observe, Observed, Outcome, Resolve, Script, Step, Typed};
 use super::fileops::{self, Alg, FileState, ProbeItem, ProbeReq};
-use super::{Args, Module, ModuleCtx, Plan, Spec};
+use super::{Args, Plan, Spec};
 use crate::vars::map_value;
 use anyhow::Result;
 use minijinja::Value;
+use std::convert::Infallible;
 
 pub struct Stat;
 
@@ -34,7 +36,18 @@ static SPEC: Spec = Spec {
     any_args: false,
 };
 
-impl Module for Stat {
+/// `stat`'s arguments.
+pub struct StatArgs {
+    path: String,
+    follow: bool,
+    checksum: Option<Alg>,
+    mime: bool,
+}
+
+impl Typed for Stat {
+    type Args = StatArgs;
+    type Change = Infallible;
+
     fn leaves_accounts_alone(&self) -> bool {
         true
     }
@@ -47,70 +60,94 @@ impl Module for Stat {
         &SPEC
     }
 
-    fn plan(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
-        plan(ctx, args)
+    fn parse(&self, args: &Args, host: &mut dyn Resolve) -> Result<StatArgs> {
+        let path = host.expand_path(&args.req_str("path")?)?;
+        let alg_name = args.choice(
+            "checksum_algorithm",
+            &["md5", "sha1", "sha224", "sha256", "sha384", "sha512"],
+            "sha1",
+        )?;
+        let checksum = args
+            .bool_or("get_checksum", true)?
+            .then(|| Alg::parse(&alg_name).unwrap_or(Alg::Sha1));
+        Ok(StatArgs {
+            path,
+            follow: args.bool_or("follow", false)?,
+            checksum,
+            mime: args.bool_or("get_mime", true)?,
+        })
+    }
+
+    fn observe(&self, a: &StatArgs) -> Observe {
+        let mut item = ProbeItem::new(&a.path, a.follow);
+        if let Some(alg) = a.checksum {
+            item = item.sum(alg);
+        }
+        Observe {
+            files: Some(ProbeReq {
+                items: vec![item],
+                ..ProbeReq::default()
+            }),
+            sections: if a.mime {
+                vec![("mime", mime_script(&a.path, a.follow))]
+            } else {
+                Vec::new()
+            },
+            ..Observe::default()
+        }
+    }
+
+    fn decide(&self, a: &StatArgs, seen: &Observed) -> Outcome<Infallible> {
+        let st = seen.files.states.first().cloned().unwrap_or_default();
+        let mut value = stat_value(&a.path, &st);
+        if st.exists && a.mime {
+            let (mimetype, charset) = mime(seen.section("mime"));
+            let mut m: indexmap::IndexMap<String, Value> = value
+                .try_iter()
+                .into_iter()
+                .flatten()
+                .filter_map(|k| Some((k.as_str()?.to_string(), value.get_item(&k).ok()?)))
+                .collect();
+            m.insert("mimetype".into(), Value::from(mimetype));
+            m.insert("charset".into(), Value::from(charset));
+            m.sort_keys();
+            value = map_value(m);
+        }
+        Outcome::Unchanged(Plan::unchanged().with_value("stat", value))
+    }
+
+    fn apply(&self, _a: &StatArgs, change: &Infallible) -> Vec<Step> {
+        match *change {}
     }
 }
 
-fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
-    let path = fileops::expand_home(ctx, &args.req_str("path")?)?;
-    let follow = args.bool_or("follow", false)?;
-    let alg_name = args.choice(
-        "checksum_algorithm",
-        &["md5", "sha1", "sha224", "sha256", "sha384", "sha512"],
-        "sha1",
-    )?;
-    let mut item = ProbeItem::new(&path, follow);
-    if args.bool_or("get_checksum", true)? {
-        item = item.sum(Alg::parse(&alg_name).unwrap_or(Alg::Sha1));
-    }
-    let req = ProbeReq {
-        items: vec![item],
-        ..ProbeReq::default()
-    };
-    let probe = fileops::probe(ctx, &req)?;
-    let st = probe.states.first().cloned().unwrap_or_default();
-    let mut value = stat_value(&path, &st);
-    if st.exists && args.bool_or("get_mime", true)? {
-        let (mimetype, charset) = mime(ctx, &path, follow)?;
-        let mut m: indexmap::IndexMap<String, Value> = value
-            .try_iter()?
-            .filter_map(|k| Some((k.as_str()?.to_string(), value.get_item(&k).ok()?)))
-            .collect();
-        m.insert("mimetype".into(), Value::from(mimetype));
-        m.insert("charset".into(), Value::from(charset));
-        m.sort_keys();
-        value = map_value(m);
-    }
-    Ok(Plan::unchanged().with_value("stat", value))
-}
-
-/// `mimetype` and `charset` as `file --mime-type --mime-encoding` tells them (Ansible's
+/// What tells `mimetype` and `charset`: `file --mime-type --mime-encoding` (Ansible's
 /// source); a host without `file` gets the common answers from a look at the first 64 KiB:
 /// a directory, an empty file, ASCII or UTF-8 text, else binary.
-fn mime(ctx: &mut super::ModuleCtx, path: &str, follow: bool) -> Result<(String, String)> {
-    let q = crate::shell::quote(path);
-    let link = if follow {
-        String::new()
+fn mime_script(path: &str, follow: bool) -> Script {
+    let s = Script::new().set("p", path);
+    let s = if follow {
+        s.raw("if command -v file >/dev/null 2>&1; then file -L --mime-type --mime-encoding -b -- \"$p\" 2>/dev/null || echo 'unknown; charset=unknown'; ")
     } else {
-        format!("elif [ -L {q} ]; then echo 'inode/symlink; charset=binary'; ")
+        s.raw("if command -v file >/dev/null 2>&1; then file --mime-type --mime-encoding -b -- \"$p\" 2>/dev/null || echo 'unknown; charset=unknown'; elif [ -L \"$p\" ]; then echo 'inode/symlink; charset=binary'; ")
     };
-    let flag = if follow { "-L " } else { "" };
-    let script = format!(
-        "if command -v file >/dev/null 2>&1; then file {flag}--mime-type --mime-encoding -b -- {q} 2>/dev/null || echo 'unknown; charset=unknown'; \
-         {link}elif [ -d {q} ]; then echo 'inode/directory; charset=binary'; \
-         elif [ ! -f {q} ] || [ ! -r {q} ]; then echo 'unknown; charset=unknown'; \
-         elif [ ! -s {q} ]; then echo 'inode/x-empty; charset=binary'; \
-         elif [ \"$(head -c 65536 {q} | LC_ALL=C tr -d '\\t\\n\\r\\f\\v -~' | head -c 1 | wc -c)\" -eq 0 ]; then echo 'text/plain; charset=us-ascii'; \
-         elif head -c 65536 {q} | iconv -f UTF-8 -t UTF-8 >/dev/null 2>&1; then echo 'text/plain; charset=utf-8'; \
-         else echo 'application/octet-stream; charset=binary'; fi"
-    );
-    let out = ctx.run(&script)?.stdout_str();
+    s.raw(concat!(
+        "elif [ -d \"$p\" ]; then echo 'inode/directory; charset=binary'; ",
+        "elif [ ! -f \"$p\" ] || [ ! -r \"$p\" ]; then echo 'unknown; charset=unknown'; ",
+        "elif [ ! -s \"$p\" ]; then echo 'inode/x-empty; charset=binary'; ",
+        "elif [ \"$(head -c 65536 \"$p\" | LC_ALL=C tr -d '\\t\\n\\r\\f\\v -~' | head -c 1 | wc -c)\" -eq 0 ]; then echo 'text/plain; charset=us-ascii'; ",
+        "elif head -c 65536 \"$p\" | iconv -f UTF-8 -t UTF-8 >/dev/null 2>&1; then echo 'text/plain; charset=utf-8'; ",
+        "else echo 'application/octet-stream; charset=binary'; fi\n"
+    ))
+}
+
+/// `mimetype` and `charset` from the mime section's line.
+fn mime(out: &str) -> (String, String) {
     let line = out.lines().next().unwrap_or("").trim();
     let (t, c) = line.split_once(';').unwrap_or((line, ""));
     let charset = c.split_once('=').map_or("unknown", |(_, v)| v.trim());
     let t = if t.is_empty() { "unknown" } else { t.trim() };
-    Ok((t.to_string(), charset.to_string()))
+    (t.to_string(), charset.to_string())
 }
 
 /// glibc's `makedev`.
@@ -195,12 +232,14 @@ pub fn stat_value(path: &str, st: &FileState) -> Value {
 
 #[cfg(test)]
 mod tests {
+    use super::super::contract::Driven;
     use super::super::fileops::testing::{args, snapshot, Harness};
+    use super::super::Module;
     use super::*;
     use serde_json::json;
 
     fn stat_of(h: &mut Harness, a: serde_json::Value) -> Value {
-        let plan = Stat.plan_task(&mut h.ctx(true), &args(a)).unwrap();
+        let plan = Driven(Stat).run(&mut h.ctx(true), &args(a), true).unwrap();
         assert!(!plan.changed && !plan.failed, "{:?}", plan.msg);
         plan.values["stat"].clone()
     }
@@ -273,9 +312,10 @@ mod tests {
     #[test]
     fn bad_algorithm_is_an_error() {
         let mut h = Harness::new();
-        let r = Stat.plan(
+        let r = Driven(Stat).run(
             &mut h.ctx(false),
             &args(json!({"path": "/", "checksum_algorithm": "crc"})),
+            false,
         );
         assert!(r.is_err());
     }

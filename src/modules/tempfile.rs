@@ -3,9 +3,8 @@
 //! the host's `$TMPDIR` (else `/tmp`); mode 0600 (file) or 0700 (directory). It always changes
 //! the host; like Ansible's module it cannot run in check mode (it is skipped there).
 
-use super::{Args, Module, ModuleCtx, Plan, Spec};
-use crate::shell::quote;
-use anyhow::Result;
+use super::contract::{Done, Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed};
+use super::{Args, Plan, Spec};
 
 pub struct TempFile;
 
@@ -17,7 +16,16 @@ static SPEC: Spec = Spec {
 };
 
 /// The `mktemp` command for the arguments, or why they are invalid.
-fn command(args: &Args) -> Result<String, String> {
+/// `tempfile`'s arguments.
+#[derive(Debug)]
+pub struct TempArgs {
+    dir: bool,
+    path: Option<String>,
+    prefix: String,
+    suffix: String,
+}
+
+fn parse(args: &Args) -> Result<TempArgs, String> {
     let state = args.str("state").unwrap_or_else(|| "file".into());
     let prefix = args.str("prefix").unwrap_or_else(|| "ansible.".into());
     let suffix = args.str("suffix").unwrap_or_default();
@@ -28,27 +36,41 @@ fn command(args: &Args) -> Result<String, String> {
             ));
         }
     }
-    let dir_flag = match state.as_str() {
-        "file" => "",
-        "directory" => " -d",
+    let dir = match state.as_str() {
+        "file" => false,
+        "directory" => true,
         other => {
             return Err(format!(
                 "value of state must be one of: file, directory, got: {other}"
             ))
         }
     };
-    let dir = match args.str("path") {
-        Some(p) => quote(&p),
-        None => "\"${TMPDIR:-/tmp}\"".into(),
-    };
-    Ok(format!(
-        "mktemp{dir_flag} -p {dir} --suffix={} -- {}",
-        quote(&suffix),
-        quote(&format!("{prefix}XXXXXXXX"))
-    ))
+    Ok(TempArgs {
+        dir,
+        path: args.str("path"),
+        prefix,
+        suffix,
+    })
 }
 
-impl Module for TempFile {
+/// The `mktemp` command: in `path`, else the host's `$TMPDIR`, else `/tmp`.
+fn command(a: &TempArgs) -> Script {
+    let s = Script::new().raw(if a.dir { "mktemp -d -p" } else { "mktemp -p" });
+    let s = match &a.path {
+        Some(p) => s.arg(p),
+        None => s.raw(" \"${TMPDIR:-/tmp}\""),
+    };
+    s.raw(" --suffix")
+        .arg(&a.suffix)
+        .raw(" --")
+        .arg(&format!("{}XXXXXXXX", a.prefix))
+        .raw("\n")
+}
+
+impl Typed for TempFile {
+    type Args = TempArgs;
+    type Change = ();
+
     fn leaves_accounts_alone(&self) -> bool {
         true
     }
@@ -58,29 +80,31 @@ impl Module for TempFile {
     fn spec(&self) -> &'static Spec {
         &SPEC
     }
-    fn plan(&self, _ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
-        Ok(match command(args) {
-            Err(msg) => Plan::fail(msg),
-            Ok(cmd) => {
-                let mut plan = Plan::change(cmd);
-                plan.skip_in_check = true;
-                plan
-            }
-        })
+    fn parse(&self, args: &Args, _host: &mut dyn Resolve) -> anyhow::Result<TempArgs> {
+        parse(args).map_err(|m| Failure::new(m).into())
     }
-    fn apply(&self, ctx: &mut ModuleCtx, _args: &Args, mut plan: Plan) -> Result<Plan> {
-        let cmd: String = plan.take_work()?;
-        let out = ctx.run(&cmd)?;
+    fn observe(&self, _a: &TempArgs) -> Observe {
+        Observe::default()
+    }
+    fn decide(&self, _a: &TempArgs, _seen: &Observed) -> Outcome<()> {
+        let mut report = Plan::unchanged();
+        report.skip_in_check = true;
+        Outcome::change((), report)
+    }
+    fn apply(&self, a: &TempArgs, _c: &()) -> Vec<Step> {
+        vec![Step::Exec {
+            script: command(a),
+            stdin: None,
+        }]
+    }
+    fn finish(&self, a: &TempArgs, _c: &(), done: &Done, report: Plan) -> Plan {
+        let out = &done.outputs[0];
         if out.rc != 0 {
-            return Ok(Plan::fail(out.stderr_str().trim().to_string()));
+            return Plan::fail(out.stderr_str().trim().to_string());
         }
         let path = String::from_utf8_lossy(&out.stdout).trim_end().to_string();
-        let state = if cmd.starts_with("mktemp -d") {
-            "directory"
-        } else {
-            "file"
-        };
-        Ok(plan.with_value("path", path).with_value("state", state))
+        let state = if a.dir { "directory" } else { "file" };
+        report.with_value("path", path).with_value("state", state)
     }
 }
 
@@ -98,19 +122,19 @@ mod tests {
 
     #[test]
     fn commands() {
+        let cmd = |a: &Args| command(&parse(a).unwrap()).text().to_string();
         assert_eq!(
-            command(&args(&[])).unwrap(),
-            "mktemp -p \"${TMPDIR:-/tmp}\" --suffix='' -- ansible.XXXXXXXX"
+            cmd(&args(&[])),
+            "mktemp -p \"${TMPDIR:-/tmp}\" --suffix '' -- ansible.XXXXXXXX\n"
         );
         assert_eq!(
-            command(&args(&[
+            cmd(&args(&[
                 ("state", "directory"),
                 ("path", "/srv/a b"),
                 ("suffix", ".test")
-            ]))
-            .unwrap(),
-            "mktemp -d -p '/srv/a b' --suffix=.test -- ansible.XXXXXXXX"
+            ])),
+            "mktemp -d -p '/srv/a b' --suffix .test -- ansible.XXXXXXXX\n"
         );
-        assert!(command(&args(&[("prefix", "../x")])).is_err());
+        assert!(parse(&args(&[("prefix", "../x")])).is_err());
     }
 }

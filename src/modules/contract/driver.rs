@@ -3,15 +3,19 @@
 //! here, once; broken connections and deadlines pass through as errors.
 
 use super::super::fileops::{self, catch, catch_apply, Payload};
-use super::super::{Args, Module, ModuleCtx, Plan, Spec};
-use super::{observe, Outcome, Resolve, Step, Typed};
+use super::super::{Args, Module, ModuleCtx, Plan, SearchPaths, Spec};
+use super::{observe, Action, Outcome, Resolve, Step, Typed};
+use crate::connection::Output;
 use anyhow::{bail, Result};
+use minijinja::Value;
 
 /// What the steps of a change reported.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Done {
     /// The backup each `Put` step made, in order (`None`: no backup asked or no old file).
     pub backups: Vec<Option<String>>,
+    /// The output of each `Exec` step, in order.
+    pub outputs: Vec<Output>,
 }
 
 impl Done {
@@ -28,6 +32,15 @@ impl Resolve for ModuleCtx<'_> {
     fn expand_path(&mut self, path: &str) -> Result<String> {
         fileops::expand_home(self, path)
     }
+    fn vars(&self) -> &Value {
+        self.vars
+    }
+    fn verbosity(&self) -> u8 {
+        self.verbosity
+    }
+    fn paths(&self) -> &SearchPaths {
+        self.paths
+    }
 }
 
 impl<T: Typed> Module for Driven<T> {
@@ -41,6 +54,10 @@ impl<T: Typed> Module for Driven<T> {
 
     fn leaves_accounts_alone(&self) -> bool {
         self.0.leaves_accounts_alone()
+    }
+
+    fn controller_only(&self) -> bool {
+        self.0.controller_only()
     }
 
     fn plan(&self, _ctx: &mut ModuleCtx, _args: &Args) -> Result<Plan> {
@@ -78,6 +95,35 @@ impl<T: Typed> Module for Driven<T> {
     }
 }
 
+/// An [`Action`] registered as a [`Module`].
+pub struct Acting<A>(pub A);
+
+impl<A: Action> Module for Acting<A> {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    fn spec(&self) -> &'static Spec {
+        self.0.spec()
+    }
+
+    fn controller_only(&self) -> bool {
+        true
+    }
+
+    fn leaves_accounts_alone(&self) -> bool {
+        true
+    }
+
+    fn plan(&self, _ctx: &mut ModuleCtx, _args: &Args) -> Result<Plan> {
+        bail!("invariant: {} runs through its driver", self.0.name())
+    }
+
+    fn run(&self, ctx: &mut ModuleCtx, args: &Args, _check: bool) -> Result<Plan> {
+        catch(self.0.act(args, ctx))
+    }
+}
+
 /// Runs the steps of a change in order.
 pub fn run_steps(ctx: &mut ModuleCtx, steps: &[Step]) -> Result<Done> {
     let mut done = Done::default();
@@ -91,6 +137,9 @@ pub fn run_steps(ctx: &mut ModuleCtx, steps: &[Step]) -> Result<Done> {
             Step::Attrs { path, change } => {
                 fileops::run_script(ctx, "setting attributes", change.to_script(path).text())?
             }
+            Step::Exec { script, stdin } => done
+                .outputs
+                .push(ctx.run_with_stdin(script.text(), stdin.as_deref())?),
             Step::Mkdir { path } => fileops::run_script(
                 ctx,
                 "creating the parent directory",

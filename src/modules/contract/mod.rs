@@ -21,12 +21,12 @@ mod script;
 #[cfg(test)]
 pub mod table;
 
-pub use driver::{Done, Driven};
+pub use driver::{Acting, Done, Driven};
 pub use observe::{Content, Observe, Observed};
 pub use script::Script;
 
 use super::fileops::{AttrChange, PutOpts, TaskFail};
-use super::{Args, Plan, Spec};
+use super::{Args, Plan, SearchPaths, Spec};
 use anyhow::Result;
 use minijinja::Value;
 
@@ -113,6 +113,12 @@ pub enum Step {
     Attrs { path: String, change: AttrChange },
     /// A directory and its missing parents.
     Mkdir { path: String },
+    /// A command whose outcome is the module's result (`command`, `raw`): it never fails the
+    /// step; its output goes to [`Done::outputs`] for `finish`.
+    Exec {
+        script: Script,
+        stdin: Option<Vec<u8>>,
+    },
 }
 
 impl Step {
@@ -153,14 +159,22 @@ impl Step {
                 s
             }
             Step::Mkdir { path } => format!("mkdir {path}"),
+            Step::Exec { script, .. } => format!("exec: {}", script.shown().trim_end()),
         }
     }
 }
 
-/// Host lookups `parse` may need before anything is observed: the expansion of `~` and `$VAR`
-/// in path arguments, as Ansible expands them on the host.
+/// What `parse` may consult besides the arguments: the task's variables and the controller's
+/// search paths (controller-side, no I/O on the host), and the expansion of `~` and `$VAR` in
+/// path arguments, which Ansible does on the host.
 pub trait Resolve {
     fn expand_path(&mut self, path: &str) -> Result<String>;
+    /// The task's variables (`debug`'s `var`, `assert`'s conditions, templates).
+    fn vars(&self) -> &Value;
+    /// The run's `-v` count.
+    fn verbosity(&self) -> u8;
+    /// Where the task's controller files are (`src`, `include_vars`).
+    fn paths(&self) -> &SearchPaths;
 }
 
 /// A module on the contract (see the module docs). Registered through [`Driven`].
@@ -174,6 +188,10 @@ pub trait Typed: Sync + 'static {
     fn name(&self) -> &'static str;
     /// Accepted arguments and aliases, checked at load time.
     fn spec(&self) -> &'static Spec;
+    /// Whether the module runs on the controller only (no connection needed).
+    fn controller_only(&self) -> bool {
+        false
+    }
     /// Whether the module changes nothing but files (see `Module::leaves_accounts_alone`).
     fn leaves_accounts_alone(&self) -> bool {
         false
@@ -191,4 +209,15 @@ pub trait Typed: Sync + 'static {
         let _ = (args, change, done);
         report
     }
+}
+
+/// A controller action: a module that neither reads nor changes a host (`debug`, `set_fact`,
+/// `assert`, `fail`, `pause`, `include_vars`, `group_by`, `add_host`). Its result follows from
+/// the arguments and the task's variables, the same in check mode. Registered through
+/// [`Acting`].
+pub trait Action: Sync + 'static {
+    fn name(&self) -> &'static str;
+    fn spec(&self) -> &'static Spec;
+    /// The result; a [`Failure`] (as an error) fails the task with its message.
+    fn act(&self, args: &Args, env: &dyn Resolve) -> Result<Plan>;
 }

@@ -37,12 +37,21 @@ pub struct Observed {
     pub files: Probe,
     pub content: Content,
     pub sections: HashMap<String, String>,
+    /// Each section's exit status.
+    pub codes: HashMap<String, i32>,
+    /// What the round trip wrote to stderr (for messages when a section is missing).
+    pub stderr: String,
 }
 
 impl Observed {
     /// A section's output (empty if the command printed nothing or was not asked).
     pub fn section(&self, name: &str) -> &str {
         self.sections.get(name).map(String::as_str).unwrap_or("")
+    }
+
+    /// A section's exit status (`None` if it did not run).
+    pub fn code(&self, name: &str) -> Option<i32> {
+        self.codes.get(name).copied()
     }
 }
 
@@ -79,7 +88,11 @@ fn extra_script(marks: &Marks, want: &Observe) -> Script {
     for (name, cmd) in &want.sections {
         s = s
             .raw_owned(marks.start(&format!("s.{name}")))
-            .then(cmd.clone());
+            .raw("{\n")
+            .then(cmd.clone())
+            .raw("}\nr=$?; ")
+            .raw_owned(marks.start(&format!("rc.{name}")))
+            .raw("echo \"$r\"\n");
     }
     if let Some(p) = &want.read {
         s = s
@@ -110,10 +123,19 @@ fn split(marks: &Marks, files: Probe, tail: &[u8], stderr: &str) -> Observed {
         .names()
         .filter_map(|n| Some((n.strip_prefix("s.")?.to_string(), parsed.text(n)?)))
         .collect();
+    let codes = parsed
+        .names()
+        .filter_map(|n| {
+            let rc = parsed.first(n)?.trim().parse().ok()?;
+            Some((n.strip_prefix("rc.")?.to_string(), rc))
+        })
+        .collect();
     Observed {
         files,
         content,
         sections,
+        codes,
+        stderr: stderr.to_string(),
     }
 }
 
@@ -154,12 +176,13 @@ mod tests {
         let s = extra_script(&m, &want);
         assert_eq!(
             s.text(),
-            "echo '@@T:observe'\necho '@@T:s.id'\nid '-u'\necho '@@T:content'\nif [ -f '/etc/a b' ]; then cat -- '/etc/a b'; r=$?; echo; echo \"@@T:read $r\"; fi\n"
+            "echo '@@T:observe'\necho '@@T:s.id'\n{\nid '-u'\n}\nr=$?; echo '@@T:rc.id'\necho \"$r\"\necho '@@T:content'\nif [ -f '/etc/a b' ]; then cat -- '/etc/a b'; r=$?; echo; echo \"@@T:read $r\"; fi\n"
         );
         // Content with a marker-like line and no final newline stays exact.
-        let tail = b"@@T:s.id\n0\n@@T:content\nx\n@@T:read 7\ny\n@@T:read 0\n";
+        let tail = b"@@T:s.id\n0\n@@T:rc.id\n3\n@@T:content\nx\n@@T:read 7\ny\n@@T:read 0\n";
         let o = split(&m, Probe::default(), tail, "");
         assert_eq!(o.section("id"), "0\n");
+        assert_eq!(o.code("id"), Some(3));
         assert_eq!(o.content, Content::Bytes(b"x\n@@T:read 7\ny".to_vec()));
         let o = split(
             &m,

@@ -32,6 +32,31 @@ impl Script {
         self
     }
 
+    /// One command whose every word, the program too, is a value (`executable -c cmd`).
+    pub fn argv<S: AsRef<str>>(mut self, words: impl IntoIterator<Item = S>) -> Script {
+        let quoted: Vec<String> = words.into_iter().map(|w| quote(w.as_ref())).collect();
+        self.text.push_str(&quoted.join(" "));
+        self.text.push('\n');
+        self
+    }
+
+    /// The task's own shell text, run as the user wrote it (`raw`, `shell`): the one place
+    /// where text from a playbook is shell code, because that is what the module is for.
+    pub fn user_shell(mut self, text: &str) -> Script {
+        self.text.push_str(text);
+        self.text.push('\n');
+        self
+    }
+
+    /// `name=value` (the value quoted): fixed text after it refers to `"$name"`.
+    pub fn set(mut self, name: &'static str, value: &str) -> Script {
+        self.text.push_str(name);
+        self.text.push('=');
+        self.text.push_str(&quote(value));
+        self.text.push('\n');
+        self
+    }
+
     /// One more word on the current line, quoted (after fixed text such as `if [ -f`).
     pub fn arg(mut self, word: &str) -> Script {
         self.text.push(' ');

@@ -6,7 +6,7 @@
 //! tests prove the steps do on a real system what the tables say.
 
 use super::super::fileops::{self, FileState, Ident, Probe};
-use super::super::{Args, Plan};
+use super::super::{Args, Plan, SearchPaths};
 use super::{Content, Observe, Observed, Outcome, Resolve, Step, Typed};
 use serde_json::Value as J;
 use std::collections::BTreeMap;
@@ -34,6 +34,12 @@ struct Host {
     users: BTreeMap<String, u32>,
     groups: BTreeMap<String, u32>,
     sections: BTreeMap<String, String>,
+    /// Each section's exit status (`codes:`; 0 when not given).
+    codes: std::collections::HashMap<String, i32>,
+    /// The task's variables and `-v` count (`vars:` and `verbosity:` of the case).
+    vars: minijinja::Value,
+    verbosity: u8,
+    paths: SearchPaths,
 }
 
 fn s(v: &J) -> Option<String> {
@@ -220,6 +226,8 @@ impl Host {
             files,
             content,
             sections,
+            codes: self.codes.clone(),
+            stderr: String::new(),
         }
     }
 
@@ -227,7 +235,7 @@ impl Host {
     fn apply(&mut self, steps: &[Step]) -> bool {
         for step in steps {
             match step {
-                Step::Run { .. } => return false,
+                Step::Run { .. } | Step::Exec { .. } => return false,
                 Step::Mkdir { path } => {
                     for p in fileops::ancestors(path).into_iter().chain([path.clone()]) {
                         self.files.entry(p).or_insert(Entry {
@@ -270,6 +278,15 @@ impl Host {
 impl Resolve for Host {
     fn expand_path(&mut self, path: &str) -> anyhow::Result<String> {
         Ok(path.replacen('~', "/root", usize::from(path.starts_with('~'))))
+    }
+    fn vars(&self) -> &minijinja::Value {
+        &self.vars
+    }
+    fn verbosity(&self) -> u8 {
+        self.verbosity
+    }
+    fn paths(&self) -> &SearchPaths {
+        &self.paths
     }
 }
 
