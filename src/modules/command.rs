@@ -3,19 +3,21 @@
 //! them the task always changes and is skipped in check mode (Ansible's behaviour). `chdir`
 //! goes to the physical directory, as Python's `os.chdir`.
 
-use super::{Args, Module, ModuleCtx, Plan, Spec};
-use crate::shell::{quote, split};
+use super::contract::{
+    Done, Driven, Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed,
+};
+use super::{Args, Plan, Spec};
+use crate::shell::split;
 use anyhow::{bail, Result};
 use minijinja::Value;
-use std::time::Instant;
 
 /// The two modules differ only in how the command line is built.
 pub struct CommandModule {
     shell: bool,
 }
 
-pub static COMMAND: CommandModule = CommandModule { shell: false };
-pub static SHELL: CommandModule = CommandModule { shell: true };
+pub static COMMAND: Driven<CommandModule> = Driven(CommandModule { shell: false });
+pub static SHELL: Driven<CommandModule> = Driven(CommandModule { shell: true });
 
 static COMMAND_SPEC: Spec = Spec {
     args: &[
@@ -61,26 +63,36 @@ static SHELL_SPEC: Spec = Spec {
 const NO_CHDIR: &str = "@@DROVER_NO_CHDIR";
 const NO_PROGRAM: &str = "@@DROVER_NO_PROGRAM";
 
-struct Run {
-    cmdline: String,
+/// `command`'s and `shell`'s arguments, typed.
+pub struct CmdArgs {
+    /// The command line to run (with the `chdir` and program checks).
+    line: Script,
+    /// The command as the result's `cmd` shows it.
     shown: Value,
+    warnings: Vec<String>,
+    /// `creates` (true: skip if it exists) or `removes` (false: skip if missing).
+    guard: Option<(String, bool)>,
+    chdir: Option<String>,
+    stdin: Option<Vec<u8>>,
+    strip: bool,
 }
 
 impl CommandModule {
-    fn build(&self, args: &Args) -> Result<(String, Value)> {
+    /// The command line and what the result shows as `cmd`.
+    fn build(&self, args: &Args) -> Result<(Script, Value)> {
         let given: Vec<&str> = ["_raw_params", "cmd", "argv"]
             .into_iter()
             .filter(|k| args.has(k))
             .collect();
         if given.is_empty() {
-            return Err(super::fileops::fail(
-                "one of the following is required: _raw_params, cmd, argv",
-            ));
+            return Err(
+                Failure::new("one of the following is required: _raw_params, cmd, argv").into(),
+            );
         }
         if given.len() > 1 {
-            return Err(super::fileops::fail(
-                "parameters are mutually exclusive: _raw_params|cmd|argv",
-            ));
+            return Err(
+                Failure::new("parameters are mutually exclusive: _raw_params|cmd|argv").into(),
+            );
         }
         let raw = args.str("_raw_params").or_else(|| args.str("cmd"));
         let (line, shown) = if self.shell {
@@ -88,8 +100,8 @@ impl CommandModule {
                 bail!("`shell` takes its script as text (free-form or `cmd`), not `argv`");
             };
             let line = match args.str("executable") {
-                Some(exe) => format!("{} -c {}", quote(&exe), quote(&script)),
-                None => script.clone(),
+                Some(exe) => Script::new().argv([exe.as_str(), "-c", script.as_str()]),
+                None => Script::new().user_shell(&script),
             };
             (line, Value::from(script))
         } else {
@@ -103,7 +115,7 @@ impl CommandModule {
                 }
             };
             if argv.is_empty() {
-                return Err(super::fileops::fail("no command given"));
+                return Err(Failure::new("no command given").into());
             }
             let shown = Value::from(
                 argv.iter()
@@ -112,53 +124,39 @@ impl CommandModule {
             );
             // As Ansible's `expand_argument_vars` (default true): `$VAR` and `~` in the words
             // are expanded on the host, with the task's environment.
-            let words: Vec<String> = if args.bool_or("expand_argument_vars", true)? {
-                argv.iter()
-                    .map(|w| crate::shell::quote_expanding(w))
-                    .collect()
-            } else {
-                argv.iter().map(|w| quote(w)).collect()
+            let expand = args.bool_or("expand_argument_vars", true)?;
+            let word = |s: Script, w: &str| {
+                if expand {
+                    s.arg_expanding(w)
+                } else {
+                    s.arg(w)
+                }
             };
             // A program that is not there: Ansible's "Error executing command." (rc 2).
-            let line = format!(
-                "command -v {} >/dev/null 2>&1 || {{ printf %s {NO_PROGRAM} >&2; exit 2; }}; {}",
-                words[0],
-                words.join(" ")
-            );
-            (line, shown)
+            let mut line = word(Script::new().raw("command -v"), &argv[0])
+                .raw(" >/dev/null 2>&1 || { printf %s @@DROVER_NO_PROGRAM >&2; exit 2; };");
+            for w in &argv {
+                line = word(line, w);
+            }
+            (line.raw("\n"), shown)
         };
         let line = match args.str("chdir") {
-            Some(dir) => format!(
-                "cd -P -- {} 2>/dev/null || {{ printf %s {NO_CHDIR} >&2; exit 1; }}; {{ {line}\n}}",
-                crate::shell::quote_path(&dir)
-            ),
+            Some(dir) => Script::new()
+                .raw("cd -P --")
+                .arg_dir(&dir)
+                .raw(" 2>/dev/null || { printf %s @@DROVER_NO_CHDIR >&2; exit 1; }; {\n")
+                .then(line)
+                .raw("}\n"),
             None => line,
         };
         Ok((line, shown))
     }
 }
 
-/// A path pattern for the shell: its glob characters live, everything else quoted.
-fn glob_word(pattern: &str) -> String {
-    let mut out = String::new();
-    let mut run = String::new();
-    for c in pattern.chars() {
-        if matches!(c, '*' | '?' | '[' | ']') {
-            if !run.is_empty() {
-                out.push_str(&quote(&std::mem::take(&mut run)));
-            }
-            out.push(c);
-        } else {
-            run.push(c);
-        }
-    }
-    if !run.is_empty() || out.is_empty() {
-        out.push_str(&quote(&run));
-    }
-    out
-}
+impl Typed for CommandModule {
+    type Args = CmdArgs;
+    type Change = ();
 
-impl Module for CommandModule {
     fn name(&self) -> &'static str {
         if self.shell {
             "shell"
@@ -175,109 +173,117 @@ impl Module for CommandModule {
         }
     }
 
-    fn plan(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
-        let (cmdline, shown) = self.build(args)?;
+    fn parse(&self, args: &Args, _host: &mut dyn Resolve) -> Result<CmdArgs> {
+        let (line, shown) = self.build(args)?;
         let mut warnings = Vec::new();
         if let (false, Some(exe)) = (self.shell, args.str("executable")) {
             warnings.push(format!("As of Ansible 2.4, the parameter 'executable' is no longer supported with the 'command' module. Not using '{exe}'."));
         }
         let guard = [("creates", true), ("removes", false)]
             .into_iter()
-            .find_map(|(k, skip_if_exists)| args.str(k).map(|p| (k, p, skip_if_exists)));
-        let chdir = args.str("chdir");
-        // `chdir` is checked first (a bad one fails in check mode too), then the guard's
-        // pattern, relative to it.
-        if guard.is_some() || (ctx.check && chdir.is_some()) {
-            let mut probe = String::new();
-            if let Some(d) = &chdir {
-                probe.push_str(&format!(
-                    "cd -P -- {} 2>/dev/null || {{ echo nochdir; exit 0; }}; ",
-                    crate::shell::quote_path(d)
-                ));
-            }
-            if let Some((_, path, _)) = &guard {
-                probe.push_str(&format!(
-                    "set -- {}; if [ -e \"$1\" ] || [ -L \"$1\" ]; then echo exists; else echo missing; fi",
-                    glob_word(path)
-                ));
-            }
-            let said = ctx.run(&probe)?.stdout_str();
-            if said.trim() == "nochdir" {
-                return Ok(unable_to_chdir(shown));
-            }
-            if let Some((_, path, skip_if_exists)) = &guard {
-                let exists = said.trim() == "exists";
-                if exists == *skip_if_exists {
-                    let why = if *skip_if_exists {
-                        "exists"
-                    } else {
-                        "does not exist"
-                    };
-                    let shoulda = if ctx.check { "Would" } else { "Did" };
-                    return Ok(with_warnings(
-                        Plan::unchanged()
-                            .with_msg(format!("{shoulda} not run command since '{path}' {why}"))
-                            .with_value("cmd", shown)
-                            .with_value("rc", 0)
-                            .with_value("stdout", format!("skipped, since {path} {why}"))
-                            .with_value("stderr", "")
-                            .with_value(
-                                "stdout_lines",
-                                vec![format!("skipped, since {path} {why}")],
-                            )
-                            .with_value("stderr_lines", Vec::<String>::new()),
-                        warnings,
-                    ));
-                }
-            }
-        }
-        let mut plan = Plan::change(Run {
-            cmdline,
-            shown: shown.clone(),
-        })
-        .with_value("cmd", shown);
-        // In check mode: skipped without a guard, a change with one (Ansible's result).
-        plan.skip_in_check = guard.is_none();
-        plan.msg = Some("Command would have run if not in check mode".into());
-        if ctx.check {
-            plan = plan
-                .with_value("rc", 0)
-                .with_value("stdout", "")
-                .with_value("stderr", "");
-        }
-        Ok(with_warnings(plan, warnings))
-    }
-
-    fn apply(&self, ctx: &mut ModuleCtx, args: &Args, mut plan: Plan) -> Result<Plan> {
-        let run: Run = plan.take_work()?;
+            .find_map(|(k, skip_if_exists)| args.str(k).map(|p| (p, skip_if_exists)));
         let stdin = args.str("stdin").map(|mut s| {
             if args.bool_or("stdin_add_newline", true).unwrap_or(true) && !s.ends_with('\n') {
                 s.push('\n');
             }
             s.into_bytes()
         });
-        let start = Instant::now();
-        let started = chrono_like_now();
-        let out = ctx.run_with_stdin(&run.cmdline, stdin.as_deref())?;
-        let delta = start.elapsed();
-        let strip = args.bool_or("strip_empty_ends", true)?;
+        Ok(CmdArgs {
+            line,
+            shown,
+            warnings,
+            guard,
+            chdir: args.str("chdir"),
+            stdin,
+            strip: args.bool_or("strip_empty_ends", true)?,
+        })
+    }
+
+    /// `chdir` first (a bad one fails in check mode too), then the guard's pattern, relative
+    /// to it. Without a guard only a prediction needs to look: a real run finds a bad
+    /// `chdir` by running.
+    fn observe(&self, a: &CmdArgs) -> Observe {
+        let mut sections = Vec::new();
+        if let Some(d) = &a.chdir {
+            let cd = Script::new()
+                .raw("cd -P --")
+                .arg_dir(d)
+                .raw(" 2>/dev/null && echo ok\n");
+            sections.push(("chdir", cd));
+        }
+        if let Some((path, _)) = &a.guard {
+            let test = Script::new().raw("set --").arg_glob(path).raw(
+                "; if [ -e \"$1\" ] || [ -L \"$1\" ]; then echo exists; else echo missing; fi\n",
+            );
+            sections.push(("guard", test));
+        }
+        Observe {
+            prediction_only: a.guard.is_none(),
+            sections,
+            ..Observe::default()
+        }
+    }
+
+    fn decide(&self, a: &CmdArgs, seen: &Observed) -> Outcome<()> {
+        if seen.code("chdir").is_some() && seen.section("chdir") != "ok\n" {
+            return Outcome::Unchanged(unable_to_chdir(a.shown.clone()));
+        }
+        if let Some((path, skip_if_exists)) = &a.guard {
+            let exists = seen.section("guard").trim() == "exists";
+            if exists == *skip_if_exists {
+                let why = if *skip_if_exists {
+                    "exists"
+                } else {
+                    "does not exist"
+                };
+                let mut report = Plan::unchanged()
+                    .with_msg(format!("Did not run command since '{path}' {why}"))
+                    .with_value("cmd", a.shown.clone())
+                    .with_value("rc", 0)
+                    .with_value("stdout", format!("skipped, since {path} {why}"))
+                    .with_value("stderr", "")
+                    .with_value("stdout_lines", vec![format!("skipped, since {path} {why}")])
+                    .with_value("stderr_lines", Vec::<String>::new());
+                report.check_msg = Some(format!("Would not run command since '{path}' {why}"));
+                return Outcome::Unchanged(with_warnings(report, a.warnings.clone()));
+            }
+        }
+        // In check mode: skipped without a guard, a change with one (Ansible's result).
+        let mut report = Plan::unchanged()
+            .with_value("cmd", a.shown.clone())
+            .with_value("rc", 0)
+            .with_value("stdout", "")
+            .with_value("stderr", "");
+        report.skip_in_check = a.guard.is_none();
+        report.msg = Some("Command would have run if not in check mode".into());
+        Outcome::change((), with_warnings(report, a.warnings.clone()))
+    }
+
+    fn apply(&self, a: &CmdArgs, _c: &()) -> Vec<Step> {
+        vec![Step::Exec {
+            script: a.line.clone(),
+            stdin: a.stdin.clone(),
+        }]
+    }
+
+    fn finish(&self, a: &CmdArgs, _c: &(), done: &Done, mut plan: Plan) -> Plan {
+        let out = &done.outputs[0];
         let mut stdout = out.stdout_str();
         let mut stderr = out.stderr_str();
-        if strip {
+        if a.strip {
             stdout = stdout.trim_end_matches(['\n', '\r']).to_string();
             stderr = stderr.trim_end_matches(['\n', '\r']).to_string();
         }
         let lines = |s: &str| s.lines().map(str::to_string).collect::<Vec<_>>();
         plan = plan
-            .with_value("cmd", run.shown)
             .with_value("rc", out.rc)
             .with_value("stdout_lines", lines(&stdout))
             .with_value("stderr_lines", lines(&stderr))
             .with_value("stdout", stdout)
             .with_value("stderr", stderr)
-            .with_value("start", started)
-            .with_value("end", chrono_like_now())
-            .with_value("delta", format_delta(delta));
+            .with_value("start", done.started.clone())
+            .with_value("end", done.ended.clone())
+            .with_value("delta", format_delta(done.took));
         plan.msg = None;
         if out.rc != 0 {
             plan.failed = true;
@@ -285,9 +291,7 @@ impl Module for CommandModule {
         }
         let raw_err = out.stderr_str();
         if out.rc == 1 && raw_err == NO_CHDIR {
-            return Ok(unable_to_chdir(
-                plan.values.get("cmd").cloned().unwrap_or_default(),
-            ));
+            return unable_to_chdir(a.shown.clone());
         }
         if out.rc == 2 && raw_err == NO_PROGRAM && !self.shell {
             plan = plan
@@ -297,7 +301,7 @@ impl Module for CommandModule {
                 .with_value("stdout_lines", Vec::<String>::new());
             plan.msg = Some("Error executing command.".into());
         }
-        Ok(plan)
+        plan
     }
 }
 
@@ -372,31 +376,32 @@ mod tests {
     #[test]
     fn command_lines_are_quoted_argv() {
         // `$HOME` is expanded on the host (`expand_argument_vars`), as Python's expandvars.
-        let (line, _) = COMMAND
-            .build(&args(&[("_raw_params", "echo 'a b' $HOME")]))
-            .unwrap();
+        let text = |r: Result<(Script, Value)>| r.unwrap().0.text().trim_end().to_string();
+        let line = text(
+            COMMAND
+                .0
+                .build(&args(&[("_raw_params", "echo 'a b' $HOME")])),
+        );
         assert!(line.ends_with("; echo 'a b' \"${HOME-\\$HOME}\""), "{line}");
-        let (line, _) = COMMAND
-            .build(&args(&[
-                ("_raw_params", "echo $HOME"),
-                ("expand_argument_vars", "false"),
-            ]))
-            .unwrap();
+        let line = text(COMMAND.0.build(&args(&[
+            ("_raw_params", "echo $HOME"),
+            ("expand_argument_vars", "false"),
+        ])));
         assert!(line.ends_with("; echo '$HOME'"), "{line}");
-        let (line, _) = SHELL
-            .build(&args(&[("_raw_params", "echo $HOME | wc -c")]))
-            .unwrap();
+        let line = text(
+            SHELL
+                .0
+                .build(&args(&[("_raw_params", "echo $HOME | wc -c")])),
+        );
         assert_eq!(line, "echo $HOME | wc -c");
-        let (line, _) = SHELL
-            .build(&args(&[
-                ("_raw_params", "echo hi"),
-                ("executable", "/bin/bash"),
-                ("chdir", "/tmp x"),
-            ]))
-            .unwrap();
+        let line = text(SHELL.0.build(&args(&[
+            ("_raw_params", "echo hi"),
+            ("executable", "/bin/bash"),
+            ("chdir", "/tmp x"),
+        ])));
         assert_eq!(
             line,
-            "cd -P -- '/tmp x' 2>/dev/null || { printf %s @@DROVER_NO_CHDIR >&2; exit 1; }; { /bin/bash -c 'echo hi'\n}"
+            "cd -P -- '/tmp x' 2>/dev/null || { printf %s @@DROVER_NO_CHDIR >&2; exit 1; }; {\n/bin/bash '-c' 'echo hi'\n}"
         );
     }
 

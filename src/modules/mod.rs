@@ -103,6 +103,9 @@ pub struct Plan {
     /// The content came out of a vault (a vault-encrypted `src`): its diffs are never shown,
     /// as for `no_log`.
     pub secret: bool,
+    /// What check mode says instead of `msg` (`command`'s "Would not run ..." for "Did not
+    /// run ..."): the driver picks it.
+    pub check_msg: Option<String>,
     /// The module decided to skip (`skipped_reason`), e.g. `debug` below its `verbosity`.
     pub skipped: Option<String>,
     /// The result's `diff` as the module returns it (the `file` module's `{before, after}`
@@ -172,6 +175,7 @@ impl Plan {
             facts: self.facts.clone(),
             facts_kind: self.facts_kind,
             secret: self.secret,
+            check_msg: self.check_msg.clone(),
             skipped: self.skipped.clone(),
             diff_value: self.diff_value.clone(),
         }

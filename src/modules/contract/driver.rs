@@ -16,6 +16,11 @@ pub struct Done {
     pub backups: Vec<Option<String>>,
     /// The output of each `Exec` step, in order.
     pub outputs: Vec<Output>,
+    /// When the last `Exec` step started and ended (Ansible's `start`/`end` format), and how
+    /// long it took.
+    pub started: String,
+    pub ended: String,
+    pub took: std::time::Duration,
 }
 
 impl Done {
@@ -70,9 +75,19 @@ impl<T: Typed> Module for Driven<T> {
             Ok(a) => a,
             Err(e) => return catch(Err(e)),
         };
-        let seen = observe::gather(ctx, &m.observe(&typed))?;
+        let want = m.observe(&typed);
+        let seen = if want.prediction_only && !check {
+            observe::Observed::default()
+        } else {
+            observe::gather(ctx, &want)?
+        };
         let (change, mut report, pending) = match m.decide(&typed, &seen) {
-            Outcome::Unchanged(report) => return Ok(report),
+            Outcome::Unchanged(mut report) => {
+                if let (true, Some(m)) = (check, report.check_msg.take()) {
+                    report.msg = Some(m);
+                }
+                return Ok(report);
+            }
             Outcome::Fail(f) => return Ok(f.into_plan()),
             Outcome::Change {
                 change,

@@ -18,6 +18,9 @@ pub struct Observe {
     pub read: Option<String>,
     /// Read-only commands; each one's standard output comes back under its name.
     pub sections: Vec<(&'static str, Script)>,
+    /// Only a prediction needs this (a real run learns the same by applying): the driver
+    /// gathers it in check mode only, and `decide` sees nothing observed otherwise.
+    pub prediction_only: bool,
 }
 
 /// A file's content as observed.

@@ -64,6 +64,45 @@ impl Script {
         self
     }
 
+    /// One more word, `$VAR` and a leading `~` expanded on the host as Python's
+    /// `expanduser(expandvars(word))` would (`command`'s `expand_argument_vars`); every
+    /// other byte literal.
+    pub fn arg_expanding(mut self, word: &str) -> Script {
+        self.text.push(' ');
+        self.text.push_str(&crate::shell::quote_expanding(word));
+        self
+    }
+
+    /// One more word for a glob pattern: `*`, `?`, `[` and `]` stay live, the rest is quoted.
+    pub fn arg_glob(mut self, pattern: &str) -> Script {
+        let mut run = String::new();
+        let mut out = String::new();
+        for c in pattern.chars() {
+            if matches!(c, '*' | '?' | '[' | ']') {
+                if !run.is_empty() {
+                    out.push_str(&quote(&std::mem::take(&mut run)));
+                }
+                out.push(c);
+            } else {
+                run.push(c);
+            }
+        }
+        if !run.is_empty() || out.is_empty() {
+            out.push_str(&quote(&run));
+        }
+        self.text.push(' ');
+        self.text.push_str(&out);
+        self
+    }
+
+    /// One more word for a directory given to `cd`: a leading `-` gets `./` (`cd -` is
+    /// `$OLDPWD`).
+    pub fn arg_dir(mut self, dir: &str) -> Script {
+        self.text.push(' ');
+        self.text.push_str(&crate::shell::quote_path(dir));
+        self
+    }
+
     /// Fixed shell text (control flow, redirections), as written in the source.
     pub fn raw(mut self, text: &'static str) -> Script {
         self.text.push_str(text);
@@ -131,5 +170,7 @@ mod tests {
             "mkdir -p -- '/tmp/a b' '$(reboot)'\ntrue\nchpasswd '********'\n"
         );
         assert!(Script::new().raw("\n").is_empty());
+        let g = Script::new().raw("set --").arg_glob("/var/log/a b*.[0-9]");
+        assert_eq!(g.text(), "set -- '/var/log/a b'*.[0-9]");
     }
 }

@@ -64,7 +64,7 @@ impl Typed for LineInFile {
                 times: Vec::new(),
             }),
             read: Some(a.path.clone()),
-            sections: Vec::new(),
+            ..Observe::default()
         }
     }
 
