@@ -358,7 +358,7 @@ static REGISTRY: &[&dyn Module] = &[
     &contract::Driven(getent::Getent),
     &contract::Acting(pause::Pause),
     &contract::Driven(raw::Raw),
-    &script::Script,
+    &contract::Driven(script::ScriptModule),
     &setup::Setup,
     &contract::Driven(stat::Stat),
     &lineinfile::LINEINFILE,

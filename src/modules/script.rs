@@ -3,12 +3,15 @@
 //! trip; the copy is removed afterwards. `creates`/`removes` and `chdir` as for `command`;
 //! without a guard the task is skipped in check mode, as Ansible does.
 
+use super::contract::{Done, Observe, Observed, Outcome, Resolve, Step, Typed};
 use super::fileops::{fail, read_source};
-use super::{Args, Module, ModuleCtx, Plan, Spec};
-use crate::shell::quote;
+use super::{Args, Plan, Spec};
 use anyhow::Result;
 
-pub struct Script;
+type Script = super::contract::Script;
+
+/// The module (named `ScriptModule` in code: `Script` is the shell-text builder).
+pub struct ScriptModule;
 
 static SPEC: Spec = Spec {
     args: &[
@@ -25,12 +28,21 @@ static SPEC: Spec = Spec {
     any_args: false,
 };
 
-struct Run {
-    script: Vec<u8>,
-    line: String,
+/// `script`'s arguments: the script's bytes and how to run it.
+pub struct ScriptArgs {
+    bytes: Vec<u8>,
+    /// The arguments after the script's name, as written (for the shell).
+    rest: String,
+    executable: Option<String>,
+    chdir: Option<String>,
+    /// `creates` (true: skip if it exists) or `removes` (false).
+    guard: Option<(String, bool)>,
 }
 
-impl Module for Script {
+impl Typed for ScriptModule {
+    type Args = ScriptArgs;
+    type Change = ();
+
     fn name(&self) -> &'static str {
         "script"
     }
@@ -39,104 +51,114 @@ impl Module for Script {
         &SPEC
     }
 
-    fn plan(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
-        plan(ctx, args)
-    }
-
-    fn apply(&self, ctx: &mut ModuleCtx, _args: &Args, mut plan: Plan) -> Result<Plan> {
-        let run: Run = plan.take_work()?;
-        let out = ctx.run_with_stdin(&run.line, Some(&run.script))?;
-        let (stdout, stderr) = (out.stdout_str(), out.stderr_str());
-        let lines = |s: &str| s.lines().map(str::to_string).collect::<Vec<_>>();
-        plan = plan
-            .with_value("rc", out.rc)
-            .with_value("stdout_lines", lines(&stdout))
-            .with_value("stderr_lines", lines(&stderr))
-            .with_value("stdout", stdout)
-            .with_value("stderr", stderr);
-        if out.rc != 0 {
-            plan.failed = true;
-            plan.msg = Some("non-zero return code".into());
-        }
-        Ok(plan)
-    }
-}
-
-fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
-    let raw = args
-        .str("_raw_params")
-        .or_else(|| args.str("cmd"))
-        .filter(|r| !r.trim().is_empty())
-        .ok_or_else(|| fail("one of the following is required: _raw_params, cmd"))?;
-    let raw = raw.trim();
-    // The first word names the script; the rest are its arguments, for the shell.
-    let (name, rest) = match crate::shell::split(raw) {
-        Ok(words) if !words.is_empty() => {
-            let first = words[0].clone();
-            let rest = raw
-                .split_once(char::is_whitespace)
-                .map(|(_, r)| r.trim_start().to_string())
-                .unwrap_or_default();
-            (first, rest)
-        }
-        _ => return Err(fail(format!("could not read the script name of `{raw}`"))),
-    };
-    let found = ctx
-        .paths
-        .find("files", &name)
-        .filter(|p| p.is_file())
-        .ok_or_else(|| {
-            fail(format!(
-                "Could not find or access '{name}' on the Ansible Controller."
-            ))
-        })?;
-    let (bytes, _) = read_source(&found, args.bool_or("decrypt", true)?)?;
-    let guard = [("creates", true), ("removes", false)]
-        .into_iter()
-        .find_map(|(k, skip)| args.str(k).map(|p| (p, skip)));
-    let chdir = args.str("chdir");
-    if let Some((path, skip_if_exists)) = &guard {
-        let mut probe = String::new();
-        if let Some(d) = &chdir {
-            probe.push_str(&format!("cd -P -- {} 2>/dev/null || exit 0; ", quote(d)));
-        }
-        probe.push_str(&format!("[ -e {} ]", quote(path)));
-        let exists = ctx.run(&probe)?.rc == 0;
-        if exists == *skip_if_exists {
-            let why = if *skip_if_exists {
-                "exists"
-            } else {
-                "does not exist"
-            };
-            return Ok(Plan::unchanged()
-                .with_msg(format!(
-                    "{path} {why}, matching {} option",
-                    if *skip_if_exists {
-                        "creates"
-                    } else {
-                        "removes"
-                    }
+    fn parse(&self, args: &Args, host: &mut dyn Resolve) -> Result<ScriptArgs> {
+        let raw = args
+            .str("_raw_params")
+            .or_else(|| args.str("cmd"))
+            .filter(|r| !r.trim().is_empty())
+            .ok_or_else(|| fail("one of the following is required: _raw_params, cmd"))?;
+        let raw = raw.trim();
+        // The first word names the script; the rest are its arguments, for the shell.
+        let (name, rest) = match crate::shell::split(raw) {
+            Ok(words) if !words.is_empty() => {
+                let first = words[0].clone();
+                let rest = raw
+                    .split_once(char::is_whitespace)
+                    .map(|(_, r)| r.trim_start().to_string())
+                    .unwrap_or_default();
+                (first, rest)
+            }
+            _ => return Err(fail(format!("could not read the script name of `{raw}`"))),
+        };
+        let found = host
+            .paths()
+            .find("files", &name)
+            .filter(|p| p.is_file())
+            .ok_or_else(|| {
+                fail(format!(
+                    "Could not find or access '{name}' on the Ansible Controller."
                 ))
-                .with_value("rc", 0)
-                .with_value("stdout", format!("skipped, since {path} {why}")));
+            })?;
+        let (bytes, _) = read_source(&found, args.bool_or("decrypt", true)?)?;
+        let guard = [("creates", true), ("removes", false)]
+            .into_iter()
+            .find_map(|(k, skip)| args.str(k).map(|p| (p, skip)));
+        Ok(ScriptArgs {
+            bytes,
+            rest,
+            executable: args.str("executable"),
+            chdir: args.str("chdir"),
+            guard,
+        })
+    }
+
+    /// The guard's path, relative to `chdir` (a `chdir` that cannot be entered reads as
+    /// the path existing, as before the script would fail to start).
+    fn observe(&self, a: &ScriptArgs) -> Observe {
+        let Some((path, _)) = &a.guard else {
+            return Observe::default();
+        };
+        let test = Script::new().raw("[ -e").arg(path).raw(" ] && echo exists\n");
+        let test = match &a.chdir {
+            Some(d) => Script::new()
+                .raw("if cd -P --")
+                .arg(d)
+                .raw(" 2>/dev/null; then\n")
+                .then(test)
+                .raw("else echo exists; fi\n"),
+            None => test,
+        };
+        Observe {
+            sections: vec![("guard", test)],
+            ..Observe::default()
         }
     }
-    let exe = match args.str("executable") {
-        Some(e) => format!("{} ", quote(&e)),
-        None => String::new(),
-    };
-    let cd = match &chdir {
-        Some(d) => format!("cd -P -- {} || exit 1; ", crate::shell::quote_path(d)),
-        None => String::new(),
-    };
-    // The script arrives on stdin; it runs with /dev/null as its own.
-    let line = format!(
-        "t=$(mktemp) || exit 1; trap 'rm -f -- \"$t\"' EXIT; cat >\"$t\" && chmod 0700 \"$t\" || exit 1; {cd}{exe}\"$t\" {rest} </dev/null"
-    );
-    let mut plan = Plan::change(Run {
-        script: bytes,
-        line,
-    });
-    plan.skip_in_check = guard.is_none();
-    Ok(plan)
+
+    fn decide(&self, a: &ScriptArgs, seen: &Observed) -> Outcome<()> {
+        if let Some((path, skip_if_exists)) = &a.guard {
+            let exists = seen.section("guard").trim() == "exists";
+            if exists == *skip_if_exists {
+                let (why, option) = if *skip_if_exists {
+                    ("exists", "creates")
+                } else {
+                    ("does not exist", "removes")
+                };
+                return Outcome::Unchanged(
+                    Plan::unchanged()
+                        .with_msg(format!("{path} {why}, matching {option} option"))
+                        .with_value("rc", 0)
+                        .with_value("stdout", format!("skipped, since {path} {why}")),
+                );
+            }
+        }
+        let mut report = Plan::unchanged();
+        report.skip_in_check = a.guard.is_none();
+        Outcome::change((), report)
+    }
+
+    /// The script arrives on stdin into a temp file, and runs with /dev/null as its own.
+    fn apply(&self, a: &ScriptArgs, _c: &()) -> Vec<Step> {
+        let mut s = Script::new().raw(
+            "t=$(mktemp) || exit 1; trap 'rm -f -- \"$t\"' EXIT; cat >\"$t\" && chmod 0700 \"$t\" || exit 1\n",
+        );
+        if let Some(d) = &a.chdir {
+            s = s.raw("cd -P --").arg_dir(d).raw(" || exit 1\n");
+        }
+        s = s.raw("{");
+        if let Some(e) = &a.executable {
+            s = s.arg(e);
+        }
+        let script = s
+            .raw(" \"$t\" ")
+            .user_shell(&a.rest)
+            .raw("} </dev/null\n");
+        vec![Step::Exec {
+            script,
+            stdin: Some(a.bytes.clone()),
+        }]
+    }
+
+    fn finish(&self, _a: &ScriptArgs, _c: &(), done: &Done, report: Plan) -> Plan {
+        super::raw::command_result(report, &done.outputs[0])
+    }
 }
