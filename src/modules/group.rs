@@ -2,9 +2,9 @@
 //! the host; `decide` (pure, table-tested) turns desired and observed state into the
 //! `groupadd`/`groupmod`/`groupdel` argv that `apply` runs.
 
+use super::contract::{Done, Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed};
 use super::fileops::fail;
-use super::{Args, Module, ModuleCtx, Plan, Spec};
-use crate::shell::{join, quote};
+use super::{Args, Plan, Spec};
 use anyhow::Result;
 
 pub struct Group;
@@ -105,10 +105,6 @@ pub fn decide(want: &GroupWant, observed: Option<&GroupEntry>) -> Option<Vec<Str
     Some(argv)
 }
 
-struct Work {
-    argv: Vec<String>,
-}
-
 fn uint(args: &Args, key: &str) -> Result<Option<u32>> {
     match args.int(key)? {
         None => Ok(None),
@@ -140,53 +136,34 @@ fn want_from(args: &Args) -> Result<GroupWant> {
     })
 }
 
-/// Reads a group's entry on the host (`None` when it does not exist).
-pub fn lookup(ctx: &mut ModuleCtx, name: &str) -> Result<Option<GroupEntry>> {
-    let out = ctx.run(&format!("getent group -- {}", quote(name)))?;
-    if out.rc == 0 {
-        if let Some(line) = out.stdout_str().lines().next() {
-            super::fileops::remember_lookup(ctx, "group", name, line);
-        }
-    }
-    match out.rc {
+/// The `getent group` lookup of one name, as a section.
+fn lookup_script(name: &str) -> Script {
+    Script::new().cmd("getent group --", [name])
+}
+
+/// The group's entry from the lookup section: `None` when it does not exist.
+fn looked_up(seen: &Observed, section: &str, name: &str) -> Result<Option<GroupEntry>, Failure> {
+    match seen.code(section) {
         // `getent group 1000` finds gid 1000: only an entry of that name is this group.
-        0 => Ok(out
-            .stdout_str()
+        Some(0) => Ok(seen
+            .section(section)
             .lines()
             .next()
             .and_then(parse_group)
             .filter(|g| g.name == name)),
-        2 => Ok(None),
-        rc => Err(fail(format!(
-            "getent group {name} failed (rc={rc}): {}",
-            out.stderr_str().trim()
+        Some(2) => Ok(None),
+        rc => Err(Failure::new(format!(
+            "getent group {name} failed (rc={}): {}",
+            rc.unwrap_or(-1),
+            seen.stderr.trim()
         ))),
     }
 }
 
-fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
-    let want = want_from(args)?;
-    if want.non_unique && want.gid.is_none() {
-        return Err(fail("non_unique requires gid"));
-    }
-    let cur = lookup(ctx, &want.name)?;
-    let mut plan = match decide(&want, cur.as_ref()) {
-        Some(argv) => Plan::change(Work { argv }),
-        None => Plan::unchanged(),
-    };
-    plan = plan
-        .with_value("name", want.name.as_str())
-        .with_value("state", if want.present { "present" } else { "absent" });
-    if want.present {
-        plan = plan.with_value("system", want.system);
-        if let Some(g) = want.gid.or(cur.as_ref().map(|c| c.gid)) {
-            plan = plan.with_value("gid", g);
-        }
-    }
-    Ok(plan)
-}
+impl Typed for Group {
+    type Args = GroupWant;
+    type Change = Vec<String>;
 
-impl Module for Group {
     fn name(&self) -> &'static str {
         "group"
     }
@@ -195,32 +172,82 @@ impl Module for Group {
         &SPEC
     }
 
-    fn plan(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
-        plan(ctx, args)
+    fn parse(&self, args: &Args, _host: &mut dyn Resolve) -> Result<GroupWant> {
+        let want = want_from(args)?;
+        if want.non_unique && want.gid.is_none() {
+            return Err(fail("non_unique requires gid"));
+        }
+        Ok(want)
     }
 
-    fn apply(&self, ctx: &mut ModuleCtx, args: &Args, mut plan: Plan) -> Result<Plan> {
-        let work: Work = plan.take_work()?;
-        let out = ctx.run(&join(&work.argv))?;
+    fn observe(&self, want: &GroupWant) -> Observe {
+        Observe {
+            sections: vec![("group", lookup_script(&want.name))],
+            remember: vec![("group", "group", want.name.clone())],
+            ..Observe::default()
+        }
+    }
+
+    fn decide(&self, want: &GroupWant, seen: &Observed) -> Outcome<Vec<String>> {
+        let cur = match looked_up(seen, "group", &want.name) {
+            Ok(c) => c,
+            Err(f) => return Outcome::Fail(f),
+        };
+        let mut report = Plan::unchanged()
+            .with_value("name", want.name.as_str())
+            .with_value("state", if want.present { "present" } else { "absent" });
+        if want.present {
+            report = report.with_value("system", want.system);
+            if let Some(g) = want.gid.or(cur.as_ref().map(|c| c.gid)) {
+                report = report.with_value("gid", g);
+            }
+        }
+        match decide(want, cur.as_ref()) {
+            Some(argv) => Outcome::change(argv, report),
+            None => Outcome::Unchanged(report),
+        }
+    }
+
+    /// The command, then the lookup that tells the gid it gave.
+    fn apply(&self, want: &GroupWant, argv: &Vec<String>) -> Vec<Step> {
+        vec![
+            Step::Exec {
+                script: Script::new().argv(argv),
+                stdin: None,
+            },
+            Step::Exec {
+                script: lookup_script(&want.name),
+                stdin: None,
+            },
+        ]
+    }
+
+    fn finish(&self, want: &GroupWant, argv: &Vec<String>, done: &Done, report: Plan) -> Plan {
+        let out = &done.outputs[0];
         if out.rc != 0 {
-            return Err(fail(format!(
+            return Plan::fail(format!(
                 "{} failed (rc={}): {}",
-                work.argv[0],
+                argv[0],
                 out.rc,
                 out.stderr_str().trim()
-            )));
+            ));
         }
-        let name = args.req_str("name")?;
-        Ok(match lookup(ctx, &name)? {
-            Some(g) => plan.with_value("gid", g.gid),
-            None => plan,
-        })
+        let after = &done.outputs[1];
+        let entry = (after.rc == 0)
+            .then(|| after.stdout_str().lines().next().and_then(parse_group))
+            .flatten()
+            .filter(|g| g.name == want.name);
+        match entry {
+            Some(g) => report.with_value("gid", g.gid),
+            None => report,
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::shell::join;
 
     /// An argv shown with shell quoting, except that flags stay bare for readability.
     fn show(v: &[String]) -> String {

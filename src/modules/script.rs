@@ -98,7 +98,10 @@ impl Typed for ScriptModule {
         let Some((path, _)) = &a.guard else {
             return Observe::default();
         };
-        let test = Script::new().raw("[ -e").arg(path).raw(" ] && echo exists\n");
+        let test = Script::new()
+            .raw("[ -e")
+            .arg(path)
+            .raw(" ] && echo exists\n");
         let test = match &a.chdir {
             Some(d) => Script::new()
                 .raw("if cd -P --")
@@ -148,10 +151,7 @@ impl Typed for ScriptModule {
         if let Some(e) = &a.executable {
             s = s.arg(e);
         }
-        let script = s
-            .raw(" \"$t\" ")
-            .user_shell(&a.rest)
-            .raw("} </dev/null\n");
+        let script = s.raw(" \"$t\" ").user_shell(&a.rest).raw("} </dev/null\n");
         vec![Step::Exec {
             script,
             stdin: Some(a.bytes.clone()),

@@ -4,13 +4,14 @@
 //! matched by their key blob, options and comments are replaced in place, lines the task does
 //! not own are kept verbatim), then written atomically as the user with mode 0600.
 //!
-//! Files: `keys.rs` (key lines, pure), this file (probe, plan, apply).
+//! Files: `keys.rs` (key lines, pure), this file (the module on the contract).
 
-use super::fileops::{fail, text_diff};
+use super::contract::{
+    Content, Failure, Observe, Observed, Outcome, Read, Resolve, Script, Step, Typed,
+};
+use super::fileops::{self, fail, text_diff, PutOpts};
 use super::user::parse_passwd;
-use super::{Args, Module, ModuleCtx, Plan, Spec};
-use crate::connection::{write_file_atomic, FileAttrs};
-use crate::shell::quote;
+use super::{Args, Plan, Spec};
 use anyhow::Result;
 use std::collections::HashSet;
 
@@ -38,248 +39,37 @@ static SPEC: Spec = Spec {
     any_args: false,
 };
 
-/// What the probe found.
-#[derive(Debug, Default)]
-struct Found {
-    uid: u32,
-    gid: u32,
-    file: String,
-    dir_exists: bool,
-    exists: bool,
-    content: String,
+/// `authorized_key`'s arguments, typed.
+pub struct KeyArgs {
+    user: String,
+    key: String,
+    /// `key: file://PATH`: the key file on the host.
+    key_file: Option<String>,
+    present: bool,
+    exclusive: bool,
+    manage_dir: bool,
+    follow: bool,
+    key_options: Option<String>,
+    comment: Option<String>,
+    path: Option<String>,
+    validate_certs: bool,
+    /// The user's `passwd` line when the connection already knows it.
+    known: Option<String>,
 }
 
-struct Work {
+/// A decided write of the keys file.
+pub struct Change {
     file: String,
     content: String,
     uid: u32,
     gid: u32,
     manage_dir: bool,
-    dir_exists: bool,
 }
 
-/// Probes the user and the file; `None` when the user does not exist.
-fn probe(
-    ctx: &mut ModuleCtx,
-    user: &str,
-    path: Option<&str>,
-    follow: bool,
-) -> Result<Option<Found>> {
-    // The account's passwd line, from the connection's memo when a file task looked it up.
-    let known = ctx
-        .conn()?
-        .memo()
-        .get(&super::fileops::user_memo_key(user))
-        .and_then(|l| l.strip_prefix("@U "))
-        .map(|l| l.trim_end().to_string())
-        .filter(|l| l.split(':').next() == Some(user));
-    let lookup = match known {
-        Some(line) => format!("p={}", quote(&line)),
-        None => "p=$(getent passwd -- \"$u\") || { echo NOUSER; exit 0; }".to_string(),
-    };
-    let mut s = format!(
-        "u={}\n{lookup}\nprintf 'P %s\\n' \"$p\"\nh=${{p#*:*:*:*:*:}}; h=${{h%%:*}}\n",
-        quote(user)
-    );
-    match path {
-        None => s.push_str("f=\"$h/.ssh/authorized_keys\"\n"),
-        Some(p) => match p.strip_prefix("~/") {
-            Some(rest) => s.push_str(&format!("f=\"$h\"/{}\n", quote(rest))),
-            None => s.push_str(&format!("f={}\n", quote(p))),
-        },
-    }
-    if follow {
-        s.push_str("if [ -L \"$f\" ]; then f=$(readlink -f -- \"$f\"); fi\n");
-    }
-    s.push_str(
-        // Parameter expansions instead of `cut` and `dirname`: no process.
-        "printf 'F %s\\n' \"$f\"\nd=${f%/*}; [ -d \"${d:-/}\" ] && echo DIR\n\
-         if [ -f \"$f\" ]; then echo EXISTS; echo @@CONTENT; cat -- \"$f\" || exit 1; fi\ntrue",
-    );
-    let out = ctx.run(&s)?;
-    if out.rc != 0 {
-        return Err(fail(format!(
-            "reading the authorized_keys of {user} failed: {}",
-            out.stderr_str().trim()
-        )));
-    }
-    let text = out.stdout_str();
-    let (head, content) = match text.split_once("@@CONTENT\n") {
-        Some((h, c)) => (h.to_string(), c.to_string()),
-        None => (text.clone(), String::new()),
-    };
-    let mut f = Found {
-        content,
-        ..Found::default()
-    };
-    let mut have_user = false;
-    for line in head.lines() {
-        let (tag, rest) = line.split_once(' ').unwrap_or((line, ""));
-        match tag {
-            "NOUSER" => return Ok(None),
-            "P" => {
-                if let Some(p) = parse_passwd(rest) {
-                    f.uid = p.uid;
-                    f.gid = p.gid;
-                    have_user = true;
-                }
-            }
-            "F" => f.file = rest.to_string(),
-            "DIR" => f.dir_exists = true,
-            "EXISTS" => f.exists = true,
-            _ => {}
-        }
-    }
-    if !have_user {
-        return Err(fail(format!("Failed to lookup user {user}")));
-    }
-    Ok(Some(f))
-}
+impl Typed for AuthorizedKey {
+    type Args = KeyArgs;
+    type Change = Change;
 
-/// The keys of `key: file://PATH`: the file on the host, with Ansible's messages.
-fn key_file(ctx: &mut ModuleCtx, path: &str) -> Result<String> {
-    let q = crate::shell::quote(path);
-    let out = ctx.run(&format!(
-        "if [ -d {q} ]; then echo dir; elif [ -e {q} ]; then echo file; else echo none; fi"
-    ))?;
-    match out.stdout_str().trim() {
-        "none" => Err(fail(format!("Path to a key file not found: {path}"))),
-        "dir" => Err(fail(format!(
-            "Path to a key is a directory and must be a file: {path}"
-        ))),
-        _ => {
-            let bytes = super::fileops::read_file(ctx, path)
-                .map_err(|e| fail(format!("Failed to read key file {path} : {e:#}")))?;
-            Ok(String::from_utf8_lossy(&bytes).into_owned())
-        }
-    }
-}
-
-fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
-    let user = args.req_str("user")?;
-    let key = args.req_str("key")?;
-    if key.starts_with("http://") || key.starts_with("https://") {
-        return Err(fail(
-            "keys given as URLs are not supported; give the key text",
-        ));
-    }
-    let present = args.choice("state", &["present", "absent"], "present")? == "present";
-    let exclusive = args.bool_or("exclusive", false)?;
-    let manage_dir = args.bool_or("manage_dir", true)?;
-    let follow = args.bool_or("follow", false)?;
-    let key_options = args.str("key_options");
-    let comment = args.str("comment");
-    let path = args.str("path");
-    let key_text = match key.strip_prefix("file://") {
-        Some(p) => key_file(ctx, p)?,
-        None => key.clone(),
-    };
-    let keys = wanted_keys(&key_text, key_options.as_deref(), comment.as_deref()).map_err(fail)?;
-    let found = match probe(ctx, &user, path.as_deref(), follow)? {
-        Some(f) => f,
-        None if ctx.check => {
-            // In check mode an earlier task of the same run may be what creates the user.
-            let keyfile = match path.as_deref() {
-                Some(p) if !p.starts_with("~/") => p.to_string(),
-                _ => format!("~{user}/.ssh/authorized_keys"),
-            };
-            let changed = present && !keys.is_empty();
-            let mut p = Plan::unchanged()
-                .with_msg(format!(
-                    "User {user} does not exist yet; check mode assumes an earlier task creates it"
-                ))
-                .with_value("user", user.as_str())
-                .with_value("key", key.as_str())
-                .with_value("keyfile", keyfile);
-            p.changed = changed;
-            return Ok(p);
-        }
-        None => return Err(fail(format!("Failed to lookup user {user}"))),
-    };
-    let new = update(&found.content, &keys, present, exclusive);
-    let mut plan = match &new {
-        Some(content) => {
-            let mut p = Plan::change(Work {
-                file: found.file.clone(),
-                content: content.clone(),
-                uid: found.uid,
-                gid: found.gid,
-                manage_dir,
-                dir_exists: found.dir_exists,
-            });
-            if ctx.diff {
-                p = p.with_diff(text_diff(
-                    Some(found.content.as_bytes()),
-                    content.as_bytes(),
-                    &found.file,
-                    &found.file,
-                ));
-            }
-            p
-        }
-        None => Plan::unchanged(),
-    };
-    plan = plan
-        .with_value("user", user.as_str())
-        .with_value("key", key.as_str())
-        .with_value("keyfile", found.file.as_str())
-        .with_value("state", if present { "present" } else { "absent" })
-        .with_value("exclusive", exclusive)
-        .with_value("manage_dir", manage_dir)
-        .with_value("follow", follow)
-        .with_value("validate_certs", args.bool_or("validate_certs", true)?);
-    for (k, v) in [
-        ("key_options", &key_options),
-        ("comment", &comment),
-        ("path", &path),
-    ] {
-        plan = plan.with_value(
-            k,
-            v.as_deref()
-                .map(minijinja::Value::from)
-                .unwrap_or(minijinja::Value::from(())),
-        );
-    }
-    Ok(plan)
-}
-
-fn apply(ctx: &mut ModuleCtx, w: &Work) -> Result<()> {
-    let dir = super::fileops::dirname(&w.file);
-    let owner = format!("{}:{}", w.uid, w.gid);
-    if w.manage_dir {
-        let out = ctx.run(&format!(
-            "set -e; d={}; if [ -L \"$d\" ]; then echo \"$d is a symbolic link: refusing to change its owner and mode (use manage_dir: no)\" >&2; exit 1; fi; \
-             if [ ! -d \"$d\" ]; then mkdir -p -m 700 -- \"$d\"; chown {o} -- \"$d\"; \
-             elif [ \"$(stat -c %u:%g:%a -- \"$d\")\" != {o}:700 ]; then chown {o} -- \"$d\"; chmod 700 -- \"$d\"; fi",
-            quote(&dir),
-            o = quote(&owner)
-        ))?;
-        if out.rc != 0 {
-            return Err(fail(format!(
-                "preparing {dir} failed: {}",
-                out.stderr_str().trim()
-            )));
-        }
-    } else if !w.dir_exists && ctx.run(&format!("[ -d {} ]", quote(&dir)))?.rc != 0 {
-        return Err(fail(format!(
-            "directory {dir} does not exist (and manage_dir is false)"
-        )));
-    }
-    let attrs = FileAttrs {
-        mode: Some("0600".into()),
-        owner: Some(w.uid.to_string()),
-        group: Some(w.gid.to_string()),
-        backup: false,
-        me: super::fileops::me_ids(ctx),
-    };
-    let as_user = ctx.as_user;
-    let conn = ctx.conn()?;
-    write_file_atomic(conn, as_user, &w.file, w.content.as_bytes(), &attrs)
-        .map_err(super::fileops::fail_write)?;
-    Ok(())
-}
-
-impl Module for AuthorizedKey {
     fn leaves_accounts_alone(&self) -> bool {
         true
     }
@@ -292,15 +82,221 @@ impl Module for AuthorizedKey {
         &SPEC
     }
 
-    fn plan(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
-        plan(ctx, args)
+    fn parse(&self, args: &Args, host: &mut dyn Resolve) -> Result<KeyArgs> {
+        let user = args.req_str("user")?;
+        let key = args.req_str("key")?;
+        if key.starts_with("http://") || key.starts_with("https://") {
+            return Err(fail(
+                "keys given as URLs are not supported; give the key text",
+            ));
+        }
+        Ok(KeyArgs {
+            key_file: key.strip_prefix("file://").map(str::to_string),
+            present: args.choice("state", &["present", "absent"], "present")? == "present",
+            exclusive: args.bool_or("exclusive", false)?,
+            manage_dir: args.bool_or("manage_dir", true)?,
+            follow: args.bool_or("follow", false)?,
+            key_options: args.str("key_options"),
+            comment: args.str("comment"),
+            path: args.str("path"),
+            validate_certs: args.bool_or("validate_certs", true)?,
+            known: host.known_user(&user),
+            user,
+            key,
+        })
     }
 
-    fn apply(&self, ctx: &mut ModuleCtx, _args: &Args, mut plan: Plan) -> Result<Plan> {
-        let work: Work = plan.take_work()?;
-        apply(ctx, &work)?;
-        Ok(plan)
+    /// The key file (for `file://`), the user's passwd line, the keys file's path (from the
+    /// home directory) and whether its directory exists, then its content: one round trip.
+    fn observe(&self, a: &KeyArgs) -> Observe {
+        let mut sections = Vec::new();
+        if let Some(k) = &a.key_file {
+            let read = Script::new().set("k", k).raw(
+                "if [ -d \"$k\" ]; then echo dir; elif [ -e \"$k\" ]; then echo file; cat -- \"$k\"; else echo none; fi\n",
+            );
+            sections.push(("keyfile", read));
+        }
+        let passwd = match &a.known {
+            Some(line) => Script::new().set("p", line),
+            None => Script::new()
+                .set("u", &a.user)
+                .raw("p=$(getent passwd -- \"$u\") || p=\n"),
+        };
+        sections.push(("passwd", passwd.raw("printf '%s\\n' \"$p\"\n")));
+        // Parameter expansions instead of `cut` and `dirname`: no process.
+        let mut file = Script::new().raw("h=${p#*:*:*:*:*:}; h=${h%%:*}\n");
+        file = match a.path.as_deref() {
+            None => file.raw("f=\"$h/.ssh/authorized_keys\"\n"),
+            Some(p) => match p.strip_prefix("~/") {
+                Some(rest) => file.set("r", rest).raw("f=\"$h/$r\"\n"),
+                None => file.set("f", p),
+            },
+        };
+        if a.follow {
+            file = file.raw("if [ -L \"$f\" ]; then f=$(readlink -f -- \"$f\"); fi\n");
+        }
+        sections.push(("file", file.raw("printf '%s\\n' \"$f\"\n")));
+        sections.push((
+            "dir",
+            Script::new().raw("d=${f%/*}; [ -d \"${d:-/}\" ] && echo yes\n"),
+        ));
+        Observe {
+            sections,
+            read: Some(Read::Var("f")),
+            ..Observe::default()
+        }
     }
+
+    fn decide(&self, a: &KeyArgs, seen: &Observed) -> Outcome<Change> {
+        match decide(a, seen) {
+            Ok(o) => o,
+            Err(f) => Outcome::Fail(f),
+        }
+    }
+
+    fn apply(&self, _a: &KeyArgs, c: &Change) -> Vec<Step> {
+        let mut steps = Vec::new();
+        if c.manage_dir {
+            let owner = format!("{}:{}", c.uid, c.gid);
+            let prepare = Script::new()
+                .set("d", &fileops::dirname(&c.file))
+                .set("o", &owner)
+                .raw(concat!(
+                    "if [ -L \"$d\" ]; then echo \"$d is a symbolic link: refusing to change its owner and mode (use manage_dir: no)\" >&2; exit 1; fi\n",
+                    "if [ ! -d \"$d\" ]; then mkdir -p -m 700 -- \"$d\"; chown \"$o\" -- \"$d\"; ",
+                    "elif [ \"$(stat -c %u:%g:%a -- \"$d\")\" != \"$o:700\" ]; then chown \"$o\" -- \"$d\"; chmod 700 -- \"$d\"; fi\n"
+                ));
+            steps.push(Step::Run {
+                what: "preparing the .ssh directory",
+                script: prepare,
+            });
+        }
+        steps.push(Step::Put {
+            path: c.file.clone(),
+            data: c.content.clone().into_bytes(),
+            opts: PutOpts {
+                mode: Some(0o600),
+                owner: Some(c.uid),
+                group: Some(c.gid),
+                ..PutOpts::default()
+            },
+        });
+        steps
+    }
+}
+
+fn decide(a: &KeyArgs, seen: &Observed) -> Result<Outcome<Change>, Failure> {
+    let key_text = match &a.key_file {
+        None => a.key.clone(),
+        Some(p) => {
+            let out = seen.section("keyfile");
+            let (kind, text) = out.split_once('\n').unwrap_or((out, ""));
+            match kind {
+                "none" => return Err(Failure::new(format!("Path to a key file not found: {p}"))),
+                "dir" => {
+                    return Err(Failure::new(format!(
+                        "Path to a key is a directory and must be a file: {p}"
+                    )))
+                }
+                _ if seen.code("keyfile") != Some(0) => {
+                    return Err(Failure::new(format!(
+                        "Failed to read key file {p} : {}",
+                        seen.stderr.trim()
+                    )))
+                }
+                _ => text.to_string(),
+            }
+        }
+    };
+    let keys = wanted_keys(&key_text, a.key_options.as_deref(), a.comment.as_deref())
+        .map_err(Failure::new)?;
+    let user = &a.user;
+    let passwd = parse_passwd(seen.section("passwd").trim_end());
+    let mut report = Plan::unchanged()
+        .with_value("user", user.as_str())
+        .with_value("key", a.key.as_str());
+    let Some(pw) = passwd else {
+        let lookup_failed = Failure::new(format!("Failed to lookup user {user}"));
+        if !a.present || keys.is_empty() {
+            return Err(lookup_failed);
+        }
+        // An earlier task of the same run may be what creates the user: check mode
+        // predicts the keys it would add.
+        let keyfile = match a.path.as_deref() {
+            Some(p) if !p.starts_with("~/") => p.to_string(),
+            _ => format!("~{user}/.ssh/authorized_keys"),
+        };
+        report = report
+            .with_msg(format!(
+                "User {user} does not exist yet; check mode assumes an earlier task creates it"
+            ))
+            .with_value("keyfile", keyfile);
+        let change = Change {
+            file: String::new(),
+            content: String::new(),
+            uid: 0,
+            gid: 0,
+            manage_dir: false,
+        };
+        return Ok(Outcome::Change {
+            change,
+            report,
+            pending: Some(lookup_failed),
+        });
+    };
+    let file = seen.section("file").trim_end_matches('\n').to_string();
+    let dir_exists = seen.section("dir").trim() == "yes";
+    let current = match &seen.content {
+        Content::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+        Content::Unreadable(e) => {
+            return Err(Failure::new(format!(
+                "reading the authorized_keys of {user} failed: {e}"
+            )))
+        }
+        Content::Absent => String::new(),
+    };
+    report = report
+        .with_value("keyfile", file.as_str())
+        .with_value("state", if a.present { "present" } else { "absent" })
+        .with_value("exclusive", a.exclusive)
+        .with_value("manage_dir", a.manage_dir)
+        .with_value("follow", a.follow)
+        .with_value("validate_certs", a.validate_certs);
+    for (k, v) in [
+        ("key_options", &a.key_options),
+        ("comment", &a.comment),
+        ("path", &a.path),
+    ] {
+        report = report.with_value(
+            k,
+            v.as_deref()
+                .map(minijinja::Value::from)
+                .unwrap_or(minijinja::Value::from(())),
+        );
+    }
+    let Some(content) = update(&current, &keys, a.present, a.exclusive) else {
+        return Ok(Outcome::Unchanged(report));
+    };
+    if !a.manage_dir && !dir_exists {
+        return Err(Failure::new(format!(
+            "directory {} does not exist (and manage_dir is false)",
+            fileops::dirname(&file)
+        )));
+    }
+    report = report.with_diff(text_diff(
+        Some(current.as_bytes()),
+        content.as_bytes(),
+        &file,
+        &file,
+    ));
+    let change = Change {
+        file,
+        content,
+        uid: pw.uid,
+        gid: pw.gid,
+        manage_dir: a.manage_dir,
+    };
+    Ok(Outcome::change(change, report))
 }
 
 #[cfg(test)]

@@ -46,6 +46,15 @@ impl Resolve for ModuleCtx<'_> {
     fn paths(&self) -> &SearchPaths {
         self.paths
     }
+    fn known_user(&mut self, user: &str) -> Option<String> {
+        self.conn
+            .as_deref_mut()?
+            .memo()
+            .get(&fileops::user_memo_key(user))
+            .and_then(|l| l.strip_prefix("@U "))
+            .map(|l| l.trim_end().to_string())
+            .filter(|l| l.split(':').next() == Some(user))
+    }
 }
 
 impl<T: Typed> Module for Driven<T> {

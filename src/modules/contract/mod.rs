@@ -22,7 +22,7 @@ mod script;
 pub mod table;
 
 pub use driver::{Acting, Done, Driven};
-pub use observe::{Content, Observe, Observed};
+pub use observe::{Content, Observe, Observed, Read};
 pub use script::Script;
 
 use super::fileops::{AttrChange, PutOpts, TaskFail};
@@ -175,6 +175,12 @@ pub trait Resolve {
     fn verbosity(&self) -> u8;
     /// Where the task's controller files are (`src`, `include_vars`).
     fn paths(&self) -> &SearchPaths;
+    /// The `passwd` line of `user` when an earlier task of this connection looked it up
+    /// (so a probe need not ask again).
+    fn known_user(&mut self, user: &str) -> Option<String> {
+        let _ = user;
+        None
+    }
 }
 
 /// A module on the contract (see the module docs). Registered through [`Driven`].

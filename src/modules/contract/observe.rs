@@ -13,14 +13,26 @@ use std::collections::HashMap;
 pub struct Observe {
     /// Paths to stat, owner and group names to resolve (with the shell's identity and umask).
     pub files: Option<ProbeReq>,
-    /// A file whose whole content to read (links followed); not a regular file reads as
-    /// [`Content::Absent`].
-    pub read: Option<String>,
+    /// A file whose whole content to read (links followed), after the sections; not a
+    /// regular file reads as [`Content::Absent`].
+    pub read: Option<Read>,
     /// Read-only commands; each one's standard output comes back under its name.
     pub sections: Vec<(&'static str, Script)>,
     /// Only a prediction needs this (a real run learns the same by applying): the driver
     /// gathers it in check mode only, and `decide` sees nothing observed otherwise.
     pub prediction_only: bool,
+    /// `(section, "user" | "group", name)`: a section that is the `getent` line of that
+    /// account; the driver keeps it in the connection's memo for later file tasks.
+    pub remember: Vec<(&'static str, &'static str, String)>,
+}
+
+/// Which file to read.
+#[derive(Clone, Debug)]
+pub enum Read {
+    Path(String),
+    /// The path a section computed into this shell variable (`authorized_key`'s file, from
+    /// the user's home).
+    Var(&'static str),
 }
 
 /// A file's content as observed.
@@ -79,7 +91,15 @@ pub fn gather(ctx: &mut ModuleCtx, want: &Observe) -> Result<Observed> {
             (Probe::default(), tail, stderr)
         }
     };
-    Ok(split(&marks, files, &tail, &stderr))
+    let seen = split(&marks, files, &tail, &stderr);
+    for (section, what, name) in &want.remember {
+        if seen.code(section) == Some(0) {
+            if let Some(line) = seen.section(section).lines().next() {
+                fileops::remember_lookup(ctx, what, name, line);
+            }
+        }
+    }
+    Ok(seen)
 }
 
 /// The script after the file probe: the head marker, the sections, the read.
@@ -97,13 +117,13 @@ fn extra_script(marks: &Marks, want: &Observe) -> Script {
             .raw_owned(marks.start(&format!("rc.{name}")))
             .raw("echo \"$r\"\n");
     }
-    if let Some(p) = &want.read {
+    if let Some(r) = &want.read {
+        s = s.raw_owned(marks.start("content")).raw("if [ -f");
+        s = match r {
+            Read::Path(p) => s.arg(p).raw(" ]; then cat --").arg(p),
+            Read::Var(v) => s.raw_owned(format!(" \"${v}\" ]; then cat -- \"${v}\"")),
+        };
         s = s
-            .raw_owned(marks.start("content"))
-            .raw("if [ -f")
-            .arg(p)
-            .raw(" ]; then cat --")
-            .arg(p)
             .raw("; r=$?; echo; ")
             .raw_owned(format!("echo \"{} $r\"; fi\n", marks.line("read")));
     }
@@ -172,7 +192,7 @@ mod tests {
     fn sections_and_content_come_apart() {
         let m = Marks::fixed("T");
         let want = Observe {
-            read: Some("/etc/a b".into()),
+            read: Some(Read::Path("/etc/a b".into())),
             sections: vec![("id", Script::new().cmd("id", ["-u"]))],
             ..Observe::default()
         };

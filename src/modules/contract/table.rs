@@ -34,6 +34,8 @@ struct Host {
     users: BTreeMap<String, u32>,
     groups: BTreeMap<String, u32>,
     sections: BTreeMap<String, String>,
+    /// The file a section names for a `Read::Var` (`read:` of the case).
+    read_var: Option<String>,
     /// Each section's exit status (`codes:`; 0 when not given).
     codes: std::collections::HashMap<String, i32>,
     /// The task's variables and `-v` count (`vars:` and `verbosity:` of the case).
@@ -206,11 +208,12 @@ impl Host {
                 .as_deref()
                 .and_then(|g| Host::ident(&self.groups, g));
         }
-        let content = match want
-            .read
-            .as_deref()
-            .map(|p| self.files.get(&self.follow(p)))
-        {
+        let read = match &want.read {
+            Some(super::Read::Path(p)) => Some(p.clone()),
+            Some(super::Read::Var(_)) => self.read_var.clone(),
+            None => None,
+        };
+        let content = match read.map(|p| self.files.get(&self.follow(&p))) {
             Some(Some(Entry {
                 node: Node::File(c),
                 ..

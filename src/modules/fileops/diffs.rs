@@ -67,15 +67,3 @@ pub fn read_for_diff(ctx: &mut ModuleCtx, path: &str) -> Result<Vec<u8>> {
     }
     Ok(out.stdout)
 }
-
-/// Reads a whole remote file.
-pub fn read_file(ctx: &mut ModuleCtx, path: &str) -> Result<Vec<u8>> {
-    let out = ctx.run(&format!("cat -- {}", quote(path)))?;
-    if out.rc != 0 {
-        return Err(fail(format!(
-            "reading `{path}` failed: {}",
-            out.stderr_str().trim()
-        )));
-    }
-    Ok(out.stdout)
-}

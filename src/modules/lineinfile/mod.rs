@@ -5,7 +5,7 @@
 //! `absent` in `edit.rs`) and the attribute changes of `check_file_attrs`, and `apply` writes
 //! atomically only what differs.
 
-use super::contract::{Content, Failure, Observe, Observed, Outcome, Resolve, Step, Typed};
+use super::contract::{Content, Failure, Observe, Observed, Outcome, Read, Resolve, Step, Typed};
 use super::fileops::{
     self, dict_diff, AttrChange, AttrWant, DiffMap, ProbeItem, ProbeReq, PutOpts,
 };
@@ -63,7 +63,7 @@ impl Typed for LineInFile {
                 group: a.group.clone(),
                 times: Vec::new(),
             }),
-            read: Some(a.path.clone()),
+            read: Some(Read::Path(a.path.clone())),
             ..Observe::default()
         }
     }
