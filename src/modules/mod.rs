@@ -367,7 +367,7 @@ static REGISTRY: &[&dyn Module] = &[
     &template::Template,
     &apt::Apt,
     &package::Package,
-    &service::Service,
+    &contract::Driven(service::Service),
     &systemd::SYSTEMD,
     &systemd::SYSTEMD_SERVICE,
     &user::User,

@@ -46,6 +46,9 @@ impl Resolve for ModuleCtx<'_> {
     fn paths(&self) -> &SearchPaths {
         self.paths
     }
+    fn earlier_change_predicted(&self) -> bool {
+        self.check_changed
+    }
     fn known_user(&mut self, user: &str) -> Option<String> {
         self.conn
             .as_deref_mut()?
@@ -84,7 +87,10 @@ impl<T: Typed> Module for Driven<T> {
             Ok(a) => a,
             Err(e) => return catch(Err(e)),
         };
-        let want = m.observe(&typed);
+        let mut want = m.observe(&typed);
+        if check {
+            want.effects.clear();
+        }
         let seen = if want.prediction_only && !check {
             observe::Observed::default()
         } else {

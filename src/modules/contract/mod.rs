@@ -113,8 +113,9 @@ pub enum Step {
     Attrs { path: String, change: AttrChange },
     /// A directory and its missing parents.
     Mkdir { path: String },
-    /// A command whose outcome is the module's result (`command`, `raw`): it never fails the
-    /// step; its output goes to [`Done::outputs`] for `finish`.
+    /// A command whose outcome is the module's result (`command`, `raw`): its output goes
+    /// to [`Done::outputs`] for `finish`, which judges it; a non-zero exit stops the steps
+    /// after it.
     Exec {
         script: Script,
         stdin: Option<Vec<u8>>,
@@ -180,6 +181,12 @@ pub trait Resolve {
     fn known_user(&mut self, user: &str) -> Option<String> {
         let _ = user;
         None
+    }
+    /// An earlier task of this run predicted a change on this host that check mode did not
+    /// make (so a unit or init script that is missing may be one it would have installed).
+    /// Always false in a real run.
+    fn earlier_change_predicted(&self) -> bool {
+        false
     }
 }
 

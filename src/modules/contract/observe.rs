@@ -18,6 +18,10 @@ pub struct Observe {
     pub read: Option<Read>,
     /// Read-only commands; each one's standard output comes back under its name.
     pub sections: Vec<(&'static str, Script)>,
+    /// Changes a real run makes before looking, which Ansible makes unconditionally and does
+    /// not count as a change (`systemd`'s `daemon_reload`): run first, their output and
+    /// status come back as sections; check mode leaves them out.
+    pub effects: Vec<(&'static str, Script)>,
     /// Only a prediction needs this (a real run learns the same by applying): the driver
     /// gathers it in check mode only, and `decide` sees nothing observed otherwise.
     pub prediction_only: bool,
@@ -104,11 +108,11 @@ pub fn gather(ctx: &mut ModuleCtx, want: &Observe) -> Result<Observed> {
 
 /// The script after the file probe: the head marker, the sections, the read.
 fn extra_script(marks: &Marks, want: &Observe) -> Script {
-    if want.read.is_none() && want.sections.is_empty() {
+    if want.read.is_none() && want.sections.is_empty() && want.effects.is_empty() {
         return Script::new();
     }
     let mut s = Script::new().raw_owned(marks.start("observe"));
-    for (name, cmd) in &want.sections {
+    for (name, cmd) in want.effects.iter().chain(&want.sections) {
         s = s
             .raw_owned(marks.start(&format!("s.{name}")))
             .raw("{\n")

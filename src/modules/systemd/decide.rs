@@ -58,25 +58,21 @@ impl UnitStatus {
     }
 }
 
-/// Parses the probe: `systemctl show` lines, then `@is-enabled`, its output, and `@rc N`.
-pub(crate) fn parse_probe(text: &str) -> UnitStatus {
+/// A unit from the `systemctl show` lines and the `is-enabled` answer and status.
+pub(crate) fn unit_status(show: &str, is_enabled: &str, rc: Option<i32>) -> UnitStatus {
     let mut st = UnitStatus {
-        is_enabled_rc: -1,
+        is_enabled_rc: rc.unwrap_or(-1),
         ..UnitStatus::default()
     };
-    let mut section = "show";
-    for line in text.lines() {
-        if line == "@is-enabled" {
-            section = "is-enabled";
-        } else if let Some(rc) = line.strip_prefix("@rc ") {
-            st.is_enabled_rc = rc.trim().parse().unwrap_or(-1);
-        } else if section == "show" {
-            if let Some((k, v)) = line.split_once('=') {
-                st.props.insert(k.to_string(), v.to_string());
-            }
-        } else if st.is_enabled.is_empty() && !line.trim().is_empty() {
+    for line in show.lines() {
+        if let Some((k, v)) = line.split_once('=') {
+            st.props.insert(k.to_string(), v.to_string());
+        }
+    }
+    for line in is_enabled.lines().filter(|l| !l.trim().is_empty()) {
+        if st.is_enabled.is_empty() {
             st.is_enabled = line.trim().to_string();
-        } else if !line.trim().is_empty() {
+        } else {
             st.is_enabled_targets = true;
         }
     }

@@ -3,29 +3,35 @@
 //! actions (mask/unmask, enable/disable, start/stop/restart/reload, in Ansible's order);
 //! `apply` runs them. `service` reuses this on hosts whose service manager is systemd.
 //!
-//! Files: `decide.rs` (the wanted state, the probed unit, the verbs: pure), this file
-//! (arguments, the probe, plan, apply, `daemon-reload`), `tests.rs`.
+//! Files: `decide.rs` (the wanted state, the probed unit, the verbs: pure), `unit.rs` (one
+//! unit's sections, decision, steps and failure, shared with `service`), this file (the
+//! module's arguments and `daemon-reload`), `tests.rs`.
 
-use super::{Args, Module, ModuleCtx, Plan, Spec};
-use crate::shell::quote;
+use super::contract::{
+    Done, Driven, Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed,
+};
+use super::fileops::fail;
+use super::{Args, Plan, Spec};
 use crate::vars::{map_value, VarMap};
 use anyhow::Result;
 use minijinja::Value;
 use std::collections::BTreeMap;
 
 mod decide;
+mod unit;
 
 pub(crate) use decide::*;
+pub(crate) use unit::*;
 
 /// The `systemd` module, under one of its names.
 pub struct Systemd {
     name: &'static str,
 }
 
-pub static SYSTEMD: Systemd = Systemd { name: "systemd" };
-pub static SYSTEMD_SERVICE: Systemd = Systemd {
+pub static SYSTEMD: Driven<Systemd> = Driven(Systemd { name: "systemd" });
+pub static SYSTEMD_SERVICE: Driven<Systemd> = Driven(Systemd {
     name: "systemd_service",
-};
+});
 
 static SPEC: Spec = Spec {
     args: &[
@@ -49,24 +55,6 @@ static SPEC: Spec = Spec {
     any_args: false,
 };
 
-/// The properties read with `systemctl show` and returned as `status`.
-const PROPS: &str = "Id,Names,Description,LoadState,ActiveState,SubState,UnitFileState,UnitFilePreset,MainPID,FragmentPath,NeedDaemonReload,CanReload,CanStart,CanStop";
-
-/// `systemctl` options: `--no-block` for start/stop/restart/reload, `--force` for
-/// enable/disable/mask/unmask.
-#[derive(Clone, Copy, Debug, Default)]
-pub(super) struct Flags {
-    pub no_block: bool,
-    pub force: bool,
-}
-
-/// The work `apply` does for a unit.
-pub(super) struct UnitWork {
-    name: String,
-    actions: Vec<&'static str>,
-    flags: Flags,
-}
-
 /// Reads `state`, `enabled` and `masked` into a `Want`.
 pub(super) fn want_from(args: &Args) -> Result<Want> {
     Ok(Want {
@@ -85,181 +73,20 @@ pub(super) fn want_from(args: &Args) -> Result<Want> {
     })
 }
 
-/// Probes the unit and decides; shared by `systemd` and `service`.
-pub(super) fn plan_unit(
-    ctx: &mut ModuleCtx,
-    name: &str,
-    want: &Want,
+/// `systemd`'s arguments, typed.
+pub struct SdArgs {
+    name: Option<String>,
+    want: Want,
     flags: Flags,
-) -> Result<Plan> {
-    let probe = format!(
-        "systemctl show -p {PROPS} -- {n} 2>&1; echo @is-enabled; systemctl is-enabled --full -- {n} 2>/dev/null; echo \"@rc $?\"",
-        n = quote(name)
-    );
-    let out = ctx.run(&probe)?;
-    let mut st = parse_probe(&out.stdout_str());
-    let text = out.stdout_str();
-    let show = text.split("@is-enabled").next().unwrap_or("");
-    // systemd offline (a chroot, `SYSTEMD_OFFLINE=1`): `show` is ignored; as Ansible, the unit
-    // exists if `is-enabled` names a state, enabling still works, and a wanted state is not
-    // checked (with a warning).
-    let offline = st.props.is_empty()
-        && !show.contains('=')
-        && (show.contains("ignoring command") || show.contains("ignoring request"));
-    let mut offline_warning = None;
-    let want_offline;
-    let want = if offline {
-        const STATES: &[&str] = &[
-            "enabled",
-            "enabled-runtime",
-            "linked",
-            "linked-runtime",
-            "masked",
-            "masked-runtime",
-            "static",
-            "indirect",
-            "disabled",
-            "generated",
-            "transient",
-        ];
-        if !STATES.contains(&st.is_enabled.as_str()) {
-            return Ok(
-                Plan::fail(format!("Could not find the requested service {name}: host"))
-                    .with_value("name", name),
-            );
-        }
-        st.props.insert("LoadState".into(), "loaded".into());
-        if want.state.is_some() {
-            offline_warning = Some("Target is a chroot or systemd is offline. This can lead to false positives or prevent the init system tools from working.");
-        }
-        want_offline = Want {
-            state: None,
-            ..want.clone()
-        };
-        &want_offline
-    } else {
-        want
-    };
-    if st.props.is_empty() {
-        return Ok(Plan::fail(format!(
-            "systemctl could not read the unit {name}: {}",
-            out.stdout_str().trim()
-        )));
-    }
-    let status = map_value(
-        st.props
-            .iter()
-            .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
-            .collect::<VarMap>(),
-    );
-    // In check mode an earlier task of the same run that predicted a change may be what
-    // installs the unit (it did not, because nothing changes): predict for a loaded,
-    // inactive, disabled unit. With no such task, a missing unit fails, as in Ansible.
-    let assumed = (!st.found() && ctx.check && ctx.check_changed).then(|| {
-        let mut a = UnitStatus::default();
-        for (k, v) in [
-            ("LoadState", "loaded"),
-            ("ActiveState", "inactive"),
-            ("UnitFileState", "disabled"),
-        ] {
-            a.props.insert(k.to_string(), v.to_string());
-        }
-        a.is_enabled = "disabled".into();
-        a.is_enabled_rc = 1;
-        a
-    });
-    let mut plan = match decide(name, assumed.as_ref().unwrap_or(&st), want) {
-        Err(msg) => return Ok(Plan::fail(msg).with_value("name", name)),
-        Ok(actions) if actions.is_empty() => Plan::unchanged(),
-        Ok(actions) => Plan::change(UnitWork {
-            name: name.to_string(),
-            actions,
-            flags,
-        }),
-    };
-    if assumed.is_some() {
-        plan = plan.with_msg(format!(
-            "the unit {name} does not exist yet; check mode assumes an earlier task installs it"
-        ));
-    }
-    plan = plan.with_value("name", name).with_value("status", status);
-    if let Some(s) = &want.state {
-        let shown = if s == "stopped" { "stopped" } else { "started" };
-        plan = plan.with_value("state", shown);
-    }
-    if let Some(e) = want.enabled {
-        plan = plan.with_value("enabled", e);
-    }
-    if let Some(m) = want.masked {
-        plan = plan.with_value("masked", m);
-    }
-    if let Some(w) = offline_warning {
-        plan = plan.with_value("warnings", Value::from(vec![w]));
-    }
-    Ok(plan)
+    reload: bool,
+    reexec: bool,
+    assume_missing: bool,
 }
 
-/// Runs the planned `systemctl` verbs; stops at the first failure.
-pub(super) fn apply_unit(ctx: &mut ModuleCtx, mut plan: Plan) -> Result<Plan> {
-    let work: UnitWork = plan.take_work()?;
-    for verb in work.actions {
-        let opt = match verb {
-            "start" | "stop" | "restart" | "reload" if work.flags.no_block => " --no-block",
-            "enable" | "disable" | "mask" | "unmask" if work.flags.force => " --force",
-            _ => "",
-        };
-        let out = ctx.run(&format!("systemctl{opt} {verb} -- {}", quote(&work.name)))?;
-        if out.rc != 0 {
-            // Ansible's words per verb; a failed verb reports no change.
-            plan.failed = true;
-            plan.changed = false;
-            plan.msg = Some(match verb {
-                "mask" | "unmask" => format!(
-                    "Failed to {verb} the service ({}): {}",
-                    work.name,
-                    out.stderr_str().trim()
-                ),
-                "enable" | "disable" => format!(
-                    "Unable to {verb} service {}: {}{}",
-                    work.name,
-                    out.stdout_str(),
-                    out.stderr_str()
-                ),
-                _ => format!(
-                    "Unable to {verb} service {}: {}",
-                    work.name,
-                    out.stderr_str()
-                ),
-            });
-            return Ok(plan);
-        }
-    }
-    Ok(plan)
-}
+impl Typed for Systemd {
+    type Args = SdArgs;
+    type Change = UnitChange;
 
-/// Runs `daemon-reload` / `daemon-reexec` when asked. Ansible does this unconditionally
-/// (outside check mode) and does not count it as a change; it must happen before the probe
-/// so the unit's state reflects edited unit files.
-pub(super) fn daemon_ops(ctx: &mut ModuleCtx, reload: bool, reexec: bool) -> Result<Option<Plan>> {
-    if ctx.check {
-        return Ok(None);
-    }
-    for (asked, verb) in [(reexec, "daemon-reexec"), (reload, "daemon-reload")] {
-        if asked {
-            let out = ctx.run(&format!("systemctl {verb}"))?;
-            if out.rc != 0 {
-                return Ok(Some(Plan::fail(format!(
-                    "failure {} running systemctl {verb}: {}",
-                    out.rc,
-                    out.stderr_str().trim()
-                ))));
-            }
-        }
-    }
-    Ok(None)
-}
-
-impl Module for Systemd {
     fn name(&self) -> &'static str {
         self.name
     }
@@ -268,10 +95,10 @@ impl Module for Systemd {
         &SPEC
     }
 
-    fn plan(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
+    fn parse(&self, args: &Args, host: &mut dyn Resolve) -> Result<SdArgs> {
         let scope = args.choice("scope", &["system", "user", "global"], "system")?;
         if scope != "system" {
-            return Ok(Plan::fail(format!(
+            return Err(fail(format!(
                 "drover's systemd module supports scope=system only, not `{scope}`"
             )));
         }
@@ -284,32 +111,73 @@ impl Module for Systemd {
         }
         let acts = want.state.is_some() || want.enabled.is_some() || want.masked.is_some();
         if !acts && !reload && !reexec {
-            return Ok(Plan::fail(
+            return Err(fail(
                 "one of the following is required: state, enabled, masked, daemon_reload, daemon_reexec",
             ));
         }
         if acts && name.is_none() {
-            return Ok(Plan::fail(
+            return Err(fail(
                 "missing required argument `name` (state, enabled and masked need a unit)",
             ));
         }
-        if let Some(failed) = daemon_ops(ctx, reload, reexec)? {
-            return Ok(failed);
+        Ok(SdArgs {
+            name,
+            want,
+            flags: Flags {
+                no_block: args.bool_or("no_block", false)?,
+                force: args.bool_or("force", false)?,
+            },
+            reload,
+            reexec,
+            assume_missing: host.earlier_change_predicted(),
+        })
+    }
+
+    /// `daemon-reexec` / `daemon-reload` when asked: Ansible runs them unconditionally
+    /// (outside check mode) and does not count them as a change; they come before the unit
+    /// is read, so its state reflects edited unit files.
+    fn observe(&self, a: &SdArgs) -> Observe {
+        let mut effects = Vec::new();
+        if a.reexec {
+            effects.push((
+                "daemon-reexec",
+                Script::new().raw("systemctl daemon-reexec\n"),
+            ));
         }
-        match name {
-            Some(n) => {
-                let flags = Flags {
-                    no_block: args.bool_or("no_block", false)?,
-                    force: args.bool_or("force", false)?,
-                };
-                plan_unit(ctx, &n, &want, flags)
-            }
-            None => Ok(Plan::unchanged()),
+        if a.reload {
+            effects.push((
+                "daemon-reload",
+                Script::new().raw("systemctl daemon-reload\n"),
+            ));
+        }
+        Observe {
+            effects,
+            sections: a.name.as_deref().map(unit_sections).unwrap_or_default(),
+            ..Observe::default()
         }
     }
 
-    fn apply(&self, ctx: &mut ModuleCtx, _args: &Args, plan: Plan) -> Result<Plan> {
-        apply_unit(ctx, plan)
+    fn decide(&self, a: &SdArgs, seen: &Observed) -> Outcome<UnitChange> {
+        for verb in ["daemon-reexec", "daemon-reload"] {
+            if let Some(rc) = seen.code(verb).filter(|rc| *rc != 0) {
+                return Outcome::Fail(Failure::new(format!(
+                    "failure {rc} running systemctl {verb}: {}",
+                    seen.stderr.trim()
+                )));
+            }
+        }
+        match &a.name {
+            Some(n) => decide_unit(n, &a.want, a.flags, seen, a.assume_missing),
+            None => Outcome::Unchanged(Plan::unchanged()),
+        }
+    }
+
+    fn apply(&self, _a: &SdArgs, c: &UnitChange) -> Vec<Step> {
+        unit_steps(c)
+    }
+
+    fn finish(&self, _a: &SdArgs, c: &UnitChange, done: &Done, report: Plan) -> Plan {
+        finish_unit(c, done, report)
     }
 }
 

@@ -1,5 +1,12 @@
 use super::*;
 
+/// The unit from a probe written as `show` lines, `@is-enabled`, its answer and `@rc N`.
+fn parse_probe(text: &str) -> UnitStatus {
+    let (show, rest) = text.split_once("@is-enabled\n").unwrap_or((text, ""));
+    let (answer, rc) = rest.split_once("@rc ").unwrap_or((rest, ""));
+    unit_status(show, answer, rc.trim().parse().ok())
+}
+
 fn unit(active: &str, file_state: &str, is_enabled: &str, rc: i32) -> UnitStatus {
     let text = format!(
         "Id=x.service\nLoadState={}\nActiveState={active}\nSubState=dead\nUnitFileState={file_state}\n@is-enabled\n{is_enabled}\n@rc {rc}\n",
