@@ -4,7 +4,8 @@
 //! Ansible does. Only `apt` is supported; any other manager fails the task clearly.
 
 use super::apt::{spec as apt_spec, Apt};
-use super::{Args, Module, ModuleCtx, Plan, Spec};
+use super::contract::{Done, Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed};
+use super::{Args, Plan, Spec};
 use anyhow::Result;
 use minijinja::Value;
 
@@ -18,7 +19,7 @@ static SPEC: Spec = Spec {
     any_args: true,
 };
 
-const PROBE: &str = "for p in apt-get dnf yum apk zypper pacman; do if command -v \"$p\" >/dev/null 2>&1; then echo \"$p\"; exit 0; fi; done; echo unknown";
+const PROBE: &str = "m=unknown; for p in apt-get dnf yum apk zypper pacman; do if command -v \"$p\" >/dev/null 2>&1; then m=$p; break; fi; done; echo \"$m\"\n";
 
 /// The manager named by a gathered fact, if facts were gathered.
 fn fact_pkg_mgr(vars: &Value) -> Option<String> {
@@ -54,23 +55,17 @@ fn apt_args(args: &Args) -> std::result::Result<Args, String> {
     Ok(out)
 }
 
-impl Package {
-    fn manager(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<String> {
-        if let Some(u) = args.str("use").filter(|u| u != "auto") {
-            return Ok(u);
-        }
-        if let Some(m) = fact_pkg_mgr(ctx.vars) {
-            return Ok(m);
-        }
-        let out = ctx.run(PROBE)?;
-        Ok(match out.stdout_str().trim() {
-            "apt-get" => "apt".to_string(),
-            other => other.to_string(),
-        })
-    }
+/// `package`'s arguments: the manager when `use` or the facts name it, and the task as
+/// `apt` reads it (or why it cannot).
+pub struct PkgArgs {
+    known: Option<String>,
+    apt: Result<<Apt as Typed>::Args, Failure>,
 }
 
-impl Module for Package {
+impl Typed for Package {
+    type Args = PkgArgs;
+    type Change = <Apt as Typed>::Change;
+
     fn name(&self) -> &'static str {
         "package"
     }
@@ -79,24 +74,69 @@ impl Module for Package {
         &SPEC
     }
 
-    fn plan(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
-        let mgr = self.manager(ctx, args)?;
+    fn parse(&self, args: &Args, host: &mut dyn Resolve) -> Result<PkgArgs> {
+        let known = match args.str("use").filter(|u| u != "auto") {
+            Some(u) => Some(u),
+            None => fact_pkg_mgr(host.vars()),
+        };
+        let apt = match apt_args(args) {
+            Ok(a) => Ok(Apt.parse(&a, host)?),
+            Err(m) => Err(Failure::new(m)),
+        };
+        Ok(PkgArgs { known, apt })
+    }
+
+    /// Without a known manager, which one the host has is asked in the same round trip as
+    /// apt's probe.
+    fn observe(&self, a: &PkgArgs) -> Observe {
+        let mut o = match &a.apt {
+            Ok(req) => Apt.observe(req),
+            Err(_) => Observe::default(),
+        };
+        if a.known.is_none() {
+            o.sections.insert(0, ("mgr", Script::new().raw(PROBE)));
+        }
+        o
+    }
+
+    fn observe_again(&self, a: &PkgArgs, seen: &Observed) -> Option<Observe> {
+        Apt.observe_again(a.apt.as_ref().ok()?, seen)
+    }
+
+    fn decide(&self, a: &PkgArgs, seen: &Observed) -> Outcome<Self::Change> {
+        let mgr = match &a.known {
+            Some(m) => m.clone(),
+            None => match seen.section("mgr").trim() {
+                "apt-get" => "apt".to_string(),
+                other => other.to_string(),
+            },
+        };
         if mgr != "apt" {
-            return Ok(Plan::fail(format!(
+            return Outcome::Fail(Failure::new(format!(
                 "package manager `{mgr}` is not supported by drover yet (supported: apt)"
             )));
         }
-        match apt_args(args) {
-            Ok(a) => Apt.plan(ctx, &a),
-            Err(m) => Ok(Plan::fail(m)),
+        match &a.apt {
+            Ok(req) => Apt.decide(req, seen),
+            Err(f) => Outcome::Fail(f.clone()),
         }
     }
 
-    fn apply(&self, ctx: &mut ModuleCtx, args: &Args, plan: Plan) -> Result<Plan> {
-        // Only apt plans change anything, so the plan is apt's.
-        match apt_args(args) {
-            Ok(a) => Apt.apply(ctx, &a, plan),
-            Err(m) => Ok(Plan::fail(m)),
+    fn apply(&self, a: &PkgArgs, c: &Self::Change) -> Vec<Step> {
+        a.apt.as_ref().map(|r| Apt.apply(r, c)).unwrap_or_default()
+    }
+
+    fn apply_more(&self, a: &PkgArgs, c: &Self::Change, done: &Done) -> Vec<Step> {
+        a.apt
+            .as_ref()
+            .map(|r| Apt.apply_more(r, c, done))
+            .unwrap_or_default()
+    }
+
+    fn finish(&self, a: &PkgArgs, c: &Self::Change, done: &Done, report: Plan) -> Plan {
+        match &a.apt {
+            Ok(r) => Apt.finish(r, c, done, report),
+            Err(_) => report,
         }
     }
 }

@@ -158,10 +158,10 @@ pub fn parse_simulation(out: &str) -> Vec<Change> {
     v
 }
 
-/// The `dpkg-query -W -f=` format `parse_dpkg` reads.
-pub(super) const DPKG_FORMAT: &str = "${Package}\t${Status}\t${Version}\n";
+/// `dpkg-query`'s format (`${Package}<TAB>${Status}<TAB>${Version}`), quoted for the shell.
+pub(super) const DPKG_FORMAT_Q: &str = "'${Package}\t${Status}\t${Version}\n'";
 
-/// Parses `dpkg-query -W -f=DPKG_FORMAT` output.
+/// Parses `dpkg-query -W -f=DPKG_FORMAT_Q` output.
 pub fn parse_dpkg(out: &str) -> BTreeMap<String, Installed> {
     let mut m = BTreeMap::new();
     for line in out.lines() {

@@ -1,21 +1,21 @@
 //! `apt`: manage Debian packages with `dpkg-query`, `apt-cache` and `apt-get` (no Python).
 //!
-//! `plan` probes in one command (cache age, `dpkg-query -W` for the named packages,
-//! `apt-cache policy` candidates for `state: latest`, `dpkg-deb -f` for `deb:`), decides in
-//! the pure `decide` function which names to give apt. In check mode it then asks
+//! It observes in one round trip (cache age, `dpkg-query -W` for the named packages,
+//! `apt-cache policy` candidates for `state: latest`, `dpkg-deb -f` for `deb:`) and decides
+//! in the pure `decide` function which names to give apt. A prediction then asks
 //! `apt-get -s` (a simulation, which never changes the host) what apt would really do: the
 //! prediction is exact, dependencies and autoremovals included, and a name apt cannot find
-//! fails with apt's own message. A real run skips the simulation: `apply` runs apt-get
-//! between two `dpkg-query` listings of every package, in one round trip, and reports what
+//! fails with apt's own message. A real run skips the simulation: its steps run apt-get
+//! between two `dpkg-query` listings of every package, in one round trip, and report what
 //! the listings show changed (what dpkg did, not what apt planned). When the cache must be
-//! updated first (`update_cache`, or `cache_valid_time` expired) the package decision is made
-//! in `apply` after `apt-get update` (in the same round trip as the stamp; the probe is
-//! repeated only for `state: latest`, whose candidates the update may change); in check mode
-//! the cache is not updated and the prediction uses the current cache.
+//! updated first (`update_cache`, or `cache_valid_time` expired) the update runs first (in the
+//! same round trip as the stamp); `state: latest` then reads its candidates again, as the
+//! update may change them; in check mode the cache is not updated and the prediction uses the
+//! current cache.
 //!
 //! Files: `request.rs` (arguments, command lines), `probe.rs`, `decide.rs` (pure: specs,
 //! parsers of dpkg/apt output, `decide`), `ops.rs` (the apt-get operation: chosen,
-//! simulated, run), this file (the plan and apply of the module).
+//! simulated, tracked), this file (the module on the contract).
 //!
 //! Choices (documented differences from Ansible):
 //! - `install_recommends` unset follows apt's own configuration (as Ansible); `false` adds
@@ -34,10 +34,9 @@
 //! - `upgrade: yes`/`safe` run `apt-get upgrade --with-new-pkgs`, `full`/`dist` run
 //!   `apt-get dist-upgrade` (no aptitude).
 
+use super::contract::{Done, Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed};
 use super::fileops::fail_with;
-use super::sections::Marks;
-use super::{Args, Diff, Module, ModuleCtx, Plan, Spec};
-use crate::shell::quote;
+use super::{Args, Diff, Plan, Spec};
 use anyhow::Result;
 use minijinja::Value;
 use std::collections::BTreeMap;
@@ -98,12 +97,10 @@ pub fn spec() -> &'static Spec {
     &SPEC
 }
 
-const STAMP: &str = "/var/lib/apt/periodic/update-success-stamp";
-const LISTS: &str = "/var/lib/apt/lists";
-
-struct Work {
+/// What a real run does: update the cache, run the operation, mark packages manual.
+pub struct AptChange {
     update: bool,
-    /// The apt-get operation chosen at plan time (chosen again after the update for
+    /// The apt-get operation chosen from the probe (chosen again after the update for
     /// `state: latest`, whose candidates the update may change).
     op: Option<Op>,
     /// Requested packages installed as dependencies: marked as installed manually, as
@@ -131,128 +128,52 @@ fn to_mark_manual(req: &Request, p: &Probe, op: &Option<Op>) -> Vec<String> {
         .collect()
 }
 
-impl Apt {
-    fn plan_inner(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
-        let req = Request::from_args(args)?;
-        let p = probe(ctx, &req)?;
-        let fresh = req.cache_valid_time > 0
-            && p.cache_mtime > 0
-            && p.now - p.cache_mtime < req.cache_valid_time;
-        let update = req.update_cache && !fresh;
-        let mut plan = Plan::unchanged()
-            .with_value("cache_updated", update && ctx.check)
-            .with_value("cache_update_time", p.cache_mtime);
-        if !ctx.check {
-            // A real run: `apply` does the work and reports what dpkg's state shows changed.
-            let op = choose_op(&req, &p)?;
-            let mark = to_mark_manual(&req, &p, &op);
-            // Marking alone is done in `apply` but reports no change.
-            plan.changed = update || op.is_some() || !mark.is_empty();
-            if plan.changed {
-                plan.work = Some(Box::new(Work { update, op, mark }));
-            }
-            return Ok(plan);
-        }
-        let pkgs = match plan_packages(ctx, &req, &p) {
-            // A cache update is pending: the update may make the package known.
-            Err(_) if update => {
-                plan.changed = true;
-                plan.msg = Some(
-                    "the apt cache would be updated; packages cannot be predicted before that"
-                        .into(),
-                );
-                return Ok(plan);
-            }
-            r => r?,
-        };
-        let pkg_changed = pkgs.as_ref().is_some_and(|k| !k.changes.is_empty());
-        plan.changed = pkg_changed || (update && !req.has_package_work());
-        if let Some(k) = &pkgs {
-            for (key, v) in output_values(&k.sim_stdout, "") {
-                plan.values.insert(key, v);
-            }
-            if pkg_changed {
-                plan.diffs.push(diff_of(&k.changes));
-                plan.msg = Some(summary(&k.changes));
-            }
-        }
-        Ok(plan)
-    }
-
-    fn apply_inner(&self, ctx: &mut ModuleCtx, args: &Args, plan: &mut Plan) -> Result<()> {
-        let work: Work = plan.take_work()?;
-        let req = Request::from_args(args)?;
-        let mut op = work.op;
-        let mut cache_updated = false;
-        if work.update {
-            // The update and Debian's periodic stamp of the last update, in one round trip.
-            let cmd = format!(
-                "( {}\n) || exit $?\n{{ [ -d /var/lib/apt/periodic ] || mkdir -p /var/lib/apt/periodic; }} && : >{STAMP} && printf '@@stamp %s\\n' \"$(stat -c %Y {STAMP})\"",
-                with_lock_retry(
-                    "DEBIAN_FRONTEND=noninteractive LC_ALL=C apt-get -q update",
-                    req.lock_timeout,
-                )
-            );
-            let out = ctx.run(&cmd)?;
-            if out.rc != 0 {
-                let (so, se) = (out.stdout_str(), out.stderr_str());
-                let msg = if is_lock_error(&se) {
-                    format!("Failed to lock the apt lists for the cache update: another process held it for more than lock_timeout={} seconds", req.lock_timeout)
-                } else {
-                    format!("Failed to update apt cache: {}", apt_errors(&se, &so))
-                };
-                let mut values = output_values(&so, &se);
-                values.push(("rc".into(), Value::from(out.rc)));
-                return Err(fail_with(msg, values));
-            }
-            cache_updated = true;
-            plan.values
-                .insert("cache_updated".into(), Value::from(true));
-            let so = out.stdout_str();
-            if let Some(ts) = so
-                .lines()
-                .find_map(|l| l.strip_prefix("@@stamp "))
-                .and_then(|t| t.trim().parse::<i64>().ok())
-            {
-                plan.values
-                    .insert("cache_update_time".into(), Value::from(ts));
-            }
-            if req.state == State::Latest && !req.names.is_empty() {
-                let p = probe(ctx, &req)?;
-                op = choose_op(&req, &p)?;
-            }
-        }
-        plan.diffs.clear();
-        plan.msg = None;
-        plan.changed = cache_updated && !req.has_package_work();
-        if let Some(op) = op {
-            let (so, se, changes) = run_apt_tracked(ctx, &req, &op)?;
-            for (key, v) in output_values(&so, &se) {
-                plan.values.insert(key, v);
-            }
-            if !changes.is_empty() {
-                plan.changed = true;
-                plan.diffs.push(diff_of(&changes));
-                plan.msg = Some(summary(&changes));
-            }
-        }
-        if !work.mark.is_empty() {
-            let names: Vec<String> = work.mark.iter().map(|n| quote(n)).collect();
-            let cmd = format!("apt-mark manual {}", names.join(" "));
-            let out = ctx.run(&with_lock_retry(&cmd, req.lock_timeout))?;
-            if out.rc != 0 {
-                let (so, se) = (out.stdout_str(), out.stderr_str());
-                return Err(fail_with(
-                    format!("'{cmd}' failed: {}", se.trim()),
-                    output_values(&so, &se),
-                ));
-            }
-        }
-        Ok(())
-    }
+/// Whether the cache must be updated first.
+fn must_update(req: &Request, p: &Probe) -> bool {
+    let fresh = req.cache_valid_time > 0
+        && p.cache_mtime > 0
+        && p.now - p.cache_mtime < req.cache_valid_time;
+    req.update_cache && !fresh
 }
 
-impl Module for Apt {
+/// The update and Debian's periodic stamp of the last update, in one round trip; the
+/// stamp's time is the last line.
+fn update_script(req: &Request) -> Script {
+    let update = Script::new().raw("DEBIAN_FRONTEND=noninteractive LC_ALL=C apt-get -q update\n");
+    Script::new()
+        .raw("(\n")
+        .then(with_lock_retry(update, req.lock_timeout))
+        .raw(concat!(
+            ") || exit $?\n",
+            "{ [ -d /var/lib/apt/periodic ] || mkdir -p /var/lib/apt/periodic; } && ",
+            ": >/var/lib/apt/periodic/update-success-stamp && ",
+            "stat -c %Y /var/lib/apt/periodic/update-success-stamp\n"
+        ))
+}
+
+/// The operation's steps: the tracked run, then the manual marks.
+fn op_steps(req: &Request, op: &Option<Op>, mark: &[String]) -> Vec<Step> {
+    let mut steps: Vec<Step> = op
+        .iter()
+        .map(|o| Step::Observe(observe_tracked(req, o)))
+        .collect();
+    if !mark.is_empty() {
+        let cmd = mark
+            .iter()
+            .fold(Script::new().raw("apt-mark manual"), |s, n| s.arg(n))
+            .raw("\n");
+        steps.push(Step::Exec {
+            script: with_lock_retry(cmd, req.lock_timeout),
+            stdin: None,
+        });
+    }
+    steps
+}
+
+impl Typed for Apt {
+    type Args = Request;
+    type Change = AptChange;
+
     fn name(&self) -> &'static str {
         "apt"
     }
@@ -261,19 +182,216 @@ impl Module for Apt {
         &SPEC
     }
 
-    fn plan(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
-        self.plan_inner(ctx, args)
+    fn parse(&self, args: &Args, _host: &mut dyn Resolve) -> Result<Request> {
+        Request::from_args(args)
     }
 
-    fn apply(&self, ctx: &mut ModuleCtx, args: &Args, mut plan: Plan) -> Result<Plan> {
-        // Marked failed and not changed (a failed apt-get resolves before it acts), with what
-        // `apply_inner` learnt before the failure (`cache_updated`), unlike `apply_task`'s
-        // planned result.
-        match self.apply_inner(ctx, args, &mut plan) {
-            Ok(()) => Ok(plan),
-            Err(e) => super::fileops::catch_apply(plan, Err(e)),
+    fn observe(&self, req: &Request) -> Observe {
+        observe_probe(req)
+    }
+
+    /// A prediction asks apt's simulation what the chosen operation would do: exact,
+    /// dependencies and autoremovals included, and a name apt cannot find fails with apt's
+    /// own message. A real run skips it and reports what dpkg's listings show changed.
+    fn observe_again(&self, req: &Request, seen: &Observed) -> Option<Observe> {
+        let p = probe_from(req, seen).ok()?;
+        let op = choose_op(req, &p).ok()??;
+        Some(observe_simulation(req, &op))
+    }
+
+    fn decide(&self, req: &Request, seen: &Observed) -> Outcome<AptChange> {
+        match decide_apt(req, seen) {
+            Ok(o) => o,
+            Err(f) => Outcome::Fail(f),
         }
     }
+
+    fn apply(&self, req: &Request, c: &AptChange) -> Vec<Step> {
+        if c.update {
+            return vec![Step::Exec {
+                script: update_script(req),
+                stdin: None,
+            }];
+        }
+        op_steps(req, &c.op, &c.mark)
+    }
+
+    /// After the update: `state: latest` reads its candidates again and chooses anew.
+    fn apply_more(&self, req: &Request, c: &AptChange, done: &Done) -> Vec<Step> {
+        let latest = req.state == State::Latest && !req.names.is_empty();
+        match (c.update, done.outputs.len(), done.observed.len()) {
+            (true, 1, 0) if latest => vec![Step::Observe(observe_probe(req))],
+            (true, 1, 0) => op_steps(req, &c.op, &c.mark),
+            (true, 1, 1) if latest => match after_update_op(req, done) {
+                Ok(op) => op_steps(req, &op, &c.mark),
+                Err(f) => vec![Step::Fail(f)],
+            },
+            _ => Vec::new(),
+        }
+    }
+
+    fn finish(&self, req: &Request, c: &AptChange, done: &Done, report: Plan) -> Plan {
+        finish_apt(req, c, done, report).unwrap_or_else(|p| *p)
+    }
+}
+
+/// The operation chosen from the probe repeated after the cache update.
+fn after_update_op(req: &Request, done: &Done) -> Result<Option<Op>, Failure> {
+    let p = probe_from(req, &done.observed[0])?;
+    choose_op(req, &p)
+}
+
+fn decide_apt(req: &Request, seen: &Observed) -> Result<Outcome<AptChange>, Failure> {
+    let p = probe_from(req, seen)?;
+    let update = must_update(req, &p);
+    let report = Plan::unchanged()
+        .with_value("cache_updated", update)
+        .with_value("cache_update_time", p.cache_mtime);
+    let op = match choose_op(req, &p) {
+        Ok(op) => op,
+        // A cache update is pending: the update may make the package known.
+        Err(_) if update => {
+            let change = AptChange {
+                update,
+                op: None,
+                mark: Vec::new(),
+            };
+            let report = report.with_msg(
+                "the apt cache would be updated; packages cannot be predicted before that",
+            );
+            return Ok(Outcome::change(change, report));
+        }
+        Err(f) => return Err(f),
+    };
+    let mark = to_mark_manual(req, &p, &op);
+    let change = AptChange {
+        update,
+        op: op.clone(),
+        mark,
+    };
+    let Some(op) = op.filter(|_| seen.code("sim").is_some()) else {
+        // A real run (no simulation): apply does the work and reports what dpkg's state
+        // shows changed; marking alone reports no change.
+        return Ok(
+            if change.update || change.op.is_some() || !change.mark.is_empty() {
+                Outcome::change(change, report)
+            } else {
+                Outcome::Unchanged(report)
+            },
+        );
+    };
+    // A prediction, from apt's simulation.
+    let sim = seen.section("sim");
+    if seen.code("sim") != Some(0) {
+        if update {
+            let report = report.with_msg(
+                "the apt cache would be updated; packages cannot be predicted before that",
+            );
+            return Ok(Outcome::change(change, report));
+        }
+        let cmd = req.apt_get(true, op.sub, &op.extra, &op.words);
+        let rc = seen.code("sim").unwrap_or(-1);
+        return Err(apt_failure(
+            req,
+            &op,
+            cmd.text().trim_end(),
+            rc,
+            sim,
+            &seen.stderr,
+        ));
+    }
+    let changes = parse_simulation(sim);
+    let mut report = report;
+    for (key, v) in output_values(sim, "") {
+        report.values.insert(key, v);
+    }
+    let pkg_changed = !changes.is_empty();
+    if pkg_changed {
+        report.diffs.push(diff_of(&changes));
+        report.msg = Some(summary(&changes));
+    }
+    Ok(if pkg_changed || (update && !req.has_package_work()) {
+        Outcome::change(change, report)
+    } else {
+        Outcome::Unchanged(report)
+    })
+}
+
+/// The result from what the steps reported; `Err` holds a failed result.
+fn finish_apt(
+    req: &Request,
+    c: &AptChange,
+    done: &Done,
+    mut plan: Plan,
+) -> Result<Plan, Box<Plan>> {
+    let fail = |mut plan: Plan, f: Failure| {
+        plan.failed = true;
+        plan.changed = false;
+        plan.msg = Some(f.msg);
+        plan.values.extend(f.values);
+        Box::new(plan)
+    };
+    let mut outputs = done.outputs.iter();
+    let mut observed = done.observed.iter();
+    plan.diffs.clear();
+    plan.msg = None;
+    plan.values
+        .insert("cache_updated".into(), Value::from(false));
+    let mut op = c.op.clone();
+    if c.update {
+        let out = outputs
+            .next()
+            .ok_or_else(|| Box::new(plan.without_work()))?;
+        let (so, se) = (out.stdout_str(), out.stderr_str());
+        if out.rc != 0 {
+            let msg = if is_lock_error(&se) {
+                format!("Failed to lock the apt lists for the cache update: another process held it for more than lock_timeout={} seconds", req.lock_timeout)
+            } else {
+                format!("Failed to update apt cache: {}", apt_errors(&se, &so))
+            };
+            let mut values = output_values(&so, &se);
+            values.push(("rc".into(), Value::from(out.rc)));
+            return Err(fail(plan, Failure { msg, values }));
+        }
+        plan.values
+            .insert("cache_updated".into(), Value::from(true));
+        if let Some(ts) = so.lines().last().and_then(|t| t.trim().parse::<i64>().ok()) {
+            plan.values
+                .insert("cache_update_time".into(), Value::from(ts));
+        }
+        if req.state == State::Latest && !req.names.is_empty() {
+            observed.next();
+            op = after_update_op(req, done).map_err(|f| fail(plan.without_work(), f))?;
+        }
+    }
+    plan.changed = c.update && !req.has_package_work();
+    if let Some(op) = &op {
+        let seen = observed
+            .next()
+            .ok_or_else(|| Box::new(plan.without_work()))?;
+        let (so, se, changes) =
+            tracked_result(req, op, seen).map_err(|f| fail(plan.without_work(), f))?;
+        for (key, v) in output_values(&so, &se) {
+            plan.values.insert(key, v);
+        }
+        if !changes.is_empty() {
+            plan.changed = true;
+            plan.diffs.push(diff_of(&changes));
+            plan.msg = Some(summary(&changes));
+        }
+    }
+    if !c.mark.is_empty() {
+        if let Some(out) = outputs.next().filter(|o| o.rc != 0) {
+            let (so, se) = (out.stdout_str(), out.stderr_str());
+            let names = c.mark.join(" ");
+            let f = Failure {
+                msg: format!("'apt-mark manual {names}' failed: {}", se.trim()),
+                values: output_values(&so, &se),
+            };
+            return Err(fail(plan, f));
+        }
+    }
+    Ok(plan)
 }
 
 #[cfg(test)]

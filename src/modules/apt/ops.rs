@@ -6,18 +6,12 @@ use super::*;
 /// The apt-get operation chosen for the packages.
 #[derive(Clone, Debug)]
 pub(super) struct Op {
-    pub(super) sub: String,
+    pub(super) sub: &'static str,
     pub(super) extra: Vec<&'static str>,
     pub(super) words: Vec<String>,
 }
 
-/// The package operation (if any) and what apt's simulation says it changes.
-pub(super) struct PkgPlan {
-    pub(super) changes: Vec<Change>,
-    pub(super) sim_stdout: String,
-}
-
-pub(super) fn choose_op(req: &Request, p: &Probe) -> Result<Option<Op>> {
+pub(super) fn choose_op(req: &Request, p: &Probe) -> Result<Option<Op>, Failure> {
     let auto: Vec<&'static str> = if req.autoremove {
         vec!["--autoremove"]
     } else {
@@ -29,7 +23,7 @@ pub(super) fn choose_op(req: &Request, p: &Probe) -> Result<Option<Op>> {
             .get(name)
             .is_some_and(|i| i.installed && i.version == *version);
         return Ok((!same).then(|| Op {
-            sub: "install".into(),
+            sub: "install",
             extra: auto,
             words: req.deb_arg().into_iter().collect(),
         }));
@@ -40,14 +34,14 @@ pub(super) fn choose_op(req: &Request, p: &Probe) -> Result<Option<Op>> {
             _ => ("upgrade", [vec!["--with-new-pkgs"], auto].concat()),
         };
         return Ok(Some(Op {
-            sub: sub.into(),
+            sub,
             extra,
             words: vec![],
         }));
     }
     if req.names.is_empty() {
         return Ok(req.autoremove.then(|| Op {
-            sub: "autoremove".into(),
+            sub: "autoremove",
             extra: if req.purge { vec!["--purge"] } else { vec![] },
             words: vec![],
         }));
@@ -60,14 +54,14 @@ pub(super) fn choose_op(req: &Request, p: &Probe) -> Result<Option<Op>> {
         &p.observed,
         &p.candidates,
     )
-    .map_err(|m| fail_with(m, vec![]))?;
+    .map_err(Failure::new)?;
     if !d.install.is_empty() {
         let mut extra = auto;
         if req.only_upgrade {
             extra.push("--only-upgrade");
         }
         return Ok(Some(Op {
-            sub: "install".into(),
+            sub: "install",
             extra,
             words: d.install,
         }));
@@ -78,7 +72,7 @@ pub(super) fn choose_op(req: &Request, p: &Probe) -> Result<Option<Op>> {
             extra.push("--purge");
         }
         return Ok(Some(Op {
-            sub: "remove".into(),
+            sub: "remove",
             extra,
             words: d.remove,
         }));
@@ -104,7 +98,7 @@ pub(super) fn apt_failure(
     rc: i32,
     stdout: &str,
     stderr: &str,
-) -> anyhow::Error {
+) -> Failure {
     let msg = if is_lock_error(stderr) {
         format!(
             "Failed to lock apt for exclusive operation: another process held /var/lib/dpkg/lock-frontend (or apt's lists lock) for more than lock_timeout={} seconds",
@@ -121,34 +115,17 @@ pub(super) fn apt_failure(
     let mut values = output_values(stdout, stderr);
     values.push(("rc".into(), Value::from(rc)));
     values.push(("cmd".into(), Value::from(cmd)));
-    fail_with(msg, values)
+    Failure { msg, values }
 }
 
-/// Asks apt what the operation would do (`apt-get -s`; never changes the host).
-pub(super) fn simulate(ctx: &mut ModuleCtx, req: &Request, op: &Op) -> Result<String> {
-    let cmd = req.apt_get(true, &op.sub, &op.extra, &op.words);
-    let out = ctx.run(&cmd)?;
-    let (stdout, stderr) = (out.stdout_str(), out.stderr_str());
-    if out.rc != 0 {
-        return Err(apt_failure(req, op, &cmd, out.rc, &stdout, &stderr));
+/// Asks apt what the operation would do (`apt-get -s`; never changes the host): a second
+/// look that only a prediction needs.
+pub(super) fn observe_simulation(req: &Request, op: &Op) -> Observe {
+    Observe {
+        sections: vec![("sim", req.apt_get(true, op.sub, &op.extra, &op.words))],
+        prediction_only: true,
+        ..Observe::default()
     }
-    Ok(stdout)
-}
-
-pub(super) fn plan_packages(
-    ctx: &mut ModuleCtx,
-    req: &Request,
-    p: &Probe,
-) -> Result<Option<PkgPlan>> {
-    let Some(op) = choose_op(req, p)? else {
-        return Ok(None);
-    };
-    let sim_stdout = simulate(ctx, req, &op)?;
-    let changes = parse_simulation(&sim_stdout);
-    Ok(Some(PkgPlan {
-        changes,
-        sim_stdout,
-    }))
 }
 
 pub(super) fn diff_of(changes: &[Change]) -> Diff {
@@ -192,33 +169,52 @@ pub(super) fn summary(changes: &[Change]) -> String {
     }
 }
 
-/// The marker lines around apt-get's own output in a tracked run.
-pub(super) const RUN_MARK: &str = "@@drover-apt-run\n";
-pub(super) const DONE_MARK: &str = "\n@@drover-apt-done\n";
+/// The apt-get operation run for real between two listings of dpkg's database, in one
+/// round trip: the sections `before`, `apt` (with apt's status) and `after` of one answer.
+pub(super) fn observe_tracked(req: &Request, op: &Op) -> Observe {
+    let list = || {
+        Script::new()
+            .raw("dpkg-query -W -f=")
+            .raw(DPKG_FORMAT_Q)
+            .raw(" 2>/dev/null\n")
+    };
+    let run = Script::new()
+        .raw("(\n")
+        .then(with_lock_retry(
+            req.apt_get(false, op.sub, &op.extra, &op.words),
+            req.lock_timeout,
+        ))
+        .raw(")\n");
+    Observe {
+        sections: vec![("before", list()), ("apt", run), ("after", list())],
+        ..Observe::default()
+    }
+}
 
-/// Runs the apt-get operation for real, between two listings of dpkg's database (one round
-/// trip), and returns apt's stdout and stderr and the package changes dpkg's state shows.
-pub(super) fn run_apt_tracked(
-    ctx: &mut ModuleCtx,
+/// What a tracked run did: apt's output and the package changes dpkg's state shows, or
+/// apt's failure.
+pub(super) fn tracked_result(
     req: &Request,
     op: &Op,
-) -> Result<(String, String, Vec<Change>)> {
-    let cmd = req.apt_get(false, &op.sub, &op.extra, &op.words);
-    let list = format!("dpkg-query -W -f={} 2>/dev/null", quote(DPKG_FORMAT));
-    let line = format!(
-        "LC_ALL=C; export LC_ALL\n{list}\nprintf '%s' {run}\n( {retry}\n)\nR=$?\nprintf '%s' {done}\n{list}\nexit $R",
-        run = quote(RUN_MARK),
-        retry = with_lock_retry(&cmd, req.lock_timeout),
-        done = quote(DONE_MARK),
-    );
-    let out = ctx.run(&line)?;
-    let text = out.stdout_str();
-    let (before, rest) = text.split_once(RUN_MARK).unwrap_or(("", &text));
-    let (apt_out, after) = rest.rsplit_once(DONE_MARK).unwrap_or((rest, ""));
-    let stderr = out.stderr_str();
-    if out.rc != 0 {
-        return Err(apt_failure(req, op, &cmd, out.rc, apt_out, &stderr));
+    seen: &Observed,
+) -> Result<(String, String, Vec<Change>), Failure> {
+    let apt_out = seen.section("apt");
+    let stderr = seen.stderr.clone();
+    let rc = seen.code("apt").unwrap_or(-1);
+    if rc != 0 {
+        let cmd = req.apt_get(false, op.sub, &op.extra, &op.words);
+        return Err(apt_failure(
+            req,
+            op,
+            cmd.text().trim_end(),
+            rc,
+            apt_out,
+            &stderr,
+        ));
     }
-    let changes = dpkg_changes(&parse_dpkg(before), &parse_dpkg(after));
+    let changes = dpkg_changes(
+        &parse_dpkg(seen.section("before")),
+        &parse_dpkg(seen.section("after")),
+    );
     Ok((apt_out.to_string(), stderr, changes))
 }

@@ -15,81 +15,88 @@ pub(super) struct Probe {
     pub(super) auto: Vec<String>,
 }
 
-pub(super) fn probe(ctx: &mut ModuleCtx, req: &Request) -> Result<Probe> {
-    let names: Vec<String> = req.names.iter().map(|p| quote(&p.name)).collect();
-    let fmt = quote(DPKG_FORMAT);
-    let m = Marks::new();
-    let mut s = format!(
-        "LC_ALL=C; export LC_ALL\n{}date +%s\n{}if [ -e {STAMP} ]; then stat -c %Y {STAMP}; else stat -c %Y {LISTS} 2>/dev/null || echo 0; fi\n",
-        m.start("now"),
-        m.start("cache")
-    );
+/// What to read: the time, the cache's age, the `deb:` file's fields, dpkg's view of the
+/// named packages, apt's candidates (for `latest`) and the automatic marks.
+pub(super) fn observe_probe(req: &Request) -> Observe {
+    let names: Vec<String> = req.names.iter().map(|p| p.name.clone()).collect();
+    let dpkg = |s: Script| s.raw("dpkg-query -W -f=").raw(DPKG_FORMAT_Q);
+    let mut sections = vec![
+        ("now", Script::new().raw("LC_ALL=C; export LC_ALL\ndate +%s\n")),
+        (
+            "cache",
+            Script::new().raw(concat!(
+                "if [ -e /var/lib/apt/periodic/update-success-stamp ]; then stat -c %Y /var/lib/apt/periodic/update-success-stamp; ",
+                "else stat -c %Y /var/lib/apt/lists 2>/dev/null || echo 0; fi\n"
+            )),
+        ),
+    ];
     if let Some(deb) = req.deb_arg() {
-        let d = quote(&deb);
-        let mark = |name: &str| m.start(name).trim_end().to_string();
-        s.push_str(&format!(
-            "{}; if f=$(dpkg-deb -f {d} Package Version 2>&1); then printf '%s\\n' \"$f\"; p=$(dpkg-deb -f {d} Package); {}; dpkg-query -W -f={fmt} \"$p\" 2>/dev/null; else {}; printf '%s\\n' \"$f\"; fi\n",
-            mark("deb"),
-            mark("dpkg"),
-            mark("deberr"),
-        ));
+        let fields = Script::new()
+            .set("d", &deb)
+            .raw("f=$(dpkg-deb -f \"$d\" Package Version 2>&1); r=$?; printf '%s\\n' \"$f\"; (exit $r)\n");
+        sections.push(("deb", fields));
+        let installed = dpkg(Script::new().raw("p=$(dpkg-deb -f \"$d\" Package 2>/dev/null) && "))
+            .raw(" \"$p\" 2>/dev/null\n");
+        sections.push(("debdpkg", installed));
     }
     if !names.is_empty() {
-        s.push_str(&format!(
-            "{}dpkg-query -W -f={fmt} {} 2>/dev/null\n",
-            m.start("dpkg"),
-            names.join(" ")
-        ));
+        let with_names = |s: Script| names.iter().fold(s, |s, n| s.arg(n)).raw(" 2>/dev/null\n");
+        sections.push(("dpkg", with_names(dpkg(Script::new()))));
         if req.state == State::Latest {
-            s.push_str(&format!(
-                "{}apt-cache policy {} 2>/dev/null\n",
-                m.start("policy"),
-                names.join(" ")
-            ));
+            sections.push(("policy", with_names(Script::new().raw("apt-cache policy"))));
         }
         if req.state != State::Absent {
-            s.push_str(&format!(
-                "{}apt-mark showauto {} 2>/dev/null\n",
-                m.start("auto"),
-                names.join(" ")
-            ));
+            sections.push(("auto", with_names(Script::new().raw("apt-mark showauto"))));
         }
     }
-    s.push_str("true\n");
-    let out = ctx.run(&s)?;
-    let text = out.stdout_str();
-    let sec = m.parse(&text);
+    Observe {
+        sections,
+        ..Observe::default()
+    }
+}
+
+/// What the probe found, or why the `deb:` file cannot be read.
+pub(super) fn probe_from(req: &Request, seen: &Observed) -> Result<Probe, Failure> {
     let num = |k: &str| {
-        sec.first(k)
+        seen.section(k)
+            .lines()
+            .next()
             .and_then(|v| v.trim().parse::<i64>().ok())
             .unwrap_or(0)
     };
-    if let (Some(e), Some(deb)) = (sec.text("deberr"), &req.deb) {
-        return Err(fail_with(
-            format!("cannot read the package file {deb}: {}", e.trim()),
-            vec![],
-        ));
-    }
-    let deb = sec.has("deb").then(|| {
-        let field = |k: &str| {
-            sec.lines("deb")
-                .iter()
-                .find_map(|l| l.strip_prefix(k))
-                .map(|v| v.trim().to_string())
-                .unwrap_or_default()
-        };
-        (field("Package:"), field("Version:"))
-    });
+    let deb = match (&req.deb, seen.code("deb")) {
+        (Some(d), Some(rc)) if rc != 0 => {
+            return Err(Failure::new(format!(
+                "cannot read the package file {d}: {}",
+                seen.section("deb").trim()
+            )))
+        }
+        (Some(_), Some(_)) => {
+            let field = |k: &str| {
+                seen.section("deb")
+                    .lines()
+                    .find_map(|l| l.strip_prefix(k))
+                    .map(|v| v.trim().to_string())
+                    .unwrap_or_default()
+            };
+            Some((field("Package:"), field("Version:")))
+        }
+        _ => None,
+    };
+    let dpkg = if deb.is_some() {
+        seen.section("debdpkg")
+    } else {
+        seen.section("dpkg")
+    };
     Ok(Probe {
         now: num("now"),
         cache_mtime: num("cache"),
-        observed: parse_dpkg(&sec.text("dpkg").unwrap_or_default()),
-        candidates: parse_policy(&sec.text("policy").unwrap_or_default()),
+        observed: parse_dpkg(dpkg),
+        candidates: parse_policy(seen.section("policy")),
         deb,
-        auto: sec
-            .lines("auto")
-            .iter()
-            .flat_map(|l| l.split_whitespace())
+        auto: seen
+            .section("auto")
+            .split_whitespace()
             .map(str::to_string)
             .collect(),
     })

@@ -4,7 +4,7 @@
 use super::*;
 
 /// The requested operation, validated.
-pub(super) struct Request {
+pub struct Request {
     pub(super) names: Vec<PkgSpec>,
     pub(super) state: State,
     pub(super) update_cache: bool,
@@ -131,57 +131,62 @@ impl Request {
     pub(super) fn apt_get(
         &self,
         simulate: bool,
-        sub: &str,
-        extra: &[&str],
+        sub: &'static str,
+        extra: &[&'static str],
         words: &[String],
-    ) -> String {
-        let mut c = String::from("DEBIAN_FRONTEND=noninteractive LC_ALL=C apt-get -y -q");
+    ) -> Script {
+        let mut c = Script::new().raw("DEBIAN_FRONTEND=noninteractive LC_ALL=C apt-get -y -q");
         if simulate {
-            c.push_str(" -s");
+            c = c.raw(" -s");
         }
         for o in &self.dpkg_options {
-            c.push_str(&format!(" -o {}", quote(&format!("Dpkg::Options::=--{o}"))));
+            c = c.raw(" -o").arg(&format!("Dpkg::Options::=--{o}"));
         }
         match self.install_recommends {
-            Some(false) => c.push_str(" --no-install-recommends"),
-            Some(true) => c.push_str(" -o APT::Install-Recommends=true"),
+            Some(false) => c = c.raw(" --no-install-recommends"),
+            Some(true) => c = c.raw(" -o APT::Install-Recommends=true"),
             None => {}
         }
         if self.allow_downgrade || self.force {
-            c.push_str(" --allow-downgrades");
+            c = c.raw(" --allow-downgrades");
         }
         if self.allow_unauthenticated || self.force {
-            c.push_str(" --allow-unauthenticated");
+            c = c.raw(" --allow-unauthenticated");
         }
         if self.allow_change_held || self.force {
-            c.push_str(" --allow-change-held-packages");
+            c = c.raw(" --allow-change-held-packages");
         }
         if self.force {
-            c.push_str(" --allow-remove-essential");
+            c = c.raw(" --allow-remove-essential");
         }
         if let Some(r) = &self.default_release {
-            c.push_str(&format!(" -t {}", quote(r)));
+            c = c.raw(" -t").arg(r);
         }
         for e in extra {
-            c.push(' ');
-            c.push_str(e);
+            c = c.raw(" ").raw(e);
         }
-        c.push(' ');
-        c.push_str(sub);
+        c = c.raw(" ").raw(sub);
         for w in words {
-            c.push(' ');
-            c.push_str(&quote(w));
+            c = c.arg(w);
         }
-        c
+        c.raw("\n")
     }
 }
 
 /// Wraps an apt command so it is retried while another process holds apt's or dpkg's lock,
 /// for up to `timeout` seconds. Runs inside the framing's subshell, so `exec`/`exit` are local.
-pub(super) fn with_lock_retry(cmd: &str, timeout: i64) -> String {
-    format!(
-        "end=\nexec 3>&1\nwhile :; do\n  err=$( {{ {cmd}\n  }} 2>&1 1>&3 3>&- ); rc=$?\n  case $err in\n    *'Could not get lock'*|*'Unable to acquire the dpkg frontend lock'*|*'Unable to lock directory'*)\n      now=$(date +%s); end=${{end:-$((now + {timeout}))}}\n      if [ \"$now\" -lt \"$end\" ]; then sleep 1; continue; fi ;;\n  esac\n  break\ndone\nif [ -n \"$err\" ]; then printf '%s\\n' \"$err\" >&2; fi\nexit $rc"
-    )
+pub(super) fn with_lock_retry(cmd: Script, timeout: i64) -> Script {
+    Script::new()
+        .set("lt", &timeout.to_string())
+        .raw("end=\nexec 3>&1\nwhile :; do\n  err=$( {\n")
+        .then(cmd)
+        .raw(concat!(
+            "  } 2>&1 1>&3 3>&- ); rc=$?\n  case $err in\n",
+            "    *'Could not get lock'*|*'Unable to acquire the dpkg frontend lock'*|*'Unable to lock directory'*)\n",
+            "      now=$(date +%s); end=${end:-$((now + lt))}\n",
+            "      if [ \"$now\" -lt \"$end\" ]; then sleep 1; continue; fi ;;\n",
+            "  esac\n  break\ndone\nif [ -n \"$err\" ]; then printf '%s\\n' \"$err\" >&2; fi\nexit $rc\n"
+        ))
 }
 
 pub(super) fn is_lock_error(stderr: &str) -> bool {

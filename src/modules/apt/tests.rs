@@ -171,7 +171,7 @@ fn commands_quote_every_value() {
     };
     let req = Request::from_args(&args).unwrap();
     let words: Vec<String> = req.names.iter().map(|p| p.apt_arg()).collect();
-    let c = req.apt_get(true, "install", &[], &words);
+    let c = req.apt_get(true, "install", &[], &words).text().to_string();
     assert!(c.contains(" -s "), "{c}");
     assert!(c.contains("'x;rm$(id)`id`'"), "{c}");
     assert!(c.contains("-t 'a b'"), "{c}");
@@ -184,7 +184,8 @@ fn commands_quote_every_value() {
 
 #[test]
 fn lock_retry_script_is_valid_sh() {
-    let s = with_lock_retry("echo out; echo err >&2; false", 0);
+    let cmd = Script::new().raw("echo out; echo err >&2; false\n");
+    let s = with_lock_retry(cmd, 0).text().to_string();
     let out = std::process::Command::new("sh")
         .arg("-c")
         .arg(format!("( {s} )"))

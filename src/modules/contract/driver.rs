@@ -10,7 +10,7 @@ use anyhow::{bail, Result};
 use minijinja::Value;
 
 /// What the steps of a change reported.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default)]
 pub struct Done {
     /// The backup each `Put` step made, in order (`None`: no backup asked or no old file).
     pub backups: Vec<Option<String>>,
@@ -21,6 +21,10 @@ pub struct Done {
     pub started: String,
     pub ended: String,
     pub took: std::time::Duration,
+    /// What each `Observe` step saw, in order.
+    pub observed: Vec<observe::Observed>,
+    /// An `Exec` exited non-zero: no step or stage ran after it.
+    pub stopped: bool,
 }
 
 impl Done {
@@ -91,11 +95,10 @@ impl<T: Typed> Module for Driven<T> {
         if check {
             want.effects.clear();
         }
-        let seen = if want.prediction_only && !check {
-            observe::Observed::default()
-        } else {
-            observe::gather(ctx, &want)?
-        };
+        let mut seen = look(ctx, &want, check)?;
+        if let Some(more) = m.observe_again(&typed, &seen) {
+            seen.merge(look(ctx, &more, check)?);
+        }
         let (change, mut report, pending) = match m.decide(&typed, &seen) {
             Outcome::Unchanged(mut report) => {
                 if let (true, Some(m)) = (check, report.check_msg.take()) {
@@ -118,10 +121,27 @@ impl<T: Typed> Module for Driven<T> {
             return Ok(f.into_plan());
         }
         let planned = report.without_work();
-        match run_steps(ctx, &m.apply(&typed, &change)) {
-            Ok(done) => Ok(m.finish(&typed, &change, &done, report)),
-            Err(e) => catch_apply(planned, Err(e)),
+        let mut done = Done::default();
+        let mut steps = m.apply(&typed, &change);
+        while !steps.is_empty() {
+            if let Err(e) = run_steps(ctx, &steps, &mut done) {
+                return catch_apply(planned, Err(e));
+            }
+            if done.stopped {
+                break;
+            }
+            steps = m.apply_more(&typed, &change, &done);
         }
+        Ok(m.finish(&typed, &change, &done, report))
+    }
+}
+
+/// Gathers an observation, unless it serves only a prediction and this is a real run.
+fn look(ctx: &mut ModuleCtx, want: &observe::Observe, check: bool) -> Result<observe::Observed> {
+    if want.prediction_only && !check {
+        Ok(observe::Observed::default())
+    } else {
+        observe::gather(ctx, want)
     }
 }
 
@@ -154,9 +174,9 @@ impl<A: Action> Module for Acting<A> {
     }
 }
 
-/// Runs the steps of a change in order.
-pub fn run_steps(ctx: &mut ModuleCtx, steps: &[Step]) -> Result<Done> {
-    let mut done = Done::default();
+/// Runs the steps of a change in order, adding what they report to `done`; an `Exec` that
+/// exits non-zero stops them (`done.stopped`).
+fn run_steps(ctx: &mut ModuleCtx, steps: &[Step], done: &mut Done) -> Result<()> {
     for step in steps {
         match step {
             Step::Run { what, script } => fileops::run_script(ctx, what, script.text())?,
@@ -170,6 +190,8 @@ pub fn run_steps(ctx: &mut ModuleCtx, steps: &[Step]) -> Result<Done> {
             Step::Exec { script, stdin } => done
                 .outputs
                 .push(ctx.run_with_stdin(script.text(), stdin.as_deref())?),
+            Step::Observe(want) => done.observed.push(observe::gather(ctx, want)?),
+            Step::Fail(f) => return Err(f.clone().into()),
             Step::Mkdir { path } => fileops::run_script(
                 ctx,
                 "creating the parent directory",
@@ -177,5 +199,5 @@ pub fn run_steps(ctx: &mut ModuleCtx, steps: &[Step]) -> Result<Done> {
             )?,
         }
     }
-    Ok(done)
+    Ok(())
 }

@@ -98,7 +98,7 @@ impl<C> Outcome<C> {
 
 /// One step of applying a change, run in order by the driver; the first failing one fails
 /// the task.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub enum Step {
     /// Shell commands, run with `set -e`; a failure fails the task with `what` and stderr.
     Run { what: &'static str, script: Script },
@@ -113,6 +113,11 @@ pub enum Step {
     Attrs { path: String, change: AttrChange },
     /// A directory and its missing parents.
     Mkdir { path: String },
+    /// A look at the host between steps (`apt` reads its candidates again after updating
+    /// the cache); the result goes to [`Done::observed`].
+    Observe(Observe),
+    /// The change cannot go on (a decision made from an `Observe` step failed).
+    Fail(Failure),
     /// A command whose outcome is the module's result (`command`, `raw`): its output goes
     /// to [`Done::outputs`] for `finish`, which judges it; a non-zero exit stops the steps
     /// after it.
@@ -161,6 +166,8 @@ impl Step {
             }
             Step::Mkdir { path } => format!("mkdir {path}"),
             Step::Exec { script, .. } => format!("exec: {}", script.shown().trim_end()),
+            Step::Observe(_) => "observe".to_string(),
+            Step::Fail(f) => format!("fail: {}", f.msg),
         }
     }
 }
@@ -213,10 +220,22 @@ pub trait Typed: Sync + 'static {
     fn parse(&self, args: &Args, host: &mut dyn Resolve) -> Result<Self::Args>;
     /// What to look at on the host.
     fn observe(&self, args: &Self::Args) -> Observe;
+    /// A second look, formed from the first answer (`apt`'s simulation of the operation it
+    /// chose), merged into what `decide` sees. None by default.
+    fn observe_again(&self, args: &Self::Args, seen: &Observed) -> Option<Observe> {
+        let _ = (args, seen);
+        None
+    }
     /// What to do. Pure.
     fn decide(&self, args: &Self::Args, seen: &Observed) -> Outcome<Self::Change>;
     /// How to do it. Pure.
     fn apply(&self, args: &Self::Args, change: &Self::Change) -> Vec<Step>;
+    /// More steps once those before ran, from what they reported (`apt` chooses its
+    /// operation again after a cache update); none by default. Called until it returns none.
+    fn apply_more(&self, args: &Self::Args, change: &Self::Change, done: &Done) -> Vec<Step> {
+        let _ = (args, change, done);
+        Vec::new()
+    }
     /// The result once the steps ran (`done` holds what they reported).
     fn finish(&self, args: &Self::Args, change: &Self::Change, done: &Done, report: Plan) -> Plan {
         let _ = (args, change, done);

@@ -68,6 +68,19 @@ impl Observed {
         self.sections.get(name).map(String::as_str).unwrap_or("")
     }
 
+    /// Adds a second look's sections (and its files and content, when it has them).
+    pub fn merge(&mut self, more: Observed) {
+        self.sections.extend(more.sections);
+        self.codes.extend(more.codes);
+        if !more.files.states.is_empty() {
+            self.files = more.files;
+        }
+        if more.content != Content::Absent {
+            self.content = more.content;
+        }
+        self.stderr.push_str(&more.stderr);
+    }
+
     /// A section's exit status (`None` if it did not run).
     pub fn code(&self, name: &str) -> Option<i32> {
         self.codes.get(name).copied()

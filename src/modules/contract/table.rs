@@ -238,7 +238,9 @@ impl Host {
     fn apply(&mut self, steps: &[Step]) -> bool {
         for step in steps {
             match step {
-                Step::Run { .. } | Step::Exec { .. } => return false,
+                Step::Run { .. } | Step::Exec { .. } | Step::Observe(_) | Step::Fail(_) => {
+                    return false
+                }
                 Step::Mkdir { path } => {
                     for p in fileops::ancestors(path).into_iter().chain([path.clone()]) {
                         self.files.entry(p).or_insert(Entry {
