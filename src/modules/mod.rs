@@ -370,7 +370,7 @@ static REGISTRY: &[&dyn Module] = &[
     &contract::Driven(service::Service),
     &systemd::SYSTEMD,
     &systemd::SYSTEMD_SERVICE,
-    &user::User,
+    &contract::Driven(user::User),
     &contract::Acting(include_vars::IncludeVars),
     &contract::Driven(group::Group),
     &contract::Driven(authorized_key::AuthorizedKey),

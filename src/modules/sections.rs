@@ -110,11 +110,6 @@ impl<'a> Sections<'a> {
     pub fn names(&self) -> impl Iterator<Item = &'a str> + '_ {
         self.map.keys().copied()
     }
-
-    /// Whether the answer had the section.
-    pub fn has(&self, name: &str) -> bool {
-        self.map.contains_key(name)
-    }
 }
 
 #[cfg(test)]
@@ -128,8 +123,8 @@ mod tests {
         let s = m.parse(text);
         assert_eq!(s.lines("a"), ["one", "@@other:b", "@b"]);
         assert_eq!(s.text("b").as_deref(), Some("\n"));
-        assert!(s.has("empty") && s.lines("empty").is_empty());
-        assert!(!s.has("missing") && s.text("missing").is_none());
+        assert!(s.text("empty").is_some() && s.lines("empty").is_empty());
+        assert!(s.text("missing").is_none());
         assert_eq!(s.first("a"), Some("one"));
     }
 

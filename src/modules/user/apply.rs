@@ -1,5 +1,6 @@
-//! Carrying out a decision: the account tools, the home directory and the SSH key, with
-//! passwords masked in what a failing tool says.
+//! Carrying out a decision: the account tool, then (from the account as it now is) the home
+//! directory and the SSH key, then a last look for the result's values; passwords masked in
+//! what a failing tool says and in what is displayed.
 
 use super::*;
 
@@ -15,148 +16,172 @@ pub struct KeyGen<'a> {
     pub comment: Option<&'a str>,
 }
 
-/// The script that runs `ssh-keygen` as the account itself (via `runuser` when the shell is
-/// root), so nothing is created through links the account controls; a missing key directory
-/// is made with mode 0700. Values reach the inner shell as positional arguments.
-pub fn keygen_script(k: &KeyGen) -> String {
-    let mut kg: Vec<String> = vec![
-        "ssh-keygen".into(),
-        "-q".into(),
-        "-t".into(),
-        k.ktype.into(),
-    ];
-    if let Some(b) = k.bits {
-        kg.extend(["-b".into(), b.to_string()]);
-    }
-    let inner = format!(
-        "set -e; umask 077; d=$(dirname -- \"$1\"); [ -d \"$d\" ] || mkdir -p -- \"$d\"; \
-         {} -N \"$3\" -C \"$2\" -f \"$1\" </dev/null >/dev/null",
-        join(&kg)
-    );
-    let comment = match k.comment {
-        Some(c) => quote(c),
-        None => "\"ansible-generated on $(uname -n)\"".into(),
-    };
-    let as_user = if k.uid == 0 {
-        String::new()
-    } else {
-        format!(
-            "if [ \"$(id -u)\" = 0 ]; then set -- runuser -u {} --; else set --; fi; ",
-            quote(k.user)
-        )
-    };
-    format!(
-        "{as_user}\"$@\" sh -c {} sh {} {comment} {}",
-        quote(&inner),
-        quote(k.path),
-        quote(k.passphrase)
-    )
-}
+/// What `ssh-keygen` runs in: positional arguments path, comment, passphrase, type, then
+/// its extra options (`-b BITS`).
+const KEYGEN: &str = "set -e; umask 077; k=$1 c=$2 p=$3 t=$4; shift 4; d=$(dirname -- \"$k\"); [ -d \"$d\" ] || mkdir -p -- \"$d\"; ssh-keygen -q -t \"$t\" \"$@\" -N \"$p\" -C \"$c\" -f \"$k\" </dev/null >/dev/null";
 
-pub(super) fn run_argv(ctx: &mut ModuleCtx, argv: &[String]) -> Result<()> {
-    let out = ctx.run(&join(argv))?;
-    if out.rc != 0 {
-        let tool = argv.first().map(String::as_str).unwrap_or("command");
-        return Err(fail(format!(
-            "{tool} failed (rc={}): {}",
-            out.rc,
-            mask_password(argv, out.stderr_str().trim())
-        )));
+/// The script that runs `ssh-keygen` as the account itself (via `runuser` when the shell is
+/// root), so nothing is created through links the account controls, unless the key exists; a
+/// missing key directory is made with mode 0700. Values reach the inner shell as positional
+/// arguments.
+pub fn keygen_script(k: &KeyGen) -> Script {
+    let mut s = Script::new().raw("if [ ! -f").arg(k.path).raw(" ]; then\n");
+    if k.uid != 0 {
+        s = s
+            .raw("if [ \"$(id -u)\" = 0 ]; then set -- runuser -u")
+            .arg(k.user)
+            .raw(" --; else set --; fi\n");
+    } else {
+        s = s.raw("set --\n");
     }
-    Ok(())
+    s = s.raw("\"$@\" sh -c").arg(KEYGEN).raw(" sh").arg(k.path);
+    s = match k.comment {
+        Some(c) => s.arg(c),
+        None => s.raw(" \"ansible-generated on $(uname -n)\""),
+    };
+    s = s.arg(k.passphrase).secret(k.passphrase).arg(k.ktype);
+    if let Some(b) = k.bits {
+        s = s.arg("-b").arg(&b.to_string());
+    }
+    s.raw("\nfi\n")
 }
 
 /// A tool's message with the password hash of its command line (`-p HASH`) masked, should the
 /// tool repeat it: a password never shows in a result.
 pub(super) fn mask_password(argv: &[String], text: &str) -> String {
-    match argv
-        .iter()
+    match password_of(argv) {
+        Some(pw) => text.replace(pw, "********"),
+        None => text.to_string(),
+    }
+}
+
+fn password_of(argv: &[String]) -> Option<&str> {
+    argv.iter()
         .position(|a| a == "-p")
         .and_then(|i| argv.get(i + 1))
-    {
-        Some(pw) if !pw.is_empty() => text.replace(pw.as_str(), "********"),
-        _ => text.to_string(),
-    }
+        .map(String::as_str)
+        .filter(|pw| !pw.is_empty())
 }
 
-pub(super) fn run_script(ctx: &mut ModuleCtx, what: &str, script: &str) -> Result<()> {
-    let out = ctx.run(script)?;
-    if out.rc != 0 {
-        return Err(fail(format!(
-            "{what} failed (rc={}): {}",
-            out.rc,
-            out.stderr_str().trim()
-        )));
+/// The account tool's step.
+pub(super) fn action_steps(c: &UserChange) -> Vec<Step> {
+    let mut steps = Vec::new();
+    if let Some(Action::Add(a) | Action::Mod(a) | Action::Del(a)) = &c.decision.action {
+        let mut script = Script::new().argv(a);
+        if let Some(pw) = password_of(a) {
+            script = script.secret(pw);
+        }
+        steps.push(Step::Exec {
+            script,
+            stdin: None,
+        });
     }
-    Ok(())
+    if c.want.present {
+        steps.push(Step::Observe(observe_account(&c.want, None)));
+    }
+    steps
 }
 
-pub(super) fn apply(ctx: &mut ModuleCtx, args: &Args, mut plan: Plan) -> Result<Plan> {
-    let work: Work = plan.take_work()?;
-    let want = &work.want;
-    match &work.decision.action {
-        Some(Action::Add(a) | Action::Mod(a) | Action::Del(a)) => run_argv(ctx, a)?,
-        None => {}
-    }
-    if !want.present {
-        return Ok(plan);
-    }
-    let key = want.generate_ssh_key.then(|| key_file(args));
-    let obs = observe(ctx, want, None)?;
-    let Some(pw) = obs.passwd.clone() else {
-        return Err(fail(format!(
-            "user {} does not exist after {}",
-            want.name,
-            if matches!(work.decision.action, Some(Action::Add(_))) {
-                "useradd"
-            } else {
-                "usermod"
-            }
-        )));
-    };
+/// The home directory and the key, once the account exists; then the look that tells the
+/// key's values.
+pub(super) fn extra_steps(u: &UserArgs, c: &UserChange, pw: &Passwd) -> Vec<Step> {
+    let mut steps = Vec::new();
     let owner = format!("{}:{}", pw.uid, pw.gid);
-    if work.decision.create_home_dir {
-        let home = want.home.clone().unwrap_or(pw.home.clone());
-        let skel = want.skeleton.clone().unwrap_or_else(|| "/etc/skel".into());
-        run_script(
-            ctx,
-            "creating the home directory",
-            &format!(
-                "set -e; h={}; mkdir -p -- \"$h\"; if [ -d {skel} ]; then cp -a -- {skel}/. \"$h\"/; fi; chown -R {} -- \"$h\"",
-                quote(&home),
-                quote(&owner),
-                skel = quote(&skel),
-            ),
-        )?;
+    if c.decision.create_home_dir {
+        let home = c.want.home.clone().unwrap_or(pw.home.clone());
+        let skel = c
+            .want
+            .skeleton
+            .clone()
+            .unwrap_or_else(|| "/etc/skel".into());
+        let script = Script::new()
+            .set("h", &home)
+            .set("o", &owner)
+            .set("sk", &skel)
+            .raw("set -e; mkdir -p -- \"$h\"; if [ -d \"$sk\" ]; then cp -a -- \"$sk\"/. \"$h\"/; fi; chown -R \"$o\" -- \"$h\"\n");
+        steps.push(Step::Exec {
+            script,
+            stdin: None,
+        });
     }
-    if let Some(k) = &key {
-        let path = if k.starts_with('/') {
-            k.clone()
+    if let Some(k) = &u.key {
+        let path = if k.file.starts_with('/') {
+            k.file.clone()
         } else {
-            format!("{}/{k}", pw.home)
+            format!("{}/{}", pw.home, k.file)
         };
-        let key_exists = ctx.run(&format!("[ -f {} ]", quote(&path)))?.rc == 0;
-        if !key_exists {
-            let script = keygen_script(&KeyGen {
-                user: &want.name,
+        steps.push(Step::Exec {
+            script: keygen_script(&KeyGen {
+                user: &c.want.name,
                 uid: pw.uid,
                 path: &path,
-                ktype: &key_type(args),
-                bits: args.int("ssh_key_bits")?.filter(|b| *b > 0),
-                passphrase: &args.str("ssh_key_passphrase").unwrap_or_default(),
-                comment: args.str("ssh_key_comment").as_deref(),
-            });
-            run_script(ctx, "generating the SSH key", &script)?;
-        }
+                ktype: &k.ktype,
+                bits: k.bits,
+                passphrase: &k.passphrase,
+                comment: k.comment.as_deref(),
+            }),
+            stdin: None,
+        });
+        steps.push(Step::Observe(observe_account(&c.want, Some(&k.file))));
     }
-    // Creating the home or a key changes no account field: only a key's values need a look.
-    let obs = match &key {
-        Some(k) => observe(ctx, want, Some(k))?,
-        None => obs,
+    steps
+}
+
+/// What each `Exec` step was, in order, for its failure message.
+fn exec_labels(u: &UserArgs, c: &UserChange) -> Vec<String> {
+    let mut labels = Vec::new();
+    if let Some(Action::Add(a) | Action::Mod(a) | Action::Del(a)) = &c.decision.action {
+        labels.push(a.first().cloned().unwrap_or_else(|| "command".into()));
+    }
+    if c.decision.create_home_dir {
+        labels.push("creating the home directory".into());
+    }
+    if u.key.is_some() {
+        labels.push("generating the SSH key".into());
+    }
+    labels
+}
+
+/// The result once the steps ran.
+pub(super) fn finish_user(u: &UserArgs, c: &UserChange, done: &Done, mut plan: Plan) -> Plan {
+    if let Some(out) = done.outputs.last().filter(|o| o.rc != 0) {
+        let what = exec_labels(u, c)
+            .get(done.outputs.len() - 1)
+            .cloned()
+            .unwrap_or_default();
+        let argv = match &c.decision.action {
+            Some(Action::Add(a) | Action::Mod(a) | Action::Del(a)) => a.as_slice(),
+            None => &[],
+        };
+        let mut p = Plan::fail(format!(
+            "{what} failed (rc={}): {}",
+            out.rc,
+            mask_password(argv, out.stderr_str().trim())
+        ));
+        p.values = plan.values;
+        return p;
+    }
+    if !c.want.present {
+        return plan;
+    }
+    let Some(last) = done.observed.last() else {
+        return plan;
     };
-    plan = present_values(plan, &obs);
-    if let Some(k) = &key {
-        plan = key_values(plan, &obs, k);
+    let obs = parse_probe(last, &c.want.name, &[]);
+    if obs.passwd.is_none() {
+        let tool = if matches!(c.decision.action, Some(Action::Add(_))) {
+            "useradd"
+        } else {
+            "usermod"
+        };
+        plan.failed = true;
+        plan.changed = false;
+        plan.msg = Some(format!("user {} does not exist after {tool}", c.want.name));
+        return plan;
     }
-    Ok(plan)
+    plan = present_values(plan, &obs);
+    if let Some(k) = &u.key {
+        plan = key_values(plan, &obs, &k.file);
+    }
+    plan
 }

@@ -5,7 +5,7 @@ use super::*;
 
 /// What the probe found.
 #[derive(Clone, Debug, Default)]
-pub struct Observed {
+pub struct Account {
     pub passwd: Option<Passwd>,
     /// The password hash from `getent shadow`; `None` when unreadable.
     pub hash: Option<String>,
@@ -104,7 +104,7 @@ pub(super) fn expire_arg(expires: f64) -> String {
 
 /// Decides the change. `strict` (outside check mode) fails on groups that do not exist; in
 /// check mode an earlier task of the same run may be what creates them.
-pub fn decide(want: &UserWant, obs: &Observed, strict: bool) -> Result<Decision, String> {
+pub fn decide(want: &UserWant, obs: &Account, strict: bool) -> Result<Decision, String> {
     let mut d = Decision::default();
     let group_name = |g: &str| -> String {
         obs.known_groups

@@ -1,15 +1,14 @@
 //! `user`: ensure a local account is present (uid, primary and supplementary groups, shell,
-//! home, comment, password hash, expiry, an SSH key) or absent. Everything is probed with ONE
-//! command (`probe.rs`: `getent passwd`, `getent shadow`, `getent group`, the home directory
-//! and key file); `decide` (`decide.rs`, pure, table-tested) turns desired and observed state
-//! into the `useradd`/`usermod`/`userdel` argv, so check mode predicts exactly what a run does;
-//! `apply.rs` carries it out.
+//! home, comment, password hash, expiry, an SSH key) or absent. Everything is observed in ONE
+//! round trip (`probe.rs`: `getent passwd`, `getent shadow`, `getent group`, the home
+//! directory and key file); `decide` (`decide.rs`, pure, table-tested) turns desired and
+//! observed state into the `useradd`/`usermod`/`userdel` argv, so check mode predicts exactly
+//! what a run does; `apply.rs` gives the steps that carry it out.
 
+use super::contract::{Done, Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed};
 use super::fileops::fail;
 use super::group::{parse_group, GroupEntry};
-use super::sections::{Marks, Sections};
-use super::{Args, Module, ModuleCtx, Plan, Spec};
-use crate::shell::{join, quote};
+use super::{Args, Plan, Spec};
 use anyhow::Result;
 use std::collections::BTreeMap;
 
@@ -153,13 +152,29 @@ fn want_from(args: &Args) -> Result<UserWant> {
     })
 }
 
-struct Work {
+/// The SSH key a task asks to generate.
+pub struct KeySpec {
+    file: String,
+    ktype: String,
+    bits: Option<i64>,
+    passphrase: String,
+    comment: Option<String>,
+}
+
+/// `user`'s arguments, typed.
+pub struct UserArgs {
+    want: UserWant,
+    key: Option<KeySpec>,
+}
+
+/// A decided change.
+pub struct UserChange {
     want: UserWant,
     decision: Decision,
 }
 
 /// Return values of a present account as found.
-fn present_values(mut plan: Plan, obs: &Observed) -> Plan {
+fn present_values(mut plan: Plan, obs: &Account) -> Plan {
     if let Some(p) = &obs.passwd {
         plan = plan
             .with_value("uid", p.uid)
@@ -171,7 +186,7 @@ fn present_values(mut plan: Plan, obs: &Observed) -> Plan {
     plan
 }
 
-fn key_values(mut plan: Plan, obs: &Observed, key_file: &str) -> Plan {
+fn key_values(mut plan: Plan, obs: &Account, key_file: &str) -> Plan {
     let path = match &obs.passwd {
         Some(p) if !key_file.starts_with('/') => format!("{}/{key_file}", p.home),
         _ => key_file.to_string(),
@@ -186,30 +201,105 @@ fn key_values(mut plan: Plan, obs: &Observed, key_file: &str) -> Plan {
     plan
 }
 
-fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
-    let mut want = want_from(args)?;
-    // `shell: ~/bin/sh` is the module user's home, as Ansible expands it.
-    if let Some(sh) = want.shell.as_ref().filter(|s| s.starts_with('~')) {
-        want.shell = Some(super::fileops::expand_home(ctx, sh)?);
+impl Typed for User {
+    type Args = UserArgs;
+    type Change = UserChange;
+
+    fn name(&self) -> &'static str {
+        "user"
     }
-    let key = want.generate_ssh_key.then(|| key_file(args));
-    let obs = observe(ctx, &want, key.as_deref())?;
-    let decision = decide(&want, &obs, !ctx.check).map_err(fail)?;
-    let mut plan = if decision.changed() {
-        Plan::change(Work {
+
+    fn spec(&self) -> &'static Spec {
+        &SPEC
+    }
+
+    fn parse(&self, args: &Args, host: &mut dyn Resolve) -> Result<UserArgs> {
+        let mut want = want_from(args)?;
+        // `shell: ~/bin/sh` is the module user's home, as Ansible expands it.
+        if let Some(sh) = want.shell.as_ref().filter(|s| s.starts_with('~')) {
+            want.shell = Some(host.expand_path(sh)?);
+        }
+        let key = match want.generate_ssh_key {
+            false => None,
+            true => Some(KeySpec {
+                file: key_file(args),
+                ktype: key_type(args),
+                bits: args.int("ssh_key_bits")?.filter(|b| *b > 0),
+                passphrase: args.str("ssh_key_passphrase").unwrap_or_default(),
+                comment: args.str("ssh_key_comment"),
+            }),
+        };
+        Ok(UserArgs { want, key })
+    }
+
+    fn observe(&self, u: &UserArgs) -> Observe {
+        observe_account(&u.want, u.key.as_ref().map(|k| k.file.as_str()))
+    }
+
+    /// Groups that do not exist fail a real run; a prediction assumes an earlier task of the
+    /// same run creates them (`pending`).
+    fn decide(&self, u: &UserArgs, seen: &Observed) -> Outcome<UserChange> {
+        let want = &u.want;
+        let asked: Vec<&String> = want
+            .group
+            .iter()
+            .chain(want.groups.iter().flatten())
+            .collect();
+        let obs = parse_probe(seen, &want.name, &asked);
+        let decision = match decide(want, &obs, false) {
+            Ok(d) => d,
+            Err(m) => return Outcome::Fail(Failure::new(m)),
+        };
+        let pending = decide(want, &obs, true).err().map(Failure::new);
+        let report = report(u, &obs);
+        if !decision.changed() {
+            return match pending {
+                Some(f) => Outcome::Fail(f),
+                None => Outcome::Unchanged(report),
+            };
+        }
+        let change = UserChange {
             want: want.clone(),
-            decision: decision.clone(),
-        })
-    } else {
-        Plan::unchanged()
-    };
-    plan = plan
+            decision,
+        };
+        Outcome::Change {
+            change,
+            report,
+            pending,
+        }
+    }
+
+    fn apply(&self, _u: &UserArgs, c: &UserChange) -> Vec<Step> {
+        action_steps(c)
+    }
+
+    fn apply_more(&self, u: &UserArgs, c: &UserChange, done: &Done) -> Vec<Step> {
+        let first_stage = usize::from(c.decision.action.is_some());
+        if done.outputs.len() != first_stage || done.observed.len() != 1 || !c.want.present {
+            return Vec::new();
+        }
+        let obs = parse_probe(&done.observed[0], &c.want.name, &[]);
+        match &obs.passwd {
+            Some(pw) => extra_steps(u, c, pw),
+            None => Vec::new(),
+        }
+    }
+
+    fn finish(&self, u: &UserArgs, c: &UserChange, done: &Done, report: Plan) -> Plan {
+        finish_user(u, c, done, report)
+    }
+}
+
+/// The result as predicted: the task's values over the account as found.
+fn report(u: &UserArgs, obs: &Account) -> Plan {
+    let want = &u.want;
+    let mut plan = Plan::unchanged()
         .with_value("name", want.name.as_str())
         .with_value("state", if want.present { "present" } else { "absent" });
     if !want.present {
-        return Ok(plan
+        return plan
             .with_value("force", want.force)
-            .with_value("remove", want.remove));
+            .with_value("remove", want.remove);
     }
     plan = plan
         .with_value("system", want.system)
@@ -218,7 +308,7 @@ fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
     if obs.passwd.is_none() {
         plan = plan.with_value("createhome", want.create_home);
     }
-    plan = present_values(plan, &obs);
+    plan = present_values(plan, obs);
     // Predicted values the change will set.
     if let Some(u) = want.uid {
         plan = plan.with_value("uid", u);
@@ -244,10 +334,10 @@ fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
             );
         }
     }
-    if let Some(k) = &key {
-        plan = key_values(plan, &obs, k);
+    if let Some(k) = &u.key {
+        plan = key_values(plan, obs, &k.file);
     }
-    Ok(plan)
+    plan
 }
 
 /// Whether `password` looks like a crypt(3) hash (or one of the values that lock an account),
@@ -276,24 +366,6 @@ fn looks_hashed(password: &str) -> bool {
     ) && !matches!((fields[1], last.len()), ("5", n) if n != 43)
         && !matches!((fields[1], last.len()), ("6", n) if n != 86)
         && !matches!((fields[1], last.len()), ("y", n) if n != 43)
-}
-
-impl Module for User {
-    fn name(&self) -> &'static str {
-        "user"
-    }
-
-    fn spec(&self) -> &'static Spec {
-        &SPEC
-    }
-
-    fn plan(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
-        plan(ctx, args)
-    }
-
-    fn apply(&self, ctx: &mut ModuleCtx, args: &Args, plan: Plan) -> Result<Plan> {
-        apply(ctx, args, plan)
-    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! Observing an account in one command: its passwd and shadow entries, the group database,
-//! its home directory and key file, each a section of the probe's answer.
+//! Observing an account in one round trip: its passwd and shadow entries, the group database,
+//! its home directory and key file, each a section of the answer.
 
 use super::*;
 
@@ -32,28 +32,26 @@ pub fn parse_passwd(line: &str) -> Option<Passwd> {
 
 /// Reads the probe's sections. `user` is the account's name and `asked` the groups the task
 /// names (by name or gid).
-pub fn parse_probe(sec: &Sections, user: &str, asked: &[&String]) -> Observed {
-    let mut o = Observed::default();
-    let entries: Vec<GroupEntry> = sec
-        .lines("groups")
-        .iter()
-        .filter_map(|l| parse_group(l))
+pub fn parse_probe(seen: &Observed, user: &str, asked: &[&String]) -> Account {
+    let mut o = Account::default();
+    let entries: Vec<GroupEntry> = seen
+        .section("groups")
+        .lines()
+        .filter_map(parse_group)
         .collect();
-    o.passwd = sec.first("passwd").and_then(parse_passwd);
-    if let Some(line) = sec.first("shadow") {
+    o.passwd = seen.section("passwd").lines().next().and_then(parse_passwd);
+    if let Some(line) = seen.section("shadow").lines().next() {
         let f: Vec<&str> = line.split(':').collect();
         if f.len() >= 8 {
             o.hash = Some(f[1].to_string());
             o.expire_days = f[7].parse().ok();
         }
     }
-    o.home_exists = sec.has("homedir");
-    o.key_exists = sec.has("key");
-    o.public_key = sec.text("pub").map(|t| t.trim().to_string());
-    o.fingerprint = sec
-        .text("fp")
-        .map(|t| t.trim().to_string())
-        .filter(|s| !s.is_empty());
+    o.home_exists = seen.section("homedir").trim() == "yes";
+    o.key_exists = seen.section("key").trim() == "yes";
+    let text = |name: &str| Some(seen.section(name).trim().to_string()).filter(|t| !t.is_empty());
+    o.public_key = text("pub");
+    o.fingerprint = text("fp");
     o.same_name_group = entries.iter().any(|e| e.name == user);
     for g in asked {
         let by_name = entries.iter().find(|e| &e.name == *g);
@@ -80,77 +78,61 @@ pub fn parse_probe(sec: &Sections, user: &str, asked: &[&String]) -> Observed {
             .map(|e| e.name.clone())
             .collect();
     }
+    // `getent passwd 1000` finds uid 1000: only an entry of that name is this account.
+    if o.passwd.as_ref().is_some_and(|p| p.name != user) {
+        o = Account {
+            same_name_group: o.same_name_group,
+            known_groups: o.known_groups,
+            ..Account::default()
+        };
+    }
     o
 }
 
-/// The one probe command: the account, its shadow entry and the whole group database (one
-/// `getent group`, as Ansible's `grp.getgrall()`), from which the controller works out the
-/// primary group's name, the memberships and the named groups: three processes. Each answer
-/// is a section of `m` (a public key file's lines, whatever they hold, stay its data).
-pub fn probe_script(want: &UserWant, key_file: Option<&str>, m: &Marks) -> String {
-    let mut s = format!(
-        "u={}\nif p=$(getent passwd -- \"$u\"); then {}; printf '%s\\n' \"$p\"; \
-         if s=$(getent shadow -- \"$u\" 2>/dev/null); then {}; printf '%s\\n' \"$s\"; fi; \
-         h=${{p#*:*:*:*:*:}}; h=${{h%%:*}}; else h={}; fi\n",
-        quote(&want.name),
-        m.echo("passwd"),
-        m.echo("shadow"),
-        quote(&format!("/home/{}", want.name)),
+/// The account's sections: its passwd and shadow entries, its home directory and key file,
+/// and the whole group database (one `getent group`, as Ansible's `grp.getgrall()`), from
+/// which the controller works out the primary group's name, the memberships and the named
+/// groups: three processes.
+pub fn observe_account(want: &UserWant, key_file: Option<&str>) -> Observe {
+    let passwd = Script::new()
+        .set("u", &want.name)
+        .set("d", &format!("/home/{}", want.name))
+        .raw(concat!(
+            "if p=$(getent passwd -- \"$u\"); then printf '%s\\n' \"$p\"; ",
+            "h=${p#*:*:*:*:*:}; h=${h%%:*}; else p=; h=$d; fi\n"
+        ));
+    let shadow = Script::new().raw(
+        "if [ -n \"$p\" ] && s=$(getent shadow -- \"$u\" 2>/dev/null); then printf '%s\\n' \"$s\"; fi\n",
     );
-    match &want.home {
-        Some(h) => s.push_str(&format!("H={}\n", quote(h))),
-        None => s.push_str("H=$h\n"),
+    let home = match &want.home {
+        Some(h) => Script::new().set("H", h),
+        None => Script::new().raw("H=$h\n"),
     }
-    s.push_str(&format!(
-        "if [ -d \"$H\" ]; then {}; fi\n",
-        m.echo("homedir")
-    ));
+    .raw("if [ -d \"$H\" ]; then echo yes; fi\n");
+    let mut sections = vec![("passwd", passwd), ("shadow", shadow), ("homedir", home)];
     if let Some(k) = key_file {
-        if k.starts_with('/') {
-            s.push_str(&format!("k={}\n", quote(k)));
-        } else {
-            s.push_str(&format!("k=\"$H\"/{}\n", quote(k)));
+        let key = match k.strip_prefix('/') {
+            Some(_) => Script::new().set("k", k),
+            None => Script::new().set("r", k).raw("k=\"$H/$r\"\n"),
         }
-        s.push_str(&format!(
-            "if [ -f \"$k\" ]; then {}; if [ -f \"$k.pub\" ]; then {}; cat -- \"$k.pub\"; \
-             {}; ssh-keygen -l -f \"$k.pub\" 2>/dev/null; fi; fi\n",
-            m.echo("key"),
-            m.echo("pub"),
-            m.echo("fp"),
+        .raw("if [ -f \"$k\" ]; then echo yes; fi\n");
+        sections.push(("key", key));
+        sections.push((
+            "pub",
+            Script::new()
+                .raw("if [ -f \"$k\" ] && [ -f \"$k.pub\" ]; then cat -- \"$k.pub\"; fi\n"),
+        ));
+        sections.push((
+            "fp",
+            Script::new().raw(
+                "if [ -f \"$k\" ] && [ -f \"$k.pub\" ]; then ssh-keygen -l -f \"$k.pub\" 2>/dev/null; fi\n",
+            ),
         ));
     }
-    s.push_str(&format!("{}; getent group\ntrue", m.echo("groups")));
-    s
-}
-
-pub(super) fn observe(ctx: &mut ModuleCtx, want: &UserWant, key: Option<&str>) -> Result<Observed> {
-    let marks = Marks::new();
-    let out = ctx.run(&probe_script(want, key, &marks))?;
-    if out.rc != 0 {
-        return Err(fail(format!(
-            "probing user {} failed: {}",
-            want.name,
-            out.stderr_str().trim()
-        )));
+    sections.push(("groups", Script::new().raw("getent group\n")));
+    Observe {
+        sections,
+        remember: vec![("passwd", "user", want.name.clone())],
+        ..Observe::default()
     }
-    let asked: Vec<&String> = want
-        .group
-        .iter()
-        .chain(want.groups.iter().flatten())
-        .collect();
-    let text = out.stdout_str();
-    let sec = marks.parse(&text);
-    if let Some(line) = sec.first("passwd") {
-        crate::modules::fileops::remember_lookup(ctx, "user", &want.name, line);
-    }
-    let mut o = parse_probe(&sec, &want.name, &asked);
-    // `getent passwd 1000` finds uid 1000: only an entry of that name is this account.
-    if o.passwd.as_ref().is_some_and(|p| p.name != want.name) {
-        o = Observed {
-            same_name_group: o.same_name_group,
-            known_groups: o.known_groups,
-            ..Observed::default()
-        };
-    }
-    Ok(o)
 }

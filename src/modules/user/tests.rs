@@ -1,4 +1,6 @@
 use super::*;
+use crate::modules::contract::Observed;
+use crate::shell::join;
 
 #[test]
 fn a_password_in_a_tools_message_is_masked() {
@@ -49,13 +51,13 @@ fn gentry(name: &str, gid: u32) -> GroupEntry {
     }
 }
 
-fn existing() -> Observed {
+fn existing() -> Account {
     let mut known = BTreeMap::new();
     known.insert("alice".to_string(), gentry("alice", 1001));
     known.insert("web".to_string(), gentry("web", 2000));
     known.insert("db".to_string(), gentry("db", 2001));
     known.insert("2000".to_string(), gentry("web", 2000));
-    Observed {
+    Account {
         passwd: Some(Passwd {
             name: "alice".into(),
             uid: 1001,
@@ -85,8 +87,8 @@ fn argv(d: &Decision) -> Option<String> {
 
 #[test]
 fn decide_table() {
-    let absent = Observed::default();
-    let cases: Vec<(&str, UserWant, Observed, Option<&str>)> = vec![
+    let absent = Account::default();
+    let cases: Vec<(&str, UserWant, Account, Option<&str>)> = vec![
         ("create plain", want(), absent.clone(), Some("useradd -m alice")),
         (
             "create full",
@@ -120,7 +122,7 @@ fn decide_table() {
                 create_home: false,
                 ..want()
             },
-            Observed {
+            Account {
                 same_name_group: true,
                 ..absent.clone()
             },
@@ -327,24 +329,33 @@ fn expiry() {
     );
 }
 
+/// An observation with these sections.
+fn seen(sections: &[(&str, &str)]) -> Observed {
+    Observed {
+        sections: sections
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        ..Observed::default()
+    }
+}
+
 #[test]
 fn parses_probe_output() {
     let asked = ["2000".to_string()];
-    let m = Marks::fixed("T");
     let o = parse_probe(
-        &m.parse(
-            "@@T:passwd\nalice:x:1001:1001:Alice:/home/alice:/bin/bash\n\
-             @@T:shadow\nalice:$6$a$b:19000:0:99999:7:::\n\
-             @@T:homedir\n\
-             @@T:key\n\
-             @@T:pub\nssh-ed25519 AAAA c\n@GROUPS\nroot:x:0:alice\n\
-             @@T:fp\n256 SHA256:xyz c (ED25519)\n\
-             @@T:groups\n\
-             alice:x:1001:\n\
-             web:x:2000:alice\n\
-             db:x:2001:bob,alice\n\
-             ops:x:2002:bob\n",
-        ),
+        &seen(&[
+            ("passwd", "alice:x:1001:1001:Alice:/home/alice:/bin/bash\n"),
+            ("shadow", "alice:$6$a$b:19000:0:99999:7:::\n"),
+            ("homedir", "yes\n"),
+            ("key", "yes\n"),
+            ("pub", "ssh-ed25519 AAAA c\n@GROUPS\nroot:x:0:alice\n"),
+            ("fp", "256 SHA256:xyz c (ED25519)\n"),
+            (
+                "groups",
+                "alice:x:1001:\nweb:x:2000:alice\ndb:x:2001:bob,alice\nops:x:2002:bob\n",
+            ),
+        ]),
         "alice",
         &asked.iter().collect::<Vec<_>>(),
     );
@@ -362,7 +373,7 @@ fn parses_probe_output() {
     assert_eq!(o.fingerprint.as_deref(), Some("256 SHA256:xyz c (ED25519)"));
     assert_eq!(o.primary.as_deref(), Some("alice"));
     let none = parse_probe(
-        &m.parse("@@T:homedir\n@@T:groups\nalice:x:1001:\n"),
+        &seen(&[("homedir", "yes\n"), ("groups", "alice:x:1001:\n")]),
         "alice",
         &[],
     );
@@ -381,19 +392,21 @@ fn keygen_runs_as_the_user_with_quoted_values() {
         passphrase: "it's $secret",
         comment: Some("a b"),
     });
+    let text = s.text();
     assert!(
-        s.starts_with("if [ \"$(id -u)\" = 0 ]; then set -- runuser -u alice --;"),
-        "{s}"
+        text.contains("if [ \"$(id -u)\" = 0 ]; then set -- runuser -u alice --;"),
+        "{text}"
     );
     assert!(
-        s.ends_with("'/home/alice/.ssh/id rsa' 'a b' 'it'\\''s $secret'"),
-        "{s}"
+        text.contains(" sh '/home/alice/.ssh/id rsa' 'a b' 'it'\\''s $secret' rsa '-b' 2048\n"),
+        "{text}"
     );
+    assert!(!s.shown().contains("secret"), "{}", s.shown());
     let out = std::process::Command::new("sh")
-        .args(["-n", "-c", &s])
+        .args(["-n", "-c", text])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{s}");
+    assert!(out.status.success(), "{text}");
     let root = keygen_script(&KeyGen {
         user: "root",
         uid: 0,
@@ -403,10 +416,11 @@ fn keygen_runs_as_the_user_with_quoted_values() {
         passphrase: "",
         comment: None,
     });
-    assert!(root.starts_with("\"$@\" sh -c"), "{root}");
+    let text = root.text();
+    assert!(text.contains("set --\n\"$@\" sh -c"), "{text}");
     assert!(
-        root.contains("\"ansible-generated on $(uname -n)\""),
-        "{root}"
+        text.contains("\"ansible-generated on $(uname -n)\""),
+        "{text}"
     );
 }
 
@@ -418,9 +432,14 @@ fn probe_script_quotes_values() {
         groups: Some(vec!["$(id)".into()]),
         ..want()
     };
-    let s = probe_script(&w, Some(".ssh/id rsa"), &Marks::fixed("T"));
+    let o = observe_account(&w, Some(".ssh/id rsa"));
+    let s: String = o
+        .sections
+        .iter()
+        .map(|(_, s)| s.text().to_string())
+        .collect();
     assert!(s.contains("H='/srv/it'\\''s'"), "{s}");
     // Group names are matched on the controller: they never reach the shell.
     assert!(!s.contains("$(id)"), "{s}");
-    assert!(s.contains("k=\"$H\"/'.ssh/id rsa'"), "{s}");
+    assert!(s.contains("r='.ssh/id rsa'\nk=\"$H/$r\""), "{s}");
 }
