@@ -362,7 +362,7 @@ static REGISTRY: &[&dyn Module] = &[
     &setup::Setup,
     &contract::Driven(stat::Stat),
     &lineinfile::LINEINFILE,
-    &file::File,
+    &file::FILE,
     &copy::Copy,
     &template::Template,
     &contract::Driven(apt::Apt),

@@ -47,6 +47,9 @@ impl Resolve for ModuleCtx<'_> {
     fn verbosity(&self) -> u8 {
         self.verbosity
     }
+    fn diff_mode(&self) -> bool {
+        self.diff
+    }
     fn paths(&self) -> &SearchPaths {
         self.paths
     }
@@ -191,6 +194,13 @@ fn run_steps(ctx: &mut ModuleCtx, steps: &[Step], done: &mut Done) -> Result<()>
                 .outputs
                 .push(ctx.run_with_stdin(script.text(), stdin.as_deref())?),
             Step::Observe(want) => done.observed.push(observe::gather(ctx, want)?),
+            Step::Change { what, script, then } => {
+                let files = fileops::probe_after(ctx, Some((what, script.text())), then)?;
+                done.observed.push(observe::Observed {
+                    files,
+                    ..observe::Observed::default()
+                });
+            }
             Step::Fail(f) => return Err(f.clone().into()),
             Step::Mkdir { path } => fileops::run_script(
                 ctx,

@@ -25,7 +25,7 @@ pub use driver::{Acting, Done, Driven};
 pub use observe::{Content, Observe, Observed, Read};
 pub use script::Script;
 
-use super::fileops::{AttrChange, PutOpts, TaskFail};
+use super::fileops::{AttrChange, ProbeReq, PutOpts, TaskFail};
 use super::{Args, Plan, SearchPaths, Spec};
 use anyhow::Result;
 use minijinja::Value;
@@ -113,6 +113,13 @@ pub enum Step {
     Attrs { path: String, change: AttrChange },
     /// A directory and its missing parents.
     Mkdir { path: String },
+    /// A change script (run with `set -e`; a failure fails the task with `what`), then, in
+    /// the same round trip, a probe of the paths it changed (into [`Done::observed`]).
+    Change {
+        what: &'static str,
+        script: Script,
+        then: ProbeReq,
+    },
     /// A look at the host between steps (`apt` reads its candidates again after updating
     /// the cache); the result goes to [`Done::observed`].
     Observe(Observe),
@@ -165,6 +172,9 @@ impl Step {
                 s
             }
             Step::Mkdir { path } => format!("mkdir {path}"),
+            Step::Change { what, script, .. } => {
+                format!("change ({what}): {}", script.shown().trim_end())
+            }
             Step::Exec { script, .. } => format!("exec: {}", script.shown().trim_end()),
             Step::Observe(_) => "observe".to_string(),
             Step::Fail(f) => format!("fail: {}", f.msg),
@@ -181,6 +191,10 @@ pub trait Resolve {
     fn vars(&self) -> &Value;
     /// The run's `-v` count.
     fn verbosity(&self) -> u8;
+    /// The run shows diffs (`--diff`): what only a diff needs may be looked at.
+    fn diff_mode(&self) -> bool {
+        false
+    }
     /// Where the task's controller files are (`src`, `include_vars`).
     fn paths(&self) -> &SearchPaths;
     /// The `passwd` line of `user` when an earlier task of this connection looked it up

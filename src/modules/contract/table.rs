@@ -238,9 +238,11 @@ impl Host {
     fn apply(&mut self, steps: &[Step]) -> bool {
         for step in steps {
             match step {
-                Step::Run { .. } | Step::Exec { .. } | Step::Observe(_) | Step::Fail(_) => {
-                    return false
-                }
+                Step::Run { .. }
+                | Step::Exec { .. }
+                | Step::Observe(_)
+                | Step::Fail(_)
+                | Step::Change { .. } => return false,
                 Step::Mkdir { path } => {
                     for p in fileops::ancestors(path).into_iter().chain([path.clone()]) {
                         self.files.entry(p).or_insert(Entry {

@@ -3,9 +3,10 @@
 
 use super::*;
 
-pub(super) fn ensure_absent(ctx: &mut ModuleCtx, path: &str, lst: &FileState) -> Result<Outcome> {
+/// `tree`: the `D path` / `F path` listing of a directory to remove, for the diff.
+pub(super) fn ensure_absent(path: &str, lst: &FileState, tree: Option<&str>) -> Result<Decided> {
     let prev = lst.state_name();
-    let mut o = Outcome::new("path", path, "absent", prev);
+    let mut o = Decided::new("path", path, "absent", prev);
     if prev == "absent" {
         return Ok(o);
     }
@@ -13,13 +14,7 @@ pub(super) fn ensure_absent(ctx: &mut ModuleCtx, path: &str, lst: &FileState) ->
     let q = quote(path);
     if prev == "directory" {
         o.script = format!("rm -rf -- {q}\n");
-        if ctx.diff {
-            // `find` takes no `--`: a path like `-delete` would be an action.
-            let q = quote_path(path);
-            let out = ctx.run(&format!(
-                "find {q} -mindepth 1 -type d -exec printf 'D %s\\n' {{}} +; find {q} -mindepth 1 ! -type d -exec printf 'F %s\\n' {{}} +"
-            ))?;
-            let text = out.stdout_str();
+        if let Some(text) = tree {
             let pick = |tag: &str| -> Vec<String> {
                 text.lines()
                     .filter_map(|l| l.strip_prefix(tag))
@@ -59,7 +54,7 @@ pub(super) fn ensure_file(
     path: &str,
     lst: &FileState,
     fst: &FileState,
-) -> Result<Outcome> {
+) -> Result<Decided> {
     let (path, st) = if !matches!(lst.state_name(), "file" | "hard") {
         follow_target(env, path, lst, fst)
     } else {
@@ -75,22 +70,23 @@ pub(super) fn ensure_file(
             ],
         ));
     }
-    let mut o = Outcome::new("path", &path, "file", prev);
+    let mut o = Decided::new("path", &path, "file", prev);
     let after = env.attrs_and_times(&st, false, true, &mut o)?;
     o.info = Some(after);
     Ok(o)
 }
 
+/// `tree`: with `recurse`, the entries below the directory (see `recurse_attrs`).
 pub(super) fn ensure_directory(
-    ctx: &mut ModuleCtx,
     env: &Env,
     path: &str,
     lst: &FileState,
     fst: &FileState,
-) -> Result<Outcome> {
+    tree: Option<&str>,
+) -> Result<Decided> {
     let (path, st) = follow_target(env, path, lst, fst);
     let prev = st.state_name();
-    let mut o = Outcome::new("path", &path, "directory", prev);
+    let mut o = Decided::new("path", &path, "directory", prev);
     if prev == "absent" {
         o.changed = true;
         let fresh = env.fresh(&path, fileops::S_IFDIR, 0);
@@ -110,7 +106,7 @@ pub(super) fn ensure_directory(
             st_mode: fileops::S_IFDIR | f.mode,
             ..fresh.clone()
         })?;
-        let mut scratch = Outcome::default();
+        let mut scratch = Decided::default();
         env.times(&fresh, false, &mut scratch);
         o.script.push_str(&scratch.script);
         after.path = path.clone();
@@ -126,32 +122,16 @@ pub(super) fn ensure_directory(
     let after = env.attrs_and_times(&st, false, true, &mut o)?;
     o.info = Some(after);
     if env.recurse {
-        recurse_attrs(ctx, env, &path, &mut o)?;
+        recurse_attrs(env, tree.unwrap_or_default(), &mut o)?;
     }
     Ok(o)
 }
 
-/// Ansible's `recursive_set_attributes`: every entry below `path` (links themselves get
-/// owner/group; with `follow`, their existing targets get everything).
-pub(super) fn recurse_attrs(
-    ctx: &mut ModuleCtx,
-    env: &Env,
-    path: &str,
-    o: &mut Outcome,
-) -> Result<()> {
-    let q = quote_path(path);
-    let fmt = quote("%f %u %g %X %Y %x %y %n");
-    let mut script =
-        format!("find {q} -mindepth 1 -exec stat -c {fmt} -- {{}} + | sed 's/^/E /'\n");
-    if env.follow {
-        script.push_str(&format!(
-            // A link's target, and what a linked directory holds (followed, as Ansible's
-            // recursive_set_attributes does).
-            "find {q} -mindepth 1 -type l -exec sh -c 'f=\"%f %u %g %X %Y %x %y %n\"; for l; do t=$(readlink -f -- \"$l\") && [ -e \"$t\" ] || continue; stat -c \"$f\" -- \"$t\"; if [ -d \"$t\" ]; then find -L \"$t\" -mindepth 1 -print0 | xargs -0 -r stat -c \"$f\" --; fi; done' sh {{}} + | sed 's/^/T /'\n"
-        ));
-    }
-    let out = ctx.run(&script)?;
-    for line in out.stdout_str().lines() {
+/// Ansible's `recursive_set_attributes`: every entry below the directory, from the listing
+/// of its `stat` lines (`E` the entries, links themselves getting owner/group; `T` with
+/// `follow`, the existing targets of links, getting everything).
+pub(super) fn recurse_attrs(env: &Env, listing: &str, o: &mut Decided) -> Result<()> {
+    for line in listing.lines() {
         let Some((tag, rest)) = line.split_once(' ') else {
             continue;
         };
@@ -181,9 +161,9 @@ pub(super) fn ensure_touch(
     path: &str,
     lst: &FileState,
     fst: &FileState,
-) -> Result<Outcome> {
+) -> Result<Decided> {
     let prev = lst.state_name();
-    let mut o = Outcome::new("dest", path, "touch", prev);
+    let mut o = Decided::new("dest", path, "touch", prev);
     let st = if prev == "absent" {
         o.changed = true;
         // A file this task creates goes again if its owner, group or mode cannot be set

@@ -1,11 +1,11 @@
 //! What one `file` task works with (`Env`: the arguments read, the probe, the wanted
-//! attributes) and what it comes to (`Outcome`: the script, the diff, the values).
+//! attributes) and what it comes to (`Decided`: the script, the diff, the values).
 
 use super::*;
 
 /// The decided outcome: what to run and what to report.
 #[derive(Default)]
-pub(super) struct Outcome {
+pub(super) struct Decided {
     /// `path` for most states, `dest` for touch/link/hard (as Ansible).
     pub(super) key: &'static str,
     pub(super) path: String,
@@ -16,16 +16,18 @@ pub(super) struct Outcome {
     /// The path whose lstat is reported after the change, and its predicted state.
     pub(super) info: Option<FileState>,
     pub(super) extra: Vec<(String, Value)>,
-    /// What check mode assumed to make its prediction.
+    /// What a prediction assumed (a link's source an earlier task creates).
     pub(super) msg: Option<String>,
+    /// The failure a real run reports instead, when the prediction rests on that assumption.
+    pub(super) pending: Option<Failure>,
 }
 
-impl Outcome {
-    pub(super) fn new(key: &'static str, path: &str, state: &str, prev: &str) -> Outcome {
-        let mut o = Outcome {
+impl Decided {
+    pub(super) fn new(key: &'static str, path: &str, state: &str, prev: &str) -> Decided {
+        let mut o = Decided {
             key,
             path: path.to_string(),
-            ..Outcome::default()
+            ..Decided::default()
         };
         o.before.insert("path".into(), json!(path));
         o.after.insert("path".into(), json!(path));
@@ -48,8 +50,6 @@ pub(super) struct Env {
     pub(super) force: bool,
     pub(super) recurse: bool,
     pub(super) me: FileState,
-    /// Check mode: a link to a source an earlier task would create is predicted, not refused.
-    pub(super) check: bool,
 }
 
 impl Env {
@@ -61,7 +61,7 @@ impl Env {
         st: &FileState,
         no_deref: bool,
         diff: bool,
-        o: &mut Outcome,
+        o: &mut Decided,
     ) -> Result<FileState> {
         let mut after = st.clone();
         let c = self.want.changes(st, self.umask)?;
@@ -96,7 +96,7 @@ impl Env {
         Ok(after)
     }
 
-    pub(super) fn times(&self, st: &FileState, diff: bool, o: &mut Outcome) {
+    pub(super) fn times(&self, st: &FileState, diff: bool, o: &mut Decided) {
         if self.mtime == Ts::Preserve && self.atime == Ts::Preserve {
             return;
         }

@@ -2,15 +2,16 @@
 
 use super::*;
 
+/// `listing`: `ls -A` of a directory the link replaces (it must be empty).
 pub(super) fn ensure_symlink(
-    ctx: &mut ModuleCtx,
     env: &Env,
     path: &str,
     src: Option<&str>,
     lst: &FileState,
     fst: &FileState,
     target: Option<FileState>,
-) -> Result<Outcome> {
+    listing: Option<&str>,
+) -> Result<Decided> {
     let prev = lst.state_name();
     // Without `src`, an existing link keeps its target.
     let (src, target): (Option<String>, Option<FileState>) = match src {
@@ -26,24 +27,22 @@ pub(super) fn ensure_symlink(
     } else {
         dirname(path)
     };
-    let mut assumed = None;
+    // A missing source fails a real run; a prediction assumes an earlier task creates it.
+    let (mut assumed, mut pending) = (None, None);
     if let (Some(s), Some(t)) = (&src, &target) {
-        if !env.force && !t.exists && env.check {
+        if !env.force && !t.exists {
             assumed = Some(format!(
                 "src {} does not exist yet; check mode assumes an earlier task creates it",
                 join(&relpath, s)
             ));
-        } else if !env.force && !t.exists {
-            return Err(fail_with(
-                format!(
+            pending = Some(
+                Failure::new(format!(
                     "src file does not exist, use \"force=yes\" if you really want to create the link: {}",
                     join(&relpath, s)
-                ),
-                vec![
-                    ("path".into(), Value::from(path)),
-                    ("src".into(), Value::from(s.as_str())),
-                ],
-            ));
+                ))
+                .with("path", path)
+                .with("src", s.as_str()),
+            );
         }
     }
     if prev == "directory" {
@@ -52,8 +51,7 @@ pub(super) fn ensure_symlink(
                 "refusing to convert from directory to symlink for {path}"
             )));
         }
-        let out = ctx.run(&format!("ls -A -- {}", quote(path)))?;
-        if !out.stdout.is_empty() {
+        if !listing.unwrap_or_default().is_empty() {
             return Err(fail(format!(
                 "the directory {path} is not empty, refusing to convert it"
             )));
@@ -63,8 +61,9 @@ pub(super) fn ensure_symlink(
             "refusing to convert from {prev} to symlink for {path}"
         )));
     }
-    let mut o = Outcome::new("dest", path, "link", prev);
+    let mut o = Decided::new("dest", path, "link", prev);
     o.msg = assumed;
+    o.pending = pending;
     let q = quote(path);
     if prev == "link" {
         if let Some(s) = &src {
@@ -155,7 +154,7 @@ pub(super) fn ensure_hardlink(
     lst: &FileState,
     fst: &FileState,
     probe: &Probe,
-) -> Result<Outcome> {
+) -> Result<Decided> {
     let prev = lst.state_name();
     if prev != "hard" && src.is_none() {
         return Err(fail("src is required for creating new hardlinks"));
@@ -172,7 +171,7 @@ pub(super) fn ensure_hardlink(
             ));
         }
     }
-    let mut o = Outcome::new("dest", path, "hard", prev);
+    let mut o = Decided::new("dest", path, "hard", prev);
     let cannot = |m: String| {
         fail_with(
             m,
@@ -212,7 +211,7 @@ pub(super) fn ensure_hardlink(
         }
         _ => {
             if src_st.as_ref().is_some_and(|s| s.inode == fst.inode) {
-                let mut o = Outcome::new("path", path, "hard", "hard");
+                let mut o = Decided::new("path", path, "hard", "hard");
                 o.changed = false;
                 return Ok(o);
             }

@@ -1,26 +1,34 @@
 //! `file`: set a path's state (file, directory, absent, touch, link, hard) and its owner,
-//! group, mode and timestamps, following Ansible's `ensure_*` functions. `plan` probes the
-//! path (and the link source) in one command, decides, and writes the exact shell script;
-//! `apply` runs it and reports the path as it now is.
+//! group, mode and timestamps, following Ansible's `ensure_*` functions. It observes the path
+//! (and the link source) in one round trip (a second look lists a tree when the decision
+//! needs it: a directory to remove with `--diff`, `recurse`, a directory a link replaces),
+//! decides the exact shell script, and runs it with the look that reports the path as it now
+//! is, in one round trip.
 //!
-//! Files: `env.rs` (a task's inputs and outcome), `times.rs`, `ensure.rs` (absent, file,
-//! directory, touch), `links.rs` (link, hard), this file (arguments, plan, apply).
+//! Files: `args.rs` (arguments, what to observe), `env.rs` (a task's inputs and outcome),
+//! `times.rs`, `ensure.rs` (absent, file, directory, touch), `links.rs` (link, hard), this
+//! file (the module on the contract).
 
+use super::contract::{
+    Done, Driven, Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed,
+};
 use super::fileops::{
     self, dict_diff, dirname, fail, fail_with, fmt_mode, join, AttrWant, DiffMap, FileState, Probe,
     ProbeCond, ProbeItem, ProbeReq,
 };
-use super::{Args, Module, ModuleCtx, Plan, Spec};
-use crate::shell::{quote, quote_path};
+use super::{Args, Plan, Spec};
+use crate::shell::quote;
 use anyhow::Result;
 use minijinja::Value;
 use serde_json::json;
 
+mod args;
 mod ensure;
 mod env;
 mod links;
 mod times;
 
+use args::*;
 use ensure::*;
 use env::*;
 use links::*;
@@ -28,40 +36,18 @@ use times::*;
 
 pub struct File;
 
-static SPEC: Spec = Spec {
-    args: &[
-        "path",
-        "state",
-        "_diff_peek",
-        "src",
-        "recurse",
-        "force",
-        "follow",
-        "modification_time",
-        "modification_time_format",
-        "access_time",
-        "access_time_format",
-        "mode",
-        "owner",
-        "group",
-        "seuser",
-        "serole",
-        "setype",
-        "selevel",
-        "unsafe_writes",
-        "attributes",
-    ],
-    aliases: &[("dest", "path"), ("name", "path"), ("attr", "attributes")],
-    free_form: None,
-    any_args: false,
-};
+pub static FILE: Driven<File> = Driven(File);
 
-struct Work {
+/// A decided change: the script and the path whose state the result reports.
+pub struct Change {
     script: String,
     info_path: Option<String>,
 }
 
-impl Module for File {
+impl Typed for File {
+    type Args = FileArgs;
+    type Change = Change;
+
     fn leaves_accounts_alone(&self) -> bool {
         true
     }
@@ -74,29 +60,81 @@ impl Module for File {
         &SPEC
     }
 
-    fn plan(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
-        plan(ctx, args)
+    fn parse(&self, args: &Args, host: &mut dyn Resolve) -> Result<FileArgs> {
+        parse(args, host)
     }
 
-    fn apply(&self, ctx: &mut ModuleCtx, _args: &Args, mut plan: Plan) -> Result<Plan> {
-        let work: Work = plan.take_work()?;
-        // Report the path as it now is (Ansible's add_path_info after the change), read in
-        // the same round trip as the change.
-        let Some(p) = &work.info_path else {
-            fileops::run_script(ctx, "changing the path", &work.script)?;
-            return Ok(plan);
+    fn observe(&self, a: &FileArgs) -> Observe {
+        observe(a)
+    }
+
+    fn observe_again(&self, a: &FileArgs, seen: &Observed) -> Option<Observe> {
+        let at = locate(a, &seen.files).ok()?;
+        second_look(a, &at)
+    }
+
+    fn decide(&self, a: &FileArgs, seen: &Observed) -> Outcome<Change> {
+        if a.diff_peek {
+            return Outcome::Unchanged(peeked(a, seen.section("peek")));
+        }
+        let (decided, warnings) = match decide(a, seen) {
+            Ok(d) => d,
+            Err(e) => return Outcome::Fail(as_failure(e)),
         };
-        let req = ProbeReq {
-            items: vec![ProbeItem::new(p, false)],
-            ..ProbeReq::default()
-        };
-        let probe = fileops::probe_after(ctx, Some(("changing the path", &work.script)), &req)?;
-        if let Some(st) = probe.states.first().filter(|s| s.exists) {
+        let pending = decided.pending.clone();
+        let (change, mut report) = into_report(decided);
+        if !warnings.is_empty() {
+            report = report.with_value("warnings", Value::from(warnings));
+        }
+        match change {
+            Some(change) => Outcome::Change {
+                change,
+                report,
+                pending,
+            },
+            None => Outcome::Unchanged(report),
+        }
+    }
+
+    /// The script, then (in the same round trip) the path as it now is: Ansible's
+    /// `add_path_info` after the change.
+    fn apply(&self, _a: &FileArgs, c: &Change) -> Vec<Step> {
+        let script = Script::from_builder(c.script.clone());
+        match &c.info_path {
+            None => vec![Step::Run {
+                what: "changing the path",
+                script,
+            }],
+            Some(p) => vec![Step::Change {
+                what: "changing the path",
+                script,
+                then: ProbeReq {
+                    items: vec![ProbeItem::new(p, false)],
+                    ..ProbeReq::default()
+                },
+            }],
+        }
+    }
+
+    fn finish(&self, _a: &FileArgs, _c: &Change, done: &Done, mut report: Plan) -> Plan {
+        let after = done.observed.last().and_then(|o| o.files.states.first());
+        if let Some(st) = after.filter(|s| s.exists) {
             for (k, v) in info_values(st) {
-                plan.values.insert(k, v);
+                report.values.insert(k, v);
             }
         }
-        Ok(plan)
+        report
+    }
+}
+
+/// An error of the `ensure_*` functions as the task's failure.
+fn as_failure(e: anyhow::Error) -> Failure {
+    match e.downcast::<fileops::TaskFail>() {
+        Ok(f) => Failure {
+            msg: f.msg,
+            values: f.values,
+        },
+        Err(e) => Failure::new(format!("{e:#}")),
     }
 }
 
@@ -113,106 +151,16 @@ fn info_values(st: &FileState) -> Vec<(String, Value)> {
     ]
 }
 
-fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
-    let mut path = fileops::expand_home(ctx, &args.req_str("path")?)?;
-    // Ansible's internal `_diff_peek` (its action plugins ask before diffing): whether the
-    // file looks binary (a NUL in its first 8 KiB), nothing changed.
-    if args.has("_diff_peek") {
-        let out = ctx.run(&format!(
-            "head -c 8192 -- {} 2>/dev/null | tr -d '\\000' | wc -c; head -c 8192 -- {} 2>/dev/null | wc -c",
-            crate::shell::quote_path(&path),
-            crate::shell::quote_path(&path)
-        ))?;
-        let text = out.stdout_str();
-        let mut n = text
-            .split_whitespace()
-            .filter_map(|w| w.parse::<u64>().ok());
-        let (kept, all) = (n.next().unwrap_or(0), n.next().unwrap_or(0));
-        return Ok(Plan::unchanged()
-            .with_value("path", path.as_str())
-            .with_value("appears_binary", kept != all));
-    }
-    let state_arg = match args.str("state") {
-        None => None,
-        Some(_) => Some(args.choice(
-            "state",
-            &["file", "directory", "absent", "touch", "link", "hard"],
-            "file",
-        )?),
-    };
-    let src = args.str("src");
-    let recurse = args.bool_or("recurse", false)?;
-    let force = args.bool_or("force", false)?;
-    let follow = args.bool_or("follow", true)?;
-    let mtime_arg = ts_arg(
-        args,
-        "modification_time",
-        "modification_time_format",
-        state_arg.as_deref(),
-    )?;
-    let atime_arg = ts_arg(
-        args,
-        "access_time",
-        "access_time_format",
-        state_arg.as_deref(),
-    )?;
-
-    let mut items = vec![ProbeItem::new(&path, false), ProbeItem::new(&path, true)];
-    if let Some(s) = &src {
-        // Paths inside `path` matter only when it is a directory.
-        let in_dir = ProbeCond::IsDir(path.clone());
-        items.push(ProbeItem::new(join(&path, s), true).when(in_dir.clone()));
-        items.push(ProbeItem::new(join(&dirname(&path), s), true));
-        items.push(ProbeItem::new(s, true));
-        let inner = join(&path, fileops::basename(s));
-        items.push(ProbeItem::new(&inner, false).when(in_dir.clone()));
-        items.push(ProbeItem::new(&inner, true).when(in_dir));
-    }
-    let mut times = Vec::new();
-    for t in [&mtime_arg, &atime_arg] {
-        if let TsArg::Local(d, _) = t {
-            times.push(d.clone());
-        }
-    }
-    let req = ProbeReq {
-        items,
-        owner: args.str("owner"),
-        group: args.str("group"),
-        times,
-    };
-    let probe = fileops::probe(ctx, &req)?;
-    let s = &probe.states;
-    let (mut lst, mut fst) = (s[0].clone(), s[1].clone());
-    // A directory path with `src` (hard links) means the file of that name inside it.
-    if let Some(sv) = &src {
-        if !matches!(state_arg.as_deref(), Some("link") | Some("absent")) && fst.is_dir() {
-            path = join(&path, fileops::basename(sv));
-            lst = s[5].clone();
-            fst = s[6].clone();
-        }
-    }
-    let prev = lst.state_name();
-    let state = match &state_arg {
-        Some(s) => s.clone(),
-        None if prev != "absent" => prev.to_string(),
-        None if recurse => "directory".into(),
-        None => "file".into(),
-    };
-    if recurse && state != "directory" {
-        return Err(fail_with(
-            "recurse option requires state to be 'directory'",
-            vec![("path".into(), Value::from(path.as_str()))],
-        ));
-    }
-    if src.is_some() && state != "link" && state != "hard" {
-        return Err(fail_with(
-            "src option requires state to be 'link' or 'hard'",
-            vec![("path".into(), Value::from(path.as_str()))],
-        ));
-    }
+/// The decision and the warnings about an owner or group that does not exist (yet): only a
+/// prediction gets that far with one (a real run fails with the pending failure), as Ansible
+/// warns in check mode.
+fn decide(a: &FileArgs, seen: &Observed) -> Result<(Decided, Vec<String>)> {
+    let probe = &seen.files;
+    let at = locate(a, probe)?;
+    let state = at.state.as_str();
     let mut tix = probe.times.iter();
-    let mut resolve_ts = |a: &TsArg| -> Result<Ts> {
-        Ok(match a {
+    let mut resolve_ts = |t: &TsArg| -> Result<Ts> {
+        Ok(match t {
             TsArg::Preserve => Ts::Preserve,
             TsArg::Now => Ts::Now,
             TsArg::Local(d, t) => match tix.next().copied().flatten() {
@@ -224,19 +172,24 @@ fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
     let (mtime, atime) = if state == "absent" {
         (Ts::Preserve, Ts::Preserve)
     } else {
-        (resolve_ts(&mtime_arg)?, resolve_ts(&atime_arg)?)
+        (resolve_ts(&a.mtime)?, resolve_ts(&a.atime)?)
     };
-    let me_attrs = AttrWant::default().final_new(&probe, false)?;
+    let me_attrs = AttrWant::default().final_new(probe, false)?;
+    let (want, pending) = AttrWant::resolve(
+        a.mode.clone(),
+        a.owner.as_deref(),
+        a.group.as_deref(),
+        probe,
+    );
     let env = Env {
-        want: AttrWant::from_args(args, &probe)?,
+        want,
         umask: probe.umask,
         mtime,
         atime,
         now: now(),
-        follow,
-        force,
-        recurse,
-        check: ctx.check,
+        follow: a.follow,
+        force: a.force,
+        recurse: a.recurse,
         me: FileState {
             uid: me_attrs.uid,
             gid: me_attrs.gid,
@@ -245,19 +198,16 @@ fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
             ..FileState::default()
         },
     };
-    lst.path = path.clone();
-    fst.path = path.clone();
-    // Check mode warns about an owner or group that does not exist (yet), as Ansible does.
     let mut warnings: Vec<String> = Vec::new();
-    if ctx.check && state != "absent" {
+    if pending.is_some() && state != "absent" {
         // A number without a name in the database is no user either (Ansible's getpwuid).
         let known =
             |i: &Option<fileops::Ident>| i.as_ref().is_some_and(|i| i.name != i.id.to_string());
         for (what, asked, found) in [
-            ("user", args.str("owner"), known(&probe.owner)),
-            ("group", args.str("group"), known(&probe.group)),
+            ("user", &a.owner, known(&probe.owner)),
+            ("group", &a.group, known(&probe.group)),
         ] {
-            let Some(name) = asked.filter(|_| !found) else {
+            let Some(name) = asked.as_ref().filter(|_| !found) else {
                 continue;
             };
             let id = if what == "user" { "uid" } else { "gid" };
@@ -268,51 +218,58 @@ fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
             });
         }
     }
-    let outcome = (|| -> Result<Outcome> {
-        Ok(match state.as_str() {
-            "absent" => ensure_absent(ctx, &path, &lst)?,
-            "file" => ensure_file(&env, &path, &lst, &fst)?,
-            "directory" => ensure_directory(ctx, &env, &path, &lst, &fst)?,
-            "touch" => ensure_touch(&env, &path, &lst, &fst)?,
-            "link" => {
-                // The source's state, relative to the link's directory (or the directory itself).
-                let target = match &src {
-                    Some(_) if !lst.is_link() && fst.is_dir() => Some(probe.states[2].clone()),
-                    Some(_) => Some(probe.states[3].clone()),
-                    None => None,
-                };
-                ensure_symlink(ctx, &env, &path, src.as_deref(), &lst, &fst, target)?
-            }
-            _ => ensure_hardlink(&env, &path, src.as_deref(), &lst, &fst, &probe)?,
-        })
-    })();
-    let warn = Value::from(warnings.clone());
-    match outcome {
-        Ok(o) if warnings.is_empty() => Ok(into_plan(o)),
-        Ok(o) => Ok(into_plan(o).with_value("warnings", warn)),
-        Err(e) if warnings.is_empty() => Err(e),
-        Err(e) => Err(fileops::with_fail_values(
-            e,
-            vec![("warnings".into(), warn)],
-        )),
+    let (path, lst, fst) = (&at.path, &at.lst, &at.fst);
+    let mut d = match state {
+        "absent" => ensure_absent(path, lst, seen.sections.get("tree").map(String::as_str))?,
+        "file" => ensure_file(&env, path, lst, fst)?,
+        "directory" => ensure_directory(
+            &env,
+            path,
+            lst,
+            fst,
+            seen.sections.get("tree").map(String::as_str),
+        )?,
+        "touch" => ensure_touch(&env, path, lst, fst)?,
+        "link" => {
+            // The source's state, relative to the link's directory (or the directory itself).
+            let target = match &a.src {
+                Some(_) if !lst.is_link() && fst.is_dir() => Some(probe.states[2].clone()),
+                Some(_) => Some(probe.states[3].clone()),
+                None => None,
+            };
+            let listing = seen.sections.get("ls").map(String::as_str);
+            ensure_symlink(&env, path, a.src.as_deref(), lst, fst, target, listing)?
+        }
+        _ => ensure_hardlink(&env, path, a.src.as_deref(), lst, fst, probe)?,
+    };
+    if d.changed && state != "absent" {
+        d.pending = d.pending.or(pending);
+    } else if d.changed || state == "absent" {
+        // Nothing of the owner or group is needed to remove a path.
+    } else if let Some(f) = pending {
+        return Err(f.into());
     }
+    if state == "absent" {
+        warnings.clear();
+    }
+    Ok((d, warnings))
 }
 
-fn into_plan(o: Outcome) -> Plan {
+/// The change (if any) and the result as predicted.
+fn into_report(o: Decided) -> (Option<Change>, Plan) {
     let info_path = o.info.as_ref().map(|i| i.path.clone());
     let diff_value = crate::template::filters::json_to_value(serde_json::json!({
         "before": &o.before,
         "after": &o.after,
     }));
-    let mut plan = if o.changed {
-        Plan::change(Work {
-            script: o.script,
-            info_path,
-        })
-        .with_diff(dict_diff(&o.before, &o.after))
-    } else {
-        Plan::unchanged()
-    };
+    let mut plan = Plan::unchanged();
+    let change = o.changed.then(|| Change {
+        script: o.script.clone(),
+        info_path,
+    });
+    if o.changed {
+        plan = plan.with_diff(dict_diff(&o.before, &o.after));
+    }
     plan = plan.with_value(o.key, o.path.as_str());
     if let Some(st) = &o.info {
         for (k, v) in info_values(st) {
@@ -328,7 +285,7 @@ fn into_plan(o: Outcome) -> Plan {
         plan = plan.with_msg(m);
     }
     plan.diff_value = Some(diff_value);
-    plan
+    (change, plan)
 }
 
 fn now() -> f64 {

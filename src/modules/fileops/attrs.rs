@@ -30,15 +30,6 @@ pub struct FinalAttrs {
 }
 
 impl AttrWant {
-    /// The mode/owner/group arguments, with owner and group resolved by the probe.
-    pub fn from_args(args: &Args, probe: &Probe) -> Result<AttrWant> {
-        Ok(AttrWant {
-            mode: args.mode("mode")?,
-            owner: probe.owner_for(args.str("owner").as_deref())?,
-            group: probe.group_for(args.str("group").as_deref())?,
-        })
-    }
-
     /// The attributes asked for, resolved by the probe, without a check flag: an owner or
     /// group the host does not know yet is taken to be one an earlier task would create (what
     /// check mode predicts), and the failure a real run reports comes back with it.

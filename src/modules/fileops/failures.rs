@@ -68,17 +68,6 @@ pub fn fail_with(msg: impl Into<String>, values: Vec<(String, Value)>) -> anyhow
     })
 }
 
-/// A task failure with more result values; other errors pass through.
-pub fn with_fail_values(e: anyhow::Error, values: Vec<(String, Value)>) -> anyhow::Error {
-    match e.downcast::<TaskFail>() {
-        Ok(mut f) => {
-            f.values.extend(values);
-            anyhow::Error::new(f)
-        }
-        Err(e) => e,
-    }
-}
-
 /// Turns a `TaskFail` into a failed plan; other errors pass through.
 pub fn catch(res: Result<Plan>) -> Result<Plan> {
     match res {
