@@ -194,6 +194,9 @@ impl Typed for Apt {
     /// dependencies and autoremovals included, and a name apt cannot find fails with apt's
     /// own message. A real run skips it and reports what dpkg's listings show changed.
     fn observe_again(&self, req: &Request, seen: &Observed) -> Option<Observe> {
+        if !seen.more.is_empty() {
+            return None;
+        }
         let p = probe_from(req, seen).ok()?;
         let op = choose_op(req, &p).ok()??;
         Some(observe_simulation(req, &op))

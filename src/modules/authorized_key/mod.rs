@@ -173,7 +173,7 @@ impl Typed for AuthorizedKey {
         }
         steps.push(Step::Put {
             path: c.file.clone(),
-            data: c.content.clone().into_bytes(),
+            payload: fileops::Payload::Bytes(c.content.clone().into_bytes()),
             opts: PutOpts {
                 mode: Some(0o600),
                 owner: Some(c.uid),

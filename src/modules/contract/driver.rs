@@ -2,7 +2,7 @@
 //! decide, then (outside check mode) apply and finish. Task failures become failed results
 //! here, once; broken connections and deadlines pass through as errors.
 
-use super::super::fileops::{self, catch, catch_apply, Payload};
+use super::super::fileops::{self, catch, catch_apply};
 use super::super::{Args, Module, ModuleCtx, Plan, SearchPaths, Spec};
 use super::{observe, Action, Outcome, Resolve, Step, Typed};
 use crate::connection::Output;
@@ -33,6 +33,9 @@ impl Done {
         self.backups.iter().flatten().next().map(String::as_str)
     }
 }
+
+/// The most further looks one task takes.
+const MAX_LOOKS: usize = 4;
 
 /// A [`Typed`] module registered as a [`Module`].
 pub struct Driven<T>(pub T);
@@ -99,7 +102,11 @@ impl<T: Typed> Module for Driven<T> {
             want.effects.clear();
         }
         let mut seen = look(ctx, &want, check)?;
-        if let Some(more) = m.observe_again(&typed, &seen) {
+        // Further looks, each formed from what the earlier ones saw (a bounded few).
+        for _ in 0..MAX_LOOKS {
+            let Some(more) = m.observe_again(&typed, &seen) else {
+                break;
+            };
             seen.merge(look(ctx, &more, check)?);
         }
         let (change, mut report, pending) = match m.decide(&typed, &seen) {
@@ -183,8 +190,12 @@ fn run_steps(ctx: &mut ModuleCtx, steps: &[Step], done: &mut Done) -> Result<()>
     for step in steps {
         match step {
             Step::Run { what, script } => fileops::run_script(ctx, what, script.text())?,
-            Step::Put { path, data, opts } => {
-                let b = fileops::put_file(ctx, path, &Payload::Bytes(data.clone()), opts)?;
+            Step::Put {
+                path,
+                payload,
+                opts,
+            } => {
+                let b = fileops::put_file(ctx, path, payload, opts)?;
                 done.backups.push(b);
             }
             Step::Attrs { path, change } => {

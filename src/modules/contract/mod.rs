@@ -25,7 +25,7 @@ pub use driver::{Acting, Done, Driven};
 pub use observe::{Content, Observe, Observed, Read};
 pub use script::Script;
 
-use super::fileops::{AttrChange, ProbeReq, PutOpts, TaskFail};
+use super::fileops::{AttrChange, Payload, ProbeReq, PutOpts, TaskFail};
 use super::{Args, Plan, SearchPaths, Spec};
 use anyhow::Result;
 use minijinja::Value;
@@ -106,7 +106,7 @@ pub enum Step {
     /// rename (`fileops::put_file`).
     Put {
         path: String,
-        data: Vec<u8>,
+        payload: Payload,
         opts: PutOpts,
     },
     /// Owner, group and mode of an existing path.
@@ -139,7 +139,11 @@ impl Step {
     pub fn describe(&self) -> String {
         match self {
             Step::Run { what, script } => format!("run ({what}): {}", script.shown().trim_end()),
-            Step::Put { path, data, opts } => {
+            Step::Put {
+                path,
+                payload,
+                opts,
+            } => {
                 let mut s = format!("put {path}");
                 if let Some(m) = opts.mode {
                     s.push_str(&format!(" mode={m:04o}"));
@@ -156,7 +160,11 @@ impl Step {
                 if let Some(v) = &opts.validate {
                     s.push_str(&format!(" validate={v}"));
                 }
-                format!("{s}: {:?}", String::from_utf8_lossy(data))
+                match payload {
+                    Payload::Bytes(data) => format!("{s}: {:?}", String::from_utf8_lossy(data)),
+                    Payload::Remote { path, .. } => format!("{s}: copy of {path}"),
+                    Payload::LocalFile { path, .. } => format!("{s}: {}", path.display()),
+                }
             }
             Step::Attrs { path, change } => {
                 let mut s = format!("attrs {path}");
@@ -234,8 +242,10 @@ pub trait Typed: Sync + 'static {
     fn parse(&self, args: &Args, host: &mut dyn Resolve) -> Result<Self::Args>;
     /// What to look at on the host.
     fn observe(&self, args: &Self::Args) -> Observe;
-    /// A second look, formed from the first answer (`apt`'s simulation of the operation it
-    /// chose), merged into what `decide` sees. None by default.
+    /// A further look, formed from what was seen so far (`apt`'s simulation of the operation
+    /// it chose; `copy`'s destination once it knows its remote source), merged into what
+    /// `decide` sees ([`Observed::merge`]); called again until it returns none (at most a
+    /// few times). None by default.
     fn observe_again(&self, args: &Self::Args, seen: &Observed) -> Option<Observe> {
         let _ = (args, seen);
         None

@@ -22,6 +22,9 @@ pub struct Observe {
     /// not count as a change (`systemd`'s `daemon_reload`): run first, their output and
     /// status come back as sections; check mode leaves them out.
     pub effects: Vec<(&'static str, Script)>,
+    /// Files whose first bytes (up to `fileops::MAX_DIFF_SIZE + 1`) to read, for a diff's
+    /// before side; each comes back in [`Observed::heads`].
+    pub heads: Vec<String>,
     /// Only a prediction needs this (a real run learns the same by applying): the driver
     /// gathers it in check mode only, and `decide` sees nothing observed otherwise.
     pub prediction_only: bool,
@@ -60,6 +63,10 @@ pub struct Observed {
     pub codes: HashMap<String, i32>,
     /// What the round trip wrote to stderr (for messages when a section is missing).
     pub stderr: String,
+    /// The first bytes of each of [`Observe::heads`], in order.
+    pub heads: Vec<Content>,
+    /// The further looks `observe_again` asked for, in order.
+    pub more: Vec<Observed>,
 }
 
 impl Observed {
@@ -68,17 +75,15 @@ impl Observed {
         self.sections.get(name).map(String::as_str).unwrap_or("")
     }
 
-    /// Adds a second look's sections (and its files and content, when it has them).
+    /// Adds a further look: its sections join these (their names differ), and the whole look
+    /// is kept in [`Observed::more`] (its files, content and heads).
     pub fn merge(&mut self, more: Observed) {
-        self.sections.extend(more.sections);
-        self.codes.extend(more.codes);
-        if !more.files.states.is_empty() {
-            self.files = more.files;
-        }
-        if more.content != Content::Absent {
-            self.content = more.content;
-        }
+        self.sections
+            .extend(more.sections.iter().map(|(k, v)| (k.clone(), v.clone())));
+        self.codes
+            .extend(more.codes.iter().map(|(k, v)| (k.clone(), *v)));
         self.stderr.push_str(&more.stderr);
+        self.more.push(more);
     }
 
     /// A section's exit status (`None` if it did not run).
@@ -108,7 +113,7 @@ pub fn gather(ctx: &mut ModuleCtx, want: &Observe) -> Result<Observed> {
             (Probe::default(), tail, stderr)
         }
     };
-    let seen = split(&marks, files, &tail, &stderr);
+    let seen = split(&marks, files, &tail, &stderr, want.heads.len());
     for (section, what, name) in &want.remember {
         if seen.code(section) == Some(0) {
             if let Some(line) = seen.section(section).lines().next() {
@@ -121,7 +126,11 @@ pub fn gather(ctx: &mut ModuleCtx, want: &Observe) -> Result<Observed> {
 
 /// The script after the file probe: the head marker, the sections, the read.
 fn extra_script(marks: &Marks, want: &Observe) -> Script {
-    if want.read.is_none() && want.sections.is_empty() && want.effects.is_empty() {
+    if want.read.is_none()
+        && want.sections.is_empty()
+        && want.effects.is_empty()
+        && want.heads.is_empty()
+    {
         return Script::new();
     }
     let mut s = Script::new().raw_owned(marks.start("observe"));
@@ -133,6 +142,21 @@ fn extra_script(marks: &Marks, want: &Observe) -> Script {
             .raw("}\nr=$?; ")
             .raw_owned(marks.start(&format!("rc.{name}")))
             .raw("echo \"$r\"\n");
+    }
+    for (i, p) in want.heads.iter().enumerate() {
+        s = s
+            .raw_owned(marks.start(&format!("content.{i}")))
+            .raw("if [ -f")
+            .arg(p)
+            .raw(" ]; then head -c ")
+            .raw_owned((super::super::fileops::MAX_DIFF_SIZE + 1).to_string())
+            .raw(" --")
+            .arg(p)
+            .raw("; r=$?; echo; ")
+            .raw_owned(format!(
+                "echo \"{} $r\"; fi\n",
+                marks.line(&format!("read.{i}"))
+            ));
     }
     if let Some(r) = &want.read {
         s = s.raw_owned(marks.start("content")).raw("if [ -f");
@@ -148,16 +172,11 @@ fn extra_script(marks: &Marks, want: &Observe) -> Script {
 }
 
 /// Cuts the bytes after the head marker into sections and content.
-fn split(marks: &Marks, files: Probe, tail: &[u8], stderr: &str) -> Observed {
-    let content_line = format!("{}\n", marks.line("content"));
-    let (text, content) = match find(tail, content_line.as_bytes()) {
-        Some(i) => (
-            &tail[..i],
-            read_content(marks, &tail[i + content_line.len()..], stderr),
-        ),
-        None => (tail, Content::Absent),
-    };
-    let text = String::from_utf8_lossy(text);
+fn split(marks: &Marks, files: Probe, tail: &[u8], stderr: &str, n_heads: usize) -> Observed {
+    // Sections are text; the file blocks after them are bytes, each framed by its markers.
+    let first_block = marks.line("content");
+    let start = find_line_start(tail, first_block.as_bytes()).unwrap_or(tail.len());
+    let text = String::from_utf8_lossy(&tail[..start]);
     let parsed = marks.parse(&text);
     let sections = parsed
         .names()
@@ -170,22 +189,59 @@ fn split(marks: &Marks, files: Probe, tail: &[u8], stderr: &str) -> Observed {
             Some((n.strip_prefix("rc.")?.to_string(), rc))
         })
         .collect();
+    let blocks = &tail[start..];
+    let heads = (0..n_heads)
+        .map(|i| block(marks, blocks, &format!(".{i}"), stderr))
+        .collect();
     Observed {
         files,
-        content,
+        content: block(marks, blocks, "", stderr),
         sections,
         codes,
         stderr: stderr.to_string(),
+        heads,
+        more: Vec::new(),
     }
 }
 
-/// The content between the content marker and the read marker (whose line ends the output).
-fn read_content(marks: &Marks, after: &[u8], stderr: &str) -> Content {
-    let end = format!("\n{} ", marks.line("read"));
-    let Some(i) = rfind(after, end.as_bytes()) else {
+/// Where a line starting with `prefix` begins.
+fn find_line_start(text: &[u8], prefix: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = text[from..]
+        .windows(prefix.len())
+        .position(|w| w == prefix)
+        .map(|i| i + from)
+    {
+        if i == 0 || text[i - 1] == b'\n' {
+            return Some(i);
+        }
+        from = i + 1;
+    }
+    None
+}
+
+/// The bytes of block `suffix` ("" for `read`, ".N" for head N): between its content marker
+/// line and its read marker (which ends the block with the read's status).
+fn block(marks: &Marks, blocks: &[u8], suffix: &str, stderr: &str) -> Content {
+    let open = format!("{}\n", marks.line(&format!("content{suffix}")));
+    let Some(at) = find_line_start(blocks, open.as_bytes()) else {
         return Content::Absent;
     };
-    let rc = String::from_utf8_lossy(&after[i + end.len()..]);
+    let after = &blocks[at + open.len()..];
+    let end = format!("\n{} ", marks.line(&format!("read{suffix}")));
+    // The `read` block comes last: its end is the last marker (the token is random, so no
+    // content holds one; the tests show the data stays exact anyway).
+    let found = if suffix.is_empty() {
+        after.windows(end.len()).rposition(|w| w == end.as_bytes())
+    } else {
+        find(after, end.as_bytes())
+    };
+    let Some(i) = found else {
+        return Content::Absent;
+    };
+    let rest = &after[i + end.len()..];
+    let rc_end = rest.iter().position(|b| *b == b'\n').unwrap_or(rest.len());
+    let rc = String::from_utf8_lossy(&rest[..rc_end]);
     if rc.trim() == "0" {
         Content::Bytes(after[..i].to_vec())
     } else {
@@ -195,10 +251,6 @@ fn read_content(marks: &Marks, after: &[u8], stderr: &str) -> Content {
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
-}
-
-fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).rposition(|w| w == needle)
 }
 
 #[cfg(test)]
@@ -220,7 +272,7 @@ mod tests {
         );
         // Content with a marker-like line and no final newline stays exact.
         let tail = b"@@T:s.id\n0\n@@T:rc.id\n3\n@@T:content\nx\n@@T:read 7\ny\n@@T:read 0\n";
-        let o = split(&m, Probe::default(), tail, "");
+        let o = split(&m, Probe::default(), tail, "", 0);
         assert_eq!(o.section("id"), "0\n");
         assert_eq!(o.code("id"), Some(3));
         assert_eq!(o.content, Content::Bytes(b"x\n@@T:read 7\ny".to_vec()));
@@ -229,9 +281,16 @@ mod tests {
             Probe::default(),
             b"@@T:content\n\n@@T:read 1\n",
             "cat: denied\n",
+            0,
         );
         assert_eq!(o.content, Content::Unreadable("cat: denied".into()));
-        let o = split(&m, Probe::default(), b"@@T:content\n", "");
+        let o = split(&m, Probe::default(), b"@@T:content\n", "", 0);
         assert_eq!(o.content, Content::Absent);
+        // Heads, each framed, before the read; one of them not a file.
+        let tail = b"@@T:s.a\n1\n@@T:content.1\nab\n@@T:read.1 0\n@@T:content\nz\n@@T:read 0\n";
+        let o = split(&m, Probe::default(), tail, "", 2);
+        assert_eq!(o.section("a"), "1\n");
+        assert_eq!(o.heads, [Content::Absent, Content::Bytes(b"ab".to_vec())]);
+        assert_eq!(o.content, Content::Bytes(b"z".to_vec()));
     }
 }

@@ -230,7 +230,7 @@ impl Host {
             content,
             sections,
             codes: self.codes.clone(),
-            stderr: String::new(),
+            ..Observed::default()
         }
     }
 
@@ -238,7 +238,11 @@ impl Host {
     fn apply(&mut self, steps: &[Step]) -> bool {
         for step in steps {
             match step {
-                Step::Run { .. }
+                Step::Put {
+                    payload: fileops::Payload::Remote { .. } | fileops::Payload::LocalFile { .. },
+                    ..
+                }
+                | Step::Run { .. }
                 | Step::Exec { .. }
                 | Step::Observe(_)
                 | Step::Fail(_)
@@ -253,7 +257,11 @@ impl Host {
                         });
                     }
                 }
-                Step::Put { path, data, opts } => {
+                Step::Put {
+                    path,
+                    payload: fileops::Payload::Bytes(data),
+                    opts,
+                } => {
                     let old = self.files.get(path).cloned();
                     let keep = |f: fn(&Entry) -> u32, d: u32| old.as_ref().map_or(d, f);
                     let e = Entry {

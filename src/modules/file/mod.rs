@@ -69,6 +69,9 @@ impl Typed for File {
     }
 
     fn observe_again(&self, a: &FileArgs, seen: &Observed) -> Option<Observe> {
+        if !seen.more.is_empty() || a.diff_peek {
+            return None;
+        }
         let at = locate(a, &seen.files).ok()?;
         second_look(a, &at)
     }

@@ -8,7 +8,7 @@
 //! and `parse.rs`), modes, attributes, diffs, atomic writes (`write.rs`) and the content write of `copy`/`template`
 //! (`content.rs`); everything is reachable as `fileops::NAME`.
 
-use super::{Args, Diff, ModuleCtx, Plan};
+use super::{Diff, ModuleCtx, Plan};
 use crate::connection::{
     temp_attrs_script, temp_beside_script, temp_fill_script, write_file_atomic, FileAttrs,
 };

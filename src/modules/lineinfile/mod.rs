@@ -86,7 +86,7 @@ impl Typed for LineInFile {
         if let Some((data, opts)) = &c.write {
             steps.push(Step::Put {
                 path: c.path.clone(),
-                data: data.clone(),
+                payload: fileops::Payload::Bytes(data.clone()),
                 opts: opts.clone(),
             });
         }
