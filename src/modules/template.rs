@@ -2,8 +2,9 @@
 //! task's variables plus Ansible's template variables (`ansible_managed`, `template_path`, …)
 //! and put the result at `dest` through the content-write path it shares with `copy`.
 
-use super::fileops::{self, fail, ContentWrite, Payload};
-use super::{Args, Module, ModuleCtx, Plan, Spec};
+use super::contract::{Done, Driven, Observe, Observed, Outcome, Resolve, Step, Typed};
+use super::fileops::{self, content_finish, content_steps, fail, ContentChange, ContentWrite, Payload};
+use super::{Args, Plan, Spec};
 use crate::vars::VarMap;
 use anyhow::Result;
 use minijinja::value::{Enumerator, Object, ObjectRepr};
@@ -45,7 +46,12 @@ static SPEC: Spec = Spec {
     any_args: false,
 };
 
-impl Module for Template {
+pub static TEMPLATE: Driven<Template> = Driven(Template);
+
+impl Typed for Template {
+    type Args = ContentWrite;
+    type Change = ContentChange;
+
     fn leaves_accounts_alone(&self) -> bool {
         true
     }
@@ -58,12 +64,29 @@ impl Module for Template {
         &SPEC
     }
 
-    fn plan(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
-        plan(ctx, args)
+    fn parse(&self, args: &Args, host: &mut dyn Resolve) -> Result<ContentWrite> {
+        render(args, host)
     }
 
-    fn apply(&self, ctx: &mut ModuleCtx, _args: &Args, plan: Plan) -> Result<Plan> {
-        fileops::apply_content(ctx, plan)
+    fn observe(&self, cw: &ContentWrite) -> Observe {
+        cw.observe()
+    }
+
+    fn observe_again(&self, cw: &ContentWrite, seen: &Observed) -> Option<Observe> {
+        seen.more.is_empty().then(|| cw.diff_look(seen)).flatten()
+    }
+
+    fn decide(&self, cw: &ContentWrite, seen: &Observed) -> Outcome<ContentChange> {
+        let before = seen.more.first().and_then(|m| m.heads.first());
+        cw.decide(&seen.files, before)
+    }
+
+    fn apply(&self, _cw: &ContentWrite, c: &ContentChange) -> Vec<Step> {
+        content_steps(c)
+    }
+
+    fn finish(&self, _cw: &ContentWrite, _c: &ContentChange, done: &Done, report: Plan) -> Plan {
+        content_finish(done, report)
     }
 }
 
@@ -186,15 +209,16 @@ fn encode(text: &str, encoding: &str) -> Result<Vec<u8>> {
         .collect()
 }
 
-fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
+/// Renders the template on the controller: the content to write.
+fn render(args: &Args, host: &mut dyn Resolve) -> Result<ContentWrite> {
     let (Some(src), Some(dest)) = (args.str("src"), args.str("dest")) else {
         return Err(fail("src and dest are required"));
     };
     let encoding = args.str("output_encoding").unwrap_or_default();
     encode("", &encoding)?;
-    let Some(found) = ctx.paths.find("templates", &src) else {
+    let Some(found) = host.paths().find("templates", &src) else {
         let mut msg = format!("Could not find or access '{src}'\nSearched in:");
-        for d in &ctx.paths.dirs {
+        for d in &host.paths().dirs {
             msg.push_str(&format!(
                 "\n\t{}\n\t{}",
                 d.join("templates").join(&src).display(),
@@ -212,7 +236,7 @@ fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
     let seq = newline_sequence(args)?;
     let (over, under) = crate::template::file::template_vars(&src, &found, Some(&dest));
     let vars = Value::from_object(TemplateVars {
-        base: ctx.vars.clone(),
+        base: host.vars().clone(),
         over,
         under,
     });
@@ -221,7 +245,7 @@ fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
         .map(|p| p.to_path_buf())
         .into_iter()
         .collect();
-    for d in &ctx.paths.dirs {
+    for d in &host.paths().dirs {
         search.push(d.join("templates"));
         search.push(d.clone());
     }
@@ -242,34 +266,30 @@ fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
         other => other,
     };
     let label = found.to_string_lossy().into_owned();
-    fileops::plan_content(
-        ctx,
-        ContentWrite {
-            dest,
-            payload: Payload::Bytes(encode(&out, &encoding)?),
-            src_label: Some(label.clone()),
-            basename: Some(fileops::basename(&src).to_string()),
-            content_mode: false,
-            mode,
-            owner: args.str("owner"),
-            group: args.str("group"),
-            directory_mode: None,
-            force: args.bool_or("force", true)?,
-            backup: args.bool_or("backup", false)?,
-            follow: args.bool_or("follow", false)?,
-            validate: args.str("validate"),
-            after_header: label,
-        },
-    )
-    .map(|mut plan| {
-        plan.secret = secret;
-        plan
+    Ok(ContentWrite {
+        dest: host.expand_path(&dest)?,
+        payload: Payload::Bytes(encode(&out, &encoding)?),
+        src_label: Some(label.clone()),
+        basename: Some(fileops::basename(&src).to_string()),
+        content_mode: false,
+        mode,
+        owner: args.str("owner"),
+        group: args.str("group"),
+        directory_mode: None,
+        force: args.bool_or("force", true)?,
+        backup: args.bool_or("backup", false)?,
+        follow: args.bool_or("follow", false)?,
+        validate: args.str("validate"),
+        after_header: label,
+        diff: host.diff_mode(),
+        secret,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::fileops::testing::{args, mode_of, snapshot, Harness};
+    use super::super::Module;
     use super::super::SearchPaths;
     use super::*;
     use serde_json::json;
@@ -303,7 +323,7 @@ mod tests {
         let a = args(json!({"src": "app.conf.j2", "dest": dest.to_str().unwrap(), "mode": "0600"}));
 
         let snap = snapshot(&out);
-        let predicted = Template.plan_task(&mut h.ctx(true), &a).unwrap();
+        let predicted = TEMPLATE.run(&mut h.ctx(true), &a, true).unwrap();
         assert!(
             predicted.changed && !predicted.failed,
             "{:?}",
@@ -314,14 +334,13 @@ mod tests {
         assert_eq!(predicted.diffs[0].before, "");
         assert_eq!(snapshot(&out), snap);
 
-        let plan = Template.plan_task(&mut h.ctx(false), &a).unwrap();
-        let done = Template.apply_task(&mut h.ctx(false), &a, plan).unwrap();
+        let done = TEMPLATE.run(&mut h.ctx(false), &a, false).unwrap();
         assert!(!done.failed, "{:?}", done.msg);
         assert_eq!(std::fs::read_to_string(&dest).unwrap(), want);
         assert_eq!(mode_of(&dest), 0o600);
         assert_eq!(done.values["mode"].as_str(), Some("0600"));
 
-        let again = Template.plan_task(&mut h.ctx(false), &a).unwrap();
+        let again = TEMPLATE.run(&mut h.ctx(true), &a, true).unwrap();
         assert!(!again.changed, "{:?}", again.diffs);
     }
 
@@ -331,8 +350,7 @@ mod tests {
         h.vars = Value::from(minijinja::value::Serde(json!({"ansible_managed": "mine"})));
         let dest = dir.path().join("t");
         let a = args(json!({"src": "t.j2", "dest": dest.to_str().unwrap()}));
-        let plan = Template.plan_task(&mut h.ctx(false), &a).unwrap();
-        Template.apply_task(&mut h.ctx(false), &a, plan).unwrap();
+        TEMPLATE.run(&mut h.ctx(false), &a, false).unwrap();
         // A single-expression file still renders as text with its newline.
         assert_eq!(std::fs::read_to_string(&dest).unwrap(), "mine t.j2\n");
     }
@@ -342,8 +360,7 @@ mod tests {
         let (dir, mut h) = setup(&[("one.j2", "{{ users }}\n")]);
         let dest = dir.path().join("one");
         let a = args(json!({"src": "one.j2", "dest": dest.to_str().unwrap()}));
-        let plan = Template.plan_task(&mut h.ctx(false), &a).unwrap();
-        Template.apply_task(&mut h.ctx(false), &a, plan).unwrap();
+        TEMPLATE.run(&mut h.ctx(false), &a, false).unwrap();
         let got = std::fs::read_to_string(&dest).unwrap();
         assert!(got.ends_with("]\n") && got.contains("ann"), "{got:?}");
     }
@@ -354,15 +371,14 @@ mod tests {
         let a = args(
             json!({"src": "x.j2", "dest": format!("{}/", dir.path().display()), "newline_sequence": "\\r\\n"}),
         );
-        let plan = Template.plan_task(&mut h.ctx(false), &a).unwrap();
-        Template.apply_task(&mut h.ctx(false), &a, plan).unwrap();
+        TEMPLATE.run(&mut h.ctx(false), &a, false).unwrap();
         assert_eq!(
             std::fs::read(dir.path().join("x.j2")).unwrap(),
             b"a\r\nb\r\n"
         );
 
         let b = args(json!({"src": "missing.j2", "dest": "/tmp/x"}));
-        let plan = Template.plan_task(&mut h.ctx(false), &b).unwrap();
+        let plan = TEMPLATE.run(&mut h.ctx(true), &b, true).unwrap();
         assert!(plan.failed);
         let msg = plan.msg.unwrap();
         assert!(
@@ -371,7 +387,7 @@ mod tests {
         );
 
         let c = args(json!({"src": "bad.j2", "dest": dir.path().join("bad").to_str().unwrap()}));
-        let plan = Template.plan_task(&mut h.ctx(false), &c).unwrap();
+        let plan = TEMPLATE.run(&mut h.ctx(true), &c, true).unwrap();
         assert!(plan.failed);
         assert!(plan.msg.unwrap().contains("bad.j2"));
     }
@@ -381,8 +397,7 @@ mod tests {
         let (dir, mut h) = setup(&[("l.j2", "x\n  {% if true %}\ny\n  {% endif %}\n")]);
         let dest = dir.path().join("l");
         let a = args(json!({"src": "l.j2", "dest": dest.to_str().unwrap(), "lstrip_blocks": true}));
-        let plan = Template.plan_task(&mut h.ctx(false), &a).unwrap();
-        Template.apply_task(&mut h.ctx(false), &a, plan).unwrap();
+        TEMPLATE.run(&mut h.ctx(false), &a, false).unwrap();
         assert_eq!(std::fs::read_to_string(&dest).unwrap(), "x\ny\n");
     }
 }

@@ -6,11 +6,15 @@
 //! Files: `walk.rs` (source trees), `tree.rs` (planning and applying a tree), `pyjson.rs`
 //! (structured content), this file (arguments, sources, plan, apply).
 
-use super::fileops::{
-    self, fail, new_mode, resolve_mode, AttrChange, AttrWant, ContentWrite, FileDecision,
-    FileState, Payload, ProbeItem, ProbeReq, PutOpts,
+use super::contract::{
+    Content, Done, Driven, Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed,
 };
-use super::{Args, Module, ModuleCtx, Plan, Spec};
+use super::fileops::{
+    self, content_finish, content_steps, fail, new_mode, resolve_mode, AttrChange, AttrWant,
+    ContentChange, ContentWrite, FileDecision, FileState, Payload, Probe, ProbeItem, ProbeReq,
+    PutOpts,
+};
+use super::{Args, Plan, SearchPaths, Spec};
 use crate::shell::quote;
 use anyhow::Result;
 use minijinja::value::ValueKind;
@@ -56,7 +60,38 @@ static SPEC: Spec = Spec {
     any_args: false,
 };
 
-impl Module for Copy {
+pub static COPY: Driven<Copy> = Driven(Copy);
+
+/// `copy`'s arguments, typed: one file (content or a controller file), a controller tree,
+/// or a source on the host, whose kind the first look tells.
+pub enum CopyArgs {
+    One(Box<ContentWrite>),
+    Tree(Box<TreeTask>),
+    Remote(Box<RemoteCopy>),
+}
+
+/// A `remote_src` copy: the source is looked at first.
+pub struct RemoteCopy {
+    path: String,
+    trailing: bool,
+    follow_links: bool,
+    /// The write of a single file, without its payload (known from the source's look).
+    one: ContentWrite,
+    /// The tree copy, without its entries (known from the listing).
+    tree: TreeTask,
+    expected: Option<String>,
+}
+
+/// What a copy changes.
+pub enum CopyChange {
+    One(ContentChange),
+    Tree(TreeChange),
+}
+
+impl Typed for Copy {
+    type Args = CopyArgs;
+    type Change = CopyChange;
+
     fn leaves_accounts_alone(&self) -> bool {
         true
     }
@@ -69,33 +104,189 @@ impl Module for Copy {
         &SPEC
     }
 
-    fn plan(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
-        plan(ctx, args)
+    fn parse(&self, args: &Args, host: &mut dyn Resolve) -> Result<CopyArgs> {
+        parse(args, host)
     }
 
-    fn apply(&self, ctx: &mut ModuleCtx, _args: &Args, mut plan: Plan) -> Result<Plan> {
-        if plan.work.as_ref().is_some_and(|w| w.is::<TreeWork>()) {
-            let work: TreeWork = plan.take_work()?;
-            apply_tree(ctx, work)?;
-            return Ok(plan);
+    fn observe(&self, a: &CopyArgs) -> Observe {
+        match a {
+            CopyArgs::One(cw) => cw.observe(),
+            CopyArgs::Tree(t) => t.observe(),
+            CopyArgs::Remote(r) => Observe {
+                files: Some(ProbeReq {
+                    items: vec![ProbeItem::new(&r.path, true).sum(fileops::Alg::Sha1)],
+                    ..ProbeReq::default()
+                }),
+                ..Observe::default()
+            },
         }
-        fileops::apply_content(ctx, plan)
+    }
+
+    fn observe_again(&self, a: &CopyArgs, seen: &Observed) -> Option<Observe> {
+        let n = seen.more.len();
+        match a {
+            CopyArgs::One(cw) if n == 0 => cw.diff_look(seen),
+            CopyArgs::Tree(t) if n == 0 => t.diff_look(&seen.files),
+            CopyArgs::Remote(r) => {
+                let src = remote_source(r, seen).ok()?;
+                match (src, n) {
+                    (Source::RemoteFile(st), 0) => Some(remote_one(r, &st).observe()),
+                    (Source::RemoteDir(path), 0) => Some(walk_observe(&path, r.follow_links)),
+                    (Source::RemoteDir(_), 1) => Some(remote_tree(r, &seen.more[0]).ok()?.observe()),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
+    fn decide(&self, a: &CopyArgs, seen: &Observed) -> Outcome<CopyChange> {
+        let heads = |i: usize| seen.more.get(i).map(|m| m.heads.as_slice()).unwrap_or(&[]);
+        let out = match a {
+            CopyArgs::One(cw) => return one(cw.decide(&seen.files, heads(0).first())),
+            CopyArgs::Tree(t) => return tree(t.decide(&seen.files, heads(0))),
+            CopyArgs::Remote(r) => r,
+        };
+        let src = match remote_source(out, seen) {
+            Ok(s) => s,
+            Err(e) => return Outcome::Fail(as_failure(e)),
+        };
+        match (src, seen.more.len()) {
+            (Source::RemoteFile(st), 1) => {
+                let sum = st.checksum.clone().unwrap_or_default();
+                if let Err(f) = matches_expected(&out.expected, &sum) {
+                    return Outcome::Fail(f);
+                }
+                one(remote_one(out, &st).decide(&seen.more[0].files, None))
+            }
+            (Source::RemoteDir(_), 2) => match remote_tree(out, &seen.more[0]) {
+                Ok(t) => tree(t.decide(&seen.more[1].files, &[])),
+                Err(e) => Outcome::Fail(as_failure(e)),
+            },
+            (Source::RemoteDir(_), 1) => match remote_tree(out, &seen.more[0]) {
+                Err(e) => Outcome::Fail(as_failure(e)),
+                Ok(_) => Outcome::Fail(Failure::new("invariant: the tree was not looked at")),
+            },
+            _ => Outcome::Fail(Failure::new("invariant: the destination was not looked at")),
+        }
+    }
+
+    fn apply(&self, _a: &CopyArgs, c: &CopyChange) -> Vec<Step> {
+        match c {
+            CopyChange::One(c) => content_steps(c),
+            CopyChange::Tree(t) => tree_steps(t),
+        }
+    }
+
+    fn finish(&self, _a: &CopyArgs, c: &CopyChange, done: &Done, report: Plan) -> Plan {
+        match c {
+            CopyChange::One(_) => content_finish(done, report),
+            CopyChange::Tree(_) => report,
+        }
     }
 }
 
-/// Where the bytes come from, resolved.
+fn one(o: Outcome<ContentChange>) -> Outcome<CopyChange> {
+    map_outcome(o, CopyChange::One)
+}
+
+fn tree(o: Outcome<TreeChange>) -> Outcome<CopyChange> {
+    map_outcome(o, CopyChange::Tree)
+}
+
+fn map_outcome<C>(o: Outcome<C>, f: impl FnOnce(C) -> CopyChange) -> Outcome<CopyChange> {
+    match o {
+        Outcome::Unchanged(r) => Outcome::Unchanged(r),
+        Outcome::Fail(e) => Outcome::Fail(e),
+        Outcome::Change {
+            change,
+            report,
+            pending,
+        } => Outcome::Change {
+            change: f(change),
+            report,
+            pending,
+        },
+    }
+}
+
+/// A helper's error as the task's failure.
+pub(super) fn as_failure(e: anyhow::Error) -> Failure {
+    match e.downcast::<fileops::TaskFail>() {
+        Ok(f) => Failure {
+            msg: f.msg,
+            values: f.values,
+        },
+        Err(e) => Failure::new(format!("{e:#}")),
+    }
+}
+
+/// The `checksum` argument against the source's.
+fn matches_expected(expected: &Option<String>, sum: &str) -> Result<(), Failure> {
+    match expected {
+        Some(e) if e != sum => Err(Failure::new(
+            "Copied file does not match the expected checksum. Transfer failed.",
+        )
+        .with("checksum", sum)
+        .with("expected_checksum", e.as_str())),
+        _ => Ok(()),
+    }
+}
+
+/// The remote source as the first look saw it.
 enum Source {
-    Content(Vec<u8>),
-    LocalFile(PathBuf),
-    LocalDir(PathBuf),
     RemoteFile(Box<FileState>),
     RemoteDir(String),
 }
 
-fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
+fn remote_source(r: &RemoteCopy, seen: &Observed) -> Result<Source> {
+    let st = seen.files.states.first().cloned().unwrap_or_default();
+    let path = &r.path;
+    if !st.exists {
+        return Err(fail(format!("Source {path} not found")));
+    }
+    if !st.readable {
+        return Err(fail(format!("Source {path} not readable")));
+    }
+    if st.is_dir() {
+        Ok(Source::RemoteDir(path.clone()))
+    } else if st.is_reg() {
+        Ok(Source::RemoteFile(Box::new(st)))
+    } else {
+        Err(fail(format!(
+            "Cannot copy invalid source '{path}': not a file"
+        )))
+    }
+}
+
+/// The single-file write of a remote source.
+fn remote_one(r: &RemoteCopy, st: &FileState) -> ContentWrite {
+    let mut cw = r.one.clone();
+    if cw.mode.as_deref() == Some("preserve") {
+        cw.mode = Some(fileops::fmt_mode(st.perm()));
+    }
+    cw.basename = Some(fileops::basename(&st.path).to_string());
+    cw.src_label = Some(st.path.clone());
+    cw.payload = Payload::Remote {
+        path: st.path.clone(),
+        checksum: st.checksum.clone().unwrap_or_default(),
+        size: st.size,
+    };
+    cw
+}
+
+/// The tree copy of a remote source, from its listing.
+fn remote_tree(r: &RemoteCopy, listing: &Observed) -> Result<TreeTask> {
+    let entries = walk_parse(&r.path, r.trailing, listing)?;
+    let mut t = r.tree.clone();
+    fill_tree(&mut t, entries, true)?;
+    Ok(t)
+}
+
+/// Reads the arguments and the controller's source (content, file or tree).
+fn parse(args: &Args, host: &mut dyn Resolve) -> Result<CopyArgs> {
     let src = args.str("src").filter(|s| !s.is_empty());
     let content = args.get("content").cloned();
-    // A bare file name is relative to the remote working directory (Ansible's `./` prefix).
     let dest = args.str("dest").filter(|d| !d.is_empty()).map(|d| {
         if d.contains('/') {
             d
@@ -104,10 +295,7 @@ fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
         }
     });
     let remote_src = args.bool_or("remote_src", false)?;
-    let force = args.bool_or("force", true)?;
-    let follow = args.bool_or("follow", false)?;
     let local_follow = args.bool_or("local_follow", true)?;
-    let backup = args.bool_or("backup", false)?;
     let Some(dest) = dest else {
         if src.is_none() && content.is_none() {
             return Err(fail("src (or content) is required"));
@@ -124,142 +312,153 @@ fn plan(ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
     }
     let mode_arg = args.mode("mode")?;
     let preserve = mode_arg.as_deref() == Some("preserve");
-    // Vault-encrypted controller files are decrypted unless `decrypt: false` (Ansible's).
     let decrypt = args.bool_or("decrypt", true)?;
-
-    let source = match (&content, &src) {
-        (Some(c), _) => Source::Content(content_bytes(c)),
-        (None, Some(s)) if remote_src => {
-            let path = fileops::expand_home(ctx, s)?;
-            let req = ProbeReq {
-                items: vec![ProbeItem::new(&path, true).sum(fileops::Alg::Sha1)],
-                ..ProbeReq::default()
-            };
-            let st = fileops::probe(ctx, &req)?
-                .states
-                .into_iter()
-                .next()
-                .unwrap_or_default();
-            if !st.exists {
-                return Err(fail(format!("Source {path} not found")));
-            }
-            if !st.readable {
-                return Err(fail(format!("Source {path} not readable")));
-            }
-            if st.is_dir() {
-                Source::RemoteDir(path)
-            } else if st.is_reg() {
-                Source::RemoteFile(Box::new(st))
-            } else {
-                return Err(fail(format!(
-                    "Cannot copy invalid source '{path}': not a file"
-                )));
-            }
-        }
-        (None, Some(s)) => match ctx.paths.find("files", s) {
-            Some(p) if p.is_dir() => Source::LocalDir(p),
-            Some(p) => Source::LocalFile(p),
-            None => return Err(fail(not_found(ctx, s))),
-        },
-        (None, None) => return Err(fail("src (or content) is required")),
-    };
-
-    let single = |payload: Payload,
-                  label: Option<String>,
-                  base: Option<String>,
-                  mode: Option<String>| ContentWrite {
+    let expected = args.str("checksum");
+    let dest = host.expand_path(&dest)?;
+    let cw = ContentWrite {
         dest: dest.clone(),
-        payload,
-        src_label: label,
-        basename: base,
+        payload: Payload::Bytes(Vec::new()),
+        src_label: None,
+        basename: None,
         content_mode: content.is_some(),
-        mode,
+        mode: mode_arg.clone(),
         owner: args.str("owner"),
         group: args.str("group"),
         directory_mode: args.str("directory_mode"),
-        force,
-        backup,
-        follow,
+        force: args.bool_or("force", true)?,
+        backup: args.bool_or("backup", false)?,
+        follow: args.bool_or("follow", false)?,
         validate: args.str("validate"),
         after_header: dest.clone(),
+        diff: host.diff_mode(),
+        secret: false,
     };
-    let expected = args.str("checksum");
-    let check_sum = |sum: &str| -> Result<()> {
-        match &expected {
-            Some(e) if e != sum => Err(fileops::fail_with(
-                "Copied file does not match the expected checksum. Transfer failed.",
-                vec![
-                    ("checksum".into(), Value::from(sum)),
-                    ("expected_checksum".into(), Value::from(e.as_str())),
-                ],
-            )),
-            _ => Ok(()),
-        }
+    let trailing = src.as_deref().is_some_and(|s| s.ends_with('/'));
+    let tree = TreeTask {
+        dest: if dest.ends_with('/') {
+            dest.clone()
+        } else {
+            format!("{dest}/")
+        },
+        root: None,
+        files: Vec::new(),
+        dirs: Vec::new(),
+        links: Vec::new(),
+        src_label: String::new(),
+        preserve,
+        mode_arg: mode_arg.clone(),
+        remote: remote_src,
+        force: cw.force,
+        backup: cw.backup,
+        validate: cw.validate.clone(),
+        directory_mode: args.mode("directory_mode")?,
+        owner: cw.owner.clone(),
+        group: cw.group.clone(),
+        diff: cw.diff,
     };
-    match source {
-        Source::Content(bytes) => {
-            check_sum(&fileops::sha1_hex(&bytes))?;
-            let mode = if preserve { None } else { mode_arg };
-            fileops::plan_content(ctx, single(Payload::Bytes(bytes), None, None, mode))
-        }
-        Source::LocalFile(p) => {
-            let (payload, secret) = super::transfer::local_source(&p, decrypt)?;
-            check_sum(&payload.checksum())?;
-            let mode = if preserve {
-                Some(fileops::fmt_mode(local_mode(&p)))
-            } else {
-                mode_arg
-            };
-            let base = p.file_name().map(|n| n.to_string_lossy().into_owned());
-            let label = p.to_string_lossy().into_owned();
-            let mut plan = fileops::plan_content(ctx, single(payload, Some(label), base, mode))?;
-            plan.secret = secret;
-            Ok(plan)
-        }
-        Source::RemoteFile(st) => {
-            let sum = st.checksum.clone().unwrap_or_default();
-            check_sum(&sum)?;
-            let mode = if preserve {
-                Some(fileops::fmt_mode(st.perm()))
-            } else {
-                mode_arg
-            };
-            let base = Some(fileops::basename(&st.path).to_string());
-            let payload = Payload::Remote {
-                path: st.path.clone(),
-                checksum: sum,
-                size: st.size,
-            };
-            fileops::plan_content(ctx, single(payload, Some(st.path.clone()), base, mode))
-        }
-        Source::LocalDir(p) => {
-            let trailing = src.as_deref().is_some_and(|s| s.ends_with('/'));
-            let entries = walk_local(&p, trailing, local_follow)?;
-            plan_tree(
-                ctx,
-                args,
-                &dest,
-                entries,
-                &p.to_string_lossy(),
-                preserve,
-                mode_arg,
-            )
-        }
-        Source::RemoteDir(path) => {
-            let trailing = src.as_deref().is_some_and(|s| s.ends_with('/'));
-            // The module's `local_follow` has no default: only an explicit true follows links.
-            let follow_links = args.has("local_follow") && local_follow;
-            let entries = walk_remote(ctx, &path, trailing, follow_links)?;
-            plan_tree(ctx, args, &dest, entries, &path, preserve, mode_arg)
-        }
+    let check_sum = |sum: &str| matches_expected(&expected, sum).map_err(anyhow::Error::from);
+    if let Some(c) = &content {
+        let bytes = content_bytes(c);
+        check_sum(&fileops::sha1_hex(&bytes))?;
+        let mode = if preserve { None } else { mode_arg };
+        return Ok(CopyArgs::One(Box::new(ContentWrite {
+            payload: Payload::Bytes(bytes),
+            mode,
+            ..cw
+        })));
     }
+    let src = src.unwrap_or_default();
+    if remote_src {
+        let path = host.expand_path(&src)?;
+        let follow_links = args.has("local_follow") && local_follow;
+        let tree = TreeTask {
+            src_label: path.clone(),
+            ..tree
+        };
+        return Ok(CopyArgs::Remote(Box::new(RemoteCopy {
+            path,
+            trailing,
+            follow_links,
+            one: cw,
+            tree,
+            expected,
+        })));
+    }
+    let found = match host.paths().find("files", &src) {
+        Some(p) => p,
+        None => return Err(fail(not_found(host.paths(), &src))),
+    };
+    if found.is_dir() {
+        let entries = walk_local(&found, trailing, local_follow)?;
+        let mut t = TreeTask {
+            src_label: found.to_string_lossy().into_owned(),
+            ..tree
+        };
+        fill_tree(&mut t, entries, decrypt)?;
+        return Ok(CopyArgs::Tree(Box::new(t)));
+    }
+    let (payload, secret) = super::transfer::local_source(&found, decrypt)?;
+    check_sum(&payload.checksum())?;
+    let mode = if preserve {
+        Some(fileops::fmt_mode(local_mode(&found)))
+    } else {
+        mode_arg
+    };
+    Ok(CopyArgs::One(Box::new(ContentWrite {
+        payload,
+        mode,
+        basename: found.file_name().map(|n| n.to_string_lossy().into_owned()),
+        src_label: Some(found.to_string_lossy().into_owned()),
+        secret,
+        ..cw
+    })))
 }
 
-/// The message for a source file not found on the controller, naming where it looked.
-fn not_found(ctx: &ModuleCtx, src: &str) -> String {
+/// The tree's entries with what each file writes (controller files read here).
+fn fill_tree(t: &mut TreeTask, entries: Entries, decrypt: bool) -> Result<()> {
+    t.root = entries.root;
+    t.dirs = entries.dirs;
+    t.links = entries.links;
+    t.files = entries
+        .files
+        .into_iter()
+        .map(|(source, rel, mode)| {
+            Ok(match source {
+                TreeSource::Local(p) => {
+                    let (payload, secret) = super::transfer::local_source(&p, decrypt)?;
+                    TreeFile {
+                        rel,
+                        mode,
+                        payload,
+                        secret,
+                        label: p.to_string_lossy().into_owned(),
+                    }
+                }
+                TreeSource::Remote {
+                    path,
+                    checksum,
+                    size,
+                } => TreeFile {
+                    rel,
+                    mode,
+                    payload: Payload::Remote {
+                        path: path.clone(),
+                        checksum,
+                        size,
+                    },
+                    secret: false,
+                    label: path,
+                },
+            })
+        })
+        .collect::<Result<_>>()?;
+    Ok(())
+}
+
+fn not_found(paths: &SearchPaths, src: &str) -> String {
     let mut msg =
         format!("Could not find or access '{src}' on the Ansible Controller.\nSearched in:");
-    for d in &ctx.paths.dirs {
+    for d in &paths.dirs {
         msg.push_str(&format!(
             "\n\t{}\n\t{}",
             d.join("files").join(src).display(),

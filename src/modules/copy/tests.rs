@@ -1,10 +1,11 @@
 use super::super::fileops::testing::{args, mode_of, Harness};
 use super::super::SearchPaths;
 use super::*;
+use crate::modules::Module;
 use serde_json::json;
 
 fn cycle(h: &mut Harness, dir: &Path, a: &Args) -> (Plan, Plan) {
-    h.cycle(&Copy, dir, a)
+    h.cycle(&COPY, dir, a)
 }
 
 fn s(p: &Path) -> &str {
@@ -64,7 +65,7 @@ fn content_write_check_idempotent_and_diff() {
 
     // force: no leaves an existing file alone.
     let c = args(json!({"content": "other\n", "dest": s(&f), "force": false}));
-    assert!(!Copy.plan_task(&mut h.ctx(false), &c).unwrap().changed);
+    assert!(!COPY.run(&mut h.ctx(true), &c, true).unwrap().changed);
 }
 
 #[test]
@@ -108,11 +109,11 @@ fn src_file_into_directory_and_missing_source() {
 
     // A missing parent without the trailing slash fails.
     let c = args(json!({"src": "app.conf", "dest": s(&out.join("zz/app.conf"))}));
-    let plan = Copy.plan_task(&mut h.ctx(false), &c).unwrap();
+    let plan = COPY.run(&mut h.ctx(false), &c, false).unwrap();
     assert!(plan.failed && plan.msg.unwrap().contains("does not exist"));
 
     let d = args(json!({"src": "nope.conf", "dest": s(&out)}));
-    let plan = Copy.plan_task(&mut h.ctx(false), &d).unwrap();
+    let plan = COPY.run(&mut h.ctx(false), &d, false).unwrap();
     assert!(plan.failed);
     let msg = plan.msg.unwrap();
     assert!(
@@ -206,9 +207,9 @@ fn validate_failure_leaves_dest() {
     std::fs::write(&f, "ok\n").unwrap();
     let mut h = Harness::new();
     let a = args(json!({"content": "broken\n", "dest": s(&f), "validate": "grep -qx ok %s"}));
-    let plan = Copy.plan_task(&mut h.ctx(false), &a).unwrap();
+    let plan = COPY.run(&mut h.ctx(true), &a, true).unwrap();
     assert!(plan.changed);
-    let done = Copy.apply_task(&mut h.ctx(false), &a, plan).unwrap();
+    let done = COPY.run(&mut h.ctx(false), &a, false).unwrap();
     assert!(done.failed);
     assert_eq!(done.msg.as_deref(), Some("failed to validate"));
     assert_eq!(std::fs::read_to_string(&f).unwrap(), "ok\n");
@@ -219,7 +220,7 @@ fn content_into_directory_fails() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = Harness::new();
     let a = args(json!({"content": "x", "dest": s(dir.path())}));
-    let plan = Copy.plan_task(&mut h.ctx(false), &a).unwrap();
+    let plan = COPY.run(&mut h.ctx(false), &a, false).unwrap();
     assert!(plan.failed);
     assert_eq!(
         plan.msg.as_deref(),

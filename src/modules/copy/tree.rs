@@ -1,247 +1,295 @@
-//! Copying a tree: one probe for every destination path, then the writes, directories and
-//! links it comes to.
+//! Copying a tree: one probe for every destination path, a look at the old content of the
+//! files a diff shows, then the writes, directories and links it comes to.
 
 use super::*;
 
-/// The planned changes of a tree copy, in order.
-pub(super) struct TreeWork {
-    pub(super) mkdirs: String,
-    pub(super) writes: Vec<(String, Payload, PutOpts)>,
-    pub(super) after: String,
+/// One file of a tree, with what to write.
+#[derive(Clone, Debug)]
+pub(super) struct TreeFile {
+    pub(super) rel: String,
+    /// The source's mode (what `preserve`, and a remote source, give the copy).
+    pub(super) mode: u32,
+    pub(super) payload: Payload,
+    /// Decrypted from a vault: no diff shows it.
+    pub(super) secret: bool,
+    /// The source, as the diff's after-header.
+    pub(super) label: String,
 }
 
-pub(super) fn plan_tree(
-    ctx: &mut ModuleCtx,
-    args: &Args,
-    dest: &str,
-    entries: Entries,
-    src_label: &str,
-    preserve: bool,
-    mode_arg: Option<String>,
-) -> Result<Plan> {
-    let dest = fileops::expand_home(ctx, dest)?;
-    let dest = if dest.ends_with('/') {
-        dest
-    } else {
-        format!("{dest}/")
-    };
-    let force = args.bool_or("force", true)?;
-    let backup = args.bool_or("backup", false)?;
-    let validate = args.str("validate");
-    let directory_mode = args.mode("directory_mode")?;
-    let decrypt = args.bool_or("decrypt", true)?;
-    let top = dest.trim_end_matches('/').to_string();
-    // Every directory that must exist: dest's ancestors, dest, and the tree's directories.
-    let mut dir_paths: Vec<String> = fileops::ancestors(&format!("{top}/x"));
-    if let Some(root) = &entries.root {
-        dir_paths.push(format!("{dest}{root}"));
+/// A tree copy, typed.
+#[derive(Clone, Debug)]
+pub struct TreeTask {
+    /// The destination directory, `~` expanded, with a trailing `/`.
+    pub(super) dest: String,
+    pub(super) root: Option<String>,
+    pub(super) files: Vec<TreeFile>,
+    pub(super) dirs: Vec<String>,
+    /// (link target, relative destination)
+    pub(super) links: Vec<(String, String)>,
+    pub(super) src_label: String,
+    pub(super) preserve: bool,
+    pub(super) mode_arg: Option<String>,
+    pub(super) remote: bool,
+    pub(super) force: bool,
+    pub(super) backup: bool,
+    pub(super) validate: Option<String>,
+    pub(super) directory_mode: Option<String>,
+    pub(super) owner: Option<String>,
+    pub(super) group: Option<String>,
+    pub(super) diff: bool,
+}
+
+/// The changes of a tree copy, in order.
+#[derive(Clone, Debug)]
+pub struct TreeChange {
+    mkdirs: String,
+    writes: Vec<(String, Payload, PutOpts)>,
+    after: String,
+}
+
+impl TreeTask {
+    /// Every directory that must exist: dest's ancestors, dest, and the tree's directories;
+    /// how many of them are ancestors.
+    fn dir_paths(&self) -> (Vec<String>, usize) {
+        let top = self.dest.trim_end_matches('/');
+        let mut dirs: Vec<String> = fileops::ancestors(&format!("{top}/x"));
+        if let Some(root) = &self.root {
+            dirs.push(format!("{}{root}", self.dest));
+        }
+        let n_anc = dirs.len();
+        dirs.extend(self.dirs.iter().map(|d| format!("{}{d}", self.dest)));
+        (dirs, n_anc)
     }
-    let n_anc = dir_paths.len();
-    dir_paths.extend(entries.dirs.iter().map(|d| format!("{dest}{d}")));
-    let mut items: Vec<ProbeItem> = dir_paths.iter().map(|d| ProbeItem::new(d, false)).collect();
-    items.extend(
-        entries.files.iter().map(|(_, rel, _)| {
-            ProbeItem::new(format!("{dest}{rel}"), false).sum(fileops::Alg::Sha1)
-        }),
-    );
-    items.extend(
-        entries
-            .links
+
+    pub(super) fn observe(&self) -> Observe {
+        let (dirs, _) = self.dir_paths();
+        let mut items: Vec<ProbeItem> = dirs.iter().map(|d| ProbeItem::new(d, false)).collect();
+        items.extend(self.files.iter().map(|f| {
+            ProbeItem::new(format!("{}{}", self.dest, f.rel), false).sum(fileops::Alg::Sha1)
+        }));
+        items.extend(
+            self.links
+                .iter()
+                .map(|(_, rel)| ProbeItem::new(format!("{}{rel}", self.dest), false)),
+        );
+        Observe {
+            files: Some(ProbeReq {
+                items,
+                owner: self.owner.clone(),
+                group: self.group.clone(),
+                times: Vec::new(),
+            }),
+            ..Observe::default()
+        }
+    }
+
+    /// The wanted attributes of a file.
+    fn file_want(&self, want: &AttrWant, f: &TreeFile) -> AttrWant {
+        want.with_mode(if self.preserve || (self.mode_arg.is_none() && self.remote) {
+            Some(fileops::fmt_mode(f.mode))
+        } else {
+            self.mode_arg.clone()
+        })
+    }
+
+    /// The files a write replaces whose old content a diff shows.
+    fn diffed(&self, probe: &Probe) -> Vec<String> {
+        if !self.diff {
+            return Vec::new();
+        }
+        let (dirs, _) = self.dir_paths();
+        let states = &probe.states[dirs.len()..];
+        let (want, _) = AttrWant::resolve(None, self.owner.as_deref(), self.group.as_deref(), probe);
+        self.files
             .iter()
-            .map(|(_, rel)| ProbeItem::new(format!("{dest}{rel}"), false)),
-    );
-    let req = ProbeReq {
-        items,
-        owner: args.str("owner"),
-        group: args.str("group"),
-        times: Vec::new(),
-    };
-    let probe = fileops::probe(ctx, &req)?;
-    let want = AttrWant {
-        mode: None,
-        owner: probe.owner_for(args.str("owner").as_deref())?,
-        group: probe.group_for(args.str("group").as_deref())?,
-    };
-    let dwant = want.with_mode(directory_mode.clone());
-    let (dir_states, rest) = probe.states.split_at(dir_paths.len());
-    let (file_states, link_states) = rest.split_at(entries.files.len());
-    let umask = probe.umask;
-    let new_dir_mode = match &directory_mode {
-        Some(m) => Some(resolve_mode(m, new_mode(true, umask), true, umask)?),
-        None => None,
-    };
+            .zip(states)
+            .filter(|(f, st)| !f.secret && matches!(f.payload, Payload::Bytes(_)) && st.is_reg() && st.readable)
+            .filter(|(f, st)| {
+                let fw = self.file_want(&want, f);
+                let sum = f.payload.checksum();
+                matches!(
+                    fileops::decide_file(st, st, &sum, &fw, probe, self.force, false),
+                    Ok(FileDecision::Write(_))
+                )
+            })
+            .map(|(f, _)| format!("{}{}", self.dest, f.rel))
+            .collect()
+    }
 
-    let mut changed = false;
-    let mut mkdirs = String::new();
-    let mut after = String::new();
-    for (i, (path, st)) in dir_paths.iter().zip(dir_states).enumerate() {
-        let is_tree_dir = i >= n_anc;
-        if !st.exists {
-            changed = true;
-            mkdirs.push_str(&fileops::mkdirs_script(
-                path,
-                new_dir_mode,
-                want.owner.as_ref().map(|o| o.id),
-                want.group.as_ref().map(|g| g.id),
-            ));
-        } else if !st.is_dir() {
-            return Err(fail(format!(
-                "{path} already exists as a {}",
-                st.state_name()
-            )));
-        } else if is_tree_dir {
-            let c = dwant.changes(st, umask)?;
-            if !c.is_empty() {
-                changed = true;
-                after.push_str(&c.script(path, false));
-            }
+    /// The old content of the files a diff shows.
+    pub(super) fn diff_look(&self, probe: &Probe) -> Option<Observe> {
+        let heads = self.diffed(probe);
+        (!heads.is_empty()).then(|| Observe {
+            heads,
+            ..Observe::default()
+        })
+    }
+
+    pub(super) fn decide(&self, probe: &Probe, heads: &[Content]) -> Outcome<TreeChange> {
+        match self.decide_inner(probe, heads) {
+            Ok(o) => o,
+            Err(e) => Outcome::Fail(super::as_failure(e)),
         }
     }
 
-    let mut writes = Vec::new();
-    let mut diffs = Vec::new();
-    for ((source, rel, src_mode), st) in entries.files.iter().zip(file_states) {
-        let path = format!("{dest}{rel}");
-        if st.is_dir() {
-            return Err(fail(format!("destination {path} is a directory")));
-        }
-        let fwant = want.with_mode(if preserve {
-            Some(fileops::fmt_mode(*src_mode))
-        } else if mode_arg.is_some() {
-            mode_arg.clone()
-        } else if matches!(source, TreeSource::Remote { .. }) {
-            Some(fileops::fmt_mode(*src_mode))
-        } else {
-            None
-        });
-        let (sum, local, secret) = match source {
-            TreeSource::Local(p) => {
-                let (payload, secret) = crate::modules::transfer::local_source(p, decrypt)?;
-                (payload.checksum(), Some(payload), secret)
-            }
-            TreeSource::Remote { checksum, .. } => (checksum.clone(), None, false),
+    fn decide_inner(&self, probe: &Probe, heads: &[Content]) -> Result<Outcome<TreeChange>> {
+        let dest = &self.dest;
+        let (dir_paths, n_anc) = self.dir_paths();
+        let olds: std::collections::HashMap<String, &Content> =
+            self.diffed(probe).into_iter().zip(heads).collect();
+        let (want, pending) =
+            AttrWant::resolve(None, self.owner.as_deref(), self.group.as_deref(), probe);
+        let dwant = want.with_mode(self.directory_mode.clone());
+        let (dir_states, rest) = probe.states.split_at(dir_paths.len());
+        let (file_states, link_states) = rest.split_at(self.files.len());
+        let umask = probe.umask;
+        let new_dir_mode = match &self.directory_mode {
+            Some(m) => Some(resolve_mode(m, new_mode(true, umask), true, umask)?),
+            None => None,
         };
-        let data = match &local {
-            Some(Payload::Bytes(d)) => Some(d.clone()),
-            _ => None,
-        };
-        let target = if st.is_link() {
-            FileState::default()
-        } else {
-            st.clone()
-        };
-        match fileops::decide_file(st, &target, &sum, &fwant, &probe, force, false)? {
-            FileDecision::Keep => {}
-            FileDecision::Attrs(c, _) => {
+        let mut changed = false;
+        let mut mkdirs = String::new();
+        let mut after = String::new();
+        for (i, (path, st)) in dir_paths.iter().zip(dir_states).enumerate() {
+            if !st.exists {
+                changed = true;
+                mkdirs.push_str(&fileops::mkdirs_script(
+                    path,
+                    new_dir_mode,
+                    want.owner.as_ref().map(|o| o.id),
+                    want.group.as_ref().map(|g| g.id),
+                ));
+            } else if !st.is_dir() {
+                return Err(fail(format!("{path} already exists as a {}", st.state_name())));
+            } else if i >= n_anc {
+                let c = dwant.changes(st, umask)?;
                 if !c.is_empty() {
                     changed = true;
-                    after.push_str(&c.script(&path, false));
+                    after.push_str(&c.script(path, false));
                 }
             }
-            FileDecision::Write(fin) => {
-                changed = true;
-                // A file decrypted from a vault has no diff to show.
-                if ctx.diff && !secret {
-                    if let Some(d) = &data {
-                        let before = if st.is_reg() && st.readable {
-                            fileops::read_for_diff(ctx, &path)?
-                        } else {
-                            Vec::new()
-                        };
-                        let label = match source {
-                            TreeSource::Local(p) => p.to_string_lossy().into_owned(),
-                            TreeSource::Remote { path, .. } => path.clone(),
-                        };
-                        diffs.push(fileops::text_diff(Some(&before), d, &path, &label));
+        }
+        let mut writes = Vec::new();
+        let mut diffs = Vec::new();
+        for (f, st) in self.files.iter().zip(file_states) {
+            let path = format!("{dest}{}", f.rel);
+            if st.is_dir() {
+                return Err(fail(format!("destination {path} is a directory")));
+            }
+            let fwant = self.file_want(&want, f);
+            let target = if st.is_link() {
+                FileState::default()
+            } else {
+                st.clone()
+            };
+            let sum = f.payload.checksum();
+            match fileops::decide_file(st, &target, &sum, &fwant, probe, self.force, false)? {
+                FileDecision::Keep => {}
+                FileDecision::Attrs(c, _) => {
+                    if !c.is_empty() {
+                        changed = true;
+                        after.push_str(&c.script(&path, false));
                     }
                 }
-                let opts = PutOpts {
-                    mode: Some(fin.mode),
-                    owner: want.owner.as_ref().map(|o| o.id),
-                    group: want.group.as_ref().map(|g| g.id),
-                    backup,
-                    validate: validate.clone(),
-                };
-                let payload = match (source, local) {
-                    (_, Some(p)) => p,
-                    (
-                        TreeSource::Remote {
-                            path,
-                            checksum,
-                            size,
-                        },
-                        None,
-                    ) => Payload::Remote {
-                        path: path.clone(),
-                        checksum: checksum.clone(),
-                        size: *size,
-                    },
-                    (TreeSource::Local(p), None) => {
-                        return Err(fail(format!("could not read src={}", p.display())))
+                FileDecision::Write(fin) => {
+                    changed = true;
+                    if let (true, false, Payload::Bytes(d)) = (self.diff, f.secret, &f.payload) {
+                        let before = match olds.get(&path) {
+                            Some(Content::Bytes(b)) => b.as_slice(),
+                            _ => &[],
+                        };
+                        diffs.push(fileops::text_diff(Some(before), d, &path, &f.label));
                     }
-                };
-                writes.push((path, payload, opts));
+                    let opts = PutOpts {
+                        mode: Some(fin.mode),
+                        owner: want.owner.as_ref().map(|o| o.id),
+                        group: want.group.as_ref().map(|g| g.id),
+                        backup: self.backup,
+                        validate: self.validate.clone(),
+                    };
+                    writes.push((path, f.payload.clone(), opts));
+                }
             }
         }
-    }
-
-    for ((target, rel), st) in entries.links.iter().zip(link_states) {
-        let path = format!("{dest}{rel}");
-        let q = quote(&path);
-        let qt = quote(target);
-        if st.is_link() && st.link_target.as_deref() == Some(target.as_str()) {
-            let c = want.changes(st, umask)?;
-            if !c.is_empty() {
-                changed = true;
-                after.push_str(&c.script(&path, true));
+        for ((target, rel), st) in self.links.iter().zip(link_states) {
+            let path = format!("{dest}{rel}");
+            let q = quote(&path);
+            let qt = quote(target);
+            if st.is_link() && st.link_target.as_deref() == Some(target.as_str()) {
+                let c = want.changes(st, umask)?;
+                if !c.is_empty() {
+                    changed = true;
+                    after.push_str(&c.script(&path, true));
+                }
+                continue;
             }
-            continue;
+            changed = true;
+            if st.is_dir() {
+                return Err(fail(format!(
+                    "refusing to replace directory {path} with a symlink"
+                )));
+            }
+            if st.exists {
+                let tmp = quote(&format!(
+                    "{}/.drover-ln.{}",
+                    fileops::dirname(&path),
+                    std::process::id()
+                ));
+                after.push_str(&format!("ln -s -- {qt} {tmp}\nmv -fT -- {tmp} {q}\n"));
+            } else {
+                after.push_str(&format!("ln -s -- {qt} {q}\n"));
+            }
+            let c = AttrChange {
+                owner: want.owner.as_ref().map(|o| (0, o.id)),
+                group: want.group.as_ref().map(|g| (0, g.id)),
+                mode: None,
+            };
+            after.push_str(&c.script(&path, true));
         }
-        changed = true;
-        if st.is_dir() {
-            return Err(fail(format!(
-                "refusing to replace directory {path} with a symlink"
-            )));
+        let mut report = Plan::unchanged();
+        for d in diffs {
+            report = report.with_diff(d);
         }
-        if st.exists {
-            let tmp = quote(&format!(
-                "{}/.drover-ln.{}",
-                fileops::dirname(&path),
-                std::process::id()
-            ));
-            after.push_str(&format!("ln -s -- {qt} {tmp}\nmv -fT -- {tmp} {q}\n"));
-        } else {
-            after.push_str(&format!("ln -s -- {qt} {q}\n"));
+        report = report
+            .with_value("dest", dest.as_str())
+            .with_value("src", self.src_label.as_str());
+        if !changed {
+            return Ok(Outcome::Unchanged(report));
         }
-        let c = AttrChange {
-            owner: want.owner.as_ref().map(|o| (0, o.id)),
-            group: want.group.as_ref().map(|g| (0, g.id)),
-            mode: None,
-        };
-        after.push_str(&c.script(&path, true));
-    }
-
-    let mut plan = if changed {
-        Plan::change(TreeWork {
+        let change = TreeChange {
             mkdirs,
             writes,
             after,
+        };
+        Ok(Outcome::Change {
+            change,
+            report,
+            pending,
         })
-    } else {
-        Plan::unchanged()
-    };
-    for d in diffs {
-        plan = plan.with_diff(d);
     }
-    Ok(plan
-        .with_value("dest", dest.as_str())
-        .with_value("src", src_label))
 }
 
-pub(super) fn apply_tree(ctx: &mut ModuleCtx, work: TreeWork) -> Result<()> {
-    fileops::run_script(ctx, "creating directories", &work.mkdirs)?;
-    for (path, payload, opts) in &work.writes {
-        fileops::put_file(ctx, path, payload, opts)?;
+/// The steps of a tree copy: directories, writes, then attributes and links.
+pub(super) fn tree_steps(c: &TreeChange) -> Vec<Step> {
+    let mut steps = Vec::new();
+    if !c.mkdirs.trim().is_empty() {
+        steps.push(Step::Run {
+            what: "creating directories",
+            script: Script::from_builder(c.mkdirs.clone()),
+        });
     }
-    fileops::run_script(ctx, "setting attributes and links", &work.after)
+    for (path, payload, opts) in &c.writes {
+        steps.push(Step::Put {
+            path: path.clone(),
+            payload: payload.clone(),
+            opts: opts.clone(),
+        });
+    }
+    if !c.after.trim().is_empty() {
+        steps.push(Step::Run {
+            what: "setting attributes and links",
+            script: Script::from_builder(c.after.clone()),
+        });
+    }
+    steps
 }

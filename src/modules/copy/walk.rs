@@ -122,29 +122,42 @@ pub(super) fn walk_dir(
     Ok(())
 }
 
-/// Lists a directory tree on the host (one command): directories, files with SHA-1, mode and
-/// size, and links with their targets.
-pub(super) fn walk_remote(
-    ctx: &mut ModuleCtx,
-    top: &str,
-    trailing: bool,
-    follow: bool,
-) -> Result<Entries> {
+/// Lists a directory tree on the host (one section): directories, files with SHA-1, mode
+/// and size, and links with their targets.
+pub(super) fn walk_observe(top: &str, follow: bool) -> Observe {
     // Following links, a link is what it points to (only a dangling one stays a link).
-    let find = if follow { "find -L" } else { "find" };
-    let script = format!(
-        "cd -- {} || exit 3\n\
-         {find} . -mindepth 1 -type d -exec printf 'D %s\\n' {{}} +\n\
-         {find} . -mindepth 1 -type f -exec sha1sum -- {{}} + | sed 's/^/F /'\n\
-         {find} . -mindepth 1 -type f -exec stat -L -c 'M %a %s %n' -- {{}} +\n\
-         {find} . -mindepth 1 -type l -exec sh -c 'for l; do printf \"L %s\\t%s\\n\" \"$l\" \"$(readlink -- \"$l\")\"; done' sh {{}} +\n",
-        quote(top)
-    );
-    let out = ctx.run(&script)?;
-    if out.rc != 0 {
+    let script = Script::new().set("top", top);
+    let script = if follow {
+        script.raw(concat!(
+            "cd -- \"$top\" && {\n",
+            "find -L . -mindepth 1 -type d -exec printf 'D %s\\n' {} +\n",
+            "find -L . -mindepth 1 -type f -exec sha1sum -- {} + | sed 's/^/F /'\n",
+            "find -L . -mindepth 1 -type f -exec stat -L -c 'M %a %s %n' -- {} +\n",
+            "find -L . -mindepth 1 -type l -exec sh -c 'for l; do printf \"L %s\\t%s\\n\" \"$l\" \"$(readlink -- \"$l\")\"; done' sh {} +\n",
+            "}\n"
+        ))
+    } else {
+        script.raw(concat!(
+            "cd -- \"$top\" && {\n",
+            "find . -mindepth 1 -type d -exec printf 'D %s\\n' {} +\n",
+            "find . -mindepth 1 -type f -exec sha1sum -- {} + | sed 's/^/F /'\n",
+            "find . -mindepth 1 -type f -exec stat -L -c 'M %a %s %n' -- {} +\n",
+            "find . -mindepth 1 -type l -exec sh -c 'for l; do printf \"L %s\\t%s\\n\" \"$l\" \"$(readlink -- \"$l\")\"; done' sh {} +\n",
+            "}\n"
+        ))
+    };
+    Observe {
+        sections: vec![("walk", script)],
+        ..Observe::default()
+    }
+}
+
+/// The entries of the listing (`seen` is the look `walk_observe` asked for).
+pub(super) fn walk_parse(top: &str, trailing: bool, seen: &Observed) -> Result<Entries> {
+    if seen.code("walk") != Some(0) {
         return Err(fail(format!(
             "cannot read source directory {top}: {}",
-            out.stderr_str().trim()
+            seen.stderr.trim()
         )));
     }
     let prefix = if trailing {
@@ -153,7 +166,7 @@ pub(super) fn walk_remote(
         format!("{}/", fileops::basename(top.trim_end_matches('/')))
     };
     let rel = |p: &str| format!("{prefix}{}", p.strip_prefix("./").unwrap_or(p));
-    let text = out.stdout_str();
+    let text = seen.section("walk");
     let mut e = Entries::default();
     let mut meta = std::collections::HashMap::new();
     for l in text.lines() {

@@ -1,13 +1,15 @@
-//! The content write shared by `copy` and `template`: planned read-only, then applied exactly
-//! as planned.
+//! The content write shared by `copy` and `template`, on the module contract: what to observe
+//! (the destination, the file inside it when it is a directory, its parent), a second look at
+//! the old content when a diff shows it, the pure decision, and the steps.
 
 use super::*;
+use crate::modules::contract::{Content, Done, Failure, Observe, Observed, Outcome, Step};
 
 /// One file to put on the host, as `copy` (content or a single source file) and `template`
 /// describe it.
 #[derive(Clone, Debug)]
 pub struct ContentWrite {
-    /// `dest` as given; a trailing `/` means "into this directory".
+    /// `dest` as given (`~` expanded); a trailing `/` means "into this directory".
     pub dest: String,
     pub payload: Payload,
     /// Returned as `src` and used as the diff's after-header.
@@ -26,204 +28,318 @@ pub struct ContentWrite {
     pub validate: Option<String>,
     /// The diff's after-header when the source is generated (template, content).
     pub after_header: String,
+    /// The run shows diffs.
+    pub diff: bool,
+    /// The content came out of a vault: no diff shows it.
+    pub secret: bool,
 }
 
-/// What `apply_content` does.
-pub struct ContentWork {
+/// A decided content write.
+#[derive(Clone, Debug)]
+pub struct ContentChange {
     path: String,
     payload: Payload,
     mkdirs: Option<String>,
     write: Option<PutOpts>,
-    attrs: Option<(AttrChange, bool)>,
+    attrs: Option<AttrChange>,
 }
 
-/// Plans a content write read-only: resolves the destination, compares checksums and
-/// attributes, and predicts the result, the diff and the return values.
-pub fn plan_content(ctx: &mut ModuleCtx, cw: ContentWrite) -> Result<Plan> {
-    catch(plan_content_inner(ctx, cw))
+/// Where the write goes and what it comes to, from the probe.
+struct Located {
+    path: String,
+    nofollow: FileState,
+    target: FileState,
+    write_path: String,
+    want: AttrWant,
+    pending: Option<Failure>,
+    decision: FileDecision,
 }
 
-pub(super) fn plan_content_inner(ctx: &mut ModuleCtx, cw: ContentWrite) -> Result<Plan> {
-    let dest = expand_home(ctx, &cw.dest)?;
-    let trailing = dest.ends_with('/');
-    if trailing && cw.content_mode {
-        return Err(fail("can not use content with a dir as dest"));
+impl ContentWrite {
+    fn first(&self) -> String {
+        dest_for_file(&self.dest, self.basename.as_deref().unwrap_or_default())
     }
-    let base = cw.basename.clone().unwrap_or_default();
-    let first = dest_for_file(&dest, &base);
-    let inner = join(&first, &base);
-    let req = ProbeReq {
-        items: vec![
-            ProbeItem::new(&first, false).sum(Alg::Sha1),
-            ProbeItem::new(&first, true).sum(Alg::Sha1),
-            // The file inside `dest` matters only when `dest` is a directory, and `dest`'s
-            // directory only when nothing is at `dest`.
-            ProbeItem::new(&inner, false)
-                .sum(Alg::Sha1)
-                .when(ProbeCond::IsDir(first.clone())),
-            ProbeItem::new(&inner, true)
-                .sum(Alg::Sha1)
-                .when(ProbeCond::IsDir(first.clone())),
-            ProbeItem::new(dirname(&first), true).when(ProbeCond::Missing(first.clone())),
-        ],
-        owner: cw.owner.clone(),
-        group: cw.group.clone(),
-        times: Vec::new(),
-    };
-    let probe = probe(ctx, &req)?;
-    let s = &probe.states;
-    let (path, nofollow, target) = if s[1].is_dir() {
-        if cw.content_mode {
+
+    /// The destination, the file of that name inside it (only when it is a directory) and
+    /// its parent (only when nothing is at it), with owner and group.
+    pub fn observe(&self) -> Observe {
+        let first = self.first();
+        let inner = join(&first, self.basename.as_deref().unwrap_or_default());
+        let req = ProbeReq {
+            items: vec![
+                ProbeItem::new(&first, false).sum(Alg::Sha1),
+                ProbeItem::new(&first, true).sum(Alg::Sha1),
+                ProbeItem::new(&inner, false)
+                    .sum(Alg::Sha1)
+                    .when(ProbeCond::IsDir(first.clone())),
+                ProbeItem::new(&inner, true)
+                    .sum(Alg::Sha1)
+                    .when(ProbeCond::IsDir(first.clone())),
+                ProbeItem::new(dirname(&first), true).when(ProbeCond::Missing(first.clone())),
+            ],
+            owner: self.owner.clone(),
+            group: self.group.clone(),
+            times: Vec::new(),
+        };
+        Observe {
+            files: Some(req),
+            ..Observe::default()
+        }
+    }
+
+    fn locate(&self, probe: &Probe) -> Result<Located> {
+        if self.dest.ends_with('/') && self.content_mode {
             return Err(fail("can not use content with a dir as dest"));
         }
-        if base.is_empty() {
-            return Err(fail(format!("destination {first} is a directory")));
-        }
-        (inner.clone(), &s[2], &s[3])
-    } else {
-        (first.clone(), &s[0], &s[1])
-    };
-    if target.is_dir() {
-        return Err(fail(format!("destination {path} is a directory")));
-    }
-    let want = AttrWant {
-        mode: cw.mode.clone(),
-        owner: probe.owner_for(cw.owner.as_deref())?,
-        group: probe.group_for(cw.group.as_deref())?,
-    };
-    let checksum = cw.payload.checksum();
-    let decision = decide_file(
-        nofollow, target, &checksum, &want, &probe, cw.force, cw.follow,
-    )?;
-    // Writing through a followed link writes its target.
-    let write_path = match (&nofollow.link_source, cw.follow && nofollow.is_link()) {
-        (Some(real), true) if target.exists => real.clone(),
-        _ => path.clone(),
-    };
-    let mut mkdirs = None;
-    let mut check_note: Option<String> = None;
-    let parent_exists = s[4].is_dir() || s[1].is_dir();
-    if !nofollow.exists && !parent_exists {
-        if trailing {
-            let dmode = match &cw.directory_mode {
-                Some(m) => Some(resolve_mode(
-                    m,
-                    new_mode(true, probe.umask),
-                    true,
-                    probe.umask,
-                )?),
-                None => None,
-            };
-            mkdirs = Some(mkdirs_script(
-                &dirname(&path),
-                dmode,
-                want.owner.as_ref().map(|o| o.id),
-                want.group.as_ref().map(|g| g.id),
-            ));
-        } else if ctx.check {
-            // In check mode an earlier task of the same run may be what creates the directory
-            // (it did not, because nothing changes): predict the write, and say so.
-            check_note = Some(format!(
-                "Destination directory {} does not exist yet; check mode assumes an earlier task creates it",
-                dirname(&path)
-            ));
+        let base = self.basename.clone().unwrap_or_default();
+        let first = self.first();
+        let s = &probe.states;
+        let (path, nofollow, target) = if s[1].is_dir() {
+            if self.content_mode {
+                return Err(fail("can not use content with a dir as dest"));
+            }
+            if base.is_empty() {
+                return Err(fail(format!("destination {first} is a directory")));
+            }
+            (join(&first, &base), s[2].clone(), s[3].clone())
         } else {
-            return Err(fail(format!(
-                "Destination directory {} does not exist",
-                dirname(&path)
-            )));
+            (first, s[0].clone(), s[1].clone())
+        };
+        if target.is_dir() {
+            return Err(fail(format!("destination {path} is a directory")));
+        }
+        let (want, pending) = AttrWant::resolve(
+            self.mode.clone(),
+            self.owner.as_deref(),
+            self.group.as_deref(),
+            probe,
+        );
+        let checksum = self.payload.checksum();
+        let decision = decide_file(
+            &nofollow,
+            &target,
+            &checksum,
+            &want,
+            probe,
+            self.force,
+            self.follow,
+        )?;
+        // Writing through a followed link writes its target.
+        let write_path = match (&nofollow.link_source, self.follow && nofollow.is_link()) {
+            (Some(real), true) if target.exists => real.clone(),
+            _ => path.clone(),
+        };
+        Ok(Located {
+            path,
+            nofollow,
+            target,
+            write_path,
+            want,
+            pending,
+            decision,
+        })
+    }
+
+    /// The old content, when a write will replace it and the diff shows it.
+    pub fn diff_look(&self, seen: &Observed) -> Option<Observe> {
+        if !self.diff || self.secret {
+            return None;
+        }
+        let at = self.locate(&seen.files).ok()?;
+        let shows = matches!(at.decision, FileDecision::Write(_))
+            && at.target.is_reg()
+            && at.target.readable
+            && !matches!(self.payload, Payload::Remote { .. });
+        shows.then(|| Observe {
+            heads: vec![at.write_path],
+            ..Observe::default()
+        })
+    }
+
+    /// The decision, the result as predicted, the diff. `before`: the old content's first
+    /// bytes, from `diff_look`.
+    pub fn decide(&self, probe: &Probe, before: Option<&Content>) -> Outcome<ContentChange> {
+        match self.decide_inner(probe, before) {
+            Ok(o) => o,
+            Err(e) => Outcome::Fail(match e.downcast::<TaskFail>() {
+                Ok(f) => Failure {
+                    msg: f.msg,
+                    values: f.values,
+                },
+                Err(e) => Failure::new(format!("{e:#}")),
+            }),
         }
     }
-    let mut plan;
-    match decision {
-        FileDecision::Keep => {
-            plan = Plan::unchanged().with_value("dest", dest.as_str());
-            if let Some(src) = &cw.src_label {
-                plan = plan.with_value("src", src.as_str());
-            }
-            return Ok(plan);
-        }
-        FileDecision::Write(fin) => {
-            // The writer keeps an existing file's mode and gives a new one 0666 & ~umask, so
-            // only an explicit mode is passed on.
-            let opts = PutOpts {
-                mode: want.mode.is_some().then_some(fin.mode),
-                owner: want.owner.as_ref().map(|o| o.id),
-                group: want.group.as_ref().map(|g| g.id),
-                backup: cw.backup,
-                validate: cw.validate.clone(),
-            };
-            let before = if ctx.diff && target.is_reg() && target.readable {
-                Some(read_for_diff(ctx, &write_path)?)
+
+    fn decide_inner(&self, probe: &Probe, before: Option<&Content>) -> Result<Outcome<ContentChange>> {
+        let at = self.locate(probe)?;
+        let Located {
+            path,
+            nofollow,
+            target,
+            write_path,
+            want,
+            mut pending,
+            decision,
+        } = at;
+        let mut mkdirs = None;
+        let mut note: Option<String> = None;
+        let parent_exists = probe.states[4].is_dir() || probe.states[1].is_dir();
+        if !nofollow.exists && !parent_exists {
+            if self.dest.ends_with('/') {
+                let dmode = match &self.directory_mode {
+                    Some(m) => Some(resolve_mode(
+                        m,
+                        new_mode(true, probe.umask),
+                        true,
+                        probe.umask,
+                    )?),
+                    None => None,
+                };
+                mkdirs = Some(mkdirs_script(
+                    &dirname(&path),
+                    dmode,
+                    want.owner.as_ref().map(|o| o.id),
+                    want.group.as_ref().map(|g| g.id),
+                ));
             } else {
-                None
-            };
-            plan = Plan::change(ContentWork {
-                path: write_path.clone(),
-                payload: cw.payload.clone(),
-                mkdirs,
-                write: Some(opts),
-                attrs: None,
-            });
-            if let Payload::LocalFile { md5, size, .. } = &cw.payload {
-                if ctx.diff {
-                    let after_header = cw.src_label.clone().unwrap_or(cw.after_header.clone());
-                    let mut d = text_diff(
-                        Some(before.as_deref().unwrap_or_default()),
-                        b"",
-                        &write_path,
-                        &after_header,
-                    );
-                    d.after = format!("(file of {size} bytes: content not shown)\n");
-                    plan = plan.with_diff(d);
-                }
-                plan = plan.with_value("md5sum", md5.as_str());
+                // An earlier task of the same run may be what creates the directory: a
+                // prediction assumes so, and says it; a real run fails.
+                note = Some(format!(
+                    "Destination directory {} does not exist yet; check mode assumes an earlier task creates it",
+                    dirname(&path)
+                ));
+                pending = pending.or(Some(Failure::new(format!(
+                    "Destination directory {} does not exist",
+                    dirname(&path)
+                ))));
             }
-            if let Payload::Bytes(data) = &cw.payload {
-                if ctx.diff {
-                    let after_header = cw.src_label.clone().unwrap_or(cw.after_header.clone());
-                    plan = plan.with_diff(text_diff(
-                        Some(before.as_deref().unwrap_or_default()),
-                        data,
-                        &write_path,
-                        &after_header,
-                    ));
-                }
-                plan = plan.with_value("md5sum", md5_hex(data));
-            }
-            plan = with_info(plan, &write_path, &fin, cw.payload.size());
         }
-        FileDecision::Attrs(change, fin) => {
-            if change.is_empty() && mkdirs.is_none() {
-                plan = Plan::unchanged();
-            } else {
-                let mut b = DiffMap::new();
-                let mut a = DiffMap::new();
-                b.insert("path".into(), write_path.clone().into());
-                a.insert("path".into(), write_path.clone().into());
-                change.add_to(&mut b, &mut a);
-                plan = Plan::change(ContentWork {
+        let checksum = self.payload.checksum();
+        let mut plan = Plan::unchanged();
+        plan.secret = self.secret;
+        let change = match decision {
+            FileDecision::Keep => {
+                plan = plan.with_value("dest", self.dest.as_str());
+                if let Some(src) = &self.src_label {
+                    plan = plan.with_value("src", src.as_str());
+                }
+                return Ok(Outcome::Unchanged(plan));
+            }
+            FileDecision::Write(fin) => {
+                // The writer keeps an existing file's mode and gives a new one 0666 & ~umask,
+                // so only an explicit mode is passed on.
+                let opts = PutOpts {
+                    mode: want.mode.is_some().then_some(fin.mode),
+                    owner: want.owner.as_ref().map(|o| o.id),
+                    group: want.group.as_ref().map(|g| g.id),
+                    backup: self.backup,
+                    validate: self.validate.clone(),
+                };
+                let old = match before {
+                    Some(Content::Bytes(b)) => b.as_slice(),
+                    _ => &[],
+                };
+                let after_header = self.src_label.clone().unwrap_or(self.after_header.clone());
+                match &self.payload {
+                    Payload::LocalFile { md5, size, .. } => {
+                        if self.diff {
+                            let mut d = text_diff(Some(old), b"", &write_path, &after_header);
+                            d.after = format!("(file of {size} bytes: content not shown)\n");
+                            plan = plan.with_diff(d);
+                        }
+                        plan = plan.with_value("md5sum", md5.as_str());
+                    }
+                    Payload::Bytes(data) => {
+                        if self.diff {
+                            plan = plan.with_diff(text_diff(Some(old), data, &write_path, &after_header));
+                        }
+                        plan = plan.with_value("md5sum", md5_hex(data));
+                    }
+                    Payload::Remote { .. } => {}
+                }
+                plan = with_info(plan, &write_path, &fin, self.payload.size());
+                Some(ContentChange {
                     path: write_path.clone(),
-                    payload: cw.payload.clone(),
+                    payload: self.payload.clone(),
                     mkdirs,
-                    write: None,
-                    attrs: Some((change, false)),
+                    write: Some(opts),
+                    attrs: None,
                 })
-                .with_diff(dict_diff(&b, &a));
             }
-            plan = with_info(plan, &write_path, &fin, target.size);
+            FileDecision::Attrs(change, fin) => {
+                let c = if change.is_empty() && mkdirs.is_none() {
+                    None
+                } else {
+                    let mut b = DiffMap::new();
+                    let mut a = DiffMap::new();
+                    b.insert("path".into(), write_path.clone().into());
+                    a.insert("path".into(), write_path.clone().into());
+                    change.add_to(&mut b, &mut a);
+                    plan = plan.with_diff(dict_diff(&b, &a));
+                    Some(ContentChange {
+                        path: write_path.clone(),
+                        payload: self.payload.clone(),
+                        mkdirs,
+                        write: None,
+                        attrs: Some(change),
+                    })
+                };
+                plan = with_info(plan, &write_path, &fin, target.size);
+                c
+            }
+        };
+        plan = plan
+            .with_value("dest", write_path.as_str())
+            .with_value("checksum", checksum);
+        if let Some(src) = &self.src_label {
+            plan = plan.with_value("src", src.as_str());
         }
+        if let Some(note) = note {
+            plan = plan.with_msg(note);
+        }
+        Ok(match change {
+            Some(change) => Outcome::Change {
+                change,
+                report: plan,
+                pending,
+            },
+            None => Outcome::Unchanged(plan),
+        })
     }
-    plan = plan
-        .with_value("dest", write_path.as_str())
-        .with_value("checksum", checksum);
-    if let Some(src) = &cw.src_label {
-        plan = plan.with_value("src", src.as_str());
+}
+
+/// The steps of a content write: the destination's directories, the write, the attributes.
+pub fn content_steps(c: &ContentChange) -> Vec<Step> {
+    let mut steps = Vec::new();
+    if let Some(script) = &c.mkdirs {
+        steps.push(Step::Run {
+            what: "creating the destination directory",
+            script: crate::modules::contract::Script::from_builder(script.clone()),
+        });
     }
-    if let Some(note) = check_note {
-        plan = plan.with_msg(note);
+    if let Some(opts) = &c.write {
+        steps.push(Step::Put {
+            path: c.path.clone(),
+            payload: c.payload.clone(),
+            opts: opts.clone(),
+        });
     }
-    Ok(plan)
+    if let Some(change) = &c.attrs {
+        steps.push(Step::Attrs {
+            path: c.path.clone(),
+            change: change.clone(),
+        });
+    }
+    steps
+}
+
+/// The result of a content write: the backup it made.
+pub fn content_finish(done: &Done, report: Plan) -> Plan {
+    match done.backup() {
+        Some(b) => report.with_value("backup_file", b),
+        None => report,
+    }
 }
 
 /// Ansible's path info on a result: owner, group, uid, gid, mode, state, size.
@@ -236,34 +352,4 @@ pub fn with_info(plan: Plan, path: &str, fin: &FinalAttrs, size: u64) -> Plan {
         .with_value("mode", fmt_mode(fin.mode))
         .with_value("state", "file")
         .with_value("size", size)
-}
-
-/// Carries out a planned content write.
-pub fn apply_content(ctx: &mut ModuleCtx, mut plan: Plan) -> Result<Plan> {
-    let work: ContentWork = plan.take_work()?;
-    Ok(match apply_content_inner(ctx, &work)? {
-        Some(backup) => plan.with_value("backup_file", backup),
-        None => plan,
-    })
-}
-
-pub(super) fn apply_content_inner(
-    ctx: &mut ModuleCtx,
-    work: &ContentWork,
-) -> Result<Option<String>> {
-    if let Some(script) = &work.mkdirs {
-        run_script(ctx, "creating the destination directory", script)?;
-    }
-    let mut backup = None;
-    if let Some(opts) = &work.write {
-        backup = put_file(ctx, &work.path, &work.payload, opts)?;
-    }
-    if let Some((change, no_deref)) = &work.attrs {
-        run_script(
-            ctx,
-            "setting attributes",
-            &change.script(&work.path, *no_deref),
-        )?;
-    }
-    Ok(backup)
 }

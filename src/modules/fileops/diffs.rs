@@ -55,15 +55,3 @@ pub(super) fn shown(data: &[u8]) -> String {
         String::from_utf8_lossy(data).into_owned()
     }
 }
-
-/// Reads up to `MAX_DIFF_SIZE + 1` bytes of a remote file, for a diff's before side.
-pub fn read_for_diff(ctx: &mut ModuleCtx, path: &str) -> Result<Vec<u8>> {
-    let out = ctx.run(&format!("head -c {} -- {}", MAX_DIFF_SIZE + 1, quote(path)))?;
-    if out.rc != 0 {
-        return Err(fail(format!(
-            "reading `{path}` for the diff failed: {}",
-            out.stderr_str().trim()
-        )));
-    }
-    Ok(out.stdout)
-}
