@@ -214,7 +214,6 @@ pub fn gather_facts(pc: &PlayCtx, host: &mut HostState, task: Option<&Task>) -> 
         host: &host.name,
         conn: host.conn.as_deref_mut(),
         as_user: as_user.as_ref(),
-        check: false,
         diff: false,
         vars: &scope,
         paths: &paths,
@@ -808,7 +807,6 @@ fn run_item(
                 host: &host.name,
                 conn,
                 as_user: as_user.as_ref(),
-                check,
                 diff,
                 vars: &scope,
                 paths: &paths,
@@ -1112,8 +1110,7 @@ fn plan_to_result(plan: Plan, check: bool, diff: bool) -> (Status, Value, Vec<Di
     };
     // A command that ran and failed still changed the host (Ansible reports `changed`), so
     // `failed_when: false` turns it into a change, not an ok.
-    let changed = status == Status::Changed
-        || (status == Status::Failed && plan.changed && plan.work.is_none() && !check);
+    let changed = status == Status::Changed || (status == Status::Failed && plan.changed && !check);
     m.insert("changed".into(), Value::from(changed));
     if status == Status::Failed {
         m.insert("failed".into(), Value::from(true));

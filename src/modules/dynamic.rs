@@ -1,5 +1,5 @@
 //! A task whose module name is a template (`action: "{{ ansible_facts.pkg_mgr }}"`): the name
-//! is rendered per host when the task runs, and that module plans and applies.
+//! is rendered per host when the task runs, and that module runs.
 
 use super::{Args, Module, ModuleCtx, Plan, Spec};
 use anyhow::{anyhow, Result};
@@ -60,12 +60,8 @@ impl Module for Dynamic {
     fn spec(&self) -> &'static Spec {
         &SPEC
     }
-    fn plan(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
+    fn run(&self, ctx: &mut ModuleCtx, args: &Args, check: bool) -> Result<Plan> {
         let (module, args) = self.resolve(ctx, args)?;
-        module.plan(ctx, &args)
-    }
-    fn apply(&self, ctx: &mut ModuleCtx, args: &Args, plan: Plan) -> Result<Plan> {
-        let (module, args) = self.resolve(ctx, args)?;
-        module.apply(ctx, &args, plan)
+        module.run(ctx, &args, check)
     }
 }

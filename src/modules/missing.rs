@@ -5,7 +5,8 @@
 //! only. A task naming one of them loads, as it does under Ansible, and fails when (and only
 //! when) a host reaches it. A name in no index is a typo and stays a load error.
 
-use super::{Args, Module, ModuleCtx, Plan, Spec};
+use super::contract::{Acting, Action, Resolve};
+use super::{Args, Module, Plan, Spec};
 use anyhow::Result;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, OnceLock};
@@ -39,27 +40,21 @@ pub struct UnimplementedArg {
 
 /// The stand-in for `module` used with `arg`.
 pub fn unimplemented_arg(module: &'static str, arg: &str) -> &'static dyn Module {
-    let m: &'static UnimplementedArg = Box::leak(Box::new(UnimplementedArg {
+    let m: &'static Acting<UnimplementedArg> = Box::leak(Box::new(Acting(UnimplementedArg {
         module,
         arg: Box::leak(arg.to_string().into_boxed_str()),
-    }));
+    })));
     m
 }
 
-impl Module for UnimplementedArg {
+impl Action for UnimplementedArg {
     fn name(&self) -> &'static str {
         self.module
     }
     fn spec(&self) -> &'static Spec {
         &SPEC
     }
-    fn controller_only(&self) -> bool {
-        true
-    }
-    fn leaves_accounts_alone(&self) -> bool {
-        true
-    }
-    fn plan(&self, _ctx: &mut ModuleCtx, _args: &Args) -> Result<Plan> {
+    fn act(&self, _args: &Args, _env: &dyn Resolve) -> Result<Plan> {
         Ok(Plan::fail(format!(
             "The argument `{}` of the module `{}` is Ansible's, and drover does not implement it yet (`drover doc {}` lists the arguments it has).",
             self.arg, self.module, self.module
@@ -119,7 +114,7 @@ static SPEC: Spec = Spec {
 
 /// The stand-in for `name`, made once per name for the whole run.
 pub fn missing(name: &str) -> &'static dyn Module {
-    static MADE: OnceLock<Mutex<HashMap<String, &'static Missing>>> = OnceLock::new();
+    static MADE: OnceLock<Mutex<HashMap<String, &'static Acting<Missing>>>> = OnceLock::new();
     let mut made = MADE
         .get_or_init(Default::default)
         .lock()
@@ -128,27 +123,21 @@ pub fn missing(name: &str) -> &'static dyn Module {
         return *m;
     }
     // Leaked on purpose: one small value per distinct name, living for the whole run.
-    let m: &'static Missing = Box::leak(Box::new(Missing {
+    let m: &'static Acting<Missing> = Box::leak(Box::new(Acting(Missing {
         name: Box::leak(name.to_string().into_boxed_str()),
-    }));
+    })));
     made.insert(name.to_string(), m);
     m
 }
 
-impl Module for Missing {
+impl Action for Missing {
     fn name(&self) -> &'static str {
         self.name
     }
     fn spec(&self) -> &'static Spec {
         &SPEC
     }
-    fn controller_only(&self) -> bool {
-        true
-    }
-    fn leaves_accounts_alone(&self) -> bool {
-        true
-    }
-    fn plan(&self, _ctx: &mut ModuleCtx, _args: &Args) -> Result<Plan> {
+    fn act(&self, _args: &Args, _env: &dyn Resolve) -> Result<Plan> {
         Ok(Plan::fail(format!(
             "The module `{}` is an Ansible module that drover does not implement yet (`drover doc --list` lists the ones it has).",
             self.name

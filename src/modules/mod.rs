@@ -1,8 +1,8 @@
-//! Modules and their registry. A module turns typed arguments into a `Plan` by probing the
-//! host read-only (`plan`), then makes the planned changes (`apply`). The executor calls
-//! `apply` only outside check mode and only when the plan has changes, so check mode can never
-//! change a host, and reports exactly what a real run would. Argument helpers live in
-//! `args.rs`; each module has its own file named after it.
+//! Modules and their registry. Every module follows the contract of `contract/`: typed
+//! arguments, what to observe as data, a pure decision, the change as steps; the driver runs
+//! them, and stops before the steps in check mode, so check mode can never change a host and
+//! reports exactly what a real run would. Argument helpers live in `args.rs`; each module has
+//! its own file or directory named after it.
 
 mod apt;
 mod args;
@@ -50,7 +50,6 @@ use crate::connection::{Become, Connection, Output};
 use crate::vars::VarMap;
 use anyhow::{bail, Result};
 use minijinja::Value;
-use std::any::Any;
 use std::path::PathBuf;
 
 /// A before/after pair for `--diff`.
@@ -80,12 +79,13 @@ pub enum FactKind {
     ModuleFacts,
 }
 
-/// What a module decided after probing: the changes it would make and what it would return.
-#[derive(Default)]
+/// A task's result as a module reports it: whether it changed the host (or would), its
+/// return values, diffs and message.
+#[derive(Clone, Default)]
 pub struct Plan {
-    /// Whether applying the plan changes the host.
+    /// Whether the task changes the host (or, in check mode, would).
     pub changed: bool,
-    /// Return values (Ansible's keys), as predicted; `apply` may add to them.
+    /// Return values (Ansible's keys), as predicted; `finish` may add to them.
     pub values: VarMap,
     pub diffs: Vec<Diff>,
     pub msg: Option<String>,
@@ -94,8 +94,6 @@ pub struct Plan {
     pub skip_in_check: bool,
     /// The module failed while probing (e.g. `assert`, `fail`, a missing source file).
     pub failed: bool,
-    /// Module-specific work for `apply`.
-    pub work: Option<Box<dyn Any + Send>>,
     /// Facts to set on the host (`set_fact`, `setup`).
     pub facts: Option<VarMap>,
     /// What kind of variables `facts` are.
@@ -117,15 +115,6 @@ impl Plan {
     /// A plan that changes nothing.
     pub fn unchanged() -> Plan {
         Plan::default()
-    }
-
-    /// A plan that changes the host by doing `work`.
-    pub fn change<W: Any + Send>(work: W) -> Plan {
-        Plan {
-            changed: true,
-            work: Some(Box::new(work)),
-            ..Plan::default()
-        }
     }
 
     /// A failed plan with a message.
@@ -160,33 +149,6 @@ impl Plan {
         );
         self.facts = Some(facts);
         self
-    }
-
-    /// The plan without its work: what a failed `apply` reports (see [`Module::apply_task`]).
-    pub(crate) fn without_work(&self) -> Plan {
-        Plan {
-            changed: self.changed,
-            values: self.values.clone(),
-            diffs: self.diffs.clone(),
-            msg: self.msg.clone(),
-            skip_in_check: self.skip_in_check,
-            failed: self.failed,
-            work: None,
-            facts: self.facts.clone(),
-            facts_kind: self.facts_kind,
-            secret: self.secret,
-            check_msg: self.check_msg.clone(),
-            skipped: self.skipped.clone(),
-            diff_value: self.diff_value.clone(),
-        }
-    }
-
-    /// Takes the module-specific work back out, for `apply`.
-    pub fn take_work<W: Any>(&mut self) -> Result<W> {
-        match self.work.take().map(|w| w.downcast::<W>()) {
-            Some(Ok(w)) => Ok(*w),
-            _ => bail!("invariant: a module's plan carries its own work type"),
-        }
     }
 }
 
@@ -223,7 +185,6 @@ pub struct ModuleCtx<'a> {
     /// The host connection; `None` for modules that run on the controller only.
     pub conn: Option<&'a mut (dyn Connection + 'static)>,
     pub as_user: Option<&'a Become>,
-    pub check: bool,
     pub diff: bool,
     /// The task's variables, for modules that render (template) or inspect them (debug).
     pub vars: &'a Value,
@@ -274,7 +235,10 @@ impl ModuleCtx<'_> {
     }
 }
 
-/// A module: probe and decide (`plan`), then change (`apply`).
+/// A module as the executor runs it. Every module is one of two kinds (`contract.rs`): a
+/// [`contract::Typed`] module registered as [`contract::Driven`] (parse, observe, decide,
+/// apply: the driver runs the steps and gates check mode), or a controller
+/// [`contract::Action`] registered as [`contract::Acting`].
 pub trait Module: Sync {
     /// The name used in playbooks.
     fn name(&self) -> &'static str;
@@ -289,41 +253,9 @@ pub trait Module: Sync {
     fn leaves_accounts_alone(&self) -> bool {
         false
     }
-    /// Reads the host (never changes it) and decides what to do. A task failure (the
-    /// module's `fail_json`) may be returned as a `fileops::TaskFail` error: [`Module::plan_task`]
-    /// turns it into a failed plan.
-    fn plan(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<Plan>;
-    /// The task as the executor runs it: `plan`, then `apply` when the plan changes
-    /// something and this is not check mode. Modules on the contract (`contract::Driven`)
-    /// run their own steps here.
-    fn run(&self, ctx: &mut ModuleCtx, args: &Args, check: bool) -> Result<Plan> {
-        let plan = self.plan_task(ctx, args)?;
-        if check || !plan.changed || plan.failed {
-            return Ok(plan);
-        }
-        self.apply_task(ctx, args, plan)
-    }
-    /// `plan` as the executor runs it: a task failure becomes a failed plan with its message
-    /// and values; other errors (a broken connection, a deadline) pass through.
-    fn plan_task(&self, ctx: &mut ModuleCtx, args: &Args) -> Result<Plan> {
-        fileops::catch(self.plan(ctx, args))
-    }
-    /// Makes the planned changes. Never called in check mode or for an unchanged plan. A task
-    /// failure may be returned as a `fileops::TaskFail` error ([`Module::apply_task`]).
-    fn apply(&self, ctx: &mut ModuleCtx, args: &Args, plan: Plan) -> Result<Plan> {
-        let _ = (ctx, args);
-        Ok(plan)
-    }
-    /// `apply` as the executor runs it: a task failure marks the planned result failed (and
-    /// not changed, as a module's `fail_json`), with the failure's message and values; other
-    /// errors pass through.
-    fn apply_task(&self, ctx: &mut ModuleCtx, args: &Args, plan: Plan) -> Result<Plan> {
-        let planned = plan.without_work();
-        match self.apply(ctx, args, plan) {
-            Ok(done) => Ok(done),
-            Err(e) => fileops::catch_apply(planned, Err(e)),
-        }
-    }
+    /// Runs the task: in check mode, the prediction only; a task failure is a failed result,
+    /// a broken connection or a deadline an error.
+    fn run(&self, ctx: &mut ModuleCtx, args: &Args, check: bool) -> Result<Plan>;
 }
 
 /// Every module drover knows, by every name it answers to.
@@ -359,7 +291,7 @@ static REGISTRY: &[&dyn Module] = &[
     &contract::Acting(pause::Pause),
     &contract::Driven(raw::Raw),
     &contract::Driven(script::ScriptModule),
-    &setup::Setup,
+    &contract::Driven(setup::Setup),
     &contract::Driven(stat::Stat),
     &lineinfile::LINEINFILE,
     &file::FILE,

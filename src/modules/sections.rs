@@ -47,21 +47,6 @@ impl Marks {
         format!("echo '{}'", self.line(name))
     }
 
-    /// A script whose sections are written `echo @NAME` at the start of a line, with the
-    /// markers of this probe in their place.
-    pub fn script(&self, template: &str) -> String {
-        template
-            .lines()
-            .map(|l| match l.strip_prefix("echo @") {
-                Some(rest) => {
-                    let (name, tail) = rest.split_once(';').unwrap_or((rest, ""));
-                    format!("echo '{}';{tail}\n", self.line(name.trim()))
-                }
-                None => format!("{l}\n"),
-            })
-            .collect()
-    }
-
     /// Cuts an answer into its sections (text before the first marker is left out).
     pub fn parse<'a>(&self, text: &'a str) -> Sections<'a> {
         let prefix = format!("@@{}:", self.token);
@@ -126,15 +111,5 @@ mod tests {
         assert!(s.text("empty").is_some() && s.lines("empty").is_empty());
         assert!(s.text("missing").is_none());
         assert_eq!(s.first("a"), Some("one"));
-    }
-
-    #[test]
-    fn scripts_get_the_markers_of_the_probe() {
-        let m = Marks::fixed("T");
-        assert_eq!(
-            m.script("echo @id; id\necho @env; export -p\nx"),
-            "echo '@@T:id'; id\necho '@@T:env'; export -p\nx\n"
-        );
-        assert_ne!(Marks::new().line("x"), Marks::new().line("x"));
     }
 }

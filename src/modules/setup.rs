@@ -1,14 +1,15 @@
 //! `setup`: gather facts with one shell script: one process (`id`); files, `/proc` and the
 //! environment (`export -p`) are read with shell builtins. The identity and umask it sees are
-//! kept in the connection's memo for the file modules. and map them to Ansible's fact names. Facts are set under `ansible_facts` and as
+//! kept in the connection's memo for the file modules; the answers map to Ansible's fact names. Facts are set under `ansible_facts` and as
 //! `ansible_*` variables by the executor.
 
-use super::sections::{Marks, Sections};
-use super::{Args, Module, ModuleCtx, Plan, Spec};
+use super::contract::{Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed};
+use super::{Args, Plan, Spec};
 use crate::vars::{map_value, VarMap};
-use anyhow::{bail, Result};
+use anyhow::Result;
 use minijinja::Value;
 use std::collections::HashMap;
+use std::convert::Infallible;
 
 pub struct Setup;
 
@@ -37,7 +38,10 @@ echo @python; if p=$(command -v python3 2>/dev/null); then echo "$p"; for f in "
 echo @env; export -p
 "#;
 
-impl Module for Setup {
+impl Typed for Setup {
+    type Args = ();
+    type Change = Infallible;
+
     fn leaves_accounts_alone(&self) -> bool {
         true
     }
@@ -45,27 +49,50 @@ impl Module for Setup {
     fn name(&self) -> &'static str {
         "setup"
     }
+
     fn spec(&self) -> &'static Spec {
         &SPEC
     }
-    fn plan(&self, ctx: &mut ModuleCtx, _args: &Args) -> Result<Plan> {
-        let marks = Marks::new();
-        let out = ctx.run(&marks.script(SCRIPT))?;
-        if out.rc != 0 && out.stdout.is_empty() {
-            bail!("gathering facts failed: {}", out.stderr_str().trim());
+
+    fn parse(&self, _args: &Args, _host: &mut dyn Resolve) -> Result<()> {
+        Ok(())
+    }
+
+    /// One section per line of `SCRIPT` (`echo @NAME; command`); the identity and umask it
+    /// reads are kept in the connection's memo for the file modules.
+    fn observe(&self, _a: &()) -> Observe {
+        let sections = SCRIPT
+            .lines()
+            .filter_map(|l| {
+                let (name, cmd) = l.strip_prefix("echo @")?.split_once("; ")?;
+                Some((name, Script::new().raw(cmd).raw("\n")))
+            })
+            .collect();
+        Observe {
+            sections,
+            remember_identity: true,
+            ..Observe::default()
         }
-        let text = out.stdout_str();
-        let sec = marks.parse(&text);
-        let facts = parse_facts(&sec);
-        if let (Some(m), Some(id)) = (sec.first("umask"), sec.first("id")) {
-            super::fileops::remember_identity(ctx, m, id)?;
+    }
+
+    fn decide(&self, _a: &(), seen: &Observed) -> Outcome<Infallible> {
+        if seen.sections.is_empty() {
+            return Outcome::Fail(Failure::new(format!(
+                "gathering facts failed: {}",
+                seen.stderr.trim()
+            )));
         }
+        let facts = parse_facts(&|k| seen.section(k).lines().map(str::to_string).collect());
         let mut plan = Plan::unchanged();
         plan.values
             .insert("ansible_facts".into(), map_value(facts.clone()));
         plan.facts = Some(facts);
         plan.facts_kind = super::FactKind::AnsibleFacts;
-        Ok(plan)
+        Outcome::Unchanged(plan)
+    }
+
+    fn apply(&self, _a: &(), change: &Infallible) -> Vec<Step> {
+        match *change {}
     }
 }
 
@@ -125,8 +152,9 @@ fn os_family(id: &str, like: &str) -> String {
 }
 
 /// Parses the probe's output into Ansible's fact names (without the `ansible_` prefix).
-pub fn parse_facts(s: &Sections) -> VarMap {
-    let get = |k: &str| s.lines(k).to_vec();
+/// The facts from the sections' lines (`lines(name)`).
+pub fn parse_facts(lines: &dyn Fn(&str) -> Vec<String>) -> VarMap {
+    let get = |k: &str| lines(k);
     let first = |k: &str| get(k).first().map(|x| x.to_string()).unwrap_or_default();
     let mut f = VarMap::new();
     let uname: Vec<String> = first("uname")
@@ -155,7 +183,8 @@ pub fn parse_facts(s: &Sections) -> VarMap {
     f.insert("architecture".into(), Value::from(arch.clone()));
     f.insert("machine".into(), Value::from(arch));
 
-    let os = os_release(&get("os"));
+    let os_lines = get("os");
+    let os = os_release(&os_lines.iter().map(String::as_str).collect::<Vec<_>>());
     let id = os.get("ID").cloned().unwrap_or_else(|| "unknown".into());
     let like = os.get("ID_LIKE").cloned().unwrap_or_default();
     let mut version = os.get("VERSION_ID").cloned().unwrap_or_default();
@@ -427,7 +456,8 @@ mod tests {
         let text = format!("\n{text}")
             .replace("\n@", "\n@@T:")
             .replace("@@T:not", "@not");
-        let f = parse_facts(&Marks::fixed("T").parse(&text));
+        let sec = crate::modules::sections::Marks::fixed("T").parse(&text);
+        let f = parse_facts(&|k| sec.lines(k).iter().map(|l| l.to_string()).collect());
         let s = |k: &str| f.get(k).unwrap().to_string();
         assert_eq!(s("hostname"), "web1");
         assert_eq!(s("fqdn"), "web1.example.com");

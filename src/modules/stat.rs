@@ -239,7 +239,7 @@ mod tests {
     use serde_json::json;
 
     fn stat_of(h: &mut Harness, a: serde_json::Value) -> Value {
-        let plan = Driven(Stat).run(&mut h.ctx(true), &args(a), true).unwrap();
+        let plan = Driven(Stat).run(&mut h.ctx(), &args(a), true).unwrap();
         assert!(!plan.changed && !plan.failed, "{:?}", plan.msg);
         plan.values["stat"].clone()
     }
@@ -313,7 +313,7 @@ mod tests {
     fn bad_algorithm_is_an_error() {
         let mut h = Harness::new();
         let r = Driven(Stat).run(
-            &mut h.ctx(false),
+            &mut h.ctx(),
             &args(json!({"path": "/", "checksum_algorithm": "crc"})),
             false,
         );

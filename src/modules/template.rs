@@ -3,7 +3,9 @@
 //! and put the result at `dest` through the content-write path it shares with `copy`.
 
 use super::contract::{Done, Driven, Observe, Observed, Outcome, Resolve, Step, Typed};
-use super::fileops::{self, content_finish, content_steps, fail, ContentChange, ContentWrite, Payload};
+use super::fileops::{
+    self, content_finish, content_steps, fail, ContentChange, ContentWrite, Payload,
+};
 use super::{Args, Plan, Spec};
 use crate::vars::VarMap;
 use anyhow::Result;
@@ -323,7 +325,7 @@ mod tests {
         let a = args(json!({"src": "app.conf.j2", "dest": dest.to_str().unwrap(), "mode": "0600"}));
 
         let snap = snapshot(&out);
-        let predicted = TEMPLATE.run(&mut h.ctx(true), &a, true).unwrap();
+        let predicted = TEMPLATE.run(&mut h.ctx(), &a, true).unwrap();
         assert!(
             predicted.changed && !predicted.failed,
             "{:?}",
@@ -334,13 +336,13 @@ mod tests {
         assert_eq!(predicted.diffs[0].before, "");
         assert_eq!(snapshot(&out), snap);
 
-        let done = TEMPLATE.run(&mut h.ctx(false), &a, false).unwrap();
+        let done = TEMPLATE.run(&mut h.ctx(), &a, false).unwrap();
         assert!(!done.failed, "{:?}", done.msg);
         assert_eq!(std::fs::read_to_string(&dest).unwrap(), want);
         assert_eq!(mode_of(&dest), 0o600);
         assert_eq!(done.values["mode"].as_str(), Some("0600"));
 
-        let again = TEMPLATE.run(&mut h.ctx(true), &a, true).unwrap();
+        let again = TEMPLATE.run(&mut h.ctx(), &a, true).unwrap();
         assert!(!again.changed, "{:?}", again.diffs);
     }
 
@@ -350,7 +352,7 @@ mod tests {
         h.vars = Value::from(minijinja::value::Serde(json!({"ansible_managed": "mine"})));
         let dest = dir.path().join("t");
         let a = args(json!({"src": "t.j2", "dest": dest.to_str().unwrap()}));
-        TEMPLATE.run(&mut h.ctx(false), &a, false).unwrap();
+        TEMPLATE.run(&mut h.ctx(), &a, false).unwrap();
         // A single-expression file still renders as text with its newline.
         assert_eq!(std::fs::read_to_string(&dest).unwrap(), "mine t.j2\n");
     }
@@ -360,7 +362,7 @@ mod tests {
         let (dir, mut h) = setup(&[("one.j2", "{{ users }}\n")]);
         let dest = dir.path().join("one");
         let a = args(json!({"src": "one.j2", "dest": dest.to_str().unwrap()}));
-        TEMPLATE.run(&mut h.ctx(false), &a, false).unwrap();
+        TEMPLATE.run(&mut h.ctx(), &a, false).unwrap();
         let got = std::fs::read_to_string(&dest).unwrap();
         assert!(got.ends_with("]\n") && got.contains("ann"), "{got:?}");
     }
@@ -371,14 +373,14 @@ mod tests {
         let a = args(
             json!({"src": "x.j2", "dest": format!("{}/", dir.path().display()), "newline_sequence": "\\r\\n"}),
         );
-        TEMPLATE.run(&mut h.ctx(false), &a, false).unwrap();
+        TEMPLATE.run(&mut h.ctx(), &a, false).unwrap();
         assert_eq!(
             std::fs::read(dir.path().join("x.j2")).unwrap(),
             b"a\r\nb\r\n"
         );
 
         let b = args(json!({"src": "missing.j2", "dest": "/tmp/x"}));
-        let plan = TEMPLATE.run(&mut h.ctx(true), &b, true).unwrap();
+        let plan = TEMPLATE.run(&mut h.ctx(), &b, true).unwrap();
         assert!(plan.failed);
         let msg = plan.msg.unwrap();
         assert!(
@@ -387,7 +389,7 @@ mod tests {
         );
 
         let c = args(json!({"src": "bad.j2", "dest": dir.path().join("bad").to_str().unwrap()}));
-        let plan = TEMPLATE.run(&mut h.ctx(true), &c, true).unwrap();
+        let plan = TEMPLATE.run(&mut h.ctx(), &c, true).unwrap();
         assert!(plan.failed);
         assert!(plan.msg.unwrap().contains("bad.j2"));
     }
@@ -397,7 +399,7 @@ mod tests {
         let (dir, mut h) = setup(&[("l.j2", "x\n  {% if true %}\ny\n  {% endif %}\n")]);
         let dest = dir.path().join("l");
         let a = args(json!({"src": "l.j2", "dest": dest.to_str().unwrap(), "lstrip_blocks": true}));
-        TEMPLATE.run(&mut h.ctx(false), &a, false).unwrap();
+        TEMPLATE.run(&mut h.ctx(), &a, false).unwrap();
         assert_eq!(std::fs::read_to_string(&dest).unwrap(), "x\ny\n");
     }
 }

@@ -342,9 +342,7 @@ fn finish_apt(
         .insert("cache_updated".into(), Value::from(false));
     let mut op = c.op.clone();
     if c.update {
-        let out = outputs
-            .next()
-            .ok_or_else(|| Box::new(plan.without_work()))?;
+        let out = outputs.next().ok_or_else(|| Box::new(plan.clone()))?;
         let (so, se) = (out.stdout_str(), out.stderr_str());
         if out.rc != 0 {
             let msg = if is_lock_error(&se) {
@@ -364,16 +362,13 @@ fn finish_apt(
         }
         if req.state == State::Latest && !req.names.is_empty() {
             observed.next();
-            op = after_update_op(req, done).map_err(|f| fail(plan.without_work(), f))?;
+            op = after_update_op(req, done).map_err(|f| fail(plan.clone(), f))?;
         }
     }
     plan.changed = c.update && !req.has_package_work();
     if let Some(op) = &op {
-        let seen = observed
-            .next()
-            .ok_or_else(|| Box::new(plan.without_work()))?;
-        let (so, se, changes) =
-            tracked_result(req, op, seen).map_err(|f| fail(plan.without_work(), f))?;
+        let seen = observed.next().ok_or_else(|| Box::new(plan.clone()))?;
+        let (so, se, changes) = tracked_result(req, op, seen).map_err(|f| fail(plan.clone(), f))?;
         for (key, v) in output_values(&so, &se) {
             plan.values.insert(key, v);
         }

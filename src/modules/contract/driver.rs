@@ -6,7 +6,7 @@ use super::super::fileops::{self, catch, catch_apply};
 use super::super::{Args, Module, ModuleCtx, Plan, SearchPaths, Spec};
 use super::{observe, Action, Outcome, Resolve, Step, Typed};
 use crate::connection::Output;
-use anyhow::{bail, Result};
+use anyhow::Result;
 use minijinja::Value;
 
 /// What the steps of a change reported.
@@ -87,10 +87,6 @@ impl<T: Typed> Module for Driven<T> {
         self.0.controller_only()
     }
 
-    fn plan(&self, _ctx: &mut ModuleCtx, _args: &Args) -> Result<Plan> {
-        bail!("invariant: {} runs through its driver", self.0.name())
-    }
-
     fn run(&self, ctx: &mut ModuleCtx, args: &Args, check: bool) -> Result<Plan> {
         let m = &self.0;
         let typed = match m.parse(args, ctx) {
@@ -130,7 +126,7 @@ impl<T: Typed> Module for Driven<T> {
         if let Some(f) = pending {
             return Ok(f.into_plan());
         }
-        let planned = report.without_work();
+        let planned = report.clone();
         let mut done = Done::default();
         let mut steps = m.apply(&typed, &change);
         while !steps.is_empty() {
@@ -173,10 +169,6 @@ impl<A: Action> Module for Acting<A> {
 
     fn leaves_accounts_alone(&self) -> bool {
         true
-    }
-
-    fn plan(&self, _ctx: &mut ModuleCtx, _args: &Args) -> Result<Plan> {
-        bail!("invariant: {} runs through its driver", self.0.name())
     }
 
     fn run(&self, ctx: &mut ModuleCtx, args: &Args, _check: bool) -> Result<Plan> {

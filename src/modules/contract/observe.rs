@@ -31,6 +31,9 @@ pub struct Observe {
     /// `(section, "user" | "group", name)`: a section that is the `getent` line of that
     /// account; the driver keeps it in the connection's memo for later file tasks.
     pub remember: Vec<(&'static str, &'static str, String)>,
+    /// The sections `umask` and `id` are the shell's identity (`setup`): the driver keeps them
+    /// in the connection's memo, so the next file probe need not ask.
+    pub remember_identity: bool,
 }
 
 /// Which file to read.
@@ -119,6 +122,12 @@ pub fn gather(ctx: &mut ModuleCtx, want: &Observe) -> Result<Observed> {
             if let Some(line) = seen.section(section).lines().next() {
                 fileops::remember_lookup(ctx, what, name, line);
             }
+        }
+    }
+    if want.remember_identity {
+        let first = |k: &str| seen.section(k).lines().next().map(str::to_string);
+        if let (Some(m), Some(id)) = (first("umask"), first("id")) {
+            fileops::remember_identity(ctx, &m, &id)?;
         }
     }
     Ok(seen)

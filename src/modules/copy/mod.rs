@@ -132,7 +132,9 @@ impl Typed for Copy {
                 match (src, n) {
                     (Source::RemoteFile(st), 0) => Some(remote_one(r, &st).observe()),
                     (Source::RemoteDir(path), 0) => Some(walk_observe(&path, r.follow_links)),
-                    (Source::RemoteDir(_), 1) => Some(remote_tree(r, &seen.more[0]).ok()?.observe()),
+                    (Source::RemoteDir(_), 1) => {
+                        Some(remote_tree(r, &seen.more[0]).ok()?.observe())
+                    }
                     _ => None,
                 }
             }

@@ -65,7 +65,7 @@ fn content_write_check_idempotent_and_diff() {
 
     // force: no leaves an existing file alone.
     let c = args(json!({"content": "other\n", "dest": s(&f), "force": false}));
-    assert!(!COPY.run(&mut h.ctx(true), &c, true).unwrap().changed);
+    assert!(!COPY.run(&mut h.ctx(), &c, true).unwrap().changed);
 }
 
 #[test]
@@ -109,11 +109,11 @@ fn src_file_into_directory_and_missing_source() {
 
     // A missing parent without the trailing slash fails.
     let c = args(json!({"src": "app.conf", "dest": s(&out.join("zz/app.conf"))}));
-    let plan = COPY.run(&mut h.ctx(false), &c, false).unwrap();
+    let plan = COPY.run(&mut h.ctx(), &c, false).unwrap();
     assert!(plan.failed && plan.msg.unwrap().contains("does not exist"));
 
     let d = args(json!({"src": "nope.conf", "dest": s(&out)}));
-    let plan = COPY.run(&mut h.ctx(false), &d, false).unwrap();
+    let plan = COPY.run(&mut h.ctx(), &d, false).unwrap();
     assert!(plan.failed);
     let msg = plan.msg.unwrap();
     assert!(
@@ -207,9 +207,9 @@ fn validate_failure_leaves_dest() {
     std::fs::write(&f, "ok\n").unwrap();
     let mut h = Harness::new();
     let a = args(json!({"content": "broken\n", "dest": s(&f), "validate": "grep -qx ok %s"}));
-    let plan = COPY.run(&mut h.ctx(true), &a, true).unwrap();
+    let plan = COPY.run(&mut h.ctx(), &a, true).unwrap();
     assert!(plan.changed);
-    let done = COPY.run(&mut h.ctx(false), &a, false).unwrap();
+    let done = COPY.run(&mut h.ctx(), &a, false).unwrap();
     assert!(done.failed);
     assert_eq!(done.msg.as_deref(), Some("failed to validate"));
     assert_eq!(std::fs::read_to_string(&f).unwrap(), "ok\n");
@@ -220,7 +220,7 @@ fn content_into_directory_fails() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = Harness::new();
     let a = args(json!({"content": "x", "dest": s(dir.path())}));
-    let plan = COPY.run(&mut h.ctx(false), &a, false).unwrap();
+    let plan = COPY.run(&mut h.ctx(), &a, false).unwrap();
     assert!(plan.failed);
     assert_eq!(
         plan.msg.as_deref(),

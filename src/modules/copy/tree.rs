@@ -85,11 +85,13 @@ impl TreeTask {
 
     /// The wanted attributes of a file.
     fn file_want(&self, want: &AttrWant, f: &TreeFile) -> AttrWant {
-        want.with_mode(if self.preserve || (self.mode_arg.is_none() && self.remote) {
-            Some(fileops::fmt_mode(f.mode))
-        } else {
-            self.mode_arg.clone()
-        })
+        want.with_mode(
+            if self.preserve || (self.mode_arg.is_none() && self.remote) {
+                Some(fileops::fmt_mode(f.mode))
+            } else {
+                self.mode_arg.clone()
+            },
+        )
     }
 
     /// The files a write replaces whose old content a diff shows.
@@ -99,11 +101,14 @@ impl TreeTask {
         }
         let (dirs, _) = self.dir_paths();
         let states = &probe.states[dirs.len()..];
-        let (want, _) = AttrWant::resolve(None, self.owner.as_deref(), self.group.as_deref(), probe);
+        let (want, _) =
+            AttrWant::resolve(None, self.owner.as_deref(), self.group.as_deref(), probe);
         self.files
             .iter()
             .zip(states)
-            .filter(|(f, st)| !f.secret && matches!(f.payload, Payload::Bytes(_)) && st.is_reg() && st.readable)
+            .filter(|(f, st)| {
+                !f.secret && matches!(f.payload, Payload::Bytes(_)) && st.is_reg() && st.readable
+            })
             .filter(|(f, st)| {
                 let fw = self.file_want(&want, f);
                 let sum = f.payload.checksum();
@@ -160,7 +165,10 @@ impl TreeTask {
                     want.group.as_ref().map(|g| g.id),
                 ));
             } else if !st.is_dir() {
-                return Err(fail(format!("{path} already exists as a {}", st.state_name())));
+                return Err(fail(format!(
+                    "{path} already exists as a {}",
+                    st.state_name()
+                )));
             } else if i >= n_anc {
                 let c = dwant.changes(st, umask)?;
                 if !c.is_empty() {

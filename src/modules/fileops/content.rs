@@ -171,7 +171,11 @@ impl ContentWrite {
         }
     }
 
-    fn decide_inner(&self, probe: &Probe, before: Option<&Content>) -> Result<Outcome<ContentChange>> {
+    fn decide_inner(
+        &self,
+        probe: &Probe,
+        before: Option<&Content>,
+    ) -> Result<Outcome<ContentChange>> {
         let at = self.locate(probe)?;
         let Located {
             path,
@@ -252,7 +256,12 @@ impl ContentWrite {
                     }
                     Payload::Bytes(data) => {
                         if self.diff {
-                            plan = plan.with_diff(text_diff(Some(old), data, &write_path, &after_header));
+                            plan = plan.with_diff(text_diff(
+                                Some(old),
+                                data,
+                                &write_path,
+                                &after_header,
+                            ));
                         }
                         plan = plan.with_value("md5sum", md5_hex(data));
                     }

@@ -141,34 +141,6 @@ pub(super) fn with_fraction(secs: &str, human: &str) -> f64 {
     whole + frac
 }
 
-impl Probe {
-    /// The owner asked for, or a failure naming it.
-    pub fn owner_for(&self, asked: Option<&str>) -> Result<Option<Ident>> {
-        match asked {
-            None => Ok(None),
-            Some(name) => match (&self.owner, self.check) {
-                (Some(o), _) => Ok(Some(o.clone())),
-                (None, true) => Ok(Some(not_yet(name))),
-                (None, false) => Err(fail(format!("chown failed: failed to look up user {name}"))),
-            },
-        }
-    }
-
-    /// The group asked for, or a failure naming it.
-    pub fn group_for(&self, asked: Option<&str>) -> Result<Option<Ident>> {
-        match asked {
-            None => Ok(None),
-            Some(name) => match (&self.group, self.check) {
-                (Some(g), _) => Ok(Some(g.clone())),
-                (None, true) => Ok(Some(not_yet(name))),
-                (None, false) => Err(fail(format!(
-                    "chgrp failed: failed to look up group {name}"
-                ))),
-            },
-        }
-    }
-}
-
 #[cfg(test)]
 mod id_tests {
     use super::*;

@@ -151,9 +151,6 @@ pub struct Probe {
     pub owner: Option<Ident>,
     pub group: Option<Ident>,
     pub times: Vec<Option<f64>>,
-    /// Probed in check mode: a user or group that does not exist yet is taken to be created
-    /// by an earlier task of the run (whose change check mode only predicted).
-    pub check: bool,
 }
 
 /// The id check mode gives a user or group that does not exist yet.
@@ -431,7 +428,6 @@ fn probe_run(
     }
     text.push_str(&fresh);
     let mut p = parse_probe(&text, req)?;
-    p.check = ctx.check;
     for n in 0..p.states.len() {
         if let Some(t) = twin(req, n) {
             if p.states[n].link_target.is_none() && p.states[n].exists {

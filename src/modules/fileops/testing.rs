@@ -18,12 +18,11 @@ impl Harness {
         }
     }
 
-    pub fn ctx(&mut self, check: bool) -> ModuleCtx<'_> {
+    pub fn ctx(&mut self) -> ModuleCtx<'_> {
         ModuleCtx {
             host: "localhost",
             conn: Some(&mut *self.conn),
             as_user: None,
-            check,
             diff: true,
             vars: &self.vars,
             paths: &self.paths,
@@ -35,7 +34,7 @@ impl Harness {
 
     /// A real run: plan, then apply when the plan changes something.
     pub fn run(&mut self, m: &dyn Module, a: &Args) -> Plan {
-        let done = m.run(&mut self.ctx(false), a, false).expect("run");
+        let done = m.run(&mut self.ctx(), a, false).expect("run");
         assert!(!done.failed, "{:?}", done.msg);
         done
     }
@@ -44,7 +43,7 @@ impl Harness {
     /// run neither changes nor fails. Returns the prediction and the real run's result.
     pub fn cycle(&mut self, m: &dyn Module, dir: &std::path::Path, a: &Args) -> (Plan, Plan) {
         let snap = snapshot(dir);
-        let predicted = m.run(&mut self.ctx(true), a, true).expect("plan");
+        let predicted = m.run(&mut self.ctx(), a, true).expect("plan");
         assert!(
             predicted.changed && !predicted.failed,
             "{:?}",
@@ -52,7 +51,7 @@ impl Harness {
         );
         assert_eq!(snapshot(dir), snap, "check mode changed the disk");
         let done = self.run(m, a);
-        let again = m.run(&mut self.ctx(true), a, true).expect("plan");
+        let again = m.run(&mut self.ctx(), a, true).expect("plan");
         assert!(
             !again.changed && !again.failed,
             "second run: {:?} {:?}",

@@ -277,7 +277,7 @@ fn plan_apply_idempotent_and_check_mode() {
 
     // Check mode predicts the change and the diff, touching nothing.
     let snap = snapshot(dir.path());
-    let plan = LINEINFILE.run(&mut h.ctx(true), &a, true).unwrap();
+    let plan = LINEINFILE.run(&mut h.ctx(), &a, true).unwrap();
     assert!(plan.changed && !plan.failed, "{:?}", plan.msg);
     assert_eq!(
         plan.msg.as_deref(),
@@ -288,7 +288,7 @@ fn plan_apply_idempotent_and_check_mode() {
     assert_eq!(plan.diffs[0].before_header, format!("{p} (content)"));
     assert_eq!(snapshot(dir.path()), snap);
 
-    let done = LINEINFILE.run(&mut h.ctx(false), &a, false).unwrap();
+    let done = LINEINFILE.run(&mut h.ctx(), &a, false).unwrap();
     assert!(!done.failed, "{:?}", done.msg);
     assert_eq!(
         std::fs::read_to_string(&f).unwrap(),
@@ -296,21 +296,21 @@ fn plan_apply_idempotent_and_check_mode() {
     );
     assert_eq!(mode_of(&f), 0o600);
 
-    let again = LINEINFILE.run(&mut h.ctx(true), &a, true).unwrap();
+    let again = LINEINFILE.run(&mut h.ctx(), &a, true).unwrap();
     assert!(!again.changed, "{:?}", again.msg);
 
     // Absent removes, with a backup.
     let rm = args(json!({"path": p, "regexp": "^[ab]=", "state": "absent", "backup": true}));
-    let plan = LINEINFILE.run(&mut h.ctx(true), &rm, true).unwrap();
+    let plan = LINEINFILE.run(&mut h.ctx(), &rm, true).unwrap();
     assert_eq!(plan.msg.as_deref(), Some("2 line(s) removed"));
-    let done = LINEINFILE.run(&mut h.ctx(false), &rm, false).unwrap();
+    let done = LINEINFILE.run(&mut h.ctx(), &rm, false).unwrap();
     assert_eq!(std::fs::read_to_string(&f).unwrap(), "#port\nport=80\n");
     let backup = done.values["backup"].as_str().unwrap().to_string();
     assert_eq!(
         std::fs::read_to_string(backup).unwrap(),
         "a=1\n#port\nport=80\nb=2\n"
     );
-    assert!(!LINEINFILE.run(&mut h.ctx(true), &rm, true).unwrap().changed);
+    assert!(!LINEINFILE.run(&mut h.ctx(), &rm, true).unwrap().changed);
 }
 
 #[test]
@@ -320,11 +320,7 @@ fn missing_file_create_and_errors() {
     let p = f.to_str().unwrap();
     let mut h = Harness::new();
     let plan = LINEINFILE
-        .run(
-            &mut h.ctx(true),
-            &args(json!({"path": p, "line": "x"})),
-            true,
-        )
+        .run(&mut h.ctx(), &args(json!({"path": p, "line": "x"})), true)
         .unwrap();
     assert!(plan.failed);
     assert_eq!(
@@ -334,16 +330,16 @@ fn missing_file_create_and_errors() {
 
     let a = args(json!({"path": p, "line": "x", "create": "yes"}));
     let snap = snapshot(dir.path());
-    let plan = LINEINFILE.run(&mut h.ctx(true), &a, true).unwrap();
+    let plan = LINEINFILE.run(&mut h.ctx(), &a, true).unwrap();
     assert!(plan.changed);
     assert_eq!(snapshot(dir.path()), snap);
-    LINEINFILE.run(&mut h.ctx(false), &a, false).unwrap();
+    LINEINFILE.run(&mut h.ctx(), &a, false).unwrap();
     assert_eq!(std::fs::read_to_string(&f).unwrap(), "x\n");
-    assert!(!LINEINFILE.run(&mut h.ctx(true), &a, true).unwrap().changed);
+    assert!(!LINEINFILE.run(&mut h.ctx(), &a, true).unwrap().changed);
 
     let plan = LINEINFILE
         .run(
-            &mut h.ctx(true),
+            &mut h.ctx(),
             &args(json!({"path": dir.path().to_str().unwrap(), "line": "x"})),
             true,
         )
@@ -360,7 +356,7 @@ fn writes_through_symlinks() {
     std::os::unix::fs::symlink("real", &l).unwrap();
     let mut h = Harness::new();
     let a = args(json!({"path": l.to_str().unwrap(), "line": "b"}));
-    LINEINFILE.run(&mut h.ctx(false), &a, false).unwrap();
+    LINEINFILE.run(&mut h.ctx(), &a, false).unwrap();
     assert_eq!(std::fs::read_to_string(&f).unwrap(), "a\nb\n");
     assert!(std::fs::symlink_metadata(&l)
         .unwrap()
