@@ -104,6 +104,9 @@ pub struct Plan {
     /// What check mode says instead of `msg` (`command`'s "Would not run ..." for "Did not
     /// run ..."): the driver picks it.
     pub check_msg: Option<String>,
+    /// Values only a prediction reports (`file`'s warnings about an owner an earlier task
+    /// creates): the driver adds them in check mode.
+    pub check_values: Vec<(String, Value)>,
     /// The module decided to skip (`skipped_reason`), e.g. `debug` below its `verbosity`.
     pub skipped: Option<String>,
     /// The result's `diff` as the module returns it (the `file` module's `{before, after}`

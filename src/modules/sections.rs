@@ -80,17 +80,6 @@ impl<'a> Sections<'a> {
         self.lines(name).first().copied()
     }
 
-    /// Its text, each line ended by a newline; `None` if the section is absent.
-    pub fn text(&self, name: &str) -> Option<String> {
-        self.map.get(name).map(|lines| {
-            lines.iter().fold(String::new(), |mut s, l| {
-                s.push_str(l);
-                s.push('\n');
-                s
-            })
-        })
-    }
-
     /// The names of the sections the answer had.
     pub fn names(&self) -> impl Iterator<Item = &'a str> + '_ {
         self.map.keys().copied()
@@ -107,9 +96,9 @@ mod tests {
         let text = "before\n@@T:a\none\n@@other:b\n@b\n@@T:b\n\n@@T:empty\n";
         let s = m.parse(text);
         assert_eq!(s.lines("a"), ["one", "@@other:b", "@b"]);
-        assert_eq!(s.text("b").as_deref(), Some("\n"));
-        assert!(s.text("empty").is_some() && s.lines("empty").is_empty());
-        assert!(s.text("missing").is_none());
+        assert_eq!(s.lines("b"), [""]);
+        assert!(s.names().any(|n| n == "empty") && s.lines("empty").is_empty());
+        assert!(!s.names().any(|n| n == "missing") && s.lines("missing").is_empty());
         assert_eq!(s.first("a"), Some("one"));
     }
 }

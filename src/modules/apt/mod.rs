@@ -352,7 +352,7 @@ fn finish_apt(
             };
             let mut values = output_values(&so, &se);
             values.push(("rc".into(), Value::from(out.rc)));
-            return Err(fail(plan, Failure { msg, values }));
+            return Err(fail(plan, Failure::with_values(msg, values)));
         }
         plan.values
             .insert("cache_updated".into(), Value::from(true));
@@ -382,10 +382,10 @@ fn finish_apt(
         if let Some(out) = outputs.next().filter(|o| o.rc != 0) {
             let (so, se) = (out.stdout_str(), out.stderr_str());
             let names = c.mark.join(" ");
-            let f = Failure {
-                msg: format!("'apt-mark manual {names}' failed: {}", se.trim()),
-                values: output_values(&so, &se),
-            };
+            let f = Failure::with_values(
+                format!("'apt-mark manual {names}' failed: {}", se.trim()),
+                output_values(&so, &se),
+            );
             return Err(fail(plan, f));
         }
     }

@@ -115,7 +115,7 @@ pub(super) fn apt_failure(
     let mut values = output_values(stdout, stderr);
     values.push(("rc".into(), Value::from(rc)));
     values.push(("cmd".into(), Value::from(cmd)));
-    Failure { msg, values }
+    Failure::with_values(msg, values)
 }
 
 /// Asks apt what the operation would do (`apt-get -s`; never changes the host): a second

@@ -88,6 +88,22 @@ impl<T: Typed> Module for Driven<T> {
     }
 
     fn run(&self, ctx: &mut ModuleCtx, args: &Args, check: bool) -> Result<Plan> {
+        let mut p = self.drive(ctx, args, check)?;
+        // What only a prediction says.
+        let extra = std::mem::take(&mut p.check_values);
+        let msg = p.check_msg.take();
+        if check {
+            p.values.extend(extra);
+            if msg.is_some() {
+                p.msg = msg;
+            }
+        }
+        Ok(p)
+    }
+}
+
+impl<T: Typed> Driven<T> {
+    fn drive(&self, ctx: &mut ModuleCtx, args: &Args, check: bool) -> Result<Plan> {
         let m = &self.0;
         let typed = match m.parse(args, ctx) {
             Ok(a) => a,
@@ -106,12 +122,7 @@ impl<T: Typed> Module for Driven<T> {
             seen.merge(look(ctx, &more, check)?);
         }
         let (change, mut report, pending) = match m.decide(&typed, &seen) {
-            Outcome::Unchanged(mut report) => {
-                if let (true, Some(m)) = (check, report.check_msg.take()) {
-                    report.msg = Some(m);
-                }
-                return Ok(report);
-            }
+            Outcome::Unchanged(report) => return Ok(report),
             Outcome::Fail(f) => return Ok(f.into_plan()),
             Outcome::Change {
                 change,

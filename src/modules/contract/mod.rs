@@ -35,13 +35,33 @@ use minijinja::Value;
 pub struct Failure {
     pub msg: String,
     pub values: Vec<(String, Value)>,
+    /// Values only a prediction reports (see `Plan::check_values`).
+    pub check_values: Vec<(String, Value)>,
 }
 
 impl Failure {
     pub fn new(msg: impl Into<String>) -> Failure {
         Failure {
             msg: msg.into(),
-            values: Vec::new(),
+            ..Failure::default()
+        }
+    }
+
+    /// A failure with its message and values.
+    pub fn with_values(msg: impl Into<String>, values: Vec<(String, Value)>) -> Failure {
+        Failure {
+            msg: msg.into(),
+            values,
+            ..Failure::default()
+        }
+    }
+
+    /// A helper's error as the task's failure: a `TaskFail` keeps its message and values;
+    /// anything else becomes its message.
+    pub fn from_error(e: anyhow::Error) -> Failure {
+        match e.downcast::<TaskFail>() {
+            Ok(f) => Failure::with_values(f.msg, f.values),
+            Err(e) => Failure::new(format!("{e:#}")),
         }
     }
 
@@ -54,6 +74,7 @@ impl Failure {
     pub fn into_plan(self) -> Plan {
         let mut plan = Plan::fail(self.msg);
         plan.values.extend(self.values);
+        plan.check_values = self.check_values;
         plan
     }
 }

@@ -148,7 +148,7 @@ fn extra_script(marks: &Marks, want: &Observe) -> Script {
             .raw_owned(marks.start(&format!("s.{name}")))
             .raw("{\n")
             .then(cmd.clone())
-            .raw("}\nr=$?; ")
+            .raw("}\nr=$?; echo; ")
             .raw_owned(marks.start(&format!("rc.{name}")))
             .raw("echo \"$r\"\n");
     }
@@ -189,7 +189,7 @@ fn split(marks: &Marks, files: Probe, tail: &[u8], stderr: &str, n_heads: usize)
     let parsed = marks.parse(&text);
     let sections = parsed
         .names()
-        .filter_map(|n| Some((n.strip_prefix("s.")?.to_string(), parsed.text(n)?)))
+        .filter_map(|n| Some((n.strip_prefix("s.")?.to_string(), section_text(&parsed, n))))
         .collect();
     let codes = parsed
         .names()
@@ -211,6 +211,20 @@ fn split(marks: &Marks, files: Probe, tail: &[u8], stderr: &str, n_heads: usize)
         heads,
         more: Vec::new(),
     }
+}
+
+/// A section's output: its lines, less the empty line the script adds after every section
+/// (so that an output without a final newline still ends before the next marker).
+fn section_text(parsed: &super::super::sections::Sections, name: &str) -> String {
+    let mut lines = parsed.lines(name);
+    if lines.last() == Some(&"") {
+        lines = &lines[..lines.len() - 1];
+    }
+    lines.iter().fold(String::new(), |mut s, l| {
+        s.push_str(l);
+        s.push('\n');
+        s
+    })
 }
 
 /// Where a line starting with `prefix` begins.
@@ -277,10 +291,10 @@ mod tests {
         let s = extra_script(&m, &want);
         assert_eq!(
             s.text(),
-            "echo '@@T:observe'\necho '@@T:s.id'\n{\nid '-u'\n}\nr=$?; echo '@@T:rc.id'\necho \"$r\"\necho '@@T:content'\nif [ -f '/etc/a b' ]; then cat -- '/etc/a b'; r=$?; echo; echo \"@@T:read $r\"; fi\n"
+            "echo '@@T:observe'\necho '@@T:s.id'\n{\nid '-u'\n}\nr=$?; echo; echo '@@T:rc.id'\necho \"$r\"\necho '@@T:content'\nif [ -f '/etc/a b' ]; then cat -- '/etc/a b'; r=$?; echo; echo \"@@T:read $r\"; fi\n"
         );
         // Content with a marker-like line and no final newline stays exact.
-        let tail = b"@@T:s.id\n0\n@@T:rc.id\n3\n@@T:content\nx\n@@T:read 7\ny\n@@T:read 0\n";
+        let tail = b"@@T:s.id\n0\n\n@@T:rc.id\n3\n@@T:content\nx\n@@T:read 7\ny\n@@T:read 0\n";
         let o = split(&m, Probe::default(), tail, "", 0);
         assert_eq!(o.section("id"), "0\n");
         assert_eq!(o.code("id"), Some(3));
@@ -296,7 +310,7 @@ mod tests {
         let o = split(&m, Probe::default(), b"@@T:content\n", "", 0);
         assert_eq!(o.content, Content::Absent);
         // Heads, each framed, before the read; one of them not a file.
-        let tail = b"@@T:s.a\n1\n@@T:content.1\nab\n@@T:read.1 0\n@@T:content\nz\n@@T:read 0\n";
+        let tail = b"@@T:s.a\n1\n@@T:rc.a\n0\n@@T:content.1\nab\n@@T:read.1 0\n@@T:content\nz\n@@T:read 0\n";
         let o = split(&m, Probe::default(), tail, "", 2);
         assert_eq!(o.section("a"), "1\n");
         assert_eq!(o.heads, [Content::Absent, Content::Bytes(b"ab".to_vec())]);

@@ -151,7 +151,7 @@ impl Typed for Copy {
         };
         let src = match remote_source(out, seen) {
             Ok(s) => s,
-            Err(e) => return Outcome::Fail(as_failure(e)),
+            Err(e) => return Outcome::Fail(Failure::from_error(e)),
         };
         match (src, seen.more.len()) {
             (Source::RemoteFile(st), 1) => {
@@ -163,10 +163,10 @@ impl Typed for Copy {
             }
             (Source::RemoteDir(_), 2) => match remote_tree(out, &seen.more[0]) {
                 Ok(t) => tree(t.decide(&seen.more[1].files, &[])),
-                Err(e) => Outcome::Fail(as_failure(e)),
+                Err(e) => Outcome::Fail(Failure::from_error(e)),
             },
             (Source::RemoteDir(_), 1) => match remote_tree(out, &seen.more[0]) {
-                Err(e) => Outcome::Fail(as_failure(e)),
+                Err(e) => Outcome::Fail(Failure::from_error(e)),
                 Ok(_) => Outcome::Fail(Failure::new("invariant: the tree was not looked at")),
             },
             _ => Outcome::Fail(Failure::new("invariant: the destination was not looked at")),
@@ -209,17 +209,6 @@ fn map_outcome<C>(o: Outcome<C>, f: impl FnOnce(C) -> CopyChange) -> Outcome<Cop
             report,
             pending,
         },
-    }
-}
-
-/// A helper's error as the task's failure.
-pub(super) fn as_failure(e: anyhow::Error) -> Failure {
-    match e.downcast::<fileops::TaskFail>() {
-        Ok(f) => Failure {
-            msg: f.msg,
-            values: f.values,
-        },
-        Err(e) => Failure::new(format!("{e:#}")),
     }
 }
 

@@ -133,7 +133,7 @@ impl TreeTask {
     pub(super) fn decide(&self, probe: &Probe, heads: &[Content]) -> Outcome<TreeChange> {
         match self.decide_inner(probe, heads) {
             Ok(o) => o,
-            Err(e) => Outcome::Fail(super::as_failure(e)),
+            Err(e) => Outcome::Fail(Failure::from_error(e)),
         }
     }
 

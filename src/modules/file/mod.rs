@@ -80,15 +80,24 @@ impl Typed for File {
         if a.diff_peek {
             return Outcome::Unchanged(peeked(a, seen.section("peek")));
         }
-        let (decided, warnings) = match decide(a, seen) {
+        // Ansible warns in check mode about an owner or group that does not exist (yet),
+        // whatever the outcome.
+        let warnings = check_warnings(a, &seen.files);
+        let as_values = || match warnings.is_empty() {
+            true => Vec::new(),
+            false => vec![("warnings".to_string(), Value::from(warnings.clone()))],
+        };
+        let decided = match decide(a, seen) {
             Ok(d) => d,
-            Err(e) => return Outcome::Fail(as_failure(e)),
+            Err(e) => {
+                let mut f = Failure::from_error(e);
+                f.check_values = as_values();
+                return Outcome::Fail(f);
+            }
         };
         let pending = decided.pending.clone();
         let (change, mut report) = into_report(decided);
-        if !warnings.is_empty() {
-            report = report.with_value("warnings", Value::from(warnings));
-        }
+        report.check_values = as_values();
         match change {
             Some(change) => Outcome::Change {
                 change,
@@ -130,17 +139,6 @@ impl Typed for File {
     }
 }
 
-/// An error of the `ensure_*` functions as the task's failure.
-fn as_failure(e: anyhow::Error) -> Failure {
-    match e.downcast::<fileops::TaskFail>() {
-        Ok(f) => Failure {
-            msg: f.msg,
-            values: f.values,
-        },
-        Err(e) => Failure::new(format!("{e:#}")),
-    }
-}
-
 /// Ansible's `add_path_info` keys for an existing path (from its lstat).
 fn info_values(st: &FileState) -> Vec<(String, Value)> {
     vec![
@@ -154,10 +152,8 @@ fn info_values(st: &FileState) -> Vec<(String, Value)> {
     ]
 }
 
-/// The decision and the warnings about an owner or group that does not exist (yet): only a
-/// prediction gets that far with one (a real run fails with the pending failure), as Ansible
-/// warns in check mode.
-fn decide(a: &FileArgs, seen: &Observed) -> Result<(Decided, Vec<String>)> {
+/// The decision (an owner or group that does not exist yet is a pending failure).
+fn decide(a: &FileArgs, seen: &Observed) -> Result<Decided> {
     let probe = &seen.files;
     let at = locate(a, probe)?;
     let state = at.state.as_str();
@@ -201,26 +197,6 @@ fn decide(a: &FileArgs, seen: &Observed) -> Result<(Decided, Vec<String>)> {
             ..FileState::default()
         },
     };
-    let mut warnings: Vec<String> = Vec::new();
-    if pending.is_some() && state != "absent" {
-        // A number without a name in the database is no user either (Ansible's getpwuid).
-        let known =
-            |i: &Option<fileops::Ident>| i.as_ref().is_some_and(|i| i.name != i.id.to_string());
-        for (what, asked, found) in [
-            ("user", &a.owner, known(&probe.owner)),
-            ("group", &a.group, known(&probe.group)),
-        ] {
-            let Some(name) = asked.as_ref().filter(|_| !found) else {
-                continue;
-            };
-            let id = if what == "user" { "uid" } else { "gid" };
-            warnings.push(if name.parse::<u64>().is_ok() {
-                format!("failed to look up {what} with {id} {name}. Create {what} up to this point in real play")
-            } else {
-                format!("failed to look up {what} {name}. Create {what} up to this point in real play")
-            });
-        }
-    }
     let (path, lst, fst) = (&at.path, &at.lst, &at.fst);
     let mut d = match state {
         "absent" => ensure_absent(path, lst, seen.sections.get("tree").map(String::as_str))?,
@@ -252,10 +228,32 @@ fn decide(a: &FileArgs, seen: &Observed) -> Result<(Decided, Vec<String>)> {
     } else if let Some(f) = pending {
         return Err(f.into());
     }
-    if state == "absent" {
-        warnings.clear();
+    Ok(d)
+}
+
+/// Check mode's warnings about an owner or group the host does not know (Ansible's
+/// `check_owner_exists`): a number without a name in the database is no user either.
+fn check_warnings(a: &FileArgs, probe: &Probe) -> Vec<String> {
+    if a.diff_peek || a.state.as_deref() == Some("absent") {
+        return Vec::new();
     }
-    Ok((d, warnings))
+    let known = |i: &Option<fileops::Ident>| i.as_ref().is_some_and(|i| i.name != i.id.to_string());
+    let mut warnings = Vec::new();
+    for (what, asked, found) in [
+        ("user", &a.owner, known(&probe.owner)),
+        ("group", &a.group, known(&probe.group)),
+    ] {
+        let Some(name) = asked.as_ref().filter(|_| !found) else {
+            continue;
+        };
+        let id = if what == "user" { "uid" } else { "gid" };
+        warnings.push(if name.parse::<u64>().is_ok() {
+            format!("failed to look up {what} with {id} {name}. Create {what} up to this point in real play")
+        } else {
+            format!("failed to look up {what} {name}. Create {what} up to this point in real play")
+        });
+    }
+    warnings
 }
 
 /// The change (if any) and the result as predicted.

@@ -161,13 +161,7 @@ impl ContentWrite {
     pub fn decide(&self, probe: &Probe, before: Option<&Content>) -> Outcome<ContentChange> {
         match self.decide_inner(probe, before) {
             Ok(o) => o,
-            Err(e) => Outcome::Fail(match e.downcast::<TaskFail>() {
-                Ok(f) => Failure {
-                    msg: f.msg,
-                    values: f.values,
-                },
-                Err(e) => Failure::new(format!("{e:#}")),
-            }),
+            Err(e) => Outcome::Fail(Failure::from_error(e)),
         }
     }
 

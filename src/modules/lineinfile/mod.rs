@@ -171,7 +171,7 @@ fn decide(a: &LineArgs, seen: &Observed) -> Result<Outcome<Change>, Failure> {
     } else {
         let me = AttrWant::default()
             .final_new(probe, false)
-            .map_err(as_failure)?;
+            .map_err(Failure::from_error)?;
         fileops::FileState {
             exists: true,
             st_mode: fileops::S_IFREG | me.mode,
@@ -182,7 +182,9 @@ fn decide(a: &LineArgs, seen: &Observed) -> Result<Outcome<Change>, Failure> {
             ..fileops::FileState::default()
         }
     };
-    let attr_change = want.changes(&current, probe.umask).map_err(as_failure)?;
+    let attr_change = want
+        .changes(&current, probe.umask)
+        .map_err(Failure::from_error)?;
     if !attr_change.is_empty() {
         if content_changed {
             msg.push_str(" and ");
@@ -245,17 +247,6 @@ fn decide(a: &LineArgs, seen: &Observed) -> Result<Outcome<Change>, Failure> {
         report,
         pending,
     })
-}
-
-/// An error of the shared file helpers (a mode that cannot apply) as the task's failure.
-fn as_failure(e: anyhow::Error) -> Failure {
-    match e.downcast::<fileops::TaskFail>() {
-        Ok(f) => Failure {
-            msg: f.msg,
-            values: f.values,
-        },
-        Err(e) => Failure::new(format!("{e:#}")),
-    }
 }
 
 #[cfg(test)]

@@ -100,10 +100,7 @@ fn as_failure(r: Result<Variant>) -> Result<Result<Variant, Failure>> {
     match r {
         Ok(v) => Ok(Ok(v)),
         Err(e) => match e.downcast::<super::fileops::TaskFail>() {
-            Ok(f) => Ok(Err(Failure {
-                msg: f.msg,
-                values: f.values,
-            })),
+            Ok(f) => Ok(Err(Failure::with_values(f.msg, f.values))),
             Err(e) => Err(e),
         },
     }
