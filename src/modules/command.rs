@@ -226,7 +226,13 @@ impl Typed for CommandModule {
 
     fn decide(&self, a: &CmdArgs, seen: &Observed) -> Outcome<()> {
         if seen.code("chdir").is_some() && seen.section("chdir") != "ok\n" {
-            return Outcome::Unchanged(unable_to_chdir(a.shown.clone()));
+            return Outcome::Fail(
+                Failure::new("Unable to change directory before execution.")
+                    .with("cmd", a.shown.clone())
+                    .with("rc", ())
+                    .with("stdout", "")
+                    .with("stderr", ""),
+            );
         }
         if let Some((path, skip_if_exists)) = &a.guard {
             let exists = seen.section("guard").trim() == "exists";
