@@ -3,6 +3,7 @@
 //! them the task always changes and is skipped in check mode (Ansible's behaviour). `chdir`
 //! goes to the physical directory, as Python's `os.chdir`.
 
+use super::clock::format_delta;
 use super::contract::{
     Done, Driven, Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed,
 };
@@ -329,43 +330,6 @@ fn with_warnings(mut plan: Plan, warnings: Vec<String>) -> Plan {
     plan
 }
 
-fn format_delta(d: std::time::Duration) -> String {
-    let s = d.as_secs();
-    format!(
-        "{}:{:02}:{:02}.{:06}",
-        s / 3600,
-        (s / 60) % 60,
-        s % 60,
-        d.subsec_micros()
-    )
-}
-
-/// The wall clock as `YYYY-MM-DD HH:MM:SS.ffffff` (UTC), Ansible's `start`/`end` format.
-pub fn chrono_like_now() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = now.as_secs() as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{:06}",
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60,
-        now.subsec_micros()
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -408,17 +372,6 @@ mod tests {
         assert_eq!(
             line,
             "cd -P -- '/tmp x' 2>/dev/null || { printf %s @@DROVER_NO_CHDIR >&2; exit 1; }; {\n/bin/bash '-c' 'echo hi'\n}"
-        );
-    }
-
-    #[test]
-    fn timestamps_look_like_ansible() {
-        let t = chrono_like_now();
-        assert_eq!(t.len(), 26, "{t}");
-        assert_eq!(&t[4..5], "-");
-        assert_eq!(
-            format_delta(std::time::Duration::from_millis(1500)),
-            "0:00:01.500000"
         );
     }
 }

@@ -8,6 +8,7 @@ mod apt;
 mod args;
 mod assert;
 mod authorized_key;
+mod clock;
 mod command;
 pub mod contract;
 mod copy;
@@ -40,7 +41,7 @@ mod transfer;
 mod user;
 
 pub use args::{to_bool as args_to_bool, Args, Spec};
-pub use command::chrono_like_now;
+pub use clock::chrono_like_now;
 pub use debug::UNTRUSTED as DEBUG_UNTRUSTED;
 pub use dynamic::dynamic;
 pub use include_vars::{dir_files as vars_dir_files, read_vars_file};

@@ -38,7 +38,7 @@ fn fact_pkg_mgr(vars: &Value) -> Option<String> {
 
 /// `package`'s arguments as the apt module's (aliases resolved), or the first argument apt
 /// does not take.
-fn apt_args(args: &Args) -> std::result::Result<Args, String> {
+fn apt_args(args: &Args) -> std::result::Result<Args, Failure> {
     let spec = apt_spec();
     let mut out = Args::default();
     for (k, v) in &args.map {
@@ -49,7 +49,11 @@ fn apt_args(args: &Args) -> std::result::Result<Args, String> {
             Some(c) => {
                 out.map.insert(c.to_string(), v.clone());
             }
-            None => return Err(format!("the apt module has no argument `{k}`")),
+            None => {
+                return Err(Failure::new(format!(
+                    "the apt module has no argument `{k}`"
+                )))
+            }
         }
     }
     Ok(out)
@@ -81,7 +85,7 @@ impl Typed for Package {
         };
         let apt = match apt_args(args) {
             Ok(a) => Ok(Apt.parse(&a, host)?),
-            Err(m) => Err(Failure::new(m)),
+            Err(f) => Err(f),
         };
         Ok(PkgArgs { known, apt })
     }
@@ -173,6 +177,6 @@ mod tests {
                 .into_iter()
                 .collect(),
         };
-        assert!(apt_args(&bad).unwrap_err().contains("enablerepo"));
+        assert!(apt_args(&bad).unwrap_err().msg.contains("enablerepo"));
     }
 }

@@ -25,24 +25,24 @@ pub struct TempArgs {
     suffix: String,
 }
 
-fn parse(args: &Args) -> Result<TempArgs, String> {
+fn parse(args: &Args) -> Result<TempArgs, Failure> {
     let state = args.str("state").unwrap_or_else(|| "file".into());
     let prefix = args.str("prefix").unwrap_or_else(|| "ansible.".into());
     let suffix = args.str("suffix").unwrap_or_default();
     for (what, v) in [("prefix", &prefix), ("suffix", &suffix)] {
         if v.contains('/') || v.contains('\0') {
-            return Err(format!(
+            return Err(Failure::new(format!(
                 "{what} must be a valid file name component, got '{v}'"
-            ));
+            )));
         }
     }
     let dir = match state.as_str() {
         "file" => false,
         "directory" => true,
         other => {
-            return Err(format!(
+            return Err(Failure::new(format!(
                 "value of state must be one of: file, directory, got: {other}"
-            ))
+            )))
         }
     };
     Ok(TempArgs {
@@ -81,7 +81,7 @@ impl Typed for TempFile {
         &SPEC
     }
     fn parse(&self, args: &Args, _host: &mut dyn Resolve) -> anyhow::Result<TempArgs> {
-        parse(args).map_err(|m| Failure::new(m).into())
+        parse(args).map_err(Into::into)
     }
     fn observe(&self, _a: &TempArgs) -> Observe {
         Observe::default()

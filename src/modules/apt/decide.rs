@@ -70,7 +70,7 @@ pub fn decide(
     purge: bool,
     observed: &BTreeMap<String, Installed>,
     candidates: &BTreeMap<String, Option<String>>,
-) -> std::result::Result<Decision, String> {
+) -> std::result::Result<Decision, Failure> {
     let mut d = Decision::default();
     for p in want {
         let have = observed.get(&p.name).filter(|i| i.installed);
@@ -83,10 +83,10 @@ pub fn decide(
             },
             State::Latest => {
                 if p.version.is_some() {
-                    return Err(format!(
+                    return Err(Failure::new(format!(
                         "version number inconsistent with state=latest: {}",
                         p.apt_arg()
-                    ));
+                    )));
                 }
                 match have {
                     Some(i) => {

@@ -53,8 +53,7 @@ pub(super) fn choose_op(req: &Request, p: &Probe) -> Result<Option<Op>, Failure>
         req.purge,
         &p.observed,
         &p.candidates,
-    )
-    .map_err(Failure::new)?;
+    )?;
     if !d.install.is_empty() {
         let mut extra = auto;
         if req.only_upgrade {

@@ -81,6 +81,7 @@ fn decide_table() {
         &cand
     )
     .unwrap_err()
+    .msg
     .contains("inconsistent with state=latest"));
 }
 

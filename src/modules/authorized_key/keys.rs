@@ -142,18 +142,20 @@ pub fn wanted_keys(
     key: &str,
     key_options: Option<&str>,
     comment: Option<&str>,
-) -> Result<Vec<KeyLine>, String> {
+) -> Result<Vec<KeyLine>, Failure> {
     // A line break in an option or a comment would start a line of its own in the file: a key
     // nobody asked for.
     for (what, v) in [("key_options", key_options), ("comment", comment)] {
         if v.is_some_and(|v| v.contains(['\n', '\r', '\0'])) {
-            return Err(format!(
+            return Err(Failure::new(format!(
                 "invalid {what}: it must be one line (no line breaks or NUL)"
-            ));
+            )));
         }
     }
     if key.contains('\0') {
-        return Err("invalid key specified: it contains a NUL byte".into());
+        return Err(Failure::new(
+            "invalid key specified: it contains a NUL byte",
+        ));
     }
     let mut out: Vec<KeyLine> = Vec::new();
     for line in key.lines() {
@@ -162,7 +164,7 @@ pub fn wanted_keys(
             continue;
         }
         let Some(mut k) = parse_key(t) else {
-            return Err(format!("invalid key specified: {t}"));
+            return Err(Failure::new(format!("invalid key specified: {t}")));
         };
         if let Some(o) = key_options {
             k.options = split_options(o);

@@ -208,8 +208,7 @@ fn decide(a: &KeyArgs, seen: &Observed) -> Result<Outcome<Change>, Failure> {
             }
         }
     };
-    let keys = wanted_keys(&key_text, a.key_options.as_deref(), a.comment.as_deref())
-        .map_err(Failure::new)?;
+    let keys = wanted_keys(&key_text, a.key_options.as_deref(), a.comment.as_deref())?;
     let user = &a.user;
     let passwd = parse_passwd(seen.section("passwd").trim_end());
     let mut report = Plan::unchanged()

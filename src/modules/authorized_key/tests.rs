@@ -39,9 +39,9 @@ fn parses_key_lines() {
 fn options_and_comments_with_line_breaks_are_refused() {
     let key = "ssh-ed25519 AAAA c";
     let evil = "no-pty\nssh-ed25519 BBBB intruder";
-    let e = wanted_keys(key, Some(evil), None).unwrap_err();
+    let e = wanted_keys(key, Some(evil), None).unwrap_err().msg;
     assert!(e.starts_with("invalid key_options"), "{e}");
-    let e = wanted_keys(key, None, Some(evil)).unwrap_err();
+    let e = wanted_keys(key, None, Some(evil)).unwrap_err().msg;
     assert!(e.starts_with("invalid comment"), "{e}");
     assert!(wanted_keys("ssh-ed25519 AAAA a\0b", None, None).is_err());
     assert!(wanted_keys(key, Some("no-pty,from=\"a\""), Some("x")).is_ok());

@@ -16,10 +16,12 @@
 //! an earlier task would have created ([`Outcome::Change::pending`]) live there, once.
 
 mod driver;
+#[cfg(test)]
+mod fixture;
 mod observe;
 mod script;
 #[cfg(test)]
-pub mod table;
+mod table;
 
 pub use driver::{Acting, Done, Driven};
 pub use observe::{Content, Observe, Observed, Read};

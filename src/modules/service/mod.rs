@@ -242,7 +242,7 @@ fn decide_on_sysv(v: &Variant, st: SysvStatus, assume_missing: bool) -> Outcome<
     });
     let work = match decide_sysv(name, assumed.as_ref().unwrap_or(&st), &v.want) {
         Ok(w) => w,
-        Err(msg) => return Outcome::Fail(Failure::new(msg).with("name", name.as_str())),
+        Err(f) => return Outcome::Fail(f.with("name", name.as_str())),
     };
     let mut report = Plan::unchanged();
     if assumed.is_some() {

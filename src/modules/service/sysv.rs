@@ -4,7 +4,7 @@
 //! and `update-rc.d`.
 
 use super::Want;
-use crate::modules::contract::{Script, Step};
+use crate::modules::contract::{Failure, Script, Step};
 
 /// An init-script service as probed.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -50,11 +50,11 @@ pub(super) fn parse_probe(text: &str) -> SysvStatus {
 }
 
 /// Ansible's decisions for an init-script service.
-pub(super) fn decide_sysv(name: &str, st: &SysvStatus, want: &Want) -> Result<SysvWork, String> {
+pub(super) fn decide_sysv(name: &str, st: &SysvStatus, want: &Want) -> Result<SysvWork, Failure> {
     if !st.exists {
-        return Err(format!(
+        return Err(Failure::new(format!(
             "cannot find init script /etc/init.d/{name} for service {name}, possible typo in service name?"
-        ));
+        )));
     }
     let mut work = SysvWork {
         name: name.to_string(),
@@ -74,7 +74,7 @@ pub(super) fn decide_sysv(name: &str, st: &SysvStatus, want: &Want) -> Result<Sy
             "stopped" => st.running.then_some("stop"),
             "restarted" => Some("restart"),
             "reloaded" => Some(if st.running { "reload" } else { "start" }),
-            other => return Err(format!("unknown state `{other}`")),
+            other => return Err(Failure::new(format!("unknown state `{other}`"))),
         };
     }
     Ok(work)
@@ -202,8 +202,9 @@ mod tests {
 
     #[test]
     fn a_missing_script_fails() {
-        let err =
-            decide_sysv("nope", &SysvStatus::default(), &want(Some("started"), None)).unwrap_err();
+        let err = decide_sysv("nope", &SysvStatus::default(), &want(Some("started"), None))
+            .unwrap_err()
+            .msg;
         assert!(err.contains("/etc/init.d/nope"), "{err}");
     }
 

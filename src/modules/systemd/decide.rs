@@ -84,7 +84,7 @@ pub(crate) fn decide(
     name: &str,
     st: &UnitStatus,
     want: &Want,
-) -> Result<Vec<&'static str>, String> {
+) -> Result<Vec<&'static str>, Failure> {
     let mut actions = Vec::new();
     let not_found = || format!("Could not find the requested service {name}: host");
     if let Some(m) = want.masked {
@@ -95,7 +95,7 @@ pub(crate) fn decide(
     let masked_after = want.masked.unwrap_or_else(|| st.masked());
     if let Some(e) = want.enabled {
         if !st.found() && !masked_after {
-            return Err(not_found());
+            return Err(Failure::new(not_found()));
         }
         if e != st.enabled() {
             actions.push(if e { "enable" } else { "disable" });
@@ -103,7 +103,7 @@ pub(crate) fn decide(
     }
     if let Some(state) = &want.state {
         if !st.found() && !st.masked() {
-            return Err(not_found());
+            return Err(Failure::new(not_found()));
         }
         let running = st.running();
         let verb = match state.as_str() {
@@ -111,7 +111,7 @@ pub(crate) fn decide(
             "stopped" => (running || st.deactivating()).then_some("stop"),
             "restarted" => Some(if running { "restart" } else { "start" }),
             "reloaded" => Some(if running { "reload" } else { "start" }),
-            other => return Err(format!("unknown state `{other}`")),
+            other => return Err(Failure::new(format!("unknown state `{other}`"))),
         };
         actions.extend(verb);
     }

@@ -111,7 +111,9 @@ fn missing_units_fail() {
     let st = parse_probe(
         "Id=nope.service\nLoadState=not-found\nActiveState=inactive\n@is-enabled\n@rc 1\n",
     );
-    let err = decide("nope", &st, &want(Some("started"), None, None)).unwrap_err();
+    let err = decide("nope", &st, &want(Some("started"), None, None))
+        .unwrap_err()
+        .msg;
     assert!(
         err.contains("Could not find the requested service nope"),
         "{err}"

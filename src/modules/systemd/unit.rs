@@ -126,7 +126,7 @@ pub(crate) fn decide_unit(
         a
     });
     let actions = match decide(name, assumed.as_ref().unwrap_or(&st), want) {
-        Err(msg) => return Outcome::Fail(Failure::new(msg).with("name", name)),
+        Err(f) => return Outcome::Fail(f.with("name", name)),
         Ok(actions) => actions,
     };
     let mut report = Plan::unchanged();

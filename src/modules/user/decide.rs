@@ -104,7 +104,7 @@ pub(super) fn expire_arg(expires: f64) -> String {
 
 /// Decides the change. `strict` (outside check mode) fails on groups that do not exist; in
 /// check mode an earlier task of the same run may be what creates them.
-pub fn decide(want: &UserWant, obs: &Account, strict: bool) -> Result<Decision, String> {
+pub fn decide(want: &UserWant, obs: &Account, strict: bool) -> Result<Decision, Failure> {
     let mut d = Decision::default();
     let group_name = |g: &str| -> String {
         obs.known_groups
@@ -116,7 +116,7 @@ pub fn decide(want: &UserWant, obs: &Account, strict: bool) -> Result<Decision, 
         let named = want.group.iter().chain(want.groups.iter().flatten());
         for g in named {
             if !obs.known_groups.contains_key(g) {
-                return Err(format!("Group {g} does not exist"));
+                return Err(Failure::new(format!("Group {g} does not exist")));
             }
         }
     }

@@ -248,9 +248,9 @@ impl Typed for User {
         let obs = parse_probe(seen, &want.name, &asked);
         let decision = match decide(want, &obs, false) {
             Ok(d) => d,
-            Err(m) => return Outcome::Fail(Failure::new(m)),
+            Err(f) => return Outcome::Fail(f),
         };
-        let pending = decide(want, &obs, true).err().map(Failure::new);
+        let pending = decide(want, &obs, true).err();
         let report = report(u, &obs);
         if !decision.changed() {
             return match pending {

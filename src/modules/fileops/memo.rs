@@ -1,0 +1,64 @@
+//! The connection's memo of what probes learnt: the shell's identity and umask, and user and
+//! group lookups (kept until a module that may change accounts changes something).
+
+use super::*;
+
+/// The memo key of a user lookup (`@U <passwd line>`).
+pub fn user_memo_key(user: &str) -> String {
+    format!("probe-user:{user}")
+}
+
+/// The memo key of a group lookup (`@G <group line>`).
+pub fn group_memo_key(group: &str) -> String {
+    format!("probe-group:{group}")
+}
+
+/// What the connection's memo already answers for a probe: the lines the script would print.
+pub(super) fn memo_keys(req: &ProbeReq, as_user: &str) -> Vec<String> {
+    let mut keys = vec![format!("probe-me:{as_user}")];
+    if let Some(o) = &req.owner {
+        keys.push(user_memo_key(o));
+    }
+    if let Some(g) = &req.group {
+        keys.push(group_memo_key(g));
+    }
+    keys
+}
+
+/// The uid and gid commands run as, when the connection's memo knows them.
+pub fn me_ids(ctx: &mut ModuleCtx) -> Option<(u32, u32)> {
+    let as_user = ctx.as_user.map(|b| b.user.clone()).unwrap_or_default();
+    let memo = ctx.conn.as_deref_mut()?.memo();
+    let line = memo.get(&format!("probe-me:{as_user}"))?;
+    let w = line.lines().find_map(|l| l.strip_prefix("@W "))?;
+    Some((id_field(w, "uid=")?.id, id_field(w, "gid=")?.id))
+}
+
+/// Keeps a `passwd` (`what` = "user") or `group` line another module read for `name`, so file
+/// tasks naming that owner or group need not look it up again. Only a line of that name is
+/// kept (`getent passwd 1000` answers for uid 1000 whatever its name).
+pub fn remember_lookup(ctx: &mut ModuleCtx, what: &str, name: &str, line: &str) {
+    if line.split(':').next() != Some(name) {
+        return;
+    }
+    let (key, tag) = match what {
+        "user" => (user_memo_key(name), "@U"),
+        _ => (group_memo_key(name), "@G"),
+    };
+    if let Some(c) = ctx.conn.as_deref_mut() {
+        c.memo().put(key, format!("{tag} {line}\n"));
+    }
+}
+
+/// Keeps the identity and umask a shell reported elsewhere (fact gathering) in the memo, so the
+/// next file probe need not ask.
+pub fn remember_identity(ctx: &mut ModuleCtx, umask: &str, id: &str) -> Result<()> {
+    let as_user = ctx.as_user.map(|b| b.user.clone()).unwrap_or_default();
+    if let Some(c) = ctx.conn.as_deref_mut() {
+        c.memo().put(
+            format!("probe-me:{as_user}"),
+            format!("@M {}\n@W {}\n", umask.trim(), id.trim()),
+        );
+    }
+    Ok(())
+}
