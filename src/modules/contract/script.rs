@@ -116,14 +116,10 @@ impl Script {
         self
     }
 
-    /// Shell text assembled by the file helpers of `fileops` and `file` (`ensure_*`,
-    /// attribute and directory scripts), which quote every value with `shell::quote`
-    /// themselves. Kept for them until they build `Script`s; not for new code.
-    pub(crate) fn from_builder(text: String) -> Script {
-        Script {
-            text,
-            secrets: Vec::new(),
-        }
+    /// Appends `other` in place.
+    pub fn push(&mut self, other: Script) {
+        self.text.push_str(&other.text);
+        self.secrets.extend(other.secrets);
     }
 
     /// A value the script uses that must never be displayed (a password): [`Script::shown`]

@@ -17,7 +17,6 @@ use super::fileops::{
     PutOpts,
 };
 use super::{Args, Plan, SearchPaths, Spec};
-use crate::shell::quote;
 use anyhow::Result;
 use minijinja::value::ValueKind;
 use minijinja::Value;

@@ -42,9 +42,9 @@ pub struct TreeTask {
 /// The changes of a tree copy, in order.
 #[derive(Clone, Debug)]
 pub struct TreeChange {
-    mkdirs: String,
+    mkdirs: Script,
     writes: Vec<(String, Payload, PutOpts)>,
-    after: String,
+    after: Script,
 }
 
 impl TreeTask {
@@ -153,12 +153,12 @@ impl TreeTask {
             None => None,
         };
         let mut changed = false;
-        let mut mkdirs = String::new();
-        let mut after = String::new();
+        let mut mkdirs = Script::new();
+        let mut after = Script::new();
         for (i, (path, st)) in dir_paths.iter().zip(dir_states).enumerate() {
             if !st.exists {
                 changed = true;
-                mkdirs.push_str(&fileops::mkdirs_script(
+                mkdirs.push(fileops::mkdirs_script(
                     path,
                     new_dir_mode,
                     want.owner.as_ref().map(|o| o.id),
@@ -173,7 +173,7 @@ impl TreeTask {
                 let c = dwant.changes(st, umask)?;
                 if !c.is_empty() {
                     changed = true;
-                    after.push_str(&c.script(path, false));
+                    after.push(c.script(path, false));
                 }
             }
         }
@@ -196,7 +196,7 @@ impl TreeTask {
                 FileDecision::Attrs(c, _) => {
                     if !c.is_empty() {
                         changed = true;
-                        after.push_str(&c.script(&path, false));
+                        after.push(c.script(&path, false));
                     }
                 }
                 FileDecision::Write(fin) => {
@@ -221,13 +221,11 @@ impl TreeTask {
         }
         for ((target, rel), st) in self.links.iter().zip(link_states) {
             let path = format!("{dest}{rel}");
-            let q = quote(&path);
-            let qt = quote(target);
             if st.is_link() && st.link_target.as_deref() == Some(target.as_str()) {
                 let c = want.changes(st, umask)?;
                 if !c.is_empty() {
                     changed = true;
-                    after.push_str(&c.script(&path, true));
+                    after.push(c.script(&path, true));
                 }
                 continue;
             }
@@ -238,21 +236,25 @@ impl TreeTask {
                 )));
             }
             if st.exists {
-                let tmp = quote(&format!(
+                let tmp = format!(
                     "{}/.drover-ln.{}",
                     fileops::dirname(&path),
                     std::process::id()
-                ));
-                after.push_str(&format!("ln -s -- {qt} {tmp}\nmv -fT -- {tmp} {q}\n"));
+                );
+                after.push(
+                    Script::new()
+                        .cmd("ln -s --", [target.as_str(), &tmp])
+                        .cmd("mv -fT --", [tmp.as_str(), &path]),
+                );
             } else {
-                after.push_str(&format!("ln -s -- {qt} {q}\n"));
+                after.push(Script::new().cmd("ln -s --", [target.as_str(), &path]));
             }
             let c = AttrChange {
                 owner: want.owner.as_ref().map(|o| (0, o.id)),
                 group: want.group.as_ref().map(|g| (0, g.id)),
                 mode: None,
             };
-            after.push_str(&c.script(&path, true));
+            after.push(c.script(&path, true));
         }
         let mut report = Plan::unchanged();
         for d in diffs {
@@ -280,10 +282,10 @@ impl TreeTask {
 /// The steps of a tree copy: directories, writes, then attributes and links.
 pub(super) fn tree_steps(c: &TreeChange) -> Vec<Step> {
     let mut steps = Vec::new();
-    if !c.mkdirs.trim().is_empty() {
+    if !c.mkdirs.is_empty() {
         steps.push(Step::Run {
             what: "creating directories",
-            script: Script::from_builder(c.mkdirs.clone()),
+            script: c.mkdirs.clone(),
         });
     }
     for (path, payload, opts) in &c.writes {
@@ -293,10 +295,10 @@ pub(super) fn tree_steps(c: &TreeChange) -> Vec<Step> {
             opts: opts.clone(),
         });
     }
-    if !c.after.trim().is_empty() {
+    if !c.after.is_empty() {
         steps.push(Step::Run {
             what: "setting attributes and links",
-            script: Script::from_builder(c.after.clone()),
+            script: c.after.clone(),
         });
     }
     steps

@@ -11,9 +11,8 @@ pub(super) fn ensure_absent(path: &str, lst: &FileState, tree: Option<&str>) -> 
         return Ok(o);
     }
     o.changed = true;
-    let q = quote(path);
     if prev == "directory" {
-        o.script = format!("rm -rf -- {q}\n");
+        o.script = Script::new().cmd("rm -rf --", [path]);
         if let Some(text) = tree {
             let pick = |tag: &str| -> Vec<String> {
                 text.lines()
@@ -27,7 +26,7 @@ pub(super) fn ensure_absent(path: &str, lst: &FileState, tree: Option<&str>) -> 
             );
         }
     } else {
-        o.script = format!("rm -f -- {q}\n");
+        o.script = Script::new().cmd("rm -f --", [path]);
     }
     Ok(o)
 }
@@ -108,7 +107,7 @@ pub(super) fn ensure_directory(
         })?;
         let mut scratch = Decided::default();
         env.times(&fresh, false, &mut scratch);
-        o.script.push_str(&scratch.script);
+        o.script.push(scratch.script);
         after.path = path.clone();
         o.info = Some(after);
         return Ok(o);
@@ -168,17 +167,18 @@ pub(super) fn ensure_touch(
         o.changed = true;
         // A file this task creates goes again if its owner, group or mode cannot be set
         // (as Ansible's touch removes it).
-        o.script.push_str(&format!(
-            "touch -- {q}\ntrap 'rm -f -- {q}' EXIT\n",
-            q = quote(path)
-        ));
+        o.script.push(
+            Script::new()
+                .set("created", path)
+                .raw("touch -- \"$created\"\ntrap 'rm -f -- \"$created\"' EXIT\n"),
+        );
         env.fresh(path, fileops::S_IFREG, 0)
     } else {
         follow_target(env, path, lst, fst).1
     };
     let after = env.attrs_and_times(&st, false, true, &mut o)?;
     if prev == "absent" {
-        o.script.push_str("trap - EXIT\n");
+        o.script.push(Script::new().raw("trap - EXIT\n"));
     }
     let mut info = if lst.is_link() { lst.clone() } else { after };
     info.path = path.to_string();

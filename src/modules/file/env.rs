@@ -12,7 +12,7 @@ pub(super) struct Decided {
     pub(super) changed: bool,
     pub(super) before: DiffMap,
     pub(super) after: DiffMap,
-    pub(super) script: String,
+    pub(super) script: Script,
     /// The path whose lstat is reported after the change, and its predicted state.
     pub(super) info: Option<FileState>,
     pub(super) extra: Vec<(String, Value)>,
@@ -67,8 +67,7 @@ impl Env {
         let c = self.want.changes(st, self.umask)?;
         if !c.is_empty() {
             o.changed = true;
-            o.script
-                .push_str(&c.script(&st.path, no_deref && st.is_link()));
+            o.script.push(c.script(&st.path, no_deref && st.is_link()));
             if diff {
                 c.add_to(&mut o.before, &mut o.after);
             }
@@ -100,7 +99,6 @@ impl Env {
         if self.mtime == Ts::Preserve && self.atime == Ts::Preserve {
             return;
         }
-        let q = quote(&st.path);
         let target = |t: &Ts, prev: f64| match t {
             Ts::Preserve => prev,
             Ts::Now => self.now,
@@ -113,16 +111,18 @@ impl Env {
             return;
         }
         o.changed = true;
+        let path = st.path.as_str();
         if both_now {
-            o.script.push_str(&format!("touch -c -- {q}\n"));
+            o.script.push(Script::new().cmd("touch -c --", [path]));
         } else {
             for (flag, t) in [("-m", &self.mtime), ("-a", &self.atime)] {
+                let s = Script::new().raw("touch -c ").raw(flag);
                 match t {
                     Ts::Preserve => {}
-                    Ts::Now => o.script.push_str(&format!("touch -c {flag} -- {q}\n")),
+                    Ts::Now => o.script.push(s.raw(" --").arg(path).raw("\n")),
                     Ts::At(_, touch) => o
                         .script
-                        .push_str(&format!("touch -c {flag} -t {} -- {q}\n", quote(touch))),
+                        .push(s.raw(" -t").arg(touch).raw(" --").arg(path).raw("\n")),
                 }
             }
         }

@@ -64,7 +64,6 @@ pub(super) fn ensure_symlink(
     let mut o = Decided::new("dest", path, "link", prev);
     o.msg = assumed;
     o.pending = pending;
-    let q = quote(path);
     if prev == "link" {
         if let Some(s) = &src {
             let old = lst.link_target.clone().unwrap_or_default();
@@ -82,19 +81,22 @@ pub(super) fn ensure_symlink(
     }
     let src_s = src.clone().unwrap_or_default();
     if o.changed {
-        let qs = quote(&src_s);
         if prev == "absent" {
-            o.script.push_str(&format!("ln -s -- {qs} {q}\n"));
+            o.script.push(Script::new().cmd("ln -s --", [&src_s, path]));
         } else {
-            let tmp = quote(&join(
+            // A new link beside the old path, then renamed over it.
+            let tmp = join(
                 &dirname(path),
                 &format!(".drover-ln.{}", std::process::id()),
-            ));
+            );
             if prev == "directory" {
-                o.script.push_str(&format!("rmdir -- {q}\n"));
+                o.script.push(Script::new().cmd("rmdir --", [path]));
             }
-            o.script
-                .push_str(&format!("ln -s -- {qs} {tmp}\nmv -fT -- {tmp} {q}\n"));
+            o.script.push(
+                Script::new()
+                    .cmd("ln -s --", [src_s.as_str(), &tmp])
+                    .cmd("mv -fT --", [tmp.as_str(), path]),
+            );
         }
     }
     let link_after = if !o.changed {
@@ -125,7 +127,7 @@ pub(super) fn ensure_symlink(
             let c = w.changes(&l, env.umask)?;
             if !c.is_empty() {
                 o.changed = true;
-                o.script.push_str(&c.script(path, true));
+                o.script.push(c.script(path, true));
                 c.add_to(&mut o.before, &mut o.after);
             }
         }
@@ -220,19 +222,21 @@ pub(super) fn ensure_hardlink(
             ));
         }
     }
-    let q = quote(path);
     let linking = o.changed;
     if linking {
-        let qs = quote(src.unwrap_or_default());
+        let src = src.unwrap_or_default();
         if prev == "absent" {
-            o.script.push_str(&format!("ln -- {qs} {q}\n"));
+            o.script.push(Script::new().cmd("ln --", [src, path]));
         } else {
-            let tmp = quote(&join(
+            let tmp = join(
                 &dirname(path),
                 &format!(".drover-ln.{}", std::process::id()),
-            ));
-            o.script
-                .push_str(&format!("ln -- {qs} {tmp}\nmv -fT -- {tmp} {q}\n"));
+            );
+            o.script.push(
+                Script::new()
+                    .cmd("ln --", [src, tmp.as_str()])
+                    .cmd("mv -fT --", [tmp.as_str(), path]),
+            );
         }
     }
     // After linking, the path is the source's inode.

@@ -17,7 +17,6 @@ use super::fileops::{
     ProbeCond, ProbeItem, ProbeReq,
 };
 use super::{Args, Plan, Spec};
-use crate::shell::quote;
 use anyhow::Result;
 use minijinja::Value;
 use serde_json::json;
@@ -40,7 +39,7 @@ pub static FILE: Driven<File> = Driven(File);
 
 /// A decided change: the script and the path whose state the result reports.
 pub struct Change {
-    script: String,
+    script: Script,
     info_path: Option<String>,
 }
 
@@ -111,7 +110,7 @@ impl Typed for File {
     /// The script, then (in the same round trip) the path as it now is: Ansible's
     /// `add_path_info` after the change.
     fn apply(&self, _a: &FileArgs, c: &Change) -> Vec<Step> {
-        let script = Script::from_builder(c.script.clone());
+        let script = c.script.clone();
         match &c.info_path {
             None => vec![Step::Run {
                 what: "changing the path",

@@ -149,34 +149,33 @@ impl AttrChange {
 
     /// The change on `path` (links followed) as a script: one `chown`/`chgrp`, one `chmod`.
     pub fn to_script(&self, path: &str) -> Script {
-        let (u, g) = (self.owner.map(|o| o.1), self.group.map(|g| g.1));
-        let mut s = Script::new();
-        s = match (u, g) {
-            (Some(u), Some(g)) => s.cmd("chown", [format!("{u}:{g}"), "--".into(), path.into()]),
-            (Some(u), None) => s.cmd("chown", [u.to_string(), "--".into(), path.into()]),
-            (None, Some(g)) => s.cmd("chgrp", [g.to_string(), "--".into(), path.into()]),
-            (None, None) => s,
-        };
-        if let Some((_, m)) = self.mode {
-            s = s.cmd("chmod", [format!("{m:04o}"), "--".into(), path.into()]);
-        }
-        s
+        self.script(path, false)
     }
 
-    /// Shell commands making the change on `path`; `no_deref` changes a symlink itself.
-    pub fn script(&self, path: &str, no_deref: bool) -> String {
-        let q = quote(path);
-        let h = if no_deref { "-h " } else { "" };
-        let mut s = String::new();
-        let (u, g) = (
-            self.owner.map(|o| o.1.to_string()),
-            self.group.map(|g| g.1.to_string()),
-        );
-        if let Some((cmd, who)) = crate::shell::chown_args(u.as_deref(), g.as_deref()) {
-            s.push_str(&format!("{cmd} {h}{who} -- {q}\n"));
+    /// The change on `path`; `no_deref` changes a symlink itself (`chown -h`).
+    pub fn script(&self, path: &str, no_deref: bool) -> Script {
+        let (u, g) = (self.owner.map(|o| o.1), self.group.map(|g| g.1));
+        let who = match (u, g) {
+            (Some(u), Some(g)) => Some(("chown", format!("{u}:{g}"))),
+            (Some(u), None) => Some(("chown", u.to_string())),
+            (None, Some(g)) => Some(("chgrp", g.to_string())),
+            (None, None) => None,
+        };
+        let mut s = Script::new();
+        if let Some((cmd, who)) = who {
+            s = s.raw(cmd);
+            if no_deref {
+                s = s.raw(" -h");
+            }
+            s = s.arg(&who).raw(" --").arg(path).raw("\n");
         }
         if let Some((_, m)) = self.mode {
-            s.push_str(&format!("chmod {m:04o} -- {q}\n"));
+            s = s
+                .raw("chmod")
+                .arg(&format!("{m:04o}"))
+                .raw(" --")
+                .arg(path)
+                .raw("\n");
         }
         s
     }
@@ -205,32 +204,40 @@ pub fn mkdirs_script(
     mode: Option<u32>,
     owner: Option<u32>,
     group: Option<u32>,
-) -> String {
+) -> Script {
     let mut comps = ancestors(path);
     comps.push(path.trim_end_matches('/').to_string());
-    let mut s = String::new();
-    for c in comps {
-        if c.is_empty() {
-            continue;
-        }
-        let q = quote(&c);
+    let mut s = Script::new();
+    for c in comps.iter().filter(|c| !c.is_empty()) {
         // The mode at creation (`mkdir -m`, no umask) unless special bits must come after
         // the ownership change; owner and group in one `chown`.
         let (at_creation, after) = match mode {
-            Some(m) if m & 0o7000 == 0 => (format!("-m {m:04o} "), None),
-            m => (String::new(), m),
+            Some(m) if m & 0o7000 == 0 => (Some(m), None),
+            m => (None, m),
         };
-        s.push_str(&format!(
-            "if [ ! -d {q} ]; then mkdir {at_creation}-- {q}; "
-        ));
-        let (u, g) = (owner.map(|o| o.to_string()), group.map(|g| g.to_string()));
-        if let Some((cmd, who)) = crate::shell::chown_args(u.as_deref(), g.as_deref()) {
-            s.push_str(&format!("{cmd} {who} -- {q}; "));
+        s = s.raw("if [ ! -d").arg(c).raw(" ]; then mkdir");
+        if let Some(m) = at_creation {
+            s = s.raw(" -m").arg(&format!("{m:04o}"));
+        }
+        s = s.raw(" --").arg(c).raw("; ");
+        let who = match (owner, group) {
+            (Some(u), Some(g)) => Some(("chown", format!("{u}:{g}"))),
+            (Some(u), None) => Some(("chown", u.to_string())),
+            (None, Some(g)) => Some(("chgrp", g.to_string())),
+            (None, None) => None,
+        };
+        if let Some((cmd, who)) = who {
+            s = s.raw(cmd).arg(&who).raw(" --").arg(c).raw("; ");
         }
         if let Some(m) = after {
-            s.push_str(&format!("chmod {m:04o} -- {q}; "));
+            s = s
+                .raw("chmod")
+                .arg(&format!("{m:04o}"))
+                .raw(" --")
+                .arg(c)
+                .raw("; ");
         }
-        s.push_str("fi\n");
+        s = s.raw("fi\n");
     }
     s
 }

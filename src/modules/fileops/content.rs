@@ -3,7 +3,7 @@
 //! the old content when a diff shows it, the pure decision, and the steps.
 
 use super::*;
-use crate::modules::contract::{Content, Done, Failure, Observe, Observed, Outcome, Step};
+use crate::modules::contract::{Content, Done, Failure, Observe, Observed, Outcome, Script, Step};
 
 /// One file to put on the host, as `copy` (content or a single source file) and `template`
 /// describe it.
@@ -39,7 +39,7 @@ pub struct ContentWrite {
 pub struct ContentChange {
     path: String,
     payload: Payload,
-    mkdirs: Option<String>,
+    mkdirs: Option<Script>,
     write: Option<PutOpts>,
     attrs: Option<AttrChange>,
 }
@@ -318,7 +318,7 @@ pub fn content_steps(c: &ContentChange) -> Vec<Step> {
     if let Some(script) = &c.mkdirs {
         steps.push(Step::Run {
             what: "creating the destination directory",
-            script: crate::modules::contract::Script::from_builder(script.clone()),
+            script: script.clone(),
         });
     }
     if let Some(opts) = &c.write {
