@@ -16,7 +16,8 @@ pub(super) fn id_field(line: &str, key: &str) -> Option<Ident> {
     })
 }
 
-pub(super) fn parse_probe(text: &str, req: &ProbeReq) -> Result<Probe> {
+/// Reads the probe's answer; `tag` starts the lines the probe writes itself.
+pub(super) fn parse_probe(text: &str, req: &ProbeReq, tag: &str) -> Result<Probe> {
     let mut p = Probe {
         umask: 0o022,
         ..Probe::default()
@@ -26,12 +27,13 @@ pub(super) fn parse_probe(text: &str, req: &ProbeReq) -> Result<Probe> {
     while i < lines.len() {
         let line = lines[i];
         i += 1;
-        if let Some(m) = line.strip_prefix("@M ") {
+        let own = line.strip_prefix(tag);
+        if let Some(m) = own.and_then(|l| l.strip_prefix("M ")) {
             p.umask = u32::from_str_radix(m.trim(), 8).unwrap_or(0o022);
-        } else if let Some(w) = line.strip_prefix("@W ") {
+        } else if let Some(w) = own.and_then(|l| l.strip_prefix("W ")) {
             p.me_user = id_field(w, "uid=");
             p.me_group = id_field(w, "gid=");
-        } else if line == "@P" {
+        } else if own == Some("P") {
             let mut st = FileState::default();
             if lines.get(i) == Some(&"S") {
                 i += 1;
@@ -58,6 +60,12 @@ pub(super) fn parse_probe(text: &str, req: &ProbeReq) -> Result<Probe> {
                 st.owner = f[17].to_string();
                 st.group = f[18].to_string();
                 while let Some(l) = lines.get(i) {
+                    if *l == "LNL" || *l == "RNL" {
+                        return Err(fail(format!(
+                            "the link at {} points to a path holding a newline; drover does not follow it",
+                            req.items.get(p.states.len()).map_or("", |it| it.path.as_str())
+                        )));
+                    }
                     if let Some(t) = l.strip_prefix("L ") {
                         st.link_target = Some(t.to_string());
                     } else if let Some(t) = l.strip_prefix("R ") {
@@ -75,7 +83,11 @@ pub(super) fn parse_probe(text: &str, req: &ProbeReq) -> Result<Probe> {
                 }
             } else if lines.get(i) == Some(&"N") {
                 i += 1;
-            } else if let Some(t) = lines.get(i).and_then(|l| l.strip_prefix("@SAME ")) {
+            } else if let Some(t) = lines
+                .get(i)
+                .and_then(|l| l.strip_prefix(tag))
+                .and_then(|l| l.strip_prefix("SAME "))
+            {
                 i += 1;
                 let twin: usize = t.trim().parse().unwrap_or(usize::MAX);
                 st = p
@@ -85,11 +97,11 @@ pub(super) fn parse_probe(text: &str, req: &ProbeReq) -> Result<Probe> {
                     .ok_or_else(|| anyhow!("probe twin {twin} out of range: {text}"))?;
             }
             p.states.push(st);
-        } else if let Some(u) = line.strip_prefix("@U ") {
+        } else if let Some(u) = own.and_then(|l| l.strip_prefix("U ")) {
             p.owner = resolve_ident(req.owner.as_deref(), passwd_fields(u));
-        } else if let Some(g) = line.strip_prefix("@G ") {
+        } else if let Some(g) = own.and_then(|l| l.strip_prefix("G ")) {
             p.group = resolve_ident(req.group.as_deref(), passwd_fields(g));
-        } else if let Some(t) = line.strip_prefix("@T ") {
+        } else if let Some(t) = own.and_then(|l| l.strip_prefix("T ")) {
             p.times.push(t.trim().parse().ok());
         }
     }

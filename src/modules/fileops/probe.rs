@@ -168,17 +168,21 @@ pub(super) const STAT_FMT: &str =
 pub(super) const STAT_LINES: usize = 19;
 
 /// The probe as one shell command (read-only). `known` are the memo keys whose lines are
-/// already at hand, so the script does not ask again.
-pub fn probe_script(req: &ProbeReq, known: &[String]) -> String {
+/// already at hand, so the script does not ask again. `tag` starts every line the probe
+/// itself writes (`@@<random token>:`), so no path, link target or name can pass for one.
+pub fn probe_script(req: &ProbeReq, known: &[String], tag: &str) -> String {
     let has = |prefix: &str| known.iter().any(|k| k.starts_with(prefix));
-    let mut s = String::new();
+    // A newline, to tell link targets that hold one.
+    let mut s = String::from("nl='\n'\n");
     if !has("probe-me:") {
         // `umask` is a builtin and one `id` gives uid, user, gid and group.
-        s.push_str("printf '@M '; umask; printf '@W '; LC_ALL=C id\n");
+        s.push_str(&format!(
+            "printf '{tag}M '; umask; printf '{tag}W '; LC_ALL=C id\n"
+        ));
     }
     for (n, it) in req.items.iter().enumerate() {
         let q = quote(&it.path);
-        s.push_str(&format!("echo @P; p={q}; "));
+        s.push_str(&format!("echo '{tag}P'; p={q}; "));
         // The same look asked twice (e.g. `file`'s `src` relative to two places that are the
         // same path) is answered once.
         let same = req.items[..n].iter().position(|o| {
@@ -188,7 +192,7 @@ pub fn probe_script(req: &ProbeReq, known: &[String]) -> String {
                 && o.when == it.when
         });
         if let Some(t) = same {
-            s.push_str(&format!("echo '@SAME {t}'\n"));
+            s.push_str(&format!("echo '{tag}SAME {t}'\n"));
             continue;
         }
         if let Some(c) = &it.when {
@@ -200,7 +204,7 @@ pub fn probe_script(req: &ProbeReq, known: &[String]) -> String {
         if let Some(t) = twin(req, n) {
             s.push_str("if [ -L \"$p\" ]; then ");
             probe_one(&mut s, it, false);
-            s.push_str(&format!("; else echo '@SAME {t}'; fi"));
+            s.push_str(&format!("; else echo '{tag}SAME {t}'; fi"));
         } else {
             probe_one(&mut s, it, true);
         }
@@ -212,18 +216,18 @@ pub fn probe_script(req: &ProbeReq, known: &[String]) -> String {
     if let Some(o) = req.owner.as_ref().filter(|_| !has("probe-user:")) {
         let q = quote(o);
         s.push_str(&format!(
-            "printf '@U %s\\n' \"$(getent passwd -- {q} 2>/dev/null || n={q} awk -F: '$1==ENVIRON[\"n\"]||$3==ENVIRON[\"n\"]{{print;exit}}' /etc/passwd 2>/dev/null)\"\n"
+            "printf '{tag}U %s\\n' \"$(getent passwd -- {q} 2>/dev/null || n={q} awk -F: '$1==ENVIRON[\"n\"]||$3==ENVIRON[\"n\"]{{print;exit}}' /etc/passwd 2>/dev/null)\"\n"
         ));
     }
     if let Some(g) = req.group.as_ref().filter(|_| !has("probe-group:")) {
         let q = quote(g);
         s.push_str(&format!(
-            "printf '@G %s\\n' \"$(getent group -- {q} 2>/dev/null || n={q} awk -F: '$1==ENVIRON[\"n\"]||$3==ENVIRON[\"n\"]{{print;exit}}' /etc/group 2>/dev/null)\"\n"
+            "printf '{tag}G %s\\n' \"$(getent group -- {q} 2>/dev/null || n={q} awk -F: '$1==ENVIRON[\"n\"]||$3==ENVIRON[\"n\"]{{print;exit}}' /etc/group 2>/dev/null)\"\n"
         ));
     }
     for t in &req.times {
         s.push_str(&format!(
-            "printf '@T %s\\n' \"$(date -d {} +%s 2>/dev/null)\"\n",
+            "printf '{tag}T %s\\n' \"$(date -d {} +%s 2>/dev/null)\"\n",
             quote(t)
         ));
     }
@@ -246,8 +250,10 @@ pub(super) fn twin(req: &ProbeReq, n: usize) -> Option<usize> {
 /// prints `S…` or `N`.
 pub(super) fn probe_one(s: &mut String, it: &ProbeItem, links: bool) {
     let l = if it.follow { "-L " } else { "" };
+    // A target holding a newline is told (`LNL`, `RNL`), never printed: it could pass for
+    // another line of the answer.
     let targets = if links {
-        "if [ -L \"$p\" ]; then printf 'L %s\\n' \"$(readlink -- \"$p\")\"; printf 'R %s\\n' \"$(readlink -f -- \"$p\")\"; fi; "
+        "if [ -L \"$p\" ]; then t=$(readlink -- \"$p\"); case $t in *\"$nl\"*) echo LNL;; *) printf 'L %s\\n' \"$t\";; esac; t=$(readlink -f -- \"$p\"); case $t in *\"$nl\"*) echo RNL;; *) printf 'R %s\\n' \"$t\";; esac; fi; "
     } else {
         ""
     };
@@ -305,18 +311,23 @@ fn probe_run(
 ) -> Result<(Probe, Extra)> {
     let as_user = ctx.as_user.map(|b| b.user.clone()).unwrap_or_default();
     let keys = memo_keys(req, &as_user);
+    let tag = format!("@@{}:", crate::connection::random_token());
     let mut known = Vec::new();
     let mut text = String::new();
     {
+        // The memo keeps lines as `@M …`; the answer's own carry this probe's tag.
         let memo = ctx.conn()?.memo();
         for k in &keys {
             if let Some(v) = memo.get(k) {
-                text.push_str(v);
+                for l in v.lines() {
+                    text.push_str(&l.replacen('@', &tag, 1));
+                    text.push('\n');
+                }
                 known.push(k.clone());
             }
         }
     }
-    let mut script = probe_script(req, &known);
+    let mut script = probe_script(req, &known, &tag);
     if let Some((_, x)) = extra {
         script.push('\n');
         script.push_str(x);
@@ -347,27 +358,28 @@ fn probe_run(
     {
         let memo = ctx.conn()?.memo();
         for k in keys.iter().filter(|k| !known.contains(k)) {
-            let prefixes: &[&str] = if k.starts_with("probe-me:") {
-                &["@M ", "@W "]
+            let kinds: &[&str] = if k.starts_with("probe-me:") {
+                &["M ", "W "]
             } else if k.starts_with("probe-user:") {
-                &["@U "]
+                &["U "]
             } else {
-                &["@G "]
+                &["G "]
             };
             let lines: Vec<&str> = fresh
                 .lines()
-                .filter(|l| prefixes.iter().any(|p| l.starts_with(p)))
+                .filter_map(|l| l.strip_prefix(tag.as_str()))
+                .filter(|l| kinds.iter().any(|p| l.starts_with(p)))
                 .collect();
             // Only complete, successful lookups are kept: a user that does not exist yet
             // may be created by the next task.
-            let complete = lines.len() == prefixes.len() && lines.iter().all(|l| l.len() > 3);
+            let complete = lines.len() == kinds.len() && lines.iter().all(|l| l.len() > 2);
             if complete {
-                memo.put(k.clone(), lines.iter().map(|l| format!("{l}\n")).collect());
+                memo.put(k.clone(), lines.iter().map(|l| format!("@{l}\n")).collect());
             }
         }
     }
     text.push_str(&fresh);
-    let mut p = parse_probe(&text, req)?;
+    let mut p = parse_probe(&text, req, &tag)?;
     for n in 0..p.states.len() {
         if let Some(t) = twin(req, n) {
             if p.states[n].link_target.is_none() && p.states[n].exists {

@@ -100,7 +100,7 @@ fn probe_parses_stat_and_lookups() {
         .filter(|k| ctx.conn().unwrap().memo().get(k).is_some())
         .collect();
     assert_eq!(known.len(), 3, "{known:?}");
-    let again = probe_script(&req, &known);
+    let again = probe_script(&req, &known, "@@T:");
     assert!(
         !again.contains("getent") && !again.contains(" id"),
         "{again}"
@@ -121,7 +121,7 @@ fn probe_parses_stat_and_lookups() {
         ],
         ..ProbeReq::default()
     };
-    let script = probe_script(&twins, &[]);
+    let script = probe_script(&twins, &[], "@@T:");
     assert_eq!(script.matches("stat ").count(), 4, "{script}");
     let t = probe(&mut ctx, &twins).unwrap();
     assert_eq!(t.states[0], t.states[1]);
@@ -244,4 +244,20 @@ fn decisions() {
         decide_file(&link, &same, "abc", &want, &probe, true, true).unwrap(),
         FileDecision::Attrs(..)
     ));
+}
+
+#[test]
+fn a_link_target_cannot_pass_for_a_line_of_the_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("ln");
+    // A target that would read as a checksum line and a new path of the answer.
+    std::os::unix::fs::symlink("x\nC 0000\n@P\nS", &link).unwrap();
+    let mut h = testing::Harness::new();
+    let mut ctx = h.ctx();
+    let req = ProbeReq {
+        items: vec![ProbeItem::new(link.to_str().unwrap(), false).sum(Alg::Sha1)],
+        ..ProbeReq::default()
+    };
+    let err = probe(&mut ctx, &req).unwrap_err();
+    assert!(format!("{err:#}").contains("holding a newline"), "{err:#}");
 }

@@ -112,6 +112,9 @@ pub fn put_file(
         group.as_deref(),
         me,
     ));
+    // What the script itself reports starts with a random tag: the validator's output and
+    // the file names cannot pass for it.
+    let tag = format!("@@{}:", crate::connection::random_token());
     if let Some(v) = &opts.validate {
         if !v.contains("%s") {
             return Err(fail(format!("validate must contain %s: {v}")));
@@ -121,23 +124,24 @@ pub fn put_file(
             .replace("%s", "\"$t\"")
             .replace('\u{0}', "%");
         s.push_str(&format!(
-            "set +e; ( {cmd}\n); vrc=$?; set -e; if [ \"$vrc\" -ne 0 ]; then echo \"@@VRC $vrc\" >&2; exit 86; fi; echo @@VALIDATED\n"
+            "set +e; ( {cmd}\n); vrc=$?; set -e; if [ \"$vrc\" -ne 0 ]; then echo \"{tag}VRC $vrc\" >&2; exit 86; fi\n"
         ));
     }
     if opts.backup {
-        s.push_str(
-            "if [ -e \"$dest\" ]; then b=\"$dest.$$.$(date +%Y-%m-%d@%H:%M:%S)~\"; cp -p -- \"$dest\" \"$b\"; printf '@@BACKUP %s\\n' \"$b\"; fi\n",
-        );
+        s.push_str(&format!(
+            "if [ -e \"$dest\" ]; then b=\"$dest.$$.$(date +%Y-%m-%d@%H:%M:%S)~\"; cp -p -- \"$dest\" \"$b\"; printf '{tag}BACKUP %s\\n' \"$b\"; fi\n"
+        ));
     }
     s.push_str("mv -f -- \"$t\" \"$dest\"; trap - EXIT\n");
     let out = ctx.run_with_stdin(&s, stdin)?;
     let stdout = out.stdout_str();
     if out.rc == 86 && opts.validate.is_some() {
         let stderr = out.stderr_str();
-        let (stderr, vrc) = match stderr.rfind("@@VRC ") {
+        let mark = format!("{tag}VRC ");
+        let (stderr, vrc) = match stderr.rfind(&mark) {
             Some(i) => (
                 stderr[..i].to_string(),
-                stderr[i + 6..].trim().parse::<i64>().unwrap_or(1),
+                stderr[i + mark.len()..].trim().parse::<i64>().unwrap_or(1),
             ),
             None => (stderr.clone(), 1),
         };
@@ -158,7 +162,7 @@ pub fn put_file(
     }
     Ok(stdout
         .lines()
-        .find_map(|l| l.strip_prefix("@@BACKUP "))
+        .find_map(|l| l.strip_prefix(tag.as_str())?.strip_prefix("BACKUP "))
         .map(str::to_string))
 }
 
