@@ -369,4 +369,6 @@ fn looks_hashed(password: &str) -> bool {
 }
 
 #[cfg(test)]
+mod probe_tests;
+#[cfg(test)]
 mod tests;
