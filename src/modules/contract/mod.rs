@@ -207,7 +207,10 @@ impl Step {
                 format!("change ({what}): {}", script.shown().trim_end())
             }
             Step::Exec { script, .. } => format!("exec: {}", script.shown().trim_end()),
-            Step::Observe(_) => "observe".to_string(),
+            Step::Observe(o) => {
+                let names: Vec<&str> = o.sections.iter().map(|(n, _)| *n).collect();
+                format!("observe: {}", names.join(", "))
+            }
             Step::Fail(f) => format!("fail: {}", f.msg),
         }
     }

@@ -19,13 +19,19 @@ fn check_report(case: &str, r: &Plan, expect: &J) {
             "{case}: msg"
         );
     }
+    // A key with dots looks inside a value (`stat.exists`).
     for (k, v) in expect
         .get("values")
         .and_then(J::as_object)
         .into_iter()
         .flatten()
     {
-        let got = serde_json::to_value(r.values.get(k.as_str())).unwrap();
+        let mut parts = k.split('.');
+        let first = parts.next().unwrap_or_default();
+        let mut got = serde_json::to_value(r.values.get(first)).unwrap();
+        for p in parts {
+            got = got.get(p).cloned().unwrap_or(J::Null);
+        }
         assert_eq!(&got, v, "{case}: value {k}");
     }
     if let Some(d) = expect.get("diff").and_then(J::as_array) {
@@ -38,11 +44,22 @@ fn check_report(case: &str, r: &Plan, expect: &J) {
     }
 }
 
+/// What the driver would gather on `host`: the first look and the further ones.
+fn look<T: Typed>(m: &T, typed: &T::Args, host: &Host) -> super::Observed {
+    let mut seen = host.observe(&m.observe(typed));
+    for _ in 0..4 {
+        let Some(more) = m.observe_again(typed, &seen) else {
+            break;
+        };
+        seen.merge(host.observe(&more));
+    }
+    seen
+}
+
 /// Runs one case of module `m`.
-fn run_case<T: Typed>(m: &T, case: &J) {
+fn run_case<T: Typed>(m: &T, case: &J, args_v: &minijinja::Value) {
     let name = case["name"].as_str().expect("every case has a name");
-    let args_v = minijinja::Value::from(minijinja::value::Serde(case["args"].clone()));
-    let args = Args::from_value(m.name(), m.spec(), &args_v).expect("arguments the spec accepts");
+    let args = Args::from_value(m.name(), m.spec(), args_v).expect("arguments the spec accepts");
     let mut host = Host::from_json(&case["host"]);
     let expect = &case["expect"];
     let want = expect["outcome"].as_str().expect("expect.outcome");
@@ -54,7 +71,7 @@ fn run_case<T: Typed>(m: &T, case: &J) {
             return;
         }
     };
-    let outcome = m.decide(&typed, &host.observe(&m.observe(&typed)));
+    let outcome = m.decide(&typed, &look(m, &typed, &host));
     match outcome {
         Outcome::Unchanged(r) => {
             assert_eq!(want, "unchanged", "{name}: {:?}", r.msg);
@@ -62,8 +79,12 @@ fn run_case<T: Typed>(m: &T, case: &J) {
         }
         Outcome::Fail(f) => {
             assert_eq!(want, "fail", "{name}: failed with {}", f.msg);
-            assert_eq!(f.msg, expect["msg"].as_str().unwrap(), "{name}");
-            check_report(name, &f.into_plan(), &J::Null);
+            if let Some(m) = expect.get("msg").and_then(J::as_str) {
+                assert_eq!(f.msg, m, "{name}");
+            }
+            let mut values = expect.clone();
+            values.as_object_mut().map(|o| o.remove("msg"));
+            check_report(name, &f.into_plan(), &values);
         }
         Outcome::Change {
             change,
@@ -100,7 +121,7 @@ fn run_case<T: Typed>(m: &T, case: &J) {
                 simulated,
                 "{name}: a change with scripts needs `after:`, the state they leave"
             );
-            let again = m.decide(&typed, &after.observe(&m.observe(&typed)));
+            let again = m.decide(&typed, &look(m, &typed, &after));
             // A command without `creates` runs every time (`again: change`).
             match expect.get("again").and_then(J::as_str) {
                 Some("change") => assert!(
@@ -125,24 +146,76 @@ fn run_case<T: Typed>(m: &T, case: &J) {
     }
 }
 
+/// Runs one case of a controller action: the result from the arguments and the case's
+/// variables (`host: {vars: ...}`); `outcome` is `ok`, `skipped` or `fail`.
+fn run_action<A: super::Action>(a: &A, case: &J, args_v: &minijinja::Value) {
+    let name = case["name"].as_str().expect("every case has a name");
+    let args = Args::from_value(a.name(), a.spec(), args_v).expect("arguments the spec accepts");
+    let host = Host::from_json(&case["host"]);
+    let expect = &case["expect"];
+    let want = expect["outcome"].as_str().expect("expect.outcome");
+    let r = match a.act(&args, &host) {
+        Ok(r) => r,
+        Err(e) => super::Failure::from_error(e).into_plan(),
+    };
+    let got = if r.failed {
+        "fail"
+    } else if r.skipped.is_some() {
+        "skipped"
+    } else {
+        "ok"
+    };
+    assert_eq!(got, want, "{name}: {:?}", r.msg);
+    assert!(!r.changed, "{name}: an action changes nothing");
+    check_report(name, &r, expect);
+    if let Some(f) = expect.get("facts") {
+        let facts = crate::vars::map_value(r.facts.clone().unwrap_or_default());
+        let facts = serde_json::to_value(&facts).unwrap();
+        assert_eq!(&facts, f, "{name}: facts");
+    }
+}
+
 /// Runs every case of one table file; the number of cases run.
 fn run_file(path: &std::path::Path) -> usize {
     let text = std::fs::read_to_string(path).unwrap();
     let v = crate::yaml::value_from_yaml_str(&text).unwrap();
     let j = serde_json::to_value(&v).unwrap();
     let cases = j["cases"].as_array().expect("a list of cases");
-    for case in cases {
+    // The arguments as the YAML loader gives them: strings the user wrote are trusted, as in
+    // a playbook (`assert`'s conditions).
+    let yaml_cases = v.get_attr("cases").unwrap();
+    for (n, case) in cases.iter().enumerate() {
+        let args = yaml_cases
+            .get_item(&minijinja::Value::from(n))
+            .and_then(|c| c.get_attr("args"))
+            .unwrap();
+        let args = &args;
         let module = case.get("module").unwrap_or(&j["module"]);
         match module.as_str().unwrap() {
-            "lineinfile" => run_case(&super::super::lineinfile::LineInFile, case),
-            "group" => run_case(&super::super::group::Group, case),
-            "command" => run_case(&super::super::command::COMMAND.0, case),
-            "shell" => run_case(&super::super::command::SHELL.0, case),
-            "authorized_key" => run_case(&super::super::authorized_key::AuthorizedKey, case),
-            "file" => run_case(&super::super::file::File, case),
-            "copy" => run_case(&super::super::copy::Copy, case),
-            "systemd" => run_case(&super::super::systemd::SYSTEMD.0, case),
-            "user" => run_case(&super::super::user::User, case),
+            "lineinfile" => run_case(&super::super::lineinfile::LineInFile, case, args),
+            "group" => run_case(&super::super::group::Group, case, args),
+            "command" => run_case(&super::super::command::COMMAND.0, case, args),
+            "shell" => run_case(&super::super::command::SHELL.0, case, args),
+            "authorized_key" => run_case(&super::super::authorized_key::AuthorizedKey, case, args),
+            "file" => run_case(&super::super::file::File, case, args),
+            "copy" => run_case(&super::super::copy::Copy, case, args),
+            "systemd" => run_case(&super::super::systemd::SYSTEMD.0, case, args),
+            "user" => run_case(&super::super::user::User, case, args),
+            "stat" => run_case(&super::super::stat::Stat, case, args),
+            "getent" => run_case(&super::super::getent::Getent, case, args),
+            "ping" => run_case(&super::super::ping::Ping, case, args),
+            "service" => run_case(&super::super::service::Service, case, args),
+            "apt" => run_case(&super::super::apt::Apt, case, args),
+            "package" => run_case(&super::super::package::Package, case, args),
+            "tempfile" => run_case(&super::super::tempfile::TempFile, case, args),
+            "raw" => run_case(&super::super::raw::Raw, case, args),
+            "setup" => run_case(&super::super::setup::Setup, case, args),
+            "debug" => run_action(&super::super::debug::Debug, case, args),
+            "assert" => run_action(&super::super::assert::Assert, case, args),
+            "set_fact" => run_action(&super::super::set_fact::SetFact, case, args),
+            "fail" => run_action(&super::super::fail::Fail, case, args),
+            "group_by" => run_action(&super::super::inventory_ops::GroupBy, case, args),
+            "add_host" => run_action(&super::super::inventory_ops::AddHost, case, args),
             other => panic!("{}: no table runner for module {other}", path.display()),
         }
     }
