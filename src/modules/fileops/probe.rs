@@ -2,6 +2,7 @@
 //! checksum, owner and group lookups), with the per-connection memo of lookups.
 
 use super::*;
+use crate::modules::contract::Script;
 
 /// One path to look at.
 #[derive(Clone, Debug)]
@@ -25,13 +26,16 @@ pub enum ProbeCond {
 }
 
 impl ProbeCond {
-    fn test(&self) -> String {
+    /// `if TEST; then `, with the path quoted by the builder.
+    fn open_if(&self) -> Script {
         match self {
-            ProbeCond::IsDir(p) => format!("[ -d {} ]", quote(p)),
-            ProbeCond::Missing(p) => {
-                let q = quote(p);
-                format!("! [ -e {q} ] && ! [ -L {q} ]")
-            }
+            ProbeCond::IsDir(p) => Script::new().raw("if [ -d").arg(p).raw(" ]; then "),
+            ProbeCond::Missing(p) => Script::new()
+                .raw("if ! [ -e")
+                .arg(p)
+                .raw(" ] && ! [ -L")
+                .arg(p)
+                .raw(" ]; then "),
         }
     }
 }
@@ -170,19 +174,16 @@ pub(super) const STAT_LINES: usize = 19;
 /// The probe as one shell command (read-only). `known` are the memo keys whose lines are
 /// already at hand, so the script does not ask again. `tag` starts every line the probe
 /// itself writes (`@@<random token>:`), so no path, link target or name can pass for one.
-pub fn probe_script(req: &ProbeReq, known: &[String], tag: &str) -> String {
+pub fn probe_script(req: &ProbeReq, known: &[String], tag: &str) -> Script {
     let has = |prefix: &str| known.iter().any(|k| k.starts_with(prefix));
-    // A newline, to tell link targets that hold one.
-    let mut s = String::from("nl='\n'\n");
+    // A newline, to tell link targets that hold one; the tag, for the lookups' lines.
+    let mut s = Script::new().raw("nl='\n'\n").set("tg", tag);
     if !has("probe-me:") {
         // `umask` is a builtin and one `id` gives uid, user, gid and group.
-        s.push_str(&format!(
-            "printf '{tag}M '; umask; printf '{tag}W '; LC_ALL=C id\n"
-        ));
+        s = s.raw("printf '%sM ' \"$tg\"; umask; printf '%sW ' \"$tg\"; LC_ALL=C id\n");
     }
     for (n, it) in req.items.iter().enumerate() {
-        let q = quote(&it.path);
-        s.push_str(&format!("echo '{tag}P'; p={q}; "));
+        s = s.raw("printf '%sP\\n' \"$tg\"\n").set("p", &it.path);
         // The same look asked twice (e.g. `file`'s `src` relative to two places that are the
         // same path) is answered once.
         let same = req.items[..n].iter().position(|o| {
@@ -192,44 +193,45 @@ pub fn probe_script(req: &ProbeReq, known: &[String], tag: &str) -> String {
                 && o.when == it.when
         });
         if let Some(t) = same {
-            s.push_str(&format!("echo '{tag}SAME {t}'\n"));
+            s = s.cmd("printf '%sSAME %s\\n' \"$tg\"", [t.to_string()]);
             continue;
         }
         if let Some(c) = &it.when {
-            s.push_str(&format!("if {}; then ", c.test()));
+            s = s.then(c.open_if());
         }
         // A followed path that an earlier item already read without following reads the
         // same unless it is a link: one `stat` (and checksum) instead of two; and a link's
         // targets were read with the twin.
         if let Some(t) = twin(req, n) {
-            s.push_str("if [ -L \"$p\" ]; then ");
-            probe_one(&mut s, it, false);
-            s.push_str(&format!("; else echo '{tag}SAME {t}'; fi"));
+            s = s
+                .raw("if [ -L \"$p\" ]; then ")
+                .then(probe_one(it, false))
+                .raw("; else printf '%sSAME %s\\n' \"$tg\"")
+                .arg(&t.to_string())
+                .raw("; fi");
         } else {
-            probe_one(&mut s, it, true);
+            s = s.then(probe_one(it, true));
         }
         if it.when.is_some() {
-            s.push_str("; else echo N; fi");
+            s = s.raw("; else echo N; fi");
         }
-        s.push('\n');
+        s = s.raw("\n");
     }
+    // An owner or group by name or number; without `getent`, the database file itself.
     if let Some(o) = req.owner.as_ref().filter(|_| !has("probe-user:")) {
-        let q = quote(o);
-        s.push_str(&format!(
-            "printf '{tag}U %s\\n' \"$(getent passwd -- {q} 2>/dev/null || n={q} awk -F: '$1==ENVIRON[\"n\"]||$3==ENVIRON[\"n\"]{{print;exit}}' /etc/passwd 2>/dev/null)\"\n"
-        ));
+        s = s.set("o", o).raw(
+            "printf '%sU %s\\n' \"$tg\" \"$(getent passwd -- \"$o\" 2>/dev/null || n=\"$o\" awk -F: '$1==ENVIRON[\"n\"]||$3==ENVIRON[\"n\"]{print;exit}' /etc/passwd 2>/dev/null)\"\n",
+        );
     }
     if let Some(g) = req.group.as_ref().filter(|_| !has("probe-group:")) {
-        let q = quote(g);
-        s.push_str(&format!(
-            "printf '{tag}G %s\\n' \"$(getent group -- {q} 2>/dev/null || n={q} awk -F: '$1==ENVIRON[\"n\"]||$3==ENVIRON[\"n\"]{{print;exit}}' /etc/group 2>/dev/null)\"\n"
-        ));
+        s = s.set("g", g).raw(
+            "printf '%sG %s\\n' \"$tg\" \"$(getent group -- \"$g\" 2>/dev/null || n=\"$g\" awk -F: '$1==ENVIRON[\"n\"]||$3==ENVIRON[\"n\"]{print;exit}' /etc/group 2>/dev/null)\"\n",
+        );
     }
     for t in &req.times {
-        s.push_str(&format!(
-            "printf '{tag}T %s\\n' \"$(date -d {} +%s 2>/dev/null)\"\n",
-            quote(t)
-        ));
+        s = s
+            .set("tm", t)
+            .raw("printf '%sT %s\\n' \"$tg\" \"$(date -d \"$tm\" +%s 2>/dev/null)\"\n");
     }
     s
 }
@@ -248,28 +250,30 @@ pub(super) fn twin(req: &ProbeReq, n: usize) -> Option<usize> {
 
 /// The `stat` of one path (`$p`) and what goes with it (a link's targets when `links`);
 /// prints `S…` or `N`.
-pub(super) fn probe_one(s: &mut String, it: &ProbeItem, links: bool) {
-    let l = if it.follow { "-L " } else { "" };
-    // A target holding a newline is told (`LNL`, `RNL`), never printed: it could pass for
-    // another line of the answer.
-    let targets = if links {
-        "if [ -L \"$p\" ]; then t=$(readlink -- \"$p\"); case $t in *\"$nl\"*) echo LNL;; *) printf 'L %s\\n' \"$t\";; esac; t=$(readlink -f -- \"$p\"); case $t in *\"$nl\"*) echo RNL;; *) printf 'R %s\\n' \"$t\";; esac; fi; "
+pub(super) fn probe_one(it: &ProbeItem, links: bool) -> Script {
+    let mut s = Script::new().raw(if it.follow {
+        "if stat -L -c"
     } else {
-        ""
-    };
-    s.push_str(&format!(
-        "if stat {l}-c {} -- \"$p\" 2>/dev/null; then {targets}\
-         printf A; [ -r \"$p\" ] && printf r; [ -w \"$p\" ] && printf w; [ -x \"$p\" ] && printf x; echo",
-        quote(STAT_FMT),
-    ));
-    if let Some(alg) = it.checksum {
-        let nolink = if it.follow { "" } else { " && ! [ -L \"$p\" ]" };
-        s.push_str(&format!(
-            "; if [ -f \"$p\" ] && [ -r \"$p\" ]{nolink}; then printf 'C '; {} <\"$p\"; fi",
-            alg.tool()
-        ));
+        "if stat -c"
+    });
+    s = s.arg(STAT_FMT).raw(" -- \"$p\" 2>/dev/null; then ");
+    if links {
+        // A target holding a newline is told (`LNL`, `RNL`), never printed: it could pass
+        // for another line of the answer.
+        s = s.raw("if [ -L \"$p\" ]; then t=$(readlink -- \"$p\"); case $t in *\"$nl\"*) echo LNL;; *) printf 'L %s\\n' \"$t\";; esac; t=$(readlink -f -- \"$p\"); case $t in *\"$nl\"*) echo RNL;; *) printf 'R %s\\n' \"$t\";; esac; fi; ");
     }
-    s.push_str("; else echo N; fi");
+    s = s.raw("printf A; [ -r \"$p\" ] && printf r; [ -w \"$p\" ] && printf w; [ -x \"$p\" ] && printf x; echo");
+    if let Some(alg) = it.checksum {
+        s = s.raw("; if [ -f \"$p\" ] && [ -r \"$p\" ]");
+        if !it.follow {
+            s = s.raw(" && ! [ -L \"$p\" ]");
+        }
+        s = s
+            .raw("; then printf 'C '; ")
+            .raw(alg.tool())
+            .raw(" <\"$p\"; fi");
+    }
+    s.raw("; else echo N; fi")
 }
 
 /// Runs one probe command, answering what it can from the connection's memo and keeping
@@ -327,7 +331,7 @@ fn probe_run(
             }
         }
     }
-    let mut script = probe_script(req, &known, &tag);
+    let mut script = probe_script(req, &known, &tag).text().to_string();
     if let Some((_, x)) = extra {
         script.push('\n');
         script.push_str(x);

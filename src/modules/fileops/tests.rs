@@ -100,7 +100,7 @@ fn probe_parses_stat_and_lookups() {
         .filter(|k| ctx.conn().unwrap().memo().get(k).is_some())
         .collect();
     assert_eq!(known.len(), 3, "{known:?}");
-    let again = probe_script(&req, &known, "@@T:");
+    let again = probe_script(&req, &known, "@@T:").text().to_string();
     assert!(
         !again.contains("getent") && !again.contains(" id"),
         "{again}"
@@ -121,7 +121,7 @@ fn probe_parses_stat_and_lookups() {
         ],
         ..ProbeReq::default()
     };
-    let script = probe_script(&twins, &[], "@@T:");
+    let script = probe_script(&twins, &[], "@@T:").text().to_string();
     assert_eq!(script.matches("stat ").count(), 4, "{script}");
     let t = probe(&mut ctx, &twins).unwrap();
     assert_eq!(t.states[0], t.states[1]);
