@@ -118,6 +118,10 @@ impl Host {
         h.verbosity = v.get("verbosity").and_then(J::as_u64).unwrap_or(0) as u8;
         h.read_var = v.get("read").and_then(s);
         h.diff = v.get("diff").and_then(J::as_bool).unwrap_or(true);
+        // Controller files (templates, scripts, vars files) come from tests/modules/files.
+        h.paths = SearchPaths {
+            dirs: vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/modules/files")],
+        };
         h
     }
 
