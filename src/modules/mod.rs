@@ -216,12 +216,11 @@ impl ModuleCtx<'_> {
             cmd
         } else {
             // Commands run in a subshell of the session shell, so the exports end with them.
-            let exports: Vec<String> = self
+            let exports = self
                 .env
                 .iter()
-                .map(|(k, v)| format!("export {k}={};", crate::shell::quote(v)))
-                .collect();
-            with_env = format!("{} {cmd}", exports.join(" "));
+                .fold(contract::Script::new(), |s, (k, v)| s.export(k, v));
+            with_env = format!("{}{cmd}", exports.text());
             &with_env
         };
         match self.conn.as_deref_mut() {

@@ -64,6 +64,24 @@ impl Script {
         self
     }
 
+    /// `export NAME=value` (the value quoted) for an `environment:` variable. A name that is
+    /// not a shell identifier (the executor refuses those before) is left out.
+    pub fn export(mut self, name: &str, value: &str) -> Script {
+        let valid = name
+            .chars()
+            .next()
+            .is_some_and(|c| c == '_' || c.is_ascii_alphabetic())
+            && name.chars().all(|c| c == '_' || c.is_ascii_alphanumeric());
+        if valid {
+            self.text.push_str("export ");
+            self.text.push_str(name);
+            self.text.push('=');
+            self.text.push_str(&quote(value));
+            self.text.push('\n');
+        }
+        self
+    }
+
     /// One more word, `$VAR` and a leading `~` expanded on the host as Python's
     /// `expanduser(expandvars(word))` would (`command`'s `expand_argument_vars`); every
     /// other byte literal.

@@ -12,7 +12,6 @@ use super::{Diff, ModuleCtx, Plan};
 use crate::connection::{
     temp_attrs_script, temp_beside_script, temp_fill_script, write_file_atomic, FileAttrs,
 };
-use crate::shell::quote;
 use anyhow::{anyhow, Result};
 use minijinja::Value;
 use std::collections::BTreeMap;

@@ -1,6 +1,7 @@
 //! Writing files: atomic writes with backup and validation (`put_file`).
 
 use super::*;
+use crate::modules::contract::Script;
 
 /// Where a written file's bytes come from.
 #[derive(Clone, Debug)]
@@ -81,7 +82,8 @@ pub fn put_file(
         // Keep the destination's suffix: validators often look at it (`nginx -t -c x.conf`).
         let base = basename(dest);
         if let Some(dot) = base.rfind('.').filter(|d| *d > 0) {
-            s.push_str(&format!("t=\"$t\"{}\n", quote(&base[dot..])));
+            let suffix = Script::new().set("sfx", &base[dot..]).raw("t=\"$t$sfx\"\n");
+            s.push_str(suffix.text());
         }
     }
     let stdin = match payload {
@@ -91,10 +93,10 @@ pub fn put_file(
             stdin
         }
         Payload::Remote { path, .. } => {
-            s.push_str(&format!(
-                ": >\"$t\"; set +C; cp -- {} \"$t\"\n",
-                quote(path)
-            ));
+            let copy = Script::new()
+                .set("src", path)
+                .raw(": >\"$t\"; set +C; cp -- \"$src\" \"$t\"\n");
+            s.push_str(copy.text());
             None
         }
         Payload::LocalFile { path, checksum, .. } => {
