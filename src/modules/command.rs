@@ -374,4 +374,23 @@ mod tests {
             "cd -P -- '/tmp x' 2>/dev/null || { printf %s @@DROVER_NO_CHDIR >&2; exit 1; }; {\n/bin/bash '-c' 'echo hi'\n}"
         );
     }
+
+    #[test]
+    fn a_run_reports_its_output_rc_and_times() {
+        use crate::modules::Module;
+        let mut h = crate::modules::fileops::testing::Harness::new();
+        let a = args(&[("_raw_params", "printf 'a\\nb\\n'")]);
+        let p = COMMAND.run(&mut h.ctx(), &a, false).unwrap();
+        assert!(p.changed && !p.failed, "{:?}", p.msg);
+        assert_eq!(p.values["stdout"].as_str(), Some("a\nb"));
+        assert_eq!(p.values["rc"].as_i64(), Some(0));
+        let start = p.values["start"].to_string();
+        assert_eq!(start.len(), 26, "{start}");
+        assert!(p.values["delta"].to_string().starts_with("0:00:0"));
+        let fail = COMMAND
+            .run(&mut h.ctx(), &args(&[("_raw_params", "false")]), false)
+            .unwrap();
+        assert!(fail.failed && fail.changed);
+        assert_eq!(fail.values["rc"].as_i64(), Some(1));
+    }
 }

@@ -37,6 +37,9 @@ impl Done {
 /// The most further looks one task takes.
 const MAX_LOOKS: usize = 4;
 
+/// The most stages of steps one change takes (`apply`, then `apply_more` until it is done).
+const MAX_STAGES: usize = 8;
+
 /// A [`Typed`] module registered as a [`Module`].
 pub struct Driven<T>(pub T);
 
@@ -140,7 +143,15 @@ impl<T: Typed> Driven<T> {
         let planned = report.clone();
         let mut done = Done::default();
         let mut steps = m.apply(&typed, &change);
+        let mut stages = 0;
         while !steps.is_empty() {
+            stages += 1;
+            if stages > MAX_STAGES {
+                anyhow::bail!(
+                    "invariant: the {} module asked for more than {MAX_STAGES} stages of steps",
+                    m.name()
+                );
+            }
             if let Err(e) = run_steps(ctx, &steps, &mut done) {
                 return catch_apply(planned, Err(e));
             }
@@ -204,9 +215,19 @@ fn run_steps(ctx: &mut ModuleCtx, steps: &[Step], done: &mut Done) -> Result<()>
             Step::Attrs { path, change } => {
                 fileops::run_script(ctx, "setting attributes", change.to_script(path).text())?
             }
-            Step::Exec { script, stdin } => done
-                .outputs
-                .push(ctx.run_with_stdin(script.text(), stdin.as_deref())?),
+            Step::Exec { script, stdin } => {
+                let start = std::time::Instant::now();
+                done.started = super::super::chrono_like_now();
+                let out = ctx.run_with_stdin(script.text(), stdin.as_deref())?;
+                done.took = start.elapsed();
+                done.ended = super::super::chrono_like_now();
+                let failed = out.rc != 0;
+                done.outputs.push(out);
+                if failed {
+                    done.stopped = true;
+                    break;
+                }
+            }
             Step::Observe(want) => done.observed.push(observe::gather(ctx, want)?),
             Step::Change { what, script, then } => {
                 let files = fileops::probe_after(ctx, Some((what, script.text())), then)?;

@@ -17,6 +17,8 @@
 
 mod driver;
 #[cfg(test)]
+mod driver_tests;
+#[cfg(test)]
 mod fixture;
 mod observe;
 mod script;
