@@ -1,6 +1,20 @@
 //! Ansible's time formats in results: `start`/`end` (`YYYY-MM-DD HH:MM:SS.ffffff`, UTC) and
 //! `delta` (`H:MM:SS.ffffff`).
 
+/// Days since the epoch as `YYYY-MM-DD` (Howard Hinnant's civil-from-days).
+pub fn ymd(days: i64) -> String {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
 /// A duration as Ansible's `delta`.
 pub fn format_delta(d: std::time::Duration) -> String {
     let s = d.as_secs();
@@ -20,18 +34,9 @@ pub fn chrono_like_now() -> String {
         .unwrap_or_default();
     let secs = now.as_secs() as i64;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
     format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{:06}",
+        "{} {:02}:{:02}:{:02}.{:06}",
+        ymd(days),
         rem / 3600,
         (rem / 60) % 60,
         rem % 60,

@@ -247,21 +247,8 @@ impl Typed for Group {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::fileops::testing::show;
     use crate::shell::join;
-
-    /// An argv shown with shell quoting, except that flags stay bare for readability.
-    fn show(v: &[String]) -> String {
-        v.iter()
-            .map(|w| {
-                if w.starts_with('-') && !w.contains(' ') {
-                    w.clone()
-                } else {
-                    join(&[w])
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
 
     fn entry(gid: u32) -> GroupEntry {
         GroupEntry {

@@ -64,6 +64,23 @@ impl Marks {
     }
 }
 
+/// Where a line starting with `prefix` begins in `text` (bytes: the answer may hold file
+/// content that is not UTF-8).
+pub fn line_start(text: &[u8], prefix: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = text[from..]
+        .windows(prefix.len())
+        .position(|w| w == prefix)
+        .map(|i| i + from)
+    {
+        if i == 0 || text[i - 1] == b'\n' {
+            return Some(i);
+        }
+        from = i + 1;
+    }
+    None
+}
+
 /// The sections of one answer.
 pub struct Sections<'a> {
     map: HashMap<&'a str, Vec<&'a str>>,

@@ -2,7 +2,7 @@
 //! of `fileops`, one file's content, and named read-only commands, in one round trip.
 
 use super::super::fileops::{self, Probe, ProbeReq};
-use super::super::sections::Marks;
+use super::super::sections::{line_start, Marks};
 use super::super::ModuleCtx;
 use super::Script;
 use anyhow::Result;
@@ -184,7 +184,7 @@ fn extra_script(marks: &Marks, want: &Observe) -> Script {
 fn split(marks: &Marks, files: Probe, tail: &[u8], stderr: &str, n_heads: usize) -> Observed {
     // Sections are text; the file blocks after them are bytes, each framed by its markers.
     let first_block = marks.line("content");
-    let start = find_line_start(tail, first_block.as_bytes()).unwrap_or(tail.len());
+    let start = line_start(tail, first_block.as_bytes()).unwrap_or(tail.len());
     let text = String::from_utf8_lossy(&tail[..start]);
     let parsed = marks.parse(&text);
     let sections = parsed
@@ -227,27 +227,11 @@ fn section_text(parsed: &super::super::sections::Sections, name: &str) -> String
     })
 }
 
-/// Where a line starting with `prefix` begins.
-fn find_line_start(text: &[u8], prefix: &[u8]) -> Option<usize> {
-    let mut from = 0;
-    while let Some(i) = text[from..]
-        .windows(prefix.len())
-        .position(|w| w == prefix)
-        .map(|i| i + from)
-    {
-        if i == 0 || text[i - 1] == b'\n' {
-            return Some(i);
-        }
-        from = i + 1;
-    }
-    None
-}
-
 /// The bytes of block `suffix` ("" for `read`, ".N" for head N): between its content marker
 /// line and its read marker (which ends the block with the read's status).
 fn block(marks: &Marks, blocks: &[u8], suffix: &str, stderr: &str) -> Content {
     let open = format!("{}\n", marks.line(&format!("content{suffix}")));
-    let Some(at) = find_line_start(blocks, open.as_bytes()) else {
+    let Some(at) = line_start(blocks, open.as_bytes()) else {
         return Content::Absent;
     };
     let after = &blocks[at + open.len()..];

@@ -346,7 +346,7 @@ fn probe_run(
     let rest = match extra {
         Some((marker, _)) => {
             let line = format!("{marker}\n");
-            let at = find_line(&out.stdout, line.as_bytes());
+            let at = crate::modules::sections::line_start(&out.stdout, line.as_bytes());
             let tail = match at {
                 Some(i) => {
                     let t = out.stdout.split_off(i);
@@ -396,17 +396,4 @@ fn probe_run(
         st.path = it.path.clone();
     }
     Ok((p, rest))
-}
-
-/// Where `line` (ending with its newline) starts a line of `text`.
-fn find_line(text: &[u8], line: &[u8]) -> Option<usize> {
-    let mut from = 0;
-    while from + line.len() <= text.len() {
-        let i = from + text[from..].windows(line.len()).position(|w| w == line)?;
-        if i == 0 || text[i - 1] == b'\n' {
-            return Some(i);
-        }
-        from = i + 1;
-    }
-    None
 }

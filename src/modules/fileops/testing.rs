@@ -114,3 +114,18 @@ pub fn mode_of(p: &std::path::Path) -> u32 {
         .map(|m| m.permissions().mode() & 0o7777)
         .unwrap_or(0)
 }
+
+/// An argv shown with shell quoting, except that flags stay bare for readability (decide
+/// tables of `user` and `group`).
+pub fn show(v: &[String]) -> String {
+    v.iter()
+        .map(|w| {
+            if w.starts_with('-') && !w.contains(' ') {
+                w.clone()
+            } else {
+                crate::shell::join(&[w])
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}

@@ -80,26 +80,14 @@ impl Decision {
     }
 }
 
-/// Days since the epoch as `YYYY-MM-DD` (Howard Hinnant's civil-from-days).
-pub fn ymd(days: i64) -> String {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
 pub(super) fn expire_days(expires: f64) -> Option<i64> {
     (expires >= 0.0).then(|| (expires / 86_400.0).floor() as i64)
 }
 
 pub(super) fn expire_arg(expires: f64) -> String {
-    expire_days(expires).map(ymd).unwrap_or_default()
+    expire_days(expires)
+        .map(crate::modules::clock::ymd)
+        .unwrap_or_default()
 }
 
 /// Decides the change. `strict` (outside check mode) fails on groups that do not exist; in

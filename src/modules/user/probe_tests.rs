@@ -1,17 +1,8 @@
 //! The account's observation and the key generation script.
 
+use super::tests::want;
 use super::*;
 use crate::modules::contract::Observed;
-
-fn want() -> UserWant {
-    UserWant {
-        name: "alice".into(),
-        present: true,
-        create_home: true,
-        update_always: true,
-        ..UserWant::default()
-    }
-}
 
 /// An observation with these sections.
 fn seen(sections: &[(&str, &str)]) -> Observed {

@@ -1,5 +1,6 @@
 use super::*;
-use crate::shell::join;
+use crate::modules::clock::ymd;
+use crate::modules::fileops::testing::show;
 
 #[test]
 fn a_password_in_a_tools_message_is_masked() {
@@ -18,21 +19,7 @@ fn a_password_in_a_tools_message_is_masked() {
     );
 }
 
-/// An argv shown with shell quoting, except that flags stay bare for readability.
-fn show(v: &[String]) -> String {
-    v.iter()
-        .map(|w| {
-            if w.starts_with('-') && !w.contains(' ') {
-                w.clone()
-            } else {
-                join(&[w])
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-fn want() -> UserWant {
+pub(super) fn want() -> UserWant {
     UserWant {
         name: "alice".into(),
         present: true,
