@@ -227,13 +227,7 @@ impl Typed for CommandModule {
 
     fn decide(&self, a: &CmdArgs, seen: &Observed) -> Outcome<()> {
         if seen.code("chdir").is_some() && seen.section("chdir") != "ok\n" {
-            return Outcome::Fail(
-                Failure::new("Unable to change directory before execution.")
-                    .with("cmd", a.shown.clone())
-                    .with("rc", ())
-                    .with("stdout", "")
-                    .with("stderr", ""),
-            );
+            return Outcome::Fail(unable_to_chdir(a.shown.clone()));
         }
         if let Some((path, skip_if_exists)) = &a.guard {
             let exists = seen.section("guard").trim() == "exists";
@@ -298,7 +292,7 @@ impl Typed for CommandModule {
         }
         let raw_err = out.stderr_str();
         if out.rc == 1 && raw_err == NO_CHDIR {
-            return unable_to_chdir(a.shown.clone());
+            return unable_to_chdir(a.shown.clone()).into_plan();
         }
         if out.rc == 2 && raw_err == NO_PROGRAM && !self.shell {
             plan = plan
@@ -313,14 +307,12 @@ impl Typed for CommandModule {
 }
 
 /// Ansible's result for a `chdir` that cannot be entered.
-fn unable_to_chdir(shown: Value) -> Plan {
-    let mut p = Plan::fail("Unable to change directory before execution.")
-        .with_value("cmd", shown)
-        .with_value("rc", ())
-        .with_value("stdout", "")
-        .with_value("stderr", "");
-    p.failed = true;
-    p
+fn unable_to_chdir(shown: Value) -> Failure {
+    Failure::new("Unable to change directory before execution.")
+        .with("cmd", shown)
+        .with("rc", ())
+        .with("stdout", "")
+        .with("stderr", "")
 }
 
 fn with_warnings(mut plan: Plan, warnings: Vec<String>) -> Plan {

@@ -141,16 +141,20 @@ fn lookup_script(name: &str) -> Script {
     Script::new().cmd("getent group --", [name])
 }
 
+/// The entry of `getent group`'s answer, if it is the group `name` (`getent group 1000`
+/// finds gid 1000: only an entry of that name is this group).
+fn entry_named(answer: &str, name: &str) -> Option<GroupEntry> {
+    answer
+        .lines()
+        .next()
+        .and_then(parse_group)
+        .filter(|g| g.name == name)
+}
+
 /// The group's entry from the lookup section: `None` when it does not exist.
 fn looked_up(seen: &Observed, section: &str, name: &str) -> Result<Option<GroupEntry>, Failure> {
     match seen.code(section) {
-        // `getent group 1000` finds gid 1000: only an entry of that name is this group.
-        Some(0) => Ok(seen
-            .section(section)
-            .lines()
-            .next()
-            .and_then(parse_group)
-            .filter(|g| g.name == name)),
+        Some(0) => Ok(entry_named(seen.section(section), name)),
         Some(2) => Ok(None),
         rc => Err(Failure::new(format!(
             "getent group {name} failed (rc={}): {}",
@@ -234,9 +238,8 @@ impl Typed for Group {
         }
         let after = &done.outputs[1];
         let entry = (after.rc == 0)
-            .then(|| after.stdout_str().lines().next().and_then(parse_group))
-            .flatten()
-            .filter(|g| g.name == want.name);
+            .then(|| entry_named(&after.stdout_str(), &want.name))
+            .flatten();
         match entry {
             Some(g) => report.with_value("gid", g.gid),
             None => report,

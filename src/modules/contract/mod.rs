@@ -119,6 +119,24 @@ impl<C> Outcome<C> {
             pending: None,
         }
     }
+
+    /// The same outcome with its change wrapped (a module that dispatches to another's
+    /// decision: `copy`'s file or tree, `service` on systemd or init scripts).
+    pub fn map<D>(self, f: impl FnOnce(C) -> D) -> Outcome<D> {
+        match self {
+            Outcome::Unchanged(r) => Outcome::Unchanged(r),
+            Outcome::Fail(e) => Outcome::Fail(e),
+            Outcome::Change {
+                change,
+                report,
+                pending,
+            } => Outcome::Change {
+                change: f(change),
+                report,
+                pending,
+            },
+        }
+    }
 }
 
 /// One step of applying a change, run in order by the driver; the first failing one fails

@@ -128,7 +128,7 @@ impl Typed for Copy {
     fn observe_again(&self, a: &CopyArgs, seen: &Observed) -> Option<Observe> {
         let n = seen.more.len();
         match a {
-            CopyArgs::One(cw) if n == 0 => cw.diff_look(seen),
+            CopyArgs::One(cw) => cw.next_look(seen),
             CopyArgs::Tree(t) if n == 0 => t.diff_look(&seen.files),
             CopyArgs::Remote(r) => {
                 let src = remote_source(r, seen).ok()?;
@@ -148,7 +148,7 @@ impl Typed for Copy {
     fn decide(&self, a: &CopyArgs, seen: &Observed) -> Outcome<CopyChange> {
         let heads = |i: usize| seen.more.get(i).map(|m| m.heads.as_slice()).unwrap_or(&[]);
         let out = match a {
-            CopyArgs::One(cw) => return one(cw.decide(&seen.files, heads(0).first())),
+            CopyArgs::One(cw) => return one(cw.decide_seen(seen)),
             CopyArgs::Tree(t) => return tree(t.decide(&seen.files, heads(0))),
             CopyArgs::Remote(r) => r,
         };
@@ -192,27 +192,11 @@ impl Typed for Copy {
 }
 
 fn one(o: Outcome<ContentChange>) -> Outcome<CopyChange> {
-    map_outcome(o, CopyChange::One)
+    o.map(CopyChange::One)
 }
 
 fn tree(o: Outcome<TreeChange>) -> Outcome<CopyChange> {
-    map_outcome(o, CopyChange::Tree)
-}
-
-fn map_outcome<C>(o: Outcome<C>, f: impl FnOnce(C) -> CopyChange) -> Outcome<CopyChange> {
-    match o {
-        Outcome::Unchanged(r) => Outcome::Unchanged(r),
-        Outcome::Fail(e) => Outcome::Fail(e),
-        Outcome::Change {
-            change,
-            report,
-            pending,
-        } => Outcome::Change {
-            change: f(change),
-            report,
-            pending,
-        },
-    }
+    o.map(CopyChange::Tree)
 }
 
 /// The `checksum` argument against the source's.

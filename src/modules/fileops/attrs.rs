@@ -154,15 +154,8 @@ impl AttrChange {
 
     /// The change on `path`; `no_deref` changes a symlink itself (`chown -h`).
     pub fn script(&self, path: &str, no_deref: bool) -> Script {
-        let (u, g) = (self.owner.map(|o| o.1), self.group.map(|g| g.1));
-        let who = match (u, g) {
-            (Some(u), Some(g)) => Some(("chown", format!("{u}:{g}"))),
-            (Some(u), None) => Some(("chown", u.to_string())),
-            (None, Some(g)) => Some(("chgrp", g.to_string())),
-            (None, None) => None,
-        };
         let mut s = Script::new();
-        if let Some((cmd, who)) = who {
+        if let Some((cmd, who)) = chown_ids(self.owner.map(|o| o.1), self.group.map(|g| g.1)) {
             s = s.raw(cmd);
             if no_deref {
                 s = s.raw(" -h");
@@ -197,6 +190,17 @@ impl AttrChange {
     }
 }
 
+/// The command that sets owner and/or group ids (`chown u:g`, `chown u`, `chgrp g`) and its
+/// operand, unquoted (the `Script` quotes it).
+fn chown_ids(owner: Option<u32>, group: Option<u32>) -> Option<(&'static str, String)> {
+    match (owner, group) {
+        (Some(u), Some(g)) => Some(("chown", format!("{u}:{g}"))),
+        (Some(u), None) => Some(("chown", u.to_string())),
+        (None, Some(g)) => Some(("chgrp", g.to_string())),
+        (None, None) => None,
+    }
+}
+
 /// Shell commands creating `path` and its missing parents, giving each new directory `mode`,
 /// owner and group (Ansible's `file state=directory` and `copy`'s makedirs).
 pub fn mkdirs_script(
@@ -220,13 +224,7 @@ pub fn mkdirs_script(
             s = s.raw(" -m").arg(&format!("{m:04o}"));
         }
         s = s.raw(" --").arg(c).raw("; ");
-        let who = match (owner, group) {
-            (Some(u), Some(g)) => Some(("chown", format!("{u}:{g}"))),
-            (Some(u), None) => Some(("chown", u.to_string())),
-            (None, Some(g)) => Some(("chgrp", g.to_string())),
-            (None, None) => None,
-        };
-        if let Some((cmd, who)) = who {
+        if let Some((cmd, who)) = chown_ids(owner, group) {
             s = s.raw(cmd).arg(&who).raw(" --").arg(c).raw("; ");
         }
         if let Some(m) = after {

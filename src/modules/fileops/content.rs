@@ -156,6 +156,16 @@ impl ContentWrite {
         })
     }
 
+    /// The further look a content write takes, once: the old content for a diff.
+    pub fn next_look(&self, seen: &Observed) -> Option<Observe> {
+        seen.more.is_empty().then(|| self.diff_look(seen)).flatten()
+    }
+
+    /// The decision from all that was seen (the old content from `next_look`).
+    pub fn decide_seen(&self, seen: &Observed) -> Outcome<ContentChange> {
+        self.decide(&seen.files, seen.more.first().and_then(|m| m.heads.first()))
+    }
+
     /// The decision, the result as predicted, the diff. `before`: the old content's first
     /// bytes, from `diff_look`.
     pub fn decide(&self, probe: &Probe, before: Option<&Content>) -> Outcome<ContentChange> {

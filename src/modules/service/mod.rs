@@ -182,25 +182,14 @@ impl Typed for Service {
             None => return Outcome::Fail(Failure::new("invariant: no service manager chosen")),
         };
         if on_systemd {
-            return match systemd::decide_unit(
+            return systemd::decide_unit(
                 &v.name,
                 &v.want,
                 Flags::default(),
                 seen,
                 a.assume_missing,
-            ) {
-                Outcome::Unchanged(r) => Outcome::Unchanged(r),
-                Outcome::Fail(f) => Outcome::Fail(f),
-                Outcome::Change {
-                    change,
-                    report,
-                    pending,
-                } => Outcome::Change {
-                    change: Change::Unit(change),
-                    report,
-                    pending,
-                },
-            };
+            )
+            .map(Change::Unit);
         }
         decide_on_sysv(v, parse_probe(seen.section("sysv")), a.assume_missing)
     }

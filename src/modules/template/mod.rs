@@ -79,12 +79,11 @@ impl Typed for Template {
     }
 
     fn observe_again(&self, cw: &ContentWrite, seen: &Observed) -> Option<Observe> {
-        seen.more.is_empty().then(|| cw.diff_look(seen)).flatten()
+        cw.next_look(seen)
     }
 
     fn decide(&self, cw: &ContentWrite, seen: &Observed) -> Outcome<ContentChange> {
-        let before = seen.more.first().and_then(|m| m.heads.first());
-        cw.decide(&seen.files, before)
+        cw.decide_seen(seen)
     }
 
     fn apply(&self, _cw: &ContentWrite, c: &ContentChange) -> Vec<Step> {
