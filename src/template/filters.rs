@@ -1052,7 +1052,9 @@ struct JsonStyle {
     ensure_ascii: bool,
 }
 
-fn json_string(out: &mut String, s: &str, ensure_ascii: bool) {
+/// A JSON string as Python's `json.dumps` writes it (`ensure_ascii` escapes all but
+/// printable ASCII).
+pub(crate) fn json_string(out: &mut String, s: &str, ensure_ascii: bool) {
     out.push('"');
     for c in s.chars() {
         match c {
