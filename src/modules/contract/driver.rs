@@ -116,14 +116,7 @@ impl<T: Typed> Driven<T> {
         if check {
             want.effects.clear();
         }
-        let mut seen = look(ctx, &want, check)?;
-        // Further looks, each formed from what the earlier ones saw (a bounded few).
-        for _ in 0..MAX_LOOKS {
-            let Some(more) = m.observe_again(&typed, &seen) else {
-                break;
-            };
-            seen.merge(look(ctx, &more, check)?);
-        }
+        let seen = look_all(m, &typed, &want, |o| look(ctx, o, check))?;
         let (change, mut report, pending) = match m.decide(&typed, &seen) {
             Outcome::Unchanged(report) => return Ok(report),
             Outcome::Fail(f) => return Ok(f.into_plan()),
@@ -162,6 +155,24 @@ impl<T: Typed> Driven<T> {
         }
         Ok(m.finish(&typed, &change, &done, report))
     }
+}
+
+/// The first look and the further ones, each formed from what the earlier ones saw (a
+/// bounded few); `gather` takes one look.
+pub(super) fn look_all<T: Typed>(
+    m: &T,
+    typed: &T::Args,
+    first: &observe::Observe,
+    mut gather: impl FnMut(&observe::Observe) -> Result<observe::Observed>,
+) -> Result<observe::Observed> {
+    let mut seen = gather(first)?;
+    for _ in 0..MAX_LOOKS {
+        let Some(more) = m.observe_again(typed, &seen) else {
+            break;
+        };
+        seen.merge(gather(&more)?);
+    }
+    Ok(seen)
 }
 
 /// Gathers an observation, unless it serves only a prediction and this is a real run.

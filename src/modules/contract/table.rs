@@ -46,14 +46,8 @@ fn check_report(case: &str, r: &Plan, expect: &J) {
 
 /// What the driver would gather on `host`: the first look and the further ones.
 fn look<T: Typed>(m: &T, typed: &T::Args, host: &Host) -> super::Observed {
-    let mut seen = host.observe(&m.observe(typed));
-    for _ in 0..4 {
-        let Some(more) = m.observe_again(typed, &seen) else {
-            break;
-        };
-        seen.merge(host.observe(&more));
-    }
-    seen
+    super::driver::look_all(m, typed, &m.observe(typed), |o| Ok(host.observe(o)))
+        .expect("a fixture's look cannot fail")
 }
 
 /// Runs one case of module `m`.
