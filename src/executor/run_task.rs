@@ -8,7 +8,7 @@ use super::context::{layers, PlayCtx};
 use super::host::HostState;
 use super::result::{HostResult, ItemResult, Status};
 use crate::connection::{self, is_deadline_exceeded, is_transport_error, Become};
-use crate::modules::{Args, Diff, FactKind, Module, ModuleCtx, Plan};
+use crate::modules::{Args, Diff, FactKind, Module, ModuleCtx, Plan, Verdict};
 use crate::playbook::{search_paths, Task};
 use crate::template::Tmpl;
 use crate::vars::{map_value, Layer, Scope, VarMap};
@@ -1075,7 +1075,7 @@ fn time_limit(pc: &PlayCtx, task: &Task) -> u64 {
 /// has changed something (a plan only reads; `apply`, which runs commands too, writes).
 fn run_module(module: &dyn Module, mctx: &mut ModuleCtx, args: &Args, check: bool) -> Result<Plan> {
     let res = module.run(mctx, args, check);
-    let applied = res.as_ref().map_or(true, |p| p.changed || p.failed);
+    let applied = res.as_ref().map_or(true, |p| p.changed() || p.failed());
     if !check && applied && may_touch_accounts(module, args) {
         if let Some(c) = mctx.conn.as_deref_mut() {
             c.memo().clear();
@@ -1099,25 +1099,24 @@ type Facts = Option<(VarMap, FactKind)>;
 
 fn plan_to_result(plan: Plan, check: bool, diff: bool) -> (Status, Value, Vec<Diff>, Facts) {
     let mut m = plan.values;
-    let status = if plan.failed {
-        Status::Failed
-    } else if plan.skipped.is_some() || (check && plan.skip_in_check && plan.changed) {
-        Status::Skipped
-    } else if plan.changed {
-        Status::Changed
-    } else {
-        Status::Ok
+    let status = match &plan.verdict {
+        Verdict::Failed { .. } => Status::Failed,
+        Verdict::Skipped(_) => Status::Skipped,
+        Verdict::Unpredictable if check => Status::Skipped,
+        Verdict::Changed | Verdict::Unpredictable => Status::Changed,
+        Verdict::Unchanged => Status::Ok,
     };
     // A command that ran and failed still changed the host (Ansible reports `changed`), so
     // `failed_when: false` turns it into a change, not an ok.
-    let changed = status == Status::Changed || (status == Status::Failed && plan.changed && !check);
+    let changed =
+        status == Status::Changed || (plan.verdict == Verdict::Failed { changed: true } && !check);
     m.insert("changed".into(), Value::from(changed));
     if status == Status::Failed {
         m.insert("failed".into(), Value::from(true));
     } else {
         m.entry("failed".into()).or_insert(Value::from(false));
     }
-    if let Some(reason) = &plan.skipped {
+    if let Verdict::Skipped(reason) = &plan.verdict {
         m.insert("skipped".into(), Value::from(true));
         m.insert("skipped_reason".into(), Value::from(reason.as_str()));
     } else if status == Status::Skipped {

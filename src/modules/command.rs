@@ -7,7 +7,7 @@ use super::clock::format_delta;
 use super::contract::{
     Done, Driven, Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed,
 };
-use super::{Args, Plan, Spec};
+use super::{Args, Plan, Spec, Verdict};
 use crate::shell::split;
 use anyhow::{bail, Result};
 use minijinja::Value;
@@ -255,7 +255,9 @@ impl Typed for CommandModule {
             .with_value("rc", 0)
             .with_value("stdout", "")
             .with_value("stderr", "");
-        report.skip_in_check = a.guard.is_none();
+        if a.guard.is_none() {
+            report.verdict = Verdict::Unpredictable;
+        }
         report.msg = Some("Command would have run if not in check mode".into());
         Outcome::change((), with_warnings(report, a.warnings.clone()))
     }
@@ -287,7 +289,7 @@ impl Typed for CommandModule {
             .with_value("delta", format_delta(done.took));
         plan.msg = None;
         if out.rc != 0 {
-            plan.failed = true;
+            plan.mark_failed(true);
             plan.msg = Some("non-zero return code".into());
         }
         let raw_err = out.stderr_str();
@@ -373,7 +375,7 @@ mod tests {
         let mut h = crate::modules::fileops::testing::Harness::new();
         let a = args(&[("_raw_params", "printf 'a\\nb\\n'")]);
         let p = COMMAND.run(&mut h.ctx(), &a, false).unwrap();
-        assert!(p.changed && !p.failed, "{:?}", p.msg);
+        assert!(p.changed() && !p.failed(), "{:?}", p.msg);
         assert_eq!(p.values["stdout"].as_str(), Some("a\nb"));
         assert_eq!(p.values["rc"].as_i64(), Some(0));
         let start = p.values["start"].to_string();
@@ -382,7 +384,7 @@ mod tests {
         let fail = COMMAND
             .run(&mut h.ctx(), &args(&[("_raw_params", "false")]), false)
             .unwrap();
-        assert!(fail.failed && fail.changed);
+        assert!(fail.failed() && fail.changed());
         assert_eq!(fail.values["rc"].as_i64(), Some(1));
     }
 }

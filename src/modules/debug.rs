@@ -4,7 +4,7 @@
 //! error fails the task; `verbosity` above the run's `-v` count skips it.
 
 use super::contract::{Action, Resolve};
-use super::{Args, Plan, Spec};
+use super::{Args, Plan, Spec, Verdict};
 use anyhow::Result;
 use minijinja::value::ValueKind;
 use minijinja::Value;
@@ -44,7 +44,7 @@ impl Action for Debug {
         let verbosity = args.int("verbosity")?.unwrap_or(0);
         if verbosity > i64::from(env.verbosity()) {
             let mut plan = Plan::unchanged();
-            plan.skipped = Some("Verbosity threshold not met.".into());
+            plan.verdict = Verdict::Skipped("Verbosity threshold not met.".into());
             return Ok(plan);
         }
         let (msg, var) = (raw(args, "msg"), raw(args, "var"));

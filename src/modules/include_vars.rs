@@ -254,10 +254,8 @@ fn fail(message: &str, files: &[PathBuf]) -> Plan {
         .iter()
         .map(|f| Value::from(f.display().to_string()))
         .collect();
-    let mut plan = Plan::fail(message.to_string())
+    Plan::fail(message.to_string())
         .with_value("message", message)
         .with_value("ansible_included_var_files", shown)
-        .with_value("ansible_facts", map_value(VarMap::new()));
-    plan.failed = true;
-    plan
+        .with_value("ansible_facts", map_value(VarMap::new()))
 }

@@ -80,21 +80,35 @@ pub enum FactKind {
     ModuleFacts,
 }
 
+/// How a task ended, as its module reports it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Verdict {
+    #[default]
+    Unchanged,
+    /// It changes the host (in check mode: would).
+    Changed,
+    /// It changes the host, and check mode cannot predict how (`command` without `creates`):
+    /// reported as skipped there, as Ansible does.
+    Unpredictable,
+    /// It failed (`assert`, `fail`, a missing source file, a command exiting non-zero);
+    /// `changed` when the host was changed before it failed (a command that ran).
+    Failed { changed: bool },
+    /// The module decided to skip, with Ansible's `skipped_reason` (`debug` below its
+    /// `verbosity`).
+    Skipped(String),
+}
+
 /// A task's result as a module reports it: whether it changed the host (or would), its
 /// return values, diffs and message.
 #[derive(Clone, Default)]
 pub struct Plan {
-    /// Whether the task changes the host (or, in check mode, would).
-    pub changed: bool,
+    /// How the task ended: unchanged, changed (or, in check mode, would change), failed or
+    /// skipped.
+    pub verdict: Verdict,
     /// Return values (Ansible's keys), as predicted; `finish` may add to them.
     pub values: VarMap,
     pub diffs: Vec<Diff>,
     pub msg: Option<String>,
-    /// The task cannot be predicted in check mode (e.g. `command` without `creates`): it is
-    /// reported as skipped there, as Ansible does.
-    pub skip_in_check: bool,
-    /// The module failed while probing (e.g. `assert`, `fail`, a missing source file).
-    pub failed: bool,
     /// Facts to set on the host (`set_fact`, `setup`).
     pub facts: Option<VarMap>,
     /// What kind of variables `facts` are.
@@ -108,8 +122,6 @@ pub struct Plan {
     /// Values only a prediction reports (`file`'s warnings about an owner an earlier task
     /// creates): the driver adds them in check mode.
     pub check_values: Vec<(String, Value)>,
-    /// The module decided to skip (`skipped_reason`), e.g. `debug` below its `verbosity`.
-    pub skipped: Option<String>,
     /// The result's `diff` as the module returns it (the `file` module's `{before, after}`
     /// dicts, changed or not), in diff mode; otherwise `diff` is built from `diffs`.
     pub diff_value: Option<Value>,
@@ -121,10 +133,30 @@ impl Plan {
         Plan::default()
     }
 
+    /// Whether the task changed the host (or, in check mode, would), failed or not.
+    pub fn changed(&self) -> bool {
+        matches!(
+            self.verdict,
+            Verdict::Changed | Verdict::Unpredictable | Verdict::Failed { changed: true }
+        )
+    }
+
+    pub fn failed(&self) -> bool {
+        matches!(self.verdict, Verdict::Failed { .. })
+    }
+
+    /// Marks the task failed; a host it changed before failing stays changed only when
+    /// `keep_change` says so (a command that ran).
+    pub fn mark_failed(&mut self, keep_change: bool) {
+        self.verdict = Verdict::Failed {
+            changed: keep_change && self.changed(),
+        };
+    }
+
     /// A failed plan with a message.
     pub fn fail(msg: impl Into<String>) -> Plan {
         Plan {
-            failed: true,
+            verdict: Verdict::Failed { changed: false },
             msg: Some(msg.into()),
             ..Plan::default()
         }

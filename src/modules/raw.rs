@@ -2,7 +2,7 @@
 //! Ansible uses to bootstrap a host. Skipped in check mode, as Ansible skips it.
 
 use super::contract::{Done, Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed};
-use super::{Args, Plan, Spec};
+use super::{Args, Plan, Spec, Verdict};
 use anyhow::Result;
 
 pub struct Raw;
@@ -50,7 +50,7 @@ impl Typed for Raw {
 
     fn decide(&self, _a: &RawArgs, _seen: &Observed) -> Outcome<()> {
         let mut report = Plan::unchanged();
-        report.skip_in_check = true;
+        report.verdict = Verdict::Unpredictable;
         Outcome::change((), report)
     }
 
@@ -82,7 +82,7 @@ pub fn command_result(report: Plan, out: &crate::connection::Output) -> Plan {
         .with_value("stdout", stdout)
         .with_value("stderr", stderr);
     if out.rc != 0 {
-        plan.failed = true;
+        plan.mark_failed(true);
         plan.msg = Some("non-zero return code".into());
     }
     plan

@@ -5,7 +5,7 @@
 
 use super::contract::{Done, Observe, Observed, Outcome, Resolve, Step, Typed};
 use super::fileops::{fail, read_source};
-use super::{Args, Plan, Spec};
+use super::{Args, Plan, Spec, Verdict};
 use anyhow::Result;
 
 type Script = super::contract::Script;
@@ -135,7 +135,9 @@ impl Typed for ScriptModule {
             }
         }
         let mut report = Plan::unchanged();
-        report.skip_in_check = a.guard.is_none();
+        if a.guard.is_none() {
+            report.verdict = Verdict::Unpredictable;
+        }
         Outcome::change((), report)
     }
 

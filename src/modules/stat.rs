@@ -240,7 +240,7 @@ mod tests {
 
     fn stat_of(h: &mut Harness, a: serde_json::Value) -> Value {
         let plan = Driven(Stat).run(&mut h.ctx(), &args(a), true).unwrap();
-        assert!(!plan.changed && !plan.failed, "{:?}", plan.msg);
+        assert!(!plan.changed() && !plan.failed(), "{:?}", plan.msg);
         plan.values["stat"].clone()
     }
 

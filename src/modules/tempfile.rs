@@ -4,7 +4,7 @@
 //! the host; like Ansible's module it cannot run in check mode (it is skipped there).
 
 use super::contract::{Done, Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed};
-use super::{Args, Plan, Spec};
+use super::{Args, Plan, Spec, Verdict};
 
 pub struct TempFile;
 
@@ -88,7 +88,7 @@ impl Typed for TempFile {
     }
     fn decide(&self, _a: &TempArgs, _seen: &Observed) -> Outcome<()> {
         let mut report = Plan::unchanged();
-        report.skip_in_check = true;
+        report.verdict = Verdict::Unpredictable;
         Outcome::change((), report)
     }
     fn apply(&self, a: &TempArgs, _c: &()) -> Vec<Step> {

@@ -36,7 +36,7 @@
 
 use super::contract::{Done, Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed};
 use super::fileops::fail_with;
-use super::{Args, Diff, Plan, Spec};
+use super::{Args, Diff, Plan, Spec, Verdict};
 use anyhow::Result;
 use minijinja::Value;
 use std::collections::BTreeMap;
@@ -328,8 +328,7 @@ fn finish_apt(
     mut plan: Plan,
 ) -> Result<Plan, Box<Plan>> {
     let fail = |mut plan: Plan, f: Failure| {
-        plan.failed = true;
-        plan.changed = false;
+        plan.mark_failed(false);
         plan.msg = Some(f.msg);
         plan.values.extend(f.values);
         Box::new(plan)
@@ -365,7 +364,11 @@ fn finish_apt(
             op = after_update_op(req, done).map_err(|f| fail(plan.clone(), f))?;
         }
     }
-    plan.changed = c.update && !req.has_package_work();
+    plan.verdict = if c.update && !req.has_package_work() {
+        Verdict::Changed
+    } else {
+        Verdict::Unchanged
+    };
     if let Some(op) = &op {
         let seen = observed.next().ok_or_else(|| Box::new(plan.clone()))?;
         let (so, se, changes) = tracked_result(req, op, seen).map_err(|f| fail(plan.clone(), f))?;
@@ -373,7 +376,7 @@ fn finish_apt(
             plan.values.insert(key, v);
         }
         if !changes.is_empty() {
-            plan.changed = true;
+            plan.verdict = Verdict::Changed;
             plan.diffs.push(diff_of(&changes));
             plan.msg = Some(summary(&changes));
         }

@@ -3,7 +3,7 @@
 //! here, once; broken connections and deadlines pass through as errors.
 
 use super::super::fileops::{self, catch, catch_apply};
-use super::super::{Args, Module, ModuleCtx, Plan, SearchPaths, Spec};
+use super::super::{Args, Module, ModuleCtx, Plan, SearchPaths, Spec, Verdict};
 use super::{observe, Action, Outcome, Resolve, Step, Typed};
 use crate::connection::Output;
 use anyhow::Result;
@@ -126,7 +126,9 @@ impl<T: Typed> Driven<T> {
                 pending,
             } => (change, report, pending),
         };
-        report.changed = true;
+        if report.verdict != Verdict::Unpredictable {
+            report.verdict = Verdict::Changed;
+        }
         if check {
             return Ok(report);
         }

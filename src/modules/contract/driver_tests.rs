@@ -118,7 +118,7 @@ fn check_mode_runs_no_effect_and_no_step() {
     let p = Driven(Probe)
         .run(&mut h.ctx(), &args(dir.path(), &[]), true)
         .unwrap();
-    assert!(p.changed && !p.failed);
+    assert!(p.changed() && !p.failed());
     assert_eq!(p.msg.as_deref(), Some("would do"));
     assert!(!exists(dir.path(), "effect") && !exists(dir.path(), "second"));
     // The look only a prediction needs was taken.
@@ -132,7 +132,7 @@ fn a_real_run_runs_effects_steps_and_stages_but_not_prediction_looks() {
     let p = Driven(Probe)
         .run(&mut h.ctx(), &args(dir.path(), &[]), false)
         .unwrap();
-    assert!(p.changed && !p.failed, "{:?}", p.msg);
+    assert!(p.changed() && !p.failed(), "{:?}", p.msg);
     assert!(exists(dir.path(), "effect") && exists(dir.path(), "second"));
     assert!(exists(dir.path(), "stage"), "apply_more's stage ran");
     assert!(!exists(dir.path(), "looked"));
@@ -144,12 +144,12 @@ fn a_pending_failure_fails_a_real_run_before_any_step() {
     let mut h = Harness::new();
     let a = args(dir.path(), &[("pending", true)]);
     let p = Driven(Probe).run(&mut h.ctx(), &a, false).unwrap();
-    assert!(p.failed && !p.changed);
+    assert!(p.failed() && !p.changed());
     assert_eq!(p.msg.as_deref(), Some("needs an earlier task"));
     assert!(!exists(dir.path(), "second") && !exists(dir.path(), "stage"));
     // Check mode predicts the change instead.
     let p = Driven(Probe).run(&mut h.ctx(), &a, true).unwrap();
-    assert!(p.changed && !p.failed);
+    assert!(p.changed() && !p.failed());
 }
 
 #[test]
@@ -196,7 +196,7 @@ fn a_failing_exec_stops_the_steps_and_stages_after_it() {
     let mut h = Harness::new();
     let a = args(dir.path(), &[("fail_first", true)]);
     let p = Driven(Probe).run(&mut h.ctx(), &a, false).unwrap();
-    assert!(p.failed);
+    assert!(p.failed());
     assert_eq!(p.msg.as_deref(), Some("first step failed"));
     assert!(
         !exists(dir.path(), "second"),

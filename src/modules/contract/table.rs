@@ -154,15 +154,15 @@ fn run_action<A: super::Action>(a: &A, case: &J, args_v: &minijinja::Value) {
         Ok(r) => r,
         Err(e) => super::Failure::from_error(e).into_plan(),
     };
-    let got = if r.failed {
+    let got = if r.failed() {
         "fail"
-    } else if r.skipped.is_some() {
+    } else if matches!(r.verdict, crate::modules::Verdict::Skipped(_)) {
         "skipped"
     } else {
         "ok"
     };
     assert_eq!(got, want, "{name}: {:?}", r.msg);
-    assert!(!r.changed, "{name}: an action changes nothing");
+    assert!(!r.changed(), "{name}: an action changes nothing");
     check_report(name, &r, expect);
     if let Some(f) = expect.get("facts") {
         let facts = crate::vars::map_value(r.facts.clone().unwrap_or_default());

@@ -65,7 +65,7 @@ fn content_write_check_idempotent_and_diff() {
 
     // force: no leaves an existing file alone.
     let c = args(json!({"content": "other\n", "dest": s(&f), "force": false}));
-    assert!(!COPY.run(&mut h.ctx(), &c, true).unwrap().changed);
+    assert!(!COPY.run(&mut h.ctx(), &c, true).unwrap().changed());
 }
 
 #[test]
@@ -110,11 +110,11 @@ fn src_file_into_directory_and_missing_source() {
     // A missing parent without the trailing slash fails.
     let c = args(json!({"src": "app.conf", "dest": s(&out.join("zz/app.conf"))}));
     let plan = COPY.run(&mut h.ctx(), &c, false).unwrap();
-    assert!(plan.failed && plan.msg.unwrap().contains("does not exist"));
+    assert!(plan.failed() && plan.msg.unwrap().contains("does not exist"));
 
     let d = args(json!({"src": "nope.conf", "dest": s(&out)}));
     let plan = COPY.run(&mut h.ctx(), &d, false).unwrap();
-    assert!(plan.failed);
+    assert!(plan.failed());
     let msg = plan.msg.unwrap();
     assert!(
         msg.contains("nope.conf") && msg.contains(s(&role.join("files"))),
@@ -208,9 +208,9 @@ fn validate_failure_leaves_dest() {
     let mut h = Harness::new();
     let a = args(json!({"content": "broken\n", "dest": s(&f), "validate": "grep -qx ok %s"}));
     let plan = COPY.run(&mut h.ctx(), &a, true).unwrap();
-    assert!(plan.changed);
+    assert!(plan.changed());
     let done = COPY.run(&mut h.ctx(), &a, false).unwrap();
-    assert!(done.failed);
+    assert!(done.failed());
     assert_eq!(done.msg.as_deref(), Some("failed to validate"));
     assert_eq!(std::fs::read_to_string(&f).unwrap(), "ok\n");
 }
@@ -221,7 +221,7 @@ fn content_into_directory_fails() {
     let mut h = Harness::new();
     let a = args(json!({"content": "x", "dest": s(dir.path())}));
     let plan = COPY.run(&mut h.ctx(), &a, false).unwrap();
-    assert!(plan.failed);
+    assert!(plan.failed());
     assert_eq!(
         plan.msg.as_deref(),
         Some("can not use content with a dir as dest")

@@ -44,7 +44,7 @@ fn file_mode_symbolic_and_touch() {
     let plan = FILE
         .run(&mut h.ctx(), &args(json!({"path": s(&f)})), false)
         .unwrap();
-    assert!(plan.failed);
+    assert!(plan.failed());
     assert_eq!(
         plan.msg.unwrap(),
         format!("file ({}) is absent, cannot continue", s(&f))
@@ -53,17 +53,17 @@ fn file_mode_symbolic_and_touch() {
     // touch creates; touch is always changed.
     let t = args(json!({"path": s(&f), "state": "touch", "mode": "0640"}));
     let snap = snapshot(dir.path());
-    assert!(FILE.run(&mut h.ctx(), &t, true).unwrap().changed);
+    assert!(FILE.run(&mut h.ctx(), &t, true).unwrap().changed());
     assert_eq!(snapshot(dir.path()), snap);
     let done = run(&mut h, &t);
     assert_eq!(done.values["dest"].as_str(), Some(s(&f)));
     assert_eq!(mode_of(&f), 0o640);
-    assert!(FILE.run(&mut h.ctx(), &t, true).unwrap().changed);
+    assert!(FILE.run(&mut h.ctx(), &t, true).unwrap().changed());
     // …unless both times are preserved.
     let tp = args(
         json!({"path": s(&f), "state": "touch", "modification_time": "preserve", "access_time": "preserve"}),
     );
-    assert!(!FILE.run(&mut h.ctx(), &tp, true).unwrap().changed);
+    assert!(!FILE.run(&mut h.ctx(), &tp, true).unwrap().changed());
 
     let a = args(json!({"path": s(&f), "mode": "u+x,g-r"}));
     let (predicted, _) = cycle(&mut h, dir.path(), &a);
@@ -112,12 +112,12 @@ fn links_symbolic_and_hard() {
     // A missing source needs force.
     let c = args(json!({"path": s(&dir.path().join("dangling")), "src": "nope", "state": "link"}));
     let plan = FILE.run(&mut h.ctx(), &c, false).unwrap();
-    assert!(plan.failed && plan.msg.unwrap().contains("src file does not exist"));
+    assert!(plan.failed() && plan.msg.unwrap().contains("src file does not exist"));
 
     // Replacing a file needs force.
     let d = args(json!({"path": s(&other), "src": "target.txt", "state": "link"}));
     let plan = FILE.run(&mut h.ctx(), &d, false).unwrap();
-    assert!(plan.failed && plan.msg.unwrap().contains("refusing to convert from file"));
+    assert!(plan.failed() && plan.msg.unwrap().contains("refusing to convert from file"));
 
     // Hard link.
     let hl = dir.path().join("hard");
@@ -179,7 +179,7 @@ fn owner_and_group_by_name_and_number() {
     }
     let bad = args(json!({"path": s(&f), "owner": "no-such-user-drover"}));
     let plan = FILE.run(&mut h.ctx(), &bad, false).unwrap();
-    assert!(plan.failed);
+    assert!(plan.failed());
 }
 
 #[test]

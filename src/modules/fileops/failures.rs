@@ -92,8 +92,7 @@ pub fn catch_apply(mut plan: Plan, res: Result<Plan>) -> Result<Plan> {
         Ok(p) => Ok(p),
         Err(e) => match e.downcast::<TaskFail>() {
             Ok(f) => {
-                plan.failed = true;
-                plan.changed = false;
+                plan.mark_failed(false);
                 plan.msg = Some(f.msg);
                 for (k, v) in f.values {
                     plan.values.insert(k, v);

@@ -35,7 +35,7 @@ impl Harness {
     /// A real run: plan, then apply when the plan changes something.
     pub fn run(&mut self, m: &dyn Module, a: &Args) -> Plan {
         let done = m.run(&mut self.ctx(), a, false).expect("run");
-        assert!(!done.failed, "{:?}", done.msg);
+        assert!(!done.failed(), "{:?}", done.msg);
         done
     }
 
@@ -45,7 +45,7 @@ impl Harness {
         let snap = snapshot(dir);
         let predicted = m.run(&mut self.ctx(), a, true).expect("plan");
         assert!(
-            predicted.changed && !predicted.failed,
+            predicted.changed() && !predicted.failed(),
             "{:?}",
             predicted.msg
         );
@@ -53,7 +53,7 @@ impl Harness {
         let done = self.run(m, a);
         let again = m.run(&mut self.ctx(), a, true).expect("plan");
         assert!(
-            !again.changed && !again.failed,
+            !again.changed() && !again.failed(),
             "second run: {:?} {:?}",
             again.msg,
             again.diffs

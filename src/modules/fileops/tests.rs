@@ -143,7 +143,7 @@ fn unknown_owner_is_a_task_failure() {
     let (want, pending) = AttrWant::resolve(None, Some("no-such-user-drover"), None, &p);
     assert_eq!(want.owner.map(|o| o.id), Some(NOT_YET_ID));
     let plan = pending.unwrap().into_plan();
-    assert!(plan.failed);
+    assert!(plan.failed());
     assert_eq!(
         plan.msg.unwrap(),
         "chown failed: failed to look up user no-such-user-drover"

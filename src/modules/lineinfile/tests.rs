@@ -278,7 +278,7 @@ fn plan_apply_idempotent_and_check_mode() {
     // Check mode predicts the change and the diff, touching nothing.
     let snap = snapshot(dir.path());
     let plan = LINEINFILE.run(&mut h.ctx(), &a, true).unwrap();
-    assert!(plan.changed && !plan.failed, "{:?}", plan.msg);
+    assert!(plan.changed() && !plan.failed(), "{:?}", plan.msg);
     assert_eq!(
         plan.msg.as_deref(),
         Some("line added and ownership, perms or SE linux context changed")
@@ -289,7 +289,7 @@ fn plan_apply_idempotent_and_check_mode() {
     assert_eq!(snapshot(dir.path()), snap);
 
     let done = LINEINFILE.run(&mut h.ctx(), &a, false).unwrap();
-    assert!(!done.failed, "{:?}", done.msg);
+    assert!(!done.failed(), "{:?}", done.msg);
     assert_eq!(
         std::fs::read_to_string(&f).unwrap(),
         "a=1\n#port\nport=80\nb=2\n"
@@ -297,7 +297,7 @@ fn plan_apply_idempotent_and_check_mode() {
     assert_eq!(mode_of(&f), 0o600);
 
     let again = LINEINFILE.run(&mut h.ctx(), &a, true).unwrap();
-    assert!(!again.changed, "{:?}", again.msg);
+    assert!(!again.changed(), "{:?}", again.msg);
 
     // Absent removes, with a backup.
     let rm = args(json!({"path": p, "regexp": "^[ab]=", "state": "absent", "backup": true}));
@@ -310,7 +310,7 @@ fn plan_apply_idempotent_and_check_mode() {
         std::fs::read_to_string(backup).unwrap(),
         "a=1\n#port\nport=80\nb=2\n"
     );
-    assert!(!LINEINFILE.run(&mut h.ctx(), &rm, true).unwrap().changed);
+    assert!(!LINEINFILE.run(&mut h.ctx(), &rm, true).unwrap().changed());
 }
 
 #[test]
@@ -322,7 +322,7 @@ fn missing_file_create_and_errors() {
     let plan = LINEINFILE
         .run(&mut h.ctx(), &args(json!({"path": p, "line": "x"})), true)
         .unwrap();
-    assert!(plan.failed);
+    assert!(plan.failed());
     assert_eq!(
         plan.msg.unwrap(),
         format!("Destination {p} does not exist !")
@@ -331,11 +331,11 @@ fn missing_file_create_and_errors() {
     let a = args(json!({"path": p, "line": "x", "create": "yes"}));
     let snap = snapshot(dir.path());
     let plan = LINEINFILE.run(&mut h.ctx(), &a, true).unwrap();
-    assert!(plan.changed);
+    assert!(plan.changed());
     assert_eq!(snapshot(dir.path()), snap);
     LINEINFILE.run(&mut h.ctx(), &a, false).unwrap();
     assert_eq!(std::fs::read_to_string(&f).unwrap(), "x\n");
-    assert!(!LINEINFILE.run(&mut h.ctx(), &a, true).unwrap().changed);
+    assert!(!LINEINFILE.run(&mut h.ctx(), &a, true).unwrap().changed());
 
     let plan = LINEINFILE
         .run(
@@ -344,7 +344,7 @@ fn missing_file_create_and_errors() {
             true,
         )
         .unwrap();
-    assert!(plan.failed && plan.msg.unwrap().contains("is a directory"));
+    assert!(plan.failed() && plan.msg.unwrap().contains("is a directory"));
 }
 
 #[test]

@@ -211,7 +211,7 @@ impl Typed for Service {
         };
         let what = &sysv_steps(w)[done.outputs.len() - 1].1;
         let mut plan = report;
-        plan.failed = true;
+        plan.mark_failed(true);
         plan.msg = Some(format!(
             "Unable to {what} service {}: {}",
             w.name,

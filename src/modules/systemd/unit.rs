@@ -202,8 +202,7 @@ pub(crate) fn finish_unit(c: &UnitChange, done: &Done, report: Plan) -> Plan {
         _ => format!("Unable to {verb} service {name}: {}", out.stderr_str()),
     };
     let mut plan = report;
-    plan.failed = true;
-    plan.changed = false;
+    plan.mark_failed(false);
     plan.msg = Some(msg);
     plan
 }

@@ -211,7 +211,7 @@ mod tests {
         let snap = snapshot(&out);
         let predicted = TEMPLATE.run(&mut h.ctx(), &a, true).unwrap();
         assert!(
-            predicted.changed && !predicted.failed,
+            predicted.changed() && !predicted.failed(),
             "{:?}",
             predicted.msg
         );
@@ -221,13 +221,13 @@ mod tests {
         assert_eq!(snapshot(&out), snap);
 
         let done = TEMPLATE.run(&mut h.ctx(), &a, false).unwrap();
-        assert!(!done.failed, "{:?}", done.msg);
+        assert!(!done.failed(), "{:?}", done.msg);
         assert_eq!(std::fs::read_to_string(&dest).unwrap(), want);
         assert_eq!(mode_of(&dest), 0o600);
         assert_eq!(done.values["mode"].as_str(), Some("0600"));
 
         let again = TEMPLATE.run(&mut h.ctx(), &a, true).unwrap();
-        assert!(!again.changed, "{:?}", again.diffs);
+        assert!(!again.changed(), "{:?}", again.diffs);
     }
 
     #[test]
@@ -265,7 +265,7 @@ mod tests {
 
         let b = args(json!({"src": "missing.j2", "dest": "/tmp/x"}));
         let plan = TEMPLATE.run(&mut h.ctx(), &b, true).unwrap();
-        assert!(plan.failed);
+        assert!(plan.failed());
         let msg = plan.msg.unwrap();
         assert!(
             msg.contains("missing.j2") && msg.contains("templates"),
@@ -274,7 +274,7 @@ mod tests {
 
         let c = args(json!({"src": "bad.j2", "dest": dir.path().join("bad").to_str().unwrap()}));
         let plan = TEMPLATE.run(&mut h.ctx(), &c, true).unwrap();
-        assert!(plan.failed);
+        assert!(plan.failed());
         assert!(plan.msg.unwrap().contains("bad.j2"));
     }
 

@@ -174,8 +174,7 @@ pub(super) fn finish_user(u: &UserArgs, c: &UserChange, done: &Done, mut plan: P
         } else {
             "usermod"
         };
-        plan.failed = true;
-        plan.changed = false;
+        plan.mark_failed(false);
         plan.msg = Some(format!("user {} does not exist after {tool}", c.want.name));
         return plan;
     }
