@@ -134,67 +134,113 @@ pub fn join<S: AsRef<str>>(words: &[S]) -> String {
 }
 
 /// Splits a command line into words the way Python's `shlex.split` does (as Ansible's
-/// `command` module does): quotes group, backslash escapes outside single quotes.
+/// `command` module does, without comments).
 pub fn split(line: &str) -> Result<Vec<String>, String> {
+    Ok(split_words(line, false)?
+        .into_iter()
+        .map(|w| w.text)
+        .collect())
+}
+
+/// Splits a line like Python's `shlex.split(line, comments=True)`.
+pub fn shlex_split(line: &str) -> Result<Vec<Word>, String> {
+    split_words(line, true)
+}
+
+/// One word of a line and the character column (0-based) where it starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Word {
+    pub text: String,
+    pub col: usize,
+}
+
+/// Python's `shlex.split` in POSIX mode (whitespace is ` \t\r\n`): quotes group, a backslash
+/// escapes outside single quotes (inside double quotes only `\\` and `\"`), and with
+/// `comments` an unquoted `#` starts a comment. The one shell-word splitter.
+fn split_words(line: &str, comments: bool) -> Result<Vec<Word>, String> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum State {
+        Space,
+        Word,
+        Quote(char),
+        Escape(char),
+    }
     let mut words = Vec::new();
     let mut cur = String::new();
-    let mut in_word = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(ch) => cur.push(ch),
-                        None => return Err("no closing single quote".into()),
+    let mut start = 0;
+    let mut quoted = false;
+    let mut state = State::Space;
+    let mut push = |cur: &mut String, quoted: &mut bool, start: usize| {
+        if !cur.is_empty() || *quoted {
+            words.push(Word {
+                text: std::mem::take(cur),
+                col: start,
+            });
+        }
+        *quoted = false;
+    };
+    for (i, c) in line.chars().enumerate() {
+        match state {
+            State::Space | State::Word => {
+                if state == State::Space {
+                    start = i;
+                }
+                match c {
+                    ' ' | '\t' | '\r' | '\n' => {
+                        if state == State::Word {
+                            push(&mut cur, &mut quoted, start);
+                        }
+                        state = State::Space;
+                    }
+                    '#' if comments => {
+                        if state == State::Word {
+                            push(&mut cur, &mut quoted, start);
+                        }
+                        return Ok(words);
+                    }
+                    '\'' | '"' => {
+                        quoted = true;
+                        state = State::Quote(c);
+                    }
+                    '\\' => state = State::Escape('a'),
+                    _ => {
+                        cur.push(c);
+                        state = State::Word;
                     }
                 }
             }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => match chars.next() {
-                            Some(ch @ ('"' | '\\' | '$' | '`')) => cur.push(ch),
-                            Some('\n') => {}
-                            Some(ch) => {
-                                cur.push('\\');
-                                cur.push(ch);
-                            }
-                            None => return Err("no closing double quote".into()),
-                        },
-                        Some(ch) => cur.push(ch),
-                        None => return Err("no closing double quote".into()),
-                    }
+            State::Quote(q) => {
+                if c == q {
+                    state = State::Word;
+                } else if q == '"' && c == '\\' {
+                    state = State::Escape('"');
+                } else {
+                    cur.push(c);
                 }
             }
-            '\\' => {
-                in_word = true;
-                match chars.next() {
-                    Some('\n') => {}
-                    Some(ch) => cur.push(ch),
-                    None => return Err("no escaped character".into()),
+            State::Escape(from) => {
+                // Inside double quotes only `\\` and `\"` are escapes; others keep the backslash.
+                if from == '"' && c != '\\' && c != '"' {
+                    cur.push('\\');
                 }
-            }
-            c if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            c => {
-                in_word = true;
                 cur.push(c);
+                state = if from == '"' {
+                    State::Quote('"')
+                } else {
+                    State::Word
+                };
             }
         }
     }
-    if in_word {
-        words.push(cur);
+    match state {
+        State::Quote(_) => Err("no closing quotation".into()),
+        State::Escape(_) => Err("no escaped character".into()),
+        State::Word => {
+            push(&mut cur, &mut quoted, start);
+            Ok(words)
+        }
+        State::Space => Ok(words),
     }
-    Ok(words)
 }
 
 #[cfg(test)]
@@ -250,6 +296,11 @@ mod tests {
             ["echo", "a b", "c\"d", "e f"]
         );
         assert_eq!(split("  ").unwrap(), Vec::<String>::new());
+        // As Python's: no comments, a backslash before a backquote kept, an escaped newline kept.
+        assert_eq!(
+            split("echo # \"a\\`b\" c\\\nd").unwrap(),
+            ["echo", "#", "a\\`b", "c\nd"]
+        );
         assert!(split("echo 'oops").is_err());
     }
 

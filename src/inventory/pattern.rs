@@ -130,7 +130,11 @@ impl Matcher {
         if !term.contains(['*', '?', '[']) {
             return Ok(Matcher::Exact(term.to_string()));
         }
-        let re = glob_to_regex(term)?;
+        let re = crate::glob::translate(term).ok_or_else(|| {
+            format!(
+                "unbalanced `[` in host pattern `{term}`\nhint: close it with `]`, or use `~regex` for regular expressions"
+            )
+        })?;
         Regex::new(&re)
             .map(Matcher::Regex)
             .map_err(|_| format!("invalid glob in host pattern `{term}`"))
@@ -142,69 +146,6 @@ impl Matcher {
             Matcher::Regex(re) => re.is_match(name),
         }
     }
-}
-
-/// Python's `fnmatch.translate`, as an anchored Rust regex; an unclosed `[` is an error.
-fn glob_to_regex(glob: &str) -> Result<String, String> {
-    let chars: Vec<char> = glob.chars().collect();
-    let mut out = String::from("^(?s:");
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        i += 1;
-        match c {
-            '*' => {
-                while chars.get(i) == Some(&'*') {
-                    i += 1;
-                }
-                out.push_str(".*");
-            }
-            '?' => out.push('.'),
-            '[' => {
-                let mut j = i;
-                if chars.get(j) == Some(&'!') {
-                    j += 1;
-                }
-                if chars.get(j) == Some(&']') {
-                    j += 1;
-                }
-                while j < chars.len() && chars[j] != ']' {
-                    j += 1;
-                }
-                if j >= chars.len() {
-                    return Err(format!(
-                        "unbalanced `[` in host pattern `{glob}`\nhint: close it with `]`, or use `~regex` for regular expressions"
-                    ));
-                }
-                let mut class = String::from("[");
-                let body = &chars[i..j];
-                let (negate, body) = match body.split_first() {
-                    Some(('!', rest)) => (true, rest),
-                    _ => (false, body),
-                };
-                if negate {
-                    class.push('^');
-                }
-                for (k, ch) in body.iter().enumerate() {
-                    let is_range_dash = *ch == '-' && k > 0 && k + 1 < body.len();
-                    if is_range_dash {
-                        class.push('-');
-                    } else if ch.is_alphanumeric() || *ch == '_' {
-                        class.push(*ch);
-                    } else {
-                        class.push('\\');
-                        class.push(*ch);
-                    }
-                }
-                class.push(']');
-                out.push_str(&class);
-                i = j + 1;
-            }
-            _ => out.push_str(&regex::escape(&c.to_string())),
-        }
-    }
-    out.push_str(")$");
-    Ok(out)
 }
 
 /// Ansible's `order_patterns`: plain terms, then `&` terms, then `!` terms; only `&`/`!`
