@@ -139,6 +139,8 @@ fn parse_parts(tpl: &str, re: &Re) -> Result<Vec<TplPart>, String> {
         let Some(&n) = chars.get(i + 1) else {
             return Err("bad escape (end of pattern) in replacement".to_string());
         };
+        // Python's error positions: the backslash, or the group reference after it.
+        let at = i;
         i += 2;
         match n {
             'g' => {
@@ -150,7 +152,10 @@ fn parse_parts(tpl: &str, re: &Re) -> Result<Vec<TplPart>, String> {
                 i += name.chars().count() + 2;
                 let part = if let Ok(idx) = name.parse::<usize>() {
                     if idx >= group_count {
-                        return Err(format!("invalid group reference {idx}"));
+                        return Err(format!(
+                            "invalid group reference {idx} at position {}",
+                            at + 3
+                        ));
                     }
                     TplPart::Group(idx)
                 } else {
@@ -194,7 +199,10 @@ fn parse_parts(tpl: &str, re: &Re) -> Result<Vec<TplPart>, String> {
                 }
                 let idx: usize = num.parse().unwrap_or(0);
                 if idx >= group_count {
-                    return Err(format!("invalid group reference {idx}"));
+                    return Err(format!(
+                        "invalid group reference {idx} at position {}",
+                        at + 1
+                    ));
                 }
                 add_group(&mut parts, &mut lit, TplPart::Group(idx));
             }
@@ -207,7 +215,7 @@ fn parse_parts(tpl: &str, re: &Re) -> Result<Vec<TplPart>, String> {
             'v' => lit.push('\x0b'),
             '\\' => lit.push('\\'),
             other if other.is_ascii_alphabetic() => {
-                return Err(format!("bad escape \\{other} in replacement"));
+                return Err(format!("bad escape \\{other} at position {at}"));
             }
             other => {
                 lit.push('\\');

@@ -8,6 +8,7 @@ mod apt;
 mod args;
 mod assert;
 mod authorized_key;
+mod blockinfile;
 mod clock;
 mod command;
 pub mod contract;
@@ -28,11 +29,13 @@ mod package;
 mod pause;
 mod ping;
 mod raw;
+mod replace;
 mod script;
 mod sections;
 mod service;
 mod set_fact;
 mod setup;
+mod slurp;
 mod stat;
 mod systemd;
 mod tempfile;
@@ -344,6 +347,9 @@ static REGISTRY: &[&dyn Module] = &[
     &contract::Driven(tempfile::TempFile),
     &contract::Acting(inventory_ops::GroupBy),
     &contract::Acting(inventory_ops::AddHost),
+    &contract::Driven(replace::Replace),
+    &contract::Driven(blockinfile::BlockInFile),
+    &contract::Driven(slurp::Slurp),
 ];
 
 /// All module names, for "did you mean" hints.

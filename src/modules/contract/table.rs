@@ -189,6 +189,9 @@ fn run_file(path: &std::path::Path) -> usize {
         let module = case.get("module").unwrap_or(&j["module"]);
         match module.as_str().unwrap() {
             "lineinfile" => run_case(&super::super::lineinfile::LineInFile, case, args),
+            "replace" => run_case(&super::super::replace::Replace, case, args),
+            "blockinfile" => run_case(&super::super::blockinfile::BlockInFile, case, args),
+            "slurp" => run_case(&super::super::slurp::Slurp, case, args),
             "group" => run_case(&super::super::group::Group, case, args),
             "command" => run_case(&super::super::command::COMMAND.0, case, args),
             "shell" => run_case(&super::super::command::SHELL.0, case, args),

@@ -1,11 +1,12 @@
-//! Shared file machinery for `copy`, `template`, `file`, `lineinfile` and `stat`: one-command
+//! Shared file machinery for `copy`, `template`, `file`, `lineinfile`, `replace`, `blockinfile`
+//! and `stat`: one-command
 //! probes of paths (stat fields, link target, checksum, owner/group lookups), Ansible's mode
 //! arithmetic (symbolic modes computed exactly from the current mode), attribute planning and
 //! its diff, atomic writes with backup and validation, and the content-write path that `copy`
 //! and `template` share (plan read-only, then apply exactly what was planned).
 //!
 //! One file per concern: task failures (`failures.rs`), paths, checksums, probes (the script
-//! and `parse.rs`), modes, attributes, diffs, atomic writes (`write.rs`) and the content write of `copy`/`template`
+//! and `parse.rs`), modes, attributes, diffs, atomic writes (`write.rs`), the in-place edit of a text file (`edit.rs`) and the content write of `copy`/`template`
 //! (`content.rs`); everything is reachable as `fileops::NAME`.
 
 use super::{Diff, ModuleCtx, Plan};
@@ -32,6 +33,7 @@ mod attrs;
 mod checksum;
 mod content;
 mod diffs;
+mod edit;
 mod failures;
 mod memo;
 mod modes;
@@ -44,6 +46,7 @@ pub use attrs::*;
 pub use checksum::*;
 pub use content::*;
 pub use diffs::*;
+pub use edit::*;
 pub use failures::*;
 pub use memo::*;
 pub use modes::*;

@@ -3,6 +3,7 @@
 
 use super::{AbsentBy, Anchor, PresentOpts};
 use crate::modules::contract::{Failure, Resolve};
+use crate::modules::fileops::{DiffStyle, TextEdit};
 use crate::modules::{Args, Spec};
 use crate::pyre::Re as Regex;
 use anyhow::Result;
@@ -57,15 +58,10 @@ impl Edit {
 
 /// `lineinfile`'s arguments, typed.
 pub struct LineArgs {
-    /// The path, `~` and `$VAR` expanded on the host.
-    pub path: String,
+    /// The file, its common arguments, `backup` and `validate`.
+    pub file: TextEdit,
     pub edit: Edit,
     pub create: bool,
-    pub backup: bool,
-    pub validate: Option<String>,
-    pub mode: Option<String>,
-    pub owner: Option<String>,
-    pub group: Option<String>,
     /// Ansible's warning for an empty `regexp` or `search_string` (it matches every line).
     pub warning: Option<&'static str>,
 }
@@ -158,14 +154,17 @@ pub fn parse(args: &Args, host: &mut dyn Resolve) -> Result<LineArgs> {
         })
     };
     Ok(LineArgs {
-        path,
+        file: TextEdit {
+            path,
+            mode: args.mode("mode")?,
+            owner: args.str("owner"),
+            group: args.str("group"),
+            backup: args.bool_or("backup", false)?,
+            validate,
+            diff: DiffStyle::Listed,
+        },
         edit,
         create: args.bool_or("create", false)?,
-        backup: args.bool_or("backup", false)?,
-        validate,
-        mode: args.mode("mode")?,
-        owner: args.str("owner"),
-        group: args.str("group"),
         warning,
     })
 }
