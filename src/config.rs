@@ -365,11 +365,10 @@ fn apply(cfg: &mut FileConfig, entries: &Entries, base: &Path, path: &Path) -> R
                     path_in(base, value)
                 })
             }
-            ("privilege_escalation", "become_method") if value != "sudo" => {
-                bail!(
-                    "{}:{line}:1: become method `{value}` is not supported (drover uses sudo)",
-                    path.display()
-                );
+            ("privilege_escalation", "become_method") => {
+                if let Err(e) = crate::playbook::check_become_method(value) {
+                    bail!("{}:{line}:1: {e}", path.display());
+                }
             }
             _ => {}
         }

@@ -120,6 +120,26 @@ const SETTINGS: &[Entry] = &[
         Default::Str("sudo"),
     ),
     (
+        "become_flags",
+        Some(("become", "su")),
+        &["ANSIBLE_BECOME_FLAGS", "ANSIBLE_SU_FLAGS"],
+        &[
+            ("privilege_escalation", "become_flags"),
+            ("su_become_plugin", "flags"),
+        ],
+        Default::Str(""),
+    ),
+    (
+        "become_exe",
+        Some(("become", "su")),
+        &["ANSIBLE_BECOME_EXE", "ANSIBLE_SU_EXE"],
+        &[
+            ("privilege_escalation", "become_exe"),
+            ("su_become_plugin", "executable"),
+        ],
+        Default::Str("su"),
+    ),
+    (
         "sudo_chdir",
         Some(("become", "sudo")),
         &["ANSIBLE_SUDO_CHDIR"],

@@ -157,7 +157,7 @@ pub struct Word {
 /// Python's `shlex.split` in POSIX mode (whitespace is ` \t\r\n`): quotes group, a backslash
 /// escapes outside single quotes (inside double quotes only `\\` and `\"`), and with
 /// `comments` an unquoted `#` starts a comment. The one shell-word splitter.
-fn split_words(line: &str, comments: bool) -> Result<Vec<Word>, String> {
+pub fn split_words(line: &str, comments: bool) -> Result<Vec<Word>, String> {
     #[derive(Clone, Copy, PartialEq)]
     enum State {
         Space,

@@ -148,3 +148,102 @@ fn an_unreachable_host_does_not_stop_the_others() {
         );
     }
 }
+
+/// Runs `pb` on `hosts` as `user`, with `extra` arguments; the exit code and the output.
+fn play_on(hosts: &TestHosts, user: &str, pb: &std::path::Path, extra: &[&str]) -> (i32, String) {
+    let inv = hosts.inventory(user, "");
+    let kh = hosts.known_hosts();
+    let mut args = vec![
+        "play",
+        "-i",
+        inv.to_str().unwrap(),
+        pb.to_str().unwrap(),
+        "--known-hosts",
+        kh.to_str().unwrap(),
+        "--host-key-checking",
+        "accept-new",
+    ];
+    args.extend(extra);
+    let (code, out, err) = drover(&args);
+    (code, format!("{out}{err}"))
+}
+
+#[test]
+fn text_edits_slurp_and_su_on_a_test_host() {
+    let Some(hosts) = TestHosts::up(1) else {
+        return;
+    };
+    let (rc, _) = hosts.sh(
+        0,
+        "mkdir -p /etc/edits && printf 'port=1\\nhost=a\\n[s]\\nport=2\\n[t]\\n' >/etc/edits/app.conf && printf 'a\\nb' >/etc/edits/block.conf && chmod 0640 /etc/edits/block.conf",
+    );
+    assert_eq!(rc, 0);
+    let pb = hosts.dir.path().join("edits.yml");
+    std::fs::write(
+        &pb,
+        r#"- hosts: test
+  gather_facts: false
+  tasks:
+    - replace: {path: /etc/edits/app.conf, regexp: '^port=(\d)$', replace: 'port=\g<1>0', after: '\[s\]'}
+    - replace: path=/etc/edits/app.conf regexp='^host=(.*)$' replace='server=\1' backup=true
+      register: rep
+    - blockinfile: {path: /etc/edits/block.conf, block: "x=1\ny=2", insertbefore: '^b$', mode: "0600"}
+    - blockinfile: {path: /etc/edits/new/created.conf, block: "z", create: true, marker: "; {mark} Z"}
+    - slurp: {src: /etc/os-release}
+      register: os
+    - copy: {dest: /etc/edits/os-release.copy, content: "{{ os.content | b64decode }}"}
+    - command: id -un
+      become: true
+      become_method: su
+      become_user: deploy
+      register: who
+      changed_when: false
+      check_mode: false
+    - copy: {dest: /etc/edits/who, content: "{{ who.stdout }}\n"}
+"#,
+    )
+    .unwrap();
+    // Check mode predicts every change and makes none.
+    let (code, out) = play_on(&hosts, "root", &pb, &["--check"]);
+    assert_eq!(code, 0, "{out}");
+    let predicted = recap_changed(&out, "h0").unwrap();
+    assert_eq!(predicted, 6, "{out}");
+    assert!(
+        !hosts.path(0, "/etc/edits/new").exists(),
+        "check mode created files"
+    );
+    assert_eq!(
+        std::fs::read_to_string(hosts.path(0, "/etc/edits/app.conf")).unwrap(),
+        "port=1\nhost=a\n[s]\nport=2\n[t]\n"
+    );
+
+    let (code, out) = play_on(&hosts, "root", &pb, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap_changed(&out, "h0"), Some(predicted), "{out}");
+    let read = |p: &str| std::fs::read_to_string(hosts.path(0, p)).unwrap();
+    assert_eq!(
+        read("/etc/edits/app.conf"),
+        "port=1\nserver=a\n[s]\nport=20\n[t]\n"
+    );
+    let (_, backups) = hosts.sh(0, "cat /etc/edits/app.conf.*~");
+    assert_eq!(backups, "port=1\nhost=a\n[s]\nport=20\n[t]\n", "the backup");
+    assert_eq!(
+        read("/etc/edits/block.conf"),
+        "a\n# BEGIN ANSIBLE MANAGED BLOCK\nx=1\ny=2\n# END ANSIBLE MANAGED BLOCK\nb"
+    );
+    let (_, mode) = hosts.sh(0, "stat -c %a /etc/edits/block.conf");
+    assert_eq!(mode, "600\n");
+    assert_eq!(
+        read("/etc/edits/new/created.conf"),
+        "; BEGIN Z\nz\n; END Z\n"
+    );
+    assert_eq!(read("/etc/edits/os-release.copy"), read("/etc/os-release"));
+    assert_eq!(read("/etc/edits/who"), "deploy\n", "su became deploy");
+
+    // Idempotent, and check mode then predicts nothing.
+    for extra in [&[][..], &["--check"][..]] {
+        let (code, out) = play_on(&hosts, "root", &pb, extra);
+        assert_eq!(code, 0, "{out}");
+        assert_eq!(recap_changed(&out, "h0"), Some(0), "{extra:?}: {out}");
+    }
+}

@@ -134,13 +134,15 @@ pub fn is_transport_error(e: &anyhow::Error) -> bool {
     e.chain().any(|c| c.is::<TransportError>())
 }
 
-/// Privilege escalation for a command: run it as `user` through sudo. `exe`, `flags` and
-/// `chdir` are the sudo become plugin's options (`ansible_become_exe`, `ansible_become_flags`,
+/// Privilege escalation for a command: run it as `user` through sudo (or su). `exe`, `flags`
+/// and `chdir` are the become plugin's options (`ansible_become_exe`, `ansible_become_flags`,
 /// `ansible_sudo_chdir`); an empty `user` is sudo's default (root), as Ansible leaves `-u`
 /// out then.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Become {
     pub user: String,
+    /// `sudo` (the default) or `su`.
+    pub su: bool,
     pub password: Option<String>,
     pub exe: Option<String>,
     pub flags: Option<String>,
@@ -152,6 +154,30 @@ impl Become {
     /// user goes through it (a wrapper as `become_exe` must run).
     fn customized(&self) -> bool {
         self.exe.is_some() || self.flags.is_some() || self.chdir.is_some()
+    }
+
+    /// As Ansible's su plugin: `EXE FLAGS USER -c SHELL`, flags none unless given. su asks
+    /// its password on a terminal, which drover does not drive: with one, a clear error.
+    fn su_command(&self) -> Result<String> {
+        if self.password.is_some() {
+            anyhow::bail!(
+                "become method `su` with a password needs a terminal prompt, which drover does not drive: use `sudo`, or connect as root or as `{}`",
+                self.user
+            );
+        }
+        let exe = crate::shell::quote(self.exe.as_deref().unwrap_or("su"));
+        let flags = self.flags.as_deref().unwrap_or("");
+        let flags: Vec<String> = crate::shell::split(flags)
+            .unwrap_or_else(|_| vec![flags.to_string()])
+            .iter()
+            .map(|f| crate::shell::quote(f))
+            .collect();
+        let mut words = vec![exe];
+        words.extend(flags);
+        if !self.user.is_empty() {
+            words.push(crate::shell::quote(&self.user));
+        }
+        Ok(format!("exec {} -c /bin/sh 2>&1", words.join(" ")))
     }
 }
 
@@ -261,6 +287,9 @@ fn become_command(login: &str, as_user: Option<&Become>) -> Result<(String, Opti
     let Some(b) = as_user.filter(|b| b.user != login || b.customized()) else {
         return Ok(("exec /bin/sh".to_string(), None));
     };
+    if b.su {
+        return Ok((b.su_command()?, None));
+    }
     if let Some(pw) = &b.password {
         check_become_password(pw)?;
     }
@@ -357,6 +386,30 @@ fn become_error(e: anyhow::Error, user: &str, host: &str) -> anyhow::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn su_starts_the_shell_as_ansible_su_plugin_does() {
+        let su = |user: &str, flags: Option<&str>, password: Option<&str>| Become {
+            user: user.into(),
+            su: true,
+            flags: flags.map(str::to_string),
+            password: password.map(str::to_string),
+            ..Become::default()
+        };
+        let (cmd, input) = become_command("deploy", Some(&su("root", None, None))).unwrap();
+        assert_eq!(
+            (cmd.as_str(), input),
+            ("exec su root -c /bin/sh 2>&1", None)
+        );
+        let (cmd, _) =
+            become_command("root", Some(&su("app user", Some("-s /bin/sh"), None))).unwrap();
+        assert_eq!(cmd, "exec su '-s' /bin/sh 'app user' -c /bin/sh 2>&1");
+        // The login user needs no su; a password would need a terminal.
+        let (cmd, _) = become_command("root", Some(&su("root", None, None))).unwrap();
+        assert_eq!(cmd, "exec /bin/sh");
+        let e = become_command("deploy", Some(&su("root", None, Some("pw")))).unwrap_err();
+        assert!(e.to_string().contains("needs a terminal prompt"), "{e}");
+    }
 
     #[test]
     fn local_shell_keeps_output_intact() {

@@ -1469,8 +1469,15 @@ impl<'a> Runner<'a> {
                     Status::Ok | Status::Changed => Status::Ok,
                     other => other,
                 };
-                r.result =
-                    run_task::with_keys(&r.result, &[("changed", Value::from(any_item_changed))]);
+                // The registered `results` carry each item's corrected `changed` too.
+                let items: Vec<Value> = r.items.iter().map(|i| i.result.clone()).collect();
+                r.result = run_task::with_keys(
+                    &r.result,
+                    &[
+                        ("changed", Value::from(any_item_changed)),
+                        ("results", Value::from(items)),
+                    ],
+                );
             }
             // The registered result says so too.
             if let (true, Some(name)) = (touched, &task.register) {
@@ -1484,6 +1491,10 @@ impl<'a> Runner<'a> {
         for h in &mut self.hosts {
             if let Some(ih) = self.inventory.hosts.get(&h.name) {
                 h.group_names = Value::from(ih.groups.clone());
+                // The variables of groups joined at run time.
+                if *h.inv_vars != ih.vars {
+                    h.inv_vars = Arc::new(ih.vars.clone());
+                }
             }
         }
         pc.inventory = self.inventory.clone();

@@ -12,7 +12,7 @@ use crate::modules::{Args, Diff, FactKind, Module, ModuleCtx, Plan, Verdict};
 use crate::playbook::{search_paths, Task};
 use crate::template::Tmpl;
 use crate::vars::{map_value, Layer, Scope, VarMap};
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, bail, Result};
 use minijinja::value::ValueKind;
 use minijinja::Value;
 use std::sync::Arc;
@@ -66,13 +66,34 @@ fn become_with(pc: &PlayCtx, task: Option<&Task>, scope: &Value) -> Option<Becom
         .or(keyword)
         .or_else(|| pc.settings.become_user.clone())
         .unwrap_or_else(|| "root".into());
-    // The sudo plugin's options: its variables, else the environment or ansible.cfg.
-    let sudo = Some(("become", "sudo"));
+    let keyword = task
+        .and_then(|t| t.become_opts.method.clone())
+        .or_else(|| pc.play.become_opts.method.clone())
+        .map(|m| rendered_keyword(&m, scope));
+    let method = var_str(scope, &["ansible_become_method"])
+        .or(keyword)
+        .or_else(|| crate::config_lookup::explicit("DEFAULT_BECOME_METHOD", None))
+        .unwrap_or_else(|| "sudo".into());
+    let su = method == "su";
+    // The plugin's options: its variables, else the environment or ansible.cfg.
+    let plugin = Some(("become", if su { "su" } else { "sudo" }));
     let option = |vars: &[&str], name: &str| {
-        var_str(scope, vars).or_else(|| crate::config_lookup::explicit(name, sudo))
+        var_str(scope, vars).or_else(|| crate::config_lookup::explicit(name, plugin))
+    };
+    let (exe_vars, flag_vars): (&[&str], &[&str]) = if su {
+        (
+            &["ansible_become_exe", "ansible_su_exe"],
+            &["ansible_become_flags", "ansible_su_flags"],
+        )
+    } else {
+        (
+            &["ansible_become_exe", "ansible_sudo_exe"],
+            &["ansible_become_flags", "ansible_sudo_flags"],
+        )
     };
     Some(Become {
         user,
+        su,
         password: var_str(
             scope,
             &[
@@ -81,12 +102,13 @@ fn become_with(pc: &PlayCtx, task: Option<&Task>, scope: &Value) -> Option<Becom
                 "ansible_sudo_pass",
             ],
         ),
-        exe: option(&["ansible_become_exe", "ansible_sudo_exe"], "become_exe"),
-        flags: option(
-            &["ansible_become_flags", "ansible_sudo_flags"],
-            "become_flags",
-        ),
-        chdir: option(&["ansible_sudo_chdir"], "sudo_chdir"),
+        exe: option(exe_vars, "become_exe"),
+        flags: option(flag_vars, "become_flags"),
+        chdir: if su {
+            None
+        } else {
+            option(&["ansible_sudo_chdir"], "sudo_chdir")
+        },
     })
 }
 
@@ -282,6 +304,15 @@ pub fn run_task(pc: &PlayCtx, task: &Task, host: &mut HostState) -> HostResult {
             }
         }
     };
+    if let (None, Some((secs, _))) = (&early_error, task.async_poll) {
+        let short = task.module_name.rsplit('.').next().unwrap_or_default();
+        if secs > 0 && NO_ASYNC.contains(&short) {
+            early_error = Some(anyhow!(
+                "This action ({}) does not support async.",
+                task.module_name
+            ));
+        }
+    }
     if let (None, Some((_, 0))) = (&early_error, task.async_poll) {
         early_error = Some(anyhow!(
             "`async` with `poll: 0` (run in the background and check later with `async_status`) is not implemented by drover yet"
@@ -775,6 +806,24 @@ fn run_item(
         )
     })?;
     let args = Args::from_value(module.name(), module.spec(), &rendered)?;
+    // Words that are no `k=v` in the arguments of a module that takes no free-form text:
+    // Ansible loads the task and fails it when it runs (`set_fact` ignores them).
+    if module.spec().free_form.is_none() && args.has("_raw_params") {
+        match module.name() {
+            "set_fact" => {}
+            "add_host" => bail!(
+                "Invalid raw parameters passed, requires a dictionary/mapping got a  <class 'str'>"
+            ),
+            name => {
+                let fqcn = if task.module_name.contains('.') {
+                    task.module_name.clone()
+                } else {
+                    format!("ansible.builtin.{name}")
+                };
+                bail!("Task failed: Action '{fqcn}' does not support raw params.")
+            }
+        }
+    }
     let delegate = match &task.delegate_to {
         Some(tree) => Some(tree.render(&scope, &pc.omit)?.to_string()).filter(|d| *d != host.name),
         None => None,
@@ -1095,6 +1144,30 @@ fn may_touch_accounts(module: &dyn Module, args: &Args) -> bool {
             .any(|p| ACCOUNT_FILES.iter().any(|n| p.contains(n)))
 }
 
+/// The modules whose Ansible action plugins refuse `async` (`_supports_async` unset).
+const NO_ASYNC: &[&str] = &[
+    "add_host",
+    "assemble",
+    "assert",
+    "copy",
+    "debug",
+    "fail",
+    "fetch",
+    "gather_facts",
+    "group_by",
+    "include_vars",
+    "pause",
+    "raw",
+    "reboot",
+    "script",
+    "set_fact",
+    "set_stats",
+    "template",
+    "unarchive",
+    "validate_argument_spec",
+    "wait_for_connection",
+];
+
 type Facts = Option<(VarMap, FactKind)>;
 
 fn plan_to_result(plan: Plan, check: bool, diff: bool) -> (Status, Value, Vec<Diff>, Facts) {
@@ -1118,7 +1191,11 @@ fn plan_to_result(plan: Plan, check: bool, diff: bool) -> (Status, Value, Vec<Di
     }
     if let Verdict::Skipped(reason) = &plan.verdict {
         m.insert("skipped".into(), Value::from(true));
-        m.insert("skipped_reason".into(), Value::from(reason.as_str()));
+        if reason.is_empty() {
+            m.insert("msg".into(), Value::from(plan.msg.unwrap_or_default()));
+        } else {
+            m.insert("skipped_reason".into(), Value::from(reason.as_str()));
+        }
     } else if status == Status::Skipped {
         m.insert("skipped".into(), Value::from(true));
         let msg = plan

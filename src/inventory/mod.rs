@@ -33,6 +33,12 @@ pub struct Inventory {
     /// does not define): `ansible_connection=local`, the `all` group's variables and their
     /// own host_vars. They are in no group, not even `all`; see [`Inventory::get_host`].
     pub implicit_hosts: IndexMap<String, Host>,
+    /// The directories whose `group_vars/` apply (inventory directories, then playbook
+    /// directories), for groups made while a play runs.
+    pub var_dirs: Vec<PathBuf>,
+    /// Per host, the variables it sets at host level (inline, `host_vars/`, `add_host`):
+    /// group variables joined at run time do not override them.
+    pub host_keys: HashMap<String, HashSet<String>>,
 }
 
 /// One inventory host with its variables resolved.
@@ -552,15 +558,19 @@ impl Builder {
             }
         }
         let mut hosts = IndexMap::new();
+        let mut host_keys = HashMap::new();
         for (name, h) in &self.hosts {
             let groups = self.host_groups(name, &direct);
             let mut sorted: Vec<String> = groups.iter().filter(|g| *g != "all").cloned().collect();
             sorted.sort_by_key(|g| sort_key(g));
             let mut vars = group_chain(&sorted);
             extend(&mut vars, &h.vars);
+            let mut own: HashSet<String> = h.vars.keys().cloned().collect();
             for v in host_files(name)? {
+                own.extend(v.keys().cloned());
                 extend(&mut vars, &v);
             }
+            host_keys.insert(name.clone(), own);
             let mut group_names: Vec<String> = sorted;
             group_names.sort();
             hosts.insert(
@@ -619,6 +629,8 @@ impl Builder {
             hosts,
             groups,
             implicit_hosts,
+            var_dirs: dirs.into_iter().cloned().collect(),
+            host_keys,
         })
     }
 }

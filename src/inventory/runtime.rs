@@ -1,6 +1,8 @@
 //! Changes a play makes to the inventory while it runs: `group_by` puts a host into a group
 //! (made on first use, with parent groups), `add_host` adds a host (with groups and
 //! variables). Later tasks see them in `groups`/`group_names`, later plays in their patterns.
+//! A group made at run time takes its `group_vars/` files, and a host that joins a group takes
+//! the group's variables over its other group variables (never over its host variables).
 
 use super::{Group, Host, Inventory};
 use indexmap::IndexMap;
@@ -12,10 +14,22 @@ impl Inventory {
     fn ensure_group(&mut self, group: &str, parents: &[String]) -> bool {
         let mut changed = false;
         if !self.groups.contains_key(group) {
+            let mut vars = IndexMap::new();
+            for dir in &self.var_dirs {
+                match super::vars_dirs::load_entity_vars(dir, super::vars_dirs::Kind::Group, group)
+                {
+                    Ok(Some(v)) => vars.extend(v),
+                    Ok(None) => {}
+                    Err(e) => crate::output::eprintln_above(&format!(
+                        "[WARNING]: the variables of group `{group}` were not loaded: {e:#}"
+                    )),
+                }
+            }
             self.groups.insert(
                 group.to_string(),
                 Group {
                     name: group.to_string(),
+                    vars,
                     ..Group::default()
                 },
             );
@@ -41,6 +55,17 @@ impl Inventory {
     /// `group_by`: host `host` joins `group` (and through it, `parents`); true when that
     /// changed the inventory (Ansible's `changed`).
     pub fn add_to_group(&mut self, host: &str, group: &str, parents: &[String]) -> bool {
+        let before = self
+            .hosts
+            .get(host)
+            .map(|h| h.groups.clone())
+            .unwrap_or_default();
+        let changed = self.join_group(host, group, parents);
+        self.take_group_vars(host, &before);
+        changed
+    }
+
+    fn join_group(&mut self, host: &str, group: &str, parents: &[String]) -> bool {
         let mut changed = self.ensure_group(group, parents);
         if let Some(g) = self.groups.get_mut(group) {
             if !g.hosts.iter().any(|h| h == host) {
@@ -50,6 +75,55 @@ impl Inventory {
         }
         self.refresh_group_names(host);
         changed
+    }
+
+    /// Gives `host` the variables of the groups it joined (`before`: its groups until now),
+    /// outer groups first, except those it sets itself.
+    fn take_group_vars(&mut self, host: &str, before: &[String]) {
+        let Some(h) = self.hosts.get(host) else {
+            return;
+        };
+        let mut joined: Vec<(usize, String)> = h
+            .groups
+            .iter()
+            .filter(|g| !before.contains(g))
+            .map(|g| (self.depth(g), g.clone()))
+            .collect();
+        joined.sort();
+        let own = self.host_keys.get(host).cloned().unwrap_or_default();
+        let mut add = IndexMap::new();
+        for (_, g) in joined {
+            if let Some(grp) = self.groups.get(&g) {
+                add.extend(grp.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+        }
+        if let Some(h) = self.hosts.get_mut(host) {
+            for (k, v) in add {
+                if !own.contains(&k) {
+                    h.vars.insert(k, v);
+                }
+            }
+        }
+    }
+
+    /// Ansible's group depth: the longest path down from `all`.
+    fn depth(&self, group: &str) -> usize {
+        fn walk(inv: &Inventory, g: &str, seen: &mut Vec<String>) -> usize {
+            if seen.iter().any(|s| s == g) {
+                return 0;
+            }
+            seen.push(g.to_string());
+            let d = inv
+                .groups
+                .values()
+                .filter(|p| p.children.iter().any(|c| c == g))
+                .map(|p| walk(inv, &p.name, seen) + 1)
+                .max()
+                .unwrap_or(0);
+            seen.pop();
+            d
+        }
+        walk(self, group, &mut Vec::new())
     }
 
     /// `add_host`: the host (new, or one the inventory has) joins `groups` and gets `vars`
@@ -82,9 +156,17 @@ impl Inventory {
                 all.hosts.push(name.to_string());
             }
         }
+        let before = self
+            .hosts
+            .get(name)
+            .map(|h| h.groups.clone())
+            .unwrap_or_default();
         for g in groups {
-            changed |= self.add_to_group(name, g, &[]);
+            changed |= self.join_group(name, g, &[]);
         }
+        self.take_group_vars(name, &before);
+        let own = self.host_keys.entry(name.to_string()).or_default();
+        own.extend(vars.keys().cloned());
         if let Some(h) = self.hosts.get_mut(name) {
             for (k, v) in vars {
                 if h.vars.get(&k) != Some(&v) {

@@ -96,8 +96,8 @@ impl Args {
                 }
                 let key = k.to_string();
                 let item = v.get_item(&k)?;
-                let name = if spec.any_args {
-                    key
+                let name = if spec.any_args || key == "_raw_params" {
+                    spec.canonical(&key).map_or(key, str::to_string)
                 } else {
                     match spec.canonical(&key) {
                         Some(c) => c.to_string(),
@@ -169,7 +169,11 @@ impl Args {
         match self.get(key) {
             None => Ok(default),
             Some(v) => to_bool(v).ok_or_else(|| {
-                anyhow!("argument `{key}` must be a boolean (yes/no, true/false), not `{v}`")
+                // Ansible's words (its list of valid booleans comes from a set).
+                anyhow!(
+                    "argument '{key}' is of type {} and we were unable to convert to bool: The value '{v}' is not a valid boolean. Valid booleans include: 0, 1, '0', '1', 'y', 'n', 'yes', 'no', 't', 'f', 'true', 'false', 'on', 'off'",
+                    crate::template::conditional::type_name(v)
+                )
             }),
         }
     }

@@ -86,11 +86,12 @@ impl Action for AddHost {
         let Some(name) = args.str("name") else {
             return Ok(Plan::fail("name is required"));
         };
-        // `host:port` sets `ansible_port` (not for a bare IPv6 address).
+        // `host:port` sets `ansible_ssh_port`, a number (not for a bare IPv6 address).
         let (host, port) = match name.rsplit_once(':') {
-            Some((h, p)) if !h.contains(':') && p.parse::<u16>().is_ok() => {
-                (h.to_string(), Some(p.to_string()))
-            }
+            Some((h, p)) if !h.contains(':') => match p.parse::<u16>() {
+                Ok(p) => (h.to_string(), Some(p)),
+                Err(_) => (name.clone(), None),
+            },
             _ => (name.clone(), None),
         };
         let groups = list(args, "groups");
@@ -101,7 +102,7 @@ impl Action for AddHost {
             }
         }
         if let Some(p) = port {
-            vars.insert("ansible_port".into(), Value::from(p));
+            vars.insert("ansible_ssh_port".into(), Value::from(p));
         }
         // `changed` is decided when the executor applies it (whether the inventory changed).
         let plan = Plan::unchanged().with_value(

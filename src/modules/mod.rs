@@ -97,7 +97,7 @@ pub enum Verdict {
     /// `changed` when the host was changed before it failed (a command that ran).
     Failed { changed: bool },
     /// The module decided to skip, with Ansible's `skipped_reason` (`debug` below its
-    /// `verbosity`).
+    /// `verbosity`), or with none when its `msg` says why (`script`'s `creates`).
     Skipped(String),
 }
 

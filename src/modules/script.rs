@@ -59,14 +59,15 @@ impl Typed for ScriptModule {
             .ok_or_else(|| fail("one of the following is required: _raw_params, cmd"))?;
         let raw = raw.trim();
         // The first word names the script; the rest are its arguments, for the shell.
-        let (name, rest) = match crate::shell::split(raw) {
+        // The arguments are the text from the second word on, as written (a quoted script
+        // name may hold spaces).
+        let (name, rest) = match crate::shell::split_words(raw, false) {
             Ok(words) if !words.is_empty() => {
-                let first = words[0].clone();
-                let rest = raw
-                    .split_once(char::is_whitespace)
-                    .map(|(_, r)| r.trim_start().to_string())
+                let rest = words
+                    .get(1)
+                    .map(|w| raw.chars().skip(w.col).collect())
                     .unwrap_or_default();
-                (first, rest)
+                (words[0].text.clone(), rest)
             }
             _ => return Err(fail(format!("could not read the script name of `{raw}`"))),
         };
@@ -126,17 +127,17 @@ impl Typed for ScriptModule {
                 } else {
                     ("does not exist", "removes")
                 };
-                return Outcome::Unchanged(
-                    Plan::unchanged()
-                        .with_msg(format!("{path} {why}, matching {option} option"))
-                        .with_value("rc", 0)
-                        .with_value("stdout", format!("skipped, since {path} {why}")),
-                );
+                // Ansible's action skips the task, saying why in `msg`.
+                let mut skipped =
+                    Plan::unchanged().with_msg(format!("{path} {why}, matching {option} option"));
+                skipped.verdict = Verdict::Skipped(String::new());
+                return Outcome::Unchanged(skipped);
             }
         }
         let mut report = Plan::unchanged();
         if a.guard.is_none() {
             report.verdict = Verdict::Unpredictable;
+            report.check_msg = Some("Check mode is not supported for this task.".into());
         }
         Outcome::change((), report)
     }

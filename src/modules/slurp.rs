@@ -1,8 +1,10 @@
 //! `slurp`: a file's content, base64-encoded, in the result (`content`, `source`,
-//! `encoding`), read in the one look; it changes nothing.
+//! `encoding`), read in one look; when the read gives no bytes, a second look asks `cat` why
+//! (in the C locale), for Ansible's messages by errno. It changes nothing.
 
-use super::contract::{Content, Failure, Observe, Observed, Outcome, Read, Resolve, Step, Typed};
-use super::fileops::{ProbeItem, ProbeReq};
+use super::contract::{
+    Content, Failure, Observe, Observed, Outcome, Read, Resolve, Script, Step, Typed,
+};
 use super::{Args, Plan, Spec};
 use anyhow::Result;
 use base64::Engine as _;
@@ -40,29 +42,39 @@ impl Typed for Slurp {
 
     fn observe(&self, src: &String) -> Observe {
         Observe {
-            files: Some(ProbeReq {
-                items: vec![ProbeItem::new(src, true)],
-                ..ProbeReq::default()
-            }),
             read: Some(Read::Path(src.clone())),
             ..Observe::default()
         }
     }
 
+    fn observe_again(&self, src: &String, seen: &Observed) -> Option<Observe> {
+        if matches!(seen.content, Content::Bytes(_)) || seen.sections.contains_key("why") {
+            return None;
+        }
+        let why = Script::new()
+            .raw("LC_ALL=C cat --")
+            .arg(src)
+            .raw(" 2>&1 >/dev/null");
+        Some(Observe {
+            sections: vec![("why", why)],
+            ..Observe::default()
+        })
+    }
+
     fn decide(&self, src: &String, seen: &Observed) -> Outcome<Infallible> {
-        let st = &seen.files.states[0];
-        let fail = |why: &str| Outcome::Fail(Failure::new(format!("{why}: {src}")));
-        if !st.exists {
-            return fail("File not found");
-        }
-        if st.is_dir() {
-            return fail("Source is a directory and must be a file");
-        }
-        let data = match &seen.content {
-            Content::Bytes(b) => b,
-            Content::Unreadable(_) => return fail("File is not readable"),
-            // Not a regular file (a device, a socket): nothing drover reads.
-            Content::Absent => return fail("Unable to slurp file"),
+        let Content::Bytes(data) = &seen.content else {
+            // Ansible's messages by errno, from what `cat` said.
+            let said = seen.section("why");
+            let why = if said.contains("No such file") {
+                "File not found"
+            } else if said.contains("Permission denied") {
+                "File is not readable"
+            } else if said.contains("Is a directory") {
+                "Source is a directory and must be a file"
+            } else {
+                "Unable to slurp file"
+            };
+            return Outcome::Fail(Failure::new(format!("{why}: {src}")));
         };
         let b64 = base64::engine::general_purpose::STANDARD.encode(data);
         Outcome::Unchanged(

@@ -178,8 +178,8 @@ fn key_split(w: &str) -> Option<(&str, &str)> {
 }
 
 /// Python's `unicode-escape` decoding of the sequences ansible-core's `_decode_escapes`
-/// matches (`\n`, `\t`, `\\`, `\'`, `\"`, `\xHH`, `\uHHHH`, `\UHHHHHHHH`, octal); any
-/// other backslash stays as written.
+/// matches (`\n`, `\t`, `\\`, `\'`, `\"`, `\xHH`, `\uHHHH`, `\UHHHHHHHH`); any other
+/// backslash stays as written (octal too: `replace='\1'` keeps its group reference).
 pub fn decode_escapes(s: &str) -> String {
     if !s.contains('\\') {
         return s.to_string();
@@ -224,18 +224,6 @@ pub fn decode_escapes(s: &str) -> String {
             'x' => (4, hex(i + 2, 2)),
             'u' => (6, hex(i + 2, 4)),
             'U' => (10, hex(i + 2, 8)),
-            '0'..='7' => {
-                let n = chars[i + 1..]
-                    .iter()
-                    .take(3)
-                    .take_while(|c| ('0'..='7').contains(c))
-                    .count();
-                let t: String = chars[i + 1..i + 1 + n].iter().collect();
-                (
-                    1 + n,
-                    u32::from_str_radix(&t, 8).ok().and_then(char::from_u32),
-                )
-            }
             _ => (0, None),
         };
         match ch {

@@ -541,7 +541,16 @@ fn load_play(node: &Node, base: &Path, ctx: &mut LoadCtx) -> Result<Play> {
         user: get("become_user")
             .map(|u| want_str(u, "become_user"))
             .transpose()?,
-        method: None,
+        method: match get("become_method") {
+            Some(m) => {
+                let method = want_str(m, "become_method")?;
+                if !crate::template::is_templated(&method) {
+                    super::check_become_method(&method).map_err(|e| err_at(&m.span, e))?;
+                }
+                Some(method)
+            }
+            None => None,
+        },
     };
     let pct = |k: &str| -> Result<Option<f64>> {
         get(k)

@@ -881,16 +881,20 @@ fn module_args(
         }
         NodeKind::Str(s) => {
             let text = s.clone();
-            let known = |k: &str| spec.canonical(k).is_some() && k != "_raw_params";
-            let (pairs, raw) = parse_kv(&text, spec.free_form.is_some(), &known)
+            // Free-form modules keep unknown `k=v` words in their text; the others take every
+            // `k=v` as an argument, and words without one as `_raw_params`, which Ansible
+            // loads and fails when the task runs.
+            let free_form = spec.free_form.is_some();
+            let known = |k: &str| !free_form || (spec.canonical(k).is_some() && k != "_raw_params");
+            let (pairs, raw) = parse_kv(&text, true, &known)
                 .map_err(|e| err_at(&value.span, format!("cannot read the arguments of `{module_name}`: {e}\nhint: write them as a YAML mapping instead")))?;
             for (k, v) in pairs {
                 entries.retain(|(e, _, _)| *e != k);
                 entries.push((k, TTree::from_str_at(&v, &value.span)?, value.span.clone()));
             }
-            if let (Some(raw), Some(key)) = (raw, spec.free_form) {
+            if let Some(raw) = raw {
                 entries.push((
-                    key.to_string(),
+                    spec.free_form.unwrap_or("_raw_params").to_string(),
                     TTree::from_str_at(&raw, &value.span)?,
                     value.span.clone(),
                 ));
@@ -919,7 +923,10 @@ fn module_args(
     let mut unimplemented = None;
     if !spec.any_args && !lenient {
         for (k, _, span) in &entries {
-            if spec.canonical(k).is_none() && k != crate::template::tree::SPLICE {
+            if spec.canonical(k).is_none()
+                && k != crate::template::tree::SPLICE
+                && k != "_raw_params"
+            {
                 if crate::modules::ansible_has_arg(module.name(), k) {
                     unimplemented.get_or_insert_with(|| k.clone());
                     continue;
@@ -1238,11 +1245,8 @@ pub(super) fn parse_task(node: &Node, inh: &Inherited, handler: bool) -> Result<
     }
     if let Some(m) = get("become_method") {
         let method = want_str(m, "become_method")?;
-        if method != "sudo" {
-            return Err(err_at(
-                &m.span,
-                format!("become method `{method}` is not supported (drover uses sudo)"),
-            ));
+        if !crate::template::is_templated(&method) {
+            super::check_become_method(&method).map_err(|e| err_at(&m.span, e))?;
         }
         become_opts.method = Some(method);
     }

@@ -50,7 +50,7 @@ impl std::fmt::Display for CondError {
 }
 
 /// Python's name for a value's type.
-fn type_name(v: &Value) -> &'static str {
+pub fn type_name(v: &Value) -> &'static str {
     match v.kind() {
         ValueKind::String => "str",
         ValueKind::Number if v.is_integer() => "int",

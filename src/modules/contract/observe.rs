@@ -144,10 +144,13 @@ fn extra_script(marks: &Marks, want: &Observe) -> Script {
     }
     let mut s = Script::new().raw_owned(marks.start("observe"));
     for (name, cmd) in want.effects.iter().chain(&want.sections) {
+        // A command's last line ends before the brace (`... >/dev/null` must not take it).
+        let end = if cmd.text().ends_with('\n') { "" } else { "\n" };
         s = s
             .raw_owned(marks.start(&format!("s.{name}")))
             .raw("{\n")
             .then(cmd.clone())
+            .raw(end)
             .raw("}\nr=$?; echo; ")
             .raw_owned(marks.start(&format!("rc.{name}")))
             .raw("echo \"$r\"\n");

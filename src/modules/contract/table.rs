@@ -216,6 +216,7 @@ fn run_file(path: &std::path::Path) -> usize {
             "assert" => run_action(&super::super::assert::Assert, case, args),
             "set_fact" => run_action(&super::super::set_fact::SetFact, case, args),
             "fail" => run_action(&super::super::fail::Fail, case, args),
+            "pause" => run_action(&super::super::pause::Pause, case, args),
             "group_by" => run_action(&super::super::inventory_ops::GroupBy, case, args),
             "add_host" => run_action(&super::super::inventory_ops::AddHost, case, args),
             other => panic!("{}: no table runner for module {other}", path.display()),
