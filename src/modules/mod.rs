@@ -18,6 +18,7 @@ mod dynamic;
 mod fail;
 mod file;
 mod fileops;
+mod find;
 mod getent;
 mod group;
 mod include_vars;
@@ -349,6 +350,7 @@ static REGISTRY: &[&dyn Module] = &[
     &contract::Acting(inventory_ops::AddHost),
     &contract::Driven(replace::Replace),
     &contract::Driven(blockinfile::BlockInFile),
+    &contract::Driven(find::Find),
     &contract::Driven(slurp::Slurp),
 ];
 

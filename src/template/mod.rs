@@ -17,6 +17,7 @@ mod lookups_lists;
 mod markers;
 mod methods;
 mod path_tests;
+mod pyformat;
 pub mod tree;
 
 #[cfg(test)]
@@ -53,6 +54,7 @@ pub fn environment() -> Environment<'static> {
         minijinja::escape_formatter(out, state, value)
     });
     env.add_function("__drover_get", guards::get);
+    env.add_filter("__drover_pyformat", pyformat::pyformat);
     env.add_function(
         "__drover_undecryptable",
         |n: usize| -> Result<Value, Error> {
@@ -286,7 +288,8 @@ pub fn preprocess(source: &str, escape: bool) -> String {
     let source = conditional::inline_lookup_templates(source);
     let plain = unary::drop_unary_plus(&source);
     let guarded = guards::rewrite(&plain);
-    let short = short_plugin_names(&guarded);
+    let formatted = pyformat::rewrite(&guarded);
+    let short = short_plugin_names(&formatted);
     if escape {
         escape_backslashes(&short).into_owned()
     } else {

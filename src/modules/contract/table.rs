@@ -19,7 +19,7 @@ fn check_report(case: &str, r: &Plan, expect: &J) {
             "{case}: msg"
         );
     }
-    // A key with dots looks inside a value (`stat.exists`).
+    // A key with dots looks inside a value (`stat.exists`, `files.0.path`).
     for (k, v) in expect
         .get("values")
         .and_then(J::as_object)
@@ -30,7 +30,12 @@ fn check_report(case: &str, r: &Plan, expect: &J) {
         let first = parts.next().unwrap_or_default();
         let mut got = serde_json::to_value(r.values.get(first)).unwrap();
         for p in parts {
-            got = got.get(p).cloned().unwrap_or(J::Null);
+            got = match p.parse::<usize>() {
+                Ok(i) if got.is_array() => got.get(i),
+                _ => got.get(p),
+            }
+            .cloned()
+            .unwrap_or(J::Null);
         }
         assert_eq!(&got, v, "{case}: value {k}");
     }
@@ -192,6 +197,7 @@ fn run_file(path: &std::path::Path) -> usize {
             "replace" => run_case(&super::super::replace::Replace, case, args),
             "blockinfile" => run_case(&super::super::blockinfile::BlockInFile, case, args),
             "slurp" => run_case(&super::super::slurp::Slurp, case, args),
+            "find" => run_case(&super::super::find::Find, case, args),
             "group" => run_case(&super::super::group::Group, case, args),
             "command" => run_case(&super::super::command::COMMAND.0, case, args),
             "shell" => run_case(&super::super::command::SHELL.0, case, args),

@@ -193,5 +193,10 @@ fn time_formats() {
         TsArg::Local("2020-01-02 13:04:00".into(), "202001021304.00".into())
     );
     assert!(parse_time("2020-13-02", "%Y-%m-%d").is_err());
+    // Python's strptime takes one digit where two may be.
+    assert_eq!(
+        parse_time("202001011200.0", "%Y%m%d%H%M.%S").unwrap(),
+        TsArg::Local("2020-01-01 12:00:00".into(), "202001011200.00".into())
+    );
     assert!(parse_time("x", "%Y").is_err());
 }

@@ -44,7 +44,13 @@ pub(super) fn parse_time(value: &str, format: &str) -> Result<TsArg> {
             continue;
         }
         let spec = f.next().ok_or_else(bad)?;
-        let width = if spec == 'Y' { 4 } else { 2 };
+        // As Python's strptime: `%Y` four digits, `%y` two, the others one or two.
+        let width = match spec {
+            'Y' => 4,
+            'y' => 2,
+            _ if v.get(i + 1).is_some_and(u8::is_ascii_digit) => 2,
+            _ => 1,
+        };
         let digits = v.get(i..i + width).ok_or_else(bad)?;
         if !digits.iter().all(u8::is_ascii_digit) {
             return Err(bad());

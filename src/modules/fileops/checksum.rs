@@ -24,7 +24,7 @@ impl Alg {
         })
     }
 
-    pub(super) fn tool(self) -> &'static str {
+    pub fn tool(self) -> &'static str {
         match self {
             Alg::Md5 => "md5sum",
             Alg::Sha1 => "sha1sum",
