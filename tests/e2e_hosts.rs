@@ -247,3 +247,63 @@ fn text_edits_slurp_and_su_on_a_test_host() {
         assert_eq!(recap_changed(&out, "h0"), Some(0), "{extra:?}: {out}");
     }
 }
+
+#[test]
+fn async_jobs_run_in_the_background_on_a_test_host() {
+    let Some(hosts) = TestHosts::up(1) else {
+        return;
+    };
+    let pb = hosts.dir.path().join("async.yml");
+    std::fs::write(
+        &pb,
+        r#"- hosts: test
+  gather_facts: false
+  tasks:
+    - shell: sleep 2; echo done >/tmp/job.out; echo out
+      args: {creates: /tmp/job.out}
+      async: 30
+      poll: 0
+      register: job
+    - stat: {path: /tmp/job.out}
+      register: early
+    - async_status: {jid: "{{ job.ansible_job_id }}"}
+      register: st
+      until: st.finished
+      retries: 20
+      delay: 1
+    - copy:
+        dest: /tmp/job.report
+        content: "{{ early.stat.exists }} {{ st.rc | default('-') }} {{ st.stdout | default(st.msg) }}\n"
+    - command: sleep 1
+      async: 10
+      poll: 1
+      register: polled
+    - copy: {dest: /tmp/job.polled, content: "{{ polled.finished }} {{ polled.rc }}\n"}
+"#,
+    )
+    .unwrap();
+    let (code, out) = play_on(&hosts, "deploy", &pb, &["-b"]);
+    assert_eq!(code, 0, "{out}");
+    let read = |p: &str| std::fs::read_to_string(hosts.path(0, p)).unwrap();
+    assert_eq!(read("/tmp/job.out"), "done\n", "the job ran");
+    assert_eq!(
+        read("/tmp/job.report"),
+        "False 0 out\n",
+        "the play went on before the job ended, then saw its result"
+    );
+    assert_eq!(read("/tmp/job.polled"), "True 0\n");
+    let (_, left) = hosts.sh(0, "ls /root/.ansible_async | wc -l");
+    // in, cmd, sh, start, out, err, end, rc of the first job; none of the polled one.
+    assert_eq!(
+        left.trim(),
+        "8",
+        "the polled job's files are erased, the other's kept"
+    );
+    // Again: `creates` names the file now, so the job settles at once and says why.
+    let (code, out) = play_on(&hosts, "deploy", &pb, &["-b"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        read("/tmp/job.report"),
+        "True 0 skipped, since /tmp/job.out exists\n"
+    );
+}

@@ -242,6 +242,7 @@ pub fn gather_facts(pc: &PlayCtx, host: &mut HostState, task: Option<&Task>) -> 
         env: &env,
         verbosity: pc.settings.verbosity,
         check_changed: false,
+        background: None,
     };
     let plan = module.run(&mut mctx, &Args::default(), false)?;
     if let Some(f) = plan.facts {
@@ -313,11 +314,6 @@ pub fn run_task(pc: &PlayCtx, task: &Task, host: &mut HostState) -> HostResult {
             ));
         }
     }
-    if let (None, Some((_, 0))) = (&early_error, task.async_poll) {
-        early_error = Some(anyhow!(
-            "`async` with `poll: 0` (run in the background and check later with `async_status`) is not implemented by drover yet"
-        ));
-    }
     let inner = match early_error {
         Some(e) => Err(e),
         None => run_task_inner(pc, task, host),
@@ -328,12 +324,17 @@ pub fn run_task(pc: &PlayCtx, task: &Task, host: &mut HostState) -> HostResult {
             let timed_out = is_deadline_exceeded(&e);
             let unreachable =
                 !timed_out && (is_transport_error(&e) || connection::is_unreachable(&e));
-            let msg = if timed_out {
+            let limit = time_limit(pc, task);
+            let by_async =
+                matches!(task.async_poll, Some((secs, poll)) if poll > 0 && secs == limit);
+            let msg = if timed_out && by_async {
+                // Ansible's words for a polled task past its `async` time.
+                format!("async task did not complete within the requested time - {limit}s")
+            } else if timed_out {
                 // Ansible's words for a task past its `timeout`.
                 format!(
                     "The {} action failed to execute in the expected time frame ({}) and was terminated",
-                    task.module_name,
-                    time_limit(pc, task)
+                    task.module_name, limit
                 )
             } else {
                 format!("{e:#}")
@@ -862,6 +863,7 @@ fn run_item(
                 env: &env,
                 verbosity: pc.settings.verbosity,
                 check_changed,
+                background: task.async_poll.filter(|(secs, _)| *secs > 0),
             };
             let planned = run_module(module, &mut mctx, &args, check);
             if let Some(c) = mctx.conn.as_deref_mut() {

@@ -15,6 +15,17 @@ pub fn ymd(days: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
+/// `YYYY`, `MM`, `DD` as days since the epoch (the inverse of [`ymd`]).
+pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// A duration as Ansible's `delta`.
 pub fn format_delta(d: std::time::Duration) -> String {
     let s = d.as_secs();
@@ -47,6 +58,15 @@ pub fn chrono_like_now() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn civil_days_both_ways() {
+        for days in [-1, 0, 59, 60, 19_000, 20_454] {
+            let t = ymd(days);
+            let p: Vec<i64> = t.split('-').map(|x| x.parse().unwrap()).collect();
+            assert_eq!(days_from_civil(p[0], p[1], p[2]), days, "{t}");
+        }
+    }
 
     #[test]
     fn timestamps_look_like_ansible() {

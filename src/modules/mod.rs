@@ -7,6 +7,7 @@
 mod apt;
 mod args;
 mod assert;
+mod async_status;
 mod authorized_key;
 mod blockinfile;
 mod clock;
@@ -236,6 +237,9 @@ pub struct ModuleCtx<'a> {
     /// In check mode: an earlier task predicted a change on this host that did not happen
     /// (so a missing unit or init script may be one it would have installed).
     pub check_changed: bool,
+    /// `async: N` with `poll: P`: the change runs in the background for at most N seconds,
+    /// looked at every P seconds, or not at all with `poll: 0` (`contract/background.rs`).
+    pub background: Option<(u64, u64)>,
 }
 
 impl ModuleCtx<'_> {
@@ -351,6 +355,7 @@ static REGISTRY: &[&dyn Module] = &[
     &contract::Driven(replace::Replace),
     &contract::Driven(blockinfile::BlockInFile),
     &contract::Driven(find::Find),
+    &contract::Driven(async_status::AsyncStatus),
     &contract::Driven(slurp::Slurp),
 ];
 

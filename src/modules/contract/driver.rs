@@ -118,6 +118,9 @@ impl<T: Typed> Driven<T> {
         }
         let seen = look_all(m, &typed, &want, |o| look(ctx, o, check))?;
         let (change, mut report, pending) = match m.decide(&typed, &seen) {
+            Outcome::Unchanged(report) if !check && matches!(ctx.background, Some((_, 0))) => {
+                return catch(super::background::settled(ctx, &report))
+            }
             Outcome::Unchanged(report) => return Ok(report),
             Outcome::Fail(f) => return Ok(f.into_plan()),
             Outcome::Change {
@@ -138,6 +141,21 @@ impl<T: Typed> Driven<T> {
         let planned = report.clone();
         let mut done = Done::default();
         let mut steps = m.apply(&typed, &change);
+        // In the background: a change that is one command (polled or not), or any change
+        // when nobody waits for it (which then fails with a message).
+        if let Some((secs, poll)) = ctx.background {
+            if poll == 0 || matches!(steps.as_slice(), [Step::Exec { .. }]) {
+                let cmd = report.values.get("cmd").cloned().unwrap_or_default();
+                return catch(super::background::run(
+                    ctx,
+                    m.name(),
+                    &steps,
+                    secs,
+                    poll,
+                    &cmd,
+                ));
+            }
+        }
         let mut stages = 0;
         while !steps.is_empty() {
             stages += 1;

@@ -15,6 +15,7 @@
 //! conversion, the check gate and the fact that a check-mode prediction may rest on something
 //! an earlier task would have created ([`Outcome::Change::pending`]) live there, once.
 
+pub mod background;
 mod driver;
 #[cfg(test)]
 mod driver_tests;
@@ -26,7 +27,7 @@ mod script;
 mod table;
 
 pub use driver::{Acting, Done, Driven};
-pub use observe::{Content, Observe, Observed, Read};
+pub use observe::{gather, Content, Observe, Observed, Read};
 pub use script::Script;
 
 use super::fileops::{AttrChange, Payload, ProbeReq, PutOpts, TaskFail};

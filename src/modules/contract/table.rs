@@ -12,6 +12,10 @@ use serde_json::Value as J;
 
 /// Compares what a report says with the `expect` keys that concern it.
 fn check_report(case: &str, r: &Plan, expect: &J) {
+    // The result's verdict, where a module reports one of its own (`Failed { changed: true }`).
+    if let Some(v) = expect.get("verdict").and_then(J::as_str) {
+        assert_eq!(format!("{:?}", r.verdict), v, "{case}: verdict");
+    }
     if let Some(m) = expect.get("msg") {
         assert_eq!(
             r.msg.as_deref().unwrap_or(""),
@@ -198,6 +202,7 @@ fn run_file(path: &std::path::Path) -> usize {
             "blockinfile" => run_case(&super::super::blockinfile::BlockInFile, case, args),
             "slurp" => run_case(&super::super::slurp::Slurp, case, args),
             "find" => run_case(&super::super::find::Find, case, args),
+            "async_status" => run_case(&super::super::async_status::AsyncStatus, case, args),
             "group" => run_case(&super::super::group::Group, case, args),
             "command" => run_case(&super::super::command::COMMAND.0, case, args),
             "shell" => run_case(&super::super::command::SHELL.0, case, args),

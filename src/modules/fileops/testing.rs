@@ -29,6 +29,7 @@ impl Harness {
             env: &[],
             verbosity: 0,
             check_changed: false,
+            background: None,
         }
     }
 
