@@ -59,6 +59,11 @@ impl Re {
         self.names.len()
     }
 
+    /// The name of group `i`, if it has one.
+    pub fn group_name(&self, i: usize) -> Option<&str> {
+        self.names.get(i)?.as_deref()
+    }
+
     /// The index of a named group.
     pub fn group_index(&self, name: &str) -> Option<usize> {
         self.names.iter().position(|n| n.as_deref() == Some(name))

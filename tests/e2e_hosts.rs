@@ -307,3 +307,38 @@ fn async_jobs_run_in_the_background_on_a_test_host() {
         "True 0 skipped, since /tmp/job.out exists\n"
     );
 }
+
+#[test]
+fn wait_for_ports_and_files_on_a_test_host() {
+    let Some(hosts) = TestHosts::up(1) else {
+        return;
+    };
+    let pb = hosts.dir.path().join("wait.yml");
+    std::fs::write(
+        &pb,
+        r#"- hosts: test
+  gather_facts: false
+  tasks:
+    - shell: (sleep 2; echo "service ready on 8080 now" >/tmp/ready.log) >/dev/null 2>&1 &
+    - wait_for: {path: /tmp/ready.log, search_regex: 'ready on (?P<port>\d+)', timeout: 20}
+      register: file
+    - wait_for: {host: "{{ ansible_host }}", port: "{{ ansible_port }}", search_regex: OpenSSH, timeout: 10}
+      register: ssh
+    - wait_for: {port: 1, state: stopped, timeout: 5}
+    - wait_for: {port: 1, state: drained, timeout: 5}
+    - wait_for: {port: 1, timeout: 2}
+      register: closed
+      ignore_errors: true
+    - copy:
+        dest: /tmp/wait.report
+        content: "{{ file.match_groupdict.port }} {{ file.elapsed >= 1 }} {{ ssh.state }} {{ closed.msg }}\n"
+"#,
+    )
+    .unwrap();
+    let (code, out) = play_on(&hosts, "root", &pb, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        std::fs::read_to_string(hosts.path(0, "/tmp/wait.report")).unwrap(),
+        "8080 True started Timeout when waiting for 127.0.0.1:1\n"
+    );
+}

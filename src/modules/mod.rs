@@ -44,6 +44,7 @@ mod tempfile;
 mod template;
 mod transfer;
 mod user;
+mod wait_for;
 
 pub use args::{to_bool as args_to_bool, Args, Spec};
 pub use clock::chrono_like_now;
@@ -356,6 +357,7 @@ static REGISTRY: &[&dyn Module] = &[
     &contract::Driven(blockinfile::BlockInFile),
     &contract::Driven(find::Find),
     &contract::Driven(async_status::AsyncStatus),
+    &contract::Driven(wait_for::WaitFor),
     &contract::Driven(slurp::Slurp),
 ];
 

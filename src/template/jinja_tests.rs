@@ -23,6 +23,8 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_test("skipped", skipped);
     env.add_test("skip", skipped);
     env.add_test("unreachable", unreachable);
+    env.add_test("finished", finished);
+    env.add_test("started", started);
     env.add_test("reachable", reachable);
     env.add_test("version", version_compare);
     env.add_test("version_compare", version_compare);
@@ -62,6 +64,28 @@ fn succeeded(state: &State, value: &Value) -> Result<bool, Error> {
 
 fn skipped(state: &State, value: &Value) -> Result<bool, Error> {
     result_flag(state, value, "skipped", "skipped")
+}
+
+/// `finished`/`started`: an async result's flag (true or 1); a result without one (not an
+/// async task) counts as finished and started, as in Ansible.
+fn async_flag(state: &State, value: &Value, key: &str) -> Result<bool, Error> {
+    require_defined(state, value, key)?;
+    if value.kind() != ValueKind::Map {
+        return Err(op_err(format!("The '{key}' test expects a dictionary")));
+    }
+    let v = value.get_item(&Value::from(key))?;
+    if v.is_undefined() {
+        return Ok(true);
+    }
+    Ok(v.is_true() && (v.kind() == ValueKind::Bool || i64::try_from(v).ok() == Some(1)))
+}
+
+fn finished(state: &State, value: &Value) -> Result<bool, Error> {
+    async_flag(state, value, "finished")
+}
+
+fn started(state: &State, value: &Value) -> Result<bool, Error> {
+    async_flag(state, value, "started")
 }
 
 fn unreachable(state: &State, value: &Value) -> Result<bool, Error> {

@@ -142,6 +142,9 @@ up() {
     r=$1; name=$2; port=$3; addr=$4
     hostname "$name"
     mount -t proc proc "$r/proc"
+    # Read-only: a host reads its devices there (what roles and Ansible'"'"'s tests look at);
+    # nothing in it may change the machine the hosts run on.
+    mkdir -p "$r/sys" && mount -t sysfs -o ro sysfs "$r/sys"
     mount --rbind /dev "$r/dev"
     mount -t tmpfs -o mode=0755 tmpfs "$r/run"
     mkdir -p "$r/run/sshd" "$r/run/lock"

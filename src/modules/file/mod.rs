@@ -13,7 +13,7 @@ use super::contract::{
     Done, Driven, Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed,
 };
 use super::fileops::{
-    self, dict_diff, dirname, fail, fail_with, fmt_mode, join, AttrWant, DiffMap, FileState, Probe,
+    self, dict_diff, dirname, fail, fail_with, join, AttrWant, DiffMap, FileState, Probe,
     ProbeCond, ProbeItem, ProbeReq,
 };
 use super::{Args, Plan, Spec};
@@ -130,25 +130,12 @@ impl Typed for File {
     fn finish(&self, _a: &FileArgs, _c: &Change, done: &Done, mut report: Plan) -> Plan {
         let after = done.observed.last().and_then(|o| o.files.states.first());
         if let Some(st) = after.filter(|s| s.exists) {
-            for (k, v) in info_values(st) {
+            for (k, v) in fileops::path_info(st) {
                 report.values.insert(k, v);
             }
         }
         report
     }
-}
-
-/// Ansible's `add_path_info` keys for an existing path (from its lstat).
-fn info_values(st: &FileState) -> Vec<(String, Value)> {
-    vec![
-        ("uid".into(), Value::from(st.uid)),
-        ("gid".into(), Value::from(st.gid)),
-        ("owner".into(), Value::from(st.owner.as_str())),
-        ("group".into(), Value::from(st.group.as_str())),
-        ("mode".into(), Value::from(fmt_mode(st.perm()))),
-        ("state".into(), Value::from(st.state_name())),
-        ("size".into(), Value::from(st.size)),
-    ]
 }
 
 /// The decision (an owner or group that does not exist yet is a pending failure).
@@ -272,7 +259,7 @@ fn into_report(o: Decided) -> (Option<Change>, Plan) {
     }
     plan = plan.with_value(o.key, o.path.as_str());
     if let Some(st) = &o.info {
-        for (k, v) in info_values(st) {
+        for (k, v) in fileops::path_info(st) {
             plan.values.insert(k, v);
         }
     } else if o.key == "path" {

@@ -83,3 +83,18 @@ pub fn expand_home(ctx: &mut ModuleCtx, path: &str) -> Result<String> {
     }
     Ok(out.stdout_str())
 }
+
+/// Ansible's `add_path_info` keys for an existing path (from its lstat), which a module's
+/// result with a `path` gets.
+pub fn path_info(st: &super::FileState) -> Vec<(String, minijinja::Value)> {
+    use minijinja::Value;
+    vec![
+        ("uid".into(), Value::from(st.uid)),
+        ("gid".into(), Value::from(st.gid)),
+        ("owner".into(), Value::from(st.owner.as_str())),
+        ("group".into(), Value::from(st.group.as_str())),
+        ("mode".into(), Value::from(super::fmt_mode(st.perm()))),
+        ("state".into(), Value::from(st.state_name())),
+        ("size".into(), Value::from(st.size)),
+    ]
+}
