@@ -342,3 +342,98 @@ fn wait_for_ports_and_files_on_a_test_host() {
         "8080 True started Timeout when waiting for 127.0.0.1:1\n"
     );
 }
+
+#[test]
+fn get_url_downloads_with_the_hosts_curl() {
+    use support::http::{HttpServer, Served};
+    let Some(hosts) = TestHosts::up(1) else {
+        return;
+    };
+    let body = b"tarball bytes\n".to_vec();
+    // A digest that does not match, for the task that must fail.
+    let sha256 = "a2b0c1d2";
+    let srv = HttpServer::start(
+        [
+            (
+                "/pkg-1.0.tar.gz".to_string(),
+                Served {
+                    body: body.clone(),
+                    disposition: None,
+                },
+            ),
+            (
+                "/download?id=7".to_string(),
+                Served {
+                    body: b"named\n".to_vec(),
+                    disposition: Some("app.conf".into()),
+                },
+            ),
+        ]
+        .into_iter()
+        .collect(),
+    );
+    let pb = hosts.dir.path().join("get.yml");
+    std::fs::write(
+        &pb,
+        format!(
+            r#"- hosts: test
+  gather_facts: false
+  tasks:
+    - file: {{path: /srv/dl, state: directory}}
+    - get_url: {{url: "{tar}", dest: /srv/dl/pkg.tar.gz, mode: "0640", owner: deploy}}
+    - get_url: {{url: "{named}", dest: /srv/dl/}}
+    - get_url: {{url: "{tar}", dest: /srv/dl/other.tar.gz, checksum: "sha256:{sha256}"}}
+      register: bad
+      ignore_errors: true
+    - copy: {{dest: /srv/dl/bad.msg, content: "{{{{ bad.msg is search('did not match') }}}}\n"}}
+"#,
+            tar = srv.url("/pkg-1.0.tar.gz"),
+            named = srv.url("/download?id=7"),
+        ),
+    )
+    .unwrap();
+    // Check mode predicts the downloads and leaves nothing behind (no temp file either).
+    let (code, out) = play_on(&hosts, "deploy", &pb, &["-b", "--check"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        !hosts.path(0, "/srv/dl").exists(),
+        "check mode made the directory"
+    );
+    let (code, out) = play_on(&hosts, "deploy", &pb, &["-b"]);
+    assert_eq!(code, 0, "{out}");
+    let read = |p: &str| std::fs::read(hosts.path(0, p)).unwrap();
+    assert_eq!(read("/srv/dl/pkg.tar.gz"), body);
+    assert_eq!(
+        read("/srv/dl/app.conf"),
+        b"named\n",
+        "named by Content-Disposition"
+    );
+    assert_eq!(read("/srv/dl/bad.msg"), b"True");
+    assert!(
+        !hosts.path(0, "/srv/dl/other.tar.gz").exists(),
+        "a checksum mismatch writes nothing"
+    );
+    let (_, attrs) = hosts.sh(
+        0,
+        "stat -c '%U %a' /srv/dl/pkg.tar.gz; ls -A /srv/dl | grep -c drover-get_url",
+    );
+    assert_eq!(
+        attrs, "deploy 640\n0\n",
+        "attributes set, no temp file left"
+    );
+    // Again: the files are there (304 for the conditional request), nothing changes, and
+    // check mode predicts just that.
+    for extra in [&["-b"][..], &["-b", "--check"][..]] {
+        let (code, out) = play_on(&hosts, "deploy", &pb, extra);
+        assert_eq!(code, 0, "{out}");
+        assert_eq!(recap_changed(&out, "h0"), Some(0), "{extra:?}: {out}");
+    }
+    assert!(
+        srv.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|r| r.starts_with("GET ")),
+        "the host's curl made the requests"
+    );
+}

@@ -20,6 +20,7 @@ mod fail;
 mod file;
 mod fileops;
 mod find;
+mod get_url;
 mod getent;
 mod group;
 mod include_vars;
@@ -358,6 +359,7 @@ static REGISTRY: &[&dyn Module] = &[
     &contract::Driven(find::Find),
     &contract::Driven(async_status::AsyncStatus),
     &contract::Driven(wait_for::WaitFor),
+    &contract::Driven(get_url::GetUrl),
     &contract::Driven(slurp::Slurp),
 ];
 

@@ -28,7 +28,7 @@ SUITE=bookworm
 BASE="$CACHE/base-$SUITE"
 # Written into a base's `.drover-base-ok`; a base built by an older version of this script
 # (another content) is rebuilt. Bump it whenever what `make_base` produces changes.
-BASE_FORMAT=6
+BASE_FORMAT=7
 
 die() { echo "testhosts: $*" >&2; exit 1; }
 
@@ -90,11 +90,12 @@ make_base() {
 no_extra() { :; }
 
 build_base() {
-  # `acl`, `file` and `python3` as on Ansible's test images (its integration targets use
-  # getfacl/setfacl and run Python scripts as test tools), and `python3-apt`, which
+  # `acl`, `file`, `curl` and `python3` as on Ansible's test images (its integration targets
+  # use getfacl/setfacl and run Python scripts as test tools; `get_url` downloads with curl),
+  # and `python3-apt`, which
   # ansible-playbook's `apt` module needs on the host when the differential tests run it
   # (tests/differential.rs); drover itself needs none of them.
-  make_base "$BASE" .lock openssh-server,sudo,tini,ca-certificates,sysvinit-core,procps,acl,file,python3,python3-apt no_extra
+  make_base "$BASE" .lock openssh-server,sudo,tini,ca-certificates,sysvinit-core,procps,acl,file,curl,python3,python3-apt no_extra
 }
 
 # The shared part of `up` and `up-systemd`: the overlay root on base $1, the key authorised

@@ -9,6 +9,7 @@ pub mod aptrepo;
 pub mod background;
 pub mod daemon;
 pub mod hosts;
+pub mod http;
 pub mod playgen;
 pub mod sshd;
 pub mod systemd_hosts;
