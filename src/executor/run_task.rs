@@ -1188,7 +1188,8 @@ fn plan_to_result(plan: Plan, check: bool, diff: bool) -> (Status, Value, Vec<Di
     m.insert("changed".into(), Value::from(changed));
     if status == Status::Failed {
         m.insert("failed".into(), Value::from(true));
-    } else {
+    } else if !matches!(plan.verdict, Verdict::Skipped(_)) {
+        // A module's own skip has no `failed` key, as Ansible's.
         m.entry("failed".into()).or_insert(Value::from(false));
     }
     if let Verdict::Skipped(reason) = &plan.verdict {

@@ -44,6 +44,7 @@ mod systemd;
 mod tempfile;
 mod template;
 mod transfer;
+mod unarchive;
 mod user;
 mod wait_for;
 
@@ -360,6 +361,7 @@ static REGISTRY: &[&dyn Module] = &[
     &contract::Driven(async_status::AsyncStatus),
     &contract::Driven(wait_for::WaitFor),
     &contract::Driven(get_url::GetUrl),
+    &contract::Driven(unarchive::Unarchive),
     &contract::Driven(slurp::Slurp),
 ];
 

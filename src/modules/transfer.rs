@@ -84,7 +84,7 @@ fn vault_encrypted(path: &Path) -> bool {
 }
 
 /// SHA-1 and MD5 (hex) and the size of a file, read in pieces.
-fn hash_file(path: &Path) -> Result<(String, String, u64)> {
+pub fn hash_file(path: &Path) -> Result<(String, String, u64)> {
     use md5::Md5;
     use sha1::{Digest, Sha1};
     let mut f = std::fs::File::open(path)

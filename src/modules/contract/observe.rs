@@ -34,6 +34,10 @@ pub struct Observe {
     /// The sections `umask` and `id` are the shell's identity (`setup`): the driver keeps them
     /// in the connection's memo, so the next file probe need not ask.
     pub remember_identity: bool,
+    /// A controller file (and its SHA-1) to send first into the session's temp dir, where the
+    /// look's commands find it as `"$D/upload"` (`unarchive` lists and compares an archive
+    /// there); the session's end removes it, a module's steps may use it and remove it.
+    pub upload: Option<(std::path::PathBuf, String)>,
 }
 
 /// Which file to read.
@@ -97,6 +101,9 @@ impl Observed {
 
 /// Gathers everything `want` asks in one round trip (none if it asks nothing).
 pub fn gather(ctx: &mut ModuleCtx, want: &Observe) -> Result<Observed> {
+    if let Some((path, sum)) = &want.upload {
+        crate::modules::transfer::upload(ctx, path, sum)?;
+    }
     let marks = Marks::new();
     let extra = extra_script(&marks, want);
     let head = marks.line("observe");
