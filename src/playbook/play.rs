@@ -86,6 +86,9 @@ pub(super) struct LoadCtx<'a> {
     pub dep_role_names: Vec<String>,
     /// A dependency is being loaded (its name goes to `dep_role_names`).
     pub loading_dep: bool,
+    /// While a role's dependencies load: the directory that holds that role, where Ansible
+    /// also looks for them (`role_basedir`).
+    pub dep_basedir: Option<PathBuf>,
     /// Blocks entered while loading handlers: a block inside a handler is refused.
     pub handler_block_depth: usize,
     /// Roles (by identity) whose handlers the play has: a role loaded again (a dependency of
@@ -154,6 +157,7 @@ pub fn load_playbook(path: &Path, opts: &LoadOptions) -> Result<Playbook> {
         play_role_names: Vec::new(),
         dep_role_names: Vec::new(),
         loading_dep: false,
+        dep_basedir: None,
         handler_block_depth: 0,
         handler_roles: Default::default(),
     };
@@ -180,6 +184,7 @@ pub fn load_playbook_str(text: &str, name: &str, opts: &LoadOptions) -> Result<P
         play_role_names: Vec::new(),
         dep_role_names: Vec::new(),
         loading_dep: false,
+        dep_basedir: None,
         handler_block_depth: 0,
         handler_roles: Default::default(),
     };
@@ -1342,6 +1347,7 @@ pub fn load_include_at_run_time(inc: &IncludeTasks, file: &str) -> Result<Vec<Ta
             play_role_names: Vec::new(),
             dep_role_names: Vec::new(),
             loading_dep: false,
+            dep_basedir: None,
             handler_block_depth: 0,
             handler_roles: Default::default(),
         };
@@ -1371,6 +1377,7 @@ pub fn load_include_at_run_time(inc: &IncludeTasks, file: &str) -> Result<Vec<Ta
         play_role_names: Vec::new(),
         dep_role_names: Vec::new(),
         loading_dep: false,
+        dep_basedir: None,
         handler_block_depth: 0,
         handler_roles: Default::default(),
     };

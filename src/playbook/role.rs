@@ -229,6 +229,7 @@ fn find_role_dir(name: &str, ctx: &LoadCtx, collections: &[String]) -> Option<Pa
     if let Some(env) = std::env::var_os("ANSIBLE_ROLES_PATH") {
         dirs.extend(std::env::split_paths(&env));
     }
+    dirs.extend(ctx.dep_basedir.clone());
     dirs.push(ctx.playbook_dir.clone());
     let direct = Path::new(name);
     if direct.is_absolute() && direct.is_dir() {
@@ -378,6 +379,7 @@ pub(super) fn load_role(
     let Some(path) = find_role(&rref.name, ctx, &collections) else {
         let mut searched = vec![ctx.playbook_dir.join("roles").display().to_string()];
         searched.extend(ctx.opts.roles_path.iter().map(|p| p.display().to_string()));
+        searched.extend(ctx.dep_basedir.iter().map(|p| p.display().to_string()));
         searched.push(ctx.playbook_dir.display().to_string());
         return Err(err_at(&rref.span, format!("role `{}` not found (searched {})\nhint: put it in `roles/` beside the playbook or pass `--roles-path`", rref.name, searched.join(", "))));
     };
@@ -441,8 +443,11 @@ pub(super) fn load_role(
                 // A dependency gets this role's parameters under its own.
                 dinh.role_param_chain = param_chain.clone();
                 let was = std::mem::replace(&mut ctx.loading_dep, true);
+                let base =
+                    std::mem::replace(&mut ctx.dep_basedir, path.parent().map(Path::to_path_buf));
                 let loaded = load_role(&dref, &dinh, ctx, seen, "main");
                 ctx.loading_dep = was;
+                ctx.dep_basedir = base;
                 let loaded = loaded?;
                 out.tasks.extend(loaded.tasks);
                 out.handlers.extend(loaded.handlers);
