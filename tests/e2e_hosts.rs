@@ -359,6 +359,7 @@ fn get_url_downloads_with_the_hosts_curl() {
                 Served {
                     body: body.clone(),
                     disposition: None,
+                    content_type: None,
                 },
             ),
             (
@@ -366,6 +367,7 @@ fn get_url_downloads_with_the_hosts_curl() {
                 Served {
                     body: b"named\n".to_vec(),
                     disposition: Some("app.conf".into()),
+                    content_type: None,
                 },
             ),
         ]
@@ -506,4 +508,74 @@ fn unarchive_from_the_controller_and_the_host() {
     assert_eq!(code, 0, "{out}");
     assert_eq!(recap_changed(&out, "h0"), Some(1), "{out}");
     assert_eq!(read("/opt/app/app/VERSION"), "1.0\n");
+}
+
+#[test]
+fn uri_requests_from_the_host() {
+    use support::http::{HttpServer, Served};
+    let Some(hosts) = TestHosts::up(1) else {
+        return;
+    };
+    let srv = HttpServer::start(
+        [(
+            "/api/status".to_string(),
+            Served {
+                body: br#"{"healthy": true, "version": "1.2"}"#.to_vec(),
+                disposition: None,
+                content_type: Some("application/json".into()),
+            },
+        )]
+        .into_iter()
+        .collect(),
+    );
+    let pb = hosts.dir.path().join("uri.yml");
+    std::fs::write(
+        &pb,
+        format!(
+            r#"- hosts: test
+  gather_facts: false
+  tasks:
+    - uri: {{url: "{api}"}}
+      register: st
+    - uri: {{url: "{api}", method: POST, body: {{name: web, size: 2}}, body_format: json, status_code: [200, 201]}}
+    - uri: {{url: "{api}", dest: /tmp/status.json, creates: /tmp/status.json}}
+    - uri: {{url: "{missing}", status_code: 404}}
+    - copy: {{dest: /tmp/uri.report, content: "{{{{ st.json.version }}}} {{{{ st.status }}}} {{{{ st.content_type }}}}"}}
+      when: st is not skipped
+"#,
+            api = srv.url("/api/status"),
+            missing = srv.url("/nope"),
+        ),
+    )
+    .unwrap();
+    // Check mode skips the requests, as Ansible's (a request may change the other side).
+    let (code, out) = play_on(&hosts, "root", &pb, &["--check"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        srv.requests.lock().unwrap().is_empty(),
+        "check mode sent a request"
+    );
+    let (code, out) = play_on(&hosts, "root", &pb, &[]);
+    assert_eq!(code, 0, "{out}");
+    let read = |p: &str| std::fs::read_to_string(hosts.path(0, p)).unwrap();
+    assert_eq!(read("/tmp/uri.report"), "1.2 200 application/json");
+    assert_eq!(
+        read("/tmp/status.json"),
+        r#"{"healthy": true, "version": "1.2"}"#
+    );
+    let sent = srv.requests.lock().unwrap().clone();
+    assert_eq!(
+        sent,
+        [
+            "GET /api/status",
+            r#"POST /api/status {"name": "web", "size": 2}"#,
+            "GET /api/status",
+            "GET /nope"
+        ]
+    );
+    // `creates` now skips the download; the others ask again (and change nothing).
+    let (code, out) = play_on(&hosts, "root", &pb, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap_changed(&out, "h0"), Some(0), "{out}");
+    assert_eq!(srv.requests.lock().unwrap().len(), 7);
 }

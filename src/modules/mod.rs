@@ -45,6 +45,7 @@ mod tempfile;
 mod template;
 mod transfer;
 mod unarchive;
+mod uri;
 mod user;
 mod wait_for;
 
@@ -362,6 +363,7 @@ static REGISTRY: &[&dyn Module] = &[
     &contract::Driven(wait_for::WaitFor),
     &contract::Driven(get_url::GetUrl),
     &contract::Driven(unarchive::Unarchive),
+    &contract::Driven(uri::Uri),
     &contract::Driven(slurp::Slurp),
 ];
 

@@ -1,7 +1,7 @@
 //! A small HTTP/1.0 server on loopback for the download modules' tests: fixed files by path
 //! (`GET`, `HEAD`), `404` for others, `304` to an `If-Modified-Since` no older than the
-//! files' fixed time, `Content-Disposition` where a file asks for it, and a log of the
-//! requests. Test hosts share the machine's loopback, so they reach it too.
+//! files' fixed time, `Content-Disposition`/`Content-Type` where a file asks for them, and a
+//! log of the requests (with the body a request sent). Test hosts share the machine's loopback, so they reach it too.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -14,6 +14,7 @@ pub struct Served {
     pub body: Vec<u8>,
     /// A `Content-Disposition` file name.
     pub disposition: Option<String>,
+    pub content_type: Option<String>,
 }
 
 pub struct HttpServer {
@@ -39,17 +40,28 @@ impl HttpServer {
                 if reader.read_line(&mut first).is_err() {
                     continue;
                 }
-                let mut ims = false;
+                let (mut ims, mut length) = (false, 0usize);
                 loop {
                     let mut line = String::new();
                     if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
                         break;
                     }
-                    ims |= line.to_ascii_lowercase().starts_with("if-modified-since:");
+                    let l = line.to_ascii_lowercase();
+                    ims |= l.starts_with("if-modified-since:");
+                    if let Some(n) = l.strip_prefix("content-length:") {
+                        length = n.trim().parse().unwrap_or(0);
+                    }
                 }
+                // A request's body is read (and logged) before the answer.
+                let mut body = vec![0u8; length];
+                let _ = std::io::Read::read_exact(&mut reader, &mut body);
                 let mut words = first.split_whitespace();
                 let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
-                log.lock().unwrap().push(format!("{method} {path}"));
+                let sent = String::from_utf8_lossy(&body);
+                log.lock().unwrap().push(format!(
+                    "{method} {path}{}{sent}",
+                    if sent.is_empty() { "" } else { " " }
+                ));
                 let reply = match files.get(path) {
                     None => b"HTTP/1.0 404 File not found\r\nContent-Length: 0\r\n\r\n".to_vec(),
                     // Every If-Modified-Since a client sends comes from a file it wrote after
@@ -60,6 +72,9 @@ impl HttpServer {
                             "HTTP/1.0 200 OK\r\nContent-Length: {}\r\nLast-Modified: {LAST_MODIFIED}\r\n",
                             f.body.len()
                         );
+                        if let Some(t) = &f.content_type {
+                            r.push_str(&format!("Content-Type: {t}\r\n"));
+                        }
                         if let Some(n) = &f.disposition {
                             r.push_str(&format!(
                                 "Content-Disposition: attachment; filename=\"{n}\"\r\n"

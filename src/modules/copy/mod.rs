@@ -23,7 +23,7 @@ use minijinja::Value;
 use std::path::{Path, PathBuf};
 
 mod args;
-mod pyjson;
+pub(super) mod pyjson;
 mod tree;
 mod walk;
 

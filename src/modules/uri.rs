@@ -1,0 +1,540 @@
+//! `uri`: an HTTP request made by the host's `curl`, with Ansible's arguments and result
+//! (`status`, `url`, `redirected`, `msg`, every response header as a key, `content` with
+//! `return_content`, `json` for a JSON answer, `dest` to keep the body). A request may change
+//! the other side, so check mode skips it, as Ansible's (`creates`/`removes` are looked at
+//! first). The request is one step; its answer comes back framed by a token the host draws.
+
+use super::contract::{Done, Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed};
+use super::{Args, Plan, Spec, Verdict};
+use anyhow::Result;
+use minijinja::Value;
+
+pub struct Uri;
+
+static SPEC: Spec = Spec {
+    args: &[
+        "url",
+        "dest",
+        "url_username",
+        "url_password",
+        "body",
+        "body_format",
+        "src",
+        "method",
+        "return_content",
+        "follow_redirects",
+        "creates",
+        "removes",
+        "status_code",
+        "timeout",
+        "headers",
+        "unix_socket",
+        "remote_src",
+        "ca_path",
+        "unredirected_headers",
+        "decompress",
+        "ciphers",
+        "use_netrc",
+        "force",
+        "http_agent",
+        "use_proxy",
+        "validate_certs",
+        "force_basic_auth",
+        "client_cert",
+        "client_key",
+        "use_gssapi",
+        "mode",
+        "owner",
+        "group",
+        "seuser",
+        "serole",
+        "setype",
+        "selevel",
+        "unsafe_writes",
+        "attributes",
+    ],
+    aliases: &[
+        ("user", "url_username"),
+        ("password", "url_password"),
+        ("attr", "attributes"),
+    ],
+    free_form: None,
+    any_args: false,
+};
+
+pub struct UriArgs {
+    url: String,
+    method: String,
+    body: Option<Vec<u8>>,
+    headers: Vec<(String, String)>,
+    status_code: Vec<i64>,
+    return_content: bool,
+    dest: Option<String>,
+    guard: Option<(String, bool)>,
+    timeout: i64,
+    follow: bool,
+    user: Option<String>,
+    password: Option<String>,
+    validate_certs: bool,
+    unix_socket: Option<String>,
+    agent: String,
+}
+
+fn fail(msg: impl Into<String>) -> anyhow::Error {
+    Failure::new(msg).into()
+}
+
+/// Python's `urlencode` of a form.
+fn form_urlencoded(v: &Value) -> Result<String> {
+    let enc = |s: &str| {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b'-' | b'~' => {
+                    (b as char).to_string()
+                }
+                b' ' => "+".to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    let text = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
+    let mut parts = Vec::new();
+    for k in v.try_iter()? {
+        let val = v.get_item(&k)?;
+        parts.push(format!("{}={}", enc(&text(&k)), enc(&text(&val))));
+    }
+    Ok(parts.join("&"))
+}
+
+impl Typed for Uri {
+    type Args = UriArgs;
+    type Change = ();
+
+    fn name(&self) -> &'static str {
+        "uri"
+    }
+
+    fn spec(&self) -> &'static Spec {
+        &SPEC
+    }
+
+    fn leaves_accounts_alone(&self) -> bool {
+        true
+    }
+
+    fn parse(&self, args: &Args, host: &mut dyn Resolve) -> Result<UriArgs> {
+        for k in [
+            "src",
+            "client_cert",
+            "client_key",
+            "ciphers",
+            "ca_path",
+            "mode",
+            "owner",
+            "group",
+        ] {
+            if args.has(k) {
+                return Err(fail(format!(
+                    "uri's `{k}` is not implemented by drover yet"
+                )));
+            }
+        }
+        let method = args.str("method").unwrap_or_else(|| "GET".into());
+        if method.is_empty() || !method.chars().all(|c| c.is_ascii_uppercase()) {
+            return Err(fail(
+                "Parameter 'method' needs to be a single word in uppercase, like GET or POST.",
+            ));
+        }
+        let format = args.choice(
+            "body_format",
+            &["form-urlencoded", "json", "raw", "form-multipart"],
+            "raw",
+        )?;
+        let mut headers: Vec<(String, String)> = Vec::new();
+        if let Some(h) = args.get("headers") {
+            for k in h.try_iter()? {
+                let v = h.get_item(&k)?;
+                headers.push((
+                    k.to_string(),
+                    v.as_str().map_or(v.to_string(), str::to_string),
+                ));
+            }
+        }
+        let has_type = headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
+        let body = match (args.get("body"), format.as_str()) {
+            (None, _) => None,
+            (Some(b), "json") => {
+                if !has_type {
+                    headers.push(("Content-Type".into(), "application/json".into()));
+                }
+                // As Python's `json.dumps` writes it (Ansible's request body).
+                Some(match b.as_str() {
+                    Some(s) => s.as_bytes().to_vec(),
+                    None => super::copy::pyjson::py_json(b).into_bytes(),
+                })
+            }
+            (Some(b), "form-urlencoded") => {
+                if !has_type {
+                    headers.push((
+                        "Content-Type".into(),
+                        "application/x-www-form-urlencoded".into(),
+                    ));
+                }
+                Some(match b.as_str() {
+                    Some(s) => s.as_bytes().to_vec(),
+                    None => form_urlencoded(b)?.into_bytes(),
+                })
+            }
+            (Some(_), "form-multipart") => {
+                return Err(fail(
+                    "uri's `body_format: form-multipart` is not implemented by drover yet",
+                ))
+            }
+            (Some(b), _) => Some(
+                b.as_str()
+                    .map_or_else(|| b.to_string(), str::to_string)
+                    .into_bytes(),
+            ),
+        };
+        let mut status_code = Vec::new();
+        for s in args.list("status_code") {
+            status_code.push(s.trim().parse::<i64>().map_err(|_| {
+                fail(format!(
+                    "argument 'status_code' has an invalid element: {s}"
+                ))
+            })?);
+        }
+        if status_code.is_empty() {
+            status_code.push(200);
+        }
+        let guard = match (args.str("creates"), args.str("removes")) {
+            (Some(c), _) => Some((host.expand_path(&c)?, true)),
+            (None, Some(r)) => Some((host.expand_path(&r)?, false)),
+            _ => None,
+        };
+        let follow = args.choice(
+            "follow_redirects",
+            &["all", "no", "none", "safe", "urllib2", "yes"],
+            "safe",
+        )?;
+        let follow = match follow.as_str() {
+            "all" | "yes" => true,
+            "no" | "none" => false,
+            _ => method == "GET" || method == "HEAD",
+        };
+        Ok(UriArgs {
+            url: args.req_str("url")?,
+            method,
+            body,
+            headers,
+            status_code,
+            return_content: args.bool_or("return_content", false)?,
+            dest: match args.str("dest") {
+                Some(d) => Some(host.expand_path(&d)?),
+                None => None,
+            },
+            guard,
+            timeout: args.int("timeout")?.unwrap_or(30),
+            follow,
+            user: args.str("url_username"),
+            password: args.str("url_password"),
+            validate_certs: args.bool_or("validate_certs", true)?,
+            unix_socket: args.str("unix_socket"),
+            agent: args
+                .str("http_agent")
+                .unwrap_or_else(|| "ansible-httpget".into()),
+        })
+    }
+
+    fn observe(&self, a: &UriArgs) -> Observe {
+        let Some((path, _)) = &a.guard else {
+            return Observe::default();
+        };
+        Observe {
+            sections: vec![(
+                "guard",
+                Script::new()
+                    .raw("if [ -e")
+                    .arg(path)
+                    .raw(" ]; then echo exists; fi"),
+            )],
+            ..Observe::default()
+        }
+    }
+
+    fn decide(&self, a: &UriArgs, seen: &Observed) -> Outcome<()> {
+        if let Some((path, creates)) = &a.guard {
+            let exists = seen.section("guard").trim() == "exists";
+            if exists == *creates {
+                let why = if *creates { "exists" } else { "does not exist" };
+                let out = format!("skipped, since '{path}' {why}");
+                return Outcome::Unchanged(
+                    Plan::unchanged()
+                        .with_value("stdout_lines", vec![out.clone()])
+                        .with_value("stdout", out),
+                );
+            }
+        }
+        let mut report = Plan::unchanged();
+        report.verdict = Verdict::Unpredictable;
+        report.check_msg = Some("This action (uri) does not support check mode.".into());
+        Outcome::change((), report)
+    }
+
+    fn apply(&self, a: &UriArgs, _c: &()) -> Vec<Step> {
+        vec![Step::Exec {
+            script: request(a),
+            stdin: a.body.clone(),
+        }]
+    }
+
+    fn finish(&self, a: &UriArgs, _c: &(), done: &Done, report: Plan) -> Plan {
+        answer(a, &done.outputs[0].stdout, report)
+    }
+}
+
+/// The request: headers and body into temp files, then the status line, the last header
+/// block and the body, each after a line with the token.
+fn request(a: &UriArgs) -> Script {
+    let mut s = Script::new()
+        .set("u", &a.url)
+        .set("m", &a.method)
+        .set("timeout", &a.timeout.to_string())
+        .set("agent", &a.agent)
+        .set("user", a.user.as_deref().unwrap_or(""))
+        .set("pass", a.password.as_deref().unwrap_or(""))
+        .secret(a.password.as_deref().unwrap_or(""))
+        .set("sock", a.unix_socket.as_deref().unwrap_or(""))
+        .set("dest", a.dest.as_deref().unwrap_or(""))
+        .set(
+            "ok",
+            &a.status_code.iter().map(i64::to_string).collect::<Vec<_>>().join(" "),
+        )
+        .raw("command -v curl >/dev/null 2>&1 || { echo 'uri needs curl on the host' >&2; exit 127; }\n")
+        // The parts of the answer are framed by a token the host draws: the first line.
+        .raw("tok=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \\n'); echo \"$tok\"\n")
+        .raw("h=$(mktemp) && b=$(mktemp) || exit 1\nset -- -sS -X \"$m\" -D \"$h\" -o \"$b\" --max-time \"$timeout\" -A \"$agent\" -w '%{http_code} %{num_redirects} %{url_effective}'\n")
+        .raw("[ -n \"$user\" ] && set -- \"$@\" -u \"$user:$pass\"\n[ -n \"$sock\" ] && set -- \"$@\" --unix-socket \"$sock\"\n");
+    if a.follow {
+        s = s.raw("set -- \"$@\" -L --max-redirs 50\n");
+    }
+    if !a.validate_certs {
+        s = s.raw("set -- \"$@\" -k\n");
+    }
+    if a.body.is_some() {
+        s = s.raw("set -- \"$@\" --data-binary @-\n");
+    }
+    for (k, v) in &a.headers {
+        s = s
+            .raw("set -- \"$@\" -H")
+            .arg(&format!("{k}: {v}"))
+            .raw("\n");
+    }
+    if a.body.is_none() {
+        s = s.raw("exec </dev/null\n");
+    }
+    s.raw("w=$(curl \"$@\" -- \"$u\"); rc=$?\n")
+        .raw("echo \"@@$tok status $w\"; echo \"@@$tok headers\"; tr -d '\\r' <\"$h\" | awk '/^HTTP\\// { n = \"\" } { n = n $0 \"\\n\" } END { printf \"%s\", n }'\n")
+        .raw("if [ -n \"$dest\" ] && [ \"$rc\" = 0 ]; then f=$dest; [ -d \"$f\" ] && f=\"$f/index.html\"; echo \"@@$tok dest $f\"; fi\n")
+        .raw("echo \"@@$tok body\"; cat \"$b\"; rm -f \"$h\"\n")
+        // The body goes to `dest` when the status is one the task expects (not 304): into
+        // the file that is there (its attributes kept), else a new one as the umask has it.
+        .raw("code=${w%% *}; case \" $ok \" in *\" $code \"*) if [ -n \"$f\" ] && [ \"$code\" != 304 ]; then if [ -e \"$f\" ]; then cat \"$b\" >\"$f\"; else mv -f \"$b\" \"$f\" && chmod \"$(printf %o $((0666 & ~0$(umask))))\" \"$f\"; fi; fi;; esac; rm -f \"$b\"\n")
+        .raw("[ -n \"$f\" ] && [ -e \"$f\" ] && stat -c \"@@$tok info %u %g %U %G %a %s %F\" -- \"$f\"\nexit $rc\n")
+}
+
+/// The result from the answer.
+fn answer(a: &UriArgs, out: &[u8], mut plan: Plan) -> Plan {
+    let text = String::from_utf8_lossy(out);
+    let (token, text) = text.split_once('\n').unwrap_or((text.as_ref(), ""));
+    let mark = format!("@@{token} ");
+    let body_mark = format!("\n{mark}body\n");
+    let (head, body) = match text.find(&body_mark) {
+        Some(i) => (&text[..i], &text[i + body_mark.len()..]),
+        None => (text, ""),
+    };
+    let info_mark = format!("\n{mark}info ");
+    let (body, info) = match body.rfind(&info_mark) {
+        Some(i) => (
+            &body[..i],
+            Some(body[i + info_mark.len()..].trim().to_string()),
+        ),
+        None => match body.strip_prefix(&format!("{mark}info ")) {
+            Some(rest) => ("", Some(rest.trim().to_string())),
+            None => (body, None),
+        },
+    };
+    let (mut status, mut redirects, mut final_url) = (-1i64, 0i64, a.url.clone());
+    let mut headers: Vec<(String, String)> = Vec::new();
+    let mut dest: Option<String> = None;
+    let mut section = "";
+    for line in head.lines() {
+        if let Some(rest) = line.strip_prefix(&mark) {
+            let (k, v) = rest.split_once(' ').unwrap_or((rest, ""));
+            section = k;
+            match k {
+                "status" => {
+                    let mut w = v.splitn(3, ' ');
+                    status = w.next().and_then(|s| s.parse().ok()).unwrap_or(-1);
+                    redirects = w.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+                    final_url = w.next().unwrap_or(&a.url).to_string();
+                }
+                "dest" => dest = Some(v.to_string()),
+                _ => {}
+            }
+            continue;
+        }
+        if section == "headers" {
+            if let Some((k, v)) = line.split_once(':') {
+                headers.push((
+                    k.trim().to_ascii_lowercase().replace('-', "_"),
+                    v.trim().to_string(),
+                ));
+            }
+        }
+    }
+    let reason = head
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("HTTP/")
+                .and_then(|r| r.split_once(' '))
+                .map(|(_, r)| r)
+        })
+        .and_then(|r| r.split_once(' ').map(|(_, p)| p.to_string()))
+        .unwrap_or_default();
+    let header = |k: &str| headers.iter().find(|(h, _)| h == k).map(|(_, v)| v.clone());
+    let ok = a.status_code.contains(&status);
+    let msg = if status == 200 || (ok && status < 400) {
+        format!(
+            "OK ({} bytes)",
+            header("content_length").unwrap_or_else(|| "unknown".into())
+        )
+    } else if status <= 0 {
+        "Status code was -1 and not [200]: Request failed".into()
+    } else {
+        format!("HTTP Error {status}: {reason}")
+    };
+    for (k, v) in &headers {
+        plan = plan.with_value(k, v.as_str());
+    }
+    plan = plan
+        .with_value("url", final_url)
+        .with_value("redirected", redirects > 0)
+        .with_value("status", status)
+        .with_value("elapsed", 0);
+    // urllib's answers: cookies for a success, the error body kept for an error status.
+    if (0..400).contains(&status) {
+        plan = plan
+            .with_value(
+                "cookies",
+                crate::vars::map_value(Vec::<(String, Value)>::new()),
+            )
+            .with_value("cookies_string", "");
+    }
+    let ctype = header("content_type")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let json_like = ctype.split(';').next().is_some_and(|t| {
+        let sub = t.rsplit('/').next().unwrap_or_default();
+        let sub = sub.rsplit('+').next().unwrap_or(sub);
+        sub == "json" || sub == "javascript"
+    });
+    if json_like {
+        if let Ok(j) = serde_json::from_str::<serde_json::Value>(body) {
+            plan = plan.with_value("json", crate::template::filters::json_to_value(j));
+        }
+    }
+    if a.return_content {
+        plan = plan.with_value("content", body);
+    }
+    if status >= 400 && ok && !a.return_content && !json_like {
+        plan = plan.with_value("body", body);
+    }
+    plan.verdict = Verdict::Unchanged;
+    plan.msg = Some(msg.clone());
+    if let (Some(d), true) = (&dest, ok && status != 304) {
+        plan = plan.with_value("path", d.as_str());
+        plan.verdict = Verdict::Changed;
+    }
+    // Ansible's path info for the `path` it wrote.
+    if let (Some(_), Some(info)) = (&dest, info) {
+        let w: Vec<&str> = info.splitn(7, ' ').collect();
+        if let [uid, gid, owner, group, mode, size, kind] = w.as_slice() {
+            let num = |s: &str| s.parse::<u64>().unwrap_or(0);
+            let state = match *kind {
+                "directory" => "directory",
+                "symbolic link" => "link",
+                _ => "file",
+            };
+            plan = plan
+                .with_value("uid", num(uid))
+                .with_value("gid", num(gid))
+                .with_value("owner", *owner)
+                .with_value("group", *group)
+                .with_value(
+                    "mode",
+                    format!("0{:03o}", u32::from_str_radix(mode, 8).unwrap_or(0)),
+                )
+                .with_value("size", num(size))
+                .with_value("state", state);
+        }
+    }
+    if !ok {
+        plan.mark_failed(false);
+        plan.msg = Some(format!(
+            "Status code was {status} and not {:?}: {msg}",
+            a.status_code
+        ));
+    }
+    plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(status: Vec<i64>, return_content: bool) -> UriArgs {
+        UriArgs {
+            url: "http://api/x".into(),
+            method: "GET".into(),
+            body: None,
+            headers: Vec::new(),
+            status_code: status,
+            return_content,
+            dest: None,
+            guard: None,
+            timeout: 30,
+            follow: true,
+            user: None,
+            password: None,
+            validate_certs: true,
+            unix_socket: None,
+            agent: "ansible-httpget".into(),
+        }
+    }
+
+    #[test]
+    fn answers_read_as_ansible_reports_them() {
+        let out = b"T\n@@T status 200 1 http://api/y\n@@T headers\nHTTP/1.1 200 OK\nContent-Type: application/json\nContent-Length: 9\n\n@@T body\n{\"a\": 1}\n";
+        let p = answer(&args(vec![200], true), out, Plan::unchanged());
+        let v = |k: &str| p.values.get(k).cloned().unwrap_or_default().to_string();
+        assert_eq!(p.msg.as_deref(), Some("OK (9 bytes)"));
+        assert_eq!(
+            (v("status"), v("url"), v("redirected")),
+            ("200".into(), "http://api/y".into(), "True".into())
+        );
+        assert_eq!(v("content_type"), "application/json");
+        assert_eq!(v("content"), "{\"a\": 1}\n");
+        assert_eq!(p.values["json"].get_attr("a").unwrap(), Value::from(1));
+        assert!(!p.failed() && !p.changed());
+        let out = b"T\n@@T status 404 0 http://api/x\n@@T headers\nHTTP/1.0 404 File not found\n\n@@T body\nmissing";
+        let p = answer(&args(vec![200], false), out, Plan::unchanged());
+        assert!(p.failed());
+        assert_eq!(
+            p.msg.as_deref(),
+            Some("Status code was 404 and not [200]: HTTP Error 404: File not found")
+        );
+    }
+}
