@@ -579,3 +579,41 @@ fn uri_requests_from_the_host() {
     assert_eq!(recap_changed(&out, "h0"), Some(0), "{out}");
     assert_eq!(srv.requests.lock().unwrap().len(), 7);
 }
+
+#[test]
+fn fetch_copies_host_files_to_the_controller() {
+    let Some(hosts) = TestHosts::up(1) else {
+        return;
+    };
+    hosts.sh(
+        0,
+        "mkdir -p /etc/app && printf 'port=80\\n' >/etc/app/app.conf",
+    );
+    let pb = hosts.dir.path().join("fetch.yml");
+    let out_dir = hosts.dir.path().join("fetched");
+    std::fs::write(
+        &pb,
+        format!(
+            "- hosts: test\n  gather_facts: false\n  tasks:\n    - fetch: {{src: /etc/app/app.conf, dest: {0}/}}\n    - fetch: {{src: /etc/app/app.conf, dest: {0}/flat.conf, flat: true}}\n    - fetch: {{src: /etc/app/none, dest: {0}/, fail_on_missing: false}}\n",
+            out_dir.display()
+        ),
+    )
+    .unwrap();
+    let (code, out) = play_on(&hosts, "deploy", &pb, &["-b", "--check"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(!out_dir.exists(), "check mode fetched");
+    let (code, out) = play_on(&hosts, "deploy", &pb, &["-b"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap_changed(&out, "h0"), Some(2), "{out}");
+    let read = |p: &str| std::fs::read_to_string(out_dir.join(p)).unwrap();
+    assert_eq!(read("h0/etc/app/app.conf"), "port=80\n");
+    assert_eq!(read("flat.conf"), "port=80\n");
+    let (code, out) = play_on(&hosts, "deploy", &pb, &["-b"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap_changed(&out, "h0"), Some(0), "{out}");
+    hosts.sh(0, "printf 'port=81\\n' >/etc/app/app.conf");
+    let (code, out) = play_on(&hosts, "deploy", &pb, &["-b"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap_changed(&out, "h0"), Some(2), "{out}");
+    assert_eq!(read("flat.conf"), "port=81\n");
+}

@@ -17,6 +17,7 @@ mod copy;
 mod debug;
 mod dynamic;
 mod fail;
+mod fetch;
 mod file;
 mod fileops;
 mod find;
@@ -364,6 +365,7 @@ static REGISTRY: &[&dyn Module] = &[
     &contract::Driven(get_url::GetUrl),
     &contract::Driven(unarchive::Unarchive),
     &contract::Driven(uri::Uri),
+    &contract::Driven(fetch::Fetch),
     &contract::Driven(slurp::Slurp),
 ];
 

@@ -273,6 +273,7 @@ fn run_steps(ctx: &mut ModuleCtx, steps: &[Step], done: &mut Done) -> Result<()>
                 });
             }
             Step::Fail(f) => return Err(f.clone().into()),
+            Step::WriteLocal { path, bytes } => write_local(path, bytes)?,
             Step::Mkdir { path } => fileops::run_script(
                 ctx,
                 "creating the parent directory",
@@ -281,4 +282,30 @@ fn run_steps(ctx: &mut ModuleCtx, steps: &[Step], done: &mut Done) -> Result<()>
         }
     }
     Ok(())
+}
+
+/// Writes a controller file atomically (a temp file beside it, renamed), making its
+/// directories; a failure fails the task with the path and the reason.
+fn write_local(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    let fail = |what: &str, e: std::io::Error| {
+        anyhow::Error::from(super::Failure::new(format!(
+            "{what} {} on the controller failed: {e}",
+            path.display()
+        )))
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| fail("making the directory of", e))?;
+    }
+    let tmp = path.with_file_name(format!(
+        ".{}.drover-{}",
+        path.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default(),
+        std::process::id()
+    ));
+    std::fs::write(&tmp, bytes).map_err(|e| fail("writing", e))?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        fail("writing", e)
+    })
 }

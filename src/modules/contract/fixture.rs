@@ -291,6 +291,7 @@ impl Host {
                 | Step::Exec { .. }
                 | Step::Observe(_)
                 | Step::Fail(_)
+                | Step::WriteLocal { .. }
                 | Step::Change { .. } => return false,
                 Step::Mkdir { path } => {
                     for p in fileops::ancestors(path).into_iter().chain([path.clone()]) {

@@ -176,6 +176,11 @@ pub enum Step {
         script: Script,
         stdin: Option<Vec<u8>>,
     },
+    /// A file written on the controller (`fetch`): atomically, its directories made.
+    WriteLocal {
+        path: std::path::PathBuf,
+        bytes: Vec<u8>,
+    },
 }
 
 impl Step {
@@ -233,6 +238,11 @@ impl Step {
                 format!("observe: {}", names.join(", "))
             }
             Step::Fail(f) => format!("fail: {}", f.msg),
+            Step::WriteLocal { path, bytes } => format!(
+                "write on the controller {}: {:?}",
+                path.display(),
+                String::from_utf8_lossy(bytes)
+            ),
         }
     }
 }
