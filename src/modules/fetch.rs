@@ -5,7 +5,9 @@
 //! in check mode: drover skips it there too.
 
 use super::contract::Content;
-use super::contract::{Done, Failure, Observe, Observed, Outcome, Read, Resolve, Step, Typed};
+use super::contract::{
+    Done, Failure, Observe, Observed, Outcome, Read, Resolve, Script, Step, Typed,
+};
 use super::fileops::{md5_hex, sha1_hex, Alg, ProbeItem, ProbeReq};
 use super::{Args, Plan, Spec, Verdict};
 use anyhow::Result;
@@ -60,8 +62,18 @@ impl Typed for Fetch {
     }
 
     fn parse(&self, args: &Args, host: &mut dyn Resolve) -> Result<FetchArgs> {
-        let src = host.expand_path(&args.req_str("src")?)?;
-        let dest = args.req_str("dest")?;
+        for (key, what) in [("src", "source"), ("dest", "dest")] {
+            if args.get(key).is_some_and(|v| v.as_str().is_none()) {
+                return Err(Failure::new(format!(
+                    "Invalid type supplied for {what} option, it must be a string"
+                ))
+                .into());
+            }
+        }
+        let (Some(src), Some(dest)) = (args.str("src"), args.str("dest")) else {
+            return Err(Failure::new("src and dest are required").into());
+        };
+        let src = host.expand_path(&src)?;
         let home = std::env::var("HOME").unwrap_or_default();
         let dest = match dest.strip_prefix("~/") {
             Some(rest) => format!("{home}/{rest}"),
@@ -76,8 +88,14 @@ impl Typed for Fetch {
         };
         let name = src.rsplit('/').next().unwrap_or(&src).to_string();
         if args.bool_or("flat", false)? {
+            if path.is_dir() && !dest.ends_with('/') {
+                return Err(Failure::new("dest is an existing directory, use a trailing slash if you want to fetch src into that directory").into());
+            }
             if dest.ends_with('/') {
                 path = path.join(&name);
+                if path.is_dir() {
+                    return Err(Failure::new(format!("calculated dest '{}' is an existing directory, use another path that does not point to an existing directory", path.display())).into());
+                }
             }
         } else {
             let host_name = host
@@ -87,7 +105,28 @@ impl Typed for Fetch {
                 .filter(|v| !v.is_undefined())
                 .map(|v| v.to_string())
                 .unwrap_or_default();
+            let within = path.clone();
             path = path.join(host_name).join(src.trim_start_matches('/'));
+            // `..` in `src` may not lead out of `dest`.
+            let mut norm = PathBuf::new();
+            for c in path.components() {
+                match c {
+                    std::path::Component::ParentDir => {
+                        norm.pop();
+                    }
+                    std::path::Component::CurDir => {}
+                    c => norm.push(c),
+                }
+            }
+            if !norm.starts_with(&within) {
+                return Err(Failure::new(format!(
+                    "Detected directory traversal, expected to be contained in '{}' but got '{}'",
+                    within.display(),
+                    norm.display()
+                ))
+                .into());
+            }
+            path = norm;
         }
         let local_sum = std::fs::read(&path).ok().map(|b| sha1_hex(&b));
         Ok(FetchArgs {
@@ -109,9 +148,20 @@ impl Typed for Fetch {
         }
     }
 
-    /// The content, only when the controller's copy differs.
+    /// The content, only when the controller's copy differs; or why the file cannot be seen
+    /// (as `slurp` says it).
     fn observe_again(&self, a: &FetchArgs, seen: &Observed) -> Option<Observe> {
         let st = &seen.files.states[0];
+        if !st.exists && seen.more.is_empty() {
+            let why = Script::new()
+                .raw("LC_ALL=C cat --")
+                .arg(&a.src)
+                .raw(" 2>&1 >/dev/null");
+            return Some(Observe {
+                sections: vec![("why", why)],
+                ..Observe::default()
+            });
+        }
         let differs = st.is_reg() && st.checksum != a.local_sum;
         (seen.more.is_empty() && differs).then(|| Observe {
             read: Some(Read::Path(a.src.clone())),
@@ -122,6 +172,17 @@ impl Typed for Fetch {
     fn decide(&self, a: &FetchArgs, seen: &Observed) -> Outcome<FetchChange> {
         let st = &seen.files.states[0];
         let dest = a.dest.display().to_string();
+        if !st.exists && seen.section("why").contains("Permission denied") {
+            let msg = format!("File is not readable: {}", a.src);
+            if a.fail_on_missing {
+                return Outcome::Fail(Failure::new(msg));
+            }
+            return Outcome::Unchanged(
+                Plan::unchanged()
+                    .with_msg(msg)
+                    .with_value("file", a.src.as_str()),
+            );
+        }
         if !st.exists {
             let msg = "the remote file does not exist, not transferring, ignored";
             if a.fail_on_missing {
@@ -134,9 +195,13 @@ impl Typed for Fetch {
             );
         }
         if st.is_dir() {
-            return Outcome::Fail(Failure::new(
-                "remote file is a directory, fetch cannot work on directories",
-            ));
+            let msg = "remote file is a directory, fetch cannot work on directories";
+            if a.fail_on_missing {
+                return Outcome::Fail(Failure::new(msg));
+            }
+            return Outcome::Unchanged(
+                Plan::unchanged().with_msg(format!("{msg}, not transferring, ignored")),
+            );
         }
         let sum = st.checksum.clone().unwrap_or_default();
         let bytes = match seen.more.first().map(|m| &m.content) {
