@@ -581,13 +581,13 @@ bad_input! {
         hint: None,
     };
 
-    become_method_su: Case {
+    become_method_doas: Case {
         files: &[
-            ("pb.yml", "- hosts: local\n  gather_facts: false\n  tasks:\n    - name: marker\n      command: touch {MARKER}\n    - debug: msg=hi\n      become_method: su\n"),
+            ("pb.yml", "- hosts: local\n  gather_facts: false\n  tasks:\n    - name: marker\n      command: touch {MARKER}\n    - debug: msg=hi\n      become_method: doas\n"),
         ],
         args: PLAY,
         at: Some("pb.yml:7:22"),
-        says: &["become method `su` is not supported (drover uses sudo)"],
+        says: &["become method `doas` is not supported (drover runs `sudo` and `su`)"],
         hint: None,
     };
 

@@ -617,3 +617,70 @@ fn fetch_copies_host_files_to_the_controller() {
     assert_eq!(recap_changed(&out, "h0"), Some(2), "{out}");
     assert_eq!(read("flat.conf"), "port=81\n");
 }
+
+#[test]
+fn assemble_and_wait_for_connection_on_a_test_host() {
+    let Some(hosts) = TestHosts::up(1) else {
+        return;
+    };
+    hosts.sh(
+        0,
+        "mkdir -p /etc/app.d && printf 'a=1\\n' >/etc/app.d/10-a && printf 'b=2' >/etc/app.d/20-b",
+    );
+    let frags = hosts.dir.path().join("frags");
+    std::fs::create_dir_all(&frags).unwrap();
+    std::fs::write(frags.join("1"), "one\n").unwrap();
+    std::fs::write(frags.join("2"), "two\n").unwrap();
+    let mut inv = std::fs::read_to_string(hosts.inventory("root", "")).unwrap();
+    inv.push_str("dead ansible_host=127.0.0.1 ansible_port=1 ansible_user=root\n");
+    let inv_path = hosts.dir.path().join("with-dead.ini");
+    std::fs::write(&inv_path, inv).unwrap();
+    let pb = hosts.dir.path().join("assemble.yml");
+    std::fs::write(
+        &pb,
+        format!(
+            r##"- hosts: test
+  gather_facts: false
+  tasks:
+    - wait_for_connection: {{timeout: 3, sleep: 1}}
+      register: waited
+    - assemble: {{src: /etc/app.d, dest: /etc/app.conf, delimiter: "# part", mode: "0600"}}
+      when: inventory_hostname != 'dead'
+    - assemble: {{src: "{}", dest: /etc/local.conf, remote_src: false}}
+      when: inventory_hostname != 'dead'
+"##,
+            frags.display()
+        ),
+    )
+    .unwrap();
+    let kh = hosts.known_hosts();
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "play",
+            "-i",
+            inv_path.to_str().unwrap(),
+            pb.to_str().unwrap(),
+            "--known-hosts",
+            kh.to_str().unwrap(),
+            "--host-key-checking",
+            "accept-new",
+        ];
+        args.extend(extra);
+        let (code, out, err) = drover(&args);
+        (code, format!("{out}{err}"))
+    };
+    let (code, out) = run(&[]);
+    assert_eq!(code, 2, "the dead host fails: {out}");
+    assert!(
+        out.contains("timed out waiting for ping module test"),
+        "{out}"
+    );
+    assert_eq!(recap_changed(&out, "h0"), Some(2), "{out}");
+    let read = |p: &str| std::fs::read_to_string(hosts.path(0, p)).unwrap();
+    assert_eq!(read("/etc/app.conf"), "a=1\n# part\nb=2");
+    assert_eq!(read("/etc/local.conf"), "one\ntwo\n");
+    let (_, mode) = hosts.sh(0, "stat -c %a /etc/app.conf");
+    assert_eq!(mode, "600\n");
+    let (_, out) = run(&["-l", "h0"]);
+    assert_eq!(recap_changed(&out, "h0"), Some(0), "{out}");
+}

@@ -17,6 +17,7 @@ pub use prompt::check_answerable;
 mod result;
 mod run_task;
 mod tags;
+mod wait_connection;
 
 pub use fact_cache::FactCache;
 pub use handlers::check_notify;

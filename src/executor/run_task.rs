@@ -829,6 +829,12 @@ fn run_item(
         Some(tree) => Some(tree.render(&scope, &pc.omit)?.to_string()).filter(|d| *d != host.name),
         None => None,
     };
+    // It makes the connection the others use (and is Ansible's action, not a module).
+    if module.name() == "wait_for_connection" && delegate.is_none() {
+        let plan = super::wait_connection::wait(pc, host, task, &args)?;
+        let (status, result, diffs, _) = plan_to_result(plan, check, diff);
+        return Ok((status, result, diffs));
+    }
     if !module.controller_only() {
         match &delegate {
             None => ensure_connection(pc, host, Some(task)),

@@ -6,6 +6,7 @@
 
 mod apt;
 mod args;
+mod assemble;
 mod assert;
 mod async_status;
 mod authorized_key;
@@ -49,6 +50,7 @@ mod unarchive;
 mod uri;
 mod user;
 mod wait_for;
+mod wait_for_connection;
 
 pub use args::{to_bool as args_to_bool, Args, Spec};
 pub use clock::chrono_like_now;
@@ -366,6 +368,8 @@ static REGISTRY: &[&dyn Module] = &[
     &contract::Driven(unarchive::Unarchive),
     &contract::Driven(uri::Uri),
     &contract::Driven(fetch::Fetch),
+    &contract::Acting(wait_for_connection::WaitForConnection),
+    &contract::Driven(assemble::Assemble),
     &contract::Driven(slurp::Slurp),
 ];
 

@@ -11,7 +11,7 @@ mod role;
 mod task;
 
 pub use check_vars::{check_variables, search_paths};
-pub use kv::parse_kv;
+pub use kv::{decode_escapes, parse_kv};
 pub use play::{load_include_at_run_time, load_playbook, load_playbook_str, serial_from_value};
 pub use prompt::VarPrompt;
 pub use task::{AnsibleError, BlockTasks, IncludeTasks, Task, TaskKind};

@@ -381,6 +381,12 @@ pub(super) fn load_role(
         searched.extend(ctx.opts.roles_path.iter().map(|p| p.display().to_string()));
         searched.extend(ctx.dep_basedir.iter().map(|p| p.display().to_string()));
         searched.push(ctx.playbook_dir.display().to_string());
+        // The dependent role's directory is often one already named (`roles/`).
+        let mut seen_dirs = std::collections::HashSet::new();
+        searched.retain(|d| {
+            let real = std::fs::canonicalize(d).unwrap_or_else(|_| PathBuf::from(d));
+            seen_dirs.insert(real)
+        });
         return Err(err_at(&rref.span, format!("role `{}` not found (searched {})\nhint: put it in `roles/` beside the playbook or pass `--roles-path`", rref.name, searched.join(", "))));
     };
     // The role's identity (Ansible's role cache key): where it is, its parameters, the

@@ -121,6 +121,24 @@ impl<C> Outcome<C> {
         }
     }
 
+    /// The same outcome with its report (changed or not) adjusted: a module that builds on
+    /// another's decision and reports with its own keys (`assemble`, `get_url`).
+    pub fn map_report(self, f: impl FnOnce(Plan) -> Plan) -> Outcome<C> {
+        match self {
+            Outcome::Unchanged(r) => Outcome::Unchanged(f(r)),
+            Outcome::Fail(e) => Outcome::Fail(e),
+            Outcome::Change {
+                change,
+                report,
+                pending,
+            } => Outcome::Change {
+                change,
+                report: f(report),
+                pending,
+            },
+        }
+    }
+
     /// The same outcome with its change wrapped (a module that dispatches to another's
     /// decision: `copy`'s file or tree, `service` on systemd or init scripts).
     pub fn map<D>(self, f: impl FnOnce(C) -> D) -> Outcome<D> {

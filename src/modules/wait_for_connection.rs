@@ -1,0 +1,33 @@
+//! `wait_for_connection`: its arguments. The executor does the waiting
+//! (`executor/wait_connection.rs`), since it makes the connections; this module is reached
+//! only with `delegate_to`, which drover does not wait on yet.
+
+use super::contract::{Action, Failure, Resolve};
+use super::{Args, Plan, Spec};
+use anyhow::Result;
+
+pub struct WaitForConnection;
+
+static SPEC: Spec = Spec {
+    args: &["connect_timeout", "delay", "sleep", "timeout"],
+    aliases: &[],
+    free_form: None,
+    any_args: false,
+};
+
+impl Action for WaitForConnection {
+    fn name(&self) -> &'static str {
+        "wait_for_connection"
+    }
+
+    fn spec(&self) -> &'static Spec {
+        &SPEC
+    }
+
+    fn act(&self, _args: &Args, _env: &dyn Resolve) -> Result<Plan> {
+        Err(
+            Failure::new("wait_for_connection with delegate_to is not implemented by drover yet")
+                .into(),
+        )
+    }
+}
