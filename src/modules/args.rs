@@ -107,6 +107,20 @@ impl Args {
                         {
                             bail!("Unsupported parameters for ({module}) module: {key}")
                         }
+                        // Ansible's action plugins with a fixed set of options say it so.
+                        None if matches!(
+                            module.rsplit('.').next(),
+                            Some(
+                                "wait_for_connection"
+                                    | "reboot"
+                                    | "set_stats"
+                                    | "fail"
+                                    | "group_by"
+                            )
+                        ) =>
+                        {
+                            bail!("Invalid options for {module}: {key}")
+                        }
                         None => {
                             let mut names = spec.all_names();
                             names.retain(|n| !n.starts_with('_'));

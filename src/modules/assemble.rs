@@ -196,6 +196,27 @@ impl Typed for Assemble {
         w.payload = Payload::Bytes(data);
         let fix = |mut p: Plan| {
             p.values.shift_remove("path");
+            // Ansible's action returns its one diff as a dict.
+            if let [d] = p.diffs.as_slice() {
+                p.diff_value = Some(crate::vars::map_value([
+                    (
+                        "before".to_string(),
+                        minijinja::Value::from(d.before.as_str()),
+                    ),
+                    (
+                        "after".to_string(),
+                        minijinja::Value::from(d.after.as_str()),
+                    ),
+                    (
+                        "before_header".to_string(),
+                        minijinja::Value::from(d.before_header.as_str()),
+                    ),
+                    (
+                        "after_header".to_string(),
+                        minijinja::Value::from(d.after_header.as_str()),
+                    ),
+                ]));
+            }
             p.with_value("src", a.src.as_str())
                 .with_value("dest", a.dest.as_str())
                 .with_value("checksum", sum.as_str())
