@@ -42,6 +42,8 @@ pub struct StatArgs {
     follow: bool,
     checksum: Option<Alg>,
     mime: bool,
+    /// `lsattr`'s flags and version (`attributes`, `attr_flags`, `version`).
+    attributes: bool,
 }
 
 impl Typed for Stat {
@@ -75,6 +77,7 @@ impl Typed for Stat {
             follow: args.bool_or("follow", false)?,
             checksum,
             mime: args.bool_or("get_mime", true)?,
+            attributes: args.bool_or("get_attributes", true)?,
         })
     }
 
@@ -88,11 +91,19 @@ impl Typed for Stat {
                 items: vec![item],
                 ..ProbeReq::default()
             }),
-            sections: if a.mime {
-                vec![("mime", mime_script(&a.path, a.follow))]
-            } else {
-                Vec::new()
-            },
+            sections: [
+                a.mime.then(|| ("mime", mime_script(&a.path, a.follow))),
+                a.attributes.then(|| {
+                    let s = Script::new()
+                        .raw("lsattr -vd --")
+                        .arg(&a.path)
+                        .raw(" 2>/dev/null");
+                    ("lsattr", s)
+                }),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
             ..Observe::default()
         }
     }
@@ -100,16 +111,29 @@ impl Typed for Stat {
     fn decide(&self, a: &StatArgs, seen: &Observed) -> Outcome<Infallible> {
         let st = seen.files.states.first().cloned().unwrap_or_default();
         let mut value = stat_value(&a.path, &st);
-        if st.exists && a.mime {
-            let (mimetype, charset) = mime(seen.section("mime"));
+        if st.exists && (a.mime || a.attributes) {
             let mut m: indexmap::IndexMap<String, Value> = value
                 .try_iter()
                 .into_iter()
                 .flatten()
                 .filter_map(|k| Some((k.as_str()?.to_string(), value.get_item(&k).ok()?)))
                 .collect();
-            m.insert("mimetype".into(), Value::from(mimetype));
-            m.insert("charset".into(), Value::from(charset));
+            if a.mime {
+                let (mimetype, charset) = mime(seen.section("mime"));
+                m.insert("mimetype".into(), Value::from(mimetype));
+                m.insert("charset".into(), Value::from(charset));
+            }
+            // Ansible's get_file_attributes: `VERSION FLAGS PATH`, or nothing where lsattr
+            // cannot tell (a link, a filesystem without them).
+            let lsattr = seen.section("lsattr");
+            let mut w = lsattr.split_whitespace();
+            if let (true, Some(version), Some(flags)) = (a.attributes, w.next(), w.next()) {
+                let flags = flags.replace('-', "");
+                let names: Vec<&str> = flags.chars().filter_map(attribute_name).collect();
+                m.insert("version".into(), Value::from(version));
+                m.insert("attributes".into(), Value::from(names));
+                m.insert("attr_flags".into(), Value::from(flags));
+            }
             m.sort_keys();
             value = map_value(m);
         }
@@ -119,6 +143,33 @@ impl Typed for Stat {
     fn apply(&self, _a: &StatArgs, change: &Infallible) -> Vec<Step> {
         match *change {}
     }
+}
+
+/// Ansible's names of `lsattr` flags (`FILE_ATTRIBUTES`).
+fn attribute_name(flag: char) -> Option<&'static str> {
+    Some(match flag {
+        'A' => "noatime",
+        'a' => "append",
+        'c' => "compressed",
+        'C' => "nocow",
+        'd' => "nodump",
+        'D' => "dirsync",
+        'e' => "extents",
+        'E' => "encrypted",
+        'h' => "blocksize",
+        'i' => "immutable",
+        'I' => "indexed",
+        'j' => "journalled",
+        'N' => "inline",
+        's' => "zero",
+        'S' => "synchronous",
+        't' => "notail",
+        'T' => "blockroot",
+        'u' => "undelete",
+        'X' => "compressedraw",
+        'Z' => "compresseddirty",
+        _ => return None,
+    })
 }
 
 /// What tells `mimetype` and `charset`: `file --mime-type --mime-encoding` (Ansible's
