@@ -175,7 +175,7 @@ fn text_edits_slurp_and_su_on_a_test_host() {
     };
     let (rc, _) = hosts.sh(
         0,
-        "mkdir -p /etc/edits && printf 'port=1\\nhost=a\\n[s]\\nport=2\\n[t]\\n' >/etc/edits/app.conf && printf 'a\\nb' >/etc/edits/block.conf && chmod 0640 /etc/edits/block.conf",
+        "mkdir -p /etc/edits && printf 'port=1\\nhost=a\\n[s]\\nport=2\\n[t]\\n' >/etc/edits/app.conf && printf 'a\\nb' >/etc/edits/block.conf && chmod 0640 /etc/edits/block.conf && printf '[main]\\nport = 80\\n' >/etc/edits/app.ini",
     );
     assert_eq!(rc, 0);
     let pb = hosts.dir.path().join("edits.yml");
@@ -189,6 +189,8 @@ fn text_edits_slurp_and_su_on_a_test_host() {
       register: rep
     - blockinfile: {path: /etc/edits/block.conf, block: "x=1\ny=2", insertbefore: '^b$', mode: "0600"}
     - blockinfile: {path: /etc/edits/new/created.conf, block: "z", create: true, marker: "; {mark} Z"}
+    - community.general.ini_file: {path: /etc/edits/app.ini, section: main, option: port, value: "8080"}
+    - ini_file: {path: /etc/edits/app.ini, section: cache, option: size, value: 64m, no_extra_spaces: true}
     - slurp: {src: /etc/os-release}
       register: os
     - copy: {dest: /etc/edits/os-release.copy, content: "{{ os.content | b64decode }}"}
@@ -207,7 +209,7 @@ fn text_edits_slurp_and_su_on_a_test_host() {
     let (code, out) = play_on(&hosts, "root", &pb, &["--check"]);
     assert_eq!(code, 0, "{out}");
     let predicted = recap_changed(&out, "h0").unwrap();
-    assert_eq!(predicted, 6, "{out}");
+    assert_eq!(predicted, 8, "{out}");
     assert!(
         !hosts.path(0, "/etc/edits/new").exists(),
         "check mode created files"
@@ -236,6 +238,10 @@ fn text_edits_slurp_and_su_on_a_test_host() {
     assert_eq!(
         read("/etc/edits/new/created.conf"),
         "; BEGIN Z\nz\n; END Z\n"
+    );
+    assert_eq!(
+        read("/etc/edits/app.ini"),
+        "[main]\nport = 8080\n[cache]\nsize=64m\n"
     );
     assert_eq!(read("/etc/edits/os-release.copy"), read("/etc/os-release"));
     assert_eq!(read("/etc/edits/who"), "deploy\n", "su became deploy");

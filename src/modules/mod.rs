@@ -26,6 +26,7 @@ mod get_url;
 mod getent;
 mod group;
 mod include_vars;
+mod ini_file;
 mod inventory_ops;
 mod lineinfile;
 mod missing;
@@ -314,6 +315,10 @@ pub fn lookup(name: &str) -> Option<&'static dyn Module> {
         .strip_prefix("ansible.builtin.")
         .or_else(|| name.strip_prefix("ansible.legacy."))
         .or_else(|| name.strip_prefix("ansible.posix."))
+        .or_else(|| {
+            name.strip_prefix("community.general.")
+                .filter(|n| *n == "ini_file")
+        })
         .unwrap_or(name);
     // `gather_facts` as a task is the `setup` module (drover gathers one set of facts).
     let short = if short == "gather_facts" {
@@ -370,6 +375,7 @@ static REGISTRY: &[&dyn Module] = &[
     &contract::Driven(fetch::Fetch),
     &contract::Acting(wait_for_connection::WaitForConnection),
     &contract::Driven(assemble::Assemble),
+    &contract::Driven(ini_file::IniFile),
     &contract::Driven(slurp::Slurp),
 ];
 

@@ -31,6 +31,8 @@ pub enum DiffStyle {
     Listed,
     /// One dict for the content, headed by the path; attributes are not shown (`replace`).
     Single,
+    /// One dict for the content, headed `PATH (content)` (`ini_file`).
+    SingleContent,
 }
 
 /// The file as the look found it.
@@ -143,7 +145,7 @@ impl TextEdit {
         let mut report = report;
         if let Some(after) = &after {
             let header = match self.diff {
-                DiffStyle::Listed => format!("{path} (content)"),
+                DiffStyle::Listed | DiffStyle::SingleContent => format!("{path} (content)"),
                 DiffStyle::Single => path.clone(),
             };
             let d = Diff {
@@ -152,7 +154,7 @@ impl TextEdit {
                 before: String::from_utf8_lossy(&cur.content).into_owned(),
                 after: String::from_utf8_lossy(after).into_owned(),
             };
-            if self.diff == DiffStyle::Single {
+            if matches!(self.diff, DiffStyle::Single | DiffStyle::SingleContent) {
                 report.diff_value =
                     Some(crate::template::filters::json_to_value(serde_json::json!({
                         "before_header": d.before_header,
