@@ -5,10 +5,12 @@
 //! counting; the files' attributes are then set as asked. One look, one step.
 
 use super::contract::{Done, Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed};
-use super::fileops::{path_info, resolve_mode, ProbeItem, ProbeReq};
-use super::{Args, Plan, Spec, Verdict};
+use super::fileops::{ProbeItem, ProbeReq};
+use super::{Args, Plan, Spec};
 use anyhow::Result;
 use minijinja::Value;
+
+mod decide;
 
 pub struct Unarchive;
 
@@ -160,7 +162,7 @@ impl Typed for Unarchive {
     }
 
     fn decide(&self, a: &UnArgs, seen: &Observed) -> Outcome<UnChange> {
-        match decide(a, seen) {
+        match decide::decide(a, seen) {
             Ok(o) => o,
             Err(f) => Outcome::Fail(f),
         }
@@ -224,211 +226,4 @@ impl Typed for Unarchive {
         }
         r
     }
-}
-
-/// What the look said.
-#[derive(Default)]
-struct Seen {
-    created: bool,
-    nodest: bool,
-    nosrc: bool,
-    unreadable: bool,
-    empty: bool,
-    handler: String,
-    files: Vec<String>,
-    diff_out: Vec<String>,
-    diff_err: Vec<String>,
-    diff_rc: i32,
-    /// mode (octal), owner, group, path: of the archive's members that exist in `dest`.
-    stats: Vec<(String, String, String, String)>,
-}
-
-fn read(text: &str) -> Seen {
-    let mut s = Seen {
-        diff_rc: -1,
-        ..Seen::default()
-    };
-    for line in text.lines() {
-        let (k, v) = line.split_once(' ').unwrap_or((line, ""));
-        match k {
-            "created" => s.created = true,
-            "nodest" => s.nodest = true,
-            "nosrc" => s.nosrc = true,
-            "unreadable" => s.unreadable = true,
-            "empty" => s.empty = true,
-            "handler" => s.handler = v.to_string(),
-            "f" => s.files.push(v.to_string()),
-            "o" => s.diff_out.push(v.to_string()),
-            "e" => s.diff_err.push(v.to_string()),
-            "rc" => s.diff_rc = v.trim().parse().unwrap_or(-1),
-            "s" => {
-                if let Some((attrs, path)) = v.split_once('|') {
-                    let mut w = attrs.split(' ');
-                    let (m, o, g) = (w.next(), w.next(), w.next());
-                    if let (Some(m), Some(o), Some(g)) = (m, o, g) {
-                        s.stats.push((m.into(), o.into(), g.into(), path.into()));
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    s
-}
-
-/// Ansible's `is_unarchived` for tar: no difference, or only differences in what the task
-/// sets anyway.
-fn unarchived(a: &UnArgs, s: &Seen) -> bool {
-    if !s.diff_err.is_empty() {
-        return false;
-    }
-    let mut set = Vec::new();
-    if a.mode.is_some() {
-        set.push("Mode");
-    }
-    if a.group.is_some() {
-        set.push("Gid");
-    }
-    if a.owner.is_some() {
-        set.push("Uid");
-    }
-    let mut changes = Vec::new();
-    for line in &s.diff_out {
-        match line
-            .strip_suffix(" differs")
-            .and_then(|l| l.rsplit_once(": "))
-        {
-            Some((_, what)) => changes.push(what.to_string()),
-            None => return false,
-        }
-    }
-    if !changes.is_empty() && changes.iter().all(|c| set.contains(&c.as_str())) {
-        true
-    } else {
-        s.diff_rc == 0
-    }
-}
-
-/// `chmod`/`chown` of the members whose attributes are not the asked ones (all of them
-/// once the archive is unpacked anew); none when nothing is asked or all are right.
-fn attrs_script(a: &UnArgs, s: &Seen, fresh: bool) -> Option<Script> {
-    if a.mode.is_none() && a.owner.is_none() && a.group.is_none() {
-        return None;
-    }
-    let stat_of = |f: &str| {
-        let f = f.trim_end_matches('/');
-        s.stats.iter().find(|st| st.3.trim_end_matches('/') == f)
-    };
-    let mut script = Script::new()
-        .set("dest", &a.dest)
-        .raw("cd \"$dest\" || exit 1\n");
-    let mut any = false;
-    for f in &s.files {
-        let st = stat_of(f);
-        let is_dir = f.ends_with('/');
-        if let Some(m) = &a.mode {
-            let cur = st
-                .and_then(|st| u32::from_str_radix(&st.0, 8).ok())
-                .unwrap_or(0);
-            let want = resolve_mode(m, cur, is_dir, 0o022).unwrap_or(cur);
-            if fresh || st.is_none() || want != cur {
-                script = script
-                    .raw("chmod")
-                    .arg(&format!("{want:o}"))
-                    .raw(" --")
-                    .arg(f)
-                    .raw("\n");
-                any = true;
-            }
-        }
-        let owner_off = a
-            .owner
-            .as_ref()
-            .is_some_and(|o| st.is_none_or(|st| &st.1 != o));
-        let group_off = a
-            .group
-            .as_ref()
-            .is_some_and(|g| st.is_none_or(|st| &st.2 != g));
-        if (a.owner.is_some() || a.group.is_some()) && (fresh || owner_off || group_off) {
-            // `user:` would also set the user's login group.
-            let who = match (&a.owner, &a.group) {
-                (Some(o), Some(g)) => format!("{o}:{g}"),
-                (Some(o), None) => o.clone(),
-                (None, g) => format!(":{}", g.as_deref().unwrap_or_default()),
-            };
-            script = script.raw("chown -h").arg(&who).raw(" --").arg(f).raw("\n");
-            any = true;
-        }
-    }
-    any.then_some(script)
-}
-
-fn decide(a: &UnArgs, seen: &Observed) -> Result<Outcome<UnChange>, Failure> {
-    let s = read(seen.section("look"));
-    if s.created {
-        let creates = a.creates.as_deref().unwrap_or_default();
-        let mut p = Plan::unchanged().with_msg(format!("skipped, since {creates} exists"));
-        p.verdict = Verdict::Skipped(String::new());
-        return Ok(Outcome::Unchanged(p));
-    }
-    if s.nodest {
-        return Err(Failure::new(format!(
-            "dest '{}' must be an existing dir",
-            a.dest
-        )));
-    }
-    if a.local.is_none() {
-        if s.nosrc {
-            return Err(Failure::new(format!("Source '{}' does not exist", a.src)));
-        }
-        if s.unreadable {
-            return Err(Failure::new(format!("Source '{}' not readable", a.src)));
-        }
-        if s.empty {
-            return Err(Failure::new(format!(
-                "Invalid archive '{}', the file is 0 bytes",
-                a.src
-            )));
-        }
-    }
-    let handler = match s.handler.as_str() {
-        "z" => "TgzArchive",
-        "tar" => "TarArchive",
-        _ => {
-            return Err(Failure::new(format!(
-                "Failed to find handler for \"{}\". Make sure the required command to extract the file is installed.",
-                a.src
-            )))
-        }
-    };
-    let mut report = Plan::unchanged()
-        .with_value("dest", a.dest.as_str())
-        .with_value("src", a.src.as_str())
-        .with_value("handler", handler);
-    if let Some(st) = seen.files.states.first().filter(|st| st.exists) {
-        for (k, v) in path_info(st) {
-            report = report.with_value(&k, v);
-        }
-    }
-    if a.list_files {
-        report = report.with_value("files", s.files.clone());
-    }
-    let fresh = !unarchived(a, &s);
-    let attrs = attrs_script(a, &s, fresh);
-    if !fresh && attrs.is_none() {
-        return Ok(Outcome::Unchanged(report));
-    }
-    let extract = fresh.then(|| {
-        let mut w = vec!["--extract".to_string(), "-C".to_string(), a.dest.clone()];
-        if handler == "TgzArchive" {
-            w.push("-z".into());
-        }
-        w.extend(a.opts.iter().cloned());
-        w
-    });
-    Ok(Outcome::Change {
-        change: UnChange { extract, attrs },
-        report,
-        pending: None,
-    })
 }
