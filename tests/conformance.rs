@@ -43,6 +43,7 @@ fn here() -> PathBuf {
 enum Source {
     Core,
     Posix,
+    General,
 }
 
 impl Source {
@@ -50,6 +51,7 @@ impl Source {
         match self {
             Source::Core => "ansible-core",
             Source::Posix => "ansible.posix",
+            Source::General => "community.general",
         }
     }
 }
@@ -73,6 +75,13 @@ fn read_scope() -> Vec<Target> {
             let mut words = l.split_whitespace();
             let name = words.next().unwrap_or_default();
             let systemd = words.any(|w| w == "systemd");
+            if let Some(n) = name.strip_prefix("community.general:") {
+                return Target {
+                    name: n.into(),
+                    source: Source::General,
+                    systemd,
+                };
+            }
             match name.strip_prefix("ansible.posix:") {
                 Some(n) => Target {
                     name: n.into(),
@@ -99,14 +108,15 @@ fn read_known_failures() -> BTreeMap<String, String> {
         .collect()
 }
 
-/// The unpacked integration trees: ansible-core's `test/integration` and ansible.posix's
-/// `tests/integration`.
+/// The unpacked integration trees: ansible-core's `test/integration`, and ansible.posix's and
+/// community.general's `tests/integration`.
 struct Sources {
     core: PathBuf,
     /// ansible-test's helpers for `runme.sh` targets (`virtualenv.sh`), on their `PATH` as
     /// ansible-test puts them.
     injector: PathBuf,
     posix: PathBuf,
+    general: PathBuf,
 }
 
 impl Sources {
@@ -125,6 +135,7 @@ impl Sources {
             injector: core.join("test/lib/ansible_test/_util/target/injector"),
             core: core.join("test/integration"),
             posix: pkg.join("ansible/posix/tests/integration"),
+            general: pkg.join("community/general/tests/integration"),
         })
     }
 
@@ -132,6 +143,7 @@ impl Sources {
         match s {
             Source::Core => &self.core,
             Source::Posix => &self.posix,
+            Source::General => &self.general,
         }
     }
 }
@@ -469,8 +481,8 @@ fn write_table(
          Written by `tests/conformance.rs` (`cargo test --test conformance`); do not edit.\n\n\
          Ansible's integration targets, run verbatim with drover the way `ansible-test \
          integration` runs them (see the test's header): ansible-core {ANSIBLE_CORE} \
-         (`test/integration/targets/`) and the ansible.posix collection from the `ansible` \
-         {ANSIBLE_PKG} package. A target passes when it exits 0 with no failed or unreachable \
+         (`test/integration/targets/`) and the ansible.posix and community.general \
+         collections from the `ansible` {ANSIBLE_PKG} package. A target passes when it exits 0 with no failed or unreachable \
          host in its recaps. The reason of each failure is from \
          `tests/conformance/known_failures.txt`; a target is *not applicable* when it needs \
          what drover does not run (Python modules or plugins shipped with the target, Python \

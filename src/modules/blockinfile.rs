@@ -144,6 +144,7 @@ impl Typed for BlockInFile {
                 backup: args.bool_or("backup", false)?,
                 validate,
                 diff: DiffStyle::Listed,
+                follow: true,
             },
             present,
             begin: line("marker_begin", "BEGIN"),

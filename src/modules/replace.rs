@@ -105,6 +105,7 @@ impl Typed for Replace {
                 backup: args.bool_or("backup", false)?,
                 validate,
                 diff: DiffStyle::Single,
+                follow: true,
             },
             regexp,
             section,

@@ -1098,7 +1098,12 @@ fn load_dynamic_include(
     };
     let templated = crate::template::is_templated(&file);
     let mut tasks = None;
-    if !templated {
+    // A file an `include_tasks` names that is not there fails the task only if it runs, as
+    // in Ansible (a handler for another platform includes one that may not exist).
+    let deferred = !kw.ends_with("import_tasks")
+        && !templated
+        && !task_file(inh, &ctx.playbook_dir, &file).exists();
+    if !templated && !deferred {
         let path = task_file(inh, &ctx.playbook_dir, &file);
         sub.file_dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         if ctx.include_stack.contains(&path) {

@@ -99,14 +99,19 @@ pub fn command(name: &str) -> Result<Command, String> {
 pub const ANSIBLE_PKG: &str = "12.3.0";
 const ANSIBLE_PKG_SHA256: &str = "02721f6fb432ddd47f1044ac49b04b5e9ae08890bd427def8df3db1607aeec51";
 
-/// The `ansible_collections` directory holding ansible.posix (from the `ansible` package on
-/// PyPI, unpacked once): a collections path for `ANSIBLE_COLLECTIONS_PATH`'s parent.
+/// The `ansible_collections` directory holding ansible.posix and the community.general
+/// integration targets drover runs (from the `ansible` package on PyPI, unpacked once): a
+/// collections path for `ANSIBLE_COLLECTIONS_PATH`'s parent.
 pub fn collections() -> Result<PathBuf, String> {
     let pkg = sdist(
         "ansible",
         ANSIBLE_PKG,
         ANSIBLE_PKG_SHA256,
-        &["ansible_collections/ansible/posix/*"],
+        &[
+            "ansible_collections/ansible/posix/*",
+            "ansible_collections/community/general/tests/integration/targets/ini_file/*",
+            "ansible_collections/community/general/tests/integration/targets/setup_remote_tmp_dir/*",
+        ],
     )?;
     Ok(pkg.join("ansible_collections"))
 }

@@ -20,6 +20,9 @@ pub struct TextEdit {
     pub backup: bool,
     pub validate: Option<String>,
     pub diff: DiffStyle,
+    /// Write through a symlink to its target (else the write replaces the link with a file,
+    /// as `ini_file` with `follow: false` does).
+    pub follow: bool,
 }
 
 /// How the result's `diff` is shaped, as each module returns it.
@@ -77,7 +80,7 @@ impl TextEdit {
         if st.is_dir() {
             return Err(Failure::new(format!("Path {path} is a directory !")).with("rc", 256));
         }
-        let real = match (&lst.link_source, lst.is_link()) {
+        let real = match (&lst.link_source, lst.is_link() && self.follow) {
             (Some(r), true) => r.clone(),
             _ => path.clone(),
         };

@@ -101,7 +101,8 @@ impl IniEdit {
             .clone()
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| FAKE.to_string());
-        let mut within = self.section.as_deref().is_none_or(str::is_empty);
+        // Python sets the fake name before it asks `not section`: never within at first.
+        let mut within = false;
         let (mut start, mut end) = (0, 0);
         let mut msg = "OK";
         let mut no_value_present = false;

@@ -115,6 +115,7 @@ impl Typed for IniFile {
                 backup: args.bool_or("backup", false)?,
                 validate: None,
                 diff: DiffStyle::SingleContent,
+                follow: args.bool_or("follow", false)?,
             },
             edit: IniEdit {
                 section: args.str("section"),

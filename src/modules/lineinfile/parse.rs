@@ -162,6 +162,7 @@ pub fn parse(args: &Args, host: &mut dyn Resolve) -> Result<LineArgs> {
             backup: args.bool_or("backup", false)?,
             validate,
             diff: DiffStyle::Listed,
+            follow: true,
         },
         edit,
         create: args.bool_or("create", false)?,
