@@ -173,10 +173,7 @@ impl Typed for BlockInFile {
     }
 
     fn finish(&self, _a: &BlockArgs, _c: &EditChange, done: &Done, r: Plan) -> Plan {
-        match done.backup() {
-            Some(b) => r.with_value("backup_file", b),
-            None => r,
-        }
+        super::fileops::content_finish(done, r)
     }
 }
 

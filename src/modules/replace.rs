@@ -128,10 +128,7 @@ impl Typed for Replace {
     }
 
     fn finish(&self, _a: &ReplaceArgs, _c: &EditChange, done: &Done, r: Plan) -> Plan {
-        match done.backup() {
-            Some(b) => r.with_value("backup_file", b),
-            None => r,
-        }
+        super::fileops::content_finish(done, r)
     }
 }
 

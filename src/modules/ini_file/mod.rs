@@ -184,9 +184,6 @@ impl Typed for IniFile {
     }
 
     fn finish(&self, _a: &IniArgs, _c: &EditChange, done: &Done, r: Plan) -> Plan {
-        match done.backup() {
-            Some(b) => r.with_value("backup_file", b),
-            None => r,
-        }
+        super::fileops::content_finish(done, r)
     }
 }
