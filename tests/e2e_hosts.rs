@@ -444,6 +444,33 @@ fn get_url_downloads_with_the_hosts_curl() {
             .all(|r| r.starts_with("GET ")),
         "the host's curl made the requests"
     );
+    // A host without curl (nor wget): the controller downloads and sends the file.
+    hosts.sh(0, "mv /usr/bin/curl /usr/bin/curl.away");
+    let pb2 = hosts.dir.path().join("get2.yml");
+    std::fs::write(
+        &pb2,
+        format!(
+            "- hosts: test\n  gather_facts: false\n  tasks:\n    - get_url: {{url: \"{}\", dest: /srv/dl/via-controller.tgz}}\n      register: got\n    - copy: {{dest: /srv/dl/warning, content: \"{{{{ got.warnings[0] }}}}\"}}\n",
+            srv.url("/pkg-1.0.tar.gz")
+        ),
+    )
+    .unwrap();
+    let (code, out) = play_on(&hosts, "deploy", &pb2, &["-b", "--check"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        !hosts.path(0, "/srv/dl/via-controller.tgz").exists(),
+        "check mode wrote"
+    );
+    let (code, out) = play_on(&hosts, "deploy", &pb2, &["-b"]);
+    hosts.sh(0, "mv /usr/bin/curl.away /usr/bin/curl");
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(read("/srv/dl/via-controller.tgz"), body);
+    assert!(
+        String::from_utf8_lossy(&read("/srv/dl/warning")).contains("the controller downloaded"),
+        "{out}"
+    );
+    let (_, left) = hosts.sh(0, "ls -A /srv/dl | grep -c drover-get_url");
+    assert_eq!(left, "0\n", "no temp file left");
 }
 
 #[test]

@@ -200,9 +200,10 @@ fn look(ctx: &mut ModuleCtx, want: &observe::Observe, check: bool) -> Result<obs
     if want.prediction_only && !check {
         Ok(observe::Observed::default())
     } else if check && !want.effects.is_empty() {
-        // A check run makes no effects, in any look.
+        // A check run makes no effects, in any look (nor their downloads).
         let mut quiet = want.clone();
         quiet.effects.clear();
+        quiet.download = None;
         observe::gather(ctx, &quiet)
     } else {
         observe::gather(ctx, want)

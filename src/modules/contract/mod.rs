@@ -16,6 +16,7 @@
 //! an earlier task would have created ([`Outcome::Change::pending`]) live there, once.
 
 pub mod background;
+mod download;
 mod driver;
 #[cfg(test)]
 mod driver_tests;
@@ -27,7 +28,7 @@ mod script;
 mod table;
 
 pub use driver::{Acting, Done, Driven};
-pub use observe::{gather, Content, Observe, Observed, Read};
+pub use observe::{gather, Content, Download, Observe, Observed, Read};
 pub use script::Script;
 
 use super::fileops::{AttrChange, Payload, ProbeReq, PutOpts, TaskFail};

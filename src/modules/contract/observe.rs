@@ -38,6 +38,24 @@ pub struct Observe {
     /// look's commands find it as `"$D/upload"` (`unarchive` lists and compares an archive
     /// there); the session's end removes it, a module's steps may use it and remove it.
     pub upload: Option<(std::path::PathBuf, String)>,
+    /// A URL the controller downloads (with its own `curl`) and sends into `"$D/upload"` when
+    /// the answer is 200, for a host that cannot download itself (`get_url`); the answer's
+    /// status, reason and length reach the look's first section as `$dl_status`,
+    /// `$dl_reason`, `$dl_length`. A real run's, as `effects` are, unless the look is
+    /// `prediction_only`.
+    pub download: Option<Download>,
+}
+
+/// A request the controller makes for a look.
+#[derive(Clone, Debug, Default)]
+pub struct Download {
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub timeout: i64,
+    pub validate_certs: bool,
+    pub agent: String,
 }
 
 /// Which file to read.
@@ -104,6 +122,22 @@ pub fn gather(ctx: &mut ModuleCtx, want: &Observe) -> Result<Observed> {
     if let Some((path, sum)) = &want.upload {
         crate::modules::transfer::upload(ctx, path, sum)?;
     }
+    let answered;
+    let want = match &want.download {
+        Some(d) if !want.effects.is_empty() || !want.sections.is_empty() => {
+            let vars = super::download::fetch(ctx, d)?;
+            let mut w = want.clone();
+            // The first command the look runs (effects run first) gets the answer.
+            let first = match w.effects.first_mut() {
+                Some(e) => e,
+                None => &mut w.sections[0],
+            };
+            first.1 = vars.then(first.1.clone());
+            answered = w;
+            &answered
+        }
+        _ => want,
+    };
     let marks = Marks::new();
     let extra = extra_script(&marks, want);
     let head = marks.line("observe");

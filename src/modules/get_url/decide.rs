@@ -124,7 +124,7 @@ pub(super) fn decide(a: &GetArgs, seen: &Observed) -> Result<Outcome<GetChange>,
     };
     if got.tool.is_empty() {
         return Err(fail_with(
-            "get_url downloads with the host's curl or wget, and this host has neither".into(),
+            "get_url's download did not run on the host".into(),
         ));
     }
     if let Some(d) = &got.nodir {
@@ -222,8 +222,19 @@ pub(super) fn decide(a: &GetArgs, seen: &Observed) -> Result<Outcome<GetChange>,
             .with_value("src", tmp_label.as_str())
             .with_msg(msg.clone())
     };
+    let said = |p: Plan| match got.tool.as_str() {
+        // Said with each result, so that a run on hosts without a downloader shows it.
+        "controller" => p.with_value(
+            "warnings",
+            vec![format!(
+                "the host has neither curl nor wget: the controller downloaded {} and sent it",
+                a.url
+            )],
+        ),
+        _ => p,
+    };
     Ok(match o {
-        Outcome::Unchanged(p) => Outcome::Unchanged(values(p)),
+        Outcome::Unchanged(p) => Outcome::Unchanged(said(values(p))),
         Outcome::Change {
             change,
             report,
@@ -233,7 +244,7 @@ pub(super) fn decide(a: &GetArgs, seen: &Observed) -> Result<Outcome<GetChange>,
                 write: Some(change),
                 tmp: got.tmp.clone(),
             },
-            report: values(report),
+            report: said(values(report)),
             pending,
         },
         Outcome::Fail(f) => Outcome::Fail(f),

@@ -77,13 +77,54 @@ pub fn script(a: &GetArgs, want: &str, ims: bool, keep: bool) -> Script {
         .raw("cdn=$(tr -d '\\r' <\"$h\" | sed -n 's/^ *[Cc]ontent-[Dd]isposition:.*filename=\"\\{0,1\\}\\([^\";]*\\).*/\\1/p' | tail -n 1); cdn=${cdn##*/}\n")
         .raw("len=$(tr -d '\\r' <\"$h\" | sed -n 's/^ *[Cc]ontent-[Ll]ength: *\\([0-9]*\\).*/\\1/p' | tail -n 1); echo \"length $len\"\n")
         .raw("echo \"reason $(tr -d '\\r' <\"$h\" | sed -n 's/^ *HTTP\\/[0-9.]* [0-9]* *//p' | tail -n 1)\"\n")
-        .raw("if [ -d \"$d\" ]; then f=\"${d%/}/${cdn:-$name}\"; else f=$d; fi; echo \"dest $f\"\n")
-        .raw("if [ \"$rc\" = 0 ] && [ \"$code\" = 200 ]; then\n")
-        .raw("src=$(sha1sum <\"$t\" | cut -d' ' -f1); echo \"sum_src $src\"; echo \"md5 $(md5sum <\"$t\" | cut -d' ' -f1)\"; echo \"size $(wc -c <\"$t\")\"\n")
-        .raw("old=; [ -f \"$f\" ] && old=$(sha1sum <\"$f\" | cut -d' ' -f1) && echo \"sum_dest $old\"\n")
-        .raw("got=; [ -n \"$want\" ] && got=$(\"${algo}sum\" <\"$t\" | cut -d' ' -f1) && echo \"got $got\"\n")
-        .raw("if [ \"$keep\" = 1 ] && [ \"$src\" != \"$old\" ] && { [ -z \"$want\" ] || [ \"$got\" = \"$want\" ]; }; then echo \"tmp $t\"; else rm -f \"$t\"; fi\n")
-        .raw("else rm -f \"$t\"; fi\nrm -f \"$h\" \"$h.err\"\nfi\nfi\n")
+        .then(settle())
+        .raw("rm -f \"$h\" \"$h.err\"\nfi\nfi\n")
+}
+
+/// The script for a host with neither `curl` nor `wget`: the controller downloaded the file
+/// into `"$D/upload"` (`Observe::download`, its answer in `$dl_*`); the rest is the same.
+pub fn script_from_controller(a: &GetArgs, want: &str, keep: bool) -> Script {
+    Script::new()
+        .set("d", &a.dest)
+        .set("name", &a.url_name)
+        .set("keep", if keep { "1" } else { "0" })
+        .set("algo", a.algo.as_deref().unwrap_or("sha1"))
+        .set("want", want)
+        .raw("echo 'tool controller'
+")
+        .raw("if [ -d \"$d\" ]; then dir=$d; else dir=$(dirname -- \"$d\"); fi
+")
+        .raw("if ! [ -d \"$dir\" ]; then echo \"nodir $dir\"; rm -f \"$D/upload\"; elif ! t=$(mktemp \"$dir/.drover-get_url.XXXXXX\" 2>/dev/null); then echo \"unwritable $dir\"; rm -f \"$D/upload\"; else
+")
+        .raw("code=$dl_status; rc=$dl_rc; if [ \"$dl_sent\" = 1 ]; then cat \"$D/upload\" >\"$t\"; rm -f \"$D/upload\"; fi
+")
+        .raw("echo \"status $code\"; echo \"rc $rc\"; echo \"err $dl_err\"; echo \"length $dl_length\"; echo \"reason $dl_reason\"
+")
+        .raw("cdn=$(printf %s \"$dl_disposition\" | sed -n 's/.*filename=\"\\{0,1\\}\\([^\";]*\\).*/\\1/p'); cdn=${cdn##*/}
+")
+        .then(settle())
+        .raw("fi
+")
+}
+
+/// After a download into `$t` (`$code`, `$rc`, `$cdn` known): the destination, the sums,
+/// and the temp file kept for the write or removed.
+fn settle() -> Script {
+    Script::new()
+        .raw("if [ -d \"$d\" ]; then f=\"${d%/}/${cdn:-$name}\"; else f=$d; fi; echo \"dest $f\"
+")
+        .raw("if [ \"$rc\" = 0 ] && [ \"$code\" = 200 ]; then
+")
+        .raw("src=$(sha1sum <\"$t\" | cut -d' ' -f1); echo \"sum_src $src\"; echo \"md5 $(md5sum <\"$t\" | cut -d' ' -f1)\"; echo \"size $(wc -c <\"$t\")\"
+")
+        .raw("old=; [ -f \"$f\" ] && old=$(sha1sum <\"$f\" | cut -d' ' -f1) && echo \"sum_dest $old\"
+")
+        .raw("got=; [ -n \"$want\" ] && got=$(\"${algo}sum\" <\"$t\" | cut -d' ' -f1) && echo \"got $got\"
+")
+        .raw("if [ \"$keep\" = 1 ] && [ \"$src\" != \"$old\" ] && { [ -z \"$want\" ] || [ \"$got\" = \"$want\" ]; }; then echo \"tmp $t\"; else rm -f \"$t\"; fi
+")
+        .raw("else rm -f \"$t\"; fi
+")
 }
 
 fn wget_headers(a: &GetArgs) -> Script {

@@ -7,7 +7,9 @@
 //! content write of `fileops`: atomic, attributes, backup). In check mode the download is
 //! made and removed, so the prediction is the real run's (Ansible only asks `HEAD`).
 
-use super::contract::{Done, Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed};
+use super::contract::{
+    Done, Download, Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed,
+};
 use super::fileops::{
     content_finish, content_steps, Alg, ContentChange, ContentWrite, Payload, ProbeItem,
 };
@@ -217,6 +219,11 @@ impl Typed for GetUrl {
 
     fn observe(&self, a: &GetArgs) -> Observe {
         let mut want = write(a, &a.dest, Payload::Bytes(Vec::new())).observe();
+        // Whether the host downloads itself, or the controller for it.
+        want.sections.push((
+            "tool",
+            Script::new().raw("if command -v curl >/dev/null 2>&1 || command -v wget >/dev/null 2>&1; then echo host; fi"),
+        ));
         if let (Some(req), Some(alg)) = (&mut want.files, a.algo.as_deref().and_then(Alg::parse)) {
             req.items.push(ProbeItem::new(&a.dest, true).sum(alg));
         }
@@ -248,15 +255,35 @@ impl Typed for GetUrl {
             let st = &seen.files.states[1];
             st.exists && !st.is_dir()
         };
+        // A host without curl or wget: the controller downloads and sends the file.
+        let controller = seen.section("tool").trim() != "host";
+        let download = controller.then(|| Download {
+            url: a.url.clone(),
+            headers: a.headers.clone(),
+            user: a.user.clone(),
+            password: a.password.clone(),
+            timeout: a.timeout,
+            validate_certs: a.validate_certs,
+            agent: a.agent.clone(),
+        });
+        let dl = |keep: bool| {
+            if controller {
+                fetch::script_from_controller(a, &want, keep)
+            } else {
+                fetch::script(a, &want, ims, keep)
+            }
+        };
         match stage - first {
             // The prediction's download, removed at once; the real one, kept for the write.
             0 => Some(Observe {
-                sections: vec![("dl", fetch::script(a, &want, ims, false))],
+                sections: vec![("dl", dl(false))],
                 prediction_only: true,
+                download: download.clone(),
                 ..Observe::default()
             }),
             1 => Some(Observe {
-                effects: vec![("dl", fetch::script(a, &want, ims, true))],
+                effects: vec![("dl", dl(true))],
+                download,
                 ..Observe::default()
             }),
             // A directory `dest` and a name from `Content-Disposition`: that file's state.

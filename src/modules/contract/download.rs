@@ -1,0 +1,78 @@
+//! The controller's download for a look (`Observe::download`): its `curl` fetches the URL into
+//! a temp file, which goes to the host's session temp dir as `"$D/upload"` (in chunks, memory
+//! flat), and the answer's status line comes back as shell variables for the look.
+
+use super::observe::Download;
+use super::Script;
+use crate::modules::ModuleCtx;
+use anyhow::{anyhow, Result};
+use std::process::Command;
+
+/// Downloads `d` and sends the body to the host on a 200; the variables for the look.
+pub fn fetch(ctx: &mut ModuleCtx, d: &Download) -> Result<Script> {
+    let dir = std::env::temp_dir().join(format!(
+        "drover-download-{}",
+        crate::connection::random_token()
+    ));
+    std::fs::create_dir_all(&dir)?;
+    let (body, head) = (dir.join("body"), dir.join("head"));
+    let mut cmd = Command::new("curl");
+    cmd.args(["-sS", "-L", "-o"])
+        .arg(&body)
+        .arg("-D")
+        .arg(&head)
+        .args(["--max-time", &d.timeout.to_string(), "-A", &d.agent])
+        .args(["-w", "%{http_code}"]);
+    if !d.validate_certs {
+        cmd.arg("-k");
+    }
+    if let Some(u) = &d.user {
+        cmd.arg("-u")
+            .arg(format!("{u}:{}", d.password.as_deref().unwrap_or_default()));
+    }
+    for (k, v) in &d.headers {
+        cmd.arg("-H").arg(format!("{k}: {v}"));
+    }
+    cmd.arg("--").arg(&d.url);
+    let out = cmd.output().map_err(|e| {
+        let _ = std::fs::remove_dir_all(&dir);
+        anyhow!("the host has neither curl nor wget, and the controller's curl did not run: {e}")
+    })?;
+    let status = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let headers = std::fs::read_to_string(&head)
+        .unwrap_or_default()
+        .replace('\r', "");
+    let last = |name: &str| {
+        headers
+            .lines()
+            .filter_map(|l| l.split_once(':'))
+            .filter(|(k, _)| k.trim().eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim().to_string())
+            .next_back()
+            .unwrap_or_default()
+    };
+    let reason = headers
+        .lines()
+        .filter(|l| l.starts_with("HTTP/"))
+        .next_back()
+        .and_then(|l| l.splitn(3, ' ').nth(2))
+        .unwrap_or_default()
+        .to_string();
+    let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    let sent = if out.status.success() && status == "200" {
+        let (sum, _, _) = crate::modules::transfer::hash_file(&body)?;
+        crate::modules::transfer::upload(ctx, &body, &sum).map(|()| true)
+    } else {
+        Ok(false)
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    let sent = sent?;
+    Ok(Script::new()
+        .set("dl_rc", if out.status.success() { "0" } else { "1" })
+        .set("dl_status", if status.is_empty() { "0" } else { &status })
+        .set("dl_reason", &reason)
+        .set("dl_length", &last("content-length"))
+        .set("dl_disposition", &last("content-disposition"))
+        .set("dl_err", &err)
+        .set("dl_sent", if sent { "1" } else { "0" }))
+}
