@@ -53,8 +53,7 @@ pub fn fetch(ctx: &mut ModuleCtx, d: &Download) -> Result<Script> {
     };
     let reason = headers
         .lines()
-        .filter(|l| l.starts_with("HTTP/"))
-        .next_back()
+        .rfind(|l| l.starts_with("HTTP/"))
         .and_then(|l| l.splitn(3, ' ').nth(2))
         .unwrap_or_default()
         .to_string();

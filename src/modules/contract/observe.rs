@@ -43,7 +43,7 @@ pub struct Observe {
     /// status, reason and length reach the look's first section as `$dl_status`,
     /// `$dl_reason`, `$dl_length`. A real run's, as `effects` are, unless the look is
     /// `prediction_only`.
-    pub download: Option<Download>,
+    pub download: Option<Box<Download>>,
 }
 
 /// A request the controller makes for a look.

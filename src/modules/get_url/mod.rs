@@ -257,14 +257,16 @@ impl Typed for GetUrl {
         };
         // A host without curl or wget: the controller downloads and sends the file.
         let controller = seen.section("tool").trim() != "host";
-        let download = controller.then(|| Download {
-            url: a.url.clone(),
-            headers: a.headers.clone(),
-            user: a.user.clone(),
-            password: a.password.clone(),
-            timeout: a.timeout,
-            validate_certs: a.validate_certs,
-            agent: a.agent.clone(),
+        let download = controller.then(|| {
+            Box::new(Download {
+                url: a.url.clone(),
+                headers: a.headers.clone(),
+                user: a.user.clone(),
+                password: a.password.clone(),
+                timeout: a.timeout,
+                validate_certs: a.validate_certs,
+                agent: a.agent.clone(),
+            })
         });
         let dl = |keep: bool| {
             if controller {
