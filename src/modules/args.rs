@@ -17,13 +17,37 @@ pub struct Spec {
     pub free_form: Option<&'static str>,
     /// Accept any argument (e.g. `set_fact`).
     pub any_args: bool,
+    /// The file arguments too (Ansible's `add_file_common_args`: [`FILE_ARGS`], and `attr`
+    /// for `attributes`).
+    pub file_args: bool,
 }
+
+/// Ansible's common file arguments.
+pub const FILE_ARGS: [&str; 9] = [
+    "mode",
+    "owner",
+    "group",
+    "seuser",
+    "serole",
+    "setype",
+    "selevel",
+    "unsafe_writes",
+    "attributes",
+];
 
 impl Spec {
     /// The canonical name for an argument, or `None` if the module does not take it.
     pub fn canonical(&self, name: &str) -> Option<&'static str> {
         if let Some(a) = self.args.iter().find(|a| **a == name) {
             return Some(a);
+        }
+        if self.file_args {
+            if let Some(a) = FILE_ARGS.iter().find(|a| **a == name) {
+                return Some(a);
+            }
+            if name == "attr" {
+                return Some("attributes");
+            }
         }
         self.aliases
             .iter()
@@ -34,7 +58,13 @@ impl Spec {
     /// Every name accepted, for hints.
     pub fn all_names(&self) -> Vec<&'static str> {
         let mut v: Vec<&'static str> = self.args.to_vec();
+        if self.file_args {
+            v.extend(FILE_ARGS);
+        }
         v.extend(self.aliases.iter().map(|(a, _)| *a));
+        if self.file_args {
+            v.push("attr");
+        }
         v
     }
 }

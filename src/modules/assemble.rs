@@ -25,19 +25,11 @@ static SPEC: Spec = Spec {
         "ignore_hidden",
         "validate",
         "decrypt",
-        "mode",
-        "owner",
-        "group",
-        "seuser",
-        "serole",
-        "setype",
-        "selevel",
-        "unsafe_writes",
-        "attributes",
     ],
     aliases: &[("attr", "attributes")],
     free_form: None,
     any_args: false,
+    file_args: true,
 };
 
 pub struct AssembleArgs {

@@ -18,6 +18,7 @@ static SPEC: Spec = Spec {
     aliases: &[("msg", "fail_msg")],
     free_form: None,
     any_args: false,
+    file_args: false,
 };
 
 impl Action for Assert {

@@ -26,25 +26,16 @@ static SPEC: Spec = Spec {
         "marker_end",
         "append_newline",
         "prepend_newline",
-        "mode",
-        "owner",
-        "group",
-        "unsafe_writes",
-        "attributes",
-        "seuser",
-        "serole",
-        "setype",
-        "selevel",
     ],
     aliases: &[
         ("dest", "path"),
         ("destfile", "path"),
         ("name", "path"),
         ("content", "block"),
-        ("attr", "attributes"),
     ],
     free_form: None,
     any_args: false,
+    file_args: true,
 };
 
 /// Where a block whose markers are not in the file goes.

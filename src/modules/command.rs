@@ -38,6 +38,7 @@ static COMMAND_SPEC: Spec = Spec {
     aliases: &[],
     free_form: Some("_raw_params"),
     any_args: false,
+    file_args: false,
 };
 
 /// `shell` takes no `expand_argument_vars` (the shell expands).
@@ -58,6 +59,7 @@ static SHELL_SPEC: Spec = Spec {
     aliases: &[],
     free_form: Some("_raw_params"),
     any_args: false,
+    file_args: false,
 };
 
 /// Marks on stderr for what the module itself reports (not the command's output).

@@ -15,6 +15,7 @@ static SPEC: Spec = Spec {
     aliases: &[],
     free_form: Some("_raw_params"),
     any_args: true,
+    file_args: false,
 };
 
 /// The stand-in for a templated module name, made once per template for the whole run.

@@ -11,6 +11,7 @@ static SPEC: Spec = Spec {
     aliases: &[],
     free_form: None,
     any_args: false,
+    file_args: false,
 };
 
 impl Action for Fail {

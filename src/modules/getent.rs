@@ -18,6 +18,7 @@ static SPEC: Spec = Spec {
     aliases: &[],
     free_form: None,
     any_args: false,
+    file_args: false,
 };
 
 /// The entries of `getent` output, keyed by their first field.

@@ -24,6 +24,7 @@ static SPEC: Spec = Spec {
     aliases: &[],
     free_form: None,
     any_args: false,
+    file_args: false,
 };
 
 /// A group as `getent group` shows it.

@@ -29,6 +29,7 @@ static SPEC: Spec = Spec {
     aliases: &[],
     free_form: Some("_raw_params"),
     any_args: false,
+    file_args: false,
 };
 
 /// The file extensions read from a directory unless `extensions` says otherwise.

@@ -17,6 +17,7 @@ static GROUP_BY_SPEC: Spec = Spec {
     aliases: &[],
     free_form: None,
     any_args: false,
+    file_args: false,
 };
 
 static ADD_HOST_SPEC: Spec = Spec {
@@ -29,6 +30,7 @@ static ADD_HOST_SPEC: Spec = Spec {
     ],
     free_form: None,
     any_args: true,
+    file_args: false,
 };
 
 /// A list argument: a list, or a comma-separated string.

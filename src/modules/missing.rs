@@ -110,6 +110,7 @@ static SPEC: Spec = Spec {
     aliases: &[],
     free_form: Some("_raw_params"),
     any_args: true,
+    file_args: false,
 };
 
 /// The stand-in for `name`, made once per name for the whole run.

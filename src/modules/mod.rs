@@ -53,7 +53,7 @@ mod user;
 mod wait_for;
 mod wait_for_connection;
 
-pub use args::{to_bool as args_to_bool, Args, Spec};
+pub use args::{to_bool as args_to_bool, Args, Spec, FILE_ARGS};
 pub use clock::chrono_like_now;
 pub use debug::UNTRUSTED as DEBUG_UNTRUSTED;
 pub use dynamic::dynamic;

@@ -17,6 +17,7 @@ static SPEC: Spec = Spec {
     free_form: None,
     // The rest is passed to the manager's module, which checks it.
     any_args: true,
+    file_args: false,
 };
 
 const PROBE: &str = "m=unknown; for p in apt-get dnf yum apk zypper pacman; do if command -v \"$p\" >/dev/null 2>&1; then m=$p; break; fi; done; echo \"$m\"\n";

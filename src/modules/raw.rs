@@ -12,6 +12,7 @@ static SPEC: Spec = Spec {
     aliases: &[],
     free_form: Some("_raw_params"),
     any_args: false,
+    file_args: false,
 };
 
 /// `raw`'s arguments: the command line and the shell to run it with.

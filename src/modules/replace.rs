@@ -13,32 +13,12 @@ pub struct Replace;
 
 static SPEC: Spec = Spec {
     args: &[
-        "path",
-        "regexp",
-        "replace",
-        "after",
-        "before",
-        "backup",
-        "validate",
-        "encoding",
-        "mode",
-        "owner",
-        "group",
-        "unsafe_writes",
-        "attributes",
-        "seuser",
-        "serole",
-        "setype",
-        "selevel",
+        "path", "regexp", "replace", "after", "before", "backup", "validate", "encoding",
     ],
-    aliases: &[
-        ("dest", "path"),
-        ("destfile", "path"),
-        ("name", "path"),
-        ("attr", "attributes"),
-    ],
+    aliases: &[("dest", "path"), ("destfile", "path"), ("name", "path")],
     free_form: None,
     any_args: false,
+    file_args: true,
 };
 
 /// `replace`'s arguments, typed.

@@ -26,6 +26,7 @@ static SPEC: Spec = Spec {
     aliases: &[],
     free_form: Some("_raw_params"),
     any_args: false,
+    file_args: false,
 };
 
 /// `script`'s arguments: the script's bytes and how to run it.

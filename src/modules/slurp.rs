@@ -17,6 +17,7 @@ static SPEC: Spec = Spec {
     aliases: &[("path", "src")],
     free_form: None,
     any_args: false,
+    file_args: false,
 };
 
 impl Typed for Slurp {

@@ -34,6 +34,7 @@ static SPEC: Spec = Spec {
     ],
     free_form: None,
     any_args: false,
+    file_args: false,
 };
 
 /// `stat`'s arguments.

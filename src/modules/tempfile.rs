@@ -13,6 +13,7 @@ static SPEC: Spec = Spec {
     aliases: &[],
     free_form: None,
     any_args: false,
+    file_args: false,
 };
 
 /// The `mktemp` command for the arguments, or why they are invalid.

@@ -33,6 +33,7 @@ static SPEC: Spec = Spec {
     aliases: &[("regex", "search_regex")],
     free_form: None,
     any_args: false,
+    file_args: false,
 };
 
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -939,6 +939,11 @@ fn module_args(
                             "`{module_name}` takes: {}",
                             spec.args
                                 .iter()
+                                .chain(if spec.file_args {
+                                    &crate::modules::FILE_ARGS[..]
+                                } else {
+                                    &[]
+                                })
                                 .filter(|a| !a.starts_with('_'))
                                 .copied()
                                 .collect::<Vec<_>>()

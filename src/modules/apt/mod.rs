@@ -90,6 +90,7 @@ static SPEC: Spec = Spec {
     ],
     free_form: None,
     any_args: false,
+    file_args: false,
 };
 
 /// The argument spec, for `package` to translate its arguments.

@@ -37,6 +37,7 @@ static SPEC: Spec = Spec {
     aliases: &[],
     free_form: None,
     any_args: false,
+    file_args: false,
 };
 
 /// `authorized_key`'s arguments, typed.

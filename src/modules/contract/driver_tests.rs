@@ -14,6 +14,7 @@ static SPEC: Spec = Spec {
     aliases: &[],
     free_form: None,
     any_args: false,
+    file_args: false,
 };
 
 struct A {

@@ -48,19 +48,11 @@ static SPEC: Spec = Spec {
         "checksum",
         "follow",
         "decrypt",
-        "mode",
-        "owner",
-        "group",
-        "seuser",
-        "serole",
-        "setype",
-        "selevel",
-        "unsafe_writes",
-        "attributes",
     ],
     aliases: &[("thirsty", "force"), ("attr", "attributes")],
     free_form: None,
     any_args: false,
+    file_args: true,
 };
 
 pub static COPY: Driven<Copy> = Driven(Copy);

@@ -16,19 +16,11 @@ pub(super) static SPEC: Spec = Spec {
         "modification_time_format",
         "access_time",
         "access_time_format",
-        "mode",
-        "owner",
-        "group",
-        "seuser",
-        "serole",
-        "setype",
-        "selevel",
-        "unsafe_writes",
-        "attributes",
     ],
     aliases: &[("dest", "path"), ("name", "path"), ("attr", "attributes")],
     free_form: None,
     any_args: false,
+    file_args: true,
 };
 
 /// `file`'s arguments, typed.

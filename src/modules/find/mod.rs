@@ -54,6 +54,7 @@ static SPEC: Spec = Spec {
     ],
     free_form: None,
     any_args: false,
+    file_args: false,
 };
 
 /// `find`'s arguments, typed.

@@ -46,24 +46,15 @@ static SPEC: Spec = Spec {
         "client_cert",
         "client_key",
         "use_gssapi",
-        "mode",
-        "owner",
-        "group",
-        "seuser",
-        "serole",
-        "setype",
-        "selevel",
-        "unsafe_writes",
-        "attributes",
     ],
     aliases: &[
         ("username", "url_username"),
         ("password", "url_password"),
         ("thirsty", "force"),
-        ("attr", "attributes"),
     ],
     free_form: None,
     any_args: false,
+    file_args: true,
 };
 
 /// `get_url`'s arguments, typed.

@@ -30,19 +30,11 @@ static SPEC: Spec = Spec {
         "modify_inactive_option",
         "create",
         "follow",
-        "mode",
-        "owner",
-        "group",
-        "seuser",
-        "serole",
-        "setype",
-        "selevel",
-        "unsafe_writes",
-        "attributes",
     ],
     aliases: &[("dest", "path"), ("key", "option"), ("attr", "attributes")],
     free_form: None,
     any_args: false,
+    file_args: true,
 };
 
 pub struct IniArgs {

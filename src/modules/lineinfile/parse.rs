@@ -22,15 +22,6 @@ pub static SPEC: Spec = Spec {
         "firstmatch",
         "backup",
         "validate",
-        "mode",
-        "owner",
-        "group",
-        "unsafe_writes",
-        "attributes",
-        "seuser",
-        "serole",
-        "setype",
-        "selevel",
     ],
     aliases: &[
         ("dest", "path"),
@@ -38,10 +29,10 @@ pub static SPEC: Spec = Spec {
         ("name", "path"),
         ("regex", "regexp"),
         ("value", "line"),
-        ("attr", "attributes"),
     ],
     free_form: None,
     any_args: false,
+    file_args: true,
 };
 
 /// What to do to the lines.

@@ -31,6 +31,7 @@ static SPEC: Spec = Spec {
     aliases: &[("args", "arguments")],
     free_form: None,
     any_args: false,
+    file_args: false,
 };
 
 /// The task as one service manager reads it (its `module_defaults` merged in).

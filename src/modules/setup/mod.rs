@@ -26,6 +26,7 @@ static SPEC: Spec = Spec {
     aliases: &[],
     free_form: None,
     any_args: false,
+    file_args: false,
 };
 
 const SCRIPT: &str = r#"echo @uname; { read -r a </proc/sys/kernel/ostype && read -r b </proc/sys/kernel/hostname && read -r c </proc/sys/kernel/osrelease && read -r d </proc/sys/kernel/arch && echo "$a $b $c $d"; } 2>/dev/null || uname -snrm

@@ -53,6 +53,7 @@ static SPEC: Spec = Spec {
     ],
     free_form: None,
     any_args: false,
+    file_args: false,
 };
 
 /// Reads `state`, `enabled` and `masked` into a `Want`.

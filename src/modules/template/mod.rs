@@ -19,9 +19,6 @@ static SPEC: Spec = Spec {
     args: &[
         "src",
         "dest",
-        "mode",
-        "owner",
-        "group",
         "backup",
         "force",
         "validate",
@@ -36,16 +33,11 @@ static SPEC: Spec = Spec {
         "variable_end_string",
         "comment_start_string",
         "comment_end_string",
-        "seuser",
-        "serole",
-        "setype",
-        "selevel",
-        "unsafe_writes",
-        "attributes",
     ],
     aliases: &[("attr", "attributes")],
     free_form: None,
     any_args: false,
+    file_args: true,
 };
 
 mod render;

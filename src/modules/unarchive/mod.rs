@@ -29,19 +29,11 @@ static SPEC: Spec = Spec {
         "validate_certs",
         "decrypt",
         "copy",
-        "mode",
-        "owner",
-        "group",
-        "seuser",
-        "serole",
-        "setype",
-        "selevel",
-        "unsafe_writes",
-        "attributes",
     ],
     aliases: &[("attr", "attributes")],
     free_form: None,
     any_args: false,
+    file_args: true,
 };
 
 pub struct UnArgs {

@@ -47,23 +47,11 @@ static SPEC: Spec = Spec {
         "client_cert",
         "client_key",
         "use_gssapi",
-        "mode",
-        "owner",
-        "group",
-        "seuser",
-        "serole",
-        "setype",
-        "selevel",
-        "unsafe_writes",
-        "attributes",
     ],
-    aliases: &[
-        ("user", "url_username"),
-        ("password", "url_password"),
-        ("attr", "attributes"),
-    ],
+    aliases: &[("user", "url_username"), ("password", "url_password")],
     free_form: None,
     any_args: false,
+    file_args: true,
 };
 
 pub struct UriArgs {

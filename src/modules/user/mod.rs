@@ -58,6 +58,7 @@ static SPEC: Spec = Spec {
     aliases: &[("createhome", "create_home"), ("user", "name")],
     free_form: None,
     any_args: false,
+    file_args: false,
 };
 
 fn key_type(args: &Args) -> String {
