@@ -562,6 +562,8 @@ fn uri_requests_from_the_host() {
         .collect(),
     );
     let pb = hosts.dir.path().join("uri.yml");
+    let payload = hosts.dir.path().join("payload.txt");
+    std::fs::write(&payload, "from-the-controller").unwrap();
     std::fs::write(
         &pb,
         format!(
@@ -573,14 +575,18 @@ fn uri_requests_from_the_host() {
     - uri: {{url: "{api}", method: POST, body: {{name: web, size: 2}}, body_format: json, status_code: [200, 201]}}
     - uri: {{url: "{api}", dest: /tmp/status.json, creates: /tmp/status.json}}
     - uri: {{url: "{missing}", status_code: 404}}
+    - uri: {{url: "{api}", method: PUT, src: "{payload}"}}
+    - uri: {{url: "{api}", method: PUT, src: /tmp/host-payload, remote_src: true}}
     - copy: {{dest: /tmp/uri.report, content: "{{{{ st.json.version }}}} {{{{ st.status }}}} {{{{ st.content_type }}}}"}}
       when: st is not skipped
 "#,
             api = srv.url("/api/status"),
             missing = srv.url("/nope"),
+            payload = payload.display(),
         ),
     )
     .unwrap();
+    hosts.sh(0, "printf from-the-host >/tmp/host-payload");
     // Check mode skips the requests, as Ansible's (a request may change the other side).
     let (code, out) = play_on(&hosts, "root", &pb, &["--check"]);
     assert_eq!(code, 0, "{out}");
@@ -603,14 +609,16 @@ fn uri_requests_from_the_host() {
             "GET /api/status",
             r#"POST /api/status {"name": "web", "size": 2}"#,
             "GET /api/status",
-            "GET /nope"
+            "GET /nope",
+            "PUT /api/status from-the-controller",
+            "PUT /api/status from-the-host"
         ]
     );
     // `creates` now skips the download; the others ask again (and change nothing).
     let (code, out) = play_on(&hosts, "root", &pb, &[]);
     assert_eq!(code, 0, "{out}");
     assert_eq!(recap_changed(&out, "h0"), Some(0), "{out}");
-    assert_eq!(srv.requests.lock().unwrap().len(), 7);
+    assert_eq!(srv.requests.lock().unwrap().len(), 11);
 }
 
 #[test]

@@ -160,6 +160,7 @@ mod tests {
             url: "http://api/x".into(),
             method: "GET".into(),
             body: None,
+            remote_body: None,
             headers: Vec::new(),
             status_code: status,
             return_content,

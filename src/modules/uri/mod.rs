@@ -58,6 +58,8 @@ pub struct UriArgs {
     url: String,
     method: String,
     body: Option<Vec<u8>>,
+    /// `src` with `remote_src`: the host's file is the body.
+    remote_body: Option<String>,
     headers: Vec<(String, String)>,
     status_code: Vec<i64>,
     return_content: bool,
@@ -116,7 +118,6 @@ impl Typed for Uri {
 
     fn parse(&self, args: &Args, host: &mut dyn Resolve) -> Result<UriArgs> {
         for k in [
-            "src",
             "client_cert",
             "client_key",
             "ciphers",
@@ -155,8 +156,28 @@ impl Typed for Uri {
         let has_type = headers
             .iter()
             .any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
+        if args.has("body") && args.has("src") {
+            return Err(fail("parameters are mutually exclusive: body|src"));
+        }
+        // `src`: the body is a file, the controller's (sent with the request) or the host's.
+        let mut remote_body = None;
+        let body_from_src = match args.str("src") {
+            None => None,
+            Some(src) if args.bool_or("remote_src", false)? => {
+                remote_body = Some(host.expand_path(&src)?);
+                None
+            }
+            Some(src) => {
+                let path = host.paths().find("files", &src).ok_or_else(|| {
+                    fail(format!(
+                        "Could not find or access '{src}' on the Ansible Controller."
+                    ))
+                })?;
+                Some(std::fs::read(&path)?)
+            }
+        };
         let body = match (args.get("body"), format.as_str()) {
-            (None, _) => None,
+            (None, _) => body_from_src,
             (Some(b), "json") => {
                 if !has_type {
                     headers.push(("Content-Type".into(), "application/json".into()));
@@ -220,6 +241,7 @@ impl Typed for Uri {
             url: args.req_str("url")?,
             method,
             body,
+            remote_body,
             headers,
             status_code,
             return_content: args.bool_or("return_content", false)?,
@@ -317,6 +339,12 @@ fn request(a: &UriArgs) -> Script {
     }
     if a.body.is_some() {
         s = s.raw("set -- \"$@\" --data-binary @-\n");
+    }
+    if let Some(src) = &a.remote_body {
+        s = s
+            .raw("set -- \"$@\" --data-binary")
+            .arg(&format!("@{src}"))
+            .raw("\n");
     }
     for (k, v) in &a.headers {
         s = s
