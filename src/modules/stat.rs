@@ -93,7 +93,8 @@ impl Typed for Stat {
                 ..ProbeReq::default()
             }),
             sections: [
-                a.mime.then(|| ("mime", mime_script(&a.path, a.follow))),
+                // Ansible asks `file` of the path itself, followed or not.
+                a.mime.then(|| ("mime", mime_script(&a.path))),
                 a.attributes.then(|| {
                     let s = Script::new()
                         .raw("lsattr -vd --")
@@ -128,12 +129,21 @@ impl Typed for Stat {
             // cannot tell (a link, a filesystem without them).
             let lsattr = seen.section("lsattr");
             let mut w = lsattr.split_whitespace();
-            if let (true, Some(version), Some(flags)) = (a.attributes, w.next(), w.next()) {
-                let flags = flags.replace('-', "");
-                let names: Vec<&str> = flags.chars().filter_map(attribute_name).collect();
-                m.insert("version".into(), Value::from(version));
-                m.insert("attributes".into(), Value::from(names));
-                m.insert("attr_flags".into(), Value::from(flags));
+            match (a.attributes, w.next(), w.next()) {
+                (true, Some(version), Some(flags)) => {
+                    let flags = flags.replace('-', "");
+                    let names: Vec<&str> = flags.chars().filter_map(attribute_name).collect();
+                    m.insert("version".into(), Value::from(version));
+                    m.insert("attributes".into(), Value::from(names));
+                    m.insert("attr_flags".into(), Value::from(flags));
+                }
+                // lsattr cannot read a link (Ansible asks it of the path, followed or not).
+                (true, _, _) => {
+                    m.insert("version".into(), Value::from(()));
+                    m.insert("attributes".into(), Value::from(Vec::<String>::new()));
+                    m.insert("attr_flags".into(), Value::from(""));
+                }
+                _ => {}
             }
             m.sort_keys();
             value = map_value(m);
@@ -176,13 +186,8 @@ fn attribute_name(flag: char) -> Option<&'static str> {
 /// What tells `mimetype` and `charset`: `file --mime-type --mime-encoding` (Ansible's
 /// source); a host without `file` gets the common answers from a look at the first 64 KiB:
 /// a directory, an empty file, ASCII or UTF-8 text, else binary.
-fn mime_script(path: &str, follow: bool) -> Script {
-    let s = Script::new().set("p", path);
-    let s = if follow {
-        s.raw("if command -v file >/dev/null 2>&1; then file -L --mime-type --mime-encoding -b -- \"$p\" 2>/dev/null || echo 'unknown; charset=unknown'; ")
-    } else {
-        s.raw("if command -v file >/dev/null 2>&1; then file --mime-type --mime-encoding -b -- \"$p\" 2>/dev/null || echo 'unknown; charset=unknown'; elif [ -L \"$p\" ]; then echo 'inode/symlink; charset=binary'; ")
-    };
+fn mime_script(path: &str) -> Script {
+    let s = Script::new().set("p", path).raw("if command -v file >/dev/null 2>&1; then file --mime-type --mime-encoding -b -- \"$p\" 2>/dev/null || echo 'unknown; charset=unknown'; elif [ -L \"$p\" ]; then echo 'inode/symlink; charset=binary'; ");
     s.raw(concat!(
         "elif [ -d \"$p\" ]; then echo 'inode/directory; charset=binary'; ",
         "elif [ ! -f \"$p\" ] || [ ! -r \"$p\" ]; then echo 'unknown; charset=unknown'; ",
