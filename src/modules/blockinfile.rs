@@ -96,12 +96,6 @@ impl Typed for BlockInFile {
             )
             .into());
         }
-        let validate = args.str("validate");
-        if let Some(v) = &validate {
-            if !v.contains("%s") {
-                return Err(Failure::new(format!("validate must contain %s: {v}")).into());
-            }
-        }
         let marker = args
             .str("marker")
             .unwrap_or_else(|| "# {mark} ANSIBLE MANAGED BLOCK".into());
@@ -127,16 +121,7 @@ impl Typed for BlockInFile {
             _ => Place::Eof,
         };
         Ok(BlockArgs {
-            file: TextEdit {
-                path,
-                mode: args.mode("mode")?,
-                owner: args.str("owner"),
-                group: args.str("group"),
-                backup: args.bool_or("backup", false)?,
-                validate,
-                diff: DiffStyle::Listed,
-                follow: true,
-            },
+            file: TextEdit::from_args(args, path, DiffStyle::Listed, true)?,
             present,
             begin: line("marker_begin", "BEGIN"),
             end: line("marker_end", "END"),

@@ -50,12 +50,6 @@ impl Typed for Replace {
         let path = host.expand_path(&args.req_str("path")?)?;
         let pattern = args.req_str("regexp")?;
         let replacement = args.str("replace").unwrap_or_default();
-        let validate = args.str("validate");
-        if let Some(v) = &validate {
-            if !v.contains("%s") {
-                return Err(Failure::new(format!("validate must contain %s: {v}")).into());
-            }
-        }
         // Python compiles the section pattern and the expression lazily, when it reaches
         // them: a bad one fails only when the file exists and the section is found.
         let regexp = Re::new(&pattern, false, true).and_then(|re| {
@@ -77,16 +71,7 @@ impl Typed for Replace {
             (p, re)
         });
         Ok(ReplaceArgs {
-            file: TextEdit {
-                path,
-                mode: args.mode("mode")?,
-                owner: args.str("owner"),
-                group: args.str("group"),
-                backup: args.bool_or("backup", false)?,
-                validate,
-                diff: DiffStyle::Single,
-                follow: true,
-            },
+            file: TextEdit::from_args(args, path, DiffStyle::Single, true)?,
             regexp,
             section,
         })

@@ -7,7 +7,8 @@
 use super::{dict_diff, dirname, AttrChange, AttrWant, DiffMap, FileState, Payload, ProbeItem};
 use super::{ProbeReq, PutOpts, S_IFREG};
 use crate::modules::contract::{Content, Failure, Observe, Observed, Outcome, Read, Step};
-use crate::modules::{Diff, Plan};
+use crate::modules::{Args, Diff, Plan};
+use anyhow::Result;
 
 /// The file a module edits, and the common file arguments it takes.
 #[derive(Clone, Debug, Default)]
@@ -23,6 +24,24 @@ pub struct TextEdit {
     /// Write through a symlink to its target (else the write replaces the link with a file,
     /// as `ini_file` with `follow: false` does).
     pub follow: bool,
+}
+
+impl TextEdit {
+    /// The file at `path` with the common arguments read from `args`: `mode`, `owner`,
+    /// `group`, `backup` and, where the module takes it, `validate` (checked for its `%s`
+    /// when the file is written, as Ansible's `write_changes` does).
+    pub fn from_args(args: &Args, path: String, diff: DiffStyle, follow: bool) -> Result<TextEdit> {
+        Ok(TextEdit {
+            path,
+            mode: args.mode("mode")?,
+            owner: args.str("owner"),
+            group: args.str("group"),
+            backup: args.bool_or("backup", false)?,
+            validate: args.str("validate"),
+            diff,
+            follow,
+        })
+    }
 }
 
 /// How the result's `diff` is shaped, as each module returns it.

@@ -166,6 +166,18 @@ fn put_file_validates_and_backs_up() {
     let plan = catch(Err(err)).unwrap();
     assert_eq!(plan.msg.as_deref(), Some("failed to validate"));
     assert_eq!(std::fs::read(&dest).unwrap(), b"old\n");
+    // A validator without `%s` is refused when the write comes, the file untouched.
+    let no_path = PutOpts {
+        validate: Some("visudo -c".into()),
+        ..PutOpts::default()
+    };
+    let err = put_file(&mut ctx, d, &Payload::Bytes(b"new\n".to_vec()), &no_path).unwrap_err();
+    let plan = catch(Err(err)).unwrap();
+    assert_eq!(
+        plan.msg.as_deref(),
+        Some("validate must contain %s: visudo -c")
+    );
+    assert_eq!(std::fs::read(&dest).unwrap(), b"old\n");
     let good = PutOpts {
         validate: Some("grep -q good %s && case %s in *.conf) true;; *) false;; esac".into()),
         backup: true,

@@ -31,7 +31,7 @@ static SPEC: Spec = Spec {
         "create",
         "follow",
     ],
-    aliases: &[("dest", "path"), ("key", "option"), ("attr", "attributes")],
+    aliases: &[("dest", "path"), ("key", "option")],
     free_form: None,
     any_args: false,
     file_args: true,
@@ -99,16 +99,12 @@ impl Typed for IniFile {
             }
         }
         Ok(IniArgs {
-            file: TextEdit {
+            file: TextEdit::from_args(
+                args,
                 path,
-                mode: args.mode("mode")?,
-                owner: args.str("owner"),
-                group: args.str("group"),
-                backup: args.bool_or("backup", false)?,
-                validate: None,
-                diff: DiffStyle::SingleContent,
-                follow: args.bool_or("follow", false)?,
-            },
+                DiffStyle::SingleContent,
+                args.bool_or("follow", false)?,
+            )?,
             edit: IniEdit {
                 section: args.str("section"),
                 has_values,

@@ -105,12 +105,6 @@ pub fn parse(args: &Args, host: &mut dyn Resolve) -> Result<LineArgs> {
         )
         .into());
     }
-    let validate = args.str("validate");
-    if let Some(v) = &validate {
-        if !v.contains("%s") {
-            return Err(Failure::new(format!("validate must contain %s: {v}")).into());
-        }
-    }
     let edit = if state == "present" {
         let anchor = |key: &str, eof_ok: bool| -> Result<Option<Anchor>> {
             Ok(match args.str(key).as_deref() {
@@ -145,16 +139,7 @@ pub fn parse(args: &Args, host: &mut dyn Resolve) -> Result<LineArgs> {
         })
     };
     Ok(LineArgs {
-        file: TextEdit {
-            path,
-            mode: args.mode("mode")?,
-            owner: args.str("owner"),
-            group: args.str("group"),
-            backup: args.bool_or("backup", false)?,
-            validate,
-            diff: DiffStyle::Listed,
-            follow: true,
-        },
+        file: TextEdit::from_args(args, path, DiffStyle::Listed, true)?,
         edit,
         create: args.bool_or("create", false)?,
         warning,
