@@ -351,6 +351,17 @@ mod tests {
     }
 
     #[test]
+    fn every_module_names_each_argument_once() {
+        for m in crate::modules::registry() {
+            let mut names = m.spec().all_names();
+            let all = names.len();
+            names.sort_unstable();
+            names.dedup();
+            assert_eq!(names.len(), all, "{} lists an argument twice", m.name());
+        }
+    }
+
+    #[test]
     fn bool_readings() {
         let a = args(&[
             ("a", Value::from("yes")),

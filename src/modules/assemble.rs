@@ -26,7 +26,7 @@ static SPEC: Spec = Spec {
         "validate",
         "decrypt",
     ],
-    aliases: &[("attr", "attributes")],
+    aliases: &[],
     free_form: None,
     any_args: false,
     file_args: true,

@@ -49,7 +49,7 @@ static SPEC: Spec = Spec {
         "follow",
         "decrypt",
     ],
-    aliases: &[("thirsty", "force"), ("attr", "attributes")],
+    aliases: &[("thirsty", "force")],
     free_form: None,
     any_args: false,
     file_args: true,

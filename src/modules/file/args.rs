@@ -17,7 +17,7 @@ pub(super) static SPEC: Spec = Spec {
         "access_time",
         "access_time_format",
     ],
-    aliases: &[("dest", "path"), ("name", "path"), ("attr", "attributes")],
+    aliases: &[("dest", "path"), ("name", "path")],
     free_form: None,
     any_args: false,
     file_args: true,

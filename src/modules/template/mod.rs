@@ -34,7 +34,7 @@ static SPEC: Spec = Spec {
         "comment_start_string",
         "comment_end_string",
     ],
-    aliases: &[("attr", "attributes")],
+    aliases: &[],
     free_form: None,
     any_args: false,
     file_args: true,

@@ -30,7 +30,7 @@ static SPEC: Spec = Spec {
         "decrypt",
         "copy",
     ],
-    aliases: &[("attr", "attributes")],
+    aliases: &[],
     free_form: None,
     any_args: false,
     file_args: true,
