@@ -276,6 +276,22 @@ impl Args {
         }
     }
 
+    /// A mapping's entries in their order, each value as its string (`headers`); none when
+    /// the argument is absent.
+    pub fn pairs(&self, key: &str) -> Result<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        if let Some(h) = self.get(key) {
+            for k in h.try_iter()? {
+                let v = h.get_item(&k)?;
+                out.push((
+                    k.to_string(),
+                    v.as_str().map_or(v.to_string(), str::to_string),
+                ));
+            }
+        }
+        Ok(out)
+    }
+
     /// A file mode as `chmod` takes it: integers are mode bits (YAML `0644` is 420),
     /// strings are octal (`"0644"`, `"644"`) or symbolic (`u+rwx,g-w`), `preserve` is kept.
     pub fn mode(&self, key: &str) -> Result<Option<String>> {

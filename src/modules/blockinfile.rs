@@ -138,10 +138,7 @@ impl Typed for BlockInFile {
     }
 
     fn decide(&self, a: &BlockArgs, seen: &Observed) -> Outcome<EditChange> {
-        match decide(a, seen) {
-            Ok(o) => o,
-            Err(f) => Outcome::Fail(f),
-        }
+        decide(a, seen).unwrap_or_else(Outcome::Fail)
     }
 
     fn apply(&self, _a: &BlockArgs, c: &EditChange) -> Vec<Step> {

@@ -82,10 +82,7 @@ impl Typed for Replace {
     }
 
     fn decide(&self, a: &ReplaceArgs, seen: &Observed) -> Outcome<EditChange> {
-        match decide(a, seen) {
-            Ok(o) => o,
-            Err(f) => Outcome::Fail(f),
-        }
+        decide(a, seen).unwrap_or_else(Outcome::Fail)
     }
 
     fn apply(&self, _a: &ReplaceArgs, c: &EditChange) -> Vec<Step> {

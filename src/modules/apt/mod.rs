@@ -204,10 +204,7 @@ impl Typed for Apt {
     }
 
     fn decide(&self, req: &Request, seen: &Observed) -> Outcome<AptChange> {
-        match decide_apt(req, seen) {
-            Ok(o) => o,
-            Err(f) => Outcome::Fail(f),
-        }
+        decide_apt(req, seen).unwrap_or_else(Outcome::Fail)
     }
 
     fn apply(&self, req: &Request, c: &AptChange) -> Vec<Step> {

@@ -149,10 +149,7 @@ impl Typed for AuthorizedKey {
     }
 
     fn decide(&self, a: &KeyArgs, seen: &Observed) -> Outcome<Change> {
-        match decide(a, seen) {
-            Ok(o) => o,
-            Err(f) => Outcome::Fail(f),
-        }
+        decide(a, seen).unwrap_or_else(Outcome::Fail)
     }
 
     fn apply(&self, _a: &KeyArgs, c: &Change) -> Vec<Step> {

@@ -99,22 +99,13 @@ pub(super) fn decide(a: &GetArgs, seen: &Observed) -> Result<Outcome<GetChange>,
                 .with_value("checksum_dest", ())
                 .with_msg(msg)
         };
-        return Ok(match o {
-            Outcome::Unchanged(p) => Outcome::Unchanged(fix(p, false)),
-            Outcome::Change {
-                change,
-                report,
-                pending,
-            } => Outcome::Change {
-                change: GetChange {
-                    write: Some(change),
-                    tmp: None,
-                },
-                report: fix(report, true),
-                pending,
-            },
-            Outcome::Fail(f) => Outcome::Fail(f),
-        });
+        let changed = matches!(o, Outcome::Change { .. });
+        return Ok(o
+            .map(|change| GetChange {
+                write: Some(change),
+                tmp: None,
+            })
+            .map_report(|p| fix(p, changed)));
     }
     let got = fetch::parse(seen.section("dl"));
     let fail_with = |msg: String| {
@@ -233,20 +224,9 @@ pub(super) fn decide(a: &GetArgs, seen: &Observed) -> Result<Outcome<GetChange>,
         ),
         _ => p,
     };
-    Ok(match o {
-        Outcome::Unchanged(p) => Outcome::Unchanged(said(values(p))),
-        Outcome::Change {
-            change,
-            report,
-            pending,
-        } => Outcome::Change {
-            change: GetChange {
-                write: Some(change),
-                tmp: got.tmp.clone(),
-            },
-            report: said(values(report)),
-            pending,
-        },
-        Outcome::Fail(f) => Outcome::Fail(f),
+    Ok(o.map(|change| GetChange {
+        write: Some(change),
+        tmp: got.tmp.clone(),
     })
+    .map_report(|p| said(values(p))))
 }

@@ -173,16 +173,7 @@ impl Typed for GetUrl {
                 checksum = Some(v);
             }
         }
-        let mut headers = Vec::new();
-        if let Some(h) = args.get("headers") {
-            for k in h.try_iter()? {
-                let v = h.get_item(&k)?;
-                headers.push((
-                    k.to_string(),
-                    v.as_str().map_or(v.to_string(), str::to_string),
-                ));
-            }
-        }
+        let headers = args.pairs("headers")?;
         Ok(GetArgs {
             url_name: url_filename(&url),
             url,
@@ -290,10 +281,7 @@ impl Typed for GetUrl {
     }
 
     fn decide(&self, a: &GetArgs, seen: &Observed) -> Outcome<GetChange> {
-        match decide::decide(a, seen) {
-            Ok(o) => o,
-            Err(f) => Outcome::Fail(f),
-        }
+        decide::decide(a, seen).unwrap_or_else(Outcome::Fail)
     }
 
     fn apply(&self, _a: &GetArgs, c: &GetChange) -> Vec<Step> {

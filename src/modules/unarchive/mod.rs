@@ -154,10 +154,7 @@ impl Typed for Unarchive {
     }
 
     fn decide(&self, a: &UnArgs, seen: &Observed) -> Outcome<UnChange> {
-        match decide::decide(a, seen) {
-            Ok(o) => o,
-            Err(f) => Outcome::Fail(f),
-        }
+        decide::decide(a, seen).unwrap_or_else(Outcome::Fail)
     }
 
     fn apply(&self, a: &UnArgs, c: &UnChange) -> Vec<Step> {

@@ -143,16 +143,7 @@ impl Typed for Uri {
             &["form-urlencoded", "json", "raw", "form-multipart"],
             "raw",
         )?;
-        let mut headers: Vec<(String, String)> = Vec::new();
-        if let Some(h) = args.get("headers") {
-            for k in h.try_iter()? {
-                let v = h.get_item(&k)?;
-                headers.push((
-                    k.to_string(),
-                    v.as_str().map_or(v.to_string(), str::to_string),
-                ));
-            }
-        }
+        let mut headers = args.pairs("headers")?;
         let has_type = headers
             .iter()
             .any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
