@@ -53,6 +53,9 @@ pub struct DocArgs {
     /// List the modules (names also accepted with `ansible.builtin.`).
     #[arg(short = 'l', long)]
     pub list: bool,
+    /// With `--list`: the modules grouped, as Markdown (the README's module list).
+    #[arg(long, requires = "list")]
+    pub markdown: bool,
     /// A module whose arguments to show.
     pub module: Option<String>,
 }

@@ -4,6 +4,9 @@
 
 mod support;
 
+#[path = "e2e_hosts/archives.rs"]
+mod archives;
+
 use std::process::Command;
 use support::hosts::TestHosts;
 
@@ -471,76 +474,6 @@ fn get_url_downloads_with_the_hosts_curl() {
     );
     let (_, left) = hosts.sh(0, "ls -A /srv/dl | grep -c drover-get_url");
     assert_eq!(left, "0\n", "no temp file left");
-}
-
-#[test]
-fn unarchive_from_the_controller_and_the_host() {
-    let Some(hosts) = TestHosts::up(1) else {
-        return;
-    };
-    // An archive on the controller, and one made on the host.
-    let tree = hosts.dir.path().join("tree");
-    std::fs::create_dir_all(tree.join("app/bin")).unwrap();
-    std::fs::write(tree.join("app/VERSION"), "1.0\n").unwrap();
-    std::fs::write(tree.join("app/bin/run"), "#!/bin/sh\necho run\n").unwrap();
-    let tgz = hosts.dir.path().join("app.tar.gz");
-    let st = Command::new("tar")
-        .arg("-C")
-        .arg(&tree)
-        .arg("-czf")
-        .arg(&tgz)
-        .arg("app")
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let (rc, _) = hosts.sh(0, "mkdir -p /opt/src/data && echo d >/opt/src/data/x && tar -C /opt/src -cf /opt/data.tar data && mkdir -p /opt/app /opt/data");
-    assert_eq!(rc, 0);
-    let pb = hosts.dir.path().join("unarchive.yml");
-    std::fs::write(
-        &pb,
-        format!(
-            r#"- hosts: test
-  gather_facts: false
-  tasks:
-    - unarchive: {{src: "{}", dest: /opt/app, owner: deploy, mode: "u=rwX,g=rX,o="}}
-    - unarchive: {{src: /opt/data.tar, dest: /opt/data, remote_src: true, list_files: true}}
-      register: data
-    - copy: {{dest: /opt/data.files, content: "{{{{ data.files | join(',') }}}} {{{{ data.handler }}}}"}}
-"#,
-            tgz.display()
-        ),
-    )
-    .unwrap();
-    let (code, out) = play_on(&hosts, "deploy", &pb, &["-b", "--check"]);
-    assert_eq!(code, 0, "{out}");
-    let predicted = recap_changed(&out, "h0").unwrap();
-    assert!(
-        !hosts.path(0, "/opt/app/app").exists(),
-        "check mode unpacked"
-    );
-    let (code, out) = play_on(&hosts, "deploy", &pb, &["-b"]);
-    assert_eq!(code, 0, "{out}");
-    assert_eq!(recap_changed(&out, "h0"), Some(predicted), "{out}");
-    let read = |p: &str| std::fs::read_to_string(hosts.path(0, p)).unwrap();
-    assert_eq!(read("/opt/app/app/VERSION"), "1.0\n");
-    assert_eq!(read("/opt/data/data/x"), "d\n");
-    assert_eq!(read("/opt/data.files"), "data/,data/x TarArchive");
-    let (_, attrs) = hosts.sh(0, "stat -c '%U %a %n' /opt/app/app /opt/app/app/VERSION");
-    assert_eq!(
-        attrs,
-        "deploy 750 /opt/app/app\ndeploy 640 /opt/app/app/VERSION\n"
-    );
-    for extra in [&["-b"][..], &["-b", "--check"][..]] {
-        let (code, out) = play_on(&hosts, "deploy", &pb, extra);
-        assert_eq!(code, 0, "{out}");
-        assert_eq!(recap_changed(&out, "h0"), Some(0), "{extra:?}: {out}");
-    }
-    // A file changed under the destination is unpacked again.
-    hosts.sh(0, "echo 2.0 >/opt/app/app/VERSION");
-    let (code, out) = play_on(&hosts, "deploy", &pb, &["-b"]);
-    assert_eq!(code, 0, "{out}");
-    assert_eq!(recap_changed(&out, "h0"), Some(1), "{out}");
-    assert_eq!(read("/opt/app/app/VERSION"), "1.0\n");
 }
 
 #[test]

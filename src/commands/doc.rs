@@ -40,17 +40,112 @@ pub fn run_doc(args: &DocArgs) -> Result<i32> {
             }
             Ok(0)
         }
+        (None, _) if args.markdown => {
+            print!("{}", markdown());
+            Ok(0)
+        }
         (None, _) => {
-            let mut names: Vec<&str> = crate::modules::registry()
-                .iter()
-                .map(|m| m.name())
-                .collect();
-            names.sort_unstable();
-            names.dedup();
-            for n in names {
+            for n in names() {
                 println!("{n}");
             }
             Ok(0)
         }
+    }
+}
+
+/// The modules by what they are for: `drover doc --list --markdown` prints them as the
+/// README's module list (a test keeps the README in step). Every module is in one group.
+const GROUPS: &[(&str, &[&str])] = &[
+    (
+        "Files and commands",
+        &[
+            "command",
+            "shell",
+            "raw",
+            "script",
+            "copy",
+            "file",
+            "template",
+            "lineinfile",
+            "blockinfile",
+            "replace",
+            "assemble",
+            "find",
+            "slurp",
+            "fetch",
+            "stat",
+            "tempfile",
+            "ini_file",
+        ],
+    ),
+    ("Downloads and archives", &["get_url", "unarchive", "uri"]),
+    (
+        "Waiting and jobs",
+        &["wait_for", "wait_for_connection", "async_status", "pause"],
+    ),
+    (
+        "System",
+        &[
+            "apt",
+            "package",
+            "user",
+            "group",
+            "getent",
+            "authorized_key",
+            "service",
+            "systemd",
+            "systemd_service",
+        ],
+    ),
+    (
+        "Control and facts",
+        &[
+            "debug",
+            "set_fact",
+            "assert",
+            "fail",
+            "ping",
+            "setup",
+            "include_vars",
+            "group_by",
+            "add_host",
+        ],
+    ),
+];
+
+/// The registry's module names, sorted.
+fn names() -> Vec<&'static str> {
+    let mut names: Vec<&str> = crate::modules::registry()
+        .iter()
+        .map(|m| m.name())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
+/// The README's module list: one line per group.
+fn markdown() -> String {
+    let mut out = String::new();
+    for (group, mods) in GROUPS {
+        let shown: Vec<String> = mods.iter().map(|m| format!("`{m}`")).collect();
+        out.push_str(&format!("- {group}: {}.\n", shown.join(", ")));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_module_is_in_one_group() {
+        let mut grouped: Vec<&str> = super::GROUPS
+            .iter()
+            .flat_map(|g| g.1.iter().copied())
+            .collect();
+        grouped.sort_unstable();
+        let before = grouped.len();
+        grouped.dedup();
+        assert_eq!(before, grouped.len(), "a module in two groups");
+        assert_eq!(grouped, super::names());
     }
 }

@@ -308,10 +308,21 @@ impl Args {
                 if let Some(m) = crate::yaml::parse_mode_str(&s) {
                     return Ok(Some(format!("{m:04o}")));
                 }
-                if s == "preserve" || is_symbolic_mode(&s) {
+                if s == "preserve" || s.is_empty() {
                     return Ok(Some(s));
                 }
-                bail!("argument `{key}`: `{s}` is not a valid mode (use octal like '0644' or symbolic like 'u=rw,g=r')")
+                match bad_symbolic_clause(&s) {
+                    None => Ok(Some(s)),
+                    // Ansible's words (its file arguments' check), with the clause at fault.
+                    Some(clause) => Err(super::contract::Failure::with_values(
+                        "mode must be in octal or symbolic form",
+                        vec![(
+                            "details".into(),
+                            Value::from(format!("bad symbolic permission for mode: {clause}")),
+                        )],
+                    )
+                    .into()),
+                }
             }
         }
     }
@@ -342,15 +353,15 @@ pub fn to_bool(v: &Value) -> Option<bool> {
     }
 }
 
-fn is_symbolic_mode(s: &str) -> bool {
-    !s.is_empty()
-        && s.split(',').all(|clause| {
-            let who_end = clause.find(['+', '-', '=']).unwrap_or(clause.len());
-            let (who, rest) = clause.split_at(who_end);
-            who.chars().all(|c| "ugoa".contains(c))
-                && !rest.is_empty()
-                && rest.chars().all(|c| "+-=rwxXstugo".contains(c))
-        })
+/// The first clause of a symbolic mode that Ansible's `_symbolic_mode_to_octal` refuses:
+/// its users must be empty, `a`, or of `ugo`, and each operator's permissions of `rwxXstugo`.
+fn bad_symbolic_clause(s: &str) -> Option<&str> {
+    s.split(',').find(|clause| {
+        let mut parts = clause.split(['+', '-', '=']);
+        let users = parts.next().unwrap_or_default();
+        let users_ok = users.is_empty() || users == "a" || users.chars().all(|c| "ugo".contains(c));
+        !users_ok || parts.any(|p| !p.chars().all(|c| "rwxXstugo".contains(c)))
+    })
 }
 
 #[cfg(test)]
@@ -405,7 +416,16 @@ mod tests {
             let a = args(&[("mode", v.clone())]);
             assert_eq!(a.mode("mode").unwrap().as_deref(), want, "{v}");
         }
-        assert!(args(&[("mode", Value::from("rwx"))]).mode("mode").is_err());
+        for bad in ["rwx", "u=foo", "ao=r", "oa=r", "u+r,abc=r"] {
+            let e = args(&[("mode", Value::from(bad))])
+                .mode("mode")
+                .unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                "mode must be in octal or symbolic form",
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -73,6 +73,8 @@ pub struct Diff {
     pub after_header: String,
     pub before: String,
     pub after: String,
+    /// A module's own text of the change (Ansible's `diff: {prepared: ...}`), shown as it is.
+    pub prepared: Option<String>,
 }
 
 /// Where variables a module sets go (each is its own precedence level).
@@ -138,6 +140,9 @@ pub struct Plan {
     /// The result's `diff` as the module returns it (the `file` module's `{before, after}`
     /// dicts, changed or not), in diff mode; otherwise `diff` is built from `diffs`.
     pub diff_value: Option<Value>,
+    /// The module returns `diff_value` whatever the mode (`unarchive`'s prepared changes), so
+    /// the result carries it outside diff mode too (the output shows it in diff mode only).
+    pub diff_always: bool,
 }
 
 impl Plan {

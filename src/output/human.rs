@@ -183,6 +183,10 @@ impl Human {
 
     fn write_diffs(&mut self, diffs: &[crate::modules::Diff]) {
         for d in diffs {
+            if let Some(text) = &d.prepared {
+                let _ = writeln!(self.out, "{}", text.trim_end_matches('\n'));
+                continue;
+            }
             // Vault secrets are hidden before diffing: a changed secret shows as a changed
             // `********` line, an unchanged one as context.
             let text = unified_diff(

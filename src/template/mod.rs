@@ -8,7 +8,7 @@ pub mod conditional;
 mod crypt;
 pub mod file;
 pub mod filters;
-mod filters_extra;
+pub(crate) mod filters_extra;
 pub mod filters_more;
 mod guards;
 pub mod jinja_tests;

@@ -145,6 +145,7 @@ pub(super) fn diff_of(changes: &[Change]) -> Diff {
         after_header: "packages".into(),
         before,
         after,
+        prepared: None,
     }
 }
 

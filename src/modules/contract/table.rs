@@ -51,6 +51,10 @@ fn check_report(case: &str, r: &Plan, expect: &J) {
             .collect();
         assert_eq!(&got, d, "{case}: diffs as [before, after]");
     }
+    if let Some(p) = expect.get("prepared").and_then(J::as_str) {
+        let got = r.diffs.iter().find_map(|d| d.prepared.as_deref());
+        assert_eq!(got, Some(p), "{case}: the prepared diff");
+    }
 }
 
 /// What the driver would gather on `host`: the first look and the further ones.

@@ -12,6 +12,7 @@ pub fn dict_diff(before: &DiffMap, after: &DiffMap) -> Diff {
         after_header: String::new(),
         before: json4(before),
         after: json4(after),
+        prepared: None,
     }
 }
 
@@ -40,6 +41,7 @@ pub fn text_diff(
         after_header: after_header.to_string(),
         before: before.map(shown).unwrap_or_default(),
         after: shown(after),
+        prepared: None,
     }
 }
 

@@ -175,6 +175,7 @@ impl TextEdit {
                 after_header: header,
                 before: String::from_utf8_lossy(&cur.content).into_owned(),
                 after: String::from_utf8_lossy(after).into_owned(),
+                prepared: None,
             };
             if matches!(self.diff, DiffStyle::Single | DiffStyle::SingleContent) {
                 report.diff_value =

@@ -1,20 +1,29 @@
 //! `unarchive`'s decision from its look: the archive's members, `tar --diff` read as
-//! Ansible's `is_unarchived`, and the attributes the members still need.
+//! Ansible's `is_unarchived` (zip: `zip::check`), and the attributes the members still need.
 
-use super::{UnArgs, UnChange};
+use super::{zip, Extract, From, UnArgs, UnChange};
 use crate::modules::contract::{Failure, Observed, Outcome, Script};
 use crate::modules::fileops::{path_info, resolve_mode};
 use crate::modules::{Plan, Verdict};
+use minijinja::Value;
 
 /// What the look said.
 #[derive(Default)]
 struct Seen {
     created: bool,
+    /// Why the URL's download failed.
+    dlfail: Option<String>,
+    /// Each handler's reason not to read the archive.
+    why: Vec<String>,
     nodest: bool,
     nosrc: bool,
     unreadable: bool,
     empty: bool,
     handler: String,
+    /// The handler's program, as `command -v` finds it.
+    bin: String,
+    /// The shell's directory, for a relative `dest`.
+    cwd: Option<String>,
     files: Vec<String>,
     diff_out: Vec<String>,
     diff_err: Vec<String>,
@@ -32,11 +41,15 @@ fn read(text: &str) -> Seen {
         let (k, v) = line.split_once(' ').unwrap_or((line, ""));
         match k {
             "created" => s.created = true,
+            "dlfail" => s.dlfail = Some(v.to_string()),
+            "why" if !s.why.iter().any(|w| w == v) => s.why.push(v.to_string()),
             "nodest" => s.nodest = true,
             "nosrc" => s.nosrc = true,
             "unreadable" => s.unreadable = true,
             "empty" => s.empty = true,
             "handler" => s.handler = v.to_string(),
+            "bin" => s.bin = v.to_string(),
+            "cwd" => s.cwd = Some(v.to_string()),
             "f" => s.files.push(v.to_string()),
             "o" => s.diff_out.push(v.to_string()),
             "e" => s.diff_err.push(v.to_string()),
@@ -89,6 +102,20 @@ fn unarchived(a: &UnArgs, s: &Seen) -> bool {
     }
 }
 
+/// The members and, as Ansible's, the top folders of the members in folders.
+fn with_top_folders(files: &[String]) -> Vec<String> {
+    let mut all = files.to_vec();
+    for f in files {
+        if let Some((top, _)) = f.split_once('/') {
+            let dir = format!("{top}/");
+            if !all.iter().any(|x| x.trim_end_matches('/') == top) {
+                all.push(dir);
+            }
+        }
+    }
+    all
+}
+
 /// `chmod`/`chown` of the members whose attributes are not the asked ones (all of them
 /// once the archive is unpacked anew); none when nothing is asked or all are right.
 fn attrs_script(a: &UnArgs, s: &Seen, fresh: bool) -> Option<Script> {
@@ -103,7 +130,7 @@ fn attrs_script(a: &UnArgs, s: &Seen, fresh: bool) -> Option<Script> {
         .set("dest", &a.dest)
         .raw("cd \"$dest\" || exit 1\n");
     let mut any = false;
-    for f in &s.files {
+    for f in &with_top_folders(&s.files) {
         let st = stat_of(f);
         let is_dir = f.ends_with('/');
         if let Some(m) = &a.mode {
@@ -144,12 +171,19 @@ fn attrs_script(a: &UnArgs, s: &Seen, fresh: bool) -> Option<Script> {
 }
 
 pub(super) fn decide(a: &UnArgs, seen: &Observed) -> Result<Outcome<UnChange>, Failure> {
-    let s = read(seen.section("look"));
+    let text = seen.section("look");
+    let mut s = read(text);
     if s.created {
         let creates = a.creates.as_deref().unwrap_or_default();
         let mut p = Plan::unchanged().with_msg(format!("skipped, since {creates} exists"));
         p.verdict = Verdict::Skipped(String::new());
         return Ok(Outcome::Unchanged(p));
+    }
+    if let Some(why) = &s.dlfail {
+        return Err(Failure::new(format!(
+            "Failure downloading {}, {why}",
+            a.src
+        )));
     }
     if s.nodest {
         return Err(Failure::new(format!(
@@ -157,7 +191,7 @@ pub(super) fn decide(a: &UnArgs, seen: &Observed) -> Result<Outcome<UnChange>, F
             a.dest
         )));
     }
-    if a.local.is_none() {
+    if !matches!(a.from, From::Controller(..)) {
         if s.nosrc {
             return Err(Failure::new(format!("Source '{}' does not exist", a.src)));
         }
@@ -172,12 +206,15 @@ pub(super) fn decide(a: &UnArgs, seen: &Observed) -> Result<Outcome<UnChange>, F
         }
     }
     let handler = match s.handler.as_str() {
+        "zip" => "ZipArchive",
+        "zipz" => "ZipZArchive",
         "z" => "TgzArchive",
         "tar" => "TarArchive",
         _ => {
             return Err(Failure::new(format!(
-                "Failed to find handler for \"{}\". Make sure the required command to extract the file is installed.",
-                a.src
+                "Failed to find handler for \"{}\". Make sure the required command to extract the file is installed.\n{}",
+                a.src,
+                s.why.join("\n")
             )))
         }
     };
@@ -190,21 +227,72 @@ pub(super) fn decide(a: &UnArgs, seen: &Observed) -> Result<Outcome<UnChange>, F
             report = report.with_value(&k, v);
         }
     }
+    if let Some(cwd) = &s.cwd {
+        let abs = crate::template::filters_extra::normpath_str(&format!("{cwd}/{}", a.dest));
+        report = report.with_value(
+            "warnings",
+            vec![format!(
+                "Relative destination path '{}' was resolved to absolute path '{abs}'.",
+                a.dest
+            )],
+        );
+    }
+    let zipped = handler.starts_with("Zip");
+    let (fresh, excludes, diff) = if zipped {
+        let z = zip::read(text);
+        s.files = zip::files_in_archive(a, &z);
+        let c = zip::check(a, &z)?;
+        (!c.unarchived, c.excludes, c.diff)
+    } else {
+        (!unarchived(a, &s), Vec::new(), String::new())
+    };
     if a.list_files {
         report = report.with_value("files", s.files.clone());
     }
-    let fresh = !unarchived(a, &s);
-    let attrs = attrs_script(a, &s, fresh);
+    if !diff.is_empty() {
+        report.diff_value = Some(crate::vars::map_value([(
+            "prepared".to_string(),
+            Value::from(diff.as_str()),
+        )]));
+        report.diff_always = true;
+        report = report.with_diff(crate::modules::Diff {
+            prepared: Some(diff.clone()),
+            ..Default::default()
+        });
+    }
+    // Ansible sets the attributes after a zip's unpacking only when a member differed.
+    let attrs = if zipped && diff.is_empty() {
+        None
+    } else {
+        attrs_script(a, &s, fresh)
+    };
     if !fresh && attrs.is_none() {
         return Ok(Outcome::Unchanged(report));
     }
     let extract = fresh.then(|| {
-        let mut w = vec!["--extract".to_string(), "-C".to_string(), a.dest.clone()];
-        if handler == "TgzArchive" {
-            w.push("-z".into());
+        if zipped {
+            let (before, after) = zip::extract(a, &excludes);
+            Extract {
+                prog: "unzip",
+                bin: s.bin.clone(),
+                before,
+                flag: None,
+                after,
+            }
+        } else {
+            let mut before = vec!["--extract".to_string(), "-C".to_string(), a.dest.clone()];
+            if handler == "TgzArchive" {
+                before.push("-z".into());
+            }
+            before.extend(a.tar_opts());
+            Extract {
+                prog: "tar",
+                bin: s.bin.clone(),
+                before,
+                flag: Some("-f"),
+                after: a.include.clone(),
+            }
         }
-        w.extend(a.opts.iter().cloned());
-        w
     });
     Ok(Outcome::Change {
         change: UnChange { extract, attrs },

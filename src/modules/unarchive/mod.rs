@@ -1,16 +1,23 @@
-//! `unarchive`: a tar archive (gzip, bzip2, xz, zstd or none; GNU tar on the host) unpacked
-//! into an existing directory, from the controller (sent into the session's temp dir in the
-//! look) or from the host (`remote_src`). Idempotent as Ansible's: `tar --diff` against the
-//! destination, differences in what the task sets anyway (`mode`, `owner`, `group`) not
-//! counting; the files' attributes are then set as asked. One look, one step.
+//! `unarchive`: a zip archive (Info-ZIP's `unzip` on the host, see `zip`) or a tar archive
+//! (gzip, bzip2, xz, zstd or none; GNU tar on the host) unpacked into an existing directory,
+//! from the controller (sent into the session's temp dir in the look), from the host
+//! (`remote_src`), or from a URL the host downloads (`remote_src` and `://`; the controller
+//! downloads for a host without `curl` or `wget`). Idempotent as Ansible's: for tar,
+//! `tar --diff` against the destination, differences in what the task sets anyway (`mode`,
+//! `owner`, `group`) not counting; for zip, each member compared. The files' attributes are
+//! then set as asked. One look (two for the controller's download), one step.
 
-use super::contract::{Done, Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed};
+use super::contract::{
+    Done, Download, Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed,
+};
 use super::fileops::{ProbeItem, ProbeReq};
 use super::{Args, Plan, Spec};
 use anyhow::Result;
 use minijinja::Value;
 
 mod decide;
+mod look;
+mod zip;
 
 pub struct Unarchive;
 
@@ -36,26 +43,95 @@ static SPEC: Spec = Spec {
     file_args: true,
 };
 
+/// Where the archive comes from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum From {
+    Host,
+    /// A controller file and its SHA-1, sent as `"$D/upload"`.
+    Controller(std::path::PathBuf, String),
+    /// A URL the host (or, for a host without `curl` or `wget`, the controller) downloads
+    /// into `"$D/upload"`.
+    Url,
+}
+
 pub struct UnArgs {
-    /// The archive on the host, or on the controller (sent as `$D/upload`).
+    /// The archive's path on the host, the controller's file as the task names it, or the URL.
     src: String,
-    local: Option<(std::path::PathBuf, String)>,
+    from: From,
     dest: String,
     creates: Option<String>,
     list_files: bool,
-    /// Options of both `tar --diff` and `tar --extract`, then the members to take.
-    opts: Vec<String>,
+    keep_newer: bool,
+    validate_certs: bool,
+    extra: Vec<String>,
+    exclude: Vec<String>,
     include: Vec<String>,
     mode: Option<String>,
     owner: Option<String>,
     group: Option<String>,
 }
 
-/// What to do: unpack (or only set attributes), and to which files.
+/// What to do: unpack, or only set attributes, and to which files.
 #[derive(Debug)]
 pub struct UnChange {
-    extract: Option<Vec<String>>,
+    extract: Option<Extract>,
     attrs: Option<Script>,
+}
+
+/// The unpacking command: `prog before... flag "$src" after...`.
+#[derive(Debug)]
+pub struct Extract {
+    prog: &'static str,
+    /// Where the host finds `prog` (shown in the result, as Ansible's).
+    bin: String,
+    before: Vec<String>,
+    /// `-f` for tar.
+    flag: Option<&'static str>,
+    after: Vec<String>,
+}
+
+impl Extract {
+    /// The command as the result's `extract_results.cmd` shows it.
+    fn shown(&self, src: &str) -> Vec<Value> {
+        let prog = if self.bin.is_empty() {
+            self.prog
+        } else {
+            self.bin.as_str()
+        };
+        std::iter::once(prog)
+            .chain(self.before.iter().map(String::as_str))
+            .chain(self.flag)
+            .chain(std::iter::once(src))
+            .chain(self.after.iter().map(String::as_str))
+            .map(Value::from)
+            .collect()
+    }
+}
+
+impl UnArgs {
+    /// Options of both `tar --diff` and `tar --extract` (before `-f`).
+    fn tar_opts(&self) -> Vec<String> {
+        let mut opts = Vec::new();
+        if !self.extra.is_empty() {
+            opts.push("--show-transformed-names".to_string());
+            opts.extend(self.extra.iter().cloned());
+        }
+        if self.keep_newer {
+            opts.push("--keep-newer-files".into());
+        }
+        for e in &self.exclude {
+            opts.push(format!("--exclude={}", e.trim_end_matches('/')));
+        }
+        opts
+    }
+
+    /// The archive in the host's shell: its path, or the upload or download.
+    fn src_var(&self) -> Script {
+        match self.from {
+            From::Host => Script::new().set("src", &self.src),
+            _ => Script::new().raw("src=\"$D/upload\"\n"),
+        }
+    }
 }
 
 fn fail(msg: impl Into<String>) -> anyhow::Error {
@@ -77,14 +153,28 @@ impl Typed for Unarchive {
     fn parse(&self, args: &Args, host: &mut dyn Resolve) -> Result<UnArgs> {
         let src = args.req_str("src")?;
         let dest = host.expand_path(&args.req_str("dest")?)?;
-        let remote = args.bool_or("remote_src", !args.bool_or("copy", true)?)?;
-        if src.contains("://") {
+        if args.has("copy") && args.has("remote_src") {
             return Err(fail(
-                "unarchive from a URL is not implemented by drover yet: download it with get_url first",
+                "parameters are mutually exclusive: ('copy', 'remote_src')",
             ));
         }
-        let local = if remote {
-            None
+        let remote = args.bool_or("remote_src", !args.bool_or("copy", true)?)?;
+        let (include, exclude) = (
+            args.list_untrimmed("include"),
+            args.list_untrimmed("exclude"),
+        );
+        if !include.is_empty() && !exclude.is_empty() {
+            return Err(fail("parameters are mutually exclusive: include|exclude"));
+        }
+        let from = if src.contains("://") {
+            if !remote {
+                return Err(fail(format!(
+                    "Unsupported option, an URI src ({src}) is only supported when remote_src is True"
+                )));
+            }
+            From::Url
+        } else if remote {
+            From::Host
         } else {
             let path = host.paths().find("files", &src).ok_or_else(|| {
                 fail(format!(
@@ -92,26 +182,23 @@ impl Typed for Unarchive {
                 ))
             })?;
             let (sum, _, _) = super::transfer::hash_file(&path)?;
-            Some((path, sum))
+            From::Controller(path, sum)
         };
-        let mut opts = Vec::new();
-        for o in args.list("extra_opts") {
-            opts.push(o);
-        }
-        if args.bool_or("keep_newer", false)? {
-            opts.push("--keep-newer-files".into());
-        }
-        for e in args.list_untrimmed("exclude") {
-            opts.push(format!("--exclude={e}"));
-        }
         Ok(UnArgs {
-            src: if remote { host.expand_path(&src)? } else { src },
-            local,
+            src: if from == From::Host {
+                host.expand_path(&src)?
+            } else {
+                src
+            },
+            from,
             dest,
             creates: args.str("creates"),
             list_files: args.bool_or("list_files", false)?,
-            opts,
-            include: args.list_untrimmed("include"),
+            keep_newer: args.bool_or("keep_newer", false)?,
+            validate_certs: args.bool_or("validate_certs", true)?,
+            extra: args.list("extra_opts"),
+            exclude,
+            include,
             mode: args.mode("mode")?,
             owner: args.str("owner"),
             group: args.str("group"),
@@ -119,38 +206,34 @@ impl Typed for Unarchive {
     }
 
     fn observe(&self, a: &UnArgs) -> Observe {
-        let mut s = Script::new()
-            .set("src", &a.src)
-            .set("dest", &a.dest)
-            .set("creates", a.creates.as_deref().unwrap_or(""))
-            .raw("[ -n \"$creates\" ] && [ -e \"$creates\" ] && echo created\n");
-        if a.local.is_some() {
-            s = s.raw("src=\"$D/upload\"\n");
-        }
-        s = s
-            .raw("[ -d \"$dest\" ] || echo nodest\n[ -e \"$src\" ] || echo nosrc\n[ -r \"$src\" ] || echo unreadable\n[ -s \"$src\" ] || echo empty\n")
-            .raw("h=; if tar -tzf \"$src\" >/dev/null 2>&1; then h=z; z=-z; elif tar -tf \"$src\" >/dev/null 2>&1; then h=tar; z=; fi\necho \"handler $h\"\n")
-            .raw("if [ -n \"$h\" ] && [ -d \"$dest\" ]; then\nset --");
-        for o in &a.opts {
-            s = s.arg(o);
-        }
-        s = s.raw("\nset -- \"$@\" -f \"$src\"");
-        for i in &a.include {
-            s = s.arg(i);
-        }
-        let s = s
-            .raw("\ntar -t $z \"$@\" 2>/dev/null | sed 's/^/f /'\n")
-            .raw("e=$(mktemp); { LC_ALL=C tar --diff -C \"$dest\" $z \"$@\" 2>\"$e\"; echo \"rc $?\" >\"$e.rc\"; } | sed 's/^/o /'; cat \"$e.rc\"; sed 's/^/e /' \"$e\"; rm -f \"$e\" \"$e.rc\"\n")
-            .raw("cd \"$dest\" && tar -t $z \"$@\" 2>/dev/null | while IFS= read -r f; do [ -e \"$f\" ] && stat -c 's %a %U %G|%n' -- \"$f\"; done\nfi\n");
         Observe {
             files: Some(ProbeReq {
                 items: vec![ProbeItem::new(&a.dest, true)],
                 ..ProbeReq::default()
             }),
-            sections: vec![("look", s)],
-            upload: a.local.clone(),
+            sections: vec![("look", look::look(a, false))],
+            upload: match &a.from {
+                From::Controller(path, sum) => Some((path.clone(), sum.clone())),
+                _ => None,
+            },
             ..Observe::default()
         }
+    }
+
+    fn observe_again(&self, a: &UnArgs, seen: &Observed) -> Option<Observe> {
+        // A host without `curl` or `wget`: the controller downloads, the look is made again.
+        let notool = seen.section("look").lines().any(|l| l == "notool");
+        (notool && seen.more.is_empty()).then(|| Observe {
+            sections: vec![("look", look::look(a, true))],
+            download: Some(Box::new(Download {
+                url: a.src.clone(),
+                timeout: 10,
+                validate_certs: a.validate_certs,
+                agent: "ansible-httpget".into(),
+                ..Download::default()
+            })),
+            ..Observe::default()
+        })
     }
 
     fn decide(&self, a: &UnArgs, seen: &Observed) -> Outcome<UnChange> {
@@ -159,21 +242,20 @@ impl Typed for Unarchive {
 
     fn apply(&self, a: &UnArgs, c: &UnChange) -> Vec<Step> {
         let mut steps = Vec::new();
-        if let Some(words) = &c.extract {
-            let mut s = match a.local {
-                Some(_) => Script::new().raw("src=\"$D/upload\"\n"),
-                None => Script::new().set("src", &a.src),
-            };
-            s = s.raw("tar");
-            for w in words {
+        if let Some(x) = &c.extract {
+            let mut s = a.src_var().raw(x.prog);
+            for w in &x.before {
                 s = s.arg(w);
             }
-            s = s.raw(" -f \"$src\"");
-            for i in &a.include {
-                s = s.arg(i);
+            if let Some(f) = x.flag {
+                s = s.raw(" ").raw(f);
+            }
+            s = s.raw(" \"$src\"");
+            for w in &x.after {
+                s = s.arg(w);
             }
             s = s.raw("\n");
-            if a.local.is_some() {
+            if a.from != From::Host {
                 s = s.raw("r=$?; rm -f \"$D/upload\"; exit $r\n");
             }
             steps.push(Step::Exec {
@@ -191,15 +273,11 @@ impl Typed for Unarchive {
     }
 
     fn finish(&self, a: &UnArgs, c: &UnChange, done: &Done, mut r: Plan) -> Plan {
-        let Some(cmd) = &c.extract else {
+        let Some(x) = &c.extract else {
             return r;
         };
         let out = &done.outputs[0];
-        let mut shown = vec![Value::from("tar")];
-        shown.extend(cmd.iter().map(|w| Value::from(w.as_str())));
-        shown.push(Value::from("-f"));
-        shown.push(Value::from(a.src.as_str()));
-        shown.extend(a.include.iter().map(|w| Value::from(w.as_str())));
+        let shown = x.shown(&a.src);
         r = r.with_value(
             "extract_results",
             crate::vars::map_value([
@@ -211,7 +289,7 @@ impl Typed for Unarchive {
         );
         if out.rc != 0 {
             r.mark_failed(false);
-            r.msg = Some(format!("Failed to unpack {} to {}", a.src, a.dest));
+            r.msg = Some(format!("failed to unpack {} to {}", a.src, a.dest));
         }
         r
     }
