@@ -510,6 +510,7 @@ fn uri_requests_from_the_host() {
     - uri: {{url: "{missing}", status_code: 404}}
     - uri: {{url: "{api}", method: PUT, src: "{payload}"}}
     - uri: {{url: "{api}", method: PUT, src: /tmp/host-payload, remote_src: true}}
+    - uri: {{url: "{api}", method: POST, body_format: form-multipart, body: {{note: hi, file: {{filename: "{payload}"}}}}}}
     - copy: {{dest: /tmp/uri.report, content: "{{{{ st.json.version }}}} {{{{ st.status }}}} {{{{ st.content_type }}}}"}}
       when: st is not skipped
 "#,
@@ -537,7 +538,7 @@ fn uri_requests_from_the_host() {
     );
     let sent = srv.requests.lock().unwrap().clone();
     assert_eq!(
-        sent,
+        sent[..6],
         [
             "GET /api/status",
             r#"POST /api/status {"name": "web", "size": 2}"#,
@@ -547,11 +548,23 @@ fn uri_requests_from_the_host() {
             "PUT /api/status from-the-host"
         ]
     );
+    // A multipart form as Ansible's `prepare_multipart` writes it (the file base64-encoded).
+    let form = &sent[6];
+    let boundary = form
+        .strip_prefix("POST /api/status --")
+        .and_then(|f| f.split("\r\n").next())
+        .unwrap_or_else(|| panic!("a multipart POST: {form:?}"));
+    assert_eq!(
+        form.strip_prefix("POST /api/status ").unwrap(),
+        format!(
+            "--{boundary}\r\nContent-Transfer-Encoding: base64\r\nContent-Type: text/plain\r\nContent-Disposition: form-data; name=\"file\"; filename=\"payload.txt\"\r\n\r\nZnJvbS10aGUtY29udHJvbGxlcg==\r\n\r\n--{boundary}\r\nContent-Type: text/plain\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhi\r\n--{boundary}--\r\n"
+        )
+    );
     // `creates` now skips the download; the others ask again (and change nothing).
     let (code, out) = play_on(&hosts, "root", &pb, &[]);
     assert_eq!(code, 0, "{out}");
     assert_eq!(recap_changed(&out, "h0"), Some(0), "{out}");
-    assert_eq!(srv.requests.lock().unwrap().len(), 11);
+    assert_eq!(srv.requests.lock().unwrap().len(), 13);
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! `return_content`, `json` for a JSON answer, `dest` to keep the body). A request may change
 //! the other side, so check mode skips it, as Ansible's (`creates`/`removes` are looked at
 //! first). The request is one step; its answer comes back framed by a token the host draws.
+//! A `form-multipart` body is built on the controller (`multipart`).
 
 use super::contract::{Done, Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed};
 use super::{Args, Plan, Spec, Verdict};
@@ -10,6 +11,7 @@ use anyhow::Result;
 use minijinja::Value;
 
 mod answer;
+mod multipart;
 
 use answer::answer;
 
@@ -191,10 +193,26 @@ impl Typed for Uri {
                     None => form_urlencoded(b)?.into_bytes(),
                 })
             }
-            (Some(_), "form-multipart") => {
-                return Err(fail(
-                    "uri's `body_format: form-multipart` is not implemented by drover yet",
-                ))
+            (Some(b), "form-multipart") => {
+                let remote = args.bool_or("remote_src", false)?;
+                let mut read = |f: &str| -> Result<Vec<u8>> {
+                    if remote {
+                        return Err(fail(
+                            "uri's form-multipart `filename` with `remote_src` is not implemented by drover yet",
+                        ));
+                    }
+                    let path = host.paths().find("files", f).ok_or_else(|| {
+                        fail(format!(
+                            "Could not find or access '{f}' on the Ansible Controller."
+                        ))
+                    })?;
+                    Ok(std::fs::read(path)?)
+                };
+                let (ct, body) = multipart::build(b, &mut read)?;
+                if !has_type {
+                    headers.push(("Content-Type".into(), ct));
+                }
+                Some(body)
             }
             (Some(b), _) => Some(
                 b.as_str()
