@@ -178,7 +178,7 @@ mod tests {
             Ok(if f == "/etc/hostname" {
                 b"vm\n".to_vec()
             } else {
-                b"vm\n".to_vec()
+                f.as_bytes().to_vec()
             })
         })
         .unwrap();
@@ -187,7 +187,7 @@ mod tests {
             .and_then(|b| b.strip_suffix('"'))
             .unwrap();
         assert_eq!(boundary.len(), 36);
-        let want = "--B\r\nContent-Transfer-Encoding: base64\r\nContent-Type: application/octet-stream\r\nContent-Disposition: form-data; name=\"f\"; filename=\"v.bin\"\r\n\r\ndm0K\r\n\r\n--B\r\nContent-Transfer-Encoding: 7bit\r\nContent-Type: application/octet-stream\r\nContent-Disposition: form-data; name=\"g\"; filename=\"hostname\"\r\n\r\nvm\r\n\r\n--B\r\nContent-Type: application/json\r\nContent-Disposition: form-data; name=\"h\"; filename=\"a b\\\"c.json\"\r\n\r\nq\r\n--B\r\nContent-Type: text/plain\r\nContent-Disposition: form-data; name=\"text\"\r\n\r\nx\r\n--B--\r\n";
+        let want = "--B\r\nContent-Transfer-Encoding: base64\r\nContent-Type: application/octet-stream\r\nContent-Disposition: form-data; name=\"f\"; filename=\"v.bin\"\r\n\r\nZmlsZXMvdi5iaW4=\r\n\r\n--B\r\nContent-Transfer-Encoding: 7bit\r\nContent-Type: application/octet-stream\r\nContent-Disposition: form-data; name=\"g\"; filename=\"hostname\"\r\n\r\nvm\r\n\r\n--B\r\nContent-Type: application/json\r\nContent-Disposition: form-data; name=\"h\"; filename=\"a b\\\"c.json\"\r\n\r\nq\r\n--B\r\nContent-Type: text/plain\r\nContent-Disposition: form-data; name=\"text\"\r\n\r\nx\r\n--B--\r\n";
         assert_eq!(
             String::from_utf8(b).unwrap(),
             want.replace("--B", &format!("--{boundary}"))
