@@ -326,6 +326,9 @@ fn run_target(srcs: &Sources, t: &Target, log_dir: &Path) -> Option<Outcome> {
     if is_script {
         cmd = Command::new("bash");
         cmd.arg("./runme.sh").current_dir(&target_dir);
+        if let Ok(site) = ansible::site_packages() {
+            cmd.env("PYTHONPATH", site);
+        }
     } else {
         let gather = !aliases(&target_dir).iter().any(|a| a == "gather_facts/no");
         let play = format!(

@@ -243,6 +243,7 @@ pub fn gather_facts(pc: &PlayCtx, host: &mut HostState, task: Option<&Task>) -> 
         verbosity: pc.settings.verbosity,
         check_changed: false,
         background: None,
+        task_name: "",
     };
     let plan = module.run(&mut mctx, &Args::default(), false)?;
     if let Some(f) = plan.facts {
@@ -845,6 +846,12 @@ fn run_item(
     let as_user = become_for(pc, host, task, &scope);
     let paths = search_paths(task, &pc.playbook_dir);
     let env = super::environment::pairs(&task.environment, &scope, &pc.omit)?;
+    // `pause` shows it in its prompt.
+    let task_name = if module.name() == "pause" {
+        display_name(pc, task, Some(host))
+    } else {
+        String::new()
+    };
     let mut attempts = 0usize;
     loop {
         attempts += 1;
@@ -870,6 +877,7 @@ fn run_item(
                 verbosity: pc.settings.verbosity,
                 check_changed,
                 background: task.async_poll.filter(|(secs, _)| *secs > 0),
+                task_name: &task_name,
             };
             let planned = run_module(module, &mut mctx, &args, check);
             if let Some(c) = mctx.conn.as_deref_mut() {

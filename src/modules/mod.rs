@@ -253,6 +253,8 @@ pub struct ModuleCtx<'a> {
     /// `async: N` with `poll: P`: the change runs in the background for at most N seconds,
     /// looked at every P seconds, or not at all with `poll: 0` (`contract/background.rs`).
     pub background: Option<(u64, u64)>,
+    /// The task's name as its banner shows it (only `pause` asks for it).
+    pub task_name: &'a str,
 }
 
 impl ModuleCtx<'_> {

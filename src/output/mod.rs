@@ -21,7 +21,7 @@ pub use human::Human;
 pub use json::{Json, SCHEMA_VERSION};
 pub use junit::Junit;
 pub use profile::{HostTime, Profile, ProfileSummary, TaskTime};
-pub use progress::{eprintln_above, Counts, Progress};
+pub use progress::{eprintln_above, with_screen_held, Counts, Progress};
 pub use pyjson::dumps as python_json;
 
 use crate::executor::{HostResult, Stats};

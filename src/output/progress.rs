@@ -174,6 +174,20 @@ pub fn eprintln_above(line: &str) {
     }
 }
 
+/// Runs `f` with the status line erased and held off (a prompt at the terminal: `pause`);
+/// `f` writes to the terminal itself, not through [`eprintln_above`].
+pub fn with_screen_held<R>(f: impl FnOnce() -> R) -> R {
+    let screen = lock(&SHOWN).clone();
+    match screen {
+        Some(screen) => {
+            let mut s = lock(&screen);
+            s.erase();
+            f()
+        }
+        None => f(),
+    }
+}
+
 /// The status line on standard output and its ticker thread; dropping it erases the line.
 pub struct Progress {
     counts: Arc<Counts>,

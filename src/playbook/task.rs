@@ -1092,7 +1092,8 @@ pub(super) fn parse_task(node: &Node, inh: &Inherited, handler: bool) -> Result<
         }
     }
     let (mkey, mval, module_name) = module_key(entries, &node.span, inh)?;
-    let bypasses_host_loop = module_name.rsplit('.').next() == Some("add_host");
+    // Ansible's action plugins that run once for the batch (`BYPASS_HOST_LOOP`).
+    let bypasses_host_loop = matches!(module_name.rsplit('.').next(), Some("add_host" | "pause"));
     let mut spans: Vec<(String, Span)> = entries
         .iter()
         .map(|(k, v)| (k.key_str().unwrap_or_default(), v.span.clone()))

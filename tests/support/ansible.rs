@@ -75,6 +75,19 @@ pub fn venv() -> Result<PathBuf, String> {
     Ok(dir)
 }
 
+/// The `site-packages` of ansible-core's virtual environment: on `PYTHONPATH` for the
+/// Python scripts of `runme.sh` targets, which import Ansible's own package as they do under
+/// ansible-test (`pause`'s `test-pause.py`).
+pub fn site_packages() -> Result<PathBuf, String> {
+    let lib = venv()?.join("lib");
+    std::fs::read_dir(&lib)
+        .map_err(|e| format!("reading {}: {e}", lib.display()))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().join("site-packages"))
+        .find(|p| p.is_dir())
+        .ok_or_else(|| format!("no site-packages under {}", lib.display()))
+}
+
 /// The path of one of ansible-core's programs (`ansible-playbook`, `ansible-vault`, ...), or
 /// why there is none.
 pub fn program(name: &str) -> Result<PathBuf, String> {

@@ -56,6 +56,9 @@ impl Resolve for ModuleCtx<'_> {
     fn diff_mode(&self) -> bool {
         self.diff
     }
+    fn task_name(&self) -> &str {
+        self.task_name
+    }
     fn paths(&self) -> &SearchPaths {
         self.paths
     }

@@ -276,6 +276,10 @@ pub trait Resolve {
     /// The run's `-v` count.
     fn verbosity(&self) -> u8;
     /// The run shows diffs (`--diff`): what only a diff needs may be looked at.
+    /// The task's name as its banner shows it (`pause`'s prompt header).
+    fn task_name(&self) -> &str {
+        ""
+    }
     fn diff_mode(&self) -> bool {
         false
     }

@@ -30,6 +30,7 @@ impl Harness {
             verbosity: 0,
             check_changed: false,
             background: None,
+            task_name: "",
         }
     }
 
