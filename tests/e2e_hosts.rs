@@ -635,6 +635,18 @@ fn assemble_and_wait_for_connection_on_a_test_host() {
       when: inventory_hostname != 'dead'
     - assemble: {{src: "{}", dest: /etc/local.conf, remote_src: false}}
       when: inventory_hostname != 'dead'
+    # Waiting for another host: the one delegated to.
+    - wait_for_connection: {{timeout: 2, sleep: 1}}
+      delegate_to: dead
+      register: via_dead
+      ignore_errors: true
+      when: inventory_hostname != 'dead'
+    - wait_for_connection: {{timeout: 3}}
+      delegate_to: localhost
+      register: via_controller
+      when: inventory_hostname != 'dead'
+    - copy: {{dest: /etc/waited, content: "{{{{ via_dead.failed }}}} {{{{ via_dead.msg is search('timed out waiting') }}}} {{{{ via_controller.failed }}}}"}}
+      when: inventory_hostname != 'dead'
 "##,
             frags.display()
         ),
@@ -662,8 +674,9 @@ fn assemble_and_wait_for_connection_on_a_test_host() {
         out.contains("timed out waiting for ping module test"),
         "{out}"
     );
-    assert_eq!(recap_changed(&out, "h0"), Some(2), "{out}");
+    assert_eq!(recap_changed(&out, "h0"), Some(3), "{out}");
     let read = |p: &str| std::fs::read_to_string(hosts.path(0, p)).unwrap();
+    assert_eq!(read("/etc/waited"), "True True False");
     assert_eq!(read("/etc/app.conf"), "a=1\n# part\nb=2");
     assert_eq!(read("/etc/local.conf"), "one\ntwo\n");
     let (_, mode) = hosts.sh(0, "stat -c %a /etc/app.conf");

@@ -151,6 +151,18 @@ fn ensure_delegate(pc: &PlayCtx, host: &mut HostState, task: &Task, target: &str
     if host.delegated.contains_key(target) {
         return Ok(());
     }
+    let spec = delegate_spec(pc, task, target)?;
+    let conn = connection::connect(&spec)?;
+    host.delegated.insert(target.to_string(), conn);
+    Ok(())
+}
+
+/// How to reach a `delegate_to` target (see [`ensure_delegate`]).
+pub(super) fn delegate_spec(
+    pc: &PlayCtx,
+    task: &Task,
+    target: &str,
+) -> Result<connection::ConnSpec> {
     let vars = match pc.inventory.get_host(target) {
         Some(h) => h.vars.clone(),
         None if matches!(target, "localhost" | "127.0.0.1" | "::1") => {
@@ -169,10 +181,7 @@ fn ensure_delegate(pc: &PlayCtx, host: &mut HostState, task: &Task, target: &str
         Layer::templated(pc.extra.clone()),
     ])
     .into_value();
-    let spec = spec_from_scope(pc, target, &scope, Some(task))?;
-    let conn = connection::connect(&spec)?;
-    host.delegated.insert(target.to_string(), conn);
-    Ok(())
+    spec_from_scope(pc, target, &scope, Some(task))
 }
 
 /// Facts referenced by name in a task's templates (`ansible_*` other than drover's own).
@@ -831,8 +840,8 @@ fn run_item(
         None => None,
     };
     // It makes the connection the others use (and is Ansible's action, not a module).
-    if module.name() == "wait_for_connection" && delegate.is_none() {
-        let plan = super::wait_connection::wait(pc, host, task, &args)?;
+    if module.name() == "wait_for_connection" {
+        let plan = super::wait_connection::wait(pc, host, task, &args, delegate.as_deref())?;
         let (status, result, diffs, _) = plan_to_result(plan, check, diff);
         return Ok((status, result, diffs));
     }

@@ -1,6 +1,6 @@
-//! `wait_for_connection`: its arguments. The executor does the waiting
-//! (`executor/wait_connection.rs`), since it makes the connections; this module is reached
-//! only with `delegate_to`, which drover does not wait on yet.
+//! `wait_for_connection`: its arguments. The executor does the waiting, also for a
+//! `delegate_to` target (`executor/wait_connection.rs`), since it makes the connections; this
+//! module is never run.
 
 use super::contract::{Action, Failure, Resolve};
 use super::{Args, Plan, Spec};
@@ -26,9 +26,6 @@ impl Action for WaitForConnection {
     }
 
     fn act(&self, _args: &Args, _env: &dyn Resolve) -> Result<Plan> {
-        Err(
-            Failure::new("wait_for_connection with delegate_to is not implemented by drover yet")
-                .into(),
-        )
+        Err(Failure::new("invariant: the executor runs wait_for_connection").into())
     }
 }
