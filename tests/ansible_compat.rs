@@ -795,3 +795,37 @@ fn the_password_lookup_encrypts_seeds_and_keeps_its_salt() {
         .mode();
     assert_eq!(mode & 0o777, 0o700);
 }
+
+/// Outside diff mode, `lineinfile`, `blockinfile` and `ini_file` still return a `diff`: the
+/// content headers with empty texts and the attribute changes (ansible-playbook 2.19's
+/// values on the same playbook).
+#[test]
+fn in_place_edits_return_their_diff_outside_diff_mode() {
+    let (code, out, err, d) = play_in(
+        &[(
+            "pb.yml",
+            r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - copy: {dest: DIR/li.txt, content: "a\n", mode: "0644"}
+    - lineinfile: {path: DIR/li.txt, line: b, mode: "0600"}
+      register: l
+    - lineinfile: {path: DIR/li.txt, line: b, mode: "0640"}
+      register: l2
+    - community.general.ini_file: {path: DIR/li.ini, section: s, option: o, value: v}
+      register: ini
+    - replace: {path: DIR/li.txt, regexp: a, replace: A}
+      register: rp
+    - copy: {dest: DIR/diffs.json, content: "{{ [l.diff, l2.diff, ini.diff, rp.diff | default('none')] | to_json }}"}
+"#,
+        )],
+        &["h"],
+        &[],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let got: serde_json::Value = serde_json::from_str(&read(d.path(), "diffs.json")).unwrap();
+    let want = r#"[[{"after": "", "after_header": "DIR/li.txt (content)", "before": "", "before_header": "DIR/li.txt (content)"}, {"after": {"mode": "0600"}, "after_header": "DIR/li.txt (file attributes)", "before": {"mode": "0644"}, "before_header": "DIR/li.txt (file attributes)"}], [{"after": "", "after_header": "DIR/li.txt (content)", "before": "", "before_header": "DIR/li.txt (content)"}, {"after": {"mode": "0640"}, "after_header": "DIR/li.txt (file attributes)", "before": {"mode": "0600"}, "before_header": "DIR/li.txt (file attributes)"}], {"after": "", "after_header": "DIR/li.ini (content)", "before": "", "before_header": "DIR/li.ini (content)"}, "none"]"#;
+    let want: serde_json::Value =
+        serde_json::from_str(&want.replace("DIR", &d.path().display().to_string())).unwrap();
+    assert_eq!(got, want);
+}

@@ -1233,7 +1233,9 @@ fn plan_to_result(plan: Plan, check: bool, diff: bool) -> (Status, Value, Vec<Di
     }
     // Content decrypted from a vault has no diff to show, whatever `--diff` says.
     let diff = diff && !plan.secret;
-    if let (true, Some(v)) = (diff || plan.diff_always && !plan.secret, &plan.diff_value) {
+    if let (false, Some(v)) = (diff, &plan.plain_diff) {
+        m.insert("diff".into(), v.clone());
+    } else if let (true, Some(v)) = (diff || plan.diff_always && !plan.secret, &plan.diff_value) {
         m.insert("diff".into(), v.clone());
     } else if diff && !plan.diffs.is_empty() {
         let d: Vec<Value> = plan

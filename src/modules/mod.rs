@@ -143,6 +143,9 @@ pub struct Plan {
     /// The module returns `diff_value` whatever the mode (`unarchive`'s prepared changes), so
     /// the result carries it outside diff mode too (the output shows it in diff mode only).
     pub diff_always: bool,
+    /// The result's `diff` outside diff mode, for modules that return one whatever the mode
+    /// (`lineinfile`'s headers with empty texts and its attribute changes).
+    pub plain_diff: Option<Value>,
 }
 
 impl Plan {

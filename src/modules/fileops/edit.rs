@@ -27,6 +27,34 @@ pub struct TextEdit {
 }
 
 impl TextEdit {
+    /// The `diff` Ansible's module returns outside diff mode: the content's headers with
+    /// empty texts and (`Listed`) the attribute changes.
+    fn plain_diff(&self, attrs: &AttrChange) -> Option<minijinja::Value> {
+        let path = &self.path;
+        let content = serde_json::json!({
+            "before": "",
+            "after": "",
+            "before_header": format!("{path} (content)"),
+            "after_header": format!("{path} (content)"),
+        });
+        let v = match self.diff {
+            DiffStyle::Single => return None,
+            DiffStyle::SingleContent => content,
+            DiffStyle::Listed => {
+                let header = format!("{path} (file attributes)");
+                let mut a = serde_json::json!({"before_header": header, "after_header": header});
+                if !attrs.is_empty() {
+                    let (mut b, mut af) = (DiffMap::new(), DiffMap::new());
+                    attrs.add_to(&mut b, &mut af);
+                    a["before"] = serde_json::json!(b);
+                    a["after"] = serde_json::json!(af);
+                }
+                serde_json::json!([content, a])
+            }
+        };
+        Some(crate::template::filters::json_to_value(v))
+    }
+
     /// The file at `path` with the common arguments read from `args`: `mode`, `owner`,
     /// `group`, `backup` and, where the module takes it, `validate` (checked for its `%s`
     /// when the file is written, as Ansible's `write_changes` does).
@@ -165,6 +193,7 @@ impl TextEdit {
         }
         let path = &self.path;
         let mut report = report;
+        report.plain_diff = self.plain_diff(&attr_change);
         if let Some(after) = &after {
             let header = match self.diff {
                 DiffStyle::Listed | DiffStyle::SingleContent => format!("{path} (content)"),
