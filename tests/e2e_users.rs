@@ -2,6 +2,7 @@
 //! `deploy` with sudo (state checked inside the host with getent/id/stat), the second run
 //! changes nothing, check mode on a fresh host predicts the same count and changes nothing;
 //! `become_user` writes files as that user, and a sudo that needs a password fails fast.
+//! `known_hosts` entries written by drover are found by the host's own `ssh-keygen -F`.
 
 mod support;
 
@@ -475,4 +476,72 @@ fn become_password_is_data_for_sudo_never_a_command() {
         "the error says why: {out}{err}"
     );
     assert_eq!(pwned(), 0, "nothing of the password ran");
+}
+
+#[test]
+fn known_hosts_entries_are_the_ones_ssh_keygen_finds() {
+    let Some(hosts) = TestHosts::up(1) else {
+        return;
+    };
+    const ED: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIzlnSq5ESxLgW0avvPk3j7zLV59hcAPkxrMNdnZMKP2";
+    const ED2: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFp8VtD59XAcxkj1qbfCtB1in9nm5WiipORjtVJUBA6I";
+    let pb = write(
+        hosts.dir.path(),
+        "kh.yml",
+        &format!(
+            r#"- hosts: test
+  gather_facts: false
+  tasks:
+    - known_hosts: {{name: git.example.org, key: "git.example.org {ED}"}}
+    - known_hosts: {{name: "[db.example.org]:2222", key: "[db.example.org]:2222 {ED2}", hash_host: true}}
+    - known_hosts: {{name: old.example.org, key: "old.example.org {ED}", path: /tmp/kh, state: absent}}
+"#
+        ),
+    );
+    let (code, out, err) = play(&hosts, "deploy", &pb, &["--check"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(recap(&out, "h0").changed, 2, "{out}");
+    assert!(!hosts.path(0, "/home/deploy/.ssh/known_hosts").exists());
+    let (code, out, err) = play(&hosts, "deploy", &pb, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(recap(&out, "h0").changed, 2, "{out}");
+    let kh = "/home/deploy/.ssh/known_hosts";
+    let (rc, found) = hosts.sh(0, &format!("ssh-keygen -F git.example.org -f {kh}"));
+    assert_eq!(rc, 0, "{found}");
+    assert!(found.contains(&format!("git.example.org {ED}")), "{found}");
+    let (rc, found) = hosts.sh(0, &format!("ssh-keygen -F '[db.example.org]:2222' -f {kh}"));
+    assert_eq!(rc, 0, "{found}");
+    assert!(
+        found.contains("|1|") && found.contains(ED2),
+        "hashed: {found}"
+    );
+    assert_eq!(
+        hosts.sh(0, &format!("stat -c '%U %a' {kh}")).1,
+        "deploy 644\n"
+    );
+    for extra in [&[][..], &["--check"][..]] {
+        let (code, out, err) = play(&hosts, "deploy", &pb, extra);
+        assert_eq!(code, 0, "{out}{err}");
+        assert_eq!(recap(&out, "h0").changed, 0, "{extra:?}: {out}");
+    }
+    // A new key for the host replaces the old one; removing the host leaves the others.
+    let pb2 = write(
+        hosts.dir.path(),
+        "kh2.yml",
+        &format!(
+            r#"- hosts: test
+  gather_facts: false
+  tasks:
+    - known_hosts: {{name: git.example.org, key: "git.example.org {ED2}"}}
+    - known_hosts: {{name: "[db.example.org]:2222", state: absent}}
+"#
+        ),
+    );
+    let (code, out, err) = play(&hosts, "deploy", &pb2, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(recap(&out, "h0").changed, 2, "{out}");
+    let text = std::fs::read_to_string(hosts.path(0, kh)).unwrap();
+    assert_eq!(text, format!("git.example.org {ED2}\n"));
 }

@@ -92,6 +92,7 @@ const GROUPS: &[(&str, &[&str])] = &[
             "group",
             "getent",
             "authorized_key",
+            "known_hosts",
             "service",
             "systemd",
             "systemd_service",

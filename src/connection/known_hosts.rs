@@ -87,8 +87,9 @@ fn read_entries(path: &Path) -> Result<Vec<Entry>> {
     Ok(out)
 }
 
+/// OpenSSH compares names and patterns without case.
 fn glob_match(pattern: &str, name: &str) -> bool {
-    crate::glob::wildcard(pattern, name)
+    crate::glob::wildcard(&pattern.to_ascii_lowercase(), &name.to_ascii_lowercase())
 }
 
 fn hashed_match(pattern: &str, name: &str) -> bool {
@@ -103,7 +104,8 @@ fn hashed_match(pattern: &str, name: &str) -> bool {
     hmac_sha1(&salt, name.as_bytes()) == hash.as_slice()
 }
 
-fn hmac_sha1(key: &[u8], msg: &[u8]) -> [u8; 20] {
+/// HMAC-SHA1, as a hashed entry (`|1|salt|hash`) hashes its name.
+pub fn hmac_sha1(key: &[u8], msg: &[u8]) -> [u8; 20] {
     let mut k = [0u8; 64];
     if key.len() > 64 {
         k[..20].copy_from_slice(&Sha1::digest(key));
@@ -120,11 +122,17 @@ fn hmac_sha1(key: &[u8], msg: &[u8]) -> [u8; 20] {
 }
 
 fn entry_matches(e: &Entry, name: &str) -> bool {
-    if e.patterns.starts_with("|1|") {
-        return hashed_match(&e.patterns, name);
+    host_field_matches(&e.patterns, name)
+}
+
+/// Whether a known_hosts line's host field (a hashed name, or patterns with `*`, `?` and
+/// `!negation`) names `name`, as OpenSSH's `match_hostname` decides.
+pub fn host_field_matches(field: &str, name: &str) -> bool {
+    if field.starts_with("|1|") {
+        return hashed_match(field, name);
     }
     let mut matched = false;
-    for p in e.patterns.split(',') {
+    for p in field.split(',') {
         if let Some(neg) = p.strip_prefix('!') {
             if glob_match(neg, name) {
                 return false;

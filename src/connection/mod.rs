@@ -6,7 +6,7 @@
 mod files;
 mod framing;
 mod jump;
-mod known_hosts;
+pub(crate) mod known_hosts;
 mod local;
 mod ssh;
 pub mod ssh_config;

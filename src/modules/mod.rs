@@ -28,6 +28,7 @@ mod group;
 mod include_vars;
 mod ini_file;
 mod inventory_ops;
+mod known_hosts;
 mod lineinfile;
 mod missing;
 mod names;
@@ -137,6 +138,9 @@ pub struct Plan {
     /// Values only a prediction reports (`file`'s warnings about an owner an earlier task
     /// creates): the driver adds them in check mode.
     pub check_values: Vec<(String, Value)>,
+    /// Values only a real run reports (`known_hosts`'s parameters and path info, which
+    /// Ansible's check mode leaves out): the driver drops them in check mode.
+    pub real_values: Vec<(String, Value)>,
     /// The result's `diff` as the module returns it (the `file` module's `{before, after}`
     /// dicts, changed or not), in diff mode; otherwise `diff` is built from `diffs`.
     pub diff_value: Option<Value>,
@@ -387,6 +391,7 @@ static REGISTRY: &[&dyn Module] = &[
     &contract::Driven(assemble::Assemble),
     &contract::Driven(ini_file::IniFile),
     &contract::Driven(slurp::Slurp),
+    &contract::Driven(known_hosts::KnownHosts),
 ];
 
 /// All module names, for "did you mean" hints.

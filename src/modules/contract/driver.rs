@@ -97,7 +97,11 @@ impl<T: Typed> Module for Driven<T> {
         let mut p = self.drive(ctx, args, check)?;
         // What only a prediction says.
         let extra = std::mem::take(&mut p.check_values);
+        let real = std::mem::take(&mut p.real_values);
         let msg = p.check_msg.take();
+        if !check {
+            p.values.extend(real);
+        }
         if check {
             p.values.extend(extra);
             if msg.is_some() {
