@@ -6,6 +6,8 @@ mod support;
 
 #[path = "e2e_hosts/archives.rs"]
 mod archives;
+#[path = "e2e_hosts/system.rs"]
+mod system;
 
 use std::process::Command;
 use support::hosts::TestHosts;

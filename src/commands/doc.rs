@@ -93,6 +93,7 @@ const GROUPS: &[(&str, &[&str])] = &[
             "getent",
             "authorized_key",
             "known_hosts",
+            "cron",
             "service",
             "systemd",
             "systemd_service",

@@ -15,6 +15,7 @@ mod clock;
 mod command;
 pub mod contract;
 mod copy;
+mod cron;
 mod debug;
 mod dynamic;
 mod fail;
@@ -392,6 +393,7 @@ static REGISTRY: &[&dyn Module] = &[
     &contract::Driven(ini_file::IniFile),
     &contract::Driven(slurp::Slurp),
     &contract::Driven(known_hosts::KnownHosts),
+    &contract::Driven(cron::Cron),
 ];
 
 /// All module names, for "did you mean" hints.

@@ -25,10 +25,21 @@ static SPEC: Spec = Spec {
         "arguments",
         "runlevel",
         "use",
+        // Passed on to `systemd` when it is the host's manager, as Ansible's action does.
+        "daemon_reload",
+        "daemon_reexec",
+        "force",
+        "masked",
+        "no_block",
+        "scope",
         "_defaults_systemd",
         "_defaults_sysvinit",
     ],
-    aliases: &[("args", "arguments")],
+    aliases: &[
+        ("args", "arguments"),
+        ("daemon-reload", "daemon_reload"),
+        ("daemon-reexec", "daemon_reexec"),
+    ],
     free_form: None,
     any_args: false,
     file_args: false,
@@ -39,7 +50,21 @@ pub struct Variant {
     name: String,
     want: Want,
     pattern: Option<String>,
+    /// systemd's `daemon_reload`, `daemon_reexec`, `no_block` and `force`.
+    reload: bool,
+    reexec: bool,
+    flags: Flags,
 }
+
+/// The arguments only `systemd` takes: the `service` module (sysvinit) refuses them.
+const SYSTEMD_ONLY: &[&str] = &[
+    "daemon_reload",
+    "daemon_reexec",
+    "force",
+    "masked",
+    "no_block",
+    "scope",
+];
 
 /// `service`'s arguments: the variant per manager that may run. One manager when `use` or
 /// the facts name it; both, chosen by the probe, otherwise.
@@ -80,19 +105,53 @@ fn variant(args: &Args, mgr: &str) -> Result<Variant> {
             }
         }
     }
+    let on_systemd = mgr == "systemd";
+    if !on_systemd {
+        let given: Vec<&str> = SYSTEMD_ONLY
+            .iter()
+            .copied()
+            .filter(|k| args.has(k))
+            .collect();
+        if !given.is_empty() {
+            return Err(fail(format!(
+                "Unsupported parameters for (service) module: {}. Supported parameters include: arguments, enabled, name, pattern, runlevel, sleep, state, use (args).",
+                given.join(", ")
+            )));
+        }
+    }
     let name = args.req_str("name")?;
     super::names::check_service(&name)?;
-    let want = Want {
-        masked: None,
-        ..systemd::want_from(&args)?
-    };
-    if want.state.is_none() && want.enabled.is_none() {
-        return Err(fail("one of the following is required: state, enabled"));
+    let want = systemd::want_from(&args)?;
+    let (reload, reexec) = (
+        args.bool_or("daemon_reload", false)?,
+        args.bool_or("daemon_reexec", false)?,
+    );
+    if on_systemd {
+        let scope = args.choice("scope", &["system", "user", "global"], "system")?;
+        if scope != "system" {
+            return Err(fail(format!(
+                "drover's systemd module supports scope=system only, not `{scope}`"
+            )));
+        }
+    }
+    let acts = want.state.is_some() || want.enabled.is_some() || want.masked.is_some();
+    if !acts && !(reload || reexec) {
+        return Err(fail(if on_systemd {
+            "one of the following is required: state, enabled, masked, daemon_reload, daemon_reexec"
+        } else {
+            "one of the following is required: state, enabled"
+        }));
     }
     Ok(Variant {
         name,
         want,
         pattern: args.str("pattern"),
+        reload,
+        reexec,
+        flags: Flags {
+            no_block: args.bool_or("no_block", false)?,
+            force: args.bool_or("force", false)?,
+        },
     })
 }
 
@@ -156,7 +215,18 @@ impl Typed for Service {
                 ),
             ));
         }
+        let mut effects = Vec::new();
         if let Some(Ok(v)) = &a.systemd {
+            // Before the unit is read, as the `systemd` module does (not counted as a change).
+            for (on, verb, s) in [
+                (v.reexec, "daemon-reexec", "systemctl daemon-reexec\n"),
+                (v.reload, "daemon-reload", "systemctl daemon-reload\n"),
+            ] {
+                if on {
+                    let s = Script::new().raw(s);
+                    effects.push((verb, if both { only_if(true, s) } else { s }));
+                }
+            }
             for (n, s) in systemd::unit_sections(&v.name) {
                 sections.push((n, if both { only_if(true, s) } else { s }));
             }
@@ -167,6 +237,7 @@ impl Typed for Service {
         }
         Observe {
             sections,
+            effects,
             ..Observe::default()
         }
     }
@@ -183,14 +254,16 @@ impl Typed for Service {
             None => return Outcome::Fail(Failure::new("invariant: no service manager chosen")),
         };
         if on_systemd {
-            return systemd::decide_unit(
-                &v.name,
-                &v.want,
-                Flags::default(),
-                seen,
-                a.assume_missing,
-            )
-            .map(Change::Unit);
+            for verb in ["daemon-reexec", "daemon-reload"] {
+                if let Some(rc) = seen.code(verb).filter(|rc| *rc != 0) {
+                    return Outcome::Fail(Failure::new(format!(
+                        "failure {rc} running systemctl {verb}: {}",
+                        seen.stderr.trim()
+                    )));
+                }
+            }
+            return systemd::decide_unit(&v.name, &v.want, v.flags, seen, a.assume_missing)
+                .map(Change::Unit);
         }
         decide_on_sysv(v, parse_probe(seen.section("sysv")), a.assume_missing)
     }

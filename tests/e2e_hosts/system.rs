@@ -1,0 +1,77 @@
+//! System modules on a test host: `cron` in root's and another user's crontab and in a cron
+//! file, state read with the host's own `crontab -l`, check mode predicting and changing
+//! nothing, the second run changing nothing, removal.
+
+use super::{play_on, recap_changed, TestHosts};
+
+#[test]
+fn cron_jobs_and_variables_in_crontabs_and_cron_files() {
+    let Some(hosts) = TestHosts::up(1) else {
+        return;
+    };
+    let pb = hosts.dir.path().join("cron.yml");
+    std::fs::write(
+        &pb,
+        r#"- hosts: test
+  gather_facts: false
+  tasks:
+    - cron: {name: backup, minute: "5", hour: "2", job: /usr/local/bin/backup}
+    - cron: {name: MAILTO, env: true, job: ops@example.org}
+    - cron: {name: report, special_time: weekly, job: /usr/local/bin/report, user: deploy}
+    - cron: {name: rotate, cron_file: rotate-logs, user: root, minute: "*/10", job: /usr/sbin/logrotate /etc/logrotate.conf}
+"#,
+    )
+    .unwrap();
+    let tab = |user: &str| hosts.sh(0, &format!("crontab -u {user} -l 2>&1"));
+    let (code, out) = play_on(&hosts, "deploy", &pb, &["-b", "--check"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap_changed(&out, "h0"), Some(4), "{out}");
+    assert_ne!(tab("root").0, 0, "check mode wrote a crontab");
+    assert!(!hosts.path(0, "/etc/cron.d/rotate-logs").exists());
+    let (code, out) = play_on(&hosts, "deploy", &pb, &["-b"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap_changed(&out, "h0"), Some(4), "{out}");
+    assert_eq!(
+        tab("root").1,
+        "MAILTO=\"ops@example.org\"\n#Ansible: backup\n5 2 * * * /usr/local/bin/backup\n"
+    );
+    assert_eq!(
+        tab("deploy").1,
+        "#Ansible: report\n@weekly /usr/local/bin/report\n"
+    );
+    let file = hosts.path(0, "/etc/cron.d/rotate-logs");
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "#Ansible: rotate\n*/10 * * * * root /usr/sbin/logrotate /etc/logrotate.conf\n"
+    );
+    assert_eq!(
+        hosts.sh(0, "stat -c '%U %a' /etc/cron.d/rotate-logs").1,
+        "root 644\n"
+    );
+    for extra in [&["-b"][..], &["-b", "--check"][..]] {
+        let (code, out) = play_on(&hosts, "deploy", &pb, extra);
+        assert_eq!(code, 0, "{out}");
+        assert_eq!(recap_changed(&out, "h0"), Some(0), "{extra:?}: {out}");
+    }
+    // Removal: the job and the variable leave the crontab, the cron file goes with its job.
+    let rm = hosts.dir.path().join("cron-rm.yml");
+    std::fs::write(
+        &rm,
+        r#"- hosts: test
+  gather_facts: false
+  tasks:
+    - cron: {name: backup, state: absent}
+    - cron: {name: MAILTO, env: true, state: absent}
+    - cron: {name: rotate, cron_file: rotate-logs, state: absent}
+"#,
+    )
+    .unwrap();
+    let (code, out) = play_on(&hosts, "deploy", &rm, &["-b"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap_changed(&out, "h0"), Some(3), "{out}");
+    assert_eq!(tab("root").1, "");
+    assert!(!file.exists());
+    let (code, out) = play_on(&hosts, "deploy", &rm, &["-b"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap_changed(&out, "h0"), Some(0), "{out}");
+}
