@@ -135,7 +135,7 @@ fn variant(args: &Args, mgr: &str) -> Result<Variant> {
         }
     }
     let acts = want.state.is_some() || want.enabled.is_some() || want.masked.is_some();
-    if !acts && !(reload || reexec) {
+    if !(acts || reload || reexec) {
         return Err(fail(if on_systemd {
             "one of the following is required: state, enabled, masked, daemon_reload, daemon_reexec"
         } else {
