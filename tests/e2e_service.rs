@@ -296,3 +296,58 @@ fn systemd_and_service_on_a_systemd_host() {
         "{out}"
     );
 }
+
+/// `hostname` on a sysvinit host (`/etc/hostname` and the running name) and on a systemd host
+/// (`hostnamectl`): check mode predicts and changes nothing, the second run changes nothing,
+/// the name facts follow.
+#[test]
+fn hostname_on_sysvinit_and_systemd_hosts() {
+    const PB: &str = r#"- hosts: test
+  gather_facts: false
+  tasks:
+    - hostname: {name: web-01.example.org}
+      register: hn
+    - command: hostname
+      register: running
+      changed_when: false
+      check_mode: false
+    - copy:
+        dest: /root/hostname.report
+        content: "{{ running.stdout }} {{ ansible_hostname }} {{ ansible_nodename }}"
+      when: not ansible_check_mode
+    - assert:
+        that: hn is not changed or hn.diff.after == 'hostname = web-01.example.org\n'
+"#;
+    for systemd in [false, true] {
+        let hosts = if systemd {
+            TestHosts::up_systemd(1, &[])
+        } else {
+            TestHosts::up(1)
+        };
+        let Some(hosts) = hosts else {
+            return;
+        };
+        let etc = hosts.path(0, "/etc/hostname");
+        let before = std::fs::read_to_string(&etc).unwrap_or_default();
+        let (code, out, err) = play(&hosts, "hn.yml", PB, &["--check"]);
+        assert_eq!(code, 0, "{out}{err}");
+        assert_eq!(recap(&out, "h0").changed, 1, "{systemd}: {out}");
+        assert_eq!(std::fs::read_to_string(&etc).unwrap_or_default(), before);
+        let (code, out, err) = play(&hosts, "hn.yml", PB, &[]);
+        assert_eq!(code, 0, "{out}{err}");
+        assert_eq!(recap(&out, "h0").changed, 2, "{systemd}: {out}");
+        assert_eq!(
+            std::fs::read_to_string(&etc).unwrap(),
+            "web-01.example.org\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(hosts.path(0, "/root/hostname.report")).unwrap(),
+            "web-01.example.org web-01 web-01.example.org"
+        );
+        for extra in [&[][..], &["--check"][..]] {
+            let (code, out, err) = play(&hosts, "hn.yml", PB, extra);
+            assert_eq!(code, 0, "{out}{err}");
+            assert_eq!(recap(&out, "h0").changed, 0, "{systemd} {extra:?}: {out}");
+        }
+    }
+}

@@ -94,6 +94,7 @@ const GROUPS: &[(&str, &[&str])] = &[
             "authorized_key",
             "known_hosts",
             "cron",
+            "hostname",
             "service",
             "systemd",
             "systemd_service",

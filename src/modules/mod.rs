@@ -26,6 +26,7 @@ mod find;
 mod get_url;
 mod getent;
 mod group;
+mod hostname;
 mod include_vars;
 mod ini_file;
 mod inventory_ops;
@@ -394,6 +395,7 @@ static REGISTRY: &[&dyn Module] = &[
     &contract::Driven(slurp::Slurp),
     &contract::Driven(known_hosts::KnownHosts),
     &contract::Driven(cron::Cron),
+    &contract::Driven(hostname::Hostname),
 ];
 
 /// All module names, for "did you mean" hints.
