@@ -88,6 +88,7 @@ const GROUPS: &[(&str, &[&str])] = &[
         &[
             "apt",
             "package",
+            "debconf",
             "user",
             "group",
             "getent",

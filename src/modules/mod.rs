@@ -16,6 +16,7 @@ mod command;
 pub mod contract;
 mod copy;
 mod cron;
+mod debconf;
 mod debug;
 mod dynamic;
 mod fail;
@@ -396,6 +397,7 @@ static REGISTRY: &[&dyn Module] = &[
     &contract::Driven(known_hosts::KnownHosts),
     &contract::Driven(cron::Cron),
     &contract::Driven(hostname::Hostname),
+    &contract::Driven(debconf::Debconf),
 ];
 
 /// All module names, for "did you mean" hints.

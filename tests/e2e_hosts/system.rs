@@ -1,6 +1,7 @@
-//! System modules on a test host: `cron` in root's and another user's crontab and in a cron
-//! file, state read with the host's own `crontab -l`, check mode predicting and changing
-//! nothing, the second run changing nothing, removal.
+//! System modules on a test host: `debconf` answers (read back with the host's
+//! `debconf-get-selections`), `cron` in root's and another user's crontab and in a cron file
+//! (read back with the host's `crontab -l`); check mode predicting and changing nothing, the
+//! second run changing nothing, removal.
 
 use super::{play_on, recap_changed, TestHosts};
 
@@ -74,4 +75,53 @@ fn cron_jobs_and_variables_in_crontabs_and_cron_files() {
     let (code, out) = play_on(&hosts, "deploy", &rm, &["-b"]);
     assert_eq!(code, 0, "{out}");
     assert_eq!(recap_changed(&out, "h0"), Some(0), "{out}");
+}
+
+#[test]
+fn debconf_answers_are_set_once_and_read_back() {
+    let Some(hosts) = TestHosts::up(1) else {
+        return;
+    };
+    let pb = hosts.dir.path().join("debconf.yml");
+    std::fs::write(
+        &pb,
+        r#"- hosts: test
+  gather_facts: false
+  tasks:
+    - debconf: {name: drover-demo, question: drover-demo/colour, vtype: string, value: "blue; rm -rf /"}
+    - debconf: {name: drover-demo, question: drover-demo/secret, vtype: password, value: "s3cr'et"}
+      no_log: true
+    - debconf: {name: drover-demo, question: drover-demo/modules, vtype: multiselect, value: [b, a]}
+    - debconf: {name: tzdata}
+      register: tz
+    - copy: {dest: /root/tz, content: "{{ tz.current['tzdata/Zones/Etc'] }}"}
+"#,
+    )
+    .unwrap();
+    let (code, out) = play_on(&hosts, "deploy", &pb, &["-b", "--check"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap_changed(&out, "h0"), Some(4), "{out}");
+    assert_eq!(
+        hosts
+            .sh(0, "debconf-get-selections | grep -c drover-demo")
+            .1,
+        "0\n"
+    );
+    let (code, out) = play_on(&hosts, "deploy", &pb, &["-b"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap_changed(&out, "h0"), Some(4), "{out}");
+    let (_, sel) = hosts.sh(0, "debconf-get-selections | grep drover-demo | sort");
+    assert_eq!(
+        sel,
+        "drover-demo\tdrover-demo/colour\tstring\tblue; rm -rf /\ndrover-demo\tdrover-demo/modules\tmultiselect\tb, a\ndrover-demo\tdrover-demo/secret\tpassword\ts3cr'et\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(hosts.path(0, "/root/tz")).unwrap(),
+        "UTC"
+    );
+    for extra in [&["-b"][..], &["-b", "--check"][..]] {
+        let (code, out) = play_on(&hosts, "deploy", &pb, extra);
+        assert_eq!(code, 0, "{out}");
+        assert_eq!(recap_changed(&out, "h0"), Some(0), "{extra:?}: {out}");
+    }
 }
