@@ -326,3 +326,38 @@ fn upgrade_and_update_cache_on_a_host_with_no_lists() {
         "nothing left to upgrade:\n{out}"
     );
 }
+
+#[test]
+fn dpkg_selections_holds_a_package_and_releases_it() {
+    let Some(hosts) = TestHosts::up(1) else {
+        return;
+    };
+    aptrepo::install_into(&hosts, 0, &["1.0"]);
+    aptrepo::update(&hosts, 0);
+    let hold = tasks(
+        "    - apt: {name: drover-hello=1.0}\n    - dpkg_selections: {name: drover-hello, selection: hold}\n      register: sel\n    - copy: {dest: /root/sel, content: \"{{ sel.before }} {{ sel.after }}\"}\n      when: sel is changed and not ansible_check_mode\n",
+    );
+    let selection = |h: &TestHosts| h.sh(0, "dpkg --get-selections drover-hello").1;
+    let (code, out) = play(&hosts, "deploy", "hold.yml", &hold, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap(&out, "h0").changed, 3, "{out}");
+    assert_eq!(selection(&hosts), "drover-hello\t\t\t\t\thold\n");
+    assert_eq!(
+        std::fs::read_to_string(hosts.path(0, "/root/sel")).unwrap(),
+        "install hold"
+    );
+    for extra in [&[][..], &["--check"][..]] {
+        let (code, out) = play(&hosts, "deploy", "hold.yml", &hold, extra);
+        assert_eq!(code, 0, "{out}");
+        assert_eq!(recap(&out, "h0").changed, 0, "{extra:?}: {out}");
+    }
+    let release = tasks("    - dpkg_selections: {name: drover-hello, selection: install}\n    - dpkg_selections: {name: drover-nothere, selection: hold}\n      ignore_errors: true\n      register: missing\n    - assert: {that: \"missing.msg == \\\"Failed to find package 'drover-nothere' to perform selection 'hold'.\\\"\"}\n");
+    let (code, out) = play(&hosts, "deploy", "release.yml", &release, &["--check"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap(&out, "h0").changed, 1, "{out}");
+    assert_eq!(selection(&hosts), "drover-hello\t\t\t\t\thold\n");
+    let (code, out) = play(&hosts, "deploy", "release.yml", &release, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap(&out, "h0").changed, 1, "{out}");
+    assert_eq!(selection(&hosts), "drover-hello\t\t\t\t\tinstall\n");
+}

@@ -89,6 +89,7 @@ const GROUPS: &[(&str, &[&str])] = &[
             "apt",
             "package",
             "debconf",
+            "dpkg_selections",
             "user",
             "group",
             "getent",

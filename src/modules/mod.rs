@@ -18,6 +18,7 @@ mod copy;
 mod cron;
 mod debconf;
 mod debug;
+mod dpkg_selections;
 mod dynamic;
 mod fail;
 mod fetch;
@@ -398,6 +399,7 @@ static REGISTRY: &[&dyn Module] = &[
     &contract::Driven(cron::Cron),
     &contract::Driven(hostname::Hostname),
     &contract::Driven(debconf::Debconf),
+    &contract::Driven(dpkg_selections::DpkgSelections),
 ];
 
 /// All module names, for "did you mean" hints.
