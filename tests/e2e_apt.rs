@@ -2,7 +2,8 @@
 //! repository of tiny packages (`support/aptrepo.rs`): pinned installs, idempotence, exact
 //! check mode, `state: latest` after publishing a new version with `update_cache`,
 //! `cache_valid_time`, `absent` with purge and autoremove, `deb:`, recommends, `package:`
-//! dispatch, and apt's own message for a name it cannot find.
+//! dispatch, apt's own message for a name it cannot find; `dpkg_selections` and
+//! `package_facts` on the same repository.
 
 mod support;
 
@@ -360,4 +361,23 @@ fn dpkg_selections_holds_a_package_and_releases_it() {
     assert_eq!(code, 0, "{out}");
     assert_eq!(recap(&out, "h0").changed, 1, "{out}");
     assert_eq!(selection(&hosts), "drover-hello\t\t\t\t\tinstall\n");
+}
+
+#[test]
+fn package_facts_lists_the_installed_packages() {
+    let Some(hosts) = TestHosts::up(1) else {
+        return;
+    };
+    aptrepo::install_into(&hosts, 0, &["1.0"]);
+    aptrepo::update(&hosts, 0);
+    let pb = tasks(
+        "    - apt: {name: drover-hello=1.0}\n    - package_facts:\n    - copy:\n        dest: /root/facts\n        content: \"{{ ansible_facts.packages['drover-hello'] | to_json }} {{ packages['sudo'][0].source }} {{ (ansible_facts.packages | length) > 50 }} {{ 'drover-dep' in ansible_facts.packages }}\"\n",
+    );
+    let (code, out) = play(&hosts, "deploy", "pf.yml", &pb, &[]);
+    assert_eq!(code, 0, "{out}");
+    let facts = std::fs::read_to_string(hosts.path(0, "/root/facts")).unwrap();
+    assert_eq!(
+        facts,
+        "[{\"name\": \"drover-hello\", \"version\": \"1.0\", \"arch\": \"all\", \"category\": \"misc\", \"origin\": \"\", \"source\": \"apt\"}] apt True False"
+    );
 }

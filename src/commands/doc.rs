@@ -90,6 +90,7 @@ const GROUPS: &[(&str, &[&str])] = &[
             "package",
             "debconf",
             "dpkg_selections",
+            "package_facts",
             "user",
             "group",
             "getent",

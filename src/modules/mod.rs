@@ -37,6 +37,7 @@ mod lineinfile;
 mod missing;
 mod names;
 mod package;
+mod package_facts;
 mod pause;
 mod ping;
 mod raw;
@@ -400,6 +401,7 @@ static REGISTRY: &[&dyn Module] = &[
     &contract::Driven(hostname::Hostname),
     &contract::Driven(debconf::Debconf),
     &contract::Driven(dpkg_selections::DpkgSelections),
+    &contract::Driven(package_facts::PackageFacts),
 ];
 
 /// All module names, for "did you mean" hints.
