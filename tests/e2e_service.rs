@@ -1,7 +1,8 @@
 //! End to end for `service` (and `systemd`) on isolated Debian test hosts: an LSB init script
 //! for a tiny daemon is installed from the test, then started/enabled, checked for
 //! idempotence, predicted in check mode, stopped, restarted, reloaded, disabled, and restarted
-//! by a handler only on the hosts whose config file changed.
+//! by a handler only on the hosts whose config file changed; `service_facts` following it, and
+//! `hostname` on a sysvinit and a systemd-booted host.
 
 mod support;
 
@@ -350,4 +351,31 @@ fn hostname_on_sysvinit_and_systemd_hosts() {
             assert_eq!(recap(&out, "h0").changed, 0, "{systemd} {extra:?}: {out}");
         }
     }
+}
+
+/// `service_facts` on a sysvinit host: an init script's state as `service --status-all` shows
+/// it, before and after it starts.
+#[test]
+fn service_facts_follow_an_init_script() {
+    let Some(hosts) = TestHosts::up(1) else {
+        return;
+    };
+    install_script(&hosts, 0);
+    const PB: &str = r#"- hosts: test
+  gather_facts: false
+  tasks:
+    - service_facts:
+    - copy: {dest: /root/before, content: "{{ ansible_facts.services['drover-echo'] | to_json }}"}
+    - service: {name: drover-echo, state: started}
+    - service_facts:
+    - copy: {dest: /root/after, content: "{{ services['drover-echo'].state }}"}
+"#;
+    let (code, out, err) = play(&hosts, "sf.yml", PB, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    let read = |p: &str| std::fs::read_to_string(hosts.path(0, p)).unwrap();
+    assert_eq!(
+        read("/root/before"),
+        r#"{"name": "drover-echo", "state": "stopped", "source": "sysv"}"#
+    );
+    assert_eq!(read("/root/after"), "running");
 }

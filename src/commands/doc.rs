@@ -101,6 +101,7 @@ const GROUPS: &[(&str, &[&str])] = &[
             "service",
             "systemd",
             "systemd_service",
+            "service_facts",
         ],
     ),
     (

@@ -45,6 +45,7 @@ mod replace;
 mod script;
 mod sections;
 mod service;
+mod service_facts;
 mod set_fact;
 mod setup;
 mod slurp;
@@ -402,6 +403,7 @@ static REGISTRY: &[&dyn Module] = &[
     &contract::Driven(debconf::Debconf),
     &contract::Driven(dpkg_selections::DpkgSelections),
     &contract::Driven(package_facts::PackageFacts),
+    &contract::Driven(service_facts::ServiceFacts),
 ];
 
 /// All module names, for "did you mean" hints.
