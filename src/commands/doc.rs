@@ -98,6 +98,7 @@ const GROUPS: &[(&str, &[&str])] = &[
             "known_hosts",
             "cron",
             "hostname",
+            "sysctl",
             "service",
             "systemd",
             "systemd_service",

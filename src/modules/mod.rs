@@ -50,6 +50,7 @@ mod set_fact;
 mod setup;
 mod slurp;
 mod stat;
+mod sysctl;
 mod systemd;
 mod tempfile;
 mod template;
@@ -404,6 +405,7 @@ static REGISTRY: &[&dyn Module] = &[
     &contract::Driven(dpkg_selections::DpkgSelections),
     &contract::Driven(package_facts::PackageFacts),
     &contract::Driven(service_facts::ServiceFacts),
+    &contract::Driven(sysctl::Sysctl),
 ];
 
 /// All module names, for "did you mean" hints.

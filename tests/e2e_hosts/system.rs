@@ -1,4 +1,5 @@
-//! System modules on a test host: `debconf` answers (read back with the host's
+//! System modules on a test host: `sysctl` (a key of the host's own namespace), `debconf`
+//! answers (read back with the host's
 //! `debconf-get-selections`), `cron` in root's and another user's crontab and in a cron file
 //! (read back with the host's `crontab -l`); check mode predicting and changing nothing, the
 //! second run changing nothing, removal.
@@ -119,6 +120,48 @@ fn debconf_answers_are_set_once_and_read_back() {
         std::fs::read_to_string(hosts.path(0, "/root/tz")).unwrap(),
         "UTC"
     );
+    for extra in [&["-b"][..], &["-b", "--check"][..]] {
+        let (code, out) = play_on(&hosts, "deploy", &pb, extra);
+        assert_eq!(code, 0, "{out}");
+        assert_eq!(recap_changed(&out, "h0"), Some(0), "{extra:?}: {out}");
+    }
+}
+
+/// `sysctl` with a key of the host's own UTS namespace (`kernel.domainname`), so that
+/// `sysctl -w` and `sysctl -p` change the test host and never the machine running the tests.
+#[test]
+fn sysctl_sets_a_namespaced_key_and_its_file() {
+    let Some(hosts) = TestHosts::up(1) else {
+        return;
+    };
+    let pb = hosts.dir.path().join("sysctl.yml");
+    std::fs::write(
+        &pb,
+        r#"- hosts: test
+  gather_facts: false
+  tasks:
+    - ansible.posix.sysctl: {name: kernel.domainname, value: drover.test, sysctl_file: /etc/sysctl.d/90-drover.conf, sysctl_set: true}
+    - command: sysctl -n kernel.domainname
+      register: now
+      changed_when: false
+      check_mode: false
+    - copy: {dest: /root/domainname, content: "{{ now.stdout }}"}
+"#,
+    )
+    .unwrap();
+    let (code, out) = play_on(&hosts, "deploy", &pb, &["-b", "--check"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap_changed(&out, "h0"), Some(2), "{out}");
+    assert!(!hosts.path(0, "/etc/sysctl.d/90-drover.conf").exists());
+    let (code, out) = play_on(&hosts, "deploy", &pb, &["-b"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap_changed(&out, "h0"), Some(2), "{out}");
+    let read = |p: &str| std::fs::read_to_string(hosts.path(0, p)).unwrap();
+    assert_eq!(
+        read("/etc/sysctl.d/90-drover.conf"),
+        "kernel.domainname=drover.test\n"
+    );
+    assert_eq!(read("/root/domainname"), "drover.test");
     for extra in [&["-b"][..], &["-b", "--check"][..]] {
         let (code, out) = play_on(&hosts, "deploy", &pb, extra);
         assert_eq!(code, 0, "{out}");
