@@ -99,6 +99,7 @@ const GROUPS: &[(&str, &[&str])] = &[
             "cron",
             "hostname",
             "sysctl",
+            "pam_limits",
             "service",
             "systemd",
             "systemd_service",

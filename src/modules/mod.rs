@@ -38,6 +38,7 @@ mod missing;
 mod names;
 mod package;
 mod package_facts;
+mod pam_limits;
 mod pause;
 mod ping;
 mod raw;
@@ -338,7 +339,7 @@ pub fn lookup(name: &str) -> Option<&'static dyn Module> {
         .or_else(|| name.strip_prefix("ansible.posix."))
         .or_else(|| {
             name.strip_prefix("community.general.")
-                .filter(|n| *n == "ini_file")
+                .filter(|n| matches!(*n, "ini_file" | "pam_limits"))
         })
         .unwrap_or(name);
     // `gather_facts` as a task is the `setup` module (drover gathers one set of facts).
@@ -406,6 +407,7 @@ static REGISTRY: &[&dyn Module] = &[
     &contract::Driven(package_facts::PackageFacts),
     &contract::Driven(service_facts::ServiceFacts),
     &contract::Driven(sysctl::Sysctl),
+    &contract::Driven(pam_limits::PamLimits),
 ];
 
 /// All module names, for "did you mean" hints.

@@ -1,4 +1,5 @@
-//! System modules on a test host: `sysctl` (a key of the host's own namespace), `debconf`
+//! System modules on a test host: `sysctl` (a key of the host's own namespace), `pam_limits`,
+//! `debconf`
 //! answers (read back with the host's
 //! `debconf-get-selections`), `cron` in root's and another user's crontab and in a cron file
 //! (read back with the host's `crontab -l`); check mode predicting and changing nothing, the
@@ -162,6 +163,42 @@ fn sysctl_sets_a_namespaced_key_and_its_file() {
         "kernel.domainname=drover.test\n"
     );
     assert_eq!(read("/root/domainname"), "drover.test");
+    for extra in [&["-b"][..], &["-b", "--check"][..]] {
+        let (code, out) = play_on(&hosts, "deploy", &pb, extra);
+        assert_eq!(code, 0, "{out}");
+        assert_eq!(recap_changed(&out, "h0"), Some(0), "{extra:?}: {out}");
+    }
+}
+
+#[test]
+fn pam_limits_edits_limits_conf() {
+    let Some(hosts) = TestHosts::up(1) else {
+        return;
+    };
+    let conf = hosts.path(0, "/etc/security/limits.d/90-app.conf");
+    std::fs::create_dir_all(conf.parent().unwrap()).unwrap();
+    std::fs::write(&conf, "# app limits\napp  soft  nofile  1024 # raised\n").unwrap();
+    let pb = hosts.dir.path().join("limits.yml");
+    std::fs::write(
+        &pb,
+        r#"- hosts: test
+  gather_facts: false
+  tasks:
+    - community.general.pam_limits: {domain: app, limit_type: soft, limit_item: nofile, value: 65536, dest: /etc/security/limits.d/90-app.conf}
+    - pam_limits: {domain: app, limit_type: hard, limit_item: nofile, value: 4096, use_max: true, dest: /etc/security/limits.d/90-app.conf}
+"#,
+    )
+    .unwrap();
+    let (code, out) = play_on(&hosts, "deploy", &pb, &["-b", "--check"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap_changed(&out, "h0"), Some(2), "{out}");
+    let (code, out) = play_on(&hosts, "deploy", &pb, &["-b"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap_changed(&out, "h0"), Some(2), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(&conf).unwrap(),
+        "# app limits\napp\tsoft\tnofile\t65536\t# raised\napp\thard\tnofile\t4096\n"
+    );
     for extra in [&["-b"][..], &["-b", "--check"][..]] {
         let (code, out) = play_on(&hosts, "deploy", &pb, extra);
         assert_eq!(code, 0, "{out}");
