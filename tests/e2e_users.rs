@@ -545,3 +545,39 @@ fn known_hosts_entries_are_the_ones_ssh_keygen_finds() {
     let text = std::fs::read_to_string(hosts.path(0, kh)).unwrap();
     assert_eq!(text, format!("git.example.org {ED2}\n"));
 }
+
+#[test]
+fn password_ages_and_inactivity_are_set_and_kept() {
+    let Some(hosts) = TestHosts::up(1) else {
+        return;
+    };
+    let pb = write(
+        hosts.dir.path(),
+        "ages.yml",
+        r#"- hosts: test
+  gather_facts: false
+  tasks:
+    - user: {name: erin, password_expire_min: 1, password_expire_max: 90, password_expire_warn: 14, password_expire_account_disable: 30}
+    - user: {name: deploy, password_expire_max: 60}
+"#,
+    );
+    let shadow = |u: &str| hosts.sh(0, &format!("getent shadow {u} | cut -d: -f4-7")).1;
+    let (code, out, err) = play(&hosts, "root", &pb, &["--check"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(recap(&out, "h0").changed, 2, "{out}");
+    assert_eq!(shadow("erin"), "");
+    let deploy_before = shadow("deploy");
+    let (code, out, err) = play(&hosts, "root", &pb, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(recap(&out, "h0").changed, 2, "{out}");
+    assert_eq!(shadow("erin"), "1:90:14:30\n");
+    assert_ne!(shadow("deploy"), deploy_before);
+    assert!(
+        shadow("deploy").starts_with(&format!("{}:60:", deploy_before.split(':').next().unwrap()))
+    );
+    for extra in [&[][..], &["--check"][..]] {
+        let (code, out, err) = play(&hosts, "root", &pb, extra);
+        assert_eq!(code, 0, "{out}{err}");
+        assert_eq!(recap(&out, "h0").changed, 0, "{extra:?}: {out}");
+    }
+}

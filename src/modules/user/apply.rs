@@ -76,6 +76,12 @@ pub(super) fn action_steps(c: &UserChange) -> Vec<Step> {
             stdin: None,
         });
     }
+    if let Some(argv) = &c.decision.chage {
+        steps.push(Step::Exec {
+            script: Script::new().argv(argv),
+            stdin: None,
+        });
+    }
     if c.want.present {
         steps.push(Step::Observe(observe_account(&c.want, None)));
     }
@@ -132,6 +138,9 @@ fn exec_labels(u: &UserArgs, c: &UserChange) -> Vec<String> {
     let mut labels = Vec::new();
     if let Some(Action::Add(a) | Action::Mod(a) | Action::Del(a)) = &c.decision.action {
         labels.push(a.first().cloned().unwrap_or_else(|| "command".into()));
+    }
+    if c.decision.chage.is_some() {
+        labels.push("chage".into());
     }
     if c.decision.create_home_dir {
         labels.push("creating the home directory".into());

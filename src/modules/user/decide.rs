@@ -11,6 +11,9 @@ pub struct Account {
     pub hash: Option<String>,
     /// The account expiry in days since the epoch (`None`: never, or unreadable).
     pub expire_days: Option<i64>,
+    /// The shadow entry's password ages and inactivity days (min, max, warn, inactive;
+    /// `-1` for an empty field).
+    pub ages: Option<[i64; 4]>,
     /// The primary group's name.
     pub primary: Option<String>,
     /// Supplementary group names (the primary group excluded).
@@ -54,6 +57,10 @@ pub struct UserWant {
     pub login_defs: Vec<(&'static str, String)>,
     pub generate_ssh_key: bool,
     pub password_lock: Option<bool>,
+    /// `password_expire_min`, `_max`, `_warn` (set with `chage`).
+    pub ages: [Option<i64>; 3],
+    /// `password_expire_account_disable` (`useradd`/`usermod -f`).
+    pub inactive: Option<i64>,
 }
 
 /// The account change to make.
@@ -72,11 +79,13 @@ pub struct Decision {
     pub create_home_dir: bool,
     /// Generate the SSH key (the key file is absent).
     pub gen_key: bool,
+    /// `chage` for the password ages that differ, after the account change.
+    pub chage: Option<Vec<String>>,
 }
 
 impl Decision {
     pub fn changed(&self) -> bool {
-        self.action.is_some() || self.create_home_dir || self.gen_key
+        self.action.is_some() || self.create_home_dir || self.gen_key || self.chage.is_some()
     }
 }
 
@@ -140,8 +149,17 @@ pub fn decide(want: &UserWant, obs: &Account, strict: bool) -> Result<Decision, 
         if let Some(e) = want.expires {
             a.extend(["-e".into(), expire_arg(e)]);
         }
+        if let Some(i) = want.inactive {
+            a.extend(["-f".into(), i.to_string()]);
+        }
         if let Some(p) = &want.password {
-            a.extend(["-p".into(), p.clone()]);
+            // Locked in the same command, as Ansible's `create_user`.
+            let hash = if want.password_lock == Some(true) {
+                format!("!{p}")
+            } else {
+                p.clone()
+            };
+            a.extend(["-p".into(), hash]);
         }
         if want.create_home {
             a.push("-m".into());
@@ -160,6 +178,7 @@ pub fn decide(want: &UserWant, obs: &Account, strict: bool) -> Result<Decision, 
         a.push(want.name.clone());
         d.action = Some(Action::Add(a));
         d.gen_key = want.generate_ssh_key;
+        d.chage = chage(want, None);
         return Ok(d);
     };
     if !want.present {
@@ -230,20 +249,37 @@ pub fn decide(want: &UserWant, obs: &Account, strict: bool) -> Result<Decision, 
         a.extend(["-s".into(), s.clone()]);
     }
     if let Some(e) = want.expires {
-        if expire_days(e) != obs.expire_days {
+        // An account without a shadow entry gets one (`usermod -e ''`), as Ansible's reads
+        // its expiry as 0 then.
+        if expire_days(e) != obs.expire_days || (e < 0.0 && obs.ages.is_none()) {
             a.extend(["-e".into(), expire_arg(e)]);
         }
     }
-    if let (true, Some(p)) = (want.update_always, &want.password) {
-        if obs.hash.as_ref() != Some(p) {
-            a.extend(["-p".into(), p.clone()]);
+    // Ansible's `usermod -f` runs every time; drover only when the days differ.
+    if let Some(i) = want.inactive {
+        if obs.ages.map(|a| a[3]) != Some(i) {
+            a.extend(["-f".into(), i.to_string()]);
         }
     }
+    // Ansible's order: lock or unlock, then a new hash (compared without the lock's `!`)
+    // replaces both, locked in the same command when asked.
     if let (Some(lock), Some(h)) = (want.password_lock, &obs.hash) {
         if lock && !h.starts_with('!') {
             a.push("-L".into());
         } else if !lock && h.starts_with('!') {
             a.push("-U".into());
+        }
+    }
+    if let (true, Some(p)) = (want.update_always, &want.password) {
+        let have = obs.hash.as_deref().map(|h| h.trim_start_matches('!'));
+        if have != Some(p.trim_start_matches('!')) {
+            a.retain(|x| x != "-L" && x != "-U");
+            let hash = if want.password_lock == Some(true) {
+                format!("!{p}")
+            } else {
+                p.clone()
+            };
+            a.extend(["-p".into(), hash]);
         }
     }
     if !a.is_empty() {
@@ -254,5 +290,23 @@ pub fn decide(want: &UserWant, obs: &Account, strict: bool) -> Result<Decision, 
     }
     d.create_home_dir = want.create_home && !obs.home_exists && !(moving && want.move_home);
     d.gen_key = want.generate_ssh_key && !obs.key_exists;
+    d.chage = chage(want, obs.ages);
     Ok(d)
+}
+
+/// Ansible's `set_password_expire`: `chage -m/-M/-W` for the ages asked that differ from the
+/// shadow entry's (all asked for a new account).
+fn chage(want: &UserWant, have: Option<[i64; 4]>) -> Option<Vec<String>> {
+    let mut argv: Vec<String> = vec!["chage".into()];
+    for (i, flag) in ["-m", "-M", "-W"].into_iter().enumerate() {
+        if let Some(v) = want.ages[i] {
+            if have.is_none_or(|h| h[i] != v) {
+                argv.extend([flag.to_string(), v.to_string()]);
+            }
+        }
+    }
+    (argv.len() > 1).then(|| {
+        argv.push(want.name.clone());
+        argv
+    })
 }

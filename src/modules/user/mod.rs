@@ -54,6 +54,10 @@ static SPEC: Spec = Spec {
         "uid_min",
         "uid_max",
         "umask",
+        "password_expire_min",
+        "password_expire_max",
+        "password_expire_warn",
+        "password_expire_account_disable",
     ],
     aliases: &[("createhome", "create_home"), ("user", "name")],
     free_form: None,
@@ -127,6 +131,12 @@ fn want_from(args: &Args) -> Result<UserWant> {
         remove: args.bool_or("remove", false)?,
         force: args.bool_or("force", false)?,
         expires,
+        ages: [
+            args.int("password_expire_min")?,
+            args.int("password_expire_max")?,
+            args.int("password_expire_warn")?,
+        ],
+        inactive: args.int("password_expire_account_disable")?,
         skeleton: args.str("skeleton"),
         login_defs: {
             let mut v: Vec<(&'static str, String)> = Vec::new();

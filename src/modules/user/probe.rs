@@ -45,6 +45,8 @@ pub fn parse_probe(seen: &Observed, user: &str, asked: &[&String]) -> Account {
         if f.len() >= 8 {
             o.hash = Some(f[1].to_string());
             o.expire_days = f[7].parse().ok();
+            let day = |i: usize| f[i].parse().unwrap_or(-1);
+            o.ages = Some([day(3), day(4), day(5), day(6)]);
         }
     }
     o.home_exists = seen.section("homedir").trim() == "yes";

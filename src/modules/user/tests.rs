@@ -54,6 +54,7 @@ fn existing() -> Account {
         }),
         hash: Some("$6$salt$hash".into()),
         expire_days: None,
+        ages: Some([0, 99999, 7, -1]),
         primary: Some("alice".into()),
         groups: vec!["web".into()],
         same_name_group: true,
@@ -312,5 +313,38 @@ fn expiry() {
     assert_eq!(
         argv(&decide(&w, &obs, true).unwrap()).as_deref(),
         Some("usermod -e '' alice")
+    );
+}
+
+#[test]
+fn password_ages_change_only_what_differs() {
+    let mut want = want();
+    want.ages = [Some(0), Some(90), Some(7)];
+    want.inactive = Some(-1);
+    let d = decide(&want, &existing(), true).unwrap();
+    assert_eq!(
+        d.chage,
+        Some(vec![
+            "chage".into(),
+            "-M".into(),
+            "90".into(),
+            "alice".into()
+        ])
+    );
+    assert!(
+        d.action.is_none(),
+        "inactive -1 is the empty field: {:?}",
+        d.action
+    );
+    want.inactive = Some(30);
+    let d = decide(&want, &existing(), true).unwrap();
+    assert_eq!(
+        d.action,
+        Some(Action::Mod(vec![
+            "usermod".into(),
+            "-f".into(),
+            "30".into(),
+            "alice".into()
+        ]))
     );
 }
