@@ -381,3 +381,59 @@ fn package_facts_lists_the_installed_packages() {
         "[{\"name\": \"drover-hello\", \"version\": \"1.0\", \"arch\": \"all\", \"category\": \"misc\", \"origin\": \"\", \"source\": \"apt\"}] apt True False"
     );
 }
+
+#[test]
+fn apt_repository_adds_a_source_updates_and_removes_it() {
+    let Some(hosts) = TestHosts::up(1) else {
+        return;
+    };
+    aptrepo::install_into(&hosts, 0, &["1.0"]);
+    hosts.sh(0, "rm -f /etc/apt/sources.list.d/drover.list");
+    let list = hosts.path(0, "/etc/apt/sources.list.d/file_srv_drover_repo.list");
+    let add = tasks(
+        "    - apt_repository: {repo: \"deb  [trusted=yes] file:/srv/drover-repo ./\"}\n      register: r\n    - apt: {name: drover-hello}\n    - copy: {dest: /root/added, content: \"{{ r.sources_added | join(',') }}\"}\n      when: r is changed and not ansible_check_mode\n",
+    );
+    // Check mode: apt cannot know the package before the source is there, as Ansible's.
+    let (code, out) = play(&hosts, "deploy", "add.yml", &add, &["--check"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("Unable to locate package drover-hello"),
+        "{out}"
+    );
+    assert!(!list.exists(), "check mode wrote the source");
+    let (code, out) = play(&hosts, "deploy", "add.yml", &add, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap(&out, "h0").changed, 3, "{out}");
+    assert_eq!(
+        std::fs::read_to_string(&list).unwrap(),
+        "deb [trusted=yes] file:/srv/drover-repo ./\n"
+    );
+    assert_eq!(installed(&hosts, 0, "drover-hello").as_deref(), Some("1.0"));
+    assert_eq!(
+        std::fs::read_to_string(hosts.path(0, "/root/added")).unwrap(),
+        "/etc/apt/sources.list.d/file_srv_drover_repo.list"
+    );
+    for extra in [&[][..], &["--check"][..]] {
+        let (code, out) = play(&hosts, "deploy", "add.yml", &add, extra);
+        assert_eq!(code, 0, "{out}");
+        assert_eq!(recap(&out, "h0").changed, 0, "{extra:?}: {out}");
+    }
+    // A source apt cannot fetch: the update fails and the file is taken back.
+    let broken = tasks(
+        "    - apt_repository: {repo: \"deb http://127.0.0.1:9/debian bookworm main\", update_cache_retries: 1}\n",
+    );
+    let (code, out) = play(&hosts, "deploy", "broken.yml", &broken, &[]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("Failed to update apt cache after 1 retries"),
+        "{out}"
+    );
+    assert!(!hosts
+        .path(0, "/etc/apt/sources.list.d/127_0_0_1_9_debian.list")
+        .exists());
+    let rm = tasks("    - apt_repository: {repo: \"deb [trusted=yes] file:/srv/drover-repo ./\", state: absent, update_cache: false}\n");
+    let (code, out) = play(&hosts, "deploy", "rm.yml", &rm, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap(&out, "h0").changed, 1, "{out}");
+    assert!(!list.exists());
+}

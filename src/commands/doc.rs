@@ -87,6 +87,7 @@ const GROUPS: &[(&str, &[&str])] = &[
         "System",
         &[
             "apt",
+            "apt_repository",
             "package",
             "debconf",
             "dpkg_selections",

@@ -5,6 +5,7 @@
 //! its own file or directory named after it.
 
 mod apt;
+mod apt_repository;
 mod args;
 mod assemble;
 mod assert;
@@ -408,6 +409,7 @@ static REGISTRY: &[&dyn Module] = &[
     &contract::Driven(service_facts::ServiceFacts),
     &contract::Driven(sysctl::Sysctl),
     &contract::Driven(pam_limits::PamLimits),
+    &contract::Driven(apt_repository::AptRepository),
 ];
 
 /// All module names, for "did you mean" hints.
