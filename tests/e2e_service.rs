@@ -2,7 +2,7 @@
 //! for a tiny daemon is installed from the test, then started/enabled, checked for
 //! idempotence, predicted in check mode, stopped, restarted, reloaded, disabled, and restarted
 //! by a handler only on the hosts whose config file changed; `service_facts` following it, and
-//! `hostname` on a sysvinit and a systemd-booted host.
+//! `hostname` and `timezone` on a sysvinit and a systemd-booted host.
 
 mod support;
 
@@ -378,4 +378,64 @@ fn service_facts_follow_an_init_script() {
         r#"{"name": "drover-echo", "state": "stopped", "source": "sysv"}"#
     );
     assert_eq!(read("/root/after"), "running");
+}
+
+/// `community.general.timezone` on a sysvinit host (`/etc/timezone`, `/etc/localtime`,
+/// `dpkg-reconfigure tzdata`) and on a systemd host (`timedatectl`).
+#[test]
+fn timezone_on_sysvinit_and_systemd_hosts() {
+    const PB: &str = r#"- hosts: test
+  gather_facts: false
+  tasks:
+    - community.general.timezone: {name: Europe/Paris}
+      register: tz
+    - command: date +%Z
+      register: zone
+      changed_when: false
+      check_mode: false
+    - copy: {dest: /root/tz.report, content: "{{ tz.diff.before.name }} {{ tz.diff.after.name }} {{ zone.stdout }}"}
+      when: tz is changed and not ansible_check_mode
+"#;
+    for systemd in [false, true] {
+        let hosts = if systemd {
+            TestHosts::up_systemd(1, &[])
+        } else {
+            TestHosts::up(1)
+        };
+        let Some(hosts) = hosts else {
+            return;
+        };
+        let (code, out, err) = play(&hosts, "tz.yml", PB, &["--check"]);
+        assert_eq!(code, 0, "{out}{err}");
+        assert_eq!(recap(&out, "h0").changed, 1, "{systemd}: {out}");
+        let link = || std::fs::read_link(hosts.path(0, "/etc/localtime")).unwrap_or_default();
+        assert!(
+            !link().to_string_lossy().contains("Paris"),
+            "check mode changed it"
+        );
+        let (code, out, err) = play(&hosts, "tz.yml", PB, &[]);
+        assert_eq!(code, 0, "{out}{err}");
+        assert_eq!(recap(&out, "h0").changed, 2, "{systemd}: {out}");
+        assert!(
+            link().to_string_lossy().ends_with("zoneinfo/Europe/Paris"),
+            "{:?}",
+            link()
+        );
+        let report = std::fs::read_to_string(hosts.path(0, "/root/tz.report")).unwrap();
+        assert!(
+            report.starts_with("Etc/UTC Europe/Paris CE"),
+            "{systemd}: {report}"
+        );
+        if !systemd {
+            assert_eq!(
+                std::fs::read_to_string(hosts.path(0, "/etc/timezone")).unwrap(),
+                "Europe/Paris\n"
+            );
+        }
+        for extra in [&[][..], &["--check"][..]] {
+            let (code, out, err) = play(&hosts, "tz.yml", PB, extra);
+            assert_eq!(code, 0, "{out}{err}");
+            assert_eq!(recap(&out, "h0").changed, 0, "{systemd} {extra:?}: {out}");
+        }
+    }
 }

@@ -99,6 +99,7 @@ const GROUPS: &[(&str, &[&str])] = &[
             "known_hosts",
             "cron",
             "hostname",
+            "timezone",
             "sysctl",
             "pam_limits",
             "service",

@@ -56,6 +56,7 @@ mod sysctl;
 mod systemd;
 mod tempfile;
 mod template;
+mod timezone;
 mod transfer;
 mod unarchive;
 mod uri;
@@ -340,7 +341,7 @@ pub fn lookup(name: &str) -> Option<&'static dyn Module> {
         .or_else(|| name.strip_prefix("ansible.posix."))
         .or_else(|| {
             name.strip_prefix("community.general.")
-                .filter(|n| matches!(*n, "ini_file" | "pam_limits"))
+                .filter(|n| matches!(*n, "ini_file" | "pam_limits" | "timezone"))
         })
         .unwrap_or(name);
     // `gather_facts` as a task is the `setup` module (drover gathers one set of facts).
@@ -410,6 +411,7 @@ static REGISTRY: &[&dyn Module] = &[
     &contract::Driven(sysctl::Sysctl),
     &contract::Driven(pam_limits::PamLimits),
     &contract::Driven(apt_repository::AptRepository),
+    &contract::Driven(timezone::Timezone),
 ];
 
 /// All module names, for "did you mean" hints.
