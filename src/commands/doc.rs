@@ -101,6 +101,7 @@ const GROUPS: &[(&str, &[&str])] = &[
             "hostname",
             "timezone",
             "sysctl",
+            "mount",
             "pam_limits",
             "service",
             "systemd",

@@ -36,6 +36,7 @@ mod inventory_ops;
 mod known_hosts;
 mod lineinfile;
 mod missing;
+mod mount;
 mod names;
 mod package;
 mod package_facts;
@@ -412,6 +413,7 @@ static REGISTRY: &[&dyn Module] = &[
     &contract::Driven(pam_limits::PamLimits),
     &contract::Driven(apt_repository::AptRepository),
     &contract::Driven(timezone::Timezone),
+    &contract::Driven(mount::Mount),
 ];
 
 /// All module names, for "did you mean" hints.

@@ -1,4 +1,5 @@
-//! System modules on a test host: `sysctl` (a key of the host's own namespace), `pam_limits`,
+//! System modules on a test host: `mount` (a tmpfs in the host's own mount namespace),
+//! `sysctl` (a key of the host's own namespace), `pam_limits`,
 //! `debconf`
 //! answers (read back with the host's
 //! `debconf-get-selections`), `cron` in root's and another user's crontab and in a cron file
@@ -204,4 +205,67 @@ fn pam_limits_edits_limits_conf() {
         assert_eq!(code, 0, "{out}");
         assert_eq!(recap_changed(&out, "h0"), Some(0), "{extra:?}: {out}");
     }
+}
+
+/// `mount` in the test host's own mount namespace: a tmpfs in fstab and mounted, then
+/// unmounted, then gone from fstab with its directory.
+#[test]
+fn mount_tmpfs_through_its_states() {
+    let Some(hosts) = TestHosts::up(1) else {
+        return;
+    };
+    let fstab = hosts.path(0, "/etc/fstab");
+    let before = std::fs::read_to_string(&fstab).unwrap_or_default();
+    let pb = |state: &str| {
+        let p = hosts.dir.path().join(format!("mount-{state}.yml"));
+        std::fs::write(
+            &p,
+            format!(
+                r#"- hosts: test
+  gather_facts: false
+  tasks:
+    - ansible.posix.mount: {{path: /mnt/drover tmp, src: tmpfs, fstype: tmpfs, opts: "size=1m", state: {state}}}
+    - shell: "mountpoint -q '/mnt/drover tmp' && echo mounted || echo not"
+      register: m
+      changed_when: false
+      check_mode: false
+    - copy: {{dest: /root/mounted, content: "{{{{ m.stdout }}}}"}}
+"#
+            ),
+        )
+        .unwrap();
+        p
+    };
+    let status = || std::fs::read_to_string(hosts.path(0, "/root/mounted")).unwrap();
+    let mounted = pb("mounted");
+    let (code, out) = play_on(&hosts, "deploy", &mounted, &["-b", "--check"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        recap_changed(&out, "h0"),
+        Some(2),
+        "the mount and the report: {out}"
+    );
+    assert_eq!(std::fs::read_to_string(&fstab).unwrap_or_default(), before);
+    let (code, out) = play_on(&hosts, "deploy", &mounted, &["-b"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap_changed(&out, "h0"), Some(2), "{out}");
+    assert_eq!(status(), "mounted");
+    assert_eq!(
+        std::fs::read_to_string(&fstab).unwrap(),
+        format!("{before}tmpfs /mnt/drover\\040tmp tmpfs size=1m 0 0\n")
+    );
+    for extra in [&["-b"][..], &["-b", "--check"][..]] {
+        let (code, out) = play_on(&hosts, "deploy", &mounted, extra);
+        assert_eq!(code, 0, "{out}");
+        assert_eq!(recap_changed(&out, "h0"), Some(0), "{extra:?}: {out}");
+    }
+    let (code, out) = play_on(&hosts, "deploy", &pb("unmounted"), &["-b"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap_changed(&out, "h0"), Some(2), "{out}");
+    assert_eq!(status(), "not");
+    let (code, out) = play_on(&hosts, "deploy", &pb("absent"), &["-b"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap_changed(&out, "h0"), Some(1), "{out}");
+    assert_eq!(std::fs::read_to_string(&fstab).unwrap(), before);
+    assert!(!hosts.path(0, "/mnt/drover tmp").exists());
 }
