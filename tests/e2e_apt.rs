@@ -437,3 +437,42 @@ fn apt_repository_adds_a_source_updates_and_removes_it() {
     assert_eq!(recap(&out, "h0").changed, 1, "{out}");
     assert!(!list.exists());
 }
+
+#[test]
+fn deb822_repository_writes_a_sources_file_apt_reads() {
+    let Some(hosts) = TestHosts::up(1) else {
+        return;
+    };
+    aptrepo::install_into(&hosts, 0, &["1.0"]);
+    hosts.sh(0, "rm -f /etc/apt/sources.list.d/drover.list");
+    let sources = hosts.path(0, "/etc/apt/sources.list.d/drover-local.sources");
+    let pb = tasks(
+        "    - deb822_repository: {name: Drover local, uris: file:/srv/drover-repo, suites: ./, trusted: true}\n    - apt: {name: drover-hello, update_cache: true}\n",
+    );
+    let (code, out) = play(&hosts, "deploy", "deb822.yml", &pb, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap(&out, "h0").changed, 2, "{out}");
+    assert_eq!(
+        std::fs::read_to_string(&sources).unwrap(),
+        "X-Repolib-Name: Drover local\nSuites: ./\nTrusted: yes\nTypes: deb\nURIs: file:/srv/drover-repo\n"
+    );
+    assert_eq!(
+        hosts
+            .sh(0, "stat -c %a /etc/apt/sources.list.d/drover-local.sources")
+            .1,
+        "644\n"
+    );
+    assert_eq!(installed(&hosts, 0, "drover-hello").as_deref(), Some("1.0"));
+    for extra in [&[][..], &["--check"][..]] {
+        let (code, out) = play(&hosts, "deploy", "deb822.yml", &pb, extra);
+        assert_eq!(code, 0, "{out}");
+        assert_eq!(recap(&out, "h0").changed, 0, "{extra:?}: {out}");
+    }
+    let rm = tasks("    - deb822_repository: {name: Drover local, state: absent}\n");
+    let (code, out) = play(&hosts, "deploy", "deb822-rm.yml", &rm, &["--check"]);
+    assert_eq!((code, recap(&out, "h0").changed), (0, 1), "{out}");
+    assert!(sources.exists());
+    let (code, out) = play(&hosts, "deploy", "deb822-rm.yml", &rm, &[]);
+    assert_eq!((code, recap(&out, "h0").changed), (0, 1), "{out}");
+    assert!(!sources.exists());
+}

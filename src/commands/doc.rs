@@ -88,6 +88,7 @@ const GROUPS: &[(&str, &[&str])] = &[
         &[
             "apt",
             "apt_repository",
+            "deb822_repository",
             "package",
             "debconf",
             "dpkg_selections",

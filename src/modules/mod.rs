@@ -17,6 +17,7 @@ mod command;
 pub mod contract;
 mod copy;
 mod cron;
+mod deb822_repository;
 mod debconf;
 mod debug;
 mod dpkg_selections;
@@ -149,6 +150,10 @@ pub struct Plan {
     /// Values only a prediction reports (`file`'s warnings about an owner an earlier task
     /// creates): the driver adds them in check mode.
     pub check_values: Vec<(String, Value)>,
+    /// The change is housekeeping a prediction does not count (`apt`'s cache update with
+    /// packages already as asked: Ansible's check mode reports no change): the driver
+    /// reports it unchanged in check mode.
+    pub check_unchanged: bool,
     /// Values only a real run reports (`known_hosts`'s parameters and path info, which
     /// Ansible's check mode leaves out): the driver drops them in check mode.
     pub real_values: Vec<(String, Value)>,
@@ -414,6 +419,7 @@ static REGISTRY: &[&dyn Module] = &[
     &contract::Driven(apt_repository::AptRepository),
     &contract::Driven(timezone::Timezone),
     &contract::Driven(mount::Mount),
+    &contract::Driven(deb822_repository::Deb822Repository),
 ];
 
 /// All module names, for "did you mean" hints.

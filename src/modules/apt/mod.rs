@@ -273,6 +273,12 @@ fn decide_apt(req: &Request, seen: &Observed) -> Result<Outcome<AptChange>, Fail
     let Some(op) = op.filter(|_| seen.code("sim").is_some()) else {
         // A real run (no simulation): apply does the work and reports what dpkg's state
         // shows changed; marking alone reports no change.
+        // Only the cache update is left for packages already as asked: a real run reports
+        // what dpkg shows changed (nothing); the prediction says so too, as Ansible's.
+        let mut report = report;
+        report.check_unchanged = change.op.is_none()
+            && change.mark.is_empty()
+            && (!req.names.is_empty() || req.deb.is_some() || req.upgrade != "no");
         return Ok(
             if change.update || change.op.is_some() || !change.mark.is_empty() {
                 Outcome::change(change, report)

@@ -140,6 +140,9 @@ impl<T: Typed> Driven<T> {
             report.verdict = Verdict::Changed;
         }
         if check {
+            if report.check_unchanged {
+                report.verdict = Verdict::Unchanged;
+            }
             return Ok(report);
         }
         if let Some(f) = pending {
