@@ -476,3 +476,41 @@ fn deb822_repository_writes_a_sources_file_apt_reads() {
     assert_eq!((code, recap(&out, "h0").changed), (0, 1), "{out}");
     assert!(!sources.exists());
 }
+
+/// `policy_rc_d`: while apt installs (drover-slow's postinst takes 8 s), policy-rc.d exits
+/// 101; the host's own policy-rc.d is back afterwards.
+#[test]
+fn policy_rc_d_is_in_place_while_apt_runs() {
+    let Some(hosts) = TestHosts::up(1) else {
+        return;
+    };
+    aptrepo::install_into(&hosts, 0, &["1.0"]);
+    aptrepo::update(&hosts, 0);
+    let policy = hosts.path(0, "/usr/sbin/policy-rc.d");
+    std::fs::write(&policy, "#!/bin/sh\nexit 0\n").unwrap();
+    let pb = tasks("    - apt: {name: drover-slow, policy_rc_d: 101}\n");
+    let run = std::thread::scope(|s| {
+        let h = s.spawn(|| play(&hosts, "deploy", "prc.yml", &pb, &[]));
+        let mut seen = String::new();
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::time::Instant::now() < until && !h.is_finished() {
+            let text = std::fs::read_to_string(&policy).unwrap_or_default();
+            if text.contains("exit 101") {
+                seen = text;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        (h.join().unwrap(), seen)
+    });
+    let ((code, out), seen) = run;
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        seen, "#!/bin/sh\nexit 101\n",
+        "policy-rc.d during the install"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&policy).unwrap(),
+        "#!/bin/sh\nexit 0\n"
+    );
+    assert_eq!(installed(&hosts, 0, "drover-slow").as_deref(), Some("1.0"));
+}

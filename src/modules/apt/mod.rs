@@ -30,7 +30,9 @@
 //! - `diff` lists the packages that change, `name version` before and after.
 //! - `force_apt_get`, `update_cache_retries` and `update_cache_retry_max_delay` are accepted
 //!   and ignored (drover always uses apt-get and updates once); `state: build-dep`/`fixed`,
-//!   `autoclean`, `clean`, `policy_rc_d` and `fail_on_autoremove` are not supported yet.
+//!   `autoclean`, `clean` and `fail_on_autoremove` are not supported yet.
+//! - `policy_rc_d` puts `/usr/sbin/policy-rc.d` (exiting with its code) in place while
+//!   apt-get runs and the one there before back after, as Ansible's.
 //! - `upgrade: yes`/`safe` run `apt-get upgrade --with-new-pkgs`, `full`/`dist` run
 //!   `apt-get dist-upgrade` (no aptitude).
 
@@ -75,6 +77,7 @@ static SPEC: Spec = Spec {
         "force_apt_get",
         "update_cache_retries",
         "update_cache_retry_max_delay",
+        "policy_rc_d",
     ],
     aliases: &[
         ("package", "name"),

@@ -178,13 +178,23 @@ pub(super) fn observe_tracked(req: &Request, op: &Op) -> Observe {
             .raw(DPKG_FORMAT_Q)
             .raw(" 2>/dev/null\n")
     };
-    let run = Script::new()
+    let mut run = Script::new()
         .raw("(\n")
         .then(with_lock_retry(
             req.apt_get(false, op.sub, &op.extra, &op.words),
             req.lock_timeout,
         ))
         .raw(")\n");
+    // As Ansible's `PolicyRcD`: a policy-rc.d that exits with the code for the run, the one
+    // there before put back after it.
+    if let Some(code) = req.policy_rc_d {
+        run = Script::new()
+            .set("prc", &code.to_string())
+            .raw("pb=; if [ -e /usr/sbin/policy-rc.d ]; then pb=$(mktemp -d) && mv /usr/sbin/policy-rc.d \"$pb/\"; fi\n")
+            .raw("printf '#!/bin/sh\\nexit %d\\n' \"$prc\" >/usr/sbin/policy-rc.d && chmod 0755 /usr/sbin/policy-rc.d\n")
+            .then(run)
+            .raw("r=$?\nrm -f /usr/sbin/policy-rc.d; if [ -n \"$pb\" ]; then mv \"$pb/policy-rc.d\" /usr/sbin/policy-rc.d; rmdir \"$pb\"; fi\n(exit $r)\n");
+    }
     Observe {
         sections: vec![("before", list()), ("apt", run), ("after", list())],
         ..Observe::default()

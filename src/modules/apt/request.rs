@@ -22,6 +22,8 @@ pub struct Request {
     pub(super) dpkg_options: Vec<String>,
     pub(super) default_release: Option<String>,
     pub(super) only_upgrade: bool,
+    /// `policy_rc_d`: `/usr/sbin/policy-rc.d` exits with this while apt-get runs.
+    pub(super) policy_rc_d: Option<i64>,
 }
 
 impl Request {
@@ -106,6 +108,7 @@ impl Request {
             dpkg_options,
             default_release: args.str("default_release"),
             only_upgrade: args.bool_or("only_upgrade", false)?,
+            policy_rc_d: args.int("policy_rc_d")?,
         })
     }
 
