@@ -514,3 +514,48 @@ fn policy_rc_d_is_in_place_while_apt_runs() {
     );
     assert_eq!(installed(&hosts, 0, "drover-slow").as_deref(), Some("1.0"));
 }
+
+/// `deb:` from a URL (served on loopback): the host downloads it, as Ansible's `fetch_file`.
+#[test]
+fn deb_from_a_url() {
+    use support::http::{HttpServer, Served};
+    let Some(hosts) = TestHosts::up(1) else {
+        return;
+    };
+    let body = std::fs::read(deb_path("drover-hello", "1.0")).unwrap();
+    let srv = HttpServer::start(
+        [(
+            "/hello.deb".to_string(),
+            Served {
+                body,
+                disposition: None,
+                content_type: None,
+            },
+        )]
+        .into_iter()
+        .collect(),
+    );
+    let pb = tasks(&format!(
+        "    - apt: {{deb: \"{}\"}}\n",
+        srv.url("/hello.deb")
+    ));
+    let (code, out) = play(&hosts, "deploy", "debu.yml", &pb, &["--check"]);
+    assert_eq!((code, recap(&out, "h0").changed), (0, 1), "{out}");
+    assert_eq!(installed(&hosts, 0, "drover-hello"), None);
+    let (code, out) = play(&hosts, "deploy", "debu.yml", &pb, &[]);
+    assert_eq!((code, recap(&out, "h0").changed), (0, 1), "{out}");
+    assert_eq!(installed(&hosts, 0, "drover-hello").as_deref(), Some("1.0"));
+    let (code, out) = play(&hosts, "deploy", "debu.yml", &pb, &[]);
+    assert_eq!((code, recap(&out, "h0").changed), (0, 0), "{out}");
+    let missing = tasks(&format!(
+        "    - apt: {{deb: \"{}\"}}\n",
+        srv.url("/none.deb")
+    ));
+    let (code, out) = play(&hosts, "deploy", "debm.yml", &missing, &[]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("Failure downloading http://127.0.0.1"),
+        "{out}"
+    );
+    assert!(out.contains("HTTP Error 404"), "{out}");
+}

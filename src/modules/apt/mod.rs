@@ -31,6 +31,8 @@
 //! - `force_apt_get`, `update_cache_retries` and `update_cache_retry_max_delay` are accepted
 //!   and ignored (drover always uses apt-get and updates once); `state: build-dep`/`fixed`,
 //!   `autoclean`, `clean` and `fail_on_autoremove` are not supported yet.
+//! - `deb:` with a URL is downloaded by the host (`curl`, else `wget`) into the session's
+//!   temp dir, as Ansible's `fetch_file` downloads it on the target.
 //! - `policy_rc_d` puts `/usr/sbin/policy-rc.d` (exiting with its code) in place while
 //!   apt-get runs and the one there before back after, as Ansible's.
 //! - `upgrade: yes`/`safe` run `apt-get upgrade --with-new-pkgs`, `full`/`dist` run

@@ -25,7 +25,7 @@ pub(super) fn choose_op(req: &Request, p: &Probe) -> Result<Option<Op>, Failure>
         return Ok((!same).then(|| Op {
             sub: "install",
             extra: auto,
-            words: req.deb_arg().into_iter().collect(),
+            words: p.deb_path.clone().or(req.deb_arg()).into_iter().collect(),
         }));
     }
     if req.upgrade != "no" {

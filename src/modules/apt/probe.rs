@@ -11,6 +11,8 @@ pub(super) struct Probe {
     pub(super) candidates: BTreeMap<String, Option<String>>,
     /// `deb:` file's (Package, Version).
     pub(super) deb: Option<(String, String)>,
+    /// A `deb:` URL's download on the host (in the session's temp dir).
+    pub(super) deb_path: Option<String>,
     /// The requested packages apt marks as installed automatically (as a dependency).
     pub(super) auto: Vec<String>,
 }
@@ -31,12 +33,31 @@ pub(super) fn observe_probe(req: &Request) -> Observe {
         ),
     ];
     if let Some(deb) = req.deb_arg() {
-        let fields = Script::new()
-            .set("d", &deb)
+        // A URL: the host downloads it (as Ansible's `fetch_file`) into the session's temp
+        // dir, which the session removes at its end.
+        let at = |s: Script| {
+            if req.deb_is_url() {
+                s.raw("d=\"$D/drover-deb.deb\"\n")
+            } else {
+                s.set("d", &deb)
+            }
+        };
+        if req.deb_is_url() {
+            sections.push((
+                "debdl",
+                Script::new()
+                    .set("u", &deb)
+                    .raw("f=\"$D/drover-deb.deb\"\nif command -v curl >/dev/null 2>&1; then code=$(curl -sSL -o \"$f\" -w '%{http_code}' -- \"$u\" 2>\"$D/dl.e\"); rc=$?\n")
+                    .raw("elif command -v wget >/dev/null 2>&1; then wget -q -O \"$f\" -- \"$u\" 2>\"$D/dl.e\"; rc=$?; code=200\nelse rc=1; echo 'the host has neither curl nor wget' >\"$D/dl.e\"; fi\n")
+                    .raw("if [ \"$rc\" != 0 ]; then echo \"fail Request failed: $(head -c 300 \"$D/dl.e\" | tr '\\n' ' ')\"; elif [ \"$code\" != 200 ]; then echo \"fail HTTP Error $code\"; else echo \"path $f\"; fi\nrm -f \"$D/dl.e\"\n"),
+            ));
+        }
+        let fields = at(Script::new())
             .raw("f=$(dpkg-deb -f \"$d\" Package Version 2>&1); r=$?; printf '%s\\n' \"$f\"; (exit $r)\n");
         sections.push(("deb", fields));
-        let installed = dpkg(Script::new().raw("p=$(dpkg-deb -f \"$d\" Package 2>/dev/null) && "))
-            .raw(" \"$p\" 2>/dev/null\n");
+        let installed =
+            dpkg(at(Script::new()).raw("p=$(dpkg-deb -f \"$d\" Package 2>/dev/null) && "))
+                .raw(" \"$p\" 2>/dev/null\n");
         sections.push(("debdpkg", installed));
     }
     if !names.is_empty() {
@@ -64,6 +85,17 @@ pub(super) fn probe_from(req: &Request, seen: &Observed) -> Result<Probe, Failur
             .and_then(|v| v.trim().parse::<i64>().ok())
             .unwrap_or(0)
     };
+    let dl = seen.section("debdl");
+    if let Some(why) = dl.lines().find_map(|l| l.strip_prefix("fail ")) {
+        return Err(Failure::new(format!(
+            "Failure downloading {}, {why}",
+            req.deb.as_deref().unwrap_or_default()
+        )));
+    }
+    let deb_path = dl
+        .lines()
+        .find_map(|l| l.strip_prefix("path "))
+        .map(str::to_string);
     let deb = match (&req.deb, seen.code("deb")) {
         (Some(d), Some(rc)) if rc != 0 => {
             return Err(Failure::new(format!(
@@ -94,6 +126,7 @@ pub(super) fn probe_from(req: &Request, seen: &Observed) -> Result<Probe, Failur
         observed: parse_dpkg(dpkg),
         candidates: parse_policy(seen.section("policy")),
         deb,
+        deb_path,
         auto: seen
             .section("auto")
             .split_whitespace()

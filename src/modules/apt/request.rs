@@ -120,7 +120,15 @@ impl Request {
     /// The `deb:` path as apt-get needs it (with a `/`, so it is read as a file).
     /// The `.deb` as an argument: apt-get needs a `/` to take it as a file, and a path that
     /// starts with `-` would be an option.
+    /// `deb:` names a URL the host downloads.
+    pub(super) fn deb_is_url(&self) -> bool {
+        self.deb.as_deref().is_some_and(|d| d.contains("://"))
+    }
+
     pub(super) fn deb_arg(&self) -> Option<String> {
+        if self.deb_is_url() {
+            return self.deb.clone();
+        }
         self.deb.as_ref().map(|d| {
             if d.contains('/') && !d.starts_with('-') {
                 d.clone()
