@@ -559,3 +559,26 @@ fn deb_from_a_url() {
     );
     assert!(out.contains("HTTP Error 404"), "{out}");
 }
+
+/// An index apt cannot fetch fails `update_cache`, as Ansible's (`apt-get update` alone
+/// exits 0 then).
+#[test]
+fn update_cache_fails_on_an_index_it_cannot_fetch() {
+    let Some(hosts) = TestHosts::up(1) else {
+        return;
+    };
+    aptrepo::install_into(&hosts, 0, &["1.0"]);
+    std::fs::write(
+        hosts.path(0, "/etc/apt/sources.list.d/broken.list"),
+        "deb http://127.0.0.1:9/debian bookworm main\n",
+    )
+    .unwrap();
+    let pb = tasks("    - apt: {update_cache: true}\n");
+    let (code, out) = play(&hosts, "deploy", "upd.yml", &pb, &[]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("Failed to update apt cache"), "{out}");
+    assert!(out.contains("Failed to fetch"), "{out}");
+    std::fs::remove_file(hosts.path(0, "/etc/apt/sources.list.d/broken.list")).unwrap();
+    let (code, out) = play(&hosts, "deploy", "upd.yml", &pb, &[]);
+    assert_eq!((code, recap(&out, "h0").changed), (0, 1), "{out}");
+}

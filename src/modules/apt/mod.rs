@@ -145,7 +145,13 @@ fn must_update(req: &Request, p: &Probe) -> bool {
 /// The update and Debian's periodic stamp of the last update, in one round trip; the
 /// stamp's time is the last line.
 fn update_script(req: &Request) -> Script {
-    let update = Script::new().raw("DEBIAN_FRONTEND=noninteractive LC_ALL=C apt-get -q update\n");
+    // apt-get exits 0 when an index could not be fetched; Ansible's update (python-apt's)
+    // fails then, and so does this.
+    let update = Script::new().raw(concat!(
+        "DEBIAN_FRONTEND=noninteractive LC_ALL=C apt-get -q update 2>\"$D/aptue\"; r=$?; cat \"$D/aptue\" >&2\n",
+        "if [ \"$r\" = 0 ] && grep -qE '^(W: (Failed to fetch|Some index files failed)|E:)' \"$D/aptue\"; then r=100; fi\n",
+        "rm -f \"$D/aptue\"; (exit $r)\n"
+    ));
     Script::new()
         .raw("(\n")
         .then(with_lock_retry(update, req.lock_timeout))
