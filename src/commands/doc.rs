@@ -104,6 +104,7 @@ const GROUPS: &[(&str, &[&str])] = &[
             "sysctl",
             "mount",
             "pam_limits",
+            "pamd",
             "service",
             "systemd",
             "systemd_service",

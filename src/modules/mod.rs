@@ -42,6 +42,7 @@ mod names;
 mod package;
 mod package_facts;
 mod pam_limits;
+mod pamd;
 mod pause;
 mod ping;
 mod raw;
@@ -347,7 +348,7 @@ pub fn lookup(name: &str) -> Option<&'static dyn Module> {
         .or_else(|| name.strip_prefix("ansible.posix."))
         .or_else(|| {
             name.strip_prefix("community.general.")
-                .filter(|n| matches!(*n, "ini_file" | "pam_limits" | "timezone"))
+                .filter(|n| matches!(*n, "ini_file" | "pam_limits" | "pamd" | "timezone"))
         })
         .unwrap_or(name);
     // `gather_facts` as a task is the `setup` module (drover gathers one set of facts).
@@ -420,6 +421,7 @@ static REGISTRY: &[&dyn Module] = &[
     &contract::Driven(timezone::Timezone),
     &contract::Driven(mount::Mount),
     &contract::Driven(deb822_repository::Deb822Repository),
+    &contract::Driven(pamd::Pamd),
 ];
 
 /// All module names, for "did you mean" hints.

@@ -1,5 +1,5 @@
 //! System modules on a test host: `mount` (a tmpfs in the host's own mount namespace),
-//! `sysctl` (a key of the host's own namespace), `pam_limits`,
+//! `sysctl` (a key of the host's own namespace), `pam_limits`, `pamd`,
 //! `debconf`
 //! answers (read back with the host's
 //! `debconf-get-selections`), `cron` in root's and another user's crontab and in a cron file
@@ -268,4 +268,53 @@ fn mount_tmpfs_through_its_states() {
     assert_eq!(recap_changed(&out, "h0"), Some(1), "{out}");
     assert_eq!(std::fs::read_to_string(&fstab).unwrap(), before);
     assert!(!hosts.path(0, "/mnt/drover tmp").exists());
+}
+
+#[test]
+fn pamd_edits_a_service_file() {
+    let Some(hosts) = TestHosts::up(1) else {
+        return;
+    };
+    let svc = hosts.path(0, "/etc/pam.d/drover-app");
+    std::fs::write(
+        &svc,
+        "# app\nauth       requisite  pam_nologin.so\n@include common-auth\npassword   required   pam_unix.so obscure sha512\n",
+    )
+    .unwrap();
+    let pb = hosts.dir.path().join("pamd.yml");
+    std::fs::write(
+        &pb,
+        r#"- hosts: test
+  gather_facts: false
+  tasks:
+    - community.general.pamd: {name: drover-app, type: auth, control: requisite, module_path: pam_nologin.so, new_control: required}
+    - pamd: {name: drover-app, type: password, control: required, module_path: pam_unix.so, state: args_present, module_arguments: "remember=5"}
+    - pamd: {name: drover-app, type: password, control: required, module_path: pam_unix.so, state: before, new_type: password, new_control: requisite, new_module_path: pam_pwquality.so, module_arguments: retry=3}
+"#,
+    )
+    .unwrap();
+    let (code, out) = play_on(&hosts, "deploy", &pb, &["-b", "--check"]);
+    assert_eq!((code, recap_changed(&out, "h0")), (0, Some(3)), "{out}");
+    let (code, out) = play_on(&hosts, "deploy", &pb, &["-b"]);
+    assert_eq!((code, recap_changed(&out, "h0")), (0, Some(3)), "{out}");
+    let text = std::fs::read_to_string(&svc).unwrap();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with("# Updated by Ansible"))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "# app",
+            "auth       required pam_nologin.so",
+            "@include common-auth",
+            "password   requisite pam_pwquality.so retry=3",
+            "password   required pam_unix.so obscure sha512 remember=5"
+        ]
+    );
+    for extra in [&["-b"][..], &["-b", "--check"][..]] {
+        let (code, out) = play_on(&hosts, "deploy", &pb, extra);
+        assert_eq!(code, 0, "{out}");
+        assert_eq!(recap_changed(&out, "h0"), Some(0), "{extra:?}: {out}");
+    }
 }
