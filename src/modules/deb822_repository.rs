@@ -12,8 +12,9 @@ use minijinja::Value;
 
 pub struct Deb822Repository;
 
-/// The deb822 fields, in the order Ansible's module writes them (sorted by argument name).
-const FIELDS: &[&str] = &[
+/// The arguments: the deb822 fields, in the order Ansible's module writes them (sorted by
+/// argument name), then `mode` and `state`.
+static ARGS: [&str; 22] = [
     "allow_downgrade_to_insecure",
     "allow_insecure",
     "allow_weak",
@@ -34,33 +35,15 @@ const FIELDS: &[&str] = &[
     "trusted",
     "types",
     "uris",
+    "mode",
+    "state",
 ];
 
+/// The deb822 fields.
+static FIELDS: &[&str] = ARGS.split_at(20).0;
+
 static SPEC: Spec = Spec {
-    args: &[
-        "allow_downgrade_to_insecure",
-        "allow_insecure",
-        "allow_weak",
-        "architectures",
-        "by_hash",
-        "check_date",
-        "check_valid_until",
-        "components",
-        "date_max_future",
-        "enabled",
-        "inrelease_path",
-        "languages",
-        "name",
-        "pdiffs",
-        "signed_by",
-        "suites",
-        "targets",
-        "trusted",
-        "types",
-        "uris",
-        "mode",
-        "state",
-    ],
+    args: &ARGS,
     aliases: &[],
     free_form: None,
     any_args: false,

@@ -15,26 +15,36 @@ use sysv::{decide_sysv, parse_probe, probe_script, sysv_steps, SysvStatus, SysvW
 
 pub struct Service;
 
+/// The arguments: `service`'s own, then (from index 8) those only `systemd` takes, passed on
+/// to it when it is the host's manager, as Ansible's action does; the `service` module
+/// (sysvinit) refuses them.
+static ARGS: [&str; 16] = [
+    "name",
+    "state",
+    "enabled",
+    "pattern",
+    "sleep",
+    "arguments",
+    "runlevel",
+    "use",
+    "daemon_reload",
+    "daemon_reexec",
+    "force",
+    "masked",
+    "no_block",
+    "scope",
+    "_defaults_systemd",
+    "_defaults_sysvinit",
+];
+
+/// The arguments only `systemd` takes.
+static SYSTEMD_ONLY: &[&str] = {
+    let (_, rest) = ARGS.split_at(8);
+    rest.split_at(6).0
+};
+
 static SPEC: Spec = Spec {
-    args: &[
-        "name",
-        "state",
-        "enabled",
-        "pattern",
-        "sleep",
-        "arguments",
-        "runlevel",
-        "use",
-        // Passed on to `systemd` when it is the host's manager, as Ansible's action does.
-        "daemon_reload",
-        "daemon_reexec",
-        "force",
-        "masked",
-        "no_block",
-        "scope",
-        "_defaults_systemd",
-        "_defaults_sysvinit",
-    ],
+    args: &ARGS,
     aliases: &[
         ("args", "arguments"),
         ("daemon-reload", "daemon_reload"),
@@ -55,16 +65,6 @@ pub struct Variant {
     reexec: bool,
     flags: Flags,
 }
-
-/// The arguments only `systemd` takes: the `service` module (sysvinit) refuses them.
-const SYSTEMD_ONLY: &[&str] = &[
-    "daemon_reload",
-    "daemon_reexec",
-    "force",
-    "masked",
-    "no_block",
-    "scope",
-];
 
 /// `service`'s arguments: the variant per manager that may run. One manager when `use` or
 /// the facts name it; both, chosen by the probe, otherwise.
