@@ -6,6 +6,7 @@
 //! content write of `fileops`: atomic, attributes, backup, `validate`).
 
 use super::contract::{Done, Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed};
+use super::fileops::fail;
 use super::fileops::{content_finish, content_steps, ContentChange, ContentWrite, Payload};
 use super::{Args, Plan, Spec};
 use crate::pyre::Re;
@@ -41,10 +42,6 @@ pub struct AssembleArgs {
     /// The fragments read on the controller (`remote_src: false`), by name.
     local: Option<Vec<(String, Vec<u8>)>>,
     write: ContentWrite,
-}
-
-fn fail(msg: impl Into<String>) -> anyhow::Error {
-    Failure::new(msg).into()
 }
 
 impl Typed for Assemble {

@@ -4,6 +4,7 @@
 //! key itself, or a URL the host downloads (`curl` or `wget`) into `/etc/apt/keyrings`.
 
 use super::contract::{Done, Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed};
+use super::fileops::fail;
 use super::fileops::{Payload, PutOpts};
 use super::{Args, Plan, Spec};
 use anyhow::Result;
@@ -70,10 +71,6 @@ pub struct DebChange {
 }
 
 const KEYRINGS: &str = "/etc/apt/keyrings";
-
-fn fail(msg: impl Into<String>) -> anyhow::Error {
-    Failure::new(msg).into()
-}
 
 /// Ansible's `format_field_name`.
 fn field_name(k: &str) -> String {

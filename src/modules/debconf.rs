@@ -5,6 +5,7 @@
 //! of the answers.
 
 use super::contract::{Done, Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed};
+use super::fileops::fail;
 use super::{Args, Plan, Spec};
 use anyhow::Result;
 use minijinja::value::ValueKind;
@@ -55,10 +56,6 @@ pub struct DcArgs {
 #[derive(Debug)]
 pub struct DcChange {
     line: String,
-}
-
-fn fail(msg: impl Into<String>) -> anyhow::Error {
-    Failure::new(msg).into()
 }
 
 /// A scalar as Python's `str()` shows it (`True`, `5`).

@@ -5,6 +5,7 @@
 //! `ansible_nodename`, `ansible_fqdn`, `ansible_domain`) and a diff.
 
 use super::contract::{Done, Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed};
+use super::fileops::fail;
 use super::{Args, FactKind, Plan, Spec};
 use crate::vars::VarMap;
 use anyhow::Result;
@@ -37,10 +38,6 @@ pub struct HnChange {
     systemd: bool,
     permanent: bool,
     current: bool,
-}
-
-fn fail(msg: impl Into<String>) -> anyhow::Error {
-    Failure::new(msg).into()
 }
 
 /// The look's lines: `strategy`, `permanent`, `current`, `fqdn`, `err`.

@@ -5,6 +5,7 @@
 //! the `diff` whatever the mode, as Ansible's.
 
 use super::contract::{Done, Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed};
+use super::fileops::fail;
 use super::fileops::{DiffStyle, EditChange, TextEdit};
 use super::{Args, Plan, Spec};
 use anyhow::Result;
@@ -61,10 +62,6 @@ pub struct PlArgs {
     use_min: bool,
     comment: String,
     file: TextEdit,
-}
-
-fn fail(msg: impl Into<String>) -> anyhow::Error {
-    Failure::new(msg).into()
 }
 
 /// Python's `repr` of a text.

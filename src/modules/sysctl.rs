@@ -5,6 +5,7 @@
 //! in-place edit of `fileops::TextEdit`.
 
 use super::contract::{Done, Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed};
+use super::fileops::fail;
 use super::fileops::{DiffStyle, EditChange, TextEdit};
 use super::{Args, Plan, Spec};
 use anyhow::Result;
@@ -44,10 +45,6 @@ pub struct SysChange {
     set: bool,
     edit: Option<EditChange>,
     reload: bool,
-}
-
-fn fail(msg: impl Into<String>) -> anyhow::Error {
-    Failure::new(msg).into()
 }
 
 /// Ansible's `_parse_value`: booleans as `1`/`0`, text trimmed.

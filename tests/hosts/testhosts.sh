@@ -239,6 +239,9 @@ signal() {
   dir="$RUN/$name"
   [ -f "$dir/pid" ] || die "host $name is not up"
   init=$(pgrep -P "$(cat "$dir/pid")" | head -n 1) || return 0
+  # pkill signals one process after another: stopped first, no process of the host runs
+  # again (a shell cannot report its killed child's status before it dies itself).
+  [ "$sig" = KILL ] && { pkill -STOP --ns "$init" --nslist pid || true; }
   pkill "-$sig" --ns "$init" --nslist pid || true
   if [ "$sig" = KILL ]; then
     while alive "$init"; do sleep 0.02; done

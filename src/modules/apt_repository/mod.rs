@@ -10,6 +10,7 @@ use anyhow::Result;
 use minijinja::Value;
 
 mod sources;
+use super::fileops::fail;
 use sources::{parse, suggest_filename, Sources};
 
 pub struct AptRepository;
@@ -60,10 +61,6 @@ pub struct RepoChange {
     writes: Vec<Write>,
     /// Files left without lines: removed (with their old text, to put back).
     removes: Vec<(String, String)>,
-}
-
-fn fail(msg: impl Into<String>) -> anyhow::Error {
-    Failure::new(msg).into()
 }
 
 impl Typed for AptRepository {

@@ -5,6 +5,7 @@
 //! `backup_file`, and the diff headed as Ansible's.
 
 use super::contract::{Done, Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed};
+use super::fileops::fail;
 use super::fileops::{DiffStyle, EditChange, Payload, PutOpts, TextEdit};
 use super::{Args, Plan, Spec};
 use anyhow::Result;
@@ -62,10 +63,6 @@ pub enum CronChange {
     RemoveFile(String),
     /// The user's crontab installed anew (and its old text kept in a backup file).
     Crontab(Vec<u8>, Option<(String, Vec<u8>)>),
-}
-
-fn fail(msg: impl Into<String>) -> anyhow::Error {
-    Failure::new(msg).into()
 }
 
 impl Typed for Cron {

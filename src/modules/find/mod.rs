@@ -16,6 +16,7 @@ use std::convert::Infallible;
 mod entries;
 mod select;
 
+use super::fileops::fail;
 use entries::{with_unit, Entry, Patterns};
 use select::{python_dollar, select, SECTION_NAMES};
 
@@ -78,10 +79,6 @@ pub struct FindArgs {
     /// The mode bits to look for, and whether all of them exactly.
     mode: Option<(u32, bool)>,
     limit: Option<usize>,
-}
-
-fn fail(msg: impl Into<String>) -> anyhow::Error {
-    Failure::new(msg).into()
 }
 
 fn patterns(list: Vec<String>, regex: bool) -> Result<Patterns> {

@@ -19,6 +19,7 @@ use anyhow::Result;
 mod decide;
 mod fetch;
 
+use super::fileops::fail;
 use decide::{already_there, renamed, wanted};
 
 pub struct GetUrl;
@@ -89,10 +90,6 @@ pub struct GetChange {
     /// None: a prediction resting on an earlier task (the destination's directory).
     write: Option<ContentChange>,
     tmp: Option<String>,
-}
-
-fn fail(msg: impl Into<String>) -> anyhow::Error {
-    Failure::new(msg).into()
 }
 
 fn is_url(s: &str) -> bool {

@@ -9,6 +9,7 @@ use anyhow::Result;
 
 mod edit;
 
+use super::fileops::fail;
 use edit::{read_lines, IniEdit};
 
 pub struct IniFile;
@@ -41,10 +42,6 @@ pub struct IniArgs {
     file: TextEdit,
     edit: IniEdit,
     create: bool,
-}
-
-fn fail(msg: impl Into<String>) -> anyhow::Error {
-    Failure::new(msg).into()
 }
 
 impl Typed for IniFile {

@@ -6,6 +6,7 @@
 //! is the in-place edit of `fileops::TextEdit`. The result always carries the `diff`.
 
 use super::contract::{Done, Failure, Observe, Observed, Outcome, Resolve, Step, Typed};
+use super::fileops::fail;
 use super::fileops::{DiffStyle, EditChange, TextEdit};
 use super::{Args, Diff, Plan, Spec};
 use anyhow::Result;
@@ -33,10 +34,6 @@ pub struct KhArgs {
     hash_host: bool,
     present: bool,
     file: TextEdit,
-}
-
-fn fail(msg: impl Into<String>) -> anyhow::Error {
-    Failure::new(msg).into()
 }
 
 impl Typed for KnownHosts {

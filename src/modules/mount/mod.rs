@@ -11,6 +11,7 @@ use anyhow::Result;
 use minijinja::Value;
 
 mod fstab;
+use super::fileops::fail;
 use fstab::Entry;
 
 pub struct Mount;
@@ -66,10 +67,6 @@ pub struct MountChange {
     /// `absent`: the mount point is removed after it is unmounted.
     rmdir: bool,
     mkdir: bool,
-}
-
-fn fail(msg: impl Into<String>) -> anyhow::Error {
-    Failure::new(msg).into()
 }
 
 impl Typed for Mount {

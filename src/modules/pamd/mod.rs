@@ -10,6 +10,7 @@ use super::{Args, Plan, Spec};
 use anyhow::Result;
 
 mod service;
+use super::fileops::fail;
 use service::{find, neighbour, parse, parse_args, render, validate, Line, Rule, TYPES};
 
 pub struct Pamd;
@@ -44,10 +45,6 @@ pub struct PamdArgs {
     args: Option<Vec<String>>,
     state: String,
     file: TextEdit,
-}
-
-fn fail(msg: impl Into<String>) -> anyhow::Error {
-    Failure::new(msg).into()
 }
 
 impl Typed for Pamd {

@@ -10,6 +10,7 @@
 use super::contract::{
     Done, Download, Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed,
 };
+use super::fileops::fail;
 use super::fileops::{ProbeItem, ProbeReq};
 use super::{Args, Plan, Spec};
 use anyhow::Result;
@@ -132,10 +133,6 @@ impl UnArgs {
             _ => Script::new().raw("src=\"$D/upload\"\n"),
         }
     }
-}
-
-fn fail(msg: impl Into<String>) -> anyhow::Error {
-    Failure::new(msg).into()
 }
 
 impl Typed for Unarchive {

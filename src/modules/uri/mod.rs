@@ -13,6 +13,7 @@ use minijinja::Value;
 mod answer;
 mod multipart;
 
+use super::fileops::fail;
 use answer::answer;
 
 pub struct Uri;
@@ -74,10 +75,6 @@ pub struct UriArgs {
     validate_certs: bool,
     unix_socket: Option<String>,
     agent: String,
-}
-
-fn fail(msg: impl Into<String>) -> anyhow::Error {
-    Failure::new(msg).into()
 }
 
 /// Python's `urlencode` of a form.
