@@ -4,7 +4,7 @@
 //! last job goes), as Ansible's module edits it (`tab`). Results: `jobs`, `envs`, `cron_file`,
 //! `backup_file`, and the diff headed as Ansible's.
 
-use super::contract::{Done, Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed};
+use super::contract::{Done, Observe, Observed, Outcome, Resolve, Script, Step, Typed};
 use super::fileops::fail;
 use super::fileops::{DiffStyle, EditChange, Payload, PutOpts, TextEdit};
 use super::{Args, Plan, Spec};

@@ -5,7 +5,7 @@
 //! which read Python's alike) and `get_checksum` take one further look at the candidates.
 //! It changes nothing.
 
-use super::contract::{Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed};
+use super::contract::{Observe, Observed, Outcome, Resolve, Script, Step, Typed};
 use super::fileops::{symbolic_to_octal, Alg};
 use super::{Args, Plan, Spec};
 use crate::pyre::Re;

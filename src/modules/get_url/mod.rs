@@ -7,9 +7,7 @@
 //! content write of `fileops`: atomic, attributes, backup). In check mode the download is
 //! made and removed, so the prediction is the real run's (Ansible only asks `HEAD`).
 
-use super::contract::{
-    Done, Download, Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed,
-};
+use super::contract::{Done, Download, Observe, Observed, Outcome, Resolve, Script, Step, Typed};
 use super::fileops::{
     content_finish, content_steps, Alg, ContentChange, ContentWrite, Payload, ProbeItem,
 };

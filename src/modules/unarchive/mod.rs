@@ -7,9 +7,7 @@
 //! `owner`, `group`) not counting; for zip, each member compared. The files' attributes are
 //! then set as asked. One look (two for the controller's download), one step.
 
-use super::contract::{
-    Done, Download, Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed,
-};
+use super::contract::{Done, Download, Observe, Observed, Outcome, Resolve, Script, Step, Typed};
 use super::fileops::fail;
 use super::fileops::{ProbeItem, ProbeReq};
 use super::{Args, Plan, Spec};

@@ -5,7 +5,7 @@
 //! first). The request is one step; its answer comes back framed by a token the host draws.
 //! A `form-multipart` body is built on the controller (`multipart`).
 
-use super::contract::{Done, Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed};
+use super::contract::{Done, Observe, Observed, Outcome, Resolve, Script, Step, Typed};
 use super::{Args, Plan, Spec, Verdict};
 use anyhow::Result;
 use minijinja::Value;
