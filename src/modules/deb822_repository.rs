@@ -174,19 +174,8 @@ impl Typed for Deb822Repository {
                     .join(" "),
                 _ => {
                     let s = v.as_str().map_or_else(|| v.to_string(), str::to_string);
-                    if [
-                        "architectures",
-                        "components",
-                        "languages",
-                        "suites",
-                        "targets",
-                        "types",
-                        "uris",
-                    ]
-                    .contains(k)
-                    {
-                        s
-                    } else if [
+                    // A boolean field given as text (`yes`, `true`, ...) is written `yes`/`no`.
+                    let boolean = [
                         "allow_downgrade_to_insecure",
                         "allow_insecure",
                         "allow_weak",
@@ -196,9 +185,8 @@ impl Typed for Deb822Repository {
                         "enabled",
                         "pdiffs",
                         "trusted",
-                    ]
-                    .contains(k)
-                    {
+                    ];
+                    if boolean.contains(k) {
                         if args.bool_or(k, false)? { "yes" } else { "no" }.to_string()
                     } else {
                         s
