@@ -582,3 +582,53 @@ fn update_cache_fails_on_an_index_it_cannot_fetch() {
     let (code, out) = play(&hosts, "deploy", "upd.yml", &pb, &[]);
     assert_eq!((code, recap(&out, "h0").changed), (0, 1), "{out}");
 }
+
+/// `deb822_repository` with a `signed_by` URL: the host downloads the key into
+/// /etc/apt/keyrings (armored: `.asc`); a key that is not there fails with Ansible's words.
+#[test]
+fn deb822_repository_fetches_its_signing_key() {
+    use support::http::{HttpServer, Served};
+    let Some(hosts) = TestHosts::up(1) else {
+        return;
+    };
+    let key = b"-----BEGIN PGP PUBLIC KEY BLOCK-----\nnot a real key\n-----END PGP PUBLIC KEY BLOCK-----\n".to_vec();
+    let srv = HttpServer::start(
+        [(
+            "/key.asc".to_string(),
+            Served {
+                body: key.clone(),
+                disposition: None,
+                content_type: None,
+            },
+        )]
+        .into_iter()
+        .collect(),
+    );
+    let pb = tasks(&format!(
+        "    - deb822_repository: {{name: keyed, uris: http://127.0.0.1:9/debian, suites: bookworm, components: main, signed_by: \"{}\"}}\n",
+        srv.url("/key.asc")
+    ));
+    let (code, out) = play(&hosts, "deploy", "key.yml", &pb, &[]);
+    assert_eq!((code, recap(&out, "h0").changed), (0, 1), "{out}");
+    assert_eq!(
+        std::fs::read(hosts.path(0, "/etc/apt/keyrings/keyed.asc")).unwrap(),
+        key
+    );
+    assert!(
+        std::fs::read_to_string(hosts.path(0, "/etc/apt/sources.list.d/keyed.sources"))
+            .unwrap()
+            .contains("Signed-By: /etc/apt/keyrings/keyed.asc\n")
+    );
+    let (code, out) = play(&hosts, "deploy", "key.yml", &pb, &[]);
+    assert_eq!((code, recap(&out, "h0").changed), (0, 0), "{out}");
+    let missing = tasks(&format!(
+        "    - deb822_repository: {{name: other, uris: http://127.0.0.1:9/debian, suites: bookworm, signed_by: \"{}\"}}\n",
+        srv.url("/none.asc")
+    ));
+    let (code, out) = play(&hosts, "deploy", "nokey.yml", &missing, &[]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("Could not fetch signed_by key: HTTP Error 404"),
+        "{out}"
+    );
+}

@@ -233,8 +233,9 @@ impl Typed for Deb822Repository {
             .raw("for e in asc gpg; do [ -f \"$k.$e\" ] && echo \"key $e $(sha256sum <\"$k.$e\" | cut -d' ' -f1) $(stat -c %a \"$k.$e\")\"; done\n")
             .raw("[ -n \"$sb\" ] && [ -f \"$sb\" ] && echo keyfile\n");
         if a.key_url && a.present {
-            s = s.raw("if command -v curl >/dev/null 2>&1; then curl -fsSL -o \"$D/key\" -- \"$sb\" 2>\"$D/key.e\"; elif command -v wget >/dev/null 2>&1; then wget -q -O \"$D/key\" -- \"$sb\" 2>\"$D/key.e\"; else echo 'Either curl or wget is needed to fetch the key' >\"$D/key.e\"; false; fi\n")
-                .raw("if [ $? = 0 ] && [ -s \"$D/key\" ]; then echo \"got $(sha256sum <\"$D/key\" | cut -d' ' -f1)\"; grep -q 'BEGIN PGP PUBLIC KEY BLOCK' \"$D/key\" && echo armored; else echo \"keyerr $(head -c 300 \"$D/key.e\" | tr '\\n' ' ')\"; fi\n");
+            s = s
+                .then(super::contract::host_fetch("\"$D/key\"", sb_url(a), false))
+                .raw("if [ \"$dl\" = ok ] && [ -s \"$D/key\" ]; then echo \"got $(sha256sum <\"$D/key\" | cut -d' ' -f1)\"; grep -q 'BEGIN PGP PUBLIC KEY BLOCK' \"$D/key\" && echo armored\nelif [ \"$dl\" = ok ]; then echo 'keyerr the key downloaded is empty'; fi\n");
         }
         Observe {
             sections: vec![("look", s)],
@@ -279,6 +280,11 @@ impl Typed for Deb822Repository {
     fn finish(&self, _a: &DebArgs, _c: &DebChange, _done: &Done, r: Plan) -> Plan {
         r
     }
+}
+
+/// The `signed_by` URL.
+fn sb_url(a: &DebArgs) -> &str {
+    a.signed_by.as_deref().unwrap_or_default()
 }
 
 fn decide(a: &DebArgs, seen: &Observed) -> Result<Outcome<DebChange>, Failure> {
@@ -328,7 +334,13 @@ fn decide(a: &DebArgs, seen: &Observed) -> Result<Outcome<DebChange>, Failure> {
         if look.lines().any(|l| l == "keyfile") {
             key_file = Some(sb.clone());
         } else if a.key_url {
-            if let Some(e) = field("keyerr").first() {
+            let notool = look.lines().any(|l| l == "notool");
+            let err = field("keyerr")
+                .first()
+                .or(field("dlfail").first())
+                .copied()
+                .or(notool.then_some("the host has neither curl nor wget"));
+            if let Some(e) = err {
                 return Err(Failure::new(format!(
                     "Could not fetch signed_by key: {}",
                     e.trim()

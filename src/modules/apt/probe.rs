@@ -45,11 +45,8 @@ pub(super) fn observe_probe(req: &Request) -> Observe {
         if req.deb_is_url() {
             sections.push((
                 "debdl",
-                Script::new()
-                    .set("u", &deb)
-                    .raw("f=\"$D/drover-deb.deb\"\nif command -v curl >/dev/null 2>&1; then code=$(curl -sSL -o \"$f\" -w '%{http_code}' -- \"$u\" 2>\"$D/dl.e\"); rc=$?\n")
-                    .raw("elif command -v wget >/dev/null 2>&1; then wget -q -O \"$f\" -- \"$u\" 2>\"$D/dl.e\"; rc=$?; code=200\nelse rc=1; echo 'the host has neither curl nor wget' >\"$D/dl.e\"; fi\n")
-                    .raw("if [ \"$rc\" != 0 ]; then echo \"fail Request failed: $(head -c 300 \"$D/dl.e\" | tr '\\n' ' ')\"; elif [ \"$code\" != 200 ]; then echo \"fail HTTP Error $code\"; else echo \"path $f\"; fi\nrm -f \"$D/dl.e\"\n"),
+                crate::modules::contract::host_fetch("\"$D/drover-deb.deb\"", &deb, false)
+                    .raw("[ \"$dl\" = ok ] && echo \"path $f\"\n"),
             ));
         }
         let fields = at(Script::new())
@@ -86,7 +83,11 @@ pub(super) fn probe_from(req: &Request, seen: &Observed) -> Result<Probe, Failur
             .unwrap_or(0)
     };
     let dl = seen.section("debdl");
-    if let Some(why) = dl.lines().find_map(|l| l.strip_prefix("fail ")) {
+    let why = dl.lines().find_map(|l| match l {
+        "notool" => Some("the host has neither curl nor wget"),
+        _ => l.strip_prefix("dlfail "),
+    });
+    if let Some(why) = why {
         return Err(Failure::new(format!(
             "Failure downloading {}, {why}",
             req.deb.as_deref().unwrap_or_default()

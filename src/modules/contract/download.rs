@@ -1,6 +1,7 @@
 //! The controller's download for a look (`Observe::download`): its `curl` fetches the URL into
 //! a temp file, which goes to the host's session temp dir as `"$D/upload"` (in chunks, memory
-//! flat), and the answer's status line comes back as shell variables for the look.
+//! flat), and the answer's status line comes back as shell variables for the look. Also the
+//! host's own download of a URL (`host_fetch`), as Ansible's `fetch_file` on the target.
 
 use super::observe::Download;
 use super::Script;
@@ -74,4 +75,26 @@ pub fn fetch(ctx: &mut ModuleCtx, d: &Download) -> Result<Script> {
         .set("dl_disposition", &last("content-disposition"))
         .set("dl_err", &err)
         .set("dl_sent", if sent { "1" } else { "0" }))
+}
+
+/// The host downloads `url` into `dest` (shell text, such as `"$D/upload"`) with its `curl`,
+/// else `wget`, as Ansible's `fetch_file` (10 s): `dl` ends `ok`, `notool` (neither program:
+/// `notool` is printed) or `fail` (`dlfail MESSAGE` is printed, in `fetch_file`'s words).
+pub fn host_fetch(dest: &'static str, url: &str, insecure: bool) -> Script {
+    Script::new()
+        .set("u", url)
+        .set("insecure", if insecure { "1" } else { "0" })
+        .raw("f=")
+        .raw(dest)
+        .raw("\ndl=ok\nif command -v curl >/dev/null 2>&1; then\n")
+        .raw("set -- -sS -L -o \"$f\" -D \"$D/dl.h\" --max-time 10 -w '%{http_code}'; [ \"$insecure\" = 1 ] && set -- \"$@\" -k\n")
+        .raw("code=$(curl \"$@\" -- \"$u\" 2>\"$D/dl.e\"); rc=$?\n")
+        .raw("elif command -v wget >/dev/null 2>&1; then\n")
+        .raw("set -- -q -S -O \"$f\" --timeout=10; [ \"$insecure\" = 1 ] && set -- \"$@\" --no-check-certificate\n")
+        .raw("wget \"$@\" -- \"$u\" 2>\"$D/dl.h\"; rc=$?; code=$(awk '/^  HTTP\\//{c=$2} END{print c}' \"$D/dl.h\"); [ \"$rc\" = 8 ] && rc=0; : >\"$D/dl.e\"\n")
+        .raw("else rc=notool; fi\n")
+        .raw("if [ \"$rc\" = notool ]; then dl=notool; echo notool\n")
+        .raw("elif [ \"$rc\" != 0 ]; then dl=fail; echo \"dlfail Request failed: $(head -c 400 \"$D/dl.e\" | tr '\\n' ' ')\"\n")
+        .raw("elif [ \"$code\" != 200 ]; then dl=fail; echo \"dlfail HTTP Error $code: $(tr -d '\\r' <\"$D/dl.h\" | sed -n 's/^ *HTTP\\/[0-9.]* [0-9]* *//p' | tail -n 1)\"; fi\n")
+        .raw("rm -f \"$D/dl.h\" \"$D/dl.e\"\n")
 }

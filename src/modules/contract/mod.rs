@@ -27,6 +27,7 @@ mod script;
 #[cfg(test)]
 mod table;
 
+pub use download::host_fetch;
 pub use driver::{Acting, Done, Driven};
 pub use observe::{gather, Content, Download, Observe, Observed, Read};
 pub use script::Script;

@@ -33,20 +33,7 @@ pub(super) fn look(a: &UnArgs, downloaded: bool) -> Script {
 /// The host's `curl` (else `wget`) downloads the URL into `"$D/upload"`; `notool` when it has
 /// neither, `dlfail` with Ansible's message when the download fails.
 fn download(a: &UnArgs) -> Script {
-    Script::new()
-        .set("u", &a.src)
-        .set("insecure", if a.validate_certs { "0" } else { "1" })
-        .raw("if command -v curl >/dev/null 2>&1; then\n")
-        .raw("set -- -sS -L -o \"$D/upload\" -D \"$D/dl.h\" --max-time 10 -w '%{http_code}'; [ \"$insecure\" = 1 ] && set -- \"$@\" -k\n")
-        .raw("code=$(curl \"$@\" -- \"$u\" 2>\"$D/dl.e\"); rc=$?\n")
-        .raw("elif command -v wget >/dev/null 2>&1; then\n")
-        .raw("set -- -q -S -O \"$D/upload\" --timeout=10; [ \"$insecure\" = 1 ] && set -- \"$@\" --no-check-certificate\n")
-        .raw("wget \"$@\" -- \"$u\" 2>\"$D/dl.h\"; rc=$?; code=$(awk '/^  HTTP\\//{c=$2} END{print c}' \"$D/dl.h\"); [ \"$rc\" = 8 ] && rc=0; : >\"$D/dl.e\"\n")
-        .raw("else rc=notool; fi\n")
-        .raw("if [ \"$rc\" = notool ]; then dl=notool; echo notool\n")
-        .raw("elif [ \"$rc\" != 0 ]; then dl=fail; echo \"dlfail Request failed: $(head -c 400 \"$D/dl.e\" | tr '\\n' ' ')\"\n")
-        .raw("elif [ \"$code\" != 200 ]; then dl=fail; echo \"dlfail HTTP Error $code: $(tr -d '\\r' <\"$D/dl.h\" | sed -n 's/^ *HTTP\\/[0-9.]* [0-9]* *//p' | tail -n 1)\"; fi\n")
-        .raw("rm -f \"$D/dl.h\" \"$D/dl.e\"\n")
+    crate::modules::contract::host_fetch("\"$D/upload\"", &a.src, !a.validate_certs)
 }
 
 /// The controller's answer (`Observe::download`), read as `download`'s.
