@@ -64,6 +64,9 @@ struct Target {
     /// Runs on a systemd-booted test host (`NAME systemd` in targets.txt), as Ansible's CI
     /// runs it; else on a sysvinit one.
     systemd: bool,
+    /// Runs on a host in a network namespace of its own (`NAME netns`): the target changes
+    /// the firewall.
+    netns: bool,
 }
 
 fn read_scope() -> Vec<Target> {
@@ -74,12 +77,15 @@ fn read_scope() -> Vec<Target> {
         .map(|l| {
             let mut words = l.split_whitespace();
             let name = words.next().unwrap_or_default();
-            let systemd = words.any(|w| w == "systemd");
+            let flags: Vec<&str> = words.collect();
+            let systemd = flags.contains(&"systemd");
+            let netns = flags.contains(&"netns");
             if let Some(n) = name.strip_prefix("community.general:") {
                 return Target {
                     name: n.into(),
                     source: Source::General,
                     systemd,
+                    netns,
                 };
             }
             match name.strip_prefix("ansible.posix:") {
@@ -87,11 +93,13 @@ fn read_scope() -> Vec<Target> {
                     name: n.into(),
                     source: Source::Posix,
                     systemd,
+                    netns,
                 },
                 None => Target {
                     name: name.into(),
                     source: Source::Core,
                     systemd,
+                    netns,
                 },
             }
         })
@@ -304,7 +312,11 @@ fn run_target(srcs: &Sources, t: &Target, log_dir: &Path) -> Option<Outcome> {
     let hosts = if t.systemd {
         TestHosts::up_systemd(1, &[work.path(), src])?
     } else {
-        let hosts = TestHosts::up(1)?;
+        let hosts = if t.netns {
+            TestHosts::up_isolated()?
+        } else {
+            TestHosts::up(1)?
+        };
         hosts.share_dir(0, work.path());
         hosts.share_dir(0, src);
         hosts

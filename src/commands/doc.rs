@@ -105,6 +105,7 @@ const GROUPS: &[(&str, &[&str])] = &[
             "mount",
             "pam_limits",
             "pamd",
+            "iptables",
             "service",
             "systemd",
             "systemd_service",

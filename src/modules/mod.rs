@@ -34,6 +34,7 @@ mod hostname;
 mod include_vars;
 mod ini_file;
 mod inventory_ops;
+mod iptables;
 mod known_hosts;
 mod lineinfile;
 mod missing;
@@ -422,6 +423,7 @@ static REGISTRY: &[&dyn Module] = &[
     &contract::Driven(mount::Mount),
     &contract::Driven(deb822_repository::Deb822Repository),
     &contract::Driven(pamd::Pamd),
+    &contract::Driven(iptables::Iptables),
 ];
 
 /// All module names, for "did you mean" hints.

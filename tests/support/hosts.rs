@@ -154,6 +154,36 @@ impl TestHosts {
     /// `hosts[0].port`) and a target (host 1, in `target_netns` at `target_addr:22`) that only
     /// the jump host can reach (see `jumpnet`); or prints why it cannot and returns `None`.
     pub fn up_behind_jump() -> Option<TestHosts> {
+        let mut set = TestHosts::with_jumpnet()?;
+        let [jns, jaddr, tns, taddr] = set.net_places();
+        set.add(Some((&jns, &jaddr, free_port())));
+        set.add(Some((&tns, &taddr, 22)));
+        Some(set)
+    }
+
+    /// Brings up one host in a network namespace of its own (its firewall, routes and
+    /// per-namespace kernel settings are its own, not this machine's), reachable from here;
+    /// or prints why it cannot and returns `None`.
+    pub fn up_isolated() -> Option<TestHosts> {
+        let mut set = TestHosts::with_jumpnet()?;
+        let [ns, addr, _, _] = set.net_places();
+        set.add(Some((&ns, &addr, free_port())));
+        Some(set)
+    }
+
+    /// The jump network's namespaces and addresses: jump, its address, target, its address.
+    fn net_places(&self) -> [String; 4] {
+        let n = self.jumpnet.as_ref().expect("the jump-host network");
+        [
+            n.jump_netns.clone(),
+            n.jump_addr.clone(),
+            n.target_netns.clone(),
+            n.target_addr.clone(),
+        ]
+    }
+
+    /// A set without hosts, with the two namespaces of `testhosts.sh jumpnet-up`.
+    fn with_jumpnet() -> Option<TestHosts> {
         let mut set = TestHosts::none()?;
         let out = Command::new("bash")
             .arg(script())
@@ -168,20 +198,13 @@ impl TestHosts {
         let text = String::from_utf8_lossy(&out.stdout);
         let f: Vec<&str> = text.split_whitespace().collect();
         assert_eq!(f.len(), 5, "unexpected jumpnet-up output `{text}`");
-        let net = JumpNet {
+        set.jumpnet = Some(JumpNet {
             id: f[0].into(),
             jump_netns: f[1].into(),
             jump_addr: f[2].into(),
             target_netns: f[3].into(),
             target_addr: f[4].into(),
-        };
-        let (jump, target) = (
-            (net.jump_netns.clone(), net.jump_addr.clone()),
-            (net.target_netns.clone(), net.target_addr.clone()),
-        );
-        set.jumpnet = Some(net);
-        set.add(Some((&jump.0, &jump.1, free_port())));
-        set.add(Some((&target.0, &target.1, 22)));
+        });
         Some(set)
     }
 
@@ -395,13 +418,13 @@ impl TestHosts {
         );
     }
 
-    /// Runs a shell command inside host `i` as its processes see it: in its mount namespace
-    /// (mounts made there are not visible from outside) and root directory.
+    /// Runs a shell command inside host `i` as its processes see it: in its mount and network
+    /// namespaces (mounts made there are not visible from outside) and root directory.
     pub fn ns_sh(&self, i: usize, cmd: &str) -> (i32, String) {
         let out = Command::new("nsenter")
             .arg("-t")
             .arg(self.init_pid(i).expect("the host runs").to_string())
-            .arg("-m")
+            .args(["-m", "-n"])
             .arg("--")
             .arg("chroot")
             .arg(&self.hosts[i].root)
