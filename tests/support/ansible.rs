@@ -123,6 +123,12 @@ pub fn collections() -> Result<PathBuf, String> {
         &[
             "ansible_collections/ansible/posix/*",
             "ansible_collections/community/general/tests/integration/targets/ini_file/*",
+            "ansible_collections/community/general/tests/integration/targets/pam_limits/*",
+            "ansible_collections/community/general/tests/integration/targets/pamd/*",
+            "ansible_collections/community/general/tests/integration/targets/timezone/*",
+            "ansible_collections/community/general/tests/integration/targets/ufw/*",
+            "ansible_collections/community/general/tests/integration/targets/setup_pkg_mgr/*",
+            "ansible_collections/community/general/tests/integration/targets/setup_epel/*",
             "ansible_collections/community/general/tests/integration/targets/setup_remote_tmp_dir/*",
         ],
     )?;
