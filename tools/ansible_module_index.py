@@ -26,13 +26,18 @@ def modules_in(plugin_dir):
 
 
 def routed(runtime_file):
-    """Module names the routing file redirects (or deprecates), minus tombstones."""
+    """Module and action names the routing file redirects (or deprecates), minus tombstones:
+    a task's name resolves through both (ansible-core routes `yum` as an action to `dnf`)."""
     if not os.path.exists(runtime_file):
         return set()
     with open(runtime_file) as f:
         data = yaml.safe_load(f) or {}
-    mods = ((data.get('plugin_routing') or {}).get('modules') or {})
-    return {name for name, spec in mods.items() if not (spec or {}).get('tombstone')}
+    routing = data.get('plugin_routing') or {}
+    names = set()
+    for kind in ('modules', 'action'):
+        names |= {name for name, spec in (routing.get(kind) or {}).items()
+                  if not (spec or {}).get('tombstone')}
+    return names
 
 
 def main():

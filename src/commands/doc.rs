@@ -106,6 +106,7 @@ const GROUPS: &[(&str, &[&str])] = &[
             "pam_limits",
             "pamd",
             "iptables",
+            "ufw",
             "service",
             "systemd",
             "systemd_service",

@@ -62,6 +62,7 @@ mod tempfile;
 mod template;
 mod timezone;
 mod transfer;
+mod ufw;
 mod unarchive;
 mod uri;
 mod user;
@@ -348,8 +349,12 @@ pub fn lookup(name: &str) -> Option<&'static dyn Module> {
         .or_else(|| name.strip_prefix("ansible.legacy."))
         .or_else(|| name.strip_prefix("ansible.posix."))
         .or_else(|| {
-            name.strip_prefix("community.general.")
-                .filter(|n| matches!(*n, "ini_file" | "pam_limits" | "pamd" | "timezone"))
+            name.strip_prefix("community.general.").filter(|n| {
+                matches!(
+                    *n,
+                    "ini_file" | "pam_limits" | "pamd" | "timezone" | "ufw" | "modprobe"
+                )
+            })
         })
         .unwrap_or(name);
     // `gather_facts` as a task is the `setup` module (drover gathers one set of facts).
@@ -424,6 +429,7 @@ static REGISTRY: &[&dyn Module] = &[
     &contract::Driven(deb822_repository::Deb822Repository),
     &contract::Driven(pamd::Pamd),
     &contract::Driven(iptables::Iptables),
+    &contract::Driven(ufw::Ufw),
 ];
 
 /// All module names, for "did you mean" hints.

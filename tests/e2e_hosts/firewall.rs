@@ -81,3 +81,56 @@ fn iptables_rules_chains_and_policy_in_the_hosts_own_network() {
     assert_eq!(code, 0, "{out}");
     assert_eq!(recap_changed(&out, "h0"), Some(0), "{out}");
 }
+
+#[test]
+fn ufw_enables_with_rules_policy_and_logging_in_the_hosts_own_network() {
+    let Some(hosts) = TestHosts::up_isolated() else {
+        return;
+    };
+    let pb = hosts.dir.path().join("ufw.yml");
+    std::fs::write(
+        &pb,
+        r#"- hosts: test
+  gather_facts: false
+  tasks:
+    - community.general.ufw: {rule: allow, port: "{{ ansible_port }}", proto: tcp, comment: ssh}
+    - ufw: {state: enabled, logging: medium}
+    - ufw: {rule: deny, from_ip: 198.51.100.0/24, to_port: "25", proto: tcp}
+    # Relative to the numbered rules of an active firewall.
+    - ufw: {rule: allow, port: "80", proto: tcp, insert: 0, insert_relative_to: first-ipv4}
+    - ufw: {default: reject, direction: incoming}
+"#,
+    )
+    .unwrap();
+    let status = || hosts.ns_sh(0, "LC_ALL=C ufw status verbose").1;
+    let before = status();
+    assert!(before.contains("Status: inactive"), "{before}");
+
+    let (code, out) = play_on(&hosts, "deploy", &pb, &["-b", "--check"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap_changed(&out, "h0"), Some(5), "{out}");
+    assert_eq!(status(), before, "check mode changed ufw");
+
+    let (code, out) = play_on(&hosts, "deploy", &pb, &["-b"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap_changed(&out, "h0"), Some(5), "{out}");
+    let now = status();
+    for want in [
+        "Status: active",
+        "Logging: on (medium)",
+        "Default: reject (incoming), allow (outgoing)",
+        "25/tcp                     DENY IN     198.51.100.0/24",
+        "# ssh",
+    ] {
+        assert!(now.contains(want), "no `{want}` in:\n{now}");
+    }
+    // The rule inserted first is the first of the firewall's own chain.
+    let (_, chain) = hosts.ns_sh(0, "iptables -S ufw-user-input");
+    let first = chain.lines().find(|l| l.starts_with("-A ")).unwrap_or("");
+    assert!(first.contains("--dport 80"), "{chain}");
+    for extra in [&["-b"][..], &["-b", "--check"][..]] {
+        let (code, out) = play_on(&hosts, "deploy", &pb, extra);
+        assert_eq!(code, 0, "{out}");
+        assert_eq!(recap_changed(&out, "h0"), Some(0), "{extra:?}: {out}");
+    }
+}
