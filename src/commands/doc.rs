@@ -102,6 +102,7 @@ const GROUPS: &[(&str, &[&str])] = &[
             "hostname",
             "timezone",
             "sysctl",
+            "modprobe",
             "mount",
             "pam_limits",
             "pamd",

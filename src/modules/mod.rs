@@ -38,6 +38,7 @@ mod iptables;
 mod known_hosts;
 mod lineinfile;
 mod missing;
+mod modprobe;
 mod mount;
 mod names;
 mod package;
@@ -430,6 +431,7 @@ static REGISTRY: &[&dyn Module] = &[
     &contract::Driven(pamd::Pamd),
     &contract::Driven(iptables::Iptables),
     &contract::Driven(ufw::Ufw),
+    &contract::Driven(modprobe::Modprobe),
 ];
 
 /// All module names, for "did you mean" hints.

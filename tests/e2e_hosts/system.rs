@@ -318,3 +318,95 @@ fn pamd_edits_a_service_file() {
         assert_eq!(recap_changed(&out, "h0"), Some(0), "{extra:?}: {out}");
     }
 }
+
+/// `modprobe` with a module the kernel has (`overlay`, which the test hosts' own file systems
+/// use): nothing is loaded or unloaded, the persistent files are written and commented out.
+/// A module the kernel does not have fails with `modprobe -n`'s message, in check mode too.
+/// The test host has no kernel package: the kernel's list of built-in modules is written into
+/// it, naming `overlay` when this kernel has no loadable modules (no `/proc/modules`: then
+/// every module is built in, and overlayfs is, or no test host would run).
+#[test]
+fn modprobe_persists_a_present_module_and_its_options() {
+    let Some(hosts) = TestHosts::up(1) else {
+        return;
+    };
+    let (code, out) = hosts.ns_sh(
+        0,
+        "b=/lib/modules/$(uname -r); mkdir -p $b && : > $b/modules.builtin && { [ -r /proc/modules ] || echo kernel/fs/overlayfs/overlay.ko > $b/modules.builtin; }",
+    );
+    assert_eq!(code, 0, "{out}");
+    let pb = hosts.dir.path().join("modprobe.yml");
+    let write = |persistent: &str| {
+        std::fs::write(
+            &pb,
+            format!(
+                r#"- hosts: test
+  gather_facts: false
+  tasks:
+    - community.general.modprobe: {{name: overlay, params: "metacopy=off", persistent: {persistent}}}
+"#
+            ),
+        )
+        .unwrap()
+    };
+    let read = |p: &str| std::fs::read_to_string(hosts.path(0, p)).ok();
+    std::fs::write(
+        hosts.path(0, "/etc/modprobe.d/old.conf"),
+        "# kept\noptions overlay redirect_dir=on\n",
+    )
+    .unwrap();
+    write("present");
+    let (code, out) = play_on(&hosts, "deploy", &pb, &["-b", "--check"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap_changed(&out, "h0"), Some(1), "{out}");
+    assert_eq!(read("/etc/modules-load.d/overlay.conf"), None);
+    let (code, out) = play_on(&hosts, "deploy", &pb, &["-b"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap_changed(&out, "h0"), Some(1), "{out}");
+    assert_eq!(
+        read("/etc/modules-load.d/overlay.conf").as_deref(),
+        Some("overlay\n")
+    );
+    assert_eq!(
+        read("/etc/modprobe.d/overlay.conf").as_deref(),
+        Some("options overlay metacopy=off\n")
+    );
+    assert_eq!(
+        read("/etc/modprobe.d/old.conf").as_deref(),
+        Some("# kept\n#options overlay redirect_dir=on\n")
+    );
+    for extra in [&["-b"][..], &["-b", "--check"][..]] {
+        let (code, out) = play_on(&hosts, "deploy", &pb, extra);
+        assert_eq!(code, 0, "{out}");
+        assert_eq!(recap_changed(&out, "h0"), Some(0), "{extra:?}: {out}");
+    }
+    write("absent");
+    let (code, out) = play_on(&hosts, "deploy", &pb, &["-b"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap_changed(&out, "h0"), Some(1), "{out}");
+    assert_eq!(
+        read("/etc/modules-load.d/overlay.conf").as_deref(),
+        Some("#overlay\n")
+    );
+    assert_eq!(
+        read("/etc/modprobe.d/overlay.conf").as_deref(),
+        Some("#options overlay metacopy=off\n")
+    );
+    let (code, out) = play_on(&hosts, "deploy", &pb, &["-b", "--check"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(recap_changed(&out, "h0"), Some(0), "{out}");
+
+    std::fs::write(
+        &pb,
+        "- hosts: test\n  gather_facts: false\n  tasks:\n    - modprobe: {name: drover_no_such_module}\n",
+    )
+    .unwrap();
+    for extra in [&["-b", "--check"][..], &["-b"][..]] {
+        let (code, out) = play_on(&hosts, "deploy", &pb, extra);
+        assert_ne!(code, 0, "{out}");
+        assert!(
+            out.contains("Module drover_no_such_module not found"),
+            "{out}"
+        );
+    }
+}
