@@ -7,6 +7,9 @@
 
 mod support;
 
+#[path = "e2e_apt/keys.rs"]
+mod keys;
+
 use support::aptrepo::{self, deb_path, installed, status};
 use support::hosts::TestHosts;
 use support::{drover, recap, run, s};

@@ -581,3 +581,83 @@ fn password_ages_and_inactivity_are_set_and_kept() {
         assert_eq!(recap(&out, "h0").changed, 0, "{extra:?}: {out}");
     }
 }
+
+/// `local: true` with libuser's tools on the host (`lgroupadd`, `luseradd`, `lgroupmod`,
+/// `lchage`): a group with a gid, an account in two groups with an expiry, a group changed
+/// and one left; read back from the host's files, check mode predicting, the second run
+/// changing nothing, removal; a gid another group has is refused as Ansible's does.
+#[test]
+fn local_accounts_and_groups_use_libuser() {
+    let Some(hosts) = TestHosts::up(1) else {
+        return;
+    };
+    let pb = |groups: &str| {
+        write(
+            hosts.dir.path(),
+            "local.yml",
+            &format!(
+                r#"- hosts: test
+  gather_facts: false
+  tasks:
+    - group: {{name: lg1, gid: 3100, local: true}}
+    - group: {{name: lg2, local: true}}
+    - user: {{name: lucy, local: true, groups: [{groups}], expires: 2529881062}}
+"#
+            ),
+        )
+    };
+    let member = |g: &str| hosts.sh(0, &format!("getent group {g} | cut -d: -f4")).1;
+    let first = pb("lg1, lg2");
+    let (code, out, err) = play(&hosts, "root", &first, &["--check"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(recap(&out, "h0").changed, 3, "{out}");
+    assert_eq!(hosts.sh(0, "getent passwd lucy").0, 2);
+    let (code, out, err) = play(&hosts, "root", &first, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(recap(&out, "h0").changed, 3, "{out}");
+    assert_eq!(hosts.sh(0, "getent group lg1 | cut -d: -f3").1, "3100\n");
+    assert_eq!(
+        (member("lg1"), member("lg2")),
+        ("lucy\n".into(), "lucy\n".into())
+    );
+    // 2050-03-03: days since the epoch.
+    assert_eq!(hosts.sh(0, "getent shadow lucy | cut -d: -f8").1, "29281\n");
+    assert!(hosts.path(0, "/home/lucy").is_dir());
+    for extra in [&[][..], &["--check"][..]] {
+        let (code, out, err) = play(&hosts, "root", &first, extra);
+        assert_eq!(code, 0, "{out}{err}");
+        assert_eq!(recap(&out, "h0").changed, 0, "{extra:?}: {out}");
+    }
+    // Leaving a group: `lgroupmod -m`.
+    let second = pb("lg2");
+    let (code, out, err) = play(&hosts, "root", &second, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(recap(&out, "h0").changed, 1, "{out}");
+    assert_eq!(
+        (member("lg1"), member("lg2")),
+        ("\n".into(), "lucy\n".into())
+    );
+
+    let clash = write(
+        hosts.dir.path(),
+        "clash.yml",
+        "- hosts: test\n  gather_facts: false\n  tasks:\n    - group: {name: lg3, gid: 3100, local: true}\n",
+    );
+    let (code, out, _) = play(&hosts, "root", &clash, &["--check"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("GID '3100' already exists with group 'lg1'"),
+        "{out}"
+    );
+
+    let gone = write(
+        hosts.dir.path(),
+        "gone.yml",
+        "- hosts: test\n  gather_facts: false\n  tasks:\n    - user: {name: lucy, local: true, state: absent, remove: true}\n    - group: {name: lg1, local: true, state: absent}\n",
+    );
+    let (code, out, err) = play(&hosts, "root", &gone, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(recap(&out, "h0").changed, 2, "{out}");
+    assert_eq!(hosts.sh(0, "getent passwd lucy").0, 2);
+    assert!(!hosts.path(0, "/home/lucy").exists());
+}

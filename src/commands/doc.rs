@@ -88,6 +88,7 @@ const GROUPS: &[(&str, &[&str])] = &[
         &[
             "apt",
             "apt_repository",
+            "apt_key",
             "deb822_repository",
             "package",
             "debconf",

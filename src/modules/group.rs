@@ -63,6 +63,8 @@ pub struct GroupWant {
     pub force: bool,
     pub gid_min: Option<u32>,
     pub gid_max: Option<u32>,
+    /// `local: true`: libuser's `lgroupadd`/`lgroupmod`/`lgroupdel`, as Ansible's module.
+    pub local: bool,
 }
 
 /// The command that brings `observed` to `want`, or `None` when nothing changes.
@@ -70,7 +72,7 @@ pub fn decide(want: &GroupWant, observed: Option<&GroupEntry>) -> Option<Vec<Str
     let mut argv: Vec<String> = Vec::new();
     match (want.present, observed) {
         (true, None) => {
-            argv.push("groupadd".into());
+            argv.push(if want.local { "lgroupadd" } else { "groupadd" }.into());
             if let Some(g) = want.gid {
                 argv.extend(["-g".into(), g.to_string()]);
                 if want.non_unique {
@@ -89,13 +91,14 @@ pub fn decide(want: &GroupWant, observed: Option<&GroupEntry>) -> Option<Vec<Str
         }
         (true, Some(cur)) => {
             let g = want.gid.filter(|g| *g != cur.gid)?;
-            argv.extend(["groupmod".into(), "-g".into(), g.to_string()]);
+            let tool = if want.local { "lgroupmod" } else { "groupmod" };
+            argv.extend([tool.into(), "-g".into(), g.to_string()]);
             if want.non_unique {
                 argv.push("-o".into());
             }
         }
         (false, Some(_)) => {
-            argv.push("groupdel".into());
+            argv.push(if want.local { "lgroupdel" } else { "groupdel" }.into());
             if want.force {
                 argv.push("-f".into());
             }
@@ -118,10 +121,16 @@ fn uint(args: &Args, key: &str) -> Result<Option<u32>> {
 }
 
 fn want_from(args: &Args) -> Result<GroupWant> {
-    if args.bool_or("local", false)? {
-        return Err(fail(
-            "local: true (libuser's lgroupadd/lgroupmod) is not supported; drover manages groups with groupadd/groupmod",
-        ));
+    let local = args.bool_or("local", false)?;
+    if local {
+        for arg in ["gid_min", "gid_max"] {
+            if args.has(arg) {
+                return Err(fail(format!("'{arg}' can not be used with 'local'")));
+            }
+        }
+        if args.bool_or("force", false)? {
+            return Err(fail("force is not a valid option for local, force=True and local=True are mutually exclusive"));
+        }
     }
     let name = args.req_str("name")?;
     super::names::check_account("group", &name)?;
@@ -134,6 +143,7 @@ fn want_from(args: &Args) -> Result<GroupWant> {
         force: args.bool_or("force", false)?,
         gid_min: uint(args, "gid_min")?,
         gid_max: uint(args, "gid_max")?,
+        local,
     })
 }
 
@@ -186,8 +196,13 @@ impl Typed for Group {
     }
 
     fn observe(&self, want: &GroupWant) -> Observe {
+        let mut sections = vec![("group", lookup_script(&want.name))];
+        if let (true, Some(g)) = (want.local, want.gid) {
+            // libuser's tools take a gid another group has: Ansible's module checks first.
+            sections.push(("bygid", lookup_script(&g.to_string())));
+        }
         Observe {
-            sections: vec![("group", lookup_script(&want.name))],
+            sections,
             remember: vec![("group", "group", want.name.clone())],
             ..Observe::default()
         }
@@ -198,6 +213,20 @@ impl Typed for Group {
             Ok(c) => c,
             Err(f) => return Outcome::Fail(f),
         };
+        if let (true, Some(g)) = (want.local && want.present, want.gid) {
+            let other = seen
+                .section("bygid")
+                .lines()
+                .next()
+                .and_then(parse_group)
+                .filter(|e| e.gid == g && e.name != want.name);
+            if let Some(e) = other {
+                return Outcome::Fail(Failure::new(format!(
+                    "GID '{g}' already exists with group '{}'",
+                    e.name
+                )));
+            }
+        }
         let mut report = Plan::unchanged()
             .with_value("name", want.name.as_str())
             .with_value("state", if want.present { "present" } else { "absent" });
@@ -285,6 +314,24 @@ mod tests {
         };
         let cases: Vec<(GroupWant, Option<GroupEntry>, Option<&str>)> = vec![
             (base.clone(), None, Some("groupadd web")),
+            (
+                GroupWant {
+                    gid: Some(2000),
+                    local: true,
+                    ..base.clone()
+                },
+                None,
+                Some("lgroupadd -g 2000 web"),
+            ),
+            (
+                GroupWant {
+                    gid: Some(2000),
+                    local: true,
+                    ..base.clone()
+                },
+                Some(entry(1001)),
+                Some("lgroupmod -g 2000 web"),
+            ),
             (
                 GroupWant {
                     gid: Some(2000),

@@ -5,6 +5,7 @@
 //! its own file or directory named after it.
 
 mod apt;
+mod apt_key;
 mod apt_repository;
 mod args;
 mod assemble;
@@ -432,6 +433,7 @@ static REGISTRY: &[&dyn Module] = &[
     &contract::Driven(iptables::Iptables),
     &contract::Driven(ufw::Ufw),
     &contract::Driven(modprobe::Modprobe),
+    &contract::Driven(apt_key::AptKey),
 ];
 
 /// All module names, for "did you mean" hints.

@@ -14,6 +14,9 @@ pub struct KeyGen<'a> {
     pub passphrase: &'a str,
     /// `None`: Ansible's `ansible-generated on <hostname>`.
     pub comment: Option<&'a str>,
+    /// `force`: replace an existing key (Ansible's overwrites the private key and writes the
+    /// public one anew).
+    pub replace: bool,
 }
 
 /// What `ssh-keygen` runs in: positional arguments path, comment, passphrase, type, then
@@ -25,14 +28,38 @@ const KEYGEN: &str = "set -e; umask 077; k=$1 c=$2 p=$3 t=$4; shift 4; d=$(dirna
 /// missing key directory is made with mode 0700. Values reach the inner shell as positional
 /// arguments.
 pub fn keygen_script(k: &KeyGen) -> Script {
-    let mut s = Script::new().raw("if [ ! -f").arg(k.path).raw(" ]; then\n");
+    let mut s = if k.replace {
+        Script::new().raw("if :; then\nown=\n")
+    } else {
+        Script::new()
+            .raw("if [ ! -f")
+            .arg(k.path)
+            .raw(" ]; then\nown=\n")
+    };
     if k.uid != 0 {
+        // As the account, unless it cannot write where the key goes (a home left by an
+        // earlier account of that name, which useradd does not hand over): then as root, as
+        // Ansible's module does, and the new files are handed to the account. The account
+        // cannot plant links in a directory it cannot write.
         s = s
-            .raw("if [ \"$(id -u)\" = 0 ]; then set -- runuser -u")
-            .arg(k.user)
-            .raw(" --; else set --; fi\n");
+            .set("ku", k.user)
+            .set("kp", k.path)
+            .raw(concat!(
+                "if [ \"$(id -u)\" = 0 ]; then\n",
+                "if runuser -u \"$ku\" -- sh -c 'd=$(dirname -- \"$1\"); while [ ! -e \"$d\" ]; do d=$(dirname -- \"$d\"); done; [ -w \"$d\" ]' sh \"$kp\"; then set -- runuser -u \"$ku\" --\n",
+                "else set --; own=1; kd=$(dirname -- \"$kp\"); [ -d \"$kd\" ] || own=2; fi\n",
+                "else set --; fi\n",
+            ));
     } else {
         s = s.raw("set --\n");
+    }
+    if k.replace {
+        // Removing replaces links too: nothing is written through them.
+        s = s
+            .raw("\"$@\" rm -f --")
+            .arg(k.path)
+            .arg(&format!("{}.pub", k.path))
+            .raw("\n");
     }
     s = s.raw("\"$@\" sh -c").arg(KEYGEN).raw(" sh").arg(k.path);
     s = match k.comment {
@@ -43,7 +70,11 @@ pub fn keygen_script(k: &KeyGen) -> Script {
     if let Some(b) = k.bits {
         s = s.arg("-b").arg(&b.to_string());
     }
-    s.raw("\nfi\n")
+    s.raw(concat!(
+        "\nif [ -n \"$own\" ]; then chown -- \"$ku:\" \"$kp\" \"$kp.pub\"",
+        "; [ \"$own\" = 2 ] && chown -- \"$ku:\" \"$kd\"; :; fi\n",
+        "fi\n"
+    ))
 }
 
 /// A tool's message with the password hash of its command line (`-p HASH`) masked, should the
@@ -73,6 +104,33 @@ pub(super) fn action_steps(c: &UserChange) -> Vec<Step> {
         }
         steps.push(Step::Exec {
             script,
+            stdin: None,
+        });
+    }
+    let d = &c.decision;
+    let name = c.want.name.as_str();
+    let mut local: Vec<Vec<String>> = Vec::new();
+    if let Some(days) = d.lexpires {
+        local.push(vec![
+            "lchage".into(),
+            "-E".into(),
+            days.to_string(),
+            name.into(),
+        ]);
+    }
+    for (flag, groups) in [("-M", &d.lgroup_add), ("-m", &d.lgroup_del)] {
+        for g in groups {
+            local.push(vec![
+                "lgroupmod".into(),
+                flag.into(),
+                name.into(),
+                g.clone(),
+            ]);
+        }
+    }
+    for argv in local {
+        steps.push(Step::Exec {
+            script: Script::new().argv(argv),
             stdin: None,
         });
     }
@@ -125,6 +183,7 @@ pub(super) fn extra_steps(u: &UserArgs, c: &UserChange, pw: &Passwd) -> Vec<Step
                 bits: k.bits,
                 passphrase: &k.passphrase,
                 comment: k.comment.as_deref(),
+                replace: c.want.force,
             }),
             stdin: None,
         });
@@ -138,6 +197,13 @@ fn exec_labels(u: &UserArgs, c: &UserChange) -> Vec<String> {
     let mut labels = Vec::new();
     if let Some(Action::Add(a) | Action::Mod(a) | Action::Del(a)) = &c.decision.action {
         labels.push(a.first().cloned().unwrap_or_else(|| "command".into()));
+    }
+    let d = &c.decision;
+    if d.lexpires.is_some() {
+        labels.push("lchage".into());
+    }
+    for _ in d.lgroup_add.iter().chain(&d.lgroup_del) {
+        labels.push("lgroupmod".into());
     }
     if c.decision.chage.is_some() {
         labels.push("chage".into());
@@ -178,10 +244,9 @@ pub(super) fn finish_user(u: &UserArgs, c: &UserChange, done: &Done, mut plan: P
     };
     let obs = parse_probe(last, &c.want.name, &[]);
     if obs.passwd.is_none() {
-        let tool = if matches!(c.decision.action, Some(Action::Add(_))) {
-            "useradd"
-        } else {
-            "usermod"
+        let tool = match &c.decision.action {
+            Some(Action::Add(a) | Action::Mod(a)) => a[0].as_str(),
+            _ => "usermod",
         };
         plan.mark_failed(false);
         plan.msg = Some(format!("user {} does not exist after {tool}", c.want.name));

@@ -61,6 +61,9 @@ pub struct UserWant {
     pub ages: [Option<i64>; 3],
     /// `password_expire_account_disable` (`useradd`/`usermod -f`).
     pub inactive: Option<i64>,
+    /// `local: true`: libuser's tools (`luseradd`, `lusermod`, `luserdel`; supplementary
+    /// groups with `lgroupmod`, the expiry with `lchage`), as Ansible's module uses them.
+    pub local: bool,
 }
 
 /// The account change to make.
@@ -81,11 +84,22 @@ pub struct Decision {
     pub gen_key: bool,
     /// `chage` for the password ages that differ, after the account change.
     pub chage: Option<Vec<String>>,
+    /// `local`: `lchage -E DAYS` after the account change (-1: never).
+    pub lexpires: Option<i64>,
+    /// `local`: groups to join (`lgroupmod -M USER GROUP`) and leave (`-m`).
+    pub lgroup_add: Vec<String>,
+    pub lgroup_del: Vec<String>,
 }
 
 impl Decision {
     pub fn changed(&self) -> bool {
-        self.action.is_some() || self.create_home_dir || self.gen_key || self.chage.is_some()
+        self.action.is_some()
+            || self.create_home_dir
+            || self.gen_key
+            || self.chage.is_some()
+            || self.lexpires.is_some()
+            || !self.lgroup_add.is_empty()
+            || !self.lgroup_del.is_empty()
     }
 }
 
@@ -121,7 +135,8 @@ pub fn decide(want: &UserWant, obs: &Account, strict: bool) -> Result<Decision, 
         if !want.present {
             return Ok(d);
         }
-        let mut a: Vec<String> = vec!["useradd".into()];
+        let l = want.local;
+        let mut a: Vec<String> = vec![if l { "luseradd" } else { "useradd" }.into()];
         if let Some(u) = want.uid {
             a.extend(["-u".into(), u.to_string()]);
             if want.non_unique {
@@ -131,11 +146,16 @@ pub fn decide(want: &UserWant, obs: &Account, strict: bool) -> Result<Decision, 
         if let Some(g) = &want.group {
             a.extend(["-g".into(), g.clone()]);
         } else if obs.same_name_group {
-            // A group named like the user exists: do not let useradd try to create it.
-            a.push("-N".into());
+            // A group named like the user exists: do not let useradd try to create it
+            // (luseradd's option is `-n`).
+            a.push(if l { "-n" } else { "-N" }.into());
         }
         if let Some(gs) = want.groups.as_ref().filter(|g| !g.is_empty()) {
-            a.extend(["-G".into(), gs.join(",")]);
+            if l {
+                d.lgroup_add = gs.iter().map(|g| group_name(g)).collect();
+            } else {
+                a.extend(["-G".into(), gs.join(",")]);
+            }
         }
         if let Some(c) = &want.comment {
             a.extend(["-c".into(), c.clone()]);
@@ -147,7 +167,11 @@ pub fn decide(want: &UserWant, obs: &Account, strict: bool) -> Result<Decision, 
             a.extend(["-s".into(), s.clone()]);
         }
         if let Some(e) = want.expires {
-            a.extend(["-e".into(), expire_arg(e)]);
+            if l {
+                d.lexpires = Some(expire_days(e).unwrap_or(-1));
+            } else {
+                a.extend(["-e".into(), expire_arg(e)]);
+            }
         }
         if let Some(i) = want.inactive {
             a.extend(["-f".into(), i.to_string()]);
@@ -162,7 +186,10 @@ pub fn decide(want: &UserWant, obs: &Account, strict: bool) -> Result<Decision, 
             a.extend(["-p".into(), hash]);
         }
         if want.create_home {
-            a.push("-m".into());
+            // luseradd makes the home directory unless told not to.
+            if !l {
+                a.push("-m".into());
+            }
             if let Some(k) = &want.skeleton {
                 a.extend(["-k".into(), k.clone()]);
             }
@@ -182,8 +209,8 @@ pub fn decide(want: &UserWant, obs: &Account, strict: bool) -> Result<Decision, 
         return Ok(d);
     };
     if !want.present {
-        let mut a: Vec<String> = vec!["userdel".into()];
-        if want.force {
+        let mut a: Vec<String> = vec![if want.local { "luserdel" } else { "userdel" }.into()];
+        if want.force && !want.local {
             a.push("-f".into());
         }
         if want.remove {
@@ -203,7 +230,12 @@ pub fn decide(want: &UserWant, obs: &Account, strict: bool) -> Result<Decision, 
     if let Some(g) = &want.group {
         let same = obs.known_groups.get(g).is_some_and(|e| e.gid == cur.gid);
         if !same {
-            a.extend(["-g".into(), g.clone()]);
+            // lusermod takes the group's number.
+            let gid = match (want.local, obs.known_groups.get(g)) {
+                (true, Some(e)) => e.gid.to_string(),
+                _ => g.clone(),
+            };
+            a.extend(["-g".into(), gid]);
         }
     }
     if let Some(gs) = &want.groups {
@@ -228,7 +260,12 @@ pub fn decide(want: &UserWant, obs: &Account, strict: bool) -> Result<Decision, 
         } else {
             wanted != have
         };
-        if need {
+        if need && want.local {
+            d.lgroup_add = wanted.difference(&have).cloned().collect();
+            if !want.append {
+                d.lgroup_del = have.difference(&wanted).cloned().collect();
+            }
+        } else if need {
             if want.append {
                 a.push("-a".into());
             }
@@ -252,7 +289,11 @@ pub fn decide(want: &UserWant, obs: &Account, strict: bool) -> Result<Decision, 
         // An account without a shadow entry gets one (`usermod -e ''`), as Ansible's reads
         // its expiry as 0 then.
         if expire_days(e) != obs.expire_days || (e < 0.0 && obs.ages.is_none()) {
-            a.extend(["-e".into(), expire_arg(e)]);
+            if want.local {
+                d.lexpires = Some(expire_days(e).unwrap_or(-1));
+            } else {
+                a.extend(["-e".into(), expire_arg(e)]);
+            }
         }
     }
     // Ansible's `usermod -f` runs every time; drover only when the days differ.
@@ -283,13 +324,14 @@ pub fn decide(want: &UserWant, obs: &Account, strict: bool) -> Result<Decision, 
         }
     }
     if !a.is_empty() {
-        let mut argv: Vec<String> = vec!["usermod".into()];
+        let mut argv: Vec<String> = vec![if want.local { "lusermod" } else { "usermod" }.into()];
         argv.extend(a);
         argv.push(want.name.clone());
         d.action = Some(Action::Mod(argv));
     }
     d.create_home_dir = want.create_home && !obs.home_exists && !(moving && want.move_home);
-    d.gen_key = want.generate_ssh_key && !obs.key_exists;
+    // `force` makes a new key every run, as Ansible's module does.
+    d.gen_key = want.generate_ssh_key && (!obs.key_exists || want.force);
     d.chage = chage(want, obs.ages);
     Ok(d)
 }

@@ -75,10 +75,14 @@ fn key_file(args: &Args) -> String {
 }
 
 fn want_from(args: &Args) -> Result<UserWant> {
-    if args.bool_or("local", false)? {
-        return Err(fail(
-            "local: true (libuser's luseradd/lusermod) is not supported; drover manages accounts with useradd/usermod",
-        ));
+    let local = args.bool_or("local", false)?;
+    if local {
+        // Ansible's words: libuser's tools take no login.defs settings.
+        for arg in ["umask", "uid_min", "uid_max"] {
+            if args.has(arg) {
+                return Err(fail(format!("'{arg}' can not be used with 'local'")));
+            }
+        }
     }
     let name = args.req_str("name")?;
     super::names::check_account("user", &name)?;
@@ -156,6 +160,7 @@ fn want_from(args: &Args) -> Result<UserWant> {
             v
         },
         generate_ssh_key: args.bool_or("generate_ssh_key", false)?,
+        local,
         password_lock: match args.get("password_lock") {
             None => None,
             Some(_) => Some(args.bool_or("password_lock", false)?),
@@ -336,14 +341,18 @@ fn report(u: &UserArgs, obs: &Account) -> Plan {
     if let Some(gs) = &want.groups {
         plan = plan.with_value("groups", gs.join(","));
     }
+    let mut warnings: Vec<&str> = Vec::new();
+    if want.groups.is_none() && want.append {
+        warnings.push("'append' is set, but no 'groups' are specified. Use 'groups' for appending new groups.This will change to an error in Ansible 2.14.");
+    }
     if let Some(pw) = &want.password {
         plan = plan.with_value("password", "NOT_LOGGING_PASSWORD");
         if !looks_hashed(pw) {
-            plan = plan.with_value(
-                "warnings",
-                minijinja::Value::from(vec!["The input password appears not to have been hashed. The 'password' argument must be encrypted for this module to work properly."]),
-            );
+            warnings.push("The input password appears not to have been hashed. The 'password' argument must be encrypted for this module to work properly.");
         }
+    }
+    if !warnings.is_empty() {
+        plan = plan.with_value("warnings", minijinja::Value::from(warnings));
     }
     if let Some(k) = &u.key {
         plan = key_values(plan, obs, &k.file);

@@ -66,12 +66,10 @@ fn keygen_runs_as_the_user_with_quoted_values() {
         bits: Some(2048),
         passphrase: "it's $secret",
         comment: Some("a b"),
+        replace: false,
     });
     let text = s.text();
-    assert!(
-        text.contains("if [ \"$(id -u)\" = 0 ]; then set -- runuser -u alice --;"),
-        "{text}"
-    );
+    assert!(text.contains("set -- runuser -u \"$ku\" --\n"), "{text}");
     assert!(
         text.contains(" sh '/home/alice/.ssh/id rsa' 'a b' 'it'\\''s $secret' rsa '-b' 2048\n"),
         "{text}"
@@ -90,6 +88,7 @@ fn keygen_runs_as_the_user_with_quoted_values() {
         bits: None,
         passphrase: "",
         comment: None,
+        replace: false,
     });
     let text = root.text();
     assert!(text.contains("set --\n\"$@\" sh -c"), "{text}");
