@@ -9,6 +9,8 @@ mod support;
 
 #[path = "e2e_apt/keys.rs"]
 mod keys;
+#[path = "e2e_apt/pip.rs"]
+mod pip;
 
 use support::aptrepo::{self, deb_path, installed, status};
 use support::hosts::TestHosts;

@@ -91,6 +91,7 @@ const GROUPS: &[(&str, &[&str])] = &[
             "apt_key",
             "deb822_repository",
             "package",
+            "pip",
             "debconf",
             "dpkg_selections",
             "package_facts",

@@ -48,6 +48,7 @@ mod pam_limits;
 mod pamd;
 mod pause;
 mod ping;
+mod pip;
 mod raw;
 mod replace;
 mod script;
@@ -434,6 +435,7 @@ static REGISTRY: &[&dyn Module] = &[
     &contract::Driven(ufw::Ufw),
     &contract::Driven(modprobe::Modprobe),
     &contract::Driven(apt_key::AptKey),
+    &contract::Driven(pip::Pip),
 ];
 
 /// All module names, for "did you mean" hints.

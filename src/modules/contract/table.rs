@@ -219,6 +219,7 @@ fn run_file(path: &std::path::Path) -> usize {
             "sysctl" => run_case(&super::super::sysctl::Sysctl, case, args),
             "iptables" => run_case(&super::super::iptables::Iptables, case, args),
             "ufw" => run_case(&super::super::ufw::Ufw, case, args),
+            "pip" => run_case(&super::super::pip::Pip, case, args),
             "apt_key" => run_case(&super::super::apt_key::AptKey, case, args),
             "modprobe" => run_case(&super::super::modprobe::Modprobe, case, args),
             "async_status" => run_case(&super::super::async_status::AsyncStatus, case, args),
