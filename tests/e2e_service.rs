@@ -439,3 +439,45 @@ fn timezone_on_sysvinit_and_systemd_hosts() {
         }
     }
 }
+
+/// `reboot` on a systemd-booted host (its harness starts the container again when it
+/// reboots, as systemd-nspawn@.service does): check mode reboots nothing; a real run returns
+/// once the host is back (a new PID 1, the boot check given as `boot_time_command`, since a
+/// container shares the kernel's boot id) and a task after it runs on the new boot; a
+/// shutdown command that is nowhere fails with Ansible's message.
+#[test]
+fn reboot_waits_for_a_systemd_host_to_come_back() {
+    let Some(hosts) = TestHosts::up_systemd(1, &[]) else {
+        return;
+    };
+    let started = || {
+        let (code, out, _) = task(
+            &hosts,
+            "command: awk '{print $22}' /proc/1/stat\n      register: b\n    - copy: {dest: /root/boot, content: \"{{ b.stdout }}\"}",
+            &[],
+        );
+        assert_eq!(code, 0, "{out}");
+        std::fs::read_to_string(hosts.path(0, "/root/boot")).unwrap()
+    };
+    let first = started();
+    let pb = "- hosts: test\n  gather_facts: false\n  tasks:\n    - reboot: {boot_time_command: \"awk '{print $22}' /proc/1/stat\", reboot_timeout: 120, msg: \"drover's test\"}\n      register: r\n    - command: systemctl is-system-running --wait\n      changed_when: false\n      failed_when: false\n    - copy: {dest: /root/rebooted, content: \"{{ r.rebooted }} {{ r.elapsed is number }}\"}\n";
+    let (code, out, err) = play(&hosts, "reboot.yml", pb, &["--check"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(recap(&out, "h0").changed, 2, "{out}");
+    assert_eq!(started(), first, "check mode rebooted the host");
+    let (code, out, err) = play(&hosts, "reboot.yml", pb, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(recap(&out, "h0").changed, 2, "{out}");
+    assert_eq!(
+        std::fs::read_to_string(hosts.path(0, "/root/rebooted")).unwrap(),
+        "True True"
+    );
+    assert_ne!(started(), first, "PID 1 is the same: no reboot");
+
+    let (code, out, _) = task(&hosts, "reboot: {search_paths: [/nowhere]}", &[]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("Unable to find command \\\"shutdown\\\" in search paths: ['/nowhere']"),
+        "{out}"
+    );
+}

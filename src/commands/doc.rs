@@ -81,7 +81,13 @@ const GROUPS: &[(&str, &[&str])] = &[
     ("Downloads and archives", &["get_url", "unarchive", "uri"]),
     (
         "Waiting and jobs",
-        &["wait_for", "wait_for_connection", "async_status", "pause"],
+        &[
+            "wait_for",
+            "wait_for_connection",
+            "reboot",
+            "async_status",
+            "pause",
+        ],
     ),
     (
         "System",

@@ -14,6 +14,7 @@ mod host;
 mod loops;
 mod prompt;
 pub use prompt::check_answerable;
+mod reboot;
 mod result;
 mod run_task;
 mod tags;

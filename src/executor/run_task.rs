@@ -845,6 +845,18 @@ fn run_item(
         let (status, result, diffs, _) = plan_to_result(plan, check, diff);
         return Ok((status, result, diffs));
     }
+    // It drops the host's connection and makes new ones, as wait_for_connection.
+    if module.name() == "reboot" {
+        let plan = match &delegate {
+            None => {
+                let as_user = become_for(pc, host, task, &scope);
+                super::reboot::reboot(pc, host, task, &args, check, as_user.as_ref())?
+            }
+            Some(_) => Plan::fail("reboot with delegate_to is not implemented yet"),
+        };
+        let (status, result, diffs, _) = plan_to_result(plan, check, diff);
+        return Ok((status, result, diffs));
+    }
     if !module.controller_only() {
         match &delegate {
             None => ensure_connection(pc, host, Some(task)),

@@ -50,6 +50,7 @@ mod pause;
 mod ping;
 mod pip;
 mod raw;
+mod reboot;
 mod replace;
 mod script;
 mod sections;
@@ -414,6 +415,7 @@ static REGISTRY: &[&dyn Module] = &[
     &contract::Driven(uri::Uri),
     &contract::Driven(fetch::Fetch),
     &contract::Acting(wait_for_connection::WaitForConnection),
+    &contract::Acting(reboot::Reboot),
     &contract::Driven(assemble::Assemble),
     &contract::Driven(ini_file::IniFile),
     &contract::Driven(slurp::Slurp),

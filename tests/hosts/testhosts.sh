@@ -222,6 +222,10 @@ down() {
   name=$1
   dir="$RUN/$name"
   [ -d "$dir" ] || return 0
+  # A systemd host's restart loop first, so it starts nothing again.
+  if [ -f "$dir/loop.pid" ]; then
+    kill -KILL "$(cat "$dir/loop.pid")" 2>/dev/null || true
+  fi
   if [ -f "$dir/pid" ]; then
     pid=$(cat "$dir/pid")
     # Killing the namespace's init (unshare's forked child) ends every process inside.
@@ -287,13 +291,23 @@ up_systemd() {
   while IFS= read -r b; do [ -n "$b" ] && set -- "$@" "--bind=$b"; done <<EOF_BINDS
 ${DROVER_NSPAWN_BINDS:-}
 EOF_BINDS
-  systemd-nspawn -q -D "$r" --boot --register=no --keep-unit --machine="$name" --console=read-only "$@" \
-    >"$dir/boot.log" 2>&1 </dev/null 9>&- &
-  echo $! >"$dir/pid"
+  # A container that reboots ends systemd-nspawn with status 133: it is started again on
+  # the same root (as systemd-nspawn@.service does), so `reboot` works on these hosts.
+  # `$dir/pid` is the current systemd-nspawn; `$dir/loop.pid` the loop that restarts it.
+  (
+    while :; do
+      systemd-nspawn -q -D "$r" --boot --register=no --keep-unit --machine="$name" --console=read-only "$@" &
+      echo $! >"$dir/pid.new" && mv "$dir/pid.new" "$dir/pid"
+      rc=0; wait $! || rc=$?
+      echo "systemd-nspawn exited with $rc"
+      [ "$rc" = 133 ] || break
+    done
+  ) >"$dir/boot.log" 2>&1 </dev/null 9>&- &
+  echo $! >"$dir/loop.pid"
   i=0
   while ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
     i=$((i + 1))
-    if [ "$i" -gt 1200 ] || ! kill -0 "$(cat "$dir/pid")" 2>/dev/null; then
+    if [ "$i" -gt 1200 ] || ! kill -0 "$(cat "$dir/loop.pid")" 2>/dev/null; then
       tail -n 30 "$dir/boot.log" >&2 || true
       down "$name"; die "host $name: systemd or sshd did not start (see above)"
     fi
