@@ -481,3 +481,59 @@ fn reboot_waits_for_a_systemd_host_to_come_back() {
         "{out}"
     );
 }
+
+/// `systemd` with `scope: global` (a user unit enabled for every user, read back with
+/// `systemctl --global is-enabled`) and `scope: user` (the unit started in `deploy`'s own
+/// service manager, which lingering starts), check mode predicting and changing nothing, the
+/// second run changing nothing.
+#[test]
+fn systemd_global_and_user_scopes() {
+    let Some(hosts) = TestHosts::up_systemd(1, &[]) else {
+        return;
+    };
+    std::fs::create_dir_all(hosts.path(0, "/etc/systemd/user")).unwrap();
+    std::fs::write(
+        hosts.path(0, "/etc/systemd/user/drover-u.service"),
+        "[Unit]\nDescription=drover user unit\n[Service]\nExecStart=/bin/sleep 1000\n[Install]\nWantedBy=default.target\n",
+    )
+    .unwrap();
+    let global = "systemd: {name: drover-u.service, enabled: true, scope: global}";
+    // The link itself (its target is a path inside the host).
+    let wanted = || {
+        hosts
+            .path(0, "/etc/systemd/user/default.target.wants/drover-u.service")
+            .symlink_metadata()
+            .is_ok()
+    };
+    let (code, out, r) = task(&hosts, global, &["--check"]);
+    assert_eq!((code, r[0].changed), (0, 1), "{out}");
+    assert!(!wanted(), "check mode enabled the unit");
+    let (code, out, r) = task(&hosts, global, &[]);
+    assert_eq!((code, r[0].changed), (0, 1), "{out}");
+    assert!(wanted());
+    for extra in [&[][..], &["--check"][..]] {
+        let (code, out, r) = task(&hosts, global, extra);
+        assert_eq!((code, r[0].changed), (0, 0), "{extra:?}: {out}");
+    }
+
+    // deploy's own manager, started by lingering; the unit is enabled for it by the above.
+    let (code, out, _) = task(
+        &hosts,
+        "shell: loginctl enable-linger deploy; for i in $(seq 100); do if test -S /run/user/1000/systemd/private; then break; fi; sleep 0.1; done; test -S /run/user/1000/systemd/private",
+        &[],
+    );
+    assert_eq!(code, 0, "{out}");
+    let user =
+        "systemd: {name: drover-u.service, state: stopped, scope: user}\n      become: false";
+    let (code, out, r) = task(&hosts, user, &["--check"]);
+    assert_eq!((code, r[0].changed), (0, 1), "{out}");
+    let (code, out, r) = task(&hosts, user, &[]);
+    assert_eq!((code, r[0].changed), (0, 1), "{out}");
+    let active = "command: systemctl --user is-active drover-u.service\n      become: false\n      environment: {XDG_RUNTIME_DIR: /run/user/1000}";
+    let (code, out, _) = task(&hosts, active, &[]);
+    assert_eq!(code, 2, "the unit is still active: {out}");
+    for extra in [&[][..], &["--check"][..]] {
+        let (code, out, r) = task(&hosts, user, extra);
+        assert_eq!((code, r[0].changed), (0, 0), "{extra:?}: {out}");
+    }
+}

@@ -28,7 +28,7 @@ SUITE=bookworm
 BASE="$CACHE/base-$SUITE"
 # Written into a base's `.drover-base-ok`; a base built by an older version of this script
 # (another content) is rebuilt. Bump it whenever what `make_base` produces changes.
-BASE_FORMAT=13
+BASE_FORMAT=14
 
 die() { echo "testhosts: $*" >&2; exit 1; }
 
@@ -273,7 +273,7 @@ systemd_extra() {
 }
 
 build_base_systemd() {
-  make_base "$SBASE" .lock-systemd openssh-server,sudo,ca-certificates,systemd,systemd-sysv,dbus,procps,acl,file,cron,faketime,python3 systemd_extra
+  make_base "$SBASE" .lock-systemd openssh-server,sudo,ca-certificates,systemd,systemd-sysv,dbus,procps,acl,file,cron,faketime,python3,libpam-systemd systemd_extra
 }
 
 up_systemd() {

@@ -151,6 +151,7 @@ fn variant(args: &Args, mgr: &str) -> Result<Variant> {
         flags: Flags {
             no_block: args.bool_or("no_block", false)?,
             force: args.bool_or("force", false)?,
+            scope: systemd::Scope::System,
         },
     })
 }
@@ -227,7 +228,7 @@ impl Typed for Service {
                     effects.push((verb, if both { only_if(true, s) } else { s }));
                 }
             }
-            for (n, s) in systemd::unit_sections(&v.name) {
+            for (n, s) in systemd::unit_sections(&v.name, systemd::Scope::System) {
                 sections.push((n, if both { only_if(true, s) } else { s }));
             }
         }

@@ -7,9 +7,7 @@
 //! unit's sections, decision, steps and failure, shared with `service`), this file (the
 //! module's arguments and `daemon-reload`), `tests.rs`.
 
-use super::contract::{
-    Done, Driven, Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed,
-};
+use super::contract::{Done, Driven, Failure, Observe, Observed, Outcome, Resolve, Step, Typed};
 use super::fileops::fail;
 use super::{Args, Plan, Spec};
 use crate::vars::{map_value, VarMap};
@@ -97,13 +95,20 @@ impl Typed for Systemd {
     }
 
     fn parse(&self, args: &Args, host: &mut dyn Resolve) -> Result<SdArgs> {
-        let scope = args.choice("scope", &["system", "user", "global"], "system")?;
-        if scope != "system" {
-            return Err(fail(format!(
-                "drover's systemd module supports scope=system only, not `{scope}`"
-            )));
-        }
+        let scope = match args
+            .choice("scope", &["system", "user", "global"], "system")?
+            .as_str()
+        {
+            "user" => Scope::User,
+            "global" => Scope::Global,
+            _ => Scope::System,
+        };
         let want = want_from(args)?;
+        if scope == Scope::Global && want.state.is_some() {
+            return Err(fail(
+                "scope: global manages the unit files of all users (enabled, masked); a state needs a running service manager (scope: user or system)",
+            ));
+        }
         let reload = args.bool_or("daemon_reload", false)?;
         let reexec = args.bool_or("daemon_reexec", false)?;
         let name = args.str("name");
@@ -127,6 +132,7 @@ impl Typed for Systemd {
             flags: Flags {
                 no_block: args.bool_or("no_block", false)?,
                 force: args.bool_or("force", false)?,
+                scope,
             },
             reload,
             reexec,
@@ -139,21 +145,20 @@ impl Typed for Systemd {
     /// is read, so its state reflects edited unit files.
     fn observe(&self, a: &SdArgs) -> Observe {
         let mut effects = Vec::new();
+        let scope = a.flags.scope;
         if a.reexec {
-            effects.push((
-                "daemon-reexec",
-                Script::new().raw("systemctl daemon-reexec\n"),
-            ));
+            effects.push(("daemon-reexec", systemctl(scope).raw("daemon-reexec\n")));
         }
         if a.reload {
-            effects.push((
-                "daemon-reload",
-                Script::new().raw("systemctl daemon-reload\n"),
-            ));
+            effects.push(("daemon-reload", systemctl(scope).raw("daemon-reload\n")));
         }
         Observe {
             effects,
-            sections: a.name.as_deref().map(unit_sections).unwrap_or_default(),
+            sections: a
+                .name
+                .as_deref()
+                .map(|n| unit_sections(n, scope))
+                .unwrap_or_default(),
             ..Observe::default()
         }
     }

@@ -9,11 +9,34 @@ use crate::modules::contract::{Done, Failure, Observed, Outcome, Script, Step};
 const PROPS: &str = "Id,Names,Description,LoadState,ActiveState,SubState,UnitFileState,UnitFilePreset,MainPID,FragmentPath,NeedDaemonReload,CanReload,CanStart,CanStop";
 
 /// `systemctl` options: `--no-block` for start/stop/restart/reload, `--force` for
-/// enable/disable/mask/unmask.
+/// enable/disable/mask/unmask, and the service manager (`scope`).
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Flags {
     pub no_block: bool,
     pub force: bool,
+    pub scope: Scope,
+}
+
+/// Which service manager: the system's, the connecting user's (`--user`), or the unit files
+/// of all users (`--global`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Scope {
+    #[default]
+    System,
+    User,
+    Global,
+}
+
+/// `systemctl ` for the scope; the user's manager is found through `XDG_RUNTIME_DIR`, set as
+/// Ansible's module sets it when the session has none.
+pub(crate) fn systemctl(scope: Scope) -> Script {
+    match scope {
+        Scope::System => Script::new().raw("systemctl "),
+        Scope::User => Script::new().raw(
+            "[ -n \"${XDG_RUNTIME_DIR:-}\" ] || XDG_RUNTIME_DIR=/run/user/$(id -u); export XDG_RUNTIME_DIR\nsystemctl --user ",
+        ),
+        Scope::Global => Script::new().raw("systemctl --global "),
+    }
 }
 
 /// The verbs to run on a unit.
@@ -25,12 +48,12 @@ pub struct UnitChange {
 }
 
 /// The sections that read a unit.
-pub(crate) fn unit_sections(name: &str) -> Vec<(&'static str, Script)> {
+pub(crate) fn unit_sections(name: &str, scope: Scope) -> Vec<(&'static str, Script)> {
     vec![
         (
             "show",
-            Script::new()
-                .raw("systemctl show -p ")
+            systemctl(scope)
+                .raw("show -p ")
                 .raw(PROPS)
                 .raw(" --")
                 .arg(name)
@@ -38,8 +61,8 @@ pub(crate) fn unit_sections(name: &str) -> Vec<(&'static str, Script)> {
         ),
         (
             "is-enabled",
-            Script::new()
-                .raw("systemctl is-enabled --full --")
+            systemctl(scope)
+                .raw("is-enabled --full --")
                 .arg(name)
                 .raw(" 2>/dev/null\n"),
         ),
@@ -76,9 +99,12 @@ pub(crate) fn decide_unit(
     // systemd offline (a chroot, `SYSTEMD_OFFLINE=1`): `show` is ignored; as Ansible, the unit
     // exists if `is-enabled` names a state, enabling still works, and a wanted state is not
     // checked (with a warning).
+    // `--global` reads unit files only (`show` needs a running manager): as offline.
     let offline = st.props.is_empty()
         && !show.contains('=')
-        && (show.contains("ignoring command") || show.contains("ignoring request"));
+        && (show.contains("ignoring command")
+            || show.contains("ignoring request")
+            || flags.scope == Scope::Global);
     let mut offline_warning = None;
     let want_offline;
     let want = if offline {
@@ -165,14 +191,11 @@ pub(crate) fn unit_steps(c: &UnitChange) -> Vec<Step> {
     c.actions
         .iter()
         .map(|verb| {
+            let s = systemctl(c.flags.scope);
             let s = match *verb {
-                "start" | "stop" | "restart" | "reload" if c.flags.no_block => {
-                    Script::new().raw("systemctl --no-block ")
-                }
-                "enable" | "disable" | "mask" | "unmask" if c.flags.force => {
-                    Script::new().raw("systemctl --force ")
-                }
-                _ => Script::new().raw("systemctl "),
+                "start" | "stop" | "restart" | "reload" if c.flags.no_block => s.raw("--no-block "),
+                "enable" | "disable" | "mask" | "unmask" if c.flags.force => s.raw("--force "),
+                _ => s,
             };
             Step::Exec {
                 script: s.raw(verb).raw(" --").arg(&c.name).raw("\n"),
