@@ -64,10 +64,8 @@ impl Typed for DpkgSelections {
 
     fn decide(&self, a: &SelArgs, seen: &Observed) -> Outcome<()> {
         let text = seen.section("sel");
-        if let Some(path) = text.lines().find_map(|l| l.strip_prefix("missing ")) {
-            return Outcome::Fail(Failure::new(format!(
-                "Failed to find required executable \"dpkg\" in paths: {path}"
-            )));
+        if let Some(f) = Failure::missing_program(text, "dpkg") {
+            return Outcome::Fail(f);
         }
         if text.lines().any(|l| l == "nomatch") {
             return Outcome::Fail(Failure::new(format!(

@@ -184,10 +184,8 @@ impl Typed for Modprobe {
 fn decide(a: &ModArgs, seen: &Observed) -> Result<Outcome<ModChange>, Failure> {
     let text = seen.section("mod");
     let line = |p: &str| text.lines().find_map(|l| l.strip_prefix(p));
-    if let Some(path) = line("missing ") {
-        return Err(Failure::new(format!(
-            "Failed to find required executable \"modprobe\" in paths: {path}"
-        )));
+    if let Some(f) = Failure::missing_program(text, "modprobe") {
+        return Err(f);
     }
     let report = || {
         Plan::unchanged()

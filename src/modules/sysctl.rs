@@ -209,10 +209,8 @@ impl Typed for Sysctl {
 
 fn decide(a: &SysArgs, seen: &Observed) -> Result<Outcome<SysChange>, Failure> {
     let proc_text = seen.section("proc");
-    if let Some(path) = proc_text.lines().find_map(|l| l.strip_prefix("missing ")) {
-        return Err(Failure::new(format!(
-            "Failed to find required executable \"sysctl\" in paths: {path}"
-        )));
+    if let Some(f) = Failure::missing_program(proc_text, "sysctl") {
+        return Err(f);
     }
     let current = proc_text
         .strip_prefix("value ")

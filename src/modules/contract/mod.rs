@@ -72,6 +72,15 @@ impl Failure {
         }
     }
 
+    /// Ansible's `get_bin_path` failure, when a look printed `missing $PATH` (the shell's
+    /// `command -v PROGRAM || echo "missing $PATH"`): `program` is not on the host's PATH.
+    pub fn missing_program(look: &str, program: &str) -> Option<Failure> {
+        let path = look.lines().find_map(|l| l.strip_prefix("missing "))?;
+        Some(Failure::new(format!(
+            "Failed to find required executable \"{program}\" in paths: {path}"
+        )))
+    }
+
     pub fn with(mut self, key: &str, v: impl Into<Value>) -> Failure {
         self.values.push((key.to_string(), v.into()));
         self

@@ -48,10 +48,8 @@ fn job_line(a: &CronArgs, job: &str) -> String {
 
 pub(super) fn decide(a: &CronArgs, seen: &Observed) -> Result<Outcome<CronChange>, Failure> {
     let bin = seen.section("bin");
-    if let Some(path) = bin.lines().find_map(|l| l.strip_prefix("missing ")) {
-        return Err(Failure::new(format!(
-            "Failed to find required executable \"crontab\" in paths: {path}"
-        )));
+    if let Some(f) = Failure::missing_program(bin, "crontab") {
+        return Err(f);
     }
     let mut warnings: Vec<String> = Vec::new();
     if let Some((f, _)) = &a.cron_file {

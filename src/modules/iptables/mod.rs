@@ -361,10 +361,8 @@ fn decide(a: &IptArgs, seen: &Observed) -> Result<Outcome<Commands>, Failure> {
     let mut changed = false;
     for (version, prog) in a.versions() {
         let text = seen.section(version);
-        if let Some(path) = text.lines().find_map(|l| l.strip_prefix("missing ")) {
-            return Err(Failure::new(format!(
-                "Failed to find required executable \"{prog}\" in paths: {path}"
-            )));
+        if let Some(f) = Failure::missing_program(text, prog) {
+            return Err(f);
         }
         let look = read_look(text);
         let listing_failed = || {

@@ -202,10 +202,8 @@ impl Typed for Ufw {
     }
 }
 
-fn missing(seen: &Observed) -> Option<&str> {
-    seen.section("ufw")
-        .lines()
-        .find_map(|l| l.strip_prefix("missing "))
+fn missing(seen: &Observed) -> Option<Failure> {
+    Failure::missing_program(seen.section("ufw"), "ufw")
 }
 
 fn ipv4_re() -> regex::Regex {
@@ -281,10 +279,8 @@ fn rule_changes(a: &UfwArgs, rules: &str, dry: &str) -> Result<bool, Failure> {
 }
 
 fn decide(a: &UfwArgs, seen: &Observed) -> Result<Outcome<UfwChange>, Failure> {
-    if let Some(path) = missing(seen) {
-        return Err(Failure::new(format!(
-            "Failed to find required executable \"ufw\" in paths: {path}"
-        )));
+    if let Some(f) = missing(seen) {
+        return Err(f);
     }
     let bin = seen
         .section("ufw")
