@@ -136,6 +136,7 @@ impl Sources {
             &[
                 "test/integration/*",
                 "test/lib/ansible_test/_util/target/injector/*",
+                "test/lib/ansible_test/_data/requirements/*",
             ],
         )?;
         let pkg = ansible::collections()?;

@@ -203,7 +203,7 @@ impl Typed for WaitFor {
             .set("re", &a.regex.as_ref().map(|(r, _)| grep_pattern(r)).unwrap_or_default())
             .set("active", &a.active.join(" "))
             .set("skip", &a.exclude.join(" "))
-            .raw("s0=$(date +%s.%N); s=${s0%.*}; sleep")
+            .raw("s0=$(date +%s.%N); sleep")
             .arg(&num(a.delay))
             .raw("\nconn() { if command -v bash >/dev/null 2>&1; then timeout \"$ct\" bash -c 'exec 3<>\"/dev/tcp/$0/$1\"' \"$h\" \"$port\" 2>/dev/null; elif command -v nc >/dev/null 2>&1; then nc -z -w \"$ct\" \"$h\" \"$port\" 2>/dev/null; else return 2; fi; }\n")
             .raw("banner() { timeout \"$ct\" bash -c 'exec 3<>\"/dev/tcp/$0/$1\" && cat <&3' \"$h\" \"$port\" 2>/dev/null | grep -qP -e \"$re\"; }\n")
@@ -220,11 +220,15 @@ impl Typed for WaitFor {
             Until::PortClosed => "! conn",
             Until::Drained => "! busy",
         };
-        s = s.raw("e=$((s + t)); r=timeout\n");
+        // The end to the fraction of a second, as Ansible's `start + timeout`: whole seconds
+        // would end the wait up to a second early.
+        s = s.raw(
+            "e=$(awk -v a=\"$s0\" -v b=\"$t\" 'BEGIN { printf \"%.9f\", a + b }'); r=timeout\n",
+        );
         s = if a.until == Until::Sleep {
             s.raw("sleep \"$t\"; r=ok\n")
         } else {
-            s.raw("while [ \"$(date +%s)\" -lt \"$e\" ]; do if ")
+            s.raw("while awk -v n=\"$(date +%s.%N)\" -v e=\"$e\" 'BEGIN { exit !(n < e) }'; do if ")
                 .raw(cond)
                 .raw("; then r=ok; break; fi; sleep")
                 .arg(&num(a.sleep))
