@@ -893,3 +893,68 @@ fn template_include_and_diff_escapes() {
         "raw controls shown"
     );
 }
+
+/// What ansible-playbook says about what a run targets, and its exit codes: a `--limit` that
+/// leaves no host is an error (exit 1) after a warning per term that matches nothing; a play
+/// pattern that matches nothing is warned about and skipped; with no inventory, its warnings;
+/// a `--start-at-task` that names no task is an error before anything runs (Ansible's runs
+/// the plays and exits 0).
+#[test]
+fn unmatched_patterns_limits_and_start_at_task_are_loud() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let marker = dir.join("ran");
+    let pb = write(
+        dir,
+        "pb.yml",
+        &format!(
+            "- hosts: db\n  gather_facts: false\n  tasks:\n    - debug: msg=db\n- hosts: local\n  gather_facts: false\n  tasks:\n    - name: mark\n      file: {{path: {}, state: touch}}\n",
+            marker.display()
+        ),
+    );
+    let (code, out, err) = play(dir, &pb, &["-l", "nomatch,zz"]);
+    assert_eq!(code, 1, "{out}{err}");
+    let err = format!("{out}{err}");
+    assert!(
+        err.contains("[WARNING]: Could not match supplied host pattern, ignoring: nomatch"),
+        "{err}"
+    );
+    assert!(
+        err.contains("[WARNING]: Could not match supplied host pattern, ignoring: zz"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "Specified inventory, host pattern and/or --limit leaves us with no hosts to target."
+        ),
+        "{err}"
+    );
+    assert!(!marker.exists(), "a play ran");
+
+    let (code, out, err) = play(dir, &pb, &["--start-at-task", "nosuch"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("No matching task \"nosuch\" found. Note: --start-at-task can only follow static includes."), "{err}");
+    assert!(!marker.exists(), "a play ran");
+
+    let (code, out, err) = play(dir, &pb, &["-l", "localhost,zz", "--start-at-task", "mark"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let all = format!("{out}{err}");
+    assert!(
+        all.contains("ignoring: zz") && all.contains("ignoring: db"),
+        "{all}"
+    );
+    assert!(out.contains("skipping: no hosts matched"), "{out}");
+    assert!(marker.exists());
+
+    // No inventory at all: only the implicit localhost, and Ansible's warnings.
+    let mut cmd = drover();
+    cmd.current_dir(dir)
+        .env_remove("ANSIBLE_INVENTORY")
+        .env_remove("ANSIBLE_CONFIG")
+        .args(["play", s(&pb)]);
+    let (code, out, err) = run(&mut cmd);
+    assert_eq!(code, 0, "{out}{err}");
+    let err = format!("{out}{err}");
+    assert!(err.contains("[WARNING]: provided hosts list is empty, only localhost is available. Note that the implicit localhost does not match 'all'"), "{err}");
+    assert!(err.contains("ignoring: local"), "{err}");
+}

@@ -89,6 +89,14 @@ pub fn run_play(args: &PlayArgs) -> Result<i32> {
             input(runner.play_hosts(play))?;
         }
     }
+    targets_check(
+        &inventory,
+        &settings,
+        &args.conn.inventory,
+        &books,
+        &runner,
+        &mut reporter,
+    )?;
     let listing = args.syntax_check || args.list_hosts || args.list_tasks || args.list_tags;
     if !listing {
         for pb in &books {
@@ -202,4 +210,60 @@ pub fn run_play(args: &PlayArgs) -> Result<i32> {
     reporter.recap(&runner.recap());
     reporter.finish()?;
     Ok(exit_code(&outcome))
+}
+
+/// What ansible-playbook says before running about what the run targets: an empty inventory
+/// (warnings), host patterns and `--limit` terms that match nothing (warnings), a `--limit`
+/// that leaves no host (an error, exit 1), and (better than Ansible, which runs and then
+/// says so with exit 0) a `--start-at-task` that names no task (an error, exit 1).
+fn targets_check(
+    inventory: &crate::inventory::Inventory,
+    settings: &crate::settings::Settings,
+    sources: &[String],
+    books: &[crate::playbook::Playbook],
+    runner: &Runner,
+    reporter: &mut dyn crate::output::Reporter,
+) -> Result<()> {
+    let empty = inventory.group_hosts("all").is_empty();
+    if empty {
+        if sources.is_empty() {
+            reporter.warning("No inventory was parsed, only implicit localhost is available");
+        }
+        reporter.warning("provided hosts list is empty, only localhost is available. Note that the implicit localhost does not match 'all'");
+    }
+    if let Some(limit) = &settings.limit {
+        for term in inventory.unmatched_terms(limit) {
+            reporter.warning(&format!(
+                "Could not match supplied host pattern, ignoring: {term}"
+            ));
+        }
+        let all = inventory
+            .group_hosts("all")
+            .iter()
+            .map(|h| h.to_string())
+            .collect();
+        if !empty && input(inventory.apply_limit(all, limit))?.is_empty() {
+            anyhow::bail!("Specified inventory, host pattern and/or --limit leaves us with no hosts to target.");
+        }
+    }
+    for pb in books {
+        for play in &pb.plays {
+            let pattern = input(runner.play_pattern(play))?;
+            for term in inventory.unmatched_terms(&pattern) {
+                reporter.warning(&format!(
+                    "Could not match supplied host pattern, ignoring: {term}"
+                ));
+            }
+        }
+    }
+    if let Some(wanted) = &settings.start_at_task {
+        let found = books
+            .iter()
+            .flat_map(|pb| &pb.plays)
+            .any(|play| crate::executor::play_starts_at(play, wanted));
+        if !found {
+            anyhow::bail!("No matching task \"{wanted}\" found. Note: --start-at-task can only follow static includes.");
+        }
+    }
+    Ok(())
 }

@@ -50,6 +50,23 @@ pub fn task_title(t: &Task) -> String {
     format!("{role}{name}")
 }
 
+/// Whether `--start-at-task NAME` names this task: its title, or its name without the role.
+pub fn starts_at(task: &Task, wanted: &str) -> bool {
+    let title = task_title(task);
+    let bare = title.split_once(" : ").map(|(_, n)| n).unwrap_or(&title);
+    title == wanted || bare == wanted
+}
+
+/// Whether some task a play runs (blocks and static imports included, handlers not) is the
+/// one `--start-at-task` names.
+pub fn play_starts_at(play: &Play, wanted: &str) -> bool {
+    let mut tasks = Vec::new();
+    for t in play.sections.iter().flatten() {
+        t.flatten(&mut tasks);
+    }
+    tasks.iter().any(|t| starts_at(t, wanted))
+}
+
 use crate::inventory::Inventory;
 use crate::output::{Counts, Reporter};
 use crate::playbook::{BatchSize, Play, Playbook, Task, TaskKind};
@@ -278,19 +295,7 @@ impl<'a> Runner<'a> {
 
     /// The play's hosts after `--limit`, in inventory order.
     pub fn play_hosts(&self, play: &Play) -> Result<Vec<String>> {
-        let scope = crate::vars::Scope::new(vec![crate::vars::Layer::templated(Arc::new(
-            self.settings.extra_vars.clone(),
-        ))])
-        .into_value();
-        let pattern = play.hosts.render(&scope, &self.omit)?;
-        let pattern = match pattern.kind() {
-            minijinja::value::ValueKind::Seq => pattern
-                .try_iter()?
-                .map(|v| v.to_string())
-                .collect::<Vec<_>>()
-                .join(","),
-            _ => pattern.to_string(),
-        };
+        let pattern = self.play_pattern(play)?;
         let hosts = self
             .inventory
             .resolve_pattern(&pattern)
@@ -299,6 +304,23 @@ impl<'a> Runner<'a> {
             Some(limit) => self.inventory.apply_limit(hosts, limit),
             None => Ok(hosts),
         }
+    }
+
+    /// The play's host pattern, rendered with `-e` (a list joined with commas).
+    pub fn play_pattern(&self, play: &Play) -> Result<String> {
+        let scope = crate::vars::Scope::new(vec![crate::vars::Layer::templated(Arc::new(
+            self.settings.extra_vars.clone(),
+        ))])
+        .into_value();
+        let pattern = play.hosts.render(&scope, &self.omit)?;
+        Ok(match pattern.kind() {
+            minijinja::value::ValueKind::Seq => pattern
+                .try_iter()?
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+            _ => pattern.to_string(),
+        })
     }
 
     /// The play's `strategy`, `serial` and `max_fail_percentage`: literal, or templates
@@ -934,9 +956,7 @@ impl<'a> Runner<'a> {
                 TaskKind::Module(_) => {}
             }
             if let Some(wanted) = &self.start_at {
-                let title = task_title(task);
-                let bare = title.split_once(" : ").map(|(_, n)| n).unwrap_or(&title);
-                if title != *wanted && bare != wanted {
+                if !starts_at(task, wanted) {
                     continue;
                 }
                 self.start_at = None;

@@ -240,6 +240,33 @@ impl Inventory {
         v
     }
 
+    /// The terms of `pattern` that name no group and match no host (Ansible's "Could not
+    /// match supplied host pattern, ignoring: TERM"), without their `&`/`!` prefix; `@file`
+    /// terms and terms with syntax errors (reported elsewhere) are left out.
+    pub fn unmatched_terms(&self, pattern: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for term in split_host_pattern(pattern) {
+            let bare = term.strip_prefix(['&', '!']).unwrap_or(&term);
+            if bare.is_empty() || bare == "all" || bare.starts_with('@') {
+                continue;
+            }
+            let Ok((expr, _)) = split_subscript(bare) else {
+                continue;
+            };
+            let Ok(matcher) = Matcher::new(expr) else {
+                continue;
+            };
+            let group = self.groups.keys().any(|g| matcher.is_match(g));
+            let found = group
+                || self.hosts.contains_key(expr)
+                || self.enumerate_matches(expr).is_ok_and(|h| !h.is_empty());
+            if !found {
+                out.push(bare.to_string());
+            }
+        }
+        out
+    }
+
     /// One term without its `&`/`!` prefix: groups and hosts it matches, then its subscript.
     fn match_term(&self, term: &str) -> Result<Vec<String>> {
         let bare = term.strip_prefix(['&', '!']).unwrap_or(term);
