@@ -829,3 +829,70 @@ fn in_place_edits_return_their_diff_outside_diff_mode() {
         serde_json::from_str(&want.replace("DIR", &d.path().display().to_string())).unwrap();
     assert_eq!(got, want);
 }
+
+/// The virtualization facts, beside ansible-core 2.19's `setup` on the same machine (the
+/// local connection): type, role and the guest and host technologies, key for key.
+#[test]
+fn virtualization_facts_are_ansibles() {
+    let venv = match support::ansible::venv() {
+        Ok(v) => v,
+        Err(why) => {
+            support::skip(&format!("ansible-core is not available: {why}"));
+            return;
+        }
+    };
+    let keys = [
+        "ansible_virtualization_type",
+        "ansible_virtualization_role",
+        "ansible_virtualization_tech_guest",
+        "ansible_virtualization_tech_host",
+    ];
+    // `host | SUCCESS => {...}`: the JSON after the arrow.
+    let json = |out: &str| -> serde_json::Value {
+        let start = out.find("=> {").map(|i| i + 3).expect("a result");
+        serde_json::from_str(&out[start..]).expect("the result's JSON")
+    };
+    let mut cmd = support::ansible::command("ansible").unwrap();
+    cmd.env("ANSIBLE_PYTHON_INTERPRETER", venv.join("bin/python"))
+        .args([
+            "localhost",
+            "-i",
+            "localhost,",
+            "-c",
+            "local",
+            "-m",
+            "setup",
+        ])
+        .args(["-a", "filter=ansible_virtualization_*"]);
+    let (code, out, err) = run(&mut cmd);
+    assert_eq!(code, 0, "{out}{err}");
+    let theirs = json(&out)["ansible_facts"].clone();
+    let mut cmd = drover();
+    cmd.args([
+        "run",
+        "-i",
+        "localhost,",
+        "-c",
+        "local",
+        "localhost",
+        "-m",
+        "setup",
+    ]);
+    let (code, out, err) = run(&mut cmd);
+    assert_eq!(code, 0, "{out}{err}");
+    let ours = json(&out)["ansible_facts"].clone();
+    let sorted = |v: &serde_json::Value| -> serde_json::Value {
+        match v.as_array() {
+            Some(a) => {
+                let mut a = a.clone();
+                a.sort_by_key(|x| x.to_string());
+                serde_json::Value::Array(a)
+            }
+            None => v.clone(),
+        }
+    };
+    for k in keys {
+        let bare = k.trim_start_matches("ansible_");
+        assert_eq!(sorted(&ours[bare]), sorted(&theirs[k]), "{k}");
+    }
+}

@@ -64,6 +64,7 @@ pub fn parse_facts(lines: &dyn Fn(&str) -> Vec<String>) -> VarMap {
     let get = |k: &str| lines(k);
     let first = |k: &str| get(k).first().map(|x| x.to_string()).unwrap_or_default();
     let mut f = VarMap::new();
+    super::virtual_facts::virtual_facts(&get("virt"), &mut f);
     let uname: Vec<String> = first("uname")
         .split_whitespace()
         .map(str::to_string)

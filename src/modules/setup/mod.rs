@@ -70,13 +70,14 @@ impl Typed for Setup {
     /// One section per line of `SCRIPT` (`echo @NAME; command`); the identity and umask it
     /// reads are kept in the connection's memo for the file modules.
     fn observe(&self, _a: &()) -> Observe {
-        let sections = SCRIPT
+        let mut sections: Vec<(&'static str, Script)> = SCRIPT
             .lines()
             .filter_map(|l| {
                 let (name, cmd) = l.strip_prefix("echo @")?.split_once("; ")?;
                 Some((name, Script::new().raw(cmd).raw("\n")))
             })
             .collect();
+        sections.push(("virt", Script::new().raw(virtual_facts::PROBE).raw("\n")));
         Observe {
             sections,
             remember_identity: true,
@@ -106,5 +107,6 @@ impl Typed for Setup {
 }
 
 mod facts;
+mod virtual_facts;
 
 pub use facts::*;
