@@ -43,8 +43,12 @@ pub enum Command {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
     },
-    /// Print the manual page (roff), generated from these options: `drover man | man -l -`.
-    Man,
+    /// Print a manual page (roff), generated from these options: `drover man | man -l -` for
+    /// drover's, `drover man play` for a subcommand's.
+    Man {
+        /// The subcommand whose page to print (play, inventory, run, vault, doc, completions).
+        subcommand: Option<String>,
+    },
 }
 
 /// `drover doc`.

@@ -23,16 +23,11 @@ fn main() -> ExitCode {
         Command::Doc(a) => run_doc(a),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(*shell, &mut cmd, "drover", &mut std::io::stdout());
-            Ok(0)
+            let mut text = Vec::new();
+            clap_complete::generate(*shell, &mut cmd, "drover", &mut text);
+            print_quietly(&text)
         }
-        Command::Man => {
-            let cmd = <Cli as clap::CommandFactory>::command();
-            clap_mangen::Man::new(cmd)
-                .render(&mut std::io::stdout())
-                .map(|_| 0)
-                .map_err(anyhow::Error::from)
-        }
+        Command::Man { subcommand } => man_page(subcommand.as_deref()),
     };
     match result {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
@@ -42,6 +37,41 @@ fn main() -> ExitCode {
             ExitCode::from(if input { 5 } else { 1 })
         }
     }
+}
+
+/// Writes `text` to standard output; a reader that stops early (`| head`) ends it quietly.
+fn print_quietly(text: &[u8]) -> anyhow::Result<i32> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(0),
+    }
+}
+
+/// `drover man [SUBCOMMAND]`: the page of drover or of one subcommand (`drover-play`).
+fn man_page(subcommand: Option<&str>) -> anyhow::Result<i32> {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    cmd.build();
+    let page = match subcommand {
+        None => cmd,
+        Some(name) => {
+            let Some(sub) = cmd.find_subcommand(name).cloned() else {
+                let names: Vec<String> = cmd
+                    .get_subcommands()
+                    .map(|c| c.get_name().to_string())
+                    .collect();
+                anyhow::bail!(
+                    "no subcommand `{name}`\nhint: pages exist for {}",
+                    names.join(", ")
+                );
+            };
+            sub.name(Box::leak(format!("drover-{name}").into_boxed_str()) as &str)
+        }
+    };
+    let mut text = Vec::new();
+    clap_mangen::Man::new(page).render(&mut text)?;
+    print_quietly(&text)
 }
 
 /// `error: …` then `Caused by:` lines; a `hint:` stays on its own line.

@@ -102,4 +102,30 @@ fn completions_and_man_page_come_from_the_cli_definition() {
         &out[..80.min(out.len())]
     );
     assert!(out.contains(".TH drover"), "{out}");
+    // A page per subcommand, with that subcommand's options.
+    let (code, out, _) = run(drover().args(["man", "play"]));
+    assert_eq!(code, 0);
+    assert!(out.contains(".TH drover-play"), "{out}");
+    assert!(out.contains("start\\-at\\-task"), "{out}");
+    let (code, _, err) = run(drover().args(["man", "nope"]));
+    assert_eq!(code, 1);
+    assert!(err.contains("no subcommand `nope`"), "{err}");
+    // A reader that is gone (`| head -n 1` after its line) ends the output quietly: here the
+    // pipe's reading end is closed before drover writes at all.
+    for args in [
+        &["man"][..],
+        &["man", "play"][..],
+        &["completions", "bash"][..],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = drover()
+            .args(args)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {:?}", out.status);
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{args:?}");
+    }
 }
