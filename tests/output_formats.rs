@@ -546,3 +546,37 @@ fn adhoc_run_json_and_junit() {
         "web1 | CHANGED | rc=0 >>\nweb2 | CHANGED | rc=0 >>\n"
     );
 }
+
+/// `debug: var=x` carries the variable's value in `--output json` (under `result`, by the
+/// variable's name, as Ansible's json callback has it), and the event still matches the
+/// schema; a censored result carries none.
+#[test]
+fn debug_var_values_are_in_the_json_events() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write(
+        dir,
+        "hosts.ini",
+        "[local]\nlocalhost ansible_connection=local\n",
+    );
+    let pb = write(
+        dir,
+        "pb.yml",
+        "- hosts: local\n  gather_facts: false\n  vars: {x: {a: [1, two]}}\n  tasks:\n    - debug: var=x\n    - debug: var=x\n      no_log: true\n",
+    );
+    let mut cmd = drover();
+    cmd.current_dir(dir)
+        .args(["play", "-i", "hosts.ini", s(&pb), "--output", "json"]);
+    let (code, out, err) = run(&mut cmd);
+    assert_eq!(code, 0, "{out}{err}");
+    let results: Vec<Value> = events(&out)
+        .into_iter()
+        .filter(|e| e["event"] == "host_result")
+        .collect();
+    assert_eq!(results.len(), 2, "{out}");
+    assert_eq!(
+        results[0]["result"]["x"],
+        serde_json::json!({"a": [1, "two"]})
+    );
+    assert!(results[1].get("result").is_none(), "{}", results[1]);
+}

@@ -1744,15 +1744,19 @@ impl<'a> Runner<'a> {
     /// Final counters per host that took part, in first-seen order.
     /// Hosts that never got a result (e.g. batches a failed canary stopped) are left out, as
     /// in Ansible's recap.
+    /// The hosts that did anything, sorted by name as Ansible's recap is.
     pub fn recap(&self) -> Vec<(String, Stats)> {
-        self.hosts
+        let mut recap: Vec<(String, Stats)> = self
+            .hosts
             .iter()
             .filter(|h| {
                 let s = &h.stats;
                 s.ok + s.changed + s.unreachable + s.failed + s.skipped + s.rescued + s.ignored > 0
             })
             .map(|h| (h.name.clone(), h.stats.clone()))
-            .collect()
+            .collect();
+        recap.sort_by(|a, b| a.0.cmp(&b.0));
+        recap
     }
 }
 

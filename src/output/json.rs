@@ -76,6 +76,10 @@ pub fn host_result_fields(r: &HostResult, task: &str) -> Value {
     }
     v["msg"] = json!(r.msg);
     v["diff"] = json!(DiffSummary::of(r));
+    // The values a result shows (`debug`'s `var`, `assert`'s), as the human output prints them.
+    if r.show {
+        v["result"] = serde_json::to_value(&r.result).unwrap_or(Value::Null);
+    }
     // What a command said, when the module ran one (`command`, `shell`, `drover run`).
     for key in ["rc", "stdout", "stderr"] {
         if let Ok(x) = r.result.get_attr(key) {
