@@ -108,6 +108,40 @@ pub enum VaultCommand {
     /// Encrypt a string and print it as a `!vault |` YAML value.
     #[command(name = "encrypt_string", visible_alias = "encrypt-string")]
     EncryptString(VaultStringArgs),
+    /// Create an encrypted file, written in an editor ($EDITOR, else vi).
+    Create(VaultEditArgs),
+    /// Edit an encrypted file in an editor; it is encrypted again (with the same vault id)
+    /// when it changed.
+    Edit(VaultEditArgs),
+    /// Encrypt files again with a new password (or vault id).
+    Rekey(VaultRekeyArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct VaultEditArgs {
+    #[command(flatten)]
+    pub secrets: VaultSecretArgs,
+    #[command(flatten)]
+    pub encrypt: VaultEncryptArgs,
+    /// The file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct VaultRekeyArgs {
+    #[command(flatten)]
+    pub secrets: VaultSecretArgs,
+    /// The new password's file (an executable file is run).
+    #[arg(long = "new-vault-password-file", value_name = "FILE")]
+    pub new_vault_password_file: Option<PathBuf>,
+    /// The new vault id: LABEL@SOURCE, or a label (its password from
+    /// --new-vault-password-file or asked).
+    #[arg(long = "new-vault-id", value_name = "LABEL@SOURCE")]
+    pub new_vault_id: Option<String>,
+    /// Files to encrypt again in place.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
 }
 
 /// Options of `drover vault` subcommands that encrypt: which secret to encrypt with.

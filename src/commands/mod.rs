@@ -7,6 +7,7 @@ mod doc;
 mod inventory;
 mod play;
 mod vault;
+mod vault_edit;
 
 pub use adhoc::run_adhoc;
 pub use common::{exit_code, InputError};

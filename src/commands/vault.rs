@@ -1,5 +1,6 @@
 //! `drover vault encrypt|decrypt|view|encrypt_string`: ansible-vault's file and string
-//! commands, reading and writing exactly ansible-vault's format.
+//! commands, reading and writing exactly ansible-vault's format (`create`, `edit` and `rekey`
+//! are in `vault_edit.rs`).
 
 use super::common::input;
 use crate::cli::{VaultCommand, VaultEncryptArgs, VaultSecretArgs};
@@ -78,6 +79,9 @@ fn run(cmd: &VaultCommand) -> Result<()> {
             eprintln!("Encryption successful");
             Ok(())
         }
+        VaultCommand::Create(a) => super::vault_edit::create(a),
+        VaultCommand::Edit(a) => super::vault_edit::edit(a),
+        VaultCommand::Rekey(a) => super::vault_edit::rekey(a),
     }
 }
 
@@ -103,7 +107,7 @@ fn decrypt(secrets: &[Secret], data: &[u8], name: &str) -> Result<Vec<u8>> {
 }
 
 /// The secrets to decrypt with; asks on the terminal when none is given, as ansible-vault.
-fn decrypt_secrets(args: &VaultSecretArgs) -> Result<Vec<Secret>> {
+pub(super) fn decrypt_secrets(args: &VaultSecretArgs) -> Result<Vec<Secret>> {
     let mut opts = args.options();
     if opts.vault_ids.is_empty()
         && opts.password_files.is_empty()
@@ -117,7 +121,7 @@ fn decrypt_secrets(args: &VaultSecretArgs) -> Result<Vec<Secret>> {
 
 /// The one secret to encrypt with: `--encrypt-vault-id`'s, the only one given, or a new
 /// password asked twice on the terminal.
-fn encrypt_secret(args: &VaultSecretArgs, enc: &VaultEncryptArgs) -> Result<Secret> {
+pub(super) fn encrypt_secret(args: &VaultSecretArgs, enc: &VaultEncryptArgs) -> Result<Secret> {
     let secrets = vault::load_secrets(&args.options())?;
     if let Some(id) = &enc.encrypt_vault_id {
         return secrets.into_iter().find(|s| &s.id == id).ok_or_else(|| {
@@ -191,7 +195,7 @@ fn read_stdin() -> Result<String> {
 
 /// Writes through a temporary file renamed over the target, so a failure leaves the old
 /// content; a new file is private (0600), an existing one keeps its mode.
-fn write_output(path: &Path, data: &[u8]) -> Result<()> {
+pub(super) fn write_output(path: &Path, data: &[u8]) -> Result<()> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     if path.as_os_str() == "-" {
         let mut out = std::io::stdout().lock();

@@ -72,6 +72,39 @@ pub fn load_secrets(opts: &SecretOptions) -> Result<Vec<Secret>> {
     Ok(out)
 }
 
+/// The one new secret of `rekey`: `--new-vault-id` (`LABEL@SOURCE`, or a label whose password
+/// is `--new-vault-password-file` or asked) or `--new-vault-password-file`; `None` when neither
+/// is given. The environment's vault settings do not count.
+pub fn load_new_secret(
+    vault_id: Option<&str>,
+    password_file: Option<&Path>,
+) -> Result<Option<Secret>> {
+    let file = password_file.map(|f| f.to_string_lossy().into_owned());
+    let (id, source) = match (vault_id, file) {
+        (Some(v), _) if v.contains('@') => split_slug(v),
+        (Some(v), f) => (v.to_string(), f.unwrap_or_else(|| "prompt".into())),
+        (None, Some(f)) => (DEFAULT_ID.to_string(), f),
+        (None, None) => return Ok(None),
+    };
+    let password = if source == "prompt" {
+        let pw = prompt_password("New Vault password: ")?;
+        if prompt_password("Confirm New Vault password: ")? != pw {
+            bail!("Passwords do not match");
+        }
+        pw
+    } else {
+        read_source(Path::new(&source), &id)?
+    };
+    if password.is_empty() {
+        bail!("Invalid vault password was provided from {source} (it is empty)");
+    }
+    Ok(Some(Secret {
+        id,
+        password,
+        source,
+    }))
+}
+
 /// `label@source` → (label, source); a bare source gets the `default` label.
 fn split_slug(raw: &str) -> (String, String) {
     match raw.split_once('@') {
