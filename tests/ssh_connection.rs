@@ -302,3 +302,45 @@ fn become_root_via_sudo() {
     let opened = sshd.channel_opens();
     assert!((1..=3).contains(&opened), "{opened}: {}", sshd.log());
 }
+
+/// `-vvv` says how each host is reached (user, address, port, identity files, host key
+/// policy, known hosts) as Ansible's `ESTABLISH SSH CONNECTION` lines; `-vvvv` shows every
+/// command sent (secrets masked as in results), a `no_log` task's hidden.
+#[test]
+fn verbose_levels_show_the_connection_and_the_commands() {
+    let sshd = sshd_or_skip!();
+    let tmp = tempfile::tempdir().unwrap();
+    let kh = sshd.known_hosts_with_host_key();
+    let inv = sshd.inventory("");
+    let pb = write(
+        tmp.path(),
+        "pb.yml",
+        "- hosts: target\n  gather_facts: false\n  tasks:\n    - command: echo visible-marker\n    - command: echo hidden-marker\n      no_log: true\n",
+    );
+    let (code, out, err) = play(&inv, &pb, &["--known-hosts", s(&kh), "-vvv"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let user = sshd.user();
+    assert!(
+        err.contains(&format!(
+            "<target> ESTABLISH SSH CONNECTION FOR USER: {user}"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("<target> SSH: {user}@127.0.0.1:")),
+        "{err}"
+    );
+    assert!(err.contains(&format!("against {}", kh.display())), "{err}");
+    assert!(!err.contains("EXEC"), "-vvv shows no commands: {err}");
+    let (code, out, err) = play(&inv, &pb, &["--known-hosts", s(&kh), "-vvvv"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        err.contains("<target> EXEC:\n") && err.contains("echo visible-marker"),
+        "{err}"
+    );
+    assert!(
+        err.contains("<target> EXEC: the command is hidden (no_log)"),
+        "{err}"
+    );
+    assert!(!err.contains("hidden-marker"), "{err}");
+}

@@ -139,10 +139,59 @@ fn ensure_connection(pc: &PlayCtx, host: &mut HostState, task: Option<&Task>) ->
     });
     if host.conn.is_none() || !same {
         host.conn = None;
+        if pc.settings.verbosity >= 3 {
+            eprintln!("{}", describe_connection(&spec));
+        }
         host.conn = Some(connection::connect(&spec)?);
         host.conn_spec = Some(spec);
     }
     Ok(())
+}
+
+/// `-vvv`: how a host is reached, as Ansible's `ESTABLISH ... CONNECTION FOR USER` lines.
+fn describe_connection(spec: &connection::ConnSpec) -> String {
+    let user = spec.user.clone().unwrap_or_else(connection::current_user);
+    let name = &spec.name;
+    match spec.transport.as_str() {
+        "local" | "chroot" | "community.general.chroot" => format!(
+            "<{name}> ESTABLISH {} CONNECTION FOR USER: {user}",
+            spec.transport
+                .rsplit('.')
+                .next()
+                .unwrap_or("local")
+                .to_uppercase()
+        ),
+        _ => {
+            let keys: Vec<String> = spec
+                .private_keys
+                .iter()
+                .map(|k| k.display().to_string())
+                .collect();
+            let jumps: Vec<String> = spec
+                .jumps
+                .iter()
+                .map(|j| {
+                    format!(
+                        "{}@{}:{}",
+                        j.user.as_deref().unwrap_or(&user),
+                        j.address,
+                        j.port
+                    )
+                })
+                .collect();
+            format!(
+                "<{name}> ESTABLISH SSH CONNECTION FOR USER: {user}\n<{name}> SSH: {user}@{}:{}, identity files [{}], host key checking {:?} against {}, connect timeout {}s{}{}",
+                spec.address,
+                spec.port,
+                keys.join(", "),
+                spec.host_key_policy,
+                spec.known_hosts.display(),
+                spec.connect_timeout.as_secs(),
+                if spec.password.is_some() { ", password authentication" } else { "" },
+                if jumps.is_empty() { String::new() } else { format!(", through {}", jumps.join(" -> ")) },
+            )
+        }
+    }
 }
 
 /// Opens (once) the connection to a `delegate_to` target: an inventory host with its own
@@ -253,6 +302,7 @@ pub fn gather_facts(pc: &PlayCtx, host: &mut HostState, task: Option<&Task>) -> 
         check_changed: false,
         background: None,
         task_name: "",
+        no_log: pc.settings.no_log,
     };
     let plan = module.run(&mut mctx, &Args::default(), false)?;
     if let Some(f) = plan.facts {
@@ -899,6 +949,7 @@ fn run_item(
                 check_changed,
                 background: task.async_poll.filter(|(secs, _)| *secs > 0),
                 task_name: &task_name,
+                no_log: task.no_log || pc.settings.no_log,
             };
             let planned = run_module(module, &mut mctx, &args, check);
             if let Some(c) = mctx.conn.as_deref_mut() {
@@ -908,7 +959,11 @@ fn run_item(
         };
         let (mut status, mut result, diffs, facts) = plan_to_result(plan, check, diff);
         // At -vvv a module's result shows the arguments it ran with, as Ansible's does.
-        if pc.settings.verbosity >= 3 && !module.controller_only() && !task.no_log {
+        if pc.settings.verbosity >= 3
+            && !module.controller_only()
+            && !task.no_log
+            && !pc.settings.no_log
+        {
             // Secrets are masked as Ansible masks its modules' `no_log` arguments.
             let module_args = crate::vars::map_value(args.map.iter().map(|(k, v)| {
                 let secret = k == "content"

@@ -285,6 +285,8 @@ pub struct ModuleCtx<'a> {
     pub background: Option<(u64, u64)>,
     /// The task's name as its banner shows it (only `pause` asks for it).
     pub task_name: &'a str,
+    /// The task has `no_log`: at `-vvvv` its commands are not shown.
+    pub no_log: bool,
 }
 
 impl ModuleCtx<'_> {
@@ -296,6 +298,22 @@ impl ModuleCtx<'_> {
     /// Runs a command line with data on its stdin.
     pub fn run_with_stdin(&mut self, cmd: &str, stdin: Option<&[u8]>) -> Result<Output> {
         let as_user = self.as_user;
+        // `-vvvv`: each command sent, as Ansible's `EXEC` lines (vault values and the
+        // scripts' secrets masked; none for a `no_log` task).
+        if self.verbosity >= 4 {
+            let who = as_user.map_or(String::new(), |b| {
+                format!(" (as {} via {})", b.user, if b.su { "su" } else { "sudo" })
+            });
+            if self.no_log {
+                eprintln!("<{}> EXEC{who}: the command is hidden (no_log)", self.host);
+            } else {
+                eprintln!(
+                    "<{}> EXEC{who}:\n{}",
+                    self.host,
+                    crate::vault::redact(cmd.trim_end())
+                );
+            }
+        }
         let with_env;
         let cmd = if self.env.is_empty() {
             cmd

@@ -147,6 +147,11 @@ impl Script {
         if !v.is_empty() {
             self.secrets.push(quote(&v));
         }
+        // Masked wherever output could show it (`-vvvv`'s commands, results), as vault
+        // values are; short values would mask common words, so they are only masked here.
+        if v.chars().count() >= 4 {
+            crate::vault::mark_secret(&v);
+        }
         self
     }
 
@@ -191,6 +196,11 @@ mod tests {
         );
         assert_eq!(
             s.shown(),
+            "mkdir -p -- '/tmp/a b' '$(reboot)'\ntrue\nchpasswd '********'\n"
+        );
+        // Anything output shows (`-vvvv`'s commands) masks it too.
+        assert_eq!(
+            crate::vault::redact(s.text()),
             "mkdir -p -- '/tmp/a b' '$(reboot)'\ntrue\nchpasswd '********'\n"
         );
         assert!(Script::new().raw("\n").is_empty());

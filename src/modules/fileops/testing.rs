@@ -31,6 +31,7 @@ impl Harness {
             check_changed: false,
             background: None,
             task_name: "",
+            no_log: false,
         }
     }
 
