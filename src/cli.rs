@@ -219,6 +219,19 @@ pub struct ConnectArgs {
     /// The user to become.
     #[arg(long = "become-user", value_name = "USER")]
     pub become_user: Option<String>,
+    /// The become method: sudo (the default) or su.
+    #[arg(long = "become-method", value_name = "METHOD")]
+    pub become_method: Option<String>,
+    /// Ask for the become password (sudo's or su's) on the terminal.
+    #[arg(
+        short = 'K',
+        long = "ask-become-pass",
+        visible_alias = "ask-become-password"
+    )]
+    pub ask_become_pass: bool,
+    /// Ask for the SSH login password on the terminal.
+    #[arg(short = 'k', long = "ask-pass", visible_alias = "ask-password")]
+    pub ask_pass: bool,
     /// SSH private key file.
     #[arg(long = "private-key", visible_alias = "key-file", value_name = "FILE")]
     pub private_key: Option<PathBuf>,

@@ -21,6 +21,12 @@ pub struct Settings {
     pub remote_user: Option<String>,
     pub become_enabled: bool,
     pub become_user: Option<String>,
+    /// `--become-method`: under the `become_method` keywords and variables.
+    pub become_method: Option<String>,
+    /// `-K`: the become password, under `ansible_become_password`.
+    pub become_password: Option<String>,
+    /// `-k`: the SSH password, under `ansible_password`.
+    pub conn_password: Option<String>,
     pub private_key: Option<PathBuf>,
     pub connection: Option<String>,
     pub connect_timeout: Duration,
@@ -71,6 +77,9 @@ impl Default for Settings {
             remote_user: None,
             become_enabled: false,
             become_user: None,
+            become_method: None,
+            become_password: None,
+            conn_password: None,
             private_key: None,
             connection: None,
             connect_timeout: Duration::from_secs(10),

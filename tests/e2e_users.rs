@@ -661,3 +661,91 @@ fn local_accounts_and_groups_use_libuser() {
     assert_eq!(hosts.sh(0, "getent passwd lucy").0, 2);
     assert!(!hosts.path(0, "/home/lucy").exists());
 }
+
+/// `--become-method su` (as ansible-playbook's): root's session becomes `deploy` through the
+/// host's `su`, without sudo; a method drover does not run is refused before any host is
+/// touched.
+#[test]
+fn become_method_from_the_command_line() {
+    let Some(hosts) = TestHosts::up(1) else {
+        return;
+    };
+    let pb = write(
+        hosts.dir.path(),
+        "su.yml",
+        "- hosts: test\n  gather_facts: false\n  tasks:\n    - command: id -un\n      register: who\n    - copy: {dest: /tmp/who, content: \"{{ who.stdout }}\"}\n",
+    );
+    let args = ["-b", "--become-method", "su", "--become-user", "deploy"];
+    let (code, out, err) = play(&hosts, "root", &pb, &args);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(hosts.sh(0, "cat /tmp/who").1, "deploy");
+    assert_eq!(hosts.sh(0, "stat -c %U /tmp/who").1, "deploy\n");
+    let (code, out, err) = play(&hosts, "root", &pb, &["-b", "--become-method", "doas"]);
+    assert_eq!(code, 5, "{out}{err}");
+    assert!(
+        err.contains("become method `doas` is not supported"),
+        "{err}"
+    );
+}
+
+/// `-K` asks for the become password on the terminal once, before anything runs, and sudo
+/// takes it: a user whose sudo needs a password becomes root.
+#[test]
+fn ask_become_pass_gives_sudo_its_password() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        support::skip("util-linux `script` is not installed");
+        return;
+    }
+    let Some(hosts) = TestHosts::up(1) else {
+        return;
+    };
+    let (rc, out) = hosts.sh(
+        0,
+        "useradd -m -s /bin/bash kuser && echo 'kuser:typed-pw-1' | chpasswd && \
+         echo 'kuser ALL=(ALL) ALL' >/etc/sudoers.d/kuser && chmod 440 /etc/sudoers.d/kuser && \
+         install -d -m 700 -o kuser -g kuser /home/kuser/.ssh && \
+         install -m 600 -o kuser -g kuser /home/deploy/.ssh/authorized_keys /home/kuser/.ssh/authorized_keys",
+    );
+    assert_eq!(rc, 0, "{out}");
+    let pb = write(
+        hosts.dir.path(),
+        "k.yml",
+        "- hosts: test\n  gather_facts: false\n  become: true\n  tasks:\n    - command: id -un\n      register: who\n    - copy: {dest: /tmp/k-who, content: \"{{ who.stdout }}\"}\n",
+    );
+    let inv = hosts.inventory("kuser", "");
+    let cmd = format!(
+        "{} play -i {} {} -K --known-hosts {} --host-key-checking accept-new",
+        env!("CARGO_BIN_EXE_drover"),
+        s(&inv),
+        s(&pb),
+        s(&hosts.known_hosts())
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        std::thread::sleep(Duration::from_millis(500));
+        let stdin = child.stdin.as_mut().unwrap();
+        stdin.write_all(b"typed-pw-1\n").unwrap();
+        stdin.flush().unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("BECOME password: "), "{text}");
+    assert!(
+        !text.contains("typed-pw-1"),
+        "the password was echoed: {text}"
+    );
+    assert_eq!(hosts.sh(0, "cat /tmp/k-who").1, "root");
+}

@@ -86,6 +86,12 @@ pub fn setup_vault(args: &crate::cli::VaultSecretArgs) -> Result<()> {
     Ok(())
 }
 
+/// A password asked on the terminal (`-K`, `-k`).
+fn ask_secret(prompt: &str) -> Result<String> {
+    let pw = crate::vault::prompt_tty(prompt, "give it in the inventory instead")?;
+    String::from_utf8(pw).map_err(|_| anyhow!("the password is not UTF-8 text"))
+}
+
 /// Settings from the connection options, over what `ansible.cfg`/`drover.toml` say.
 pub fn settings_from(c: &ConnectArgs) -> Result<Settings> {
     let cfg = crate::config::load()?;
@@ -102,6 +108,25 @@ pub fn settings_from(c: &ConnectArgs) -> Result<Settings> {
         remote_user: c.user.clone().or(cfg.remote_user),
         become_enabled: c.become_ || cfg.become_ == Some(true),
         become_user: c.become_user.clone().or(cfg.become_user),
+        become_method: match &c.become_method {
+            Some(m) => {
+                crate::playbook::check_become_method(m)
+                    .map_err(|e| anyhow!("--become-method: {e}"))?;
+                Some(m.clone())
+            }
+            None => None,
+        },
+        // Asked once, before anything runs, as ansible-playbook asks.
+        become_password: if c.ask_become_pass {
+            Some(ask_secret("BECOME password: ")?)
+        } else {
+            None
+        },
+        conn_password: if c.ask_pass {
+            Some(ask_secret("SSH password: ")?)
+        } else {
+            None
+        },
         private_key: c.private_key.clone().or(cfg.private_key_file),
         connection: c.connection.clone(),
         connect_timeout: std::time::Duration::from_secs(

@@ -90,7 +90,8 @@ pub fn spec_from_scope(
     let mut spec = resolved(s, explicit_policy, &cfg, &alias, address, port, user)?;
     spec.name = name.to_string();
     spec.transport = transport;
-    spec.password = var_str(scope, &["ansible_password", "ansible_ssh_pass"]);
+    spec.password = var_str(scope, &["ansible_password", "ansible_ssh_pass"])
+        .or_else(|| s.conn_password.clone());
     if let Some(k) = explicit_key {
         spec.private_keys = vec![k];
     }

@@ -72,6 +72,7 @@ fn become_with(pc: &PlayCtx, task: Option<&Task>, scope: &Value) -> Option<Becom
         .map(|m| rendered_keyword(&m, scope));
     let method = var_str(scope, &["ansible_become_method"])
         .or(keyword)
+        .or_else(|| pc.settings.become_method.clone())
         .or_else(|| crate::config_lookup::explicit("DEFAULT_BECOME_METHOD", None))
         .unwrap_or_else(|| "sudo".into());
     let su = method == "su";
@@ -101,7 +102,8 @@ fn become_with(pc: &PlayCtx, task: Option<&Task>, scope: &Value) -> Option<Becom
                 "ansible_become_pass",
                 "ansible_sudo_pass",
             ],
-        ),
+        )
+        .or_else(|| pc.settings.become_password.clone()),
         exe: option(exe_vars, "become_exe"),
         flags: option(flag_vars, "become_flags"),
         chdir: if su {

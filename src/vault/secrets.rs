@@ -162,15 +162,21 @@ fn read_source(path: &Path, id: &str) -> Result<Vec<u8>> {
     Ok(data.trim_ascii().to_vec())
 }
 
-/// Asks for a password on the terminal (`/dev/tty`) without echo; one line, no line break.
+/// Asks for a vault password on the terminal (`/dev/tty`) without echo; one line, no line
+/// break.
 pub fn prompt_password(prompt: &str) -> Result<Vec<u8>> {
+    prompt_tty(prompt, "use --vault-password-file FILE instead")
+}
+
+/// Asks for a secret on the terminal (`/dev/tty`) without echo; `hint` says what to do where
+/// there is no terminal.
+pub fn prompt_tty(prompt: &str, hint: &str) -> Result<Vec<u8>> {
+    let what = prompt.trim_end().trim_end_matches(':').to_lowercase();
     let mut tty = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .open("/dev/tty")
-        .map_err(|e| {
-            anyhow!("cannot prompt for the vault password: no terminal ({e})\nhint: use --vault-password-file FILE instead")
-        })?;
+        .map_err(|e| anyhow!("cannot ask for the {what}: no terminal ({e})\nhint: {hint}"))?;
     use std::os::fd::AsRawFd;
     let fd = tty.as_raw_fd();
     // SAFETY: `termios` is plain data; tcgetattr/tcsetattr only read and write it for `fd`,
@@ -206,7 +212,7 @@ pub fn prompt_password(prompt: &str) -> Result<Vec<u8>> {
             libc::tcsetattr(fd, libc::TCSANOW, &t);
         }
     }
-    result.context("reading the vault password from the terminal")?;
+    result.with_context(|| format!("reading the {what} from the terminal"))?;
     if line.last() == Some(&b'\r') {
         line.pop();
     }
