@@ -831,7 +831,8 @@ fn in_place_edits_return_their_diff_outside_diff_mode() {
 }
 
 /// The virtualization facts, beside ansible-core 2.19's `setup` on the same machine (the
-/// local connection): type, role and the guest and host technologies, key for key.
+/// local connection): type, role and the guest and host technologies, key for key; both
+/// asked with the same `filter`.
 #[test]
 fn virtualization_facts_are_ansibles() {
     let venv = match support::ansible::venv() {
@@ -877,10 +878,17 @@ fn virtualization_facts_are_ansibles() {
         "localhost",
         "-m",
         "setup",
-    ]);
+    ])
+    .args(["-a", "filter=ansible_virtualization_*"]);
     let (code, out, err) = run(&mut cmd);
     assert_eq!(code, 0, "{out}{err}");
     let ours = json(&out)["ansible_facts"].clone();
+    // `filter` keeps just the facts it names, as Ansible's.
+    assert_eq!(
+        ours.as_object().map(|o| o.len()),
+        Some(keys.len()),
+        "{ours}"
+    );
     let sorted = |v: &serde_json::Value| -> serde_json::Value {
         match v.as_array() {
             Some(a) => {

@@ -49,7 +49,8 @@ echo @env; export -p
 "#;
 
 impl Typed for Setup {
-    type Args = ();
+    /// `filter`: the fact-name patterns to keep (all when empty).
+    type Args = Vec<String>;
     type Change = Infallible;
 
     fn leaves_accounts_alone(&self) -> bool {
@@ -64,13 +65,13 @@ impl Typed for Setup {
         &SPEC
     }
 
-    fn parse(&self, _args: &Args, _host: &mut dyn Resolve) -> Result<()> {
-        Ok(())
+    fn parse(&self, args: &Args, _host: &mut dyn Resolve) -> Result<Vec<String>> {
+        Ok(args.list("filter"))
     }
 
     /// One section per line of `SCRIPT` (`echo @NAME; command`); the identity and umask it
     /// reads are kept in the connection's memo for the file modules.
-    fn observe(&self, _a: &()) -> Observe {
+    fn observe(&self, _a: &Vec<String>) -> Observe {
         let mut sections: Vec<(&'static str, Script)> = SCRIPT
             .lines()
             .filter_map(|l| {
@@ -86,14 +87,24 @@ impl Typed for Setup {
         }
     }
 
-    fn decide(&self, _a: &(), seen: &Observed) -> Outcome<Infallible> {
+    fn decide(&self, filter: &Vec<String>, seen: &Observed) -> Outcome<Infallible> {
         if seen.sections.is_empty() {
             return Outcome::Fail(Failure::new(format!(
                 "gathering facts failed: {}",
                 seen.stderr.trim()
             )));
         }
-        let facts = parse_facts(&|k| seen.section(k).lines().map(str::to_string).collect());
+        let mut facts = parse_facts(&|k| seen.section(k).lines().map(str::to_string).collect());
+        // Ansible's `filter`: fnmatch patterns on the `ansible_` names (a bare name matches
+        // too), a fact kept when any pattern matches.
+        if !filter.is_empty() {
+            facts.retain(|k, _| {
+                let full = format!("ansible_{k}");
+                filter
+                    .iter()
+                    .any(|p| crate::glob::fnmatch(p, &full) || crate::glob::fnmatch(p, k))
+            });
+        }
         let mut plan = Plan::unchanged();
         plan.values
             .insert("ansible_facts".into(), map_value(facts.clone()));
@@ -102,7 +113,7 @@ impl Typed for Setup {
         Outcome::Unchanged(plan)
     }
 
-    fn apply(&self, _a: &(), change: &Infallible) -> Vec<Step> {
+    fn apply(&self, _a: &Vec<String>, change: &Infallible) -> Vec<Step> {
         match *change {}
     }
 }
