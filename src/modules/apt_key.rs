@@ -5,7 +5,9 @@
 //! --list-public-keys`' keys. One look lists the keys and reads the key; `data` and `url`
 //! land in the session's temp dir (`$D/aptkey`), which the change adds from.
 
-use super::contract::{Done, Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed};
+use super::contract::{
+    Done, Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed, SBIN_PATH,
+};
 use super::fileops::fail;
 use super::{Args, Plan, Spec};
 use anyhow::Result;
@@ -55,8 +57,6 @@ pub enum KeyChange {
     Recv(String),
     Remove(String),
 }
-
-const PRELUDE: &str = "PATH=\"$PATH:/sbin:/usr/sbin:/usr/local/sbin\"\n";
 
 /// Ansible's `parse_key_id`: (short id, fingerprint, the id), upper case without `0x`.
 pub fn parse_key_id(id: &str) -> Option<(String, String, String)> {
@@ -171,7 +171,7 @@ impl Typed for AptKey {
     }
 
     fn observe(&self, a: &KeyArgs) -> Observe {
-        let mut s = Script::new().raw(PRELUDE).raw(concat!(
+        let mut s = Script::new().raw(SBIN_PATH).raw(concat!(
             "if ! command -v apt-key >/dev/null 2>&1; then echo \"noaptkey $PATH\"\n",
             "elif ! command -v gpg >/dev/null 2>&1; then echo \"nogpg $PATH\"\nelse\n",
         ));
@@ -209,7 +209,7 @@ impl Typed for AptKey {
     }
 
     fn apply(&self, a: &KeyArgs, c: &KeyChange) -> Vec<Step> {
-        let mut s = Script::new().raw(PRELUDE);
+        let mut s = Script::new().raw(SBIN_PATH);
         s = match c {
             KeyChange::Add => match &a.source {
                 Source::File(f) => a.apt_key(s).raw(" add").arg(f),
@@ -235,7 +235,7 @@ impl Typed for AptKey {
             KeyChange::Remove(short) => a.apt_key(s).raw(" del").arg(short),
         };
         let list = a
-            .apt_key(Script::new().raw(PRELUDE))
+            .apt_key(Script::new().raw(SBIN_PATH))
             .raw(" adv --list-public-keys --keyid-format=long 2>&1 | grep -E '^(pub|sub)'; :");
         vec![
             Step::Exec {

@@ -6,7 +6,9 @@
 //! module fails) has every module built in: `modules.builtin` decides. One look reads it all; lines are commented out in place (`sed -i`,
 //! which renames a new file over the old), new files are written atomically.
 
-use super::contract::{Done, Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed};
+use super::contract::{
+    Done, Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed, SBIN_PATH,
+};
 use super::fileops::{fail, Payload, PutOpts};
 use super::{Args, Plan, Spec};
 use anyhow::Result;
@@ -79,7 +81,7 @@ impl Typed for Modprobe {
 
     fn observe(&self, a: &ModArgs) -> Observe {
         let mut s = Script::new()
-            .raw("PATH=\"$PATH:/sbin:/usr/sbin:/usr/local/sbin\"\n")
+            .raw(SBIN_PATH)
             .set("n", &a.name)
             .raw(concat!(
                 "command -v modprobe >/dev/null 2>&1 || echo \"missing $PATH\"\n",
@@ -125,19 +127,18 @@ impl Typed for Modprobe {
 
     fn apply(&self, a: &ModArgs, c: &ModChange) -> Vec<Step> {
         let mut steps = Vec::new();
-        let path = "PATH=\"$PATH:/sbin:/usr/sbin:/usr/local/sbin\"\n";
         if c.load {
             let mut w = vec![a.name.clone()];
             w.extend(a.words.iter().cloned());
             steps.push(Step::Exec {
-                script: Script::new().raw(path).cmd("LC_ALL=C modprobe", w),
+                script: Script::new().raw(SBIN_PATH).cmd("LC_ALL=C modprobe", w),
                 stdin: None,
             });
         }
         if c.unload {
             steps.push(Step::Exec {
                 script: Script::new()
-                    .raw(path)
+                    .raw(SBIN_PATH)
                     .cmd("LC_ALL=C modprobe -r", [a.name.as_str()]),
                 stdin: None,
             });

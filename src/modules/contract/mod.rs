@@ -28,6 +28,10 @@ mod script;
 mod table;
 
 pub use download::host_fetch;
+
+/// Shell text that adds the sbin directories to `PATH`, where Ansible's `get_bin_path` also
+/// looks for a module's program (a login shell of an unprivileged user may lack them).
+pub const SBIN_PATH: &str = "PATH=\"$PATH:/sbin:/usr/sbin:/usr/local/sbin\"\n";
 pub use driver::{Acting, Done, Driven};
 pub use observe::{gather, Content, Download, Observe, Observed, Read};
 pub use script::Script;

@@ -8,7 +8,9 @@
 //! `chain_management` (Ansible says changed and creates nothing) is unchanged with a warning,
 //! and `flush` changes only a chain (or table) that has rules.
 
-use super::contract::{Done, Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed};
+use super::contract::{
+    Done, Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed, SBIN_PATH,
+};
 use super::fileops::fail;
 use super::{Args, Plan, Spec};
 use anyhow::Result;
@@ -165,7 +167,7 @@ impl Typed for Iptables {
         let mut sections = Vec::new();
         for (version, prog) in a.versions() {
             let mut s = Script::new()
-                .raw("PATH=\"$PATH:/sbin:/usr/sbin:/usr/local/sbin\"\n")
+                .raw(SBIN_PATH)
                 .set("b", prog)
                 .raw("command -v \"$b\" >/dev/null 2>&1 || { echo \"missing $PATH\"; exit 0; }\n");
             s = match &a.mode {
@@ -199,9 +201,7 @@ impl Typed for Iptables {
     fn apply(&self, _a: &IptArgs, c: &Commands) -> Vec<Step> {
         c.iter()
             .map(|(prog, words)| Step::Exec {
-                script: Script::new()
-                    .raw("PATH=\"$PATH:/sbin:/usr/sbin:/usr/local/sbin\"\n")
-                    .cmd(prog, words),
+                script: Script::new().raw(SBIN_PATH).cmd(prog, words),
                 stdin: None,
             })
             .collect()

@@ -6,7 +6,9 @@
 //! `install --dry-run` says whether anything would be installed, so check mode predicts what
 //! a run does (Ansible's check mode says "changed" there).
 
-use super::contract::{Done, Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed};
+use super::contract::{
+    Done, Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed, SBIN_PATH,
+};
 use super::fileops::fail;
 use super::{Args, Plan, Spec};
 use anyhow::Result;
@@ -98,7 +100,7 @@ impl PipArgs {
     /// working directory; `echo found` when there is one.
     fn find_pip(&self) -> Script {
         Script::new()
-            .raw("PATH=\"$PATH:/sbin:/usr/sbin:/usr/local/sbin\"\n")
+            .raw(SBIN_PATH)
             .set("env", self.env.as_deref().unwrap_or(""))
             .set("exe", self.executable.as_deref().unwrap_or(""))
             .set("cwd", &self.chdir)
@@ -291,7 +293,7 @@ impl Typed for Pip {
         if c.create_venv {
             let env = a.env.clone().unwrap_or_default();
             let mut s = Script::new()
-                .raw("PATH=\"$PATH:/sbin:/usr/sbin:/usr/local/sbin\"\n")
+                .raw(SBIN_PATH)
                 .set("v0", &a.venv_command[0])
                 .set("cwd", &a.chdir)
                 .raw("command -v -- \"$v0\" >/dev/null 2>&1 || { echo \"Failed to find required executable \\\"$v0\\\" in paths: $PATH\" >&2; exit 1; }\ncd \"$cwd\" && ");

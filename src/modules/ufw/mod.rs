@@ -5,7 +5,9 @@
 //! when the dry run's tuples differ from the files'), so check mode and a real run agree, and
 //! a real run runs only the commands that change something.
 
-use super::contract::{Done, Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed};
+use super::contract::{
+    Done, Failure, Observe, Observed, Outcome, Resolve, Script, Step, Typed, SBIN_PATH,
+};
 use super::{Args, Plan, Spec};
 use anyhow::Result;
 use minijinja::Value;
@@ -64,7 +66,6 @@ pub struct UfwChange {
     cmds: Vec<Vec<String>>,
 }
 
-const PRELUDE: &str = "PATH=\"$PATH:/sbin:/usr/sbin:/usr/local/sbin\"\n";
 const RULE_FILES: &str = "/lib/ufw/user.rules /lib/ufw/user6.rules /etc/ufw/user.rules /etc/ufw/user6.rules /var/lib/ufw/user.rules /var/lib/ufw/user6.rules";
 
 fn version_takes_comments(seen: &Observed) -> bool {
@@ -105,7 +106,7 @@ impl Typed for Ufw {
         let mut sections = vec![
             (
                 "ufw",
-                Script::new().raw(PRELUDE).raw(
+                Script::new().raw(SBIN_PATH).raw(
                     "u=$(command -v ufw) || { u=; echo \"missing $PATH\"; }\n[ -z \"$u\" ] || { echo \"bin $u\"; LC_ALL=C \"$u\" --version 2>&1 | head -n 1 | sed 's/^/version /'; }\n",
                 ),
             ),
@@ -145,7 +146,7 @@ impl Typed for Ufw {
         s = s.raw(" 2>&1; echo \"rc $?\"; } | awk '/^rc -?[0-9]+$/ { print; next } { n++; if (n <= 5) print \"o \" $0 } /Skipping/ { k++ } /^### tuple/ { print \"t \" $0 } END { print \"lines \" n + 0; print \"skipping \" k + 0 }'\n");
         // The first look's shell variable is gone: find the binary again.
         let find = Script::new()
-            .raw(PRELUDE)
+            .raw(SBIN_PATH)
             .raw("u=$(command -v ufw)\n")
             .then(s);
         Some(Observe {
@@ -163,13 +164,13 @@ impl Typed for Ufw {
             .cmds
             .iter()
             .map(|w| Step::Exec {
-                script: Script::new().raw(PRELUDE).raw("LC_ALL=C ").cmd("ufw", w),
+                script: Script::new().raw(SBIN_PATH).raw("LC_ALL=C ").cmd("ufw", w),
                 stdin: None,
             })
             .collect();
         steps.push(Step::Exec {
             script: Script::new()
-                .raw(PRELUDE)
+                .raw(SBIN_PATH)
                 .raw("LC_ALL=C ufw status verbose"),
             stdin: None,
         });
