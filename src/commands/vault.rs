@@ -129,20 +129,7 @@ pub(super) fn encrypt_secret(args: &VaultSecretArgs, enc: &VaultEncryptArgs) -> 
         });
     }
     match secrets.len() {
-        0 => {
-            let pw = vault::prompt_password("New Vault password: ")?;
-            if vault::prompt_password("Confirm New Vault password: ")? != pw {
-                bail!("Passwords do not match");
-            }
-            if pw.is_empty() {
-                bail!("A password is required to encrypt");
-            }
-            Ok(Secret {
-                id: vault::DEFAULT_ID.into(),
-                password: pw,
-                source: "prompt".into(),
-            })
-        }
+        0 => vault::prompt_new_secret(vault::DEFAULT_ID),
         1 => Ok(secrets.into_iter().next().expect("one secret")),
         _ => {
             let ids: Vec<&str> = secrets.iter().map(|s| s.id.as_str()).collect();

@@ -43,23 +43,6 @@ pub fn rekey(a: &VaultRekeyArgs) -> Result<()> {
         a.new_vault_id.as_deref(),
         a.new_vault_password_file.as_deref(),
     )?;
-    let new = match new {
-        Some(s) => s,
-        None => {
-            let pw = vault::prompt_password("New Vault password: ")?;
-            if vault::prompt_password("Confirm New Vault password: ")? != pw {
-                bail!("Passwords do not match");
-            }
-            if pw.is_empty() {
-                bail!("A password is required to encrypt");
-            }
-            Secret {
-                id: vault::DEFAULT_ID.into(),
-                password: pw,
-                source: "prompt".into(),
-            }
-        }
-    };
     for f in &a.files {
         let data = std::fs::read(f).with_context(|| format!("reading `{}`", f.display()))?;
         if !vault::is_encrypted(&data) {

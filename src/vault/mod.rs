@@ -12,7 +12,9 @@ mod secrets;
 pub use format::{
     encrypt, encrypt_with_salt, is_encrypted, parse, Envelope, FormatError, DEFAULT_ID, HEADER,
 };
-pub use secrets::{load_new_secret, load_secrets, prompt_password, prompt_tty, SecretOptions};
+pub use secrets::{
+    load_new_secret, load_secrets, prompt_new_secret, prompt_password, prompt_tty, SecretOptions,
+};
 
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};

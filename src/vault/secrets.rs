@@ -72,37 +72,46 @@ pub fn load_secrets(opts: &SecretOptions) -> Result<Vec<Secret>> {
     Ok(out)
 }
 
+/// A new password asked twice on the terminal (`encrypt` without a password source,
+/// `rekey`), under vault id `id`.
+pub fn prompt_new_secret(id: &str) -> Result<Secret> {
+    let password = prompt_password("New Vault password: ")?;
+    if prompt_password("Confirm New Vault password: ")? != password {
+        bail!("Passwords do not match");
+    }
+    if password.is_empty() {
+        bail!("A password is required to encrypt");
+    }
+    Ok(Secret {
+        id: id.to_string(),
+        password,
+        source: "prompt".into(),
+    })
+}
+
 /// The one new secret of `rekey`: `--new-vault-id` (`LABEL@SOURCE`, or a label whose password
-/// is `--new-vault-password-file` or asked) or `--new-vault-password-file`; `None` when neither
-/// is given. The environment's vault settings do not count.
-pub fn load_new_secret(
-    vault_id: Option<&str>,
-    password_file: Option<&Path>,
-) -> Result<Option<Secret>> {
+/// is `--new-vault-password-file` or asked) or `--new-vault-password-file`; asked (default
+/// id) when neither is given. The environment's vault settings do not count.
+pub fn load_new_secret(vault_id: Option<&str>, password_file: Option<&Path>) -> Result<Secret> {
     let file = password_file.map(|f| f.to_string_lossy().into_owned());
     let (id, source) = match (vault_id, file) {
         (Some(v), _) if v.contains('@') => split_slug(v),
         (Some(v), f) => (v.to_string(), f.unwrap_or_else(|| "prompt".into())),
         (None, Some(f)) => (DEFAULT_ID.to_string(), f),
-        (None, None) => return Ok(None),
+        (None, None) => (DEFAULT_ID.to_string(), "prompt".into()),
     };
-    let password = if source == "prompt" {
-        let pw = prompt_password("New Vault password: ")?;
-        if prompt_password("Confirm New Vault password: ")? != pw {
-            bail!("Passwords do not match");
-        }
-        pw
-    } else {
-        read_source(Path::new(&source), &id)?
-    };
+    if source == "prompt" {
+        return prompt_new_secret(&id);
+    }
+    let password = read_source(Path::new(&source), &id)?;
     if password.is_empty() {
         bail!("Invalid vault password was provided from {source} (it is empty)");
     }
-    Ok(Some(Secret {
+    Ok(Secret {
         id,
         password,
         source,
-    }))
+    })
 }
 
 /// `label@source` → (label, source); a bare source gets the `default` label.
