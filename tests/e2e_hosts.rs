@@ -6,6 +6,8 @@ mod support;
 
 #[path = "e2e_hosts/archives.rs"]
 mod archives;
+#[path = "e2e_hosts/facts.rs"]
+mod facts;
 #[path = "e2e_hosts/firewall.rs"]
 mod firewall;
 #[path = "e2e_hosts/system.rs"]

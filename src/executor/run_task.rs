@@ -306,7 +306,14 @@ pub fn gather_facts(pc: &PlayCtx, host: &mut HostState, task: Option<&Task>) -> 
         task_name: "",
         no_log: pc.settings.no_log,
     };
-    let plan = module.run(&mut mctx, &Args::default(), false)?;
+    // The play's `gather_subset`, `fact_path` and `gather_timeout` shape its own gathering.
+    let args = match task {
+        None => Args {
+            map: pc.play.gather_args.clone(),
+        },
+        Some(_) => Args::default(),
+    };
+    let plan = module.run(&mut mctx, &args, false)?;
     if let Some(f) = plan.facts {
         host.set_facts(&f);
         cache_facts(pc, host, &f, crate::modules::FactKind::AnsibleFacts)?;

@@ -116,6 +116,9 @@ pub struct Play {
     pub vars_prompt: Vec<VarPrompt>,
     /// `gather_facts` as the play says it (`None`: as `gathering` of the configuration says).
     pub gather_facts: Option<bool>,
+    /// `gather_subset`, `fact_path` and `gather_timeout`: the arguments of the play's own
+    /// fact gathering.
+    pub gather_args: VarMap,
     pub become_opts: BecomeOpts,
     pub remote_user: Option<String>,
     pub connection: Option<String>,

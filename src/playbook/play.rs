@@ -596,6 +596,10 @@ fn load_play(node: &Node, base: &Path, ctx: &mut LoadCtx) -> Result<Play> {
             .transpose()?
             .unwrap_or_default(),
         gather_facts: opt_bool("gather_facts")?,
+        gather_args: ["gather_subset", "fact_path", "gather_timeout"]
+            .iter()
+            .filter_map(|k| Some((k.to_string(), node_to_value(get(k)?))))
+            .collect(),
         become_opts,
         remote_user: get("remote_user")
             .map(|u| want_str(u, "remote_user"))

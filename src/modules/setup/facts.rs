@@ -60,18 +60,128 @@ fn os_family(id: &str, like: &str) -> String {
 
 /// Parses the probe's output into Ansible's fact names (without the `ansible_` prefix).
 /// The facts from the sections' lines (`lines(name)`).
-pub fn parse_facts(lines: &dyn Fn(&str) -> Vec<String>) -> VarMap {
+pub fn parse_facts(lines: &dyn Fn(&str) -> Vec<String>, has: &dyn Fn(&str) -> bool) -> VarMap {
     let get = |k: &str| lines(k);
     let first = |k: &str| get(k).first().map(|x| x.to_string()).unwrap_or_default();
     let mut f = VarMap::new();
-    super::virtual_facts::virtual_facts(&get("virt"), &mut f);
+    if has("platform") {
+        platform(&get, &mut f);
+    }
+    if has("distribution") {
+        distribution(&get, &mut f);
+    }
+    if has("pkg_mgr") {
+        let pkg = match first("pkg").as_str() {
+            "apt-get" => "apt".to_string(),
+            "" => "unknown".to_string(),
+            other => other.to_string(),
+        };
+        f.insert("pkg_mgr".into(), Value::from(pkg));
+    }
+    if has("service_mgr") {
+        f.insert("service_mgr".into(), Value::from(service_mgr(&get("svc"))));
+    }
+    if has("systemd") {
+        systemd(&get("systemd"), &mut f);
+    }
+    if has("selinux") {
+        selinux(&get("selinux"), &mut f);
+    }
+    if has("fips") {
+        f.insert("fips".into(), Value::from(first("fips") == "1"));
+    }
+    if has("python") {
+        python(&get("python"), &mut f);
+    }
+    if has("user") {
+        user(&get, &mut f);
+    }
+    if has("chroot") {
+        f.insert("is_chroot".into(), Value::from(is_chroot(&get("chroot"))));
+    }
+    if has("env") {
+        let env: VarMap = exported(&get("env").join("\n"))
+            .into_iter()
+            .map(|(k, v)| (k, Value::from(v)))
+            .collect();
+        f.insert("env".into(), map_value(env));
+    }
+    f
+}
+
+/// Ansible's `service_mgr`: PID 1's name unless it says nothing (`init`, a shell), else the
+/// first of the Linux checks that holds (`svc`'s lines after the `comm` line), else
+/// `service`.
+fn service_mgr(lines: &[String]) -> String {
+    let comm = lines
+        .first()
+        .and_then(|l| l.strip_prefix("comm"))
+        .map(str::trim)
+        .unwrap_or("");
+    if !comm.is_empty() && comm != "init" && !comm.ends_with("sh") {
+        return match comm {
+            "procd" => "openwrt_init",
+            "runit-init" => "runit",
+            "svscan" => "svc",
+            "openrc-init" => "openrc",
+            other => other,
+        }
+        .to_string();
+    }
+    lines
+        .get(1)
+        .cloned()
+        .unwrap_or_else(|| "service".to_string())
+}
+
+/// Ansible's `is_chroot`: `debian_chroot` set, else `/` not PID 1's root (device and inode),
+/// else (PID 1's root unreadable) `/`'s inode not the file system's root inode.
+fn is_chroot(lines: &[String]) -> bool {
+    if lines.first().is_some_and(|l| l == "env") {
+        return true;
+    }
+    let ids: Vec<&String> = lines.iter().filter(|l| l.contains(' ')).collect();
+    match ids.as_slice() {
+        [mine, pid1, ..] => mine != pid1,
+        [mine] => {
+            let fs = lines
+                .iter()
+                .find(|l| !l.contains(' '))
+                .map_or("", |s| s.as_str());
+            let root = match fs {
+                "btrfs" => "256",
+                "xfs" => "128",
+                _ => "2",
+            };
+            mine.split(' ').nth(1) != Some(root)
+        }
+        [] => false,
+    }
+}
+
+type Lines<'a> = dyn Fn(&str) -> Vec<String> + 'a;
+
+fn platform(get: &Lines, f: &mut VarMap) {
+    let first = |k: &str| get(k).first().map(|x| x.to_string()).unwrap_or_default();
     let uname: Vec<String> = first("uname")
         .split_whitespace()
         .map(str::to_string)
         .collect();
     let node = uname.get(1).cloned().unwrap_or_default();
     let short = node.split('.').next().unwrap_or("").to_string();
-    let domain = node
+    // Python's `getfqdn`: the names the host's own address resolves back to, the first with
+    // a dot (else the first), else the node name.
+    let names: Vec<String> = get("fqdn")
+        .first()
+        .map(|l| l.split_whitespace().skip(1).map(str::to_string).collect())
+        .unwrap_or_default();
+    let fqdn = names
+        .iter()
+        .find(|n| n.contains('.'))
+        .or(names.first())
+        .cloned()
+        .unwrap_or_else(|| node.clone());
+    let domain = fqdn
         .split_once('.')
         .map(|(_, d)| d.to_string())
         .unwrap_or_default();
@@ -81,7 +191,7 @@ pub fn parse_facts(lines: &dyn Fn(&str) -> Vec<String>) -> VarMap {
     );
     f.insert("hostname".into(), Value::from(short));
     f.insert("nodename".into(), Value::from(node.clone()));
-    f.insert("fqdn".into(), Value::from(node));
+    f.insert("fqdn".into(), Value::from(fqdn));
     f.insert("domain".into(), Value::from(domain));
     f.insert(
         "kernel".into(),
@@ -90,7 +200,15 @@ pub fn parse_facts(lines: &dyn Fn(&str) -> Vec<String>) -> VarMap {
     let arch = uname.get(3).cloned().unwrap_or_default();
     f.insert("architecture".into(), Value::from(arch.clone()));
     f.insert("machine".into(), Value::from(arch));
+    f.insert("kernel_version".into(), Value::from(first("kver")));
+    let id = first("machineid");
+    if !id.is_empty() {
+        f.insert("machine_id".into(), Value::from(id));
+    }
+}
 
+fn distribution(get: &Lines, f: &mut VarMap) {
+    let first = |k: &str| get(k).first().map(|x| x.to_string()).unwrap_or_default();
     let os_lines = get("os");
     let os = os_release(&os_lines.iter().map(String::as_str).collect::<Vec<_>>());
     let id = os.get("ID").cloned().unwrap_or_else(|| "unknown".into());
@@ -102,24 +220,22 @@ pub fn parse_facts(lines: &dyn Fn(&str) -> Vec<String>) -> VarMap {
     }
     let major = version.split('.').next().unwrap_or("").to_string();
     f.insert("distribution".into(), Value::from(distribution_name(&id)));
-    f.insert("distribution_version".into(), Value::from(version));
+    f.insert("distribution_version".into(), Value::from(version.clone()));
     f.insert("distribution_major_version".into(), Value::from(major));
+    if let Some((_, minor)) = version.split_once('.') {
+        let minor = minor.split('.').next().unwrap_or("").to_string();
+        f.insert("distribution_minor_version".into(), Value::from(minor));
+    }
     f.insert(
         "distribution_release".into(),
         Value::from(os.get("VERSION_CODENAME").cloned().unwrap_or_default()),
     );
     f.insert("os_family".into(), Value::from(os_family(&id, &like)));
+}
 
-    let pkg = match first("pkg").as_str() {
-        "apt-get" => "apt".to_string(),
-        "" => "unknown".to_string(),
-        other => other.to_string(),
-    };
-    f.insert("pkg_mgr".into(), Value::from(pkg));
-    f.insert("service_mgr".into(), Value::from(first("svc")));
-    // `systemd`: the version and compiled-in features of `systemctl --version`, on hosts
-    // systemd manages.
-    let sd = get("systemd");
+/// `systemd`: the version and compiled-in features of `systemctl --version`, on hosts
+/// systemd manages.
+fn systemd(sd: &[String], f: &mut VarMap) {
     if let (Some(v), Some(features)) = (
         sd.first()
             .and_then(|l| l.split_whitespace().nth(1))
@@ -134,9 +250,17 @@ pub fn parse_facts(lines: &dyn Fn(&str) -> Vec<String>) -> VarMap {
             ]),
         );
     }
-    // Without an SELinux file system the status is `disabled`, as roles that branch on
-    // `ansible_selinux.status` expect on Debian.
-    let selinux = match first("selinux").as_str() {
+}
+
+/// Without an SELinux file system the status is `disabled`, as roles that branch on
+/// `ansible_selinux.status` expect on Debian. `selinux_python_present` is whether Ansible's
+/// SELinux binding would load: whether the host has `libselinux.so.1`.
+fn selinux(lines: &[String], f: &mut VarMap) {
+    let enforce = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("enforce "))
+        .unwrap_or("");
+    let selinux = match enforce {
         "" => vec![("status", Value::from("disabled"))],
         e => vec![
             ("status", Value::from("enabled")),
@@ -150,14 +274,18 @@ pub fn parse_facts(lines: &dyn Fn(&str) -> Vec<String>) -> VarMap {
         "selinux".into(),
         map_value(selinux.into_iter().map(|(k, v)| (k.to_string(), v))),
     );
-    f.insert("selinux_python_present".into(), Value::from(false));
-    f.insert("fips".into(), Value::from(first("fips") == "1"));
-    // The host's Python, when it has one (drover needs none): where it is and, from the name of
-    // the versioned file beside it, its major and minor version.
-    let py: Vec<String> = get("python").iter().map(|x| x.to_string()).collect();
+    let lib = lines.iter().any(|l| l == "lib");
+    f.insert("selinux_python_present".into(), Value::from(lib));
+}
+
+/// The host's Python, when it has one (drover needs none): where it is and, from the name of
+/// the versioned file beside it, its major and minor version (`version_info` has those two
+/// only: drover never runs it). Every Python 3 has an SSL context.
+fn python(py: &[String], f: &mut VarMap) {
     if let Some(exe) = py.first().filter(|e| !e.is_empty()) {
         let mut p = vec![
             ("executable".to_string(), Value::from(exe.as_str())),
+            ("has_sslcontext".to_string(), Value::from(true)),
             ("type".to_string(), Value::from("cpython")),
         ];
         if let Some((major, minor)) = py.get(1).and_then(|v| v.split_once('.')) {
@@ -169,50 +297,56 @@ pub fn parse_facts(lines: &dyn Fn(&str) -> Vec<String>) -> VarMap {
                         ("minor".to_string(), Value::from(b)),
                     ]),
                 ));
+                p.push(("version_info".to_string(), Value::from(vec![a, b])));
             }
         }
         f.insert("python".into(), map_value(p));
     }
+}
 
+/// The user facts: the name from `id`, the account from its `/etc/passwd` line (or
+/// `getent`), the real and effective ids from `/proc/self/status` (Ansible's
+/// `effective_group_id` is the real group, as its `os.getgid()`).
+fn user(get: &Lines, f: &mut VarMap) {
+    let first = |k: &str| get(k).first().map(|x| x.to_string()).unwrap_or_default();
     // `id` prints: uid=0(root) gid=0(root) groups=0(root)
     let id_line = first("id");
-    let field = |name: &str| -> (String, String) {
-        id_line
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix(&format!("{name}=")))
-            .map(|v| {
-                let (num, rest) = v.split_once('(').unwrap_or((v, ""));
-                (
-                    num.to_string(),
-                    rest.split(')').next().unwrap_or("").to_string(),
-                )
-            })
-            .unwrap_or_default()
+    let name = id_line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("uid="))
+        .and_then(|v| v.split_once('('))
+        .map(|(_, rest)| rest.split(')').next().unwrap_or("").to_string())
+        .unwrap_or_default();
+    f.insert("user_id".into(), Value::from(name));
+    let pw = first("passwd");
+    let pw: Vec<&str> = pw.split(':').collect();
+    let num = |s: Option<&&str>| s.and_then(|v| v.parse::<i64>().ok()).unwrap_or(-1);
+    if pw.len() == 6 {
+        f.insert("user_uid".into(), Value::from(num(pw.get(1))));
+        f.insert("user_gid".into(), Value::from(num(pw.get(2))));
+        f.insert("user_gecos".into(), Value::from(pw[3]));
+        f.insert("user_dir".into(), Value::from(pw[4]));
+        f.insert("user_shell".into(), Value::from(pw[5]));
+    } else if pw.len() >= 7 {
+        // `getent`'s whole line: name:password:uid:gid:gecos:dir:shell
+        f.insert("user_uid".into(), Value::from(num(pw.get(2))));
+        f.insert("user_gid".into(), Value::from(num(pw.get(3))));
+        f.insert("user_gecos".into(), Value::from(pw[4]));
+        f.insert("user_dir".into(), Value::from(pw[5]));
+        f.insert("user_shell".into(), Value::from(pw[6]));
+    }
+    let ids = get("ids");
+    let id = |key: &str, n: usize| -> i64 {
+        ids.iter()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|r| r.split_whitespace().nth(n))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(-1)
     };
-    let (uid, uname_) = field("uid");
-    let (gid, _) = field("gid");
-    f.insert("user_id".into(), Value::from(uname_));
-    f.insert(
-        "user_uid".into(),
-        Value::from(uid.parse::<i64>().unwrap_or(-1)),
-    );
-    f.insert(
-        "user_gid".into(),
-        Value::from(gid.parse::<i64>().unwrap_or(-1)),
-    );
-    f.insert("user_dir".into(), Value::from(first("home")));
-    f.insert("user_shell".into(), Value::from(first("shell")));
-    let mem_kb: i64 = first("mem").trim().parse().unwrap_or(0);
-    f.insert("memtotal_mb".into(), Value::from(mem_kb / 1024));
-    let nproc: i64 = first("nproc").trim().parse().unwrap_or(1);
-    f.insert("processor_vcpus".into(), Value::from(nproc));
-    f.insert("processor_nproc".into(), Value::from(nproc));
-    let env: VarMap = exported(&get("env").join("\n"))
-        .into_iter()
-        .map(|(k, v)| (k, Value::from(v)))
-        .collect();
-    f.insert("env".into(), map_value(env));
-    f
+    f.insert("real_user_id".into(), Value::from(id("Uid:", 0)));
+    f.insert("effective_user_id".into(), Value::from(id("Uid:", 1)));
+    f.insert("real_group_id".into(), Value::from(id("Gid:", 0)));
+    f.insert("effective_group_id".into(), Value::from(id("Gid:", 0)));
 }
 
 /// The variables in `export -p` output, as dash (`export A='x'"'"'y'`) and bash in POSIX mode
@@ -359,13 +493,16 @@ mod tests {
 
     #[test]
     fn parses_a_debian_probe() {
-        let text = "@uname\nLinux web1.example.com 6.1.0 x86_64\n@id\nuid=1000(deploy) gid=1000(deploy) groups=1000(deploy),27(sudo)\n@os\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n@debver\n12.5\n@pkg\napt-get\n@svc\nsystemd\n@home\n/home/deploy\n@shell\n/bin/bash\n@mem\n2048000\n@nproc\n2\n@env\nexport HOME='/home/deploy'\nexport X='a=b'\n@not a marker\n";
+        let text = "@uname\nLinux web1.example.com 6.1.0 x86_64\n@id\nuid=1000(deploy) gid=1000(deploy) groups=1000(deploy),27(sudo)\n@os\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n@debver\n12.5\n@pkg\napt-get\n@svc\ncomm systemd\n@passwd\ndeploy:1000:1000:Deploy,,,:/home/deploy:/bin/bash\n@ids\nUid: 1000 1000\nGid: 1000 1000\n@env\nexport HOME='/home/deploy'\nexport X='a=b'\n@not a marker\n";
         // Written with `@NAME` markers; the probe's own carry its token.
         let text = format!("\n{text}")
             .replace("\n@", "\n@@T:")
             .replace("@@T:not", "@not");
         let sec = crate::modules::sections::Marks::fixed("T").parse(&text);
-        let f = parse_facts(&|k| sec.lines(k).iter().map(|l| l.to_string()).collect());
+        let f = parse_facts(
+            &|k| sec.lines(k).iter().map(|l| l.to_string()).collect(),
+            &|_| true,
+        );
         let s = |k: &str| f.get(k).unwrap().to_string();
         assert_eq!(s("hostname"), "web1");
         assert_eq!(s("fqdn"), "web1.example.com");
@@ -380,7 +517,9 @@ mod tests {
         assert_eq!(s("user_id"), "deploy");
         assert_eq!(f.get("user_uid").unwrap().as_i64(), Some(1000));
         assert_eq!(s("architecture"), "x86_64");
-        assert_eq!(f.get("memtotal_mb").unwrap().as_i64(), Some(2000));
+        assert_eq!(s("user_gecos"), "Deploy,,,");
+        assert_eq!(s("user_dir"), "/home/deploy");
+        assert_eq!(f.get("effective_user_id").unwrap().as_i64(), Some(1000));
         assert_eq!(
             f.get("env").unwrap().get_attr("X").unwrap().as_str(),
             Some("a=b")

@@ -30,27 +30,103 @@ static SPEC: Spec = Spec {
     file_args: false,
 };
 
-const SCRIPT: &str = r#"echo @uname; { read -r a </proc/sys/kernel/ostype && read -r b </proc/sys/kernel/hostname && read -r c </proc/sys/kernel/osrelease && read -r d </proc/sys/kernel/arch && echo "$a $b $c $d"; } 2>/dev/null || uname -snrm
-echo @umask; umask
-echo @id; LC_ALL=C id
-echo @os; [ -r /etc/os-release ] && while IFS= read -r l || [ -n "$l" ]; do printf '%s\n' "$l"; done </etc/os-release
-echo @debver; [ -r /etc/debian_version ] && while IFS= read -r l || [ -n "$l" ]; do printf '%s\n' "$l"; done </etc/debian_version
-echo @pkg; for p in apt-get dnf yum apk zypper pacman; do if command -v "$p" >/dev/null 2>&1; then echo "$p"; break; fi; done
-echo @svc; if [ -d /run/systemd/system ]; then echo systemd; elif [ -x /sbin/openrc-run ] || [ -x /usr/sbin/openrc-run ]; then echo openrc; elif [ -d /etc/init.d ]; then echo sysvinit; else echo service; fi
-echo @systemd; if [ -d /run/systemd/system ]; then systemctl --version 2>/dev/null | { read -r a; read -r b; echo "$a"; echo "$b"; }; fi
-echo @home; echo "$HOME"
-echo @shell; echo "${SHELL:-/bin/sh}"
-echo @mem; while read -r k v u; do if [ "$k" = MemTotal: ]; then echo "$v"; fi; done </proc/meminfo 2>/dev/null
-echo @nproc; n=0; while read -r k _; do [ "$k" = processor ] && n=$((n+1)); done </proc/cpuinfo 2>/dev/null; if [ "$n" -gt 0 ]; then echo "$n"; else getconf _NPROCESSORS_ONLN 2>/dev/null; fi
-echo @selinux; if [ -r /sys/fs/selinux/enforce ]; then read -r e </sys/fs/selinux/enforce && echo "$e"; fi
-echo @fips; if [ -r /proc/sys/crypto/fips_enabled ]; then read -r e </proc/sys/crypto/fips_enabled && echo "$e"; fi
-echo @python; if p=$(command -v python3 2>/dev/null); then echo "$p"; for f in "$p".[0-9]*; do case "${f##*/}" in python3.[0-9]|python3.[0-9][0-9]) echo "${f##*/python}";; esac; done; fi
-echo @env; export -p
-"#;
+/// The sections of the minimal identity every run needs (the file modules' memo) and of the
+/// platform, distribution, user and service collectors: `(collector, name, shell)`; `""`
+/// is always read.
+const SCRIPT: &[(&str, &str, &str)] = &[
+    (
+        "platform",
+        "uname",
+        r#"{ read -r a </proc/sys/kernel/ostype && read -r b </proc/sys/kernel/hostname && read -r c </proc/sys/kernel/osrelease && read -r d </proc/sys/kernel/arch && echo "$a $b $c $d"; } 2>/dev/null || uname -snrm"#,
+    ),
+    (
+        "platform",
+        "kver",
+        r#"{ read -r v </proc/sys/kernel/version && echo "$v"; } 2>/dev/null || uname -v"#,
+    ),
+    (
+        "platform",
+        "machineid",
+        r#"for f in /var/lib/dbus/machine-id /etc/machine-id; do [ -r $f ] && read -r v <$f && [ -n "$v" ] && { echo "$v"; break; }; done; :"#,
+    ),
+    ("", "umask", "umask"),
+    ("", "id", "LC_ALL=C id"),
+    (
+        "user",
+        "ids",
+        r#"while read -r k r e _; do case $k in Uid:|Gid:) echo "$k $r $e";; esac; done </proc/self/status; :"#,
+    ),
+    (
+        "user",
+        "passwd",
+        r#"u=; while read -r k r _; do [ "$k" = Uid: ] && u=$r; done </proc/self/status; f=; while IFS=: read -r n p i g c d s; do [ "$i" = "$u" ] && { echo "$n:$i:$g:$c:$d:$s"; f=1; break; }; done </etc/passwd; [ -n "$f" ] || getent passwd "$u" 2>/dev/null; :"#,
+    ),
+    (
+        "distribution",
+        "os",
+        r#"[ -r /etc/os-release ] && while IFS= read -r l || [ -n "$l" ]; do printf '%s\n' "$l"; done </etc/os-release; :"#,
+    ),
+    (
+        "distribution",
+        "debver",
+        r#"[ -r /etc/debian_version ] && while IFS= read -r l || [ -n "$l" ]; do printf '%s\n' "$l"; done </etc/debian_version; :"#,
+    ),
+    (
+        "pkg_mgr",
+        "pkg",
+        r#"for p in apt-get dnf yum apk zypper pacman; do if command -v "$p" >/dev/null 2>&1; then echo "$p"; break; fi; done"#,
+    ),
+    (
+        "service_mgr",
+        "svc",
+        r#"p=; [ -r /proc/1/comm ] && read -r p </proc/1/comm 2>/dev/null; [ -z "$p" ] && [ -L /sbin/init ] && p=$(readlink /sbin/init); echo "comm ${p##*/}"; s=; command -v systemctl >/dev/null 2>&1 && s=1; [ -n "$s" ] && for c in /run/systemd/system/ /dev/.run/systemd/ /dev/.systemd/; do [ -e $c ] && echo systemd; done; command -v initctl >/dev/null 2>&1 && [ -e /etc/init/ ] && echo upstart; [ -e /sbin/openrc ] && echo openrc; [ -n "$s" ] && [ -L /sbin/init ] && l=$(readlink /sbin/init) && [ "${l##*/}" = systemd ] && echo systemd; [ -e /etc/init.d/ ] && echo sysvinit; [ -e /etc/dinit.d/ ] && echo dinit; :"#,
+    ),
+    (
+        "chroot",
+        "chroot",
+        r#"[ -n "${debian_chroot:-}" ] && echo env; LC_ALL=C stat -c '%d %i' / /proc/1/root/. 2>/dev/null || LC_ALL=C stat -f -c '%T' / 2>/dev/null; :"#,
+    ),
+    (
+        "platform",
+        "fqdn",
+        r#"n=; read -r n </proc/sys/kernel/hostname 2>/dev/null || n=$(uname -n); a=$(getent hosts "$n" 2>/dev/null) && set -- $a && getent hosts "$1" 2>/dev/null; :"#,
+    ),
+    (
+        "systemd",
+        "systemd",
+        r#"if [ -d /run/systemd/system ]; then systemctl --version 2>/dev/null | { read -r a; read -r b; echo "$a"; echo "$b"; }; fi"#,
+    ),
+    (
+        "selinux",
+        "selinux",
+        r#"if [ -r /sys/fs/selinux/enforce ]; then read -r e </sys/fs/selinux/enforce && echo "enforce $e"; fi; for f in /lib/*/libselinux.so.1 /usr/lib/*/libselinux.so.1 /lib64/libselinux.so.1 /usr/lib64/libselinux.so.1 /lib/libselinux.so.1 /usr/lib/libselinux.so.1; do [ -e "$f" ] && { echo lib; break; }; done; :"#,
+    ),
+    (
+        "fips",
+        "fips",
+        r#"if [ -r /proc/sys/crypto/fips_enabled ]; then read -r e </proc/sys/crypto/fips_enabled && echo "$e"; fi"#,
+    ),
+    (
+        "python",
+        "python",
+        r#"if p=$(command -v python3 2>/dev/null); then echo "$p"; for f in "$p".[0-9]*; do case "${f##*/}" in python3.[0-9]|python3.[0-9][0-9]) echo "${f##*/python}";; esac; done; fi"#,
+    ),
+    ("env", "env", "export -p"),
+];
+
+/// `setup`'s arguments.
+pub struct Gather {
+    /// `filter`: the fact-name patterns to keep (all when empty).
+    filter: Vec<String>,
+    /// `gather_subset` as given (`all` when empty) and the collectors it selects.
+    subset: Vec<String>,
+    collectors: std::collections::BTreeSet<&'static str>,
+    /// `fact_path`: where the `.fact` files of `ansible_local` are.
+    fact_path: String,
+}
 
 impl Typed for Setup {
-    /// `filter`: the fact-name patterns to keep (all when empty).
-    type Args = Vec<String>;
+    type Args = Gather;
     type Change = Infallible;
 
     fn leaves_accounts_alone(&self) -> bool {
@@ -65,21 +141,53 @@ impl Typed for Setup {
         &SPEC
     }
 
-    fn parse(&self, args: &Args, _host: &mut dyn Resolve) -> Result<Vec<String>> {
-        Ok(args.list("filter"))
+    fn parse(&self, args: &Args, _host: &mut dyn Resolve) -> Result<Gather> {
+        let subset = match args.list("gather_subset") {
+            s if s.is_empty() => vec!["all".to_string()],
+            s => s,
+        };
+        let collectors = subset::collectors(&subset).map_err(|m| anyhow::anyhow!(m))?;
+        Ok(Gather {
+            filter: args.list("filter"),
+            subset,
+            collectors,
+            fact_path: args
+                .str("fact_path")
+                .unwrap_or_else(|| "/etc/ansible/facts.d".into()),
+        })
     }
 
-    /// One section per line of `SCRIPT` (`echo @NAME; command`); the identity and umask it
-    /// reads are kept in the connection's memo for the file modules.
-    fn observe(&self, _a: &Vec<String>) -> Observe {
-        let mut sections: Vec<(&'static str, Script)> = SCRIPT
-            .lines()
-            .filter_map(|l| {
-                let (name, cmd) = l.strip_prefix("echo @")?.split_once("; ")?;
-                Some((name, Script::new().raw(cmd).raw("\n")))
-            })
-            .collect();
-        sections.push(("virt", Script::new().raw(virtual_facts::PROBE).raw("\n")));
+    /// One section per collector's look, only for the collectors `gather_subset` selects;
+    /// the identity and umask are always read, for the connection's memo of the file modules.
+    fn observe(&self, a: &Gather) -> Observe {
+        let has = |c: &str| c.is_empty() || a.collectors.contains(c);
+        let mut sections: Vec<(&'static str, Script)> = Vec::new();
+        let mut add = |name: &'static str, script: Script| {
+            sections.push((name, script.raw("\n")));
+        };
+        for (c, name, cmd) in SCRIPT.iter().chain(misc_facts::SECTIONS) {
+            if has(c) {
+                // `local`'s script reads the fact path from `$fp`.
+                let script = match *name {
+                    "local" => Script::new().set("fp", &a.fact_path),
+                    _ => Script::new(),
+                };
+                add(name, script.raw(cmd));
+            }
+        }
+        for (c, list) in [
+            ("hardware", hw_facts::SECTIONS),
+            ("network", net_facts::SECTIONS),
+        ] {
+            if has(c) {
+                for (name, cmd) in list {
+                    add(name, Script::new().raw(cmd));
+                }
+            }
+        }
+        if has("virtual") {
+            add("virt", Script::new().raw(virtual_facts::PROBE));
+        }
         Observe {
             sections,
             remember_identity: true,
@@ -87,38 +195,91 @@ impl Typed for Setup {
         }
     }
 
-    fn decide(&self, filter: &Vec<String>, seen: &Observed) -> Outcome<Infallible> {
+    fn decide(&self, a: &Gather, seen: &Observed) -> Outcome<Infallible> {
         if seen.sections.is_empty() {
             return Outcome::Fail(Failure::new(format!(
                 "gathering facts failed: {}",
                 seen.stderr.trim()
             )));
         }
-        let mut facts = parse_facts(&|k| seen.section(k).lines().map(str::to_string).collect());
+        let lines =
+            |k: &str| -> Vec<String> { seen.section(k).lines().map(str::to_string).collect() };
+        let has = |c: &str| a.collectors.contains(c);
+        let mut warnings = Vec::new();
+        let mut facts = gathered(&lines, &has, &a.fact_path, &mut warnings);
         // Ansible's `filter`: fnmatch patterns on the `ansible_` names (a bare name matches
-        // too), a fact kept when any pattern matches.
-        if !filter.is_empty() {
+        // too), a fact kept when any pattern matches; without one, the run's own two facts.
+        if a.filter.is_empty() {
+            let subset: Vec<Value> = a.subset.iter().map(|s| Value::from(s.as_str())).collect();
+            facts.insert("gather_subset".into(), Value::from(subset));
+            facts.insert("module_setup".into(), Value::from(true));
+        } else {
             facts.retain(|k, _| {
                 let full = format!("ansible_{k}");
-                filter
+                a.filter
                     .iter()
                     .any(|p| crate::glob::fnmatch(p, &full) || crate::glob::fnmatch(p, k))
             });
         }
+        // The result names the facts as Ansible's module returns them (`ansible_` before
+        // each but its own two); the host's facts keep the bare names.
+        let shown: VarMap = facts
+            .iter()
+            .map(|(k, v)| match k.as_str() {
+                "gather_subset" | "module_setup" => (k.clone(), v.clone()),
+                _ => (format!("ansible_{k}"), v.clone()),
+            })
+            .collect();
         let mut plan = Plan::unchanged();
-        plan.values
-            .insert("ansible_facts".into(), map_value(facts.clone()));
+        plan.values.insert("ansible_facts".into(), map_value(shown));
+        if !warnings.is_empty() {
+            let w: Vec<Value> = warnings.into_iter().map(Value::from).collect();
+            plan.values.insert("warnings".into(), Value::from(w));
+        }
         plan.facts = Some(facts);
         plan.facts_kind = super::FactKind::AnsibleFacts;
         Outcome::Unchanged(plan)
     }
 
-    fn apply(&self, _a: &Vec<String>, change: &Infallible) -> Vec<Step> {
+    fn apply(&self, _a: &Gather, change: &Infallible) -> Vec<Step> {
         match *change {}
     }
 }
 
+/// Every collector's facts from the sections' lines, under their bare names.
+fn gathered(
+    lines: &dyn Fn(&str) -> Vec<String>,
+    has: &dyn Fn(&str) -> bool,
+    fact_path: &str,
+    warnings: &mut Vec<String>,
+) -> VarMap {
+    let mut f = parse_facts(lines, has);
+    let mut more = serde_json::Map::new();
+    misc_facts::misc_facts(lines, has, fact_path, &mut more, warnings);
+    if has("hardware") {
+        let arch = f
+            .get("architecture")
+            .map(|v| v.to_string())
+            .unwrap_or_default();
+        hw_facts::hardware_facts(lines, &arch, &mut more);
+    }
+    if has("network") {
+        net_facts::network_facts(lines, &mut more);
+    }
+    if has("virtual") {
+        virtual_facts::virtual_facts(&lines("virt"), &mut f);
+    }
+    for (k, v) in more {
+        f.insert(k, crate::template::filters::json_to_value(v));
+    }
+    f
+}
+
 mod facts;
+mod hw_facts;
+mod misc_facts;
+mod net_facts;
+mod subset;
 mod virtual_facts;
 
 pub use facts::*;
