@@ -199,7 +199,12 @@ pub struct VaultStringArgs {
 #[derive(Args, Debug, Clone)]
 pub struct ConnectArgs {
     /// Inventory file, directory, or comma-separated host list (repeatable).
-    #[arg(short = 'i', long = "inventory", value_name = "INVENTORY")]
+    #[arg(
+        short = 'i',
+        long = "inventory",
+        alias = "inventory-file",
+        value_name = "INVENTORY"
+    )]
     pub inventory: Vec<String>,
     /// Limit to hosts matching this pattern (or @file with one pattern per line).
     #[arg(short = 'l', long = "limit", value_name = "PATTERN")]
@@ -229,9 +234,24 @@ pub struct ConnectArgs {
         visible_alias = "ask-become-password"
     )]
     pub ask_become_pass: bool,
+    /// Read the become password from this file (an executable file is run and its output is
+    /// the password; `-` reads standard input).
+    #[arg(
+        long = "become-password-file",
+        visible_alias = "become-pass-file",
+        value_name = "FILE"
+    )]
+    pub become_password_file: Option<PathBuf>,
     /// Ask for the SSH login password on the terminal.
     #[arg(short = 'k', long = "ask-pass", visible_alias = "ask-password")]
     pub ask_pass: bool,
+    /// Read the SSH login password from this file (as --become-password-file).
+    #[arg(
+        long = "connection-password-file",
+        visible_alias = "conn-pass-file",
+        value_name = "FILE"
+    )]
+    pub connection_password_file: Option<PathBuf>,
     /// SSH private key file.
     #[arg(long = "private-key", visible_alias = "key-file", value_name = "FILE")]
     pub private_key: Option<PathBuf>,

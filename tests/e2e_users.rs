@@ -748,4 +748,37 @@ fn ask_become_pass_gives_sudo_its_password() {
         "the password was echoed: {text}"
     );
     assert_eq!(hosts.sh(0, "cat /tmp/k-who").1, "root");
+
+    // `--become-password-file`: a file (its line break removed) and a script's output, as
+    // ansible-playbook reads them; a missing file stops the run before anything runs.
+    hosts.sh(0, "rm -f /tmp/k-who");
+    let file = write(hosts.dir.path(), "become-pw", "typed-pw-1\n");
+    let script = write(
+        hosts.dir.path(),
+        "become-pw.sh",
+        "#!/bin/sh\necho typed-pw-1\n",
+    );
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    for source in [&file, &script] {
+        let (code, out, err) = play(
+            &hosts,
+            "kuser",
+            &pb,
+            &["--become-password-file", source.to_str().unwrap()],
+        );
+        assert_eq!(code, 0, "{out}{err}");
+        assert_eq!(hosts.sh(0, "cat /tmp/k-who && rm /tmp/k-who").1, "root");
+    }
+    let (code, out, err) = play(
+        &hosts,
+        "kuser",
+        &pb,
+        &["--become-pass-file", "/nonexistent"],
+    );
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(
+        err.contains("The password file /nonexistent was not found"),
+        "{err}"
+    );
+    assert_eq!(hosts.sh(0, "test -e /tmp/k-who; echo $?").1, "1\n");
 }

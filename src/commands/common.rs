@@ -117,15 +117,15 @@ pub fn settings_from(c: &ConnectArgs) -> Result<Settings> {
             None => None,
         },
         // Asked once, before anything runs, as ansible-playbook asks.
-        become_password: if c.ask_become_pass {
-            Some(ask_secret("BECOME password: ")?)
-        } else {
-            None
+        become_password: match (&c.become_password_file, c.ask_become_pass) {
+            (Some(f), _) => Some(password_from_file(f)?),
+            (None, true) => Some(ask_secret("BECOME password: ")?),
+            (None, false) => None,
         },
-        conn_password: if c.ask_pass {
-            Some(ask_secret("SSH password: ")?)
-        } else {
-            None
+        conn_password: match (&c.connection_password_file, c.ask_pass) {
+            (Some(f), _) => Some(password_from_file(f)?),
+            (None, true) => Some(ask_secret("SSH password: ")?),
+            (None, false) => None,
         },
         private_key: c.private_key.clone().or(cfg.private_key_file),
         connection: c.connection.clone(),
@@ -218,6 +218,48 @@ pub fn load_inventory(sources: &[String], playbook_dirs: &[PathBuf]) -> Result<I
         return Ok(Inventory::implicit_localhost());
     }
     Inventory::load(sources, playbook_dirs)
+}
+
+/// A password from `--become-password-file` or `--connection-password-file`, as
+/// ansible-playbook reads one: `-` is standard input, an executable file is run (its output
+/// the password), any other file is read; surrounding line breaks removed, empty refused.
+fn password_from_file(path: &std::path::Path) -> Result<String> {
+    use std::io::Read;
+    use std::os::unix::fs::PermissionsExt;
+    let shown = path.display();
+    let raw = if path.as_os_str() == "-" {
+        let mut b = Vec::new();
+        std::io::stdin().read_to_end(&mut b)?;
+        b
+    } else {
+        let meta = std::fs::metadata(path)
+            .map_err(|_| anyhow!("The password file {shown} was not found"))?;
+        if meta.is_file() && meta.permissions().mode() & 0o111 != 0 {
+            let out = std::process::Command::new(path)
+                .stderr(std::process::Stdio::piped())
+                .output()
+                .map_err(|e| anyhow!("Problem occurred when trying to run the password script {shown} ({e}). If this is not a script, remove the executable bit from the file."))?;
+            if !out.status.success() {
+                anyhow::bail!(
+                    "The password script {shown} returned an error (rc={}): {}",
+                    out.status.code().unwrap_or(-1),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            out.stdout
+        } else {
+            let b = std::fs::read(path)
+                .map_err(|_| anyhow!("Could not read password file '{shown}'."))?;
+            b.trim_ascii().to_vec()
+        }
+    };
+    let s = String::from_utf8_lossy(&raw)
+        .trim_matches(['\r', '\n'])
+        .to_string();
+    if s.is_empty() {
+        anyhow::bail!("Empty password was provided from file ({shown})");
+    }
+    Ok(s)
 }
 
 #[cfg(test)]
