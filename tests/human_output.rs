@@ -235,10 +235,12 @@ fn adhoc_run_like_ansible() {
         "hosts.ini",
         "[web]\nweb1 ansible_connection=local\nweb2 ansible_connection=local\n",
     );
+    // One fork: results print as each host finishes, so hosts taking turns keep the
+    // snapshot's order.
     let adhoc = |args: &[&str]| {
         let mut cmd = drover();
         cmd.current_dir(dir.path())
-            .args(["run", "-i", "hosts.ini", "web"])
+            .args(["run", "-i", "hosts.ini", "web", "-f", "1"])
             .args(args);
         let (code, out, err) = run(&mut cmd);
         (code, normalise(&out, dir.path()), err)
@@ -352,4 +354,38 @@ fn diff_is_coloured_on_a_terminal() {
     ] {
         assert!(out.contains(want), "no {want:?} in:\n{out:?}");
     }
+}
+
+/// Results print as each host finishes the task (ansible-playbook's linear strategy), not in
+/// inventory order once all are done; the recap stays sorted by host name.
+#[test]
+fn results_print_as_each_host_finishes() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "hosts.ini",
+        "a ansible_connection=local nap=1.6\nb ansible_connection=local nap=0\nc ansible_connection=local nap=0.8\n",
+    );
+    write(
+        dir.path(),
+        "pb.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - command: sleep {{ nap }}\n",
+    );
+    let mut cmd = drover();
+    cmd.current_dir(dir.path())
+        .args(["play", "-i", "hosts.ini", "pb.yml"]);
+    let (code, out, err) = run(&mut cmd);
+    assert_eq!(code, 0, "{out}{err}");
+    let order: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("changed: ["))
+        .collect();
+    assert_eq!(order, ["b]", "c]", "a]"], "{out}");
+    let recap: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("PLAY RECAP"))
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(recap, ["a", "b", "c"], "{out}");
 }

@@ -223,13 +223,14 @@ pub fn flush(
             let forced = play
                 .force_handlers
                 .unwrap_or(runner.settings.force_handlers);
-            let results = runner.on_hosts_forced(
+            let results = runner.on_hosts(
                 &targets,
                 |h| run_task::run_task(pc, handler, h),
                 handler.throttle,
                 forced,
+                Some((Some(handler), &mut *reporter)),
             );
-            runner.record(&results, Some(handler), reporter, pc);
+            runner.record(&results, Some(handler), reporter, pc, true);
             if let Some(e) = runner.fatal.take() {
                 anyhow::bail!("{e}");
             }

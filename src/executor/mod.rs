@@ -648,8 +648,10 @@ impl<'a> Runner<'a> {
                     fact_result(h, r, started)
                 },
                 0,
+                false,
+                Some((None, &mut *reporter)),
             );
-            self.record(&results, None, reporter, pc);
+            self.record(&results, None, reporter, pc, true);
         }
         for section in &play.sections {
             if self.run_list(play, section, batch, tags, reporter, pc)? {
@@ -983,9 +985,15 @@ impl<'a> Runner<'a> {
                 // whether another host ran the task already.
                 reporter.warning("Using run_once with the free strategy is not currently supported. This task will still be executed for every host in the inventory list.");
             }
-            let mut results = self.run_on_batch(task, batch, pc);
+            // Results print as each host finishes, but for `add_host` and `group_by`, whose
+            // results the inventory changes complete.
+            let streams = !task
+                .module()
+                .is_some_and(|m| matches!(m.name(), "add_host" | "group_by"));
+            let show = streams.then_some(&mut *reporter);
+            let mut results = self.run_on_batch(task, batch, pc, show);
             self.apply_inventory_changes(&mut results, pc, task);
-            self.record(&results, Some(task), reporter, pc);
+            self.record(&results, Some(task), reporter, pc, streams);
             if let Some(e) = self.fatal.take() {
                 bail!("{e}");
             }
@@ -1200,7 +1208,7 @@ impl<'a> Runner<'a> {
         if let (Some(g), false) = (inc.handlers_gate, groups.is_empty()) {
             pc.open_gates.insert(g);
         }
-        self.record(&results, Some(task), reporter, pc);
+        self.record(&results, Some(task), reporter, pc, false);
         if task.no_log || self.settings.no_log {
             // The `included:` line shows the loop item; a `no_log` include shows `None`.
             for (g, _) in &mut groups {
@@ -1261,7 +1269,7 @@ impl<'a> Runner<'a> {
                                 )
                             })
                             .collect();
-                        self.record(&results, None, reporter, pc);
+                        self.record(&results, None, reporter, pc, false);
                         continue;
                     }
                 },
@@ -1277,12 +1285,27 @@ impl<'a> Runner<'a> {
         Ok(false)
     }
 
-    fn run_on_batch(&mut self, task: &Task, batch: &[usize], pc: &PlayCtx) -> Vec<HostResult> {
+    /// Runs a task on the batch's live hosts (the first one only for `run_once`); with
+    /// `show`, each result is reported as its host finishes.
+    fn run_on_batch<'r>(
+        &mut self,
+        task: &Task,
+        batch: &[usize],
+        pc: &PlayCtx,
+        show: Option<&mut (dyn Reporter + 'r)>,
+    ) -> Vec<HostResult> {
+        let show = show.map(|r| (Some(task), r));
         let results = if task.run_once {
             let first = batch.iter().copied().find(|i| self.hosts[*i].active());
             match first {
                 Some(i) => {
-                    let r = self.on_hosts(&[i], |h| run_task::run_task(pc, task, h), task.throttle);
+                    let r = self.on_hosts(
+                        &[i],
+                        |h| run_task::run_task(pc, task, h),
+                        task.throttle,
+                        false,
+                        show,
+                    );
                     // As in Ansible, every host of the batch gets the registered result whole
                     // and the facts the task set.
                     let facts = std::mem::take(&mut self.hosts[i].once_facts);
@@ -1307,7 +1330,13 @@ impl<'a> Runner<'a> {
                 None => Vec::new(),
             }
         } else {
-            self.on_hosts(batch, |h| run_task::run_task(pc, task, h), task.throttle)
+            self.on_hosts(
+                batch,
+                |h| run_task::run_task(pc, task, h),
+                task.throttle,
+                false,
+                show,
+            )
         };
         self.hand_over_delegated_facts();
         results
@@ -1567,26 +1596,24 @@ impl<'a> Runner<'a> {
 
     /// Runs `f` on each active host of `ix` in parallel (at most `throttle` at once when it is
     /// not 0); results in inventory order.
-    fn on_hosts<F>(&mut self, ix: &[usize], f: F, throttle: usize) -> Vec<HostResult>
-    where
-        F: Fn(&mut HostState) -> HostResult + Sync,
-    {
-        self.on_hosts_forced(ix, f, throttle, false)
-    }
-
-    /// `on_hosts`; with `failed_too`, hosts that failed (not unreachable ones) run as well:
-    /// forced handlers.
-    fn on_hosts_forced<F>(
+    /// Runs `f` on the live hosts among `ix` in parallel (at most `throttle` at once when
+    /// set); with `failed_too`, hosts that failed (not unreachable ones) run as well: forced
+    /// handlers. With `show`, each result is reported as its host finishes (the
+    /// linear strategy's output, as ansible-playbook prints it); the results come back in
+    /// inventory order for the bookkeeping of [`Runner::record`].
+    fn on_hosts<'r, F>(
         &mut self,
         ix: &[usize],
         f: F,
         throttle: usize,
         failed_too: bool,
+        show: Option<(Option<&Task>, &mut (dyn Reporter + 'r))>,
     ) -> Vec<HostResult>
     where
         F: Fn(&mut HostState) -> HostResult + Sync,
     {
         let pool = &self.pool;
+        let settings = self.settings;
         let mut targets: Vec<&mut HostState> = self
             .hosts
             .iter_mut()
@@ -1600,33 +1627,55 @@ impl<'a> Runner<'a> {
         if let Some(c) = live {
             c.begin(targets.len());
         }
-        // Counted as each host starts and finishes, for the status line. After Ctrl-C a host
-        // still waiting for a worker (more hosts than forks, or a later throttle chunk) does
-        // not start the task; those already running it finish.
-        let f = |h: &mut HostState| {
-            (!INTERRUPTED.load(Ordering::SeqCst)).then(|| {
-                Counts::track(
-                    live,
-                    || f(h),
-                    |r: &HostResult| {
-                        matches!(r.status, Status::Failed | Status::Unreachable) && !r.ignored
-                    },
-                )
-            })
-        };
-        let out = if throttle == 0 || throttle >= targets.len() {
-            pool.install(|| targets.par_iter_mut().filter_map(|h| f(h)).collect())
-        } else {
-            let mut out = Vec::with_capacity(targets.len());
-            for chunk in targets.chunks_mut(throttle) {
-                out.extend(pool.install(|| {
-                    chunk
-                        .par_iter_mut()
-                        .filter_map(|h| f(h))
-                        .collect::<Vec<_>>()
-                }));
+        let (tx, rx) = std::sync::mpsc::channel::<HostResult>();
+        let streaming = show.is_some();
+        let f = &f;
+        let work = move |targets: &mut Vec<&mut HostState>| -> Vec<HostResult> {
+            // Counted as each host starts and finishes, for the status line. After Ctrl-C a
+            // host still waiting for a worker (more hosts than forks, or a later throttle
+            // chunk) does not start the task; those already running it finish.
+            let f = |h: &mut HostState| {
+                (!INTERRUPTED.load(Ordering::SeqCst)).then(|| {
+                    let r = Counts::track(
+                        live,
+                        || f(h),
+                        |r: &HostResult| {
+                            matches!(r.status, Status::Failed | Status::Unreachable) && !r.ignored
+                        },
+                    );
+                    if streaming {
+                        // The receiver lives until this worker is done.
+                        let _ = tx.send(r.clone());
+                    }
+                    r
+                })
+            };
+            if throttle == 0 || throttle >= targets.len() {
+                pool.install(|| targets.par_iter_mut().filter_map(|h| f(h)).collect())
+            } else {
+                let mut out = Vec::with_capacity(targets.len());
+                for chunk in targets.chunks_mut(throttle) {
+                    out.extend(pool.install(|| {
+                        chunk
+                            .par_iter_mut()
+                            .filter_map(|h| f(h))
+                            .collect::<Vec<_>>()
+                    }));
+                }
+                out
             }
-            out
+        };
+        let out = match show {
+            None => work(&mut targets),
+            Some((task, reporter)) => std::thread::scope(|s| {
+                let worker = s.spawn(move || work(&mut targets));
+                for r in rx.iter() {
+                    reporter.host_result(&shown(&r, task, settings), settings.verbosity);
+                }
+                worker
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p))
+            }),
         };
         if let Some(c) = live {
             c.end();
@@ -1634,13 +1683,15 @@ impl<'a> Runner<'a> {
         out
     }
 
-    /// Updates counters, notifications and failure state; reports each result.
+    /// Updates counters, notifications and failure state; reports each result (unless
+    /// `shown_already`: reported as each host finished).
     fn record(
         &mut self,
         results: &[HostResult],
         task: Option<&Task>,
         reporter: &mut dyn Reporter,
         pc: &PlayCtx,
+        shown_already: bool,
     ) {
         for r in results {
             let Some(h) = self.hosts.iter_mut().find(|h| h.name == r.host) else {
@@ -1716,28 +1767,9 @@ impl<'a> Runner<'a> {
                     reporter.warning(&w);
                 }
             }
-            // A failure is shown with where the task was written (ansible-core's `[ERROR]`).
-            let mut shown = std::borrow::Cow::Borrowed(r);
-            if let (Some(t), true) = (
-                task,
-                r.status == Status::Failed || r.items.iter().any(|i| i.status == Status::Failed),
-            ) {
-                let by_condition = r
-                    .result
-                    .get_attr("failed_when_result")
-                    .is_ok_and(|v| v.is_true());
-                let on_host = t.module().is_some_and(|m| !m.controller_only()) && !by_condition;
-                shown.to_mut().origin = Some(Box::new(result::FailureOrigin {
-                    span: t.span.clone(),
-                    on_host,
-                }));
+            if !shown_already {
+                reporter.host_result(&shown(r, task, self.settings), self.settings.verbosity);
             }
-            // A task's `no_log` (or the run-wide one) covers every result it produced, also
-            // those no module made (an include that failed, a connection error).
-            if !r.no_log && (self.settings.no_log || task.is_some_and(|t| t.no_log)) {
-                shown.to_mut().no_log = true;
-            }
-            reporter.host_result(&shown, self.settings.verbosity);
         }
     }
 
@@ -1859,6 +1891,35 @@ pub fn batches(hosts: &[usize], serial: &[BatchSize]) -> Vec<Vec<usize>> {
         k += 1;
     }
     out
+}
+
+/// A result as the reporters see it: a failure with where its task was written
+/// (ansible-core's `[ERROR]`), and censored when the task (or the run) has `no_log`, also
+/// for results no module made (an include that failed, a connection error).
+fn shown<'r>(
+    r: &'r HostResult,
+    task: Option<&Task>,
+    settings: &Settings,
+) -> std::borrow::Cow<'r, HostResult> {
+    let mut shown = std::borrow::Cow::Borrowed(r);
+    if let (Some(t), true) = (
+        task,
+        r.status == Status::Failed || r.items.iter().any(|i| i.status == Status::Failed),
+    ) {
+        let by_condition = r
+            .result
+            .get_attr("failed_when_result")
+            .is_ok_and(|v| v.is_true());
+        let on_host = t.module().is_some_and(|m| !m.controller_only()) && !by_condition;
+        shown.to_mut().origin = Some(Box::new(result::FailureOrigin {
+            span: t.span.clone(),
+            on_host,
+        }));
+    }
+    if !r.no_log && (settings.no_log || task.is_some_and(|t| t.no_log)) {
+        shown.to_mut().no_log = true;
+    }
+    shown
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! Ansible-like human output: PLAY/TASK banners, one line per host in inventory order,
+//! Ansible-like human output: PLAY/TASK banners, one line per host as each host finishes,
 //! coloured diffs, PLAY RECAP. Colour only on a terminal and never with `NO_COLOR`; on a
 //! terminal, a live status line while a task runs (`progress.rs`). Results are dumped as
 //! ansible-playbook dumps them (`pyjson.rs`). Every string that came out of a vault is shown

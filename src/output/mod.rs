@@ -39,7 +39,7 @@ pub trait Reporter {
     fn play_start(&mut self, name: &str, hosts: &[String]);
     /// A task (or handler) begins; `at` is where it is defined.
     fn task_start(&mut self, name: &str, handler: bool, at: &Span);
-    /// One host's result, in inventory order after the whole task finished.
+    /// One host's result, as the host finishes the task (the linear strategy's order).
     fn host_result(&mut self, result: &HostResult, verbosity: u8);
     fn warning(&mut self, msg: &str);
     /// What a `meta` task did (`META: ending play for web1`), shown at `-vv` as ansible does.
