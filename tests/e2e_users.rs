@@ -782,3 +782,124 @@ fn ask_become_pass_gives_sudo_its_password() {
     );
     assert_eq!(hosts.sh(0, "test -e /tmp/k-who; echo $?").1, "1\n");
 }
+
+/// `become_method: su` with a password: `deploy` logs in over SSH and becomes root through
+/// su, which asks root's password on a terminal. The tasks' data crosses the terminal intact
+/// (control characters, a file larger than a terminal's line, a template); a wrong password
+/// fails the host with su's words and Ansible's.
+#[test]
+fn su_with_a_password_becomes_root_over_ssh() {
+    let Some(hosts) = TestHosts::up(1) else {
+        return;
+    };
+    let (rc, out) = hosts.sh(0, "echo 'root:su-pw-7' | chpasswd");
+    assert_eq!(rc, 0, "{out}");
+    let big: String = (0..20_000).map(|i| format!("line {i}\n")).collect();
+    let src = write(hosts.dir.path(), "big.txt", &big);
+    let pb = write(
+        hosts.dir.path(),
+        "su-pw.yml",
+        &format!(
+            "- hosts: test\n  gather_facts: false\n  become: true\n  become_method: su\n  tasks:\n    - command: id -un\n      register: who\n    - copy: {{dest: /root/who, content: \"{{{{ who.stdout }}}}\\u0003\\u0004\\t|\\n\"}}\n    - copy: {{src: {}, dest: /root/big.txt}}\n    - shell: printf 'a\\001b'\n      register: raw\n    - assert: {{that: [\"raw.stdout == 'a\\u0001b'\"]}}\n",
+            src.display()
+        ),
+    );
+    let (code, out, err) = play(
+        &hosts,
+        "deploy",
+        &pb,
+        &["-e", "ansible_become_password=su-pw-7"],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(recap(&out, "h0").changed, 4, "{out}");
+    assert_eq!(hosts.sh(0, "cat /root/who").1, "root\u{3}\u{4}\t|\n");
+    assert_eq!(hosts.sh(0, "stat -c %U /root/who").1, "root\n");
+    assert_eq!(
+        std::fs::read_to_string(hosts.path(0, "/root/big.txt")).unwrap(),
+        big
+    );
+    // Idempotent through the same terminal.
+    let (code, out, err) = play(
+        &hosts,
+        "deploy",
+        &pb,
+        &["-e", "ansible_become_password=su-pw-7"],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(recap(&out, "h0").changed, 2, "the commands only: {out}");
+
+    // A task past its timeout: its shell is ended from a second su'd shell, and the next task
+    // gets a fresh one.
+    let slow = write(
+        hosts.dir.path(),
+        "su-slow.yml",
+        "- hosts: test\n  gather_facts: false\n  become: true\n  become_method: su\n  tasks:\n    - command: sleep 60\n      timeout: 2\n      ignore_errors: true\n    - command: id -un\n      register: who\n    - assert: {that: [\"who.stdout == 'root'\"]}\n",
+    );
+    let started = Instant::now();
+    let (code, out, err) = play(
+        &hosts,
+        "deploy",
+        &slow,
+        &["-e", "ansible_become_password=su-pw-7"],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?} {out}",
+        started.elapsed()
+    );
+    assert!(
+        hosts
+            .processes(0)
+            .iter()
+            .all(|p| !p.cmdline.contains("sleep 60")),
+        "the timed-out command was left running"
+    );
+
+    let (code, out, err) = play(
+        &hosts,
+        "deploy",
+        &pb,
+        &["-e", "ansible_become_password=wrong"],
+    );
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.contains("Incorrect su password"), "{out}");
+    assert!(out.contains("Authentication failure"), "{out}");
+    assert!(!out.contains("wrong"), "the password was shown: {out}");
+}
+
+/// `become_method: su` with a password over the local connection: drover, run by `deploy`
+/// inside a test host, starts root's shell on a pseudo-terminal of its own and answers su.
+#[test]
+fn su_with_a_password_over_the_local_connection() {
+    let Some(hosts) = TestHosts::up(1) else {
+        return;
+    };
+    let (rc, out) = hosts.sh(0, "echo 'root:su-pw-8' | chpasswd");
+    assert_eq!(rc, 0, "{out}");
+    std::fs::copy(
+        env!("CARGO_BIN_EXE_drover"),
+        hosts.path(0, "/usr/local/bin/drover"),
+    )
+    .unwrap();
+    std::fs::write(
+        hosts.path(0, "/tmp/su-local.yml"),
+        "- hosts: localhost\n  gather_facts: false\n  become: true\n  become_method: su\n  tasks:\n    - command: id -un\n      register: who\n    - copy: {dest: /root/local-who, content: \"{{ who.stdout }}\"}\n",
+    )
+    .unwrap();
+    let run_as_deploy = |password: &str| {
+        hosts.ns_sh(
+            0,
+            &format!(
+                "cd /tmp && setpriv --reuid=deploy --regid=deploy --init-groups env HOME=/home/deploy USER=deploy NO_COLOR=1 /usr/local/bin/drover play -c local -i localhost, /tmp/su-local.yml -e ansible_become_password={password}"
+            ),
+        )
+    };
+    let (rc, out) = run_as_deploy("su-pw-8");
+    assert_eq!(rc, 0, "{out}");
+    assert_eq!(hosts.sh(0, "cat /root/local-who").1, "root");
+    assert_eq!(hosts.sh(0, "stat -c %U /root/local-who").1, "root\n");
+    let (rc, out) = run_as_deploy("wrong");
+    assert_eq!(rc, 2, "{out}");
+    assert!(out.contains("Incorrect su password"), "{out}");
+}

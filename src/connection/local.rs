@@ -7,19 +7,25 @@
 use super::{become_command, Become, Connection, Memo, Output, ShellSession, ShellStream};
 use anyhow::{Context, Result};
 use std::collections::HashMap;
+use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A child process's stdin and stdout as one stream.
+/// A child process's stdin and stdout (pipes, or both ends of one pseudo-terminal) as one
+/// stream.
 pub struct ChildIo {
     child: Child,
-    stdin: Option<ChildStdin>,
-    stdout: ChildStdout,
+    stdin: Option<File>,
+    stdout: File,
     /// How long a read waits for output before reporting `TimedOut` (`None`: forever).
     wait: Option<Duration>,
+    /// On a pseudo-terminal: its master is both ends.
+    tty: bool,
 }
 
 impl Read for ChildIo {
@@ -38,7 +44,11 @@ impl Read for ChildIo {
                 _ => {}
             }
         }
-        self.stdout.read(buf)
+        match self.stdout.read(buf) {
+            // A terminal whose other side has closed reads as EIO: the end of the stream.
+            Err(e) if self.tty && e.raw_os_error() == Some(libc::EIO) => Ok(0),
+            r => r,
+        }
     }
 }
 
@@ -62,8 +72,14 @@ impl Write for ChildIo {
 
 impl Drop for ChildIo {
     fn drop(&mut self) {
-        // Closing stdin ends the shell, whose EXIT trap removes its temp dir.
+        // Closing stdin ends the shell, whose EXIT trap removes its temp dir; a terminal ends
+        // when its master, both ends, is closed (a hangup).
         drop(self.stdin.take());
+        if self.tty {
+            if let Ok(null) = File::open("/dev/null") {
+                self.stdout = null;
+            }
+        }
         let _ = self.child.wait();
     }
 }
@@ -129,22 +145,25 @@ impl LocalConnection {
             }
             None => Command::new("/bin/sh"),
         };
+        command.arg("-c").arg(cmd);
+        if super::tty_password(&self.user, key).is_some() {
+            return Ok((spawn_on_tty(command)?, preamble));
+        }
         let mut child = command
-            .arg("-c")
-            .arg(cmd)
             .process_group(0)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .context("starting a local shell")?;
-        let stdin = child.stdin.take();
+        let stdin = child.stdin.take().map(|s| File::from(OwnedFd::from(s)));
         let stdout = child.stdout.take().context("local shell has no stdout")?;
         let io = ChildIo {
             child,
             stdin,
-            stdout,
+            stdout: File::from(OwnedFd::from(stdout)),
             wait: None,
+            tty: false,
         };
         Ok((io, preamble))
     }
@@ -152,14 +171,18 @@ impl LocalConnection {
     fn shell(&mut self, as_user: Option<&Become>) -> Result<&mut ShellSession<ChildIo>> {
         let key = super::shell_key(&self.user, as_user);
         if !self.shells.contains_key(&key) {
-            let (io, preamble) = self.spawn(key.as_ref())?;
+            let (mut io, preamble) = self.spawn(key.as_ref())?;
             self.opened += 1;
+            if let (Some(pw), Some(b)) = (super::tty_password(&self.user, key.as_ref()), &key) {
+                super::su::login(&mut io, pw, START_WAIT)
+                    .map_err(|e| super::become_error(e, b, "localhost"))?;
+            }
             let session = match (
                 ShellSession::start(io, preamble.as_deref(), START_WAIT),
                 &key,
             ) {
                 (Ok(s), _) => s,
-                (Err(e), Some(b)) => return Err(super::become_error(e, &b.user, "localhost")),
+                (Err(e), Some(b)) => return Err(super::become_error(e, b, "localhost")),
                 (Err(e), None) => return Err(e.context("starting a local shell".to_string())),
             };
             self.shells.insert(key.clone(), session);
@@ -180,6 +203,13 @@ impl LocalConnection {
             if let Ok((mut io, preamble)) = self.spawn(key.as_ref()) {
                 let mut input = preamble.unwrap_or_default();
                 input.extend_from_slice(script.as_bytes());
+                if let Some(pw) = super::tty_password(&self.user, key.as_ref()) {
+                    if super::su::login(&mut io, pw, START_WAIT).is_err() {
+                        input.clear();
+                    }
+                    // A terminal does not pass the end of input on: the shell is told to end.
+                    input.extend_from_slice(b"\nexit\n");
+                }
                 let _ = io.write_all(&input);
                 // Dropping closes its stdin and waits for it: it runs the script and ends.
                 drop(io);
@@ -224,6 +254,68 @@ impl Connection for LocalConnection {
     fn memo(&mut self) -> &mut Memo {
         &mut self.memo
     }
+}
+
+/// Starts `command` on a new pseudo-terminal that does not echo (su asks its password on a
+/// terminal only): its stdin, stdout and stderr, and its controlling terminal in a session
+/// of its own (whose process group a timed-out shell is killed with).
+fn spawn_on_tty(mut command: Command) -> Result<ChildIo> {
+    // SAFETY: posix_openpt, grantpt, unlockpt and ptsname_r take the descriptor just opened
+    // (checked) and a buffer owned by this frame with its length.
+    let (master, slave_path) = unsafe {
+        let fd = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error()).context("opening a pseudo-terminal");
+        }
+        let master = File::from(<OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd));
+        let mut name = [0 as libc::c_char; 128];
+        if libc::grantpt(fd) != 0
+            || libc::unlockpt(fd) != 0
+            || libc::ptsname_r(fd, name.as_mut_ptr(), name.len()) != 0
+        {
+            return Err(std::io::Error::last_os_error()).context("opening a pseudo-terminal");
+        }
+        let path = std::ffi::CStr::from_ptr(name.as_ptr())
+            .to_string_lossy()
+            .into_owned();
+        (master, path)
+    };
+    let slave = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOCTTY)
+        .open(&slave_path)
+        .with_context(|| format!("opening {slave_path}"))?;
+    // SAFETY: termios is plain data filled by tcgetattr on a valid descriptor.
+    unsafe {
+        let mut t: libc::termios = std::mem::zeroed();
+        if libc::tcgetattr(slave.as_raw_fd(), &mut t) == 0 {
+            t.c_lflag &= !(libc::ECHO | libc::ECHONL);
+            libc::tcsetattr(slave.as_raw_fd(), libc::TCSANOW, &t);
+        }
+    }
+    command
+        .stdin(Stdio::from(slave.try_clone()?))
+        .stdout(Stdio::from(slave.try_clone()?))
+        .stderr(Stdio::from(slave));
+    // SAFETY: only async-signal-safe calls between fork and exec: a new session, and the
+    // terminal (now stdin) made its controlling one.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = command.spawn().context("starting a local shell")?;
+    Ok(ChildIo {
+        child,
+        stdin: Some(master.try_clone()?),
+        stdout: master,
+        wait: None,
+        tty: true,
+    })
 }
 
 /// The name of the user this process runs as.

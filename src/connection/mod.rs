@@ -10,6 +10,7 @@ pub(crate) mod known_hosts;
 mod local;
 mod ssh;
 pub mod ssh_config;
+mod su;
 
 pub use files::{
     temp_attrs_script, temp_beside_script, temp_fill_script, write_file_atomic, FileAttrs,
@@ -156,15 +157,10 @@ impl Become {
         self.exe.is_some() || self.flags.is_some() || self.chdir.is_some()
     }
 
-    /// As Ansible's su plugin: `EXE FLAGS USER -c SHELL`, flags none unless given. su asks
-    /// its password on a terminal, which drover does not drive: with one, a clear error.
+    /// As Ansible's su plugin: `EXE FLAGS USER -c SHELL`, flags none unless given. With a
+    /// password, su asks for it on a terminal: the shell starts on a pseudo-terminal, which
+    /// it turns raw before the protocol starts (see `su.rs`).
     fn su_command(&self) -> Result<String> {
-        if self.password.is_some() {
-            anyhow::bail!(
-                "become method `su` with a password needs a terminal prompt, which drover does not drive: use `sudo`, or connect as root or as `{}`",
-                self.user
-            );
-        }
         let exe = crate::shell::quote(self.exe.as_deref().unwrap_or("su"));
         let flags = self.flags.as_deref().unwrap_or("");
         let flags: Vec<String> = crate::shell::split(flags)
@@ -177,8 +173,26 @@ impl Become {
         if !self.user.is_empty() {
             words.push(crate::shell::quote(&self.user));
         }
-        Ok(format!("exec {} -c /bin/sh 2>&1", words.join(" ")))
+        let shell = if self.password.is_some() {
+            crate::shell::quote(su::SHELL)
+        } else {
+            "/bin/sh".to_string()
+        };
+        Ok(format!("exec {} -c {shell} 2>&1", words.join(" ")))
     }
+
+    /// The password su asks for on a terminal, when this become goes through su with one.
+    pub fn su_password(&self) -> Option<&str> {
+        self.password.as_deref().filter(|_| self.su)
+    }
+}
+
+/// The su password of the shell that serves `as_user`, when that shell must start on a
+/// pseudo-terminal (see `su.rs`).
+fn tty_password<'b>(login: &str, as_user: Option<&'b Become>) -> Option<&'b str> {
+    as_user
+        .filter(|b| b.user != login || b.customized())
+        .and_then(Become::su_password)
 }
 
 /// A live connection to one host. Owned by one worker at a time: `Send`, never shared.
@@ -362,8 +376,8 @@ fn check_become_password(pw: &str) -> Result<()> {
 
 /// Turns a failure to start a become shell into a task failure (not a broken transport),
 /// with sudo's own words and what to do about them.
-fn become_error(e: anyhow::Error, user: &str, host: &str) -> anyhow::Error {
-    let user = if user.is_empty() { "root" } else { user };
+fn become_error(e: anyhow::Error, b: &Become, host: &str) -> anyhow::Error {
+    let user = if b.user.is_empty() { "root" } else { &b.user };
     let detail = format!("{e:#}");
     let said = detail
         .split("the remote shell closed the connection")
@@ -371,6 +385,19 @@ fn become_error(e: anyhow::Error, user: &str, host: &str) -> anyhow::Error {
         .map(|s| s.trim_start_matches(':').trim().to_string())
         .filter(|s| !s.is_empty())
         .unwrap_or(detail.clone());
+    if b.su {
+        // Ansible's words for su: its `fail` and `missing` markers.
+        let what = if said.contains("Authentication failure") || said.contains("not accepted") {
+            "Incorrect su password"
+        } else if said.contains("must be run from a terminal") {
+            "Missing su password"
+        } else {
+            "su refused"
+        };
+        return anyhow::anyhow!(
+            "{what}: becoming `{user}` on `{host}` failed: {said}\nhint: su asks for the password of `{user}`: set `ansible_become_password` or pass -K"
+        );
+    }
     let what = if said.contains("password is required") {
         "Missing sudo password"
     } else if said.contains("incorrect password") || said.contains("Sorry, try again") {

@@ -202,15 +202,20 @@ impl SshConnection {
         let key = super::shell_key(&self.user, as_user);
         if !self.shells.contains_key(&key) {
             let (cmd, preamble) = become_command(&self.user, key.as_ref())?;
-            let channel = self.exec_channel(&cmd)?;
-            let stream = SshStream {
+            let su_password = super::tty_password(&self.user, key.as_ref());
+            let channel = self.exec_channel(&cmd, su_password.is_some())?;
+            let mut stream = SshStream {
                 channel,
                 session: self.session.clone(),
             };
+            if let (Some(pw), Some(b)) = (su_password, &key) {
+                super::su::login(&mut stream, pw, self.connect_timeout)
+                    .map_err(|e| super::become_error(e, b, &self.name))?;
+            }
             let started = ShellSession::start(stream, preamble.as_deref(), self.connect_timeout);
             let session = match (started, &key) {
                 (Ok(s), _) => s,
-                (Err(e), Some(b)) => return Err(super::become_error(e, &b.user, &self.name)),
+                (Err(e), Some(b)) => return Err(super::become_error(e, b, &self.name)),
                 (Err(e), None) => {
                     return Err(e.context(format!("starting the remote shell on `{}`", self.name)))
                 }
@@ -222,8 +227,9 @@ impl SshConnection {
             .context("invariant: the shell was just inserted")
     }
 
-    /// A new channel running `exec CMD`, opened within the connect timeout.
-    fn exec_channel(&mut self, cmd: &str) -> Result<Channel> {
+    /// A new channel running `exec CMD`, opened within the connect timeout; with `tty`, on a
+    /// pseudo-terminal that does not echo (for su's password prompt).
+    fn exec_channel(&mut self, cmd: &str, tty: bool) -> Result<Channel> {
         let broken = |doing: &str, e: ssh2::Error| TransportError::new(doing, e);
         self.session
             .set_timeout(timeout_ms(Some(self.connect_timeout)));
@@ -235,6 +241,13 @@ impl SshConnection {
         channel
             .handle_extended_data(ssh2::ExtendedData::Ignore)
             .context("configuring the SSH channel")?;
+        if tty {
+            let mut modes = ssh2::PtyModes::new();
+            modes.set_boolean(ssh2::PtyModeOpcode::ECHO, false);
+            channel
+                .request_pty("dumb", Some(modes), None)
+                .map_err(|e| broken(&format!("asking `{}` for a terminal", self.name), e))?;
+        }
         channel
             .exec(cmd)
             .map_err(|e| broken(&format!("starting a shell on `{}`", self.name), e))?;
@@ -265,9 +278,22 @@ impl SshConnection {
     fn run_once(&mut self, as_user: Option<&Become>, script: &str) -> Result<()> {
         let until = Instant::now() + self.connect_timeout;
         let (cmd, preamble) = become_command(&self.user, as_user)?;
-        let mut channel = self.exec_channel(&cmd)?;
+        let su_password = super::tty_password(&self.user, as_user);
+        let channel = self.exec_channel(&cmd, su_password.is_some())?;
+        let mut stream = SshStream {
+            channel,
+            session: self.session.clone(),
+        };
+        if let Some(pw) = su_password {
+            super::su::login(&mut stream, pw, self.connect_timeout)?;
+        }
+        let mut channel = stream.channel;
         let mut input = preamble.unwrap_or_default();
         input.extend_from_slice(script.as_bytes());
+        if su_password.is_some() {
+            // A terminal does not pass the end of input on: the shell is told to end.
+            input.extend_from_slice(b"\nexit\n");
+        }
         channel.write_all(&input)?;
         channel.send_eof()?;
         let mut chunk = [0u8; 4096];
