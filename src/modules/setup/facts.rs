@@ -134,11 +134,14 @@ fn service_mgr(lines: &[String]) -> String {
         .unwrap_or_else(|| "service".to_string())
 }
 
-/// Ansible's `is_chroot`: `debian_chroot` set, else `/` not PID 1's root (device and inode),
-/// else (PID 1's root unreadable) `/`'s inode not the file system's root inode.
+/// Ansible's `is_chroot`: `debian_chroot` set, else `/` not PID 1's root (the shell's `-ef`:
+/// device and inode), else (PID 1's root unreadable) `/`'s inode not the file system's root
+/// inode.
 fn is_chroot(lines: &[String]) -> bool {
-    if lines.first().is_some_and(|l| l == "env") {
-        return true;
+    match lines.first().map(String::as_str) {
+        Some("env") | Some("differs") => return true,
+        Some("same") => return false,
+        _ => {}
     }
     let ids: Vec<&String> = lines.iter().filter(|l| l.contains(' ')).collect();
     match ids.as_slice() {
@@ -170,7 +173,8 @@ fn platform(get: &Lines, f: &mut VarMap) {
     let node = uname.get(1).cloned().unwrap_or_default();
     let short = node.split('.').next().unwrap_or("").to_string();
     // Python's `getfqdn`: the names the host's own address resolves back to, the first with
-    // a dot (else the first), else the node name.
+    // a dot (else the first), else the node name. The probe reads `/etc/hosts` itself where
+    // the name is there and `files` comes first for hosts (else it asks `getent`).
     let names: Vec<String> = get("fqdn")
         .first()
         .map(|l| l.split_whitespace().skip(1).map(str::to_string).collect())

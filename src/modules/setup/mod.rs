@@ -84,12 +84,12 @@ const SCRIPT: &[(&str, &str, &str)] = &[
     (
         "chroot",
         "chroot",
-        r#"[ -n "${debian_chroot:-}" ] && echo env; LC_ALL=C stat -c '%d %i' / /proc/1/root/. 2>/dev/null || LC_ALL=C stat -f -c '%T' / 2>/dev/null; :"#,
+        r#"if [ -n "${debian_chroot:-}" ]; then echo env; elif [ -e /proc/1/root/. ]; then if [ / -ef /proc/1/root/. ]; then echo same; else echo differs; fi; else LC_ALL=C stat -c '%d %i' / 2>/dev/null; LC_ALL=C stat -f -c '%T' / 2>/dev/null; fi; :"#,
     ),
     (
         "platform",
         "fqdn",
-        r#"n=; read -r n </proc/sys/kernel/hostname 2>/dev/null || n=$(uname -n); a=$(getent hosts "$n" 2>/dev/null) && set -- $a && getent hosts "$1" 2>/dev/null; :"#,
+        r#"n=; read -r n </proc/sys/kernel/hostname 2>/dev/null || n=$(uname -n); f=1; [ -r /etc/nsswitch.conf ] && while read -r k v; do [ "$k" = hosts: ] && case "$v " in "files "*) ;; *) f=;; esac; done </etc/nsswitch.conf; ip=; [ -n "$f" ] && [ -r /etc/hosts ] && while read -r a b; do case $a in ''|\#*) continue;; esac; case " $b " in *" $n "*) ip=$a; break;; esac; done </etc/hosts; if [ -n "$ip" ]; then while read -r a b; do [ "$a" = "$ip" ] && { echo "$a $b"; break; }; done </etc/hosts; else a=$(getent hosts "$n" 2>/dev/null) && set -- $a && getent hosts "$1" 2>/dev/null; fi; :"#,
     ),
     (
         "systemd",

@@ -1,9 +1,9 @@
 //! The network facts, as Ansible's `LinuxNetwork` makes them: each interface of
 //! `/sys/class/net` (its files read with builtins), its primary and secondary addresses from
 //! `ip addr show`, the default route's interface, address and gateway from `ip route get` to
-//! the same public addresses Ansible asks about, and the `local` routes: three `ip` processes
-//! where Ansible runs two per interface and four more. Without `ip` there are no network
-//! facts, as in Ansible.
+//! the same public addresses Ansible asks about, and the `local` routes: one `ip` process in
+//! batch mode where Ansible runs two per interface and four more. Without `ip` there are no
+//! network facts, as in Ansible.
 
 use serde_json::{json, Map, Value as J};
 
@@ -24,23 +24,16 @@ pub const SECTIONS: &[(&str, &str)] = &[
     ("ipbin", with_ip!(r#"echo "$ip""#)),
     (
         "netsys",
-        r#"for d in /sys/class/net/*; do [ -d "$d" ] || continue; echo "dev ${d##*/}"; for k in address mtu operstate type flags speed bridge/bridge_id bridge/stp_state bonding/slaves bonding/mode bonding/miimon bonding/lacp_rate bonding/primary bonding/all_slaves_active bonding_slave/perm_hwaddr; do [ -r "$d/$k" ] && read -r v <"$d/$k" 2>/dev/null && echo "$k $v"; done; [ -d "$d/bridge" ] && { echo bridge; for b in "$d"/brif/*; do [ -e "$b" ] && echo "brif ${b##*/}"; done; }; [ -d "$d/bonding" ] && echo bonding; [ -L "$d/device" ] && { n=pciid; for l in $(readlink "$d/device" "$d/device/driver/module" 2>/dev/null); do echo "$n ${l##*/}"; n=module; done; }; done; :"#,
+        r#"for d in /sys/class/net/*; do [ -d "$d" ] || continue; echo "dev ${d##*/}"; for k in address mtu operstate type flags speed bridge/bridge_id bridge/stp_state bonding/slaves bonding/mode bonding/miimon bonding/lacp_rate bonding/primary bonding/all_slaves_active bonding_slave/perm_hwaddr; do [ -r "$d/$k" ] && read -r v <"$d/$k" 2>/dev/null && echo "$k $v"; done; [ -d "$d/bridge" ] && { echo bridge; for b in "$d"/brif/*; do [ -e "$b" ] && echo "brif ${b##*/}"; done; }; [ -d "$d/bonding" ] && echo bonding; [ -L "$d/device" ] && (cd -P "$d/device" 2>/dev/null && echo "pciid ${PWD##*/}" && cd -P driver/module 2>/dev/null && echo "module ${PWD##*/}"); done; :"#,
     ),
-    // `ip addr show` has the primary and the secondary addresses (Ansible asks twice);
-    // the two routes come from one batch; the local routes of both families from one call.
+    // One `ip` for everything, in batch mode: the addresses (primary and secondary: Ansible
+    // asks twice per interface), the two routes, the local routes of both families. An `ip`
+    // without batch mode (BusyBox's) answers nothing, and is asked command by command.
     (
-        "ipaddr",
-        with_ip!(r#"LC_ALL=C "$ip" addr show 2>/dev/null"#),
-    ),
-    (
-        "routes",
+        "ip",
         with_ip!(
-            r#"printf 'route get 8.8.8.8\nroute get 2404:6800:400a:800::1012\n' | "$ip" -force -batch - 2>/dev/null"#
+            r#"o=$(printf 'addr show\nroute get 8.8.8.8\nroute get 2404:6800:400a:800::1012\nroute show table all type local\n' | LC_ALL=C "$ip" -force -batch - 2>/dev/null); if [ -n "$o" ]; then printf '%s\n' "$o"; else LC_ALL=C "$ip" addr show 2>/dev/null; "$ip" route get 8.8.8.8 2>/dev/null; "$ip" -6 route get 2404:6800:400a:800::1012 2>/dev/null; "$ip" route show table all type local 2>/dev/null; fi"#
         ),
-    ),
-    (
-        "local",
-        with_ip!(r#""$ip" route show table all type local 2>/dev/null"#),
     ),
 ];
 
@@ -135,9 +128,17 @@ pub fn network_facts(get: &dyn Fn(&str) -> Vec<String>, out: &mut Map<String, J>
             _ => {}
         }
     }
-    let routes = get("routes");
-    let mut default4 = route(&routes, "8.8.8.8");
-    let mut default6 = route(&routes, "2404:6800:400a:800::1012");
+    // `ip`'s answers in the order asked: the address blocks (lines that start with an index
+    // or a blank), then the routes, each starting with its target or its type.
+    let answers = get("ip");
+    let targets = ["8.8.8.8 ", "2404:6800:400a:800::1012 ", "local "];
+    let cut = answers
+        .iter()
+        .position(|l| targets.iter().any(|t| l.starts_with(t)))
+        .unwrap_or(answers.len());
+    let (addrs, routes) = answers.split_at(cut);
+    let mut default4 = route(routes, "8.8.8.8");
+    let mut default6 = route(routes, "2404:6800:400a:800::1012");
     let mut all4 = Vec::new();
     let mut all6 = Vec::new();
     let mut st = Addrs {
@@ -149,10 +150,9 @@ pub fn network_facts(get: &dyn Fn(&str) -> Vec<String>, out: &mut Map<String, J>
         all6: &mut all6,
     };
     // Ansible reads the primary addresses of every device, then the secondary ones.
-    let addrs = get("ipaddr");
     for secondary in [false, true] {
         let mut device = String::new();
-        for line in &addrs {
+        for line in addrs {
             if !line.starts_with(char::is_whitespace) {
                 // `4: eth0: <...>` or `5: veth1@if4: <...>`
                 let name = line.split(": ").nth(1).unwrap_or("");
@@ -181,7 +181,7 @@ pub fn network_facts(get: &dyn Fn(&str) -> Vec<String>, out: &mut Map<String, J>
     out.insert("all_ipv4_addresses".into(), J::from(all4));
     out.insert("all_ipv6_addresses".into(), J::from(all6));
     let mut reachable = json!({"ipv4": [], "ipv6": []});
-    for line in get("local") {
+    for line in routes {
         let w: Vec<&str> = line.split_whitespace().collect();
         if w.first() != Some(&"local") || w.len() < 2 {
             continue;
@@ -340,9 +340,7 @@ mod tests {
             match k {
                 "ipbin" => text("/usr/sbin/ip"),
                 "netsys" => text("dev eth0\naddress 02:fc:00:00:00:01\nmtu 1400\noperstate up\ntype 1\nflags 0x1003\npciid virtio2\ndev lo\naddress 00:00:00:00:00:00\nmtu 65536\noperstate unknown\ntype 772\nflags 0x9"),
-                "ipaddr" => text("1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536\n    inet 127.0.0.1/8 scope host lo\n    inet6 ::1/128 scope host \n4: eth0: <BROADCAST> mtu 1400\n    link/ether 02:fc:00:00:00:01 brd ff:ff:ff:ff:ff:ff\n    inet 192.0.2.2/24 brd 192.0.2.255 scope global eth0\n    inet 192.0.2.9/24 brd 192.0.2.255 scope global eth0:1\n    inet6 fd00::2/64 scope global nodad \n    inet6 fe80::fc:ff:fe00:1/64 scope link \n    inet 192.0.2.7/24 brd 192.0.2.255 scope global secondary eth0"),
-                "routes" => text("8.8.8.8 via 192.0.2.1 dev eth0 src 192.0.2.2 uid 0 \n    cache \n2404:6800:400a:800::1012 from :: via fd00::1 dev eth0 src fd00::2 metric 1024 pref medium"),
-                "local" => text("local 127.0.0.0/8 dev lo proto kernel scope host src 127.0.0.1\nbroadcast 127.255.255.255 dev lo\nlocal 192.0.2.2 dev eth0"),
+                "ip" => text("1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536\n    inet 127.0.0.1/8 scope host lo\n    inet6 ::1/128 scope host \n4: eth0: <BROADCAST> mtu 1400\n    link/ether 02:fc:00:00:00:01 brd ff:ff:ff:ff:ff:ff\n    inet 192.0.2.2/24 brd 192.0.2.255 scope global eth0\n    inet 192.0.2.9/24 brd 192.0.2.255 scope global eth0:1\n    inet6 fd00::2/64 scope global nodad \n    inet6 fe80::fc:ff:fe00:1/64 scope link \n    inet 192.0.2.7/24 brd 192.0.2.255 scope global secondary eth0\n8.8.8.8 via 192.0.2.1 dev eth0 src 192.0.2.2 uid 0 \n    cache \n2404:6800:400a:800::1012 from :: via fd00::1 dev eth0 src fd00::2 metric 1024 pref medium\nlocal 127.0.0.0/8 dev lo proto kernel scope host src 127.0.0.1\nlocal 192.0.2.2 dev eth0"),
                 _ => Vec::new(),
             }
         };
