@@ -258,6 +258,40 @@ pub struct ConnectArgs {
     /// Connection type: ssh or local.
     #[arg(short = 'c', long = "connection", value_name = "TYPE")]
     pub connection: Option<String>,
+    /// ssh options for every host, as `ansible_ssh_common_args` (`-o Key=Value`, `-J`,
+    /// `-p`, `-i`, `-l`; read as ~/.ssh/config lines, over the file's).
+    #[arg(
+        long = "ssh-common-args",
+        value_name = "ARGS",
+        allow_hyphen_values = true
+    )]
+    pub ssh_common_args: Option<String>,
+    /// More ssh options, as `ansible_ssh_extra_args`.
+    #[arg(
+        long = "ssh-extra-args",
+        value_name = "ARGS",
+        allow_hyphen_values = true
+    )]
+    pub ssh_extra_args: Option<String>,
+    /// Accepted for ansible-playbook's sake and ignored with a warning: drover sends files
+    /// over its shell session, not scp or sftp.
+    #[arg(
+        long = "scp-extra-args",
+        value_name = "ARGS",
+        allow_hyphen_values = true
+    )]
+    pub scp_extra_args: Option<String>,
+    /// As --scp-extra-args.
+    #[arg(
+        long = "sftp-extra-args",
+        value_name = "ARGS",
+        allow_hyphen_values = true
+    )]
+    pub sftp_extra_args: Option<String>,
+    /// Accepted for ansible-playbook's sake and ignored with a warning: drover runs no
+    /// Python modules (its own are built in).
+    #[arg(short = 'M', long = "module-path", value_name = "PATH")]
+    pub module_path: Vec<String>,
     /// Connect timeout in seconds: connecting, the SSH handshake, opening a shell, and
     /// killing a task that ran past its time limit (default 10; ansible.cfg `timeout`).
     #[arg(short = 'T', long = "timeout", value_name = "SECONDS")]

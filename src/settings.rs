@@ -27,6 +27,13 @@ pub struct Settings {
     pub become_password: Option<String>,
     /// `-k`: the SSH password, under `ansible_password`.
     pub conn_password: Option<String>,
+    /// `--ssh-common-args` and `--ssh-extra-args`: under `ansible_ssh_common_args` and
+    /// `ansible_ssh_extra_args`, read as those are.
+    pub ssh_common_args: Option<String>,
+    pub ssh_extra_args: Option<String>,
+    /// ansible-playbook's flags given that change nothing here, each with why (warned
+    /// about before the run).
+    pub ignored_flags: Vec<String>,
     pub private_key: Option<PathBuf>,
     pub connection: Option<String>,
     pub connect_timeout: Duration,
@@ -80,6 +87,9 @@ impl Default for Settings {
             become_method: None,
             become_password: None,
             conn_password: None,
+            ssh_common_args: None,
+            ssh_extra_args: None,
+            ignored_flags: Vec::new(),
             private_key: None,
             connection: None,
             connect_timeout: Duration::from_secs(10),

@@ -344,3 +344,56 @@ fn verbose_levels_show_the_connection_and_the_commands() {
     );
     assert!(!err.contains("hidden-marker"), "{err}");
 }
+
+/// `--ssh-common-args`/`--ssh-extra-args` as ansible-playbook's: ssh options read as the
+/// `ansible_ssh_*_args` variables are (which win over them); `--scp-extra-args`,
+/// `--sftp-extra-args` and `-M` are accepted and warned about as doing nothing here.
+#[test]
+fn ssh_args_from_the_command_line() {
+    let sshd = sshd_or_skip!();
+    let tmp = tempfile::tempdir().unwrap();
+    let marker = tmp.path().join("ran");
+    let pb = touch_playbook(tmp.path(), &marker);
+    // No port nor key in the inventory: they come from the flags.
+    let inv = write(tmp.path(), "inv.ini", "target ansible_host=127.0.0.1\n");
+    let common = format!(
+        "-o Port={} -o User={} -o StrictHostKeyChecking=no -o UserKnownHostsFile={}",
+        sshd.port(),
+        sshd.user(),
+        tmp.path().join("kh").display()
+    );
+    let extra = format!("-i {}", sshd.client_key().display());
+    let (code, out, err) = play(
+        &inv,
+        &pb,
+        &[
+            "--ssh-common-args",
+            &common,
+            "--ssh-extra-args",
+            &extra,
+            "--scp-extra-args",
+            "-l 8192",
+            "-M",
+            "/usr/share/ansible/plugins/modules",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(marker.exists());
+    assert!(
+        out.contains("--scp-extra-args is ignored: drover sends files over its shell session"),
+        "{out}"
+    );
+    assert!(out.contains("--module-path is ignored"), "{out}");
+    // The inventory's variable wins: a wrong port there fails though the flag is right.
+    let inv = write(
+        tmp.path(),
+        "inv2.ini",
+        "target ansible_host=127.0.0.1 ansible_ssh_common_args='-o Port=1'\n",
+    );
+    let (code, out, err) = play(
+        &inv,
+        &pb,
+        &["--ssh-common-args", &common, "--ssh-extra-args", &extra],
+    );
+    assert_eq!(code, 4, "{out}{err}");
+}

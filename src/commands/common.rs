@@ -127,6 +127,9 @@ pub fn settings_from(c: &ConnectArgs) -> Result<Settings> {
             (None, true) => Some(ask_secret("SSH password: ")?),
             (None, false) => None,
         },
+        ssh_common_args: c.ssh_common_args.clone(),
+        ssh_extra_args: c.ssh_extra_args.clone(),
+        ignored_flags: ignored_flags(c),
         private_key: c.private_key.clone().or(cfg.private_key_file),
         connection: c.connection.clone(),
         connect_timeout: std::time::Duration::from_secs(
@@ -218,6 +221,28 @@ pub fn load_inventory(sources: &[String], playbook_dirs: &[PathBuf]) -> Result<I
         return Ok(Inventory::implicit_localhost());
     }
     Inventory::load(sources, playbook_dirs)
+}
+
+/// The ansible-playbook flags given that change nothing in drover, each with why.
+fn ignored_flags(c: &ConnectArgs) -> Vec<String> {
+    let mut out = Vec::new();
+    for (flag, given) in [
+        ("--scp-extra-args", c.scp_extra_args.is_some()),
+        ("--sftp-extra-args", c.sftp_extra_args.is_some()),
+    ] {
+        if given {
+            out.push(format!(
+                "{flag} is ignored: drover sends files over its shell session, not with scp or sftp"
+            ));
+        }
+    }
+    if !c.module_path.is_empty() {
+        out.push(
+            "--module-path is ignored: drover runs its own built-in modules, not Python modules"
+                .to_string(),
+        );
+    }
+    out
 }
 
 /// A password from `--become-password-file` or `--connection-password-file`, as

@@ -224,6 +224,9 @@ fn targets_check(
     runner: &Runner,
     reporter: &mut dyn crate::output::Reporter,
 ) -> Result<()> {
+    for w in &settings.ignored_flags {
+        reporter.warning(w);
+    }
     let empty = inventory.group_hosts("all").is_empty();
     if empty {
         if sources.is_empty() {

@@ -431,11 +431,24 @@ mod tests {
         let (cmd, _) =
             become_command("root", Some(&su("app user", Some("-s /bin/sh"), None))).unwrap();
         assert_eq!(cmd, "exec su '-s' /bin/sh 'app user' -c /bin/sh 2>&1");
-        // The login user needs no su; a password would need a terminal.
+        // The login user needs no su; with a password, the shell starts on a terminal it
+        // turns raw (the password is answered to su's prompt, never sent as input).
         let (cmd, _) = become_command("root", Some(&su("root", None, None))).unwrap();
         assert_eq!(cmd, "exec /bin/sh");
-        let e = become_command("deploy", Some(&su("root", None, Some("pw")))).unwrap_err();
-        assert!(e.to_string().contains("needs a terminal prompt"), "{e}");
+        let b = su("root", None, Some("pw"));
+        let (cmd, input) = become_command("deploy", Some(&b)).unwrap();
+        assert_eq!(
+            (cmd.as_str(), input),
+            (
+                "exec su root -c 'stty raw -echo 2>/dev/null; echo drover-su-ready; cat | { /bin/sh; kill 0; }' 2>&1",
+                None
+            )
+        );
+        assert_eq!(tty_password("deploy", Some(&b)), Some("pw"));
+        assert_eq!(
+            tty_password("root", Some(&su("root", None, Some("pw")))),
+            None
+        );
     }
 
     #[test]

@@ -43,8 +43,12 @@ pub fn spec_from_scope(
         var_str(scope, &["ansible_host", "ansible_ssh_host"]).unwrap_or_else(|| name.to_string());
     let cfg = if matches!(transport.as_str(), "ssh" | "paramiko" | "smart") {
         let mut words = Vec::new();
-        for var in ["ansible_ssh_common_args", "ansible_ssh_extra_args"] {
-            if let Some(v) = var_str(scope, &[var]) {
+        // A variable wins over the command line's `--ssh-common-args`/`--ssh-extra-args`.
+        for (var, flag) in [
+            ("ansible_ssh_common_args", &s.ssh_common_args),
+            ("ansible_ssh_extra_args", &s.ssh_extra_args),
+        ] {
+            if let Some(v) = var_str(scope, &[var]).or_else(|| flag.clone()) {
                 words.extend(
                     crate::shell::split(&v).map_err(|e| anyhow!("`{var}` of `{name}`: {e}"))?,
                 );

@@ -130,8 +130,9 @@ impl SshConfig {
     }
 
     /// Options given as `ssh` arguments (`ansible_ssh_common_args`/`ansible_ssh_extra_args`):
-    /// `-o Key=Value`, `-o Key Value` and `-J hops`. Others are ignored. They apply before the
-    /// file, as OpenSSH's command-line options do.
+    /// `-o Key=Value`, `-o Key Value`, `-J hops`, `-p port`, `-i identity`, `-l user`. Other
+    /// flags (`-C`, `-q`, `-v`, `-A`, ...) have no effect (the README says so). They apply
+    /// before the file, as OpenSSH's command-line options do.
     pub fn parse_args(words: &[String], origin: &str) -> Result<Vec<ArgOption>> {
         let mut out = Vec::new();
         let mut it = words.iter();
@@ -146,13 +147,23 @@ impl SshConfig {
                     Some((k, v)) => (k.to_ascii_lowercase(), v.to_string()),
                     None => bail!("{origin}: `-o {text}` has no value"),
                 }
-            } else if let Some(rest) = w.strip_prefix("-J") {
+            } else if let Some((flag, key)) = [
+                ("-J", "proxyjump"),
+                ("-p", "port"),
+                ("-i", "identityfile"),
+                ("-l", "user"),
+            ]
+            .iter()
+            .find(|(f, _)| w.starts_with(f))
+            {
+                // `-J host`, `-p 2222`, `-i key`, `-l user`, or glued (`-p2222`): as ssh's.
+                let rest = &w[flag.len()..];
                 let v = if rest.is_empty() {
                     it.next().cloned().unwrap_or_default()
                 } else {
                     rest.to_string()
                 };
-                ("proxyjump".to_string(), v)
+                (key.to_string(), v)
             } else {
                 continue;
             };
