@@ -224,7 +224,7 @@ pub struct ConnectArgs {
     /// The user to become.
     #[arg(long = "become-user", value_name = "USER")]
     pub become_user: Option<String>,
-    /// The become method: sudo (the default) or su.
+    /// The become method: sudo (the default), su or doas.
     #[arg(long = "become-method", value_name = "METHOD")]
     pub become_method: Option<String>,
     /// Ask for the become password (sudo's or su's) on the terminal.

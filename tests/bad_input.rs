@@ -581,13 +581,13 @@ bad_input! {
         hint: None,
     };
 
-    become_method_doas: Case {
+    become_method_pbrun: Case {
         files: &[
-            ("pb.yml", "- hosts: local\n  gather_facts: false\n  tasks:\n    - name: marker\n      command: touch {MARKER}\n    - debug: msg=hi\n      become_method: doas\n"),
+            ("pb.yml", "- hosts: local\n  gather_facts: false\n  tasks:\n    - name: marker\n      command: touch {MARKER}\n    - debug: msg=hi\n      become_method: pbrun\n"),
         ],
         args: PLAY,
         at: Some("pb.yml:7:22"),
-        says: &["become method `doas` is not supported (drover runs `sudo` and `su`)"],
+        says: &["become method `pbrun` is not supported (drover runs `sudo`, `su` and `doas`)"],
         hint: None,
     };
 

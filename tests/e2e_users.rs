@@ -680,10 +680,10 @@ fn become_method_from_the_command_line() {
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(hosts.sh(0, "cat /tmp/who").1, "deploy");
     assert_eq!(hosts.sh(0, "stat -c %U /tmp/who").1, "deploy\n");
-    let (code, out, err) = play(&hosts, "root", &pb, &["-b", "--become-method", "doas"]);
+    let (code, out, err) = play(&hosts, "root", &pb, &["-b", "--become-method", "pbrun"]);
     assert_eq!(code, 5, "{out}{err}");
     assert!(
-        err.contains("become method `doas` is not supported"),
+        err.contains("become method `pbrun` is not supported"),
         "{err}"
     );
 }
@@ -902,4 +902,49 @@ fn su_with_a_password_over_the_local_connection() {
     let (rc, out) = run_as_deploy("wrong");
     assert_eq!(rc, 2, "{out}");
     assert!(out.contains("Incorrect su password"), "{out}");
+}
+
+/// `become_method: doas` (community.general's, as `doas` and by its FQCN): `deploy` becomes
+/// `nobody` where doas.conf says `nopass` (doas run with `-n`, never waiting), and root
+/// where doas asks deploy's own password on a terminal; a wrong password and a user doas.conf
+/// does not permit fail with the plugin's words.
+#[test]
+fn doas_becomes_users_with_and_without_a_password() {
+    let Some(hosts) = TestHosts::up(1) else {
+        return;
+    };
+    let (rc, out) = hosts.sh(
+        0,
+        "command -v doas && echo 'deploy:doas-pw-3' | chpasswd && \
+         printf 'permit nopass deploy as nobody\\npermit deploy as root\\n' > /etc/doas.conf && \
+         chmod 0400 /etc/doas.conf",
+    );
+    assert_eq!(rc, 0, "{out}");
+    let pb = write(
+        hosts.dir.path(),
+        "doas.yml",
+        "- hosts: test\n  gather_facts: false\n  become: true\n  tasks:\n    - command: id -un\n      become_user: nobody\n      become_method: doas\n      register: who\n    - copy: {dest: /root/doas-who, content: \"{{ who.stdout }}\"}\n      become_method: community.general.doas\n",
+    );
+    let (code, out, err) = play(
+        &hosts,
+        "deploy",
+        &pb,
+        &["-e", "ansible_become_password=doas-pw-3"],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(hosts.sh(0, "cat /root/doas-who").1, "nobody");
+    assert_eq!(hosts.sh(0, "stat -c %U /root/doas-who").1, "root\n");
+    // Without a password, doas is not asked to wait for one: `nobody` still works, root fails.
+    let (code, out, err) = play(&hosts, "deploy", &pb, &[]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.contains("Missing doas password"), "{out}");
+    let (code, out, err) = play(
+        &hosts,
+        "deploy",
+        &pb,
+        &["-e", "ansible_become_password=nope"],
+    );
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.contains("Incorrect doas password"), "{out}");
+    assert!(!out.contains("nope"), "the password was shown: {out}");
 }

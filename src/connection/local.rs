@@ -173,8 +173,10 @@ impl LocalConnection {
         if !self.shells.contains_key(&key) {
             let (mut io, preamble) = self.spawn(key.as_ref())?;
             self.opened += 1;
-            if let (Some(pw), Some(b)) = (super::tty_password(&self.user, key.as_ref()), &key) {
-                super::su::login(&mut io, pw, START_WAIT)
+            if let (Some((program, pw)), Some(b)) =
+                (super::tty_password(&self.user, key.as_ref()), &key)
+            {
+                super::su::login(&mut io, program, pw, START_WAIT)
                     .map_err(|e| super::become_error(e, b, "localhost"))?;
             }
             let session = match (
@@ -203,8 +205,8 @@ impl LocalConnection {
             if let Ok((mut io, preamble)) = self.spawn(key.as_ref()) {
                 let mut input = preamble.unwrap_or_default();
                 input.extend_from_slice(script.as_bytes());
-                if let Some(pw) = super::tty_password(&self.user, key.as_ref()) {
-                    if super::su::login(&mut io, pw, START_WAIT).is_err() {
+                if let Some((program, pw)) = super::tty_password(&self.user, key.as_ref()) {
+                    if super::su::login(&mut io, program, pw, START_WAIT).is_err() {
                         input.clear();
                     }
                     // A terminal does not pass the end of input on: the shell is told to end.

@@ -142,12 +142,52 @@ pub fn is_transport_error(e: &anyhow::Error) -> bool {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Become {
     pub user: String,
-    /// `sudo` (the default) or `su`.
-    pub su: bool,
+    /// `sudo` (the default), `su` or `doas`.
+    pub method: BecomeMethod,
+    /// Why the method asked for cannot run (a variable naming one drover lacks): the shell
+    /// that needs it fails with this.
+    pub refused: Option<String>,
     pub password: Option<String>,
     pub exe: Option<String>,
     pub flags: Option<String>,
     pub chdir: Option<String>,
+}
+
+/// The become methods drover runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum BecomeMethod {
+    #[default]
+    Sudo,
+    Su,
+    Doas,
+}
+
+impl BecomeMethod {
+    /// The method a `become_method` names (`su`, `ansible.builtin.su`,
+    /// `community.general.doas`, ...), or why drover cannot run it.
+    pub fn parse(name: &str) -> Result<BecomeMethod, String> {
+        let short = name
+            .strip_prefix("ansible.builtin.")
+            .or_else(|| name.strip_prefix("ansible.legacy."))
+            .or_else(|| name.strip_prefix("community.general."))
+            .unwrap_or(name);
+        match short {
+            "sudo" if !name.starts_with("community.") => Ok(BecomeMethod::Sudo),
+            "su" if !name.starts_with("community.") => Ok(BecomeMethod::Su),
+            "doas" if !name.starts_with("ansible.") => Ok(BecomeMethod::Doas),
+            _ => Err(format!(
+                "become method `{name}` is not supported (drover runs `sudo`, `su` and `doas`)"
+            )),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            BecomeMethod::Sudo => "sudo",
+            BecomeMethod::Su => "su",
+            BecomeMethod::Doas => "doas",
+        }
+    }
 }
 
 impl Become {
@@ -181,18 +221,45 @@ impl Become {
         Ok(format!("exec {} -c {shell} 2>&1", words.join(" ")))
     }
 
-    /// The password su asks for on a terminal, when this become goes through su with one.
+    /// As community.general's doas plugin: `EXE FLAGS [-u USER] SHELL`, with `-n` added when
+    /// there is no password (never wait for one); with one, doas asks on a terminal as su does.
+    fn doas_command(&self) -> String {
+        let exe = crate::shell::quote(self.exe.as_deref().unwrap_or("doas"));
+        let flags = self.flags.as_deref().unwrap_or("");
+        let mut flags: Vec<String> =
+            crate::shell::split(flags).unwrap_or_else(|_| vec![flags.to_string()]);
+        if self.password.is_none() && !flags.iter().any(|f| f == "-n") {
+            flags.push("-n".into());
+        }
+        let mut words = vec![exe];
+        words.extend(flags.iter().map(|f| crate::shell::quote(f)));
+        if !self.user.is_empty() {
+            words.push("-u".into());
+            words.push(crate::shell::quote(&self.user));
+        }
+        let shell = if self.password.is_some() {
+            format!("/bin/sh -c {}", crate::shell::quote(su::SHELL))
+        } else {
+            "/bin/sh".to_string()
+        };
+        format!("exec {} {shell} 2>&1", words.join(" "))
+    }
+
+    /// The password su or doas asks for on a terminal, when this become goes through one of
+    /// them with a password.
     pub fn su_password(&self) -> Option<&str> {
-        self.password.as_deref().filter(|_| self.su)
+        self.password
+            .as_deref()
+            .filter(|_| matches!(self.method, BecomeMethod::Su | BecomeMethod::Doas))
     }
 }
 
-/// The su password of the shell that serves `as_user`, when that shell must start on a
-/// pseudo-terminal (see `su.rs`).
-fn tty_password<'b>(login: &str, as_user: Option<&'b Become>) -> Option<&'b str> {
+/// The program (su or doas) and password of the shell that serves `as_user`, when that
+/// shell must start on a pseudo-terminal to answer a password prompt (see `su.rs`).
+fn tty_password<'b>(login: &str, as_user: Option<&'b Become>) -> Option<(&'static str, &'b str)> {
     as_user
         .filter(|b| b.user != login || b.customized())
-        .and_then(Become::su_password)
+        .and_then(|b| Some((b.method.name(), b.su_password()?)))
 }
 
 /// A live connection to one host. Owned by one worker at a time: `Send`, never shared.
@@ -301,8 +368,13 @@ fn become_command(login: &str, as_user: Option<&Become>) -> Result<(String, Opti
     let Some(b) = as_user.filter(|b| b.user != login || b.customized()) else {
         return Ok(("exec /bin/sh".to_string(), None));
     };
-    if b.su {
-        return Ok((b.su_command()?, None));
+    if let Some(why) = &b.refused {
+        anyhow::bail!("{why}");
+    }
+    match b.method {
+        BecomeMethod::Su => return Ok((b.su_command()?, None)),
+        BecomeMethod::Doas => return Ok((b.doas_command(), None)),
+        BecomeMethod::Sudo => {}
     }
     if let Some(pw) = &b.password {
         check_become_password(pw)?;
@@ -385,18 +457,40 @@ fn become_error(e: anyhow::Error, b: &Become, host: &str) -> anyhow::Error {
         .map(|s| s.trim_start_matches(':').trim().to_string())
         .filter(|s| !s.is_empty())
         .unwrap_or(detail.clone());
-    if b.su {
-        // Ansible's words for su: its `fail` and `missing` markers.
-        let what = if said.contains("Authentication failure") || said.contains("not accepted") {
-            "Incorrect su password"
-        } else if said.contains("must be run from a terminal") {
-            "Missing su password"
-        } else {
-            "su refused"
-        };
-        return anyhow::anyhow!(
-            "{what}: becoming `{user}` on `{host}` failed: {said}\nhint: su asks for the password of `{user}`: set `ansible_become_password` or pass -K"
-        );
+    match b.method {
+        BecomeMethod::Su => {
+            // Ansible's words for su: its `fail` and `missing` markers.
+            let what = if said.contains("Authentication failure") || said.contains("not accepted") {
+                "Incorrect su password"
+            } else if said.contains("must be run from a terminal") {
+                "Missing su password"
+            } else {
+                "su refused"
+            };
+            return anyhow::anyhow!(
+                "{what}: becoming `{user}` on `{host}` failed: {said}\nhint: su asks for the password of `{user}`: set `ansible_become_password` or pass -K"
+            );
+        }
+        BecomeMethod::Doas => {
+            // community.general.doas's `fail` and `missing` markers (and OpenDoas's words on
+            // Linux for a wrong password).
+            let what = if said.contains("Permission denied")
+                || said.contains("Authentication failed")
+                || said.contains("not accepted")
+            {
+                "Incorrect doas password"
+            } else if said.contains("Authorization required")
+                || said.contains("Authentication required")
+            {
+                "Missing doas password"
+            } else {
+                "doas refused"
+            };
+            return anyhow::anyhow!(
+                "{what}: becoming `{user}` on `{host}` failed: {said}\nhint: doas.conf must permit this user as `{user}` (`nopass`, or set `ansible_become_password`)"
+            );
+        }
+        BecomeMethod::Sudo => {}
     }
     let what = if said.contains("password is required") {
         "Missing sudo password"
@@ -418,7 +512,7 @@ mod tests {
     fn su_starts_the_shell_as_ansible_su_plugin_does() {
         let su = |user: &str, flags: Option<&str>, password: Option<&str>| Become {
             user: user.into(),
-            su: true,
+            method: BecomeMethod::Su,
             flags: flags.map(str::to_string),
             password: password.map(str::to_string),
             ..Become::default()
@@ -444,7 +538,7 @@ mod tests {
                 None
             )
         );
-        assert_eq!(tty_password("deploy", Some(&b)), Some("pw"));
+        assert_eq!(tty_password("deploy", Some(&b)), Some(("su", "pw")));
         assert_eq!(
             tty_password("root", Some(&su("root", None, Some("pw")))),
             None

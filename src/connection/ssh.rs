@@ -208,8 +208,8 @@ impl SshConnection {
                 channel,
                 session: self.session.clone(),
             };
-            if let (Some(pw), Some(b)) = (su_password, &key) {
-                super::su::login(&mut stream, pw, self.connect_timeout)
+            if let (Some((program, pw)), Some(b)) = (su_password, &key) {
+                super::su::login(&mut stream, program, pw, self.connect_timeout)
                     .map_err(|e| super::become_error(e, b, &self.name))?;
             }
             let started = ShellSession::start(stream, preamble.as_deref(), self.connect_timeout);
@@ -284,8 +284,8 @@ impl SshConnection {
             channel,
             session: self.session.clone(),
         };
-        if let Some(pw) = su_password {
-            super::su::login(&mut stream, pw, self.connect_timeout)?;
+        if let Some((program, pw)) = su_password {
+            super::su::login(&mut stream, program, pw, self.connect_timeout)?;
         }
         let mut channel = stream.channel;
         let mut input = preamble.unwrap_or_default();

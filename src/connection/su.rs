@@ -1,5 +1,5 @@
-//! `become_method: su` with a password. su asks on a terminal only, so the shell of the
-//! become user starts on a pseudo-terminal (an SSH channel's, or one of this machine's for the
+//! `become_method: su` (or `doas`) with a password. Both ask on a terminal only, so the shell
+//! of the become user starts on a pseudo-terminal (an SSH channel's, or one of this machine's for the
 //! local connection): su's prompt is answered with the password, then the new shell turns the
 //! terminal raw and without echo (`stty raw -echo`) and says so with a marker line, after
 //! which the terminal carries the framing protocol byte for byte, as a pipe would.
@@ -64,12 +64,18 @@ fn prompted(text: &str) -> bool {
     PROMPTS.iter().any(|p| before.ends_with(&p.to_lowercase()))
 }
 
-/// Answers su's prompt with `password` and waits for the su'd shell's marker, all within
-/// `wait`. su's refusal (a wrong password, an unknown user) is the error, in su's words; a
-/// password nobody asked for (su run by root) is never sent.
-pub fn login<S: ShellStream>(stream: &mut S, password: &str, wait: Duration) -> Result<()> {
+/// Answers the prompt of `program` (su or doas) with `password` and waits for the new
+/// shell's marker, all within `wait`. Its refusal (a wrong password, an unknown user) is the
+/// error, in its words; a password nobody asked for (su run by root, a `nopass` rule) is
+/// never sent.
+pub fn login<S: ShellStream>(
+    stream: &mut S,
+    program: &str,
+    password: &str,
+    wait: Duration,
+) -> Result<()> {
     if password.contains(['\n', '\r', '\0']) {
-        bail!("the become password holds a line break or NUL, which su cannot read as part of a password\nhint: set `ansible_become_password` to the password alone, on one line");
+        bail!("the become password holds a line break or NUL, which {program} cannot read as part of a password\nhint: set `ansible_become_password` to the password alone, on one line");
     }
     let until = Instant::now() + wait;
     let mut seen: Vec<u8> = Vec::new();
@@ -79,14 +85,14 @@ pub fn login<S: ShellStream>(stream: &mut S, password: &str, wait: Duration) -> 
         let left = until.saturating_duration_since(Instant::now());
         if left.is_zero() {
             bail!(
-                "su did not start a shell within {} s{}",
+                "{program} did not start a shell within {} s{}",
                 wait.as_secs_f64(),
                 shown(&seen)
             );
         }
         stream.wake_after(Some(left));
         let n = match stream.read(&mut chunk) {
-            Ok(0) => bail!("su ended before the shell started{}", shown(&seen)),
+            Ok(0) => bail!("{program} ended before the shell started{}", shown(&seen)),
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::TimedOut => continue,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -104,7 +110,7 @@ pub fn login<S: ShellStream>(stream: &mut S, password: &str, wait: Duration) -> 
         }
         if prompted(&text) {
             if answered {
-                bail!("su asked for the password again: it was not accepted");
+                bail!("{program} asked for the password again: it was not accepted");
             }
             stream.write_all(format!("{password}\n").as_bytes())?;
             stream.flush()?;

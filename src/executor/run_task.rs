@@ -75,26 +75,36 @@ fn become_with(pc: &PlayCtx, task: Option<&Task>, scope: &Value) -> Option<Becom
         .or_else(|| pc.settings.become_method.clone())
         .or_else(|| crate::config_lookup::explicit("DEFAULT_BECOME_METHOD", None))
         .unwrap_or_else(|| "sudo".into());
-    let su = method == "su";
+    // Keywords are checked at load time; a method a variable names that drover lacks fails
+    // the shell that needs it.
+    let (method, refused) = match crate::connection::BecomeMethod::parse(&method) {
+        Ok(m) => (m, None),
+        Err(why) => (Default::default(), Some(why)),
+    };
+    use crate::connection::BecomeMethod;
     // The plugin's options: its variables, else the environment or ansible.cfg.
-    let plugin = Some(("become", if su { "su" } else { "sudo" }));
+    let plugin = Some(("become", method.name()));
     let option = |vars: &[&str], name: &str| {
         var_str(scope, vars).or_else(|| crate::config_lookup::explicit(name, plugin))
     };
-    let (exe_vars, flag_vars): (&[&str], &[&str]) = if su {
-        (
+    let (exe_vars, flag_vars): (&[&str], &[&str]) = match method {
+        BecomeMethod::Su => (
             &["ansible_become_exe", "ansible_su_exe"],
             &["ansible_become_flags", "ansible_su_flags"],
-        )
-    } else {
-        (
+        ),
+        BecomeMethod::Doas => (
+            &["ansible_become_exe", "ansible_doas_exe"],
+            &["ansible_become_flags", "ansible_doas_flags"],
+        ),
+        BecomeMethod::Sudo => (
             &["ansible_become_exe", "ansible_sudo_exe"],
             &["ansible_become_flags", "ansible_sudo_flags"],
-        )
+        ),
     };
     Some(Become {
         user,
-        su,
+        method,
+        refused,
         password: var_str(
             scope,
             &[
@@ -106,10 +116,9 @@ fn become_with(pc: &PlayCtx, task: Option<&Task>, scope: &Value) -> Option<Becom
         .or_else(|| pc.settings.become_password.clone()),
         exe: option(exe_vars, "become_exe"),
         flags: option(flag_vars, "become_flags"),
-        chdir: if su {
-            None
-        } else {
-            option(&["ansible_sudo_chdir"], "sudo_chdir")
+        chdir: match method {
+            BecomeMethod::Sudo => option(&["ansible_sudo_chdir"], "sudo_chdir"),
+            _ => None,
         },
     })
 }

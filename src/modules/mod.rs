@@ -302,7 +302,7 @@ impl ModuleCtx<'_> {
         // scripts' secrets masked; none for a `no_log` task).
         if self.verbosity >= 4 {
             let who = as_user.map_or(String::new(), |b| {
-                format!(" (as {} via {})", b.user, if b.su { "su" } else { "sudo" })
+                format!(" (as {} via {})", b.user, b.method.name())
             });
             if self.no_log {
                 eprintln!("<{}> EXEC{who}: the command is hidden (no_log)", self.host);

@@ -42,12 +42,7 @@ pub struct Playbook {
 /// The become methods drover runs: `sudo`, and `su` where it needs no password (from root,
 /// or to the login user); others are refused where they are named.
 pub fn check_become_method(method: &str) -> Result<(), String> {
-    match method {
-        "sudo" | "su" => Ok(()),
-        m => Err(format!(
-            "become method `{m}` is not supported (drover runs `sudo` and `su`)"
-        )),
-    }
+    crate::connection::BecomeMethod::parse(method).map(|_| ())
 }
 
 /// Privilege escalation settings at some level (play, block, task); `None` inherits.

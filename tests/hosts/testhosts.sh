@@ -28,7 +28,7 @@ SUITE=bookworm
 BASE="$CACHE/base-$SUITE"
 # Written into a base's `.drover-base-ok`; a base built by an older version of this script
 # (another content) is rebuilt. Bump it whenever what `make_base` produces changes.
-BASE_FORMAT=15
+BASE_FORMAT=16
 
 die() { echo "testhosts: $*" >&2; exit 1; }
 
@@ -95,7 +95,7 @@ build_base() {
   # and `python3-apt`, which
   # ansible-playbook's `apt` module needs on the host when the differential tests run it
   # (tests/differential.rs); drover itself needs none of them.
-  make_base "$BASE" .lock openssh-server,sudo,tini,ca-certificates,sysvinit-core,procps,acl,file,curl,unzip,zip,cron,debconf-utils,python3,python3-apt,iptables,ufw,kmod,libuser,python3-venv,python3-pip,gpg,gpg-agent,iproute2 no_extra
+  make_base "$BASE" .lock openssh-server,sudo,tini,ca-certificates,sysvinit-core,procps,acl,file,curl,unzip,zip,cron,debconf-utils,python3,python3-apt,iptables,ufw,kmod,libuser,python3-venv,python3-pip,gpg,gpg-agent,iproute2,doas no_extra
 }
 
 # The shared part of `up` and `up-systemd`: the overlay root on base $1, the key authorised
