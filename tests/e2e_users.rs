@@ -785,8 +785,9 @@ fn ask_become_pass_gives_sudo_its_password() {
 
 /// `become_method: su` with a password: `deploy` logs in over SSH and becomes root through
 /// su, which asks root's password on a terminal. The tasks' data crosses the terminal intact
-/// (control characters, a file larger than a terminal's line, a template); a wrong password
-/// fails the host with su's words and Ansible's.
+/// (control characters both ways, a file far larger than a terminal's line), a second run
+/// changes nothing, a task past its timeout is ended; a wrong password fails the host with
+/// su's words and Ansible's.
 #[test]
 fn su_with_a_password_becomes_root_over_ssh() {
     let Some(hosts) = TestHosts::up(1) else {

@@ -82,12 +82,38 @@ fn split_transcript(raw: &str) -> (Vec<String>, String) {
     (status, text.replace("\r\n", "\n"))
 }
 
-/// Lines with timings (the failed command's result) differ from run to run.
+/// Lines with timings (the failed command's result) differ from run to run, and so does the
+/// order of hosts that finish a task together (each result prints as its host finishes):
+/// under each banner, the hosts' results (a status line and the lines that follow it) are
+/// sorted.
 fn stable(text: &str) -> String {
-    text.lines()
-        .filter(|l| !l.starts_with("fatal: "))
-        .collect::<Vec<_>>()
-        .join("\n")
+    let mut out: Vec<String> = Vec::new();
+    let mut chunks: Vec<String> = Vec::new();
+    let flush = |out: &mut Vec<String>, chunks: &mut Vec<String>| {
+        chunks.sort();
+        out.append(chunks);
+    };
+    for l in text.lines().filter(|l| !l.starts_with("fatal: ")) {
+        let result = ["ok: [", "changed: [", "skipping: [", "failed: ["]
+            .iter()
+            .any(|p| l.starts_with(p));
+        if result {
+            chunks.push(l.to_string());
+        } else if l.starts_with(' ') || l == "}" {
+            match chunks.last_mut() {
+                Some(c) => {
+                    c.push('\n');
+                    c.push_str(l);
+                }
+                None => out.push(l.to_string()),
+            }
+        } else {
+            flush(&mut out, &mut chunks);
+            out.push(l.to_string());
+        }
+    }
+    flush(&mut out, &mut chunks);
+    out.join("\n")
 }
 
 #[test]
