@@ -81,7 +81,8 @@ fn same_shape(path: &str, a: &J, d: &J) -> Result<(), String> {
     }
 }
 
-/// Lists whose order is the file system's (`/sys/class/net`) or a set's, sorted.
+/// Lists whose order is a Python set's (it changes from run to run of ansible-core itself),
+/// sorted. The address lists keep the directory order of `/sys/class/net`, as Ansible's.
 fn sorted(k: &str, v: &J) -> J {
     match (k, v) {
         (
@@ -111,9 +112,23 @@ fn setup_gathers_ansibles_facts_on_a_test_host() {
         support::skip(&format!("ansible-core is not available: {why}"));
         return;
     }
-    let Some(hosts) = TestHosts::up(1) else {
+    // A network namespace of its own: other tests add and remove interfaces on this
+    // machine's while this one runs. Its default route points back here (for the route
+    // lookups only: no packet leaves).
+    let Some(hosts) = TestHosts::up_isolated() else {
         return;
     };
+    let addr = &hosts.hosts[0].addr;
+    let gateway = format!("{}.1", addr.rsplit_once('.').expect("an IPv4 address").0);
+    let (rc, out) = hosts.ns_sh(0, &format!("ip route add default via {gateway}"));
+    assert_eq!(rc, 0, "{out}");
+    // The kernel gives each interface its IPv6 link-local address a moment after it comes up
+    // (duplicate address detection): both tools must see the same, settled addresses.
+    let (rc, out) = hosts.ns_sh(
+        0,
+        "i=0; while [ $i -lt 100 ]; do up=$(ip -o link show up | grep -vc ' lo:'); ll=$(ip -o -6 addr show scope link | grep -vc tentative); [ \"$ll\" -ge \"$up\" ] && [ -z \"$(ip -6 addr show tentative)\" ] && exit 0; sleep 0.1; i=$((i+1)); done; ip -6 addr; exit 1",
+    );
+    assert_eq!(rc, 0, "the IPv6 addresses did not settle: {out}");
     // `ansible_local`: a JSON file, an INI file and an executable fact.
     let (rc, out) = hosts.sh(
         0,
@@ -213,6 +228,8 @@ fn setup_gathers_ansibles_facts_on_a_test_host() {
         ours["ansible_python"]["executable"],
         theirs["ansible_python"]["executable"]
     );
+    assert_eq!(ours["ansible_default_ipv4"]["gateway"], gateway.as_str());
+    assert_eq!(ours["ansible_default_ipv4"]["address"], addr.as_str());
 
     // A subset gathers the same facts in both.
     let (theirs, ours) = gather("!all,!min,network,virtual");

@@ -24,7 +24,7 @@ pub const SECTIONS: &[(&str, &str)] = &[
     ("ipbin", with_ip!(r#"echo "$ip""#)),
     (
         "netsys",
-        r#"for d in /sys/class/net/*; do [ -d "$d" ] || continue; echo "dev ${d##*/}"; for k in address mtu operstate type flags speed bridge/bridge_id bridge/stp_state bonding/slaves bonding/mode bonding/miimon bonding/lacp_rate bonding/primary bonding/all_slaves_active bonding_slave/perm_hwaddr; do [ -r "$d/$k" ] && read -r v <"$d/$k" 2>/dev/null && echo "$k $v"; done; [ -d "$d/bridge" ] && { echo bridge; for b in "$d"/brif/*; do [ -e "$b" ] && echo "brif ${b##*/}"; done; }; [ -d "$d/bonding" ] && echo bonding; [ -L "$d/device" ] && (cd -P "$d/device" 2>/dev/null && echo "pciid ${PWD##*/}" && cd -P driver/module 2>/dev/null && echo "module ${PWD##*/}"); done; :"#,
+        r#"l=$(ls -f /sys/class/net 2>/dev/null) || l=$(cd /sys/class/net 2>/dev/null && echo *); for n in $l; do case $n in .|..) continue;; esac; d=/sys/class/net/$n; [ -d "$d" ] || continue; echo "dev $n"; for k in address mtu operstate type flags speed bridge/bridge_id bridge/stp_state bonding/slaves bonding/mode bonding/miimon bonding/lacp_rate bonding/primary bonding/all_slaves_active bonding_slave/perm_hwaddr; do [ -r "$d/$k" ] && read -r v <"$d/$k" 2>/dev/null && echo "$k $v"; done; [ -d "$d/bridge" ] && { echo bridge; for b in "$d"/brif/*; do [ -e "$b" ] && echo "brif ${b##*/}"; done; }; [ -d "$d/bonding" ] && echo bonding; [ -L "$d/device" ] && (cd -P "$d/device" 2>/dev/null && echo "pciid ${PWD##*/}" && cd -P driver/module 2>/dev/null && echo "module ${PWD##*/}"); done; :"#,
     ),
     // One `ip` for everything, in batch mode: the addresses (primary and secondary: Ansible
     // asks twice per interface), the two routes, the local routes of both families. An `ip`
@@ -141,6 +141,7 @@ pub fn network_facts(get: &dyn Fn(&str) -> Vec<String>, out: &mut Map<String, J>
     let mut default6 = route(routes, "2404:6800:400a:800::1012");
     let mut all4 = Vec::new();
     let mut all6 = Vec::new();
+    let sysfs = std::mem::take(&mut interfaces);
     let mut st = Addrs {
         interfaces: &mut interfaces,
         macs: &macs,
@@ -149,19 +150,33 @@ pub fn network_facts(get: &dyn Fn(&str) -> Vec<String>, out: &mut Map<String, J>
         all4: &mut all4,
         all6: &mut all6,
     };
-    // Ansible reads the primary addresses of every device, then the secondary ones.
-    for secondary in [false, true] {
-        let mut device = String::new();
-        for line in addrs {
-            if !line.starts_with(char::is_whitespace) {
-                // `4: eth0: <...>` or `5: veth1@if4: <...>`
-                let name = line.split(": ").nth(1).unwrap_or("");
-                device = name.split('@').next().unwrap_or(name).to_string();
-                continue;
-            }
-            let is_secondary = line.split_whitespace().any(|w| w == "secondary");
-            if is_secondary == secondary && st.interfaces.contains_key(&device) {
-                st.address(&device, line, secondary);
+    // Each device's address lines (`4: eth0: <...>` or `5: veth1@if4: <...>` starts one).
+    let mut blocks: Vec<(String, Vec<&String>)> = Vec::new();
+    for line in addrs {
+        if !line.starts_with(char::is_whitespace) {
+            let name = line.split(": ").nth(1).unwrap_or("");
+            let device = name.split('@').next().unwrap_or(name).to_string();
+            blocks.push((device, Vec::new()));
+        } else if let Some((_, lines)) = blocks.last_mut() {
+            lines.push(line);
+        }
+    }
+    // As Ansible: device by device in the directory's order (Python's `glob`, unsorted: `ls
+    // -f`), its primary addresses, then its secondary ones; an address's label (`eth0:1`)
+    // becomes an interface where it is met.
+    for (device, info) in sysfs {
+        st.interfaces.insert(device.clone(), info);
+        let lines = blocks
+            .iter()
+            .find(|(d, _)| *d == device)
+            .map(|(_, l)| l.as_slice())
+            .unwrap_or_default();
+        for secondary in [false, true] {
+            for line in lines {
+                let is_secondary = line.split_whitespace().any(|w| w == "secondary");
+                if is_secondary == secondary {
+                    st.address(&device, line, secondary);
+                }
             }
         }
     }
@@ -346,7 +361,7 @@ mod tests {
         };
         let mut f = Map::new();
         network_facts(&get, &mut f);
-        assert_eq!(f["interfaces"], json!(["eth0", "lo", "eth0_1"]));
+        assert_eq!(f["interfaces"], json!(["eth0", "eth0_1", "lo"]));
         assert_eq!(
             f["default_ipv4"],
             json!({"interface": "eth0", "gateway": "192.0.2.1", "address": "192.0.2.2",
@@ -361,6 +376,8 @@ mod tests {
         assert_eq!(f["lo"]["type"], "loopback");
         assert!(f["lo"].get("macaddress").is_none());
         assert_eq!(f["eth0_1"]["ipv4"]["address"], "192.0.2.9");
+        // The directory's order (eth0 before lo here), each device's secondaries after its
+        // primaries.
         assert_eq!(
             f["all_ipv4_addresses"],
             json!(["192.0.2.2", "192.0.2.9", "192.0.2.7"])
