@@ -958,3 +958,64 @@ fn unmatched_patterns_limits_and_start_at_task_are_loud() {
     assert!(err.contains("[WARNING]: provided hosts list is empty, only localhost is available. Note that the implicit localhost does not match 'all'"), "{err}");
     assert!(err.contains("ignoring: local"), "{err}");
 }
+
+/// Under an open-file limit far below what 1,000 hosts' connections would hold (256, soft and
+/// hard, so drover cannot raise it), no host is lost: fewer workers, and connections closed
+/// between tasks once they do not fit; every host runs every task.
+#[test]
+fn a_thousand_local_hosts_under_a_low_open_file_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut inv = String::from("[all]\n");
+    for i in 0..1000 {
+        inv.push_str(&format!("h{i:04} ansible_connection=local\n"));
+    }
+    write(dir.path(), "hosts.ini", &inv);
+    std::fs::create_dir(dir.path().join("out")).unwrap();
+    write(
+        dir.path(),
+        "pb.yml",
+        &format!(
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - shell: echo one >> {0}/out/{{{{ inventory_hostname }}}}\n    - shell: echo two >> {0}/out/{{{{ inventory_hostname }}}}\n",
+            dir.path().display()
+        ),
+    );
+    let out = std::process::Command::new("sh")
+        .current_dir(dir.path())
+        .arg("-c")
+        .arg(format!(
+            "ulimit -n 256 && exec {} play -i hosts.ini pb.yml -v",
+            env!("CARGO_BIN_EXE_drover")
+        ))
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        out.status.success(),
+        "{stderr}\n{}",
+        &stdout[stdout.len().saturating_sub(3000)..]
+    );
+    assert!(stderr.contains("workers instead of"), "{stderr}");
+    let recaps = stdout
+        .lines()
+        .filter(|l| l.contains(": ok=2    changed=2    unreachable=0    failed=0"))
+        .count();
+    assert_eq!(
+        recaps,
+        1000,
+        "{}",
+        &stdout[stdout.len().saturating_sub(3000)..]
+    );
+    for i in 0..1000 {
+        let f = dir.path().join(format!("out/h{i:04}"));
+        assert_eq!(
+            std::fs::read_to_string(&f).unwrap(),
+            "one\ntwo\n",
+            "{}",
+            f.display()
+        );
+    }
+}

@@ -245,6 +245,11 @@ impl Connection for LocalConnection {
         self.deadline = deadline;
     }
 
+    fn descriptors(&self) -> usize {
+        // Each shell: its stdin and stdout (or its terminal's master, twice).
+        2 * self.shells.len()
+    }
+
     fn channels_opened(&self) -> u64 {
         self.opened
     }

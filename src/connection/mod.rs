@@ -271,6 +271,10 @@ pub trait Connection: Send {
     /// Transport channels opened so far (SSH channels, or local processes started as shells).
     fn channels_opened(&self) -> u64;
 
+    /// Descriptors this connection holds open on the controller (its socket and tunnels, or
+    /// its shells' pipes).
+    fn descriptors(&self) -> usize;
+
     /// The user commands run as without as_user.
     fn login_user(&self) -> &str;
 

@@ -454,6 +454,11 @@ impl Connection for SshConnection {
         self.broken
     }
 
+    fn descriptors(&self) -> usize {
+        // The socket; each jump's tunnel adds a socket pair and the jump host's socket.
+        1 + 3 * self._tunnels.len()
+    }
+
     fn channels_opened(&self) -> u64 {
         self.opened
     }

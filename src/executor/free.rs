@@ -88,12 +88,16 @@ impl<'a> Runner<'a> {
         let mut queue: Vec<(usize, HostState)> = Vec::new();
         for &i in batch.iter().rev() {
             if self.hosts[i].active() {
+                // Its connection leaves the batch's budget while it runs on its own.
+                let held = std::mem::take(&mut self.hosts[i].held_fds);
+                self.held
+                    .fetch_sub(held, std::sync::atomic::Ordering::SeqCst);
                 let placeholder =
                     HostState::new(self.hosts[i].name.clone(), Default::default(), &[]);
                 queue.push((i, std::mem::replace(&mut self.hosts[i], placeholder)));
             }
         }
-        let workers = self.settings.forks.clamp(1, queue.len().max(1));
+        let workers = self.pool.current_num_threads().clamp(1, queue.len().max(1));
         // The status line counts hosts through the whole play here, not tasks.
         let live = self.live.as_deref();
         if let Some(c) = live {
@@ -159,6 +163,11 @@ impl<'a> Runner<'a> {
                             reload_inventory: None,
                             dynamic: Vec::new(),
                             fatal: None,
+                            // One host through the whole play: it keeps its connection until
+                            // it is done (the workers bound how many run at once); the batch's
+                            // budget decides after.
+                            held: std::sync::atomic::AtomicUsize::new(0),
+                            held_cap: usize::MAX,
                         };
                         let mut out = Forward {
                             tx: tx.clone(),
@@ -234,6 +243,10 @@ impl<'a> Runner<'a> {
         let mut first_error = None;
         for d in done {
             self.hosts[d.index] = d.host;
+            let h = &mut self.hosts[d.index];
+            // Counted by its one-host runner until now; the batch's budget decides.
+            h.held_fds = 0;
+            super::descriptors::keep_or_close(h, &self.held, self.held_cap);
             self.end_play |= d.end_play;
             interrupted |= d.interrupted;
             if first_error.is_none() {

@@ -31,6 +31,9 @@ pub struct HostState {
     pub runtime: Arc<VarMap>,
     pub conn: Option<Box<dyn Connection>>,
     pub conn_spec: Option<ConnSpec>,
+    /// The descriptors of `conn` counted against the run's open-file budget (see
+    /// `descriptors.rs`).
+    pub held_fds: usize,
     /// Connections to `delegate_to` targets, opened on first use, owned by this host's worker.
     pub delegated: std::collections::HashMap<String, Box<dyn Connection>>,
     /// Failed in this play: no further tasks run on it (until the next play).
@@ -79,6 +82,7 @@ impl HostState {
             facts_gathered: false,
             runtime: Arc::new(VarMap::new()),
             conn: None,
+            held_fds: 0,
             conn_spec: None,
             delegated: std::collections::HashMap::new(),
             failed: false,

@@ -6,6 +6,7 @@
 
 mod conn_spec;
 mod context;
+mod descriptors;
 mod environment;
 mod fact_cache;
 mod free;
@@ -77,7 +78,7 @@ use context::PlayCtx;
 use indexmap::IndexMap;
 use minijinja::Value;
 use rayon::prelude::*;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// Set by the SIGINT handler: stop scheduling new tasks.
@@ -143,6 +144,10 @@ pub struct Runner<'a> {
     /// The `add_host`/`group_by` changes of the run, replayed after a refresh (as Ansible keeps
     /// its dynamic hosts and groups): host, groups (with parents), vars.
     dynamic: Vec<DynamicChange>,
+    /// Descriptors the connections held between tasks use now, and may use at most (see
+    /// `descriptors.rs`).
+    held: AtomicUsize,
+    held_cap: usize,
 }
 
 /// One `add_host` (vars and groups) or `group_by` (one group and its parents) change.
@@ -239,8 +244,30 @@ const MAX_INCLUDE_DEPTH: usize = 64;
 
 impl<'a> Runner<'a> {
     pub fn new(inventory: &Inventory, settings: &'a Settings) -> Result<Runner<'a>> {
+        let limit = descriptors::raise();
+        let wanted = worker_count(settings.forks, inventory.hosts.len());
+        let workers = limit.workers(wanted);
+        let held_cap = limit.held_cap(workers);
+        if settings.verbosity >= 1 {
+            if limit.soft > limit.before {
+                eprintln!(
+                    "open files: soft limit raised from {} to {} (the hard limit)",
+                    limit.before, limit.soft
+                );
+            }
+            if workers < wanted {
+                eprintln!(
+                    "open files: {workers} workers instead of {wanted}, for the limit of {}",
+                    limit.soft
+                );
+            }
+            let hosts = held_cap / 2;
+            if hosts < inventory.hosts.len() {
+                eprintln!("open files: connections are kept between tasks for about {hosts} local hosts or {} over SSH; the others reconnect for each task", held_cap);
+            }
+        }
         let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(worker_count(settings.forks, inventory.hosts.len()))
+            .num_threads(workers)
             .thread_name(|i| format!("drover-worker-{i}"))
             .build()
             .map_err(|e| anyhow!("starting the worker pool: {e}"))?;
@@ -268,6 +295,8 @@ impl<'a> Runner<'a> {
             reload_inventory: None,
             dynamic: Vec::new(),
             fatal: None,
+            held: AtomicUsize::new(0),
+            held_cap,
             omit: format!(
                 "__omit_place_holder__{:016x}",
                 std::process::id() as u64 * 0x9e37_79b9
@@ -1614,6 +1643,7 @@ impl<'a> Runner<'a> {
     {
         let pool = &self.pool;
         let settings = self.settings;
+        let (held, held_cap) = (&self.held, self.held_cap);
         let mut targets: Vec<&mut HostState> = self
             .hosts
             .iter_mut()
@@ -1638,7 +1668,11 @@ impl<'a> Runner<'a> {
                 (!INTERRUPTED.load(Ordering::SeqCst)).then(|| {
                     let r = Counts::track(
                         live,
-                        || f(h),
+                        || {
+                            let r = f(h);
+                            descriptors::keep_or_close(h, held, held_cap);
+                            r
+                        },
                         |r: &HostResult| {
                             matches!(r.status, Status::Failed | Status::Unreachable) && !r.ignored
                         },
