@@ -330,6 +330,17 @@ pub struct ConnectArgs {
 pub struct PlayArgs {
     #[command(flatten)]
     pub conn: ConnectArgs,
+    /// Run on shard I of N (0-based) of each play's hosts, after --limit: N runs with
+    /// 0/N .. N-1/N cover the hosts exactly once (also DROVER_SHARD).
+    #[arg(long = "shard", value_name = "I/N", env = "DROVER_SHARD")]
+    pub shard: Option<String>,
+    /// N shards, this run's index from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job).
+    #[arg(long = "shards", value_name = "N", conflicts_with = "shard")]
+    pub shards: Option<u32>,
+    /// With --shard: let `serial`, `max_fail_percentage`, `run_once` and `any_errors_fatal`
+    /// act within each shard (refused otherwise: they mean the whole fleet).
+    #[arg(long = "per-shard")]
+    pub per_shard: bool,
     /// Playbook files to run in order.
     #[arg(required = true, value_name = "PLAYBOOK")]
     pub playbooks: Vec<PathBuf>,

@@ -19,6 +19,7 @@ pub mod output;
 pub mod playbook;
 pub mod pyre;
 pub mod settings;
+pub mod shard;
 pub mod shell;
 pub mod template;
 pub mod vars;

@@ -34,6 +34,8 @@ pub struct Settings {
     /// ansible-playbook's flags given that change nothing here, each with why (warned
     /// about before the run).
     pub ignored_flags: Vec<String>,
+    /// `--shard I/N`: the hosts of one shard only (after `--limit`).
+    pub shard: Option<crate::shard::Shard>,
     pub private_key: Option<PathBuf>,
     pub connection: Option<String>,
     pub connect_timeout: Duration,
@@ -90,6 +92,7 @@ impl Default for Settings {
             ssh_common_args: None,
             ssh_extra_args: None,
             ignored_flags: Vec::new(),
+            shard: None,
             private_key: None,
             connection: None,
             connect_timeout: Duration::from_secs(10),

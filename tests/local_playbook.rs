@@ -1019,3 +1019,105 @@ fn a_thousand_local_hosts_under_a_low_open_file_limit() {
         );
     }
 }
+
+/// `--shard I/N`: N runs cover the hosts exactly once between them, and their recaps together
+/// are the unsharded run's; `--shards N` takes the index from JOB_COMPLETION_INDEX and
+/// `DROVER_SHARD` stands for the flag; keywords that mean the whole fleet are refused before
+/// anything runs unless `--per-shard` says they are meant per shard.
+#[test]
+fn shards_cover_the_hosts_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut inv = String::from("[all]\n");
+    for i in 0..40 {
+        inv.push_str(&format!("node{i:02} ansible_connection=local\n"));
+    }
+    inv.push_str("[db]\nnode0[0:4]\n");
+    write(dir.path(), "hosts.ini", &inv);
+    std::fs::create_dir(dir.path().join("out")).unwrap();
+    write(
+        dir.path(),
+        "pb.yml",
+        &format!(
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - shell: echo {{{{ shard }}}} >> {}/out/{{{{ inventory_hostname }}}}\n",
+            dir.path().display()
+        ),
+    );
+    let play = |extra: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = drover();
+        cmd.current_dir(dir.path())
+            .args(["play", "-i", "hosts.ini", "pb.yml", "-l", "all:!db"])
+            .args(extra);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        run(&mut cmd)
+    };
+    let recap_lines = |out: &str| -> Vec<String> {
+        out.lines()
+            .skip_while(|l| !l.starts_with("PLAY RECAP"))
+            .skip(1)
+            .filter(|l| !l.trim().is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let mut merged = Vec::new();
+    for i in 0..4 {
+        let shard = format!("{i}/4");
+        let (code, out, err) = play(&["--shard", &shard, "-e", &format!("shard={i}")], &[]);
+        assert_eq!(code, 0, "{out}{err}");
+        merged.extend(recap_lines(&out));
+    }
+    // Every host after --limit ran once, in one shard; none of the limited-out ones ran.
+    let ran: Vec<String> = std::fs::read_dir(dir.path().join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(ran.len(), 35, "{ran:?}");
+    let mut sizes = [0usize; 4];
+    for h in &ran {
+        let text = std::fs::read_to_string(dir.path().join("out").join(h)).unwrap();
+        assert_eq!(text.lines().count(), 1, "{h} ran {text:?}");
+        sizes[text.trim().parse::<usize>().unwrap()] += 1;
+        assert!(
+            !h.starts_with("node0") || h.as_str() >= "node05",
+            "{h} is limited out"
+        );
+    }
+    assert!(sizes.iter().all(|s| *s > 0), "{sizes:?}");
+    // The shards' recaps together are the unsharded run's.
+    let (code, out, err) = play(&["-e", "shard=all"], &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    merged.sort();
+    assert_eq!(merged, recap_lines(&out));
+    // The same shard three ways.
+    let hosts_of = |extra: &[&str], env: &[(&str, &str)]| -> String {
+        let mut args = vec!["--list-hosts"];
+        args.extend(extra);
+        let (code, out, err) = play(&args, env);
+        assert_eq!(code, 0, "{out}{err}");
+        out
+    };
+    let by_flag = hosts_of(&["--shard", "2/4"], &[]);
+    assert_eq!(hosts_of(&[], &[("DROVER_SHARD", "2/4")]), by_flag);
+    assert_eq!(
+        hosts_of(&["--shards", "4"], &[("JOB_COMPLETION_INDEX", "2")]),
+        by_flag
+    );
+    assert_eq!(by_flag.matches("node").count(), sizes[2], "{by_flag}");
+    let (code, _, err) = play(&["--shard", "4/4"], &[]);
+    assert_eq!(code, 5, "{err}");
+    // Fleet-wide keywords.
+    write(
+        dir.path(),
+        "pb.yml",
+        "- hosts: all\n  gather_facts: false\n  serial: 5\n  tasks:\n    - debug: msg=x\n",
+    );
+    let (code, out, err) = play(&["--shard", "0/4"], &[]);
+    assert_eq!(code, 5, "{out}{err}");
+    assert!(
+        err.contains("pb.yml:1:3") && err.contains("`serial` means the whole fleet"),
+        "{err}"
+    );
+    let (code, out, err) = play(&["--shard", "0/4", "--per-shard"], &[]);
+    assert_eq!(code, 0, "{out}{err}");
+}

@@ -40,6 +40,7 @@ pub fn run_play(args: &PlayArgs) -> Result<i32> {
         input(crate::config::load())?.error_on_missing_handler != Some(false);
     settings.start_at_task = args.start_at_task.clone();
     settings.step = args.step;
+    settings.shard = input(shard_of(args))?;
     let dirs: Vec<_> = args
         .playbooks
         .iter()
@@ -78,6 +79,9 @@ pub fn run_play(args: &PlayArgs) -> Result<i32> {
             }
         }
         books.push(pb);
+    }
+    if settings.shard.is_some() {
+        input(shard_check(&books, args.per_shard))?;
     }
     let mut runner = Runner::new(&inventory, &settings)?;
     let sources = args.conn.inventory.clone();
@@ -210,6 +214,67 @@ pub fn run_play(args: &PlayArgs) -> Result<i32> {
     reporter.recap(&runner.recap());
     reporter.finish()?;
     Ok(exit_code(&outcome))
+}
+
+/// `--shard I/N`, or `--shards N` with the index a Kubernetes Indexed Job sets.
+fn shard_of(args: &PlayArgs) -> Result<Option<crate::shard::Shard>> {
+    use crate::shard::Shard;
+    match (&args.shard, args.shards) {
+        (Some(s), _) => Ok(Some(Shard::parse(s)?)),
+        (None, Some(n)) => {
+            let index = std::env::var("JOB_COMPLETION_INDEX").map_err(|_| {
+                anyhow::anyhow!("--shards {n} takes this run's index from JOB_COMPLETION_INDEX, which is not set\nhint: use --shard I/{n}")
+            })?;
+            let i = index.trim().parse::<u32>().map_err(|_| {
+                anyhow::anyhow!("JOB_COMPLETION_INDEX `{index}` is not a shard index")
+            })?;
+            Ok(Some(Shard::new(i, n)?))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+/// With `--shard`, the keywords that mean the whole fleet are refused before anything runs
+/// (each shard would apply them to its own hosts only), unless `--per-shard` says that is
+/// meant.
+fn shard_check(books: &[crate::playbook::Playbook], per_shard: bool) -> Result<()> {
+    let hint =
+        "hint: with --per-shard each shard applies it to its own hosts; or run without --shard";
+    for pb in books {
+        for play in &pb.plays {
+            let play_kw = if !play.serial.is_empty() {
+                Some("serial")
+            } else if play.max_fail_percentage.is_some() {
+                Some("max_fail_percentage")
+            } else if play.any_errors_fatal {
+                Some("any_errors_fatal")
+            } else {
+                None
+            };
+            if let (Some(kw), false) = (play_kw, per_shard) {
+                anyhow::bail!(
+                    "{}: `{kw}` means the whole fleet, which one shard does not see\n{hint}",
+                    play.span
+                );
+            }
+            for t in play.all_tasks() {
+                let kw = if t.run_once {
+                    Some("run_once")
+                } else if t.any_errors_fatal == Some(true) {
+                    Some("any_errors_fatal")
+                } else {
+                    None
+                };
+                if let (Some(kw), false) = (kw, per_shard) {
+                    anyhow::bail!(
+                        "{}: `{kw}` means the whole fleet, which one shard does not see\n{hint}",
+                        t.span
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// What ansible-playbook says before running about what the run targets: an empty inventory

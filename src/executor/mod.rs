@@ -322,17 +322,21 @@ impl<'a> Runner<'a> {
         self.hosts.len() - 1
     }
 
-    /// The play's hosts after `--limit`, in inventory order.
+    /// The play's hosts after `--limit` and `--shard`, in inventory order.
     pub fn play_hosts(&self, play: &Play) -> Result<Vec<String>> {
         let pattern = self.play_pattern(play)?;
         let hosts = self
             .inventory
             .resolve_pattern(&pattern)
             .map_err(|e| anyhow!("{}: {e:#}", play.hosts_span))?;
-        match &self.settings.limit {
-            Some(limit) => self.inventory.apply_limit(hosts, limit),
-            None => Ok(hosts),
-        }
+        let hosts = match &self.settings.limit {
+            Some(limit) => self.inventory.apply_limit(hosts, limit)?,
+            None => hosts,
+        };
+        Ok(match &self.settings.shard {
+            Some(shard) => hosts.into_iter().filter(|h| shard.owns(h)).collect(),
+            None => hosts,
+        })
     }
 
     /// The play's host pattern, rendered with `-e` (a list joined with commas).
