@@ -249,33 +249,27 @@ fn ignored_flags(c: &ConnectArgs) -> Vec<String> {
 /// ansible-playbook reads one: `-` is standard input, an executable file is run (its output
 /// the password), any other file is read; surrounding line breaks removed, empty refused.
 fn password_from_file(path: &std::path::Path) -> Result<String> {
+    use crate::vault::{open_source, Source, SourceError};
     use std::io::Read;
-    use std::os::unix::fs::PermissionsExt;
     let shown = path.display();
     let raw = if path.as_os_str() == "-" {
         let mut b = Vec::new();
         std::io::stdin().read_to_end(&mut b)?;
         b
     } else {
-        let meta = std::fs::metadata(path)
-            .map_err(|_| anyhow!("The password file {shown} was not found"))?;
-        if meta.is_file() && meta.permissions().mode() & 0o111 != 0 {
-            let out = std::process::Command::new(path)
-                .stderr(std::process::Stdio::piped())
-                .output()
-                .map_err(|e| anyhow!("Problem occurred when trying to run the password script {shown} ({e}). If this is not a script, remove the executable bit from the file."))?;
-            if !out.status.success() {
-                anyhow::bail!(
-                    "The password script {shown} returned an error (rc={}): {}",
-                    out.status.code().unwrap_or(-1),
-                    String::from_utf8_lossy(&out.stderr)
-                );
+        match open_source(path, &[]) {
+            Ok(Source::Ran(out)) => out,
+            Ok(Source::Read(b)) => b.trim_ascii().to_vec(),
+            Err(SourceError::NotFound(_)) => {
+                anyhow::bail!("The password file {shown} was not found")
             }
-            out.stdout
-        } else {
-            let b = std::fs::read(path)
-                .map_err(|_| anyhow!("Could not read password file '{shown}'."))?;
-            b.trim_ascii().to_vec()
+            Err(SourceError::Spawn(e)) => anyhow::bail!("Problem occurred when trying to run the password script {shown} ({e}). If this is not a script, remove the executable bit from the file."),
+            Err(SourceError::Failed(code, stderr)) => anyhow::bail!(
+                "The password script {shown} returned an error (rc={code}): {stderr}"
+            ),
+            Err(SourceError::Read(_)) => {
+                anyhow::bail!("Could not read password file '{shown}'.")
+            }
         }
     };
     let s = String::from_utf8_lossy(&raw)

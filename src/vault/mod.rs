@@ -13,7 +13,8 @@ pub use format::{
     encrypt, encrypt_with_salt, is_encrypted, parse, Envelope, FormatError, DEFAULT_ID, HEADER,
 };
 pub use secrets::{
-    load_new_secret, load_secrets, prompt_new_secret, prompt_password, prompt_tty, SecretOptions,
+    load_new_secret, load_secrets, open_source, prompt_new_secret, prompt_password, prompt_tty,
+    SecretOptions, Source, SourceError,
 };
 
 use std::borrow::Cow;

@@ -122,53 +122,87 @@ fn split_slug(raw: &str) -> (String, String) {
     }
 }
 
+/// Where a secret comes from: an executable file is run and its standard output is the
+/// secret; any other file is read.
+pub enum Source {
+    Ran(Vec<u8>),
+    Read(Vec<u8>),
+}
+
+/// Why a secret's source gave nothing; each caller words it as Ansible does for its flag.
+pub enum SourceError {
+    NotFound(std::io::Error),
+    Spawn(std::io::Error),
+    /// The program's exit code and standard error.
+    Failed(i32, String),
+    Read(std::io::Error),
+}
+
+/// Runs `path` with `args` when it is an executable file (a bare name is taken from the
+/// current directory, not `PATH`), else reads it.
+pub fn open_source(path: &Path, args: &[&str]) -> Result<Source, SourceError> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path).map_err(SourceError::NotFound)?;
+    if !(meta.is_file() && meta.permissions().mode() & 0o111 != 0) {
+        return std::fs::read(path)
+            .map(Source::Read)
+            .map_err(SourceError::Read);
+    }
+    let program = if path.components().count() == 1 {
+        Path::new(".").join(path)
+    } else {
+        path.to_path_buf()
+    };
+    let out = std::process::Command::new(&program)
+        .args(args)
+        .stdin(std::process::Stdio::inherit())
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .map_err(SourceError::Spawn)?;
+    if !out.status.success() {
+        return Err(SourceError::Failed(
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ));
+    }
+    Ok(Source::Ran(out.stdout))
+}
+
 /// A password file's content with surrounding whitespace removed, or an executable's
 /// standard output without its trailing line break. A `*-client` script is asked for the
 /// vault id with `--vault-id ID`, as in Ansible.
 fn read_source(path: &Path, id: &str) -> Result<Vec<u8>> {
-    use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(path).map_err(|e| {
-        anyhow!(
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let args: &[&str] = if stem.ends_with("-client") {
+        &["--vault-id", id]
+    } else {
+        &[]
+    };
+    match open_source(path, args) {
+        Ok(Source::Ran(mut pw)) => {
+            while pw.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                pw.pop();
+            }
+            Ok(pw)
+        }
+        Ok(Source::Read(data)) => Ok(data.trim_ascii().to_vec()),
+        Err(SourceError::NotFound(e)) => bail!(
             "The vault password file {} was not found ({e})\nhint: check the path given to --vault-password-file / --vault-id",
             path.display()
-        )
-    })?;
-    if meta.is_file() && meta.permissions().mode() & 0o111 != 0 {
-        let program = if path.components().count() == 1 {
-            Path::new(".").join(path)
-        } else {
-            path.to_path_buf()
-        };
-        let mut cmd = std::process::Command::new(&program);
-        let stem = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if stem.ends_with("-client") {
-            cmd.arg("--vault-id").arg(id);
-        }
-        let out = cmd
-            .stdin(std::process::Stdio::inherit())
-            .stderr(std::process::Stdio::piped())
-            .output()
-            .with_context(|| format!("Problem running vault password script {}", path.display()))?;
-        if !out.status.success() {
-            bail!(
-                "Vault password script {} returned non-zero ({}): {}",
-                path.display(),
-                out.status.code().unwrap_or(-1),
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
-        let mut pw = out.stdout;
-        while pw.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-            pw.pop();
-        }
-        return Ok(pw);
+        ),
+        Err(SourceError::Spawn(e)) => Err(anyhow!(e))
+            .with_context(|| format!("Problem running vault password script {}", path.display())),
+        Err(SourceError::Failed(code, stderr)) => bail!(
+            "Vault password script {} returned non-zero ({code}): {}",
+            path.display(),
+            stderr.trim()
+        ),
+        Err(SourceError::Read(e)) => Err(anyhow!(e))
+            .with_context(|| format!("Could not read vault password file {}", path.display())),
     }
-    let data = std::fs::read(path)
-        .with_context(|| format!("Could not read vault password file {}", path.display()))?;
-    Ok(data.trim_ascii().to_vec())
 }
 
 /// Asks for a vault password on the terminal (`/dev/tty`) without echo; one line, no line
