@@ -238,40 +238,34 @@ fn shard_of(args: &PlayArgs) -> Result<Option<crate::shard::Shard>> {
 /// (each shard would apply them to its own hosts only), unless `--per-shard` says that is
 /// meant.
 fn shard_check(books: &[crate::playbook::Playbook], per_shard: bool) -> Result<()> {
-    let hint =
-        "hint: with --per-shard each shard applies it to its own hosts; or run without --shard";
-    for pb in books {
-        for play in &pb.plays {
-            let play_kw = if !play.serial.is_empty() {
-                Some("serial")
-            } else if play.max_fail_percentage.is_some() {
-                Some("max_fail_percentage")
-            } else if play.any_errors_fatal {
-                Some("any_errors_fatal")
-            } else {
-                None
-            };
-            if let (Some(kw), false) = (play_kw, per_shard) {
-                anyhow::bail!(
-                    "{}: `{kw}` means the whole fleet, which one shard does not see\n{hint}",
-                    play.span
-                );
-            }
-            for t in play.all_tasks() {
-                let kw = if t.run_once {
-                    Some("run_once")
-                } else if t.any_errors_fatal == Some(true) {
-                    Some("any_errors_fatal")
-                } else {
-                    None
-                };
-                if let (Some(kw), false) = (kw, per_shard) {
-                    anyhow::bail!(
-                        "{}: `{kw}` means the whole fleet, which one shard does not see\n{hint}",
-                        t.span
-                    );
-                }
-            }
+    if per_shard {
+        return Ok(());
+    }
+    for play in books.iter().flat_map(|pb| &pb.plays) {
+        let play_kw = [
+            (!play.serial.is_empty(), "serial"),
+            (play.max_fail_percentage.is_some(), "max_fail_percentage"),
+            (play.any_errors_fatal, "any_errors_fatal"),
+        ];
+        let found = play_kw
+            .iter()
+            .find(|(set, _)| *set)
+            .map(|(_, kw)| (&play.span, *kw))
+            .or_else(|| {
+                play.all_tasks().into_iter().find_map(|t| {
+                    let kw = [
+                        (t.run_once, "run_once"),
+                        (t.any_errors_fatal == Some(true), "any_errors_fatal"),
+                    ];
+                    kw.iter()
+                        .find(|(set, _)| *set)
+                        .map(|(_, kw)| (&t.span, *kw))
+                })
+            });
+        if let Some((span, kw)) = found {
+            anyhow::bail!(
+                "{span}: `{kw}` means the whole fleet, which one shard does not see\nhint: with --per-shard each shard applies it to its own hosts; or run without --shard"
+            );
         }
     }
     Ok(())

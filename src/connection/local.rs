@@ -125,9 +125,10 @@ impl LocalConnection {
         Ok(c)
     }
 
-    /// Starts `sh` (through sudo for another user), in a process group of its own: a timed-out
-    /// shell can be killed alone, and a terminal's Ctrl-C (sent to the foreground group only)
-    /// lets the running command finish, as on SSH hosts (see `interrupt.rs`).
+    /// Starts `sh` (through sudo, su or doas for another user), in a process group of its
+    /// own: a timed-out shell can be killed alone, and a terminal's Ctrl-C (sent to the
+    /// foreground group only) lets the running command finish, as on SSH hosts (see
+    /// `interrupt.rs`). A password su or doas asks for is answered before it returns.
     fn spawn(&self, key: Option<&Become>) -> Result<(ChildIo, Option<Vec<u8>>)> {
         let (cmd, preamble) = become_command(&self.user, key)?;
         let mut command = match &self.root {
@@ -146,8 +147,12 @@ impl LocalConnection {
             None => Command::new("/bin/sh"),
         };
         command.arg("-c").arg(cmd);
-        if super::tty_password(&self.user, key).is_some() {
-            return Ok((spawn_on_tty(command)?, preamble));
+        if let (Some((program, pw)), Some(b)) = (super::tty_password(&self.user, key), key) {
+            // su's or doas's prompt answered on the shell's own terminal.
+            let mut io = spawn_on_tty(command)?;
+            super::su::login(&mut io, program, pw, START_WAIT)
+                .map_err(|e| super::become_error(e, b, "localhost"))?;
+            return Ok((io, preamble));
         }
         let mut child = command
             .process_group(0)
@@ -171,14 +176,8 @@ impl LocalConnection {
     fn shell(&mut self, as_user: Option<&Become>) -> Result<&mut ShellSession<ChildIo>> {
         let key = super::shell_key(&self.user, as_user);
         if !self.shells.contains_key(&key) {
-            let (mut io, preamble) = self.spawn(key.as_ref())?;
+            let (io, preamble) = self.spawn(key.as_ref())?;
             self.opened += 1;
-            if let (Some((program, pw)), Some(b)) =
-                (super::tty_password(&self.user, key.as_ref()), &key)
-            {
-                super::su::login(&mut io, program, pw, START_WAIT)
-                    .map_err(|e| super::become_error(e, b, "localhost"))?;
-            }
             let session = match (
                 ShellSession::start(io, preamble.as_deref(), START_WAIT),
                 &key,
@@ -205,10 +204,7 @@ impl LocalConnection {
             if let Ok((mut io, preamble)) = self.spawn(key.as_ref()) {
                 let mut input = preamble.unwrap_or_default();
                 input.extend_from_slice(script.as_bytes());
-                if let Some((program, pw)) = super::tty_password(&self.user, key.as_ref()) {
-                    if super::su::login(&mut io, program, pw, START_WAIT).is_err() {
-                        input.clear();
-                    }
+                if io.tty {
                     // A terminal does not pass the end of input on: the shell is told to end.
                     input.extend_from_slice(b"\nexit\n");
                 }

@@ -257,9 +257,7 @@ impl Become {
 /// The program (su or doas) and password of the shell that serves `as_user`, when that
 /// shell must start on a pseudo-terminal to answer a password prompt (see `su.rs`).
 fn tty_password<'b>(login: &str, as_user: Option<&'b Become>) -> Option<(&'static str, &'b str)> {
-    as_user
-        .filter(|b| b.user != login || b.customized())
-        .and_then(|b| Some((b.method.name(), b.su_password()?)))
+    becoming(login, as_user).and_then(|b| Some((b.method.name(), b.su_password()?)))
 }
 
 /// A live connection to one host. Owned by one worker at a time: `Send`, never shared.
@@ -350,9 +348,13 @@ pub fn connect(spec: &ConnSpec) -> Result<Box<dyn Connection>> {
 /// Which shell of a connection serves `as_user`: `None` (the login user's own) when there is
 /// no become or it becomes the login user.
 fn shell_key(login: &str, as_user: Option<&Become>) -> Option<Become> {
-    as_user
-        .filter(|b| b.user != login || b.customized())
-        .cloned()
+    becoming(login, as_user).cloned()
+}
+
+/// The become a shell of `login` needs for `as_user`: none when it becomes the login user
+/// with plain options.
+fn becoming<'b>(login: &str, as_user: Option<&'b Become>) -> Option<&'b Become> {
+    as_user.filter(|b| b.user != login || b.customized())
 }
 
 /// The command that starts a shell as `as_user` from a shell running as `login` (it `exec`s
@@ -369,7 +371,7 @@ fn shell_key(login: &str, as_user: Option<&Become>) -> Option<Become> {
 /// line; if it did not, the shell drops the password. A password holding a newline, a
 /// carriage return or a NUL (which sudo cannot take either) is refused before any of this.
 fn become_command(login: &str, as_user: Option<&Become>) -> Result<(String, Option<Vec<u8>>)> {
-    let Some(b) = as_user.filter(|b| b.user != login || b.customized()) else {
+    let Some(b) = becoming(login, as_user) else {
         return Ok(("exec /bin/sh".to_string(), None));
     };
     if let Some(why) = &b.refused {

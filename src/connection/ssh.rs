@@ -201,17 +201,7 @@ impl SshConnection {
     fn shell(&mut self, as_user: Option<&Become>) -> Result<&mut ShellSession<SshStream>> {
         let key = super::shell_key(&self.user, as_user);
         if !self.shells.contains_key(&key) {
-            let (cmd, preamble) = become_command(&self.user, key.as_ref())?;
-            let su_password = super::tty_password(&self.user, key.as_ref());
-            let channel = self.exec_channel(&cmd, su_password.is_some())?;
-            let mut stream = SshStream {
-                channel,
-                session: self.session.clone(),
-            };
-            if let (Some((program, pw)), Some(b)) = (su_password, &key) {
-                super::su::login(&mut stream, program, pw, self.connect_timeout)
-                    .map_err(|e| super::become_error(e, b, &self.name))?;
-            }
+            let (stream, preamble, _) = self.shell_stream(key.as_ref())?;
             let started = ShellSession::start(stream, preamble.as_deref(), self.connect_timeout);
             let session = match (started, &key) {
                 (Ok(s), _) => s,
@@ -225,6 +215,26 @@ impl SshConnection {
         self.shells
             .get_mut(&key)
             .context("invariant: the shell was just inserted")
+    }
+
+    /// A channel running a new shell as `as_user` (su's or doas's prompt answered on its
+    /// terminal), the bytes to send it first, and whether it is on a terminal.
+    fn shell_stream(
+        &mut self,
+        as_user: Option<&Become>,
+    ) -> Result<(SshStream, Option<Vec<u8>>, bool)> {
+        let (cmd, preamble) = become_command(&self.user, as_user)?;
+        let su_password = super::tty_password(&self.user, as_user);
+        let channel = self.exec_channel(&cmd, su_password.is_some())?;
+        let mut stream = SshStream {
+            channel,
+            session: self.session.clone(),
+        };
+        if let (Some((program, pw)), Some(b)) = (su_password, as_user) {
+            super::su::login(&mut stream, program, pw, self.connect_timeout)
+                .map_err(|e| super::become_error(e, b, &self.name))?;
+        }
+        Ok((stream, preamble, su_password.is_some()))
     }
 
     /// A new channel running `exec CMD`, opened within the connect timeout; with `tty`, on a
@@ -277,20 +287,11 @@ impl SshConnection {
     /// connect timeout.
     fn run_once(&mut self, as_user: Option<&Become>, script: &str) -> Result<()> {
         let until = Instant::now() + self.connect_timeout;
-        let (cmd, preamble) = become_command(&self.user, as_user)?;
-        let su_password = super::tty_password(&self.user, as_user);
-        let channel = self.exec_channel(&cmd, su_password.is_some())?;
-        let mut stream = SshStream {
-            channel,
-            session: self.session.clone(),
-        };
-        if let Some((program, pw)) = su_password {
-            super::su::login(&mut stream, program, pw, self.connect_timeout)?;
-        }
+        let (stream, preamble, tty) = self.shell_stream(as_user)?;
         let mut channel = stream.channel;
         let mut input = preamble.unwrap_or_default();
         input.extend_from_slice(script.as_bytes());
-        if su_password.is_some() {
+        if tty {
             // A terminal does not pass the end of input on: the shell is told to end.
             input.extend_from_slice(b"\nexit\n");
         }

@@ -322,17 +322,11 @@ fn user(get: &Lines, f: &mut VarMap) {
         .map(|(_, rest)| rest.split(')').next().unwrap_or("").to_string())
         .unwrap_or_default();
     f.insert("user_id".into(), Value::from(name));
+    // The account's passwd line (read, or from `getent`): name:password:uid:gid:gecos:dir:shell
     let pw = first("passwd");
     let pw: Vec<&str> = pw.split(':').collect();
     let num = |s: Option<&&str>| s.and_then(|v| v.parse::<i64>().ok()).unwrap_or(-1);
-    if pw.len() == 6 {
-        f.insert("user_uid".into(), Value::from(num(pw.get(1))));
-        f.insert("user_gid".into(), Value::from(num(pw.get(2))));
-        f.insert("user_gecos".into(), Value::from(pw[3]));
-        f.insert("user_dir".into(), Value::from(pw[4]));
-        f.insert("user_shell".into(), Value::from(pw[5]));
-    } else if pw.len() >= 7 {
-        // `getent`'s whole line: name:password:uid:gid:gecos:dir:shell
+    if pw.len() >= 7 {
         f.insert("user_uid".into(), Value::from(num(pw.get(2))));
         f.insert("user_gid".into(), Value::from(num(pw.get(3))));
         f.insert("user_gecos".into(), Value::from(pw[4]));
@@ -497,7 +491,7 @@ mod tests {
 
     #[test]
     fn parses_a_debian_probe() {
-        let text = "@uname\nLinux web1.example.com 6.1.0 x86_64\n@id\nuid=1000(deploy) gid=1000(deploy) groups=1000(deploy),27(sudo)\n@os\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n@debver\n12.5\n@pkg\napt-get\n@svc\ncomm systemd\n@passwd\ndeploy:1000:1000:Deploy,,,:/home/deploy:/bin/bash\n@ids\nUid: 1000 1000\nGid: 1000 1000\n@env\nexport HOME='/home/deploy'\nexport X='a=b'\n@not a marker\n";
+        let text = "@uname\nLinux web1.example.com 6.1.0 x86_64\n@id\nuid=1000(deploy) gid=1000(deploy) groups=1000(deploy),27(sudo)\n@os\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n@debver\n12.5\n@pkg\napt-get\n@svc\ncomm systemd\n@passwd\ndeploy:x:1000:1000:Deploy,,,:/home/deploy:/bin/bash\n@ids\nUid: 1000 1000\nGid: 1000 1000\n@env\nexport HOME='/home/deploy'\nexport X='a=b'\n@not a marker\n";
         // Written with `@NAME` markers; the probe's own carry its token.
         let text = format!("\n{text}")
             .replace("\n@", "\n@@T:")

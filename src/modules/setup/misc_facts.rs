@@ -10,19 +10,6 @@ macro_rules! date_fmt {
     };
 }
 
-/// Reads the lines of a file with builtins.
-macro_rules! lines_of {
-    ($f:literal) => {
-        concat!(
-            "[ -r ",
-            $f,
-            " ] && while IFS= read -r l || [ -n \"$l\" ]; do printf '%s\\n' \"$l\"; done <",
-            $f,
-            "; :"
-        )
-    };
-}
-
 /// `facts.d`: each `NAME.fact` of `$fp` as `=exec RC NAME` (run) or `=file 0 NAME` (read),
 /// then its lines after `|`.
 const LOCAL: &str = r#"for f in "$fp"/*.fact; do [ -e "$f" ] || continue; n=${f##*/}; n=${n%.fact}; if [ -x "$f" ]; then o=$("$f" 2>/dev/null); echo "=exec $? $n"; else o=; [ -r "$f" ] && o=$(while IFS= read -r l || [ -n "$l" ]; do printf '%s\n' "$l"; done <"$f"); echo "=file 0 $n"; fi; [ -n "$o" ] && printf '%s\n' "$o" | while IFS= read -r l || [ -n "$l" ]; do printf '|%s\n' "$l"; done; done; :"#;

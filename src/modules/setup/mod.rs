@@ -30,6 +30,19 @@ static SPEC: Spec = Spec {
     file_args: false,
 };
 
+/// Reads the lines of a file with builtins.
+macro_rules! lines_of {
+    ($f:literal) => {
+        concat!(
+            "[ -r ",
+            $f,
+            " ] && while IFS= read -r l || [ -n \"$l\" ]; do printf '%s\\n' \"$l\"; done <",
+            $f,
+            "; :"
+        )
+    };
+}
+
 /// The sections of the minimal identity every run needs (the file modules' memo) and of the
 /// platform, distribution, user and service collectors: `(collector, name, shell)`; `""`
 /// is always read.
@@ -59,18 +72,10 @@ const SCRIPT: &[(&str, &str, &str)] = &[
     (
         "user",
         "passwd",
-        r#"u=; while read -r k r _; do [ "$k" = Uid: ] && u=$r; done </proc/self/status; f=; while IFS=: read -r n p i g c d s; do [ "$i" = "$u" ] && { echo "$n:$i:$g:$c:$d:$s"; f=1; break; }; done </etc/passwd; [ -n "$f" ] || getent passwd "$u" 2>/dev/null; :"#,
+        r#"u=; while read -r k r _; do [ "$k" = Uid: ] && u=$r; done </proc/self/status; f=; while IFS=: read -r n p i g c d s; do [ "$i" = "$u" ] && { echo "$n:$p:$i:$g:$c:$d:$s"; f=1; break; }; done </etc/passwd; [ -n "$f" ] || getent passwd "$u" 2>/dev/null; :"#,
     ),
-    (
-        "distribution",
-        "os",
-        r#"[ -r /etc/os-release ] && while IFS= read -r l || [ -n "$l" ]; do printf '%s\n' "$l"; done </etc/os-release; :"#,
-    ),
-    (
-        "distribution",
-        "debver",
-        r#"[ -r /etc/debian_version ] && while IFS= read -r l || [ -n "$l" ]; do printf '%s\n' "$l"; done </etc/debian_version; :"#,
-    ),
+    ("distribution", "os", lines_of!("/etc/os-release")),
+    ("distribution", "debver", lines_of!("/etc/debian_version")),
     (
         "pkg_mgr",
         "pkg",

@@ -245,10 +245,24 @@ struct Addrs<'a> {
 }
 
 impl Addrs<'_> {
+    /// `macaddress`, `mtu` and `type` of `device`, as Ansible copies them into the facts of
+    /// the default route's address.
+    fn link_of(&self, device: &str) -> [(&'static str, J); 3] {
+        let dev = self.interfaces.get(device);
+        let get = |k: &str| dev.and_then(|d| d.get(k)).cloned();
+        [
+            (
+                "macaddress",
+                self.macs.get(device).cloned().unwrap_or(J::Null),
+            ),
+            ("mtu", get("mtu").unwrap_or(J::Null)),
+            ("type", get("type").unwrap_or(J::from("unknown"))),
+        ]
+    }
+
     /// One `inet`/`inet6` line of `device`'s block (Ansible's `parse_ip_output`).
     fn address(&mut self, device: &str, line: &str, secondary: bool) {
         let w: Vec<&str> = line.split_whitespace().collect();
-        let field = |i: &J, k: &str| i.get(k).cloned().unwrap_or(J::Null);
         match w.first().copied() {
             Some("inet") if w.len() > 1 => {
                 let (address, prefix) = w[1].split_once('/').unwrap_or((w[1], "32"));
@@ -291,15 +305,12 @@ impl Addrs<'_> {
                     }
                 }
                 if self.default4.get("address").and_then(J::as_str) == Some(address) {
-                    let dev = self.interfaces.get(device).cloned().unwrap_or(J::Null);
                     for k in ["broadcast", "netmask", "network", "prefix"] {
                         self.default4.insert(k.into(), entry[k].clone());
                     }
-                    self.default4
-                        .insert("macaddress".into(), field(&json!(self.macs), device));
-                    self.default4.insert("mtu".into(), field(&dev, "mtu"));
-                    let t = dev.get("type").cloned().unwrap_or(J::from("unknown"));
-                    self.default4.insert("type".into(), t);
+                    for (k, v) in self.link_of(device) {
+                        self.default4.insert(k.into(), v);
+                    }
                     self.default4.insert("alias".into(), J::from(label));
                 }
                 if !address.starts_with("127.") {
@@ -319,15 +330,12 @@ impl Addrs<'_> {
                     return;
                 };
                 push(i, "ipv6", entry);
-                let dev = J::Object(i.clone());
                 if self.default6.get("address").and_then(J::as_str) == Some(address) {
                     self.default6.insert("prefix".into(), J::from(prefix));
                     self.default6.insert("scope".into(), J::from(scope));
-                    self.default6
-                        .insert("macaddress".into(), field(&json!(self.macs), device));
-                    self.default6.insert("mtu".into(), field(&dev, "mtu"));
-                    let t = dev.get("type").cloned().unwrap_or(J::from("unknown"));
-                    self.default6.insert("type".into(), t);
+                    for (k, v) in self.link_of(device) {
+                        self.default6.insert(k.into(), v);
+                    }
                 }
                 if address != "::1" {
                     self.all6.push(address.to_string());
