@@ -8,6 +8,7 @@ EXIT CODES:
   0   every host ok
   1   internal error
   2   a task failed on at least one host
+  3   (report merge) the run is incomplete: a shard's stream is missing or cut short
   4   at least one host was unreachable (and none failed)
   5   bad input: options, inventory, playbook, role, template or variable error,
       reported before any host is touched
@@ -36,6 +37,9 @@ pub enum Command {
     /// Encrypt, decrypt and view Ansible Vault files and strings (like ansible-vault).
     #[command(subcommand)]
     Vault(VaultCommand),
+    /// Combine the `--output json` streams of a sharded run (`play --shard I/N`).
+    #[command(subcommand)]
+    Report(ReportCommand),
     /// List the modules drover implements, or show one module's arguments (like ansible-doc).
     Doc(DocArgs),
     /// Print a shell completion script (e.g. `drover completions bash > /etc/bash_completion.d/drover`).
@@ -95,6 +99,32 @@ impl VaultSecretArgs {
             ask: self.ask_vault_pass,
         }
     }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ReportCommand {
+    /// One recap of the shards of a run from their JSON streams, with the exit code the run
+    /// would have had unsharded (3 when a shard's stream is missing or cut short).
+    #[command(after_help = EXIT_CODES)]
+    Merge(MergeArgs),
+}
+
+/// `drover report merge`.
+#[derive(Args, Debug)]
+pub struct MergeArgs {
+    /// The shards' streams (`drover play --shard I/N --output json > FILE`), in any order.
+    #[arg(value_name = "STREAM", required = true)]
+    pub streams: Vec<PathBuf>,
+    /// How many shards the run had, when the streams cannot tell (all of them missing);
+    /// otherwise it must agree with them.
+    #[arg(long = "shards", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub shards: Option<u32>,
+    /// `human`: the shards, then PLAY RECAP; `json`: one JSON object (docs/report-merge.md).
+    #[arg(long = "output", value_name = "FORMAT", value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
+    /// Also write a JUnit XML report of every shard's results to FILE (one testsuite per play).
+    #[arg(long = "junit", value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]

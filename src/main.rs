@@ -2,7 +2,9 @@
 
 use clap::Parser;
 use drover::cli::{Cli, Command};
-use drover::commands::{run_adhoc, run_doc, run_inventory, run_play, run_vault, InputError};
+use drover::commands::{
+    run_adhoc, run_doc, run_inventory, run_play, run_report, run_vault, InputError,
+};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -20,6 +22,7 @@ fn main() -> ExitCode {
         Command::Inventory(a) => run_inventory(a),
         Command::Run(a) => run_adhoc(a),
         Command::Vault(a) => run_vault(a),
+        Command::Report(a) => run_report(a),
         Command::Doc(a) => run_doc(a),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();

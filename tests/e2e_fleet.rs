@@ -149,3 +149,134 @@ fn ten_hosts_converge_and_nothing_else_changes() {
         );
     }
 }
+
+const SHARD_PLAY: &str = r#"- hosts: test
+  tasks:
+    - name: Record the shard
+      shell: echo {{ shard }} >> /tmp/drover-shards
+    - name: Fail on one host
+      fail:
+        msg: planned
+      when: inventory_hostname == 'h5'
+    - name: Wait
+      command: sleep {{ pause | default(0) }}
+"#;
+
+/// Three shard processes over eight test hosts: each host runs in exactly one shard; `drover
+/// report merge` of their streams gives the unsharded run's recap, JUnit counts and exit code;
+/// a shard killed halfway, or one whose stream is not given, makes the merge say the run is
+/// incomplete (exit 3).
+#[test]
+fn shards_cover_the_fleet_once_and_merge_into_its_recap() {
+    let Some(hosts) = TestHosts::up(8) else {
+        return;
+    };
+    let dir = hosts.dir.path();
+    let inv = hosts.inventory("deploy", "");
+    let pb = write(dir, "shards.yml", SHARD_PLAY);
+    let kh = hosts.known_hosts();
+    let play = |extra: &[&str]| {
+        let mut c = drover();
+        c.current_dir(dir)
+            .args(["play", "-i", s(&inv), s(&pb), "--known-hosts", s(&kh)])
+            .args(["--host-key-checking", "accept-new", "--output", "json"])
+            .args(extra);
+        c
+    };
+    let stream = |i: u32| dir.join(format!("shard-{i}.jsonl"));
+    let spawn = |i: u32, extra: &[&str]| {
+        let out = std::fs::File::create(stream(i)).unwrap();
+        let shard = format!("{i}/3");
+        play(&["--shard", &shard, "-e", &format!("shard={i}")])
+            .args(extra)
+            .stdout(out)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let shards: Vec<_> = (0..3).map(|i| spawn(i, &[])).collect();
+    let codes: Vec<i32> = shards
+        .into_iter()
+        .map(|mut c| c.wait().unwrap().code().unwrap_or(-1))
+        .collect();
+    assert_eq!(codes.iter().filter(|c| **c == 2).count(), 1, "{codes:?}");
+    assert!(codes.iter().all(|c| [0, 2].contains(c)), "{codes:?}");
+    // Every host ran once, in one shard, and every shard had hosts.
+    let mut per_shard = [0; 3];
+    for i in 0..8 {
+        let (rc, ran) = hosts.sh(i, "cat /tmp/drover-shards");
+        assert_eq!(rc, 0, "h{i} never ran");
+        let lines: Vec<&str> = ran.lines().collect();
+        assert_eq!(lines.len(), 1, "h{i} ran in shards {lines:?}");
+        per_shard[lines[0].parse::<usize>().unwrap()] += 1;
+    }
+    assert!(per_shard.iter().all(|n| *n > 0), "{per_shard:?}");
+
+    let merge = |files: &[std::path::PathBuf], extra: &[&str]| {
+        let mut c = drover();
+        c.current_dir(dir).args(["report", "merge"]).args(extra);
+        c.args(files.iter().map(|f| s(f)));
+        run(&mut c)
+    };
+    let all: Vec<_> = (0..3).map(stream).collect();
+    let junit = dir.join("merged.xml");
+    let (code, out, err) = merge(&all, &["--output", "json", "--junit", s(&junit)]);
+    assert_eq!(code, 2, "a host failed: {out}{err}");
+    let merged: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(merged["complete"], true, "{out}");
+
+    // The same play unsharded on the same fleet: the same recap, exit code and JUnit counts.
+    let whole_junit = dir.join("whole.xml");
+    let (code, out, err) = run(&mut play(&["-e", "shard=all", "--junit", s(&whole_junit)]));
+    assert_eq!(code, 2, "{out}{err}");
+    let recap = out
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|e| e["event"] == "recap")
+        .unwrap();
+    assert_eq!(merged["hosts"], recap["hosts"]);
+    assert_eq!(recap["hosts"]["h5"]["failed"], 1, "{recap}");
+    let counts = |p: &std::path::Path| {
+        let xml = std::fs::read_to_string(p).unwrap();
+        let head = xml.lines().nth(1).unwrap().to_string();
+        head.split(" time=").next().unwrap().to_string()
+    };
+    assert_eq!(counts(&junit), counts(&whole_junit));
+    assert!(
+        counts(&junit).contains("failures=\"1\""),
+        "{}",
+        counts(&junit)
+    );
+
+    // Shard 1 killed while its hosts sleep: its stream is cut short.
+    let mut slow = spawn(1, &["-e", "pause=120"]);
+    let started = std::time::Instant::now();
+    while !std::fs::read_to_string(stream(1))
+        .unwrap_or_default()
+        .contains("\"name\":\"Wait\"")
+    {
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "shard 1 never reached Wait"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    slow.kill().unwrap();
+    slow.wait().unwrap();
+    let (code, out, err) = merge(&all, &[]);
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(
+        out.contains("shard-1.jsonl): cut short: it stops after event")
+            && err.contains("the run is incomplete: no whole stream for shard 1/3"),
+        "{out}{err}"
+    );
+    // The recap still holds the hosts of the whole shards.
+    assert!(out.contains("PLAY RECAP"), "{out}");
+    // A shard whose stream is not given at all.
+    let (code, out, err) = merge(&all[..2], &["--output", "json"]);
+    assert_eq!(code, 3, "{out}{err}");
+    let m: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(m["complete"], false);
+    assert_eq!(m["shards"][2]["state"], "missing", "{out}");
+    assert_eq!(m["shards"][1]["state"], "truncated", "{out}");
+}

@@ -133,11 +133,14 @@ fn json_output_of_an_interrupted_run_ends_with_the_interruption_and_the_recap() 
         .map(|l| serde_json::from_str(l).expect("a JSON line"))
         .collect();
     let n = events.len();
-    assert!(n >= 2, "{}", done.stdout);
-    assert_eq!(events[n - 1]["event"], "recap", "{}", done.stdout);
-    assert_eq!(events[n - 1]["hosts"]["localhost"]["changed"], 2);
-    assert_eq!(events[n - 2]["event"], "warning");
-    assert!(events[n - 2]["msg"]
+    assert!(n >= 3, "{}", done.stdout);
+    // The stream ends whole: the recap, then the end of the run with its exit code.
+    assert_eq!(events[n - 1]["event"], "run_end", "{}", done.stdout);
+    assert_eq!(events[n - 1]["exit_code"], 99);
+    assert_eq!(events[n - 2]["event"], "recap", "{}", done.stdout);
+    assert_eq!(events[n - 2]["hosts"]["localhost"]["changed"], 2);
+    assert_eq!(events[n - 3]["event"], "warning");
+    assert!(events[n - 3]["msg"]
         .as_str()
         .is_some_and(|m| m.starts_with("interrupted (Ctrl-C)")));
     no_drover_left(d);

@@ -1120,4 +1120,38 @@ fn shards_cover_the_hosts_exactly_once() {
     );
     let (code, out, err) = play(&["--shard", "0/4", "--per-shard"], &[]);
     assert_eq!(code, 0, "{out}{err}");
+    // A literal hostvars lookup of a host of another shard is refused; of a host of this shard,
+    // or one no shard runs (limited out), it runs; a computed one is warned about.
+    let owner = (0..4)
+        .find(|i| hosts_of(&["--shard", &format!("{i}/4")], &[]).contains("node10"))
+        .unwrap();
+    let other = format!("{}/4", (owner + 1) % 4);
+    let own = format!("{owner}/4");
+    let lookup = |host: &str| {
+        let text = format!("- hosts: all\n  gather_facts: false\n  tasks:\n    - debug: msg={{{{ hostvars['{host}'].inventory_hostname }}}}\n");
+        write(dir.path(), "pb.yml", &text);
+    };
+    lookup("node10");
+    let (code, out, err) = play(&["--shard", &other], &[]);
+    assert_eq!(code, 5, "{out}{err}");
+    assert!(
+        err.contains("pb.yml:4:7: `hostvars['node10']` reads a host of another shard"),
+        "{err}"
+    );
+    let (code, out, err) = play(&["--shard", &own], &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    lookup("node01");
+    let (code, out, err) = play(&["--shard", &other], &[]);
+    assert_eq!(code, 0, "node01 is limited out: {out}{err}");
+    write(
+        dir.path(),
+        "pb.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - debug: msg={{ hostvars[item].inventory_hostname }}\n      loop: [node10]\n",
+    );
+    let (code, out, err) = play(&["--shard", &other], &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("[WARNING]: pb.yml:4:7: `hostvars` of a host named at run time"),
+        "{out}"
+    );
 }

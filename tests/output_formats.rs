@@ -95,7 +95,18 @@ fn schema_validator() -> jsonschema::Validator {
 }
 
 /// Every stdout line parsed and validated against the schema.
+/// The events between `run_start` and `run_end` (each line checked against the schema).
 fn events(stdout: &str) -> Vec<Value> {
+    let mut all = stream(stdout);
+    assert_eq!(all[0]["event"], "run_start", "{stdout}");
+    assert_eq!(all.last().unwrap()["event"], "run_end", "{stdout}");
+    all.pop();
+    all.remove(0);
+    all
+}
+
+/// Every line of a stream, checked against the schema.
+fn stream(stdout: &str) -> Vec<Value> {
     let validator = schema_validator();
     let mut out = Vec::new();
     for (n, line) in stdout.lines().enumerate() {
@@ -132,14 +143,22 @@ fn json_lines_validate_and_tell_the_run() {
         !stdout.contains(SECRET),
         "the no_log secret leaked:\n{stdout}"
     );
-    let ev = events(&stdout);
-
-    // Numbered lines, the schema version on the first one only.
-    for (i, e) in ev.iter().enumerate() {
+    // Numbered lines, the schema version on the first one only; the run's start and end,
+    // with its exit code, around the rest.
+    let all = stream(&stdout);
+    for (i, e) in all.iter().enumerate() {
         assert_eq!(e["seq"], (i + 1) as u64, "{e}");
         assert_eq!(e.get("version").is_some(), i == 0, "{e}");
     }
-    assert_eq!(ev[0]["version"], 1);
+    assert_eq!(all[0]["version"], 1);
+    assert_eq!(all[0]["shard"], Value::Null);
+    let end = all.last().unwrap();
+    assert_eq!(
+        (&end["event"], &end["exit_code"]),
+        (&"run_end".into(), &2.into())
+    );
+    assert_eq!(end["error"], Value::Null);
+    let ev = events(&stdout);
 
     let kinds: Vec<String> = ev
         .iter()
@@ -402,7 +421,17 @@ fn json_mode_keeps_errors_on_stderr() {
         .arg(&pb);
     let (code, stdout, stderr) = run(&mut cmd);
     assert_eq!(code, 5, "stderr:\n{stderr}");
-    assert_eq!(stdout, "", "nothing but events on stdout");
+    // Nothing but events on stdout: the run's start, and its end with the error.
+    let all = stream(&stdout);
+    assert_eq!(all.len(), 2, "{stdout}");
+    assert_eq!(all[1]["exit_code"], 5);
+    assert!(
+        all[1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("bad.yml:4:7: unknown module or keyword `nope_no_module`"),
+        "{stdout}"
+    );
     assert!(stderr.contains("nope"), "{stderr}");
 
     // Listing modes print text, so they refuse JSON output.

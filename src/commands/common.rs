@@ -40,6 +40,29 @@ pub fn exit_code(o: &Outcome) -> i32 {
     }
 }
 
+/// Runs a command between its reporters' `run_start` and `run_end`, so that a JSON stream
+/// always ends by saying how the command ended: a stream without that end was cut short.
+pub fn bracketed(
+    reporter: &mut Fanout,
+    shard: Option<crate::shard::Shard>,
+    run: impl FnOnce(&mut Fanout) -> Result<i32>,
+) -> Result<i32> {
+    reporter.run_start(shard);
+    let result = run(reporter);
+    match &result {
+        Ok(code) => reporter.run_end(*code, None),
+        Err(e) => {
+            let code = if e.downcast_ref::<InputError>().is_some() {
+                5
+            } else {
+                1
+            };
+            reporter.run_end(code, Some(&format!("{e:#}")));
+        }
+    }
+    result
+}
+
 /// Parses one `-e` value: `@file` (YAML/JSON), inline JSON/YAML mapping, or `k=v` pairs.
 pub fn parse_extra_vars(raw: &str) -> Result<VarMap> {
     let raw = raw.trim();
@@ -188,19 +211,24 @@ pub fn reporters(out: &OutputArgs, human: impl FnOnce() -> Human) -> Result<Fano
     };
     let mut reporter = Fanout::new(primary);
     if let Some(path) = &out.junit {
-        let dir = path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(std::path::Path::new("."));
-        if path.is_dir() || !dir.is_dir() {
-            anyhow::bail!(
-                "--junit {}: not a file in an existing directory",
-                path.display()
-            );
-        }
-        reporter = reporter.also(Box::new(Junit::new(path.clone())));
+        reporter = reporter.also(Box::new(junit_file(path)?));
     }
     Ok(reporter)
+}
+
+/// The JUnit report `--junit FILE` asks for; its directory must exist.
+pub fn junit_file(path: &std::path::Path) -> Result<Junit> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    if path.is_dir() || !dir.is_dir() {
+        anyhow::bail!(
+            "--junit {}: not a file in an existing directory",
+            path.display()
+        );
+    }
+    Ok(Junit::new(path.to_path_buf()))
 }
 
 /// Loads the inventory sources; with none given, the implicit localhost.

@@ -6,6 +6,7 @@ mod common;
 mod doc;
 mod inventory;
 mod play;
+mod report;
 mod vault;
 mod vault_edit;
 
@@ -14,4 +15,5 @@ pub use common::{exit_code, InputError};
 pub use doc::run_doc;
 pub use inventory::run_inventory;
 pub use play::run_play;
+pub use report::run_report;
 pub use vault::run_vault;

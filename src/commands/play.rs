@@ -1,6 +1,8 @@
 //! `drover play`: load and validate every playbook, then run them.
 
-use super::common::{exit_code, input, load_inventory, reporters, settings_from, setup_vault};
+use super::common::{
+    bracketed, exit_code, input, load_inventory, reporters, settings_from, setup_vault,
+};
 use crate::cli::{OutputFormat, PlayArgs};
 use crate::executor::Runner;
 use crate::output::{Fanout, Human, Reporter};
@@ -29,8 +31,18 @@ fn reporter_for(args: &PlayArgs) -> Result<Fanout> {
 
 /// Runs `drover play`; returns the exit code.
 pub fn run_play(args: &PlayArgs) -> Result<i32> {
-    input(setup_vault(&args.conn.vault))?;
     let mut reporter = input(reporter_for(args))?;
+    let shard = shard_of(args);
+    let first = shard.as_ref().ok().copied().flatten();
+    bracketed(&mut reporter, first, |reporter| play(args, shard, reporter))
+}
+
+fn play(
+    args: &PlayArgs,
+    shard: Result<Option<crate::shard::Shard>>,
+    reporter: &mut Fanout,
+) -> Result<i32> {
+    input(setup_vault(&args.conn.vault))?;
     let mut settings = input(settings_from(&args.conn))?;
     settings.tags = args.tags.clone();
     settings.skip_tags = args.skip_tags.clone();
@@ -40,7 +52,7 @@ pub fn run_play(args: &PlayArgs) -> Result<i32> {
         input(crate::config::load())?.error_on_missing_handler != Some(false);
     settings.start_at_task = args.start_at_task.clone();
     settings.step = args.step;
-    settings.shard = input(shard_of(args))?;
+    settings.shard = input(shard)?;
     let dirs: Vec<_> = args
         .playbooks
         .iter()
@@ -80,8 +92,24 @@ pub fn run_play(args: &PlayArgs) -> Result<i32> {
         }
         books.push(pb);
     }
-    if settings.shard.is_some() {
-        input(shard_check(&books, args.per_shard))?;
+    // A listing runs nothing: what a shard cannot run alone does not matter to it.
+    let listing = args.syntax_check || args.list_hosts || args.list_tasks || args.list_tags;
+    if let (Some(shard), false) = (settings.shard, listing) {
+        let all = inventory
+            .group_hosts("all")
+            .iter()
+            .map(|h| h.to_string())
+            .collect();
+        let in_run: std::collections::HashSet<String> = match &settings.limit {
+            Some(limit) => input(inventory.apply_limit(all, limit))?
+                .into_iter()
+                .collect(),
+            None => all.into_iter().collect(),
+        };
+        let check = crate::shard::shard_check(&books, shard, &in_run, &inventory, args.per_shard);
+        for w in input(check)? {
+            reporter.warning(&w);
+        }
     }
     let mut runner = Runner::new(&inventory, &settings)?;
     let sources = args.conn.inventory.clone();
@@ -99,9 +127,8 @@ pub fn run_play(args: &PlayArgs) -> Result<i32> {
         &args.conn.inventory,
         &books,
         &runner,
-        &mut reporter,
+        reporter,
     )?;
-    let listing = args.syntax_check || args.list_hosts || args.list_tasks || args.list_tags;
     if !listing {
         for pb in &books {
             input(crate::executor::check_answerable(pb, &settings.extra_vars))?;
@@ -198,7 +225,7 @@ pub fn run_play(args: &PlayArgs) -> Result<i32> {
     let _ = &mut runner;
     let mut outcome = crate::executor::Outcome::default();
     for pb in &books {
-        let o = runner.run_playbook(pb, &mut reporter)?;
+        let o = runner.run_playbook(pb, reporter)?;
         outcome.any_failed |= o.any_failed;
         outcome.any_unreachable |= o.any_unreachable;
         outcome.interrupted |= o.interrupted;
@@ -232,43 +259,6 @@ fn shard_of(args: &PlayArgs) -> Result<Option<crate::shard::Shard>> {
         }
         (None, None) => Ok(None),
     }
-}
-
-/// With `--shard`, the keywords that mean the whole fleet are refused before anything runs
-/// (each shard would apply them to its own hosts only), unless `--per-shard` says that is
-/// meant.
-fn shard_check(books: &[crate::playbook::Playbook], per_shard: bool) -> Result<()> {
-    if per_shard {
-        return Ok(());
-    }
-    for play in books.iter().flat_map(|pb| &pb.plays) {
-        let play_kw = [
-            (!play.serial.is_empty(), "serial"),
-            (play.max_fail_percentage.is_some(), "max_fail_percentage"),
-            (play.any_errors_fatal, "any_errors_fatal"),
-        ];
-        let found = play_kw
-            .iter()
-            .find(|(set, _)| *set)
-            .map(|(_, kw)| (&play.span, *kw))
-            .or_else(|| {
-                play.all_tasks().into_iter().find_map(|t| {
-                    let kw = [
-                        (t.run_once, "run_once"),
-                        (t.any_errors_fatal == Some(true), "any_errors_fatal"),
-                    ];
-                    kw.iter()
-                        .find(|(set, _)| *set)
-                        .map(|(_, kw)| (&t.span, *kw))
-                })
-            });
-        if let Some((span, kw)) = found {
-            anyhow::bail!(
-                "{span}: `{kw}` means the whole fleet, which one shard does not see\nhint: with --per-shard each shard applies it to its own hosts; or run without --shard"
-            );
-        }
-    }
-    Ok(())
 }
 
 /// What ansible-playbook says before running about what the run targets: an empty inventory

@@ -4,7 +4,7 @@ use crate::modules::Diff;
 use minijinja::Value;
 
 /// The outcome of a task on a host.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Ok,

@@ -43,6 +43,14 @@ impl Fanout {
 }
 
 impl Reporter for Fanout {
+    fn run_start(&mut self, shard: Option<crate::shard::Shard>) {
+        self.each(|r| r.run_start(shard));
+    }
+
+    fn run_end(&mut self, exit_code: i32, error: Option<&str>) {
+        self.each(|r| r.run_end(exit_code, error));
+    }
+
     fn playbook_start(&mut self, path: &str, plays: usize) {
         self.each(|r| r.playbook_start(path, plays));
     }

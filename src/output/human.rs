@@ -156,6 +156,14 @@ impl Human {
         }
     }
 
+    /// A banner and plain lines under it (`drover report merge`'s SHARDS).
+    pub fn section(&mut self, title: &str, lines: &[String]) {
+        self.banner(title);
+        for l in lines {
+            let _ = writeln!(self.out, "{}", redact(l));
+        }
+    }
+
     fn banner(&mut self, title: &str) {
         let title = &*redact(title);
         let stars = "*".repeat(self.width.saturating_sub(title.chars().count() + 1).max(3));

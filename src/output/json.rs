@@ -52,6 +52,26 @@ impl Json {
     }
 }
 
+/// The `recap` event's `hosts`: each host's counters.
+pub fn recap_hosts(stats: &[(String, Stats)]) -> Value {
+    let hosts: Map<String, Value> = stats
+        .iter()
+        .map(|(h, s)| {
+            let counters = json!({
+                "ok": s.ok,
+                "changed": s.changed,
+                "unreachable": s.unreachable,
+                "failed": s.failed,
+                "skipped": s.skipped,
+                "rescued": s.rescued,
+                "ignored": s.ignored,
+            });
+            (h.clone(), counters)
+        })
+        .collect();
+    Value::Object(hosts)
+}
+
 /// A result as the `host_result` event's fields (`task` is the task running).
 pub fn host_result_fields(r: &HostResult, task: &str) -> Value {
     let changed = r.status == crate::executor::Status::Changed
@@ -106,6 +126,15 @@ pub fn host_result_fields(r: &HostResult, task: &str) -> Value {
 }
 
 impl Reporter for Json {
+    fn run_start(&mut self, shard: Option<crate::shard::Shard>) {
+        let shard = shard.map(|s| json!({ "index": s.index, "count": s.count }));
+        self.emit("run_start", json!({ "shard": shard }));
+    }
+
+    fn run_end(&mut self, exit_code: i32, error: Option<&str>) {
+        self.emit("run_end", json!({ "exit_code": exit_code, "error": error }));
+    }
+
     fn play_start(&mut self, name: &str, hosts: &[String]) {
         self.emit("play_start", json!({ "name": name, "hosts": hosts }));
     }
@@ -135,24 +164,7 @@ impl Reporter for Json {
     }
 
     fn recap(&mut self, stats: &[(String, Stats)]) {
-        let hosts: Map<String, Value> = stats
-            .iter()
-            .map(|(h, s)| {
-                (
-                    h.clone(),
-                    json!({
-                        "ok": s.ok,
-                        "changed": s.changed,
-                        "unreachable": s.unreachable,
-                        "failed": s.failed,
-                        "skipped": s.skipped,
-                        "rescued": s.rescued,
-                        "ignored": s.ignored,
-                    }),
-                )
-            })
-            .collect();
-        self.emit("recap", json!({ "hosts": hosts }));
+        self.emit("recap", json!({ "hosts": recap_hosts(stats) }));
     }
 
     fn profile(&mut self, p: &ProfileSummary) {

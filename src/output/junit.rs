@@ -35,6 +35,8 @@ struct Suite {
 pub struct Junit {
     path: PathBuf,
     suites: Vec<Suite>,
+    /// The suite results go to (the play running).
+    current: usize,
     task: String,
 }
 
@@ -44,8 +46,21 @@ impl Junit {
         Junit {
             path,
             suites: Vec::new(),
+            current: 0,
             task: String::new(),
         }
+    }
+
+    /// Results go to the `ix`th play of the run (from 0) from now on, so that the streams of
+    /// a run's shards fill one testsuite per play (`drover report merge`).
+    pub fn play_at(&mut self, ix: usize, name: &str) {
+        while self.suites.len() <= ix {
+            self.suites.push(Suite {
+                name: name.to_string(),
+                cases: Vec::new(),
+            });
+        }
+        self.current = ix;
     }
 
     /// The report as XML text.
@@ -187,10 +202,7 @@ fn attr(s: &str) -> String {
 
 impl Reporter for Junit {
     fn play_start(&mut self, name: &str, _hosts: &[String]) {
-        self.suites.push(Suite {
-            name: name.to_string(),
-            cases: Vec::new(),
-        });
+        self.play_at(self.suites.len(), name);
     }
 
     fn task_start(&mut self, name: &str, _handler: bool, _at: &Span) {
@@ -211,7 +223,7 @@ impl Reporter for Junit {
         if self.suites.is_empty() {
             self.play_start("", &[]);
         }
-        if let Some(s) = self.suites.last_mut() {
+        if let Some(s) = self.suites.get_mut(self.current) {
             s.cases.push(Case {
                 host: r.host.clone(),
                 task: self.task.clone(),

@@ -1,7 +1,7 @@
 //! All run output goes through a `Reporter`; nothing else prints. `human.rs` is the
 //! Ansible-like terminal output (`adhoc.rs`: its `ansible -m`-style lines for `drover run`,
 //! `pyjson.rs`: results dumped as Ansible does, `progress.rs`: the live status line on a
-//! terminal), `json.rs` one JSON event per line for machines, `junit.rs` a JUnit XML file
+//! terminal), `json.rs` one JSON event per line for machines (`stream.rs` reads it back), `junit.rs` a JUnit XML file
 //! written at the end, `profile.rs` the `--profile` timings, `fanout.rs` sends every event to
 //! several of them, `diff.rs` renders `--diff` before/after pairs.
 
@@ -14,15 +14,17 @@ mod junit;
 mod profile;
 mod progress;
 mod pyjson;
+mod stream;
 
 pub use diff::{unified_diff, DiffSummary};
 pub use fanout::Fanout;
 pub use human::Human;
-pub use json::{Json, SCHEMA_VERSION};
+pub use json::{recap_hosts, Json, SCHEMA_VERSION};
 pub use junit::Junit;
 pub use profile::{HostTime, Profile, ProfileSummary, TaskTime};
 pub use progress::{eprintln_above, with_screen_held, Counts, Progress};
 pub use pyjson::dumps as python_json;
+pub use stream::{read_stream, Completeness, StreamSummary};
 
 use crate::executor::{HostResult, Stats};
 use crate::yaml::Span;
@@ -33,6 +35,11 @@ const CENSORED: &str =
 
 /// Receives run events in order. Implementations buffer or print; they never fail the run.
 pub trait Reporter {
+    /// The command begins: which shard of the fleet it runs (`--shard`), if one. Comes first.
+    fn run_start(&mut self, _shard: Option<crate::shard::Shard>) {}
+    /// The command is over with this exit code (`error`: why, when it failed before or outside
+    /// the hosts' results). Comes last, after `finish`.
+    fn run_end(&mut self, _exit_code: i32, _error: Option<&str>) {}
     /// A playbook file begins (`plays` after imports); ansible-playbook shows it at `-vv`.
     fn playbook_start(&mut self, _path: &str, _plays: usize) {}
     /// A play begins on these hosts (after `--limit`, in the play's order).

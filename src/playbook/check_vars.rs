@@ -243,7 +243,7 @@ fn check_value(
 }
 
 /// Every template source of a task (arguments, conditions, loop, name, environment).
-fn task_sources(t: &Task) -> Vec<&'static str> {
+pub(crate) fn task_sources(t: &Task) -> Vec<&'static str> {
     let mut out: Vec<&'static str> = Vec::new();
     let trees = std::iter::once(&t.args)
         .chain(&t.environment)

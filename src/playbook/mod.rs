@@ -10,6 +10,7 @@ mod prompt;
 mod role;
 mod task;
 
+pub(crate) use check_vars::task_sources;
 pub use check_vars::{check_variables, search_paths};
 pub use kv::{decode_escapes, parse_kv};
 pub use play::{load_include_at_run_time, load_playbook, load_playbook_str, serial_from_value};

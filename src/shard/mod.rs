@@ -8,6 +8,10 @@
 //! has the same stability but needs virtual nodes to balance; with N small, computing N
 //! weights per host is cheap and balanced by construction.
 
+mod check;
+
+pub use check::shard_check;
+
 use anyhow::{bail, Result};
 
 /// Shard `index` of `count`.
@@ -39,6 +43,12 @@ impl Shard {
     /// Whether `host` falls in this shard.
     pub fn owns(&self, host: &str) -> bool {
         owner(host, self.count) == self.index
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
     }
 }
 
