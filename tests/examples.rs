@@ -2,7 +2,9 @@
 //! command (`drover play -i inventory/local.ini playbooks/site.yml --check --diff`) changes
 //! nothing and exits 0, a real local run converges under a root of our own and a second run
 //! changes nothing, and the production and staging inventories give every playbook the hosts
-//! it is meant to have. (`tests/e2e_examples.rs` runs the playbooks on test hosts.)
+//! it is meant to have. The `deploy/` job-engine examples agree on their shard counts, and
+//! their worker script shards and merges. (`tests/e2e_examples.rs` runs the playbooks on test
+//! hosts.)
 
 mod support;
 
@@ -273,4 +275,163 @@ fn readme_module_list_is_the_one_drover_doc_prints() {
         generated,
         "README.md's module list differs from `drover doc --list --markdown`: paste its output"
     );
+}
+
+/// A YAML file of the repository as a value.
+fn yaml_file(rel: &str) -> minijinja::Value {
+    let docs = drover::yaml::load_file(&repo().join(rel)).unwrap();
+    drover::yaml::node_to_value(&docs[0])
+}
+
+fn at(v: &minijinja::Value, path: &str) -> minijinja::Value {
+    path.split('.')
+        .fold(v.clone(), |v, k| match k.parse::<usize>() {
+            Ok(i) => v.get_item(&minijinja::Value::from(i)).unwrap(),
+            Err(_) => v.get_attr(k).unwrap(),
+        })
+}
+
+/// The job-engine examples of `deploy/`: their shard counts agree (Kubernetes completions,
+/// SHARDS and the merge's --shards; the GitHub matrix and SHARDS; GitLab's parallel and
+/// --shards), and `deploy/shard.sh`, which all of them run, covers a fleet once under each
+/// engine's way of naming the worker, leaves a stream per shard that `drover report merge`
+/// turns into the unsharded recap and exit code, and fails a worker only for drover's own
+/// errors.
+#[test]
+fn deploy_examples_shard_and_merge() {
+    let job = yaml_file("deploy/kubernetes/shards-job.yaml");
+    let n = at(&job, "spec.completions").as_i64().unwrap();
+    assert_eq!(at(&job, "spec.completionMode").as_str(), Some("Indexed"));
+    assert!(at(&job, "spec.backoffLimitPerIndex").as_i64().unwrap() > 0);
+    let env = at(&job, "spec.template.spec.containers.0.env.0");
+    assert_eq!(at(&env, "name").as_str(), Some("SHARDS"));
+    assert_eq!(at(&env, "value").as_str(), Some(n.to_string().as_str()));
+    let merge = yaml_file("deploy/kubernetes/merge-job.yaml");
+    let cmd = at(&merge, "spec.template.spec.containers.0.args.0").to_string();
+    assert!(cmd.contains(&format!("--shards {n} ")), "{cmd}");
+    let gh = yaml_file("deploy/github-actions/drover.yml");
+    let matrix = at(&gh, "jobs.shard.strategy.matrix.shard");
+    assert_eq!(
+        at(&gh, "env.SHARDS").as_i64(),
+        Some(matrix.len().unwrap() as i64)
+    );
+    let gl = yaml_file("deploy/gitlab/.gitlab-ci.yml");
+    let parallel = at(&gl, "drover-shard.parallel").as_i64().unwrap();
+    let script = at(&gl, "drover-merge.script.0").to_string();
+    assert!(
+        script.contains(&format!("--shards {parallel} ")),
+        "{script}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut inv = String::from("[all]\n");
+    for i in 0..12 {
+        inv.push_str(&format!("n{i:02} ansible_connection=local\n"));
+    }
+    std::fs::write(d.join("hosts.ini"), inv).unwrap();
+    let pb = format!(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - shell: echo ran >> {}/{{{{ inventory_hostname }}}}.ran\n    - fail: msg=planned\n      when: inventory_hostname == 'n07'\n",
+        d.display()
+    );
+    std::fs::write(d.join("site.yml"), pb).unwrap();
+    let shard_sh = repo().join("deploy/shard.sh");
+    let bin = std::env::var_os("DROVER_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_drover").into());
+    let worker = |env: &[(&str, String)], streams: &str, playbook: &str| {
+        let mut c = std::process::Command::new(&shard_sh);
+        c.current_dir(d)
+            .env("DROVER", &bin)
+            .env("STREAMS", streams)
+            .env("NO_COLOR", "1")
+            .args(["-i", "hosts.ini", playbook]);
+        for k in [
+            "DROVER_SHARD",
+            "JOB_COMPLETION_INDEX",
+            "SHARDS",
+            "SHARD_INDEX",
+        ] {
+            c.env_remove(k);
+        }
+        c.env_remove("CI_NODE_INDEX").env_remove("CI_NODE_TOTAL");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        run(&mut c)
+    };
+    type Env = Vec<(&'static str, String)>;
+    type Way = (&'static str, fn(u32) -> Env);
+    let ways: [Way; 3] = [
+        ("kubernetes", |i| {
+            vec![
+                ("JOB_COMPLETION_INDEX", i.to_string()),
+                ("SHARDS", "3".into()),
+            ]
+        }),
+        ("gitlab", |i| {
+            vec![
+                ("CI_NODE_INDEX", (i + 1).to_string()),
+                ("CI_NODE_TOTAL", "3".into()),
+            ]
+        }),
+        ("github", |i| {
+            vec![("SHARD_INDEX", i.to_string()), ("SHARDS", "3".into())]
+        }),
+    ];
+    let mut unsharded = None;
+    for (engine, env_of) in &ways {
+        for i in 0..12 {
+            let _ = std::fs::remove_file(d.join(format!("n{i:02}.ran")));
+        }
+        for i in 0..3 {
+            let (code, out, err) = worker(&env_of(i), engine, "site.yml");
+            assert_eq!(
+                code, 0,
+                "{engine} worker {i}: a failed host is the merge's to report\n{out}{err}"
+            );
+        }
+        for i in 0..12 {
+            let ran = std::fs::read_to_string(d.join(format!("n{i:02}.ran"))).unwrap();
+            assert_eq!(ran, "ran\n", "{engine}: n{i:02}");
+        }
+        let streams: Vec<String> = (0..3)
+            .map(|i| format!("{engine}/shard-{i}.jsonl"))
+            .collect();
+        let (code, out, err) = run(drover()
+            .current_dir(d)
+            .args(["report", "merge", "--shards", "3", "--output", "json"])
+            .args(&streams));
+        assert_eq!(code, 2, "n07 failed: {out}{err}");
+        let merged: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(merged["complete"], true);
+        assert_eq!(merged["hosts"].as_object().unwrap().len(), 12);
+        let whole = unsharded.get_or_insert_with(|| {
+            let (code, out, _) = run(drover().current_dir(d).args([
+                "play",
+                "-i",
+                "hosts.ini",
+                "site.yml",
+                "--output",
+                "json",
+            ]));
+            assert_eq!(code, 2);
+            let recap = out
+                .lines()
+                .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+                .find(|e| e["event"] == "recap")
+                .unwrap();
+            recap["hosts"].clone()
+        });
+        assert_eq!(&merged["hosts"], whole, "{engine}");
+    }
+    // A worker fails for drover's own errors (here bad input, 5), and without a shard at all.
+    std::fs::write(
+        d.join("bad.yml"),
+        "- hosts: all\n  tasks:\n    - nope_no_module: {}\n",
+    )
+    .unwrap();
+    let (code, _, err) = worker(&[("DROVER_SHARD", "0/3".into())], "bad", "bad.yml");
+    assert_eq!(code, 5, "{err}");
+    let (code, _, err) = worker(&[], "none", "site.yml");
+    assert_eq!(code, 5, "{err}");
+    assert!(err.contains("which shard?"), "{err}");
 }
