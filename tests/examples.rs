@@ -435,3 +435,44 @@ fn deploy_examples_shard_and_merge() {
     assert_eq!(code, 5, "{err}");
     assert!(err.contains("which shard?"), "{err}");
 }
+
+/// The `deploy/` manifests are valid for their engines: the Kubernetes ones against the
+/// OpenAPI schemas of Kubernetes 1.29 (the first with backoffLimitPerIndex on by default) and of
+/// the newest release, strictly (no unknown field); the workflow and the pipeline against the
+/// GitHub Actions and GitLab CI schemas.
+#[test]
+fn deploy_manifests_validate_for_their_engines() {
+    let bin = match support::ansible::validators() {
+        Ok(b) => b,
+        Err(why) => {
+            support::skip(&format!("no validators: {why}"));
+            return;
+        }
+    };
+    let k8s = ["shards-job.yaml", "merge-job.yaml", "streams-pvc.yaml"]
+        .map(|f| repo().join("deploy/kubernetes").join(f));
+    for version in ["1.29.0", "1.37.0"] {
+        let (code, out, err) = run(std::process::Command::new(bin.join("kubernetes-validate"))
+            .args(["--strict", "-k", version])
+            .args(&k8s));
+        assert_eq!(code, 0, "Kubernetes {version}:\n{out}{err}");
+        assert_eq!(
+            out.matches(" passed for resource ").count(),
+            3,
+            "{out}{err}"
+        );
+    }
+    for (schema, file) in [
+        (
+            "vendor.github-workflows",
+            "deploy/github-actions/drover.yml",
+        ),
+        ("vendor.gitlab-ci", "deploy/gitlab/.gitlab-ci.yml"),
+    ] {
+        let (code, out, err) = run(std::process::Command::new(bin.join("check-jsonschema"))
+            .args(["--builtin-schema", schema])
+            .arg(repo().join(file)));
+        assert_eq!(code, 0, "{file}:\n{out}{err}");
+        assert!(out.contains("ok -- validation done"), "{out}{err}");
+    }
+}

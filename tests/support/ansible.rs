@@ -24,55 +24,88 @@ pub fn venv_dir() -> PathBuf {
 /// module, PyPI unreachable).
 pub fn venv() -> Result<PathBuf, String> {
     let dir = venv_dir();
-    let done = dir.join(".drover-ok");
-    if std::fs::read_to_string(&done).is_ok_and(|v| v.trim() == ANSIBLE_CORE) {
-        return Ok(dir);
-    }
     let parent = dir.parent().ok_or("the venv directory has no parent")?;
     std::fs::create_dir_all(parent).map_err(|e| format!("creating {}: {e}", parent.display()))?;
-    let lock_path = parent.join(format!(
+    let lock = parent.join(format!(
         ".{}.lock",
         dir.file_name().unwrap_or_default().to_string_lossy()
     ));
-    let lock = std::fs::File::create(&lock_path)
+    once(&lock, &dir.join(".drover-ok"), ANSIBLE_CORE, || {
+        let _ = std::fs::remove_dir_all(&dir);
+        step(
+            Command::new("python3").args(["-m", "venv"]).arg(&dir),
+            "python3 -m venv (Debian: apt-get install python3-venv)",
+        )?;
+        pip_install(&dir, &[&format!("ansible-core=={ANSIBLE_CORE}")])
+    })?;
+    Ok(dir)
+}
+
+/// The validators of the `deploy/` examples, pinned: check-jsonschema (its vendored GitHub
+/// Actions and GitLab CI schemas) and kubernetes-validate (Kubernetes' OpenAPI schemas of
+/// every release), installed into the same virtual environment on first use.
+pub const VALIDATORS: [&str; 2] = ["check-jsonschema==0.39.0", "kubernetes-validate==1.37.0"];
+
+/// The `bin` directory holding the validators, or why there is none.
+pub fn validators() -> Result<PathBuf, String> {
+    let dir = venv()?;
+    let want = VALIDATORS.join(" ");
+    once(
+        &dir.join(".drover-validators.lock"),
+        &dir.join(".drover-validators"),
+        &want,
+        || pip_install(&dir, &VALIDATORS),
+    )?;
+    Ok(dir.join("bin"))
+}
+
+/// Runs `install` unless `marker` already says `version`, under a lock on `lock_path` (so
+/// parallel tests wait for one install); then writes the marker.
+fn once(
+    lock_path: &Path,
+    marker: &Path,
+    version: &str,
+    install: impl FnOnce() -> Result<(), String>,
+) -> Result<(), String> {
+    let done = || std::fs::read_to_string(marker).is_ok_and(|v| v.trim() == version);
+    if done() {
+        return Ok(());
+    }
+    let lock = std::fs::File::create(lock_path)
         .map_err(|e| format!("creating {}: {e}", lock_path.display()))?;
     // SAFETY: flock on a descriptor we own; released when `lock` is closed.
     if unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) } != 0 {
         return Err(format!("locking {}", lock_path.display()));
     }
-    if std::fs::read_to_string(&done).is_ok_and(|v| v.trim() == ANSIBLE_CORE) {
-        return Ok(dir);
+    if done() {
+        return Ok(());
     }
-    let _ = std::fs::remove_dir_all(&dir);
-    let step = |cmd: &mut Command, what: &str| -> Result<(), String> {
-        let out = cmd
-            .output()
-            .map_err(|e| format!("{what}: cannot run {cmd:?}: {e}"))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(format!(
-                "{what} failed: {}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ))
-        }
-    };
+    install()?;
+    std::fs::write(marker, version).map_err(|e| format!("writing {}: {e}", marker.display()))
+}
+
+fn pip_install(venv: &Path, packages: &[&str]) -> Result<(), String> {
     step(
-        Command::new("python3").args(["-m", "venv"]).arg(&dir),
-        "python3 -m venv (Debian: apt-get install python3-venv)",
-    )?;
-    step(
-        Command::new(dir.join("bin/pip")).args([
-            "install",
-            "-q",
-            "--disable-pip-version-check",
-            &format!("ansible-core=={ANSIBLE_CORE}"),
-        ]),
-        "pip install ansible-core from PyPI",
-    )?;
-    std::fs::write(&done, ANSIBLE_CORE).map_err(|e| format!("writing {}: {e}", done.display()))?;
-    Ok(dir)
+        Command::new(venv.join("bin/pip"))
+            .args(["install", "-q", "--disable-pip-version-check"])
+            .args(packages),
+        &format!("pip install {} from PyPI", packages.join(" ")),
+    )
+}
+
+fn step(cmd: &mut Command, what: &str) -> Result<(), String> {
+    let out = cmd
+        .output()
+        .map_err(|e| format!("{what}: cannot run {cmd:?}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
 }
 
 /// The `site-packages` of ansible-core's virtual environment: on `PYTHONPATH` for the
