@@ -213,6 +213,19 @@ fn deb_files_recommends_package_dispatch_and_apt_errors() {
     assert_eq!(code, 0, "{out}");
     assert_eq!(recap(&out, "h0").changed, 1, "{out}");
     assert_eq!(installed(&hosts, 0, "drover-hello").as_deref(), Some("2.0"));
+    // The dependency came in marked automatic; asking for it marks it manual (apt's own
+    // record, as ansible-core does), with no change reported, and nothing the next time.
+    let auto = |h: &TestHosts| h.sh(0, "apt-mark showauto drover-dep").1;
+    assert_eq!(auto(&hosts), "drover-dep\n");
+    let dep = tasks("    - apt:\n        name: drover-dep\n");
+    for _ in 0..2 {
+        let (code, out) = play(&hosts, "root", "dep.yml", &dep, &[]);
+        assert_eq!(code, 0, "{out}");
+        assert_eq!(recap(&out, "h0").changed, 0, "{out}");
+        assert_eq!(auto(&hosts), "", "{out}");
+    }
+    // Automatic again, for the autoremove below.
+    assert_eq!(hosts.sh(0, "apt-mark auto drover-dep >/dev/null").0, 0);
     assert_eq!(installed(&hosts, 0, "drover-dep").as_deref(), Some("1.0"));
     let cleanup = tasks(
         "    - apt:\n        name: drover-hello\n        state: absent\n        autoremove: yes\n",

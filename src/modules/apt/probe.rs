@@ -64,13 +64,59 @@ pub(super) fn observe_probe(req: &Request) -> Observe {
             sections.push(("policy", with_names(Script::new().raw("apt-cache policy"))));
         }
         if req.state != State::Absent {
-            sections.push(("auto", with_names(Script::new().raw("apt-mark showauto"))));
+            sections.push(("auto", auto_marks(&names)));
         }
     }
     Observe {
         sections,
         ..Observe::default()
     }
+}
+
+/// Which of `names` apt marks as installed automatically, read from apt's own record
+/// (`/var/lib/apt/extended_states`) by one `grep`: the stanzas of those names. `apt-mark
+/// showauto` says the same but starts libapt (and two `dpkg` processes), the probe's costliest
+/// part on an idempotent run; it is the fallback where `grep` fails (its lines come as `=NAME`).
+fn auto_marks(names: &[String]) -> Script {
+    let mut grep = Script::new().raw("grep -A3 -x -F");
+    for n in names {
+        let bare = n.split(':').next().unwrap_or(n);
+        grep = grep.raw(" -e").arg(&format!("Package: {bare}"));
+    }
+    let showauto = names
+        .iter()
+        .fold(Script::new().raw("apt-mark showauto"), |s, n| s.arg(n));
+    Script::new()
+        .raw("f=/var/lib/apt/extended_states; if [ -e $f ]; then ")
+        .then(grep)
+        .raw(" $f 2>/dev/null; r=$?; if [ $r -gt 1 ]; then ")
+        .then(showauto)
+        .raw(" 2>/dev/null | while read -r l; do echo \"=$l\"; done; fi; fi; :\n")
+}
+
+/// The names `auto_marks` found marked automatic: each stanza's `Package` with
+/// `Auto-Installed: 1`, bare and with its `Architecture` (`name:arch`), or an `=NAME` line.
+fn parse_auto(out: &str) -> Vec<String> {
+    // Each stanza as (Package, Architecture, Auto-Installed: 1).
+    let mut stanzas: Vec<(&str, Option<&str>, bool)> = Vec::new();
+    let mut auto = Vec::new();
+    for line in out.lines() {
+        let field = |k: &str| line.strip_prefix(k).map(str::trim);
+        if let Some(n) = line.strip_prefix('=') {
+            auto.push(n.trim().to_string());
+        } else if let Some(n) = field("Package:") {
+            stanzas.push((n, None, false));
+        } else if let (Some(a), Some(st)) = (field("Architecture:"), stanzas.last_mut()) {
+            st.1 = Some(a);
+        } else if let (Some(v), Some(st)) = (field("Auto-Installed:"), stanzas.last_mut()) {
+            st.2 = v == "1";
+        }
+    }
+    for (name, arch, _) in stanzas.into_iter().filter(|s| s.2) {
+        auto.push(name.to_string());
+        auto.extend(arch.map(|a| format!("{name}:{a}")));
+    }
+    auto
 }
 
 /// What the probe found, or why the `deb:` file cannot be read.
@@ -128,10 +174,22 @@ pub(super) fn probe_from(req: &Request, seen: &Observed) -> Result<Probe, Failur
         candidates: parse_policy(seen.section("policy")),
         deb,
         deb_path,
-        auto: seen
-            .section("auto")
-            .split_whitespace()
-            .map(str::to_string)
-            .collect(),
+        auto: parse_auto(seen.section("auto")),
     })
+}
+
+#[cfg(test)]
+mod auto_tests {
+    use super::*;
+
+    #[test]
+    fn automatic_marks_from_apt_records_or_apt_mark() {
+        let grep = "Package: libfoo\nArchitecture: amd64\nAuto-Installed: 1\n\nPackage: bar\n--\nPackage: baz\nArchitecture: i386\nAuto-Installed: 0\n";
+        assert_eq!(parse_auto(grep), ["libfoo", "libfoo:amd64"]);
+        assert_eq!(
+            parse_auto("=libfoo\n=libbar:i386\n"),
+            ["libfoo", "libbar:i386"]
+        );
+        assert!(parse_auto("").is_empty());
+    }
 }

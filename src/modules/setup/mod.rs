@@ -67,12 +67,12 @@ const SCRIPT: &[(&str, &str, &str)] = &[
     (
         "user",
         "ids",
-        r#"while read -r k r e _; do case $k in Uid:|Gid:) echo "$k $r $e";; esac; done </proc/self/status; :"#,
+        r#"while read -r k r e _; do case $k in Uid:) echo "$k $r $e";; Gid:) echo "$k $r $e"; break;; esac; done </proc/self/status; :"#,
     ),
     (
         "user",
         "passwd",
-        r#"u=; while read -r k r _; do [ "$k" = Uid: ] && u=$r; done </proc/self/status; f=; while IFS=: read -r n p i g c d s; do [ "$i" = "$u" ] && { echo "$n:$p:$i:$g:$c:$d:$s"; f=1; break; }; done </etc/passwd; [ -n "$f" ] || getent passwd "$u" 2>/dev/null; :"#,
+        r#"u=; while read -r k r _; do [ "$k" = Uid: ] && { u=$r; break; }; done </proc/self/status; f=; while IFS=: read -r n p i g c d s; do [ "$i" = "$u" ] && { echo "$n:$p:$i:$g:$c:$d:$s"; f=1; break; }; done </etc/passwd; [ -n "$f" ] || getent passwd "$u" 2>/dev/null; :"#,
     ),
     ("distribution", "os", lines_of!("/etc/os-release")),
     ("distribution", "debver", lines_of!("/etc/debian_version")),
