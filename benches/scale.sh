@@ -11,9 +11,15 @@
 # Run by hand as root; not part of the test suite. Each size: hosts up, run 1 (every change),
 # run 2 (idempotent, must change nothing), each under /usr/bin/time -v while the controller's
 # open descriptors are sampled every 50 ms; then the hosts go. Writes
-# benches/results/scale-last.md. Environment: as run.sh (DROVER, BENCH_PORT, KEEP_WORK,
+# benches/results/scale-last.md (N=0 skips the test hosts) and the local part to
+# benches/results/scale-local-last.md. Environment: as run.sh (DROVER, BENCH_PORT, KEEP_WORK,
 # DROVER_ARGS), plus N, N_SMALL, FORKS (drover's -f for the large run; the small run uses
 # -f N_SMALL as run.sh does) and UP_JOBS (hosts started at once, 8).
+#
+# Then the executor's own bookkeeping, without test hosts: an inventory of LOCAL (10,000)
+# hosts over the local connection, `--list-hosts` (load, checks, planning) timed, and a play
+# that writes into a directory per host run with -f FORKS: wall time, peak RSS, and every
+# host's file and recap line checked.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -73,7 +79,9 @@ ulimit -n "$(ulimit -Hn)"
 
 declare -A PER=()
 ROWS=()
-for n in "$N_SMALL" "$N"; do
+SIZES_RUN="$N_SMALL $N"
+[ "$N" = 0 ] && SIZES_RUN=""
+for n in $SIZES_RUN; do
   d="$WORK/n$n"
   write_inventories "$n" "$d"
   forks=$FORKS
@@ -102,8 +110,42 @@ for n in "$N_SMALL" "$N"; do
   hosts_down
 done
 
-REPORT="$RESULTS/scale-last.md"
+# The executor at LOCAL hosts over the local connection.
+LOCAL=${LOCAL:-10000}
+ld="$WORK/local"
+mkdir -p "$ld/out"
 {
+  echo "[fleet]"
+  for i in $(seq 1 "$LOCAL"); do echo "node$i"; done
+  echo "[fleet:vars]"
+  echo "ansible_connection=local"
+} >"$ld/hosts.ini"
+cat >"$ld/site.yml" <<YAML
+- hosts: fleet
+  gather_facts: false
+  tasks:
+    - name: A directory per host
+      file:
+        path: "$ld/out/{{ inventory_hostname }}"
+        state: directory
+    - name: A file in it
+      copy:
+        dest: "$ld/out/{{ inventory_hostname }}/id"
+        content: "{{ inventory_hostname }}\n"
+YAML
+log "LOCAL=$LOCAL: --list-hosts"
+/usr/bin/time -v -o "$ld/list.time" "$DROVER" play -i "$ld/hosts.ini" "$ld/site.yml" --list-hosts >"$ld/list.log"
+read -r lwall _ lrss < <(time_stats "$ld/list.time")
+listed=$(grep -c '^      node' "$ld/list.log" || true)
+log "LOCAL=$LOCAL: run"
+lrc=0
+/usr/bin/time -v -o "$ld/run.time" "$DROVER" play -i "$ld/hosts.ini" "$ld/site.yml" -f "$FORKS" >"$ld/run.log" 2>&1 || lrc=$?
+read -r rwall rcpu rrss < <(time_stats "$ld/run.time")
+read -r lhosts _ lchg lunr lfail < <(recap_sums "$ld/run.log")
+files=$(find "$ld/out" -name id | wc -l)
+
+REPORT="$RESULTS/scale-last.md"
+[ "$N" = 0 ] || {
   echo "# drover at scale"
   echo
   echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(awk '/MemTotal/ { printf "%d", $2 / 1048576 }' /proc/meminfo) GiB;"
@@ -123,5 +165,17 @@ REPORT="$RESULTS/scale-last.md"
   echo "Idempotent run: ${PER[$N.2]} ms per host and task at N = $N against ${PER[$N_SMALL.2]} at"
   echo "N = $N_SMALL: ${ratio}× (the bound is 2×)."
 } >"$REPORT"
-cat "$REPORT"
-log "results written to $REPORT"
+[ "$N" = 0 ] || cat "$REPORT"
+REPORT_LOCAL="$RESULTS/scale-local-last.md"
+{
+  echo "# drover's executor at $LOCAL local hosts"
+  echo
+  echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores; drover $("$DROVER" --version | awk '{print $NF}')."
+  echo
+  echo "$LOCAL hosts over the local connection (no test hosts): \`--list-hosts\` listed $listed hosts in"
+  echo "$lwall s, peak RSS $(awk -v k="$lrss" 'BEGIN { printf "%.0f", k / 1024 }') MB; a two-task play into a directory per host with -f $FORKS"
+  echo "took $rwall s (CPU $rcpu s), peak RSS $(awk -v k="$rrss" 'BEGIN { printf "%.0f", k / 1024 }') MB, exit $lrc: $lhosts hosts in the recap, $lchg"
+  echo "changes, $lunr unreachable, $lfail failed; $files of $LOCAL files written."
+} >"$REPORT_LOCAL"
+cat "$REPORT_LOCAL"
+log "results written to $RESULTS/scale-last.md and $REPORT_LOCAL"
