@@ -67,16 +67,12 @@ const FORM_FACTOR: &[&str] = &[
     "Stick PC",
 ];
 
-/// The sections: `(name, shell)`. The `cpuinfo` keys are trimmed of their trailing blanks
-/// by parameter expansion, so no line costs a process.
+/// The sections: `(name, shell)`. `cpu` and `meminfo` lines are made from `proc_files`.
 pub const SECTIONS: &[(&str, &str)] = &[
     (
         "cpu",
-        r##"[ -e /proc/xen ] && echo xen; [ -r /sys/hypervisor/type ] && read -r t </sys/hypervisor/type && [ "$t" = xen ] && echo xen; fl=; [ -r /proc/cpuinfo ] && while IFS=: read -r k v; do k=${k%"${k##*[! 	]}"}; case $k in "model name"|Processor|vendor_id|cpu|Vendor|processor|"physical id"|"core id"|"cpu cores"|siblings|"# processors"|"max thread id"|"ncpus active") echo "$k:$v";; flags) [ -z "$fl" ] && { fl=1; echo "flags:$v"; };; esac; done </proc/cpuinfo; while read -r k v; do [ "$k" = Cpus_allowed_list: ] && echo "allowed $v"; done </proc/self/status; :"##,
-    ),
-    (
-        "meminfo",
-        r#"while read -r k v _; do case $k in MemTotal:|MemFree:|SwapTotal:|SwapFree:|Buffers:|Cached:|SwapCached:) echo "$k $v";; esac; done </proc/meminfo 2>/dev/null; :"#,
+        // The `cpuinfo` and status lines come from `proc_files`.
+        r#"[ -e /proc/xen ] && echo xen; [ -r /sys/hypervisor/type ] && read -r t </sys/hypervisor/type && [ "$t" = xen ] && echo xen; :"#,
     ),
     (
         "dmi",

@@ -193,6 +193,9 @@ impl Typed for Setup {
         if has("virtual") {
             add("virt", Script::new().raw(virtual_facts::PROBE));
         }
+        if has("hardware") || has("virtual") {
+            add("files", Script::new().raw(proc_files::SECTION));
+        }
         Observe {
             sections,
             remember_identity: true,
@@ -258,6 +261,19 @@ fn gathered(
     fact_path: &str,
     warnings: &mut Vec<String>,
 ) -> VarMap {
+    // The lines made from the `/proc` files read at once, with their sections' own.
+    let files = lines("files");
+    let with_files = |k: &str| -> Vec<String> {
+        let mut v = lines(k);
+        match k {
+            "cpu" => v.extend(proc_files::cpu_lines(&files)),
+            "meminfo" => v.extend(proc_files::meminfo_lines(&files)),
+            "virt" => v.extend(proc_files::virt_lines(&files)),
+            _ => {}
+        }
+        v
+    };
+    let lines: &dyn Fn(&str) -> Vec<String> = &with_files;
     let mut f = parse_facts(lines, has);
     let mut more = serde_json::Map::new();
     misc_facts::misc_facts(lines, has, fact_path, &mut more, warnings);
@@ -284,6 +300,7 @@ mod facts;
 mod hw_facts;
 mod misc_facts;
 mod net_facts;
+mod proc_files;
 mod subset;
 mod virtual_facts;
 
