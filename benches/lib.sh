@@ -1,7 +1,20 @@
 # The parts of the benchmarks that run.sh (tools side by side) and scale.sh (one tool, many
 # hosts) share: prerequisites, the benchmark base, the local apt repository, the hosts, the
-# tools' runs and the parsing of their output. Sourced after the caller sets HERE, REPO,
-# TESTHOSTS, WORKLOAD, VENV, DROVER, BENCH_PORT and the DROVER_TESTHOSTS_* variables.
+# tools' runs and the parsing of their output. Sourced once the caller has set HERE (the
+# benches directory).
+REPO=$(dirname "$HERE")
+TESTHOSTS="$REPO/tests/hosts/testhosts.sh"
+WORKLOAD="$HERE/workload"
+VENV=${BENCH_VENV:-/opt/drover-bench-venv}
+DROVER=${DROVER:-$REPO/target/release/drover}
+BENCH_PORT=${BENCH_PORT:-20000}
+NORMAL_CACHE=/var/cache/drover-testhosts
+export DROVER_TESTHOSTS_CACHE=${DROVER_TESTHOSTS_CACHE:-/var/cache/drover-bench-hosts}
+export DROVER_TESTHOSTS_RUN=${DROVER_TESTHOSTS_RUN:-/tmp/drover-bench-hosts}
+BASE="$DROVER_TESTHOSTS_CACHE/base-bookworm"
+RESULTS="$HERE/results"
+# Tasks per run: the role's tasks plus the play's fact gathering (the handler is not counted).
+TASKS=$(( $(grep -c '^- name:' "$WORKLOAD/roles/bench/tasks/main.yml") + 1 ))
 die() { echo "bench: $*" >&2; exit 1; }
 log() { echo "[$(date +%T)] $*" >&2; }
 

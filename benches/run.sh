@@ -26,21 +26,8 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-REPO=$(dirname "$HERE")
-TESTHOSTS="$REPO/tests/hosts/testhosts.sh"
-WORKLOAD="$HERE/workload"
 SIZES=${SIZES:-1 10 50}
 TOOLS=${TOOLS:-drover ansible-fair ansible-default pyinfra}
-VENV=${BENCH_VENV:-/opt/drover-bench-venv}
-DROVER=${DROVER:-$REPO/target/release/drover}
-BENCH_PORT=${BENCH_PORT:-20000}
-NORMAL_CACHE=/var/cache/drover-testhosts
-export DROVER_TESTHOSTS_CACHE=${DROVER_TESTHOSTS_CACHE:-/var/cache/drover-bench-hosts}
-export DROVER_TESTHOSTS_RUN=${DROVER_TESTHOSTS_RUN:-/tmp/drover-bench-hosts}
-BASE="$DROVER_TESTHOSTS_CACHE/base-bookworm"
-RESULTS="$HERE/results"
-# Tasks per run: the role's tasks plus the play's fact gathering (the handler is not counted).
-TASKS=$(( $(grep -c '^- name:' "$WORKLOAD/roles/bench/tasks/main.yml") + 1 ))
 
 # shellcheck source=benches/lib.sh
 . "$HERE/lib.sh"
@@ -123,7 +110,8 @@ for N in $SIZES; do
     same=1
     for tool in $TOOLS; do
       [ "$tool" = "$ref" ] && continue
-      for h in $(ls "$D/manifest-$ref"); do
+      for f in "$D/manifest-$ref"/*; do
+        h=${f##*/}
         if ! diff -q "$D/manifest-$ref/$h" "$D/manifest-$tool/$h" >/dev/null; then
           same=0
           echo "Final state of $h differs, $ref (<) vs $tool (>):"

@@ -23,18 +23,6 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-REPO=$(dirname "$HERE")
-TESTHOSTS="$REPO/tests/hosts/testhosts.sh"
-WORKLOAD="$HERE/workload"
-VENV=${BENCH_VENV:-/opt/drover-bench-venv}
-DROVER=${DROVER:-$REPO/target/release/drover}
-BENCH_PORT=${BENCH_PORT:-20000}
-NORMAL_CACHE=/var/cache/drover-testhosts
-export DROVER_TESTHOSTS_CACHE=${DROVER_TESTHOSTS_CACHE:-/var/cache/drover-bench-hosts}
-export DROVER_TESTHOSTS_RUN=${DROVER_TESTHOSTS_RUN:-/tmp/drover-bench-hosts}
-BASE="$DROVER_TESTHOSTS_CACHE/base-bookworm"
-RESULTS="$HERE/results"
-TASKS=$(( $(grep -c '^- name:' "$WORKLOAD/roles/bench/tasks/main.yml") + 1 ))
 N=${N:-1000}
 N_SMALL=${N_SMALL:-10}
 FORKS=${FORKS:-100}
