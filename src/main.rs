@@ -3,7 +3,7 @@
 use clap::Parser;
 use drover::cli::{Cli, Command};
 use drover::commands::{
-    run_adhoc, run_doc, run_inventory, run_play, run_report, run_vault, InputError,
+    error_exit_code, run_adhoc, run_doc, run_inventory, run_play, run_report, run_vault, InputError,
 };
 use std::process::ExitCode;
 
@@ -35,9 +35,8 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(e) => {
-            let input = e.downcast_ref::<InputError>().is_some();
             eprintln!("{}", render_error(&e));
-            ExitCode::from(if input { 5 } else { 1 })
+            ExitCode::from(error_exit_code(&e) as u8)
         }
     }
 }

@@ -22,6 +22,15 @@ impl std::fmt::Display for InputError {
 
 impl std::error::Error for InputError {}
 
+/// The exit code of a command that stopped on an error: 5 for bad input, else 1.
+pub fn error_exit_code(e: &anyhow::Error) -> i32 {
+    if e.downcast_ref::<InputError>().is_some() {
+        5
+    } else {
+        1
+    }
+}
+
 /// Marks an error as bad input.
 pub fn input<T>(r: Result<T>) -> Result<T> {
     r.map_err(|e| anyhow::Error::new(InputError(e)))
@@ -51,14 +60,7 @@ pub fn bracketed(
     let result = run(reporter);
     match &result {
         Ok(code) => reporter.run_end(*code, None),
-        Err(e) => {
-            let code = if e.downcast_ref::<InputError>().is_some() {
-                5
-            } else {
-                1
-            };
-            reporter.run_end(code, Some(&format!("{e:#}")));
-        }
+        Err(e) => reporter.run_end(error_exit_code(e), Some(&format!("{e:#}"))),
     }
     result
 }

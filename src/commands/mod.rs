@@ -11,7 +11,7 @@ mod vault;
 mod vault_edit;
 
 pub use adhoc::run_adhoc;
-pub use common::{exit_code, InputError};
+pub use common::{error_exit_code, exit_code, InputError};
 pub use doc::run_doc;
 pub use inventory::run_inventory;
 pub use play::run_play;

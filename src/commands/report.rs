@@ -298,7 +298,7 @@ fn as_json(m: &Merged) -> Value {
             };
             let s = r.stream.as_ref();
             json!({
-                "shard": r.shard.map(|s| json!({ "index": s.index, "count": s.count })),
+                "shard": r.shard,
                 "file": s.map(|s| s.file.display().to_string()),
                 "state": state,
                 "why": why,

@@ -7,8 +7,10 @@ use indexmap::IndexSet;
 use minijinja::Value;
 use std::sync::Arc;
 
-/// Recap counters for one host.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+/// Recap counters for one host, as the `recap` event of `--output json` writes them (and
+/// `drover report merge` reads them back).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Stats {
     pub ok: u32,
     pub changed: u32,

@@ -54,21 +54,7 @@ impl Json {
 
 /// The `recap` event's `hosts`: each host's counters.
 pub fn recap_hosts(stats: &[(String, Stats)]) -> Value {
-    let hosts: Map<String, Value> = stats
-        .iter()
-        .map(|(h, s)| {
-            let counters = json!({
-                "ok": s.ok,
-                "changed": s.changed,
-                "unreachable": s.unreachable,
-                "failed": s.failed,
-                "skipped": s.skipped,
-                "rescued": s.rescued,
-                "ignored": s.ignored,
-            });
-            (h.clone(), counters)
-        })
-        .collect();
+    let hosts: Map<String, Value> = stats.iter().map(|(h, s)| (h.clone(), json!(s))).collect();
     Value::Object(hosts)
 }
 
@@ -127,7 +113,6 @@ pub fn host_result_fields(r: &HostResult, task: &str) -> Value {
 
 impl Reporter for Json {
     fn run_start(&mut self, shard: Option<crate::shard::Shard>) {
-        let shard = shard.map(|s| json!({ "index": s.index, "count": s.count }));
         self.emit("run_start", json!({ "shard": shard }));
     }
 

@@ -5,6 +5,7 @@
 
 use crate::executor::Stats;
 use crate::shard::Shard;
+use serde::Deserialize;
 use serde_json::Value;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -134,23 +135,11 @@ fn shard_of(v: &Value) -> Option<Shard> {
 }
 
 fn recap_of(hosts: &Value) -> Vec<(String, Stats)> {
-    let n = |c: &Value, k: &str| c[k].as_u64().unwrap_or(0) as u32;
     hosts
         .as_object()
         .into_iter()
         .flatten()
-        .map(|(h, c)| {
-            let stats = Stats {
-                ok: n(c, "ok"),
-                changed: n(c, "changed"),
-                unreachable: n(c, "unreachable"),
-                failed: n(c, "failed"),
-                skipped: n(c, "skipped"),
-                rescued: n(c, "rescued"),
-                ignored: n(c, "ignored"),
-            };
-            (h.clone(), stats)
-        })
+        .map(|(h, c)| (h.clone(), Stats::deserialize(c).unwrap_or_default()))
         .collect()
 }
 

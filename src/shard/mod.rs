@@ -14,8 +14,8 @@ pub use check::shard_check;
 
 use anyhow::{bail, Result};
 
-/// Shard `index` of `count`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Shard `index` of `count` (as JSON: `{"index": I, "count": N}`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Shard {
     pub index: u32,
     pub count: u32,
