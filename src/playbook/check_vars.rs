@@ -221,23 +221,29 @@ fn check_value(
     guarded: &HashSet<String>,
     w: &mut Warnings,
 ) {
-    if let Some(s) = v.as_str() {
-        if crate::template::is_templated(s) {
-            let t = crate::template::compile_lenient(s);
-            let mut g = guarded_names([s]);
-            g.extend(guarded.iter().cloned());
-            check_template(&t, span, known, &g, w);
-        }
-        return;
+    let mut texts = Vec::new();
+    value_strings(v, &mut texts);
+    for s in texts.iter().filter(|s| crate::template::is_templated(s)) {
+        let t = crate::template::compile_lenient(s);
+        let mut g = guarded_names([s.as_str()]);
+        g.extend(guarded.iter().cloned());
+        check_template(&t, span, known, &g, w);
     }
-    if let Ok(items) = v.try_iter() {
+}
+
+/// The strings in a value (vars, role defaults), at any depth, in order.
+pub(crate) fn value_strings(v: &Value, out: &mut Vec<String>) {
+    if let Some(s) = v.as_str() {
+        out.push(s.to_string());
+    } else if let Ok(items) = v.try_iter() {
+        let map = v.kind() == minijinja::value::ValueKind::Map;
         for item in items {
-            let child = if v.kind() == minijinja::value::ValueKind::Map {
+            let child = if map {
                 v.get_item(&item).unwrap_or_default()
             } else {
                 item
             };
-            check_value(&child, span, known, guarded, w);
+            value_strings(&child, out);
         }
     }
 }
@@ -379,6 +385,26 @@ fn check_task(
         }
     }
     Ok(())
+}
+
+/// The text of a `template` task's literal `src` as the run would render it (found where the
+/// run looks, decrypted when vault-encrypted); `None` for another task, a templated or
+/// missing source, or one no password opens (the check above reports those).
+pub(crate) fn template_text(t: &Task, play_dir: &std::path::Path) -> Option<String> {
+    if t.module_name.trim_start_matches("ansible.builtin.") != "template" {
+        return None;
+    }
+    let TTree::Map(entries) = &t.args else {
+        return None;
+    };
+    let src = entries.iter().find_map(|(k, v)| match v {
+        TTree::Value(s) if k == "src" => s.as_str(),
+        _ => None,
+    })?;
+    let found = search_paths(t, play_dir)
+        .find("templates", src)
+        .filter(|p| p.is_file())?;
+    open_source(&found, true).ok()
 }
 
 /// Whether a file starts as vault-encrypted data does (only its first bytes are read: a `copy`

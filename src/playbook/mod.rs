@@ -10,8 +10,8 @@ mod prompt;
 mod role;
 mod task;
 
-pub(crate) use check_vars::task_sources;
 pub use check_vars::{check_variables, search_paths};
+pub(crate) use check_vars::{task_sources, template_text, value_strings};
 pub use kv::{decode_escapes, parse_kv};
 pub use play::{load_include_at_run_time, load_playbook, load_playbook_str, serial_from_value};
 pub use prompt::VarPrompt;

@@ -8,7 +8,7 @@
 
 use super::Shard;
 use crate::inventory::Inventory;
-use crate::playbook::{Play, Playbook, Task};
+use crate::playbook::{value_strings, Play, Playbook, Task};
 use crate::yaml::Span;
 use anyhow::{bail, Result};
 use regex::Regex;
@@ -56,39 +56,10 @@ fn task_texts(t: &Task, play_dir: &std::path::Path) -> Vec<String> {
         .iter()
         .flat_map(|r| r.defaults.values().chain(r.vars.values()));
     for v in t.vars.values().chain(role_values) {
-        strings(v, &mut out);
+        value_strings(v, &mut out);
     }
-    if t.module_name.trim_start_matches("ansible.builtin.") == "template" {
-        if let crate::template::tree::TTree::Map(entries) = &t.args {
-            let src = entries.iter().find_map(|(k, v)| match v {
-                crate::template::tree::TTree::Value(s) if k == "src" => s.as_str(),
-                _ => None,
-            });
-            let found =
-                src.and_then(|s| crate::playbook::search_paths(t, play_dir).find("templates", s));
-            if let Some(text) = found.and_then(|p| std::fs::read_to_string(p).ok()) {
-                out.push(text);
-            }
-        }
-    }
+    out.extend(crate::playbook::template_text(t, play_dir));
     out
-}
-
-/// The strings in a value, at any depth.
-fn strings(v: &minijinja::Value, out: &mut Vec<String>) {
-    if let Some(s) = v.as_str() {
-        out.push(s.to_string());
-    } else if let Ok(items) = v.try_iter() {
-        let map = v.kind() == minijinja::value::ValueKind::Map;
-        for item in items {
-            let child = if map {
-                v.get_item(&item).unwrap_or_default()
-            } else {
-                item
-            };
-            strings(&child, out);
-        }
-    }
 }
 
 /// The first keyword of a play or its tasks that needs the whole fleet, and where.
@@ -134,7 +105,7 @@ pub fn shard_check(
             let mut texts: Vec<(&Span, String)> = Vec::new();
             let mut play_strings = Vec::new();
             for v in play.vars.values() {
-                strings(v, &mut play_strings);
+                value_strings(v, &mut play_strings);
             }
             texts.extend(play_strings.into_iter().map(|s| (&play.span, s)));
             for t in play.all_tasks() {
