@@ -58,17 +58,6 @@ prereqs() {
   fi
 }
 
-# The Debian mirror this machine uses (first non-security URI of its apt sources).
-mirror() {
-  local f
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [ -f "$f" ] || continue
-    awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i !~ /security/) { print $i; exit } }' "$f"
-  done | head -n 1 | grep . && return 0
-  awk '$1 == "deb" && $0 !~ /security/ { for (i = 2; i <= NF; i++) if ($i ~ /^(https?|file):/) { print $i; exit } }' \
-    /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | head -n 1 | grep . && return 0
-  die "no Debian mirror found in /etc/apt/sources.list*"
-}
 
 # The benchmark base: the test hosts' base plus python3 (Ansible needs it on the targets;
 # python3-apt for its apt module, which would otherwise try to install it from the network).
@@ -81,7 +70,7 @@ bench_base() {
   DROVER_TESTHOSTS_CACHE=$NORMAL_CACHE bash "$TESTHOSTS" base
   mkdir -p "$DROVER_TESTHOSTS_CACHE"
   local tmp="$BASE.tmp.$$" m
-  m=$(mirror)
+  m=$(bash "$TESTHOSTS" mirror)
   rm -rf "$tmp"
   cp -a "$NORMAL_CACHE/base-bookworm" "$tmp"
   cp "$tmp/etc/resolv.conf" "$WORK/resolv.conf.base" 2>/dev/null || true

@@ -12,6 +12,7 @@
 #                                      only from the jump namespace
 #   testhosts.sh jumpnet-down ID       delete both namespaces and their links
 #   testhosts.sh root NAME             print the host's root directory (to inspect its state)
+#   testhosts.sh mirror                print the Debian mirror of this machine's apt sources
 #   testhosts.sh down NAME             stop the host and delete its changes
 #   testhosts.sh signal NAME SIG       send SIG (KILL, STOP, CONT) to every process of the host;
 #                                      after KILL its sshd is gone but its files stay until `down`
@@ -325,5 +326,6 @@ case "${1:-}" in
   base-systemd) build_base_systemd ;;
   up-systemd) [ $# -eq 4 ] || die "usage: testhosts.sh up-systemd NAME PORT PUBKEY"; up_systemd "$2" "$3" "$4" ;;
   root) [ $# -eq 2 ] || die "usage: testhosts.sh root NAME"; echo "$RUN/$2/root" ;;
+  mirror) mirror ;;
   *) sed -n '2,22p' "$0"; exit 2 ;;
 esac
