@@ -138,8 +138,7 @@ pub fn layers(
     if let Some(t) = task {
         let mut dirs: Vec<Value> = Vec::new();
         let mut push = |p: &std::path::Path| {
-            let abs = std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-            let v = Value::from(abs.display().to_string());
+            let v = Value::from(canonical_dir(p));
             if !dirs.contains(&v) {
                 dirs.push(v);
             }
@@ -153,6 +152,26 @@ pub fn layers(
     }
     layers.push(Layer::data(Arc::new(magic)));
     layers
+}
+
+/// A role's, task file's or playbook's directory with links resolved, as
+/// `ansible_search_path` shows it. Scopes are built several times per task and host, so each
+/// directory is resolved once per run (a `realpath` is a `readlink` per path component).
+fn canonical_dir(p: &std::path::Path) -> Arc<str> {
+    use std::collections::HashMap;
+    use std::path::PathBuf;
+    use std::sync::{Mutex, OnceLock};
+    static SEEN: OnceLock<Mutex<HashMap<PathBuf, Arc<str>>>> = OnceLock::new();
+    let seen = SEEN.get_or_init(Default::default);
+    if let Some(v) = seen.lock().unwrap_or_else(|e| e.into_inner()).get(p) {
+        return v.clone();
+    }
+    let abs = std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let v: Arc<str> = abs.display().to_string().into();
+    seen.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(p.to_path_buf(), v.clone());
+    v
 }
 
 /// The scope as a template context.

@@ -17,21 +17,22 @@ pub(super) struct Probe {
     pub(super) auto: Vec<String>,
 }
 
-/// What to read: the time, the cache's age, the `deb:` file's fields, dpkg's view of the
+/// What to read: the host's time and the cache's age, the `deb:` file's fields, dpkg's view of the
 /// named packages, apt's candidates (for `latest`) and the automatic marks.
 pub(super) fn observe_probe(req: &Request) -> Observe {
     let names: Vec<String> = req.names.iter().map(|p| p.name.clone()).collect();
     let dpkg = |s: Script| s.raw("dpkg-query -W -f=").raw(DPKG_FORMAT_Q);
-    let mut sections = vec![
-        ("now", Script::new().raw("LC_ALL=C; export LC_ALL\ndate +%s\n")),
-        (
-            "cache",
-            Script::new().raw(concat!(
-                "if [ -e /var/lib/apt/periodic/update-success-stamp ]; then stat -c %Y /var/lib/apt/periodic/update-success-stamp; ",
-                "else stat -c %Y /var/lib/apt/lists 2>/dev/null || echo 0; fi\n"
-            )),
-        ),
-    ];
+    // The host's time and the cache's age from one `stat`: a file the session creates or
+    // truncates now (either marks its modification time) and the stamp of the last update.
+    let mut sections = vec![(
+        "cache",
+        Script::new().raw(concat!(
+            "LC_ALL=C; export LC_ALL\n",
+            "f=/var/lib/apt/periodic/update-success-stamp; [ -e $f ] || f=/var/lib/apt/lists\n",
+            "if : >\"$D/now\" 2>/dev/null; then stat -c %Y \"$D/now\" $f 2>/dev/null; ",
+            "else date +%s; stat -c %Y $f 2>/dev/null; fi; :\n"
+        )),
+    )];
     if let Some(deb) = req.deb_arg() {
         // A URL: the host downloads it (as Ansible's `fetch_file`) into the session's temp
         // dir, which the session removes at its end.
@@ -121,10 +122,11 @@ fn parse_auto(out: &str) -> Vec<String> {
 
 /// What the probe found, or why the `deb:` file cannot be read.
 pub(super) fn probe_from(req: &Request, seen: &Observed) -> Result<Probe, Failure> {
-    let num = |k: &str| {
-        seen.section(k)
+    // The host's time, then the cache's (none: 0).
+    let num = |n: usize| {
+        seen.section("cache")
             .lines()
-            .next()
+            .nth(n)
             .and_then(|v| v.trim().parse::<i64>().ok())
             .unwrap_or(0)
     };
@@ -168,8 +170,8 @@ pub(super) fn probe_from(req: &Request, seen: &Observed) -> Result<Probe, Failur
         seen.section("dpkg")
     };
     Ok(Probe {
-        now: num("now"),
-        cache_mtime: num("cache"),
+        now: num(0),
+        cache_mtime: num(1),
         observed: parse_dpkg(dpkg),
         candidates: parse_policy(seen.section("policy")),
         deb,

@@ -217,6 +217,7 @@ impl Host {
                     let holds = match &i.when {
                         None => true,
                         Some(fileops::ProbeCond::IsDir(p)) => self.state(p, true).is_dir(),
+                        Some(fileops::ProbeCond::RealDir(p)) => self.state(p, false).is_dir(),
                         Some(fileops::ProbeCond::Missing(p)) => !self.state(p, false).exists,
                     };
                     if !holds {

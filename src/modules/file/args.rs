@@ -95,10 +95,19 @@ pub(super) fn observe(a: &FileArgs) -> Observe {
         };
     }
     let path = &a.path;
-    let mut items = vec![ProbeItem::new(path, false), ProbeItem::new(path, true)];
+    // A link or hard link is made at `path` itself: its final target never matters.
+    let at = |follow| match a.state.as_deref() {
+        Some("link" | "hard") => ProbeItem::new(path, follow).no_realpath(),
+        _ => ProbeItem::new(path, follow),
+    };
+    let mut items = vec![at(false), at(true)];
     if let Some(s) = &a.src {
-        // Paths inside `path` matter only when it is a directory.
-        let in_dir = ProbeCond::IsDir(path.clone());
+        // Paths inside `path` matter only when it is a directory; to a symlink's, only when
+        // it is one itself (a link to a directory is replaced).
+        let in_dir = match a.state.as_deref() {
+            Some("link") => ProbeCond::RealDir(path.clone()),
+            _ => ProbeCond::IsDir(path.clone()),
+        };
         items.push(ProbeItem::new(join(path, s), true).when(in_dir.clone()));
         items.push(ProbeItem::new(join(&dirname(path), s), true));
         items.push(ProbeItem::new(s, true));

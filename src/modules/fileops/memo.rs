@@ -55,10 +55,53 @@ pub fn remember_lookup(ctx: &mut ModuleCtx, what: &str, name: &str, line: &str) 
 pub fn remember_identity(ctx: &mut ModuleCtx, umask: &str, id: &str) -> Result<()> {
     let as_user = ctx.as_user.map(|b| b.user.clone()).unwrap_or_default();
     if let Some(c) = ctx.conn.as_deref_mut() {
-        c.memo().put(
+        let memo = c.memo();
+        memo.put(
             format!("probe-me:{as_user}"),
             format!("@M {}\n@W {}\n", umask.trim(), id.trim()),
         );
+        for (k, v) in id_lookups(id) {
+            memo.put(k, v);
+        }
     }
     Ok(())
+}
+
+/// The lookups an `id` line answers (`uid=0(root) gid=0(root) groups=0(root),4(adm)`): `id`
+/// resolved each number to its name through the same user and group databases `getent`
+/// reads, so a file task owned by the user a shell runs as, or by one of its groups, needs no
+/// lookup. Keyed by name and by number, as `(memo key, memo line)`; the line holds the two
+/// fields a lookup's answer is read for (name, and the id in the third field).
+pub(super) fn id_lookups(id: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut add = |user: bool, ident: &Ident| {
+        if ident.name.is_empty() || ident.name.contains([':', '\n']) {
+            return;
+        }
+        let (tag, key): (&str, fn(&str) -> String) = if user {
+            ("@U", user_memo_key)
+        } else {
+            ("@G", group_memo_key)
+        };
+        let line = format!("{tag} {}:x:{}:\n", ident.name, ident.id);
+        out.push((key(&ident.name), line.clone()));
+        out.push((key(&ident.id.to_string()), line));
+    };
+    if let Some(u) = id_field(id, "uid=") {
+        add(true, &u);
+    }
+    if let Some(g) = id_field(id, "gid=") {
+        add(false, &g);
+    }
+    if let Some(list) = id
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("groups="))
+    {
+        for g in list.split(',') {
+            if let Some(g) = id_field(&format!("gid={g}"), "gid=") {
+                add(false, &g);
+            }
+        }
+    }
+    out
 }

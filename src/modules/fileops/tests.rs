@@ -273,3 +273,84 @@ fn a_link_target_cannot_pass_for_a_line_of_the_answer() {
     let err = probe(&mut ctx, &req).unwrap_err();
     assert!(format!("{err:#}").contains("holding a newline"), "{err:#}");
 }
+
+/// A look a conditional item made is not made again by an unconditional twin after it; a
+/// symlink's final target is read only when asked; `RealDir` holds for a directory, not for a
+/// link to one.
+#[test]
+fn probe_makes_each_look_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().join("real");
+    std::fs::create_dir(&real).unwrap();
+    let ln = dir.path().join("ln");
+    std::os::unix::fs::symlink(&real, &ln).unwrap();
+    let src = dir.path().join("src");
+    std::fs::write(&src, b"x").unwrap();
+    let (real, ln, src) = (
+        real.to_str().unwrap(),
+        ln.to_str().unwrap(),
+        src.to_str().unwrap(),
+    );
+    let mut h = testing::Harness::new();
+    let mut ctx = h.ctx();
+    let req = ProbeReq {
+        items: vec![
+            ProbeItem::new(ln, false).no_realpath(),
+            ProbeItem::new(src, true).when(ProbeCond::RealDir(ln.into())),
+            ProbeItem::new(src, true).when(ProbeCond::IsDir(ln.into())),
+            ProbeItem::new(src, true),
+            ProbeItem::new(ln, false),
+        ],
+        ..ProbeReq::default()
+    };
+    let script = probe_script(&req, &[], "@@T:").text().to_string();
+    let looks: Vec<&str> = script.split("printf '%sP\\n'").skip(1).collect();
+    assert!(!looks[0].contains("readlink -f"), "{script}");
+    assert!(looks[4].contains("readlink -f"), "{script}");
+    let out = ctx.run(&script).unwrap().stdout_str();
+    // Item 3 is item 2's answer (its condition held), not a `stat` of its own.
+    assert!(out.contains("@@T:SAME 2\n"), "{out}");
+    let p = probe(&mut ctx, &req).unwrap();
+    assert!(p.states[0].is_link());
+    assert_eq!(p.states[0].link_target.as_deref(), Some(real));
+    assert_eq!(p.states[0].link_source, None);
+    assert!(!p.states[1].exists, "a link to a directory is no RealDir");
+    assert!(p.states[2].is_reg());
+    assert_eq!(p.states[3], p.states[2]);
+    assert_eq!(p.states[4].link_source.as_deref(), Some(real));
+    let in_real = ProbeReq {
+        items: vec![ProbeItem::new(src, true).when(ProbeCond::RealDir(real.into()))],
+        ..ProbeReq::default()
+    };
+    assert!(probe(&mut ctx, &in_real).unwrap().states[0].is_reg());
+}
+
+/// `id`'s names answer the lookups of the user and groups a shell runs as, by name and number.
+#[test]
+fn id_answers_its_own_lookups() {
+    let found = id_lookups("uid=0(root) gid=0(root) groups=0(root),4(adm),1001");
+    let get = |k: &str| {
+        found
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    };
+    assert_eq!(get(&user_memo_key("root")), Some("@U root:x:0:\n"));
+    assert_eq!(get(&user_memo_key("0")), Some("@U root:x:0:\n"));
+    assert_eq!(get(&group_memo_key("adm")), Some("@G adm:x:4:\n"));
+    assert_eq!(get(&group_memo_key("4")), Some("@G adm:x:4:\n"));
+    // A number without a name is no answer (the lookup says what the database has).
+    assert_eq!(get(&group_memo_key("1001")), None);
+    let line = get(&user_memo_key("root"))
+        .unwrap()
+        .strip_prefix("@U ")
+        .unwrap();
+    assert_eq!(
+        resolve_ident(Some("root"), passwd_fields(line.trim_end())),
+        Some(Ident {
+            id: 0,
+            name: "root".into()
+        })
+    );
+    assert!(id_lookups("uid=1000 gid=1000").is_empty());
+}

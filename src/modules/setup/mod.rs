@@ -1,5 +1,5 @@
-//! `setup`: gather facts with one shell script: one process (`id`; `tr` for PID 1's environment
-//! as root, for the virtualization facts); files, `/proc` and the
+//! `setup`: gather facts with one shell script and few processes (`id`, `date`, one `grep` for
+//! the larger `/proc` files, one `ip`, `stat -f` for the mounts); the other files and the
 //! environment (`export -p`) are read with shell builtins. The identity and umask it sees are
 //! kept in the connection's memo for the file modules; the answers map to Ansible's fact names. Facts are set under `ansible_facts` and as
 //! `ansible_*` variables by the executor.

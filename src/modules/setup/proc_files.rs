@@ -1,9 +1,9 @@
 //! The larger `/proc` files the hardware and virtual facts read (`cpuinfo`, `meminfo`, the
-//! status of a process, `modules`, PID 1's cgroups), read by one `grep` that prints each line
-//! as `path:line`. The shell's `read` takes a system call per byte: on a many-core host
-//! `/proc/cpuinfo` alone is tens of thousands. Without `grep`, a shell loop prints the same.
-//! The lines the hardware and virtual collectors parse are then made here, as their shell
-//! loops made them.
+//! status of a process, `modules`, PID 1's cgroups and, as root, its environment), read by one
+//! `grep` that prints each line as `path:line`. The shell's `read` takes a system call per
+//! byte: on a many-core host `/proc/cpuinfo` alone is tens of thousands. Without `grep`, a
+//! shell loop prints the same. The lines the hardware and virtual collectors parse are then
+//! made here, as their shell loops made them.
 
 /// The files, in the order their lines come.
 macro_rules! files {
@@ -12,13 +12,16 @@ macro_rules! files {
     };
 }
 
-/// The section's shell (`/dev/null` first, so that `grep` names the file on every line).
+/// The section's shell (`/dev/null` first, so that `grep` names the file on every line). PID
+/// 1's environment (readable by root only) is one line of NUL-separated variables from `grep
+/// -a`, a line per variable from the loop (`tr`).
 pub const SECTION: &str = concat!(
-    "if command -v grep >/dev/null 2>&1; then grep '' /dev/null ",
+    "if command -v grep >/dev/null 2>&1; then grep -a '' /dev/null ",
     files!(),
-    " 2>/dev/null; else for f in ",
+    " /proc/1/environ 2>/dev/null; else for f in ",
     files!(),
-    "; do [ -r $f ] && while IFS= read -r l || [ -n \"$l\" ]; do printf '%s:%s\\n' $f \"$l\"; done <$f; done; fi; :"
+    "; do [ -r $f ] && while IFS= read -r l || [ -n \"$l\" ]; do printf '%s:%s\\n' $f \"$l\"; done <$f; done; ",
+    "[ -r /proc/1/environ ] && tr '\\000' '\\n' </proc/1/environ 2>/dev/null | while IFS= read -r l; do printf '/proc/1/environ:%s\\n' \"$l\"; done; fi; :"
 );
 
 /// The lines of one file in the section's output.
@@ -89,12 +92,19 @@ pub fn meminfo_lines(files: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// `virt` lines: `cgroup LINE` for PID 1's cgroups, `status` for a `VxID:` line, `cpu` for
+/// `virt` lines: `cgroup LINE` for PID 1's cgroups, `environ container=…` for its
+/// `container` variable, `status` for a `VxID:` line, `cpu` for
 /// the first `cpuinfo` line that names an emulator, `module` for kvm, vboxdrv and virtio.
 pub fn virt_lines(files: &[String]) -> Vec<String> {
     let mut out: Vec<String> = of(files, "/proc/1/cgroup")
         .map(|l| format!("cgroup {l}"))
         .collect();
+    out.extend(
+        of(files, "/proc/1/environ")
+            .flat_map(|l| l.split('\0'))
+            .filter(|v| v.starts_with("container="))
+            .map(|v| format!("environ {v}")),
+    );
     out.extend(
         of(files, "/proc/self/status")
             .find(|l| l.starts_with("VxID:"))
@@ -142,6 +152,7 @@ mod tests {
             "/proc/modules:kvm 1 0 - Live 0x0",
             "/proc/modules:ext4 1 0 - Live 0x0",
             "/proc/1/cgroup:0::/init.scope",
+            "/proc/1/environ:HOME=/\0container=podman\0TERM=linux",
         ]
         .map(String::from)
         .to_vec();
@@ -160,6 +171,7 @@ mod tests {
             virt_lines(&files),
             [
                 "cgroup 0::/init.scope",
+                "environ container=podman",
                 "cpu model name\t: QEMU Virtual CPU version 2.5+",
                 "module kvm"
             ]
@@ -179,10 +191,17 @@ mod tests {
         let with_grep = run("/usr/bin:/bin");
         let without = run("/nonexistent");
         let drop_status = |t: &str| -> Vec<String> {
-            // The status is of the process that read it (grep, or the shell).
+            // The status is of the process that read it (grep, or the shell); PID 1's
+            // environment is one line or a line per variable.
             t.lines()
                 .filter(|l| !l.starts_with("/proc/self/status:"))
-                .map(str::to_string)
+                .flat_map(|l| match l.strip_prefix("/proc/1/environ:") {
+                    Some(vars) => vars
+                        .split('\0')
+                        .map(|v| format!("/proc/1/environ:{v}"))
+                        .collect(),
+                    None => vec![l.to_string()],
+                })
                 .collect()
         };
         assert!(with_grep.contains("/proc/meminfo:MemTotal:"), "{with_grep}");

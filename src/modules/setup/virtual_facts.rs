@@ -8,9 +8,10 @@ use crate::vars::VarMap;
 use minijinja::Value;
 use std::collections::BTreeSet;
 
-/// The probe, one shell line of builtins (a process only to read PID 1's environment, as root,
-/// and for `dmidecode` where it is installed): each finding is one tagged line.
-pub const PROBE: &str = r#"[ -r /proc/1/environ ] && tr '\000' '\n' </proc/1/environ 2>/dev/null | while IFS= read -r l; do case $l in container=*) echo "environ $l";; esac; done; for p in /proc/vz /proc/lve /proc/bc /.dockerenv /.dockerinit /proc/xen /dev/kvm /rhev; do [ -e "$p" ] && echo "exists $p"; done; [ -r /run/systemd/container ] && { read -r c </run/systemd/container; echo "systemd $c"; }; [ -r /proc/xen/capabilities ] && while IFS= read -r l; do case $l in *control_d*) echo xenhost;; esac; done </proc/xen/capabilities; for k in product_name sys_vendor product_family bios_vendor; do [ -r /sys/devices/virtual/dmi/id/$k ] && { read -r v </sys/devices/virtual/dmi/id/$k; echo "dmi $k $v"; }; done; if [ -d /rhev ]; then for f in /proc/[0-9]*/comm; do read -r c <"$f" 2>/dev/null; case $c in vdsm|vdsmd) echo vdsm; break;; esac; done; fi; command -v dmidecode >/dev/null 2>&1 && dmidecode -s system-product-name 2>/dev/null | while IFS= read -r l; do echo "dmidecode $l"; done; :"#;
+/// The probe, one shell line of builtins (a process only for `dmidecode` where it is
+/// installed; PID 1's environment and cgroups come from the `files` section, see
+/// `proc_files`): each finding is one tagged line.
+pub const PROBE: &str = r#"for p in /proc/vz /proc/lve /proc/bc /.dockerenv /.dockerinit /proc/xen /dev/kvm /rhev; do [ -e "$p" ] && echo "exists $p"; done; [ -r /run/systemd/container ] && { read -r c </run/systemd/container; echo "systemd $c"; }; [ -r /proc/xen/capabilities ] && while IFS= read -r l; do case $l in *control_d*) echo xenhost;; esac; done </proc/xen/capabilities; for k in product_name sys_vendor product_family bios_vendor; do [ -r /sys/devices/virtual/dmi/id/$k ] && { read -r v </sys/devices/virtual/dmi/id/$k; echo "dmi $k $v"; }; done; if [ -d /rhev ]; then for f in /proc/[0-9]*/comm; do read -r c <"$f" 2>/dev/null; case $c in vdsm|vdsmd) echo vdsm; break;; esac; done; fi; command -v dmidecode >/dev/null 2>&1 && dmidecode -s system-product-name 2>/dev/null | while IFS= read -r l; do echo "dmidecode $l"; done; :"#;
 
 #[derive(Default)]
 struct Found {
