@@ -8,6 +8,7 @@ use super::context::{self, PlayCtx};
 use super::host::HostState;
 use super::result::HostResult;
 use super::tags::TagFilter;
+use super::workers::Workers;
 use super::Runner;
 use crate::executor::Stats;
 use crate::output::Reporter;
@@ -97,7 +98,7 @@ impl<'a> Runner<'a> {
                 queue.push((i, std::mem::replace(&mut self.hosts[i], placeholder)));
             }
         }
-        let workers = self.pool.current_num_threads().clamp(1, queue.len().max(1));
+        let workers = self.workers.count().clamp(1, queue.len().max(1));
         // The status line counts hosts through the whole play here, not tasks.
         let live = self.live.as_deref();
         if let Some(c) = live {
@@ -122,17 +123,6 @@ impl<'a> Runner<'a> {
                     (&queue, &done, peers.clone(), omit.clone(), start_at.clone());
                 let inventory = inventory.clone();
                 s.spawn(move || {
-                    let pool = match rayon::ThreadPoolBuilder::new()
-                        .num_threads(1)
-                        .thread_name(move |_| format!("drover-free-{w}"))
-                        .build()
-                    {
-                        Ok(p) => Arc::new(p),
-                        Err(e) => {
-                            let _ = tx.send((w, Event::Warning(format!("worker {w}: {e}"))));
-                            return;
-                        }
-                    };
                     loop {
                         let next = queue.lock().ok().and_then(|mut q| q.pop());
                         let Some((index, host)) = next else { break };
@@ -143,7 +133,7 @@ impl<'a> Runner<'a> {
                             inventory: inventory.clone(),
                             settings,
                             hosts: vec![host],
-                            pool: pool.clone(),
+                            workers: Workers::new(1),
                             omit: omit.clone(),
                             end_play: false,
                             start_at: start_at.clone(),

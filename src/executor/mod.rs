@@ -20,6 +20,7 @@ mod result;
 mod run_task;
 mod tags;
 mod wait_connection;
+mod workers;
 
 pub use fact_cache::FactCache;
 pub use handlers::check_notify;
@@ -77,9 +78,9 @@ use anyhow::{anyhow, bail, Result};
 use context::PlayCtx;
 use indexmap::IndexMap;
 use minijinja::Value;
-use rayon::prelude::*;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use workers::Workers;
 
 /// Set by the SIGINT handler: stop scheduling new tasks.
 pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -101,7 +102,7 @@ pub struct Runner<'a> {
     pub inventory: Arc<Inventory>,
     pub settings: &'a Settings,
     pub hosts: Vec<HostState>,
-    pool: Arc<rayon::ThreadPool>,
+    workers: Workers,
     omit: String,
     /// `meta: end_play` ran: no further batches of the current play.
     end_play: bool,
@@ -266,17 +267,11 @@ impl<'a> Runner<'a> {
                 eprintln!("open files: connections are kept between tasks for about {hosts} local hosts or {} over SSH; the others reconnect for each task", held_cap);
             }
         }
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(workers)
-            .thread_name(|i| format!("drover-worker-{i}"))
-            .build()
-            .map_err(|e| anyhow!("starting the worker pool: {e}"))?;
-        let pool = Arc::new(pool);
         Ok(Runner {
             inventory: Arc::new(inventory.clone()),
             settings,
             hosts: Vec::new(),
-            pool,
+            workers: Workers::new(workers),
             end_play: false,
             start_at: settings.start_at_task.clone(),
             include_depth: 0,
@@ -1170,7 +1165,7 @@ impl<'a> Runner<'a> {
             self.in_handler,
             &task.span,
         );
-        let pool = &self.pool;
+        let workers = self.workers;
         let shared: &PlayCtx = pc;
         let mut targets: Vec<(usize, &mut HostState)> = self
             .hosts
@@ -1182,20 +1177,15 @@ impl<'a> Runner<'a> {
         if let Some(c) = live {
             c.begin(targets.len());
         }
-        let found: Vec<(usize, std::time::Duration, Result<Vec<run_task::Inclusion>>)> = pool
-            .install(|| {
-                targets
-                    .par_iter_mut()
-                    .map(|(i, h)| {
-                        let started = std::time::Instant::now();
-                        let r = Counts::track(
-                            live,
-                            || run_task::inclusions(shared, task, inc, h),
-                            Result::is_err,
-                        );
-                        (*i, started.elapsed(), r)
-                    })
-                    .collect()
+        let found: Vec<(usize, std::time::Duration, Result<Vec<run_task::Inclusion>>)> = workers
+            .map(&mut targets, |(i, h)| {
+                let started = std::time::Instant::now();
+                let r = Counts::track(
+                    live,
+                    || run_task::inclusions(shared, task, inc, h),
+                    Result::is_err,
+                );
+                (*i, started.elapsed(), r)
             });
         if let Some(c) = live {
             c.end();
@@ -1645,7 +1635,7 @@ impl<'a> Runner<'a> {
     where
         F: Fn(&mut HostState) -> HostResult + Sync,
     {
-        let pool = &self.pool;
+        let workers = self.workers;
         let settings = self.settings;
         let (held, held_cap) = (&self.held, self.held_cap);
         let mut targets: Vec<&mut HostState> = self
@@ -1689,16 +1679,15 @@ impl<'a> Runner<'a> {
                 })
             };
             if throttle == 0 || throttle >= targets.len() {
-                pool.install(|| targets.par_iter_mut().filter_map(|h| f(h)).collect())
+                workers
+                    .map(targets, |h| f(h))
+                    .into_iter()
+                    .flatten()
+                    .collect()
             } else {
                 let mut out = Vec::with_capacity(targets.len());
                 for chunk in targets.chunks_mut(throttle) {
-                    out.extend(pool.install(|| {
-                        chunk
-                            .par_iter_mut()
-                            .filter_map(|h| f(h))
-                            .collect::<Vec<_>>()
-                    }));
+                    out.extend(workers.map(chunk, |h| f(h)).into_iter().flatten());
                 }
                 out
             }

@@ -19,11 +19,13 @@ pub const SECTIONS: &[(&str, &str, &str)] = &[
     (
         "date_time",
         "date",
+        // The three dates as a here-document (no process to write them, as a pipe would).
         concat!(
-            "printf 'now\\njan 1 12:00\\njul 1 12:00\\n' | LC_ALL=C date -f - ",
+            "LC_ALL=C date -f - ",
             date_fmt!(),
-            " 2>/dev/null || LC_ALL=C date ",
-            date_fmt!()
+            " 2>/dev/null <<'@@DATES' || LC_ALL=C date ",
+            date_fmt!(),
+            "\nnow\njan 1 12:00\njul 1 12:00\n@@DATES"
         ),
     ),
     (

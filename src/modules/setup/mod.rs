@@ -114,7 +114,8 @@ const SCRIPT: &[(&str, &str, &str)] = &[
     (
         "python",
         "python",
-        r#"if p=$(command -v python3 2>/dev/null); then echo "$p"; for f in "$p".[0-9]*; do case "${f##*/}" in python3.[0-9]|python3.[0-9][0-9]) echo "${f##*/python}";; esac; done; fi"#,
+        // `command -v` through `$PATH` by hand: no command substitution (a process).
+        r#"p=; r=$PATH:; while [ -n "$r" ]; do d=${r%%:*}; r=${r#*:}; [ -f "${d:-.}/python3" ] && [ -x "${d:-.}/python3" ] && { p=${d:-.}/python3; break; }; done; if [ -n "$p" ]; then echo "$p"; for f in "$p".[0-9]*; do case "${f##*/}" in python3.[0-9]|python3.[0-9][0-9]) echo "${f##*/python}";; esac; done; fi"#,
     ),
     ("env", "env", "export -p"),
 ];

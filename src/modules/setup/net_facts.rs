@@ -32,7 +32,13 @@ pub const SECTIONS: &[(&str, &str)] = &[
     (
         "ip",
         with_ip!(
-            r#"o=$(printf 'addr show\nroute get 8.8.8.8\nroute get 2404:6800:400a:800::1012\nroute show table all type local\n' | LC_ALL=C "$ip" -force -batch - 2>/dev/null); if [ -n "$o" ]; then printf '%s\n' "$o"; else LC_ALL=C "$ip" addr show 2>/dev/null; "$ip" route get 8.8.8.8 2>/dev/null; "$ip" -6 route get 2404:6800:400a:800::1012 2>/dev/null; "$ip" route show table all type local 2>/dev/null; fi"#
+            r#"o=$(LC_ALL=C "$ip" -force -batch - 2>/dev/null <<'@@IP'
+addr show
+route get 8.8.8.8
+route get 2404:6800:400a:800::1012
+route show table all type local
+@@IP
+); if [ -n "$o" ]; then printf '%s\n' "$o"; else LC_ALL=C "$ip" addr show 2>/dev/null; "$ip" route get 8.8.8.8 2>/dev/null; "$ip" -6 route get 2404:6800:400a:800::1012 2>/dev/null; "$ip" route show table all type local 2>/dev/null; fi"#
         ),
     ),
 ];

@@ -91,10 +91,11 @@ pub fn parse_probe(seen: &Observed, user: &str, asked: &[&String]) -> Account {
     o
 }
 
-/// The account's sections: its passwd and shadow entries, its home directory and key file,
-/// and the whole group database (one `getent group`, as Ansible's `grp.getgrall()`), from
-/// which the controller works out the primary group's name, the memberships and the named
-/// groups: three processes.
+/// The account's sections: its passwd and shadow entries (the latter when the task asks for a
+/// password, lock, expiry or age), its home directory and key file, and the whole group
+/// database (one `getent group`, as Ansible's `grp.getgrall()`), from which the controller
+/// works out the primary group's name, the memberships and the named groups: two or three
+/// processes.
 pub fn observe_account(want: &UserWant, key_file: Option<&str>) -> Observe {
     let passwd = Script::new()
         .set("u", &want.name)
@@ -103,9 +104,19 @@ pub fn observe_account(want: &UserWant, key_file: Option<&str>) -> Observe {
             "if p=$(getent passwd -- \"$u\"); then printf '%s\\n' \"$p\"; ",
             "h=${p#*:*:*:*:*:}; h=${h%%:*}; else p=; h=$d; fi\n"
         ));
-    let shadow = Script::new().raw(
-        "if [ -n \"$p\" ] && s=$(getent shadow -- \"$u\" 2>/dev/null); then printf '%s\\n' \"$s\"; fi\n",
-    );
+    // The shadow entry holds only what a password, lock, expiry or age compares with: a task
+    // that asks for none of them needs no process for it.
+    let wants_shadow = want.password.is_some()
+        || want.password_lock.is_some()
+        || want.expires.is_some()
+        || want.inactive.is_some()
+        || want.ages.iter().any(Option::is_some);
+    let shadow = match wants_shadow {
+        true => Script::new().raw(
+            "if [ -n \"$p\" ] && s=$(getent shadow -- \"$u\" 2>/dev/null); then printf '%s\\n' \"$s\"; fi\n",
+        ),
+        false => Script::new().raw(":\n"),
+    };
     let home = match &want.home {
         Some(h) => Script::new().set("H", h),
         None => Script::new().raw("H=$h\n"),

@@ -117,3 +117,38 @@ fn probe_script_quotes_values() {
     assert!(!s.contains("$(id)"), "{s}");
     assert!(s.contains("r='.ssh/id rsa'\nk=\"$H/$r\""), "{s}");
 }
+
+/// The shadow entry is read only for a task that compares with it.
+#[test]
+fn shadow_is_read_when_asked_for() {
+    let section = |w: &UserWant| {
+        let o = observe_account(w, None);
+        let (_, s) = o.sections.iter().find(|(n, _)| *n == "shadow").unwrap();
+        s.text().to_string()
+    };
+    assert!(!section(&want()).contains("getent"));
+    for w in [
+        UserWant {
+            password: Some("$6$x$y".into()),
+            ..want()
+        },
+        UserWant {
+            password_lock: Some(true),
+            ..want()
+        },
+        UserWant {
+            expires: Some(0.0),
+            ..want()
+        },
+        UserWant {
+            inactive: Some(3),
+            ..want()
+        },
+        UserWant {
+            ages: [None, Some(90), None],
+            ..want()
+        },
+    ] {
+        assert!(section(&w).contains("getent shadow"), "{w:?}");
+    }
+}
