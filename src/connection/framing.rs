@@ -138,12 +138,26 @@ impl<S: ShellStream> ShellSession<S> {
 
     /// Runs a shell command line; `stdin` is fed to it (else it reads /dev/null).
     pub fn run(&mut self, cmd: &str, stdin: Option<&[u8]>) -> Result<Output> {
+        self.send(cmd, stdin, false)
+    }
+
+    /// Runs `cmd` in the session shell itself, without the subshell (a process) that keeps
+    /// every other command's `exit`, `cd`, options and variables from the session: only for
+    /// drover's own read-only scripts, which change none of these and unset their variables.
+    pub fn run_inline(&mut self, cmd: &str) -> Result<Output> {
+        self.send(cmd, None, true)
+    }
+
+    fn send(&mut self, cmd: &str, stdin: Option<&[u8]>, inline: bool) -> Result<Output> {
         self.counter += 1;
         self.requests += 1;
         let id = format!("{}:{}", self.nonce, self.counter);
         let err_mark = format!("\n@@DRV:{id}:E\n");
         let rc_mark = format!("\n@@DRV:{id}:R ");
-        let req = request(&id, cmd, stdin);
+        let req = match inline {
+            true => inline_request(&id, cmd),
+            false => request(&id, cmd, stdin),
+        };
         self.write_request(&req)?;
         self.read_reply(&err_mark, &rc_mark)
     }
@@ -271,13 +285,26 @@ fn request(id: &str, cmd: &str, stdin: Option<&[u8]>) -> Vec<u8> {
             req.extend_from_slice(format!("( eval {quoted} ) </dev/null 2>\"$D/e\"\n").as_bytes())
         }
     }
+    push_reply(&mut req, id);
+    req
+}
+
+/// The bytes of request `id` that runs `cmd` in the session shell (see `run_inline`).
+fn inline_request(id: &str, cmd: &str) -> Vec<u8> {
+    let quoted = crate::shell::quote(cmd);
+    let mut req = format!("{{\n{{ eval {quoted}\n}} </dev/null 2>\"$D/e\"\n").into_bytes();
+    push_reply(&mut req, id);
+    req
+}
+
+/// The end of every request: the markers around the command's stderr and its exit code.
+fn push_reply(req: &mut Vec<u8>, id: &str) {
     req.extend_from_slice(
         format!(
             "R=$?; printf '\\n@@DRV:%s:E\\n' '{id}'; [ -s \"$D/e\" ] && cat \"$D/e\"; printf '\\n@@DRV:%s:R %d\\n' '{id}' \"$R\"\n}}\n"
         )
         .as_bytes(),
     );
-    req
 }
 
 /// Whether `data` can be a quoted here-document's body byte for byte: lines only (empty, or
@@ -362,5 +389,78 @@ mod tests {
                 }
             }
         }
+        // An inline request too.
+        let req = inline_request(
+            "n:1",
+            &format!("x=1; : >{}", crate::shell::quote(mark.to_str().unwrap())),
+        );
+        for cut in (1..20)
+            .map(|i| req.len() * i / 20)
+            .chain([req.len() - 2, req.len()])
+        {
+            let _ = std::fs::remove_file(&mark);
+            let mut input = PRELUDE.as_bytes().to_vec();
+            input.extend_from_slice(&req[..cut]);
+            let mut child = std::process::Command::new("/bin/sh")
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            child.stdin.take().unwrap().write_all(&input).unwrap();
+            child.wait().unwrap();
+            assert_eq!(mark.exists(), cut == req.len(), "inline cut at {cut}");
+        }
+    }
+
+    /// An inline request runs in the session shell (what it sets stays set: the probes unset
+    /// their variables); its output, stderr and exit code come back as any request's, and the
+    /// session goes on.
+    #[test]
+    fn inline_requests_share_the_session_shell() {
+        let mut child = std::process::Command::new("/bin/sh")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stream = Pipes {
+            w: child.stdin.take().unwrap(),
+            r: child.stdout.take().unwrap(),
+        };
+        let mut s = ShellSession::start(stream, None, Duration::from_secs(10)).unwrap();
+        let out = s
+            .run_inline("x=kept; echo out; echo err >&2; false")
+            .unwrap();
+        assert_eq!(
+            (out.rc, out.stdout_str(), out.stderr_str()),
+            (1, "out\n".into(), "err\n".into())
+        );
+        assert_eq!(
+            s.run("echo \"$x\"; x=gone", None).unwrap().stdout_str(),
+            "kept\n"
+        );
+        assert_eq!(s.run_inline("echo \"$x\"").unwrap().stdout_str(), "kept\n");
+        drop(s);
+        child.wait().unwrap();
+    }
+
+    struct Pipes {
+        w: std::process::ChildStdin,
+        r: std::process::ChildStdout,
+    }
+    impl Read for Pipes {
+        fn read(&mut self, b: &mut [u8]) -> std::io::Result<usize> {
+            self.r.read(b)
+        }
+    }
+    impl Write for Pipes {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.w.write(b)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            self.w.flush()
+        }
+    }
+    impl ShellStream for Pipes {
+        fn wake_after(&mut self, _: Option<Duration>) {}
     }
 }

@@ -222,12 +222,22 @@ impl LocalConnection {
     }
 }
 
-impl Connection for LocalConnection {
-    fn run(&mut self, cmd: &str, stdin: Option<&[u8]>, as_user: Option<&Become>) -> Result<Output> {
+impl LocalConnection {
+    /// One request on the session shell of `as_user` (see `Connection::run`, `run_inline`).
+    fn request(
+        &mut self,
+        cmd: &str,
+        stdin: Option<&[u8]>,
+        as_user: Option<&Become>,
+        inline: bool,
+    ) -> Result<Output> {
         let deadline = self.deadline;
         let shell = self.shell(as_user)?;
         shell.set_deadline(deadline);
-        let out = shell.run(cmd, stdin);
+        let out = match inline {
+            true => shell.run_inline(cmd),
+            false => shell.run(cmd, stdin),
+        };
         if let Err(e) = &out {
             if super::ends_shell(e) {
                 let key = super::shell_key(&self.user, as_user);
@@ -235,6 +245,16 @@ impl Connection for LocalConnection {
             }
         }
         out
+    }
+}
+
+impl Connection for LocalConnection {
+    fn run(&mut self, cmd: &str, stdin: Option<&[u8]>, as_user: Option<&Become>) -> Result<Output> {
+        self.request(cmd, stdin, as_user, false)
+    }
+
+    fn run_inline(&mut self, cmd: &str, as_user: Option<&Become>) -> Result<Output> {
+        self.request(cmd, None, as_user, true)
     }
 
     fn set_deadline(&mut self, deadline: Option<Instant>) {

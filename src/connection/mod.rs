@@ -266,6 +266,12 @@ pub trait Connection: Send {
     /// long-lived shell serves every call with the same `as_user`.
     fn run(&mut self, cmd: &str, stdin: Option<&[u8]>, as_user: Option<&Become>) -> Result<Output>;
 
+    /// Runs one of drover's own read-only scripts in the session shell itself, without the
+    /// subshell `run` puts around a command (see `ShellSession::run_inline`).
+    fn run_inline(&mut self, cmd: &str, as_user: Option<&Become>) -> Result<Output> {
+        self.run(cmd, None, as_user)
+    }
+
     /// Transport channels opened so far (SSH channels, or local processes started as shells).
     fn channels_opened(&self) -> u64;
 

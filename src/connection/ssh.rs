@@ -429,15 +429,25 @@ fn authenticate(session: &Session, user: &str, spec: &ConnSpec) -> Result<()> {
     )
 }
 
-impl Connection for SshConnection {
-    fn run(&mut self, cmd: &str, stdin: Option<&[u8]>, as_user: Option<&Become>) -> Result<Output> {
+impl SshConnection {
+    /// One request on the session shell of `as_user` (see `Connection::run`, `run_inline`).
+    fn request(
+        &mut self,
+        cmd: &str,
+        stdin: Option<&[u8]>,
+        as_user: Option<&Become>,
+        inline: bool,
+    ) -> Result<Output> {
         if self.broken {
             return Err(TransportError::msg(format!("`{}` stopped answering", self.name)).into());
         }
         let deadline = self.deadline;
         let shell = self.shell(as_user)?;
         shell.set_deadline(deadline);
-        let out = shell.run(cmd, stdin);
+        let out = match inline {
+            true => shell.run_inline(cmd),
+            false => shell.run(cmd, stdin),
+        };
         if let Err(e) = &out {
             if super::ends_shell(e) {
                 let key = super::shell_key(&self.user, as_user);
@@ -445,6 +455,16 @@ impl Connection for SshConnection {
             }
         }
         out
+    }
+}
+
+impl Connection for SshConnection {
+    fn run(&mut self, cmd: &str, stdin: Option<&[u8]>, as_user: Option<&Become>) -> Result<Output> {
+        self.request(cmd, stdin, as_user, false)
+    }
+
+    fn run_inline(&mut self, cmd: &str, as_user: Option<&Become>) -> Result<Output> {
+        self.request(cmd, None, as_user, true)
     }
 
     fn set_deadline(&mut self, deadline: Option<Instant>) {

@@ -295,11 +295,10 @@ impl ModuleCtx<'_> {
         self.run_with_stdin(cmd, None)
     }
 
-    /// Runs a command line with data on its stdin.
-    pub fn run_with_stdin(&mut self, cmd: &str, stdin: Option<&[u8]>) -> Result<Output> {
+    /// `-vvvv`: each command sent, as Ansible's `EXEC` lines (vault values and the scripts'
+    /// secrets masked; none for a `no_log` task).
+    fn log_exec(&self, cmd: &str) {
         let as_user = self.as_user;
-        // `-vvvv`: each command sent, as Ansible's `EXEC` lines (vault values and the
-        // scripts' secrets masked; none for a `no_log` task).
         if self.verbosity >= 4 {
             let who = as_user.map_or(String::new(), |b| {
                 format!(" (as {} via {})", b.user, b.method.name())
@@ -314,6 +313,27 @@ impl ModuleCtx<'_> {
                 );
             }
         }
+    }
+
+    /// Runs one of drover's own read-only scripts (a file probe) in the session shell, without
+    /// a subshell of its own (`Connection::run_inline`); with task `environment` set, as `run`
+    /// (the exports must end with the command).
+    pub fn run_inline(&mut self, cmd: &str) -> Result<Output> {
+        if !self.env.is_empty() {
+            return self.run(cmd);
+        }
+        self.log_exec(cmd);
+        let as_user = self.as_user;
+        match self.conn.as_deref_mut() {
+            Some(c) => c.run_inline(cmd, as_user),
+            None => bail!("invariant: module needs a connection but runs on the controller"),
+        }
+    }
+
+    /// Runs a command line with data on its stdin.
+    pub fn run_with_stdin(&mut self, cmd: &str, stdin: Option<&[u8]>) -> Result<Output> {
+        self.log_exec(cmd);
+        let as_user = self.as_user;
         let with_env;
         let cmd = if self.env.is_empty() {
             cmd

@@ -143,7 +143,11 @@ pub fn gather(ctx: &mut ModuleCtx, want: &Observe) -> Result<Observed> {
     let head = marks.line("observe");
     let (files, tail, stderr) = match (&want.files, extra.is_empty()) {
         (Some(req), true) => (fileops::probe(ctx, req)?, Vec::new(), String::new()),
-        (Some(req), false) => fileops::probe_with(ctx, req, (&head, extra.text()))?,
+        (Some(req), false) => {
+            // Without the module's own sections, what follows the probe is the contract's.
+            let pure = want.sections.is_empty() && want.effects.is_empty();
+            fileops::probe_with(ctx, req, (&head, extra.text(), pure))?
+        }
         (None, true) => return Ok(Observed::default()),
         (None, false) => {
             let out = ctx.run(extra.text())?;

@@ -13,6 +13,13 @@ pub fn group_memo_key(group: &str) -> String {
     format!("probe-group:{group}")
 }
 
+/// Where `id_lookups` keeps what `id` told of a user or group lookup's key (`probe-user:…`,
+/// `probe-group:…`): apart from full lookups, which other modules read for more than the
+/// name and id (a user's home).
+pub(super) fn id_answer_key(key: &str) -> String {
+    format!("id-{key}")
+}
+
 /// What the connection's memo already answers for a probe: the lines the script would print.
 pub(super) fn memo_keys(req: &ProbeReq, as_user: &str) -> Vec<String> {
     let mut keys = vec![format!("probe-me:{as_user}")];
@@ -70,8 +77,9 @@ pub fn remember_identity(ctx: &mut ModuleCtx, umask: &str, id: &str) -> Result<(
 /// The lookups an `id` line answers (`uid=0(root) gid=0(root) groups=0(root),4(adm)`): `id`
 /// resolved each number to its name through the same user and group databases `getent`
 /// reads, so a file task owned by the user a shell runs as, or by one of its groups, needs no
-/// lookup. Keyed by name and by number, as `(memo key, memo line)`; the line holds the two
-/// fields a lookup's answer is read for (name, and the id in the third field).
+/// lookup. Keyed by name and by number (`id_answer_key` of the lookup's key), as `(memo key,
+/// memo line)`; the line holds the two fields a file probe reads of a lookup's answer (name,
+/// and the id in the third field).
 pub(super) fn id_lookups(id: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut add = |user: bool, ident: &Ident| {
@@ -84,8 +92,8 @@ pub(super) fn id_lookups(id: &str) -> Vec<(String, String)> {
             ("@G", group_memo_key)
         };
         let line = format!("{tag} {}:x:{}:\n", ident.name, ident.id);
-        out.push((key(&ident.name), line.clone()));
-        out.push((key(&ident.id.to_string()), line));
+        out.push((id_answer_key(&key(&ident.name)), line.clone()));
+        out.push((id_answer_key(&key(&ident.id.to_string())), line));
     };
     if let Some(u) = id_field(id, "uid=") {
         add(true, &u);

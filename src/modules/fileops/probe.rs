@@ -289,6 +289,10 @@ pub fn probe_script(req: &ProbeReq, known: &[String], tag: &str) -> Script {
     s
 }
 
+/// What an inline probe ends with: the variables it and the contract's reads set are unset, so
+/// that no later command of the session sees them.
+const INLINE_END: &str = "\nunset nl tg p t o g tm r\n";
+
 /// The earlier item that reads the same path without following, if item `n` follows.
 pub(super) fn twin(req: &ProbeReq, n: usize) -> Option<usize> {
     let it = &req.items[n];
@@ -337,7 +341,7 @@ pub(super) fn probe_one(it: &ProbeItem, links: bool) -> Script {
 /// Runs one probe command, answering what it can from the connection's memo and keeping
 /// the identity and id lookups it learns there.
 pub fn probe(ctx: &mut ModuleCtx, req: &ProbeReq) -> Result<Probe> {
-    probe_after(ctx, None, req)
+    probe_run(ctx, None, req, None).map(|(p, _)| p)
 }
 
 /// Runs a change script (`what`, `script`; it stops at the first failing command) and then
@@ -350,13 +354,18 @@ pub fn probe_after(
     probe_run(ctx, change, req, None).map(|(p, _)| p)
 }
 
+/// A read-only script to run after the probe, in the same round trip: `(marker, script,
+/// pure)`; `pure` when the script is the contract's own (markers, `cat`, `head`), which like
+/// the probe changes nothing of the session shell and so needs no subshell.
+pub type After<'a> = (&'a str, &'a str, bool);
+
 /// The probe and, in the same round trip, `extra`: `(marker, script)`, a read-only script
 /// whose output starts with the line `marker`. Returns the probe and the raw bytes `extra`
 /// printed after its marker line, with the round trip's stderr.
 pub fn probe_with(
     ctx: &mut ModuleCtx,
     req: &ProbeReq,
-    extra: (&str, &str),
+    extra: After,
 ) -> Result<(Probe, Vec<u8>, String)> {
     let (p, rest) = probe_run(ctx, None, req, Some(extra))?;
     let (bytes, stderr) = rest.unwrap_or_default();
@@ -369,7 +378,7 @@ fn probe_run(
     ctx: &mut ModuleCtx,
     change: Option<(&str, &str)>,
     req: &ProbeReq,
-    extra: Option<(&str, &str)>,
+    extra: Option<After>,
 ) -> Result<(Probe, Extra)> {
     let as_user = ctx.as_user.map(|b| b.user.clone()).unwrap_or_default();
     let keys = memo_keys(req, &as_user);
@@ -380,7 +389,13 @@ fn probe_run(
         // The memo keeps lines as `@M …`; the answer's own carry this probe's tag.
         let memo = ctx.conn()?.memo();
         for k in &keys {
-            if let Some(v) = memo.get(k) {
+            // A user or group lookup `id` answered serves when no full lookup is kept.
+            let found = match memo.get(k) {
+                Some(v) => Some(v),
+                None if !k.starts_with("probe-me:") => memo.get(&id_answer_key(k)),
+                None => None,
+            };
+            if let Some(v) = found {
                 for l in v.lines() {
                     text.push_str(&l.replacen('@', &tag, 1));
                     text.push('\n');
@@ -390,19 +405,26 @@ fn probe_run(
         }
     }
     let mut script = probe_script(req, &known, &tag).text().to_string();
-    if let Some((_, x)) = extra {
+    if let Some((_, x, _)) = extra {
         script.push('\n');
         script.push_str(x);
     }
+    // The probe alone (or with the contract's own reads) runs in the session shell, its
+    // variables unset after it; a change (`set -e`, anything) or a module's script runs in a
+    // subshell as every other command.
     let mut out = match change {
         Some((_, c)) => ctx.run(&format!("set -e\n{c}\nset +e\n{script}"))?,
+        None if extra.is_none_or(|(_, _, pure)| pure) => {
+            script.push_str(INLINE_END);
+            ctx.run_inline(&script)?
+        }
         None => ctx.run(&script)?,
     };
     if let (Some((what, _)), true) = (change, out.rc != 0) {
         return Err(fail(format!("{what} failed: {}", out.stderr_str().trim())));
     }
     let rest = match extra {
-        Some((marker, _)) => {
+        Some((marker, _, _)) => {
             let line = format!("{marker}\n");
             let at = crate::modules::sections::line_start(&out.stdout, line.as_bytes());
             let tail = match at {

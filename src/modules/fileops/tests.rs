@@ -323,6 +323,17 @@ fn probe_makes_each_look_once() {
         ..ProbeReq::default()
     };
     assert!(probe(&mut ctx, &in_real).unwrap().states[0].is_reg());
+    // The probes ran in the session shell and left none of their variables there.
+    let with_lookups = ProbeReq {
+        owner: Some("root".into()),
+        group: Some("root".into()),
+        ..in_real
+    };
+    probe(&mut ctx, &with_lookups).unwrap();
+    let left = ctx
+        .run("echo \"${nl-u}${tg-u}${p-u}${t-u}${o-u}${g-u}${tm-u}${r-u}\"")
+        .unwrap();
+    assert_eq!(left.stdout_str(), "uuuuuuuu\n");
 }
 
 /// `id`'s names answer the lookups of the user and groups a shell runs as, by name and number.
@@ -332,7 +343,7 @@ fn id_answers_its_own_lookups() {
     let get = |k: &str| {
         found
             .iter()
-            .find(|(key, _)| key == k)
+            .find(|(key, _)| *key == id_answer_key(k))
             .map(|(_, v)| v.as_str())
     };
     assert_eq!(get(&user_memo_key("root")), Some("@U root:x:0:\n"));
