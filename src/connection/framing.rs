@@ -49,7 +49,7 @@ pub struct ShellSession<S: ShellStream> {
 /// `cleanup_script`). The session shell leads its group (sshd starts it with `setsid`, the
 /// local connection in a group of its own; under sudo, whichever group sudo gives it); read from
 /// `/proc/$$/stat` by a builtin (no process), `$$` where there is no `/proc`.
-const READY: &str = "read -r _ _ _ _ g _ </proc/$$/stat 2>/dev/null || g=$$; printf 'drover-ready %s %s\\n' \"${g:-$$}\" \"$D\"";
+const READY: &str = "read -r _ _ _ _ g _ </proc/$$/stat 2>/dev/null || g=$$; printf 'drover-ready %s %s\\n' \"${g:-$$}\" \"$D\"; unset g";
 
 impl<S: ShellStream> ShellSession<S> {
     /// Starts the protocol on a stream whose other end is a fresh `sh`; `preamble` is sent
@@ -75,7 +75,8 @@ impl<S: ShellStream> ShellSession<S> {
             pgid: None,
             dir: None,
         };
-        let out = match s.run(READY, None) {
+        // Builtins only: in the session shell itself (no subshell), its variable unset.
+        let out = match s.run_inline(READY) {
             Err(e) if e.is::<DeadlineExceeded>() => {
                 return Err(TransportError::msg(format!(
                     "the remote shell did not answer within {} s",
@@ -372,15 +373,7 @@ mod tests {
             let cuts = (1..20).map(|i| req.len() * i / 20).chain([req.len() - 2]);
             for cut in cuts.chain([req.len()]) {
                 let _ = std::fs::remove_file(&mark);
-                let mut input = PRELUDE.as_bytes().to_vec();
-                input.extend_from_slice(&req[..cut]);
-                let mut child = std::process::Command::new("/bin/sh")
-                    .stdin(std::process::Stdio::piped())
-                    .stdout(std::process::Stdio::null())
-                    .spawn()
-                    .unwrap();
-                child.stdin.take().unwrap().write_all(&input).unwrap();
-                child.wait().unwrap();
+                feed_sh(&req[..cut]);
                 let ran = mark.exists();
                 assert_eq!(ran, cut == req.len(), "cut at {cut} of {}", req.len());
                 if ran {
@@ -399,17 +392,22 @@ mod tests {
             .chain([req.len() - 2, req.len()])
         {
             let _ = std::fs::remove_file(&mark);
-            let mut input = PRELUDE.as_bytes().to_vec();
-            input.extend_from_slice(&req[..cut]);
-            let mut child = std::process::Command::new("/bin/sh")
-                .stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::null())
-                .spawn()
-                .unwrap();
-            child.stdin.take().unwrap().write_all(&input).unwrap();
-            child.wait().unwrap();
+            feed_sh(&req[..cut]);
             assert_eq!(mark.exists(), cut == req.len(), "inline cut at {cut}");
         }
+    }
+
+    /// Feeds the prelude and then `bytes` to a fresh `sh`, and waits for it to end.
+    fn feed_sh(bytes: &[u8]) {
+        let mut input = PRELUDE.as_bytes().to_vec();
+        input.extend_from_slice(bytes);
+        let mut child = std::process::Command::new("/bin/sh")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(&input).unwrap();
+        child.wait().unwrap();
     }
 
     /// An inline request runs in the session shell (what it sets stays set: the probes unset
