@@ -149,7 +149,8 @@ impl<S: ShellStream> ShellSession<S> {
         self.send(cmd, None, true)
     }
 
-    fn send(&mut self, cmd: &str, stdin: Option<&[u8]>, inline: bool) -> Result<Output> {
+    /// `run` (`inline` false) or `run_inline`, as the connections pass it on.
+    pub fn send(&mut self, cmd: &str, stdin: Option<&[u8]>, inline: bool) -> Result<Output> {
         self.counter += 1;
         self.requests += 1;
         let id = format!("{}:{}", self.nonce, self.counter);
@@ -408,57 +409,5 @@ mod tests {
             .unwrap();
         child.stdin.take().unwrap().write_all(&input).unwrap();
         child.wait().unwrap();
-    }
-
-    /// An inline request runs in the session shell (what it sets stays set: the probes unset
-    /// their variables); its output, stderr and exit code come back as any request's, and the
-    /// session goes on.
-    #[test]
-    fn inline_requests_share_the_session_shell() {
-        let mut child = std::process::Command::new("/bin/sh")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stream = Pipes {
-            w: child.stdin.take().unwrap(),
-            r: child.stdout.take().unwrap(),
-        };
-        let mut s = ShellSession::start(stream, None, Duration::from_secs(10)).unwrap();
-        let out = s
-            .run_inline("x=kept; echo out; echo err >&2; false")
-            .unwrap();
-        assert_eq!(
-            (out.rc, out.stdout_str(), out.stderr_str()),
-            (1, "out\n".into(), "err\n".into())
-        );
-        assert_eq!(
-            s.run("echo \"$x\"; x=gone", None).unwrap().stdout_str(),
-            "kept\n"
-        );
-        assert_eq!(s.run_inline("echo \"$x\"").unwrap().stdout_str(), "kept\n");
-        drop(s);
-        child.wait().unwrap();
-    }
-
-    struct Pipes {
-        w: std::process::ChildStdin,
-        r: std::process::ChildStdout,
-    }
-    impl Read for Pipes {
-        fn read(&mut self, b: &mut [u8]) -> std::io::Result<usize> {
-            self.r.read(b)
-        }
-    }
-    impl Write for Pipes {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.w.write(b)
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            self.w.flush()
-        }
-    }
-    impl ShellStream for Pipes {
-        fn wake_after(&mut self, _: Option<Duration>) {}
     }
 }

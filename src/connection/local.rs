@@ -234,10 +234,7 @@ impl LocalConnection {
         let deadline = self.deadline;
         let shell = self.shell(as_user)?;
         shell.set_deadline(deadline);
-        let out = match inline {
-            true => shell.run_inline(cmd),
-            false => shell.run(cmd, stdin),
-        };
+        let out = shell.send(cmd, stdin, inline);
         if let Err(e) = &out {
             if super::ends_shell(e) {
                 let key = super::shell_key(&self.user, as_user);

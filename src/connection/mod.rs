@@ -597,6 +597,26 @@ mod tests {
         assert_eq!(c.channels_opened(), 1);
     }
 
+    /// An inline request runs in the session shell itself (what it sets stays set: the file
+    /// probes unset their variables); its output, stderr and exit code come back as any
+    /// request's, and the session goes on.
+    #[test]
+    fn inline_requests_share_the_session_shell() {
+        let mut c = LocalConnection::new().unwrap();
+        let out = c
+            .run_inline("x=kept; echo out; echo err >&2; false", None)
+            .unwrap();
+        assert_eq!(
+            (out.rc, out.stdout_str(), out.stderr_str()),
+            (1, "out\n".into(), "err\n".into())
+        );
+        let out = c.run("echo \"$x\"; x=gone", None, None).unwrap();
+        assert_eq!(out.stdout_str(), "kept\n");
+        let out = c.run_inline("echo \"$x\"", None).unwrap();
+        assert_eq!(out.stdout_str(), "kept\n");
+        assert_eq!(c.channels_opened(), 1);
+    }
+
     /// A command past its deadline fails with `DeadlineExceeded` on time, is killed with
     /// the shell that ran it, and the next command runs in a new shell.
     #[test]

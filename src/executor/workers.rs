@@ -37,7 +37,7 @@ impl Workers {
         let queue = Mutex::new(items.iter_mut().enumerate());
         let f = &f;
         let shared = &queue;
-        let mut parts: Vec<Vec<(usize, R)>> = std::thread::scope(|s| {
+        let parts: Vec<Vec<(usize, R)>> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..threads)
                 .map(|w| {
                     std::thread::Builder::new()
@@ -71,7 +71,7 @@ impl Workers {
             parts
         });
         let mut slots: Vec<Option<R>> = std::iter::repeat_with(|| None).take(len).collect();
-        for (i, r) in parts.iter_mut().flat_map(std::mem::take) {
+        for (i, r) in parts.into_iter().flatten() {
             slots[i] = Some(r);
         }
         // No thread could start: what is left runs here.

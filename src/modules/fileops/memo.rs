@@ -67,11 +67,16 @@ pub fn remember_identity(ctx: &mut ModuleCtx, umask: &str, id: &str) -> Result<(
             format!("probe-me:{as_user}"),
             format!("@M {}\n@W {}\n", umask.trim(), id.trim()),
         );
-        for (k, v) in id_lookups(id) {
-            memo.put(k, v);
-        }
+        keep_id_lookups(memo, id);
     }
     Ok(())
+}
+
+/// Keeps in `memo` the lookups the `id` line `id` answers (see `id_lookups`).
+pub(super) fn keep_id_lookups(memo: &mut crate::connection::Memo, id: &str) {
+    for (k, v) in id_lookups(id) {
+        memo.put(k, v);
+    }
 }
 
 /// The lookups an `id` line answers (`uid=0(root) gid=0(root) groups=0(root),4(adm)`): `id`

@@ -459,9 +459,7 @@ fn probe_run(
             let complete = lines.len() == kinds.len() && lines.iter().all(|l| l.len() > 2);
             if complete {
                 if let Some(w) = lines.iter().find_map(|l| l.strip_prefix("W ")) {
-                    for (k, v) in id_lookups(w) {
-                        memo.put(k, v);
-                    }
+                    keep_id_lookups(memo, w);
                 }
                 memo.put(k.clone(), lines.iter().map(|l| format!("@{l}\n")).collect());
             }
