@@ -1155,3 +1155,76 @@ fn shards_cover_the_hosts_exactly_once() {
         "{out}"
     );
 }
+
+#[test]
+fn looks_made_ahead_never_hide_a_change() {
+    // The first file task of a quiet host looks at the paths of the next ones in one round
+    // trip; they are answered from that look while nothing can have changed, and a change in
+    // between (here the `second` task's) makes it serve no more.
+    let tmp = tempfile::tempdir().unwrap();
+    let pb = write(
+        tmp.path(),
+        "pb.yml",
+        r#"- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: first
+      copy: {dest: "{{ d }}/a", content: "one\n", mode: "0644"}
+    - name: a directory
+      file: {path: "{{ d }}/sub", state: directory, mode: "0750"}
+    - name: a line
+      lineinfile: {path: "{{ d }}/sub/b", line: "kept", create: true}
+    - name: a file in the directory
+      template: {src: "{{ d }}/t.j2", dest: "{{ d }}/sub/", mode: "0600"}
+    - name: in between
+      debug: {msg: nothing changes}
+    - name: second
+      copy: {dest: "{{ d }}/a", content: "two\n"}
+    - name: third
+      copy: {dest: "{{ d }}/a", content: "one\n"}
+      register: third
+    - name: the third saw the second's change
+      debug: {msg: "third changed={{ third.changed }}"}
+"#,
+    );
+    write(tmp.path(), "t.j2", "{{ 6 * 7 }}\n");
+    let d = format!("d={}", s(tmp.path()));
+    let run = |extra: &[&str], changed: u32| {
+        let mut args = vec!["-e", d.as_str()];
+        args.extend_from_slice(extra);
+        let (code, out, err) = play(tmp.path(), &pb, &args);
+        assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+        assert_eq!(recap(&out, "localhost").changed, changed, "{out}");
+        out
+    };
+    run(&[], 6);
+    // Quiet from the start: the first task's look holds `a`, `sub`, `sub/b` and `sub/t.j2`.
+    for _ in 0..2 {
+        let out = run(&[], 2);
+        assert!(out.contains("third changed=True"), "{out}");
+        assert_eq!(read(&tmp.path().join("a")), "one\n");
+    }
+    // In check mode nothing changes: the third task sees the file as the first left it.
+    let out = run(&["--check"], 1);
+    assert!(out.contains("third changed=False"), "{out}");
+    // Changed outside the run, each of them is found changed by the look and set right.
+    let sub = tmp.path().join("sub");
+    std::fs::write(sub.join("t.j2"), "41\n").unwrap();
+    run(&[], 3);
+    assert_eq!(read(&sub.join("t.j2")), "42\n");
+    std::fs::write(sub.join("b"), "other\n").unwrap();
+    run(&[], 3);
+    assert_eq!(read(&sub.join("b")), "other\nkept\n");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&sub, std::fs::Permissions::from_mode(0o700)).unwrap();
+    run(&[], 3);
+    let mode = std::fs::metadata(&sub).unwrap().permissions().mode();
+    assert_eq!(mode & 0o7777, 0o750);
+    std::fs::set_permissions(sub.join("t.j2"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    run(&[], 3);
+    let mode = std::fs::metadata(sub.join("t.j2"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o7777, 0o600);
+}

@@ -247,6 +247,7 @@ impl LocalConnection {
 
 impl Connection for LocalConnection {
     fn run(&mut self, cmd: &str, stdin: Option<&[u8]>, as_user: Option<&Become>) -> Result<Output> {
+        super::note_host_change();
         self.request(cmd, stdin, as_user, false)
     }
 

@@ -302,18 +302,40 @@ pub trait Connection: Send {
 /// files reuse them; the executor forgets them after any other module runs (a package, a
 /// command or `user` may create the very user the next file task names).
 #[derive(Debug, Default)]
-pub struct Memo(std::collections::HashMap<String, String>);
+pub struct Memo {
+    lines: std::collections::HashMap<String, String>,
+    /// Paths looked at ahead of the tasks that probe them (`fileops::Looks`).
+    pub looks: crate::modules::Looks,
+}
 
 impl Memo {
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).map(String::as_str)
+        self.lines.get(key).map(String::as_str)
     }
     pub fn put(&mut self, key: String, value: String) {
-        self.0.insert(key, value);
+        self.lines.insert(key, value);
     }
     pub fn clear(&mut self) {
-        self.0.clear();
+        self.lines.clear();
+        self.looks = Default::default();
     }
+}
+
+/// How many times, in this run, something may have changed a host: every command that is not
+/// one of drover's own read-only probes, and every task that lets time pass without looking
+/// (`pause`). A look made ahead serves only while this count stays what it was when the look
+/// was made, on any connection: hosts may share files (local hosts, a task delegated to
+/// another host), so a change anywhere counts.
+static HOST_CHANGES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The count of possible changes so far (see `HOST_CHANGES`).
+pub fn host_changes() -> u64 {
+    HOST_CHANGES.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Notes that something may change a host now: looks made before no longer serve.
+pub fn note_host_change() {
+    HOST_CHANGES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
 }
 
 /// Everything needed to reach one host.

@@ -457,6 +457,7 @@ impl SshConnection {
 
 impl Connection for SshConnection {
     fn run(&mut self, cmd: &str, stdin: Option<&[u8]>, as_user: Option<&Become>) -> Result<Output> {
+        super::note_host_change();
         self.request(cmd, stdin, as_user, false)
     }
 

@@ -225,7 +225,7 @@ pub fn flush(
                 .unwrap_or(runner.settings.force_handlers);
             let results = runner.on_hosts(
                 &targets,
-                |h| run_task::run_task(pc, handler, h),
+                |h| run_task::run_task(pc, handler, &[], h),
                 handler.throttle,
                 forced,
                 Some((Some(handler), &mut *reporter)),

@@ -73,6 +73,10 @@ pub struct HostState {
     pub once_facts: Vec<(VarMap, crate::modules::FactKind)>,
     /// `include_vars` results (below `set_fact`/`register` in precedence).
     pub included: Arc<VarMap>,
+    /// The last task that ran a module here changed nothing (or only predicted a change): the
+    /// next file task looks at the paths of the ones after it (`lookahead.rs`), which a run
+    /// that changes every file would only throw away.
+    pub quiet: bool,
 }
 
 impl HostState {
@@ -107,6 +111,7 @@ impl HostState {
             ending_role: false,
             once_facts: Vec::new(),
             included: Arc::new(VarMap::new()),
+            quiet: true,
             ended: false,
         }
     }

@@ -12,6 +12,7 @@ mod fact_cache;
 mod free;
 mod handlers;
 mod host;
+mod lookahead;
 mod loops;
 mod prompt;
 pub use prompt::check_answerable;
@@ -720,7 +721,7 @@ impl<'a> Runner<'a> {
         reporter: &mut dyn Reporter,
         pc: &mut PlayCtx,
     ) -> Result<bool> {
-        for task in tasks {
+        for (k, task) in tasks.iter().enumerate() {
             if INTERRUPTED.load(Ordering::SeqCst) {
                 return Ok(true);
             }
@@ -1019,7 +1020,7 @@ impl<'a> Runner<'a> {
                 .module()
                 .is_some_and(|m| matches!(m.name(), "add_host" | "group_by"));
             let show = streams.then_some(&mut *reporter);
-            let mut results = self.run_on_batch(task, batch, pc, show);
+            let mut results = self.run_on_batch(task, &tasks[k + 1..], batch, pc, show);
             self.apply_inventory_changes(&mut results, pc, task);
             self.record(&results, Some(task), reporter, pc, streams);
             if let Some(e) = self.fatal.take() {
@@ -1313,6 +1314,7 @@ impl<'a> Runner<'a> {
     fn run_on_batch<'r>(
         &mut self,
         task: &Task,
+        ahead: &[Task],
         batch: &[usize],
         pc: &PlayCtx,
         show: Option<&mut (dyn Reporter + 'r)>,
@@ -1324,7 +1326,7 @@ impl<'a> Runner<'a> {
                 Some(i) => {
                     let r = self.on_hosts(
                         &[i],
-                        |h| run_task::run_task(pc, task, h),
+                        |h| run_task::run_task(pc, task, ahead, h),
                         task.throttle,
                         false,
                         show,
@@ -1355,7 +1357,7 @@ impl<'a> Runner<'a> {
         } else {
             self.on_hosts(
                 batch,
-                |h| run_task::run_task(pc, task, h),
+                |h| run_task::run_task(pc, task, ahead, h),
                 task.throttle,
                 false,
                 show,

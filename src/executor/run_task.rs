@@ -314,6 +314,7 @@ pub fn gather_facts(pc: &PlayCtx, host: &mut HostState, task: Option<&Task>) -> 
         background: None,
         task_name: "",
         no_log: pc.settings.no_log,
+        ahead: Vec::new(),
     };
     // The play's `gather_subset`, `fact_path` and `gather_timeout` shape its own gathering.
     let args = match task {
@@ -357,7 +358,9 @@ pub fn when_holds(pc: &PlayCtx, task: &Task, host: &HostState) -> bool {
 
 /// Runs a task on a host and updates the host's state (register, set_fact, notify, counters
 /// are left to the caller, which reports in inventory order).
-pub fn run_task(pc: &PlayCtx, task: &Task, host: &mut HostState) -> HostResult {
+/// `ahead`: the tasks after this one in its list, whose file probes this task's first probe
+/// may make ahead (`lookahead.rs`).
+pub fn run_task(pc: &PlayCtx, task: &Task, ahead: &[Task], host: &mut HostState) -> HostResult {
     let started = Instant::now();
     // Boolean keywords written as templates are this host's to decide.
     let decided;
@@ -394,7 +397,7 @@ pub fn run_task(pc: &PlayCtx, task: &Task, host: &mut HostState) -> HostResult {
     }
     let inner = match early_error {
         Some(e) => Err(e),
-        None => run_task_inner(pc, task, host),
+        None => run_task_inner(pc, task, ahead, host),
     };
     let mut res = match inner {
         Ok(r) => r,
@@ -486,7 +489,12 @@ pub fn run_task(pc: &PlayCtx, task: &Task, host: &mut HostState) -> HostResult {
     res
 }
 
-fn run_task_inner(pc: &PlayCtx, task: &Task, host: &mut HostState) -> Result<HostResult> {
+fn run_task_inner(
+    pc: &PlayCtx,
+    task: &Task,
+    ahead: &[Task],
+    host: &mut HostState,
+) -> Result<HostResult> {
     if !host.facts_gathered && reads_facts(task) {
         gather_facts(pc, host, Some(task)).map_err(connection::unreachable)?;
     }
@@ -502,14 +510,16 @@ fn run_task_inner(pc: &PlayCtx, task: &Task, host: &mut HostState) -> Result<Hos
             Err(e) => return Err(e),
         },
     };
+    let foreseen = super::lookahead::foresee(pc, host, task, items.as_deref(), ahead);
     let Some(items) = items else {
-        let (status, result, diffs) = run_item(pc, task, host, None)?;
+        let (status, result, diffs) = run_item(pc, task, host, None, foreseen)?;
         return Ok(finish(host, task, status, result, diffs, Vec::new()));
     };
     let mut outs = Vec::with_capacity(items.len());
     // As ansible-core's loop: while it runs, the register name holds the previous item's
     // result (what the next item's conditions see).
     let mut previous: Option<Value> = None;
+    let mut foreseen = Some(foreseen);
     for (i, item) in items.iter().enumerate() {
         if i > 0 && task.loop_pause > 0.0 {
             std::thread::sleep(std::time::Duration::from_secs_f64(task.loop_pause));
@@ -522,7 +532,8 @@ fn run_task_inner(pc: &PlayCtx, task: &Task, host: &mut HostState) -> Result<Hos
         let item = item.clone();
         // An item that fails to render or evaluate fails alone (the loop goes on, as in
         // Ansible); a lost connection still ends the task.
-        let (status, mut result, diffs) = match run_item(pc, task, host, Some(iv.clone())) {
+        let first = foreseen.take().unwrap_or_default();
+        let (status, mut result, diffs) = match run_item(pc, task, host, Some(iv.clone()), first) {
             Ok(r) => r,
             Err(e)
                 if !is_transport_error(&e)
@@ -618,7 +629,7 @@ fn run_task_inner(pc: &PlayCtx, task: &Task, host: &mut HostState) -> Result<Hos
 /// (`with_fileglob`, `with_first_found`, `with_lines`, `with_community.general.flattened`...)
 /// hands its terms to the lookup of that name (with the task's search paths), as Ansible's
 /// `with_<lookup>` does.
-fn loop_items(
+pub(super) fn loop_items(
     pc: &PlayCtx,
     host: &HostState,
     task: &Task,
@@ -671,7 +682,7 @@ fn loop_items(
 /// The variables one loop item defines: the loop variable, `index_var`, `ansible_loop_var`,
 /// and with `loop_control.extended` `ansible_loop` (with `allitems` unless
 /// `extended_allitems: false`), as Ansible defines them.
-fn item_vars(task: &Task, all: &[Value], i: usize) -> VarMap {
+pub(super) fn item_vars(task: &Task, all: &[Value], i: usize) -> VarMap {
     let n = all.len();
     let item = &all[i];
     let mut iv = VarMap::new();
@@ -844,6 +855,7 @@ fn run_item(
     task: &Task,
     host: &mut HostState,
     item: Option<Arc<VarMap>>,
+    ahead: Vec<crate::modules::Ahead>,
 ) -> Result<(Status, Value, Vec<Diff>)> {
     let scope_layers = layers(pc, host, Some(task), item.clone());
     let scope = Scope::new(scope_layers.clone()).into_value();
@@ -907,6 +919,12 @@ fn run_item(
         Some(tree) => Some(tree.render(&scope, &pc.omit)?.to_string()).filter(|d| *d != host.name),
         None => None,
     };
+    // A task whose module does not answer from looks made ahead may change a host or let
+    // time pass: what was looked at ahead no longer serves.
+    if module.looks_ahead(&args).is_none() {
+        connection::note_host_change();
+    }
+    let mut ahead = ahead;
     // It makes the connection the others use (and is Ansible's action, not a module).
     if module.name() == "wait_for_connection" {
         let plan = super::wait_connection::wait(pc, host, task, &args, delegate.as_deref())?;
@@ -968,6 +986,7 @@ fn run_item(
                 background: task.async_poll.filter(|(secs, _)| *secs > 0),
                 task_name: &task_name,
                 no_log: task.no_log || pc.settings.no_log,
+                ahead: std::mem::take(&mut ahead),
             };
             let planned = run_module(module, &mut mctx, &args, check);
             if let Some(c) = mctx.conn.as_deref_mut() {
@@ -975,6 +994,8 @@ fn run_item(
             }
             planned?
         };
+        // A prediction changes nothing: the host stays as the looks saw it.
+        host.quiet = check || !(plan.changed() || plan.failed());
         let (mut status, mut result, diffs, facts) = plan_to_result(plan, check, diff);
         // At -vvv a module's result shows the arguments it ran with, as Ansible's does.
         if pc.settings.verbosity >= 3

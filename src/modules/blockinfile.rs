@@ -87,6 +87,10 @@ impl Typed for BlockInFile {
         true
     }
 
+    fn looks_ahead(&self, args: &Args) -> Option<Vec<super::fileops::Ahead>> {
+        super::fileops::path_ahead(args)
+    }
+
     fn parse(&self, args: &Args, host: &mut dyn Resolve) -> Result<BlockArgs> {
         let path = host.expand_path(&args.req_str("path")?)?;
         let present = args.choice("state", &["present", "absent"], "present")? == "present";

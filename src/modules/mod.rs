@@ -77,6 +77,7 @@ pub use args::{to_bool as args_to_bool, Args, Spec, FILE_ARGS};
 pub use clock::chrono_like_now;
 pub use debug::UNTRUSTED as DEBUG_UNTRUSTED;
 pub use dynamic::dynamic;
+pub use fileops::{Ahead, Looks};
 pub use include_vars::{dir_files as vars_dir_files, read_vars_file};
 pub use missing::{ansible_has_arg, is_ansible_module, missing, unimplemented_arg};
 
@@ -287,6 +288,9 @@ pub struct ModuleCtx<'a> {
     pub task_name: &'a str,
     /// The task has `no_log`: at `-vvvv` its commands are not shown.
     pub no_log: bool,
+    /// Paths the next tasks will probe, to look at with this task's first file probe
+    /// (`fileops::Looks`); empty when none are foreseen.
+    pub ahead: Vec<fileops::Ahead>,
 }
 
 impl ModuleCtx<'_> {
@@ -378,6 +382,13 @@ pub trait Module: Sync {
     /// shell's identity): lookups memoized on the connection survive it (see `Memo`).
     fn leaves_accounts_alone(&self) -> bool {
         false
+    }
+    /// The paths a task with these (rendered) arguments will probe, for a look made ahead by
+    /// an earlier task (`fileops::Looks`); `None` for a module that does not answer its probes
+    /// from such looks, whose task ends what looks ahead serve.
+    fn looks_ahead(&self, args: &Args) -> Option<Vec<fileops::Ahead>> {
+        let _ = args;
+        None
     }
     /// Runs the task: in check mode, the prediction only; a task failure is a failed result,
     /// a broken connection or a deadline an error.

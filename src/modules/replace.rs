@@ -46,6 +46,10 @@ impl Typed for Replace {
         true
     }
 
+    fn looks_ahead(&self, args: &Args) -> Option<Vec<super::fileops::Ahead>> {
+        super::fileops::path_ahead(args)
+    }
+
     fn parse(&self, args: &Args, host: &mut dyn Resolve) -> Result<ReplaceArgs> {
         let path = host.expand_path(&args.req_str("path")?)?;
         let pattern = args.req_str("regexp")?;

@@ -89,6 +89,10 @@ impl<T: Typed> Module for Driven<T> {
         self.0.leaves_accounts_alone()
     }
 
+    fn looks_ahead(&self, args: &Args) -> Option<Vec<fileops::Ahead>> {
+        self.0.looks_ahead(args)
+    }
+
     fn controller_only(&self) -> bool {
         self.0.controller_only()
     }
@@ -238,6 +242,12 @@ impl<A: Action> Module for Acting<A> {
 
     fn leaves_accounts_alone(&self) -> bool {
         true
+    }
+
+    /// The actions that are over at once and touch nothing keep the looks made ahead (those
+    /// that let time pass, `pause`, or change what the run reaches, end them).
+    fn looks_ahead(&self, _args: &Args) -> Option<Vec<fileops::Ahead>> {
+        matches!(self.0.name(), "debug" | "set_fact" | "assert").then(Vec::new)
     }
 
     fn run(&self, ctx: &mut ModuleCtx, args: &Args, _check: bool) -> Result<Plan> {

@@ -332,6 +332,11 @@ pub trait Typed: Sync + 'static {
     fn leaves_accounts_alone(&self) -> bool {
         false
     }
+    /// The paths a task will probe (see `Module::looks_ahead`); `None` by default.
+    fn looks_ahead(&self, args: &Args) -> Option<Vec<super::fileops::Ahead>> {
+        let _ = args;
+        None
+    }
     /// The typed arguments; a [`Failure`] (as an error) fails the task with its message.
     fn parse(&self, args: &Args, host: &mut dyn Resolve) -> Result<Self::Args>;
     /// What to look at on the host.

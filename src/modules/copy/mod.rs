@@ -91,6 +91,10 @@ impl Typed for Copy {
         true
     }
 
+    fn looks_ahead(&self, args: &Args) -> Option<Vec<super::fileops::Ahead>> {
+        super::fileops::content_ahead(args)
+    }
+
     fn name(&self) -> &'static str {
         "copy"
     }

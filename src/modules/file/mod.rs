@@ -51,6 +51,10 @@ impl Typed for File {
         true
     }
 
+    fn looks_ahead(&self, args: &Args) -> Option<Vec<super::fileops::Ahead>> {
+        super::fileops::path_ahead(args)
+    }
+
     fn name(&self) -> &'static str {
         "file"
     }

@@ -118,3 +118,42 @@ pub(super) fn id_lookups(id: &str) -> Vec<(String, String)> {
     }
     out
 }
+
+/// Keeps in the connection's memo the identity and lookups a round trip answered (`fresh`)
+/// that it did not know yet, and adds their keys to `known`.
+pub(super) fn keep_lookups(
+    ctx: &mut ModuleCtx,
+    keys: &[String],
+    known: &mut Vec<String>,
+    fresh: &str,
+    tag: &str,
+) -> Result<()> {
+    let memo = ctx.conn()?.memo();
+    let mut kept = Vec::new();
+    for k in keys.iter().filter(|k| !known.contains(k)) {
+        let kinds: &[&str] = if k.starts_with("probe-me:") {
+            &["M ", "W "]
+        } else if k.starts_with("probe-user:") {
+            &["U "]
+        } else {
+            &["G "]
+        };
+        let lines: Vec<&str> = fresh
+            .lines()
+            .filter_map(|l| l.strip_prefix(tag))
+            .filter(|l| kinds.iter().any(|p| l.starts_with(p)))
+            .collect();
+        // Only complete, successful lookups are kept: a user that does not exist yet
+        // may be created by the next task.
+        let complete = lines.len() == kinds.len() && lines.iter().all(|l| l.len() > 2);
+        if complete {
+            if let Some(w) = lines.iter().find_map(|l| l.strip_prefix("W ")) {
+                keep_id_lookups(memo, w);
+            }
+            memo.put(k.clone(), lines.iter().map(|l| format!("@{l}\n")).collect());
+            kept.push(k.clone());
+        }
+    }
+    known.extend(kept);
+    Ok(())
+}

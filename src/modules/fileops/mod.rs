@@ -35,11 +35,13 @@ mod content;
 mod diffs;
 mod edit;
 mod failures;
+mod looks;
 mod memo;
 mod modes;
 mod parse;
 mod paths;
 mod probe;
+mod probe_run;
 mod write;
 
 pub use attrs::*;
@@ -48,11 +50,14 @@ pub use content::*;
 pub use diffs::*;
 pub use edit::*;
 pub use failures::*;
+use looks::*;
+pub use looks::{content_ahead, path_ahead, Ahead, Looks};
 pub use memo::*;
 pub use modes::*;
 use parse::*;
 pub use paths::*;
 pub use probe::*;
+pub use probe_run::*;
 pub use write::*;
 
 #[cfg(test)]

@@ -201,7 +201,22 @@ pub(super) const STAT_LINES: usize = 19;
 /// The probe as one shell command (read-only). `known` are the memo keys whose lines are
 /// already at hand, so the script does not ask again. `tag` starts every line the probe
 /// itself writes (`@@<random token>:`), so no path, link target or name can pass for one.
+#[cfg(test)]
 pub fn probe_script(req: &ProbeReq, known: &[String], tag: &str) -> Script {
+    probe_parts(req, known, tag, Parts::All)
+}
+
+/// What of a probe a script asks.
+#[derive(Clone, Copy, PartialEq)]
+pub(super) enum Parts {
+    All,
+    /// The identity, lookups and times, not the paths (answered from a look made ahead).
+    NoPaths,
+    /// The paths only (the rest was asked in the look ahead's round trip).
+    PathsOnly,
+}
+
+pub(super) fn probe_parts(req: &ProbeReq, known: &[String], tag: &str, parts: Parts) -> Script {
     let has = |prefix: &str| known.iter().any(|k| k.starts_with(prefix));
     // A newline, to tell link targets that hold one; the tag, for the lookups' lines.
     let mut s = Script::new().raw("nl='\n'\n").set("tg", tag);
@@ -209,7 +224,11 @@ pub fn probe_script(req: &ProbeReq, known: &[String], tag: &str) -> Script {
         // `umask` is a builtin and one `id` gives uid, user, gid and group.
         s = s.raw("printf '%sM ' \"$tg\"; umask; printf '%sW ' \"$tg\"; LC_ALL=C id\n");
     }
-    for (n, it) in req.items.iter().enumerate() {
+    let items: &[ProbeItem] = match parts {
+        Parts::NoPaths => &[],
+        _ => &req.items,
+    };
+    for (n, it) in items.iter().enumerate() {
         s = s.raw("printf '%sP\\n' \"$tg\"\n").set("p", &it.path);
         // The same look asked twice (e.g. `file`'s `src` relative to two places that are the
         // same path) is answered once.
@@ -268,6 +287,9 @@ pub fn probe_script(req: &ProbeReq, known: &[String], tag: &str) -> Script {
         }
         s = s.raw("\n");
     }
+    if parts == Parts::PathsOnly {
+        return s;
+    }
     // An owner or group by name or number; without `getent`, the database file itself. The
     // entry is printed straight after the tag (no command substitution: one process less),
     // or an empty line when there is none.
@@ -291,7 +313,7 @@ pub fn probe_script(req: &ProbeReq, known: &[String], tag: &str) -> Script {
 
 /// What an inline probe ends with: the variables it and the contract's reads set are unset, so
 /// that no later command of the session sees them.
-const INLINE_END: &str = "\nunset nl tg p t o g tm r\n";
+pub(super) const INLINE_END: &str = "\nunset nl tg p t o g tm r\n";
 
 /// The earlier item that reads the same path without following, if item `n` follows.
 pub(super) fn twin(req: &ProbeReq, n: usize) -> Option<usize> {
@@ -336,147 +358,4 @@ pub(super) fn probe_one(it: &ProbeItem, links: bool) -> Script {
             .raw(" <\"$p\"; fi");
     }
     s.raw("; else echo N; fi")
-}
-
-/// Runs one probe command, answering what it can from the connection's memo and keeping
-/// the identity and id lookups it learns there.
-pub fn probe(ctx: &mut ModuleCtx, req: &ProbeReq) -> Result<Probe> {
-    probe_run(ctx, None, req, None).map(|(p, _)| p)
-}
-
-/// Runs a change script (`what`, `script`; it stops at the first failing command) and then
-/// the probe, in one round trip: how modules report the state a change left.
-pub fn probe_after(
-    ctx: &mut ModuleCtx,
-    change: Option<(&str, &str)>,
-    req: &ProbeReq,
-) -> Result<Probe> {
-    probe_run(ctx, change, req, None).map(|(p, _)| p)
-}
-
-/// A read-only script to run after the probe, in the same round trip: `(marker, script,
-/// pure)`; `pure` when the script is the contract's own (markers, `cat`, `head`), which like
-/// the probe changes nothing of the session shell and so needs no subshell.
-pub type After<'a> = (&'a str, &'a str, bool);
-
-/// The probe and, in the same round trip, `extra`: `(marker, script)`, a read-only script
-/// whose output starts with the line `marker`. Returns the probe and the raw bytes `extra`
-/// printed after its marker line, with the round trip's stderr.
-pub fn probe_with(
-    ctx: &mut ModuleCtx,
-    req: &ProbeReq,
-    extra: After,
-) -> Result<(Probe, Vec<u8>, String)> {
-    let (p, rest) = probe_run(ctx, None, req, Some(extra))?;
-    let (bytes, stderr) = rest.unwrap_or_default();
-    Ok((p, bytes, stderr))
-}
-
-type Extra = Option<(Vec<u8>, String)>;
-
-fn probe_run(
-    ctx: &mut ModuleCtx,
-    change: Option<(&str, &str)>,
-    req: &ProbeReq,
-    extra: Option<After>,
-) -> Result<(Probe, Extra)> {
-    let as_user = ctx.as_user.map(|b| b.user.clone()).unwrap_or_default();
-    let keys = memo_keys(req, &as_user);
-    let tag = format!("@@{}:", crate::connection::random_token());
-    let mut known = Vec::new();
-    let mut text = String::new();
-    {
-        // The memo keeps lines as `@M …`; the answer's own carry this probe's tag.
-        let memo = ctx.conn()?.memo();
-        for k in &keys {
-            // A user or group lookup `id` answered serves when no full lookup is kept.
-            let found = match memo.get(k) {
-                Some(v) => Some(v),
-                None if !k.starts_with("probe-me:") => memo.get(&id_answer_key(k)),
-                None => None,
-            };
-            if let Some(v) = found {
-                for l in v.lines() {
-                    text.push_str(&l.replacen('@', &tag, 1));
-                    text.push('\n');
-                }
-                known.push(k.clone());
-            }
-        }
-    }
-    let mut script = probe_script(req, &known, &tag).text().to_string();
-    if let Some((_, x, _)) = extra {
-        script.push('\n');
-        script.push_str(x);
-    }
-    // The probe alone (or with the contract's own reads) runs in the session shell, its
-    // variables unset after it; a change (`set -e`, anything) or a module's script runs in a
-    // subshell as every other command.
-    let mut out = match change {
-        Some((_, c)) => ctx.run(&format!("set -e\n{c}\nset +e\n{script}"))?,
-        None if extra.is_none_or(|(_, _, pure)| pure) => {
-            script.push_str(INLINE_END);
-            ctx.run_inline(&script)?
-        }
-        None => ctx.run(&script)?,
-    };
-    if let (Some((what, _)), true) = (change, out.rc != 0) {
-        return Err(fail(format!("{what} failed: {}", out.stderr_str().trim())));
-    }
-    let rest = match extra {
-        Some((marker, _, _)) => {
-            let line = format!("{marker}\n");
-            let at = crate::modules::sections::line_start(&out.stdout, line.as_bytes());
-            let tail = match at {
-                Some(i) => {
-                    let t = out.stdout.split_off(i);
-                    t[line.len()..].to_vec()
-                }
-                None => Vec::new(),
-            };
-            Some((tail, out.stderr_str()))
-        }
-        None => None,
-    };
-    let fresh = out.stdout_str();
-    {
-        let memo = ctx.conn()?.memo();
-        for k in keys.iter().filter(|k| !known.contains(k)) {
-            let kinds: &[&str] = if k.starts_with("probe-me:") {
-                &["M ", "W "]
-            } else if k.starts_with("probe-user:") {
-                &["U "]
-            } else {
-                &["G "]
-            };
-            let lines: Vec<&str> = fresh
-                .lines()
-                .filter_map(|l| l.strip_prefix(tag.as_str()))
-                .filter(|l| kinds.iter().any(|p| l.starts_with(p)))
-                .collect();
-            // Only complete, successful lookups are kept: a user that does not exist yet
-            // may be created by the next task.
-            let complete = lines.len() == kinds.len() && lines.iter().all(|l| l.len() > 2);
-            if complete {
-                if let Some(w) = lines.iter().find_map(|l| l.strip_prefix("W ")) {
-                    keep_id_lookups(memo, w);
-                }
-                memo.put(k.clone(), lines.iter().map(|l| format!("@{l}\n")).collect());
-            }
-        }
-    }
-    text.push_str(&fresh);
-    let mut p = parse_probe(&text, req, &tag)?;
-    for n in 0..p.states.len() {
-        if let Some(t) = twin(req, n) {
-            if p.states[n].link_target.is_none() && p.states[n].exists {
-                p.states[n].link_target = p.states[t].link_target.clone();
-                p.states[n].link_source = p.states[t].link_source.clone();
-            }
-        }
-    }
-    for (st, it) in p.states.iter_mut().zip(&req.items) {
-        st.path = it.path.clone();
-    }
-    Ok((p, rest))
 }

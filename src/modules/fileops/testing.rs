@@ -32,6 +32,7 @@ impl Harness {
             background: None,
             task_name: "",
             no_log: false,
+            ahead: Vec::new(),
         }
     }
 

@@ -37,6 +37,10 @@ impl Typed for LineInFile {
         true
     }
 
+    fn looks_ahead(&self, args: &Args) -> Option<Vec<super::fileops::Ahead>> {
+        super::fileops::path_ahead(args)
+    }
+
     fn parse(&self, args: &Args, host: &mut dyn Resolve) -> Result<LineArgs> {
         parse::parse(args, host)
     }

@@ -54,6 +54,10 @@ impl Typed for Template {
         true
     }
 
+    fn looks_ahead(&self, args: &Args) -> Option<Vec<super::fileops::Ahead>> {
+        super::fileops::content_ahead(args)
+    }
+
     fn name(&self) -> &'static str {
         "template"
     }

@@ -1,0 +1,139 @@
+//! Foreseeing what the next file tasks will probe on a host, so that the first of them looks
+//! at all their paths in one round trip and the others are answered from that look
+//! (`fileops::Looks`, which says when a look still serves). Only what is certain to be
+//! harmless is rendered ahead: the arguments that name paths, of plain tasks (no delegation,
+//! no `environment`, no templated keywords), and plain loops; a template that calls a lookup
+//! is never rendered twice.
+
+use super::context::{layers, PlayCtx};
+use super::host::HostState;
+use crate::modules::Ahead;
+use crate::modules::Args;
+use crate::playbook::Task;
+use crate::template::tree::TTree;
+use crate::vars::Scope;
+use minijinja::Value;
+use std::sync::Arc;
+
+/// How many tasks after the current one are foreseen at most.
+const TASKS_AHEAD: usize = 16;
+
+/// The arguments (and aliases) that name what a file task probes.
+const PATH_ARGS: [&str; 6] = ["path", "dest", "destfile", "name", "src", "remote_src"];
+
+/// The paths `task` (each of its loop `items`) and the tasks after it in its list (`ahead`)
+/// will probe on `host`: empty unless the task probes files on the host itself, the host's
+/// last task changed nothing, no look made earlier still serves and a new one may be made
+/// (`Looks::may_look`).
+pub(super) fn foresee(
+    pc: &PlayCtx,
+    host: &mut HostState,
+    task: &Task,
+    items: Option<&[Value]>,
+    ahead: &[Task],
+) -> Vec<Ahead> {
+    if !(host.quiet && plain(task)) {
+        return Vec::new();
+    }
+    let may = match host.conn.as_deref_mut() {
+        Some(c) => {
+            let looks = &mut c.memo().looks;
+            !looks.fresh() && looks.may_look()
+        }
+        None => false,
+    };
+    if !may {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    if !paths_of(pc, host, task, items, &mut out) {
+        return Vec::new();
+    }
+    for t in ahead.iter().take(TASKS_AHEAD) {
+        if !plain(t) {
+            break;
+        }
+        let items = match &t.loop_items {
+            None => None,
+            Some(tree) if simple_loop(t, tree) => {
+                let base = Scope::new(layers(pc, host, Some(t), None)).into_value();
+                match super::run_task::loop_items(pc, host, t, tree, &base) {
+                    Ok(v) => Some(v),
+                    Err(_) => continue,
+                }
+            }
+            Some(_) => continue,
+        };
+        if !paths_of(pc, host, t, items.as_deref(), &mut out) {
+            break;
+        }
+    }
+    out
+}
+
+/// A task of a module that answers its probes from looks made ahead, run on its own host,
+/// without `environment` (its commands would not run in the session shell) or keywords
+/// decided per host.
+fn plain(t: &Task) -> bool {
+    t.delegate_to.is_none()
+        && t.environment.is_empty()
+        && t.templated_flags.is_empty()
+        && t.module()
+            .is_some_and(|m| m.looks_ahead(&Args::default()).is_some())
+}
+
+/// A `loop` (or `with_items`, `with_list`) over a value that calls no lookup.
+fn simple_loop(t: &Task, tree: &TTree) -> bool {
+    matches!(t.loop_kind, "loop" | "with_items" | "with_list")
+        && !crate::template::is_templated(&t.loop_var)
+        && !calls_lookups(tree)
+}
+
+/// Whether a template of the tree calls a lookup (which may run a command on the controller).
+fn calls_lookups(tree: &TTree) -> bool {
+    tree.templates().iter().any(|(t, _)| {
+        let s = t.source();
+        ["lookup", "query", "q("].iter().any(|w| s.contains(w))
+    })
+}
+
+/// Adds what `t` will probe, per item; `false` when its module ends what looks ahead serve.
+fn paths_of(
+    pc: &PlayCtx,
+    host: &HostState,
+    t: &Task,
+    items: Option<&[Value]>,
+    out: &mut Vec<Ahead>,
+) -> bool {
+    let Some(m) = t.module() else {
+        return false;
+    };
+    // Arguments given as one template are not foreseen.
+    let TTree::Map(entries) = &t.args else {
+        return true;
+    };
+    let named: Vec<(String, TTree)> = entries
+        .iter()
+        .filter(|(k, _)| PATH_ARGS.contains(&k.as_str()))
+        .cloned()
+        .collect();
+    if named.is_empty() || named.iter().any(|(_, v)| calls_lookups(v)) {
+        return true;
+    }
+    let tree = TTree::Map(named);
+    for i in 0..items.map_or(1, <[Value]>::len) {
+        let iv = items.map(|all| Arc::new(super::run_task::item_vars(t, all, i)));
+        let scope = Scope::new(layers(pc, host, Some(t), iv)).into_value();
+        let Ok(v) = tree.render(&scope, &pc.omit) else {
+            continue;
+        };
+        let Ok(args) = Args::from_value(m.name(), m.spec(), &v) else {
+            continue;
+        };
+        match m.looks_ahead(&args) {
+            Some(found) => out.extend(found),
+            None => return false,
+        }
+    }
+    true
+}
