@@ -18,6 +18,9 @@ use std::sync::Arc;
 /// How many tasks after the current one are foreseen at most.
 const TASKS_AHEAD: usize = 16;
 
+/// How many paths are foreseen at most (one look's `stat` and request stay small).
+const PATHS_AHEAD: usize = 256;
+
 /// The arguments (and aliases) that name what a file task probes.
 const PATH_ARGS: [&str; 6] = ["path", "dest", "destfile", "name", "src", "remote_src"];
 
@@ -50,7 +53,7 @@ pub(super) fn foresee(
         return Vec::new();
     }
     for t in ahead.iter().take(TASKS_AHEAD) {
-        if !plain(t) {
+        if !plain(t) || out.len() >= PATHS_AHEAD {
             break;
         }
         let items = match &t.loop_items {
