@@ -1227,4 +1227,24 @@ fn looks_made_ahead_never_hide_a_change() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o7777, 0o600);
+    // A lookup that writes a file on the controller (here the host itself) between two file
+    // tasks ends the look too: the second finds the file the lookup made.
+    let pb = write(
+        tmp.path(),
+        "pw.yml",
+        r#"- hosts: localhost
+  gather_facts: false
+  tasks:
+    - file: {path: "{{ d }}/sub", state: directory, mode: "0750"}
+    - set_fact: {pw: "{{ lookup('password', d ~ '/sub/pw length=12') }}"}
+    - file: {path: "{{ d }}/sub/pw", mode: "0600"}
+"#,
+    );
+    let (code, out, err) = play(tmp.path(), &pb, &["-e", &d]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    let mode = std::fs::metadata(sub.join("pw"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o7777, 0o600);
 }

@@ -247,8 +247,11 @@ impl LocalConnection {
 
 impl Connection for LocalConnection {
     fn run(&mut self, cmd: &str, stdin: Option<&[u8]>, as_user: Option<&Become>) -> Result<Output> {
+        // Before (a look made meanwhile may see half of what it does) and after.
         super::note_host_change();
-        self.request(cmd, stdin, as_user, false)
+        let out = self.request(cmd, stdin, as_user, false);
+        super::note_host_change();
+        out
     }
 
     fn run_inline(&mut self, cmd: &str, as_user: Option<&Become>) -> Result<Output> {

@@ -317,7 +317,7 @@ impl Memo {
     }
     pub fn clear(&mut self) {
         self.lines.clear();
-        self.looks = Default::default();
+        self.looks.forget();
     }
 }
 
@@ -336,6 +336,21 @@ pub fn host_changes() -> u64 {
 /// Notes that something may change a host now: looks made before no longer serve.
 pub fn note_host_change() {
     HOST_CHANGES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// A job started in the background (`async` with `poll: 0`) may change a host at any time:
+/// from then on, no look made ahead serves in this run.
+static BACKGROUND_WORK: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether a background job was started in this run (see `BACKGROUND_WORK`).
+pub fn background_work() -> bool {
+    BACKGROUND_WORK.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Notes that a background job was started.
+pub fn note_background_work() {
+    BACKGROUND_WORK.store(true, std::sync::atomic::Ordering::SeqCst);
+    note_host_change();
 }
 
 /// Everything needed to reach one host.

@@ -2,8 +2,8 @@
 //! at all their paths in one round trip and the others are answered from that look
 //! (`fileops::Looks`, which says when a look still serves). Only what is certain to be
 //! harmless is rendered ahead: the arguments that name paths, of plain tasks (no delegation,
-//! no `environment`, no templated keywords), and plain loops; a template that calls a lookup
-//! is never rendered twice.
+//! no `environment`, no templated keywords), and plain loops, with every lookup failing (a
+//! lookup may run a command or write a file: only the task's own rendering runs it).
 
 use super::context::{layers, PlayCtx};
 use super::host::HostState;
@@ -43,11 +43,23 @@ pub(super) fn foresee(
             let looks = &mut c.memo().looks;
             !looks.fresh() && looks.may_look()
         }
-        None => false,
+        // The task makes the connection: nothing was looked at on it yet.
+        None => true,
     };
     if !may {
         return Vec::new();
     }
+    crate::template::lookups::without_lookups(|| foresee_all(pc, host, task, items, ahead))
+}
+
+/// `foresee` once a look may be made (lookups fail: see `without_lookups`).
+fn foresee_all(
+    pc: &PlayCtx,
+    host: &HostState,
+    task: &Task,
+    items: Option<&[Value]>,
+    ahead: &[Task],
+) -> Vec<Ahead> {
     let mut out = Vec::new();
     if !paths_of(pc, host, task, items, &mut out) {
         return Vec::new();

@@ -510,7 +510,11 @@ fn run_task_inner(
             Err(e) => return Err(e),
         },
     };
-    let foreseen = super::lookahead::foresee(pc, host, task, items.as_deref(), ahead);
+    // A task with a time limit looks at its own paths only (a look ahead is its time too).
+    let foreseen = match time_limit(pc, task) {
+        0 => super::lookahead::foresee(pc, host, task, items.as_deref(), ahead),
+        _ => Vec::new(),
+    };
     let Some(items) = items else {
         let (status, result, diffs) = run_item(pc, task, host, None, foreseen)?;
         return Ok(finish(host, task, status, result, diffs, Vec::new()));
@@ -923,6 +927,9 @@ fn run_item(
     // time pass: what was looked at ahead no longer serves.
     if module.looks_ahead(&args).is_none() {
         connection::note_host_change();
+    }
+    if matches!(task.async_poll, Some((secs, 0)) if secs > 0) {
+        connection::note_background_work();
     }
     let mut ahead = ahead;
     // It makes the connection the others use (and is Ansible's action, not a module).

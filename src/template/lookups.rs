@@ -123,11 +123,26 @@ fn run_lenient(
 thread_local! {
     /// Whether the last `run` on this thread ignored an error (`errors=ignore|warn`).
     static LAST_IGNORED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Rendering ahead of a task (`without_lookups`): every lookup fails at once.
+    static AHEAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` (a rendering made ahead of the task, to foresee what it will do) with every lookup
+/// failing before it runs: a lookup may run a command or write a file, and only the task's
+/// own rendering may do that, once.
+pub fn without_lookups<T>(f: impl FnOnce() -> T) -> T {
+    let before = AHEAD.with(|c| c.replace(true));
+    let out = f();
+    AHEAD.with(|c| c.set(before));
+    out
 }
 
 /// Runs the named lookup, applying `errors=`.
 fn run(state: &State, name: &str, terms: &[Value], kwargs: &Kwargs) -> Result<Vec<Value>, Error> {
     LAST_IGNORED.with(|c| c.set(false));
+    if AHEAD.with(std::cell::Cell::get) {
+        return Err(err("lookups are not run ahead of their task"));
+    }
     let short = name
         .strip_prefix("ansible.builtin.")
         .or_else(|| name.strip_prefix("ansible.legacy."))
@@ -164,7 +179,17 @@ fn run(state: &State, name: &str, terms: &[Value], kwargs: &Kwargs) -> Result<Ve
             "lookup `{name}`: errors must be 'strict', 'warn' or 'ignore', got '{mode}'"
         )));
     }
-    match f(state, terms, kwargs) {
+    // A command may change anything, and `password` writes a file: on the controller, which
+    // may be a host of the run (looks made ahead of file tasks no longer serve).
+    let acts = matches!(short, "pipe" | "lines" | "password");
+    if acts {
+        crate::connection::note_host_change();
+    }
+    let result = f(state, terms, kwargs);
+    if acts {
+        crate::connection::note_host_change();
+    }
+    match result {
         Ok(v) => Ok(v),
         Err(e) if mode == "strict" => Err(err(format!("lookup `{short}`: {e}"))),
         Err(e) => {
@@ -995,6 +1020,26 @@ mod tests {
             who => "world",
             items => vec!["a", "b"],
         }
+    }
+
+    #[test]
+    fn lookups_that_act_count_as_changes_and_never_run_ahead() {
+        let d = dirs();
+        let marker = d.pb.join("ran");
+        let src = format!(
+            "{{{{ lookup('pipe', 'touch {}; echo hi') }}}}",
+            marker.display()
+        );
+        let before = crate::connection::host_changes();
+        assert_eq!(render(&src, ctx(&d)).unwrap(), "hi");
+        assert!(crate::connection::host_changes() >= before + 2);
+        std::fs::remove_file(&marker).unwrap();
+        let ahead = without_lookups(|| render(&src, ctx(&d)));
+        assert!(ahead.is_err(), "{ahead:?}");
+        assert!(!marker.exists(), "the command ran ahead");
+        let ignored = "{{ lookup('env', 'HOME', errors='ignore') }}";
+        assert!(without_lookups(|| render(ignored, ctx(&d))).is_err());
+        assert!(render(ignored, ctx(&d)).is_ok(), "lookups run again after");
     }
 
     #[test]

@@ -94,6 +94,7 @@ impl Looks {
     /// Whether what was looked at still serves (see the module's comment).
     pub fn fresh(&self) -> bool {
         self.at.is_some_and(|t| t.elapsed() < FRESH)
+            && !crate::connection::background_work()
             && self.changes == crate::connection::host_changes()
             && !self.seen.is_empty()
     }
@@ -102,6 +103,9 @@ impl Looks {
     /// for a while after looks that served no task but the one that made them (a host where
     /// something changes at every task would only throw them away).
     pub fn may_look(&mut self) -> bool {
+        if crate::connection::background_work() {
+            return false;
+        }
         if self.at.take().is_some() {
             self.seen.clear();
             if self.served <= 1 {
@@ -118,17 +122,18 @@ impl Looks {
         true
     }
 
-    /// Keeps what a look ahead saw; `changes` is the count taken before it was sent.
-    fn keep(&mut self, as_user: &str, changes: u64, seen: HashMap<String, Seen>) {
+    /// Keeps what a look ahead saw; `changes` is the count taken before it was sent, at
+    /// `sent`.
+    fn keep(&mut self, as_user: &str, changes: u64, sent: Instant, seen: HashMap<String, Seen>) {
         self.changes = changes;
-        self.at = Some(Instant::now());
+        self.at = Some(sent);
         self.as_user = as_user.to_string();
         self.seen = seen;
         self.served = 0;
     }
 
-    /// Forgets what was seen (the look's answer did not read as expected).
-    fn forget(&mut self) {
+    /// Forgets what was seen (keeping how long to wait before the next look).
+    pub fn forget(&mut self) {
         self.at = None;
         self.seen.clear();
     }
@@ -232,19 +237,9 @@ impl LookAhead {
     /// The script (read-only, builtins but for one `stat` and one command per checksum tool;
     /// it sets only `p`, which the inline end unsets). `tag` starts its own lines.
     pub(super) fn script(&self, tag: &str) -> Script {
-        let fmt = format!("{STAT_FMT}\n%n\n{tag}E");
-        let mut s = Script::new()
-            .raw("printf '%sPF\\n' \"$tg\"\nstat -c")
-            .arg(&fmt)
-            .raw(" --");
-        for p in &self.paths {
-            s = s.arg(p);
-        }
-        s = s.raw(" 2>/dev/null\nprintf '%sPA\\n' \"$tg\"\nfor p in");
-        for p in &self.paths {
-            s = s.arg(p);
-        }
-        s = s.raw("; do printf A; [ -r \"$p\" ] && printf r; [ -w \"$p\" ] && printf w; [ -x \"$p\" ] && printf x; echo; done\n");
+        let mut s = Script::new().raw("printf '%sPF\\n' \"$tg\"\n");
+        // The files' checksums first: reading a file may change its access time, which the
+        // `stat` after them then shows, as a later task's own probe would.
         for (alg, files) in &self.sums {
             // Only readable regular files, as the probe: a FIFO or a device is never read.
             // The function keeps the list in its own positional parameters.
@@ -261,7 +256,19 @@ impl LookAhead {
                 .raw(alg.tool())
                 .raw(" -- \"$@\" 2>/dev/null; }; drover_sums; unset -f drover_sums\n");
         }
-        s
+        let fmt = format!("{STAT_FMT}\n%n\n{tag}E");
+        s = s
+            .raw("printf '%sPS\\n' \"$tg\"\nstat -c")
+            .arg(&fmt)
+            .raw(" --");
+        for p in &self.paths {
+            s = s.arg(p);
+        }
+        s = s.raw(" 2>/dev/null\nprintf '%sPA\\n' \"$tg\"\nfor p in");
+        for p in &self.paths {
+            s = s.arg(p);
+        }
+        s.raw("; do printf A; [ -r \"$p\" ] && printf r; [ -w \"$p\" ] && printf w; [ -x \"$p\" ] && printf x; echo; done\n")
     }
 
     /// What the script printed (from its first line on), path by path; `None` when the
@@ -269,7 +276,7 @@ impl LookAhead {
     fn read(&self, text: &str, tag: &str) -> Option<HashMap<String, Seen>> {
         let lines: Vec<&str> = text.lines().collect();
         let own = |l: &str, what: &str| l.strip_prefix(tag) == Some(what);
-        let mut i = usize::from(lines.first().is_some_and(|l| own(l, "PF")));
+        let mut i = lines.iter().position(|l| own(l, "PS"))? + 1;
         let mut seen: HashMap<String, Seen> = HashMap::new();
         // `stat`: a record per path it could read, in order: `S`, the fields, the name.
         let mut next = 0;
@@ -340,7 +347,7 @@ impl LookAhead {
 }
 
 /// Keeps what the look ahead `look` printed (`text`, from its first line) for `as_user`;
-/// `changes` is the count of possible changes taken before the look was sent.
+/// `changes` is the count of possible changes taken before the look was sent, at `sent`.
 pub(super) fn keep_looks(
     ctx: &mut ModuleCtx,
     look: &LookAhead,
@@ -348,10 +355,11 @@ pub(super) fn keep_looks(
     tag: &str,
     as_user: &str,
     changes: u64,
+    sent: Instant,
 ) -> Result<()> {
     let looks = &mut ctx.conn()?.memo().looks;
     match look.read(text, tag) {
-        Some(seen) => looks.keep(as_user, changes, seen),
+        Some(seen) => looks.keep(as_user, changes, sent, seen),
         None => looks.forget(),
     }
     Ok(())

@@ -86,6 +86,7 @@ fn probe_run(
     let mut rest = None;
     if let Some(look) = &look {
         let changes = crate::connection::host_changes();
+        let sent = std::time::Instant::now();
         let mut script = probe_parts(req, &known, &tag, Parts::NoPaths)
             .text()
             .to_string();
@@ -95,7 +96,7 @@ fn probe_run(
         let pf = format!("{tag}PF\n");
         let at = crate::modules::sections::line_start(fresh.as_bytes(), pf.as_bytes())
             .unwrap_or(fresh.len());
-        keep_looks(ctx, look, &fresh[at..], &tag, &as_user, changes)?;
+        keep_looks(ctx, look, &fresh[at..], &tag, &as_user, changes, sent)?;
         keep_lookups(ctx, &keys, &mut known, &fresh[..at], &tag)?;
         text.push_str(&fresh[..at]);
         answered = ctx.conn()?.memo().looks.answer(&as_user, req, &tag);
