@@ -222,8 +222,7 @@ impl LocalConnection {
     }
 }
 
-impl LocalConnection {
-    /// One request on the session shell of `as_user` (see `Connection::run`, `run_inline`).
+impl Connection for LocalConnection {
     fn request(
         &mut self,
         cmd: &str,
@@ -242,20 +241,6 @@ impl LocalConnection {
             }
         }
         out
-    }
-}
-
-impl Connection for LocalConnection {
-    fn run(&mut self, cmd: &str, stdin: Option<&[u8]>, as_user: Option<&Become>) -> Result<Output> {
-        // Before (a look made meanwhile may see half of what it does) and after.
-        super::note_host_change();
-        let out = self.request(cmd, stdin, as_user, false);
-        super::note_host_change();
-        out
-    }
-
-    fn run_inline(&mut self, cmd: &str, as_user: Option<&Become>) -> Result<Output> {
-        self.request(cmd, None, as_user, true)
     }
 
     fn set_deadline(&mut self, deadline: Option<Instant>) {

@@ -262,14 +262,30 @@ fn tty_password<'b>(login: &str, as_user: Option<&'b Become>) -> Option<(&'stati
 
 /// A live connection to one host. Owned by one worker at a time: `Send`, never shared.
 pub trait Connection: Send {
+    /// One request on the session shell of `as_user`: `cmd` in a subshell of its own, or with
+    /// `inline` in the session shell itself (see `ShellSession::send`).
+    fn request(
+        &mut self,
+        cmd: &str,
+        stdin: Option<&[u8]>,
+        as_user: Option<&Become>,
+        inline: bool,
+    ) -> Result<Output>;
+
     /// Runs a shell command line as the login user, or as `as_user` through sudo. The same
-    /// long-lived shell serves every call with the same `as_user`.
-    fn run(&mut self, cmd: &str, stdin: Option<&[u8]>, as_user: Option<&Become>) -> Result<Output>;
+    /// long-lived shell serves every call with the same `as_user`. It may change the host:
+    /// counted before (a look made meanwhile may see half of what it does) and after.
+    fn run(&mut self, cmd: &str, stdin: Option<&[u8]>, as_user: Option<&Become>) -> Result<Output> {
+        note_host_change();
+        let out = self.request(cmd, stdin, as_user, false);
+        note_host_change();
+        out
+    }
 
     /// Runs one of drover's own read-only scripts in the session shell itself, without the
     /// subshell `run` puts around a command (see `ShellSession::run_inline`).
     fn run_inline(&mut self, cmd: &str, as_user: Option<&Become>) -> Result<Output> {
-        self.run(cmd, None, as_user)
+        self.request(cmd, None, as_user, true)
     }
 
     /// Transport channels opened so far (SSH channels, or local processes started as shells).

@@ -429,8 +429,7 @@ fn authenticate(session: &Session, user: &str, spec: &ConnSpec) -> Result<()> {
     )
 }
 
-impl SshConnection {
-    /// One request on the session shell of `as_user` (see `Connection::run`, `run_inline`).
+impl Connection for SshConnection {
     fn request(
         &mut self,
         cmd: &str,
@@ -452,20 +451,6 @@ impl SshConnection {
             }
         }
         out
-    }
-}
-
-impl Connection for SshConnection {
-    fn run(&mut self, cmd: &str, stdin: Option<&[u8]>, as_user: Option<&Become>) -> Result<Output> {
-        // Before (a look made meanwhile may see half of what it does) and after.
-        super::note_host_change();
-        let out = self.request(cmd, stdin, as_user, false);
-        super::note_host_change();
-        out
-    }
-
-    fn run_inline(&mut self, cmd: &str, as_user: Option<&Become>) -> Result<Output> {
-        self.request(cmd, None, as_user, true)
     }
 
     fn set_deadline(&mut self, deadline: Option<Instant>) {

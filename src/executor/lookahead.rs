@@ -35,7 +35,8 @@ pub(super) fn foresee(
     items: Option<&[Value]>,
     ahead: &[Task],
 ) -> Vec<Ahead> {
-    if !(host.quiet && plain(task)) {
+    // A background job (`async`, `poll: 0`) may change the host at any time: no looks.
+    if !(host.quiet && plain(task)) || crate::connection::background_work() {
         return Vec::new();
     }
     let may = match host.conn.as_deref_mut() {
@@ -70,7 +71,7 @@ fn foresee_all(
         }
         let items = match &t.loop_items {
             None => None,
-            Some(tree) if simple_loop(t, tree) => {
+            Some(tree) if simple_loop(t) => {
                 let base = Scope::new(layers(pc, host, Some(t), None)).into_value();
                 match super::run_task::loop_items(pc, host, t, tree, &base) {
                     Ok(v) => Some(v),
@@ -97,19 +98,10 @@ fn plain(t: &Task) -> bool {
             .is_some_and(|m| m.looks_ahead(&Args::default()).is_some())
 }
 
-/// A `loop` (or `with_items`, `with_list`) over a value that calls no lookup.
-fn simple_loop(t: &Task, tree: &TTree) -> bool {
+/// A `loop` (or `with_items`, `with_list`) with its own loop variable's name.
+fn simple_loop(t: &Task) -> bool {
     matches!(t.loop_kind, "loop" | "with_items" | "with_list")
         && !crate::template::is_templated(&t.loop_var)
-        && !calls_lookups(tree)
-}
-
-/// Whether a template of the tree calls a lookup (which may run a command on the controller).
-fn calls_lookups(tree: &TTree) -> bool {
-    tree.templates().iter().any(|(t, _)| {
-        let s = t.source();
-        ["lookup", "query", "q("].iter().any(|w| s.contains(w))
-    })
 }
 
 /// Adds what `t` will probe, per item; `false` when its module ends what looks ahead serve.
@@ -132,7 +124,7 @@ fn paths_of(
         .filter(|(k, _)| PATH_ARGS.contains(&k.as_str()))
         .cloned()
         .collect();
-    if named.is_empty() || named.iter().any(|(_, v)| calls_lookups(v)) {
+    if named.is_empty() {
         return true;
     }
     let tree = TTree::Map(named);

@@ -859,7 +859,7 @@ fn run_item(
     task: &Task,
     host: &mut HostState,
     item: Option<Arc<VarMap>>,
-    ahead: Vec<crate::modules::Ahead>,
+    mut ahead: Vec<crate::modules::Ahead>,
 ) -> Result<(Status, Value, Vec<Diff>)> {
     let scope_layers = layers(pc, host, Some(task), item.clone());
     let scope = Scope::new(scope_layers.clone()).into_value();
@@ -931,7 +931,6 @@ fn run_item(
     if matches!(task.async_poll, Some((secs, 0)) if secs > 0) {
         connection::note_background_work();
     }
-    let mut ahead = ahead;
     // It makes the connection the others use (and is Ansible's action, not a module).
     if module.name() == "wait_for_connection" {
         let plan = super::wait_connection::wait(pc, host, task, &args, delegate.as_deref())?;

@@ -63,7 +63,7 @@ pub fn path_ahead(args: &crate::modules::Args) -> Option<Vec<Ahead>> {
 }
 
 /// One path as a look ahead saw it, without following links.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 struct Seen {
     /// The `S` line and the stat fields, as the probe prints them; `None` when `stat` failed.
     stat: Option<String>,
@@ -94,7 +94,6 @@ impl Looks {
     /// Whether what was looked at still serves (see the module's comment).
     pub fn fresh(&self) -> bool {
         self.at.is_some_and(|t| t.elapsed() < FRESH)
-            && !crate::connection::background_work()
             && self.changes == crate::connection::host_changes()
             && !self.seen.is_empty()
     }
@@ -103,9 +102,6 @@ impl Looks {
     /// for a while after looks that served no task but the one that made them (a host where
     /// something changes at every task would only throw them away).
     pub fn may_look(&mut self) -> bool {
-        if crate::connection::background_work() {
-            return false;
-        }
         if self.at.take().is_some() {
             self.seen.clear();
             if self.served <= 1 {
@@ -301,8 +297,7 @@ impl LookAhead {
                 Seen {
                     stat: Some(stat),
                     mode: u32::from_str_radix(fields[0], 16).ok()?,
-                    access: String::new(),
-                    sums: Vec::new(),
+                    ..Seen::default()
                 },
             );
         }
@@ -311,14 +306,7 @@ impl LookAhead {
         for p in &self.paths {
             let access = lines.get(i).filter(|l| l.starts_with('A'))?;
             i += 1;
-            seen.entry(p.clone())
-                .or_insert_with(|| Seen {
-                    stat: None,
-                    mode: 0,
-                    access: String::new(),
-                    sums: Vec::new(),
-                })
-                .access = access.to_string();
+            seen.entry(p.clone()).or_default().access = access.to_string();
         }
         // The checksums: `HASH  NAME` lines after each tool's header.
         for (alg, files) in &self.sums {

@@ -43,7 +43,7 @@ fn probe_run(
     ctx: &mut ModuleCtx,
     change: Option<(&str, &str)>,
     req: &ProbeReq,
-    extra: Option<After>,
+    mut extra: Option<After>,
 ) -> Result<(Probe, Extra)> {
     let as_user = ctx.as_user.map(|b| b.user.clone()).unwrap_or_default();
     let keys = memo_keys(req, &as_user);
@@ -82,7 +82,6 @@ fn probe_run(
         (None, None, true) => LookAhead::new(&ahead),
         _ => None,
     };
-    let mut extra = extra;
     let mut rest = None;
     if let Some(look) = &look {
         let changes = crate::connection::host_changes();
